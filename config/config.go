@@ -1,0 +1,224 @@
+// Package config loads and validates helpdesk.toml. Key names are a public
+// interface (issue 2, SPEC section 5): scripts and admins rely on them.
+package config
+
+import (
+	"time"
+)
+
+// Config is the whole helpdesk.toml.
+type Config struct {
+	// DataDir holds the store, spooled bodies, the control socket and,
+	// without a relay, the outbox of .eml files.
+	DataDir string `toml:"data_dir"`
+	// Hostname names this installation in Message-IDs and EHLO.
+	Hostname string `toml:"hostname"`
+
+	SMTP      SMTP      `toml:"smtp"`
+	HTTP      HTTP      `toml:"http"`
+	Outbound  Outbound  `toml:"outbound"`
+	Threading Threading `toml:"threading"`
+	Tickets   Tickets   `toml:"tickets"`
+	Commands  Commands  `toml:"commands"`
+	Auth      Auth      `toml:"auth"`
+	Mailboxes []Mailbox `toml:"mailbox"`
+	Groups    []Group   `toml:"group"`
+	Agents    []Agent   `toml:"agent"`
+	Macros    []Macro   `toml:"macro"`
+
+	// Path is the file the config was read from ("" for defaults).
+	Path string `toml:"-"`
+}
+
+// SMTP configures the inbound SMTP server and its limits (SPEC section 10).
+type SMTP struct {
+	Listen              string   `toml:"listen"`
+	MaxMessageBytes     Size     `toml:"max_message_bytes"`
+	MaxRecipients       int      `toml:"max_recipients"`
+	MaxHeaderBytes      Size     `toml:"max_header_bytes"`
+	MaxLineLength       int      `toml:"max_line_length"`
+	ReadTimeout         Duration `toml:"read_timeout"`
+	DataTimeout         Duration `toml:"data_timeout"`
+	WriteTimeout        Duration `toml:"write_timeout"`
+	MaxConnections      int      `toml:"max_connections"`
+	MaxConnectionsPerIP int      `toml:"max_connections_per_ip"`
+	// SpoolThreshold: raw messages larger than this are kept in fsync'd
+	// files under data_dir/blobs instead of inside the database.
+	SpoolThreshold Size `toml:"spool_threshold"`
+	// ShutdownTimeout bounds how long running sessions may finish on
+	// SIGTERM before they are cut.
+	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+}
+
+// HTTP configures the loopback observability endpoint (/metrics, /healthz).
+type HTTP struct {
+	Listen string `toml:"listen"` // "" disables it
+}
+
+// Outbound configures how mail leaves.
+type Outbound struct {
+	// Relay is host:port of the smarthost; "" writes every outgoing mail as
+	// an .eml file under <data_dir>/outbox/.
+	Relay    string `toml:"relay"`
+	Username string `toml:"username"`
+	Password string `toml:"password"`
+	// StartTLS is "opportunistic" (use it when offered), "required" or
+	// "none".
+	StartTLS string `toml:"starttls"`
+	// TLSInsecureSkipVerify accepts any relay certificate (test relays).
+	TLSInsecureSkipVerify bool     `toml:"tls_insecure_skip_verify"`
+	RetryInitial          Duration `toml:"retry_initial"`
+	RetryMax              Duration `toml:"retry_max"`
+	GiveUpAfter           Duration `toml:"give_up_after"`
+	// MaxAttachmentBytes caps the attachments carried by one outbound mail.
+	MaxAttachmentBytes Size `toml:"max_attachment_bytes"`
+	// FromNameFormat builds the display name of From: {agent} is the
+	// writing agent's name, {mailbox} the mailbox name.
+	FromNameFormat string `toml:"from_name_format"`
+	DKIMDomain     string `toml:"dkim_domain"`
+	DKIMSelector   string `toml:"dkim_selector"`
+	DKIMKeyFile    string `toml:"dkim_private_key_file"`
+}
+
+// Threading configures SPEC section 3.
+type Threading struct {
+	// TagPrefix is what stands before the number in the subject tag:
+	// "#" gives "[#123]", "Certs #" gives "[Certs #123]".
+	TagPrefix string `toml:"tag_prefix"`
+	// TokenSeparator joins mailbox and token: "+" or "-".
+	TokenSeparator string `toml:"token_separator"`
+	// IgnorePlusTags makes "ken+x@" the same person as "ken@".
+	IgnorePlusTags bool `toml:"ignore_plus_tags"`
+	// SecretGracePeriod keeps a rotated-out token secret verifying.
+	SecretGracePeriod Duration `toml:"secret_grace_period"`
+	// Acknowledgements are bare replies that do not reopen a ticket.
+	Acknowledgements []string `toml:"acknowledgements"`
+	// CustomerCC: customers' CC lines add ticket CCs.
+	CustomerCC bool `toml:"customer_cc"`
+	// ReplyMarker starts every notification to staff; staff text is cut
+	// there.
+	ReplyMarker string `toml:"reply_marker"`
+	// MaxReceived: more Received headers than this is a loop.
+	MaxReceived int `toml:"max_received"`
+	// FanoutLimitPerHour: more comments an hour from one address on one
+	// ticket stop fan-out for that address and flag the ticket.
+	FanoutLimitPerHour int `toml:"fanout_limit_per_hour"`
+}
+
+// Tickets configures the lifecycle (SPEC section 7).
+type Tickets struct {
+	AutoCloseAfter Duration `toml:"auto_close_after"`
+	// ParentBlocksResolve: a parent cannot be resolved while a child is open.
+	ParentBlocksResolve bool `toml:"parent_blocks_resolve"`
+	// AckPerSenderPerHour caps acknowledgements per sender address.
+	AckPerSenderPerHour int `toml:"ack_per_sender_per_hour"`
+	// MaxOutboundAttachments is not here: see [outbound].
+}
+
+// Commands configures SPEC section 4.
+type Commands struct {
+	// Confirm is "errors" (transcript only on failure) or "always".
+	Confirm string `toml:"confirm"`
+}
+
+// Auth configures SPEC section 5.
+type Auth struct {
+	Staff              []string `toml:"staff"`
+	Resolver           string   `toml:"resolver"`
+	DNSTimeout         Duration `toml:"dns_timeout"`
+	TrustedAuthservIDs []string `toml:"trusted_authserv_ids"`
+	TrustedRelays      []string `toml:"trusted_relays"`
+	// NoticeInterval rate-limits the notice to a staff address whose
+	// mail failed authentication.
+	NoticeInterval Duration `toml:"notice_interval"`
+}
+
+// Mailbox is one support address.
+type Mailbox struct {
+	Address string `toml:"address"`
+	Name    string `toml:"name"`
+	Group   string `toml:"group"`
+}
+
+// Group is a team of agents.
+type Group struct {
+	Name string `toml:"name"`
+	// AutoAssign assigns new tickets round-robin to available agents.
+	AutoAssign bool `toml:"auto_assign"`
+}
+
+// Agent is a staff member.
+type Agent struct {
+	Email   string   `toml:"email"`
+	Name    string   `toml:"name"`
+	Role    string   `toml:"role"` // agent | light | admin
+	Groups  []string `toml:"groups"`
+	Aliases []string `toml:"aliases"`
+}
+
+// Macro is a named bundle of commands and a reply text (#macro name).
+type Macro struct {
+	Name     string   `toml:"name"`
+	Commands []string `toml:"commands"`
+	Text     string   `toml:"text"`
+}
+
+// Roles.
+const (
+	RoleAgent = "agent"
+	RoleLight = "light"
+	RoleAdmin = "admin"
+)
+
+// Default returns the configuration every key falls back to.
+func Default() *Config {
+	return &Config{
+		DataDir:  "./data",
+		Hostname: "localhost",
+		SMTP: SMTP{
+			Listen:              "127.0.0.1:2525",
+			MaxMessageBytes:     25 << 20,
+			MaxRecipients:       100,
+			MaxHeaderBytes:      64 << 10,
+			MaxLineLength:       10 << 10,
+			ReadTimeout:         Duration(5 * time.Minute),
+			DataTimeout:         Duration(10 * time.Minute),
+			WriteTimeout:        Duration(5 * time.Minute),
+			MaxConnections:      500,
+			MaxConnectionsPerIP: 20,
+			SpoolThreshold:      256 << 10,
+			ShutdownTimeout:     Duration(30 * time.Second),
+		},
+		HTTP: HTTP{Listen: "127.0.0.1:2526"},
+		Outbound: Outbound{
+			StartTLS:           "opportunistic",
+			RetryInitial:       Duration(time.Minute),
+			RetryMax:           Duration(time.Hour),
+			GiveUpAfter:        Duration(5 * 24 * time.Hour),
+			MaxAttachmentBytes: 10 << 20,
+			FromNameFormat:     "{agent} ({mailbox})",
+		},
+		Threading: Threading{
+			TagPrefix:          "#",
+			TokenSeparator:     "+",
+			SecretGracePeriod:  Duration(30 * 24 * time.Hour),
+			Acknowledgements:   []string{"thanks", "thank you", "thanks!", "thank you!", "감사합니다", "고맙습니다"},
+			CustomerCC:         true,
+			ReplyMarker:        "##- Reply above this line -##",
+			MaxReceived:        50,
+			FanoutLimitPerHour: 10,
+		},
+		Tickets: Tickets{
+			AutoCloseAfter:      Duration(5 * 24 * time.Hour),
+			ParentBlocksResolve: true,
+			AckPerSenderPerHour: 5,
+		},
+		Commands: Commands{Confirm: "errors"},
+		Auth: Auth{
+			Staff:          []string{"dmarc", "authres"},
+			DNSTimeout:     Duration(5 * time.Second),
+			TrustedRelays:  []string{"127.0.0.1/32"},
+			NoticeInterval: Duration(time.Hour),
+		},
+	}
+}
