@@ -1,0 +1,282 @@
+package store
+
+import "time"
+
+// Ticket statuses (SPEC section 7).
+const (
+	StatusOpen              = "open"
+	StatusPending           = "pending"
+	StatusWaitingCustomer   = "waiting-customer"
+	StatusWaitingThirdParty = "waiting-third-party"
+	StatusResolved          = "resolved"
+	StatusClosed            = "closed"
+)
+
+// Statuses lists every status in lifecycle order.
+var Statuses = []string{StatusOpen, StatusPending, StatusWaitingCustomer, StatusWaitingThirdParty, StatusResolved, StatusClosed}
+
+// Visibility of a comment.
+const (
+	Public  = "public"
+	Private = "private"
+)
+
+// Thread kinds.
+const (
+	ThreadMain = "main"
+	ThreadSide = "side"
+)
+
+// Link kinds between tickets.
+const (
+	LinkRelated    = "possibly-related" // a stranger's reply to #N opened this ticket
+	LinkFollowUpOf = "follow-up-of"     // this ticket follows up a closed one
+	LinkFollowUp   = "follow-up"        // the follow-up opened for this closed ticket
+	LinkMergedInto = "merged-into"
+	LinkMergedFrom = "merged-from"
+	LinkParent     = "parent" // the other ticket is this one's parent
+	LinkChild      = "child"  // the other ticket is this one's child
+)
+
+// Comment kinds.
+const (
+	KindComment  = "comment"  // a message: public comment, private note or side-thread message
+	KindEvent    = "event"    // a change: status, assignee, tags... (audit trail)
+	KindRejected = "rejected" // a staff mail whose commands failed; hidden, nothing applied
+	KindDelivery = "delivery" // a delivery status notification for our outbound mail
+	KindHeld     = "held"     // an outgoing reply held by a guard until #send
+	KindAuto     = "auto-reply"
+)
+
+// Ticket is one support case.
+type Ticket struct {
+	ID        uint64   `json:"id"`
+	Subject   string   `json:"subject"`
+	Status    string   `json:"status"`
+	Priority  string   `json:"priority"`
+	Type      string   `json:"type,omitempty"`
+	Mailbox   string   `json:"mailbox"`
+	Group     string   `json:"group,omitempty"`
+	Requester string   `json:"requester"`
+	Assignee  string   `json:"assignee,omitempty"`
+	CCs       []string `json:"ccs"`
+	Followers []string `json:"followers"`
+	Tags      []string `json:"tags"`
+	Links     []Link   `json:"links"`
+	Threads   []Thread `json:"threads"`
+	// MergedInto is the surviving ticket after #merge; mail to this one
+	// lands there.
+	MergedInto uint64 `json:"merged_into,omitempty"`
+	// MergedThreads maps this ticket's side threads to their ids in the
+	// survivor after a merge.
+	MergedThreads map[uint32]uint32 `json:"merged_threads,omitempty"`
+	// Flags are conditions staff should look at, e.g. "fanout-limited".
+	Flags []string `json:"flags,omitempty"`
+
+	Created    time.Time  `json:"created"`
+	Updated    time.Time  `json:"updated"`
+	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
+	ClosedAt   *time.Time `json:"closed_at,omitempty"`
+
+	// LastSeq is the id of the newest comment; comment ids are 1, 2, ...
+	LastSeq uint32 `json:"last_seq"`
+	// LastPublicSeq is the id of the newest public comment (collision
+	// guard, SPEC 7).
+	LastPublicSeq uint32 `json:"last_public_seq"`
+	// AckSent: the acknowledgement went out (at most one per ticket).
+	AckSent bool `json:"ack_sent,omitempty"`
+}
+
+// Thread is the main conversation or a side thread of a ticket.
+type Thread struct {
+	ID   uint32 `json:"id"`
+	Kind string `json:"kind"` // main | side
+	// Subject of a side thread (what collaborators see).
+	Subject string `json:"subject,omitempty"`
+	// Collaborators are the external addresses of a side thread.
+	Collaborators []string `json:"collaborators,omitempty"`
+	// Status of a side thread: open or done.
+	Status    string    `json:"status,omitempty"`
+	StartedBy string    `json:"started_by,omitempty"`
+	Created   time.Time `json:"created"`
+	// LastMessageID is the Message-ID of the newest mail sent to the
+	// thread's collaborators (for their In-Reply-To).
+	LastMessageID string `json:"last_message_id,omitempty"`
+}
+
+// Link points to another ticket.
+type Link struct {
+	Kind   string `json:"kind"`
+	Ticket uint64 `json:"ticket"`
+}
+
+// Attachment is an attachment of a stored message.
+type Attachment struct {
+	Name        string `json:"name"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	Inline      bool   `json:"inline,omitempty"`
+	Part        string `json:"-"`
+	Message     uint64 `json:"-"`
+}
+
+// Comment is an entry on a ticket: a message, an event or a record.
+type Comment struct {
+	ID         uint32    `json:"id"`
+	Ticket     uint64    `json:"ticket"`
+	Thread     uint32    `json:"thread"`
+	Kind       string    `json:"kind"`
+	Author     string    `json:"author"`
+	AuthorName string    `json:"author_name,omitempty"`
+	Visibility string    `json:"visibility"`
+	Text       string    `json:"text"`
+	Created    time.Time `json:"created"`
+	MessageID  string    `json:"message_id,omitempty"`
+	// Message is the stored raw message this comment came from (0: none).
+	Message     uint64       `json:"message,omitempty"`
+	Attachments []Attachment `json:"attachments,omitempty"`
+	// Hidden records (rejected command mail, held replies) are shown to
+	// staff tools but never mailed.
+	Hidden bool `json:"hidden,omitempty"`
+	// Recipients are the addresses the inbound mail was already sent to
+	// (To and Cc): they are not sent the comment again.
+	Recipients []string `json:"recipients,omitempty"`
+	// Reason explains a rejected, held or delivery record.
+	Reason string `json:"reason,omitempty"`
+	// Released marks a held comment that #send released.
+	Released bool `json:"released,omitempty"`
+}
+
+// User is anyone who ever mailed us or was mailed by us (end users, staff,
+// collaborators), keyed by normalized address. Its ID names the recipient
+// in reply tokens.
+type User struct {
+	ID       uint64    `json:"id"`
+	Addr     string    `json:"address"`
+	Name     string    `json:"name,omitempty"`
+	Created  time.Time `json:"created"`
+	Updated  time.Time `json:"updated"`
+	Bouncing bool      `json:"bouncing,omitempty"`
+	Bounce   string    `json:"bounce,omitempty"`
+	Blocked  bool      `json:"blocked,omitempty"`
+}
+
+// Message dispositions: what became of an accepted mail.
+const (
+	DispTicket     = "ticket"     // opened a ticket
+	DispComment    = "comment"    // added to a ticket
+	DispCommands   = "commands"   // staff commands, no text
+	DispRejected   = "rejected"   // staff commands refused (hidden record)
+	DispDelivery   = "delivery"   // a DSN attached as a delivery event
+	DispQuarantine = "quarantine" // kept aside, no effect
+	DispHeld       = "held"       // reply held by a guard
+)
+
+// Message is one accepted mail: envelope, where it went, and where its raw
+// bytes are.
+type Message struct {
+	ID        uint64    `json:"id"`
+	Received  time.Time `json:"received"`
+	MailFrom  string    `json:"mail_from"`
+	Rcpts     []string  `json:"rcpts"`
+	RemoteIP  string    `json:"remote_ip,omitempty"`
+	Size      int64     `json:"size"`
+	MessageID string    `json:"message_id,omitempty"`
+	BodyHash  string    `json:"body_hash,omitempty"`
+	// Blob is the path (relative to data_dir) of a spooled raw message;
+	// "" means the raw bytes are in the raw bucket.
+	Blob        string   `json:"blob,omitempty"`
+	Ticket      uint64   `json:"ticket,omitempty"`
+	Comment     uint32   `json:"comment,omitempty"`
+	Disposition string   `json:"disposition"`
+	Class       string   `json:"class,omitempty"`
+	ParseErrors []string `json:"parse_errors,omitempty"`
+}
+
+// Ref says where a Message-ID belongs.
+type Ref struct {
+	Ticket  uint64 `json:"t"`
+	Thread  uint32 `json:"th,omitempty"`
+	Comment uint32 `json:"c,omitempty"`
+	// Outbound: a Message-ID we generated. Party is its recipient and
+	// Private whether it was a private notification.
+	Outbound bool   `json:"o,omitempty"`
+	Party    uint64 `json:"p,omitempty"`
+	Private  bool   `json:"pr,omitempty"`
+}
+
+// Outbound queue states.
+const (
+	OutQueued = "queued"
+	OutSent   = "sent"
+	OutFailed = "failed" // gave up
+)
+
+// Header is one extra header of an outbound mail.
+type Header struct {
+	Name  string `json:"n"`
+	Value string `json:"v"`
+}
+
+// Outbound is one queued mail to one envelope recipient. Its content is
+// rendered to MIME by the outbound worker, outside any transaction.
+type Outbound struct {
+	ID     uint64 `json:"id"`
+	Ticket uint64 `json:"ticket,omitempty"`
+	// Kind: ack, notification, transcript, notice, side, list, help.
+	Kind     string   `json:"kind"`
+	MailFrom string   `json:"mail_from"` // envelope sender (a reply token address: VERP)
+	Rcpt     string   `json:"rcpt"`      // envelope recipient
+	From     string   `json:"from"`      // header From, formatted
+	To       []string `json:"to"`        // header To, formatted
+	Cc       []string `json:"cc,omitempty"`
+	ReplyTo  string   `json:"reply_to,omitempty"`
+	Subject  string   `json:"subject"`
+	// MessageID is ours, without brackets, indexed to ticket and thread.
+	MessageID  string       `json:"message_id"`
+	InReplyTo  string       `json:"in_reply_to,omitempty"`
+	References []string     `json:"references,omitempty"`
+	Headers    []Header     `json:"headers,omitempty"`
+	Text       string       `json:"text"`
+	Attach     []Attachment `json:"attach,omitempty"`
+	// AttachData carries small generated attachments (e.g. a CSV report).
+	AttachData []InlineFile `json:"attach_data,omitempty"`
+
+	State       string    `json:"state"`
+	Attempts    int       `json:"attempts"`
+	NextAttempt time.Time `json:"next_attempt"`
+	LastError   string    `json:"last_error,omitempty"`
+	Created     time.Time `json:"created"`
+	Done        time.Time `json:"done,omitempty"`
+	// Started is set while a delivery attempt is under way: a crash then
+	// may cause a logged duplicate (SPEC 11).
+	Started time.Time `json:"started,omitempty"`
+}
+
+// InlineFile is a generated attachment carried in the queue item.
+type InlineFile struct {
+	Name        string `json:"name"`
+	ContentType string `json:"content_type"`
+	Data        []byte `json:"data"`
+}
+
+// Quarantine reasons.
+const (
+	QLoop     = "loop"     // our own loop header or too many Received
+	QAuth     = "auth"     // claimed a staff address, failed every check
+	QUnwanted = "unwanted" // nothing wanted it (e.g. a DSN for unknown mail)
+	QBlocked  = "blocked"  // a blocked sender (#spam)
+)
+
+// Quarantine is a mail kept aside with no effect on any ticket.
+type Quarantine struct {
+	ID         uint64     `json:"id"`
+	Message    uint64     `json:"message"`
+	Reason     string     `json:"reason"`
+	Detail     string     `json:"detail"`
+	From       string     `json:"from"`
+	Subject    string     `json:"subject"`
+	Created    time.Time  `json:"created"`
+	Released   bool       `json:"released,omitempty"`
+	ReleasedAt *time.Time `json:"released_at,omitempty"`
+}

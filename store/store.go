@@ -1,0 +1,359 @@
+// Package store keeps everything durable in one bbolt file under data_dir:
+// tickets, comments, raw messages (large ones as fsync'd files referenced
+// from the database), users, indexes, the outbound queue and quarantine.
+//
+// Writes go through one writer goroutine that commits whatever requests are
+// queued in a single transaction: many SMTP sessions share one fsync, and a
+// lone sender is never held back by a timer (group commit without delay).
+// Each request's function may run more than once (when another request in
+// its group fails, the group is retried without it), so functions must not
+// have effects outside the transaction.
+package store
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"helpdesk/threading/token"
+)
+
+// SchemaVersion is the version of the bucket layout this code writes.
+const SchemaVersion = 1
+
+// migrations[v] upgrades a store from version v to v+1. Version 0 is a
+// fresh file. Add a function here (never edit an old one) when the layout
+// changes.
+var migrations = map[int]func(*bolt.Tx) error{
+	0: func(*bolt.Tx) error { return nil },
+}
+
+var (
+	bMeta       = []byte("meta")
+	bTickets    = []byte("tickets")
+	bComments   = []byte("comments")
+	bMessages   = []byte("messages")
+	bRaw        = []byte("raw")
+	bUsers      = []byte("users")
+	bOutbox     = []byte("outbox")
+	bQuarantine = []byte("quarantine")
+	bRate       = []byte("ratelimit")
+
+	iMsgID     = []byte("idx_msgid")     // Message-ID -> Ref
+	iDedupe    = []byte("idx_dedupe")    // Message-ID \0 body hash -> message id
+	iUserAddr  = []byte("idx_user_addr") // address -> user id
+	iStatus    = []byte("idx_status")    // status \0 ticket id -> nil
+	iRequester = []byte("idx_requester") // address \0 ticket id -> nil
+	iDue       = []byte("idx_outbox_due")
+
+	allBuckets = [][]byte{bMeta, bTickets, bComments, bMessages, bRaw, bUsers, bOutbox, bQuarantine, bRate,
+		iMsgID, iDedupe, iUserAddr, iStatus, iRequester, iDue}
+)
+
+// ErrNotFound is returned for a missing ticket, message or record.
+var ErrNotFound = errors.New("not found")
+
+// Options tune Open.
+type Options struct {
+	// LockTimeout bounds the wait for the file lock (another process, e.g.
+	// a running daemon, holds it). Default 2s.
+	LockTimeout time.Duration
+	// ReadOnly opens without the writer (CLI inspection).
+	ReadOnly bool
+	// MaxBatch caps requests per group commit (default 512).
+	MaxBatch int
+	// Now is the clock (tests inject one).
+	Now func() time.Time
+}
+
+// DB is the open store.
+type DB struct {
+	bolt *bolt.DB
+	dir  string
+	now  func() time.Time
+
+	reqs    chan *writeReq
+	wg      sync.WaitGroup
+	closeMu sync.RWMutex
+	closed  bool
+
+	// Stats for metrics.
+	Commits   atomic.Int64
+	Batched   atomic.Int64
+	WriteErrs atomic.Int64
+
+	installID string
+}
+
+type writeReq struct {
+	fn   func(*Tx) error
+	done chan error
+}
+
+// Open opens (creating if needed) the store in dir.
+func Open(dir string, opt Options) (*DB, error) {
+	if opt.LockTimeout == 0 {
+		opt.LockTimeout = 2 * time.Second
+	}
+	if opt.MaxBatch == 0 {
+		opt.MaxBatch = 512
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("creating data dir: %w", err)
+	}
+	for _, sub := range []string{"blobs", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o750); err != nil {
+			return nil, fmt.Errorf("creating %s: %w", sub, err)
+		}
+	}
+	path := filepath.Join(dir, "helpdesk.db")
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:         opt.LockTimeout,
+		ReadOnly:        opt.ReadOnly,
+		NoFreelistSync:  true,
+		FreelistType:    bolt.FreelistMapType,
+		InitialMmapSize: 64 << 20,
+	})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("opening %s: the store is locked by another process (is the daemon running?): %w", path, err)
+		}
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	db := &DB{bolt: bdb, dir: dir, now: opt.Now}
+	if !opt.ReadOnly {
+		if err := db.init(); err != nil {
+			bdb.Close()
+			return nil, err
+		}
+		// Spool files of mail that never got its 250 (a crash mid-DATA).
+		cleanTmp(filepath.Join(dir, "tmp"))
+		db.reqs = make(chan *writeReq, 4096)
+		db.wg.Add(1)
+		go db.writer(opt.MaxBatch)
+	}
+	if err := db.bolt.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bMeta); b != nil {
+			db.installID = string(b.Get([]byte("installation_id")))
+		}
+		return nil
+	}); err != nil {
+		bdb.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func cleanTmp(dir string) {
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		os.Remove(filepath.Join(dir, e.Name()))
+	}
+}
+
+// init creates buckets, runs migrations and creates the installation id and
+// the first reply-token secret on first start.
+func (db *DB) init() error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return fmt.Errorf("creating bucket %s: %w", b, err)
+			}
+		}
+		meta := tx.Bucket(bMeta)
+		v := 0
+		if raw := meta.Get([]byte("schema_version")); raw != nil {
+			v = int(binary.BigEndian.Uint64(raw))
+		}
+		if v > SchemaVersion {
+			return fmt.Errorf("the store has schema version %d, newer than this binary's %d: use a newer helpdesk", v, SchemaVersion)
+		}
+		for ; v < SchemaVersion; v++ {
+			if err := migrations[v](tx); err != nil {
+				return fmt.Errorf("migrating store from schema %d: %w", v, err)
+			}
+		}
+		if err := meta.Put([]byte("schema_version"), u64(SchemaVersion)); err != nil {
+			return err
+		}
+		if meta.Get([]byte("installation_id")) == nil {
+			id := make([]byte, 8)
+			if _, err := rand.Read(id); err != nil {
+				return err
+			}
+			if err := meta.Put([]byte("installation_id"), []byte(hex.EncodeToString(id))); err != nil {
+				return err
+			}
+		}
+		if meta.Get([]byte("token_keys")) == nil {
+			key, err := newKey(1, db.now())
+			if err != nil {
+				return err
+			}
+			return putJSON(meta, []byte("token_keys"), []token.Key{key})
+		}
+		return nil
+	})
+}
+
+func newKey(id uint8, now time.Time) (token.Key, error) {
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return token.Key{}, err
+	}
+	return token.Key{ID: id, Secret: secret, Created: now}, nil
+}
+
+// InstallationID identifies this installation in loop headers.
+func (db *DB) InstallationID() string { return db.installID }
+
+// Dir is the data directory.
+func (db *DB) Dir() string { return db.dir }
+
+// Path is the database file.
+func (db *DB) Path() string { return db.bolt.Path() }
+
+// ErrClosed is returned by Update after Close.
+var ErrClosed = errors.New("store: closed")
+
+// Update runs fn in a write transaction, grouped with other concurrent
+// requests into one commit (one fsync). It returns after the commit is on
+// disk. fn may run more than once; it must not have effects outside tx.
+func (db *DB) Update(fn func(*Tx) error) error {
+	db.closeMu.RLock()
+	if db.closed || db.reqs == nil {
+		db.closeMu.RUnlock()
+		return ErrClosed
+	}
+	r := &writeReq{fn: fn, done: make(chan error, 1)}
+	db.reqs <- r
+	db.closeMu.RUnlock()
+	return <-r.done
+}
+
+// View runs fn in a read-only transaction (concurrent with writes).
+func (db *DB) View(fn func(*Tx) error) error {
+	return db.bolt.View(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx, db: db}) })
+}
+
+func (db *DB) writer(maxBatch int) {
+	defer db.wg.Done()
+	batch := make([]*writeReq, 0, maxBatch)
+	for {
+		r, ok := <-db.reqs
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], r)
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r, ok := <-db.reqs:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		db.commit(batch)
+	}
+}
+
+// commit runs a group in one transaction. When one function fails, the
+// transaction is rolled back, that request gets its error, and the rest
+// is retried without it (bbolt's Batch does the same).
+func (db *DB) commit(batch []*writeReq) {
+	for len(batch) > 0 {
+		failed := -1
+		var fnErr error
+		err := db.bolt.Update(func(btx *bolt.Tx) error {
+			tx := &Tx{tx: btx, db: db}
+			for i, r := range batch {
+				if err := safeRun(r.fn, tx); err != nil {
+					failed, fnErr = i, err
+					return err
+				}
+			}
+			return nil
+		})
+		if failed >= 0 {
+			batch[failed].done <- fnErr
+			db.WriteErrs.Add(1)
+			batch = append(batch[:failed], batch[failed+1:]...)
+			continue
+		}
+		if err != nil {
+			db.WriteErrs.Add(1)
+			err = fmt.Errorf("committing: %w", err)
+		} else {
+			db.Commits.Add(1)
+			db.Batched.Add(int64(len(batch)))
+		}
+		for _, r := range batch {
+			r.done <- err
+		}
+		return
+	}
+}
+
+func safeRun(fn func(*Tx) error, tx *Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic in store write: %v", p)
+		}
+	}()
+	return fn(tx)
+}
+
+// Close stops the writer after pending writes and closes the file.
+func (db *DB) Close() error {
+	db.closeMu.Lock()
+	if db.closed {
+		db.closeMu.Unlock()
+		return nil
+	}
+	db.closed = true
+	if db.reqs != nil {
+		close(db.reqs)
+	}
+	db.closeMu.Unlock()
+	db.wg.Wait()
+	return db.bolt.Close()
+}
+
+func u64(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, data)
+}
+
+func getJSON(b *bolt.Bucket, key []byte, v any) error {
+	data := b.Get(key)
+	if data == nil {
+		return ErrNotFound
+	}
+	return json.Unmarshal(data, v)
+}

@@ -1,0 +1,391 @@
+package store
+
+import (
+	"archive/tar"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func openTest(t *testing.T) *DB {
+	t.Helper()
+	db, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestTicketsSequentialAndIndexed(t *testing.T) {
+	db := openTest(t)
+	for i := 1; i <= 3; i++ {
+		err := db.Update(func(tx *Tx) error {
+			tk := &Ticket{Subject: fmt.Sprint("s", i), Requester: "ken@example.com", Status: StatusOpen}
+			if err := tx.NewTicket(tk); err != nil {
+				return err
+			}
+			if tk.ID != uint64(i) {
+				return fmt.Errorf("ticket id %d, want %d", tk.ID, i)
+			}
+			return tx.AddComment(tk, &Comment{Author: "ken@example.com", Visibility: Public, Text: "hi"})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := db.Update(func(tx *Tx) error {
+		tk, err := tx.Ticket(2)
+		if err != nil {
+			return err
+		}
+		tk.Status = StatusPending
+		return tx.PutTicket(tk)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.View(func(tx *Tx) error {
+		if got := tx.TicketIDs(StatusOpen, 0); fmt.Sprint(got) != "[3 1]" {
+			t.Errorf("open = %v, want [3 1]", got)
+		}
+		if got := tx.TicketIDs(StatusPending, 0); fmt.Sprint(got) != "[2]" {
+			t.Errorf("pending = %v", got)
+		}
+		if got := tx.TicketsOfRequester("ken@example.com"); len(got) != 3 {
+			t.Errorf("requester index = %v", got)
+		}
+		cs, _ := tx.Comments(1)
+		if len(cs) != 1 || cs[0].ID != 1 || cs[0].Text != "hi" {
+			t.Errorf("comments = %+v", cs)
+		}
+		return nil
+	})
+}
+
+// Many concurrent writers share commits, and every write is visible after
+// its Update returns.
+func TestGroupCommitConcurrent(t *testing.T) {
+	db := openTest(t)
+	const n = 200
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			err := db.Update(func(tx *Tx) error {
+				return tx.NewTicket(&Ticket{Subject: fmt.Sprint(i)})
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	db.View(func(tx *Tx) error {
+		if c := tx.TicketCount(); c != n {
+			t.Errorf("tickets = %d, want %d", c, n)
+		}
+		return nil
+	})
+	if db.Commits.Load() >= n {
+		t.Logf("no grouping happened (%d commits for %d writes); fine on an idle machine", db.Commits.Load(), n)
+	}
+	if db.Batched.Load() != n {
+		t.Errorf("batched = %d, want %d", db.Batched.Load(), n)
+	}
+}
+
+// A failing request gets its own error and does not take others down.
+func TestGroupCommitFailureIsolated(t *testing.T) {
+	db := openTest(t)
+	boom := errors.New("boom")
+	var wg sync.WaitGroup
+	errs := make([]error, 20)
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			errs[i] = db.Update(func(tx *Tx) error {
+				if err := tx.NewTicket(&Ticket{Subject: fmt.Sprint(i)}); err != nil {
+					return err
+				}
+				if i%5 == 0 {
+					return boom
+				}
+				return nil
+			})
+		}(i)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if i%5 == 0 && !errors.Is(err, boom) {
+			t.Errorf("request %d: err = %v, want boom", i, err)
+		}
+		if i%5 != 0 && err != nil {
+			t.Errorf("request %d: err = %v", i, err)
+		}
+	}
+	db.View(func(tx *Tx) error {
+		if c := tx.TicketCount(); c != 16 {
+			t.Errorf("tickets = %d, want 16", c)
+		}
+		return nil
+	})
+	// A panicking function is an error, not a crash.
+	if err := db.Update(func(tx *Tx) error { panic("bad") }); err == nil || !strings.Contains(err.Error(), "panic") {
+		t.Errorf("panic: err = %v", err)
+	}
+}
+
+func TestReopenKeepsDataAndSecret(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys1 string
+	db.View(func(tx *Tx) error { k, _ := tx.Keys(); keys1 = fmt.Sprint(k); return nil })
+	id1 := db.InstallationID()
+	db.Update(func(tx *Tx) error { return tx.NewTicket(&Ticket{Subject: "x"}) })
+	db.Close()
+	if err := db.Update(func(tx *Tx) error { return nil }); err != ErrClosed {
+		t.Errorf("update after close: %v", err)
+	}
+	db, err = Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if db.InstallationID() != id1 || id1 == "" {
+		t.Errorf("installation id changed: %q -> %q", id1, db.InstallationID())
+	}
+	db.View(func(tx *Tx) error {
+		k, _ := tx.Keys()
+		if fmt.Sprint(k) != keys1 {
+			t.Error("token keys changed across reopen")
+		}
+		if tx.TicketCount() != 1 {
+			t.Error("ticket lost")
+		}
+		return nil
+	})
+}
+
+func TestLockTimeout(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	_, err = Open(dir, Options{LockTimeout: 100 * time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), "locked") {
+		t.Fatalf("second open: %v, want a lock error", err)
+	}
+}
+
+func TestDedupeAndMessageIndex(t *testing.T) {
+	db := openTest(t)
+	err := db.Update(func(tx *Tx) error {
+		m := &Message{MessageID: "abc@x", BodyHash: "h1", Disposition: DispTicket}
+		if err := tx.AddMessage(m, []byte("raw")); err != nil {
+			return err
+		}
+		if err := tx.IndexMessageID("<ABC@x>", Ref{Ticket: 7, Thread: 1}); err != nil {
+			return err
+		}
+		return tx.IndexMessageID("abc@x", Ref{Ticket: 9})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.View(func(tx *Tx) error {
+		if d, _ := tx.Duplicate("ABC@x", "h1"); d == nil || string(tx.RawInline(d.ID)) != "raw" {
+			t.Errorf("duplicate not found: %+v", d)
+		}
+		if d, _ := tx.Duplicate("abc@x", "h2"); d != nil {
+			t.Error("different body counted as duplicate")
+		}
+		if d, _ := tx.Duplicate("", "h1"); d != nil {
+			t.Error("no Message-ID must never dedupe")
+		}
+		r, ok := tx.LookupMessageID("abc@X")
+		if !ok || r.Ticket != 7 || r.Thread != 1 {
+			t.Errorf("lookup = %+v %v (first owner must win)", r, ok)
+		}
+		return nil
+	})
+}
+
+func TestMergeResolution(t *testing.T) {
+	db := openTest(t)
+	db.Update(func(tx *Tx) error {
+		a := &Ticket{Subject: "a"}
+		b := &Ticket{Subject: "b"}
+		tx.NewTicket(a)
+		tx.NewTicket(b)
+		a.MergedInto = b.ID
+		a.MergedThreads = map[uint32]uint32{1: 3}
+		return tx.PutTicket(a)
+	})
+	db.View(func(tx *Tx) error {
+		tk, th, err := tx.ResolveThread(1, 1)
+		if err != nil || tk.ID != 2 || th != 3 {
+			t.Errorf("ResolveThread = %v %d %v", tk, th, err)
+		}
+		return nil
+	})
+}
+
+func TestOutboxDueOrder(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	db, err := Open(t.TempDir(), Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.Update(func(tx *Tx) error {
+		tx.Enqueue(&Outbound{Rcpt: "a@x", NextAttempt: now.Add(time.Minute)})
+		tx.Enqueue(&Outbound{Rcpt: "b@x"})
+		return tx.Enqueue(&Outbound{Rcpt: "c@x", NextAttempt: now.Add(-time.Minute)})
+	})
+	var due []*Outbound
+	db.View(func(tx *Tx) error { due, _ = tx.Due(now, 10); return nil })
+	if len(due) != 2 || due[0].Rcpt != "c@x" || due[1].Rcpt != "b@x" {
+		t.Fatalf("due = %+v", due)
+	}
+	// Mark one sent: it leaves the due index.
+	db.Update(func(tx *Tx) error {
+		o := due[0]
+		prev := o.NextAttempt
+		o.State = OutSent
+		return tx.PutOutbound(o, prev)
+	})
+	db.View(func(tx *Tx) error {
+		due, _ = tx.Due(now.Add(time.Hour), 10)
+		if len(due) != 2 || due[0].Rcpt != "b@x" || due[1].Rcpt != "a@x" {
+			t.Errorf("due after send = %+v", due)
+		}
+		return nil
+	})
+}
+
+func TestRateAllow(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	db, err := Open(t.TempDir(), Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	allowed := 0
+	for i := 0; i < 8; i++ {
+		db.Update(func(tx *Tx) error {
+			ok, err := tx.RateAllow("ack:ken", time.Hour, 5)
+			if ok {
+				allowed++
+			}
+			return err
+		})
+	}
+	if allowed != 5 {
+		t.Errorf("allowed %d, want 5", allowed)
+	}
+	now = now.Add(61 * time.Minute)
+	db.Update(func(tx *Tx) error {
+		if ok, _ := tx.RateAllow("ack:ken", time.Hour, 5); !ok {
+			t.Error("not allowed after the window")
+		}
+		return nil
+	})
+}
+
+func TestSpoolBlobAndBackupRestore(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte("x"), 10000)
+	sp := db.NewSpool(1000)
+	sp.Write(big[:600])
+	sp.Write(big[600:])
+	if !sp.Spooled() || sp.Size() != 10000 {
+		t.Fatalf("spooled=%v size=%d", sp.Spooled(), sp.Size())
+	}
+	rel, err := sp.Commit()
+	if err != nil || rel == "" {
+		t.Fatal(rel, err)
+	}
+	sp.Close()
+	small := db.NewSpool(1000)
+	small.Write([]byte("small"))
+	if small.Spooled() {
+		t.Fatal("small spooled")
+	}
+	var bigID, smallID uint64
+	db.Update(func(tx *Tx) error {
+		m := &Message{Blob: rel, Size: 10000}
+		tx.AddMessage(m, nil)
+		bigID = m.ID
+		s := &Message{Size: 5}
+		tx.AddMessage(s, small.Bytes())
+		smallID = s.ID
+		return nil
+	})
+	if ents, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(ents) != 0 {
+		t.Errorf("tmp not empty after commit: %v", ents)
+	}
+	var buf bytes.Buffer
+	n, err := db.Backup(&buf)
+	if err != nil || n != 2 {
+		t.Fatalf("backup files=%d err=%v", n, err)
+	}
+	db.Close()
+
+	// Restore into a fresh dir and read both messages back.
+	rdir := t.TempDir()
+	tr := tar.NewReader(&buf)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(rdir, h.Name)
+		os.MkdirAll(filepath.Dir(p), 0o750)
+		f, _ := os.Create(p)
+		io.Copy(f, tr)
+		f.Close()
+	}
+	rdb, err := Open(rdir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	for id, want := range map[uint64]int{bigID: 10000, smallID: 5} {
+		var m *Message
+		rdb.View(func(tx *Tx) error { m, err = tx.Message(id); return err })
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := rdb.OpenRaw(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		if len(b) != want {
+			t.Errorf("message %d: %d bytes after restore, want %d", id, len(b), want)
+		}
+	}
+}

@@ -1,0 +1,598 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"helpdesk/threading/token"
+)
+
+// Tx is a store transaction with typed accessors. Values returned are
+// copies: they stay valid after the transaction.
+type Tx struct {
+	tx *bolt.Tx
+	db *DB
+}
+
+func (t *Tx) b(name []byte) *bolt.Bucket { return t.tx.Bucket(name) }
+
+// Writable reports whether this is a write transaction.
+func (t *Tx) Writable() bool { return t.tx.Writable() }
+
+// Now is the store clock.
+func (t *Tx) Now() time.Time { return t.db.now() }
+
+// ---- meta ----
+
+// Keyring returns the reply-token keys.
+func (t *Tx) Keys() ([]token.Key, error) {
+	var keys []token.Key
+	err := getJSON(t.b(bMeta), []byte("token_keys"), &keys)
+	return keys, err
+}
+
+// RotateKey retires the current token key and adds a new one; old tokens
+// keep verifying for the configured grace period.
+func (t *Tx) RotateKey() error {
+	keys, err := t.Keys()
+	if err != nil {
+		return err
+	}
+	var maxID uint8
+	now := t.Now()
+	for i := range keys {
+		if keys[i].Retired.IsZero() {
+			keys[i].Retired = now
+		}
+		if keys[i].ID > maxID {
+			maxID = keys[i].ID
+		}
+	}
+	k, err := newKey(maxID+1, now)
+	if err != nil {
+		return err
+	}
+	return putJSON(t.b(bMeta), []byte("token_keys"), append(keys, k))
+}
+
+// ---- tickets ----
+
+func tkey(id uint64) []byte { return u64(id) }
+
+// Ticket loads a ticket.
+func (t *Tx) Ticket(id uint64) (*Ticket, error) {
+	var tk Ticket
+	if err := getJSON(t.b(bTickets), tkey(id), &tk); err != nil {
+		if err == ErrNotFound {
+			return nil, fmt.Errorf("ticket %d: %w", id, ErrNotFound)
+		}
+		return nil, err
+	}
+	return &tk, nil
+}
+
+// Resolve follows merges: the ticket that mail for id lands in.
+func (t *Tx) Resolve(id uint64) (*Ticket, error) {
+	tk, _, err := t.ResolveThread(id, 0)
+	return tk, err
+}
+
+// ResolveThread follows merges for a ticket and thread: a merged ticket's
+// Message-IDs and reply tokens keep naming it, and land in the survivor's
+// matching thread (side threads are renumbered on merge).
+func (t *Tx) ResolveThread(id uint64, thread uint32) (*Ticket, uint32, error) {
+	for i := 0; i < 64; i++ {
+		tk, err := t.Ticket(id)
+		if err != nil {
+			return nil, 0, err
+		}
+		if tk.MergedInto == 0 {
+			return tk, thread, nil
+		}
+		if nt, ok := tk.MergedThreads[thread]; ok {
+			thread = nt
+		} else if thread != 0 {
+			thread = 0
+		}
+		id = tk.MergedInto
+	}
+	return nil, 0, fmt.Errorf("ticket %d: merge chain too long", id)
+}
+
+// NewTicket assigns the next sequential id and stores the ticket.
+func (t *Tx) NewTicket(tk *Ticket) error {
+	seq, err := t.b(bTickets).NextSequence()
+	if err != nil {
+		return err
+	}
+	tk.ID = seq
+	if tk.Created.IsZero() {
+		tk.Created = t.Now()
+	}
+	tk.Updated = tk.Created
+	return t.putTicket(tk, "")
+}
+
+// PutTicket stores a changed ticket and keeps its indexes current.
+func (t *Tx) PutTicket(tk *Ticket) error {
+	old, err := t.Ticket(tk.ID)
+	if err != nil {
+		return err
+	}
+	tk.Updated = t.Now()
+	if old.Status != tk.Status {
+		if err := t.b(iStatus).Delete(statusKey(old.Status, tk.ID)); err != nil {
+			return err
+		}
+	}
+	if old.Requester != tk.Requester {
+		if err := t.b(iRequester).Delete(addrKey(old.Requester, tk.ID)); err != nil {
+			return err
+		}
+	}
+	return t.putTicket(tk, old.Status)
+}
+
+func (t *Tx) putTicket(tk *Ticket, oldStatus string) error {
+	if tk.Status == "" {
+		tk.Status = StatusOpen
+	}
+	if err := putJSON(t.b(bTickets), tkey(tk.ID), tk); err != nil {
+		return err
+	}
+	if err := t.b(iStatus).Put(statusKey(tk.Status, tk.ID), nil); err != nil {
+		return err
+	}
+	if tk.Requester != "" {
+		return t.b(iRequester).Put(addrKey(tk.Requester, tk.ID), nil)
+	}
+	return nil
+}
+
+func statusKey(status string, id uint64) []byte {
+	return append(append([]byte(status), 0), u64(id)...)
+}
+
+func addrKey(addr string, id uint64) []byte {
+	return append(append([]byte(addr), 0), u64(id)...)
+}
+
+// TicketIDs lists ticket ids, newest first, optionally by status ("" = all),
+// at most limit (0 = no limit).
+func (t *Tx) TicketIDs(status string, limit int) []uint64 {
+	var ids []uint64
+	if status == "" {
+		c := t.b(bTickets).Cursor()
+		for k, _ := c.Last(); k != nil; k, _ = c.Prev() {
+			ids = append(ids, binary.BigEndian.Uint64(k))
+			if limit > 0 && len(ids) >= limit {
+				break
+			}
+		}
+		return ids
+	}
+	prefix := append([]byte(status), 0)
+	c := t.b(iStatus).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		ids = append(ids, binary.BigEndian.Uint64(k[len(prefix):]))
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] > ids[j] })
+	if limit > 0 && len(ids) > limit {
+		ids = ids[:limit]
+	}
+	return ids
+}
+
+// TicketsOfRequester lists the tickets an address requested, newest first.
+func (t *Tx) TicketsOfRequester(addr string) []uint64 {
+	prefix := append([]byte(addr), 0)
+	var ids []uint64
+	c := t.b(iRequester).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		ids = append(ids, binary.BigEndian.Uint64(k[len(prefix):]))
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] > ids[j] })
+	return ids
+}
+
+// TicketCount is the number of tickets.
+func (t *Tx) TicketCount() int { return t.b(bTickets).Stats().KeyN }
+
+// ---- comments ----
+
+func ckey(ticket uint64, id uint32) []byte {
+	b := make([]byte, 12)
+	binary.BigEndian.PutUint64(b, ticket)
+	binary.BigEndian.PutUint32(b[8:], id)
+	return b
+}
+
+// AddComment appends a comment to tk (assigning its id from tk.LastSeq)
+// and stores it. The caller stores tk afterwards.
+func (t *Tx) AddComment(tk *Ticket, c *Comment) error {
+	tk.LastSeq++
+	c.ID = tk.LastSeq
+	c.Ticket = tk.ID
+	if c.Created.IsZero() {
+		c.Created = t.Now()
+	}
+	if c.Kind == "" {
+		c.Kind = KindComment
+	}
+	if c.Kind == KindComment && c.Visibility == Public && c.Thread == 0 && !c.Hidden {
+		tk.LastPublicSeq = c.ID
+	}
+	return putJSON(t.b(bComments), ckey(tk.ID, c.ID), c)
+}
+
+// PutComment rewrites an existing comment (e.g. a released hold).
+func (t *Tx) PutComment(c *Comment) error {
+	return putJSON(t.b(bComments), ckey(c.Ticket, c.ID), c)
+}
+
+// Comment loads one comment.
+func (t *Tx) Comment(ticket uint64, id uint32) (*Comment, error) {
+	var c Comment
+	if err := getJSON(t.b(bComments), ckey(ticket, id), &c); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Comments lists a ticket's comments, oldest first.
+func (t *Tx) Comments(ticket uint64) ([]*Comment, error) {
+	var out []*Comment
+	prefix := u64(ticket)
+	c := t.b(bComments).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		var cm Comment
+		if err := json.Unmarshal(v, &cm); err != nil {
+			return nil, fmt.Errorf("comment %x: %w", k, err)
+		}
+		out = append(out, &cm)
+	}
+	return out, nil
+}
+
+// ---- messages ----
+
+// AddMessage stores an accepted mail's record and, when it was not spooled
+// to a blob, its raw bytes.
+func (t *Tx) AddMessage(m *Message, raw []byte) error {
+	seq, err := t.b(bMessages).NextSequence()
+	if err != nil {
+		return err
+	}
+	m.ID = seq
+	if m.Blob == "" {
+		if err := t.b(bRaw).Put(u64(seq), raw); err != nil {
+			return err
+		}
+	}
+	if m.MessageID != "" && m.BodyHash != "" {
+		if err := t.b(iDedupe).Put(dedupeKey(m.MessageID, m.BodyHash), u64(seq)); err != nil {
+			return err
+		}
+	}
+	return putJSON(t.b(bMessages), u64(seq), m)
+}
+
+// PutMessage rewrites a message record (disposition, ticket).
+func (t *Tx) PutMessage(m *Message) error { return putJSON(t.b(bMessages), u64(m.ID), m) }
+
+// Message loads a message record.
+func (t *Tx) Message(id uint64) (*Message, error) {
+	var m Message
+	if err := getJSON(t.b(bMessages), u64(id), &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// RawInline returns the raw bytes of a message kept in the database (nil
+// when it was spooled to a blob).
+func (t *Tx) RawInline(id uint64) []byte {
+	v := t.b(bRaw).Get(u64(id))
+	if v == nil {
+		return nil
+	}
+	return append([]byte(nil), v...)
+}
+
+func dedupeKey(msgID, hash string) []byte {
+	return []byte(strings.ToLower(msgID) + "\x00" + hash)
+}
+
+// Duplicate returns the message already stored with this Message-ID and
+// body hash (SPEC 3.6), or nil.
+func (t *Tx) Duplicate(msgID, hash string) (*Message, error) {
+	if msgID == "" || hash == "" {
+		return nil, nil
+	}
+	v := t.b(iDedupe).Get(dedupeKey(msgID, hash))
+	if v == nil {
+		return nil, nil
+	}
+	return t.Message(binary.BigEndian.Uint64(v))
+}
+
+// MessageCount is the number of stored messages.
+func (t *Tx) MessageCount() int { return t.b(bMessages).Stats().KeyN }
+
+// ForEachMessage calls fn for every message record in order.
+func (t *Tx) ForEachMessage(fn func(*Message) error) error {
+	return t.b(bMessages).ForEach(func(k, v []byte) error {
+		var m Message
+		if err := json.Unmarshal(v, &m); err != nil {
+			return err
+		}
+		return fn(&m)
+	})
+}
+
+// ---- Message-ID index ----
+
+func normID(id string) []byte { return []byte(strings.ToLower(strings.Trim(id, "<> "))) }
+
+// IndexMessageID records where a Message-ID (inbound or ours) belongs. An
+// existing entry is kept: the first ticket to see an id owns it.
+func (t *Tx) IndexMessageID(id string, ref Ref) error {
+	if id == "" {
+		return nil
+	}
+	k := normID(id)
+	if t.b(iMsgID).Get(k) != nil {
+		return nil
+	}
+	return putJSON(t.b(iMsgID), k, ref)
+}
+
+// LookupMessageID finds where a Message-ID belongs.
+func (t *Tx) LookupMessageID(id string) (Ref, bool) {
+	var r Ref
+	if id == "" {
+		return r, false
+	}
+	if err := getJSON(t.b(iMsgID), normID(id), &r); err != nil {
+		return r, false
+	}
+	return r, true
+}
+
+// ---- users ----
+
+// User finds a user by normalized address.
+func (t *Tx) User(addr string) (*User, error) {
+	v := t.b(iUserAddr).Get([]byte(addr))
+	if v == nil {
+		return nil, ErrNotFound
+	}
+	return t.UserByID(binary.BigEndian.Uint64(v))
+}
+
+// UserByID loads a user.
+func (t *Tx) UserByID(id uint64) (*User, error) {
+	var u User
+	if err := getJSON(t.b(bUsers), u64(id), &u); err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+// EnsureUser returns the user for addr, creating it on first sight (SPEC 8:
+// end users are created the first time they write). A known name is kept
+// unless name is new information.
+func (t *Tx) EnsureUser(addr, name string) (*User, error) {
+	if u, err := t.User(addr); err == nil {
+		if name != "" && u.Name == "" && t.Writable() {
+			u.Name = name
+			u.Updated = t.Now()
+			return u, t.PutUser(u)
+		}
+		return u, nil
+	} else if err != ErrNotFound {
+		return nil, err
+	}
+	seq, err := t.b(bUsers).NextSequence()
+	if err != nil {
+		return nil, err
+	}
+	now := t.Now()
+	u := &User{ID: seq, Addr: addr, Name: name, Created: now, Updated: now}
+	if err := t.b(iUserAddr).Put([]byte(addr), u64(seq)); err != nil {
+		return nil, err
+	}
+	return u, putJSON(t.b(bUsers), u64(seq), u)
+}
+
+// PutUser stores a changed user.
+func (t *Tx) PutUser(u *User) error { return putJSON(t.b(bUsers), u64(u.ID), u) }
+
+// ---- outbox ----
+
+func dueKey(at time.Time, id uint64) []byte {
+	b := make([]byte, 16)
+	binary.BigEndian.PutUint64(b, uint64(at.UnixNano()))
+	binary.BigEndian.PutUint64(b[8:], id)
+	return b
+}
+
+// Enqueue adds an outbound mail to the durable queue.
+func (t *Tx) Enqueue(o *Outbound) error {
+	seq, err := t.b(bOutbox).NextSequence()
+	if err != nil {
+		return err
+	}
+	o.ID = seq
+	if o.Created.IsZero() {
+		o.Created = t.Now()
+	}
+	if o.NextAttempt.IsZero() {
+		o.NextAttempt = o.Created
+	}
+	o.State = OutQueued
+	if err := t.b(iDue).Put(dueKey(o.NextAttempt, o.ID), nil); err != nil {
+		return err
+	}
+	return putJSON(t.b(bOutbox), u64(seq), o)
+}
+
+// Outbound loads a queue item.
+func (t *Tx) Outbound(id uint64) (*Outbound, error) {
+	var o Outbound
+	if err := getJSON(t.b(bOutbox), u64(id), &o); err != nil {
+		return nil, err
+	}
+	return &o, nil
+}
+
+// PutOutbound stores a changed queue item; prevDue is the NextAttempt it
+// was indexed under.
+func (t *Tx) PutOutbound(o *Outbound, prevDue time.Time) error {
+	if err := t.b(iDue).Delete(dueKey(prevDue, o.ID)); err != nil {
+		return err
+	}
+	if o.State == OutQueued {
+		if err := t.b(iDue).Put(dueKey(o.NextAttempt, o.ID), nil); err != nil {
+			return err
+		}
+	}
+	return putJSON(t.b(bOutbox), u64(o.ID), o)
+}
+
+// Due returns queued items whose next attempt is at or before now, oldest
+// first, at most limit.
+func (t *Tx) Due(now time.Time, limit int) ([]*Outbound, error) {
+	var out []*Outbound
+	c := t.b(iDue).Cursor()
+	end := uint64(now.UnixNano())
+	for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
+		if binary.BigEndian.Uint64(k[:8]) > end {
+			break
+		}
+		o, err := t.Outbound(binary.BigEndian.Uint64(k[8:]))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// NextDue is the earliest next attempt of a queued item (zero: none).
+func (t *Tx) NextDue() time.Time {
+	k, _ := t.b(iDue).Cursor().First()
+	if k == nil {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(k[:8])))
+}
+
+// ForEachOutbound calls fn for every queue item, newest first.
+func (t *Tx) ForEachOutbound(fn func(*Outbound) error) error {
+	c := t.b(bOutbox).Cursor()
+	for k, v := c.Last(); k != nil; k, v = c.Prev() {
+		var o Outbound
+		if err := json.Unmarshal(v, &o); err != nil {
+			return err
+		}
+		if err := fn(&o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ---- quarantine ----
+
+// AddQuarantine stores a quarantined record.
+func (t *Tx) AddQuarantine(q *Quarantine) error {
+	seq, err := t.b(bQuarantine).NextSequence()
+	if err != nil {
+		return err
+	}
+	q.ID = seq
+	if q.Created.IsZero() {
+		q.Created = t.Now()
+	}
+	return putJSON(t.b(bQuarantine), u64(seq), q)
+}
+
+// QuarantineRecord loads one record.
+func (t *Tx) QuarantineRecord(id uint64) (*Quarantine, error) {
+	var q Quarantine
+	if err := getJSON(t.b(bQuarantine), u64(id), &q); err != nil {
+		return nil, err
+	}
+	return &q, nil
+}
+
+// PutQuarantine stores a changed record.
+func (t *Tx) PutQuarantine(q *Quarantine) error { return putJSON(t.b(bQuarantine), u64(q.ID), q) }
+
+// Quarantined lists records, newest first.
+func (t *Tx) Quarantined(limit int) ([]*Quarantine, error) {
+	var out []*Quarantine
+	c := t.b(bQuarantine).Cursor()
+	for k, v := c.Last(); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Prev() {
+		var q Quarantine
+		if err := json.Unmarshal(v, &q); err != nil {
+			return nil, err
+		}
+		out = append(out, &q)
+	}
+	return out, nil
+}
+
+// ---- rate limits ----
+
+// RateAllow is a sliding-window limiter kept in the store so limits hold
+// across restarts: it records an event for key and reports whether at most
+// limit events (including this one) fell within window. A refused event is
+// not recorded.
+func (t *Tx) RateAllow(key string, window time.Duration, limit int) (bool, error) {
+	b := t.b(bRate)
+	var stamps []int64
+	if v := b.Get([]byte(key)); v != nil {
+		if err := json.Unmarshal(v, &stamps); err != nil {
+			stamps = nil
+		}
+	}
+	now := t.Now()
+	cut := now.Add(-window).UnixNano()
+	kept := stamps[:0]
+	for _, s := range stamps {
+		if s > cut {
+			kept = append(kept, s)
+		}
+	}
+	if len(kept) >= limit {
+		return false, putJSON(b, []byte(key), kept)
+	}
+	kept = append(kept, now.UnixNano())
+	return true, putJSON(b, []byte(key), kept)
+}
+
+// RateCount returns how many events for key fell within window, without
+// recording one.
+func (t *Tx) RateCount(key string, window time.Duration) int {
+	var stamps []int64
+	if v := t.b(bRate).Get([]byte(key)); v != nil {
+		_ = json.Unmarshal(v, &stamps)
+	}
+	cut := t.Now().Add(-window).UnixNano()
+	n := 0
+	for _, s := range stamps {
+		if s > cut {
+			n++
+		}
+	}
+	return n
+}

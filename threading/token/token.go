@@ -1,0 +1,181 @@
+// Package token signs and verifies reply tokens: the plus-address part of
+// support+<token>@example.com that every outbound mail carries in Reply-To
+// (SPEC section 2). A token names ticket, thread and recipient and carries
+// an HMAC-SHA256 truncated to 80 bits, keyed with a per-installation secret.
+// Tokens are lowercase base32 so mail systems that lowercase local parts
+// keep them valid, and short enough that the local part stays within 64
+// characters (RFC 5321 section 4.5.3.1.1).
+package token
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/binary"
+	"errors"
+	"strings"
+	"time"
+)
+
+// MACBytes is the length of the truncated HMAC: 80 bits.
+const MACBytes = 10
+
+// Flags describe the notification a token was issued with.
+const (
+	// FlagPrivate marks a token sent with a private note or side-thread
+	// notification: a staff reply to it defaults to private.
+	FlagPrivate uint8 = 1 << iota
+	// FlagStaff marks a token issued to a staff member.
+	FlagStaff
+)
+
+// Token is what a reply address identifies.
+type Token struct {
+	Ticket uint64 // ticket id
+	Thread uint32 // 0 = main thread, else a side thread
+	Party  uint64 // the recipient the token was issued to (store user id)
+	Seq    uint32 // the ticket's comment sequence when the mail was sent
+	Flags  uint8
+}
+
+// Private reports whether the token was issued with a private notification.
+func (t Token) Private() bool { return t.Flags&FlagPrivate != 0 }
+
+// Key is one signing secret. Key IDs let verification find the secret at
+// once; retired keys still verify until their grace period ends.
+type Key struct {
+	ID      uint8     `json:"id"`
+	Secret  []byte    `json:"secret"`
+	Created time.Time `json:"created"`
+	// Retired is when a newer key replaced this one (zero: current).
+	Retired time.Time `json:"retired,omitempty"`
+}
+
+// Keyring signs with the newest key and verifies with any key that is
+// current or retired less than Grace ago.
+type Keyring struct {
+	Keys  []Key
+	Grace time.Duration
+	Now   func() time.Time
+}
+
+var enc = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// Errors returned by Verify.
+var (
+	ErrMalformed  = errors.New("token: malformed")
+	ErrUnknownKey = errors.New("token: unknown or expired key")
+	ErrBadMAC     = errors.New("token: signature mismatch")
+)
+
+func (k *Keyring) current() (Key, bool) {
+	var best Key
+	found := false
+	for _, key := range k.Keys {
+		if key.Retired.IsZero() && (!found || key.Created.After(best.Created)) {
+			best, found = key, true
+		}
+	}
+	return best, found
+}
+
+func mac(secret, payload []byte) []byte {
+	h := hmac.New(sha256.New, secret)
+	h.Write([]byte("helpdesk-token-v1\x00"))
+	h.Write(payload)
+	return h.Sum(nil)[:MACBytes]
+}
+
+// Sign encodes and signs t with the current key. It panics if the keyring
+// has no current key: the store creates one on first start.
+func (k *Keyring) Sign(t Token) string {
+	key, ok := k.current()
+	if !ok {
+		panic("token: keyring has no current key")
+	}
+	buf := make([]byte, 0, 2+4*binary.MaxVarintLen64+MACBytes)
+	buf = append(buf, key.ID, t.Flags)
+	buf = binary.AppendUvarint(buf, t.Ticket)
+	buf = binary.AppendUvarint(buf, uint64(t.Thread))
+	buf = binary.AppendUvarint(buf, t.Party)
+	buf = binary.AppendUvarint(buf, uint64(t.Seq))
+	buf = append(buf, mac(key.Secret, buf)...)
+	return strings.ToLower(enc.EncodeToString(buf))
+}
+
+// Verify decodes s and checks its signature. Anything that does not
+// verify is an error; callers treat the token as absent.
+func (k *Keyring) Verify(s string) (Token, error) {
+	var t Token
+	if len(s) < 16 || len(s) > 60 {
+		return t, ErrMalformed
+	}
+	b, err := enc.DecodeString(strings.ToUpper(s))
+	if err != nil || len(b) < 2+4+MACBytes || !strings.EqualFold(enc.EncodeToString(b), s) {
+		// The last check refuses encodings with stray trailing bits, so
+		// one token has exactly one spelling (up to case).
+		return t, ErrMalformed
+	}
+	payload, sum := b[:len(b)-MACBytes], b[len(b)-MACBytes:]
+	now := time.Now
+	if k.Now != nil {
+		now = k.Now
+	}
+	var key *Key
+	for i := range k.Keys {
+		kk := &k.Keys[i]
+		if kk.ID != payload[0] {
+			continue
+		}
+		if !kk.Retired.IsZero() && now().Sub(kk.Retired) > k.Grace {
+			return t, ErrUnknownKey
+		}
+		key = kk
+		break
+	}
+	if key == nil {
+		return t, ErrUnknownKey
+	}
+	if !hmac.Equal(mac(key.Secret, payload), sum) {
+		return t, ErrBadMAC
+	}
+	t.Flags = payload[1]
+	rest := payload[2:]
+	var vals [4]uint64
+	for i := range vals {
+		v, n := binary.Uvarint(rest)
+		if n <= 0 {
+			return Token{}, ErrMalformed
+		}
+		vals[i], rest = v, rest[n:]
+	}
+	if len(rest) != 0 || vals[1] > 1<<31 || vals[3] > 1<<31 {
+		return Token{}, ErrMalformed
+	}
+	t.Ticket, t.Thread, t.Party, t.Seq = vals[0], uint32(vals[1]), vals[2], uint32(vals[3])
+	return t, nil
+}
+
+// Address builds local+sep+token@domain from a mailbox address.
+func Address(mailbox, sep, tok string) string {
+	at := strings.LastIndexByte(mailbox, '@')
+	if at < 0 {
+		return mailbox
+	}
+	return mailbox[:at] + sep + tok + mailbox[at:]
+}
+
+// Split returns the mailbox base address and the tag of a plus-address
+// ("support+abc@x" → "support@x", "abc"); tag is "" when there is none.
+func Split(addr, sep string) (base, tag string) {
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 || sep == "" {
+		return addr, ""
+	}
+	local := addr[:at]
+	i := strings.Index(local, sep)
+	if i <= 0 {
+		return addr, ""
+	}
+	return local[:i] + addr[at:], local[i+len(sep):]
+}
