@@ -28,6 +28,9 @@ type Config struct {
 
 	// Path is the file the config was read from ("" for defaults).
 	Path string `toml:"-"`
+
+	// idx holds the lookup maps, built by Load, Parse and BuildIndex.
+	idx *index
 }
 
 // SMTP configures the inbound SMTP server and its limits (SPEC section 10).

@@ -1,8 +1,11 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -39,7 +42,9 @@ func (s Size) String() string {
 	return strconv.FormatInt(n, 10)
 }
 
-// ParseSize parses a size with an optional unit (B, KB, KiB, MB, MiB, GB, GiB).
+// ParseSize parses a whole number with an optional unit: B, K/KB (1000),
+// KiB (1024), M/MB, MiB, G/GB, GiB; case-insensitive, space allowed before
+// the unit. Negative, fractional and overflowing sizes are errors.
 func ParseSize(s string) (Size, error) {
 	t := strings.TrimSpace(s)
 	i := 0
@@ -47,14 +52,18 @@ func ParseSize(s string) (Size, error) {
 		i++
 	}
 	if i == 0 {
-		return 0, fmt.Errorf("%q is not a size: write a number with an optional unit, e.g. \"25MiB\"", s)
+		return 0, fmt.Errorf("%q is not a size: write a whole number with an optional unit, e.g. \"25MiB\"", s)
 	}
 	n, err := strconv.ParseInt(t[:i], 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not a size: %v", s, err)
+		return 0, fmt.Errorf("%q is not a size: the number is too large", s)
+	}
+	rest := strings.TrimSpace(t[i:])
+	if strings.HasPrefix(rest, ".") || strings.HasPrefix(rest, ",") {
+		return 0, fmt.Errorf("%q is not a size: use a whole number with a smaller unit, e.g. \"1536KiB\" for 1.5MiB", s)
 	}
 	var mul int64
-	switch strings.ToLower(strings.TrimSpace(t[i:])) {
+	switch strings.ToLower(rest) {
 	case "", "b":
 		mul = 1
 	case "k", "kb":
@@ -70,7 +79,10 @@ func ParseSize(s string) (Size, error) {
 	case "gib":
 		mul = 1 << 30
 	default:
-		return 0, fmt.Errorf("%q has an unknown unit: use B, KiB, MiB or GiB", s)
+		return 0, fmt.Errorf("%q has an unknown unit %q: use B, KiB, MiB or GiB", s, rest)
+	}
+	if n > math.MaxInt64/mul {
+		return 0, fmt.Errorf("%q is not a size: too large", s)
 	}
 	return Size(n * mul), nil
 }
@@ -94,8 +106,12 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d)
 // D returns the value as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
+func (d Duration) String() string { return time.Duration(d).String() }
+
 // Load reads and validates a config file. On any problem it returns an
-// *Errors listing every problem found, each naming its key.
+// *Errors listing every problem found, each naming its key (and its line
+// when known). The returned *Config is non-nil unless the file could not be
+// read or is not valid TOML, but must not be used when err != nil.
 func Load(path string) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -108,60 +124,129 @@ func Load(path string) (*Config, error) {
 	return c, err
 }
 
-// Parse reads and validates config text.
+// Parse reads and validates config text: keys missing from the text keep
+// their Default() value, lists given in the text replace the default list.
+// Every problem (TOML type errors, unknown keys, bad or missing values) is
+// reported at once in an *Errors. A TOML syntax error stops parsing and is
+// the only problem reported (with its line and column); the Config is then
+// nil.
 func Parse(text string) (*Config, error) {
+	var raw map[string]any
+	if _, err := toml.Decode(text, &raw); err != nil {
+		return nil, &Errors{List: []Problem{syntaxProblem(err)}}
+	}
 	c := Default()
-	// Lists in the file replace the defaults rather than extend them.
-	c.Threading.Acknowledgements = nil
-	c.Auth.Staff = nil
-	c.Auth.TrustedRelays = nil
-	md, err := toml.Decode(text, c)
-	if err != nil {
-		return nil, &Errors{List: []Problem{{Key: keyOfDecodeError(err), Msg: err.Error(), Fix: "correct the TOML syntax or the value's type"}}}
+	d := &decoder{lines: keyLines(text)}
+	d.table("", raw, rvOf(c))
+	probs := d.probs
+	bad := map[string]bool{}
+	for _, p := range probs {
+		bad[p.Key] = true
 	}
-	d := Default()
-	if !md.IsDefined("threading", "acknowledgements") {
-		c.Threading.Acknowledgements = d.Threading.Acknowledgements
+	c.normalize()
+	for _, p := range c.Validate() {
+		if bad[p.Key] {
+			continue // already reported as a type or syntax problem
+		}
+		p.Line = d.lineOf(p.Key)
+		probs = append(probs, p)
 	}
-	if !md.IsDefined("auth", "staff") {
-		c.Auth.Staff = d.Auth.Staff
-	}
-	if !md.IsDefined("auth", "trusted_relays") {
-		c.Auth.TrustedRelays = d.Auth.TrustedRelays
-	}
-	var probs []Problem
-	for _, k := range md.Undecoded() {
-		probs = append(probs, Problem{Key: k.String(), Msg: "unknown key", Fix: "remove it or check its spelling against the shipped helpdesk.toml"})
-	}
-	probs = append(probs, c.Validate()...)
+	c.BuildIndex()
+	// In file order; problems without a line (a missing [[mailbox]]) last.
+	sort.SliceStable(probs, func(i, j int) bool {
+		li, lj := probs[i].Line, probs[j].Line
+		return li != 0 && (lj == 0 || li < lj)
+	})
 	if len(probs) > 0 {
 		return c, &Errors{List: probs}
 	}
 	return c, nil
 }
 
-func keyOfDecodeError(err error) string {
-	var pe toml.ParseError
-	if e, ok := err.(toml.ParseError); ok {
-		pe = e
-		return fmt.Sprintf("line %d", pe.Position.Line)
+// normalize fills values that default from other values.
+func (c *Config) normalize() {
+	for i := range c.Mailboxes {
+		m := &c.Mailboxes[i]
+		if strings.TrimSpace(m.Name) == "" {
+			m.Name = m.Address
+		}
 	}
-	return "(file)"
+	for i := range c.Agents {
+		a := &c.Agents[i]
+		if strings.TrimSpace(a.Name) == "" {
+			if at := strings.LastIndexByte(a.Email, '@'); at > 0 {
+				a.Name = a.Email[:at]
+			} else {
+				a.Name = a.Email
+			}
+		}
+	}
+}
+
+func syntaxProblem(err error) Problem {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		return Problem{
+			Key:  pe.LastKey,
+			Msg:  "syntax error: " + oneLine(pe.Message),
+			Fix:  fmt.Sprintf("correct the TOML at line %d, column %d (strings need double quotes, tables are [name] or [[name]], one key = value per line)", pe.Position.Line, pe.Position.Col),
+			Line: pe.Position.Line,
+			Col:  pe.Position.Col,
+		}
+	}
+	return Problem{Msg: "syntax error: " + oneLine(err.Error()), Fix: "correct the TOML syntax"}
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // Problem is one thing wrong with the config.
 type Problem struct {
-	Key string // the TOML key, e.g. "smtp.max_message_bytes" or "agent[2].role"
-	Msg string // what is wrong
-	Fix string // what would fix it
+	// Key is the TOML key, e.g. "smtp.max_message_bytes" or "agent[2].role";
+	// entries of [[tables]] and lists count from 0 in file order. It is ""
+	// only for a TOML syntax error before any key.
+	Key  string
+	Msg  string // what is wrong
+	Fix  string // what would fix it
+	Line int    // line in the file, 0 when unknown
+	Col  int    // column, only for syntax errors
 }
 
-func (p Problem) String() string {
-	s := p.Key + ": " + p.Msg
-	if p.Fix != "" {
-		s += " (fix: " + p.Fix + ")"
+// String formats the problem as "line 12: key: message (fix: ...)".
+func (p Problem) String() string { return p.format("") }
+
+// format prefixes the position: "path:12:5: " with a path, else "line 12, column 5: ".
+func (p Problem) format(path string) string {
+	var b strings.Builder
+	switch {
+	case path != "":
+		b.WriteString(path)
+		if p.Line > 0 {
+			fmt.Fprintf(&b, ":%d", p.Line)
+			if p.Col > 0 {
+				fmt.Fprintf(&b, ":%d", p.Col)
+			}
+		}
+		b.WriteString(": ")
+	case p.Line > 0:
+		fmt.Fprintf(&b, "line %d", p.Line)
+		if p.Col > 0 {
+			fmt.Fprintf(&b, ", column %d", p.Col)
+		}
+		b.WriteString(": ")
 	}
-	return s
+	if p.Key != "" {
+		b.WriteString(p.Key)
+		b.WriteString(": ")
+	}
+	b.WriteString(p.Msg)
+	if p.Fix != "" {
+		b.WriteString(" (fix: ")
+		b.WriteString(p.Fix)
+		b.WriteString(")")
+	}
+	return b.String()
 }
 
 // Errors is every problem found in a config, reported at once.
@@ -175,4 +260,51 @@ func (e *Errors) Error() string {
 		b.WriteString(p.String())
 	}
 	return b.String()
+}
+
+// Check loads the file at path and returns the text `helpdesk check-config`
+// prints (no trailing newline) and whether the config is valid. When valid it
+// is one line: "<path>: OK: 1 mailbox, 1 group, 2 agents (1 agent, 1 light), 1 macro".
+// Otherwise it is every problem, one per line, as
+// "<path>:<line>[:<col>]: <key>: <message> (fix: <fix>)".
+func Check(path string) (report string, ok bool) {
+	c, err := Load(path)
+	if err == nil {
+		return path + ": OK: " + c.summary(), true
+	}
+	var errs *Errors
+	if !errors.As(err, &errs) {
+		return fmt.Sprintf("%s: cannot read the configuration: %v (fix: pass -config with the path of helpdesk.toml)", path, errors.Unwrap(err)), false
+	}
+	lines := make([]string, len(errs.List))
+	for i, p := range errs.List {
+		lines[i] = p.format(path)
+	}
+	return strings.Join(lines, "\n"), false
+}
+
+func (c *Config) summary() string {
+	plural := func(n int, what string) string {
+		if n == 1 {
+			return "1 " + what
+		}
+		return strconv.Itoa(n) + " " + what + "s"
+	}
+	roles := map[string]int{}
+	for _, a := range c.Agents {
+		roles[a.Role]++
+	}
+	var parts []string
+	for _, r := range []string{RoleAgent, RoleLight, RoleAdmin} {
+		if roles[r] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", roles[r], r))
+		}
+	}
+	s := plural(len(c.Mailboxes), "mailbox")
+	s = strings.Replace(s, "mailboxs", "mailboxes", 1)
+	s += ", " + plural(len(c.Groups), "group") + ", " + plural(len(c.Agents), "agent")
+	if len(parts) > 0 {
+		s += " (" + strings.Join(parts, ", ") + ")"
+	}
+	return s + ", " + plural(len(c.Macros), "macro")
 }

@@ -83,6 +83,9 @@ type Ticket struct {
 	// LastPublicSeq is the id of the newest public comment (collision
 	// guard, SPEC 7).
 	LastPublicSeq uint32 `json:"last_public_seq"`
+	// RootMessageID is the Message-ID of the mail that opened the ticket
+	// (References of public mail).
+	RootMessageID string `json:"root_message_id,omitempty"`
 	// AckSent: the acknowledgement went out (at most one per ticket).
 	AckSent bool `json:"ack_sent,omitempty"`
 }
@@ -159,6 +162,8 @@ type User struct {
 	Bouncing bool      `json:"bouncing,omitempty"`
 	Bounce   string    `json:"bounce,omitempty"`
 	Blocked  bool      `json:"blocked,omitempty"`
+	// Away: a staff member is not available for automatic assignment.
+	Away bool `json:"away,omitempty"`
 }
 
 // Message dispositions: what became of an accepted mail.

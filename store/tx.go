@@ -62,6 +62,21 @@ func (t *Tx) RotateKey() error {
 	return putJSON(t.b(bMeta), []byte("token_keys"), append(keys, k))
 }
 
+// Counter adds delta to a named counter in the meta bucket and returns the
+// new value (round-robin positions and the like).
+func (t *Tx) Counter(name string, delta uint64) (uint64, error) {
+	k := []byte("counter:" + name)
+	var v uint64
+	if raw := t.b(bMeta).Get(k); len(raw) == 8 {
+		v = binary.BigEndian.Uint64(raw)
+	}
+	v += delta
+	return v, t.b(bMeta).Put(k, u64(v))
+}
+
+// InstallationID identifies this installation in loop headers.
+func (t *Tx) InstallationID() string { return string(t.b(bMeta).Get([]byte("installation_id"))) }
+
 // ---- tickets ----
 
 func tkey(id uint64) []byte { return u64(id) }
@@ -494,6 +509,9 @@ func (t *Tx) NextDue() time.Time {
 	}
 	return time.Unix(0, int64(binary.BigEndian.Uint64(k[:8])))
 }
+
+// QueueDepth is the number of queued (not yet sent) mails.
+func (t *Tx) QueueDepth() int { return t.b(iDue).Stats().KeyN }
 
 // ForEachOutbound calls fn for every queue item, newest first.
 func (t *Tx) ForEachOutbound(fn func(*Outbound) error) error {

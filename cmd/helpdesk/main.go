@@ -1,0 +1,569 @@
+// Command helpdesk is the email-first helpdesk daemon and its admin CLI.
+//
+//	helpdesk serve                 run the daemon
+//	helpdesk tickets [--status S] [--json]
+//	helpdesk show N [--json]
+//	helpdesk inject [FILE|-] [--trust-authres]
+//	helpdesk outbox [--json]
+//	helpdesk quarantine [list|show N|release N] [--json]
+//	helpdesk backup FILE
+//	helpdesk check-config
+//	helpdesk bench [flags]
+//	helpdesk version
+//
+// Every subcommand takes -config FILE (default ./helpdesk.toml), and flags
+// may stand before or after positional arguments. The CLI talks to a
+// running daemon over the unix socket in data_dir, or opens the store
+// itself when no daemon runs.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"helpdesk/config"
+	"helpdesk/gateway/control"
+	"helpdesk/gateway/daemon"
+	"helpdesk/gateway/engine"
+	"helpdesk/store"
+)
+
+// Version is set at build time with -ldflags "-X main.Version=...".
+var Version = "0.1.0-dev"
+
+const usage = `helpdesk: an email-first helpdesk daemon
+
+usage: helpdesk <command> [flags] [args]
+
+commands:
+  serve                       run the daemon (SMTP, outbound queue, metrics)
+  tickets [--status S]        list tickets, newest first
+  show N                      show ticket N with its threads and comments
+  inject [FILE|-]             deliver a message file (or stdin) as if received
+  outbox                      show the outbound queue
+  quarantine [list]           list quarantined mail
+  quarantine show N           show a quarantined record and its raw message
+  quarantine release N        apply a quarantined mail (admin vouches for it)
+  backup FILE                 write an online, consistent backup (tar)
+  check-config                validate the configuration and exit non-zero on problems
+  bench                       measure ingest speed (see helpdesk bench -h)
+  version                     print the version
+
+common flags:
+  -config FILE                configuration file (default ./helpdesk.toml)
+  --json                      machine-readable output (tickets, show, outbox, quarantine)
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, rest := args[0], args[1:]
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr}
+	fs := flag.NewFlagSet("helpdesk "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.configPath, "config", "helpdesk.toml", "configuration file")
+	fs.BoolVar(&c.json, "json", false, "JSON output")
+	var status string
+	var trust bool
+	var limit int
+	switch cmd {
+	case "tickets":
+		fs.StringVar(&status, "status", "", "only tickets with this status")
+		fs.IntVar(&limit, "limit", 0, "at most this many (0: all)")
+	case "inject":
+		fs.BoolVar(&trust, "trust-authres", false, "believe the mail's Authentication-Results header (SPEC 5)")
+	case "outbox", "quarantine":
+		fs.IntVar(&limit, "limit", 50, "at most this many items")
+	case "bench":
+		return benchMain(rest, stdout, stderr)
+	}
+	pos, err := parseInterspersed(fs, rest)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	switch cmd {
+	case "serve":
+		return c.serve()
+	case "check-config":
+		report, ok := config.Check(c.configPath)
+		fmt.Fprintln(stdout, report)
+		if !ok {
+			return 1
+		}
+		return 0
+	case "version":
+		fmt.Fprintln(stdout, "helpdesk", Version)
+		return 0
+	case "tickets":
+		return c.tickets(status, limit)
+	case "show":
+		if len(pos) != 1 {
+			return c.fail(2, "usage: helpdesk show N [--json]")
+		}
+		return c.show(pos[0])
+	case "inject":
+		file := "-"
+		if len(pos) > 0 {
+			file = pos[0]
+		}
+		return c.inject(file, trust)
+	case "outbox":
+		return c.outbox(limit)
+	case "quarantine":
+		return c.quarantine(pos, limit)
+	case "backup":
+		if len(pos) != 1 {
+			return c.fail(2, "usage: helpdesk backup FILE")
+		}
+		return c.backup(pos[0])
+	}
+	fmt.Fprintf(stderr, "helpdesk: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}
+
+// parseInterspersed lets flags stand before or after positional arguments.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		// fs.Parse stops at the first non-flag ("-" included) or after "--".
+		if i := len(args) - len(rest); i > 0 && args[i-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+type cli struct {
+	configPath string
+	json       bool
+	stdin      io.Reader
+	stdout     io.Writer
+	stderr     io.Writer
+}
+
+func (c *cli) fail(code int, format string, a ...any) int {
+	fmt.Fprintf(c.stderr, "helpdesk: "+format+"\n", a...)
+	return code
+}
+
+func (c *cli) loadConfig() (*config.Config, bool) {
+	cfg, err := config.Load(c.configPath)
+	if err != nil {
+		report, _ := config.Check(c.configPath)
+		fmt.Fprintln(c.stderr, report)
+		return nil, false
+	}
+	return cfg, true
+}
+
+// api connects to the running daemon or opens the store directly. The
+// returned closer releases the store.
+func (c *cli) api(writable bool) (control.API, func(), bool) {
+	cfg, ok := c.loadConfig()
+	if !ok {
+		return nil, nil, false
+	}
+	if cl, err := control.Dial(cfg.DataDir); err == nil {
+		return cl, func() {}, true
+	}
+	db, err := store.Open(cfg.DataDir, store.Options{LockTimeout: 2 * time.Second, ReadOnly: !writable && storeExists(cfg.DataDir)})
+	if err != nil {
+		c.fail(1, "%v", err)
+		return nil, nil, false
+	}
+	local := &control.Local{DB: db}
+	if writable {
+		authn, err := daemon.NewAuthenticator(cfg)
+		if err != nil {
+			db.Close()
+			c.fail(1, "%v", err)
+			return nil, nil, false
+		}
+		eng, err := engine.New(cfg, db, engine.Options{Logger: slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), Auth: authn})
+		if err != nil {
+			db.Close()
+			c.fail(1, "%v", err)
+			return nil, nil, false
+		}
+		local.Engine = eng
+	}
+	return local, func() { db.Close() }, true
+}
+
+func storeExists(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "helpdesk.db"))
+	return err == nil
+}
+
+func (c *cli) printJSON(v any) int {
+	enc := json.NewEncoder(c.stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return c.fail(1, "%v", err)
+	}
+	return 0
+}
+
+func (c *cli) tickets(status string, limit int) int {
+	if status != "" && !validStatus(status) {
+		return c.fail(2, "unknown status %q: use one of %s", status, strings.Join(store.Statuses, ", "))
+	}
+	api, done, ok := c.api(false)
+	if !ok {
+		return 1
+	}
+	defer done()
+	list, err := api.Tickets(status, limit)
+	if err != nil {
+		return c.fail(1, "%v", err)
+	}
+	if c.json {
+		if list == nil {
+			list = []control.TicketSummary{}
+		}
+		return c.printJSON(list)
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATUS\tPRIORITY\tREQUESTER\tASSIGNEE\tUPDATED\tSUBJECT")
+	for _, t := range list {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Status, t.Priority, t.Requester, dash(t.Assignee), t.Updated.Local().Format("2006-01-02 15:04"), t.Subject)
+	}
+	tw.Flush()
+	if len(list) == 0 {
+		fmt.Fprintln(c.stdout, "(no tickets)")
+	}
+	return 0
+}
+
+func validStatus(s string) bool {
+	for _, x := range store.Statuses {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func (c *cli) show(arg string) int {
+	id, err := strconv.ParseUint(strings.TrimPrefix(arg, "#"), 10, 64)
+	if err != nil {
+		return c.fail(2, "%q is not a ticket number", arg)
+	}
+	api, done, ok := c.api(false)
+	if !ok {
+		return 1
+	}
+	defer done()
+	v, err := api.Show(id)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return c.fail(1, "ticket %d not found", id)
+		}
+		return c.fail(1, "%v", err)
+	}
+	if c.json {
+		return c.printJSON(v)
+	}
+	w := c.stdout
+	fmt.Fprintf(w, "Ticket #%d: %s\n", v.ID, v.Subject)
+	fmt.Fprintf(w, "  status %s · priority %s · type %s · mailbox %s · group %s\n", v.Status, v.Priority, dash(v.Type), v.Mailbox, dash(v.Group))
+	fmt.Fprintf(w, "  requester %s · assignee %s\n", v.Requester, dash(v.Assignee))
+	fmt.Fprintf(w, "  ccs: %s\n  followers: %s\n  tags: %s\n", list(v.CCs), list(v.Followers), list(v.Tags))
+	for _, l := range v.Links {
+		fmt.Fprintf(w, "  link: %s #%d\n", l.Kind, l.Ticket)
+	}
+	if len(v.Flags) > 0 {
+		fmt.Fprintf(w, "  flags: %s\n", list(v.Flags))
+	}
+	for _, th := range v.Threads {
+		fmt.Fprintf(w, "  thread %d (%s%s): %s\n", th.ID, th.Kind, suffix(th.Status), list(th.Participants))
+	}
+	for _, cm := range v.Comments {
+		hidden := ""
+		if cm.Hidden {
+			hidden = ", hidden"
+		}
+		fmt.Fprintf(w, "\n--- #%d %s %s, thread %d, %s%s, %s\n", cm.ID, cm.Kind, cm.Author, cm.Thread, cm.Visibility, hidden, cm.Created.Local().Format("2006-01-02 15:04:05"))
+		if cm.Reason != "" && cm.Reason != cm.Text {
+			fmt.Fprintf(w, "    reason: %s\n", cm.Reason)
+		}
+		fmt.Fprintln(w, indent(cm.Text))
+	}
+	for _, a := range v.Attachments {
+		fmt.Fprintf(w, "\nattachment (comment %d): %s, %s, %d bytes\n", a.Comment, a.Name, a.ContentType, a.Size)
+	}
+	return 0
+}
+
+func suffix(s string) string {
+	if s == "" {
+		return ""
+	}
+	return ", " + s
+}
+
+func list(l []string) string {
+	if len(l) == 0 {
+		return "-"
+	}
+	return strings.Join(l, ", ")
+}
+
+func indent(s string) string {
+	if s == "" {
+		return "    (no text)"
+	}
+	return "    " + strings.ReplaceAll(s, "\n", "\n    ")
+}
+
+func (c *cli) inject(file string, trust bool) int {
+	var raw []byte
+	var err error
+	if file == "-" {
+		raw, err = io.ReadAll(c.stdin)
+	} else {
+		raw, err = os.ReadFile(file)
+	}
+	if err != nil {
+		return c.fail(1, "reading %s: %v", file, err)
+	}
+	cfg, ok := c.loadConfig()
+	if !ok {
+		return 1
+	}
+	if int64(len(raw)) > int64(cfg.SMTP.MaxMessageBytes) {
+		return c.fail(1, "message is %d bytes, over smtp.max_message_bytes (%s)", len(raw), cfg.SMTP.MaxMessageBytes)
+	}
+	api, done, ok := c.api(true)
+	if !ok {
+		return 1
+	}
+	defer done()
+	res, err := api.Inject(raw, trust)
+	if err != nil {
+		return c.fail(75, "not stored, try again: %v", err) // EX_TEMPFAIL for MTAs
+	}
+	if c.json {
+		return c.printJSON(res)
+	}
+	fmt.Fprintf(c.stdout, "stored as message %d: %s", res.Message, res.Disposition)
+	if res.Ticket != 0 {
+		fmt.Fprintf(c.stdout, " (ticket #%d)", res.Ticket)
+	}
+	if res.Duplicate {
+		fmt.Fprint(c.stdout, " — duplicate of an earlier delivery, applied once")
+	}
+	fmt.Fprintln(c.stdout)
+	return 0
+}
+
+func (c *cli) outbox(limit int) int {
+	api, done, ok := c.api(false)
+	if !ok {
+		return 1
+	}
+	defer done()
+	v, err := api.Outbox(limit)
+	if err != nil {
+		return c.fail(1, "%v", err)
+	}
+	if c.json {
+		return c.printJSON(v)
+	}
+	fmt.Fprintf(c.stdout, "queued %d · sent %d · failed %d\n", v.Queued, v.Sent, v.Failed)
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATE\tKIND\tTICKET\tRCPT\tATTEMPTS\tNEXT/DONE\tLAST ERROR")
+	for _, o := range v.Items {
+		when := o.NextAttempt
+		if o.State != store.OutQueued {
+			when = o.Done
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%d\t%s\t%s\n", o.ID, o.State, o.Kind, o.Ticket, o.Rcpt, o.Attempts, when.Local().Format("01-02 15:04:05"), o.LastError)
+	}
+	tw.Flush()
+	return 0
+}
+
+func (c *cli) quarantine(pos []string, limit int) int {
+	sub := "list"
+	if len(pos) > 0 {
+		sub = pos[0]
+	}
+	var id uint64
+	if sub == "show" || sub == "release" {
+		if len(pos) != 2 {
+			return c.fail(2, "usage: helpdesk quarantine %s N", sub)
+		}
+		var err error
+		if id, err = strconv.ParseUint(pos[1], 10, 64); err != nil {
+			return c.fail(2, "%q is not a record number", pos[1])
+		}
+	} else if sub != "list" {
+		return c.fail(2, "usage: helpdesk quarantine [list|show N|release N]")
+	}
+	api, done, ok := c.api(sub == "release")
+	if !ok {
+		return 1
+	}
+	defer done()
+	switch sub {
+	case "show":
+		v, err := api.QuarantineShow(id)
+		if err != nil {
+			return c.fail(1, "%v", err)
+		}
+		if c.json {
+			return c.printJSON(v)
+		}
+		q := v.Record
+		fmt.Fprintf(c.stdout, "Quarantined record %d (%s)\n  from: %s\n  subject: %s\n  received: %s\n  detail: %s\n  released: %v\n\n%s\n",
+			q.ID, q.Reason, q.From, q.Subject, q.Created.Local().Format(time.RFC1123), q.Detail, q.Released, v.Raw)
+		return 0
+	case "release":
+		res, err := api.Release(id)
+		if err != nil {
+			return c.fail(1, "%v", err)
+		}
+		if c.json {
+			return c.printJSON(res)
+		}
+		fmt.Fprintf(c.stdout, "released record %d: %s", id, res.Disposition)
+		if res.Ticket != 0 {
+			fmt.Fprintf(c.stdout, " (ticket #%d)", res.Ticket)
+		}
+		fmt.Fprintln(c.stdout)
+		return 0
+	}
+	qs, err := api.Quarantine(limit)
+	if err != nil {
+		return c.fail(1, "%v", err)
+	}
+	if c.json {
+		if qs == nil {
+			qs = []store.Quarantine{}
+		}
+		return c.printJSON(qs)
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tREASON\tRECEIVED\tFROM\tSUBJECT\tDETAIL")
+	for _, q := range qs {
+		rel := ""
+		if q.Released {
+			rel = " (released)"
+		}
+		fmt.Fprintf(tw, "%d\t%s%s\t%s\t%s\t%s\t%s\n", q.ID, q.Reason, rel, q.Created.Local().Format("01-02 15:04"), q.From, q.Subject, q.Detail)
+	}
+	tw.Flush()
+	if len(qs) == 0 {
+		fmt.Fprintln(c.stdout, "(nothing quarantined)")
+	}
+	return 0
+}
+
+func (c *cli) backup(path string) int {
+	api, done, ok := c.api(false)
+	if !ok {
+		return 1
+	}
+	defer done()
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return c.fail(1, "%v", err)
+	}
+	n, err := api.Backup(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return c.fail(1, "backup failed: %v", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return c.fail(1, "%v", err)
+	}
+	fmt.Fprintf(c.stdout, "backup written to %s (%d files); restore with: mkdir NEWDIR && tar -xf %s -C NEWDIR\n", path, n, path)
+	return 0
+}
+
+func (c *cli) serve() int {
+	cfg, ok := c.loadConfig()
+	if !ok {
+		return 1
+	}
+	log := slog.New(slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	d, err := daemon.Start(cfg, daemon.Options{Logger: log})
+	if err != nil {
+		return c.fail(1, "%v", err)
+	}
+	fmt.Fprintf(c.stdout, "helpdesk %s: SMTP on %s, metrics on http://%s/metrics, data in %s\n", Version, d.SMTPAddr, d.HTTPAddr, cfg.DataDir)
+	if cfg.Outbound.Relay == "" {
+		fmt.Fprintf(c.stdout, "no relay configured: outgoing mail is written to %s\n", filepath.Join(cfg.DataDir, "outbox"))
+	}
+	sig := make(chan os.Signal, 4)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	for s := range sig {
+		if s == syscall.SIGHUP {
+			nc, err := config.Load(c.configPath)
+			if err != nil {
+				log.Error("reload refused: the new configuration has problems; keeping the old one", "err", err.Error())
+				continue
+			}
+			d.Reload(nc)
+			continue
+		}
+		log.Info("shutting down", "signal", s.String())
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.SMTP.ShutdownTimeout.D())
+		err := d.Shutdown(ctx)
+		cancel()
+		if err != nil {
+			log.Error("shutdown", "err", err)
+			return 1
+		}
+		return 0
+	}
+	return 0
+}

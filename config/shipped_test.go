@@ -1,0 +1,166 @@
+package config
+
+import (
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const shipped = "../helpdesk.toml"
+
+func TestShippedConfigHasNoProblems(t *testing.T) {
+	c, err := Load(shipped)
+	if err != nil {
+		t.Fatalf("shipped helpdesk.toml: %v", err)
+	}
+	// SPEC section 10: runs as is on one machine.
+	if c.SMTP.Listen != "127.0.0.1:2525" || c.DataDir != "./data" || c.Outbound.Relay != "" || c.HTTP.Listen != "127.0.0.1:2526" {
+		t.Errorf("shipped defaults changed: smtp %q data %q relay %q http %q", c.SMTP.Listen, c.DataDir, c.Outbound.Relay, c.HTTP.Listen)
+	}
+	if c.Mailbox("support@example.com") == nil || len(c.Groups) == 0 || len(c.Macros) == 0 {
+		t.Error("shipped config lacks the example mailbox, group or macro")
+	}
+	roles := map[string]bool{}
+	for _, a := range c.Agents {
+		roles[a.Role] = true
+	}
+	if !roles[RoleAgent] || !roles[RoleLight] {
+		t.Errorf("shipped config should have an agent and a light agent, has %v", roles)
+	}
+	report, ok := Check(shipped)
+	if !ok || strings.Contains(report, "\n") || !strings.Contains(report, "OK") {
+		t.Errorf("Check(shipped) = %q, %v", report, ok)
+	}
+}
+
+// structKeys lists every key of Config as "table.key" ("" table for the top
+// level; arrays of tables without index: "agent.role").
+func structKeys(t reflect.Type, prefix string, out map[string]bool) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+		if !f.IsExported() || tag == "" || tag == "-" {
+			continue
+		}
+		ft := f.Type
+		switch {
+		case ft.Kind() == reflect.Struct && ft != sizeType && ft != durationType:
+			structKeys(ft, tag, out)
+		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
+			structKeys(ft.Elem(), tag, out)
+		default:
+			out[prefix+"."+tag] = true
+		}
+	}
+}
+
+var (
+	headerRE = regexp.MustCompile(`^\[\[?([a-z_]+)\]\]?\s*$`)
+	keyRE    = regexp.MustCompile(`^([a-z_]+)\s*=`)
+)
+
+// documentedKeys lists "table.key" for every key line of the file, whether
+// active or commented out ("# relay = ...").
+func documentedKeys(t *testing.T, text string) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	table := ""
+	for n, line := range strings.Split(text, "\n") {
+		l := strings.TrimSpace(line)
+		if rest, ok := strings.CutPrefix(l, "#"); ok {
+			rest = strings.TrimSpace(rest)
+			if !headerRE.MatchString(rest) && !keyRE.MatchString(rest) {
+				continue // prose
+			}
+			l = rest
+		}
+		if m := headerRE.FindStringSubmatch(l); m != nil {
+			table = m[1]
+			continue
+		}
+		if m := keyRE.FindStringSubmatch(l); m != nil {
+			if _, seen := out[table+"."+m[1]]; !seen {
+				out[table+"."+m[1]] = n + 1
+			}
+		}
+	}
+	return out
+}
+
+func TestShippedConfigDocumentsEveryKey(t *testing.T) {
+	b, err := os.ReadFile(shipped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	structKeys(reflect.TypeFor[Config](), "", want)
+	if len(want) < 60 {
+		t.Fatalf("struct walk found only %d keys", len(want))
+	}
+	have := documentedKeys(t, string(b))
+	var missing, extra []string
+	for k := range want {
+		if _, ok := have[k]; !ok {
+			missing = append(missing, k)
+		}
+	}
+	for k, line := range have {
+		if !want[k] {
+			extra = append(extra, k+" (line "+strconv.Itoa(line)+")")
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(extra)
+	if len(missing) > 0 {
+		t.Errorf("keys of Config not in helpdesk.toml (add them, commented out if optional): %v", missing)
+	}
+	if len(extra) > 0 {
+		t.Errorf("helpdesk.toml documents keys Config does not have: %v", extra)
+	}
+	// Every key line is explained by a comment: on the line before (or the
+	// block of comments above), or at the end of the line.
+	lines := strings.Split(string(b), "\n")
+	for k, n := range have {
+		if n < 2 || !strings.HasPrefix(strings.TrimSpace(lines[n-2]), "#") && !strings.Contains(lines[n-1], " # ") {
+			t.Errorf("%s (line %d) has no comment above it", k, n)
+		}
+	}
+}
+
+// Uncommenting the optional keys of the shipped file (and setting a relay)
+// must give valid TOML with the right types and known names; only the
+// example DKIM key file does not exist.
+func TestShippedConfigCommentedKeysAreValid(t *testing.T) {
+	b, err := os.ReadFile(shipped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		l := strings.TrimSpace(line)
+		if rest, ok := strings.CutPrefix(l, "# "); ok && keyRE.MatchString(rest) {
+			line = rest
+		}
+		if l == `relay = ""` { // credentials need a relay
+			line = `relay = "smtp.example.com:587"`
+		}
+		out = append(out, line)
+	}
+	_, err = Parse(strings.Join(out, "\n"))
+	if err == nil {
+		return
+	}
+	errs, ok := err.(*Errors)
+	if !ok {
+		t.Fatal(err)
+	}
+	for _, p := range errs.List {
+		if p.Key != "outbound.dkim_private_key_file" {
+			t.Errorf("uncommented shipped config: %s", p)
+		}
+	}
+}

@@ -1,0 +1,572 @@
+// Package auth decides who really sent an inbound mail (SPEC section 5): it
+// verifies DKIM signatures and evaluates DMARC with go-msgauth, reads the
+// topmost Authentication-Results header of a trusted upstream, and combines
+// the configured staff checks. It also signs outbound mail with DKIM.
+//
+// Every DNS query goes through one pure-Go net.Resolver, aimed at the
+// configured server when there is one, with a timeout per lookup; a DNS
+// failure is a "temperror", never a hang. Check does I/O (DNS) and must run
+// outside any store transaction.
+//
+// We have no SPF, so DMARC here is DKIM-only (RFC 7489 section 4.2: a pass
+// needs one aligned, passing identifier; DKIM is ours). An upstream's
+// trusted dmarc verdict (which may rest on SPF) overrides our own.
+package auth
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-msgauth/dkim"
+	"github.com/emersion/go-msgauth/dmarc"
+	"golang.org/x/net/idna"
+	"golang.org/x/net/publicsuffix"
+)
+
+// DMARC results (RFC 7489 section 11.2 / RFC 8601 values).
+const (
+	DMARCPass      = "pass"
+	DMARCFail      = "fail"
+	DMARCNone      = "none"
+	DMARCTempError = "temperror"
+	DMARCPermError = "permerror"
+)
+
+// Staff check names, as used in the auth.staff configuration key.
+const (
+	CheckDMARC   = "dmarc"
+	CheckAuthRes = "authres"
+	CheckToken   = "token"
+)
+
+// DefaultStaffChecks is the default of auth.staff: DMARC or authres.
+var DefaultStaffChecks = []string{CheckDMARC, CheckAuthRes}
+
+const (
+	defaultDNSTimeout = 5 * time.Second
+	// maxSignatures bounds the DKIM signatures verified per mail (each costs
+	// a DNS query and a hash of the body); the rest are ignored.
+	maxSignatures = 5
+	// maxHeaderBytes bounds the header block we scan; the SMTP layer limits
+	// headers to 64 KiB long before this.
+	maxHeaderBytes = 1 << 20
+)
+
+// Config configures a Checker. It mirrors the [auth] section of
+// helpdesk.toml (resolver, dns_timeout, trusted_authserv_ids,
+// trusted_relays); see ParsePrefixes for the last.
+type Config struct {
+	// Resolver is the DNS server (host:port; a bare host means port 53) all
+	// DKIM and DMARC lookups go to. "" uses the system's resolv.conf servers.
+	Resolver string
+	// DNSTimeout bounds each DNS lookup; 0 means 5s.
+	DNSTimeout time.Duration
+	// TrustedAuthservIDs are the authserv-ids of Authentication-Results
+	// headers we believe (compared case-insensitively).
+	TrustedAuthservIDs []string
+	// TrustedRelays are the SMTP client addresses whose Authentication-Results
+	// we believe.
+	TrustedRelays []netip.Prefix
+}
+
+// Checker verifies inbound mail. It is safe for concurrent use.
+type Checker struct {
+	res        *net.Resolver
+	timeout    time.Duration
+	authservID map[string]bool
+	relays     []netip.Prefix
+}
+
+// New returns a Checker for cfg.
+func New(cfg Config) *Checker {
+	c := &Checker{
+		res:        &net.Resolver{PreferGo: true},
+		timeout:    cfg.DNSTimeout,
+		authservID: make(map[string]bool),
+		relays:     append([]netip.Prefix(nil), cfg.TrustedRelays...),
+	}
+	if c.timeout <= 0 {
+		c.timeout = defaultDNSTimeout
+	}
+	if addr := cfg.Resolver; addr != "" {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			addr = net.JoinHostPort(strings.Trim(addr, "[]"), "53")
+		}
+		c.res.Dial = func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		}
+	}
+	for _, id := range cfg.TrustedAuthservIDs {
+		if id = strings.ToLower(strings.TrimSpace(id)); id != "" {
+			c.authservID[id] = true
+		}
+	}
+	return c
+}
+
+// ParsePrefixes parses trusted_relays entries: CIDR prefixes or bare
+// addresses (a bare address means just that address).
+func ParsePrefixes(ss []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(ss))
+	for _, s := range ss {
+		s = strings.TrimSpace(s)
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("trusted relay %q: not an address or CIDR prefix", s)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+// DKIMSig is the outcome of one DKIM-Signature header field.
+type DKIMSig struct {
+	Domain     string // d=
+	Selector   string // s=
+	Identifier string // i= (or "@" + d= when absent)
+	Pass       bool
+	Temp       bool   // failed for a temporary (DNS) reason: may pass later
+	Err        string // why it did not pass; "" when Pass
+}
+
+// AuthRes is what the topmost Authentication-Results header said.
+type AuthRes struct {
+	Present    bool   // the mail has an Authentication-Results header
+	AuthservID string // its authserv-id
+	// Trusted: the authserv-id is in TrustedAuthservIDs and the SMTP client
+	// is a trusted relay (or the caller vouched for it with trustAuthRes).
+	// The fields below are filled only when Trusted.
+	Trusted  bool
+	DKIMPass bool   // dkim=pass with header.d (or header.i) aligned with the From domain
+	DMARC    string // its dmarc result for the From domain, "" if none
+}
+
+// Result is the outcome of Check.
+type Result struct {
+	FromDomain string // the From domain as evaluated (lower-case, A-labels)
+	DKIM       []DKIMSig
+	// DKIMAligned: a DKIM signature passed whose d= is aligned with the From
+	// domain, under the DMARC record's adkim mode (relaxed without a record).
+	DKIMAligned bool
+	// DMARC is pass, fail, none, temperror or permerror; a trusted
+	// Authentication-Results dmarc verdict overrides our own.
+	DMARC string
+	// Policy is the p= (or sp= for a subdomain) of the DMARC record found,
+	// "" without one.
+	Policy      string
+	AuthRes     AuthRes
+	AuthResPass bool // the authres check passed
+	// Failed names each failed check for the notice to staff, e.g.
+	// "dmarc: no DKIM signature aligned with example.com".
+	Failed []string
+}
+
+// Check authenticates the mail in raw (the whole message as received; an
+// *os.File of the spool or a *bytes.Reader). The header block is read twice
+// (it is small), the body once, streamed through the DKIM body hashes, and
+// only when there is a signature.
+//
+// fromDomain is the domain of the single From address. clientIP is the SMTP
+// client's address (zero for mail injected from the command line);
+// trustAuthRes stands in for the trusted-relay condition when the caller
+// knows the mail came from a trusted MTA (helpdesk inject --trust-authres).
+// The authserv-id must be trusted in every case.
+//
+// Check never fails: problems become temperror/permerror results and
+// entries in Failed. Each DNS lookup is bounded by the DNS timeout and ctx.
+func (c *Checker) Check(ctx context.Context, raw io.ReaderAt, fromDomain string, clientIP netip.Addr, trustAuthRes bool) Result {
+	from := normDomain(fromDomain)
+	res := Result{FromDomain: from}
+	lookup := c.lookupTXT(ctx)
+
+	// The DMARC record is fetched while DKIM hashes the body.
+	type dmarcOutcome struct {
+		rec    *dmarc.Record
+		status string // "found", or none/temperror/permerror
+		detail string
+	}
+	dmarcCh := make(chan dmarcOutcome, 1)
+	if from != "" {
+		go func() {
+			rec, status, detail := lookupDMARC(from, lookup)
+			dmarcCh <- dmarcOutcome{rec, status, detail}
+		}()
+	} else {
+		dmarcCh <- dmarcOutcome{status: DMARCPermError, detail: "no From domain"}
+	}
+
+	fields, herr := readHeader(io.NewSectionReader(raw, 0, math.MaxInt64))
+	var sigSelectors []string
+	var authResValue string
+	haveAuthRes := false
+	for _, f := range fields {
+		switch {
+		case strings.EqualFold(f.name, "DKIM-Signature"):
+			sigSelectors = append(sigSelectors, tagValue(f.value, "s"))
+		case strings.EqualFold(f.name, "Authentication-Results") && !haveAuthRes:
+			// Only the topmost counts: it is the one our trusted MTA added
+			// (RFC 8601 section 5); anything below may be forged.
+			authResValue, haveAuthRes = f.value, true
+		}
+	}
+
+	dkimProblem := ""
+	switch {
+	case herr != nil:
+		dkimProblem = "unreadable header: " + herr.Error()
+	case len(sigSelectors) == 0:
+		dkimProblem = "no DKIM signature"
+	default:
+		verifs, err := dkim.VerifyWithOptions(io.NewSectionReader(raw, 0, math.MaxInt64), &dkim.VerifyOptions{
+			LookupTXT:        lookup,
+			MaxVerifications: maxSignatures,
+		})
+		if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) && len(verifs) == 0 {
+			dkimProblem = "DKIM verification failed: " + err.Error()
+		}
+		for i, v := range verifs {
+			s := DKIMSig{Domain: strings.ToLower(v.Domain), Identifier: v.Identifier, Pass: v.Err == nil}
+			if i < len(sigSelectors) {
+				s.Selector = sigSelectors[i]
+			}
+			if v.Err != nil {
+				s.Err = strings.TrimPrefix(v.Err.Error(), "dkim: ")
+				s.Temp = dkim.IsTempFail(v.Err)
+			}
+			res.DKIM = append(res.DKIM, s)
+		}
+	}
+
+	var dm dmarcOutcome
+	select {
+	case dm = <-dmarcCh:
+	case <-ctx.Done(): // the lookup returns soon too; it is bounded by ctx
+		dm = dmarcOutcome{status: DMARCTempError, detail: ctx.Err().Error()}
+	}
+	mode := dmarc.AlignmentMode(dmarc.AlignmentRelaxed)
+	if dm.rec != nil {
+		if dm.rec.DKIMAlignment == dmarc.AlignmentStrict {
+			mode = dmarc.AlignmentStrict
+		}
+		res.Policy = string(dm.rec.Policy)
+		if dm.rec.SubdomainPolicy != "" && dm.status == "found" && !strings.EqualFold(dm.detail, from) {
+			res.Policy = string(dm.rec.SubdomainPolicy)
+		}
+	}
+	alignedTemp := false
+	for _, s := range res.DKIM {
+		if from == "" || !aligned(s.Domain, from, mode) {
+			continue
+		}
+		if s.Pass {
+			res.DKIMAligned = true
+		} else if s.Temp {
+			alignedTemp = true
+		}
+	}
+	switch dm.status {
+	case "found":
+		switch {
+		case res.DKIMAligned:
+			res.DMARC = DMARCPass
+		case alignedTemp:
+			// A signature that would align could not be checked: the
+			// verdict is unknown, not fail (RFC 7489 section 6.6.2).
+			res.DMARC = DMARCTempError
+		default:
+			res.DMARC = DMARCFail
+		}
+	default:
+		res.DMARC = dm.status
+	}
+
+	// Authentication-Results.
+	authresProblem := ""
+	switch {
+	case !haveAuthRes:
+		authresProblem = "no Authentication-Results header"
+	default:
+		res.AuthRes = parseAuthRes(authResValue, from, mode)
+		ar := &res.AuthRes
+		switch {
+		case ar.AuthservID == "" || !c.authservID[strings.ToLower(ar.AuthservID)]:
+			authresProblem = fmt.Sprintf("authserv-id %q is not trusted", ar.AuthservID)
+		case !trustAuthRes && !c.trustedRelay(clientIP):
+			ip := "unknown"
+			if clientIP.IsValid() {
+				ip = clientIP.Unmap().String()
+			}
+			authresProblem = "header from untrusted client " + ip
+		default:
+			ar.Trusted = true
+			res.AuthResPass = ar.DKIMPass || ar.DMARC == DMARCPass
+			if ar.DMARC != "" {
+				res.DMARC = ar.DMARC
+			}
+			if !res.AuthResPass {
+				authresProblem = fmt.Sprintf("%s reports no dkim or dmarc pass for %s", ar.AuthservID, displayDomain(from))
+			}
+		}
+		if !ar.Trusted {
+			ar.DKIMPass, ar.DMARC = false, ""
+		}
+	}
+
+	if res.DMARC != DMARCPass && !res.DKIMAligned {
+		res.Failed = append(res.Failed, "dmarc: "+dmarcProblem(&res, dm.detail, dkimProblem))
+	}
+	if !res.AuthResPass {
+		res.Failed = append(res.Failed, "authres: "+authresProblem)
+	}
+	return res
+}
+
+// dmarcProblem says, in one line, why the dmarc check failed.
+func dmarcProblem(res *Result, lookupDetail, dkimProblem string) string {
+	if res.FromDomain == "" {
+		return "no From domain"
+	}
+	if res.AuthRes.Trusted && res.AuthRes.DMARC != "" && res.AuthRes.DMARC != DMARCPass {
+		return fmt.Sprintf("%s reports dmarc=%s for %s", res.AuthRes.AuthservID, res.AuthRes.DMARC, res.FromDomain)
+	}
+	var why []string
+	if dkimProblem != "" {
+		why = append(why, dkimProblem)
+	}
+	for _, s := range res.DKIM {
+		if s.Pass {
+			why = append(why, "d="+s.Domain+" passed")
+		} else {
+			why = append(why, "d="+s.Domain+": "+s.Err)
+		}
+	}
+	switch res.DMARC {
+	case DMARCTempError, DMARCPermError:
+		if lookupDetail != "" {
+			why = append(why, "DMARC record: "+lookupDetail)
+		}
+	}
+	msg := "no DKIM signature aligned with " + res.FromDomain
+	if res.DMARC == DMARCTempError {
+		msg = "temporary DNS error checking " + res.FromDomain
+	}
+	if len(why) > 0 {
+		msg += " (" + strings.Join(why, "; ") + ")"
+	}
+	return msg
+}
+
+// StaffOK applies the auth.staff setting: ok when at least one of checks
+// passes ("dmarc": DMARC pass or an aligned DKIM pass; "authres": the
+// authres check; "token": tokenOK, the mail was sent to a reply token issued
+// to that staff member). An empty checks means DefaultStaffChecks. When not
+// ok, failed names every failed check ("; "-separated) for the notice.
+func (r *Result) StaffOK(checks []string, tokenOK bool) (ok bool, failed string) {
+	if len(checks) == 0 {
+		checks = DefaultStaffChecks
+	}
+	var why []string
+	for _, ch := range checks {
+		ch = strings.ToLower(strings.TrimSpace(ch))
+		switch ch {
+		case CheckDMARC:
+			if r.DMARC == DMARCPass || r.DKIMAligned {
+				return true, ""
+			}
+			why = append(why, r.failure(CheckDMARC))
+		case CheckAuthRes:
+			if r.AuthResPass {
+				return true, ""
+			}
+			why = append(why, r.failure(CheckAuthRes))
+		case CheckToken:
+			if tokenOK {
+				return true, ""
+			}
+			why = append(why, "token: not sent to a reply address issued to this staff member")
+		default:
+			why = append(why, fmt.Sprintf("%s: unknown check", ch))
+		}
+	}
+	return false, strings.Join(why, "; ")
+}
+
+func (r *Result) failure(check string) string {
+	for _, f := range r.Failed {
+		if strings.HasPrefix(f, check+": ") {
+			return f
+		}
+	}
+	return check + ": failed"
+}
+
+func (c *Checker) trustedRelay(ip netip.Addr) bool {
+	if !ip.IsValid() {
+		return false
+	}
+	ip = ip.Unmap()
+	for _, p := range c.relays {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// lookupTXT returns the TXT lookup handed to go-msgauth. go-msgauth tells a
+// missing record (a *net.DNSError with IsNotFound) from a temporary failure
+// (a net.Error with Temporary()) by type assertion, so every other failure
+// (timeout, refused, SERVFAIL, cancelled) is reported as temporary here:
+// it must become temperror, never "no record".
+func (c *Checker) lookupTXT(ctx context.Context) func(string) ([]string, error) {
+	return func(name string) ([]string, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, &net.DNSError{Err: err.Error(), Name: name, IsTemporary: true}
+		}
+		lctx, cancel := context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+		// Rooted, so no resolv.conf search domain is ever appended.
+		txts, err := c.res.LookupTXT(lctx, strings.TrimSuffix(name, ".")+".")
+		if err == nil {
+			return txts, nil
+		}
+		var de *net.DNSError
+		if errors.As(err, &de) && de.IsNotFound {
+			return nil, &net.DNSError{Err: de.Err, Name: name, IsNotFound: true}
+		}
+		timeout := errors.As(err, &de) && de.IsTimeout || errors.Is(err, context.DeadlineExceeded)
+		return nil, &net.DNSError{Err: err.Error(), Name: name, IsTemporary: true, IsTimeout: timeout}
+	}
+}
+
+// lookupDMARC finds the DMARC record of from, falling back to its
+// organizational domain (RFC 7489 section 6.6.3). status is "found",
+// DMARCNone, DMARCTempError or DMARCPermError; with "found", detail is the
+// domain the record was found at, else what went wrong.
+func lookupDMARC(from string, lookup func(string) ([]string, error)) (*dmarc.Record, string, string) {
+	opts := &dmarc.LookupOptions{LookupTXT: lookup}
+	domain := from
+	rec, err := dmarc.LookupWithOptions(domain, opts)
+	if errors.Is(err, dmarc.ErrNoPolicy) {
+		if org := orgDomain(from); org != from {
+			domain = org
+			rec, err = dmarc.LookupWithOptions(domain, opts)
+		}
+	}
+	switch {
+	case err == nil:
+		return rec, "found", domain
+	case errors.Is(err, dmarc.ErrNoPolicy):
+		return nil, DMARCNone, "no DMARC record"
+	case dmarc.IsTempFail(err):
+		return nil, DMARCTempError, err.Error()
+	default:
+		return nil, DMARCPermError, err.Error()
+	}
+}
+
+// normDomain lower-cases d, drops a trailing dot and converts an IDN to
+// A-labels, the form DKIM d= and DNS use.
+func normDomain(d string) string {
+	d = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(d)), ".")
+	if d == "" {
+		return ""
+	}
+	if a, err := idna.Lookup.ToASCII(d); err == nil {
+		return a
+	}
+	return d
+}
+
+func displayDomain(d string) string {
+	if d == "" {
+		return "the From domain"
+	}
+	return d
+}
+
+// orgDomain returns the organizational domain of d (RFC 7489 section 3.2):
+// the public suffix plus one label, from the public suffix list compiled
+// into golang.org/x/net/publicsuffix (ICANN and private sections; unknown
+// TLDs count as one-label suffixes). A public suffix itself is its own
+// organizational domain.
+func orgDomain(d string) string {
+	if o, err := publicsuffix.EffectiveTLDPlusOne(d); err == nil {
+		return o
+	}
+	return d
+}
+
+// aligned reports DKIM identifier alignment (RFC 7489 section 3.1.1): strict
+// needs d= equal to the From domain, relaxed the same organizational domain.
+func aligned(d, from string, mode dmarc.AlignmentMode) bool {
+	d = normDomain(d)
+	if d == "" || from == "" {
+		return false
+	}
+	if d == from {
+		return true
+	}
+	return mode != dmarc.AlignmentStrict && orgDomain(d) == orgDomain(from)
+}
+
+type headerField struct{ name, value string }
+
+// readHeader reads the header block of a message, unfolding continuation
+// lines. It is lenient (bare LF, lines without a colon are skipped) and
+// reads at most maxHeaderBytes.
+func readHeader(r io.Reader) ([]headerField, error) {
+	br := bufio.NewReaderSize(io.LimitReader(r, maxHeaderBytes+1), 32*1024)
+	var fields []headerField
+	read := 0
+	for {
+		line, err := br.ReadString('\n')
+		read += len(line)
+		if read > maxHeaderBytes {
+			return fields, errors.New("header block too large")
+		}
+		trimmed := strings.TrimRight(line, "\r\n")
+		if trimmed == "" && (err == nil || line != "") {
+			return fields, nil // end of header
+		}
+		if trimmed != "" {
+			if (trimmed[0] == ' ' || trimmed[0] == '\t') && len(fields) > 0 {
+				fields[len(fields)-1].value += " " + strings.TrimSpace(trimmed)
+			} else if name, value, ok := strings.Cut(trimmed, ":"); ok {
+				fields = append(fields, headerField{strings.TrimSpace(name), strings.TrimSpace(value)})
+			}
+		}
+		if err != nil {
+			if err == io.EOF {
+				return fields, nil
+			}
+			return fields, err
+		}
+	}
+}
+
+// tagValue returns the value of tag in a DKIM tag list ("a=1; s=sel"),
+// whitespace removed.
+func tagValue(list, tag string) string {
+	for _, part := range strings.Split(list, ";") {
+		k, v, ok := strings.Cut(part, "=")
+		if ok && strings.TrimSpace(k) == tag {
+			return strings.Join(strings.Fields(v), "")
+		}
+	}
+	return ""
+}

@@ -1,0 +1,502 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-msgauth/dkim"
+	"github.com/emersion/go-msgauth/dmarc"
+
+	"helpdesk/gateway/dnstest"
+)
+
+const baseMsg = "From: Alice <alice@example.com>\r\n" +
+	"To: help@desk.test\r\n" +
+	"Subject: printer on fire\r\n" +
+	"Date: Mon, 02 Mar 2026 10:00:00 +0000\r\n" +
+	"Message-ID: <m1@example.com>\r\n" +
+	"\r\n" +
+	"Hello,\r\nthe printer is on fire.\r\n"
+
+var (
+	trustedRelay = netip.MustParseAddr("10.1.2.3")
+	outsider     = netip.MustParseAddr("192.0.2.7")
+)
+
+func newChecker(t *testing.T, dns *dnstest.Server) *Checker {
+	t.Helper()
+	relays, err := ParsePrefixes([]string{"10.0.0.0/8", "::1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(Config{
+		Resolver:           dns.Addr(),
+		DNSTimeout:         2 * time.Second,
+		TrustedAuthservIDs: []string{"MX.Desk.Test"},
+		TrustedRelays:      relays,
+	})
+}
+
+// sign signs msg with go-msgauth's dkim.Sign, as a sender's MTA would.
+func sign(t *testing.T, key crypto.Signer, domain, selector, msg string) string {
+	t.Helper()
+	var out bytes.Buffer
+	err := dkim.Sign(&out, strings.NewReader(msg), &dkim.SignOptions{
+		Domain: domain, Selector: selector, Signer: key,
+		HeaderCanonicalization: dkim.CanonicalizationRelaxed,
+		BodyCanonicalization:   dkim.CanonicalizationRelaxed,
+	})
+	if err != nil {
+		t.Fatalf("dkim.Sign: %v", err)
+	}
+	return out.String()
+}
+
+func check(t *testing.T, c *Checker, msg, from string, ip netip.Addr, trust bool) Result {
+	t.Helper()
+	return c.Check(context.Background(), strings.NewReader(msg), from, ip, trust)
+}
+
+func hasFailure(r Result, prefix, substr string) bool {
+	for _, f := range r.Failed {
+		if strings.HasPrefix(f, prefix) && strings.Contains(f, substr) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestSignedMailPassesDMARC(t *testing.T) {
+	dns := dnstest.Start(t)
+	key := dns.AddDKIMKey("example.com", "sel")
+	dns.SetTXT("_dmarc.example.com", "v=DMARC1; p=reject")
+	c := newChecker(t, dns)
+
+	r := check(t, c, sign(t, key, "example.com", "sel", baseMsg), "Example.COM", outsider, false)
+	if len(r.DKIM) != 1 || !r.DKIM[0].Pass || r.DKIM[0].Domain != "example.com" || r.DKIM[0].Selector != "sel" || r.DKIM[0].Err != "" {
+		t.Fatalf("DKIM = %+v", r.DKIM)
+	}
+	if !r.DKIMAligned || r.DMARC != DMARCPass || r.Policy != "reject" || r.FromDomain != "example.com" {
+		t.Fatalf("aligned=%v dmarc=%q policy=%q from=%q", r.DKIMAligned, r.DMARC, r.Policy, r.FromDomain)
+	}
+	if hasFailure(r, "dmarc:", "") || !hasFailure(r, "authres:", "no Authentication-Results") || len(r.Failed) != 1 {
+		t.Errorf("Failed = %q", r.Failed)
+	}
+	if ok, failed := r.StaffOK(nil, false); !ok || failed != "" {
+		t.Errorf("StaffOK = %v %q", ok, failed)
+	}
+
+	// The same mail with a modified body no longer verifies.
+	tampered := strings.Replace(sign(t, key, "example.com", "sel", baseMsg), "is on fire", "is fine", 1)
+	r = check(t, c, tampered, "example.com", outsider, false)
+	if len(r.DKIM) != 1 || r.DKIM[0].Pass || !strings.Contains(r.DKIM[0].Err, "body hash") {
+		t.Fatalf("tampered DKIM = %+v", r.DKIM)
+	}
+	if r.DKIMAligned || r.DMARC != DMARCFail {
+		t.Fatalf("tampered: aligned=%v dmarc=%q", r.DKIMAligned, r.DMARC)
+	}
+	if !hasFailure(r, "dmarc: ", "no DKIM signature aligned with example.com") || !hasFailure(r, "dmarc: ", "body hash") {
+		t.Errorf("Failed = %q", r.Failed)
+	}
+	if ok, failed := r.StaffOK([]string{"dmarc"}, false); ok || !strings.HasPrefix(failed, "dmarc: ") {
+		t.Errorf("StaffOK tampered = %v %q", ok, failed)
+	}
+}
+
+func TestRSAKeyAndSpoolFile(t *testing.T) {
+	dns := dnstest.Start(t)
+	key, txt := dnstest.DKIMKeyRSA(t) // > 255 bytes: split into strings by the server
+	dns.SetTXT("rsa._domainkey.example.com", txt)
+	dns.SetTXT("_dmarc.example.com", "v=DMARC1; p=none")
+	c := newChecker(t, dns)
+
+	path := filepath.Join(t.TempDir(), "spool.eml")
+	if err := os.WriteFile(path, []byte(sign(t, key, "example.com", "rsa", baseMsg)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := c.Check(context.Background(), f, "example.com", netip.Addr{}, false)
+	if !r.DKIMAligned || r.DMARC != DMARCPass || r.Policy != "none" {
+		t.Fatalf("rsa from file: %+v", r)
+	}
+}
+
+func TestAlignment(t *testing.T) {
+	tests := []struct {
+		name        string
+		signDomain  string
+		from        string
+		dmarc       map[string]string // name -> record
+		wantAligned bool
+		wantDMARC   string
+		wantPolicy  string
+	}{
+		{"other domain, record", "other.org", "example.com",
+			map[string]string{"_dmarc.example.com": "v=DMARC1; p=reject"}, false, DMARCFail, "reject"},
+		{"other domain, no record", "other.org", "example.com", nil, false, DMARCNone, ""},
+		{"same domain, no record", "example.com", "example.com", nil, true, DMARCNone, ""},
+		{"subdomain signer, relaxed", "mail.example.com", "example.com",
+			map[string]string{"_dmarc.example.com": "v=DMARC1; p=reject"}, true, DMARCPass, "reject"},
+		{"subdomain signer, strict", "mail.example.com", "example.com",
+			map[string]string{"_dmarc.example.com": "v=DMARC1; p=reject; adkim=s"}, false, DMARCFail, "reject"},
+		{"subdomain From, org record with sp", "example.com", "sub.example.com",
+			map[string]string{"_dmarc.example.com": "v=DMARC1; p=reject; sp=quarantine"}, true, DMARCPass, "quarantine"},
+		{"subdomain From, strict org record", "example.com", "sub.example.com",
+			map[string]string{"_dmarc.example.com": "v=DMARC1; p=reject; adkim=s"}, false, DMARCFail, "reject"},
+		{"public suffix is no organization", "other.co.uk", "example.co.uk",
+			map[string]string{"_dmarc.example.co.uk": "v=DMARC1; p=reject"}, false, DMARCFail, "reject"},
+		{"under a public suffix, relaxed", "mail.example.co.uk", "www.example.co.uk",
+			map[string]string{"_dmarc.example.co.uk": "v=DMARC1; p=reject"}, true, DMARCPass, "reject"},
+		{"malformed record", "example.com", "example.com",
+			map[string]string{"_dmarc.example.com": "v=DMARC1; p=maybe"}, true, DMARCPermError, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dns := dnstest.Start(t)
+			key := dns.AddDKIMKey(tt.signDomain, "s1")
+			for name, rec := range tt.dmarc {
+				dns.SetTXT(name, rec)
+			}
+			msg := strings.Replace(baseMsg, "alice@example.com", "alice@"+tt.from, 1)
+			r := check(t, newChecker(t, dns), sign(t, key, tt.signDomain, "s1", msg), tt.from, outsider, false)
+			if len(r.DKIM) != 1 || !r.DKIM[0].Pass {
+				t.Fatalf("signature should verify: %+v", r.DKIM)
+			}
+			if r.DKIMAligned != tt.wantAligned || r.DMARC != tt.wantDMARC || r.Policy != tt.wantPolicy {
+				t.Fatalf("aligned=%v dmarc=%q policy=%q; want %v %q %q", r.DKIMAligned, r.DMARC, r.Policy, tt.wantAligned, tt.wantDMARC, tt.wantPolicy)
+			}
+			if wantFail := !tt.wantAligned && tt.wantDMARC != DMARCPass; hasFailure(r, "dmarc:", "") != wantFail {
+				t.Errorf("Failed = %q", r.Failed)
+			}
+		})
+	}
+}
+
+func TestMultipleSignatures(t *testing.T) {
+	dns := dnstest.Start(t)
+	other := dns.AddDKIMKey("esp.example.net", "esp")
+	own := dns.AddDKIMKey("example.com", "own")
+	dns.SetTXT("_dmarc.example.com", "v=DMARC1; p=quarantine")
+	msg := sign(t, other, "esp.example.net", "esp", sign(t, own, "example.com", "own", baseMsg))
+	r := check(t, newChecker(t, dns), msg, "example.com", outsider, false)
+	if len(r.DKIM) != 2 || !r.DKIM[0].Pass || !r.DKIM[1].Pass ||
+		r.DKIM[0].Selector != "esp" || r.DKIM[1].Selector != "own" || r.DKIM[1].Domain != "example.com" {
+		t.Fatalf("DKIM = %+v", r.DKIM)
+	}
+	if !r.DKIMAligned || r.DMARC != DMARCPass {
+		t.Fatalf("aligned=%v dmarc=%q", r.DKIMAligned, r.DMARC)
+	}
+}
+
+func TestUnsignedMail(t *testing.T) {
+	dns := dnstest.Start(t)
+	dns.SetTXT("_dmarc.example.com", "v=DMARC1; p=reject")
+	r := check(t, newChecker(t, dns), baseMsg, "example.com", outsider, false)
+	if len(r.DKIM) != 0 || r.DKIMAligned || r.DMARC != DMARCFail {
+		t.Fatalf("unsigned: %+v", r)
+	}
+	if !hasFailure(r, "dmarc: ", "no DKIM signature aligned with example.com (no DKIM signature)") {
+		t.Errorf("Failed = %q", r.Failed)
+	}
+	// No From domain at all.
+	r = check(t, newChecker(t, dns), baseMsg, "", outsider, false)
+	if r.DMARC != DMARCPermError || !hasFailure(r, "dmarc: ", "no From domain") {
+		t.Errorf("no From domain: dmarc=%q failed=%q", r.DMARC, r.Failed)
+	}
+}
+
+// closedPort returns a loopback UDP/TCP address nobody listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := pc.LocalAddr().String()
+	pc.Close()
+	return addr
+}
+
+func TestDNSFailuresAreTempErrors(t *testing.T) {
+	key, _ := dnstest.DKIMKey(t)
+	signed := sign(t, key, "example.com", "sel", baseMsg)
+
+	t.Run("closed port", func(t *testing.T) {
+		const timeout = 2 * time.Second
+		c := New(Config{Resolver: closedPort(t), DNSTimeout: timeout})
+		start := time.Now()
+		r := check(t, c, signed, "example.com", outsider, false)
+		if d := time.Since(start); d > timeout {
+			t.Errorf("Check took %v, longer than the %v DNS timeout", d, timeout)
+		}
+		if r.DMARC != DMARCTempError || len(r.DKIM) != 1 || r.DKIM[0].Pass || !r.DKIM[0].Temp || r.DKIMAligned {
+			t.Fatalf("closed port: dmarc=%q dkim=%+v", r.DMARC, r.DKIM)
+		}
+		if !hasFailure(r, "dmarc: ", "temporary DNS error checking example.com") {
+			t.Errorf("Failed = %q", r.Failed)
+		}
+	})
+	t.Run("server never answers", func(t *testing.T) {
+		dns := dnstest.Start(t)
+		dns.SetDrop("sel._domainkey.example.com")
+		dns.SetDrop("_dmarc.example.com")
+		c := New(Config{Resolver: dns.Addr(), DNSTimeout: 250 * time.Millisecond})
+		start := time.Now()
+		r := check(t, c, signed, "example.com", outsider, false)
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("Check took %v with a 250ms DNS timeout", d)
+		}
+		if r.DMARC != DMARCTempError || !r.DKIM[0].Temp {
+			t.Fatalf("dropped: dmarc=%q dkim=%+v", r.DMARC, r.DKIM)
+		}
+	})
+	t.Run("key SERVFAIL, record present", func(t *testing.T) {
+		dns := dnstest.Start(t)
+		dns.SetServFail("sel._domainkey.example.com")
+		dns.SetTXT("_dmarc.example.com", "v=DMARC1; p=reject")
+		r := check(t, newChecker(t, dns), signed, "example.com", outsider, false)
+		if r.DMARC != DMARCTempError || !r.DKIM[0].Temp || r.Policy != "reject" {
+			t.Fatalf("servfail: dmarc=%q dkim=%+v", r.DMARC, r.DKIM)
+		}
+	})
+	t.Run("record SERVFAIL, key fine", func(t *testing.T) {
+		dns := dnstest.Start(t)
+		k := dns.AddDKIMKey("example.com", "sel")
+		dns.SetServFail("_dmarc.example.com")
+		r := check(t, newChecker(t, dns), sign(t, k, "example.com", "sel", baseMsg), "example.com", outsider, false)
+		// DMARC unknown, but the aligned signature still satisfies the dmarc staff check.
+		if r.DMARC != DMARCTempError || !r.DKIMAligned {
+			t.Fatalf("record servfail: dmarc=%q aligned=%v", r.DMARC, r.DKIMAligned)
+		}
+		if ok, _ := r.StaffOK([]string{"dmarc"}, false); !ok {
+			t.Error("aligned DKIM pass should satisfy the dmarc check")
+		}
+	})
+	t.Run("cancelled context", func(t *testing.T) {
+		dns := dnstest.Start(t)
+		dns.AddDKIMKey("example.com", "sel")
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		r := newChecker(t, dns).Check(ctx, strings.NewReader(signed), "example.com", outsider, false)
+		if r.DMARC != DMARCTempError || r.DKIM[0].Pass || dns.TotalQueries() != 0 {
+			t.Fatalf("cancelled: dmarc=%q dkim=%+v queries=%d", r.DMARC, r.DKIM, dns.TotalQueries())
+		}
+	})
+}
+
+func TestAuthenticationResults(t *testing.T) {
+	const trusted = "mx.desk.test"
+	tests := []struct {
+		name      string
+		headers   []string // Authentication-Results values, topmost first
+		ip        netip.Addr
+		trust     bool
+		wantPass  bool
+		wantDMARC string // final DMARC (our own is "fail": record, no signature)
+		wantFail  string // substring of the authres failure when !wantPass
+	}{
+		{"trusted dkim pass", []string{trusted + "; dkim=pass header.d=example.com header.s=sel"},
+			trustedRelay, false, true, DMARCFail, ""},
+		{"comments and version", []string{trusted + " 1 (Postfix); dkim=pass (2048-bit key; unprotected) header.d=example.com"},
+			trustedRelay, false, true, DMARCFail, ""},
+		{"v4-mapped relay address", []string{trusted + "; dkim=pass header.d=example.com"},
+			netip.MustParseAddr("::ffff:10.1.2.3"), false, true, DMARCFail, ""},
+		{"header.i relaxed", []string{trusted + "; dkim=pass header.i=@mail.example.com"},
+			trustedRelay, false, true, DMARCFail, ""},
+		{"dmarc pass overrides", []string{trusted + "; spf=pass smtp.mailfrom=example.com; dmarc=pass header.from=example.com"},
+			trustedRelay, false, true, DMARCPass, ""},
+		{"untrusted client ignored", []string{trusted + "; dkim=pass header.d=example.com; dmarc=pass header.from=example.com"},
+			outsider, false, false, DMARCFail, "header from untrusted client 192.0.2.7"},
+		{"no client, no flag", []string{trusted + "; dkim=pass header.d=example.com"},
+			netip.Addr{}, false, false, DMARCFail, "untrusted client unknown"},
+		{"inject --trust-authres", []string{trusted + "; dkim=pass header.d=example.com"},
+			netip.Addr{}, true, true, DMARCFail, ""},
+		{"untrusted authserv-id ignored", []string{"mx.evil.test; dkim=pass header.d=example.com; dmarc=pass header.from=example.com"},
+			trustedRelay, false, false, DMARCFail, `authserv-id "mx.evil.test" is not trusted`},
+		{"untrusted id even with the flag", []string{"mx.evil.test; dkim=pass header.d=example.com"},
+			netip.Addr{}, true, false, DMARCFail, "not trusted"},
+		{"only the topmost counts", []string{trusted + "; dkim=none", trusted + "; dkim=pass header.d=example.com; dmarc=pass header.from=example.com"},
+			trustedRelay, false, false, DMARCFail, "mx.desk.test reports no dkim or dmarc pass for example.com"},
+		{"forged topmost from elsewhere", []string{"mx.evil.test; dkim=pass header.d=example.com", trusted + "; dkim=pass header.d=example.com"},
+			trustedRelay, false, false, DMARCFail, "not trusted"},
+		{"dkim pass for another domain", []string{trusted + "; dkim=pass header.d=other.org"},
+			trustedRelay, false, false, DMARCFail, "no dkim or dmarc pass"},
+		{"dkim fail", []string{trusted + "; dkim=fail header.d=example.com"},
+			trustedRelay, false, false, DMARCFail, "no dkim or dmarc pass"},
+		{"dmarc pass for another domain", []string{trusted + "; dmarc=pass header.from=other.org"},
+			trustedRelay, false, false, DMARCFail, "no dkim or dmarc pass"},
+		{"dmarc pass without header.from", []string{trusted + "; dmarc=pass"},
+			trustedRelay, false, false, DMARCFail, "no dkim or dmarc pass"},
+		{"upstream dmarc none overrides", []string{trusted + "; dmarc=none header.from=example.com"},
+			trustedRelay, false, false, DMARCNone, "no dkim or dmarc pass"},
+		{"no header", nil, trustedRelay, false, false, DMARCFail, "no Authentication-Results header"},
+	}
+	dns := dnstest.Start(t)
+	dns.SetTXT("_dmarc.example.com", "v=DMARC1; p=reject")
+	c := newChecker(t, dns)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var msg strings.Builder
+			for _, h := range tt.headers {
+				msg.WriteString("Authentication-Results: " + h + "\r\n")
+			}
+			msg.WriteString(baseMsg)
+			r := check(t, c, msg.String(), "example.com", tt.ip, tt.trust)
+			if r.AuthResPass != tt.wantPass || r.DMARC != tt.wantDMARC {
+				t.Fatalf("AuthResPass=%v DMARC=%q; want %v %q (AuthRes %+v, Failed %q)", r.AuthResPass, r.DMARC, tt.wantPass, tt.wantDMARC, r.AuthRes, r.Failed)
+			}
+			if tt.wantPass {
+				if !r.AuthRes.Trusted || hasFailure(r, "authres:", "") {
+					t.Errorf("AuthRes=%+v Failed=%q", r.AuthRes, r.Failed)
+				}
+				if ok, _ := r.StaffOK([]string{"authres"}, false); !ok {
+					t.Error("StaffOK(authres) = false")
+				}
+			} else if !hasFailure(r, "authres: ", tt.wantFail) {
+				t.Errorf("Failed = %q, want authres failure containing %q", r.Failed, tt.wantFail)
+			}
+		})
+	}
+}
+
+// A trusted upstream's dmarc=fail overrides our DMARC, but an aligned DKIM
+// pass of our own still satisfies the dmarc staff check (SPEC 5).
+func TestUpstreamDMARCFailOverridesOwnPass(t *testing.T) {
+	dns := dnstest.Start(t)
+	key := dns.AddDKIMKey("example.com", "sel")
+	dns.SetTXT("_dmarc.example.com", "v=DMARC1; p=reject")
+	msg := "Authentication-Results: mx.desk.test; dmarc=fail header.from=example.com\r\n" + sign(t, key, "example.com", "sel", baseMsg)
+	r := check(t, newChecker(t, dns), msg, "example.com", trustedRelay, false)
+	if r.DMARC != DMARCFail || !r.DKIMAligned || r.AuthResPass || r.AuthRes.DMARC != DMARCFail {
+		t.Fatalf("dmarc=%q aligned=%v authres=%+v", r.DMARC, r.DKIMAligned, r.AuthRes)
+	}
+	if ok, _ := r.StaffOK([]string{"dmarc"}, false); !ok {
+		t.Error("aligned DKIM pass should satisfy the dmarc check")
+	}
+	if ok, failed := r.StaffOK([]string{"authres"}, false); ok || !strings.Contains(failed, "authres: mx.desk.test reports no dkim or dmarc pass") {
+		t.Errorf("StaffOK(authres) = %v %q", ok, failed)
+	}
+}
+
+func TestStaffOK(t *testing.T) {
+	dmarcPass := Result{DMARC: DMARCPass}
+	alignedOnly := Result{DMARC: DMARCTempError, DKIMAligned: true}
+	authresPass := Result{DMARC: DMARCFail, AuthResPass: true,
+		Failed: []string{"dmarc: no DKIM signature aligned with example.com"}}
+	nothing := Result{DMARC: DMARCFail, Failed: []string{
+		"dmarc: no DKIM signature aligned with example.com",
+		"authres: header from untrusted client 10.1.2.3"}}
+	tests := []struct {
+		name     string
+		r        Result
+		checks   []string
+		token    bool
+		wantOK   bool
+		wantFail []string
+	}{
+		{"default, dmarc pass", dmarcPass, nil, false, true, nil},
+		{"default, aligned dkim", alignedOnly, nil, false, true, nil},
+		{"default, authres", authresPass, nil, false, true, nil},
+		{"default ignores token", nothing, nil, true, false, []string{"dmarc: no DKIM", "authres: header from untrusted client 10.1.2.3"}},
+		{"dmarc only, authres pass", authresPass, []string{"dmarc"}, false, false, []string{"dmarc: no DKIM signature aligned with example.com"}},
+		{"authres only, dmarc pass", dmarcPass, []string{"authres"}, false, false, []string{"authres: failed"}},
+		{"token only, with token", nothing, []string{"token"}, true, true, nil},
+		{"token only, no token", dmarcPass, []string{"token"}, false, false, []string{"token: not sent to a reply address"}},
+		{"dmarc or token, token", nothing, []string{"dmarc", "token"}, true, true, nil},
+		{"all three fail", nothing, []string{"dmarc", "authres", "token"}, false, false,
+			[]string{"dmarc: no DKIM", "authres: header from untrusted", "token: not sent"}},
+		{"case and spaces", authresPass, []string{" AuthRes "}, false, true, nil},
+		{"unknown check", dmarcPass, []string{"spf"}, false, false, []string{"spf: unknown check"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ok, failed := tt.r.StaffOK(tt.checks, tt.token)
+			if ok != tt.wantOK {
+				t.Fatalf("ok = %v, want %v (failed %q)", ok, tt.wantOK, failed)
+			}
+			if ok && failed != "" {
+				t.Errorf("ok with failed = %q", failed)
+			}
+			for _, w := range tt.wantFail {
+				if !strings.Contains(failed, w) {
+					t.Errorf("failed = %q, want it to contain %q", failed, w)
+				}
+			}
+			if !ok && len(strings.Split(failed, "; ")) < len(tt.wantFail) {
+				t.Errorf("failed = %q names fewer checks than expected", failed)
+			}
+		})
+	}
+}
+
+func TestHelpers(t *testing.T) {
+	for in, want := range map[string]string{
+		"example.com": "example.com", "a.b.example.com": "example.com",
+		"www.example.co.uk": "example.co.uk", "co.uk": "co.uk",
+		"foo.example.test": "example.test", "user.github.io": "user.github.io",
+	} {
+		if got := orgDomain(in); got != want {
+			t.Errorf("orgDomain(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{
+		"Example.COM.": "example.com", " bücher.example ": "xn--bcher-kva.example", "": "",
+	} {
+		if got := normDomain(in); got != want {
+			t.Errorf("normDomain(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := stripComments(`mx (a (nested) \) comment); dkim=pass reason="x (not a comment)"`); got != `mx  ; dkim=pass reason="x (not a comment)"` {
+		t.Errorf("stripComments = %q", got)
+	}
+	if !aligned("MAIL.example.com", "example.com", dmarc.AlignmentRelaxed) || aligned("", "example.com", dmarc.AlignmentRelaxed) {
+		t.Error("aligned wrong")
+	}
+	fields, err := readHeader(strings.NewReader("A: 1\nB: two\n\tlines\nbogus line\n\nbody: no\n"))
+	if err != nil || len(fields) != 2 || fields[1].value != "two lines" {
+		t.Errorf("readHeader = %+v, %v", fields, err)
+	}
+	if _, err := readHeader(strings.NewReader("X: " + strings.Repeat("a", maxHeaderBytes) + "\r\n\r\n")); err == nil {
+		t.Error("readHeader accepted an oversized header")
+	}
+	if _, err := ParsePrefixes([]string{"10.0.0.0/8", "192.0.2.1", "::1", "nonsense"}); err == nil || !strings.Contains(err.Error(), "nonsense") {
+		t.Errorf("ParsePrefixes error = %v", err)
+	}
+	p, err := ParsePrefixes([]string{"192.0.2.1", "2001:db8::/32"})
+	if err != nil || p[0].Bits() != 32 || p[1].Bits() != 32 || !p[0].Contains(netip.MustParseAddr("192.0.2.1")) {
+		t.Errorf("ParsePrefixes = %v, %v", p, err)
+	}
+}
+
+// FuzzAuthRes: any header value parses without panicking, and only a pass
+// aligned with the From domain is ever reported.
+func FuzzAuthRes(f *testing.F) {
+	for _, s := range []string{
+		"mx.desk.test; dkim=pass header.d=example.com",
+		`mx (c (n) \)); dmarc=pass header.from="example.com"`,
+		"mx 2; none", ";;;", "(", `"`, "mx; dkim=pass header.i=@", "mx; =; dkim",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		ar := parseAuthRes(v, "example.com", dmarc.AlignmentRelaxed)
+		if ar.AuthservID != strings.ToLower(ar.AuthservID) {
+			t.Errorf("authserv-id %q not lower-cased", ar.AuthservID)
+		}
+		if ar.DKIMPass && !strings.Contains(strings.ToLower(v), "example.com") {
+			t.Errorf("dkim pass without the From domain in %q", v)
+		}
+	})
+}

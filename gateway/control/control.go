@@ -1,0 +1,294 @@
+// Package control is how the CLI administers helpdesk: the same API either
+// served by the running daemon on a unix socket in data_dir (mode 0600) or,
+// when no daemon runs, implemented directly over the store.
+package control
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"helpdesk/gateway/engine"
+	"helpdesk/store"
+)
+
+// SocketName is the control socket's file name inside data_dir.
+const SocketName = "helpdesk.sock"
+
+// API is what the CLI can do.
+type API interface {
+	Tickets(status string, limit int) ([]TicketSummary, error)
+	Show(id uint64) (*TicketView, error)
+	Inject(raw []byte, trustAuthRes bool) (engine.Result, error)
+	Outbox(limit int) (*OutboxView, error)
+	Quarantine(limit int) ([]store.Quarantine, error)
+	QuarantineShow(id uint64) (*QuarantineView, error)
+	Release(id uint64) (engine.Result, error)
+	Backup(w io.Writer) (int, error)
+}
+
+// TicketSummary is one line of `helpdesk tickets`.
+type TicketSummary struct {
+	ID        uint64    `json:"id"`
+	Subject   string    `json:"subject"`
+	Status    string    `json:"status"`
+	Priority  string    `json:"priority"`
+	Requester string    `json:"requester"`
+	Assignee  string    `json:"assignee"`
+	Group     string    `json:"group"`
+	Updated   time.Time `json:"updated"`
+}
+
+// TicketView is `helpdesk show N --json`: a stable, documented interface.
+type TicketView struct {
+	ID          uint64           `json:"id"`
+	Subject     string           `json:"subject"`
+	Status      string           `json:"status"`
+	Priority    string           `json:"priority"`
+	Type        string           `json:"type"`
+	Mailbox     string           `json:"mailbox"`
+	Requester   string           `json:"requester"`
+	Assignee    string           `json:"assignee"`
+	Group       string           `json:"group"`
+	CCs         []string         `json:"ccs"`
+	Followers   []string         `json:"followers"`
+	Tags        []string         `json:"tags"`
+	Links       []store.Link     `json:"links"`
+	Threads     []ThreadView     `json:"threads"`
+	Comments    []CommentView    `json:"comments"`
+	Attachments []AttachmentView `json:"attachments"`
+	MergedInto  uint64           `json:"merged_into,omitempty"`
+	Flags       []string         `json:"flags"`
+	Created     time.Time        `json:"created"`
+	Updated     time.Time        `json:"updated"`
+}
+
+// ThreadView is one thread of a ticket.
+type ThreadView struct {
+	ID           uint32   `json:"id"`
+	Kind         string   `json:"kind"` // main | side
+	Subject      string   `json:"subject,omitempty"`
+	Status       string   `json:"status,omitempty"`
+	Participants []string `json:"participants"`
+}
+
+// CommentView is one comment, event or record of a ticket.
+type CommentView struct {
+	ID         uint32    `json:"id"`
+	Thread     uint32    `json:"thread"`
+	Kind       string    `json:"kind"`
+	Author     string    `json:"author"`
+	Visibility string    `json:"visibility"` // public | private
+	Text       string    `json:"text"`
+	Created    time.Time `json:"created"`
+	MessageID  string    `json:"message_id"`
+	Hidden     bool      `json:"hidden,omitempty"`
+	Reason     string    `json:"reason,omitempty"`
+}
+
+// AttachmentView is an attachment of a comment.
+type AttachmentView struct {
+	Comment     uint32 `json:"comment"`
+	Name        string `json:"name"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+}
+
+// OutboxView is the queue state.
+type OutboxView struct {
+	Queued int               `json:"queued"`
+	Sent   int               `json:"sent"`
+	Failed int               `json:"failed"`
+	Items  []*store.Outbound `json:"items"`
+}
+
+// QuarantineView is one record with its raw message.
+type QuarantineView struct {
+	Record store.Quarantine `json:"record"`
+	Raw    string           `json:"raw"`
+}
+
+// Local implements API over an open store (and an engine for inject and
+// release when the daemon is not running).
+type Local struct {
+	DB     *store.DB
+	Engine *engine.Engine
+}
+
+func nonNil(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+// Tickets lists tickets, newest first.
+func (l *Local) Tickets(status string, limit int) ([]TicketSummary, error) {
+	var out []TicketSummary
+	err := l.DB.View(func(tx *store.Tx) error {
+		for _, id := range tx.TicketIDs(status, limit) {
+			tk, err := tx.Ticket(id)
+			if err != nil {
+				return err
+			}
+			out = append(out, TicketSummary{ID: tk.ID, Subject: tk.Subject, Status: tk.Status, Priority: tk.Priority,
+				Requester: tk.Requester, Assignee: tk.Assignee, Group: tk.Group, Updated: tk.Updated})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Show returns one ticket with its threads and comments.
+func (l *Local) Show(id uint64) (*TicketView, error) {
+	var v *TicketView
+	err := l.DB.View(func(tx *store.Tx) error {
+		tk, err := tx.Ticket(id)
+		if err != nil {
+			return err
+		}
+		cs, err := tx.Comments(id)
+		if err != nil {
+			return err
+		}
+		v = BuildView(tk, cs)
+		return nil
+	})
+	return v, err
+}
+
+// BuildView turns a ticket and its comments into the JSON view.
+func BuildView(tk *store.Ticket, cs []*store.Comment) *TicketView {
+	v := &TicketView{
+		ID: tk.ID, Subject: tk.Subject, Status: tk.Status, Priority: tk.Priority, Type: tk.Type,
+		Mailbox: tk.Mailbox, Requester: tk.Requester, Assignee: tk.Assignee, Group: tk.Group,
+		CCs: nonNil(tk.CCs), Followers: nonNil(tk.Followers), Tags: nonNil(tk.Tags), Links: tk.Links,
+		MergedInto: tk.MergedInto, Flags: nonNil(tk.Flags), Created: tk.Created, Updated: tk.Updated,
+		Threads: []ThreadView{}, Comments: []CommentView{}, Attachments: []AttachmentView{},
+	}
+	if v.Links == nil {
+		v.Links = []store.Link{}
+	}
+	for _, th := range tk.Threads {
+		tv := ThreadView{ID: th.ID, Kind: th.Kind, Subject: th.Subject, Status: th.Status}
+		if th.Kind == store.ThreadSide {
+			tv.Participants = nonNil(th.Collaborators)
+		} else {
+			tv.Participants = participants(tk)
+		}
+		v.Threads = append(v.Threads, tv)
+	}
+	for _, c := range cs {
+		v.Comments = append(v.Comments, CommentView{ID: c.ID, Thread: c.Thread, Kind: c.Kind, Author: c.Author,
+			Visibility: c.Visibility, Text: c.Text, Created: c.Created, MessageID: c.MessageID, Hidden: c.Hidden, Reason: c.Reason})
+		for _, a := range c.Attachments {
+			v.Attachments = append(v.Attachments, AttachmentView{Comment: c.ID, Name: a.Name, ContentType: a.ContentType, Size: a.Size})
+		}
+	}
+	return v
+}
+
+// participants of the main thread: requester, CCs, assignee, followers.
+func participants(tk *store.Ticket) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(s string) {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	add(tk.Requester)
+	for _, c := range tk.CCs {
+		add(c)
+	}
+	add(tk.Assignee)
+	for _, f := range tk.Followers {
+		add(f)
+	}
+	return nonNil(out)
+}
+
+// Inject delivers a raw message.
+func (l *Local) Inject(raw []byte, trustAuthRes bool) (engine.Result, error) {
+	if l.Engine == nil {
+		return engine.Result{}, fmt.Errorf("inject needs a writable store")
+	}
+	return l.Engine.Inject(context.Background(), raw, trustAuthRes)
+}
+
+// Outbox reports the queue.
+func (l *Local) Outbox(limit int) (*OutboxView, error) {
+	v := &OutboxView{Items: []*store.Outbound{}}
+	err := l.DB.View(func(tx *store.Tx) error {
+		return tx.ForEachOutbound(func(o *store.Outbound) error {
+			switch o.State {
+			case store.OutQueued:
+				v.Queued++
+			case store.OutSent:
+				v.Sent++
+			case store.OutFailed:
+				v.Failed++
+			}
+			if limit <= 0 || len(v.Items) < limit {
+				v.Items = append(v.Items, o)
+			}
+			return nil
+		})
+	})
+	return v, err
+}
+
+// Quarantine lists quarantined records, newest first.
+func (l *Local) Quarantine(limit int) ([]store.Quarantine, error) {
+	var out []store.Quarantine
+	err := l.DB.View(func(tx *store.Tx) error {
+		qs, err := tx.Quarantined(limit)
+		for _, q := range qs {
+			out = append(out, *q)
+		}
+		return err
+	})
+	sort.SliceStable(out, func(i, j int) bool { return out[i].ID > out[j].ID })
+	return out, err
+}
+
+// QuarantineShow returns a record with its raw message.
+func (l *Local) QuarantineShow(id uint64) (*QuarantineView, error) {
+	var q *store.Quarantine
+	var m *store.Message
+	err := l.DB.View(func(tx *store.Tx) error {
+		var err error
+		if q, err = tx.QuarantineRecord(id); err != nil {
+			return fmt.Errorf("quarantine record %d: %w", id, err)
+		}
+		m, err = tx.Message(q.Message)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	rc, err := l.DB.OpenRaw(m)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	raw, err := io.ReadAll(io.LimitReader(rc, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	return &QuarantineView{Record: *q, Raw: string(raw)}, nil
+}
+
+// Release applies a quarantined mail.
+func (l *Local) Release(id uint64) (engine.Result, error) {
+	if l.Engine == nil {
+		return engine.Result{}, fmt.Errorf("release needs a writable store")
+	}
+	return l.Engine.Release(context.Background(), id)
+}
+
+// Backup writes an online, consistent backup.
+func (l *Local) Backup(w io.Writer) (int, error) { return l.DB.Backup(w) }

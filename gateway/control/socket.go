@@ -1,0 +1,248 @@
+package control
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"helpdesk/gateway/engine"
+	"helpdesk/store"
+)
+
+// Serve serves api on a unix socket in dataDir (mode 0600: only the
+// daemon's user may administer it, SPEC 5). It returns the server to
+// shut down.
+func Serve(dataDir string, api API) (*http.Server, error) {
+	path := filepath.Join(dataDir, SocketName)
+	if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("another daemon is serving %s", path)
+	}
+	os.Remove(path) // a stale socket of a crashed daemon
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	srv := &http.Server{Handler: Handler(api), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return srv, nil
+}
+
+// Handler exposes api over HTTP.
+func Handler(api API) http.Handler {
+	mux := http.NewServeMux()
+	id := func(r *http.Request) (uint64, error) {
+		return strconv.ParseUint(r.URL.Query().Get("id"), 10, 64)
+	}
+	limit := func(r *http.Request) int {
+		n, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+		return n
+	}
+	mux.HandleFunc("GET /tickets", func(w http.ResponseWriter, r *http.Request) {
+		v, err := api.Tickets(r.URL.Query().Get("status"), limit(r))
+		reply(w, v, err)
+	})
+	mux.HandleFunc("GET /show", func(w http.ResponseWriter, r *http.Request) {
+		n, err := id(r)
+		if err != nil {
+			reply(w, nil, fmt.Errorf("bad ticket id: %w", err))
+			return
+		}
+		v, err := api.Show(n)
+		reply(w, v, err)
+	})
+	mux.HandleFunc("POST /inject", func(w http.ResponseWriter, r *http.Request) {
+		raw, err := io.ReadAll(io.LimitReader(r.Body, 256<<20))
+		if err != nil {
+			reply(w, nil, err)
+			return
+		}
+		v, err := api.Inject(raw, r.URL.Query().Get("trust_authres") == "1")
+		reply(w, v, err)
+	})
+	mux.HandleFunc("GET /outbox", func(w http.ResponseWriter, r *http.Request) {
+		v, err := api.Outbox(limit(r))
+		reply(w, v, err)
+	})
+	mux.HandleFunc("GET /quarantine", func(w http.ResponseWriter, r *http.Request) {
+		v, err := api.Quarantine(limit(r))
+		reply(w, v, err)
+	})
+	mux.HandleFunc("GET /quarantine/show", func(w http.ResponseWriter, r *http.Request) {
+		n, err := id(r)
+		if err != nil {
+			reply(w, nil, err)
+			return
+		}
+		v, err := api.QuarantineShow(n)
+		reply(w, v, err)
+	})
+	mux.HandleFunc("POST /quarantine/release", func(w http.ResponseWriter, r *http.Request) {
+		n, err := id(r)
+		if err != nil {
+			reply(w, nil, err)
+			return
+		}
+		v, err := api.Release(n)
+		reply(w, v, err)
+	})
+	mux.HandleFunc("GET /backup", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-tar")
+		// Errors after the first byte cannot change the status: the
+		// trailer tells the client whether the archive is complete.
+		w.Header().Set("Trailer", "X-Backup-Error, X-Backup-Files")
+		n, err := api.Backup(w)
+		if err != nil {
+			w.Header().Set("X-Backup-Error", err.Error())
+		}
+		w.Header().Set("X-Backup-Files", strconv.Itoa(n))
+	})
+	return mux
+}
+
+type errorBody struct {
+	Error    string `json:"error"`
+	NotFound bool   `json:"not_found,omitempty"`
+}
+
+func reply(w http.ResponseWriter, v any, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		json.NewEncoder(w).Encode(errorBody{Error: err.Error(), NotFound: errors.Is(err, store.ErrNotFound)})
+		return
+	}
+	json.NewEncoder(w).Encode(v)
+}
+
+// Client talks to a running daemon.
+type Client struct {
+	hc *http.Client
+}
+
+// Dial returns a client when a daemon serves dataDir's socket, else an
+// error (the caller then opens the store itself).
+func Dial(dataDir string) (*Client, error) {
+	path := filepath.Join(dataDir, SocketName)
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err != nil {
+		return nil, err
+	}
+	c.Close()
+	return &Client{hc: &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		},
+	}}}, nil
+}
+
+func (c *Client) call(method, path string, q url.Values, body io.Reader, out any) error {
+	u := "http://helpdesk" + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequest(method, u, body)
+	if err != nil {
+		return err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("talking to the daemon: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var eb errorBody
+		json.NewDecoder(resp.Body).Decode(&eb)
+		if eb.NotFound {
+			return fmt.Errorf("%s: %w", eb.Error, store.ErrNotFound)
+		}
+		return errors.New(eb.Error)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+func (c *Client) Tickets(status string, limit int) ([]TicketSummary, error) {
+	var v []TicketSummary
+	err := c.call("GET", "/tickets", url.Values{"status": {status}, "limit": {strconv.Itoa(limit)}}, nil, &v)
+	return v, err
+}
+
+func (c *Client) Show(id uint64) (*TicketView, error) {
+	var v TicketView
+	if err := c.call("GET", "/show", url.Values{"id": {strconv.FormatUint(id, 10)}}, nil, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+func (c *Client) Inject(raw []byte, trust bool) (engine.Result, error) {
+	var v engine.Result
+	q := url.Values{}
+	if trust {
+		q.Set("trust_authres", "1")
+	}
+	err := c.call("POST", "/inject", q, bytes.NewReader(raw), &v)
+	return v, err
+}
+
+func (c *Client) Outbox(limit int) (*OutboxView, error) {
+	var v OutboxView
+	if err := c.call("GET", "/outbox", url.Values{"limit": {strconv.Itoa(limit)}}, nil, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+func (c *Client) Quarantine(limit int) ([]store.Quarantine, error) {
+	var v []store.Quarantine
+	err := c.call("GET", "/quarantine", url.Values{"limit": {strconv.Itoa(limit)}}, nil, &v)
+	return v, err
+}
+
+func (c *Client) QuarantineShow(id uint64) (*QuarantineView, error) {
+	var v QuarantineView
+	if err := c.call("GET", "/quarantine/show", url.Values{"id": {strconv.FormatUint(id, 10)}}, nil, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+func (c *Client) Release(id uint64) (engine.Result, error) {
+	var v engine.Result
+	err := c.call("POST", "/quarantine/release", url.Values{"id": {strconv.FormatUint(id, 10)}}, nil, &v)
+	return v, err
+}
+
+func (c *Client) Backup(w io.Writer) (int, error) {
+	resp, err := c.hc.Get("http://helpdesk/backup")
+	if err != nil {
+		return 0, fmt.Errorf("talking to the daemon: %w", err)
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return 0, err
+	}
+	if e := resp.Trailer.Get("X-Backup-Error"); e != "" {
+		return 0, errors.New(e)
+	}
+	n, _ := strconv.Atoi(resp.Trailer.Get("X-Backup-Files"))
+	if n == 0 {
+		return 0, errors.New("backup incomplete: the daemon did not confirm the archive")
+	}
+	return n, nil
+}

@@ -1,0 +1,189 @@
+// Package daemon wires the parts of helpdesk into one running service: the
+// store, the engine, sender authentication, the outbound worker, the SMTP
+// server, the observability endpoint and the control socket. `helpdesk
+// serve`, the end-to-end tests and the bench all start it the same way.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+
+	"helpdesk/config"
+	"helpdesk/gateway"
+	"helpdesk/gateway/auth"
+	"helpdesk/gateway/control"
+	"helpdesk/gateway/engine"
+	"helpdesk/gateway/outbound"
+	"helpdesk/store"
+	"helpdesk/threading"
+)
+
+// Daemon is a running helpdesk.
+type Daemon struct {
+	Config   *config.Config
+	DB       *store.DB
+	Engine   *engine.Engine
+	Worker   *outbound.Worker
+	SMTP     *gateway.Server
+	SMTPAddr string
+	HTTPAddr string
+
+	log     *slog.Logger
+	smtpLn  net.Listener
+	httpSrv *http.Server
+	ctlSrv  *http.Server
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	started time.Time
+}
+
+// Options tune Start.
+type Options struct {
+	Logger *slog.Logger
+	// NoControlSocket skips the unix socket (tests running many daemons).
+	NoControlSocket bool
+	// Now is the store and engine clock (tests).
+	Now func() time.Time
+}
+
+// Start opens the store and starts every service. On error nothing keeps
+// running.
+func Start(cfg *config.Config, opt Options) (d *Daemon, err error) {
+	log := opt.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	d = &Daemon{Config: cfg, log: log, started: time.Now()}
+	defer func() {
+		if err != nil {
+			d.closeAll()
+		}
+	}()
+	d.DB, err = store.Open(cfg.DataDir, store.Options{Now: opt.Now})
+	if err != nil {
+		return nil, err
+	}
+	checker, err := NewAuthenticator(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d.Engine, err = engine.New(cfg, d.DB, engine.Options{Logger: log, Auth: checker, Now: opt.Now})
+	if err != nil {
+		return nil, err
+	}
+	var signer *auth.Signer
+	if cfg.Outbound.DKIMKeyFile != "" {
+		signer, err = auth.LoadSigner(cfg.Outbound.DKIMDomain, cfg.Outbound.DKIMSelector, cfg.Outbound.DKIMKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("outbound.dkim_private_key_file: %w", err)
+		}
+	}
+	d.Worker = outbound.New(d.DB, d.Engine.Config, log.With("component", "outbound"), signer)
+	d.Engine.Wake = d.Worker.Wake
+	d.SMTP = gateway.NewServer(d.Engine, log.With("component", "smtp"))
+
+	d.smtpLn, err = net.Listen("tcp", cfg.SMTP.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("smtp.listen %s: %w", cfg.SMTP.Listen, err)
+	}
+	d.SMTPAddr = d.smtpLn.Addr().String()
+	if cfg.HTTP.Listen != "" {
+		hl, err := net.Listen("tcp", cfg.HTTP.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)
+		}
+		d.HTTPAddr = hl.Addr().String()
+		d.httpSrv = &http.Server{Handler: d.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go d.httpSrv.Serve(hl)
+	}
+	if !opt.NoControlSocket {
+		d.ctlSrv, err = control.Serve(cfg.DataDir, &control.Local{DB: d.DB, Engine: d.Engine})
+		if err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d.cancel = cancel
+	d.wg.Add(2)
+	go func() { defer d.wg.Done(); d.Worker.Run(ctx) }()
+	go func() {
+		defer d.wg.Done()
+		if err := d.SMTP.Serve(d.smtpLn); err != nil {
+			log.Error("smtp server stopped", "err", err)
+		}
+	}()
+	log.Info("helpdesk started", "smtp", d.SMTPAddr, "http", d.HTTPAddr, "data_dir", cfg.DataDir,
+		"relay", cfg.Outbound.Relay, "installation", d.DB.InstallationID())
+	return d, nil
+}
+
+// NewAuthenticator builds the sender-authentication function from config.
+func NewAuthenticator(cfg *config.Config) (engine.Authenticator, error) {
+	relays, err := auth.ParsePrefixes(cfg.Auth.TrustedRelays)
+	if err != nil {
+		return nil, fmt.Errorf("auth.trusted_relays: %w", err)
+	}
+	c := auth.New(auth.Config{
+		Resolver:           cfg.Auth.Resolver,
+		DNSTimeout:         cfg.Auth.DNSTimeout.D(),
+		TrustedAuthservIDs: cfg.Auth.TrustedAuthservIDs,
+		TrustedRelays:      relays,
+	})
+	return func(ctx context.Context, raw io.ReaderAt, size int64, m *threading.Mail, env engine.Envelope) engine.AuthVerdict {
+		ip := env.RemoteIP
+		if !ip.IsValid() {
+			ip = netip.IPv6Unspecified()
+		}
+		r := c.Check(ctx, raw, threading.Domain(m.From.Addr), ip, env.TrustAuthRes)
+		return engine.AuthVerdict{Checked: true, DMARC: r.DMARC, DKIMAligned: r.DKIMAligned, AuthResPass: r.AuthResPass, Failed: r.Failed}
+	}, nil
+}
+
+// Reload swaps in a new configuration (SIGHUP). Listen addresses and the
+// data directory need a restart; everything else applies at once.
+func (d *Daemon) Reload(cfg *config.Config) {
+	d.Engine.SetConfig(cfg)
+	d.log.Info("configuration reloaded", "agents", len(cfg.Agents), "mailboxes", len(cfg.Mailboxes))
+}
+
+// Shutdown stops accepting mail, lets sessions finish within ctx, stops
+// the outbound worker after its current attempt and closes the store.
+func (d *Daemon) Shutdown(ctx context.Context) error {
+	var errs []error
+	if d.SMTP != nil {
+		if err := d.SMTP.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	d.closeAll()
+	return errors.Join(errs...)
+}
+
+func (d *Daemon) closeAll() {
+	if d.smtpLn != nil && d.SMTP == nil {
+		d.smtpLn.Close()
+	}
+	if d.httpSrv != nil {
+		d.httpSrv.Close()
+	}
+	if d.ctlSrv != nil {
+		d.ctlSrv.Close()
+	}
+	if d.cancel != nil {
+		d.cancel()
+	}
+	d.wg.Wait()
+	if d.DB != nil {
+		if err := d.DB.Close(); err != nil {
+			d.log.Error("closing store", "err", err)
+		}
+	}
+}

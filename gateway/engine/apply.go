@@ -1,0 +1,475 @@
+package engine
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"helpdesk/config"
+	"helpdesk/store"
+	"helpdesk/threading"
+)
+
+// applier applies one mail inside one store write. It may run more than
+// once (group commit retries), so it keeps all state in its own fields and
+// touches nothing outside the transaction.
+type applier struct {
+	e   *Engine
+	cfg *config.Config
+	tx  *store.Tx
+	in  *inbound
+	now time.Time
+
+	msg      *store.Message
+	staff    *threading.Staff
+	res      Result
+	enqueued int
+	// release is set when an admin released a quarantined record: the
+	// failed check is waived and the stored message reused.
+	release *store.Quarantine
+}
+
+func (a *applier) mail() *threading.Mail { return a.in.mail }
+
+func (a *applier) run() error {
+	m := a.mail()
+	if a.release != nil {
+		msg, err := a.tx.Message(a.release.Message)
+		if err != nil {
+			return fmt.Errorf("loading released message: %w", err)
+		}
+		a.msg = msg
+		q, err := a.tx.QuarantineRecord(a.release.ID)
+		if err != nil {
+			return err
+		}
+		now := a.now
+		q.Released, q.ReleasedAt = true, &now
+		if err := a.tx.PutQuarantine(q); err != nil {
+			return err
+		}
+	} else {
+		dup, err := a.tx.Duplicate(m.MessageID, m.BodyHash)
+		if err != nil {
+			return err
+		}
+		if dup != nil {
+			// SPEC 3.6 / 11: the same mail twice is stored and applied once.
+			a.res = Result{Message: dup.ID, Ticket: dup.Ticket, Disposition: dup.Disposition, Duplicate: true, Detail: "duplicate of message " + fmt.Sprint(dup.ID)}
+			return nil
+		}
+		a.msg = &store.Message{
+			Received: a.now, MailFrom: a.in.env.MailFrom, Rcpts: a.in.env.Rcpts, Size: a.in.size,
+			MessageID: m.MessageID, BodyHash: m.BodyHash, Blob: a.in.blob, Class: string(m.Class),
+			ParseErrors: capList(m.ParseErrors, 20),
+		}
+		if a.in.env.RemoteIP.IsValid() {
+			a.msg.RemoteIP = a.in.env.RemoteIP.String()
+		}
+		if err := a.tx.AddMessage(a.msg, a.in.raw); err != nil {
+			return fmt.Errorf("storing message: %w", err)
+		}
+	}
+	if err := a.route(); err != nil {
+		return err
+	}
+	a.res.Message = a.msg.ID
+	a.msg.Ticket = a.res.Ticket
+	a.msg.Disposition = a.res.Disposition
+	return a.tx.PutMessage(a.msg)
+}
+
+func capList(l []string, n int) []string {
+	if len(l) > n {
+		return l[:n]
+	}
+	return l
+}
+
+// route applies SPEC section 3 in order: loops, authentication, machine
+// mail, then threading of human mail.
+func (a *applier) route() error {
+	m := a.mail()
+	if a.release == nil || a.release.Reason != store.QLoop {
+		if detail := a.loopDetail(); detail != "" {
+			a.res.Detail, a.res.Loop = detail, true
+			return a.quarantine(store.QLoop, detail)
+		}
+	}
+	if a.in.agent != nil {
+		ok, failed := a.staffAuthenticated()
+		if !ok && (a.release == nil || a.release.Reason != store.QAuth) {
+			return a.authFailure(failed)
+		}
+		a.staff = &threading.Staff{Email: strings.ToLower(a.in.agent.Email), Role: a.in.agent.Role}
+	}
+	if a.staff == nil {
+		if u, err := a.tx.User(a.in.sender); err == nil && u.Blocked {
+			return a.quarantine(store.QBlocked, "sender is blocked (#spam)")
+		}
+		if a.domainBlocked(threading.Domain(a.in.sender)) {
+			return a.quarantine(store.QBlocked, "sender domain is blocked (#spam domain)")
+		}
+	}
+	switch m.Class {
+	case threading.ClassDeliveryStatus, threading.ClassFeedbackReport:
+		return a.deliveryReport()
+	case threading.ClassAutoReply:
+		return a.autoReply()
+	}
+	d := threading.Decide(a.decideInput(), view{a.tx})
+	a.res.Detail = d.Reason
+	switch d.Outcome {
+	case threading.OutPublicComment:
+		return a.endUserComment(d)
+	case threading.OutSideMessage:
+		return a.sideMessage(d)
+	case threading.OutStaff, threading.OutStaffSide, threading.OutNote:
+		return a.staffMail(d)
+	default:
+		return a.newTicket(d)
+	}
+}
+
+func (a *applier) decideInput() threading.Input {
+	in := threading.Input{
+		Mail:      a.mail(),
+		Sender:    a.in.sender,
+		Staff:     a.staff,
+		DMARCFail: a.in.verdict.DMARC == "fail",
+		TagPrefix: a.cfg.Threading.TagPrefix,
+	}
+	if len(a.in.tokens) > 0 {
+		t := a.in.tokens[0].tok
+		in.Token = &t
+	}
+	return in
+}
+
+// loopDetail reports why a mail is a loop (SPEC 3.1), or "".
+func (a *applier) loopDetail() string {
+	m := a.mail()
+	id := a.tx.InstallationID()
+	for _, v := range m.LoopIDs {
+		if strings.Contains(v, id) {
+			return "carries our own loop header"
+		}
+	}
+	if max := a.cfg.Threading.MaxReceived; max > 0 && m.ReceivedCount > max {
+		return fmt.Sprintf("%d Received headers (limit %d)", m.ReceivedCount, max)
+	}
+	return ""
+}
+
+// staffAuthenticated applies the configured checks (SPEC 5): one must pass.
+func (a *applier) staffAuthenticated() (bool, string) {
+	v := a.in.verdict
+	var failed []string
+	for _, check := range a.cfg.Auth.Staff {
+		switch check {
+		case "dmarc":
+			if v.DMARC == "pass" || v.DKIMAligned {
+				return true, ""
+			}
+			failed = append(failed, "dmarc: "+firstOr(filterPrefix(v.Failed, "dmarc"), "no DKIM signature aligned with the From domain (DMARC "+orNone(v.DMARC)+")"))
+		case "authres":
+			if v.AuthResPass {
+				return true, ""
+			}
+			failed = append(failed, "authres: "+firstOr(filterPrefix(v.Failed, "authres"), "no trusted Authentication-Results header with a pass"))
+		case "token":
+			if a.staffToken() {
+				return true, ""
+			}
+			failed = append(failed, "token: not sent to a reply address issued to this staff member")
+		}
+	}
+	return false, strings.Join(failed, "; ")
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "not checked"
+	}
+	return s
+}
+
+func filterPrefix(l []string, p string) []string {
+	var out []string
+	for _, s := range l {
+		if strings.HasPrefix(s, p) {
+			out = append(out, strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(s, p), ":")))
+		}
+	}
+	return out
+}
+
+func firstOr(l []string, def string) string {
+	if len(l) > 0 {
+		return l[0]
+	}
+	return def
+}
+
+// staffToken: the mail went to a reply token issued to this staff member.
+func (a *applier) staffToken() bool {
+	u, err := a.tx.User(strings.ToLower(a.in.agent.Email))
+	if err != nil {
+		return false
+	}
+	for _, t := range a.in.tokens {
+		if t.tok.Party == u.ID {
+			return true
+		}
+	}
+	return false
+}
+
+// authFailure quarantines a mail that claims a staff address and failed
+// every check, and sends the real address one rate-limited notice (SPEC 5).
+func (a *applier) authFailure(failed string) error {
+	a.res.Detail = "staff authentication failed: " + failed
+	a.res.Security = true
+	if err := a.quarantine(store.QAuth, failed); err != nil {
+		return err
+	}
+	ag := a.in.agent
+	ok, err := a.tx.RateAllow("authnotice:"+strings.ToLower(ag.Email), a.cfg.Auth.NoticeInterval.D(), 1)
+	if err != nil || !ok {
+		return err
+	}
+	m := a.mail()
+	text := fmt.Sprintf(`A mail that claims to be from you was not accepted: it ran no command and reached no ticket.
+
+  From:     %s
+  Subject:  %s
+  Received: %s from %s
+  Failed:   %s
+
+It is kept as quarantined record %d. If you sent it, an admin can release it
+with:  helpdesk quarantine release %d
+If you did not send it, someone is using your address; tell your admin.
+
+Mail sent from your phone or a web mail often fails this check: reply to the
+notification mails instead, or send from your usual mail client.`,
+		m.From.String(), m.Subject, a.now.Format(time.RFC1123Z), a.msg.RemoteIP, failed, a.res.Quarantine, a.res.Quarantine)
+	mb := a.mailbox()
+	return a.enqueueSystem(strings.ToLower(ag.Email), ag.Name, "notice", mb, "Mail from your address was not accepted", text, "", nil)
+}
+
+// quarantine keeps the mail aside with no effect (SPEC 3.1, 5).
+func (a *applier) quarantine(reason, detail string) error {
+	q := &store.Quarantine{Message: a.msg.ID, Reason: reason, Detail: detail, From: a.mail().From.Addr, Subject: a.mail().Subject}
+	if err := a.tx.AddQuarantine(q); err != nil {
+		return err
+	}
+	a.res.Disposition = store.DispQuarantine
+	a.res.Quarantine = q.ID
+	if a.res.Detail == "" {
+		a.res.Detail = reason + ": " + detail
+	}
+	return nil
+}
+
+// mailbox is the mailbox the mail was addressed to: the first recipient
+// that is one of ours, else the first configured mailbox.
+func (a *applier) mailbox() *config.Mailbox {
+	for _, r := range a.in.env.Rcpts {
+		if mb := a.cfg.Mailbox(r); mb != nil {
+			return mb
+		}
+	}
+	for _, r := range a.mail().AllRecipients() {
+		if mb := a.cfg.Mailbox(r.Addr); mb != nil {
+			return mb
+		}
+	}
+	return &a.cfg.Mailboxes[0]
+}
+
+func (a *applier) mailboxOf(tk *store.Ticket) *config.Mailbox {
+	if mb := a.cfg.Mailbox(tk.Mailbox); mb != nil {
+		return mb
+	}
+	return &a.cfg.Mailboxes[0]
+}
+
+func (a *applier) domainBlocked(domain string) bool {
+	if domain == "" {
+		return false
+	}
+	u, err := a.tx.User("@" + domain)
+	return err == nil && u.Blocked
+}
+
+// ---- machine mail ----
+
+// deliveryReport attaches a DSN or feedback report to the ticket whose
+// outbound mail it reports on, marks a bounced address, and tells the
+// author. It never opens a ticket and never answers (SPEC 3.1).
+func (a *applier) deliveryReport() error {
+	m := a.mail()
+	var ticket uint64
+	var thread uint32
+	var party uint64
+	var comment uint32
+	if len(a.in.tokens) > 0 {
+		t := a.in.tokens[0].tok
+		ticket, thread, party, comment = t.Ticket, t.Thread, t.Party, t.Seq
+	}
+	if ticket == 0 && m.DSN != nil && m.DSN.OriginalMessageID != "" {
+		if r, ok := a.tx.LookupMessageID(m.DSN.OriginalMessageID); ok && r.Outbound {
+			ticket, thread, party, comment = r.Ticket, r.Thread, r.Party, r.Comment
+		}
+	}
+	if ticket == 0 {
+		return a.quarantine(store.QUnwanted, "delivery report for mail we did not send or cannot find")
+	}
+	tk, th, err := a.tx.ResolveThread(ticket, thread)
+	if err != nil {
+		return a.quarantine(store.QUnwanted, "delivery report for a missing ticket")
+	}
+	dsn := m.DSN
+	if dsn == nil {
+		dsn = &threading.DSN{}
+	}
+	var bounced *store.User
+	if party != 0 {
+		bounced, _ = a.tx.UserByID(party)
+	}
+	if bounced == nil && len(dsn.Recipients) > 0 {
+		bounced, _ = a.tx.User(threading.NormalizeAddr(dsn.Recipients[0]))
+	}
+	what := "delivery report"
+	if m.Class == threading.ClassFeedbackReport {
+		what = "abuse/feedback report"
+	}
+	reason := strings.TrimSpace(strings.Join(nonEmpty(dsn.Action, dsn.Status, dsn.Diagnostic), " "))
+	target := ""
+	if bounced != nil {
+		target = bounced.Addr
+	}
+	c := &store.Comment{
+		Kind: store.KindDelivery, Thread: th, Author: m.From.Norm(), AuthorName: m.From.Name,
+		Visibility: store.Private, Hidden: true, Message: a.msg.ID, MessageID: m.MessageID,
+		Text:   fmt.Sprintf("%s for %s: %s", what, orDash(target), orDash(reason)),
+		Reason: reason,
+	}
+	if err := a.tx.AddComment(tk, c); err != nil {
+		return err
+	}
+	a.res.Ticket, a.res.Disposition, a.res.Detail = tk.ID, store.DispDelivery, c.Text
+	if bounced != nil && m.Class == threading.ClassDeliveryStatus && dsn.Permanent() {
+		bounced.Bouncing = true
+		bounced.Bounce = reason
+		bounced.Updated = a.now
+		if err := a.tx.PutUser(bounced); err != nil {
+			return err
+		}
+	}
+	// Tell the author of the bounced mail: the staff member who wrote it,
+	// else the assignee. Only permanent failures and complaints.
+	if dsn.Permanent() || m.Class == threading.ClassFeedbackReport {
+		author := ""
+		if comment != 0 {
+			if orig, err := a.tx.Comment(ticket, comment); err == nil && a.cfg.Agent(orig.Author) != nil {
+				author = orig.Author
+			}
+		}
+		if author == "" {
+			author = tk.Assignee
+		}
+		if ag := a.cfg.Agent(author); ag != nil {
+			text := fmt.Sprintf("Mail for ticket #%d to %s could not be delivered.\n\n%s\n\nThe address is marked as bouncing: it gets no further notifications until it writes to us again.",
+				tk.ID, orDash(target), orDash(reason))
+			if err := a.notifyStaffEvent(tk, ag, "Undeliverable: "+tk.Subject, text); err != nil {
+				return err
+			}
+		}
+	}
+	if err := a.tx.PutTicket(tk); err != nil {
+		return err
+	}
+	return a.tx.IndexMessageID(m.MessageID, store.Ref{Ticket: tk.ID, Thread: th, Comment: c.ID})
+}
+
+func nonEmpty(l ...string) []string {
+	var out []string
+	for _, s := range l {
+		if strings.TrimSpace(s) != "" {
+			out = append(out, strings.TrimSpace(s))
+		}
+	}
+	return out
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// autoReply attaches an auto-reply to its ticket without changing its
+// status, or opens a ticket tagged "auto" with no acknowledgement.
+func (a *applier) autoReply() error {
+	m := a.mail()
+	var ticket uint64
+	var thread uint32
+	if len(a.in.tokens) > 0 {
+		ticket, thread = a.in.tokens[0].tok.Ticket, a.in.tokens[0].tok.Thread
+	} else if a.in.verdict.DMARC != "fail" {
+		for _, id := range append(slices.Clone(m.InReplyTo), reversed(m.References)...) {
+			if r, ok := a.tx.LookupMessageID(id); ok {
+				ticket, thread = r.Ticket, r.Thread
+				break
+			}
+		}
+	}
+	if ticket != 0 {
+		tk, th, err := a.tx.ResolveThread(ticket, thread)
+		if err == nil {
+			c := &store.Comment{
+				Kind: store.KindAuto, Thread: th, Author: a.in.sender, AuthorName: m.From.Name,
+				Visibility: store.Private, Text: a.bodyText(), Message: a.msg.ID, MessageID: m.MessageID,
+				Attachments: a.attachments(),
+			}
+			if err := a.tx.AddComment(tk, c); err != nil {
+				return err
+			}
+			if err := a.tx.PutTicket(tk); err != nil {
+				return err
+			}
+			a.res.Ticket, a.res.Disposition, a.res.Detail = tk.ID, store.DispComment, "auto-reply attached without status change"
+			return a.tx.IndexMessageID(m.MessageID, store.Ref{Ticket: tk.ID, Thread: th, Comment: c.ID})
+		}
+	}
+	return a.newTicket(threading.Decision{Outcome: threading.OutNewTicket, Role: threading.RoleNobody})
+}
+
+func reversed(l []string) []string {
+	out := make([]string, len(l))
+	for i, s := range l {
+		out[len(l)-1-i] = s
+	}
+	return out
+}
+
+// bodyText is the stored text of a comment: the new text, or the whole
+// text when stripping left nothing.
+func (a *applier) bodyText() string {
+	m := a.mail()
+	if t := strings.TrimSpace(m.NewText); t != "" {
+		return t
+	}
+	return strings.TrimSpace(m.Text)
+}
+
+func (a *applier) attachments() []store.Attachment {
+	var out []store.Attachment
+	for _, at := range a.mail().Attachments {
+		out = append(out, store.Attachment{Name: at.Name, ContentType: at.ContentType, Size: at.Size, Inline: at.Inline, Part: at.Part, Message: a.msg.ID})
+	}
+	return out
+}

@@ -1,0 +1,359 @@
+// Package engine applies an accepted mail to the store: it parses and
+// authenticates the mail outside any transaction, then, in one group-
+// committed store write, dedupes it, decides its ticket and thread
+// (threading.Decide), runs agent commands, updates the ticket and enqueues
+// every notification the change causes. The SMTP session answers 250 only
+// after that write is on disk.
+//
+// The engine does no network I/O inside a transaction; the rules it applies
+// are pure functions in package threading and its subpackages.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"helpdesk/config"
+	"helpdesk/store"
+	"helpdesk/threading"
+	"helpdesk/threading/machine"
+	"helpdesk/threading/token"
+)
+
+const hour = time.Hour
+
+// Envelope is the SMTP envelope of an accepted mail.
+type Envelope struct {
+	MailFrom string
+	Rcpts    []string
+	RemoteIP netip.Addr
+	// TrustAuthRes: believe Authentication-Results regardless of the
+	// client IP (helpdesk inject --trust-authres).
+	TrustAuthRes bool
+	// Via names the intake path in logs ("smtp", "inject").
+	Via string
+}
+
+// AuthVerdict is what sender authentication found (SPEC 5), computed
+// outside any store transaction.
+type AuthVerdict struct {
+	Checked bool
+	// DMARC is pass, fail, none, temperror or permerror.
+	DMARC       string
+	DKIMAligned bool
+	AuthResPass bool
+	// Failed names each failed check, for the notice to staff.
+	Failed []string
+}
+
+// Authenticator checks a mail's sender (DKIM, DMARC, Authentication-Results).
+// It may do DNS; it is never called inside a store transaction.
+type Authenticator func(ctx context.Context, raw io.ReaderAt, size int64, m *threading.Mail, env Envelope) AuthVerdict
+
+// Result says what became of a delivered mail.
+type Result struct {
+	Message     uint64 // stored message id
+	Ticket      uint64
+	Disposition string
+	Duplicate   bool
+	Outbound    int // mails enqueued
+	Detail      string
+	// Quarantine is the quarantined record's id, if any.
+	Quarantine uint64
+	// Security: a staff address failed authentication (SPEC 5).
+	Security bool
+	// Loop: quarantined as a mail loop.
+	Loop bool
+}
+
+// Engine is shared by all SMTP sessions and the CLI's inject.
+type Engine struct {
+	cfg  atomic.Pointer[config.Config]
+	db   *store.DB
+	log  *slog.Logger
+	auth Authenticator
+	now  func() time.Time
+
+	keysMu sync.RWMutex
+	keys   *token.Keyring
+
+	// Wake is called after a commit that enqueued outbound mail.
+	Wake func()
+
+	Metrics Metrics
+}
+
+// Metrics are counters exported on /metrics.
+type Metrics struct {
+	Accepted       atomic.Int64
+	Duplicates     atomic.Int64
+	NewTickets     atomic.Int64
+	Comments       atomic.Int64
+	Quarantined    atomic.Int64
+	SecurityEvents atomic.Int64
+	Loops          atomic.Int64
+	Machine        atomic.Int64
+	Rejected       atomic.Int64
+	Enqueued       atomic.Int64
+	ForgedTokens   atomic.Int64
+	StoreErrors    atomic.Int64
+}
+
+// Options configure New.
+type Options struct {
+	Logger *slog.Logger
+	Auth   Authenticator
+	Now    func() time.Time
+}
+
+// New creates an engine over an open store.
+func New(cfg *config.Config, db *store.DB, opt Options) (*Engine, error) {
+	e := &Engine{db: db, log: opt.Logger, auth: opt.Auth, now: opt.Now}
+	if e.log == nil {
+		e.log = slog.Default()
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	e.cfg.Store(cfg)
+	if err := e.ReloadKeys(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Config returns the current configuration.
+func (e *Engine) Config() *config.Config { return e.cfg.Load() }
+
+// SetConfig swaps the configuration (SIGHUP). A removed staff member stops
+// receiving anything at once, since every fan-out reads the current config.
+func (e *Engine) SetConfig(c *config.Config) { e.cfg.Store(c) }
+
+// DB is the store.
+func (e *Engine) DB() *store.DB { return e.db }
+
+// ReloadKeys reads the reply-token keys from the store.
+func (e *Engine) ReloadKeys() error {
+	var keys []token.Key
+	err := e.db.View(func(tx *store.Tx) error {
+		var err error
+		keys, err = tx.Keys()
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("reading token keys: %w", err)
+	}
+	cfg := e.Config()
+	e.keysMu.Lock()
+	e.keys = &token.Keyring{Keys: keys, Grace: cfg.Threading.SecretGracePeriod.D(), Now: e.now}
+	e.keysMu.Unlock()
+	return nil
+}
+
+func (e *Engine) keyring() *token.Keyring {
+	e.keysMu.RLock()
+	defer e.keysMu.RUnlock()
+	return e.keys
+}
+
+// inbound is one mail on its way through Deliver.
+type inbound struct {
+	env     Envelope
+	mail    *threading.Mail
+	raw     []byte // nil when spooled
+	blob    string
+	size    int64
+	sender  string // normalized From (plus tag stripped when configured)
+	agent   *config.Agent
+	verdict AuthVerdict
+	tokens  []rcptToken // valid tokens among the recipients
+	forged  []string    // recipient tags that failed verification
+	started time.Time
+}
+
+type rcptToken struct {
+	addr string
+	tok  token.Token
+}
+
+// Deliver stores and applies one accepted mail. It returns only after the
+// message and everything it caused are committed and fsync'd; an error
+// means nothing was stored and the client must retry (451).
+func (e *Engine) Deliver(ctx context.Context, env Envelope, sp *store.Spool) (Result, error) {
+	start := e.now()
+	cfg := e.Config()
+	in := &inbound{env: env, size: sp.Size(), started: start}
+	r, err := sp.Reader()
+	if err != nil {
+		return Result{}, fmt.Errorf("reading spool: %w", err)
+	}
+	in.mail = threading.Parse(r, threading.ParseOptions{})
+	in.mail.EnvelopeFrom = env.MailFrom
+	machine.Classify(in.mail)
+	in.sender = e.normSender(cfg, in.mail.From.Addr)
+	in.agent = cfg.Agent(in.sender)
+	if in.agent == nil && in.sender != in.mail.From.Norm() {
+		in.agent = cfg.Agent(in.mail.From.Norm())
+	}
+	e.verifyTokens(cfg, in)
+
+	// Authentication needs DNS: only when the answer matters, and never
+	// inside the store write (SPEC 5).
+	if e.auth != nil && e.needsAuth(cfg, in) {
+		ra, ok := readerAt(sp)
+		if ok {
+			actx, cancel := context.WithTimeout(ctx, 3*cfg.Auth.DNSTimeout.D()+time.Second)
+			in.verdict = e.auth(actx, ra, sp.Size(), in.mail, env)
+			cancel()
+		}
+	}
+
+	if sp.Spooled() {
+		in.blob, err = sp.Commit()
+		if err != nil {
+			e.Metrics.StoreErrors.Add(1)
+			return Result{}, fmt.Errorf("spooling message: %w", err)
+		}
+	} else {
+		in.raw = sp.Bytes()
+	}
+
+	var res Result
+	var enqueued int
+	err = e.db.Update(func(tx *store.Tx) error {
+		a := &applier{e: e, cfg: cfg, tx: tx, in: in, now: tx.Now()}
+		if err := a.run(); err != nil {
+			return err
+		}
+		res, enqueued = a.res, a.enqueued
+		return nil
+	})
+	if err != nil {
+		e.Metrics.StoreErrors.Add(1)
+		return Result{}, fmt.Errorf("storing message: %w", err)
+	}
+	res.Outbound = enqueued
+	e.Metrics.Accepted.Add(1)
+	e.Metrics.Enqueued.Add(int64(enqueued))
+	e.count(res, in.mail)
+	if enqueued > 0 && e.Wake != nil {
+		e.Wake()
+	}
+	for _, f := range in.forged {
+		e.Metrics.ForgedTokens.Add(1)
+		e.log.Warn("reply token failed verification; treated as absent", "rcpt", f, "from", in.mail.From.Addr)
+	}
+	e.log.Info("accepted",
+		"via", env.Via, "message", res.Message, "ticket", res.Ticket, "disposition", res.Disposition,
+		"duplicate", res.Duplicate, "class", string(in.mail.Class), "from", in.mail.From.Addr,
+		"size", in.size, "outbound", enqueued, "detail", res.Detail,
+		"ms", float64(e.now().Sub(start).Microseconds())/1000)
+	return res, nil
+}
+
+// count updates the metrics for a committed delivery.
+func (e *Engine) count(res Result, m *threading.Mail) {
+	if res.Duplicate {
+		e.Metrics.Duplicates.Add(1)
+		return
+	}
+	if m.Class.Machine() {
+		e.Metrics.Machine.Add(1)
+	}
+	switch res.Disposition {
+	case store.DispTicket:
+		e.Metrics.NewTickets.Add(1)
+	case store.DispComment, store.DispCommands:
+		e.Metrics.Comments.Add(1)
+	case store.DispRejected:
+		e.Metrics.Rejected.Add(1)
+	case store.DispQuarantine:
+		e.Metrics.Quarantined.Add(1)
+		if res.Loop {
+			e.Metrics.Loops.Add(1)
+		}
+	}
+	if res.Security {
+		e.Metrics.SecurityEvents.Add(1)
+	}
+}
+
+func readerAt(sp *store.Spool) (io.ReaderAt, bool) {
+	r, err := sp.Reader()
+	if err != nil {
+		return nil, false
+	}
+	ra, ok := r.(io.ReaderAt)
+	return ra, ok
+}
+
+// normSender is the comparison form of a sender address.
+func (e *Engine) normSender(cfg *config.Config, addr string) string {
+	a := threading.NormalizeAddr(addr)
+	if cfg.Threading.IgnorePlusTags {
+		a = threading.StripPlus(a, "+")
+	}
+	return a
+}
+
+// verifyTokens checks every recipient's plus tag; valid tokens are kept in
+// recipient order, forged ones are logged and otherwise ignored (SPEC 2).
+func (e *Engine) verifyTokens(cfg *config.Config, in *inbound) {
+	kr := e.keyring()
+	seen := map[string]bool{}
+	addrs := append([]string{}, in.env.Rcpts...)
+	for _, a := range in.mail.AllRecipients() {
+		addrs = append(addrs, a.Addr)
+	}
+	for _, a := range addrs {
+		a = threading.NormalizeAddr(a)
+		if seen[a] {
+			continue
+		}
+		seen[a] = true
+		mb, tag := cfg.MailboxTag(a)
+		if mb == nil || tag == "" {
+			continue
+		}
+		t, err := kr.Verify(tag)
+		if err != nil {
+			in.forged = append(in.forged, a)
+			continue
+		}
+		in.tokens = append(in.tokens, rcptToken{addr: a, tok: t})
+	}
+}
+
+// needsAuth: staff claims always; other senders only when a Message-ID or
+// subject tag could decide the ticket (SPEC 3.2: a forged From must not
+// reach a ticket by knowing its number).
+func (e *Engine) needsAuth(cfg *config.Config, in *inbound) bool {
+	if in.agent != nil {
+		return true
+	}
+	if len(in.tokens) > 0 || in.mail.Class.Machine() {
+		return false
+	}
+	m := in.mail
+	return len(m.InReplyTo) > 0 || len(m.References) > 0 || threading.SubjectTag(m.Subject, cfg.Threading.TagPrefix) != 0
+}
+
+// FromNameFor formats the display name of mail sent on behalf of an agent
+// (or the mailbox itself when agentName is empty).
+func FromNameFor(cfg *config.Config, agentName, mailboxName string) string {
+	if agentName == "" {
+		return mailboxName
+	}
+	f := cfg.Outbound.FromNameFormat
+	if f == "" {
+		f = "{agent} ({mailbox})"
+	}
+	return strings.NewReplacer("{agent}", agentName, "{mailbox}", mailboxName).Replace(f)
+}

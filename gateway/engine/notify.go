@@ -1,0 +1,561 @@
+package engine
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+
+	"helpdesk/config"
+	"helpdesk/store"
+	"helpdesk/threading"
+	"helpdesk/threading/command"
+	"helpdesk/threading/token"
+)
+
+// Every mail that leaves is decided here (SPEC 6): fanOut computes the
+// recipients of a comment by its visibility and thread, and each recipient
+// gets a mail of its own with its own signed reply token.
+
+// fanOpts tune one fan-out.
+type fanOpts struct {
+	// notify are extra staff for a private note (#notify).
+	notify []string
+	// collaborators receive a staff message in a side thread.
+	toCollaborators bool
+	// include is public history sent along to collaborators (#include).
+	include []*store.Comment
+	// sideSubject overrides the subject collaborators see.
+	sideSubject string
+	// noEndUsers suppresses mail to requester and CCs (e.g. #child).
+	noEndUsers bool
+}
+
+type recipient struct {
+	addr  string
+	name  string
+	staff *config.Agent
+	// collaborator: mail comes from the thread's address.
+	collaborator bool
+}
+
+// fanOut mails a comment to everyone who may see it (SPEC 6).
+func (a *applier) fanOut(tk *store.Ticket, c *store.Comment, o fanOpts) error {
+	if c.Hidden {
+		return nil
+	}
+	authorStaff := a.cfg.Agent(c.Author) != nil
+	// Loop guard (SPEC 3.7): more than N comments an hour from one outside
+	// address on one ticket stops fan-out for that address.
+	if !authorStaff && a.cfg.Threading.FanoutLimitPerHour > 0 {
+		ok, err := a.tx.RateAllow(fmt.Sprintf("fan:%d:%s", tk.ID, c.Author), hour, a.cfg.Threading.FanoutLimitPerHour)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if !slices.Contains(tk.Flags, "fanout-limited") {
+				tk.Flags = append(tk.Flags, "fanout-limited")
+				if err := a.event(tk, "more than "+fmt.Sprint(a.cfg.Threading.FanoutLimitPerHour)+" comments an hour from "+c.Author+": notifications for this address stopped (possible mail loop)"); err != nil {
+					return err
+				}
+				return a.tx.PutTicket(tk)
+			}
+			return nil
+		}
+	}
+	var rcpts []recipient
+	seen := map[string]bool{c.Author: true}
+	// Addresses that already received the inbound mail (reply-all) are
+	// not sent it again (SPEC 3.7).
+	for _, r := range c.Recipients {
+		if !authorStaff {
+			seen[r] = true
+		}
+	}
+	addStaff := func(addr string) {
+		addr = strings.ToLower(addr)
+		if addr == "" || seen[addr] {
+			return
+		}
+		// Only current staff: a removed staff member gets nothing (SIGHUP).
+		ag := a.cfg.Agent(addr)
+		if ag == nil {
+			return
+		}
+		canon := strings.ToLower(ag.Email)
+		if seen[canon] {
+			return
+		}
+		seen[addr], seen[canon] = true, true
+		rcpts = append(rcpts, recipient{addr: canon, name: ag.Name, staff: ag})
+	}
+	addEndUser := func(addr string) {
+		if addr == "" || seen[addr] {
+			return
+		}
+		seen[addr] = true
+		if ag := a.cfg.Agent(addr); ag != nil {
+			// A staff member explicitly made CC gets a staff copy.
+			seen[addr] = false
+			addStaff(addr)
+			return
+		}
+		rcpts = append(rcpts, recipient{addr: addr})
+	}
+	th := threadByID(tk, c.Thread)
+	side := th != nil && th.Kind == store.ThreadSide
+	switch {
+	case side:
+		if o.toCollaborators {
+			for _, col := range th.Collaborators {
+				if !seen[col] {
+					seen[col] = true
+					rcpts = append(rcpts, recipient{addr: col, collaborator: true})
+				}
+			}
+		}
+		addStaff(tk.Assignee)
+		for _, f := range tk.Followers {
+			addStaff(f)
+		}
+	case c.Visibility == store.Private:
+		addStaff(tk.Assignee)
+		for _, f := range tk.Followers {
+			addStaff(f)
+		}
+		for _, n := range o.notify {
+			addStaff(n)
+		}
+	default: // public comment on the main thread
+		if !o.noEndUsers {
+			addEndUser(tk.Requester)
+			for _, cc := range tk.CCs {
+				addEndUser(cc)
+			}
+		}
+		for _, f := range tk.Followers {
+			addStaff(f)
+		}
+		if !authorStaff {
+			for _, ag := range a.ticketAgents(tk) {
+				addStaff(ag.Email)
+			}
+		}
+	}
+	for _, r := range rcpts {
+		if r.staff == nil {
+			if u, err := a.tx.User(r.addr); err == nil && (u.Bouncing || u.Blocked) {
+				continue // a hard-bouncing address gets nothing until it writes again
+			}
+		}
+		var err error
+		switch {
+		case r.collaborator:
+			err = a.sendCollaborator(tk, th, c, r, o)
+		case r.staff != nil:
+			err = a.sendStaff(tk, th, c, r)
+		default:
+			err = a.sendEndUser(tk, c, r)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mailID generates one of our Message-IDs (SPEC 2).
+func (a *applier) mailID(ticket uint64) string {
+	b := make([]byte, 9)
+	rand.Read(b)
+	return fmt.Sprintf("hd.%d.%s@%s", ticket, hex.EncodeToString(b), a.cfg.Hostname)
+}
+
+// tokenAddr signs a reply token for party and returns the mailbox
+// plus-address carrying it.
+func (a *applier) tokenAddr(mb *config.Mailbox, t token.Token) string {
+	tok := a.e.keyring().Sign(t)
+	return token.Address(strings.ToLower(mb.Address), a.cfg.Threading.TokenSeparator, tok)
+}
+
+// out is one mail being composed.
+type out struct {
+	tk        *store.Ticket
+	kind      string
+	rcpt      string
+	rcptName  string
+	party     uint64
+	thread    uint32
+	private   bool
+	staffTok  bool
+	seq       uint32
+	fromName  string
+	fromAddr  string // "" = the mailbox; collaborators get the thread address
+	to        []string
+	cc        []string
+	subject   string
+	text      string
+	inReplyTo string
+	refs      []string
+	attach    []store.Attachment
+	files     []store.InlineFile
+	autoSub   string
+	mb        *config.Mailbox
+}
+
+// enqueue signs the recipient's token, indexes our Message-ID and queues
+// the mail.
+func (a *applier) enqueue(o out) error {
+	if o.mb == nil {
+		if o.tk != nil {
+			o.mb = a.mailboxOf(o.tk)
+		} else {
+			o.mb = a.mailbox()
+		}
+	}
+	var ticket uint64
+	if o.tk != nil {
+		ticket = o.tk.ID
+	}
+	u, err := a.tx.EnsureUser(o.rcpt, o.rcptName)
+	if err != nil {
+		return err
+	}
+	o.party = u.ID
+	flags := uint8(0)
+	if o.private {
+		flags |= token.FlagPrivate
+	}
+	if o.staffTok {
+		flags |= token.FlagStaff
+	}
+	replyTo := a.tokenAddr(o.mb, token.Token{Ticket: ticket, Thread: o.thread, Party: u.ID, Seq: o.seq, Flags: flags})
+	from := threading.Address{Name: o.fromName, Addr: strings.ToLower(o.mb.Address)}
+	if o.fromAddr != "" {
+		from.Addr = o.fromAddr
+	}
+	if o.autoSub == "" {
+		o.autoSub = "auto-generated"
+	}
+	if len(o.to) == 0 {
+		o.to = []string{threading.Address{Name: o.rcptName, Addr: o.rcpt}.String()}
+	}
+	id := a.mailID(ticket)
+	ob := &store.Outbound{
+		Ticket: ticket, Kind: o.kind, MailFrom: replyTo, Rcpt: o.rcpt,
+		From: from.String(), To: o.to, Cc: o.cc, ReplyTo: replyTo, Subject: o.subject,
+		MessageID: id, InReplyTo: o.inReplyTo, References: o.refs, Text: o.text,
+		Attach: a.capAttachments(o.attach), AttachData: o.files,
+		Headers: []store.Header{
+			{Name: "Auto-Submitted", Value: o.autoSub},
+			{Name: threading.LoopHeader, Value: a.tx.InstallationID()},
+		},
+	}
+	if o.autoSub == "auto-replied" {
+		// RFC 3834 section 5: ask other responders not to answer.
+		ob.Headers = append(ob.Headers, store.Header{Name: "X-Auto-Response-Suppress", Value: "All"})
+	}
+	if err := a.tx.Enqueue(ob); err != nil {
+		return err
+	}
+	a.enqueued++
+	if ticket != 0 {
+		return a.tx.IndexMessageID(id, store.Ref{Ticket: ticket, Thread: o.thread, Comment: o.seq, Outbound: true, Party: u.ID, Private: o.private})
+	}
+	return nil
+}
+
+// capAttachments keeps the author's attachments up to the configured size.
+func (a *applier) capAttachments(in []store.Attachment) []store.Attachment {
+	var out []store.Attachment
+	var total int64
+	for _, at := range in {
+		if total+at.Size > int64(a.cfg.Outbound.MaxAttachmentBytes) {
+			continue
+		}
+		total += at.Size
+		out = append(out, at)
+	}
+	return out
+}
+
+func (a *applier) subjectFor(tk *store.Ticket) string {
+	return threading.Tag(a.cfg.Threading.TagPrefix, tk.ID) + " " + tk.Subject
+}
+
+func (a *applier) authorName(c *store.Comment) string {
+	if ag := a.cfg.Agent(c.Author); ag != nil {
+		return ag.Name
+	}
+	if c.AuthorName != "" {
+		return c.AuthorName
+	}
+	return c.Author
+}
+
+// rootID is the ticket's first inbound Message-ID, for References.
+func (a *applier) rootID(tk *store.Ticket) string { return tk.RootMessageID }
+
+// sendEndUser mails a public comment to the requester or a CC: from the
+// mailbox, with no staff address anywhere (SPEC 2).
+func (a *applier) sendEndUser(tk *store.Ticket, c *store.Comment, r recipient) error {
+	mb := a.mailboxOf(tk)
+	fromName := mb.Name
+	if ag := a.cfg.Agent(c.Author); ag != nil {
+		fromName = FromNameFor(a.cfg, ag.Name, mb.Name)
+	}
+	var b strings.Builder
+	if a.cfg.Agent(c.Author) == nil && c.Author != r.addr {
+		// Another end user (a CC or the requester) wrote it.
+		fmt.Fprintf(&b, "%s wrote:\n\n", a.authorName(c))
+	}
+	b.WriteString(c.Text)
+	fmt.Fprintf(&b, "\n\n-- \nTicket %s: reply to this mail to add to it.\n", threading.Tag(a.cfg.Threading.TagPrefix, tk.ID))
+	to, cc := a.publicHeaders(tk)
+	root := a.rootID(tk)
+	var refs []string
+	if root != "" {
+		refs = []string{root}
+	}
+	return a.enqueue(out{
+		tk: tk, kind: "public", rcpt: r.addr, rcptName: r.name, seq: c.ID, mb: mb,
+		fromName: fromName, to: to, cc: cc, subject: a.subjectFor(tk), text: b.String(),
+		inReplyTo: root, refs: refs, attach: c.Attachments,
+	})
+}
+
+// publicHeaders are To and Cc of a public mail: the requester and the
+// end-user CCs. Staff addresses never appear (SPEC 2).
+func (a *applier) publicHeaders(tk *store.Ticket) (to, cc []string) {
+	name := func(addr string) string {
+		if u, err := a.tx.User(addr); err == nil {
+			return threading.Address{Name: u.Name, Addr: addr}.String()
+		}
+		return addr
+	}
+	if tk.Requester != "" && a.cfg.Agent(tk.Requester) == nil {
+		to = append(to, name(tk.Requester))
+	}
+	for _, x := range tk.CCs {
+		if a.cfg.Agent(x) == nil {
+			cc = append(cc, name(x))
+		}
+	}
+	return to, cc
+}
+
+// sendStaff mails any comment to a staff member: marker line first, a
+// header saying what it is, and a footer saying how a reply will be
+// treated (SPEC 2, issue 4).
+func (a *applier) sendStaff(tk *store.Ticket, th *store.Thread, c *store.Comment, r recipient) error {
+	mb := a.mailboxOf(tk)
+	private := c.Visibility == store.Private || (th != nil && th.Kind == store.ThreadSide)
+	what := "a public comment"
+	switch {
+	case th != nil && th.Kind == store.ThreadSide:
+		what = fmt.Sprintf("a message in side thread %d (%s)", th.ID, strings.Join(th.Collaborators, ", "))
+	case c.Visibility == store.Private:
+		what = "a private note"
+	}
+	var b strings.Builder
+	b.WriteString(a.cfg.Threading.ReplyMarker)
+	b.WriteString("\n\n")
+	fmt.Fprintf(&b, "%s wrote %s on ticket #%d \"%s\":\n\n", a.authorLabel(c), what, tk.ID, tk.Subject)
+	b.WriteString(c.Text)
+	if len(c.Attachments) > 0 {
+		b.WriteString("\n\nAttachments:")
+		for _, at := range c.Attachments {
+			fmt.Fprintf(&b, "\n  %s (%s, %d bytes)", at.Name, at.ContentType, at.Size)
+		}
+	}
+	b.WriteString("\n\n")
+	b.WriteString(a.ticketSummary(tk))
+	b.WriteString("\n")
+	b.WriteString(a.staffFooter(private, th))
+	subject := a.subjectFor(tk)
+	if th != nil && th.Kind == store.ThreadSide {
+		subject = threading.Tag(a.cfg.Threading.TagPrefix, tk.ID) + " [side " + fmt.Sprint(th.ID) + "] " + orDefault(th.Subject, tk.Subject)
+	}
+	var thread uint32
+	if th != nil {
+		thread = th.ID
+	}
+	return a.enqueue(out{
+		tk: tk, kind: "notification", rcpt: r.addr, rcptName: r.name, seq: c.ID, mb: mb, thread: thread,
+		private: private, staffTok: true, fromName: FromNameFor(a.cfg, a.authorName(c), mb.Name),
+		subject: subject, text: b.String(), inReplyTo: a.rootID(tk), attach: c.Attachments,
+	})
+}
+
+func orDefault(s, def string) string {
+	if strings.TrimSpace(s) == "" {
+		return def
+	}
+	return s
+}
+
+func (a *applier) authorLabel(c *store.Comment) string {
+	name := a.authorName(c)
+	if name == c.Author || name == "" {
+		return c.Author
+	}
+	return name + " <" + c.Author + ">"
+}
+
+// ticketSummary is a one-line state of the ticket for staff mail.
+func (a *applier) ticketSummary(tk *store.Ticket) string {
+	assignee := tk.Assignee
+	if assignee == "" {
+		assignee = "unassigned"
+	}
+	s := fmt.Sprintf("Ticket #%d · %s · priority %s · %s · group %s · requester %s", tk.ID, tk.Status, tk.Priority, assignee, orDash(tk.Group), tk.Requester)
+	if len(tk.CCs) > 0 {
+		s += " · cc " + strings.Join(tk.CCs, ", ")
+	}
+	return s
+}
+
+// staffFooter says how a plain reply will be treated and lists the most
+// useful commands (issue 4, item 6).
+func (a *applier) staffFooter(private bool, th *store.Thread) string {
+	if th != nil && th.Kind == store.ThreadSide {
+		return "-- \nA plain reply goes to the side thread's collaborators (" + strings.Join(th.Collaborators, ", ") +
+			"), never to the requester. #done closes the side thread; #note keeps your reply internal; #help lists every command.\n"
+	}
+	return "-- \n" + command.Footer(!private)
+}
+
+// sendCollaborator mails a staff message of a side thread to an outside
+// collaborator from the thread's own signed address. Nothing of the ticket
+// goes along unless #include chose public history (SPEC 6).
+func (a *applier) sendCollaborator(tk *store.Ticket, th *store.Thread, c *store.Comment, r recipient, o fanOpts) error {
+	mb := a.mailboxOf(tk)
+	u, err := a.tx.EnsureUser(r.addr, "")
+	if err != nil {
+		return err
+	}
+	threadAddr := a.tokenAddr(mb, token.Token{Ticket: tk.ID, Thread: th.ID, Party: u.ID, Seq: c.ID})
+	var b strings.Builder
+	b.WriteString(c.Text)
+	if len(o.include) > 0 {
+		b.WriteString("\n\n---------- Earlier messages ----------\n")
+		for _, h := range o.include {
+			fmt.Fprintf(&b, "\nOn %s, %s wrote:\n%s\n", h.Created.Format("2006-01-02 15:04"), a.publicAuthor(h), quoteLines(h.Text))
+		}
+	}
+	subject := threading.Tag(a.cfg.Threading.TagPrefix, tk.ID) + " " + orDefault(th.Subject, "Side conversation")
+	var refs []string
+	if th.LastMessageID != "" {
+		refs = []string{th.LastMessageID}
+	}
+	fromName := FromNameFor(a.cfg, a.authorName(c), mb.Name)
+	err = a.enqueue(out{
+		tk: tk, kind: "side", rcpt: r.addr, seq: c.ID, mb: mb, thread: th.ID, private: true,
+		fromName: fromName, fromAddr: threadAddr, subject: subject, text: b.String(),
+		inReplyTo: th.LastMessageID, refs: refs, attach: c.Attachments,
+	})
+	return err
+}
+
+// publicAuthor names the author of included public history without
+// exposing a staff address.
+func (a *applier) publicAuthor(c *store.Comment) string {
+	if ag := a.cfg.Agent(c.Author); ag != nil {
+		return ag.Name
+	}
+	if c.AuthorName != "" {
+		return c.AuthorName
+	}
+	return "the customer"
+}
+
+func quoteLines(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = "> " + l
+	}
+	return strings.Join(lines, "\n")
+}
+
+// notifyStaffEvent mails one staff member about an event on a ticket.
+func (a *applier) notifyStaffEvent(tk *store.Ticket, ag *config.Agent, subject, text string) error {
+	mb := a.mailboxOf(tk)
+	var b strings.Builder
+	b.WriteString(a.cfg.Threading.ReplyMarker)
+	b.WriteString("\n\n")
+	b.WriteString(text)
+	b.WriteString("\n\n")
+	b.WriteString(a.ticketSummary(tk))
+	b.WriteString("\n")
+	b.WriteString(a.staffFooter(true, nil))
+	return a.enqueue(out{
+		tk: tk, kind: "notification", rcpt: strings.ToLower(ag.Email), rcptName: ag.Name, seq: tk.LastSeq, mb: mb,
+		private: true, staffTok: true, fromName: mb.Name,
+		subject: threading.Tag(a.cfg.Threading.TagPrefix, tk.ID) + " " + subject, text: b.String(),
+	})
+}
+
+// enqueueSystem sends a mail not tied to a ticket (notices, lists, help).
+func (a *applier) enqueueSystem(rcpt, name, kind string, mb *config.Mailbox, subject, text, inReplyTo string, files []store.InlineFile) error {
+	return a.enqueue(out{
+		kind: kind, rcpt: rcpt, rcptName: name, mb: mb, fromName: mb.Name, subject: subject, text: text,
+		inReplyTo: inReplyTo, autoSub: "auto-replied", files: files, staffTok: a.cfg.Agent(rcpt) != nil, private: true,
+	})
+}
+
+// acknowledge sends the new-ticket acknowledgement (SPEC 7, RFC 3834): at
+// most one per ticket and N per sender an hour, never to machine mail,
+// to mail that failed DMARC, or to mail marked as spam.
+func (a *applier) acknowledge(tk *store.Ticket, c *store.Comment) error {
+	m := a.mail()
+	if tk.AckSent || m.SuppressAutoAnswer() || a.in.verdict.DMARC == "fail" || a.staff != nil {
+		return nil
+	}
+	if m.EnvelopeFrom == "" && a.in.env.Via == "smtp" {
+		return nil // null sender: never answer (RFC 3834 section 2)
+	}
+	if a.cfg.IsOwnAddress(tk.Requester) || a.cfg.Agent(tk.Requester) != nil {
+		return nil
+	}
+	if u, err := a.tx.User(tk.Requester); err == nil && (u.Bouncing || u.Blocked) {
+		return nil
+	}
+	ok, err := a.tx.RateAllow("ack:"+tk.Requester, hour, a.cfg.Tickets.AckPerSenderPerHour)
+	if err != nil || !ok {
+		return err
+	}
+	tk.AckSent = true
+	if err := a.tx.PutTicket(tk); err != nil {
+		return err
+	}
+	mb := a.mailboxOf(tk)
+	tag := threading.Tag(a.cfg.Threading.TagPrefix, tk.ID)
+	text := fmt.Sprintf(`Hello%s,
+
+we received your request "%s" and opened ticket %s for it.
+We will answer as soon as we can.
+
+To add information, simply reply to this mail. Please keep %s in the
+subject when you write to us about this request.
+
+-- 
+%s
+`, greetName(m.From.Name), tk.Subject, tag, tag, mb.Name)
+	root := m.MessageID
+	var refs []string
+	if root != "" {
+		refs = []string{root}
+	}
+	return a.enqueue(out{
+		tk: tk, kind: "ack", rcpt: tk.Requester, rcptName: m.From.Name, seq: c.ID, mb: mb, fromName: mb.Name,
+		subject: tag + " " + tk.Subject, text: text, inReplyTo: root, refs: refs, autoSub: "auto-replied",
+	})
+}
+
+func greetName(n string) string {
+	if strings.TrimSpace(n) == "" {
+		return ""
+	}
+	return " " + strings.TrimSpace(n)
+}

@@ -1,0 +1,398 @@
+package engine
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"helpdesk/config"
+	"helpdesk/store"
+	"helpdesk/threading"
+)
+
+const noSubject = "(no subject)"
+
+func (a *applier) ticketSubject() string {
+	s := threading.CleanSubject(a.mail().Subject, a.cfg.Threading.TagPrefix)
+	if s == "" {
+		return noSubject
+	}
+	return s
+}
+
+// ensureUser records an address as a user (SPEC 8: created on first mail).
+// A user who writes to us is no longer considered bouncing.
+func (a *applier) ensureUser(addr, name string, wrote bool) (*store.User, error) {
+	u, err := a.tx.EnsureUser(addr, name)
+	if err != nil {
+		return nil, err
+	}
+	if wrote && u.Bouncing {
+		u.Bouncing, u.Bounce, u.Updated = false, "", a.now
+		if err := a.tx.PutUser(u); err != nil {
+			return nil, err
+		}
+	}
+	return u, nil
+}
+
+// newTicket opens a ticket for an end user's mail (SPEC 3.4, 3.5).
+func (a *applier) newTicket(d threading.Decision) error {
+	if a.staff != nil {
+		return a.staffNewTicket(d)
+	}
+	m := a.mail()
+	mb := a.mailbox()
+	tk := &store.Ticket{
+		Subject:       a.ticketSubject(),
+		Status:        store.StatusOpen,
+		Priority:      "normal",
+		Mailbox:       strings.ToLower(mb.Address),
+		Group:         mb.Group,
+		Requester:     a.in.sender,
+		RootMessageID: m.MessageID,
+		Threads:       []store.Thread{{ID: 0, Kind: store.ThreadMain, Created: a.now}},
+		CCs:           []string{},
+		Followers:     []string{},
+		Tags:          []string{},
+		Links:         []store.Link{},
+	}
+	if m.Class == threading.ClassAutoReply {
+		tk.Tags = append(tk.Tags, "auto")
+	}
+	if d.Related != 0 {
+		tk.Links = append(tk.Links, store.Link{Kind: store.LinkRelated, Ticket: d.Related})
+	}
+	if d.FollowUpOf != 0 {
+		tk.Links = append(tk.Links, store.Link{Kind: store.LinkFollowUpOf, Ticket: d.FollowUpOf})
+	}
+	if err := a.tx.NewTicket(tk); err != nil {
+		return err
+	}
+	if _, err := a.ensureUser(a.in.sender, m.From.Name, true); err != nil {
+		return err
+	}
+	c := a.inboundComment(0, store.Public)
+	if err := a.tx.AddComment(tk, c); err != nil {
+		return err
+	}
+	if err := a.addCustomerCCs(tk); err != nil {
+		return err
+	}
+	if err := a.autoAssign(tk); err != nil {
+		return err
+	}
+	if err := a.tx.PutTicket(tk); err != nil {
+		return err
+	}
+	if err := a.tx.IndexMessageID(m.MessageID, store.Ref{Ticket: tk.ID, Comment: c.ID}); err != nil {
+		return err
+	}
+	a.res.Ticket, a.res.Disposition = tk.ID, store.DispTicket
+	if d.FollowUpOf != 0 {
+		if err := a.linkBack(d.FollowUpOf, store.LinkFollowUp, tk.ID); err != nil {
+			return err
+		}
+	}
+	if d.Related != 0 {
+		// The agents of #N are told; the sender never is (SPEC 3.4).
+		if err := a.tellRelated(d.Related, tk); err != nil {
+			return err
+		}
+	}
+	if err := a.acknowledge(tk, c); err != nil {
+		return err
+	}
+	if m.Class == threading.ClassAutoReply {
+		return nil
+	}
+	return a.fanOut(tk, c, fanOpts{})
+}
+
+// inboundComment builds the comment of the mail being applied.
+func (a *applier) inboundComment(thread uint32, vis string) *store.Comment {
+	m := a.mail()
+	var rcpts []string
+	for _, r := range m.AllRecipients() {
+		rcpts = append(rcpts, threading.NormalizeAddr(r.Addr))
+	}
+	author, name := a.in.sender, m.From.Name
+	if a.staff != nil {
+		author = a.staff.Email
+		if a.in.agent.Name != "" {
+			name = a.in.agent.Name
+		}
+	}
+	return &store.Comment{
+		Thread: thread, Kind: store.KindComment, Author: author, AuthorName: name,
+		Visibility: vis, Text: a.bodyText(), Message: a.msg.ID, MessageID: m.MessageID,
+		Attachments: a.attachments(), Recipients: rcpts,
+	}
+}
+
+// linkBack adds a link on another ticket pointing at this one.
+func (a *applier) linkBack(other uint64, kind string, to uint64) error {
+	o, err := a.tx.Ticket(other)
+	if err != nil {
+		return nil
+	}
+	o.Links = append(o.Links, store.Link{Kind: kind, Ticket: to})
+	return a.tx.PutTicket(o)
+}
+
+// tellRelated tells the agents of ticket n that a non-participant's mail
+// that looked like a reply to it opened ticket tk.
+func (a *applier) tellRelated(n uint64, tk *store.Ticket) error {
+	rel, err := a.tx.Resolve(n)
+	if err != nil {
+		return nil
+	}
+	ev := &store.Comment{Kind: store.KindEvent, Visibility: store.Private, Author: "helpdesk",
+		Text: fmt.Sprintf("A mail from %s that looked like a reply to this ticket opened #%d (the sender is not a participant here).", tk.Requester, tk.ID)}
+	if err := a.tx.AddComment(rel, ev); err != nil {
+		return err
+	}
+	if err := a.tx.PutTicket(rel); err != nil {
+		return err
+	}
+	for _, ag := range a.ticketAgents(rel) {
+		if err := a.notifyStaffEvent(rel, ag, "Possibly related: #"+fmt.Sprint(tk.ID), ev.Text); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ticketAgents are the assignee, or the group's agents while unassigned.
+func (a *applier) ticketAgents(tk *store.Ticket) []*config.Agent {
+	if tk.Assignee != "" {
+		if ag := a.cfg.Agent(tk.Assignee); ag != nil {
+			return []*config.Agent{ag}
+		}
+	}
+	var out []*config.Agent
+	for _, g := range a.cfg.GroupAgents(tk.Group) {
+		if g.IsAgent() {
+			out = append(out, a.cfg.Agent(g.Email))
+		}
+	}
+	return out
+}
+
+// addCustomerCCs adds the addresses on an end user's To and Cc lines as
+// ticket CCs (SPEC 3.7): never our own addresses, never staff, never the
+// requester.
+func (a *applier) addCustomerCCs(tk *store.Ticket) error {
+	if !a.cfg.Threading.CustomerCC || a.staff != nil {
+		return nil
+	}
+	var added []string
+	for _, r := range a.mail().AllRecipients() {
+		addr := a.e.normSender(a.cfg, r.Addr)
+		if addr == "" || !strings.Contains(addr, "@") || a.cfg.IsOwnAddress(addr) || a.cfg.Agent(addr) != nil ||
+			addr == tk.Requester || slices.Contains(tk.CCs, addr) {
+			continue
+		}
+		if _, err := a.ensureUser(addr, r.Name, false); err != nil {
+			return err
+		}
+		tk.CCs = append(tk.CCs, addr)
+		added = append(added, addr)
+	}
+	if len(added) > 0 {
+		return a.event(tk, "CC added from the mail's recipients: "+strings.Join(added, ", "))
+	}
+	return nil
+}
+
+// event records a change on the ticket's audit trail.
+func (a *applier) event(tk *store.Ticket, text string) error {
+	author := a.in.sender
+	if a.staff != nil {
+		author = a.staff.Email
+	}
+	return a.tx.AddComment(tk, &store.Comment{Kind: store.KindEvent, Visibility: store.Private, Author: author, Text: text, Message: a.msg.ID})
+}
+
+// autoAssign assigns a new ticket round-robin to the available agents of
+// its group when the group asks for it (SPEC 7).
+func (a *applier) autoAssign(tk *store.Ticket) error {
+	g := a.cfg.Group(tk.Group)
+	if g == nil || !g.AutoAssign || tk.Assignee != "" {
+		return nil
+	}
+	var avail []string
+	for _, ag := range a.cfg.GroupAgents(tk.Group) {
+		if !ag.IsAgent() {
+			continue
+		}
+		if u, err := a.tx.User(strings.ToLower(ag.Email)); err == nil && u.Away {
+			continue
+		}
+		avail = append(avail, strings.ToLower(ag.Email))
+	}
+	if len(avail) == 0 {
+		return nil // waits unassigned in the group
+	}
+	n, err := a.tx.Counter("rr:"+strings.ToLower(g.Name), 1)
+	if err != nil {
+		return err
+	}
+	tk.Assignee = avail[int((n-1)%uint64(len(avail)))]
+	return a.event(tk, "assigned to "+tk.Assignee+" (round-robin)")
+}
+
+// isAcknowledgement: a bare "thanks" that must not reopen a ticket (SPEC 3.4).
+func (a *applier) isAcknowledgement(text string) bool {
+	t := strings.ToLower(strings.TrimSpace(text))
+	// Drop a trailing signature line or two ("Ken", "-- Ken").
+	lines := strings.Split(t, "\n")
+	var kept []string
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		if l == "" || l == "--" || l == "-- " {
+			continue
+		}
+		kept = append(kept, l)
+	}
+	if len(kept) == 0 || len(kept) > 3 {
+		return false
+	}
+	first := strings.Trim(kept[0], " !.,~^;:)(")
+	first = strings.Join(strings.Fields(first), " ")
+	for _, ack := range a.cfg.Threading.Acknowledgements {
+		ack = strings.Trim(strings.ToLower(strings.TrimSpace(ack)), " !.,~^;:)(")
+		if first == ack || strings.TrimSuffix(first, " so much") == ack || strings.TrimSuffix(first, " a lot") == ack {
+			// The other lines may only be a short sign-off (a name).
+			for _, l := range kept[1:] {
+				if len(strings.Fields(l)) > 3 {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// endUserComment adds a requester's or CC's reply on the main thread.
+func (a *applier) endUserComment(d threading.Decision) error {
+	tk, err := a.tx.Resolve(d.Ticket)
+	if err != nil {
+		return err
+	}
+	if _, err := a.ensureUser(a.in.sender, a.mail().From.Name, true); err != nil {
+		return err
+	}
+	c := a.inboundComment(0, store.Public)
+	if err := a.tx.AddComment(tk, c); err != nil {
+		return err
+	}
+	switch tk.Status {
+	case store.StatusPending, store.StatusWaitingCustomer, store.StatusResolved:
+		if a.isAcknowledgement(c.Text) {
+			if err := a.event(tk, "acknowledgement recorded; status stays "+tk.Status); err != nil {
+				return err
+			}
+		} else {
+			if err := a.setStatus(tk, store.StatusOpen, "reopened by "+string(d.Role)+" reply"); err != nil {
+				return err
+			}
+		}
+	}
+	if err := a.addCustomerCCs(tk); err != nil {
+		return err
+	}
+	if err := a.tx.PutTicket(tk); err != nil {
+		return err
+	}
+	if err := a.tx.IndexMessageID(a.mail().MessageID, store.Ref{Ticket: tk.ID, Comment: c.ID}); err != nil {
+		return err
+	}
+	a.res.Ticket, a.res.Disposition = tk.ID, store.DispComment
+	return a.fanOut(tk, c, fanOpts{})
+}
+
+// setStatus changes status and records it.
+func (a *applier) setStatus(tk *store.Ticket, status, why string) error {
+	if tk.Status == status {
+		return nil
+	}
+	old := tk.Status
+	tk.Status = status
+	now := a.now
+	switch status {
+	case store.StatusResolved:
+		tk.ResolvedAt = &now
+	case store.StatusClosed:
+		tk.ClosedAt = &now
+	case store.StatusOpen:
+		tk.ResolvedAt, tk.ClosedAt = nil, nil
+	}
+	text := "status " + old + " → " + status
+	if why != "" {
+		text += " (" + why + ")"
+	}
+	return a.event(tk, text)
+}
+
+// sideMessage adds a private message to a side thread from a collaborator,
+// the requester, a CC, a follower or a light agent; a done thread reopens.
+func (a *applier) sideMessage(d threading.Decision) error {
+	tk, err := a.tx.Resolve(d.Ticket)
+	if err != nil {
+		return err
+	}
+	th := threadByID(tk, d.Thread)
+	if th == nil {
+		return a.newTicket(threading.Decision{Outcome: threading.OutNewTicket, Related: tk.ID})
+	}
+	if a.staff == nil {
+		if _, err := a.ensureUser(a.in.sender, a.mail().From.Name, true); err != nil {
+			return err
+		}
+	}
+	c := a.inboundComment(th.ID, store.Private)
+	if a.staff != nil {
+		c.Text = a.staffText()
+	}
+	if err := a.tx.AddComment(tk, c); err != nil {
+		return err
+	}
+	if th.Status == "done" {
+		th.Status = "open"
+		if err := a.event(tk, fmt.Sprintf("side thread %d reopened by a reply from %s", th.ID, a.in.sender)); err != nil {
+			return err
+		}
+	}
+	if err := a.tx.PutTicket(tk); err != nil {
+		return err
+	}
+	if err := a.tx.IndexMessageID(a.mail().MessageID, store.Ref{Ticket: tk.ID, Thread: th.ID, Comment: c.ID}); err != nil {
+		return err
+	}
+	a.res.Ticket, a.res.Disposition = tk.ID, store.DispComment
+	return a.fanOut(tk, c, fanOpts{})
+}
+
+func threadByID(tk *store.Ticket, id uint32) *store.Thread {
+	for i := range tk.Threads {
+		if tk.Threads[i].ID == id {
+			return &tk.Threads[i]
+		}
+	}
+	return nil
+}
+
+// staffText is a staff member's new text: quoted history removed and cut
+// at the reply marker (SPEC 2).
+func (a *applier) staffText() string {
+	m := a.mail()
+	t := cutAtMarker(m.NewText, a.cfg.Threading.ReplyMarker)
+	// The marker may sit in quoted history the stripper already removed;
+	// cut the full text too and keep the shorter.
+	if full := cutAtMarker(m.Text, a.cfg.Threading.ReplyMarker); len(strings.TrimSpace(full)) < len(strings.TrimSpace(t)) {
+		t = threading.StripQuoted(full)
+	}
+	return strings.TrimSpace(t)
+}

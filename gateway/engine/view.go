@@ -1,0 +1,54 @@
+package engine
+
+import (
+	"helpdesk/store"
+	"helpdesk/threading"
+	"helpdesk/threading/token"
+)
+
+// view adapts a store transaction to threading.View: lookups resolve
+// merged tickets to the survivor.
+type view struct{ tx *store.Tx }
+
+func (v view) LookupMessageID(id string) (threading.MsgRef, bool) {
+	r, ok := v.tx.LookupMessageID(id)
+	if !ok {
+		return threading.MsgRef{}, false
+	}
+	tk, th, err := v.tx.ResolveThread(r.Ticket, r.Thread)
+	if err != nil {
+		return threading.MsgRef{}, false
+	}
+	return threading.MsgRef{Ticket: tk.ID, Thread: th, Private: r.Private}, true
+}
+
+func (v view) Ticket(id uint64) (*threading.TicketInfo, bool) {
+	tk, err := v.tx.Resolve(id)
+	if err != nil {
+		return nil, false
+	}
+	return ticketInfo(tk), true
+}
+
+func (v view) ResolveToken(t token.Token) (uint64, uint32, bool) {
+	tk, th, err := v.tx.ResolveThread(t.Ticket, t.Thread)
+	if err != nil {
+		return 0, 0, false
+	}
+	return tk.ID, th, true
+}
+
+func ticketInfo(tk *store.Ticket) *threading.TicketInfo {
+	ti := &threading.TicketInfo{
+		ID:        tk.ID,
+		Closed:    tk.Status == store.StatusClosed,
+		Requester: tk.Requester,
+		CCs:       tk.CCs,
+		Assignee:  tk.Assignee,
+		Followers: tk.Followers,
+	}
+	for _, th := range tk.Threads {
+		ti.Threads = append(ti.Threads, threading.ThreadInfo{ID: th.ID, Side: th.Kind == store.ThreadSide, Collaborators: th.Collaborators})
+	}
+	return ti
+}

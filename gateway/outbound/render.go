@@ -1,0 +1,172 @@
+package outbound
+
+import (
+	"bytes"
+	"fmt"
+	"html"
+	"io"
+	"mime"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-message/mail"
+	"github.com/jhillyerd/enmime/v2"
+
+	"helpdesk/store"
+)
+
+// RawOpener opens a stored raw message (to copy attachments from it).
+type RawOpener func(messageID uint64) (io.ReadCloser, error)
+
+// Render builds the MIME message of a queued mail: multipart/alternative
+// text and simple HTML, plus the author's attachments copied from the
+// stored raw message (SPEC 2). MIME is written by go-message.
+func Render(o *store.Outbound, open RawOpener, now time.Time) ([]byte, error) {
+	var h mail.Header
+	h.SetDate(now)
+	h.Set("From", o.From)
+	if len(o.To) > 0 {
+		h.Set("To", strings.Join(o.To, ", "))
+	}
+	if len(o.Cc) > 0 {
+		h.Set("Cc", strings.Join(o.Cc, ", "))
+	}
+	if o.ReplyTo != "" {
+		h.Set("Reply-To", o.ReplyTo)
+	}
+	h.SetSubject(o.Subject)
+	h.SetMessageID(o.MessageID)
+	if o.InReplyTo != "" {
+		h.SetMsgIDList("In-Reply-To", []string{o.InReplyTo})
+	}
+	if len(o.References) > 0 {
+		h.SetMsgIDList("References", o.References)
+	}
+	h.Set("MIME-Version", "1.0")
+	for _, x := range o.Headers {
+		h.Set(x.Name, x.Value)
+	}
+
+	files, err := attachments(o, open)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	mw, err := mail.CreateWriter(&buf, h)
+	if err != nil {
+		return nil, fmt.Errorf("creating message: %w", err)
+	}
+	iw, err := mw.CreateInline()
+	if err != nil {
+		return nil, err
+	}
+	if err := writePart(iw, "text/plain", o.Text); err != nil {
+		return nil, err
+	}
+	if err := writePart(iw, "text/html", TextToHTML(o.Text)); err != nil {
+		return nil, err
+	}
+	if err := iw.Close(); err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		var ah mail.AttachmentHeader
+		ah.Set("Content-Type", f.ContentType)
+		ah.SetFilename(f.Name)
+		w, err := mw.CreateAttachment(ah)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := w.Write(f.Data); err != nil {
+			return nil, err
+		}
+		if err := w.Close(); err != nil {
+			return nil, err
+		}
+	}
+	if err := mw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func writePart(iw *mail.InlineWriter, ctype, body string) error {
+	var ph mail.InlineHeader
+	ph.Set("Content-Type", mime.FormatMediaType(ctype, map[string]string{"charset": "utf-8"}))
+	ph.Set("Content-Transfer-Encoding", "quoted-printable")
+	w, err := iw.CreatePart(ph)
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, body); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+// attachments collects generated files and the parts named in o.Attach,
+// read back from the stored raw messages.
+func attachments(o *store.Outbound, open RawOpener) ([]store.InlineFile, error) {
+	files := append([]store.InlineFile(nil), o.AttachData...)
+	byMsg := map[uint64][]store.Attachment{}
+	var order []uint64
+	for _, a := range o.Attach {
+		if _, ok := byMsg[a.Message]; !ok {
+			order = append(order, a.Message)
+		}
+		byMsg[a.Message] = append(byMsg[a.Message], a)
+	}
+	for _, id := range order {
+		if open == nil {
+			break
+		}
+		rc, err := open(id)
+		if err != nil {
+			return nil, fmt.Errorf("reading attachments of message %d: %w", id, err)
+		}
+		env, err := enmime.ReadEnvelope(rc)
+		rc.Close()
+		if err != nil {
+			continue // the parts cannot be found again; send without them
+		}
+		parts := map[string]*enmime.Part{}
+		for _, p := range append(append([]*enmime.Part{}, env.Attachments...), env.Inlines...) {
+			parts[p.PartID] = p
+		}
+		for _, a := range byMsg[id] {
+			if p, ok := parts[a.Part]; ok {
+				files = append(files, store.InlineFile{Name: a.Name, ContentType: a.ContentType, Data: p.Content})
+			}
+		}
+	}
+	return files, nil
+}
+
+// TextToHTML renders plain text as simple HTML: escaped, quoted lines in a
+// blockquote, line breaks kept.
+func TextToHTML(text string) string {
+	var b strings.Builder
+	b.WriteString("<!DOCTYPE html>\n<html><body><div style=\"font-family: sans-serif; white-space: normal\">\n")
+	inQuote := false
+	for _, line := range strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n") {
+		q := strings.HasPrefix(line, ">")
+		if q != inQuote {
+			if q {
+				b.WriteString("<blockquote style=\"margin:0 0 0 .8ex;border-left:1px solid #ccc;padding-left:1ex\">\n")
+			} else {
+				b.WriteString("</blockquote>\n")
+			}
+			inQuote = q
+		}
+		if q {
+			line = strings.TrimPrefix(strings.TrimPrefix(line, ">"), " ")
+		}
+		b.WriteString(html.EscapeString(line))
+		b.WriteString("<br>\n")
+	}
+	if inQuote {
+		b.WriteString("</blockquote>\n")
+	}
+	b.WriteString("</div></body></html>\n")
+	return b.String()
+}

@@ -1,0 +1,366 @@
+// Package gateway is the SMTP edge of helpdesk: the inbound server with its
+// limits and spooling, the listener that bounds connections, and (in
+// subpackages) sender authentication, the engine that applies mail to the
+// store, and the outbound queue worker.
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"helpdesk/gateway/engine"
+)
+
+// Server is the inbound SMTP server.
+type Server struct {
+	eng  *engine.Engine
+	log  *slog.Logger
+	smtp *smtp.Server
+	lim  *limiter
+
+	sessions atomic.Int64
+	nextID   atomic.Uint64
+	Metrics  ServerMetrics
+}
+
+// ServerMetrics are SMTP-level counters for /metrics.
+type ServerMetrics struct {
+	Connections    atomic.Int64
+	RefusedConns   atomic.Int64
+	RcptRefused    atomic.Int64
+	TooLarge       atomic.Int64
+	HeaderTooLarge atomic.Int64
+	TempFailures   atomic.Int64
+	// Latency of DATA end to 250, in microseconds: a histogram.
+	Latency Histogram
+}
+
+// NewServer builds the server from the current config of eng.
+func NewServer(eng *engine.Engine, log *slog.Logger) *Server {
+	cfg := eng.Config()
+	s := &Server{eng: eng, log: log}
+	srv := smtp.NewServer(s)
+	srv.Domain = cfg.Hostname
+	srv.MaxMessageBytes = int64(cfg.SMTP.MaxMessageBytes)
+	srv.MaxRecipients = cfg.SMTP.MaxRecipients
+	srv.MaxLineLength = cfg.SMTP.MaxLineLength
+	srv.ReadTimeout = cfg.SMTP.ReadTimeout.D()
+	srv.WriteTimeout = cfg.SMTP.WriteTimeout.D()
+	srv.EnableSMTPUTF8 = true
+	srv.ErrorLog = slogLogger{log}
+	s.smtp = srv
+	s.lim = &limiter{max: cfg.SMTP.MaxConnections, perIP: cfg.SMTP.MaxConnectionsPerIP, per: map[string]int{}, m: &s.Metrics}
+	return s
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	err := s.smtp.Serve(&limitListener{Listener: ln, lim: s.lim})
+	if errors.Is(err, smtp.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting and waits for sessions to finish, up to ctx;
+// then it cuts the rest (their mail never got a 250, so the client retries).
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.smtp.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		s.log.Warn("shutdown: sessions still running at the deadline were cut")
+		return s.smtp.Close()
+	}
+	if errors.Is(err, smtp.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Sessions is the number of open sessions.
+func (s *Server) Sessions() int64 { return s.sessions.Load() }
+
+// NewSession implements smtp.Backend.
+func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	s.sessions.Add(1)
+	id := s.nextID.Add(1)
+	var ip netip.Addr
+	if ta, ok := c.Conn().RemoteAddr().(*net.TCPAddr); ok {
+		ip, _ = netip.AddrFromSlice(ta.IP)
+		ip = ip.Unmap()
+	}
+	return &session{s: s, conn: c, ip: ip, id: id, log: s.log.With("session", id, "client", c.Conn().RemoteAddr().String())}, nil
+}
+
+type session struct {
+	s    *Server
+	conn *smtp.Conn
+	ip   netip.Addr
+	id   uint64
+	log  *slog.Logger
+
+	from  string
+	rcpts []string
+}
+
+func (ss *session) Reset() {
+	ss.from = ""
+	ss.rcpts = nil
+}
+
+func (ss *session) Logout() error {
+	ss.s.sessions.Add(-1)
+	return nil
+}
+
+func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
+	ss.from = from
+	ss.rcpts = nil
+	return nil
+}
+
+// Rcpt accepts our mailboxes and any plus-address of them; tokens are
+// verified later and a bad one is treated as absent, never bounced. Any
+// other recipient is refused here, so we never accept and then bounce
+// (no backscatter, SPEC 2).
+func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	cfg := ss.s.eng.Config()
+	if cfg.Mailbox(to) == nil {
+		ss.s.Metrics.RcptRefused.Add(1)
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such mailbox here"}
+	}
+	ss.rcpts = append(ss.rcpts, to)
+	return nil
+}
+
+var (
+	errHeaderTooLarge = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Header block too large"}
+	errTemporary      = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary failure storing the message, please try again later"}
+	errTimeout        = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "Timeout reading the message"}
+)
+
+// Data streams the message through the limits into a spool, then hands it
+// to the engine. It returns nil (250) only after the message and all its
+// effects are committed and fsync'd; a store failure is a 451 so the
+// client retries (SPEC 11).
+func (ss *session) Data(r io.Reader) error {
+	cfg := ss.s.eng.Config()
+	db := ss.s.eng.DB()
+	sp := db.NewSpool(int64(cfg.SMTP.SpoolThreshold))
+	defer sp.Close()
+
+	// Our Received line (RFC 5321 section 4.4) records where it came from.
+	fmt.Fprintf(sp, "Received: from %s (%s)\r\n\tby %s with ESMTP id %d;\r\n\t%s\r\n",
+		sanitizeHelo(ss.conn.Hostname()), ss.ip, cfg.Hostname, ss.id, time.Now().Format(time.RFC1123Z))
+
+	dr := &deadlineReader{r: r, conn: ss.conn.Conn(), d: cfg.SMTP.DataTimeout.D()}
+	hl := &headerLimiter{max: int(cfg.SMTP.MaxHeaderBytes)}
+	if _, err := io.Copy(sp, io.TeeReader(dr, hl)); err != nil {
+		var se *smtp.SMTPError
+		switch {
+		case errors.As(err, &se):
+			if se.Code == 552 {
+				ss.s.Metrics.TooLarge.Add(1)
+			}
+			return se
+		case errors.Is(err, errHeaderLimit):
+			ss.s.Metrics.HeaderTooLarge.Add(1)
+			return errHeaderTooLarge
+		case isTimeout(err):
+			return errTimeout
+		case errors.Is(err, smtp.ErrTooLongLine):
+			return &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 4, 0}, Message: "Line too long"}
+		}
+		ss.log.Warn("reading DATA failed", "err", err)
+		ss.s.Metrics.TempFailures.Add(1)
+		return errTemporary
+	}
+	start := time.Now()
+	res, err := ss.s.eng.Deliver(context.Background(), engine.Envelope{
+		MailFrom: ss.from, Rcpts: append([]string(nil), ss.rcpts...), RemoteIP: ss.ip, Via: "smtp",
+	}, sp)
+	if err != nil {
+		ss.s.Metrics.TempFailures.Add(1)
+		ss.log.Error("storing message failed; answered 451", "err", err)
+		return errTemporary
+	}
+	ss.s.Metrics.Latency.Observe(time.Since(start))
+	_ = res
+	return nil
+}
+
+func sanitizeHelo(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x21 || r > 0x7e || r == '(' || r == ')' {
+			return -1
+		}
+		return r
+	}, s)
+	if len(s) > 255 {
+		s = s[:255]
+	}
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// deadlineReader extends the connection's read deadline before every read,
+// so DATA gets its own (longer) idle timeout than commands.
+type deadlineReader struct {
+	r    io.Reader
+	conn net.Conn
+	d    time.Duration
+}
+
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	if d.d > 0 {
+		d.conn.SetReadDeadline(time.Now().Add(d.d))
+	}
+	return d.r.Read(p)
+}
+
+var errHeaderLimit = errors.New("header block too large")
+
+// headerLimiter counts bytes until the blank line ending the header block
+// and fails once the block exceeds max (a header bomb is refused before
+// memory is spent on parsing it).
+type headerLimiter struct {
+	max  int
+	n    int
+	done bool
+	prev []byte // the last 3 bytes seen, to find CRLFCRLF or LFLF across writes
+}
+
+func (h *headerLimiter) Write(p []byte) (int, error) {
+	if h.done || h.max <= 0 {
+		return len(p), nil
+	}
+	buf := append(h.prev, p...)
+	end := -1
+	if i := bytes.Index(buf, []byte("\r\n\r\n")); i >= 0 {
+		end = i
+	}
+	if i := bytes.Index(buf, []byte("\n\n")); i >= 0 && (end < 0 || i < end) {
+		end = i
+	}
+	if end >= 0 {
+		h.done = true
+		h.n += end - len(h.prev)
+	} else {
+		h.n += len(p)
+	}
+	if h.n > h.max {
+		return 0, errHeaderLimit
+	}
+	if len(buf) > 3 {
+		buf = buf[len(buf)-3:]
+	}
+	h.prev = append(h.prev[:0], buf...)
+	return len(p), nil
+}
+
+// ---- connection limits ----
+
+// limiter bounds connections in total and per client IP (SPEC 10).
+type limiter struct {
+	mu    sync.Mutex
+	max   int
+	perIP int
+	total int
+	per   map[string]int
+	m     *ServerMetrics
+}
+
+func (l *limiter) acquire(ip string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if (l.max > 0 && l.total >= l.max) || (l.perIP > 0 && l.per[ip] >= l.perIP) {
+		return false
+	}
+	l.total++
+	l.per[ip]++
+	return true
+}
+
+func (l *limiter) release(ip string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.total--
+	if l.per[ip]--; l.per[ip] <= 0 {
+		delete(l.per, ip)
+	}
+}
+
+type limitListener struct {
+	net.Listener
+	lim *limiter
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ip := hostOf(c.RemoteAddr())
+		if !l.lim.acquire(ip) {
+			l.lim.m.RefusedConns.Add(1)
+			// RFC 5321 section 3.8: a 421 greeting refuses the session.
+			c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			io.WriteString(c, "421 4.7.0 Too many connections, try again later\r\n")
+			c.Close()
+			continue
+		}
+		l.lim.m.Connections.Add(1)
+		return &limitConn{Conn: c, release: func() { l.lim.release(ip) }}, nil
+	}
+}
+
+func hostOf(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	h, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return h
+}
+
+type limitConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitConn) Close() error {
+	c.once.Do(c.release)
+	return c.Conn.Close()
+}
+
+// slogLogger adapts go-smtp's logger to slog.
+type slogLogger struct{ l *slog.Logger }
+
+func (s slogLogger) Printf(format string, v ...interface{}) {
+	s.l.Warn("smtp", "msg", strings.TrimSpace(fmt.Sprintf(format, v...)))
+}
+func (s slogLogger) Println(v ...interface{}) {
+	s.l.Warn("smtp", "msg", strings.TrimSpace(fmt.Sprintln(v...)))
+}
