@@ -96,7 +96,7 @@ func (c *Config) validateHTTP(v *validator) {
 	if !isLoopback(host) {
 		v.add("http.listen", fmt.Sprintf("%q is not a loopback address: metrics must not be reachable from the network", l), `use "127.0.0.1:<port>" or "[::1]:<port>", and let a reverse proxy publish it if needed`)
 	}
-	if l == c.SMTP.Listen {
+	if _, port, _ := net.SplitHostPort(l); l == c.SMTP.Listen && port != "0" {
 		v.add("http.listen", "is the same address as smtp.listen", `use another port, e.g. "127.0.0.1:2526"`)
 	}
 }

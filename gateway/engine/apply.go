@@ -21,10 +21,13 @@ type applier struct {
 	in  *inbound
 	now time.Time
 
-	msg      *store.Message
-	staff    *threading.Staff
-	res      Result
-	enqueued int
+	msg   *store.Message
+	staff *threading.Staff
+	// lastSideMessageID is the Message-ID of the newest mail enqueued to
+	// a side thread's collaborators.
+	lastSideMessageID string
+	res               Result
+	enqueued          int
 	// release is set when an admin released a quarantined record: the
 	// failed check is waived and the stored message reused.
 	release *store.Quarantine

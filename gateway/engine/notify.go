@@ -260,6 +260,9 @@ func (a *applier) enqueue(o out) error {
 		return err
 	}
 	a.enqueued++
+	if o.kind == "side" {
+		a.lastSideMessageID = id
+	}
 	if ticket != 0 {
 		return a.tx.IndexMessageID(id, store.Ref{Ticket: ticket, Thread: o.thread, Comment: o.seq, Outbound: true, Party: u.ID, Private: o.private})
 	}

@@ -1,0 +1,346 @@
+// Package testkit runs real helpdesk parts for end-to-end tests and the
+// bench: the daemon on 127.0.0.1:0 with a temporary data directory, a real
+// SMTP sink (go-smtp) that records every outbound mail per recipient, a
+// test DNS server for DKIM/DMARC, and an SMTP client to send mail.
+package testkit
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/jhillyerd/enmime/v2"
+
+	"helpdesk/config"
+	"helpdesk/gateway/daemon"
+	"helpdesk/gateway/dnstest"
+	"helpdesk/store"
+)
+
+// Received is one mail the sink accepted.
+type Received struct {
+	From string
+	To   []string
+	Raw  []byte
+	Env  *enmime.Envelope
+}
+
+// Header returns a decoded header of the mail.
+func (r *Received) Header(name string) string { return r.Env.GetHeader(name) }
+
+// Sink is a real SMTP server that records every mail it receives.
+type Sink struct {
+	Addr string
+	srv  *smtp.Server
+	mu   sync.Mutex
+	msgs []*Received
+	cond *sync.Cond
+	// Refuse makes the sink answer RCPT for these addresses with 550.
+	Refuse map[string]bool
+	// Fail makes the sink answer DATA with 451 while set.
+	Fail bool
+}
+
+// StartSink starts a sink on 127.0.0.1:0, closed at test cleanup.
+func StartSink(t testing.TB) *Sink {
+	t.Helper()
+	s := &Sink{Refuse: map[string]bool{}}
+	s.cond = sync.NewCond(&s.mu)
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &sinkSession{s: s}, nil }))
+	srv.Domain = "sink.test"
+	srv.AllowInsecureAuth = true
+	srv.ErrorLog = nopLogger{}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Addr = ln.Addr().String()
+	s.srv = srv
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return s
+}
+
+type nopLogger struct{}
+
+func (nopLogger) Printf(string, ...interface{}) {}
+func (nopLogger) Println(...interface{})        {}
+
+type sinkSession struct {
+	s    *Sink
+	from string
+	to   []string
+}
+
+func (ss *sinkSession) Reset()        { ss.from, ss.to = "", nil }
+func (ss *sinkSession) Logout() error { return nil }
+func (ss *sinkSession) Mail(from string, _ *smtp.MailOptions) error {
+	ss.from = from
+	return nil
+}
+func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	ss.s.mu.Lock()
+	refuse := ss.s.Refuse[strings.ToLower(to)]
+	ss.s.mu.Unlock()
+	if refuse {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+	}
+	ss.to = append(ss.to, to)
+	return nil
+}
+func (ss *sinkSession) Data(r io.Reader) error {
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	ss.s.mu.Lock()
+	fail := ss.s.Fail
+	ss.s.mu.Unlock()
+	if fail {
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"}
+	}
+	env, err := enmime.ReadEnvelope(bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	ss.s.mu.Lock()
+	ss.s.msgs = append(ss.s.msgs, &Received{From: ss.from, To: ss.to, Raw: raw, Env: env})
+	ss.s.cond.Broadcast()
+	ss.s.mu.Unlock()
+	return nil
+}
+
+// SetFail switches 451 answers on or off.
+func (s *Sink) SetFail(v bool) {
+	s.mu.Lock()
+	s.Fail = v
+	s.mu.Unlock()
+}
+
+// All returns every mail received so far.
+func (s *Sink) All() []*Received {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*Received(nil), s.msgs...)
+}
+
+// To returns the mails whose envelope recipient is addr.
+func (s *Sink) To(addr string) []*Received {
+	var out []*Received
+	for _, m := range s.All() {
+		for _, t := range m.To {
+			if strings.EqualFold(t, addr) {
+				out = append(out, m)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// WaitCount waits until at least n mails have arrived for addr ("" = any)
+// and returns them; it fails the test after timeout.
+func (s *Sink) WaitCount(t testing.TB, addr string, n int, timeout time.Duration) []*Received {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		var got []*Received
+		if addr == "" {
+			got = s.All()
+		} else {
+			got = s.To(addr)
+		}
+		if len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %d mails to %q, got %d", timeout, n, addr, len(got))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Options shape the daemon a test starts.
+type Options struct {
+	// Config is TOML appended to the generated base config ([[agent]],
+	// [[mailbox]] ... ). When it has no [[mailbox]], support@example.com is
+	// added; agents must be declared by the test.
+	Config string
+	// Relay: send outbound mail to this sink (nil: write .eml files).
+	Relay *Sink
+	// DNS is the resolver for DKIM/DMARC (nil: one is started).
+	DNS *dnstest.Server
+	// Dir is the data directory (default: a temp dir).
+	Dir string
+	// Now is the store clock.
+	Now func() time.Time
+	// Log receives the daemon's logs (default: discarded unless -v).
+	Log io.Writer
+}
+
+// Daemon is a running helpdesk for a test.
+type Daemon struct {
+	*daemon.Daemon
+	DNS  *dnstest.Server
+	Dir  string
+	Path string // the config file
+	t    testing.TB
+}
+
+// BaseConfig is the generated part of a test config.
+func BaseConfig(dir, relay, resolver string) string {
+	return fmt.Sprintf(`data_dir = %q
+hostname = "helpdesk.test"
+[smtp]
+listen = "127.0.0.1:0"
+[http]
+listen = "127.0.0.1:0"
+[outbound]
+relay = %q
+starttls = "none"
+retry_initial = "50ms"
+retry_max = "200ms"
+[auth]
+resolver = %q
+dns_timeout = "2s"
+staff = ["dmarc", "authres"]
+trusted_relays = ["127.0.0.1/32"]
+`, dir, relay, resolver)
+}
+
+// Start starts a daemon; it is shut down at test cleanup.
+func Start(t testing.TB, o Options) *Daemon {
+	t.Helper()
+	if o.Dir == "" {
+		o.Dir = t.TempDir()
+	}
+	if o.DNS == nil {
+		o.DNS = dnstest.Start(t)
+	}
+	relay := ""
+	if o.Relay != nil {
+		relay = o.Relay.Addr
+	}
+	text := BaseConfig(o.Dir, relay, o.DNS.Addr()) + "\n" + o.Config
+	if !strings.Contains(o.Config, "[[mailbox]]") {
+		text += "\n[[mailbox]]\naddress = \"support@example.com\"\nname = \"Example Support\"\ngroup = \"support\"\n"
+	}
+	if !strings.Contains(o.Config, "[[group]]") {
+		text += "\n[[group]]\nname = \"support\"\n"
+	}
+	path := filepath.Join(o.Dir, "helpdesk.toml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatalf("test config: %v\n%s", err, text)
+	}
+	w := o.Log
+	if w == nil {
+		w = io.Discard
+		if testing.Verbose() {
+			w = os.Stderr
+		}
+	}
+	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	d, err := daemon.Start(cfg, daemon.Options{Logger: log, Now: o.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	td := &Daemon{Daemon: d, DNS: o.DNS, Dir: o.Dir, Path: path, t: t}
+	t.Cleanup(func() { td.Stop() })
+	return td
+}
+
+// Stop shuts the daemon down (idempotent).
+func (d *Daemon) Stop() {
+	if d.Daemon == nil {
+		return
+	}
+	d.Daemon.Shutdown(contextTimeout(5 * time.Second))
+	d.Daemon = nil
+}
+
+// Send delivers raw over SMTP from envelope sender from to rcpts and
+// returns the server's error (nil for 250).
+func (d *Daemon) Send(from string, rcpts []string, raw []byte) error {
+	return SendMail(d.SMTPAddr, from, rcpts, raw)
+}
+
+// MustSend is Send that fails the test on any error.
+func (d *Daemon) MustSend(from string, rcpts []string, raw []byte) {
+	d.t.Helper()
+	if err := d.Send(from, rcpts, raw); err != nil {
+		d.t.Fatalf("sending mail from %s: %v", from, err)
+	}
+}
+
+// SendMail speaks SMTP to addr.
+func SendMail(addr, from string, rcpts []string, raw []byte) error {
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Hello("client.test"); err != nil {
+		return err
+	}
+	if err := c.Mail(from, nil); err != nil {
+		return err
+	}
+	for _, r := range rcpts {
+		if err := c.Rcpt(r, nil); err != nil {
+			return err
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(raw); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return c.Quit()
+}
+
+// Ticket loads a ticket and its comments from the running daemon's store.
+func (d *Daemon) Ticket(id uint64) (*store.Ticket, []*store.Comment) {
+	d.t.Helper()
+	var tk *store.Ticket
+	var cs []*store.Comment
+	err := d.DB.View(func(tx *store.Tx) error {
+		var err error
+		if tk, err = tx.Ticket(id); err != nil {
+			return err
+		}
+		cs, err = tx.Comments(id)
+		return err
+	})
+	if err != nil {
+		d.t.Fatalf("ticket %d: %v", id, err)
+	}
+	return tk, cs
+}
+
+// TicketCount is the number of tickets.
+func (d *Daemon) TicketCount() int {
+	n := 0
+	d.DB.View(func(tx *store.Tx) error { n = tx.TicketCount(); return nil })
+	return n
+}
+
+// Flush delivers every due outbound mail now.
+func (d *Daemon) Flush() { d.Worker.Drain() }
