@@ -256,14 +256,7 @@ func SubjectTag(subject, prefix string) uint64 {
 	if prefix == "" {
 		prefix = "#"
 	}
-	var re *regexp.Regexp
-	if v, ok := tagCache.Load(prefix); ok {
-		re = v.(*regexp.Regexp)
-	} else {
-		re = regexp.MustCompile(`\[\s*` + regexp.QuoteMeta(prefix) + `\s*(\d{1,18})\s*\]`)
-		tagCache.Store(prefix, re)
-	}
-	mm := re.FindStringSubmatch(subject)
+	mm := tagRegexp(prefix).FindStringSubmatch(subject)
 	if mm == nil {
 		return 0
 	}
@@ -272,6 +265,18 @@ func SubjectTag(subject, prefix string) uint64 {
 		return 0
 	}
 	return n
+}
+
+func tagRegexp(prefix string) *regexp.Regexp {
+	if prefix == "" {
+		prefix = "#"
+	}
+	if v, ok := tagCache.Load(prefix); ok {
+		return v.(*regexp.Regexp)
+	}
+	re := regexp.MustCompile(`\[\s*` + regexp.QuoteMeta(prefix) + `\s*(\d{1,18})\s*\]`)
+	tagCache.Store(prefix, re)
+	return re
 }
 
 // Tag formats the subject tag for ticket n.
@@ -288,8 +293,8 @@ func CleanSubject(subject, prefix string) string {
 	for i := 0; i < 5; i++ {
 		before := s
 		s = replyPrefix.ReplaceAllString(s, "")
-		if n := SubjectTag(s, prefix); n != 0 {
-			s = strings.TrimSpace(strings.Replace(s, Tag(prefix, n), "", 1))
+		if loc := tagRegexp(prefix).FindStringIndex(s); loc != nil {
+			s = strings.TrimSpace(s[:loc[0]] + s[loc[1]:])
 		}
 		if s == before {
 			break

@@ -89,6 +89,12 @@ type DSN struct {
 	OriginalMessageID string `json:"original_message_id,omitempty"`
 	// Diagnostic is a short human-readable reason.
 	Diagnostic string `json:"diagnostic,omitempty"`
+	// FeedbackType is the RFC 5965 Feedback-Type of a feedback report
+	// ("abuse", "fraud", "unsubscribe", ...); "" for delivery reports.
+	FeedbackType string `json:"feedback_type,omitempty"`
+	// OriginalMailFrom is the envelope sender of the reported mail
+	// (ARF Original-Mail-From), lowercased, without angle brackets.
+	OriginalMailFrom string `json:"original_mail_from,omitempty"`
 }
 
 // Permanent reports whether the report is a permanent failure (bounce).
@@ -190,6 +196,16 @@ type Mail struct {
 	// ParseErrors lists what could not be parsed. The mail is still
 	// handled with whatever was readable.
 	ParseErrors []string
+
+	// StaffText is the new text of the mail cut at the reply marker
+	// (ParseOptions.ReplyMarker) of our staff notifications (SPEC 2): what
+	// an agent's reply contributes. It equals NewText when the marker is
+	// absent; "" when no marker was configured.
+	StaffText string
+	// TextTruncated is true when Text, HTML or a text part was cut at
+	// ParseOptions.MaxTextBytes (or a text budget); the raw message keeps
+	// everything.
+	TextTruncated bool
 }
 
 // ReportPart is one machine-readable part of a report (see Mail.ReportParts).

@@ -112,8 +112,9 @@ func Start(cfg *config.Config, opt Options) (d *Daemon, err error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
-	d.wg.Add(2)
+	d.wg.Add(3)
 	go func() { defer d.wg.Done(); d.Worker.Run(ctx) }()
+	go func() { defer d.wg.Done(); d.sweep(ctx) }()
 	go func() {
 		defer d.wg.Done()
 		if err := d.SMTP.Serve(d.smtpLn); err != nil {
@@ -123,6 +124,22 @@ func Start(cfg *config.Config, opt Options) (d *Daemon, err error) {
 	log.Info("helpdesk started", "smtp", d.SMTPAddr, "http", d.HTTPAddr, "data_dir", cfg.DataDir,
 		"relay", cfg.Outbound.Relay, "installation", d.DB.InstallationID())
 	return d, nil
+}
+
+// sweep runs the time-based lifecycle rules once a minute.
+func (d *Daemon) sweep(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		if _, err := d.Engine.Sweep(); err != nil {
+			d.log.Error("lifecycle sweep", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // NewAuthenticator builds the sender-authentication function from config.

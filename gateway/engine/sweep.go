@@ -1,0 +1,64 @@
+package engine
+
+import (
+	"fmt"
+
+	"helpdesk/store"
+)
+
+// Sweep runs the time-based lifecycle rules (SPEC 7): resolved tickets
+// close automatically after tickets.auto_close_after. It returns how many
+// tickets it changed.
+func (e *Engine) Sweep() (int, error) {
+	cfg := e.Config()
+	after := cfg.Tickets.AutoCloseAfter.D()
+	if after <= 0 {
+		return 0, nil
+	}
+	now := e.now()
+	var due []uint64
+	err := e.db.View(func(tx *store.Tx) error {
+		for _, id := range tx.TicketIDs(store.StatusResolved, 0) {
+			tk, err := tx.Ticket(id)
+			if err != nil {
+				return err
+			}
+			if tk.ResolvedAt != nil && now.Sub(*tk.ResolvedAt) >= after {
+				due = append(due, id)
+			}
+		}
+		return nil
+	})
+	if err != nil || len(due) == 0 {
+		return 0, err
+	}
+	n := 0
+	err = e.db.Update(func(tx *store.Tx) error {
+		n = 0
+		for _, id := range due {
+			tk, err := tx.Ticket(id)
+			if err != nil {
+				return err
+			}
+			if tk.Status != store.StatusResolved || tk.ResolvedAt == nil || now.Sub(*tk.ResolvedAt) < after {
+				continue // changed since the scan
+			}
+			tk.Status = store.StatusClosed
+			t := now
+			tk.ClosedAt = &t
+			if err := tx.AddComment(tk, &store.Comment{Kind: store.KindEvent, Visibility: store.Private, Author: "helpdesk",
+				Text: fmt.Sprintf("status resolved → closed (automatically, %s after resolution)", after)}); err != nil {
+				return err
+			}
+			if err := tx.PutTicket(tk); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err == nil && n > 0 {
+		e.log.Info("auto-closed resolved tickets", "count", n)
+	}
+	return n, err
+}
