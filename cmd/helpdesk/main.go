@@ -58,6 +58,7 @@ commands:
   quarantine show N           show a quarantined record and its raw message
   quarantine release N        apply a quarantined mail (admin vouches for it)
   backup FILE                 write an online, consistent backup (tar)
+  rotate-key                  start a new reply-token secret (old tokens verify for secret_grace_period)
   check-config                validate the configuration and exit non-zero on problems
   bench                       measure ingest speed (see helpdesk bench -h)
   version                     print the version
@@ -136,6 +137,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.outbox(limit)
 	case "quarantine":
 		return c.quarantine(pos, limit)
+	case "rotate-key":
+		api, done, ok := c.api(true)
+		if !ok {
+			return 1
+		}
+		defer done()
+		n, err := api.RotateKey()
+		if err != nil {
+			return c.fail(1, "%v", err)
+		}
+		fmt.Fprintf(stdout, "new reply-token secret in use; %d secrets on record (retired ones verify for their grace period)\n", n)
+		return 0
 	case "backup":
 		if len(pos) != 1 {
 			return c.fail(2, "usage: helpdesk backup FILE")

@@ -27,6 +27,7 @@ type API interface {
 	QuarantineShow(id uint64) (*QuarantineView, error)
 	Release(id uint64) (engine.Result, error)
 	Backup(w io.Writer) (int, error)
+	RotateKey() (int, error)
 }
 
 // TicketSummary is one line of `helpdesk tickets`.
@@ -288,6 +289,28 @@ func (l *Local) Release(id uint64) (engine.Result, error) {
 		return engine.Result{}, fmt.Errorf("release needs a writable store")
 	}
 	return l.Engine.Release(context.Background(), id)
+}
+
+// RotateKey retires the current reply-token secret and starts a new one;
+// tokens signed with the old one keep verifying for
+// threading.secret_grace_period. It returns the number of keys kept.
+func (l *Local) RotateKey() (int, error) {
+	n := 0
+	err := l.DB.Update(func(tx *store.Tx) error {
+		if err := tx.RotateKey(); err != nil {
+			return err
+		}
+		keys, err := tx.Keys()
+		n = len(keys)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	if l.Engine != nil {
+		return n, l.Engine.ReloadKeys()
+	}
+	return n, nil
 }
 
 // Backup writes an online, consistent backup.

@@ -100,6 +100,10 @@ func Handler(api API) http.Handler {
 		v, err := api.Release(n)
 		reply(w, v, err)
 	})
+	mux.HandleFunc("POST /rotate-key", func(w http.ResponseWriter, r *http.Request) {
+		n, err := api.RotateKey()
+		reply(w, n, err)
+	})
 	mux.HandleFunc("GET /backup", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-tar")
 		// Errors after the first byte cannot change the status: the
@@ -226,6 +230,12 @@ func (c *Client) Release(id uint64) (engine.Result, error) {
 	var v engine.Result
 	err := c.call("POST", "/quarantine/release", url.Values{"id": {strconv.FormatUint(id, 10)}}, nil, &v)
 	return v, err
+}
+
+func (c *Client) RotateKey() (int, error) {
+	var n int
+	err := c.call("POST", "/rotate-key", nil, nil, &n)
+	return n, err
 }
 
 func (c *Client) Backup(w io.Writer) (int, error) {

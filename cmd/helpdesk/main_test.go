@@ -1,0 +1,219 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"helpdesk/config"
+	"helpdesk/gateway/control"
+	"helpdesk/gateway/daemon"
+	"helpdesk/gateway/testkit"
+)
+
+func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func writeConfig(t *testing.T, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "helpdesk.toml")
+	text := testkit.BaseConfig(filepath.Join(dir, "data"), "", "127.0.0.1:1") + `
+[[mailbox]]
+address = "support@example.com"
+name = "Support"
+group = "support"
+[[group]]
+name = "support"
+[[agent]]
+email = "victoria@example.com"
+name = "Victoria"
+role = "agent"
+groups = ["support"]
+`
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+const mail1 = "From: Ken <ken@e-fun.example>\r\nTo: support@example.com\r\nSubject: Printer on fire\r\nMessage-ID: <p1@e-fun.example>\r\n\r\nIt is burning.\r\n"
+
+func TestShippedConfigChecks(t *testing.T) {
+	code, out, _ := runCLI(t, "", "check-config", "-config", "../../helpdesk.toml")
+	if code != 0 || !strings.Contains(out, "OK") {
+		t.Fatalf("check-config on the shipped file: code %d, %q", code, out)
+	}
+}
+
+func TestCheckConfigReportsEveryProblem(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "bad.toml")
+	os.WriteFile(p, []byte(`data_dir = "./d"
+[smtp]
+max_message_bytes = "lots"
+max_mesage_bytes = 5
+[[mailbox]]
+name = "no address"
+[[agent]]
+email = "a@example.com"
+role = "boss"
+`), 0o600)
+	code, out, _ := runCLI(t, "", "check-config", "--config", p)
+	if code == 0 {
+		t.Fatalf("bad config accepted: %s", out)
+	}
+	for _, want := range []string{"smtp.max_message_bytes", "max_mesage_bytes", "mailbox[0].address", "agent[0].role"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check-config output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// Without a running daemon the CLI opens the store itself; flags may
+// follow positional arguments.
+func TestCLIWithoutDaemon(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := writeConfig(t, dir)
+	code, out, errs := runCLI(t, mail1, "inject", "-", "-config", cfgPath)
+	if code != 0 || !strings.Contains(out, "ticket #1") {
+		t.Fatalf("inject: %d %q %q", code, out, errs)
+	}
+	// The same mail again is stored once.
+	code, out, _ = runCLI(t, mail1, "inject", "-config", cfgPath)
+	if code != 0 || !strings.Contains(out, "duplicate") {
+		t.Fatalf("second inject: %d %q", code, out)
+	}
+	code, out, _ = runCLI(t, "", "tickets", "-config", cfgPath, "--json")
+	var list []control.TicketSummary
+	if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list) != 1 || list[0].Subject != "Printer on fire" {
+		t.Fatalf("tickets --json: %d %s", code, out)
+	}
+	code, out, _ = runCLI(t, "", "show", "1", "--json", "-config", cfgPath)
+	var v map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &v) != nil {
+		t.Fatalf("show --json: %d %s", code, out)
+	}
+	for _, k := range []string{"id", "subject", "status", "priority", "mailbox", "requester", "assignee", "group", "ccs", "followers", "tags", "links", "threads", "comments", "attachments"} {
+		if _, ok := v[k]; !ok {
+			t.Errorf("show --json lacks %q", k)
+		}
+	}
+	cs := v["comments"].([]any)
+	first := cs[0].(map[string]any)
+	for _, k := range []string{"id", "thread", "author", "visibility", "text", "created", "message_id"} {
+		if _, ok := first[k]; !ok {
+			t.Errorf("comment lacks %q", k)
+		}
+	}
+	if first["text"] != "It is burning." || first["visibility"] != "public" {
+		t.Errorf("first comment = %v", first)
+	}
+	code, out, _ = runCLI(t, "", "show", "-config", cfgPath, "1")
+	if code != 0 || !strings.Contains(out, "Printer on fire") || !strings.Contains(out, "It is burning.") {
+		t.Errorf("show: %d %s", code, out)
+	}
+	code, _, errs = runCLI(t, "", "show", "99", "-config", cfgPath)
+	if code == 0 || !strings.Contains(errs, "not found") {
+		t.Errorf("show 99: %d %q", code, errs)
+	}
+	code, out, _ = runCLI(t, "", "outbox", "-config", cfgPath)
+	if code != 0 || !strings.Contains(out, "queued 2") || !strings.Contains(out, "ack") {
+		t.Errorf("outbox (the ack and the group notification wait for the daemon): %d %s", code, out)
+	}
+	code, out, _ = runCLI(t, "", "quarantine", "-config", cfgPath)
+	if code != 0 || !strings.Contains(out, "nothing quarantined") {
+		t.Errorf("quarantine: %d %s", code, out)
+	}
+}
+
+// With the daemon running the CLI goes through the control socket (the
+// store file is locked by the daemon).
+func TestCLIWithDaemonAndBackup(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := writeConfig(t, dir)
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := daemon.Start(cfg, daemon.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Shutdown(t.Context())
+	if err := testkit.SendMail(d.SMTPAddr, "ken@e-fun.example", []string{"support@example.com"}, []byte(mail1)); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runCLI(t, "", "tickets", "-config", cfgPath)
+	if code != 0 || !strings.Contains(out, "Printer on fire") {
+		t.Fatalf("tickets via socket: %d %q %q", code, out, errs)
+	}
+	code, out, _ = runCLI(t, strings.Replace(mail1, "p1@", "p2@", 1), "inject", "-config", cfgPath)
+	if code != 0 || !strings.Contains(out, "ticket #2") {
+		t.Fatalf("inject via socket: %d %q", code, out)
+	}
+	code, out, _ = runCLI(t, "", "rotate-key", "-config", cfgPath)
+	if code != 0 || !strings.Contains(out, "2 secrets") {
+		t.Fatalf("rotate-key: %d %q", code, out)
+	}
+	bk := filepath.Join(dir, "backup.tar")
+	code, out, errs = runCLI(t, "", "backup", bk, "-config", cfgPath)
+	if code != 0 {
+		t.Fatalf("backup: %d %q %q", code, out, errs)
+	}
+	// Restore into a new data dir and read the tickets back without a daemon.
+	rdir := filepath.Join(dir, "restored")
+	f, _ := os.Open(bk)
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(rdir, h.Name)
+		os.MkdirAll(filepath.Dir(p), 0o750)
+		w, _ := os.Create(p)
+		io.Copy(w, tr)
+		w.Close()
+	}
+	rcfg := strings.Replace(readFile(t, cfgPath), filepath.Join(dir, "data"), rdir, 1)
+	rpath := filepath.Join(dir, "restored.toml")
+	os.WriteFile(rpath, []byte(rcfg), 0o600)
+	code, out, _ = runCLI(t, "", "tickets", "--json", "-config", rpath)
+	var list []control.TicketSummary
+	if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list) != 2 {
+		t.Fatalf("tickets from the restored backup: %d %s", code, out)
+	}
+}
+
+func readFile(t *testing.T, p string) string {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestParseInterspersed(t *testing.T) {
+	code, out, _ := runCLI(t, "", "version")
+	if code != 0 || !strings.HasPrefix(out, "helpdesk ") {
+		t.Errorf("version: %d %q", code, out)
+	}
+	code, _, errs := runCLI(t, "", "frobnicate")
+	if code != 2 || !strings.Contains(errs, "unknown command") {
+		t.Errorf("unknown command: %d %q", code, errs)
+	}
+}
