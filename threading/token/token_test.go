@@ -1,6 +1,7 @@
 package token
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -115,8 +116,18 @@ func FuzzVerify(f *testing.F) {
 	f.Add(k.Sign(Token{Ticket: 1, Party: 1}))
 	f.Add("")
 	f.Add("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+	f.Add(strings.Repeat("a", 1<<20))
 	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) > 1<<20 {
+			return
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
 		tok, err := k.Verify(s)
+		runtime.ReadMemStats(&after)
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
+			t.Errorf("verifying %d bytes allocated %d bytes", len(s), grew)
+		}
 		if err == nil && k.Sign(tok) != strings.ToLower(s) {
 			// A token that verifies must be the canonical encoding of
 			// what it decodes to (no malleability).
