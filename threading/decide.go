@@ -240,11 +240,11 @@ func findCandidate(in Input, v View) (ticket uint64, thread uint32, key Key, pri
 		if !ok {
 			return 0, 0, KeyNone, false
 		}
-		// Guessing a number must not let anyone in: the tag counts only
-		// for a participant of the main thread (SPEC 3.2c).
-		if r := RoleOf(in.Sender, in.Staff, tk, nil); r != RoleNobody {
-			return tk.ID, 0, KeySubjectTag, false
-		}
+		// Guessing a number must not let anyone in: the tag is trusted
+		// only for a participant of the main thread (SPEC 3.2c). It
+		// still names a candidate, so Decide opens a new ticket for a
+		// non-participant with a "possibly related" link (SPEC 3.4).
+		return tk.ID, 0, KeySubjectTag, false
 	}
 	return 0, 0, KeyNone, false
 }

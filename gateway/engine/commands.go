@@ -82,6 +82,24 @@ func (a *applier) staffNewTicket(d threading.Decision) error {
 			}
 		}
 	}
+	if ticketless(b) {
+		// #list, #help, #report, #available, #away alone: answered by
+		// mail, no ticket is opened.
+		r := a.planCommands(nil, threading.Decision{Outcome: threading.OutStaff, DefaultPrivate: true, Role: threading.RoleAgent}, b, false)
+		if len(r.probs) > 0 {
+			return a.reject(nil, r)
+		}
+		for _, op := range r.ops {
+			if err := op(); err != nil {
+				return err
+			}
+		}
+		a.res.Disposition, a.res.Detail = store.DispCommands, "commands without a ticket"
+		if r.confirm {
+			return a.transcript(nil, r, true)
+		}
+		return nil
+	}
 	if a.in.agent.IsLight() {
 		// Light agents write private notes on existing tickets only.
 		r := &cmdRun{a: a, block: b}
@@ -90,6 +108,22 @@ func (a *applier) staffNewTicket(d threading.Decision) error {
 		return a.reject(nil, r)
 	}
 	return a.onBehalfTicket(text, b)
+}
+
+// ticketless reports whether a block holds only commands that concern the
+// sender rather than a ticket, and no text.
+func ticketless(b command.Block) bool {
+	if len(b.Commands) == 0 || strings.TrimSpace(b.Text) != "" {
+		return false
+	}
+	for _, c := range b.Commands {
+		switch c.Name {
+		case "list", "help", "report", "available", "away", "end":
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // onBehalfTicket opens a ticket for a customer from an agent's mail: the
@@ -621,9 +655,12 @@ func (a *applier) applyPlan(r *cmdRun) error {
 		if side {
 			thread = r.d.Thread
 		}
+		// In a side thread, #note keeps the text internal: it stays on
+		// the thread for staff and is not mailed to the collaborators.
+		toCollaborators := side && !r.block.Has("note")
 		c := a.inboundComment(thread, vis)
 		c.Text = r.block.Text
-		if vis == store.Public || side {
+		if vis == store.Public || toCollaborators {
 			if held, why := a.guard(tk, c, side); held {
 				return a.hold(tk, c, why)
 			}
@@ -631,7 +668,7 @@ func (a *applier) applyPlan(r *cmdRun) error {
 		if err := a.tx.AddComment(tk, c); err != nil {
 			return err
 		}
-		if side {
+		if toCollaborators {
 			if th := threadByID(tk, thread); th != nil && th.Status == "done" && !r.block.Has("done") {
 				th.Status = "open"
 			}
@@ -642,10 +679,10 @@ func (a *applier) applyPlan(r *cmdRun) error {
 		if err := a.tx.IndexMessageID(m.MessageID, store.Ref{Ticket: tk.ID, Thread: thread, Comment: c.ID}); err != nil {
 			return err
 		}
-		if err := a.fanOut(tk, c, fanOpts{notify: r.notify, toCollaborators: side}); err != nil {
+		if err := a.fanOut(tk, c, fanOpts{notify: r.notify, toCollaborators: toCollaborators}); err != nil {
 			return err
 		}
-		if side {
+		if toCollaborators {
 			if th := threadByID(tk, thread); th != nil {
 				th.LastMessageID = a.lastSideMessageID
 			}
@@ -728,7 +765,7 @@ func (a *applier) sendTranscript(tk *store.Ticket, results []command.Result, app
 		b.WriteString("\n")
 	}
 	b.WriteString("\n")
-	b.WriteString(command.Footer(false))
+	b.WriteString(a.staffFooter(true, nil, a.in.agent))
 	subject := "Re: " + m.Subject
 	if !applied {
 		subject = "Commands not applied: " + m.Subject
@@ -756,7 +793,15 @@ func (a *applier) setAssignee(tk *store.Ticket, email string) error {
 	}
 	old := orDefault(tk.Assignee, "nobody")
 	tk.Assignee = email
-	return a.event(tk, "assignee "+old+" → "+orDefault(email, "nobody"))
+	if err := a.event(tk, "assignee "+old+" → "+orDefault(email, "nobody")); err != nil {
+		return err
+	}
+	// Someone else assigned it: tell the new assignee.
+	if ag := a.cfg.Agent(email); ag != nil && a.staff != nil && email != a.staff.Email {
+		return a.notifyStaffEvent(tk, ag, "Assigned to you: "+tk.Subject,
+			fmt.Sprintf("%s assigned ticket #%d \"%s\" to you.", orDefault(a.in.agent.Name, a.staff.Email), tk.ID, tk.Subject))
+	}
+	return nil
 }
 
 func (a *applier) setField(tk *store.Ticket, f *string, name, v string) error {

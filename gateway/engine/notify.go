@@ -375,7 +375,7 @@ func (a *applier) sendStaff(tk *store.Ticket, th *store.Thread, c *store.Comment
 	b.WriteString("\n\n")
 	b.WriteString(a.ticketSummary(tk))
 	b.WriteString("\n")
-	b.WriteString(a.staffFooter(private, th))
+	b.WriteString(a.staffFooter(private, th, r.staff))
 	subject := a.subjectFor(tk)
 	if th != nil && th.Kind == store.ThreadSide {
 		subject = threading.Tag(a.cfg.Threading.TagPrefix, tk.ID) + " [side " + fmt.Sprint(th.ID) + "] " + orDefault(th.Subject, tk.Subject)
@@ -420,13 +420,23 @@ func (a *applier) ticketSummary(tk *store.Ticket) string {
 }
 
 // staffFooter says how a plain reply will be treated and lists the most
-// useful commands (issue 4, item 6).
-func (a *applier) staffFooter(private bool, th *store.Thread) string {
+// useful commands (issue 4, item 6). It is the recipient's: a light
+// agent's mail is always private (SPEC 1), so his footer never promises a
+// public or collaborator reply.
+func (a *applier) staffFooter(private bool, th *store.Thread, rcpt *config.Agent) string {
+	light := rcpt.IsLight()
 	if th != nil && th.Kind == store.ThreadSide {
+		if light {
+			return "-- \nA plain reply is a PRIVATE message of this side thread: the assignee and followers get it, never the collaborators (" +
+				strings.Join(th.Collaborators, ", ") + ") or the requester.\n"
+		}
 		return "-- \nA plain reply goes to the side thread's collaborators (" + strings.Join(th.Collaborators, ", ") +
 			"), never to the requester. #done closes the side thread; #note keeps your reply internal; #help lists every command.\n"
 	}
-	return "-- \n" + command.Footer(!private)
+	if light {
+		return "-- \nA plain reply to this mail is PRIVATE: a note for staff only (a light agent's mail never reaches\nthe requester, CCs or collaborators). Send #help for the commands you can use.\n"
+	}
+	return command.Footer(!private)
 }
 
 // sendCollaborator mails a staff message of a side thread to an outside
@@ -491,7 +501,7 @@ func (a *applier) notifyStaffEvent(tk *store.Ticket, ag *config.Agent, subject, 
 	b.WriteString("\n\n")
 	b.WriteString(a.ticketSummary(tk))
 	b.WriteString("\n")
-	b.WriteString(a.staffFooter(true, nil))
+	b.WriteString(a.staffFooter(true, nil, ag))
 	return a.enqueue(out{
 		tk: tk, kind: "notification", rcpt: strings.ToLower(ag.Email), rcptName: ag.Name, seq: tk.LastSeq, mb: mb,
 		private: true, staffTok: true, fromName: mb.Name,

@@ -44,6 +44,11 @@ type Worker struct {
 	// Parallel is how many mails are delivered at once (default 4).
 	Parallel int
 
+	// inflight claims queue items being delivered, so Run and Drain (or
+	// two drains) never attempt the same item at once.
+	mu       sync.Mutex
+	inflight map[uint64]bool
+
 	Metrics Metrics
 }
 
@@ -57,7 +62,7 @@ type Metrics struct {
 
 // New creates a worker. signer may be nil (no DKIM signing).
 func New(db *store.DB, cfg func() *config.Config, log *slog.Logger, signer *auth.Signer) *Worker {
-	return &Worker{db: db, cfg: cfg, log: log, signer: signer, now: time.Now, wake: make(chan struct{}, 1), Parallel: 4}
+	return &Worker{db: db, cfg: cfg, log: log, signer: signer, now: time.Now, wake: make(chan struct{}, 1), Parallel: 4, inflight: map[uint64]bool{}}
 }
 
 // Wake makes the worker look at the queue now.
@@ -133,17 +138,44 @@ func (w *Worker) drainOnce() (int, time.Time) {
 	}
 	sem := make(chan struct{}, par)
 	var wg sync.WaitGroup
+	claimed := 0
 	for _, o := range due {
+		if !w.claim(o.ID) {
+			continue
+		}
+		claimed++
 		sem <- struct{}{}
 		wg.Add(1)
 		go func(o *store.Outbound) {
 			defer wg.Done()
 			defer func() { <-sem }()
+			defer w.unclaim(o.ID)
 			w.deliver(o)
 		}(o)
 	}
 	wg.Wait()
-	return len(due), time.Time{}
+	if claimed == 0 {
+		// Everything due is being delivered by another drain: wait
+		// for it rather than spin.
+		return 0, w.now().Add(20 * time.Millisecond)
+	}
+	return claimed, time.Time{}
+}
+
+func (w *Worker) claim(id uint64) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.inflight[id] {
+		return false
+	}
+	w.inflight[id] = true
+	return true
+}
+
+func (w *Worker) unclaim(id uint64) {
+	w.mu.Lock()
+	delete(w.inflight, id)
+	w.mu.Unlock()
 }
 
 // permanentError is a refusal that retrying will not change.
@@ -153,6 +185,17 @@ func (p permanentError) Error() string { return p.err.Error() }
 func (p permanentError) Unwrap() error { return p.err }
 
 func (w *Worker) deliver(o *store.Outbound) {
+	// Re-read under the claim: another drain may have delivered this item
+	// since our snapshot of the queue was taken.
+	var cur *store.Outbound
+	if err := w.db.View(func(tx *store.Tx) error {
+		var err error
+		cur, err = tx.Outbound(o.ID)
+		return err
+	}); err != nil || cur.State != store.OutQueued || cur.NextAttempt.After(w.now()) {
+		return
+	}
+	o = cur
 	cfg := w.cfg()
 	relay := cfg.Outbound.Relay != ""
 	if !o.Started.IsZero() {
