@@ -55,13 +55,20 @@ func NewServer(eng *engine.Engine, log *slog.Logger) *Server {
 	srv.Domain = cfg.Hostname
 	srv.MaxMessageBytes = int64(cfg.SMTP.MaxMessageBytes)
 	srv.MaxRecipients = cfg.SMTP.MaxRecipients
-	srv.MaxLineLength = cfg.SMTP.MaxLineLength
+	// go-smtp's own line limit is fatal even inside DATA (it closes the
+	// connection while the client is still sending, so the client never
+	// sees the refusal and retries forever). limitConn enforces the limit
+	// on command lines instead, and Data refuses long message lines after
+	// reading the body to its end. (With STARTTLS, which is not offered,
+	// limitConn would see ciphertext: the limit would have to move.)
+	srv.MaxLineLength = 0
 	srv.ReadTimeout = cfg.SMTP.ReadTimeout.D()
 	srv.WriteTimeout = cfg.SMTP.WriteTimeout.D()
 	srv.EnableSMTPUTF8 = true
 	srv.ErrorLog = slogLogger{log}
 	s.smtp = srv
-	s.lim = &limiter{max: cfg.SMTP.MaxConnections, perIP: cfg.SMTP.MaxConnectionsPerIP, per: map[string]int{}, m: &s.Metrics}
+	s.lim = &limiter{max: cfg.SMTP.MaxConnections, perIP: cfg.SMTP.MaxConnectionsPerIP, per: map[string]int{}, m: &s.Metrics,
+		maxLine: cfg.SMTP.MaxLineLength}
 	return s
 }
 
@@ -117,6 +124,11 @@ type session struct {
 func (ss *session) Reset() {
 	ss.from = ""
 	ss.rcpts = nil
+	// go-smtp resets the session after its reply to DATA (having drained
+	// a refused body in data mode): back to command mode.
+	if lc, ok := ss.conn.Conn().(*limitConn); ok {
+		lc.endData()
+	}
 }
 
 func (ss *session) Logout() error {
@@ -147,7 +159,10 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 var (
 	errHeaderTooLarge = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Header block too large"}
 	errTemporary      = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary failure storing the message, please try again later"}
-	errTimeout        = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "Timeout reading the message"}
+	errLineTooLong    = &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 4, 0}, Message: "Line too long"}
+	// A timeout closes the session (RFC 5321 section 4.5.3.2): the rest
+	// of a body that arrives late must never be read as commands.
+	errTimeout = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "Timeout reading the message, closing connection"}
 )
 
 // Data streams the message through the limits into a spool, then hands it
@@ -164,9 +179,21 @@ func (ss *session) Data(r io.Reader) error {
 	fmt.Fprintf(sp, "Received: from %s (%s)\r\n\tby %s with ESMTP id %d;\r\n\t%s\r\n",
 		sanitizeHelo(ss.conn.Hostname()), ss.ip, cfg.Hostname, ss.id, time.Now().Format(time.RFC1123Z))
 
-	dr := &deadlineReader{r: r, conn: ss.conn.Conn(), d: cfg.SMTP.DataTimeout.D()}
+	// DATA (not BDAT, whose chunks the command loop reads): every read
+	// waits at most data_timeout, also while go-smtp drains a refused body
+	// after we return, so the drain ends at the end of the data however
+	// long it is, and the rest is never taken for commands.
+	var src io.Reader = r
+	if _, bdat := r.(*io.PipeReader); !bdat {
+		if lc, ok := ss.conn.Conn().(*limitConn); ok {
+			lc.beginData(cfg.SMTP.DataTimeout.D())
+		} else {
+			src = &deadlineReader{r: r, conn: ss.conn.Conn(), d: cfg.SMTP.DataTimeout.D()}
+		}
+	}
 	hl := &headerLimiter{max: int(cfg.SMTP.MaxHeaderBytes)}
-	if _, err := io.Copy(sp, io.TeeReader(dr, hl)); err != nil {
+	ll := &lineLimiter{max: cfg.SMTP.MaxLineLength}
+	if _, err := io.Copy(sp, io.TeeReader(src, io.MultiWriter(hl, ll))); err != nil {
 		var se *smtp.SMTPError
 		switch {
 		case errors.As(err, &se):
@@ -179,8 +206,8 @@ func (ss *session) Data(r io.Reader) error {
 			return errHeaderTooLarge
 		case isTimeout(err):
 			return errTimeout
-		case errors.Is(err, smtp.ErrTooLongLine):
-			return &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 4, 0}, Message: "Line too long"}
+		case errors.Is(err, errLineLimit), errors.Is(err, smtp.ErrTooLongLine):
+			return errLineTooLong
 		}
 		ss.log.Warn("reading DATA failed", "err", err)
 		ss.s.Metrics.TempFailures.Add(1)
@@ -276,6 +303,41 @@ func (h *headerLimiter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+var errLineLimit = errors.New("line too long")
+
+// lineLimiter fails once a line of the message exceeds max bytes, its
+// line break included (RFC 5321 section 4.5.3.1.6).
+type lineLimiter struct {
+	max int
+	n   int
+}
+
+func (l *lineLimiter) Write(p []byte) (int, error) {
+	if l.max <= 0 {
+		return len(p), nil
+	}
+	if l.n = lineRun(l.n, p, l.max); l.n > l.max {
+		return 0, errLineLimit
+	}
+	return len(p), nil
+}
+
+// lineRun continues a count of n bytes since the last LF over p and
+// returns the count after p, or a count above max as soon as a line in p
+// with its LF makes more than max bytes.
+func lineRun(n int, p []byte, max int) int {
+	for {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			return n + len(p)
+		}
+		if n+i+1 > max {
+			return n + i + 1
+		}
+		n, p = 0, p[i+1:]
+	}
+}
+
 // ---- connection limits ----
 
 // limiter bounds connections in total and per client IP (SPEC 10).
@@ -286,6 +348,8 @@ type limiter struct {
 	total int
 	per   map[string]int
 	m     *ServerMetrics
+	// maxLine bounds command lines (limitConn).
+	maxLine int
 }
 
 func (l *limiter) acquire(ip string) bool {
@@ -329,7 +393,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			continue
 		}
 		l.lim.m.Connections.Add(1)
-		return &limitConn{Conn: c, release: func() { l.lim.release(ip) }}, nil
+		return &limitConn{Conn: c, release: func() { l.lim.release(ip) }, maxLine: l.lim.maxLine}, nil
 	}
 }
 
@@ -344,10 +408,70 @@ func hostOf(a net.Addr) string {
 	return h
 }
 
+// limitConn is a client connection as go-smtp reads it. Besides freeing
+// the connection slot on close, it
+//   - bounds command lines to maxLine bytes (smtp.ErrTooLongLine: go-smtp
+//     answers 500 and closes), so a line is never buffered without limit;
+//   - in DATA (beginData to endData) lets lines of any length through
+//     (Data refuses them itself) and gives every read its own deadline of
+//     the data timeout;
+//   - makes a read timeout final: go-smtp reads commands with
+//     textproto/bufio, which hand out a partial line without its error,
+//     so without this a timed-out session would go on reading.
+//
+// Read, beginData (Data) and endData (Reset) all run in the session's
+// goroutine today; the flags are atomic anyway, since go-smtp runs Data in
+// a goroutine of its own for BDAT.
 type limitConn struct {
 	net.Conn
 	once    sync.Once
 	release func()
+
+	maxLine  int
+	lineLen  int
+	inData   atomic.Bool
+	dataIdle atomic.Int64 // time.Duration; 0: no deadline
+	err      error        // sticky: a timeout or a too long command line
+}
+
+func (c *limitConn) beginData(idle time.Duration) {
+	c.dataIdle.Store(int64(idle))
+	c.inData.Store(true)
+	if idle <= 0 {
+		c.Conn.SetReadDeadline(time.Time{}) // not the one of the DATA command
+	}
+}
+
+func (c *limitConn) endData() {
+	if c.inData.Swap(false) {
+		c.dataIdle.Store(0)
+		// go-smtp sets a deadline before each command when it has a read
+		// timeout; without one, none is meant.
+		c.Conn.SetReadDeadline(time.Time{})
+	}
+}
+
+func (c *limitConn) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	data := c.inData.Load()
+	if d := time.Duration(c.dataIdle.Load()); data && d > 0 {
+		c.Conn.SetReadDeadline(time.Now().Add(d))
+	}
+	n, err := c.Conn.Read(p)
+	if isTimeout(err) {
+		c.err = err
+	}
+	if data || c.maxLine <= 0 {
+		c.lineLen = 0
+		return n, err
+	}
+	if c.lineLen = lineRun(c.lineLen, p[:n], c.maxLine); c.lineLen > c.maxLine {
+		c.err = smtp.ErrTooLongLine
+		return 0, c.err
+	}
+	return n, err
 }
 
 func (c *limitConn) Close() error {

@@ -405,6 +405,9 @@ func (t *Tx) UserByID(id uint64) (*User, error) {
 // end users are created the first time they write). A known name is kept
 // unless name is new information.
 func (t *Tx) EnsureUser(addr, name string) (*User, error) {
+	if addr == "" {
+		return nil, fmt.Errorf("EnsureUser: empty address")
+	}
 	if u, err := t.User(addr); err == nil {
 		if name != "" && u.Name == "" && t.Writable() {
 			u.Name = name

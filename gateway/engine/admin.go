@@ -72,8 +72,7 @@ func (e *Engine) Release(ctx context.Context, id uint64) (Result, error) {
 	in.mail = threading.Parse(bytes.NewReader(raw), threading.ParseOptions{})
 	in.mail.EnvelopeFrom = msg.MailFrom
 	machine.Classify(in.mail)
-	in.sender = e.normSender(cfg, in.mail.From.Addr)
-	in.agent = cfg.Agent(in.sender)
+	e.identify(cfg, in)
 	e.verifyTokens(cfg, in)
 	var res Result
 	var enq int

@@ -197,11 +197,7 @@ func (e *Engine) Deliver(ctx context.Context, env Envelope, sp *store.Spool) (Re
 	in.mail = threading.Parse(r, threading.ParseOptions{})
 	in.mail.EnvelopeFrom = env.MailFrom
 	machine.Classify(in.mail)
-	in.sender = e.normSender(cfg, in.mail.From.Addr)
-	in.agent = cfg.Agent(in.sender)
-	if in.agent == nil && in.sender != in.mail.From.Norm() {
-		in.agent = cfg.Agent(in.mail.From.Norm())
-	}
+	e.identify(cfg, in)
 	e.verifyTokens(cfg, in)
 
 	// Authentication needs DNS: only when the answer matters, and never
@@ -292,6 +288,29 @@ func readerAt(sp *store.Spool) (io.ReaderAt, bool) {
 	}
 	ra, ok := r.(io.ReaderAt)
 	return ra, ok
+}
+
+// unknownSender stands for a mail with neither a From address nor an
+// envelope sender: it still becomes a ticket (SPEC 11), never a 451.
+const unknownSender = "unknown-sender@invalid"
+
+// identify sets who the mail is from: the From address, else the
+// envelope sender, else unknownSender; and the staff member it claims.
+func (e *Engine) identify(cfg *config.Config, in *inbound) {
+	in.sender = e.normSender(cfg, in.mail.From.Addr)
+	if in.sender == "" || !strings.Contains(in.sender, "@") {
+		in.sender = e.normSender(cfg, in.env.MailFrom)
+	}
+	if in.sender == "" || !strings.Contains(in.sender, "@") {
+		in.sender = unknownSender
+	}
+	if in.mail.From.Addr == "" {
+		in.mail.From.Addr = in.sender
+	}
+	in.agent = cfg.Agent(in.sender)
+	if in.agent == nil && in.sender != in.mail.From.Norm() {
+		in.agent = cfg.Agent(in.mail.From.Norm())
+	}
 }
 
 // normSender is the comparison form of a sender address.

@@ -91,8 +91,8 @@ func (a *applier) fanOut(tk *store.Ticket, c *store.Comment, o fanOpts) error {
 		rcpts = append(rcpts, recipient{addr: canon, name: ag.Name, staff: ag})
 	}
 	addEndUser := func(addr string) {
-		if addr == "" || seen[addr] {
-			return
+		if addr == "" || seen[addr] || strings.HasSuffix(addr, ".invalid") {
+			return // .invalid (RFC 2606) marks a mail that had no sender
 		}
 		seen[addr] = true
 		if ag := a.cfg.Agent(addr); ag != nil {

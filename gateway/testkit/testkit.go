@@ -171,6 +171,8 @@ func (s *Sink) WaitCount(t testing.TB, addr string, n int, timeout time.Duration
 
 // Options shape the daemon a test starts.
 type Options struct {
+	// SMTP are extra keys of the [smtp] table (limits, timeouts).
+	SMTP string
 	// Config is TOML appended to the generated base config ([[agent]],
 	// [[mailbox]] ... ). When it has no [[mailbox]], support@example.com is
 	// added; agents must be declared by the test.
@@ -230,7 +232,7 @@ func Start(t testing.TB, o Options) *Daemon {
 	if o.Relay != nil {
 		relay = o.Relay.Addr
 	}
-	text := BaseConfig(o.Dir, relay, o.DNS.Addr()) + "\n" + o.Config
+	text := strings.Replace(BaseConfig(o.Dir, relay, o.DNS.Addr()), "[smtp]\n", "[smtp]\n"+o.SMTP+"\n", 1) + "\n" + o.Config
 	if !strings.Contains(o.Config, "[[mailbox]]") {
 		text += "\n[[mailbox]]\naddress = \"support@example.com\"\nname = \"Example Support\"\ngroup = \"support\"\n"
 	}
