@@ -476,6 +476,16 @@ func (c *limitConn) Read(p []byte) (int, error) {
 
 func (c *limitConn) Close() error {
 	c.once.Do(c.release)
+	if errors.Is(c.err, smtp.ErrTooLongLine) {
+		// We refused a line the client is still sending. Closing now
+		// would reset the connection and the client could lose our 500:
+		// half-close, and read what it still sends for a moment first.
+		if tc, ok := c.Conn.(*net.TCPConn); ok {
+			tc.CloseWrite()
+			tc.SetReadDeadline(time.Now().Add(time.Second))
+			io.CopyN(io.Discard, tc, 8<<20)
+		}
+	}
 	return c.Conn.Close()
 }
 

@@ -22,7 +22,7 @@ func (e *Engine) Inject(ctx context.Context, raw []byte, trustAuthRes bool) (Res
 	if _, err := sp.Write(raw); err != nil {
 		return Result{}, err
 	}
-	m := threading.Parse(bytes.NewReader(raw), threading.ParseOptions{})
+	m := threading.Parse(bytes.NewReader(raw), threading.ParseOptions{ReplyMarker: cfg.Threading.ReplyMarker})
 	var rcpts []string
 	for _, a := range m.AllRecipients() {
 		if cfg.Mailbox(a.Addr) != nil {
@@ -69,7 +69,7 @@ func (e *Engine) Release(ctx context.Context, id uint64) (Result, error) {
 	}
 	cfg := e.Config()
 	in := &inbound{env: Envelope{MailFrom: msg.MailFrom, Rcpts: msg.Rcpts, Via: "release"}, size: msg.Size, started: e.now()}
-	in.mail = threading.Parse(bytes.NewReader(raw), threading.ParseOptions{})
+	in.mail = threading.Parse(bytes.NewReader(raw), threading.ParseOptions{ReplyMarker: cfg.Threading.ReplyMarker})
 	in.mail.EnvelopeFrom = msg.MailFrom
 	machine.Classify(in.mail)
 	e.identify(cfg, in)

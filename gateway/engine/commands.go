@@ -200,7 +200,7 @@ func (a *applier) onBehalfTicket(text string, b command.Block) error {
 
 // cutStaff cuts text at the reply marker.
 func (a *applier) cutStaff(text string) string {
-	return strings.TrimSpace(cutAtMarker(text, a.cfg.Threading.ReplyMarker))
+	return strings.TrimSpace(threading.CutAtMarker(text, a.cfg.Threading.ReplyMarker))
 }
 
 // runCommands plans and applies a staff mail's block on tk.

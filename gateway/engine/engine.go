@@ -194,7 +194,7 @@ func (e *Engine) Deliver(ctx context.Context, env Envelope, sp *store.Spool) (Re
 	if err != nil {
 		return Result{}, fmt.Errorf("reading spool: %w", err)
 	}
-	in.mail = threading.Parse(r, threading.ParseOptions{})
+	in.mail = threading.Parse(r, threading.ParseOptions{ReplyMarker: cfg.Threading.ReplyMarker})
 	in.mail.EnvelopeFrom = env.MailFrom
 	machine.Classify(in.mail)
 	e.identify(cfg, in)

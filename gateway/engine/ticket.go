@@ -385,14 +385,11 @@ func threadByID(tk *store.Ticket, id uint32) *store.Thread {
 }
 
 // staffText is a staff member's new text: quoted history removed and cut
-// at the reply marker (SPEC 2).
+// at the reply marker (SPEC 2), as Parse computed it.
 func (a *applier) staffText() string {
 	m := a.mail()
-	t := cutAtMarker(m.NewText, a.cfg.Threading.ReplyMarker)
-	// The marker may sit in quoted history the stripper already removed;
-	// cut the full text too and keep the shorter.
-	if full := cutAtMarker(m.Text, a.cfg.Threading.ReplyMarker); len(strings.TrimSpace(full)) < len(strings.TrimSpace(t)) {
-		t = threading.StripQuoted(full)
+	if m.StaffText != "" || a.cfg.Threading.ReplyMarker != "" {
+		return strings.TrimSpace(m.StaffText)
 	}
-	return strings.TrimSpace(t)
+	return strings.TrimSpace(m.NewText)
 }

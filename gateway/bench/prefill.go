@@ -1,0 +1,163 @@
+package bench
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"helpdesk/store"
+)
+
+// PrefillOptions shape a pre-filled store.
+type PrefillOptions struct {
+	Tickets int
+	// Batch is the number of tickets per transaction (default 5000).
+	Batch int
+	// BodyBytes is the size of each ticket's stored raw message (default
+	// 1024: the store grows by what a ticket costs without multiplying the
+	// file by the mail sizes of the run).
+	BodyBytes int
+	// Progress, if set, is called after every transaction.
+	Progress func(done int, elapsed time.Duration)
+}
+
+// Prefill writes n tickets straight into the store in dir (no daemon may
+// run on it), each with what a real mail-opened ticket leaves behind: the
+// requester's user record and address index, the raw message with its
+// record and dedupe key, the comment, the Message-ID index entries, the
+// status and requester indexes, the acknowledgement and the assignee's
+// notification as sent outbound items with their Message-IDs indexed, and
+// the ack and fan-out rate-limit keys. Customers have three tickets each;
+// the tickets span three years and all but the newest 1% are closed, as
+// in an old store.
+func Prefill(dir string, o PrefillOptions) (time.Duration, error) {
+	if o.Batch <= 0 {
+		o.Batch = 5000
+	}
+	if o.BodyBytes <= 0 {
+		o.BodyBytes = 1024
+	}
+	start := time.Now()
+	db, err := store.Open(dir, store.Options{})
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var existing int
+	db.View(func(tx *store.Tx) error { existing = tx.TicketCount(); return nil })
+	body := lorem(9, o.BodyBytes)
+	base := time.Now().Add(-3 * 365 * 24 * time.Hour)
+	step := 3 * 365 * 24 * time.Hour / time.Duration(max(o.Tickets, 1))
+	for done := existing; done < o.Tickets; {
+		n := min(o.Batch, o.Tickets-done)
+		first := done
+		err := db.Update(func(tx *store.Tx) error {
+			for i := first; i < first+n; i++ {
+				if err := prefillOne(tx, i, o.Tickets, body, base.Add(time.Duration(i)*step)); err != nil {
+					return fmt.Errorf("ticket %d: %w", i, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return time.Since(start), err
+		}
+		done += n
+		if o.Progress != nil {
+			o.Progress(done, time.Since(start))
+		}
+	}
+	return time.Since(start), db.Close()
+}
+
+// recentStatus cycles over the newest 1% of pre-filled tickets; older
+// ones are closed, as the lifecycle sweep (auto_close_after) leaves them.
+var recentStatus = []string{store.StatusOpen, store.StatusPending, store.StatusWaitingCustomer, store.StatusResolved}
+
+func prefillOne(tx *store.Tx, i, total int, body string, at time.Time) error {
+	requester := fmt.Sprintf("p%d@prefill%d.example", i/3, (i/3)%500)
+	name := fmt.Sprintf("Prefill Customer %d", i/3)
+	msgID := fmt.Sprintf("prefill.%d@client.example", i)
+	raw := fmt.Sprintf("From: %s <%s>\r\nTo: %s\r\nSubject: Old request %d\r\nMessage-ID: <%s>\r\n\r\n%s",
+		name, requester, benchMailbox, i, msgID, body)
+	sum := sha256.Sum256([]byte(body))
+	if _, err := tx.EnsureUser(requester, name); err != nil {
+		return err
+	}
+	m := &store.Message{Received: at, MailFrom: requester, Rcpts: []string{benchMailbox}, Size: int64(len(raw)),
+		MessageID: msgID, BodyHash: hex.EncodeToString(sum[:]), Class: "human", RemoteIP: "127.0.0.1"}
+	if err := tx.AddMessage(m, []byte(raw)); err != nil {
+		return err
+	}
+	agent := benchAgents[i%len(benchAgents)]
+	tk := &store.Ticket{
+		Subject: fmt.Sprintf("Old request %d", i), Status: store.StatusClosed, Priority: "normal",
+		Mailbox: benchMailbox, Group: "support", Requester: requester, Assignee: agent.Email, RootMessageID: msgID,
+		Threads: []store.Thread{{ID: 0, Kind: store.ThreadMain, Created: at}},
+		CCs:     []string{}, Followers: []string{}, Tags: []string{}, Links: []store.Link{},
+		Created: at, AckSent: true,
+	}
+	if i >= total-total/100 {
+		tk.Status = recentStatus[i%len(recentStatus)]
+	}
+	if tk.Status == store.StatusClosed || tk.Status == store.StatusResolved {
+		resolved := at.Add(24 * time.Hour)
+		tk.ResolvedAt = &resolved
+		if tk.Status == store.StatusClosed {
+			closed := resolved.Add(5 * 24 * time.Hour)
+			tk.ClosedAt = &closed
+		}
+	}
+	if err := tx.NewTicket(tk); err != nil {
+		return err
+	}
+	c := &store.Comment{Kind: store.KindComment, Author: requester, AuthorName: name, Visibility: store.Public,
+		Text: body, Created: at, MessageID: msgID, Message: m.ID, Recipients: []string{benchMailbox}}
+	if err := tx.AddComment(tk, c); err != nil {
+		return err
+	}
+	if err := tx.AddComment(tk, &store.Comment{Kind: store.KindEvent, Author: requester, Visibility: store.Private,
+		Text: "assigned to " + agent.Email + " (round-robin)", Created: at, Message: m.ID}); err != nil {
+		return err
+	}
+	if _, err := tx.RateAllow("ack:"+requester, time.Hour, 5); err != nil {
+		return err
+	}
+	if _, err := tx.RateAllow(fmt.Sprintf("fan:%d:%s", tk.ID, requester), time.Hour, 10); err != nil {
+		return err
+	}
+	for k, rcpt := range []string{requester, agent.Email} {
+		u, err := tx.EnsureUser(rcpt, "")
+		if err != nil {
+			return err
+		}
+		kind := "ack"
+		if k == 1 {
+			kind = "notification"
+		}
+		id := fmt.Sprintf("hd.%d.prefill%d.%d@helpdesk.bench", tk.ID, i, k)
+		ob := &store.Outbound{Ticket: tk.ID, Kind: kind, MailFrom: benchMailbox, Rcpt: rcpt, From: benchMailbox,
+			To: []string{rcpt}, Subject: "[#" + fmt.Sprint(tk.ID) + "] " + tk.Subject, MessageID: id, InReplyTo: msgID,
+			Text: "We received your request.", Created: at}
+		if err := tx.Enqueue(ob); err != nil {
+			return err
+		}
+		prev := ob.NextAttempt
+		ob.State, ob.Attempts, ob.Done = store.OutSent, 1, at
+		if err := tx.PutOutbound(ob, prev); err != nil {
+			return err
+		}
+		if err := tx.IndexMessageID(id, store.Ref{Ticket: tk.ID, Comment: c.ID, Outbound: true, Party: u.ID, Private: k == 1}); err != nil {
+			return err
+		}
+	}
+	if err := tx.PutTicket(tk); err != nil {
+		return err
+	}
+	if err := tx.IndexMessageID(msgID, store.Ref{Ticket: tk.ID, Comment: c.ID}); err != nil {
+		return err
+	}
+	m.Ticket, m.Comment, m.Disposition = tk.ID, c.ID, store.DispTicket
+	return tx.PutMessage(m)
+}

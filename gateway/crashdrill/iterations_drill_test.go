@@ -1,0 +1,6 @@
+//go:build crashdrill
+
+package crashdrill
+
+// defaultIterations with -tags crashdrill (scripts/crash-drill, CI).
+const defaultIterations = 20
