@@ -88,6 +88,9 @@ type Ticket struct {
 	RootMessageID string `json:"root_message_id,omitempty"`
 	// AckSent: the acknowledgement went out (at most one per ticket).
 	AckSent bool `json:"ack_sent,omitempty"`
+	// FanTimes are the recent comment times per outside author (the loop
+	// guard of SPEC 3.7), kept here so counting costs no extra write.
+	FanTimes map[string][]int64 `json:"fan_times,omitempty"`
 }
 
 // Thread is the main conversation or a side thread of a ticket.
@@ -164,6 +167,9 @@ type User struct {
 	Blocked  bool      `json:"blocked,omitempty"`
 	// Away: a staff member is not available for automatic assignment.
 	Away bool `json:"away,omitempty"`
+	// AckTimes are when acknowledgements were last sent to this address
+	// (at most N an hour, SPEC 7).
+	AckTimes []int64 `json:"ack_times,omitempty"`
 }
 
 // Message dispositions: what became of an accepted mail.

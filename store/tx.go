@@ -21,7 +21,13 @@ type Tx struct {
 	db *DB
 }
 
-func (t *Tx) b(name []byte) *bolt.Bucket { return t.tx.Bucket(name) }
+func (t *Tx) b(name []byte) *bolt.Bucket {
+	b := t.tx.Bucket(name)
+	if t.tx.Writable() && appendOnly[string(name)] {
+		b.FillPercent = 0.9
+	}
+	return b
+}
 
 // Writable reports whether this is a write transaction.
 func (t *Tx) Writable() bool { return t.tx.Writable() }
@@ -132,14 +138,29 @@ func (t *Tx) NewTicket(tk *Ticket) error {
 		tk.Created = t.Now()
 	}
 	tk.Updated = tk.Created
-	return t.putTicket(tk, "")
+	return t.putTicket(tk, nil)
+}
+
+// AllocTicketID assigns the next ticket id without storing anything yet
+// (the caller stores the ticket with InsertTicket in the same write).
+func (t *Tx) AllocTicketID() (uint64, error) { return t.b(bTickets).NextSequence() }
+
+// InsertTicket stores a ticket whose id came from AllocTicketID.
+func (t *Tx) InsertTicket(tk *Ticket) error {
+	if tk.Created.IsZero() {
+		tk.Created = t.Now()
+	}
+	tk.Updated = t.Now()
+	return t.putTicket(tk, nil)
 }
 
 // PutTicket stores a changed ticket and keeps its indexes current.
 func (t *Tx) PutTicket(tk *Ticket) error {
-	old, err := t.Ticket(tk.ID)
-	if err != nil {
-		return err
+	// Only the indexed fields of the stored record are needed: decode
+	// just those (much cheaper than the whole ticket).
+	var old ticketIndex
+	if err := getJSON(t.b(bTickets), tkey(tk.ID), &old); err != nil {
+		return fmt.Errorf("ticket %d: %w", tk.ID, err)
 	}
 	tk.Updated = t.Now()
 	if old.Status != tk.Status {
@@ -152,21 +173,31 @@ func (t *Tx) PutTicket(tk *Ticket) error {
 			return err
 		}
 	}
-	return t.putTicket(tk, old.Status)
+	return t.putTicket(tk, &old)
 }
 
-func (t *Tx) putTicket(tk *Ticket, oldStatus string) error {
+// ticketIndex is the part of a stored ticket its indexes are built from.
+type ticketIndex struct {
+	Status    string `json:"status"`
+	Requester string `json:"requester"`
+}
+
+func (t *Tx) putTicket(tk *Ticket, old *ticketIndex) error {
 	if tk.Status == "" {
 		tk.Status = StatusOpen
 	}
 	if err := putJSON(t.b(bTickets), tkey(tk.ID), tk); err != nil {
 		return err
 	}
-	if err := t.b(iStatus).Put(statusKey(tk.Status, tk.ID), nil); err != nil {
-		return err
+	if old == nil || old.Status != tk.Status {
+		if err := t.b(iStatus).Put(statusKey(tk.Status, tk.ID), nil); err != nil {
+			return err
+		}
 	}
-	if tk.Requester != "" {
-		return t.b(iRequester).Put(addrKey(tk.Requester, tk.ID), nil)
+	if tk.Requester != "" && (old == nil || old.Requester != tk.Requester) {
+		if err := t.b(iRequester).Put(addrKey(tk.Requester, tk.ID), nil); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -321,8 +352,10 @@ func (t *Tx) RawInline(id uint64) []byte {
 	return append([]byte(nil), v...)
 }
 
+// dedupeKey sits next to the Message-ID's own index entry (same bucket,
+// same prefix).
 func dedupeKey(msgID, hash string) []byte {
-	return []byte(strings.ToLower(msgID) + "\x00" + hash)
+	return append(append(normID(msgID), 0), hash...)
 }
 
 // Duplicate returns the message already stored with this Message-ID and
@@ -573,6 +606,24 @@ func (t *Tx) Quarantined(limit int) ([]*Quarantine, error) {
 }
 
 // ---- rate limits ----
+
+// SlideWindow is a sliding-window limiter over a list of timestamps kept
+// in a record (a user's acknowledgements, a ticket's comments per author):
+// it drops stamps older than window and, when fewer than limit remain,
+// records now and allows.
+func SlideWindow(stamps []int64, now time.Time, window time.Duration, limit int) ([]int64, bool) {
+	cut := now.Add(-window).UnixNano()
+	kept := stamps[:0]
+	for _, s := range stamps {
+		if s > cut {
+			kept = append(kept, s)
+		}
+	}
+	if len(kept) >= limit {
+		return kept, false
+	}
+	return append(kept, now.UnixNano()), true
+}
 
 // RateAllow is a sliding-window limiter kept in the store so limits hold
 // across restarts: it records an event for key and reports whether at most

@@ -28,6 +28,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -546,6 +547,12 @@ func (c *cli) serve() int {
 	cfg, ok := c.loadConfig()
 	if !ok {
 		return 1
+	}
+	if os.Getenv("GOGC") == "" {
+		// The daemon's live heap is small (tens of MiB) and allocation
+		// heavy per mail: collecting less often costs little memory and
+		// saves several percent of CPU at full ingest.
+		debug.SetGCPercent(400)
 	}
 	log := slog.New(slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	d, err := daemon.Start(cfg, daemon.Options{Logger: log})

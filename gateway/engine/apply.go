@@ -31,6 +31,11 @@ type applier struct {
 	// release is set when an admin released a quarantined record: the
 	// failed check is waived and the stored message reused.
 	release *store.Quarantine
+
+	// The tickets this write reads, creates and changes (tickets.go).
+	tickets map[uint64]*store.Ticket
+	created map[uint64]bool
+	dirty   map[uint64]bool
 }
 
 func (a *applier) mail() *threading.Mail { return a.in.mail }
@@ -75,6 +80,9 @@ func (a *applier) run() error {
 		}
 	}
 	if err := a.route(); err != nil {
+		return err
+	}
+	if err := a.flush(); err != nil {
 		return err
 	}
 	a.res.Message = a.msg.ID
@@ -329,7 +337,7 @@ func (a *applier) deliveryReport() error {
 	if ticket == 0 {
 		return a.quarantine(store.QUnwanted, "delivery report for mail we did not send or cannot find")
 	}
-	tk, th, err := a.tx.ResolveThread(ticket, thread)
+	tk, th, err := a.resolveThread(ticket, thread)
 	if err != nil {
 		return a.quarantine(store.QUnwanted, "delivery report for a missing ticket")
 	}
@@ -391,7 +399,7 @@ func (a *applier) deliveryReport() error {
 			}
 		}
 	}
-	if err := a.tx.PutTicket(tk); err != nil {
+	if err := a.save(tk); err != nil {
 		return err
 	}
 	return a.tx.IndexMessageID(m.MessageID, store.Ref{Ticket: tk.ID, Thread: th, Comment: c.ID})
@@ -431,7 +439,7 @@ func (a *applier) autoReply() error {
 		}
 	}
 	if ticket != 0 {
-		tk, th, err := a.tx.ResolveThread(ticket, thread)
+		tk, th, err := a.resolveThread(ticket, thread)
 		if err == nil {
 			c := &store.Comment{
 				Kind: store.KindAuto, Thread: th, Author: a.in.sender, AuthorName: m.From.Name,
@@ -441,7 +449,7 @@ func (a *applier) autoReply() error {
 			if err := a.tx.AddComment(tk, c); err != nil {
 				return err
 			}
-			if err := a.tx.PutTicket(tk); err != nil {
+			if err := a.save(tk); err != nil {
 				return err
 			}
 			a.res.Ticket, a.res.Disposition, a.res.Detail = tk.ID, store.DispComment, "auto-reply attached without status change"

@@ -61,7 +61,7 @@ func (r *cmdRun) op(f func() error) { r.ops = append(r.ops, f) }
 // command block, then the text as a public reply, a private note or a
 // side-thread message (SPEC 3.4, 4).
 func (a *applier) staffMail(d threading.Decision) error {
-	tk, err := a.tx.Resolve(d.Ticket)
+	tk, err := a.resolve(d.Ticket)
 	if err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ func (a *applier) staffNewTicket(d threading.Decision) error {
 	b := command.Parse(text)
 	if c, ok := b.Find("ticket"); ok && len(c.Args) == 1 {
 		if n, ok := command.TicketNumber(c.Args[0]); ok {
-			if tk, err := a.tx.Resolve(n); err == nil {
+			if tk, err := a.resolve(n); err == nil {
 				// A fresh mail acting on a ticket: its text is a
 				// private note unless #reply says otherwise.
 				return a.runCommands(tk, threading.Decision{Outcome: threading.OutStaff, Ticket: tk.ID, DefaultPrivate: true, Role: threading.RoleAgent}, text)
@@ -169,7 +169,7 @@ func (a *applier) onBehalfTicket(text string, b command.Block) error {
 	if len(r.probs) > 0 {
 		return a.reject(nil, r)
 	}
-	if err := a.tx.NewTicket(tk); err != nil {
+	if err := a.create(tk); err != nil {
 		return err
 	}
 	if _, err := a.ensureUser(requester, reqName, false); err != nil {
@@ -477,7 +477,7 @@ func (a *applier) planOne(r *cmdRun, i int, c command.Command, newTicket bool) {
 		a.planMerge(r, i, c)
 	case "parent":
 		n, _ := command.TicketNumber(arg(0))
-		p, err := a.tx.Resolve(n)
+		p, err := a.resolve(n)
 		if err != nil {
 			r.fail(c, "ticket #%d does not exist", n)
 			return
@@ -522,7 +522,7 @@ func (a *applier) planOne(r *cmdRun, i int, c command.Command, newTicket bool) {
 	case "ticket":
 		n, _ := command.TicketNumber(arg(0))
 		if n != tk.ID {
-			if _, err := a.tx.Resolve(n); err != nil {
+			if _, err := a.resolve(n); err != nil {
 				r.fail(c, "ticket #%d does not exist", n)
 				return
 			}
@@ -603,7 +603,7 @@ func (a *applier) planForward(r *cmdRun, i int, c command.Command) {
 func (a *applier) planMerge(r *cmdRun, i int, c command.Command) {
 	tk := r.tk
 	n, _ := command.TicketNumber(c.Args[0])
-	into, err := a.tx.Resolve(n)
+	into, err := a.resolve(n)
 	if err != nil {
 		r.fail(c, "ticket #%d does not exist", n)
 		return
@@ -673,7 +673,7 @@ func (a *applier) applyPlan(r *cmdRun) error {
 				th.Status = "open"
 			}
 		}
-		if err := a.tx.PutTicket(tk); err != nil {
+		if err := a.save(tk); err != nil {
 			return err
 		}
 		if err := a.tx.IndexMessageID(m.MessageID, store.Ref{Ticket: tk.ID, Thread: thread, Comment: c.ID}); err != nil {
@@ -692,7 +692,7 @@ func (a *applier) applyPlan(r *cmdRun) error {
 			return err
 		}
 	}
-	if err := a.tx.PutTicket(tk); err != nil {
+	if err := a.save(tk); err != nil {
 		return err
 	}
 	if r.mergeTo != nil {
@@ -719,7 +719,7 @@ func (a *applier) reject(tk *store.Ticket, r *cmdRun) error {
 		if err := a.tx.AddComment(tk, c); err != nil {
 			return err
 		}
-		if err := a.tx.PutTicket(tk); err != nil {
+		if err := a.save(tk); err != nil {
 			return err
 		}
 		a.res.Ticket = tk.ID
@@ -887,7 +887,7 @@ func (a *applier) openChildren(tk *store.Ticket) []uint64 {
 		if l.Kind != store.LinkChild {
 			continue
 		}
-		if ch, err := a.tx.Ticket(l.Ticket); err == nil && ch.Status != store.StatusResolved && ch.Status != store.StatusClosed && ch.MergedInto == 0 {
+		if ch, err := a.ticket(l.Ticket); err == nil && ch.Status != store.StatusResolved && ch.Status != store.StatusClosed && ch.MergedInto == 0 {
 			out = append(out, ch.ID)
 		}
 	}
@@ -905,7 +905,7 @@ func (a *applier) isAncestor(id uint64, p *store.Ticket) bool {
 		var next *store.Ticket
 		for _, l := range cur.Links {
 			if l.Kind == store.LinkParent {
-				next, _ = a.tx.Ticket(l.Ticket)
+				next, _ = a.ticket(l.Ticket)
 			}
 		}
 		cur = next
@@ -926,7 +926,7 @@ func (a *applier) linkParent(p, child *store.Ticket) error {
 	if err := a.event(p, fmt.Sprintf("#%d is a child of this ticket", child.ID)); err != nil {
 		return err
 	}
-	return a.tx.PutTicket(p)
+	return a.save(p)
 }
 
 // openChild opens a child ticket (same requester, no acknowledgement or
@@ -938,7 +938,7 @@ func (a *applier) openChild(parent *store.Ticket, r *cmdRun) error {
 		Threads: []store.Thread{{ID: 0, Kind: store.ThreadMain, Created: a.now}},
 		CCs:     []string{}, Followers: []string{a.staff.Email}, Tags: []string{}, Links: []store.Link{},
 	}
-	if err := a.tx.NewTicket(ch); err != nil {
+	if err := a.create(ch); err != nil {
 		return err
 	}
 	if strings.TrimSpace(r.block.Text) != "" {
@@ -951,7 +951,7 @@ func (a *applier) openChild(parent *store.Ticket, r *cmdRun) error {
 	if err := a.linkParent(parent, ch); err != nil {
 		return err
 	}
-	if err := a.tx.PutTicket(ch); err != nil {
+	if err := a.save(ch); err != nil {
 		return err
 	}
 	a.res.Detail = fmt.Sprintf("child ticket #%d opened", ch.ID)
@@ -1013,13 +1013,13 @@ func (a *applier) startSideThread(tk *store.Ticket, r *cmdRun) error {
 		t.LastMessageID = a.lastSideMessageID
 	}
 	a.res.Detail = fmt.Sprintf("side thread %d started", th.ID)
-	return a.tx.PutTicket(tk)
+	return a.save(tk)
 }
 
 // merge moves everything of tk into into (SPEC 4, 6): comments, CCs,
 // followers, side threads; tokens and Message-IDs of tk resolve to into.
 func (a *applier) merge(tk, into *store.Ticket, cc bool) error {
-	into, err := a.tx.Ticket(into.ID) // reload: ops above may have changed it
+	into, err := a.ticket(into.ID) // reload: ops above may have changed it
 	if err != nil {
 		return err
 	}
@@ -1077,7 +1077,7 @@ func (a *applier) merge(tk, into *store.Ticket, cc bool) error {
 	if err := a.setStatus(tk, store.StatusClosed, fmt.Sprintf("merged into #%d", into.ID)); err != nil {
 		return err
 	}
-	if err := a.tx.PutTicket(tk); err != nil {
+	if err := a.save(tk); err != nil {
 		return err
 	}
 	// Tell both requesters (SPEC 4): a public note on the survivor.
@@ -1087,7 +1087,7 @@ func (a *applier) merge(tk, into *store.Ticket, cc bool) error {
 	if err := a.tx.AddComment(into, note); err != nil {
 		return err
 	}
-	if err := a.tx.PutTicket(into); err != nil {
+	if err := a.save(into); err != nil {
 		return err
 	}
 	a.res.Ticket = into.ID
@@ -1136,7 +1136,7 @@ func (a *applier) listTickets(which string) string {
 	var b strings.Builder
 	n := 0
 	for _, id := range ids {
-		tk, err := a.tx.Ticket(id)
+		tk, err := a.ticket(id)
 		if err != nil || tk.MergedInto != 0 {
 			continue
 		}

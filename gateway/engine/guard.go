@@ -98,7 +98,7 @@ func (a *applier) hold(tk *store.Ticket, c *store.Comment, why string) error {
 	if err := a.tx.AddComment(tk, c); err != nil {
 		return err
 	}
-	if err := a.tx.PutTicket(tk); err != nil {
+	if err := a.save(tk); err != nil {
 		return err
 	}
 	if err := a.tx.IndexMessageID(a.mail().MessageID, store.Ref{Ticket: tk.ID, Thread: c.Thread, Comment: c.ID}); err != nil {

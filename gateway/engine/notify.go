@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"helpdesk/config"
 	"helpdesk/store"
@@ -49,8 +50,17 @@ func (a *applier) fanOut(tk *store.Ticket, c *store.Comment, o fanOpts) error {
 	// Loop guard (SPEC 3.7): more than N comments an hour from one outside
 	// address on one ticket stops fan-out for that address.
 	if !authorStaff && a.cfg.Threading.FanoutLimitPerHour > 0 {
-		ok, err := a.tx.RateAllow(fmt.Sprintf("fan:%d:%s", tk.ID, c.Author), hour, a.cfg.Threading.FanoutLimitPerHour)
-		if err != nil {
+		if tk.FanTimes == nil {
+			tk.FanTimes = map[string][]int64{}
+		}
+		stamps, ok := store.SlideWindow(tk.FanTimes[c.Author], a.now, hour, a.cfg.Threading.FanoutLimitPerHour)
+		tk.FanTimes[c.Author] = stamps
+		for author, st := range tk.FanTimes {
+			if len(st) == 0 || a.now.Sub(time.Unix(0, st[len(st)-1])) > hour {
+				delete(tk.FanTimes, author) // keep only recent writers
+			}
+		}
+		if err := a.save(tk); err != nil {
 			return err
 		}
 		if !ok {
@@ -59,7 +69,7 @@ func (a *applier) fanOut(tk *store.Ticket, c *store.Comment, o fanOpts) error {
 				if err := a.event(tk, "more than "+fmt.Sprint(a.cfg.Threading.FanoutLimitPerHour)+" comments an hour from "+c.Author+": notifications for this address stopped (possible mail loop)"); err != nil {
 					return err
 				}
-				return a.tx.PutTicket(tk)
+				return a.save(tk)
 			}
 			return nil
 		}
@@ -166,10 +176,14 @@ func (a *applier) fanOut(tk *store.Ticket, c *store.Comment, o fanOpts) error {
 }
 
 // mailID generates one of our Message-IDs (SPEC 2).
+//
+// The ticket number is zero-padded so the ids of one ticket, and of
+// consecutive tickets, sort together in the Message-ID index: a commit
+// then touches one index page for all the mail it sends.
 func (a *applier) mailID(ticket uint64) string {
 	b := make([]byte, 9)
 	rand.Read(b)
-	return fmt.Sprintf("hd.%d.%s@%s", ticket, hex.EncodeToString(b), a.cfg.Hostname)
+	return fmt.Sprintf("hd.%012d.%s@%s", ticket, hex.EncodeToString(b), a.cfg.Hostname)
 }
 
 // tokenAddr signs a reply token for party and returns the mailbox
@@ -517,7 +531,8 @@ func (a *applier) enqueueSystem(rcpt, name, kind string, mb *config.Mailbox, sub
 	})
 }
 
-// acknowledge sends the new-ticket acknowledgement (SPEC 7, RFC 3834): at
+// acknowledge sends the new-ticket acknowledgement (SPEC 7, RFC 3834) and
+// marks tk (the caller stores it): at
 // most one per ticket and N per sender an hour, never to machine mail,
 // to mail that failed DMARC, or to mail marked as spam.
 func (a *applier) acknowledge(tk *store.Ticket, c *store.Comment) error {
@@ -531,17 +546,19 @@ func (a *applier) acknowledge(tk *store.Ticket, c *store.Comment) error {
 	if a.cfg.IsOwnAddress(tk.Requester) || a.cfg.Agent(tk.Requester) != nil {
 		return nil
 	}
-	if u, err := a.tx.User(tk.Requester); err == nil && (u.Bouncing || u.Blocked) {
+	u, err := a.tx.User(tk.Requester)
+	if err != nil {
+		return err
+	}
+	if u.Bouncing || u.Blocked {
 		return nil
 	}
-	ok, err := a.tx.RateAllow("ack:"+tk.Requester, hour, a.cfg.Tickets.AckPerSenderPerHour)
-	if err != nil || !ok {
+	stamps, ok := store.SlideWindow(u.AckTimes, a.now, hour, a.cfg.Tickets.AckPerSenderPerHour)
+	u.AckTimes = stamps
+	if err := a.tx.PutUser(u); err != nil || !ok {
 		return err
 	}
-	tk.AckSent = true
-	if err := a.tx.PutTicket(tk); err != nil {
-		return err
-	}
+	tk.AckSent = true // the caller stores tk
 	mb := a.mailboxOf(tk)
 	tag := threading.Tag(a.cfg.Threading.TagPrefix, tk.ID)
 	text := fmt.Sprintf(`Hello%s,

@@ -66,7 +66,7 @@ func (a *applier) newTicket(d threading.Decision) error {
 	if d.FollowUpOf != 0 {
 		tk.Links = append(tk.Links, store.Link{Kind: store.LinkFollowUpOf, Ticket: d.FollowUpOf})
 	}
-	if err := a.tx.NewTicket(tk); err != nil {
+	if err := a.create(tk); err != nil {
 		return err
 	}
 	if _, err := a.ensureUser(a.in.sender, m.From.Name, true); err != nil {
@@ -82,7 +82,10 @@ func (a *applier) newTicket(d threading.Decision) error {
 	if err := a.autoAssign(tk); err != nil {
 		return err
 	}
-	if err := a.tx.PutTicket(tk); err != nil {
+	if err := a.acknowledge(tk, c); err != nil {
+		return err
+	}
+	if err := a.save(tk); err != nil {
 		return err
 	}
 	if err := a.tx.IndexMessageID(m.MessageID, store.Ref{Ticket: tk.ID, Comment: c.ID}); err != nil {
@@ -99,9 +102,6 @@ func (a *applier) newTicket(d threading.Decision) error {
 		if err := a.tellRelated(d.Related, tk); err != nil {
 			return err
 		}
-	}
-	if err := a.acknowledge(tk, c); err != nil {
-		return err
 	}
 	if m.Class == threading.ClassAutoReply {
 		return nil
@@ -132,18 +132,18 @@ func (a *applier) inboundComment(thread uint32, vis string) *store.Comment {
 
 // linkBack adds a link on another ticket pointing at this one.
 func (a *applier) linkBack(other uint64, kind string, to uint64) error {
-	o, err := a.tx.Ticket(other)
+	o, err := a.ticket(other)
 	if err != nil {
 		return nil
 	}
 	o.Links = append(o.Links, store.Link{Kind: kind, Ticket: to})
-	return a.tx.PutTicket(o)
+	return a.save(o)
 }
 
 // tellRelated tells the agents of ticket n that a non-participant's mail
 // that looked like a reply to it opened ticket tk.
 func (a *applier) tellRelated(n uint64, tk *store.Ticket) error {
-	rel, err := a.tx.Resolve(n)
+	rel, err := a.resolve(n)
 	if err != nil {
 		return nil
 	}
@@ -152,7 +152,7 @@ func (a *applier) tellRelated(n uint64, tk *store.Ticket) error {
 	if err := a.tx.AddComment(rel, ev); err != nil {
 		return err
 	}
-	if err := a.tx.PutTicket(rel); err != nil {
+	if err := a.save(rel); err != nil {
 		return err
 	}
 	for _, ag := range a.ticketAgents(rel) {
@@ -277,7 +277,7 @@ func (a *applier) isAcknowledgement(text string) bool {
 
 // endUserComment adds a requester's or CC's reply on the main thread.
 func (a *applier) endUserComment(d threading.Decision) error {
-	tk, err := a.tx.Resolve(d.Ticket)
+	tk, err := a.resolve(d.Ticket)
 	if err != nil {
 		return err
 	}
@@ -303,7 +303,7 @@ func (a *applier) endUserComment(d threading.Decision) error {
 	if err := a.addCustomerCCs(tk); err != nil {
 		return err
 	}
-	if err := a.tx.PutTicket(tk); err != nil {
+	if err := a.save(tk); err != nil {
 		return err
 	}
 	if err := a.tx.IndexMessageID(a.mail().MessageID, store.Ref{Ticket: tk.ID, Comment: c.ID}); err != nil {
@@ -339,7 +339,7 @@ func (a *applier) setStatus(tk *store.Ticket, status, why string) error {
 // sideMessage adds a private message to a side thread from a collaborator,
 // the requester, a CC, a follower or a light agent; a done thread reopens.
 func (a *applier) sideMessage(d threading.Decision) error {
-	tk, err := a.tx.Resolve(d.Ticket)
+	tk, err := a.resolve(d.Ticket)
 	if err != nil {
 		return err
 	}
@@ -365,7 +365,7 @@ func (a *applier) sideMessage(d threading.Decision) error {
 			return err
 		}
 	}
-	if err := a.tx.PutTicket(tk); err != nil {
+	if err := a.save(tk); err != nil {
 		return err
 	}
 	if err := a.tx.IndexMessageID(a.mail().MessageID, store.Ref{Ticket: tk.ID, Thread: th.ID, Comment: c.ID}); err != nil {

@@ -178,9 +178,16 @@ func inspect(m *threading.Mail) *signals {
 	s.autoHeader = m.XAutoReply || autoHeaders(m)
 	s.autoSubject = isAutoReplySubject(m.Subject)
 	s.bounceSubject = isBounceSubject(m.Subject)
-	s.section, s.returnedInText = bounceSection(m.Text)
-	s.bounceText = isBounceText(s.section)
-	s.listNotice = s.listManager && listRefusal.MatchString(m.Subject+"\n"+s.section)
+	// The wording of the text only corroborates another signal: a plain
+	// person's mail (no machine sender, header, structure or subject)
+	// skips the scan, which is most of Classify's cost.
+	if s.daemonSender || s.robotSender || s.listManager || s.hasReturned || s.failedRecipients != "" ||
+		s.autoSubmitted || s.autoHeader || s.autoSubject || s.bounceSubject || s.reportType != "" ||
+		s.hasDSNPart || s.hasFeedbackPart || s.hasMDNPart {
+		s.section, s.returnedInText = bounceSection(m.Text)
+		s.bounceText = isBounceText(s.section)
+		s.listNotice = s.listManager && listRefusal.MatchString(m.Subject+"\n"+s.section)
+	}
 
 	switch {
 	case s.reportType == "delivery-status" || s.hasDSNPart:

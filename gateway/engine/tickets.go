@@ -1,0 +1,116 @@
+package engine
+
+import (
+	"fmt"
+	"sort"
+
+	"helpdesk/store"
+)
+
+// Every ticket an applier reads or creates is kept in one object per id
+// (an identity map), and written back once, when the apply is done: a
+// ticket changed in several steps of one mail is encoded and stored once,
+// and two parts of the engine never hold diverging copies of one ticket.
+
+// ticket returns the ticket with this id as this write sees it.
+func (a *applier) ticket(id uint64) (*store.Ticket, error) {
+	if tk, ok := a.tickets[id]; ok {
+		return tk, nil
+	}
+	tk, err := a.tx.Ticket(id)
+	if err != nil {
+		return nil, err
+	}
+	if a.tickets == nil {
+		a.tickets = map[uint64]*store.Ticket{}
+	}
+	a.tickets[id] = tk
+	return tk, nil
+}
+
+// resolve follows merges to the ticket mail for id lands in.
+func (a *applier) resolve(id uint64) (*store.Ticket, error) {
+	tk, _, err := a.resolveThread(id, 0)
+	return tk, err
+}
+
+// resolveThread follows merges for a ticket and thread (side threads are
+// renumbered on merge).
+func (a *applier) resolveThread(id uint64, thread uint32) (*store.Ticket, uint32, error) {
+	for i := 0; i < 64; i++ {
+		tk, err := a.ticket(id)
+		if err != nil {
+			return nil, 0, err
+		}
+		if tk.MergedInto == 0 {
+			return tk, thread, nil
+		}
+		if nt, ok := tk.MergedThreads[thread]; ok {
+			thread = nt
+		} else if thread != 0 {
+			thread = 0
+		}
+		id = tk.MergedInto
+	}
+	return nil, 0, fmt.Errorf("ticket %d: merge chain too long", id)
+}
+
+// create assigns a new ticket its id; it is stored with the others.
+func (a *applier) create(tk *store.Ticket) error {
+	id, err := a.tx.AllocTicketID()
+	if err != nil {
+		return err
+	}
+	tk.ID = id
+	if tk.Created.IsZero() {
+		tk.Created = a.now
+	}
+	tk.Updated = tk.Created
+	if a.tickets == nil {
+		a.tickets = map[uint64]*store.Ticket{}
+	}
+	if a.created == nil {
+		a.created = map[uint64]bool{}
+	}
+	a.tickets[id] = tk
+	a.created[id] = true
+	return a.save(tk)
+}
+
+// save marks a ticket changed; flush stores it.
+func (a *applier) save(tk *store.Ticket) error {
+	if cur, ok := a.tickets[tk.ID]; ok && cur != tk {
+		return fmt.Errorf("engine: two copies of ticket %d in one write", tk.ID)
+	}
+	if a.tickets == nil {
+		a.tickets = map[uint64]*store.Ticket{}
+	}
+	if a.dirty == nil {
+		a.dirty = map[uint64]bool{}
+	}
+	a.tickets[tk.ID] = tk
+	a.dirty[tk.ID] = true
+	return nil
+}
+
+// flush stores every changed ticket, in id order.
+func (a *applier) flush() error {
+	ids := make([]uint64, 0, len(a.dirty))
+	for id := range a.dirty {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		tk := a.tickets[id]
+		var err error
+		if a.created[id] {
+			err = a.tx.InsertTicket(tk)
+		} else {
+			err = a.tx.PutTicket(tk)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
