@@ -249,7 +249,12 @@ type Outbound struct {
 	References []string     `json:"references,omitempty"`
 	Headers    []Header     `json:"headers,omitempty"`
 	Text       string       `json:"text"`
-	Attach     []Attachment `json:"attach,omitempty"`
+	// Include names a comment whose text follows Text, then TextAfter:
+	// a notification refers to the stored comment instead of copying it
+	// (the comment is stored in the same write and never changes).
+	Include   *CommentRef  `json:"include,omitempty"`
+	TextAfter string       `json:"text_after,omitempty"`
+	Attach    []Attachment `json:"attach,omitempty"`
 	// AttachData carries small generated attachments (e.g. a CSV report).
 	AttachData []InlineFile `json:"attach_data,omitempty"`
 
@@ -262,6 +267,12 @@ type Outbound struct {
 	// Started is set while a delivery attempt is under way: a crash then
 	// may cause a logged duplicate (SPEC 11).
 	Started time.Time `json:"started,omitempty"`
+}
+
+// CommentRef names one comment.
+type CommentRef struct {
+	Ticket  uint64 `json:"ticket"`
+	Comment uint32 `json:"comment"`
 }
 
 // InlineFile is a generated attachment carried in the queue item.

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,36 +39,37 @@ var migrations = map[int]func(*bolt.Tx) error{
 	0: func(*bolt.Tx) error { return nil },
 }
 
+// The layout. Records written by the same mail share a bucket and sit
+// next to each other (a ticket and its comments, a message and its raw
+// bytes, an outbound mail and its due-queue entry, a user and its address
+// keys), so a commit touches few pages: the fsync'd bytes per mail are
+// what bounds durable ingest.
 var (
 	bMeta       = []byte("meta")
-	bTickets    = []byte("tickets")
-	bComments   = []byte("comments")
-	bMessages   = []byte("messages")
-	bRaw        = []byte("raw")
-	bUsers      = []byte("users")
-	bOutbox     = []byte("outbox")
-	bQuarantine = []byte("quarantine")
-	bRate       = []byte("ratelimit")
+	bTickets    = []byte("tickets")    // id -> Ticket; id+seq -> Comment
+	bMessages   = []byte("messages")   // id -> Message; id+'r' -> raw bytes (packed)
+	bUsers      = []byte("users")      // id -> User; address -> id; address \0 ticket -> nil (requester)
+	bOutbox     = []byte("outbox")     // id -> Outbound; dueMark+time+id -> nil (the queue)
+	bQuarantine = []byte("quarantine") // id -> Quarantine
+	bRate       = []byte("ratelimit")  // key -> timestamps
 
-	// Indexes. Entries that are written together share a bucket and a
-	// key prefix, so they land on the same page: a commit writes fewer
-	// pages (the fsync'd bytes per mail are what bounds ingest).
-	iMsgID    = []byte("idx_msgid")     // Message-ID -> Ref; Message-ID \0 body hash -> message id (dedupe)
-	iUserAddr = []byte("idx_user_addr") // address -> user id; address \0 ticket id -> nil (requester)
-	iStatus   = []byte("idx_status")    // status \0 ticket id -> nil
-	iDue      = []byte("idx_outbox_due")
+	iMsgID  = []byte("idx_msgid")  // Message-ID -> Ref; Message-ID \0 body hash -> message id (dedupe)
+	iStatus = []byte("idx_status") // status \0 ticket id -> nil
 
+	bComments  = bTickets
+	bRaw       = bMessages
+	iUserAddr  = bUsers
+	iRequester = bUsers
+	iDue       = bOutbox
 	iDedupe    = iMsgID
-	iRequester = iUserAddr
 
-	allBuckets = [][]byte{bMeta, bTickets, bComments, bMessages, bRaw, bUsers, bOutbox, bQuarantine, bRate,
-		iMsgID, iUserAddr, iStatus, iDue}
+	allBuckets = [][]byte{bMeta, bTickets, bMessages, bUsers, bOutbox, bQuarantine, bRate, iMsgID, iStatus}
 
-	// appendOnly buckets get keys in increasing order: their pages are
-	// filled before splitting (bbolt's default of half full doubles
+	// appendOnly buckets get keys mostly in increasing order: their pages
+	// are filled before splitting (bbolt's default of half full doubles
 	// the pages written).
-	appendOnly = map[string]bool{string(bTickets): true, string(bComments): true, string(bMessages): true,
-		string(bRaw): true, string(bUsers): true, string(bOutbox): true, string(bQuarantine): true, string(iDue): true}
+	appendOnly = map[string]bool{string(bTickets): true, string(bMessages): true, string(bOutbox): true,
+		string(bQuarantine): true}
 )
 
 // ErrNotFound is returned for a missing ticket, message or record.
@@ -371,3 +373,16 @@ func getJSON(b *bolt.Bucket, key []byte, v any) error {
 // BoltStats exposes bbolt's statistics (pages written, times) for
 // benchmarks.
 func (db *DB) BoltStats() bolt.Stats { return db.bolt.Stats() }
+
+// DebugBuckets describes the buckets' shapes (for benchmarks).
+func (db *DB) DebugBuckets() string {
+	var b strings.Builder
+	db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, bk *bolt.Bucket) error {
+			s := bk.Stats()
+			fmt.Fprintf(&b, "\n%-16s keys %6d depth %d branch %4d leaf %5d inline %d", name, s.KeyN, s.Depth, s.BranchPageN, s.LeafPageN, s.InlineBucketN)
+			return nil
+		})
+	})
+	return b.String()
+}

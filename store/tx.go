@@ -217,6 +217,9 @@ func (t *Tx) TicketIDs(status string, limit int) []uint64 {
 	if status == "" {
 		c := t.b(bTickets).Cursor()
 		for k, _ := c.Last(); k != nil; k, _ = c.Prev() {
+			if len(k) != 8 {
+				continue // a comment
+			}
 			ids = append(ids, binary.BigEndian.Uint64(k))
 			if limit > 0 && len(ids) >= limit {
 				break
@@ -249,7 +252,7 @@ func (t *Tx) TicketsOfRequester(addr string) []uint64 {
 }
 
 // TicketCount is the number of tickets.
-func (t *Tx) TicketCount() int { return t.b(bTickets).Stats().KeyN }
+func (t *Tx) TicketCount() int { return int(t.b(bTickets).Sequence()) }
 
 // ---- comments ----
 
@@ -298,6 +301,9 @@ func (t *Tx) Comments(ticket uint64) ([]*Comment, error) {
 	prefix := u64(ticket)
 	c := t.b(bComments).Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if len(k) != 12 {
+			continue // the ticket itself
+		}
 		var cm Comment
 		if err := json.Unmarshal(v, &cm); err != nil {
 			return nil, fmt.Errorf("comment %x: %w", k, err)
@@ -312,13 +318,22 @@ func (t *Tx) Comments(ticket uint64) ([]*Comment, error) {
 // AddMessage stores an accepted mail's record and, when it was not spooled
 // to a blob, its raw bytes.
 func (t *Tx) AddMessage(m *Message, raw []byte) error {
+	if m.Blob == "" {
+		return t.AddPackedMessage(m, packRaw(raw))
+	}
+	return t.AddPackedMessage(m, nil)
+}
+
+// AddPackedMessage is AddMessage with the raw bytes already packed by
+// PackRaw.
+func (t *Tx) AddPackedMessage(m *Message, packed []byte) error {
 	seq, err := t.b(bMessages).NextSequence()
 	if err != nil {
 		return err
 	}
 	m.ID = seq
 	if m.Blob == "" {
-		if err := t.b(bRaw).Put(u64(seq), raw); err != nil {
+		if err := t.b(bRaw).Put(rawKey(seq), packed); err != nil {
 			return err
 		}
 	}
@@ -345,11 +360,15 @@ func (t *Tx) Message(id uint64) (*Message, error) {
 // RawInline returns the raw bytes of a message kept in the database (nil
 // when it was spooled to a blob).
 func (t *Tx) RawInline(id uint64) []byte {
-	v := t.b(bRaw).Get(u64(id))
+	v := t.b(bRaw).Get(rawKey(id))
 	if v == nil {
 		return nil
 	}
-	return append([]byte(nil), v...)
+	raw, err := unpackRaw(v)
+	if err != nil {
+		return nil
+	}
+	return raw
 }
 
 // dedupeKey sits next to the Message-ID's own index entry (same bucket,
@@ -372,11 +391,17 @@ func (t *Tx) Duplicate(msgID, hash string) (*Message, error) {
 }
 
 // MessageCount is the number of stored messages.
-func (t *Tx) MessageCount() int { return t.b(bMessages).Stats().KeyN }
+func (t *Tx) MessageCount() int { return int(t.b(bMessages).Sequence()) }
+
+// rawKey sits right after the message record's key.
+func rawKey(id uint64) []byte { return append(u64(id), 'r') }
 
 // ForEachMessage calls fn for every message record in order.
 func (t *Tx) ForEachMessage(fn func(*Message) error) error {
 	return t.b(bMessages).ForEach(func(k, v []byte) error {
+		if len(k) != 8 {
+			return nil // raw bytes
+		}
 		var m Message
 		if err := json.Unmarshal(v, &m); err != nil {
 			return err
@@ -468,10 +493,15 @@ func (t *Tx) PutUser(u *User) error { return putJSON(t.b(bUsers), u64(u.ID), u) 
 
 // ---- outbox ----
 
+// dueMark starts the queue keys in the outbox bucket; record keys (ids
+// below 2^56) all start with 0x00 and sort before them.
+const dueMark = 0xf0
+
 func dueKey(at time.Time, id uint64) []byte {
-	b := make([]byte, 16)
-	binary.BigEndian.PutUint64(b, uint64(at.UnixNano()))
-	binary.BigEndian.PutUint64(b[8:], id)
+	b := make([]byte, 17)
+	b[0] = dueMark
+	binary.BigEndian.PutUint64(b[1:], uint64(at.UnixNano()))
+	binary.BigEndian.PutUint64(b[9:], id)
 	return b
 }
 
@@ -524,11 +554,11 @@ func (t *Tx) Due(now time.Time, limit int) ([]*Outbound, error) {
 	var out []*Outbound
 	c := t.b(iDue).Cursor()
 	end := uint64(now.UnixNano())
-	for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
-		if binary.BigEndian.Uint64(k[:8]) > end {
+	for k, _ := c.Seek([]byte{dueMark}); k != nil && len(k) == 17 && k[0] == dueMark && len(out) < limit; k, _ = c.Next() {
+		if binary.BigEndian.Uint64(k[1:9]) > end {
 			break
 		}
-		o, err := t.Outbound(binary.BigEndian.Uint64(k[8:]))
+		o, err := t.Outbound(binary.BigEndian.Uint64(k[9:]))
 		if err != nil {
 			return nil, err
 		}
@@ -539,20 +569,30 @@ func (t *Tx) Due(now time.Time, limit int) ([]*Outbound, error) {
 
 // NextDue is the earliest next attempt of a queued item (zero: none).
 func (t *Tx) NextDue() time.Time {
-	k, _ := t.b(iDue).Cursor().First()
-	if k == nil {
+	k, _ := t.b(iDue).Cursor().Seek([]byte{dueMark})
+	if k == nil || len(k) != 17 || k[0] != dueMark {
 		return time.Time{}
 	}
-	return time.Unix(0, int64(binary.BigEndian.Uint64(k[:8])))
+	return time.Unix(0, int64(binary.BigEndian.Uint64(k[1:9])))
 }
 
 // QueueDepth is the number of queued (not yet sent) mails.
-func (t *Tx) QueueDepth() int { return t.b(iDue).Stats().KeyN }
+func (t *Tx) QueueDepth() int {
+	n := 0
+	c := t.b(iDue).Cursor()
+	for k, _ := c.Seek([]byte{dueMark}); k != nil && len(k) == 17 && k[0] == dueMark; k, _ = c.Next() {
+		n++
+	}
+	return n
+}
 
 // ForEachOutbound calls fn for every queue item, newest first.
 func (t *Tx) ForEachOutbound(fn func(*Outbound) error) error {
 	c := t.b(bOutbox).Cursor()
 	for k, v := c.Last(); k != nil; k, v = c.Prev() {
+		if len(k) != 8 {
+			continue // a queue entry
+		}
 		var o Outbound
 		if err := json.Unmarshal(v, &o); err != nil {
 			return err

@@ -89,7 +89,7 @@ func Parse(r io.Reader, opt ParseOptions) (m *Mail) {
 			m.BodyHash = hasher.Sum()
 		}
 	}()
-	head, err := io.ReadAll(io.LimitReader(hasher, opt.LargeThreshold+1))
+	head, err := readHead(hasher, r, opt.LargeThreshold+1)
 	if err != nil {
 		m.ParseErrors = append(m.ParseErrors, "reading message: "+err.Error())
 	}
@@ -169,6 +169,21 @@ func countUpTo(b, sep []byte, limit int) int {
 		i += j + len(sep)
 	}
 	return n
+}
+
+// readHead reads up to limit bytes, into a buffer sized from the input's
+// length when it tells (a spool or bytes.Reader does), so a mail is not
+// copied again and again while the buffer grows.
+func readHead(src io.Reader, orig io.Reader, limit int64) ([]byte, error) {
+	size := int64(512)
+	if l, ok := orig.(interface{ Len() int }); ok {
+		size = int64(l.Len()) + 1
+	} else if s, ok := orig.(interface{ Size() int64 }); ok {
+		size = s.Size() + 1
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, min(size, limit)))
+	_, err := buf.ReadFrom(io.LimitReader(src, limit))
+	return buf.Bytes(), err
 }
 
 // skipMboxLine drops a leading mbox "From " line (a mail saved from a

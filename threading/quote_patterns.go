@@ -43,7 +43,17 @@ var forwardBeginRe = regexp.MustCompile(`(?i)^\s*(` +
 	`)\s*[:：]?\s*$`)
 
 func isForwardMarker(t string) bool {
-	return forwardDashRe.MatchString(t) || forwardBeginRe.MatchString(t)
+	// Cheap checks first: this runs on every line of every mail.
+	t = strings.TrimSpace(t)
+	switch {
+	case t == "":
+		return false
+	case t[0] == '-':
+		return forwardDashRe.MatchString(t)
+	case len(t) <= 64: // every phrase of forwardBeginRe is shorter
+		return forwardBeginRe.MatchString(t)
+	}
+	return false
 }
 
 // forwardSubjectRe matches subjects of forwarded mail: Fwd:, FW:, WG:

@@ -75,7 +75,7 @@ func (a *applier) run() error {
 		if a.in.env.RemoteIP.IsValid() {
 			a.msg.RemoteIP = a.in.env.RemoteIP.String()
 		}
-		if err := a.tx.AddMessage(a.msg, a.in.raw); err != nil {
+		if err := a.tx.AddPackedMessage(a.msg, a.in.raw); err != nil {
 			return fmt.Errorf("storing message: %w", err)
 		}
 	}

@@ -167,7 +167,7 @@ func (e *Engine) keyring() *token.Keyring {
 type inbound struct {
 	env     Envelope
 	mail    *threading.Mail
-	raw     []byte // nil when spooled
+	raw     []byte // packed (store.PackRaw); nil when spooled
 	blob    string
 	size    int64
 	sender  string // normalized From (plus tag stripped when configured)
@@ -218,7 +218,7 @@ func (e *Engine) Deliver(ctx context.Context, env Envelope, sp *store.Spool) (Re
 			return Result{}, fmt.Errorf("spooling message: %w", err)
 		}
 	} else {
-		in.raw = sp.Bytes()
+		in.raw = store.PackRaw(sp.Bytes())
 	}
 
 	var res Result

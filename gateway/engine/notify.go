@@ -210,6 +210,10 @@ type out struct {
 	cc        []string
 	subject   string
 	text      string
+	// comment, when set, is included after text (by reference, not
+	// copied), followed by after.
+	comment   *store.Comment
+	after     string
 	inReplyTo string
 	refs      []string
 	attach    []store.Attachment
@@ -259,12 +263,15 @@ func (a *applier) enqueue(o out) error {
 	ob := &store.Outbound{
 		Ticket: ticket, Kind: o.kind, MailFrom: replyTo, Rcpt: o.rcpt,
 		From: from.String(), To: o.to, Cc: o.cc, ReplyTo: replyTo, Subject: o.subject,
-		MessageID: id, InReplyTo: o.inReplyTo, References: o.refs, Text: o.text,
+		MessageID: id, InReplyTo: o.inReplyTo, References: o.refs, Text: o.text, TextAfter: o.after,
 		Attach: a.capAttachments(o.attach), AttachData: o.files,
 		Headers: []store.Header{
 			{Name: "Auto-Submitted", Value: o.autoSub},
 			{Name: threading.LoopHeader, Value: a.tx.InstallationID()},
 		},
+	}
+	if o.comment != nil {
+		ob.Include = &store.CommentRef{Ticket: o.comment.Ticket, Comment: o.comment.ID}
 	}
 	if o.autoSub == "auto-replied" {
 		// RFC 3834 section 5: ask other responders not to answer.
@@ -327,8 +334,7 @@ func (a *applier) sendEndUser(tk *store.Ticket, c *store.Comment, r recipient) e
 		// Another end user (a CC or the requester) wrote it.
 		fmt.Fprintf(&b, "%s wrote:\n\n", a.authorName(c))
 	}
-	b.WriteString(c.Text)
-	fmt.Fprintf(&b, "\n\n-- \nTicket %s: reply to this mail to add to it.\n", threading.Tag(a.cfg.Threading.TagPrefix, tk.ID))
+	after := fmt.Sprintf("\n\n-- \nTicket %s: reply to this mail to add to it.\n", threading.Tag(a.cfg.Threading.TagPrefix, tk.ID))
 	to, cc := a.publicHeaders(tk)
 	root := a.rootID(tk)
 	var refs []string
@@ -337,7 +343,7 @@ func (a *applier) sendEndUser(tk *store.Ticket, c *store.Comment, r recipient) e
 	}
 	return a.enqueue(out{
 		tk: tk, kind: "public", rcpt: r.addr, rcptName: r.name, seq: c.ID, mb: mb,
-		fromName: fromName, to: to, cc: cc, subject: a.subjectFor(tk), text: b.String(),
+		fromName: fromName, to: to, cc: cc, subject: a.subjectFor(tk), text: b.String(), comment: c, after: after,
 		inReplyTo: root, refs: refs, attach: c.Attachments,
 	})
 }
@@ -379,7 +385,8 @@ func (a *applier) sendStaff(tk *store.Ticket, th *store.Thread, c *store.Comment
 	b.WriteString(a.cfg.Threading.ReplyMarker)
 	b.WriteString("\n\n")
 	fmt.Fprintf(&b, "%s wrote %s on ticket #%d \"%s\":\n\n", a.authorLabel(c), what, tk.ID, tk.Subject)
-	b.WriteString(c.Text)
+	before := b.String()
+	b.Reset()
 	if len(c.Attachments) > 0 {
 		b.WriteString("\n\nAttachments:")
 		for _, at := range c.Attachments {
@@ -401,7 +408,7 @@ func (a *applier) sendStaff(tk *store.Ticket, th *store.Thread, c *store.Comment
 	return a.enqueue(out{
 		tk: tk, kind: "notification", rcpt: r.addr, rcptName: r.name, seq: c.ID, mb: mb, thread: thread,
 		private: private, staffTok: true, fromName: FromNameFor(a.cfg, a.authorName(c), mb.Name),
-		subject: subject, text: b.String(), inReplyTo: a.rootID(tk), attach: c.Attachments,
+		subject: subject, text: before, comment: c, after: b.String(), inReplyTo: a.rootID(tk), attach: c.Attachments,
 	})
 }
 
@@ -464,7 +471,6 @@ func (a *applier) sendCollaborator(tk *store.Ticket, th *store.Thread, c *store.
 	}
 	threadAddr := a.tokenAddr(mb, token.Token{Ticket: tk.ID, Thread: th.ID, Party: u.ID, Seq: c.ID})
 	var b strings.Builder
-	b.WriteString(c.Text)
 	if len(o.include) > 0 {
 		b.WriteString("\n\n---------- Earlier messages ----------\n")
 		for _, h := range o.include {
@@ -479,7 +485,7 @@ func (a *applier) sendCollaborator(tk *store.Ticket, th *store.Thread, c *store.
 	fromName := FromNameFor(a.cfg, a.authorName(c), mb.Name)
 	err = a.enqueue(out{
 		tk: tk, kind: "side", rcpt: r.addr, seq: c.ID, mb: mb, thread: th.ID, private: true,
-		fromName: fromName, fromAddr: threadAddr, subject: subject, text: b.String(),
+		fromName: fromName, fromAddr: threadAddr, subject: subject, comment: c, after: b.String(),
 		inReplyTo: th.LastMessageID, refs: refs, attach: c.Attachments,
 	})
 	return err

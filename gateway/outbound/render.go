@@ -18,10 +18,32 @@ import (
 // RawOpener opens a stored raw message (to copy attachments from it).
 type RawOpener func(messageID uint64) (io.ReadCloser, error)
 
+// CommentText returns the text of a stored comment (Outbound.Include).
+type CommentText func(ticket uint64, id uint32) (string, error)
+
+// Body is the text of a queued mail: Text, the included comment, TextAfter.
+func Body(o *store.Outbound, comment CommentText) (string, error) {
+	if o.Include == nil {
+		return o.Text + o.TextAfter, nil
+	}
+	if comment == nil {
+		return "", fmt.Errorf("mail %d includes comment %d of ticket %d, but no comment reader was given", o.ID, o.Include.Comment, o.Include.Ticket)
+	}
+	c, err := comment(o.Include.Ticket, o.Include.Comment)
+	if err != nil {
+		return "", fmt.Errorf("reading comment %d of ticket %d: %w", o.Include.Comment, o.Include.Ticket, err)
+	}
+	return o.Text + c + o.TextAfter, nil
+}
+
 // Render builds the MIME message of a queued mail: multipart/alternative
 // text and simple HTML, plus the author's attachments copied from the
 // stored raw message (SPEC 2). MIME is written by go-message.
-func Render(o *store.Outbound, open RawOpener, now time.Time) ([]byte, error) {
+func Render(o *store.Outbound, open RawOpener, comment CommentText, now time.Time) ([]byte, error) {
+	text, err := Body(o, comment)
+	if err != nil {
+		return nil, err
+	}
 	var h mail.Header
 	h.SetDate(now)
 	h.Set("From", o.From)
@@ -60,10 +82,10 @@ func Render(o *store.Outbound, open RawOpener, now time.Time) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writePart(iw, "text/plain", o.Text); err != nil {
+	if err := writePart(iw, "text/plain", text); err != nil {
 		return nil, err
 	}
-	if err := writePart(iw, "text/html", TextToHTML(o.Text)); err != nil {
+	if err := writePart(iw, "text/html", TextToHTML(text)); err != nil {
 		return nil, err
 	}
 	if err := iw.Close(); err != nil {

@@ -221,7 +221,7 @@ func (p permanentError) Unwrap() error { return p.err }
 // attempt renders, signs and sends one mail; *conn is the round's relay
 // connection, opened on first use and reused.
 func (w *Worker) attempt(cfg *config.Config, o *store.Outbound, relay bool, conn **relayConn) error {
-	data, err := Render(o, w.openRaw, w.now())
+	data, err := Render(o, w.openRaw, w.commentText, w.now())
 	if err == nil && w.signer != nil {
 		var signed bytes.Buffer
 		if err = w.signer.Sign(&signed, bytes.NewReader(data)); err == nil {
@@ -327,6 +327,18 @@ func (w *Worker) update(id uint64, fn func(*store.Outbound)) error {
 		fn(x)
 		return tx.PutOutbound(x, prev)
 	})
+}
+
+func (w *Worker) commentText(ticket uint64, id uint32) (string, error) {
+	var text string
+	err := w.db.View(func(tx *store.Tx) error {
+		c, err := tx.Comment(ticket, id)
+		if err == nil {
+			text = c.Text
+		}
+		return err
+	})
+	return text, err
 }
 
 func (w *Worker) openRaw(id uint64) (rc io.ReadCloser, err error) {
