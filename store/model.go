@@ -244,11 +244,11 @@ type Outbound struct {
 	ReplyTo  string   `json:"reply_to,omitempty"`
 	Subject  string   `json:"subject"`
 	// MessageID is ours, without brackets, indexed to ticket and thread.
-	MessageID  string       `json:"message_id"`
-	InReplyTo  string       `json:"in_reply_to,omitempty"`
-	References []string     `json:"references,omitempty"`
-	Headers    []Header     `json:"headers,omitempty"`
-	Text       string       `json:"text"`
+	MessageID  string   `json:"message_id"`
+	InReplyTo  string   `json:"in_reply_to,omitempty"`
+	References []string `json:"references,omitempty"`
+	Headers    []Header `json:"headers,omitempty"`
+	Text       string   `json:"text"`
 	// Include names a comment whose text follows Text, then TextAfter:
 	// a notification refers to the stored comment instead of copying it
 	// (the comment is stored in the same write and never changes).

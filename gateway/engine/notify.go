@@ -195,21 +195,21 @@ func (a *applier) tokenAddr(mb *config.Mailbox, t token.Token) string {
 
 // out is one mail being composed.
 type out struct {
-	tk        *store.Ticket
-	kind      string
-	rcpt      string
-	rcptName  string
-	party     uint64
-	thread    uint32
-	private   bool
-	staffTok  bool
-	seq       uint32
-	fromName  string
-	fromAddr  string // "" = the mailbox; collaborators get the thread address
-	to        []string
-	cc        []string
-	subject   string
-	text      string
+	tk       *store.Ticket
+	kind     string
+	rcpt     string
+	rcptName string
+	party    uint64
+	thread   uint32
+	private  bool
+	staffTok bool
+	seq      uint32
+	fromName string
+	fromAddr string // "" = the mailbox; collaborators get the thread address
+	to       []string
+	cc       []string
+	subject  string
+	text     string
 	// comment, when set, is included after text (by reference, not
 	// copied), followed by after.
 	comment   *store.Comment
