@@ -825,9 +825,15 @@ func (h envHeaders) values(key string) []string {
 		return h.env.GetHeaderValues(key)
 	}
 	raw := h.env.Root.Header.Values(key)
-	total := 0
+	total, words := 0, false
 	for _, v := range raw {
 		total += len(v)
+		words = words || strings.Contains(v, "=?")
+	}
+	if !words {
+		// Nothing encoded: the value is the raw one (raw 8-bit text is
+		// decoded by fixHeaders with the body's charset as the hint).
+		return append([]string(nil), raw...)
 	}
 	if total > 16<<10 {
 		// enmime's header decoder is quadratic in the number of encoded

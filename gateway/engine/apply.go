@@ -33,9 +33,11 @@ type applier struct {
 	release *store.Quarantine
 
 	// The tickets this write reads, creates and changes (tickets.go).
-	tickets map[uint64]*store.Ticket
-	created map[uint64]bool
-	dirty   map[uint64]bool
+	tickets    map[uint64]*store.Ticket
+	created    map[uint64]bool
+	dirty      map[uint64]bool
+	users      map[string]*store.User
+	dirtyUsers map[string]bool
 }
 
 func (a *applier) mail() *threading.Mail { return a.in.mail }
@@ -85,6 +87,9 @@ func (a *applier) run() error {
 	if err := a.flush(); err != nil {
 		return err
 	}
+	if err := a.flushUsers(); err != nil {
+		return err
+	}
 	a.res.Message = a.msg.ID
 	a.msg.Ticket = a.res.Ticket
 	a.msg.Disposition = a.res.Disposition
@@ -116,7 +121,7 @@ func (a *applier) route() error {
 		a.staff = &threading.Staff{Email: strings.ToLower(a.in.agent.Email), Role: a.in.agent.Role}
 	}
 	if a.staff == nil {
-		if u, err := a.tx.User(a.in.sender); err == nil && u.Blocked {
+		if u, err := a.user(a.in.sender); err == nil && u.Blocked {
 			return a.quarantine(store.QBlocked, "sender is blocked (#spam)")
 		}
 		if a.domainBlocked(threading.Domain(a.in.sender)) {
@@ -225,7 +230,7 @@ func firstOr(l []string, def string) string {
 
 // staffToken: the mail went to a reply token issued to this staff member.
 func (a *applier) staffToken() bool {
-	u, err := a.tx.User(strings.ToLower(a.in.agent.Email))
+	u, err := a.user(strings.ToLower(a.in.agent.Email))
 	if err != nil {
 		return false
 	}
@@ -310,7 +315,7 @@ func (a *applier) domainBlocked(domain string) bool {
 	if domain == "" {
 		return false
 	}
-	u, err := a.tx.User("@" + domain)
+	u, err := a.user("@" + domain)
 	return err == nil && u.Blocked
 }
 
@@ -347,10 +352,12 @@ func (a *applier) deliveryReport() error {
 	}
 	var bounced *store.User
 	if party != 0 {
-		bounced, _ = a.tx.UserByID(party)
+		if u, err := a.tx.UserByID(party); err == nil {
+			bounced, _ = a.user(u.Addr) // the write's one copy of this user
+		}
 	}
 	if bounced == nil && len(dsn.Recipients) > 0 {
-		bounced, _ = a.tx.User(threading.NormalizeAddr(dsn.Recipients[0]))
+		bounced, _ = a.user(threading.NormalizeAddr(dsn.Recipients[0]))
 	}
 	what := "delivery report"
 	if m.Class == threading.ClassFeedbackReport {
@@ -375,7 +382,7 @@ func (a *applier) deliveryReport() error {
 		bounced.Bouncing = true
 		bounced.Bounce = reason
 		bounced.Updated = a.now
-		if err := a.tx.PutUser(bounced); err != nil {
+		if err := a.saveUser(bounced); err != nil {
 			return err
 		}
 	}

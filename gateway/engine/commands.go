@@ -379,7 +379,7 @@ func (a *applier) planOne(r *cmdRun, i int, c command.Command, newTicket bool) {
 		r.ok(i, "CCs: %s", describePlusMinus(adds, rems))
 		r.op(func() error {
 			for _, x := range adds {
-				if _, err := a.tx.EnsureUser(x, ""); err != nil {
+				if _, err := a.ensure(x, ""); err != nil {
 					return err
 				}
 			}
@@ -449,7 +449,7 @@ func (a *applier) planOne(r *cmdRun, i int, c command.Command, newTicket bool) {
 			if tk.Requester == addr {
 				return nil
 			}
-			if _, err := a.tx.EnsureUser(addr, ""); err != nil {
+			if _, err := a.ensure(addr, ""); err != nil {
 				return err
 			}
 			old := tk.Requester
@@ -512,12 +512,12 @@ func (a *applier) planOne(r *cmdRun, i int, c command.Command, newTicket bool) {
 			r.ok(i, "you are available for automatic assignment")
 		}
 		r.op(func() error {
-			u, err := a.tx.EnsureUser(me, a.in.agent.Name)
+			u, err := a.ensure(me, a.in.agent.Name)
 			if err != nil {
 				return err
 			}
 			u.Away = away
-			return a.tx.PutUser(u)
+			return a.saveUser(u)
 		})
 	case "ticket":
 		n, _ := command.TicketNumber(arg(0))
@@ -972,7 +972,7 @@ func (a *applier) startSideThread(tk *store.Ticket, r *cmdRun) error {
 		Status: "open", StartedBy: a.staff.Email, Created: a.now}
 	tk.Threads = append(tk.Threads, th)
 	for _, addr := range r.forward.addrs {
-		if _, err := a.tx.EnsureUser(addr, ""); err != nil {
+		if _, err := a.ensure(addr, ""); err != nil {
 			return err
 		}
 	}
@@ -1104,12 +1104,12 @@ func (a *applier) markSpam(tk *store.Ticket, domain bool) error {
 	if domain {
 		key = "@" + threading.Domain(tk.Requester)
 	}
-	u, err := a.tx.EnsureUser(key, "")
+	u, err := a.ensure(key, "")
 	if err != nil {
 		return err
 	}
 	u.Blocked = true
-	if err := a.tx.PutUser(u); err != nil {
+	if err := a.saveUser(u); err != nil {
 		return err
 	}
 	if !slices.Contains(tk.Tags, "spam") {

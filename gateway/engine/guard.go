@@ -59,7 +59,7 @@ func (a *applier) guard(tk *store.Ticket, c *store.Comment, side bool) (bool, st
 // notificationSeq is the comment sequence of the notification the staff
 // member answered (from their reply token).
 func (a *applier) notificationSeq(tk *store.Ticket) (uint32, bool) {
-	u, err := a.tx.User(a.staff.Email)
+	u, err := a.user(a.staff.Email)
 	if err != nil {
 		return 0, false
 	}

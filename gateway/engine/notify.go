@@ -155,7 +155,7 @@ func (a *applier) fanOut(tk *store.Ticket, c *store.Comment, o fanOpts) error {
 	}
 	for _, r := range rcpts {
 		if r.staff == nil {
-			if u, err := a.tx.User(r.addr); err == nil && (u.Bouncing || u.Blocked) {
+			if u, err := a.user(r.addr); err == nil && (u.Bouncing || u.Blocked) {
 				continue // a hard-bouncing address gets nothing until it writes again
 			}
 		}
@@ -236,7 +236,7 @@ func (a *applier) enqueue(o out) error {
 	if o.tk != nil {
 		ticket = o.tk.ID
 	}
-	u, err := a.tx.EnsureUser(o.rcpt, o.rcptName)
+	u, err := a.ensure(o.rcpt, o.rcptName)
 	if err != nil {
 		return err
 	}
@@ -352,7 +352,7 @@ func (a *applier) sendEndUser(tk *store.Ticket, c *store.Comment, r recipient) e
 // end-user CCs. Staff addresses never appear (SPEC 2).
 func (a *applier) publicHeaders(tk *store.Ticket) (to, cc []string) {
 	name := func(addr string) string {
-		if u, err := a.tx.User(addr); err == nil {
+		if u, err := a.user(addr); err == nil {
 			return threading.Address{Name: u.Name, Addr: addr}.String()
 		}
 		return addr
@@ -465,7 +465,7 @@ func (a *applier) staffFooter(private bool, th *store.Thread, rcpt *config.Agent
 // goes along unless #include chose public history (SPEC 6).
 func (a *applier) sendCollaborator(tk *store.Ticket, th *store.Thread, c *store.Comment, r recipient, o fanOpts) error {
 	mb := a.mailboxOf(tk)
-	u, err := a.tx.EnsureUser(r.addr, "")
+	u, err := a.ensure(r.addr, "")
 	if err != nil {
 		return err
 	}
@@ -552,7 +552,7 @@ func (a *applier) acknowledge(tk *store.Ticket, c *store.Comment) error {
 	if a.cfg.IsOwnAddress(tk.Requester) || a.cfg.Agent(tk.Requester) != nil {
 		return nil
 	}
-	u, err := a.tx.User(tk.Requester)
+	u, err := a.user(tk.Requester)
 	if err != nil {
 		return err
 	}
@@ -561,7 +561,7 @@ func (a *applier) acknowledge(tk *store.Ticket, c *store.Comment) error {
 	}
 	stamps, ok := store.SlideWindow(u.AckTimes, a.now, hour, a.cfg.Tickets.AckPerSenderPerHour)
 	u.AckTimes = stamps
-	if err := a.tx.PutUser(u); err != nil || !ok {
+	if err := a.saveUser(u); err != nil || !ok {
 		return err
 	}
 	tk.AckSent = true // the caller stores tk

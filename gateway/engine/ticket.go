@@ -23,13 +23,13 @@ func (a *applier) ticketSubject() string {
 // ensureUser records an address as a user (SPEC 8: created on first mail).
 // A user who writes to us is no longer considered bouncing.
 func (a *applier) ensureUser(addr, name string, wrote bool) (*store.User, error) {
-	u, err := a.tx.EnsureUser(addr, name)
+	u, err := a.ensure(addr, name)
 	if err != nil {
 		return nil, err
 	}
 	if wrote && u.Bouncing {
 		u.Bouncing, u.Bounce, u.Updated = false, "", a.now
-		if err := a.tx.PutUser(u); err != nil {
+		if err := a.saveUser(u); err != nil {
 			return nil, err
 		}
 	}
@@ -226,7 +226,7 @@ func (a *applier) autoAssign(tk *store.Ticket) error {
 		if !ag.IsAgent() {
 			continue
 		}
-		if u, err := a.tx.User(strings.ToLower(ag.Email)); err == nil && u.Away {
+		if u, err := a.user(strings.ToLower(ag.Email)); err == nil && u.Away {
 			continue
 		}
 		avail = append(avail, strings.ToLower(ag.Email))

@@ -114,3 +114,72 @@ func (a *applier) flush() error {
 	}
 	return nil
 }
+
+// Users get the same treatment as tickets: one object per address per
+// write, stored once at the end.
+
+// user returns the user with this address (store.ErrNotFound if none).
+func (a *applier) user(addr string) (*store.User, error) {
+	if u, ok := a.users[addr]; ok {
+		return u, nil
+	}
+	u, err := a.tx.User(addr)
+	if err != nil {
+		return nil, err
+	}
+	a.cacheUser(u)
+	return u, nil
+}
+
+// ensure returns the user for addr, creating it on first sight (SPEC 8).
+func (a *applier) ensure(addr, name string) (*store.User, error) {
+	u, err := a.user(addr)
+	if err == nil {
+		if name != "" && u.Name == "" {
+			u.Name = name
+			u.Updated = a.now
+			return u, a.saveUser(u)
+		}
+		return u, nil
+	}
+	if err != store.ErrNotFound {
+		return nil, err
+	}
+	u, err = a.tx.EnsureUser(addr, name)
+	if err != nil {
+		return nil, err
+	}
+	a.cacheUser(u)
+	return u, nil
+}
+
+func (a *applier) cacheUser(u *store.User) {
+	if a.users == nil {
+		a.users = map[string]*store.User{}
+	}
+	a.users[u.Addr] = u
+}
+
+// saveUser marks a user changed; flush stores it.
+func (a *applier) saveUser(u *store.User) error {
+	a.cacheUser(u)
+	if a.dirtyUsers == nil {
+		a.dirtyUsers = map[string]bool{}
+	}
+	a.dirtyUsers[u.Addr] = true
+	return nil
+}
+
+func (a *applier) flushUsers() error {
+	addrs := make([]string, 0, len(a.dirtyUsers))
+	for addr := range a.dirtyUsers {
+		addrs = append(addrs, addr)
+	}
+	sort.Strings(addrs)
+	for _, addr := range addrs {
+		if err := a.tx.PutUser(a.users[addr]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
