@@ -86,6 +86,13 @@ type Options struct {
 	MaxBatch int
 	// Now is the clock (tests inject one).
 	Now func() time.Time
+	// Coming, when set, says how many writes are under way: requests
+	// being prepared that will be submitted shortly (the engine's
+	// deliveries in progress, including those already queued). The writer
+	// then waits up to GatherMax for them, so they share the commit: a
+	// lone writer never waits, and none waits longer than GatherMax.
+	Coming    func() int
+	GatherMax time.Duration
 }
 
 // DB is the open store.
@@ -95,6 +102,8 @@ type DB struct {
 	now  func() time.Time
 
 	reqs    chan *writeReq
+	coming  func() int
+	gather  time.Duration
 	wg      sync.WaitGroup
 	closeMu sync.RWMutex
 	closed  bool
@@ -145,7 +154,10 @@ func Open(dir string, opt Options) (*DB, error) {
 		}
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
-	db := &DB{bolt: bdb, dir: dir, now: opt.Now}
+	db := &DB{bolt: bdb, dir: dir, now: opt.Now, coming: opt.Coming, gather: opt.GatherMax}
+	if db.gather == 0 {
+		db.gather = 2 * time.Millisecond
+	}
 	if !opt.ReadOnly {
 		if err := db.init(); err != nil {
 			bdb.Close()
@@ -282,9 +294,35 @@ func (db *DB) writer(maxBatch int) {
 				break drain
 			}
 		}
+		if db.coming != nil && len(batch) < maxBatch && db.coming() > len(batch) {
+			batch = db.gatherMore(batch, maxBatch)
+		}
 		db.commit(batch)
 	}
 }
+
+// gatherMore waits, at most db.gather, for writes that are under way to
+// join the batch.
+func (db *DB) gatherMore(batch []*writeReq, maxBatch int) []*writeReq {
+	t := time.NewTimer(db.gather)
+	defer t.Stop()
+	for len(batch) < maxBatch && db.coming() > len(batch) {
+		select {
+		case r, ok := <-db.reqs:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, r)
+		case <-t.C:
+			return batch
+		}
+	}
+	return batch
+}
+
+// SetComing installs the Coming hook after Open (the engine is created
+// after the store).
+func (db *DB) SetComing(f func() int) { db.coming = f }
 
 // commit runs a group in one transaction. When one function fails, the
 // transaction is rolled back, that request gets its error, and the rest

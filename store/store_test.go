@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -387,5 +388,44 @@ func TestSpoolBlobAndBackupRestore(t *testing.T) {
 		if len(b) != want {
 			t.Errorf("message %d: %d bytes after restore, want %d", id, len(b), want)
 		}
+	}
+}
+
+// A write that others are about to join waits for them (bounded); a lone
+// writer never waits.
+func TestGatherComing(t *testing.T) {
+	var coming atomic.Int64
+	db, err := Open(t.TempDir(), Options{Coming: func() int { return int(coming.Load()) }, GatherMax: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// Alone: no wait.
+	coming.Store(1)
+	start := time.Now()
+	if err := db.Update(func(tx *Tx) error { return tx.NewTicket(&Ticket{Subject: "alone"}) }); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 150*time.Millisecond {
+		t.Errorf("a lone write waited %v", d)
+	}
+	// Two under way: the first waits for the second and they share a commit.
+	coming.Store(2)
+	before := db.Commits.Load()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); db.Update(func(tx *Tx) error { return tx.NewTicket(&Ticket{Subject: "a"}) }) }()
+	time.Sleep(20 * time.Millisecond) // the second arrives while the first gathers
+	go func() { defer wg.Done(); db.Update(func(tx *Tx) error { return tx.NewTicket(&Ticket{Subject: "b"}) }) }()
+	wg.Wait()
+	if n := db.Commits.Load() - before; n != 1 {
+		t.Errorf("%d commits for two writes under way, want 1", n)
+	}
+	// One announced but never coming: the wait ends at GatherMax.
+	coming.Store(5)
+	start = time.Now()
+	db.Update(func(tx *Tx) error { return nil })
+	if d := time.Since(start); d < 150*time.Millisecond || d > 2*time.Second {
+		t.Errorf("gather wait %v, want about GatherMax", d)
 	}
 }

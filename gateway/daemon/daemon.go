@@ -88,6 +88,7 @@ func Start(cfg *config.Config, opt Options) (d *Daemon, err error) {
 	}
 	d.Worker = outbound.New(d.DB, d.Engine.Config, log.With("component", "outbound"), signer)
 	d.Engine.Wake = d.Worker.Wake
+	d.Worker.Busy = d.Engine.Busy
 	d.SMTP = gateway.NewServer(d.Engine, log.With("component", "smtp"))
 
 	d.smtpLn, err = net.Listen("tcp", cfg.SMTP.Listen)

@@ -88,6 +88,15 @@ type Engine struct {
 	Wake func()
 
 	Metrics Metrics
+
+	lastDeliver atomic.Int64 // unix nanos of the last Deliver start
+	inflight    atomic.Int64
+}
+
+// Busy reports whether mail is coming in: a delivery is under way or one
+// started in the last 50ms. The outbound worker yields to ingest then.
+func (e *Engine) Busy() bool {
+	return e.inflight.Load() > 0 || time.Since(time.Unix(0, e.lastDeliver.Load())) < 50*time.Millisecond
 }
 
 // Metrics are counters exported on /metrics.
@@ -123,6 +132,9 @@ func New(cfg *config.Config, db *store.DB, opt Options) (*Engine, error) {
 		e.now = time.Now
 	}
 	e.cfg.Store(cfg)
+	// Deliveries under way are about to write: the store's writer lets
+	// them share a commit (bounded wait; a lone sender never waits).
+	db.SetComing(func() int { return int(e.inflight.Load()) })
 	if err := e.ReloadKeys(); err != nil {
 		return nil, err
 	}
@@ -187,6 +199,9 @@ type rcptToken struct {
 // message and everything it caused are committed and fsync'd; an error
 // means nothing was stored and the client must retry (451).
 func (e *Engine) Deliver(ctx context.Context, env Envelope, sp *store.Spool) (Result, error) {
+	e.inflight.Add(1)
+	defer e.inflight.Add(-1)
+	e.lastDeliver.Store(time.Now().UnixNano())
 	start := e.now()
 	cfg := e.Config()
 	in := &inbound{env: env, size: sp.Size(), started: start}

@@ -43,6 +43,13 @@ type Worker struct {
 
 	// Parallel is how many mails are delivered at once (default 4).
 	Parallel int
+	// Busy, when set, reports that mail is coming in. A round then waits
+	// for a pause of up to YieldMax, unless the oldest queued mail has
+	// waited YieldAge already: the 250 to senders goes first, outbound
+	// mail lags by seconds at most during a burst.
+	Busy     func() bool
+	YieldMax time.Duration
+	YieldAge time.Duration
 	// Gather is how long the worker waits after being woken, so mail
 	// enqueued by a stream of commits goes out in one round with one
 	// store write for its results (default 50ms). Outbound latency, not
@@ -67,7 +74,7 @@ type Metrics struct {
 
 // New creates a worker. signer may be nil (no DKIM signing).
 func New(db *store.DB, cfg func() *config.Config, log *slog.Logger, signer *auth.Signer) *Worker {
-	return &Worker{db: db, cfg: cfg, log: log, signer: signer, now: time.Now, wake: make(chan struct{}, 1), Parallel: 4, Gather: 50 * time.Millisecond}
+	return &Worker{db: db, cfg: cfg, log: log, signer: signer, now: time.Now, wake: make(chan struct{}, 1), Parallel: 4, Gather: 50 * time.Millisecond, YieldMax: time.Second, YieldAge: 10 * time.Second}
 }
 
 // Wake makes the worker look at the queue now.
@@ -81,7 +88,7 @@ func (w *Worker) Wake() {
 // Run drains the queue until ctx ends; an attempt under way is finished.
 func (w *Worker) Run(ctx context.Context) {
 	for {
-		n, next := w.drainOnce()
+		n, next := w.drain(true)
 		if n >= batchMax {
 			continue // a backlog: go on at once
 		}
@@ -140,6 +147,10 @@ func (w *Worker) Drain() int {
 const batchMax = 128
 
 func (w *Worker) drainOnce() (int, time.Time) {
+	return w.drain(false)
+}
+
+func (w *Worker) drain(yield bool) (int, time.Time) {
 	w.round.Lock()
 	defer w.round.Unlock()
 	var ready []*store.Outbound
@@ -159,6 +170,12 @@ func (w *Worker) drainOnce() (int, time.Time) {
 	}
 	if len(ready) == 0 {
 		return 0, next
+	}
+	if yield && w.Busy != nil && now.Sub(ready[0].NextAttempt) < w.YieldAge {
+		// Ingest first (the items are oldest-due first).
+		for end := time.Now().Add(w.YieldMax); w.Busy() && time.Now().Before(end); {
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 	cfg := w.cfg()
 	relay := cfg.Outbound.Relay != ""
