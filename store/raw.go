@@ -17,6 +17,10 @@ const (
 	rawDeflated = 1
 )
 
+// packMin: smaller mails are stored as they are (compressing them costs
+// more CPU than the page it might save).
+const packMin = 16 << 10
+
 var flaters = sync.Pool{New: func() any {
 	w, _ := flate.NewWriter(nil, flate.BestSpeed)
 	return w
@@ -27,6 +31,9 @@ var flaters = sync.Pool{New: func() any {
 func PackRaw(raw []byte) []byte { return packRaw(raw) }
 
 func packRaw(raw []byte) []byte {
+	if len(raw) < packMin {
+		return append([]byte{rawPlain}, raw...)
+	}
 	var b bytes.Buffer
 	b.Grow(len(raw)/2 + 64)
 	b.WriteByte(rawDeflated)
