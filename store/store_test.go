@@ -429,3 +429,36 @@ func TestGatherComing(t *testing.T) {
 		t.Errorf("gather wait %v, want about GatherMax", d)
 	}
 }
+
+// Raw mail is kept byte for byte, deflated or not.
+func TestRawPacking(t *testing.T) {
+	db := openTest(t)
+	small := []byte("Subject: hi\r\n\r\nsmall body\r\n")
+	big := bytes.Repeat([]byte("a line of a long mail that compresses well\r\n"), 2000)
+	noise := make([]byte, 40<<10)
+	for i := range noise {
+		noise[i] = byte(i*7919 + i/13)
+	}
+	ids := map[string]uint64{}
+	db.Update(func(tx *Tx) error {
+		for name, raw := range map[string][]byte{"small": small, "big": big, "noise": noise} {
+			m := &Message{}
+			if err := tx.AddMessage(m, raw); err != nil {
+				return err
+			}
+			ids[name] = m.ID
+		}
+		return nil
+	})
+	db.View(func(tx *Tx) error {
+		for name, raw := range map[string][]byte{"small": small, "big": big, "noise": noise} {
+			if got := tx.RawInline(ids[name]); !bytes.Equal(got, raw) {
+				t.Errorf("%s: raw bytes changed (%d vs %d bytes)", name, len(got), len(raw))
+			}
+		}
+		return nil
+	})
+	if p := packRaw(big); len(p) >= len(big)/4 {
+		t.Errorf("a repetitive 88 KB mail packed to %d bytes", len(p))
+	}
+}
