@@ -137,6 +137,10 @@ type Mail struct {
 	InReplyTo  []string  // without angle brackets
 	References []string  // without angle brackets, oldest first
 	From       Address   // first From address
+	// FromCount is the number of From addresses (over all From fields).
+	// Anything but 1 makes the sender unverifiable: never staff, DMARC
+	// fail (RFC 7489 section 6.6.1).
+	FromCount int
 	Sender     *Address  // Sender header, never used for identity
 	ReplyTo    []Address // never used for identity
 	To         []Address

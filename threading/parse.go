@@ -962,8 +962,18 @@ func fillHeaders(m *Mail, h headerSource) {
 	}
 	if l := h.addresses("From"); len(l) > 0 {
 		m.From = l[0]
+		m.FromCount = len(l)
 	} else {
 		m.From = looseFirst(get("From"))
+		if m.From.Addr != "" {
+			m.FromCount = 1
+		}
+	}
+	if n := len(m.Header["From"]); n > 1 {
+		// Several From fields: a DKIM verifier checks the last one (RFC
+		// 6376 section 5.4.2), this parser reads the first. Such a mail
+		// must never pass as anyone in particular (RFC 7489 section 6.6.1).
+		m.FromCount = max(m.FromCount, n)
 	}
 	if l := h.addresses("Sender"); len(l) > 0 {
 		m.Sender = &l[0]

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +22,8 @@ type applier struct {
 
 	msg   *store.Message
 	staff *threading.Staff
+	// replaying: a held mail is being applied by #send (no guards).
+	replaying bool
 	// lastSideMessageID is the Message-ID of the newest mail enqueued to
 	// a side thread's collaborators.
 	lastSideMessageID string
@@ -230,6 +231,9 @@ func firstOr(l []string, def string) string {
 
 // staffToken: the mail went to a reply token issued to this staff member.
 func (a *applier) staffToken() bool {
+	if a.mail().FromCount > 1 {
+		return false // which From the token holder wrote is unknowable
+	}
 	u, err := a.user(strings.ToLower(a.in.agent.Email))
 	if err != nil {
 		return false
@@ -433,20 +437,16 @@ func orDash(s string) string {
 // status, or opens a ticket tagged "auto" with no acknowledgement.
 func (a *applier) autoReply() error {
 	m := a.mail()
-	var ticket uint64
-	var thread uint32
-	if len(a.in.tokens) > 0 {
-		ticket, thread = a.in.tokens[0].tok.Ticket, a.in.tokens[0].tok.Thread
-	} else if a.in.verdict.DMARC != "fail" {
-		for _, id := range append(slices.Clone(m.InReplyTo), reversed(m.References)...) {
-			if r, ok := a.tx.LookupMessageID(id); ok {
-				ticket, thread = r.Ticket, r.Thread
-				break
-			}
-		}
+	// The same keys and participant rule as human mail (a forged or
+	// stranger's "auto-reply" must not plant text on a ticket), but an
+	// auto-reply never opens a follow-up: it attaches to the closed one.
+	d := threading.Decide(a.decideInput(), view{a.tx})
+	ticket := d.Ticket
+	if d.FollowUpOf != 0 {
+		ticket = d.FollowUpOf
 	}
 	if ticket != 0 {
-		tk, th, err := a.resolveThread(ticket, thread)
+		tk, th, err := a.resolveThread(ticket, d.Thread)
 		if err == nil {
 			c := &store.Comment{
 				Kind: store.KindAuto, Thread: th, Author: a.in.sender, AuthorName: m.From.Name,
@@ -463,15 +463,7 @@ func (a *applier) autoReply() error {
 			return a.tx.IndexMessageID(m.MessageID, store.Ref{Ticket: tk.ID, Thread: th, Comment: c.ID})
 		}
 	}
-	return a.newTicket(threading.Decision{Outcome: threading.OutNewTicket, Role: threading.RoleNobody})
-}
-
-func reversed(l []string) []string {
-	out := make([]string, len(l))
-	for i, s := range l {
-		out[len(l)-1-i] = s
-	}
-	return out
+	return a.newTicket(threading.Decision{Outcome: threading.OutNewTicket, Role: threading.RoleNobody, Related: d.Related})
 }
 
 // bodyText is the stored text of a comment: the new text, or the whole

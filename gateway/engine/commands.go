@@ -547,6 +547,10 @@ func (a *applier) planOne(r *cmdRun, i int, c command.Command, newTicket bool) {
 		r.ok(i, "closed as spam; sender blocked")
 		r.op(func() error { return a.markSpam(tk, domain) })
 	case "send":
+		if a.replaying {
+			r.ok(i, "ignored (already sending a held mail)")
+			return
+		}
 		held := a.heldComment(tk)
 		if held == nil {
 			r.fail(c, "nothing to send: #send releases a held reply; use it in a reply to the held-mail transcript")
@@ -625,6 +629,15 @@ func (a *applier) planMerge(r *cmdRun, i int, c command.Command) {
 // what the commands cause.
 func (a *applier) applyPlan(r *cmdRun) error {
 	tk := r.tk
+	// The guards look at the text before anything is applied: a held
+	// mail is held whole (its commands too) and #send replays all of it.
+	if !a.replaying {
+		if c, side := a.outgoing(tk, r); c != nil {
+			if held, why := a.guard(tk, c, side); held {
+				return a.hold(tk, c, why)
+			}
+		}
+	}
 	for _, op := range r.ops {
 		if err := op(); err != nil {
 			return err
@@ -632,7 +645,7 @@ func (a *applier) applyPlan(r *cmdRun) error {
 	}
 	m := a.mail()
 	if r.sendHeld != nil {
-		if err := a.releaseHeld(tk, r.sendHeld); err != nil {
+		if err := a.replayHeld(tk, r.sendHeld); err != nil {
 			return err
 		}
 	}
@@ -660,11 +673,6 @@ func (a *applier) applyPlan(r *cmdRun) error {
 		toCollaborators := side && !r.block.Has("note")
 		c := a.inboundComment(thread, vis)
 		c.Text = r.block.Text
-		if vis == store.Public || toCollaborators {
-			if held, why := a.guard(tk, c, side); held {
-				return a.hold(tk, c, why)
-			}
-		}
 		if err := a.tx.AddComment(tk, c); err != nil {
 			return err
 		}
@@ -704,6 +712,36 @@ func (a *applier) applyPlan(r *cmdRun) error {
 		return a.transcript(tk, r, true)
 	}
 	return nil
+}
+
+// outgoing is the message a plan would send to end users or
+// collaborators (nil if none), for the guards, and whether it goes to a
+// side thread.
+func (a *applier) outgoing(tk *store.Ticket, r *cmdRun) (*store.Comment, bool) {
+	switch {
+	case r.forward != nil:
+		var maxID uint32
+		for _, th := range tk.Threads {
+			maxID = max(maxID, th.ID)
+		}
+		c := a.inboundComment(maxID+1, store.Private)
+		c.Text = r.block.Text
+		return c, true
+	case r.child != nil || !r.hasText():
+		return nil, false
+	}
+	side := r.d.Outcome == threading.OutStaffSide
+	if side && !r.block.Has("note") {
+		c := a.inboundComment(r.d.Thread, store.Private)
+		c.Text = r.block.Text
+		return c, true
+	}
+	if !side && r.public {
+		c := a.inboundComment(0, store.Public)
+		c.Text = r.block.Text
+		return c, false
+	}
+	return nil, false
 }
 
 // reject keeps a refused staff mail as a hidden record on the ticket and
@@ -978,10 +1016,6 @@ func (a *applier) startSideThread(tk *store.Ticket, r *cmdRun) error {
 	}
 	c := a.inboundComment(th.ID, store.Private)
 	c.Text = r.block.Text
-	if held, why := a.guard(tk, c, true); held {
-		// The thread exists; its first message waits for #send.
-		return a.hold(tk, c, why)
-	}
 	if err := a.tx.AddComment(tk, c); err != nil {
 		return err
 	}

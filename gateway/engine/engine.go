@@ -226,6 +226,12 @@ func (e *Engine) Deliver(ctx context.Context, env Envelope, sp *store.Spool) (Re
 		}
 	}
 
+	if in.mail.FromCount > 1 {
+		// Several From addresses: DKIM and this parser may disagree on
+		// which one signed (RFC 7489 section 6.6.1): nobody in particular.
+		in.verdict = AuthVerdict{Checked: true, DMARC: "fail",
+			Failed: []string{"dmarc: the mail has more than one From address"}}
+	}
 	if sp.Spooled() {
 		in.blob, err = sp.Commit()
 		if err != nil {
@@ -372,11 +378,21 @@ func (e *Engine) needsAuth(cfg *config.Config, in *inbound) bool {
 	if in.agent != nil {
 		return true
 	}
-	if len(in.tokens) > 0 || in.mail.Class.Machine() {
+	m := in.mail
+	if len(in.tokens) > 0 {
+		return false // a signed reply address decides; no answer goes out
+	}
+	keys := len(m.InReplyTo) > 0 || len(m.References) > 0
+	switch {
+	case m.Class == threading.ClassAutoReply:
+		return keys // may attach to a ticket only if not forged
+	case m.Class.Machine():
 		return false
 	}
-	m := in.mail
-	return len(m.InReplyTo) > 0 || len(m.References) > 0 || threading.SubjectTag(m.Subject, cfg.Threading.TagPrefix) != 0
+	// Human mail: the Message-ID and subject-tag keys, and any automatic
+	// answer, depend on the sender's domain not failing DMARC (SPEC 3.1,
+	// 3.2): an acknowledgement to a forged From is backscatter.
+	return keys || threading.SubjectTag(m.Subject, cfg.Threading.TagPrefix) != 0 || !m.SuppressAutoAnswer()
 }
 
 // FromNameFor formats the display name of mail sent on behalf of an agent

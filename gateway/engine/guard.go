@@ -1,10 +1,13 @@
 package engine
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"strings"
 
 	"helpdesk/store"
+	"helpdesk/threading"
 
 	"helpdesk/threading/command"
 )
@@ -108,14 +111,15 @@ func (a *applier) hold(tk *store.Ticket, c *store.Comment, why string) error {
 	m := a.mail()
 	text := fmt.Sprintf(`%s
 
-Your reply on ticket #%d was HELD and not sent: %s
+Your mail on ticket #%d was HELD: nothing of it was applied or sent
+(its commands wait with it): %s
 
 Your text:
 %s
 
-To send it anyway, reply to this mail with the single line
+To apply and send it anyway, reply to this mail with the single line
 #send
-Otherwise write a new reply; the held one stays on the ticket as a hidden record.
+Otherwise write a new mail; the held one stays on the ticket as a hidden record.
 
 %s`, a.cfg.Threading.ReplyMarker, tk.ID, why, quoteLines(c.Text), command.Footer(false))
 	o := out{tk: tk, kind: "transcript", rcpt: a.staff.Email, rcptName: a.in.agent.Name, private: true, staffTok: true,
@@ -135,7 +139,7 @@ func firstLine(s string) string {
 // transcript's token, else this staff member's newest held reply.
 func (a *applier) heldComment(tk *store.Ticket) *store.Comment {
 	if seq, ok := a.notificationSeq(tk); ok {
-		if c, err := a.tx.Comment(tk.ID, seq); err == nil && c.Kind == store.KindHeld && !c.Released {
+		if c, err := a.tx.Comment(tk.ID, seq); err == nil && c.Kind == store.KindHeld && !c.Released && c.Author == a.staff.Email {
 			return c
 		}
 	}
@@ -152,23 +156,53 @@ func (a *applier) heldComment(tk *store.Ticket) *store.Comment {
 	return nil
 }
 
-// releaseHeld turns a held reply into the comment it was meant to be and
-// sends it.
-func (a *applier) releaseHeld(tk *store.Ticket, c *store.Comment) error {
-	c.Kind, c.Hidden, c.Released = store.KindComment, false, true
-	c.Reason = "held, released by #send: " + firstLine(c.Reason)
-	if c.Visibility == store.Public && c.Thread == 0 && c.ID > tk.LastPublicSeq {
-		tk.LastPublicSeq = c.ID
+// replayHeld applies a held mail as it was written (its commands and
+// text), this time without the guards, and marks the held record
+// released (SPEC 2, 7: #send sends it anyway).
+func (a *applier) replayHeld(tk *store.Ticket, held *store.Comment) error {
+	msg, err := a.tx.Message(held.Message)
+	if err != nil {
+		return fmt.Errorf("held mail %d: %w", held.Message, err)
 	}
-	if err := a.tx.PutComment(c); err != nil {
+	raw := a.tx.RawInline(msg.ID)
+	if raw == nil {
+		// A large mail spooled to a file: read it back (local disk).
+		rc, err := a.e.db.OpenRaw(msg)
+		if err != nil {
+			return err
+		}
+		raw, err = io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+	}
+	held.Released = true
+	held.Reason = "released by #send: " + firstLine(held.Reason)
+	if err := a.tx.PutComment(held); err != nil {
 		return err
 	}
-	side := c.Thread != 0
-	if err := a.fanOut(tk, c, fanOpts{toCollaborators: side}); err != nil {
+	if err := a.event(tk, fmt.Sprintf("held mail (comment %d) released by %s", held.ID, a.staff.Email)); err != nil {
 		return err
 	}
-	if th := threadByID(tk, c.Thread); side && th != nil {
-		th.LastMessageID = a.lastSideMessageID
+	// Run the held mail in its own context, then come back.
+	savedIn, savedMsg, savedRes := a.in, a.msg, a.res
+	defer func() { a.in, a.msg, a.replaying = savedIn, savedMsg, false }()
+	in := *savedIn
+	in.mail = threading.Parse(bytes.NewReader(raw), threading.ParseOptions{ReplyMarker: a.cfg.Threading.ReplyMarker})
+	in.tokens = nil
+	a.in, a.msg, a.replaying = &in, msg, true
+	d := threading.Decision{Outcome: threading.OutStaff, Ticket: tk.ID, DefaultPrivate: held.Visibility == store.Private}
+	if th := threadByID(tk, held.Thread); th != nil && th.Kind == store.ThreadSide {
+		d.Outcome, d.Thread, d.DefaultPrivate = threading.OutStaffSide, th.ID, true
 	}
-	return a.event(tk, fmt.Sprintf("held reply %d released by %s", c.ID, a.staff.Email))
+	r := a.planCommands(tk, d, command.Parse(a.staffText()), false)
+	if len(r.probs) > 0 {
+		// The ticket changed since (e.g. the merge target is gone).
+		err = a.reject(tk, r)
+	} else {
+		err = a.applyPlan(r)
+	}
+	a.res.Message = savedRes.Message
+	return err
 }
