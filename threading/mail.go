@@ -133,20 +133,20 @@ type Forwarded struct {
 // fills it; it never fails outright: what could not be read is listed in
 // ParseErrors and the raw message stays stored.
 type Mail struct {
-	MessageID  string    // without angle brackets; "" when absent
-	InReplyTo  []string  // without angle brackets
-	References []string  // without angle brackets, oldest first
-	From       Address   // first From address
+	MessageID  string   // without angle brackets; "" when absent
+	InReplyTo  []string // without angle brackets
+	References []string // without angle brackets, oldest first
+	From       Address  // first From address
 	// FromCount is the number of From addresses (over all From fields).
 	// Anything but 1 makes the sender unverifiable: never staff, DMARC
 	// fail (RFC 7489 section 6.6.1).
 	FromCount int
-	Sender     *Address  // Sender header, never used for identity
-	ReplyTo    []Address // never used for identity
-	To         []Address
-	Cc         []Address
-	Subject    string // decoded
-	Date       time.Time
+	Sender    *Address  // Sender header, never used for identity
+	ReplyTo   []Address // never used for identity
+	To        []Address
+	Cc        []Address
+	Subject   string // decoded
+	Date      time.Time
 
 	// Text is the full plain text of the mail: the text/plain body, or the
 	// HTML body converted to text when there is no text part.
