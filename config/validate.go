@@ -24,6 +24,12 @@ func (v *validator) add(key, msg, fix string) {
 	v.probs = append(v.probs, Problem{Key: key, Msg: msg, Fix: fix})
 }
 
+// MaxMailboxLocal is the longest mailbox local part: the separator and a
+// reply token (at most 42 characters for tickets and users below 2^35 and
+// threads of up to 2 million comments, see threading/token) must fit in
+// the 64 characters a local part may have.
+const MaxMailboxLocal = 21
+
 // Validate returns every problem of a decoded config (nil when it is valid).
 // Keys name the offending value as in Problem.Key; Validate does not know
 // lines (Parse adds them).
@@ -325,6 +331,9 @@ func (c *Config) validatePeople(v *validator) {
 			v.add(k+".address", "missing", `set the support address, e.g. address = "support@example.com"`)
 		} else if why := checkEmail(m.Address); why != "" {
 			v.add(k+".address", fmt.Sprintf("%q is not an email address: %s", m.Address, why), `write a bare address such as "support@example.com"`)
+		} else if local := m.Address[:strings.LastIndexByte(m.Address, '@')]; len(local) > MaxMailboxLocal {
+			v.add(k+".address", fmt.Sprintf("the local part %q is %d characters: with a reply token (up to %d more) it would exceed the 64 allowed (RFC 5321 section 4.5.3.1.1)", local, len(local), 64-MaxMailboxLocal),
+				fmt.Sprintf("use a local part of at most %d characters, e.g. \"support\"", MaxMailboxLocal))
 		} else if prev, dup := mailboxes[lower(m.Address)]; dup {
 			v.add(k+".address", fmt.Sprintf("%q is already %s", m.Address, prev), "remove one of the two [[mailbox]] entries")
 		} else {

@@ -46,26 +46,39 @@ func (t *Tx) Keys() ([]token.Key, error) {
 
 // RotateKey retires the current token key and adds a new one; old tokens
 // keep verifying for the configured grace period.
-func (t *Tx) RotateKey() error {
+func (t *Tx) RotateKey(grace time.Duration) error {
 	keys, err := t.Keys()
 	if err != nil {
 		return err
 	}
-	var maxID uint8
 	now := t.Now()
-	for i := range keys {
-		if keys[i].Retired.IsZero() {
-			keys[i].Retired = now
+	used := map[uint8]bool{}
+	kept := keys[:0]
+	for _, k := range keys {
+		if k.Retired.IsZero() {
+			k.Retired = now
 		}
-		if keys[i].ID > maxID {
-			maxID = keys[i].ID
+		if now.Sub(k.Retired) > grace {
+			continue // past its grace period: it verifies nothing any more
+		}
+		used[k.ID] = true
+		kept = append(kept, k)
+	}
+	id := uint8(0)
+	for cand := 1; cand <= 255; cand++ {
+		if !used[uint8(cand)] {
+			id = uint8(cand)
+			break
 		}
 	}
-	k, err := newKey(maxID+1, now)
+	if id == 0 {
+		return fmt.Errorf("255 token secrets still within their grace period: wait before rotating again")
+	}
+	k, err := newKey(id, now)
 	if err != nil {
 		return err
 	}
-	return putJSON(t.b(bMeta), []byte("token_keys"), append(keys, k))
+	return putJSON(t.b(bMeta), []byte("token_keys"), append(kept, k))
 }
 
 // Counter adds delta to a named counter in the meta bucket and returns the

@@ -213,7 +213,13 @@ func (c *cli) api(writable bool) (control.API, func(), bool) {
 	if cl, err := control.Dial(cfg.DataDir); err == nil {
 		return cl, func() {}, true
 	}
-	db, err := store.Open(cfg.DataDir, store.Options{LockTimeout: 2 * time.Second, ReadOnly: !writable && storeExists(cfg.DataDir)})
+	lock := 2 * time.Second
+	if writable {
+		// Another CLI process (a parallel inject) may hold the store for
+		// a while; waiting is better than failing.
+		lock = 30 * time.Second
+	}
+	db, err := store.Open(cfg.DataDir, store.Options{LockTimeout: lock, ReadOnly: !writable && storeExists(cfg.DataDir)})
 	if err != nil {
 		c.fail(1, "%v", err)
 		return nil, nil, false
@@ -378,19 +384,22 @@ func (c *cli) inject(file string, trust bool) int {
 	} else {
 		raw, err = os.ReadFile(file)
 	}
+	// Exit codes follow sysexits(3), which MTAs piping mail in act on:
+	// 75 (EX_TEMPFAIL) means "keep the mail and retry", anything else
+	// bounces it. Only a mail that can never be accepted gets a bounce.
 	if err != nil {
-		return c.fail(1, "reading %s: %v", file, err)
+		return c.fail(66, "reading %s: %v", file, err) // EX_NOINPUT
 	}
 	cfg, ok := c.loadConfig()
 	if !ok {
-		return 1
+		return 75 // a broken config is fixed by an admin; retry then
 	}
 	if int64(len(raw)) > int64(cfg.SMTP.MaxMessageBytes) {
-		return c.fail(1, "message is %d bytes, over smtp.max_message_bytes (%s)", len(raw), cfg.SMTP.MaxMessageBytes)
+		return c.fail(65, "message is %d bytes, over smtp.max_message_bytes (%s)", len(raw), cfg.SMTP.MaxMessageBytes) // EX_DATAERR
 	}
 	api, done, ok := c.api(true)
 	if !ok {
-		return 1
+		return 75 // the store is busy (locked) or unavailable: retry
 	}
 	defer done()
 	res, err := api.Inject(raw, trust)
@@ -572,7 +581,9 @@ func (c *cli) serve() int {
 				log.Error("reload refused: the new configuration has problems; keeping the old one", "err", err.Error())
 				continue
 			}
-			d.Reload(nc)
+			if err := d.Reload(nc); err != nil {
+				log.Error(err.Error())
+			}
 			continue
 		}
 		log.Info("shutting down", "signal", s.String())

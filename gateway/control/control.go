@@ -296,8 +296,12 @@ func (l *Local) Release(id uint64) (engine.Result, error) {
 // threading.secret_grace_period. It returns the number of keys kept.
 func (l *Local) RotateKey() (int, error) {
 	n := 0
+	grace := 30 * 24 * time.Hour
+	if l.Engine != nil {
+		grace = l.Engine.Config().Threading.SecretGracePeriod.D()
+	}
 	err := l.DB.Update(func(tx *store.Tx) error {
-		if err := tx.RotateKey(); err != nil {
+		if err := tx.RotateKey(grace); err != nil {
 			return err
 		}
 		keys, err := tx.Keys()

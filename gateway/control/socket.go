@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
 	"helpdesk/gateway/engine"
@@ -29,7 +30,10 @@ func Serve(dataDir string, api API) (*http.Server, error) {
 		return nil, fmt.Errorf("another daemon is serving %s", path)
 	}
 	os.Remove(path) // a stale socket of a crashed daemon
+	// Create it 0600 from the start (no window with a wider mode).
+	old := syscall.Umask(0o177)
 	ln, err := net.Listen("unix", path)
+	syscall.Umask(old)
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -167,9 +168,39 @@ func NewAuthenticator(cfg *config.Config) (engine.Authenticator, error) {
 
 // Reload swaps in a new configuration (SIGHUP). Listen addresses and the
 // data directory need a restart; everything else applies at once.
-func (d *Daemon) Reload(cfg *config.Config) {
+func (d *Daemon) Reload(cfg *config.Config) error {
+	old := d.Engine.Config()
+	var restart []string
+	for _, k := range []struct {
+		key      string
+		was, now any
+	}{
+		{"data_dir", old.DataDir, cfg.DataDir},
+		{"smtp.listen", old.SMTP.Listen, cfg.SMTP.Listen},
+		{"http.listen", old.HTTP.Listen, cfg.HTTP.Listen},
+		{"smtp limits", old.SMTP, cfg.SMTP},
+		{"outbound.dkim_*", old.Outbound.DKIMDomain + old.Outbound.DKIMSelector + old.Outbound.DKIMKeyFile,
+			cfg.Outbound.DKIMDomain + cfg.Outbound.DKIMSelector + cfg.Outbound.DKIMKeyFile},
+	} {
+		if k.was != k.now {
+			restart = append(restart, k.key)
+		}
+	}
+	if len(restart) > 0 {
+		return fmt.Errorf("reload refused: %s changed, which needs a restart; nothing was changed", strings.Join(restart, ", "))
+	}
+	authn, err := NewAuthenticator(cfg)
+	if err != nil {
+		return fmt.Errorf("reload refused: %w", err)
+	}
+	d.Engine.SetAuthenticator(authn)
 	d.Engine.SetConfig(cfg)
+	if err := d.Engine.ReloadKeys(); err != nil { // the token grace period
+		return err
+	}
+	d.Config = cfg
 	d.log.Info("configuration reloaded", "agents", len(cfg.Agents), "mailboxes", len(cfg.Mailboxes))
+	return nil
 }
 
 // Shutdown stops accepting mail, lets sessions finish within ctx, stops

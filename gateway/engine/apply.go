@@ -55,6 +55,10 @@ func (a *applier) run() error {
 		if err != nil {
 			return err
 		}
+		if q.Released {
+			// Checked again inside the write: two releases apply once.
+			return fmt.Errorf("quarantine record %d was already released", q.ID)
+		}
 		now := a.now
 		q.Released, q.ReleasedAt = true, &now
 		if err := a.tx.PutQuarantine(q); err != nil {
@@ -108,20 +112,22 @@ func capList(l []string, n int) []string {
 // mail, then threading of human mail.
 func (a *applier) route() error {
 	m := a.mail()
-	if a.release == nil || a.release.Reason != store.QLoop {
+	// An admin releasing a quarantined mail vouches for it: the checks
+	// that keep mail aside (loops, authentication, blocks) are waived.
+	vouched := a.release != nil
+	if !vouched {
 		if detail := a.loopDetail(); detail != "" {
 			a.res.Detail, a.res.Loop = detail, true
 			return a.quarantine(store.QLoop, detail)
 		}
 	}
 	if a.in.agent != nil {
-		ok, failed := a.staffAuthenticated()
-		if !ok && (a.release == nil || a.release.Reason != store.QAuth) {
+		if ok, failed := a.staffAuthenticated(); !ok && !vouched {
 			return a.authFailure(failed)
 		}
 		a.staff = &threading.Staff{Email: strings.ToLower(a.in.agent.Email), Role: a.in.agent.Role}
 	}
-	if a.staff == nil {
+	if a.staff == nil && !vouched {
 		if u, err := a.user(a.in.sender); err == nil && u.Blocked {
 			return a.quarantine(store.QBlocked, "sender is blocked (#spam)")
 		}
@@ -141,6 +147,12 @@ func (a *applier) route() error {
 	case threading.OutPublicComment:
 		return a.endUserComment(d)
 	case threading.OutSideMessage:
+		if a.staff != nil {
+			// A light agent in a side thread: his commands run too; his
+			// text stays a private message of the thread (commands.go).
+			d.Outcome = threading.OutStaffSide
+			return a.staffMail(d)
+		}
 		return a.sideMessage(d)
 	case threading.OutStaff, threading.OutStaffSide, threading.OutNote:
 		return a.staffMail(d)

@@ -159,7 +159,9 @@ func (a *applier) onBehalfTicket(text string, b command.Block) error {
 	tk := &store.Ticket{
 		Subject: subject, Status: store.StatusOpen, Priority: "normal",
 		Mailbox: strings.ToLower(mb.Address), Group: mb.Group, Requester: requester,
-		RootMessageID: m.MessageID,
+		// Not the agent's own Message-ID: it would show in the headers of
+		// every public mail to the customer (it may name the agent).
+		RootMessageID: "",
 		Threads:       []store.Thread{{ID: 0, Kind: store.ThreadMain, Created: a.now}},
 		CCs:           []string{}, Followers: []string{}, Tags: []string{}, Links: []store.Link{},
 	}
@@ -670,7 +672,7 @@ func (a *applier) applyPlan(r *cmdRun) error {
 		}
 		// In a side thread, #note keeps the text internal: it stays on
 		// the thread for staff and is not mailed to the collaborators.
-		toCollaborators := side && !r.block.Has("note")
+		toCollaborators := side && !r.block.Has("note") && !a.in.agent.IsLight()
 		c := a.inboundComment(thread, vis)
 		c.Text = r.block.Text
 		if err := a.tx.AddComment(tk, c); err != nil {
@@ -731,7 +733,7 @@ func (a *applier) outgoing(tk *store.Ticket, r *cmdRun) (*store.Comment, bool) {
 		return nil, false
 	}
 	side := r.d.Outcome == threading.OutStaffSide
-	if side && !r.block.Has("note") {
+	if side && !r.block.Has("note") && !a.in.agent.IsLight() {
 		c := a.inboundComment(r.d.Thread, store.Private)
 		c.Text = r.block.Text
 		return c, true

@@ -78,7 +78,7 @@ type Engine struct {
 	cfg  atomic.Pointer[config.Config]
 	db   *store.DB
 	log  *slog.Logger
-	auth Authenticator
+	auth atomic.Pointer[Authenticator]
 	now  func() time.Time
 
 	keysMu sync.RWMutex
@@ -91,6 +91,10 @@ type Engine struct {
 
 	lastDeliver atomic.Int64 // unix nanos of the last Deliver start
 	inflight    atomic.Int64
+	// coming counts deliveries on their way to the store write (parsing,
+	// spooling), not those waiting on DNS: the store's writer waits
+	// briefly for these only.
+	coming atomic.Int64
 }
 
 // Busy reports whether mail is coming in: a delivery is under way or one
@@ -124,7 +128,10 @@ type Options struct {
 
 // New creates an engine over an open store.
 func New(cfg *config.Config, db *store.DB, opt Options) (*Engine, error) {
-	e := &Engine{db: db, log: opt.Logger, auth: opt.Auth, now: opt.Now}
+	e := &Engine{db: db, log: opt.Logger, now: opt.Now}
+	if opt.Auth != nil {
+		e.SetAuthenticator(opt.Auth)
+	}
 	if e.log == nil {
 		e.log = slog.Default()
 	}
@@ -134,7 +141,7 @@ func New(cfg *config.Config, db *store.DB, opt Options) (*Engine, error) {
 	e.cfg.Store(cfg)
 	// Deliveries under way are about to write: the store's writer lets
 	// them share a commit (bounded wait; a lone sender never waits).
-	db.SetComing(func() int { return int(e.inflight.Load()) })
+	db.SetComing(func() int { return int(e.coming.Load()) })
 	if err := e.ReloadKeys(); err != nil {
 		return nil, err
 	}
@@ -147,6 +154,10 @@ func (e *Engine) Config() *config.Config { return e.cfg.Load() }
 // SetConfig swaps the configuration (SIGHUP). A removed staff member stops
 // receiving anything at once, since every fan-out reads the current config.
 func (e *Engine) SetConfig(c *config.Config) { e.cfg.Store(c) }
+
+// SetAuthenticator swaps the sender authentication (SIGHUP: trusted
+// relays, authserv-ids and the resolver apply at once).
+func (e *Engine) SetAuthenticator(a Authenticator) { e.auth.Store(&a) }
 
 // DB is the store.
 func (e *Engine) DB() *store.DB { return e.db }
@@ -201,6 +212,8 @@ type rcptToken struct {
 func (e *Engine) Deliver(ctx context.Context, env Envelope, sp *store.Spool) (Result, error) {
 	e.inflight.Add(1)
 	defer e.inflight.Add(-1)
+	e.coming.Add(1)
+	defer e.coming.Add(-1)
 	e.lastDeliver.Store(time.Now().UnixNano())
 	start := e.now()
 	cfg := e.Config()
@@ -217,11 +230,13 @@ func (e *Engine) Deliver(ctx context.Context, env Envelope, sp *store.Spool) (Re
 
 	// Authentication needs DNS: only when the answer matters, and never
 	// inside the store write (SPEC 5).
-	if e.auth != nil && e.needsAuth(cfg, in) {
+	if auth := e.auth.Load(); auth != nil && e.needsAuth(cfg, in) {
 		ra, ok := readerAt(sp)
 		if ok {
 			actx, cancel := context.WithTimeout(ctx, 3*cfg.Auth.DNSTimeout.D()+time.Second)
-			in.verdict = e.auth(actx, ra, sp.Size(), in.mail, env)
+			e.coming.Add(-1) // DNS may take a while: no commit waits for it
+			in.verdict = (*auth)(actx, ra, sp.Size(), in.mail, env)
+			e.coming.Add(1)
 			cancel()
 		}
 	}

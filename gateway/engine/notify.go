@@ -79,7 +79,9 @@ func (a *applier) fanOut(tk *store.Ticket, c *store.Comment, o fanOpts) error {
 	// Addresses that already received the inbound mail (reply-all) are
 	// not sent it again (SPEC 3.7).
 	for _, r := range c.Recipients {
-		if !authorStaff {
+		// Only end users: naming a staff member in a header must not
+		// keep the notification from them.
+		if !authorStaff && a.cfg.Agent(r) == nil {
 			seen[r] = true
 		}
 	}

@@ -142,6 +142,9 @@ func (w *Worker) Drain() int {
 	}
 }
 
+// staffKinds are the queued mails that only ever go to staff.
+var staffKinds = map[string]bool{"notification": true, "transcript": true, "notice": true}
+
 // batchMax is how many queue items one drain round takes: their state
 // changes are recorded in one store write before and one after delivery.
 const batchMax = 128
@@ -238,6 +241,11 @@ func (p permanentError) Unwrap() error { return p.err }
 // attempt renders, signs and sends one mail; *conn is the round's relay
 // connection, opened on first use and reused.
 func (w *Worker) attempt(cfg *config.Config, o *store.Outbound, relay bool, conn **relayConn) error {
+	if staffKinds[o.Kind] && cfg.Agent(o.Rcpt) == nil {
+		// Removed from the staff since it was queued: a removed staff
+		// member receives nothing from then on (SPEC 1).
+		return permanentError{fmt.Errorf("%s is no longer staff; not sent", o.Rcpt)}
+	}
 	data, err := Render(o, w.openRaw, w.commentText, w.now())
 	if err == nil && w.signer != nil {
 		var signed bytes.Buffer
@@ -333,18 +341,6 @@ func (w *Worker) record(cfg *config.Config, items []*store.Outbound, errs []erro
 	}
 }
 
-// update reloads an item and changes it in one write.
-func (w *Worker) update(id uint64, fn func(*store.Outbound)) error {
-	return w.db.Update(func(tx *store.Tx) error {
-		x, err := tx.Outbound(id)
-		if err != nil {
-			return err
-		}
-		prev := x.NextAttempt
-		fn(x)
-		return tx.PutOutbound(x, prev)
-	})
-}
 
 func (w *Worker) commentText(ticket uint64, id uint32) (string, error) {
 	var text string
@@ -489,7 +485,12 @@ func dialRelay(cfg *config.Config) (*smtp.Client, error) {
 		if oc.StartTLS == "required" || !strings.Contains(err.Error(), "support STARTTLS") {
 			return nil, fmt.Errorf("STARTTLS with relay %s: %w", oc.Relay, err)
 		}
-		// Opportunistic: the relay offers no STARTTLS; go on in the clear.
+		// Opportunistic: the relay offers no STARTTLS. A password never
+		// goes out in the clear, except to a relay on this machine: a man
+		// in the middle could have stripped the STARTTLS offer.
+		if oc.Username != "" && !loopbackHost(host) {
+			return nil, fmt.Errorf("relay %s offers no STARTTLS; not sending the password in the clear (set starttls = \"none\" only for a relay on a trusted network)", oc.Relay)
+		}
 	}
 	conn, err := dial()
 	if err != nil {
@@ -501,6 +502,14 @@ func dialRelay(cfg *config.Config) (*smtp.Client, error) {
 		return nil, classify(fmt.Errorf("EHLO: %w", err))
 	}
 	return c, nil
+}
+
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // classify marks 5xx answers as permanent.

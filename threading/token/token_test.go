@@ -42,6 +42,15 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// config.MaxMailboxLocal relies on this bound.
+func TestTokenLengthBound(t *testing.T) {
+	k := ring(time.Now())
+	s := k.Sign(Token{Ticket: 1<<35 - 1, Thread: 127, Party: 1<<35 - 1, Seq: 1<<21 - 1, Flags: FlagPrivate | FlagStaff})
+	if len(s) > 42 {
+		t.Errorf("token of %d characters for tickets and users below 2^35: %q", len(s), s)
+	}
+}
+
 func TestForgeries(t *testing.T) {
 	now := time.Now()
 	k := ring(now)
