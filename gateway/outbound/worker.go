@@ -341,7 +341,6 @@ func (w *Worker) record(cfg *config.Config, items []*store.Outbound, errs []erro
 	}
 }
 
-
 func (w *Worker) commentText(ticket uint64, id uint32) (string, error) {
 	var text string
 	err := w.db.View(func(tx *store.Tx) error {
