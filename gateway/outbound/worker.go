@@ -209,7 +209,6 @@ func (w *Worker) drain(yield bool) (int, time.Time) {
 			return 0, now.Add(time.Second)
 		}
 	}
-	errs := make([]error, len(ready))
 	par := min(max(w.Parallel, 1), len(ready))
 	var wg sync.WaitGroup
 	for g := 0; g < par; g++ {
@@ -222,15 +221,31 @@ func (w *Worker) drain(yield bool) (int, time.Time) {
 					conn.close()
 				}
 			}()
+			// Results are recorded every few mails (the writes of the
+			// connections share commits): a crash then repeats at most
+			// that many deliveries, each logged (SPEC 11).
+			var done []*store.Outbound
+			var errs []error
 			for i := g; i < len(ready); i += par {
-				errs[i] = w.attempt(cfg, ready[i], relay, &conn)
+				done = append(done, ready[i])
+				errs = append(errs, w.attempt(cfg, ready[i], relay, &conn))
+				if len(done) == recordEvery {
+					w.record(cfg, done, errs, relay)
+					done, errs = done[:0], errs[:0]
+				}
+			}
+			if len(done) > 0 {
+				w.record(cfg, done, errs, relay)
 			}
 		}(g)
 	}
 	wg.Wait()
-	w.record(cfg, ready, errs, relay)
 	return len(ready), time.Time{}
 }
+
+// recordEvery is how many deliveries a connection makes before their
+// results are written.
+const recordEvery = 8
 
 // permanentError is a refusal that retrying will not change.
 type permanentError struct{ err error }
