@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"helpdesk/threading/command"
 	"math"
 	"reflect"
 	"sort"
@@ -259,17 +260,12 @@ func tableLabel(path string) string {
 func (d *decoder) unknown(path, k string, t reflect.Type) {
 	key := join(path, k)
 	_, names := tomlFields(t)
-	best, bestDist := "", 1<<30
-	for _, n := range names {
-		if dist := editDistance(strings.ToLower(k), n); dist < bestDist {
-			best, bestDist = n, dist
-		}
-	}
+	best := command.Suggest(k, names)
 	msg := "unknown key in " + tableLabel(path)
 	if path == "" {
 		msg = "unknown key or table"
 	}
-	if best != "" && bestDist <= max(2, len(k)/4) {
+	if best != "" {
 		d.add(key, msg+"; did you mean "+best+"?", "rename it to "+best)
 		return
 	}
@@ -303,26 +299,6 @@ func homeOf(k string) string {
 	}
 	walk("", reflect.TypeFor[Config]())
 	return found
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // keyLines maps every key path written in (syntactically valid) TOML text

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"helpdesk/threading/command"
 	"net"
 	"net/mail"
 	"net/netip"
@@ -601,15 +602,4 @@ func unknownPlaceholders(f string) []string {
 }
 
 // closest returns the candidate nearest to s by edit distance, if close.
-func closest(s string, candidates []string) string {
-	best, bd := "", 1<<30
-	for _, c := range candidates {
-		if d := editDistance(lower(s), lower(c)); d < bd {
-			best, bd = c, d
-		}
-	}
-	if bd <= max(2, len(s)/4) {
-		return best
-	}
-	return ""
-}
+func closest(s string, candidates []string) string { return command.Suggest(s, candidates) }

@@ -122,8 +122,14 @@ func (t *Tx) Resolve(id uint64) (*Ticket, error) {
 // Message-IDs and reply tokens keep naming it, and land in the survivor's
 // matching thread (side threads are renumbered on merge).
 func (t *Tx) ResolveThread(id uint64, thread uint32) (*Ticket, uint32, error) {
+	return ResolveWith(t.Ticket, id, thread)
+}
+
+// ResolveWith follows merges from ticket id and thread, loading tickets
+// with load (the engine passes its own per-write copies).
+func ResolveWith(load func(uint64) (*Ticket, error), id uint64, thread uint32) (*Ticket, uint32, error) {
 	for i := 0; i < 64; i++ {
-		tk, err := t.Ticket(id)
+		tk, err := load(id)
 		if err != nil {
 			return nil, 0, err
 		}

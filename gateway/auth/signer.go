@@ -5,15 +5,14 @@ import (
 	"crypto"
 	"crypto/ed25519"
 	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/emersion/go-msgauth/dkim"
+
+	"helpdesk/config"
 )
 
 // SignedHeaders are the header fields an outbound DKIM signature covers
@@ -37,12 +36,10 @@ type Signer struct {
 
 // LoadSigner reads a PEM private key (RSA as PKCS#1 "RSA PRIVATE KEY" or
 // PKCS#8 "PRIVATE KEY"; Ed25519 as PKCS#8) from keyFile.
+// The key is read by config.LoadDKIMKey, the same function check-config
+// validates the key file with.
 func LoadSigner(domain, selector, keyFile string) (*Signer, error) {
-	data, err := os.ReadFile(keyFile)
-	if err != nil {
-		return nil, fmt.Errorf("dkim key: %w", err)
-	}
-	key, err := parseKey(data)
+	key, err := config.LoadDKIMKey(keyFile)
 	if err != nil {
 		return nil, fmt.Errorf("dkim key %s: %w", keyFile, err)
 	}
@@ -72,32 +69,6 @@ func NewSigner(domain, selector string, key crypto.Signer) (*Signer, error) {
 	return &Signer{domain: domain, selector: selector, key: key}, nil
 }
 
-func parseKey(data []byte) (crypto.Signer, error) {
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			return nil, errors.New("no RSA or Ed25519 private key PEM block found")
-		}
-		switch block.Type {
-		case "RSA PRIVATE KEY":
-			return x509.ParsePKCS1PrivateKey(block.Bytes)
-		case "PRIVATE KEY":
-			k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-			if err != nil {
-				return nil, err
-			}
-			s, ok := k.(crypto.Signer)
-			if !ok {
-				return nil, fmt.Errorf("unsupported key type %T", k)
-			}
-			return s, nil
-		case "ENCRYPTED PRIVATE KEY":
-			return nil, errors.New("encrypted private keys are not supported")
-		}
-		// Other blocks (EC PARAMETERS, certificates): keep looking.
-	}
-}
 
 // Domain returns the signing domain (d=).
 func (s *Signer) Domain() string { return s.domain }

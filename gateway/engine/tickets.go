@@ -37,22 +37,7 @@ func (a *applier) resolve(id uint64) (*store.Ticket, error) {
 // resolveThread follows merges for a ticket and thread (side threads are
 // renumbered on merge).
 func (a *applier) resolveThread(id uint64, thread uint32) (*store.Ticket, uint32, error) {
-	for i := 0; i < 64; i++ {
-		tk, err := a.ticket(id)
-		if err != nil {
-			return nil, 0, err
-		}
-		if tk.MergedInto == 0 {
-			return tk, thread, nil
-		}
-		if nt, ok := tk.MergedThreads[thread]; ok {
-			thread = nt
-		} else if thread != 0 {
-			thread = 0
-		}
-		id = tk.MergedInto
-	}
-	return nil, 0, fmt.Errorf("ticket %d: merge chain too long", id)
+	return store.ResolveWith(a.ticket, id, thread)
 }
 
 // create assigns a new ticket its id; it is stored with the others.
