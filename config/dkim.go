@@ -24,19 +24,31 @@ func LoadDKIMKey(path string) (crypto.Signer, error) {
 }
 
 func parseDKIMKey(b []byte) (crypto.Signer, error) {
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return nil, errors.New("no PEM block found")
+	var blk *pem.Block
+	var seen []string
+	for {
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			if len(seen) == 0 {
+				return nil, errors.New("no PEM block found")
+			}
+			return nil, fmt.Errorf("no private key among the PEM blocks %q (want \"PRIVATE KEY\" or \"RSA PRIVATE KEY\")", seen)
+		}
+		if blk.Type == "ENCRYPTED PRIVATE KEY" {
+			return nil, errors.New("the private key is encrypted: store it unencrypted, readable only by the daemon")
+		}
+		if blk.Type == "RSA PRIVATE KEY" || blk.Type == "PRIVATE KEY" {
+			break
+		}
+		// Other blocks (EC PARAMETERS, certificates): keep looking.
+		seen = append(seen, blk.Type)
 	}
 	var key any
 	var err error
-	switch blk.Type {
-	case "RSA PRIVATE KEY":
+	if blk.Type == "RSA PRIVATE KEY" {
 		key, err = x509.ParsePKCS1PrivateKey(blk.Bytes)
-	case "PRIVATE KEY":
+	} else {
 		key, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
-	default:
-		return nil, fmt.Errorf("PEM block %q is not a private key (want \"PRIVATE KEY\" or \"RSA PRIVATE KEY\")", blk.Type)
 	}
 	if err != nil {
 		return nil, err

@@ -174,8 +174,8 @@ func TestLoadSignerErrors(t *testing.T) {
 		name, path, want string
 	}{
 		{"missing file", filepath.Join(t.TempDir(), "nope.pem"), "no such file"},
-		{"not PEM", writeKey(t, "CERTIFICATE", []byte("x")), "is not a private key"},
-		{"encrypted", writeKey(t, "ENCRYPTED PRIVATE KEY", []byte("x")), "is not a private key"},
+		{"not PEM", writeKey(t, "CERTIFICATE", []byte("x")), "no private key"},
+		{"encrypted", writeKey(t, "ENCRYPTED PRIVATE KEY", []byte("x")), "encrypted"},
 		{"short RSA", writeKey(t, "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(small)), "at least 1024"},
 		{"ECDSA", writeKey(t, "PRIVATE KEY", ecDER), "neither an RSA nor an Ed25519"},
 		{"garbage DER", writeKey(t, "PRIVATE KEY", []byte("garbage")), "dkim key"},
