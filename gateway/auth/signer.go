@@ -69,7 +69,6 @@ func NewSigner(domain, selector string, key crypto.Signer) (*Signer, error) {
 	return &Signer{domain: domain, selector: selector, key: key}, nil
 }
 
-
 // Domain returns the signing domain (d=).
 func (s *Signer) Domain() string { return s.domain }
 
