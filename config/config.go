@@ -134,6 +134,9 @@ type Auth struct {
 	// NoticeInterval rate-limits the notice to a staff address whose
 	// mail failed authentication.
 	NoticeInterval Duration `toml:"notice_interval"`
+	// DNSCache keeps DKIM keys, DMARC records and "no such name" answers
+	// this long ("0s" disables it).
+	DNSCache Duration `toml:"dns_cache"`
 }
 
 // Mailbox is one support address.
@@ -222,6 +225,7 @@ func Default() *Config {
 			DNSTimeout:     Duration(5 * time.Second),
 			TrustedRelays:  []string{"127.0.0.1/32"},
 			NoticeInterval: Duration(time.Hour),
+			DNSCache:       Duration(5 * time.Minute),
 		},
 	}
 }

@@ -265,6 +265,9 @@ func (c *Config) validateAuth(v *validator) {
 	}
 	v.dur("auth.dns_timeout", a.DNSTimeout, Duration(time.Minute), "5s")
 	v.dur("auth.notice_interval", a.NoticeInterval, 30*dayDur, "1h")
+	if a.DNSCache < 0 || a.DNSCache.D() > 24*time.Hour {
+		v.add("auth.dns_cache", fmt.Sprintf("%s is out of range", a.DNSCache), `use "0s" (off) up to "24h", e.g. "5m"`)
+	}
 	for i, id := range a.TrustedAuthservIDs {
 		if strings.TrimSpace(id) == "" || strings.ContainsAny(id, " \t;\r\n") {
 			v.add(fmt.Sprintf("auth.trusted_authserv_ids[%d]", i), fmt.Sprintf("%q is not an authserv-id", id), `use the host name your MTA writes in Authentication-Results, e.g. "mx.example.com"`)

@@ -146,7 +146,9 @@ func Open(dir string, opt Options) (*DB, error) {
 		ReadOnly:        opt.ReadOnly,
 		NoFreelistSync:  true,
 		FreelistType:    bolt.FreelistMapType,
-		InitialMmapSize: 64 << 20,
+		// Address space, not memory: a remap (when the file outgrows
+		// the mapping) blocks every transaction, so map generously.
+		InitialMmapSize: 1 << 30,
 	})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
@@ -154,6 +156,9 @@ func Open(dir string, opt Options) (*DB, error) {
 		}
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
+	// Grow the file in large steps: each growth is a truncate and an
+	// extra sync inside a commit.
+	bdb.AllocSize = 64 << 20
 	db := &DB{bolt: bdb, dir: dir, now: opt.Now, coming: opt.Coming, gather: opt.GatherMax}
 	if db.gather == 0 {
 		db.gather = 2 * time.Millisecond

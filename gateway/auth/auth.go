@@ -23,6 +23,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-msgauth/dkim"
@@ -75,6 +76,10 @@ type Config struct {
 	// TrustedRelays are the SMTP client addresses whose Authentication-Results
 	// we believe.
 	TrustedRelays []netip.Prefix
+	// CacheTTL keeps TXT answers (DKIM keys, DMARC records, "no such
+	// name") this long; 0 disables the cache. Temporary failures are never
+	// cached.
+	CacheTTL time.Duration
 }
 
 // Checker verifies inbound mail. It is safe for concurrent use.
@@ -83,7 +88,21 @@ type Checker struct {
 	timeout    time.Duration
 	authservID map[string]bool
 	relays     []netip.Prefix
+
+	cacheTTL time.Duration
+	cacheMu  sync.Mutex
+	cache    map[string]txtEntry
 }
+
+// txtEntry is a cached TXT answer: records, or "no such name".
+type txtEntry struct {
+	txts     []string
+	notFound bool
+	expires  time.Time
+}
+
+// maxCached bounds the TXT cache; when full it starts over.
+const maxCached = 10000
 
 // New returns a Checker for cfg.
 func New(cfg Config) *Checker {
@@ -92,6 +111,7 @@ func New(cfg Config) *Checker {
 		timeout:    cfg.DNSTimeout,
 		authservID: make(map[string]bool),
 		relays:     append([]netip.Prefix(nil), cfg.TrustedRelays...),
+		cacheTTL:   cfg.CacheTTL,
 	}
 	if c.timeout <= 0 {
 		c.timeout = defaultDNSTimeout
@@ -437,20 +457,48 @@ func (c *Checker) lookupTXT(ctx context.Context) func(string) ([]string, error) 
 		if err := ctx.Err(); err != nil {
 			return nil, &net.DNSError{Err: err.Error(), Name: name, IsTemporary: true}
 		}
+		key := strings.ToLower(strings.TrimSuffix(name, "."))
+		if c.cacheTTL > 0 {
+			c.cacheMu.Lock()
+			e, ok := c.cache[key]
+			c.cacheMu.Unlock()
+			if ok && time.Now().Before(e.expires) {
+				if e.notFound {
+					return nil, &net.DNSError{Err: "no such host (cached)", Name: name, IsNotFound: true}
+				}
+				return e.txts, nil
+			}
+		}
 		lctx, cancel := context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 		// Rooted, so no resolv.conf search domain is ever appended.
-		txts, err := c.res.LookupTXT(lctx, strings.TrimSuffix(name, ".")+".")
+		txts, err := c.res.LookupTXT(lctx, key+".")
 		if err == nil {
+			c.remember(key, txtEntry{txts: txts})
 			return txts, nil
 		}
 		var de *net.DNSError
 		if errors.As(err, &de) && de.IsNotFound {
+			c.remember(key, txtEntry{notFound: true})
 			return nil, &net.DNSError{Err: de.Err, Name: name, IsNotFound: true}
 		}
 		timeout := errors.As(err, &de) && de.IsTimeout || errors.Is(err, context.DeadlineExceeded)
 		return nil, &net.DNSError{Err: err.Error(), Name: name, IsTemporary: true, IsTimeout: timeout}
 	}
+}
+
+// remember caches a TXT answer (never a temporary failure).
+func (c *Checker) remember(key string, e txtEntry) {
+	if c.cacheTTL <= 0 {
+		return
+	}
+	e.expires = time.Now().Add(c.cacheTTL)
+	c.cacheMu.Lock()
+	if c.cache == nil || len(c.cache) >= maxCached {
+		c.cache = map[string]txtEntry{}
+	}
+	c.cache[key] = e
+	c.cacheMu.Unlock()
 }
 
 // lookupDMARC finds the DMARC record of from, falling back to its

@@ -500,3 +500,32 @@ func FuzzAuthRes(f *testing.F) {
 		}
 	})
 }
+
+// Answers (and "no such name") are cached for CacheTTL; temporary
+// failures never are.
+func TestTXTCache(t *testing.T) {
+	dns := dnstest.Start(t)
+	dns.SetTXT("_dmarc.cached.example", "v=DMARC1; p=reject")
+	c := New(Config{Resolver: dns.Addr(), DNSTimeout: time.Second, CacheTTL: time.Minute})
+	look := c.lookupTXT(context.Background())
+	for i := 0; i < 3; i++ {
+		if txts, err := look("_dmarc.cached.example"); err != nil || len(txts) != 1 {
+			t.Fatalf("lookup %d: %v %v", i, txts, err)
+		}
+		if _, err := look("_dmarc.missing.example"); err == nil {
+			t.Fatalf("lookup of a missing name succeeded")
+		}
+	}
+	if n := dns.Queries("_dmarc.cached.example"); n != 1 {
+		t.Errorf("%d queries for a cached name, want 1", n)
+	}
+	if n := dns.Queries("_dmarc.missing.example"); n != 1 {
+		t.Errorf("%d queries for a cached missing name, want 1", n)
+	}
+	dns.SetServFail("_dmarc.flaky.example")
+	look("_dmarc.flaky.example")
+	look("_dmarc.flaky.example")
+	if n := dns.Queries("_dmarc.flaky.example"); n < 2 {
+		t.Errorf("a temporary failure was cached (%d queries)", n)
+	}
+}

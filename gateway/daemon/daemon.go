@@ -155,6 +155,7 @@ func NewAuthenticator(cfg *config.Config) (engine.Authenticator, error) {
 		DNSTimeout:         cfg.Auth.DNSTimeout.D(),
 		TrustedAuthservIDs: cfg.Auth.TrustedAuthservIDs,
 		TrustedRelays:      relays,
+		CacheTTL:           cfg.Auth.DNSCache.D(),
 	})
 	return func(ctx context.Context, raw io.ReaderAt, size int64, m *threading.Mail, env engine.Envelope) engine.AuthVerdict {
 		ip := env.RemoteIP

@@ -179,6 +179,11 @@ func (w *Worker) drain(yield bool) (int, time.Time) {
 		for end := time.Now().Add(w.YieldMax); w.Busy() && time.Now().Before(end); {
 			time.Sleep(10 * time.Millisecond)
 		}
+		if w.Busy() && len(ready) > busyBatch {
+			// Still no pause: a small round, so progress does not
+			// stall ingest for long.
+			ready = ready[:busyBatch]
+		}
 	}
 	cfg := w.cfg()
 	relay := cfg.Outbound.Relay != ""
@@ -242,6 +247,9 @@ func (w *Worker) drain(yield bool) (int, time.Time) {
 	wg.Wait()
 	return len(ready), time.Time{}
 }
+
+// busyBatch is the size of a round that runs while mail keeps coming in.
+const busyBatch = 16
 
 // recordEvery is how many deliveries a connection makes before their
 // results are written.

@@ -214,6 +214,7 @@ retry_max = "200ms"
 [auth]
 resolver = %q
 dns_timeout = "2s"
+dns_cache = "0s"
 staff = ["dmarc", "authres"]
 trusted_relays = ["127.0.0.1/32"]
 `, dir, relay, resolver)
