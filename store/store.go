@@ -142,10 +142,10 @@ func Open(dir string, opt Options) (*DB, error) {
 	}
 	path := filepath.Join(dir, "helpdesk.db")
 	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:         opt.LockTimeout,
-		ReadOnly:        opt.ReadOnly,
-		NoFreelistSync:  true,
-		FreelistType:    bolt.FreelistMapType,
+		Timeout:        opt.LockTimeout,
+		ReadOnly:       opt.ReadOnly,
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
 		// Address space, not memory: a remap (when the file outgrows
 		// the mapping) blocks every transaction, so map generously.
 		InitialMmapSize: 1 << 30,
