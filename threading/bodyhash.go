@@ -1,6 +1,7 @@
 package threading
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"hash"
@@ -57,17 +58,20 @@ func (b *bodyHasher) consume(p []byte) {
 			b.h.Write([]byte{'\r'})
 		}
 	}
-	for i, c := range p {
-		if c == '\r' {
-			b.h.Write(p[start:i])
-			start = i + 1
-			if i+1 < len(p) {
-				if p[i+1] != '\n' {
-					b.h.Write([]byte{'\r'})
-				}
-			} else {
-				b.cr = true
+	for {
+		j := bytes.IndexByte(p[start:], '\r')
+		if j < 0 {
+			break
+		}
+		i := start + j
+		b.h.Write(p[start:i])
+		start = i + 1
+		if i+1 < len(p) {
+			if p[i+1] != '\n' {
+				b.h.Write([]byte{'\r'})
 			}
+		} else {
+			b.cr = true
 		}
 	}
 	b.h.Write(p[start:])

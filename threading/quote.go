@@ -128,13 +128,15 @@ func historyStart(lines []string) int {
 		if t == "" {
 			continue
 		}
-		if originalMessageRe.MatchString(t) {
-			return extendHistory(lines, i)
-		}
-		// Yahoo: "--- On Mon, 4/2/12, bob <bob@example.com> wrote:" above
-		// unquoted history.
-		if dashedStart.MatchString(t) && isAttribution(t) {
-			return extendHistory(lines, i)
+		if c := t[0]; c == '-' || c == '_' || c == '=' || c == '*' { // cheap check before the patterns
+			if originalMessageRe.MatchString(t) {
+				return extendHistory(lines, i)
+			}
+			// Yahoo: "--- On Mon, 4/2/12, bob <bob@example.com> wrote:"
+			// above unquoted history.
+			if dashedStart.MatchString(t) && isAttribution(t) {
+				return extendHistory(lines, i)
+			}
 		}
 		if k, _ := headerField(t); k != hdrNone {
 			end, ok := headerBlock(lines, i)

@@ -91,7 +91,11 @@ func isAttribution(t string) bool {
 	if t == "" || len(t) > 400 {
 		return false
 	}
-	lt := strings.ToLower(strings.TrimRight(t, " \t"))
+	rt := strings.TrimRight(t, " \t")
+	if !strings.HasSuffix(rt, ":") && !strings.HasSuffix(rt, "：") {
+		return false // every attribution ends with a colon (cheap check first)
+	}
+	lt := strings.ToLower(rt)
 	for _, v := range attributionVerbs {
 		if strings.HasSuffix(lt, v) {
 			return true
