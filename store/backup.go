@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -15,7 +16,8 @@ import (
 // data_dir: helpdesk.db (a snapshot taken in one read transaction, so it
 // is consistent while the daemon keeps writing) and every blob that
 // snapshot references. Blobs are immutable and fsync'd before the record
-// naming them commits, so each one exists. Restore by extracting the
+// naming them commits, so each one exists. Restore with Restore (helpdesk
+// restore), or by extracting the
 // archive into an empty data_dir: tar -xf FILE -C data_dir.
 func (db *DB) Backup(w io.Writer) (files int, err error) {
 	tw := tar.NewWriter(w)
@@ -69,4 +71,49 @@ func addFile(tw *tar.Writer, path, name string) error {
 	}
 	_, err = io.Copy(tw, f)
 	return err
+}
+
+// Restore extracts a backup written by Backup into dir, which must not
+// hold a store yet. Names that would leave dir are refused.
+func Restore(r io.Reader, dir string) (files int, err error) {
+	if _, err := os.Stat(filepath.Join(dir, "helpdesk.db")); err == nil {
+		return 0, fmt.Errorf("%s already holds a store: restore into an empty directory", dir)
+	}
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return files, fmt.Errorf("reading backup: %w", err)
+		}
+		name := filepath.Clean(filepath.FromSlash(h.Name))
+		if h.Typeflag != tar.TypeReg || filepath.IsAbs(name) || name == ".." || strings.HasPrefix(name, ".."+string(filepath.Separator)) {
+			return files, fmt.Errorf("backup entry %q is not a file inside the data directory", h.Name)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+			return files, err
+		}
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			return files, err
+		}
+		_, err = io.Copy(f, tr)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return files, fmt.Errorf("restoring %s: %w", h.Name, err)
+		}
+		files++
+	}
+	if files == 0 {
+		return 0, fmt.Errorf("the backup holds no files")
+	}
+	return files, syncDir(dir)
 }

@@ -353,20 +353,8 @@ func TestSpoolBlobAndBackupRestore(t *testing.T) {
 
 	// Restore into a fresh dir and read both messages back.
 	rdir := t.TempDir()
-	tr := tar.NewReader(&buf)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(rdir, h.Name)
-		os.MkdirAll(filepath.Dir(p), 0o750)
-		f, _ := os.Create(p)
-		io.Copy(f, tr)
-		f.Close()
+	if n, err := Restore(&buf, rdir); err != nil || n != 2 {
+		t.Fatalf("restore: %d files, %v", n, err)
 	}
 	rdb, err := Open(rdir, Options{})
 	if err != nil {
@@ -431,6 +419,21 @@ func TestGatherComing(t *testing.T) {
 }
 
 // Raw mail is kept byte for byte, deflated or not.
+// A backup entry that would leave the data directory is refused.
+func TestRestoreRefusesEscapes(t *testing.T) {
+	for _, name := range []string{"../evil", "/etc/evil", "a/../../evil"} {
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o600, Size: 1, Typeflag: tar.TypeReg})
+		tw.Write([]byte("x"))
+		tw.Close()
+		dir := t.TempDir()
+		if _, err := Restore(&buf, filepath.Join(dir, "data")); err == nil {
+			t.Errorf("entry %q restored", name)
+		}
+	}
+}
+
 func TestRawPacking(t *testing.T) {
 	db := openTest(t)
 	small := []byte("Subject: hi\r\n\r\nsmall body\r\n")

@@ -59,6 +59,7 @@ commands:
   quarantine show N           show a quarantined record and its raw message
   quarantine release N        apply a quarantined mail (admin vouches for it)
   backup FILE                 write an online, consistent backup (tar)
+  restore FILE                restore a backup into data_dir (which must hold no store)
   rotate-key                  start a new reply-token secret (old tokens verify for secret_grace_period)
   check-config                validate the configuration and exit non-zero on problems
   bench                       measure ingest speed (see helpdesk bench -h)
@@ -155,6 +156,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return c.fail(2, "usage: helpdesk backup FILE")
 		}
 		return c.backup(pos[0])
+	case "restore":
+		if len(pos) != 1 {
+			return c.fail(2, "usage: helpdesk restore FILE")
+		}
+		return c.restore(pos[0])
 	}
 	fmt.Fprintf(stderr, "helpdesk: unknown command %q\n\n%s", cmd, usage)
 	return 2
@@ -548,7 +554,31 @@ func (c *cli) backup(path string) int {
 	if err := os.Rename(tmp, path); err != nil {
 		return c.fail(1, "%v", err)
 	}
-	fmt.Fprintf(c.stdout, "backup written to %s (%d files); restore with: mkdir NEWDIR && tar -xf %s -C NEWDIR\n", path, n, path)
+	fmt.Fprintf(c.stdout, "backup written to %s (%d files); restore with: helpdesk restore %s (into an empty data_dir)\n", path, n, path)
+	return 0
+}
+
+func (c *cli) restore(path string) int {
+	cfg, ok := c.loadConfig()
+	if !ok {
+		return 1
+	}
+	if _, err := control.Dial(cfg.DataDir); err == nil {
+		return c.fail(1, "a daemon is running on %s: stop it before restoring", cfg.DataDir)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return c.fail(1, "%v", err)
+	}
+	defer f.Close()
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return c.fail(1, "%v", err)
+	}
+	n, err := store.Restore(f, cfg.DataDir)
+	if err != nil {
+		return c.fail(1, "restore failed: %v", err)
+	}
+	fmt.Fprintf(c.stdout, "restored %d files into %s\n", n, cfg.DataDir)
 	return 0
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"archive/tar"
 	"bytes"
 	"encoding/json"
 	"io"
@@ -172,26 +171,16 @@ func TestCLIWithDaemonAndBackup(t *testing.T) {
 	}
 	// Restore into a new data dir and read the tickets back without a daemon.
 	rdir := filepath.Join(dir, "restored")
-	f, _ := os.Open(bk)
-	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(rdir, h.Name)
-		os.MkdirAll(filepath.Dir(p), 0o750)
-		w, _ := os.Create(p)
-		io.Copy(w, tr)
-		w.Close()
-	}
 	rcfg := strings.Replace(readFile(t, cfgPath), filepath.Join(dir, "data"), rdir, 1)
 	rpath := filepath.Join(dir, "restored.toml")
 	os.WriteFile(rpath, []byte(rcfg), 0o600)
+	code, out, errs = runCLI(t, "", "restore", bk, "-config", rpath)
+	if code != 0 || !strings.Contains(out, "restored") {
+		t.Fatalf("restore: %d %q %q", code, out, errs)
+	}
+	if code, _, errs = runCLI(t, "", "restore", bk, "-config", rpath); code == 0 || !strings.Contains(errs, "already holds a store") {
+		t.Errorf("restore over a store: %d %q", code, errs)
+	}
 	code, out, _ = runCLI(t, "", "tickets", "--json", "-config", rpath)
 	var list []control.TicketSummary
 	if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list) != 2 {
