@@ -24,10 +24,13 @@ func IsForwardSubject(subject string) bool {
 // forward and the line index where the forward block starts (-1 if none).
 // Outlook's forward ("-----Original Message-----" or a From/Sent/To/
 // Subject block) looks like reply history and counts only when the
-// subject says the mail is a forward.
+// subject says the mail is a forward. A forward marker counts only above
+// the start of the reply history (historyStart): one below an Outlook
+// header block or an "On ... wrote:" line was forwarded in an older mail.
 func inlineForward(lines []string, subject string) (*Forwarded, int) {
 	start, hdr := -1, -1
-	for i, l := range lines {
+	h := historyStart(lines)
+	for i, l := range lines[:h] {
 		if isQuoted(l) {
 			continue
 		}

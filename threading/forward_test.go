@@ -171,3 +171,57 @@ func TestIsForwardSubject(t *testing.T) {
 func b64s(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
 func koreanEnc() interface{ Bytes([]byte) ([]byte, error) } { return korean.EUCKR.NewEncoder() }
+
+// A forward marker inside the reply history (below an Outlook header
+// block, an "On ... wrote:" line, or our reply marker) belongs to an old
+// mail: the reply is not a forward, and the history stays out of NewText
+// and StaffText.
+func TestForwardMarkerInHistory(t *testing.T) {
+	const marker = "##- Reply above this line -##"
+	tests := []struct {
+		name, subject, body string
+		newText, staffText  string
+	}{
+		{
+			name:    "outlook history",
+			subject: "RE: Login",
+			body: "I reset your password.\n\n________________________________\nFrom: Park <park@example.co.kr>\nSent: Monday, April 2, 2012 6:26 PM\nTo: Support <support@example.com>\nSubject: FW: Login\n\n" +
+				"See below.\n\n---------- Forwarded message ---------\nFrom: Boss <boss@example.co.kr>\nDate: Mon, Apr 2, 2012 at 5:00 PM\nSubject: Login\nTo: Park <park@example.co.kr>\n\nPrivate: the admin password is hunter2.\n",
+			newText:   "I reset your password.",
+			staffText: "I reset your password.",
+		},
+		{
+			name:    "unquoted history under an attribution",
+			subject: "Re: Login",
+			body: "I reset your password.\n\nOn Mon, Apr 2, 2012 at 6:26 PM, Park <park@example.co.kr> wrote:\n\n" +
+				"---------- Forwarded message ---------\nFrom: Boss <boss@example.co.kr>\nDate: Mon, Apr 2, 2012 at 5:00 PM\nSubject: Login\nTo: Park <park@example.co.kr>\n\nPrivate: the admin password is hunter2.\n",
+		},
+		{
+			name:    "below our reply marker",
+			subject: "Re: [#12] Login",
+			body: "I reset your password.\n\n" + marker + "\n\nPark wrote on ticket #12:\n\n" +
+				"---------- Forwarded message ---------\nFrom: Boss <boss@example.co.kr>\nDate: Mon, Apr 2, 2012 at 5:00 PM\nSubject: Login\nTo: Park <park@example.co.kr>\n\nPrivate: the admin password is hunter2.\n",
+			staffText: "I reset your password.",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw := eml([]string{"From: Victoria <victoria@certs.example>", "To: support@certs.example",
+				"Subject: " + tt.subject, "MIME-Version: 1.0",
+				"Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 8bit"}, tt.body)
+			m := parseString(t, raw, ParseOptions{ReplyMarker: marker})
+			if m.Forwarded != nil {
+				t.Errorf("taken as a forward: %+v", *m.Forwarded)
+			}
+			if strings.Contains(m.StaffText, "hunter2") {
+				t.Errorf("history in StaffText: %q", m.StaffText)
+			}
+			if tt.newText != "" && m.NewText != tt.newText {
+				t.Errorf("NewText\n got: %q\nwant: %q", m.NewText, tt.newText)
+			}
+			if tt.staffText != "" && m.StaffText != tt.staffText {
+				t.Errorf("StaffText\n got: %q\nwant: %q", m.StaffText, tt.staffText)
+			}
+		})
+	}
+}

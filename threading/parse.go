@@ -134,11 +134,21 @@ func Parse(r io.Reader, opt ParseOptions) (m *Mail) {
 			}
 		}
 	}
-	detectForward(m, lines, fwd, opt)
+	// What is below our reply marker is our own notification: a forward
+	// in it is history, so forwards are looked for above the marker only.
+	var cut string
+	var cutFound bool
+	fwLines := lines
+	if opt.ReplyMarker != "" {
+		if cut, cutFound = cutAtMarker(m.Text, opt.ReplyMarker); cutFound {
+			fwLines = splitLines(cut)
+		}
+	}
+	detectForward(m, fwLines, fwd, opt)
 	if opt.ReplyMarker != "" {
 		m.StaffText = m.NewText
 		if m.Forwarded == nil && !fromHTML {
-			if cut, found := cutAtMarker(m.Text, opt.ReplyMarker); found {
+			if cutFound {
 				m.StaffText = StripQuoted(cut)
 			}
 		} else {

@@ -138,6 +138,11 @@ func historyStart(lines []string) int {
 				return extendHistory(lines, i)
 			}
 		}
+		if isAttribution(t) && forwardBelow(lines, i) {
+			// "On <date>, X wrote:" over an unquoted forwarded message:
+			// history a client did not quote, not a forward of this mail.
+			return extendHistory(lines, i+1)
+		}
 		if k, _ := headerField(t); k != hdrNone {
 			end, ok := headerBlock(lines, i)
 			if !ok {
@@ -193,6 +198,24 @@ func forwardAbove(lines []string, i int) bool {
 			continue
 		}
 		return isForwardMarker(t)
+	}
+	return false
+}
+
+// forwardBelow reports whether the attribution ending on line i is a
+// real one (it carries a time, a year or an address) and a forward marker
+// follows it, after blank lines at most.
+func forwardBelow(lines []string, i int) bool {
+	for k := i + 1; k < len(lines) && k <= i+3; k++ {
+		t := strings.TrimSpace(lines[k])
+		if t == "" {
+			continue
+		}
+		if !isForwardMarker(t) {
+			return false
+		}
+		a := strings.Join(lines[attributionStart(lines, i):i+1], " ")
+		return timeOrYear.MatchString(a) || emailRe.MatchString(a)
 	}
 	return false
 }
