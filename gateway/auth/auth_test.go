@@ -458,8 +458,8 @@ func TestHelpers(t *testing.T) {
 			t.Errorf("normDomain(%q) = %q, want %q", in, got, want)
 		}
 	}
-	if got := stripComments(`mx (a (nested) \) comment); dkim=pass reason="x (not a comment)"`); got != `mx  ; dkim=pass reason="x (not a comment)"` {
-		t.Errorf("stripComments = %q", got)
+	if got := cleanAuthRes(`mx (a (nested) \) comment); dkim=pass reason="x (not a comment)"`); got != `mx  ; dkim=pass reason="x_(not_a_comment)"` {
+		t.Errorf("cleanAuthRes = %q", got)
 	}
 	if !aligned("MAIL.example.com", "example.com", dmarc.AlignmentRelaxed) || aligned("", "example.com", dmarc.AlignmentRelaxed) {
 		t.Error("aligned wrong")
@@ -487,6 +487,7 @@ func FuzzAuthRes(f *testing.F) {
 		"mx.desk.test; dkim=pass header.d=example.com",
 		`mx (c (n) \)); dmarc=pass header.from="example.com"`,
 		"mx 2; none", ";;;", "(", `"`, "mx; dkim=pass header.i=@", "mx; =; dkim",
+		`mx; spf=pass smtp.mailfrom="x\\\";dkim=pass header.d=example.com;"@evil`, "mx; dkim=pass reason=\"\u00a0\xc2\"",
 	} {
 		f.Add(s)
 	}
@@ -527,5 +528,52 @@ func TestTXTCache(t *testing.T) {
 	look("_dmarc.flaky.example")
 	if n := dns.Queries("_dmarc.flaky.example"); n < 2 {
 		t.Errorf("a temporary failure was cached (%d queries)", n)
+	}
+}
+
+// Quoted strings in an Authentication-Results value hold text the sender
+// chose (a local part in smtp.mailfrom, a reason): whatever they contain,
+// they never become a result, a property or a new resinfo.
+func TestAuthResQuotedContent(t *testing.T) {
+	const id = "mx.desk.test"
+	forged := []struct{ name, value string }{
+		{"semicolon in local part", id + `; dmarc=fail smtp.mailfrom="x;dkim=pass header.d=example.com;"@evil.test`},
+		{"semicolon, dmarc pass", id + `; spf=pass smtp.mailfrom="x; dmarc=pass header.from=example.com;"@evil.test`},
+		{"space starts a property", id + `; dkim=pass header.d=evil.test reason="x header.d=example.com "`},
+		{"tab starts a property", id + "; dkim=pass header.d=evil.test reason=\"x\theader.d=example.com\t\""},
+		{"unicode space starts a property", id + "; dkim=pass header.d=evil.test reason=\"x\u00a0header.d=example.com\u2003\""},
+		{"escaped quote keeps the string open", id + `; spf=pass smtp.mailfrom="x\";dkim=pass header.d=example.com;\""@evil.test`},
+		{"escaped semicolon", id + `; spf=pass smtp.mailfrom="x\;dkim=pass header.d=example.com \;"@evil.test`},
+		{"parentheses inside quotes", id + `; spf=pass smtp.mailfrom="(x); dmarc=pass header.from=example.com; (y)"@evil.test`},
+		{"unterminated quote", id + `; spf=pass smtp.mailfrom="x; dkim=pass header.d=example.com`},
+		{"quoted value after CFWS", id + `; spf=pass smtp.mailfrom= "dkim=pass header.d=example.com"`},
+		{"quoted authserv-id", `"` + id + `; dkim=pass header.d=example.com"; dkim=fail header.d=example.com`},
+	}
+	for _, tt := range forged {
+		t.Run(tt.name, func(t *testing.T) {
+			ar := parseAuthRes(tt.value, "example.com", dmarc.AlignmentRelaxed)
+			if ar.DKIMPass || ar.DMARC == DMARCPass {
+				t.Errorf("forged quoted content read as a pass: %+v (cleaned %q)", ar, cleanAuthRes(tt.value))
+			}
+		})
+	}
+	genuine := []struct {
+		name, value string
+		dkim        bool
+		dmarc       string
+	}{
+		{"quoted header.d", id + `; dkim=pass header.d="example.com"`, true, ""},
+		{"quoted header.from", id + `; dmarc=pass header.from="example.com"`, false, DMARCPass},
+		{"quoted header.i", id + `; dkim=pass header.i="@mail.example.com"`, true, ""},
+		{"quoted local part in header.i", id + `; dkim=pass header.i="john doe;x"@example.com`, true, ""},
+		{"after a quoted reason", id + `; spf=pass smtp.mailfrom="a;b c"@evil.test; dkim=pass reason="good; key" header.d=example.com; dmarc=pass header.from=example.com`, true, DMARCPass},
+	}
+	for _, tt := range genuine {
+		t.Run(tt.name, func(t *testing.T) {
+			ar := parseAuthRes(tt.value, "example.com", dmarc.AlignmentRelaxed)
+			if ar.AuthservID != id || ar.DKIMPass != tt.dkim || ar.DMARC != tt.dmarc {
+				t.Errorf("parseAuthRes = %+v, want dkim %v dmarc %q", ar, tt.dkim, tt.dmarc)
+			}
+		})
 	}
 }
