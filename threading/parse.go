@@ -93,10 +93,14 @@ func Parse(r io.Reader, opt ParseOptions) (m *Mail) {
 	if err != nil {
 		m.ParseErrors = append(m.ParseErrors, "reading message: "+err.Error())
 	}
+	// Large or not is decided on the input as read: head holds all of it
+	// only when it is not longer than the threshold. The mbox line is
+	// dropped after that, on both paths.
+	large := int64(len(head)) > opt.LargeThreshold
 	head = skipMboxLine(head)
 	var text, htmlBody string
 	var fwd *Mail
-	if int64(len(head)) > opt.LargeThreshold || complexStructure(head, opt) {
+	if large || complexStructure(head, opt) {
 		text, htmlBody, fwd = parseLarge(m, io.MultiReader(bytes.NewReader(head), hasher), opt)
 		head = nil
 		if _, err := io.Copy(io.Discard, hasher); err != nil {

@@ -569,3 +569,27 @@ func clip(s string, n int) string {
 	}
 	return s[:n] + "..."
 }
+
+// TestParseLargeMboxLine: a leading mbox "From " line does not change how
+// a large mail is parsed: it is streamed whole, not cut at the threshold.
+func TestParseLargeMboxLine(t *testing.T) {
+	plain, _, decoded := largeMail(3 << 20)
+	want := Parse(plain, ParseOptions{})
+	withLine, _, _ := largeMail(3 << 20)
+	got := Parse(io.MultiReader(strings.NewReader("From ken@efun.example Mon Apr  2 18:26:00 2012\n"), withLine), ParseOptions{})
+	if len(want.Attachments) != 1 || want.Attachments[0].Size != int64(decoded) {
+		t.Fatalf("without the mbox line: attachments %+v (want size %d)", want.Attachments, decoded)
+	}
+	if len(got.Attachments) != 1 || got.Attachments[0].Size != int64(decoded) {
+		t.Errorf("with the mbox line: attachments %+v (want size %d)", got.Attachments, decoded)
+	}
+	if got.BodyHash != want.BodyHash {
+		t.Errorf("BodyHash %s with the mbox line, %s without", got.BodyHash, want.BodyHash)
+	}
+	if got.Subject != want.Subject || got.NewText != want.NewText || got.MessageID != want.MessageID {
+		t.Errorf("got subject %q newtext %q id %q", got.Subject, got.NewText, got.MessageID)
+	}
+	if len(got.ParseErrors) != 0 {
+		t.Errorf("parse errors %v", got.ParseErrors)
+	}
+}
