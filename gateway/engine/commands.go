@@ -1087,6 +1087,11 @@ func (a *applier) merge(tk, into *store.Ticket, cc bool) error {
 		if nc.Kind == store.KindComment {
 			nc.Text = fmt.Sprintf("[from #%d] %s", tk.ID, c.Text)
 		}
+		// Marked for the collision guard: moved history is not a reply.
+		nc.Reason = fmt.Sprintf("%s moved from #%d (comment %d)", mergeMark, tk.ID, c.ID)
+		if c.Reason != "" {
+			nc.Reason += "; " + c.Reason
+		}
 		lastPublic := into.LastPublicSeq
 		if err := a.tx.AddComment(into, &nc); err != nil {
 			return err
@@ -1118,6 +1123,7 @@ func (a *applier) merge(tk, into *store.Ticket, cc bool) error {
 	}
 	// Tell both requesters (SPEC 4): a public note on the survivor.
 	note := &store.Comment{Kind: store.KindComment, Author: a.staff.Email, AuthorName: a.in.agent.Name, Visibility: store.Public,
+		Reason: fmt.Sprintf("%s notice that #%d was merged here", mergeMark, tk.ID),
 		Text: fmt.Sprintf("Your request %s \"%s\" was merged into %s \"%s\"; the conversation continues here.",
 			threading.Tag(a.cfg.Threading.TagPrefix, tk.ID), tk.Subject, threading.Tag(a.cfg.Threading.TagPrefix, into.ID), into.Subject)}
 	if err := a.tx.AddComment(into, note); err != nil {

@@ -26,11 +26,12 @@ func (a *applier) guard(tk *store.Ticket, c *store.Comment, side bool) (bool, st
 		return false, ""
 	}
 	if !side && c.Visibility == store.Public {
-		if seq, ok := a.notificationSeq(tk); ok {
+		// LastPublicSeq: no public reply at all since the notification.
+		if seq, ok := a.notificationSeq(tk); ok && tk.LastPublicSeq > seq {
 			var meanwhile []string
 			for _, x := range cs {
 				if x.ID > seq && x.Kind == store.KindComment && x.Visibility == store.Public && x.Thread == 0 && !x.Hidden &&
-					x.Author != a.staff.Email && a.cfg.Agent(x.Author) != nil {
+					!isMoved(x) && x.Author != a.staff.Email && a.cfg.Agent(x.Author) != nil {
 					meanwhile = append(meanwhile, fmt.Sprintf("%s wrote (comment %d):\n%s", a.authorName(x), x.ID, quoteLines(x.Text)))
 				}
 			}
@@ -60,19 +61,28 @@ func (a *applier) guard(tk *store.Ticket, c *store.Comment, side bool) (bool, st
 }
 
 // notificationSeq is the comment sequence of the notification the staff
-// member answered (from their reply token).
+// member answered (from their reply token). Only a token of tk itself
+// counts: a token of a ticket merged into tk carries that ticket's
+// comment numbers, which mean nothing here.
 func (a *applier) notificationSeq(tk *store.Ticket) (uint32, bool) {
 	u, err := a.user(a.staff.Email)
 	if err != nil {
 		return 0, false
 	}
 	for _, t := range a.in.tokens {
-		if t.tok.Party == u.ID {
+		if t.tok.Party == u.ID && t.tok.Ticket == tk.ID {
 			return t.tok.Seq, true
 		}
 	}
 	return 0, false
 }
+
+// mergeMark starts the Reason of a comment a merge moved into this ticket
+// and of the merge notice (merge): history and bookkeeping, not a reply
+// written after anyone's notification.
+const mergeMark = "merge:"
+
+func isMoved(c *store.Comment) bool { return strings.HasPrefix(c.Reason, mergeMark) }
 
 func normalizeForLeak(s string) string {
 	return strings.Join(strings.Fields(strings.ToLower(s)), " ")
