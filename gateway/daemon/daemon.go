@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -158,11 +157,9 @@ func NewAuthenticator(cfg *config.Config) (engine.Authenticator, error) {
 		CacheTTL:           cfg.Auth.DNSCache.D(),
 	})
 	return func(ctx context.Context, raw io.ReaderAt, size int64, m *threading.Mail, env engine.Envelope) engine.AuthVerdict {
-		ip := env.RemoteIP
-		if !ip.IsValid() {
-			ip = netip.IPv6Unspecified()
-		}
-		r := c.Check(ctx, raw, threading.Domain(m.From.Addr), ip, env.TrustAuthRes)
+		// An unknown client address (inject, or one that did not parse)
+		// stays invalid: auth trusts no relay for it.
+		r := c.Check(ctx, raw, threading.Domain(m.From.Addr), env.RemoteIP, env.TrustAuthRes)
 		return engine.AuthVerdict{Checked: true, DMARC: r.DMARC, DKIMAligned: r.DKIMAligned, AuthResPass: r.AuthResPass, Failed: r.Failed}
 	}, nil
 }
