@@ -121,13 +121,32 @@ type writeReq struct {
 	done chan error
 }
 
+// BoltOptions are the bbolt options the store opens its file with (the
+// bench's reference server uses the same).
+func BoltOptions() *bolt.Options {
+	return &bolt.Options{
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+		// Address space, not memory: a remap (when the file outgrows
+		// the mapping) blocks every transaction, so map generously.
+		InitialMmapSize: 1 << 30,
+	}
+}
+
+// AllocSize is the step the store file grows by: each growth is a
+// truncate and an extra sync inside a commit, so the steps are large.
+const AllocSize = 64 << 20
+
+// DefaultMaxBatch is Options.MaxBatch's default.
+const DefaultMaxBatch = 512
+
 // Open opens (creating if needed) the store in dir.
 func Open(dir string, opt Options) (*DB, error) {
 	if opt.LockTimeout == 0 {
 		opt.LockTimeout = 2 * time.Second
 	}
 	if opt.MaxBatch == 0 {
-		opt.MaxBatch = 512
+		opt.MaxBatch = DefaultMaxBatch
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
@@ -141,24 +160,16 @@ func Open(dir string, opt Options) (*DB, error) {
 		}
 	}
 	path := filepath.Join(dir, "helpdesk.db")
-	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:        opt.LockTimeout,
-		ReadOnly:       opt.ReadOnly,
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
-		// Address space, not memory: a remap (when the file outgrows
-		// the mapping) blocks every transaction, so map generously.
-		InitialMmapSize: 1 << 30,
-	})
+	bopt := BoltOptions()
+	bopt.Timeout, bopt.ReadOnly = opt.LockTimeout, opt.ReadOnly
+	bdb, err := bolt.Open(path, 0o600, bopt)
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, fmt.Errorf("opening %s: the store is locked by another process (is the daemon running?): %w", path, err)
 		}
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
-	// Grow the file in large steps: each growth is a truncate and an
-	// extra sync inside a commit.
-	bdb.AllocSize = 64 << 20
+	bdb.AllocSize = AllocSize
 	db := &DB{bolt: bdb, dir: dir, now: opt.Now, coming: opt.Coming, gather: opt.GatherMax}
 	if db.gather == 0 {
 		db.gather = 2 * time.Millisecond

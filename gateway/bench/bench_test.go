@@ -307,6 +307,20 @@ func TestBenchEndToEnd(t *testing.T) {
 			t.Errorf("%s: %+v", run.Target, run)
 		}
 	}
+	for _, run := range r.Runs {
+		if run.ServerCPUMs <= 0 || run.ClientCPUMs <= 0 {
+			t.Errorf("%s: no CPU accounting: server %.3f client %.3f ms/mail", run.Target, run.ServerCPUMs, run.ClientCPUMs)
+		}
+	}
+	// 4 sessions is not the mix's default: the targets are not judged.
+	if r.Nonstandard != "-sessions" {
+		t.Errorf("nonstandard = %q", r.Nonstandard)
+	}
+	for _, c := range r.Checks {
+		if c.Name != "mails refused or failed" {
+			t.Errorf("target checked on nonstandard parameters: %+v", c)
+		}
+	}
 	hd := r.Runs[0]
 	if hd.Kinds[KindCustReply] == 0 || hd.Kinds[KindAgentReply] == 0 {
 		t.Errorf("no replies in the mix (tokens not harvested): %v", hd.Kinds)
@@ -357,5 +371,53 @@ func TestBenchEndToEnd(t *testing.T) {
 	})
 	if _, err := os.Stat(filepath.Join(dirs[0], "helpdesk.db")); err != nil {
 		t.Error(err)
+	}
+}
+
+func TestNonstandardParams(t *testing.T) {
+	b := &bench{}
+	for _, tc := range []struct {
+		opt  Options
+		mode string
+		want string
+	}{
+		{Options{}, ModeNewTicket, ""},
+		{Options{Messages: 500, Runs: 2}, ModeNewTicket, ""},
+		{Options{Sessions: 8}, ModeNewTicket, "-sessions"},
+		{Options{Conn: "reuse"}, ModeNewTicket, "-conn"},
+		{Options{}, ModeSequential, ""},
+		{Options{Conn: "new"}, ModeSequential, "-conn"},
+		{Options{}, ModeLarge, ""},
+		{Options{LargeBytes: 1 << 20}, ModeLarge, "the mail size"},
+	} {
+		b.opt = tc.opt
+		p, err := b.params(tc.mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := nonstandard(p); got != tc.want {
+			t.Errorf("%s %+v: nonstandard %q, want %q", tc.mode, tc.opt, got, tc.want)
+		}
+	}
+}
+
+func TestProcCPU(t *testing.T) {
+	before, err := procCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Burn some CPU: the counter moves in 10 ms ticks.
+	x := 0
+	for start := time.Now(); time.Since(start) < 100*time.Millisecond; {
+		for i := range 1000 {
+			x ^= i * i
+		}
+	}
+	after, err := procCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after <= before || selfCPU() <= 0 {
+		t.Errorf("CPU seconds %v -> %v (self %v, %d)", before, after, selfCPU(), x)
 	}
 }

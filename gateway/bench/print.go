@@ -21,6 +21,13 @@ func kib(f float64) string {
 	return fmt.Sprintf("%.1f KiB", f/1024)
 }
 
+func cpuMs(f float64) string {
+	if f <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f", f)
+}
+
 // Print writes the reports as human-readable tables.
 func Print(w io.Writer, reports []*Report) {
 	for i, r := range reports {
@@ -34,7 +41,7 @@ func Print(w io.Writer, reports []*Report) {
 		}
 		fmt.Fprintln(w)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "target\trun\tok\tfailed\tmsg/s\tMiB/s\tp50 ms\tp99 ms\tmax ms\tpeak RSS\tpeak anon\twritten/mail\tstore\tcommits\t")
+		fmt.Fprintln(tw, "target\trun\tok\tfailed\tmsg/s\tMiB/s\tp50 ms\tp99 ms\tmax ms\tpeak RSS\tpeak anon\twritten/mail\tstore\tcommits\tcpu ms/mail\tclient cpu\t")
 		for _, run := range r.Runs {
 			per := 0.0
 			if n := run.OK + run.Warmup; n > 0 {
@@ -44,12 +51,14 @@ func Print(w io.Writer, reports []*Report) {
 			if run.Commits > 0 {
 				commits = fmt.Sprint(run.Commits)
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f\t%.1f\t%.2f\t%.2f\t%.1f\t%s\t%s\t%s\t%s\t%s\t\n", run.Target, run.Index, run.OK, run.Failed,
-				run.MsgPerSec, run.MiBPerSec, run.P50Ms, run.P99Ms, run.MaxMs, mib(run.PeakRSS), mib(run.PeakAnon), kib(per), mib(run.StoreBytes), commits)
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f\t%.1f\t%.2f\t%.2f\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", run.Target, run.Index, run.OK, run.Failed,
+				run.MsgPerSec, run.MiBPerSec, run.P50Ms, run.P99Ms, run.MaxMs, mib(run.PeakRSS), mib(run.PeakAnon), kib(per), mib(run.StoreBytes), commits,
+				cpuMs(run.ServerCPUMs), cpuMs(run.ClientCPUMs))
 		}
 		for _, s := range r.Summaries {
-			fmt.Fprintf(tw, "median %s\t%d runs\t\t\t%.0f\t\t%.2f\t%.2f\t%.1f\t%s\t%s\t%s\t%s\t\t\n", s.Target, s.Runs,
-				s.MsgPerSec, s.P50Ms, s.P99Ms, s.MaxMs, mib(s.PeakRSS), mib(s.PeakAnon), kib(s.WrittenPerMsg), mib(s.StoreBytes))
+			fmt.Fprintf(tw, "median %s\t%d runs\t\t%d\t%.0f\t\t%.2f\t%.2f\t%.1f\t%s\t%s\t%s\t%s\t\t%s\t%s\t\n", s.Target, s.Runs, s.Failed,
+				s.MsgPerSec, s.P50Ms, s.P99Ms, s.MaxMs, mib(s.PeakRSS), mib(s.PeakAnon), kib(s.WrittenPerMsg), mib(s.StoreBytes),
+				cpuMs(s.ServerCPUMs), cpuMs(s.ClientCPUMs))
 		}
 		tw.Flush()
 		if r.RatioOf != "" {
@@ -94,6 +103,7 @@ func Print(w io.Writer, reports []*Report) {
 			fmt.Fprintf(w, "written/mail: %s of the server process over the run (warm-up included) per mail\n", src)
 		}
 		fmt.Fprintln(w, "peak RSS: VmHWM (includes touched pages of the mmap'd store file); peak anon: RssAnon sampled every 20ms")
+		fmt.Fprintln(w, "cpu ms/mail: the server's user+system CPU per accepted mail over the burst; client cpu: the bench's own (load, sink)")
 		if r.LoadAvg[0] > 0 || r.LoadAvg[1] > 0 {
 			fmt.Fprintf(w, "machine load average (1 min) before/after: %.2f/%.2f\n", r.LoadAvg[0], r.LoadAvg[1])
 		}

@@ -158,6 +158,47 @@ type Stats struct {
 	// passed to write calls); WrittenSource says which.
 	Written       int64
 	WrittenSource string
+	// CPUSeconds is the user+system CPU time the process has used
+	// (/proc/<pid>/stat utime+stime).
+	CPUSeconds float64
+}
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times: 100 on
+// every Linux architecture Go supports.
+const clockTicks = 100
+
+// procCPU reads utime+stime of /proc/<pid>/stat in seconds.
+func procCPU(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may contain spaces: fields count from
+	// the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("bench: malformed /proc/%d/stat", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
+	if len(f) < 13 {
+		return 0, fmt.Errorf("bench: short /proc/%d/stat", pid)
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("bench: malformed /proc/%d/stat times", pid)
+	}
+	return float64(ut+st) / clockTicks, nil
+}
+
+// selfCPU is this process's user+system CPU time in seconds.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // ProcStats reads /proc/<pid>/status and /proc/<pid>/io.
@@ -181,6 +222,9 @@ func ProcStats(pid int) (Stats, error) {
 		case "RssFile:", "RssShmem:":
 			s.RSSFile += kb << 10
 		}
+	}
+	if cpu, err := procCPU(pid); err == nil {
+		s.CPUSeconds = cpu
 	}
 	io, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"helpdesk/store"
 	"io"
 	"net"
 	"os"
@@ -38,7 +39,7 @@ type refReq struct {
 }
 
 // refMaxBatch is store.Options.MaxBatch's default.
-const refMaxBatch = 512
+const refMaxBatch = store.DefaultMaxBatch
 
 var refBucket = []byte("raw")
 
@@ -48,15 +49,13 @@ func StartReference(dir, listen string, maxMessageBytes int64) (*Reference, erro
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, err
 	}
-	db, err := bolt.Open(filepath.Join(dir, "reference.db"), 0o600, &bolt.Options{
-		Timeout:         2 * time.Second,
-		NoFreelistSync:  true,
-		FreelistType:    bolt.FreelistMapType,
-		InitialMmapSize: 64 << 20,
-	})
+	bopt := store.BoltOptions()
+	bopt.Timeout = 2 * time.Second
+	db, err := bolt.Open(filepath.Join(dir, "reference.db"), 0o600, bopt)
 	if err != nil {
 		return nil, err
 	}
+	db.AllocSize = store.AllocSize
 	if err := db.Update(func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(refBucket)
 		return err
