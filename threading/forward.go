@@ -2,7 +2,6 @@ package threading
 
 import (
 	"bytes"
-	"net/mail"
 	"strings"
 	"unicode/utf8"
 
@@ -132,7 +131,7 @@ func looseAddress(v string) Address {
 		}
 	}
 	if utf8.ValidString(v) { // raw 8-bit names are decoded later, bytes intact
-		if a, err := mail.ParseAddress(v); err == nil {
+		if a, err := addrParser.Parse(v); err == nil {
 			return Address{Name: a.Name, Addr: a.Address}
 		}
 	}

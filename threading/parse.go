@@ -878,34 +878,10 @@ func (h envHeaders) values(key string) []string {
 }
 
 func (h envHeaders) addresses(key string) []Address {
-	if h.env.Root != nil {
-		if v := h.env.Root.Header.Get(key); v != "" && !utf8.ValidString(v) {
-			return lenientAddrs(v) // raw 8-bit names: decoded by fixHeaders
-		} else if v != "" {
-			// The standard parser with our word decoder first: it knows
-			// every charset we do (ISO-2022-KR names).
-			ap := mail.AddressParser{WordDecoder: wordDecoder}
-			if l, err := ap.ParseList(v); err == nil && len(l) > 0 {
-				out := make([]Address, 0, len(l))
-				for _, a := range l {
-					out = append(out, Address{Name: a.Name, Addr: a.Address})
-				}
-				return out
-			}
-		}
+	if h.env.Root == nil {
+		return addressList(h.env.GetHeader(key))
 	}
-	l, err := h.env.AddressList(key)
-	if err != nil && len(l) == 0 {
-		return nil
-	}
-	out := make([]Address, 0, len(l))
-	for _, a := range l {
-		if a == nil || a.Address == "" {
-			continue
-		}
-		out = append(out, Address{Name: a.Name, Addr: a.Address})
-	}
-	return out
+	return addressList(h.env.Root.Header.Get(key))
 }
 
 func (h envHeaders) date() (time.Time, bool) {
@@ -923,20 +899,63 @@ func (h envHeaders) contentType() (string, map[string]string) {
 	return strings.ToLower(h.env.Root.ContentType), nil
 }
 
-// lenientAddrs splits an address list the strict parser refused (commas
-// outside quotes and angle brackets) and reads each address loosely.
+// addrParser is the standard address parser with our word decoder: it
+// knows every charset we do (ks_c_5601-1987, ISO-2022-KR names).
+var addrParser = mail.AddressParser{WordDecoder: wordDecoder}
+
+// addressList reads a raw (undecoded) address header value, the same way
+// on both MIME paths: the strict parser first, then lenientAddrs for a
+// list it refuses or raw 8-bit names (decoded later by fixHeaders with the
+// body's charset as the hint).
+func addressList(v string) []Address {
+	if strings.TrimSpace(v) == "" {
+		return nil
+	}
+	if utf8.ValidString(v) {
+		if l, err := addrParser.ParseList(v); err == nil {
+			out := make([]Address, 0, len(l))
+			for _, a := range l {
+				if a != nil && a.Address != "" {
+					out = append(out, Address{Name: a.Name, Addr: a.Address})
+				}
+			}
+			if len(out) > 0 {
+				return out
+			}
+		}
+	}
+	return lenientAddrs(v)
+}
+
+// lenientAddrs splits an address list the strict parser refused and reads
+// each address loosely. Addresses end at a comma or semicolon outside
+// quotes and angle brackets, and after a closing angle bracket ("<a@x>
+// <b@y>" is two); a piece without "@" between separators is the start of
+// the next one's name ("Kim, Ken <k@x>"). It counts rather more than
+// fewer: a mail with more than one From is never staff.
 func lenientAddrs(v string) []Address {
 	if strings.TrimSpace(v) == "" {
 		return nil
 	}
 	var out []Address
 	var cur strings.Builder
+	carry := ""         // a name piece without an address, for the next address
+	afterAngle := false // the current piece follows a closed angle address
 	quoted, angle := false, false
-	flush := func() {
-		if a := looseAddress(cur.String()); a.Addr != "" {
-			out = append(out, a)
-		}
+	flush := func(sep bool) {
+		piece := cur.String()
 		cur.Reset()
+		if sep && !afterAngle && !strings.Contains(piece, "@") && strings.TrimSpace(piece) != "" {
+			carry += piece + ","
+			return
+		}
+		if !afterAngle || strings.Contains(piece, "@") {
+			if a := looseAddress(carry + piece); a.Addr != "" {
+				out = append(out, a)
+			}
+			carry = ""
+		}
+		afterAngle = !sep
 	}
 	for i := 0; i < len(v); i++ { // bytes, not runes: raw 8-bit names stay intact
 		switch c := v[i]; {
@@ -944,15 +963,18 @@ func lenientAddrs(v string) []Address {
 			quoted = !quoted
 		case c == '<' && !quoted:
 			angle = true
-		case c == '>' && !quoted:
+		case c == '>' && !quoted && angle:
 			angle = false
+			cur.WriteByte(c)
+			flush(false)
+			continue
 		case (c == ',' || c == ';') && !quoted && !angle:
-			flush()
+			flush(true)
 			continue
 		}
 		cur.WriteByte(v[i])
 	}
-	flush()
+	flush(true)
 	return out
 }
 

@@ -238,18 +238,7 @@ func (g goHeaders) values(key string) []string {
 }
 
 func (g goHeaders) addresses(key string) []Address {
-	mh := gomail.Header{Header: g.h}
-	l, err := mh.AddressList(key)
-	if err != nil && len(l) == 0 {
-		return nil
-	}
-	out := make([]Address, 0, len(l))
-	for _, a := range l {
-		if a != nil && a.Address != "" {
-			out = append(out, Address{Name: a.Name, Addr: a.Address})
-		}
-	}
-	return out
+	return addressList(g.h.Get(key))
 }
 
 func (g goHeaders) date() (time.Time, bool) {

@@ -593,3 +593,39 @@ func TestParseLargeMboxLine(t *testing.T) {
 		t.Errorf("parse errors %v", got.ParseErrors)
 	}
 }
+
+// TestParseFromCount: the number of From addresses and the names are the
+// same on the whole (enmime) and the streaming (go-message) path, also
+// for lists the strict parser refuses and for names in charsets only our
+// charset layer knows (a mail with more than one From is never staff).
+func TestParseFromCount(t *testing.T) {
+	ksc := "=?ks_c_5601-1987?B?" + b64s(string(mustEncode(t, koreanEnc(), "김현준"))) + "?="
+	tests := []struct {
+		from  string
+		count int
+		first Address
+	}{
+		{"a@x, b@y", 2, Address{Addr: "a@x"}},
+		{"Ken <a@x.example>", 1, Address{Name: "Ken", Addr: "a@x.example"}},
+		{"Kim, Ken <a@x.example>, b@y.example", 2, Address{Name: "Kim, Ken", Addr: "a@x.example"}},
+		{"<a@x.example> <b@y.example>", 2, Address{Addr: "a@x.example"}},
+		{"a@x.example; b@y.example", 2, Address{Addr: "a@x.example"}},
+		{"Ken <a@x.example>, Bob <b@y.example", 2, Address{Name: "Ken", Addr: "a@x.example"}},
+		{ksc + " <a@x.example>", 1, Address{Name: "김현준", Addr: "a@x.example"}},
+		{ksc + " <a@x.example>, b@y.example", 2, Address{Name: "김현준", Addr: "a@x.example"}},
+		{ksc + " <a@x.example>,\r\n " + ksc + " <b@y.example>", 2, Address{Name: "김현준", Addr: "a@x.example"}},
+	}
+	for _, tt := range tests {
+		for _, threshold := range []int64{0, 10} { // whole and streaming
+			raw := eml([]string{"From: " + tt.from, "To: " + ksc + " <s@certs.example>, x@certs.example", "Subject: s",
+				"Content-Type: text/plain; charset=utf-8"}, "hello\n")
+			m := parseString(t, raw, ParseOptions{LargeThreshold: threshold})
+			if m.FromCount != tt.count || m.From != tt.first {
+				t.Errorf("threshold %d, From: %s: count %d, first %+v; want %d, %+v", threshold, tt.from, m.FromCount, m.From, tt.count, tt.first)
+			}
+			if len(m.To) != 2 || m.To[0] != (Address{Name: "김현준", Addr: "s@certs.example"}) {
+				t.Errorf("threshold %d, From: %s: To %+v", threshold, tt.from, m.To)
+			}
+		}
+	}
+}
