@@ -2,9 +2,11 @@ package crashdrill
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -150,6 +152,10 @@ type drill struct {
 	mails map[string]*mail
 	order []*mail
 	n     counts
+	// outSeen is every outbound item a check found, by Message-ID, with
+	// the state it had: a later check must still find it (queued or
+	// sent), and one recorded as sent never goes back.
+	outSeen map[string]string
 }
 
 func iterations(t *testing.T) int {
@@ -277,7 +283,9 @@ func (d *drill) iteration(i int) {
 		p.Kill()
 		phase("kill")
 	} else {
-		d.drain(30 * time.Second)
+		if !d.drain(30 * time.Second) {
+			t.Errorf("iteration %d: the outbound queue did not drain within 30s", i)
+		}
 		phase("drain")
 		if err := p.Stop(30 * time.Second); err != nil {
 			t.Errorf("iteration %d: graceful stop: %v\n%s", i, err, p.LogTail())
@@ -496,19 +504,21 @@ func (d *drill) retry(i int, addr string) {
 	wg.Wait()
 }
 
-// drain waits (at most limit) for the outbound queue to empty.
-func (d *drill) drain(limit time.Duration) {
+// drain waits (at most limit) for the outbound queue to empty and
+// reports whether it did.
+func (d *drill) drain(limit time.Duration) bool {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		cl, err := control.Dial(d.data)
 		if err == nil {
 			v, err := cl.Outbox(1)
 			if err == nil && v.Queued == 0 {
-				return
+				return true
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	return false
 }
 
 // check verifies the store in data (no daemon running).
@@ -586,10 +596,13 @@ func (d *drill) check(i int, when string, afterKill bool) {
 			continue
 		}
 		msg := got[0]
-		if msg.Blob != "" {
-			if _, err := os.Stat(filepath.Join(d.data, msg.Blob)); err != nil {
-				t.Errorf("iteration %d %s: %s: its blob is missing: %v", i, when, m.id, err)
-			}
+		// The raw bytes (in the store or a spooled blob) are the mail as
+		// sent, after our Received line, and as long as recorded.
+		if raw, err := readRaw(db, msg); err != nil {
+			t.Errorf("iteration %d %s: %s: raw bytes: %v", i, when, m.id, err)
+		} else if int64(len(raw)) != msg.Size || !bytes.HasSuffix(raw, m.raw) || !bytes.HasPrefix(raw, []byte("Received: ")) {
+			t.Errorf("iteration %d %s: %s (blob %q): raw bytes differ from the mail sent (%d bytes stored, size %d recorded, %d sent)",
+				i, when, m.id, msg.Blob, len(raw), msg.Size, len(m.raw))
 		}
 		switch nc := comments[strings.ToLower(m.id)]; msg.Disposition {
 		case store.DispTicket, store.DispComment, store.DispHeld:
@@ -614,6 +627,21 @@ func (d *drill) check(i int, when string, afterKill bool) {
 			t.Errorf("iteration %d %s: the relay received %q (to %v), which is not in the outbound queue", i, when, id, r.To)
 		}
 	}
+	if d.outSeen == nil {
+		d.outSeen = map[string]string{}
+	}
+	for id, state := range d.outSeen {
+		o, ok := outbox[id]
+		switch {
+		case !ok:
+			t.Errorf("iteration %d %s: outbound %s (%s at an earlier check) is gone from the queue", i, when, id, state)
+		case state == store.OutSent && o.State != store.OutSent:
+			t.Errorf("iteration %d %s: outbound %s was sent at an earlier check and is now %s", i, when, id, o.State)
+		}
+	}
+	for id, o := range outbox {
+		d.outSeen[id] = o.State
+	}
 	logged := d.loggedDuplicates()
 	queued, dups := 0, 0
 	for id, o := range outbox {
@@ -634,10 +662,23 @@ func (d *drill) check(i int, when string, afterKill bool) {
 			}
 		}
 	}
+	if !afterKill && i == d.iterations && queued > 0 {
+		t.Errorf("iteration %d %s: %d outbound mails still queued after the final drain", i, when, queued)
+	}
 	if !afterKill {
 		d.n.OutboundItems, d.n.QueuedAtEnd, d.n.DuplicatesSeen, d.n.DupLogged = len(outbox), queued, dups, len(logged)
 		d.n.Delivered = len(d.sink.All())
 	}
+}
+
+// readRaw reads a stored message's raw bytes.
+func readRaw(db *store.DB, m *store.Message) ([]byte, error) {
+	r, err := db.OpenRaw(m)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(r)
 }
 
 // loggedDuplicates reads every daemon log for deliveries the worker
