@@ -273,15 +273,37 @@ func (c *Config) validateAuth(v *validator) {
 			v.add(fmt.Sprintf("auth.trusted_authserv_ids[%d]", i), fmt.Sprintf("%q is not an authserv-id", id), `use the host name your MTA writes in Authentication-Results, e.g. "mx.example.com"`)
 		}
 	}
-	for i, r := range a.TrustedRelays {
-		if _, err := netip.ParsePrefix(r); err == nil {
-			continue
+	for i, s := range a.Staff {
+		if s == "authres" && len(a.TrustedAuthservIDs) == 0 {
+			v.add(fmt.Sprintf("auth.staff[%d]", i), `"authres" can never pass: auth.trusted_authserv_ids is empty`,
+				`set trusted_authserv_ids to the authserv-id your MTA writes in Authentication-Results, e.g. ["mx.example.com"], or remove "authres"`)
 		}
-		if _, err := netip.ParseAddr(r); err == nil {
-			continue
-		}
-		v.add(fmt.Sprintf("auth.trusted_relays[%d]", i), fmt.Sprintf("%q is neither an IP address nor a CIDR", r), `use e.g. "127.0.0.1", "10.0.0.0/8" or "::1/128"`)
 	}
+	for i, r := range a.TrustedRelays {
+		k := fmt.Sprintf("auth.trusted_relays[%d]", i)
+		p, err := netip.ParsePrefix(r)
+		if err != nil {
+			if _, err := netip.ParseAddr(r); err == nil {
+				continue // one address
+			}
+			v.add(k, fmt.Sprintf("%q is neither an IP address nor a CIDR", r), `use e.g. "127.0.0.1", "10.0.0.0/8" or "::1/128"`)
+			continue
+		}
+		if shortest := minRelayBits(p.Addr()); p.Bits() < shortest {
+			v.add(k, fmt.Sprintf("%q is too broad (shorter than /%d): any client in it could forge Authentication-Results", r, shortest),
+				`list only your upstream MTAs, e.g. "10.1.2.3", "10.1.2.0/24" or "2001:db8::25/128"`)
+		}
+	}
+}
+
+// minRelayBits is the shortest trusted_relays prefix accepted: /8 for IPv4,
+// /16 for IPv6. Anything broader (such as 0.0.0.0/0 or ::/0) would believe
+// Authentication-Results from a good part of the internet.
+func minRelayBits(a netip.Addr) int {
+	if a.Is4() {
+		return 8
+	}
+	return 16
 }
 
 // validatePeople checks mailboxes, groups and agents, and their references.

@@ -142,6 +142,11 @@ func TestValidateProblems(t *testing.T) {
 		{"resolver not host:port", "+[auth]\nresolver = \"8.8.8.8\"", []string{"auth.resolver"}},
 		{"resolver ok", "+[auth]\nresolver = \"127.0.0.53:53\"", nil},
 		{"trusted relays", "+[auth]\ntrusted_relays = [\"10.0.0.0/8\", \"::1\", \"10.0.0.0/33\", \"mx.example.com\"]", []string{"auth.trusted_relays[2]", "auth.trusted_relays[3]"}},
+		{"trusted relays too broad", "+[auth]\ntrusted_relays = [\"0.0.0.0/0\", \"::/0\", \"10.0.0.0/7\", \"2000::/3\", \"10.0.0.0/8\", \"2001:db8::/16\", \"192.0.2.1\"]",
+			[]string{"auth.trusted_relays[0]", "auth.trusted_relays[1]", "auth.trusted_relays[2]", "auth.trusted_relays[3]"}},
+		{"authres without authserv ids", "+[auth]\nstaff = [\"dmarc\", \"authres\"]", []string{"auth.staff[1]"}},
+		{"authres with empty authserv ids", "+[auth]\nstaff = [\"authres\"]\ntrusted_authserv_ids = []", []string{"auth.staff[0]"}},
+		{"authres with an authserv id", "+[auth]\nstaff = [\"authres\"]\ntrusted_authserv_ids = [\"mx.example.com\"]", nil},
 		{"authserv id with space", "+[auth]\ntrusted_authserv_ids = [\"mx example\"]", []string{"auth.trusted_authserv_ids[0]"}},
 		{"dns timeout", "+[auth]\ndns_timeout = \"0s\"", []string{"auth.dns_timeout"}},
 		// required values and references
