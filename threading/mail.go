@@ -166,7 +166,7 @@ type Mail struct {
 	AutoSubmitted         string   // Auto-Submitted value, lowercased, "" if absent
 	Precedence            string   // lowercased
 	AutoResponseSuppress  string   // X-Auto-Response-Suppress
-	XAutoReply            bool     // X-Autoreply / X-Autorespond / X-AutoReply present
+	XAutoReply            bool     // X-Autoreply, X-Autorespond, ... with a value other than no/false/0
 	ListID                string   // List-Id
 	ReceivedCount         int      // number of Received headers
 	LoopIDs               []string // values of our loop header (X-Helpdesk-Loop)

@@ -1020,7 +1020,13 @@ func fillHeaders(m *Mail, h headerSource) {
 	m.AutoSubmitted = strings.ToLower(strings.TrimSpace(get("Auto-Submitted")))
 	m.Precedence = strings.ToLower(strings.TrimSpace(get("Precedence")))
 	m.AutoResponseSuppress = strings.TrimSpace(get("X-Auto-Response-Suppress"))
-	m.XAutoReply = get("X-Autoreply") != "" || get("X-Autorespond") != "" || get("X-Autoresponder") != ""
+	for _, k := range autoReplyHeaders {
+		switch v := strings.ToLower(strings.TrimSpace(get(k))); v {
+		case "", "no", "false", "0":
+		default:
+			m.XAutoReply = true
+		}
+	}
 	m.ListID = strings.TrimSpace(get("List-Id"))
 	m.ReceivedCount = len(m.Header["Received"])
 	for _, v := range m.Header[canonicalKey(LoopHeader)] {
@@ -1033,6 +1039,11 @@ func fillHeaders(m *Mail, h headerSource) {
 	m.ContentType = strings.ToLower(mt)
 	m.ReportType = strings.ToLower(params["report-type"])
 }
+
+// autoReplyHeaders are the vendor headers responders mark their mail with
+// (SPEC 3.1); "no", "false" or "0" says the mail is not an auto-reply.
+var autoReplyHeaders = []string{"X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-Autoreply-From",
+	"X-Mail-Autoreply", "X-Autoresponse", "X-Auto-Reply"}
 
 // looseFirst reads "<addr>" or a bare address from a header value the
 // strict parser refused.
