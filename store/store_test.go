@@ -465,3 +465,56 @@ func TestRawPacking(t *testing.T) {
 		t.Errorf("a repetitive 88 KB mail packed to %d bytes", len(p))
 	}
 }
+
+func TestReserveMessageAndNewUserWriteOnce(t *testing.T) {
+	db := openTest(t)
+	var id uint64
+	err := db.Update(func(tx *Tx) error {
+		m := &Message{MessageID: "once@x", BodyHash: "h"}
+		if err := tx.ReserveMessage(m, PackRaw([]byte("raw bytes"))); err != nil {
+			return err
+		}
+		id = m.ID
+		if _, err := tx.Message(id); err != ErrNotFound {
+			t.Errorf("reserved message has a record before PutMessage: %v", err)
+		}
+		u, err := tx.NewUser("new@x", "New")
+		if err != nil {
+			return err
+		}
+		u.AckTimes = []int64{3}
+		m.Ticket, m.Disposition = 5, DispTicket
+		if err := tx.PutUser(u); err != nil {
+			return err
+		}
+		return tx.PutMessage(m)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.View(func(tx *Tx) error {
+		m, err := tx.Message(id)
+		if err != nil || m.Ticket != 5 || m.Disposition != DispTicket || string(tx.RawInline(id)) != "raw bytes" {
+			t.Errorf("message %d = %+v, %v", id, m, err)
+		}
+		if d, _ := tx.Duplicate("once@x", "h"); d == nil || d.ID != id {
+			t.Errorf("dedupe key missing: %+v", d)
+		}
+		if u, err := tx.User("new@x"); err != nil || u.Name != "New" || len(u.AckTimes) != 1 {
+			t.Errorf("user = %+v, %v", u, err)
+		}
+		return nil
+	})
+	if err := db.Update(func(tx *Tx) error {
+		_, err := tx.EnsureUser("other@x", "")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.View(func(tx *Tx) error {
+		if _, err := tx.User("other@x"); err != nil {
+			t.Errorf("EnsureUser did not store the user: %v", err)
+		}
+		return nil
+	})
+}

@@ -346,6 +346,18 @@ func (t *Tx) AddMessage(m *Message, raw []byte) error {
 // AddPackedMessage is AddMessage with the raw bytes already packed by
 // PackRaw.
 func (t *Tx) AddPackedMessage(m *Message, packed []byte) error {
+	if err := t.ReserveMessage(m, packed); err != nil {
+		return err
+	}
+	return t.PutMessage(m)
+}
+
+// ReserveMessage gives m its id and stores its raw bytes (packed by
+// PackRaw, unless m.Blob names a spooled file) and its dedupe key, but
+// not the record itself: the caller stores it with PutMessage in the same
+// write, once its ticket and disposition are known (one record write per
+// mail instead of two).
+func (t *Tx) ReserveMessage(m *Message, packed []byte) error {
 	seq, err := t.b(bMessages).NextSequence()
 	if err != nil {
 		return err
@@ -361,7 +373,7 @@ func (t *Tx) AddPackedMessage(m *Message, packed []byte) error {
 			return err
 		}
 	}
-	return putJSON(t.b(bMessages), u64(seq), m)
+	return nil
 }
 
 // PutMessage rewrites a message record (disposition, ticket).
@@ -495,6 +507,20 @@ func (t *Tx) EnsureUser(addr, name string) (*User, error) {
 	} else if err != ErrNotFound {
 		return nil, err
 	}
+	u, err := t.NewUser(addr, name)
+	if err != nil {
+		return nil, err
+	}
+	return u, t.PutUser(u)
+}
+
+// NewUser registers a user for addr, which must not have one yet: it
+// gives the user an id and indexes the address, and the caller stores
+// the record with PutUser in the same write (once, after its changes).
+func (t *Tx) NewUser(addr, name string) (*User, error) {
+	if addr == "" {
+		return nil, fmt.Errorf("NewUser: empty address")
+	}
 	seq, err := t.b(bUsers).NextSequence()
 	if err != nil {
 		return nil, err
@@ -504,7 +530,7 @@ func (t *Tx) EnsureUser(addr, name string) (*User, error) {
 	if err := t.b(iUserAddr).Put([]byte(addr), u64(seq)); err != nil {
 		return nil, err
 	}
-	return u, putJSON(t.b(bUsers), u64(seq), u)
+	return u, nil
 }
 
 // PutUser stores a changed user.
