@@ -90,3 +90,40 @@ func mustComments(w *world, id uint64) []*store.Comment {
 	_, cs := w.ticket(id)
 	return cs
 }
+
+// A side-thread message that reaches no collaborator (the address
+// bounces) must not forget the thread's last Message-ID: the next mail
+// to the collaborator still answers the last one they received.
+func TestScenarioSideThreadKeepsLastMessageID(t *testing.T) {
+	w := newWorld(t, "")
+	const partner = "orders@partner-a.example"
+	n1 := w.open("Ken <"+ken+">", "Certificates", "Five wildcard certificates please.", vic)
+	w.reply("Victoria <"+vic+">", n1, "#assign me\n#forward "+partner+"\nPlease quote five wildcard certificates.")
+	p1 := w.expectCount(partner, 1)[0]
+	w.send(testkit.Mail{From: partner, To: []string{replyTok(t, p1)}, Subject: "Re: " + p1.Header("Subject"), InReplyTo: midOf(p1), Body: "500 EUR."})
+	s1 := w.find(vic, "500 EUR")
+
+	// The partner's address starts to bounce; Victoria's answer goes to
+	// nobody.
+	w.raw("", []string{p1.From}, dsnFor(p1.From, partner, p1))
+	w.reply("Victoria <"+vic+">", s1, "Thanks, we order at that price.")
+	w.expectCount(partner, 1)
+	tk, _ := w.ticket(1)
+	if th := tk.Threads[1]; th.LastMessageID != midOf(p1) {
+		t.Fatalf("side thread LastMessageID after a message sent to nobody = %q, want %q", th.LastMessageID, midOf(p1))
+	}
+
+	// The partner writes again (no longer bouncing); Victoria's answer
+	// is In-Reply-To the last mail the partner got from us.
+	w.send(testkit.Mail{From: partner, To: []string{replyTok(t, p1)}, Subject: "Re: " + p1.Header("Subject"), InReplyTo: midOf(p1), Body: "Any news on the order?"})
+	s2 := w.find(vic, "Any news")
+	w.reply("Victoria <"+vic+">", s2, "Yes: order CERT-9 is placed.")
+	p2 := w.expectCount(partner, 2)[1]
+	wantText(t, "second mail to the partner", p2, "CERT-9")
+	if got := strings.Trim(p2.Header("In-Reply-To"), "<> "); got != midOf(p1) {
+		t.Errorf("second mail to the partner In-Reply-To %q, want %q", got, midOf(p1))
+	}
+	if tk, _ := w.ticket(1); tk.Threads[1].LastMessageID != midOf(p2) {
+		t.Errorf("side thread LastMessageID = %q, want %q", tk.Threads[1].LastMessageID, midOf(p2))
+	}
+}

@@ -24,11 +24,10 @@ type applier struct {
 	staff *threading.Staff
 	// replaying: a held mail is being applied by #send (no guards).
 	replaying bool
-	// lastSideMessageID is the Message-ID of the newest mail enqueued to
-	// a side thread's collaborators.
-	lastSideMessageID string
-	res               Result
-	enqueued          int
+	// lastMessageID is the Message-ID of the newest mail enqueued.
+	lastMessageID string
+	res           Result
+	enqueued      int
 	// release is set when an admin released a quarantined record: the
 	// failed check is waived and the stored message reused.
 	release *store.Quarantine

@@ -692,11 +692,6 @@ func (a *applier) applyPlan(r *cmdRun) error {
 		if err := a.fanOut(tk, c, fanOpts{notify: r.notify, toCollaborators: toCollaborators}); err != nil {
 			return err
 		}
-		if toCollaborators {
-			if th := threadByID(tk, thread); th != nil {
-				th.LastMessageID = a.lastSideMessageID
-			}
-		}
 	default:
 		if err := a.tx.IndexMessageID(m.MessageID, store.Ref{Ticket: tk.ID}); err != nil {
 			return err
@@ -1044,9 +1039,6 @@ func (a *applier) startSideThread(tk *store.Ticket, r *cmdRun) error {
 	}
 	if err := a.fanOut(tk, c, fanOpts{toCollaborators: true, include: include}); err != nil {
 		return err
-	}
-	if t := threadByID(tk, th.ID); t != nil {
-		t.LastMessageID = a.lastSideMessageID
 	}
 	a.res.Detail = fmt.Sprintf("side thread %d started", th.ID)
 	return a.save(tk)

@@ -31,6 +31,9 @@ type fanOpts struct {
 	sideSubject string
 	// noEndUsers suppresses mail to requester and CCs (e.g. #child).
 	noEndUsers bool
+	// sideParent is the side thread's last Message-ID before this
+	// fan-out: every collaborator's mail answers it (fanOut sets it).
+	sideParent string
 }
 
 type recipient struct {
@@ -117,6 +120,9 @@ func (a *applier) fanOut(tk *store.Ticket, c *store.Comment, o fanOpts) error {
 	}
 	th := threadByID(tk, c.Thread)
 	side := th != nil && th.Kind == store.ThreadSide
+	if side {
+		o.sideParent = th.LastMessageID
+	}
 	switch {
 	case side:
 		if o.toCollaborators {
@@ -283,9 +289,7 @@ func (a *applier) enqueue(o out) error {
 		return err
 	}
 	a.enqueued++
-	if o.kind == "side" {
-		a.lastSideMessageID = id
-	}
+	a.lastMessageID = id
 	if ticket != 0 {
 		return a.tx.IndexMessageID(id, store.Ref{Ticket: ticket, Thread: o.thread, Comment: o.seq, Outbound: true, Party: u.ID, Private: o.private})
 	}
@@ -481,16 +485,21 @@ func (a *applier) sendCollaborator(tk *store.Ticket, th *store.Thread, c *store.
 	}
 	subject := threading.Tag(a.cfg.Threading.TagPrefix, tk.ID) + " " + orDefault(th.Subject, "Side conversation")
 	var refs []string
-	if th.LastMessageID != "" {
-		refs = []string{th.LastMessageID}
+	if o.sideParent != "" {
+		refs = []string{o.sideParent}
 	}
 	fromName := FromNameFor(a.cfg, a.authorName(c), mb.Name)
 	err = a.enqueue(out{
 		tk: tk, kind: "side", rcpt: r.addr, seq: c.ID, mb: mb, thread: th.ID, private: true,
 		fromName: fromName, fromAddr: threadAddr, subject: subject, comment: c, after: b.String(),
-		inReplyTo: th.LastMessageID, refs: refs, attach: c.Attachments,
+		inReplyTo: o.sideParent, refs: refs, attach: c.Attachments,
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	// Only a mail that was sent moves the thread on (the caller stores tk).
+	th.LastMessageID = a.lastMessageID
+	return nil
 }
 
 // publicAuthor names the author of included public history without
