@@ -383,25 +383,31 @@ func indent(s string) string {
 }
 
 func (c *cli) inject(file string, trust bool) int {
-	var raw []byte
-	var err error
-	if file == "-" {
-		raw, err = io.ReadAll(c.stdin)
-	} else {
-		raw, err = os.ReadFile(file)
-	}
 	// Exit codes follow sysexits(3), which MTAs piping mail in act on:
 	// 75 (EX_TEMPFAIL) means "keep the mail and retry", anything else
 	// bounces it. Only a mail that can never be accepted gets a bounce.
-	if err != nil {
-		return c.fail(66, "reading %s: %v", file, err) // EX_NOINPUT
-	}
 	cfg, ok := c.loadConfig()
 	if !ok {
 		return 75 // a broken config is fixed by an admin; retry then
 	}
-	if int64(len(raw)) > int64(cfg.SMTP.MaxMessageBytes) {
-		return c.fail(65, "message is %d bytes, over smtp.max_message_bytes (%s)", len(raw), cfg.SMTP.MaxMessageBytes) // EX_DATAERR
+	in := c.stdin
+	if file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return c.fail(66, "reading %s: %v", file, err) // EX_NOINPUT
+		}
+		defer f.Close()
+		in = f
+	}
+	// At most one byte more than the limit is read, so an oversized mail
+	// is refused without holding it in memory.
+	limit := int64(cfg.SMTP.MaxMessageBytes)
+	raw, err := io.ReadAll(io.LimitReader(in, limit+1))
+	if err != nil {
+		return c.fail(66, "reading %s: %v", file, err) // EX_NOINPUT
+	}
+	if int64(len(raw)) > limit {
+		return c.fail(65, "message is larger than smtp.max_message_bytes (%s): not stored; raise that limit in %s to accept it", cfg.SMTP.MaxMessageBytes, c.configPath) // EX_DATAERR
 	}
 	api, done, ok := c.api(true)
 	if !ok {

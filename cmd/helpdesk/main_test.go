@@ -206,3 +206,75 @@ func TestParseInterspersed(t *testing.T) {
 		t.Errorf("unknown command: %d %q", code, errs)
 	}
 }
+
+// countingReader yields size bytes of a mail (headers, then lines of x)
+// and counts what was read from it.
+type countingReader struct{ read, size int64 }
+
+func (r *countingReader) Read(p []byte) (int, error) {
+	const head = "From: Ken <ken@e-fun.example>\r\nTo: support@example.com\r\nSubject: big\r\nMessage-ID: <big@e-fun.example>\r\n\r\n"
+	if r.read >= r.size {
+		return 0, io.EOF
+	}
+	n := 0
+	for n < len(p) && r.read < r.size {
+		if r.read < int64(len(head)) {
+			p[n] = head[r.read]
+		} else if (r.read-int64(len(head)))%100 >= 98 {
+			p[n] = "\r\n"[(r.read-int64(len(head)))%100-98]
+		} else {
+			p[n] = 'x'
+		}
+		n++
+		r.read++
+	}
+	return n, nil
+}
+
+// inject loads the config first and reads at most max_message_bytes + 1
+// of the mail: a larger one is refused (EX_DATAERR) without being read
+// into memory, and nothing is read while the config is broken.
+func TestInjectSizeLimit(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := writeConfig(t, dir)
+	const maxBytes = 64 << 10
+	text := strings.Replace(readFile(t, cfgPath), "[smtp]\n", "[smtp]\nmax_message_bytes = \"64KiB\"\n", 1)
+	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inject := func(r io.Reader, args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := run(append([]string{"inject"}, args...), r, &out, &errb)
+		return code, out.String(), errb.String()
+	}
+
+	big := &countingReader{size: 8 * maxBytes}
+	code, out, errs := inject(big, "-config", cfgPath)
+	if code != 65 || !strings.Contains(errs, "larger than smtp.max_message_bytes (64KiB)") {
+		t.Errorf("oversized mail: %d %q %q", code, out, errs)
+	}
+	if big.read > maxBytes+1 {
+		t.Errorf("read %d bytes of an oversized mail, want at most %d", big.read, maxBytes+1)
+	}
+
+	over := &countingReader{size: maxBytes + 1}
+	if code, out, errs := inject(over, "-config", cfgPath); code != 65 {
+		t.Errorf("mail of maxBytes+1 bytes: %d %q %q", code, out, errs)
+	}
+	exact := &countingReader{size: maxBytes}
+	if code, out, errs := inject(exact, "-config", cfgPath); code != 0 || !strings.Contains(out, "stored as message") {
+		t.Errorf("mail of exactly maxBytes bytes: %d %q %q", code, out, errs)
+	}
+
+	broken := filepath.Join(dir, "broken.toml")
+	if err := os.WriteFile(broken, []byte("data_dir = \"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	unread := &countingReader{size: 1000}
+	if code, _, errs := inject(unread, "-config", broken); code != 75 || unread.read != 0 {
+		t.Errorf("broken config: exit %d after reading %d bytes (%q), want 75 before reading", code, unread.read, errs)
+	}
+	if code, _, errs := inject(strings.NewReader(""), filepath.Join(dir, "missing.eml"), "-config", cfgPath); code != 66 {
+		t.Errorf("missing file: exit %d %q, want 66", code, errs)
+	}
+}
