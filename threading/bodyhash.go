@@ -18,7 +18,6 @@ type bodyHasher struct {
 	inBody  bool
 	lineLen int  // bytes on the current header line, not counting CR
 	cr      bool // a '\r' is pending in the body
-	n       int64
 }
 
 func newBodyHasher(r io.Reader) *bodyHasher {
@@ -27,7 +26,6 @@ func newBodyHasher(r io.Reader) *bodyHasher {
 
 func (b *bodyHasher) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
-	b.n += int64(n)
 	b.consume(p[:n])
 	return n, err
 }

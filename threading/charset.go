@@ -350,9 +350,6 @@ func decodeISO2022KR(b []byte) (string, int) {
 	return out.String(), bad
 }
 
-// encodedWordRe matches one RFC 2047 encoded word.
-var encodedWordRe = regexp.MustCompile(`=\?([^?\s]{1,64})\?([bBqQ])\?([^?\s]*)\?=`)
-
 // fixHeaderText decodes a header value that carries raw 8-bit bytes (not
 // valid UTF-8, no RFC 2047 encoding), using the charset of the message
 // body as the best hint.

@@ -64,9 +64,8 @@ type Command struct {
 
 // Block is the result of Parse.
 type Block struct {
-	Commands    []Command
-	Text        string // the rest of the mail, command lines removed, trimmed
-	HasCommands bool   // len(Commands) > 0
+	Commands []Command
+	Text     string // the rest of the mail, command lines removed, trimmed
 }
 
 // Has reports whether the block holds a command with this canonical name.
@@ -155,7 +154,6 @@ func Parse(text string) Block {
 		}
 	}
 	b.Text = trimText(text[textStart:])
-	b.HasCommands = len(b.Commands) > 0
 	return b
 }
 

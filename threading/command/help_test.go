@@ -66,7 +66,7 @@ Commands go at the top, one per line:
 Send #help for all commands.
 `
 	for _, f := range []string{Footer(true), Footer(false)} {
-		if b := Parse(f); b.HasCommands {
+		if b := Parse(f); len(b.Commands) > 0 {
 			t.Errorf("footer reads as commands: %q", cmds(b))
 		}
 		for _, l := range strings.Split(f, "\n") {

@@ -83,7 +83,6 @@ func ExpandMacro(b Block, lookup MacroLookup, names ...string) (Block, []Problem
 		out.Commands = out.Commands[:MaxCommands+1]
 	}
 	out.Text = strings.Join(texts, "\n\n")
-	out.HasCommands = len(out.Commands) > 0
 	return out, problems
 }
 

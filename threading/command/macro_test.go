@@ -40,8 +40,8 @@ func TestExpandMacro(t *testing.T) {
 	if got.Text != "Hi Ken,\n\nWe have refunded your order." {
 		t.Errorf("text = %q", got.Text)
 	}
-	if !got.HasCommands {
-		t.Error("HasCommands = false")
+	if len(got.Commands) == 0 {
+		t.Error("no commands")
 	}
 	if ps := Validate(got, RoleAgent); len(ps) != 0 {
 		t.Errorf("validate: %q", problemStrings(ps))

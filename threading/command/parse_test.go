@@ -93,9 +93,6 @@ func TestParse(t *testing.T) {
 			if b.Text != tt.text {
 				t.Errorf("text = %q, want %q", b.Text, tt.text)
 			}
-			if b.HasCommands != (len(tt.cmds) > 0) {
-				t.Errorf("HasCommands = %v", b.HasCommands)
-			}
 		})
 	}
 }

@@ -164,18 +164,3 @@ func Address(mailbox, sep, tok string) string {
 	}
 	return mailbox[:at] + sep + tok + mailbox[at:]
 }
-
-// Split returns the mailbox base address and the tag of a plus-address
-// ("support+abc@x" → "support@x", "abc"); tag is "" when there is none.
-func Split(addr, sep string) (base, tag string) {
-	at := strings.LastIndexByte(addr, '@')
-	if at < 0 || sep == "" {
-		return addr, ""
-	}
-	local := addr[:at]
-	i := strings.Index(local, sep)
-	if i <= 0 {
-		return addr, ""
-	}
-	return local[:i] + addr[at:], local[i+len(sep):]
-}
