@@ -557,8 +557,8 @@ func (a *applier) acknowledge(tk *store.Ticket, c *store.Comment) error {
 	if tk.AckSent || m.SuppressAutoAnswer() || a.in.verdict.DMARC == "fail" || a.staff != nil {
 		return nil
 	}
-	if m.EnvelopeFrom == "" && a.in.env.Via == "smtp" {
-		return nil // null sender: never answer (RFC 3834 section 2)
+	if m.EnvelopeFrom == "" {
+		return nil // null sender, by any path: never answer (RFC 3834 section 2)
 	}
 	if a.cfg.IsOwnAddress(tk.Requester) || a.cfg.Agent(tk.Requester) != nil {
 		return nil

@@ -1,0 +1,57 @@
+package gateway_test
+
+import (
+	"testing"
+
+	"helpdesk/gateway/testkit"
+	"helpdesk/store"
+)
+
+// A mail with the null envelope sender gets no acknowledgement (RFC 3834
+// section 2), whichever way it came in: SMTP, helpdesk inject (its
+// Return-Path) or a quarantine release.
+func TestNullSenderNeverAcknowledged(t *testing.T) {
+	sink := testkit.StartSink(t)
+	d := testkit.Start(t, testkit.Options{Relay: sink, Config: agents})
+	w := &world{t: t, sink: sink, d: d}
+	mail := func(subject string) []byte {
+		return testkit.Mail{From: "Ken <" + ken + ">", To: []string{"support@example.com"}, Subject: subject,
+			Body: "Please call me back about the invoice."}.Build()
+	}
+
+	// SMTP, MAIL FROM:<>.
+	w.raw("", []string{"support@example.com"}, mail("By SMTP"))
+	// helpdesk inject of a stored mail whose Return-Path is <>.
+	res, err := d.Engine.Inject(t.Context(), append([]byte("Return-Path: <>\r\n"), mail("By inject")...), false)
+	if err != nil || res.Disposition != store.DispTicket {
+		t.Fatalf("inject: %+v %v", res, err)
+	}
+	// A blocked sender's null-sender mail, released from quarantine.
+	w.d.DB.Update(func(tx *store.Tx) error {
+		u, err := tx.EnsureUser("ann@e-fun.example", "")
+		if err != nil {
+			return err
+		}
+		u.Blocked = true
+		return tx.PutUser(u)
+	})
+	w.raw("", []string{"support@example.com"}, testkit.Mail{From: "Ann <ann@e-fun.example>", To: []string{"support@example.com"},
+		Subject: "Released", Body: "Please call me back."}.Build())
+	var qs []*store.Quarantine
+	d.DB.View(func(tx *store.Tx) error { qs, _ = tx.Quarantined(0); return nil })
+	if len(qs) != 1 || qs[0].Reason != store.QBlocked {
+		t.Fatalf("quarantine = %+v", qs)
+	}
+	if res, err := d.Engine.Release(t.Context(), qs[0].ID); err != nil || res.Disposition != store.DispTicket {
+		t.Fatalf("release: %+v %v", res, err)
+	}
+	w.settle()
+	if n := d.TicketCount(); n != 3 {
+		t.Fatalf("%d tickets, want 3", n)
+	}
+	for _, who := range []string{ken, "ann@e-fun.example"} {
+		if ms := sink.To(who); len(ms) != 0 {
+			t.Errorf("%s got %d mails for null-sender mail (first: %q)", who, len(ms), ms[0].Header("Subject"))
+		}
+	}
+}
