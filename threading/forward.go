@@ -177,8 +177,8 @@ func attachedForward(root *enmime.Part, opt ParseOptions) *Mail {
 // detectForward fills m.Forwarded and, for an inline forward, makes the
 // forwarded block part of NewText (it is new to the helpdesk, not history).
 func detectForward(m *Mail, lines []string, sub *Mail, opt ParseOptions) {
-	if opt.depth >= 2 {
-		return
+	if opt.depth > 0 {
+		return // a forwarded mail: only its sender, subject and text are used
 	}
 	if fw, start := inlineForward(lines, m.Subject); fw != nil {
 		m.Forwarded = fw

@@ -225,3 +225,41 @@ func TestForwardMarkerInHistory(t *testing.T) {
 		})
 	}
 }
+
+// TestForwardParsedOneLevel: only the top mail's forward is used, so the
+// attached message is parsed without looking for a forward inside it (a
+// forwarded forward is not parsed again, on either MIME path).
+func TestForwardParsedOneLevel(t *testing.T) {
+	innermost := "From: Old <old@example.org>\nSubject: very old\n\nold text\n"
+	inner := "From: Ken <ken@efun.example>\nSubject: Fwd: very old\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b2\"\n\n" +
+		"--b2\nContent-Type: text/plain\n\nForwarding this.\n\n---------- Forwarded message ---------\nFrom: Old <old@example.org>\nDate: Mon, 2 Apr 2012\nSubject: very old\n\nold text\n" +
+		"--b2\nContent-Type: message/rfc822\n\n" + innermost + "\n--b2--\n"
+	raw := "From: Victoria <victoria@certs.example>\nTo: support@certs.example\nSubject: Fwd: Fwd: very old\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b1\"\n\n" +
+		"--b1\nContent-Type: text/plain\n\nSee attached.\n--b1\nContent-Type: message/rfc822\n\n" + inner + "\n--b1--\n"
+	opt := ParseOptions{}.withDefaults()
+
+	m := &Mail{}
+	env, _, _ := parseWhole(m, []byte(raw), opt)
+	sub := attachedForward(env.Root, opt)
+	if sub == nil || sub.Subject != "Fwd: very old" {
+		t.Fatalf("whole: attached message %+v", sub)
+	}
+	if sub.Forwarded != nil {
+		t.Errorf("whole: the attached message's own forward was parsed: %+v", *sub.Forwarded)
+	}
+
+	_, _, sub = parseLarge(&Mail{}, strings.NewReader(raw), opt)
+	if sub == nil || sub.Subject != "Fwd: very old" {
+		t.Fatalf("large: attached message %+v", sub)
+	}
+	if sub.Forwarded != nil {
+		t.Errorf("large: the attached message's own forward was parsed: %+v", *sub.Forwarded)
+	}
+
+	for _, threshold := range []int64{0, 64} {
+		m := parseString(t, raw, ParseOptions{LargeThreshold: threshold})
+		if m.Forwarded == nil || m.Forwarded.From.Addr != "ken@efun.example" || m.Forwarded.Note != "See attached." {
+			t.Errorf("threshold %d: forward %+v", threshold, m.Forwarded)
+		}
+	}
+}

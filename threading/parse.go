@@ -44,7 +44,7 @@ type ParseOptions struct {
 	// Mail.StaffText.
 	ReplyMarker string
 
-	depth int // attached-message nesting of Parse calls
+	depth int // attached-message nesting of Parse calls: 1 for a forward, which is not searched for forwards itself
 }
 
 func (o ParseOptions) withDefaults() ParseOptions {
@@ -109,7 +109,7 @@ func Parse(r io.Reader, opt ParseOptions) (m *Mail) {
 	} else {
 		var env *enmime.Envelope
 		env, text, htmlBody = parseWhole(m, head, opt)
-		if env != nil && opt.depth < 2 {
+		if env != nil && opt.depth == 0 {
 			fwd = attachedForward(env.Root, opt)
 		}
 	}

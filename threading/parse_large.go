@@ -164,7 +164,7 @@ func (st *streamer) leaf(e *message.Entity, path []int, inReport bool) {
 			t = unflow(t, strings.EqualFold(params["delsp"], "yes"))
 		}
 		st.text, st.haveText = t, true
-	case (mt == "message/rfc822" || mt == "message/global") && !inReport && st.forward == nil && opt.depth < 2:
+	case (mt == "message/rfc822" || mt == "message/global") && !inReport && st.forward == nil && opt.depth == 0:
 		// Parse the attached message as it streams past (it may be the
 		// large part), keeping its head for the report rules too.
 		head := &capBuffer{max: maxReportPart}
