@@ -635,7 +635,11 @@ func (a *applier) applyPlan(r *cmdRun) error {
 	// mail is held whole (its commands too) and #send replays all of it.
 	if !a.replaying {
 		if c, side := a.outgoing(tk, r); c != nil {
-			if held, why := a.guard(tk, c, side); held {
+			held, why, err := a.guard(tk, c, side)
+			if err != nil {
+				return err
+			}
+			if held {
 				return a.hold(tk, c, why)
 			}
 		}

@@ -19,11 +19,13 @@ import (
 // public reply. A held mail waits as a hidden comment; the author gets a
 // transcript and releases it with #send.
 
-// guard reports whether c must be held, and why.
-func (a *applier) guard(tk *store.Ticket, c *store.Comment, side bool) (bool, string) {
+// guard reports whether c must be held, and why. When the ticket's
+// comments cannot be read it returns the error: the mail is then not
+// applied at all (the sender retries) rather than sent unchecked.
+func (a *applier) guard(tk *store.Ticket, c *store.Comment, side bool) (bool, string, error) {
 	cs, err := a.tx.Comments(tk.ID)
 	if err != nil {
-		return false, ""
+		return false, "", fmt.Errorf("guard: reading the comments of ticket %d: %w", tk.ID, err)
 	}
 	if !side && c.Visibility == store.Public {
 		// LastPublicSeq: no public reply at all since the notification.
@@ -36,7 +38,7 @@ func (a *applier) guard(tk *store.Ticket, c *store.Comment, side bool) (bool, st
 				}
 			}
 			if len(meanwhile) > 0 {
-				return true, "another agent replied publicly after the notification you answered:\n\n" + strings.Join(meanwhile, "\n\n")
+				return true, "another agent replied publicly after the notification you answered:\n\n" + strings.Join(meanwhile, "\n\n"), nil
 			}
 		}
 	}
@@ -54,10 +56,10 @@ func (a *applier) guard(tk *store.Ticket, c *store.Comment, side bool) (bool, st
 			if x.Thread != 0 {
 				where = fmt.Sprintf("side thread %d", x.Thread)
 			}
-			return true, fmt.Sprintf("it contains text of %s (comment %d): %q", where, x.ID, frag)
+			return true, fmt.Sprintf("it contains text of %s (comment %d): %q", where, x.ID, frag), nil
 		}
 	}
-	return false, ""
+	return false, "", nil
 }
 
 // notificationSeq is the comment sequence of the notification the staff
