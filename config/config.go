@@ -221,7 +221,7 @@ func Default() *Config {
 		},
 		Commands: Commands{Confirm: "errors"},
 		Auth: Auth{
-			Staff:          []string{"dmarc"}, // "authres" needs trusted_authserv_ids
+			Staff:          []string{"dmarc", "authres"},
 			DNSTimeout:     Duration(5 * time.Second),
 			TrustedRelays:  []string{"127.0.0.1/32"},
 			NoticeInterval: Duration(time.Hour),

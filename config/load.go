@@ -270,7 +270,11 @@ func (e *Errors) Error() string {
 func Check(path string) (report string, ok bool) {
 	c, err := Load(path)
 	if err == nil {
-		return path + ": OK: " + c.summary(), true
+		report := path + ": OK: " + c.summary()
+		for _, w := range c.Warnings() {
+			report += "\nwarning: " + w.format(path)
+		}
+		return report, true
 	}
 	var errs *Errors
 	if !errors.As(err, &errs) {

@@ -273,12 +273,6 @@ func (c *Config) validateAuth(v *validator) {
 			v.add(fmt.Sprintf("auth.trusted_authserv_ids[%d]", i), fmt.Sprintf("%q is not an authserv-id", id), `use the host name your MTA writes in Authentication-Results, e.g. "mx.example.com"`)
 		}
 	}
-	for i, s := range a.Staff {
-		if s == "authres" && len(a.TrustedAuthservIDs) == 0 {
-			v.add(fmt.Sprintf("auth.staff[%d]", i), `"authres" can never pass: auth.trusted_authserv_ids is empty`,
-				`set trusted_authserv_ids to the authserv-id your MTA writes in Authentication-Results, e.g. ["mx.example.com"], or remove "authres"`)
-		}
-	}
 	for i, r := range a.TrustedRelays {
 		k := fmt.Sprintf("auth.trusted_relays[%d]", i)
 		p, err := netip.ParsePrefix(r)
@@ -628,3 +622,18 @@ func unknownPlaceholders(f string) []string {
 
 // closest returns the candidate nearest to s by edit distance, if close.
 func closest(s string, candidates []string) string { return command.Suggest(s, candidates) }
+
+// Warnings lists settings that are valid but probably not what the
+// operator wants (check-config prints them, the daemon logs them at
+// start). Keys are as in Problem.Key.
+func (c *Config) Warnings() []Problem {
+	var w []Problem
+	for i, s := range c.Auth.Staff {
+		if s == "authres" && len(c.Auth.TrustedAuthservIDs) == 0 {
+			w = append(w, Problem{Key: fmt.Sprintf("auth.staff[%d]", i),
+				Msg: `"authres" never passes while auth.trusted_authserv_ids is empty (staff mail is authenticated by the other checks only)`,
+				Fix: `set trusted_authserv_ids to the authserv-id your MTA writes in Authentication-Results, e.g. ["mx.example.com"]`})
+		}
+	}
+	return w
+}

@@ -144,8 +144,6 @@ func TestValidateProblems(t *testing.T) {
 		{"trusted relays", "+[auth]\ntrusted_relays = [\"10.0.0.0/8\", \"::1\", \"10.0.0.0/33\", \"mx.example.com\"]", []string{"auth.trusted_relays[2]", "auth.trusted_relays[3]"}},
 		{"trusted relays too broad", "+[auth]\ntrusted_relays = [\"0.0.0.0/0\", \"::/0\", \"10.0.0.0/7\", \"2000::/3\", \"10.0.0.0/8\", \"2001:db8::/16\", \"192.0.2.1\"]",
 			[]string{"auth.trusted_relays[0]", "auth.trusted_relays[1]", "auth.trusted_relays[2]", "auth.trusted_relays[3]"}},
-		{"authres without authserv ids", "+[auth]\nstaff = [\"dmarc\", \"authres\"]", []string{"auth.staff[1]"}},
-		{"authres with empty authserv ids", "+[auth]\nstaff = [\"authres\"]\ntrusted_authserv_ids = []", []string{"auth.staff[0]"}},
 		{"authres with an authserv id", "+[auth]\nstaff = [\"authres\"]\ntrusted_authserv_ids = [\"mx.example.com\"]", nil},
 		{"authserv id with space", "+[auth]\ntrusted_authserv_ids = [\"mx example\"]", []string{"auth.trusted_authserv_ids[0]"}},
 		{"dns timeout", "+[auth]\ndns_timeout = \"0s\"", []string{"auth.dns_timeout"}},
@@ -316,8 +314,12 @@ func TestCheckReport(t *testing.T) {
 	good := filepath.Join(dir, "good.toml")
 	os.WriteFile(good, []byte(people), 0o600)
 	report, ok := Check(good)
-	if want := good + ": OK: 1 mailbox, 2 groups, 2 agents (1 agent, 1 light), 1 macro"; !ok || report != want {
-		t.Errorf("Check = %q, %v; want %q", report, ok, want)
+	if want := good + ": OK: 1 mailbox, 2 groups, 2 agents (1 agent, 1 light), 1 macro\nwarning: " + good + `: auth.staff[1]: "authres" never passes`; !ok || !strings.HasPrefix(report, want) {
+		t.Errorf("Check = %q, %v; want %q...", report, ok, want)
+	}
+	os.WriteFile(good, []byte(people+"\n[auth]\ntrusted_authserv_ids = [\"mx.example.com\"]\n"), 0o600)
+	if report, ok := Check(good); !ok || strings.Contains(report, "warning") {
+		t.Errorf("Check with an authserv id = %q, %v", report, ok)
 	}
 
 	bad := filepath.Join(dir, "bad.toml")
@@ -422,5 +424,20 @@ func TestDKIMKeys(t *testing.T) {
 				t.Errorf("LoadDKIMKey err = %v", err)
 			}
 		})
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	c, err := Parse(people)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := c.Warnings()
+	if len(w) != 1 || w[0].Key != "auth.staff[1]" || !strings.Contains(w[0].Fix, "trusted_authserv_ids") {
+		t.Fatalf("warnings = %+v", w)
+	}
+	c.Auth.TrustedAuthservIDs = []string{"mx.example.com"}
+	if w := c.Warnings(); len(w) != 0 {
+		t.Errorf("warnings with an authserv id = %+v", w)
 	}
 }

@@ -600,6 +600,9 @@ func (c *cli) serve() int {
 		debug.SetGCPercent(400)
 	}
 	log := slog.New(slog.NewJSONHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	for _, w := range cfg.Warnings() {
+		log.Warn("configuration", "key", w.Key, "problem", w.Msg, "fix", w.Fix)
+	}
 	d, err := daemon.Start(cfg, daemon.Options{Logger: log})
 	if err != nil {
 		return c.fail(1, "%v", err)

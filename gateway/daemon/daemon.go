@@ -198,6 +198,9 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 	}
 	d.Config = cfg
 	d.log.Info("configuration reloaded", "agents", len(cfg.Agents), "mailboxes", len(cfg.Mailboxes))
+	for _, w := range cfg.Warnings() {
+		d.log.Warn("configuration", "key", w.Key, "problem", w.Msg, "fix", w.Fix)
+	}
 	return nil
 }
 

@@ -215,7 +215,7 @@ retry_max = "200ms"
 resolver = %q
 dns_timeout = "2s"
 dns_cache = "0s"
-staff = ["dmarc"]
+staff = ["dmarc", "authres"]
 trusted_relays = ["127.0.0.1/32"]
 `, dir, relay, resolver)
 }
