@@ -55,3 +55,39 @@ func TestNullSenderNeverAcknowledged(t *testing.T) {
 		}
 	}
 }
+
+// Mail to a reply-token address skips the DMARC check (the token
+// decides the ticket). When it still opens a ticket (a stranger, or a
+// forged From), no acknowledgement goes out: an automatic answer needs a
+// sender that was checked and did not fail DMARC (SPEC 3.1).
+func TestNoAckWithoutDMARCCheck(t *testing.T) {
+	w := newWorld(t, "")
+	w.d.DNS.SetTXT("_dmarc.victim.example", "v=DMARC1; p=reject")
+	w.send(testkit.Mail{From: "Ken <" + ken + ">", To: []string{"support@example.com"}, Subject: "Help", Body: "My certificate expired."})
+	ack := w.expectCount(ken, 1)[0]
+
+	// A forged From (its domain publishes p=reject, the mail is
+	// unsigned) sent to Ken's reply address: a new ticket, no answer.
+	const forged = "ceo@victim.example"
+	w.send(testkit.Mail{From: "CEO <" + forged + ">", To: []string{replyTok(t, ack)}, Subject: "Re: " + ack.Header("Subject"),
+		Body: "Please wire the money today."})
+	if n := w.d.TicketCount(); n != 2 {
+		t.Fatalf("%d tickets, want 2", n)
+	}
+	tk2, _ := w.ticket(2)
+	if tk2.Requester != forged || !hasLink(tk2, store.LinkRelated, 1) {
+		t.Fatalf("ticket #2: requester %s links %v", tk2.Requester, tk2.Links)
+	}
+	if ms := w.mails(forged); len(ms) != 0 {
+		t.Errorf("the unchecked sender on a token address got %d mails (%q)", len(ms), ms[0].Header("Subject"))
+	}
+
+	// The same sender to the bare mailbox is checked, fails DMARC and
+	// gets nothing either; a checked sender that passes is acknowledged.
+	w.send(testkit.Mail{From: "CEO <" + forged + ">", To: []string{"support@example.com"}, Subject: "Wire", Body: "Please wire the money today."})
+	if ms := w.mails(forged); len(ms) != 0 {
+		t.Errorf("a sender failing DMARC got %d mails", len(ms))
+	}
+	w.send(testkit.Mail{From: "Ann <ann@e-fun.example>", To: []string{"support@example.com"}, Subject: "Question", Body: "Do you sell wildcards?"})
+	w.expectCount("ann@e-fun.example", 1)
+}

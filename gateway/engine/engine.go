@@ -395,7 +395,7 @@ func (e *Engine) needsAuth(cfg *config.Config, in *inbound) bool {
 	}
 	m := in.mail
 	if len(in.tokens) > 0 {
-		return false // a signed reply address decides; no answer goes out
+		return false // a signed reply address decides; unchecked, no acknowledgement goes out
 	}
 	keys := len(m.InReplyTo) > 0 || len(m.References) > 0
 	switch {

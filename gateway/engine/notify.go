@@ -551,10 +551,12 @@ func (a *applier) enqueueSystem(rcpt, name, kind string, mb *config.Mailbox, sub
 // acknowledge sends the new-ticket acknowledgement (SPEC 7, RFC 3834) and
 // marks tk (the caller stores it): at
 // most one per ticket and N per sender an hour, never to machine mail,
-// to mail that failed DMARC, or to mail marked as spam.
+// to mail marked as spam, or to a sender whose DMARC was not checked
+// (mail on a reply-token address skips the check) or failed (SPEC 3.1:
+// an answer to a forged From is backscatter).
 func (a *applier) acknowledge(tk *store.Ticket, c *store.Comment) error {
 	m := a.mail()
-	if tk.AckSent || m.SuppressAutoAnswer() || a.in.verdict.DMARC == "fail" || a.staff != nil {
+	if tk.AckSent || m.SuppressAutoAnswer() || !a.in.verdict.Checked || a.in.verdict.DMARC == "fail" || a.staff != nil {
 		return nil
 	}
 	if m.EnvelopeFrom == "" {
