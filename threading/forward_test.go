@@ -263,3 +263,29 @@ func TestForwardParsedOneLevel(t *testing.T) {
 		}
 	}
 }
+
+// forwardBeginFirst must let through every phrase forwardBeginRe knows, in
+// any case.
+func TestForwardBeginFirstCoversPhrases(t *testing.T) {
+	src := forwardBeginRe.String()
+	i, j := strings.Index(src, `^\s*(`), strings.LastIndex(src, `)\s*`)
+	if i < 0 || j < i {
+		t.Fatalf("unexpected expression %s", src)
+	}
+	phrases := strings.Split(src[i+len(`^\s*(`):j], "|")
+	if len(phrases) < 10 {
+		t.Fatalf("only %d phrases in %s", len(phrases), src)
+	}
+	for _, p := range phrases {
+		r := []rune(p)
+		title := strings.ToUpper(string(r[:1])) + string(r[1:]) + ":"
+		for _, v := range []string{p, strings.ToUpper(p), title} {
+			if !forwardBeginFirst(v) || !isForwardMarker(v) {
+				t.Errorf("%q: first %v, marker %v", v, forwardBeginFirst(v), isForwardMarker(v))
+			}
+		}
+	}
+	if isForwardMarker("Hello support,") || forwardBeginFirst("Hello") {
+		t.Error("an ordinary line passes")
+	}
+}

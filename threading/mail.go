@@ -226,6 +226,22 @@ func (m *Mail) Get(name string) string {
 	return ""
 }
 
+// isCanonicalKey reports an ASCII name canonicalKey would return unchanged.
+func isCanonicalKey(s string) bool {
+	up := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 0x80:
+			return false
+		case up && c >= 'a' && c <= 'z', !up && c >= 'A' && c <= 'Z':
+			return false
+		}
+		up = c == '-'
+	}
+	return true
+}
+
 // AllRecipients returns To and Cc, in that order.
 func (m *Mail) AllRecipients() []Address {
 	out := make([]Address, 0, len(m.To)+len(m.Cc))
@@ -250,6 +266,9 @@ func (m *Mail) SuppressAutoAnswer() bool {
 }
 
 func canonicalKey(s string) string {
+	if isCanonicalKey(s) {
+		return s // the common case: callers pass constants like "Message-Id"
+	}
 	b := []byte(strings.ToLower(s))
 	up := true
 	for i, c := range b {

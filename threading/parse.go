@@ -332,7 +332,14 @@ var wholeParser = enmime.NewParser(
 // detection disabled. 8-bit text declared us-ascii is detected by
 // fixTextParts instead.
 func declaredCharset(ctype string) (string, map[string]string, []string, error) {
-	mt, params, invalid, err := mediatype.Parse(ctype)
+	// A well-formed value parses with the standard library (enmime's
+	// repairs only change values it rejects, and cost several times
+	// more); anything else goes through enmime's repairing parser.
+	mt, params, err := mime.ParseMediaType(ctype)
+	var invalid []string
+	if err != nil || ctype == "" {
+		mt, params, invalid, err = mediatype.Parse(ctype)
+	}
 	if err == nil && strings.HasPrefix(strings.ToLower(mt), "text/") && params["charset"] == "" {
 		if params == nil {
 			params = map[string]string{}

@@ -282,11 +282,13 @@ func CutAtMarker(text, marker string) string {
 }
 
 func cutAtMarker(text, marker string) (string, bool) {
-	lines := splitLines(text)
 	marker = strings.TrimSpace(marker)
-	if marker == "" {
-		return strings.TrimSpace(strings.Join(lines, "\n")), false
+	if marker == "" || !strings.Contains(text, marker) {
+		// No line can hold it (unquoting only removes characters before
+		// it): skip the split, the common case of a customer's mail.
+		return strings.TrimSpace(normalizeNewlines(text)), false
 	}
+	lines := splitLines(text)
 	at := -1
 	for i, l := range lines {
 		if strings.Contains(unquote(l), marker) {

@@ -3,6 +3,8 @@ package threading
 import (
 	"regexp"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Patterns of quoted history, by mail client and language. The sources are
@@ -50,8 +52,20 @@ func isForwardMarker(t string) bool {
 		return false
 	case t[0] == '-':
 		return forwardDashRe.MatchString(t)
-	case len(t) <= 64: // every phrase of forwardBeginRe is shorter
+	case len(t) <= 64 && forwardBeginFirst(t): // every phrase of forwardBeginRe is shorter
 		return forwardBeginRe.MatchString(t)
+	}
+	return false
+}
+
+// forwardBeginFirst reports whether t starts with a letter one of
+// forwardBeginRe's phrases starts with (case-insensitively): most lines
+// are rejected here without running the expression.
+func forwardBeginFirst(t string) bool {
+	r, _ := utf8.DecodeRuneInString(t)
+	switch unicode.ToLower(r) {
+	case 'b', 'a', 'd', 'i', 'c', 'v', '전', '転', '以', 'п':
+		return true
 	}
 	return false
 }

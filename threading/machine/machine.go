@@ -171,7 +171,7 @@ func inspect(m *threading.Mail) *signals {
 	s.daemonFrom = isDaemon(localPart(fromAddr)) || strings.Contains(fromRaw, "mailer-daemon") ||
 		strings.Contains(fromRaw, "mailer daemon") || strings.Contains(fromRaw, "<>")
 	s.daemonSender = s.nullEnvelope || isDaemon(localPart(env)) || s.daemonFrom
-	s.robotSender = isRobot(localPart(fromAddr)) || isRobot(localPart(env)) || robotName.MatchString(fromRaw)
+	s.robotSender = isRobot(localPart(fromAddr)) || isRobot(localPart(env)) || isRobotName(fromRaw)
 	s.listManager = isListManager(m, fromAddr)
 
 	s.autoSubmitted = autoSubmitted(m.AutoSubmitted)
@@ -318,9 +318,34 @@ func isRobot(local string) bool {
 		strings.HasPrefix(l, "noreply") || strings.HasPrefix(l, "mailerdaemon")
 }
 
-// robotName matches display names of delivery systems.
-var robotName = regexp.MustCompile(`(?i)mail deliver(y)? (sub)?system|delivery status notification|` +
-	`\bndr\b|postmaster|mail administrator|mail system|interscan|system administrator`)
+// robotNames are display names of delivery systems (lowercase).
+var robotNames = []string{"mail deliver system", "mail delivery system", "mail deliver subsystem",
+	"mail delivery subsystem", "delivery status notification", "postmaster", "mail administrator",
+	"mail system", "interscan", "system administrator"}
+
+// isRobotName reports a From field (lowercased) naming a delivery system:
+// one of robotNames, or "ndr" as a word.
+func isRobotName(from string) bool {
+	if containsAny(from, robotNames) {
+		return true
+	}
+	for i := 0; ; {
+		j := strings.Index(from[i:], "ndr")
+		if j < 0 {
+			return false
+		}
+		j += i
+		if (j == 0 || !isWordByte(from[j-1])) && (j+3 == len(from) || !isWordByte(from[j+3])) {
+			return true
+		}
+		i = j + 3
+	}
+}
+
+// isWordByte is regexp's \w (ASCII letters, digits, underscore).
+func isWordByte(c byte) bool {
+	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
 
 // isListManager reports a notice from a mailing-list manager itself (not a
 // post relayed by the list): list software headers and a From address that

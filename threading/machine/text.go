@@ -135,10 +135,9 @@ var replyPrefixRe = regexp.MustCompile(`(?i)^\s*(re|fw|fwd|aw|wg|sv|vs|vb|tr|rv|
 var forwardPrefixRe = regexp.MustCompile(`(?i)^\s*(fw|fwd|wg|tr|rv|enc|i|ilt|továbbítás|转发|轉寄|전달|転送)\s*(\[\d+\])?\s*[:：]\s*`)
 
 func isBounceSubject(subject string) bool {
-	if replyPrefixRe.MatchString(subject) {
-		return false
-	}
-	return containsAny(strings.ToLower(subject), bounceSubjectPhrases)
+	// The phrases first: most subjects have none, and the reply-prefix
+	// expression costs more.
+	return containsAny(strings.ToLower(subject), bounceSubjectPhrases) && !replyPrefixRe.MatchString(subject)
 }
 
 // bounceTextPhrases are the wording of delivery reports, lowercased. Like
