@@ -195,7 +195,9 @@ func readHead(src io.Reader, orig io.Reader, limit int64) ([]byte, error) {
 	} else if s, ok := orig.(interface{ Size() int64 }); ok {
 		size = s.Size() + 1
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, min(size, limit)))
+	// ReadFrom wants bytes.MinRead free bytes before each read: with
+	// them the whole message is read without growing the buffer.
+	buf := bytes.NewBuffer(make([]byte, 0, min(size, limit)+bytes.MinRead))
 	_, err := buf.ReadFrom(io.LimitReader(src, limit))
 	return buf.Bytes(), err
 }
@@ -892,7 +894,26 @@ func (h envHeaders) addresses(key string) []Address {
 }
 
 func (h envHeaders) date() (time.Time, bool) {
-	d, err := h.env.Date()
+	v := h.env.GetHeader("Date")
+	if v == "" {
+		return time.Time{}, false
+	}
+	return parseDate(v)
+}
+
+// commonDate is the layout nearly every client writes (RFC 5322 with a
+// numeric zone, day of one or two digits).
+const commonDate = "Mon, 2 Jan 2006 15:04:05 -0700"
+
+// parseDate reads a Date field: the common layout first (net/mail tries
+// layouts in an order that fails, and allocates an error, several times
+// for it), then everything net/mail accepts (obsolete zones, comments, no
+// day of week).
+func parseDate(v string) (time.Time, bool) {
+	if d, err := time.Parse(commonDate, strings.TrimSpace(v)); err == nil {
+		return d, true
+	}
+	d, err := mail.ParseDate(v)
 	return d, err == nil
 }
 

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-message"
-	gomail "github.com/emersion/go-message/mail"
 )
 
 // parseLarge streams a message with go-message (used above
@@ -242,9 +241,12 @@ func (g goHeaders) addresses(key string) []Address {
 }
 
 func (g goHeaders) date() (time.Time, bool) {
-	mh := gomail.Header{Header: g.h}
-	d, err := mh.Date()
-	return d, err == nil && !d.IsZero()
+	v := g.h.Get("Date")
+	if v == "" {
+		return time.Time{}, false
+	}
+	d, ok := parseDate(v)
+	return d, ok && !d.IsZero()
 }
 
 func (g goHeaders) contentType() (string, map[string]string) {

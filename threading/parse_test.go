@@ -7,9 +7,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net/mail"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/jhillyerd/enmime/v2"
@@ -647,5 +649,19 @@ func TestCanonicalKeyFastPath(t *testing.T) {
 		if got, want := canonicalKey(k), slow(k); got != want {
 			t.Errorf("canonicalKey(%q) = %q, want %q", k, got, want)
 		}
+	}
+}
+
+func TestParseDateAgreesWithNetMail(t *testing.T) {
+	for _, v := range []string{"Sun, 22 Nov 2026 06:30:05 +0000", "Sun, 2 Nov 2026 06:30:05 +0100", " Mon, 02 Nov 2026 06:30:05 -0800 ",
+		"22 Nov 2026 06:30:05 GMT", "Sun, 22 Nov 2026 06:30:05 +0000 (UTC)", "Sun, 22 Nov 2026 06:30 +0000", "Tue, 1 Jul 2003 10:52:37 +0200"} {
+		want, werr := mail.ParseDate(v)
+		got, ok := parseDate(v)
+		if ok != (werr == nil) || !got.Equal(want) || got.Format(time.RFC3339) != want.Format(time.RFC3339) {
+			t.Errorf("%q: parseDate %v %v, net/mail %v %v", v, got, ok, want, werr)
+		}
+	}
+	if _, ok := parseDate("yesterday"); ok {
+		t.Error("nonsense parsed")
 	}
 }

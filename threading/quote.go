@@ -242,6 +242,13 @@ func extendHistory(lines []string, i int) int {
 // both sides of the gap fold into one.
 func joinKept(lines []string, keep []bool) string {
 	var b strings.Builder
+	n := 0
+	for i, l := range lines {
+		if keep[i] {
+			n += len(l) + 1
+		}
+	}
+	b.Grow(n)
 	lastBlank := true // nothing written yet
 	gap := false
 	first := true
