@@ -578,7 +578,9 @@ type headerField struct{ name, value string }
 // lines. It is lenient (bare LF, lines without a colon are skipped) and
 // reads at most maxHeaderBytes.
 func readHeader(r io.Reader) ([]headerField, error) {
-	br := bufio.NewReaderSize(io.LimitReader(r, maxHeaderBytes+1), 32*1024)
+	// ReadString joins buffer-sized pieces of a longer line: a small
+	// buffer costs nothing for the usual header of a few KiB.
+	br := bufio.NewReaderSize(io.LimitReader(r, maxHeaderBytes+1), 4096)
 	var fields []headerField
 	read := 0
 	for {
