@@ -124,7 +124,7 @@ func (a *applier) route() error {
 		if ok, failed := a.staffAuthenticated(); !ok && !vouched {
 			return a.authFailure(failed)
 		}
-		a.staff = &threading.Staff{Email: strings.ToLower(a.in.agent.Email), Role: a.in.agent.Role}
+		a.staff = &threading.Staff{Email: staffEmail(a.in.agent), Role: a.in.agent.Role}
 	}
 	if a.staff == nil && !vouched {
 		if u, err := a.user(a.in.sender); err == nil && u.Blocked {
@@ -245,7 +245,7 @@ func (a *applier) staffToken() bool {
 	if a.mail().FromCount > 1 {
 		return false // which From the token holder wrote is unknowable
 	}
-	u, err := a.user(strings.ToLower(a.in.agent.Email))
+	u, err := a.user(staffEmail(a.in.agent))
 	if err != nil {
 		return false
 	}
@@ -266,7 +266,7 @@ func (a *applier) authFailure(failed string) error {
 		return err
 	}
 	ag := a.in.agent
-	ok, err := a.tx.RateAllow("authnotice:"+strings.ToLower(ag.Email), a.cfg.Auth.NoticeInterval.D(), 1)
+	ok, err := a.tx.RateAllow("authnotice:"+staffEmail(ag), a.cfg.Auth.NoticeInterval.D(), 1)
 	if err != nil || !ok {
 		return err
 	}
@@ -286,7 +286,7 @@ Mail sent from your phone or a web mail often fails this check: reply to the
 notification mails instead, or send from your usual mail client.`,
 		m.From.String(), m.Subject, a.now.Format(time.RFC1123Z), a.msg.RemoteIP, failed, a.res.Quarantine, a.res.Quarantine)
 	mb := a.mailbox()
-	return a.enqueueSystem(strings.ToLower(ag.Email), ag.Name, "notice", mb, "Mail from your address was not accepted", text, "", nil)
+	return a.enqueueSystem(staffEmail(ag), ag.Name, "notice", mb, "Mail from your address was not accepted", text, "", nil)
 }
 
 // quarantine keeps the mail aside with no effect (SPEC 3.1, 5).

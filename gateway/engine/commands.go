@@ -315,7 +315,7 @@ func (a *applier) planOne(r *cmdRun, i int, c command.Command, newTicket bool) {
 				r.fail(c, "%s is a light agent and cannot be assigned", ag.Name)
 				return
 			}
-			email := strings.ToLower(ag.Email)
+			email := staffEmail(ag)
 			r.ok(i, "assigned to %s", ag.Name)
 			r.op(func() error { return a.setAssignee(tk, email) })
 		}
@@ -409,7 +409,7 @@ func (a *applier) planOne(r *cmdRun, i int, c command.Command, newTicket bool) {
 					r.fail(c, "unknown agent %q%s", x, a.agentSuggestion(x))
 					return
 				}
-				*list.out = append(*list.out, strings.ToLower(ag.Email))
+				*list.out = append(*list.out, staffEmail(ag))
 			}
 		}
 		r.ok(i, "followers: %s", describePlusMinus(adds, rems))
@@ -433,7 +433,7 @@ func (a *applier) planOne(r *cmdRun, i int, c command.Command, newTicket bool) {
 				r.fail(c, "unknown agent %q%s", x, a.agentSuggestion(x))
 				return
 			}
-			r.notify = append(r.notify, strings.ToLower(ag.Email))
+			r.notify = append(r.notify, staffEmail(ag))
 		}
 		r.ok(i, "notifying %s", strings.Join(r.notify, ", "))
 	case "requester":
@@ -892,7 +892,7 @@ func describePlusMinus(add, remove []string) string {
 func (a *applier) agentSuggestion(v string) string {
 	var cands []string
 	for _, ag := range a.cfg.Agents {
-		cands = append(cands, strings.ToLower(ag.Name), strings.ToLower(ag.Email))
+		cands = append(cands, strings.ToLower(ag.Name), staffEmail(&ag))
 		if at := strings.IndexByte(ag.Email, '@'); at > 0 {
 			cands = append(cands, strings.ToLower(ag.Email[:at]))
 		}

@@ -98,7 +98,7 @@ func (a *applier) fanOut(tk *store.Ticket, c *store.Comment, o fanOpts) error {
 		if ag == nil {
 			return
 		}
-		canon := strings.ToLower(ag.Email)
+		canon := staffEmail(ag)
 		if seen[canon] {
 			return
 		}
@@ -534,7 +534,7 @@ func (a *applier) notifyStaffEvent(tk *store.Ticket, ag *config.Agent, subject, 
 	b.WriteString("\n")
 	b.WriteString(a.staffFooter(true, nil, ag))
 	return a.enqueue(out{
-		tk: tk, kind: "notification", rcpt: strings.ToLower(ag.Email), rcptName: ag.Name, seq: tk.LastSeq, mb: mb,
+		tk: tk, kind: "notification", rcpt: staffEmail(ag), rcptName: ag.Name, seq: tk.LastSeq, mb: mb,
 		private: true, staffTok: true, fromName: mb.Name,
 		subject: threading.Tag(a.cfg.Threading.TagPrefix, tk.ID) + " " + subject, text: b.String(),
 	})

@@ -226,10 +226,11 @@ func (a *applier) autoAssign(tk *store.Ticket) error {
 		if !ag.IsAgent() {
 			continue
 		}
-		if u, err := a.user(strings.ToLower(ag.Email)); err == nil && u.Away {
+		email := staffEmail(&ag)
+		if u, err := a.user(email); err == nil && u.Away {
 			continue
 		}
-		avail = append(avail, strings.ToLower(ag.Email))
+		avail = append(avail, email)
 	}
 	if len(avail) == 0 {
 		return nil // waits unassigned in the group
@@ -393,3 +394,8 @@ func (a *applier) staffText() string {
 	}
 	return strings.TrimSpace(m.NewText)
 }
+
+// staffEmail is the form of a staff member's address the engine stores
+// and compares (tickets, followers, users, recipients). The config keeps
+// an [[agent]] email as written, so it is lowercased here, in one place.
+func staffEmail(ag *config.Agent) string { return strings.ToLower(strings.TrimSpace(ag.Email)) }
