@@ -165,6 +165,10 @@ var (
 	errTimeout = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "Timeout reading the message, closing connection"}
 )
 
+// copyBufs are Data's copy buffers (io.Copy would allocate 32 KiB per
+// mail).
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
 // Data streams the message through the limits into a spool, then hands it
 // to the engine. It returns nil (250) only after the message and all its
 // effects are committed and fsync'd; a store failure is a 451 so the
@@ -193,7 +197,10 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	hl := &headerLimiter{max: int(cfg.SMTP.MaxHeaderBytes)}
 	ll := &lineLimiter{max: cfg.SMTP.MaxLineLength}
-	if _, err := io.Copy(sp, io.TeeReader(src, io.MultiWriter(hl, ll))); err != nil {
+	buf := copyBufs.Get().(*[]byte)
+	_, err := io.CopyBuffer(sp, io.TeeReader(src, io.MultiWriter(hl, ll)), *buf)
+	copyBufs.Put(buf)
+	if err != nil {
 		var se *smtp.SMTPError
 		switch {
 		case errors.As(err, &se):

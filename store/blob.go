@@ -30,14 +30,19 @@ type hashWriter interface {
 	Sum([]byte) []byte
 }
 
+// spoolStart is the memory a spool starts with: most mail fits, so the
+// buffer is not regrown while the body arrives.
+const spoolStart = 8 << 10
+
 // NewSpool starts a spool for one message.
 func (db *DB) NewSpool(threshold int64) *Spool {
-	return &Spool{dir: db.dir, threshold: threshold, h: sha256.New()}
+	s := &Spool{dir: db.dir, threshold: threshold}
+	s.buf.Grow(int(min(threshold, spoolStart)))
+	return s
 }
 
 // Write implements io.Writer.
 func (s *Spool) Write(p []byte) (int, error) {
-	s.h.Write(p)
 	s.n += int64(len(p))
 	if s.f == nil && int64(s.buf.Len()+len(p)) <= s.threshold {
 		return s.buf.Write(p)
@@ -48,11 +53,16 @@ func (s *Spool) Write(p []byte) (int, error) {
 			return 0, fmt.Errorf("creating spool file: %w", err)
 		}
 		s.f = f
+		// Only a spooled body needs its hash (it names the blob): the
+		// hashing starts here, with what was held in memory.
+		s.h = sha256.New()
+		s.h.Write(s.buf.Bytes())
 		if _, err := f.Write(s.buf.Bytes()); err != nil {
 			return 0, fmt.Errorf("writing spool file: %w", err)
 		}
 		s.buf = bytes.Buffer{}
 	}
+	s.h.Write(p)
 	if _, err := s.f.Write(p); err != nil {
 		return 0, fmt.Errorf("writing spool file: %w", err)
 	}
