@@ -127,3 +127,26 @@ func TestScenarioSideThreadKeepsLastMessageID(t *testing.T) {
 		t.Errorf("side thread LastMessageID = %q, want %q", tk.Threads[1].LastMessageID, midOf(p2))
 	}
 }
+
+// The leak check still knows a private note after a merge moved it into
+// the survivor (its stored text then starts with "[from #N] ").
+func TestScenarioLeakGuardAfterMerge(t *testing.T) {
+	w := newWorld(t, "")
+	const secret = "Ken still owes us 500 EUR"
+	n1 := w.open("Ken <"+ken+">", "Certificate order", "We need a certificate.", vic)
+	n2 := w.open("Ken <"+ken+">", "Certificate order again", "Did you get my order?", vic)
+	w.reply("Victoria <"+vic+">", n2, "#note\n"+secret)
+	w.reply("Victoria <"+vic+">", n2, "#merge 1\n")
+	if tk2, _ := w.ticket(2); tk2.MergedInto != 1 {
+		t.Fatalf("#2 not merged into #1")
+	}
+	kenBefore := len(w.mails(ken))
+	w.reply("Victoria <"+vic+">", n1, "Hi Ken, "+secret+", please pay first.")
+	if len(w.mails(ken)) != kenBefore {
+		t.Fatal("a reply quoting a moved private note reached the customer")
+	}
+	h := lastComment(mustComments(w, 1), store.KindHeld)
+	if h == nil || !strings.Contains(h.Reason, "private note") {
+		t.Fatalf("no held record for the leak: %+v", h)
+	}
+}

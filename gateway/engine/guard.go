@@ -48,10 +48,11 @@ func (a *applier) guard(tk *store.Ticket, c *store.Comment, side bool) (bool, st
 			continue
 		}
 		private := (x.Thread == 0 && x.Visibility == store.Private) || (x.Thread != 0 && x.Thread != c.Thread)
-		if !private || strings.TrimSpace(x.Text) == "" {
+		text := originalText(x)
+		if !private || strings.TrimSpace(text) == "" {
 			continue
 		}
-		if frag, ok := leaks(out, x.Text); ok {
+		if frag, ok := leaks(out, text); ok {
 			where := "a private note"
 			if x.Thread != 0 {
 				where = fmt.Sprintf("side thread %d", x.Thread)
@@ -85,6 +86,18 @@ func (a *applier) notificationSeq(tk *store.Ticket) (uint32, bool) {
 const mergeMark = "merge:"
 
 func isMoved(c *store.Comment) bool { return strings.HasPrefix(c.Reason, mergeMark) }
+
+// originalText is a comment's text as written: a merge prefixes the text
+// of the comments it moves with "[from #N] " (merge), which must not hide
+// a moved private note from the leak check.
+func originalText(c *store.Comment) string {
+	if isMoved(c) && strings.HasPrefix(c.Text, "[from #") {
+		if i := strings.Index(c.Text, "] "); i >= 0 {
+			return c.Text[i+2:]
+		}
+	}
+	return c.Text
+}
 
 func normalizeForLeak(s string) string {
 	return strings.Join(strings.Fields(strings.ToLower(s)), " ")
