@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"helpdesk/gateway/dnstest"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -186,7 +187,7 @@ type Report struct {
 
 type bench struct {
 	opt      Options
-	dns      *nxdomain
+	dns      *dnstest.Server // answers every DMARC lookup NXDOMAIN
 	work     string
 	seq      int
 	profiled map[string]bool
@@ -236,7 +237,7 @@ func Execute(opt Options) ([]*Report, error) {
 	if !opt.Keep {
 		defer os.RemoveAll(work)
 	}
-	if b.dns, err = startNXDomain(); err != nil {
+	if b.dns, err = dnstest.New(); err != nil {
 		return nil, err
 	}
 	defer b.dns.Close()
@@ -537,7 +538,7 @@ func (b *bench) runHelpdesk(p params, idx int, target, dir string) (Run, error) 
 			}
 		}
 		cfg := filepath.Join(dir, "helpdesk.toml")
-		if err := os.WriteFile(cfg, []byte(DaemonConfig(data, sink.Addr, b.dns.Addr, key)), 0o600); err != nil {
+		if err := os.WriteFile(cfg, []byte(DaemonConfig(data, sink.Addr, b.dns.Addr(), key)), 0o600); err != nil {
 			return run, err
 		}
 		var env []string

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bufio"
-	"bytes"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -162,67 +161,4 @@ func (ss *sinkSession) Data(r io.Reader) error {
 	}
 	ss.s.mu.Unlock()
 	return nil
-}
-
-// nxdomain is a DNS server on loopback UDP that answers every query with
-// NXDOMAIN: the bench daemon's DMARC lookups get a fast "none" without
-// any traffic leaving the machine.
-type nxdomain struct {
-	conn *net.UDPConn
-	Addr string
-	// Queries counts answered queries.
-	Queries atomic.Int64
-}
-
-func startNXDomain() (*nxdomain, error) {
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		return nil, err
-	}
-	d := &nxdomain{conn: c, Addr: c.LocalAddr().String()}
-	go d.serve()
-	return d, nil
-}
-
-func (d *nxdomain) Close() error { return d.conn.Close() }
-
-func (d *nxdomain) serve() {
-	buf := make([]byte, 1500)
-	for {
-		n, from, err := d.conn.ReadFromUDP(buf)
-		if err != nil {
-			return
-		}
-		if resp := nxReply(buf[:n]); resp != nil {
-			d.Queries.Add(1)
-			d.conn.WriteToUDP(resp, from)
-		}
-	}
-}
-
-// nxReply builds an NXDOMAIN answer echoing the query's question.
-func nxReply(q []byte) []byte {
-	if len(q) < 12 || q[2]&0x80 != 0 { // too short, or a response
-		return nil
-	}
-	// Skip the question name, then QTYPE and QCLASS.
-	i := 12
-	for i < len(q) && q[i] != 0 {
-		if q[i]&0xc0 != 0 {
-			return nil
-		}
-		i += int(q[i]) + 1
-	}
-	i += 5
-	if i > len(q) {
-		return nil
-	}
-	resp := bytes.Clone(q[:i])
-	resp[2] = 0x80 | (q[2] & 0x79) // QR, opcode, RD as asked
-	resp[3] = 0x80 | 3             // RA, RCODE=NXDOMAIN
-	resp[4], resp[5] = 0, 1        // one question
-	for j := 6; j < 12; j++ {
-		resp[j] = 0
-	}
-	return resp
 }

@@ -31,6 +31,7 @@ import (
 	"encoding/binary"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -57,7 +58,7 @@ type entry struct {
 // Server is a running test DNS server. All methods are safe for concurrent
 // use, including while queries are being answered.
 type Server struct {
-	t    testing.TB
+	t    testing.TB // nil for a server made by New
 	udp  net.PacketConn
 	tcp  net.Listener
 	addr string
@@ -76,8 +77,19 @@ type Server struct {
 // and TCP on the same port. It is stopped by t.Cleanup.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	s, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.t = t
+	t.Cleanup(s.Close)
+	return s
+}
+
+// New starts a server like Start, outside a test (the bench's DNS stub);
+// the caller closes it. With no names set, every query answers NXDOMAIN.
+func New() (*Server, error) {
 	s := &Server{
-		t:       t,
 		zone:    make(map[string]*entry),
 		queries: make(map[string]int),
 		conns:   make(map[net.Conn]struct{}),
@@ -100,13 +112,12 @@ func Start(t testing.TB) *Server {
 		break
 	}
 	if s.udp == nil {
-		t.Fatalf("dnstest: listen on 127.0.0.1: %v", lastErr)
+		return nil, fmt.Errorf("dnstest: listen on 127.0.0.1: %v", lastErr)
 	}
 	s.wg.Add(2)
 	go s.serveUDP()
 	go s.serveTCP()
-	t.Cleanup(s.Close)
-	return s
+	return s, nil
 }
 
 // Addr returns the server's address as host:port, the same for UDP and TCP;
@@ -414,7 +425,9 @@ func (s *Server) reply(qh dnsmessage.Header, qs []dnsmessage.Question, rcode dns
 		out, err = build(false)
 	}
 	if err != nil {
-		s.t.Errorf("dnstest: build reply: %v", err)
+		if s.t != nil {
+			s.t.Errorf("dnstest: build reply: %v", err)
+		}
 		return nil
 	}
 	return out
