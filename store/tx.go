@@ -481,6 +481,23 @@ func (t *Tx) User(addr string) (*User, error) {
 	return t.UserByID(binary.BigEndian.Uint64(v))
 }
 
+// UserAway reports whether the user with this address is marked away
+// (false when there is none). It decodes only that field: round-robin
+// assignment asks it of every agent of a group for every new ticket.
+func (t *Tx) UserAway(addr string) (bool, error) {
+	v := t.b(iUserAddr).Get([]byte(addr))
+	if v == nil {
+		return false, nil
+	}
+	var u struct {
+		Away bool `json:"away"`
+	}
+	if err := getJSON(t.b(bUsers), v, &u); err != nil {
+		return false, err
+	}
+	return u.Away, nil
+}
+
 // UserByID loads a user.
 func (t *Tx) UserByID(id uint64) (*User, error) {
 	var u User

@@ -81,7 +81,8 @@ func (a *applier) run() error {
 		if a.in.env.RemoteIP.IsValid() {
 			a.msg.RemoteIP = a.in.env.RemoteIP.String()
 		}
-		if err := a.tx.AddPackedMessage(a.msg, a.in.raw); err != nil {
+		// The record itself is stored once, at the end of run.
+		if err := a.tx.ReserveMessage(a.msg, a.in.raw); err != nil {
 			return fmt.Errorf("storing message: %w", err)
 		}
 	}

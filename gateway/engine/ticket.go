@@ -227,7 +227,7 @@ func (a *applier) autoAssign(tk *store.Ticket) error {
 			continue
 		}
 		email := staffEmail(&ag)
-		if u, err := a.user(email); err == nil && u.Away {
+		if a.away(email) {
 			continue
 		}
 		avail = append(avail, email)

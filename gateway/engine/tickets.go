@@ -130,12 +130,23 @@ func (a *applier) ensure(addr, name string) (*store.User, error) {
 	if err != store.ErrNotFound {
 		return nil, err
 	}
-	u, err = a.tx.EnsureUser(addr, name)
+	// A new user is registered now and stored once, by flushUsers, with
+	// whatever this write changes on it.
+	u, err = a.tx.NewUser(addr, name)
 	if err != nil {
 		return nil, err
 	}
-	a.cacheUser(u)
-	return u, nil
+	return u, a.saveUser(u)
+}
+
+// away reports a staff member marked away (#away), from this write's copy
+// when it has one.
+func (a *applier) away(addr string) bool {
+	if u, ok := a.users[addr]; ok {
+		return u.Away
+	}
+	away, err := a.tx.UserAway(addr)
+	return err == nil && away
 }
 
 func (a *applier) cacheUser(u *store.User) {
