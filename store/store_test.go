@@ -3,6 +3,7 @@ package store
 import (
 	"archive/tar"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -517,4 +518,29 @@ func TestReserveMessageAndNewUserWriteOnce(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+func TestMarshalKeepsTextExact(t *testing.T) {
+	c := &Comment{ID: 1, Text: "<b>a & b</b>\n\u2028 ünïcode \"q\" \\ \x01", Recipients: []string{"x@y"}}
+	data, err := marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.HasSuffix(data, []byte("\n")) || !bytes.Contains(data, []byte("<b>a & b</b>")) {
+		t.Errorf("marshal = %s", data)
+	}
+	var back Comment
+	if err := json.Unmarshal(data, &back); err != nil || back.Text != c.Text {
+		t.Errorf("round trip: %q, %v", back.Text, err)
+	}
+	std, _ := json.Marshal(c)
+	var fromStd Comment
+	json.Unmarshal(std, &fromStd)
+	if fromStd.Text != back.Text {
+		t.Error("differs from encoding/json's reading")
+	}
+	again, _ := marshal(c)
+	if &again[0] == &data[0] {
+		t.Error("marshal reused its result buffer")
+	}
 }
