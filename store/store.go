@@ -113,6 +113,11 @@ type DB struct {
 	Commits   atomic.Int64
 	Batched   atomic.Int64
 	WriteErrs atomic.Int64
+	// The writer's time, in nanoseconds: running the write functions,
+	// committing (bbolt's spill, page writes and fsyncs) and waiting for
+	// writes under way to join a group. Their sum over wall time is how
+	// busy the single writer is, the bound of durable ingest.
+	ApplyNanos, CommitNanos, GatherNanos atomic.Int64
 
 	installID string
 }
@@ -312,7 +317,9 @@ func (db *DB) writer(maxBatch int) {
 			}
 		}
 		if db.coming != nil && len(batch) < maxBatch && db.coming() > len(batch) {
+			t0 := time.Now()
 			batch = db.gatherMore(batch, maxBatch)
+			db.GatherNanos.Add(int64(time.Since(t0)))
 		}
 		db.commit(batch)
 	}
@@ -348,8 +355,11 @@ func (db *DB) commit(batch []*writeReq) {
 	for len(batch) > 0 {
 		failed := -1
 		var fnErr error
+		t0 := time.Now()
+		var applied time.Duration
 		err := db.bolt.Update(func(btx *bolt.Tx) error {
 			tx := &Tx{tx: btx, db: db}
+			defer func() { applied = time.Since(t0) }()
 			for i, r := range batch {
 				if err := safeRun(r.fn, tx); err != nil {
 					failed, fnErr = i, err
@@ -358,6 +368,8 @@ func (db *DB) commit(batch []*writeReq) {
 			}
 			return nil
 		})
+		db.ApplyNanos.Add(int64(applied))
+		db.CommitNanos.Add(int64(time.Since(t0) - applied))
 		if failed >= 0 {
 			batch[failed].done <- fnErr
 			db.WriteErrs.Add(1)

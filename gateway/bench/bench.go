@@ -121,6 +121,17 @@ type Run struct {
 	// getrusage. Less sensitive to a noisy machine than msg/s.
 	ServerCPUMs float64 `json:"server_cpu_ms_per_msg,omitempty"`
 	ClientCPUMs float64 `json:"client_cpu_ms_per_msg,omitempty"`
+	// The store writer over the burst: the share of wall time it was busy
+	// (running write functions or committing; 1.0 means it bounds the
+	// rate) and its milliseconds per accepted mail applying, committing
+	// and waiting for writes under way to join a group.
+	WriterBusy     float64 `json:"writer_busy,omitempty"`
+	WriterApplyMs  float64 `json:"writer_apply_ms_per_msg,omitempty"`
+	WriterCommitMs float64 `json:"writer_commit_ms_per_msg,omitempty"`
+	WriterGatherMs float64 `json:"writer_gather_ms_per_msg,omitempty"`
+	// Pages written and writes (mails) per commit over the burst.
+	PagesPerCommit float64 `json:"pages_per_commit,omitempty"`
+	MailsPerCommit float64 `json:"writes_per_commit,omitempty"`
 	// Daemon metrics at the end of the run.
 	Commits           int64 `json:"store_commits,omitempty"`
 	Writes            int64 `json:"store_writes,omitempty"`
@@ -582,10 +593,29 @@ func (b *bench) runHelpdesk(p params, idx int, target, dir string) (Run, error) 
 			waitTokens(sink, wr.OK, 15*time.Second)
 		}
 	}
+	var before map[string]int64
+	if proc != nil && proc.HTTPAddr != "" {
+		before = scrape(proc.HTTPAddr)
+	}
 	cpu := b.startCPU(b.pid(proc))
 	res := b.load(p, addr, gen)
 	run.fill(res)
 	cpu.finish(&run)
+	if before != nil {
+		after := scrape(proc.HTTPAddr)
+		delta := func(k string) float64 { return float64(after[k] - before[k]) }
+		if run.Seconds > 0 && run.OK > 0 {
+			busy := delta("helpdesk_store_apply_nanoseconds_total") + delta("helpdesk_store_commit_nanoseconds_total")
+			run.WriterBusy = busy / 1e9 / run.Seconds
+			run.WriterApplyMs = delta("helpdesk_store_apply_nanoseconds_total") / 1e6 / float64(run.OK)
+			run.WriterCommitMs = delta("helpdesk_store_commit_nanoseconds_total") / 1e6 / float64(run.OK)
+			run.WriterGatherMs = delta("helpdesk_store_gather_nanoseconds_total") / 1e6 / float64(run.OK)
+			if c := delta("helpdesk_store_commits_total"); c > 0 {
+				run.PagesPerCommit = delta("helpdesk_store_pages_written_total") / c
+				run.MailsPerCommit = delta("helpdesk_store_writes_total") / c
+			}
+		}
+	}
 	close(stopSampling)
 	if anon != nil {
 		run.PeakAnon = <-anon

@@ -320,6 +320,10 @@ func TestBenchEndToEnd(t *testing.T) {
 		}
 	}
 	hd := r.Runs[0]
+	if hd.WriterBusy <= 0 || hd.WriterBusy > 1.05 || hd.WriterApplyMs <= 0 || hd.WriterCommitMs <= 0 || hd.PagesPerCommit < 1 || hd.MailsPerCommit < 1 {
+		t.Errorf("store writer figures: busy %.2f apply %.3f commit %.3f ms, %.1f pages and %.1f writes per commit",
+			hd.WriterBusy, hd.WriterApplyMs, hd.WriterCommitMs, hd.PagesPerCommit, hd.MailsPerCommit)
+	}
 	if hd.Kinds[KindCustReply] == 0 || hd.Kinds[KindAgentReply] == 0 {
 		t.Errorf("no replies in the mix (tokens not harvested): %v", hd.Kinds)
 	}

@@ -61,6 +61,12 @@ func Print(w io.Writer, reports []*Report) {
 				cpuMs(s.ServerCPUMs), cpuMs(s.ClientCPUMs))
 		}
 		tw.Flush()
+		for _, run := range r.Runs {
+			if run.WriterBusy > 0 {
+				fmt.Fprintf(w, "store writer, %s run %d: busy %.0f%% of the burst; per mail %.3f ms applying, %.3f ms committing, %.3f ms gathering; %.1f mails and %.1f pages per commit\n",
+					run.Target, run.Index, 100*run.WriterBusy, run.WriterApplyMs, run.WriterCommitMs, run.WriterGatherMs, run.MailsPerCommit, run.PagesPerCommit)
+			}
+		}
 		if r.RatioOf != "" {
 			fmt.Fprintf(w, "ratio %s (median of %d paired runs): %.2f\n", r.RatioOf, pairs(r), r.Ratio)
 		}

@@ -69,6 +69,11 @@ func (d *Daemon) writeMetrics(w io.Writer) {
 	counter(w, "helpdesk_outbound_possible_duplicates_total", "Deliveries repeated after an interrupted attempt.", wm.Duplicates.Load())
 	counter(w, "helpdesk_store_commits_total", "Store write transactions committed.", d.DB.Commits.Load())
 	counter(w, "helpdesk_store_writes_total", "Store write requests committed (grouped into commits).", d.DB.Batched.Load())
+	counter(w, "helpdesk_store_apply_nanoseconds_total", "Time the store writer spent running write functions.", d.DB.ApplyNanos.Load())
+	counter(w, "helpdesk_store_commit_nanoseconds_total", "Time the store writer spent committing (page writes, fsyncs).", d.DB.CommitNanos.Load())
+	bs := d.DB.BoltStats()
+	counter(w, "helpdesk_store_pages_written_total", "Database pages written by commits.", bs.TxStats.GetWrite())
+	counter(w, "helpdesk_store_gather_nanoseconds_total", "Time the store writer waited for writes under way to join a group.", d.DB.GatherNanos.Load())
 	var queued, tickets int
 	d.DB.View(func(tx *store.Tx) error {
 		queued = tx.QueueDepth()
