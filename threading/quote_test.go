@@ -1,6 +1,7 @@
 package threading
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -184,7 +185,14 @@ func FuzzStripQuoted(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		subsequence(t, in, StripQuoted(in))
-		subsequence(t, in, CutAtMarker(in, "##- Reply above this line -##"))
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		stripped, cut := StripQuoted(in), CutAtMarker(in, "##- Reply above this line -##")
+		runtime.ReadMemStats(&after)
+		if grew := after.TotalAlloc - before.TotalAlloc; len(in) <= 1<<20 && grew > 64<<20 {
+			t.Fatalf("%d bytes of input allocated %d MiB", len(in), grew>>20)
+		}
+		subsequence(t, in, stripped)
+		subsequence(t, in, cut)
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -492,7 +493,13 @@ func FuzzAuthRes(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
 		ar := parseAuthRes(v, "example.com", dmarc.AlignmentRelaxed)
+		runtime.ReadMemStats(&after)
+		if grew := after.TotalAlloc - before.TotalAlloc; len(v) <= 1<<20 && grew > 64<<20 {
+			t.Fatalf("%d bytes of input allocated %d MiB", len(v), grew>>20)
+		}
 		if ar.AuthservID != strings.ToLower(ar.AuthservID) {
 			t.Errorf("authserv-id %q not lower-cased", ar.AuthservID)
 		}

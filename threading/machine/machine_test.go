@@ -2,6 +2,7 @@ package machine_test
 
 import (
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -611,9 +612,15 @@ func FuzzClassify(f *testing.F) {
 		f.Add(s[:len(s)/2], personEnv)
 	}
 	f.Fuzz(func(t *testing.T, raw, envelope string) {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
 		m := threading.Parse(strings.NewReader(raw), threading.ParseOptions{})
 		m.EnvelopeFrom = envelope
 		machine.Classify(m)
+		runtime.ReadMemStats(&after)
+		if grew := after.TotalAlloc - before.TotalAlloc; len(raw) <= 1<<20 && grew > 64<<20 {
+			t.Fatalf("%d bytes of input allocated %d MiB", len(raw), grew>>20)
+		}
 		if (m.DSN != nil) != (m.Class == threading.ClassDeliveryStatus || m.Class == threading.ClassFeedbackReport) {
 			t.Fatalf("class %s with DSN %+v", m.Class, m.DSN)
 		}
