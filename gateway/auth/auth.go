@@ -41,16 +41,6 @@ const (
 	DMARCPermError = "permerror"
 )
 
-// Staff check names, as used in the auth.staff configuration key.
-const (
-	CheckDMARC   = "dmarc"
-	CheckAuthRes = "authres"
-	CheckToken   = "token"
-)
-
-// DefaultStaffChecks is the default of auth.staff: DMARC or authres.
-var DefaultStaffChecks = []string{CheckDMARC, CheckAuthRes}
-
 const (
 	defaultDNSTimeout = 5 * time.Second
 	// maxSignatures bounds the DKIM signatures verified per mail (each costs
@@ -388,50 +378,6 @@ func dmarcProblem(res *Result, lookupDetail, dkimProblem string) string {
 		msg += " (" + strings.Join(why, "; ") + ")"
 	}
 	return msg
-}
-
-// StaffOK applies the auth.staff setting: ok when at least one of checks
-// passes ("dmarc": DMARC pass or an aligned DKIM pass; "authres": the
-// authres check; "token": tokenOK, the mail was sent to a reply token issued
-// to that staff member). An empty checks means DefaultStaffChecks. When not
-// ok, failed names every failed check ("; "-separated) for the notice.
-func (r *Result) StaffOK(checks []string, tokenOK bool) (ok bool, failed string) {
-	if len(checks) == 0 {
-		checks = DefaultStaffChecks
-	}
-	var why []string
-	for _, ch := range checks {
-		ch = strings.ToLower(strings.TrimSpace(ch))
-		switch ch {
-		case CheckDMARC:
-			if r.DMARC == DMARCPass || r.DKIMAligned {
-				return true, ""
-			}
-			why = append(why, r.failure(CheckDMARC))
-		case CheckAuthRes:
-			if r.AuthResPass {
-				return true, ""
-			}
-			why = append(why, r.failure(CheckAuthRes))
-		case CheckToken:
-			if tokenOK {
-				return true, ""
-			}
-			why = append(why, "token: not sent to a reply address issued to this staff member")
-		default:
-			why = append(why, fmt.Sprintf("%s: unknown check", ch))
-		}
-	}
-	return false, strings.Join(why, "; ")
-}
-
-func (r *Result) failure(check string) string {
-	for _, f := range r.Failed {
-		if strings.HasPrefix(f, check+": ") {
-			return f
-		}
-	}
-	return check + ": failed"
 }
 
 func (c *Checker) trustedRelay(ip netip.Addr) bool {

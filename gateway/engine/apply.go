@@ -193,28 +193,36 @@ func (a *applier) loopDetail() string {
 
 // staffAuthenticated applies the configured checks (SPEC 5): one must pass.
 func (a *applier) staffAuthenticated() (bool, string) {
-	v := a.in.verdict
-	var failed []string
-	for _, check := range a.cfg.Auth.Staff {
+	return staffChecks(a.cfg.Auth.Staff, a.in.verdict, a.staffToken)
+}
+
+// staffChecks is auth.staff applied to a verdict: ok when one of checks
+// passes ("dmarc": DMARC pass or an aligned DKIM pass; "authres": a
+// trusted Authentication-Results pass; "token": tokenOK reports the mail
+// went to a reply address issued to this staff member). When none does,
+// failed names every check's failure ("; "-separated) for the notice.
+func staffChecks(checks []string, v AuthVerdict, tokenOK func() bool) (ok bool, failed string) {
+	var why []string
+	for _, check := range checks {
 		switch check {
 		case "dmarc":
 			if v.DMARC == "pass" || v.DKIMAligned {
 				return true, ""
 			}
-			failed = append(failed, "dmarc: "+firstOr(filterPrefix(v.Failed, "dmarc"), "no DKIM signature aligned with the From domain (DMARC "+orNone(v.DMARC)+")"))
+			why = append(why, "dmarc: "+firstOr(filterPrefix(v.Failed, "dmarc"), "no DKIM signature aligned with the From domain (DMARC "+orNone(v.DMARC)+")"))
 		case "authres":
 			if v.AuthResPass {
 				return true, ""
 			}
-			failed = append(failed, "authres: "+firstOr(filterPrefix(v.Failed, "authres"), "no trusted Authentication-Results header with a pass"))
+			why = append(why, "authres: "+firstOr(filterPrefix(v.Failed, "authres"), "no trusted Authentication-Results header with a pass"))
 		case "token":
-			if a.staffToken() {
+			if tokenOK() {
 				return true, ""
 			}
-			failed = append(failed, "token: not sent to a reply address issued to this staff member")
+			why = append(why, "token: not sent to a reply address issued to this staff member")
 		}
 	}
-	return false, strings.Join(failed, "; ")
+	return false, strings.Join(why, "; ")
 }
 
 func orNone(s string) string {

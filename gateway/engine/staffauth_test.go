@@ -1,0 +1,68 @@
+package engine
+
+import (
+	"strings"
+	"testing"
+)
+
+// auth.staff applied to verdicts (SPEC 5): one configured check must pass,
+// and a refusal names every check's failure for the notice.
+func TestStaffChecks(t *testing.T) {
+	dmarcPass := AuthVerdict{Checked: true, DMARC: "pass"}
+	alignedOnly := AuthVerdict{Checked: true, DMARC: "temperror", DKIMAligned: true}
+	authresPass := AuthVerdict{Checked: true, DMARC: "fail", AuthResPass: true,
+		Failed: []string{"dmarc: no DKIM signature aligned with example.com"}}
+	nothing := AuthVerdict{Checked: true, DMARC: "fail", Failed: []string{
+		"dmarc: no DKIM signature aligned with example.com",
+		"authres: header from untrusted client 10.1.2.3"}}
+	unchecked := AuthVerdict{}
+	def := []string{"dmarc", "authres"}
+	tests := []struct {
+		name     string
+		v        AuthVerdict
+		checks   []string
+		token    bool
+		wantOK   bool
+		wantFail []string
+	}{
+		{"default, dmarc pass", dmarcPass, def, false, true, nil},
+		{"default, aligned dkim", alignedOnly, def, false, true, nil},
+		{"default, authres", authresPass, def, false, true, nil},
+		{"default ignores a token", nothing, def, true, false, []string{"dmarc: no DKIM signature aligned with example.com", "authres: header from untrusted client 10.1.2.3"}},
+		{"dmarc only, authres pass", authresPass, []string{"dmarc"}, false, false, []string{"dmarc: no DKIM signature aligned with example.com"}},
+		{"authres only, dmarc pass", dmarcPass, []string{"authres"}, false, false, []string{"authres: no trusted Authentication-Results header with a pass"}},
+		{"token only, with token", nothing, []string{"token"}, true, true, nil},
+		{"token only, no token", dmarcPass, []string{"token"}, false, false, []string{"token: not sent to a reply address"}},
+		{"dmarc or token, token", nothing, []string{"dmarc", "token"}, true, true, nil},
+		{"all three fail", nothing, []string{"dmarc", "authres", "token"}, false, false,
+			[]string{"dmarc: no DKIM", "authres: header from untrusted", "token: not sent"}},
+		{"not checked", unchecked, []string{"dmarc"}, false, false, []string{"dmarc: no DKIM signature aligned with the From domain (DMARC not checked)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			asked := false
+			ok, failed := staffChecks(tt.checks, tt.v, func() bool { asked = true; return tt.token })
+			if ok != tt.wantOK {
+				t.Fatalf("ok = %v, want %v (failed %q)", ok, tt.wantOK, failed)
+			}
+			if ok && failed != "" {
+				t.Errorf("ok with failed = %q", failed)
+			}
+			for _, w := range tt.wantFail {
+				if !strings.Contains(failed, w) {
+					t.Errorf("failed = %q, want it to contain %q", failed, w)
+				}
+			}
+			if !ok && len(strings.Split(failed, "; ")) != len(tt.checks) {
+				t.Errorf("failed = %q does not name each of %v", failed, tt.checks)
+			}
+			hasToken := false
+			for _, c := range tt.checks {
+				hasToken = hasToken || c == "token"
+			}
+			if asked && !hasToken {
+				t.Error("the token was consulted though auth.staff does not list it")
+			}
+		})
+	}
+}
