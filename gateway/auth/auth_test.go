@@ -391,7 +391,6 @@ func TestUpstreamDMARCFailOverridesOwnPass(t *testing.T) {
 	}
 }
 
-
 func TestHelpers(t *testing.T) {
 	for in, want := range map[string]string{
 		"example.com": "example.com", "a.b.example.com": "example.com",
