@@ -89,6 +89,11 @@ func (w *Worker) Wake() {
 func (w *Worker) Run(ctx context.Context) {
 	for {
 		n, next := w.drain(true)
+		if ctx.Err() != nil {
+			// Shutting down: the rest stays queued (durably) for the
+			// next start; only the round under way was finished.
+			return
+		}
 		if n >= batchMax {
 			continue // a backlog: go on at once
 		}
