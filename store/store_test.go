@@ -544,3 +544,51 @@ func TestMarshalKeepsTextExact(t *testing.T) {
 		t.Error("marshal reused its result buffer")
 	}
 }
+
+// Users decoded in a write are kept for its other readers, as copies: a
+// caller changing one without PutUser changes nothing, PutUser is seen.
+func TestTxUserCopies(t *testing.T) {
+	db := openTest(t)
+	var id uint64
+	if err := db.Update(func(tx *Tx) error {
+		u, err := tx.EnsureUser("agent@x", "Agent")
+		id = u.ID
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	err := db.Update(func(tx *Tx) error {
+		u, err := tx.UserByID(id)
+		if err != nil {
+			return err
+		}
+		u.Away, u.AckTimes = true, append(u.AckTimes, 1)
+		if away, _ := tx.UserAway("agent@x"); away {
+			t.Error("an unsaved change is visible")
+		}
+		again, _ := tx.User("agent@x")
+		if again.Away || len(again.AckTimes) != 0 {
+			t.Errorf("unsaved change visible: %+v", again)
+		}
+		if err := tx.PutUser(u); err != nil {
+			return err
+		}
+		u.Name = "changed after PutUser"
+		if away, _ := tx.UserAway("agent@x"); !away {
+			t.Error("PutUser's change is not visible in the same write")
+		}
+		if got, _ := tx.UserByID(id); got.Name != "Agent" || len(got.AckTimes) != 1 {
+			t.Errorf("after PutUser: %+v", got)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.View(func(tx *Tx) error {
+		if u, _ := tx.UserByID(id); !u.Away || u.Name != "Agent" {
+			t.Errorf("stored: %+v", u)
+		}
+		return nil
+	})
+}

@@ -19,6 +19,10 @@ import (
 type Tx struct {
 	tx *bolt.Tx
 	db *DB
+	// users holds the users this transaction decoded or stored, by id:
+	// one commit groups many mails, and each mail of a new ticket looks up
+	// the same agents several times. Callers get copies.
+	users map[uint64]*User
 }
 
 func (t *Tx) b(name []byte) *bolt.Bucket {
@@ -482,17 +486,15 @@ func (t *Tx) User(addr string) (*User, error) {
 }
 
 // UserAway reports whether the user with this address is marked away
-// (false when there is none). It decodes only that field: round-robin
-// assignment asks it of every agent of a group for every new ticket.
+// (false when there is none): round-robin assignment asks it of every
+// agent of a group for every new ticket.
 func (t *Tx) UserAway(addr string) (bool, error) {
 	v := t.b(iUserAddr).Get([]byte(addr))
 	if v == nil {
 		return false, nil
 	}
-	var u struct {
-		Away bool `json:"away"`
-	}
-	if err := getJSON(t.b(bUsers), v, &u); err != nil {
+	u, err := t.userByID(binary.BigEndian.Uint64(v))
+	if err != nil {
 		return false, err
 	}
 	return u.Away, nil
@@ -500,11 +502,40 @@ func (t *Tx) UserAway(addr string) (bool, error) {
 
 // UserByID loads a user.
 func (t *Tx) UserByID(id uint64) (*User, error) {
+	u, err := t.userByID(id)
+	if err != nil {
+		return nil, err
+	}
+	return u.clone(), nil
+}
+
+// userByID returns the transaction's own copy of a user (not to be
+// changed).
+func (t *Tx) userByID(id uint64) (*User, error) {
+	if u, ok := t.users[id]; ok {
+		return u, nil
+	}
 	var u User
 	if err := getJSON(t.b(bUsers), u64(id), &u); err != nil {
 		return nil, err
 	}
+	t.keepUser(&u)
 	return &u, nil
+}
+
+func (t *Tx) keepUser(u *User) {
+	if t.users == nil {
+		t.users = map[uint64]*User{}
+	}
+	t.users[u.ID] = u
+}
+
+// clone copies a user deeply enough that changing the copy (its fields,
+// its AckTimes) leaves the original alone.
+func (u *User) clone() *User {
+	c := *u
+	c.AckTimes = append([]int64(nil), u.AckTimes...)
+	return &c
 }
 
 // EnsureUser returns the user for addr, creating it on first sight (SPEC 8:
@@ -551,7 +582,13 @@ func (t *Tx) NewUser(addr, name string) (*User, error) {
 }
 
 // PutUser stores a changed user.
-func (t *Tx) PutUser(u *User) error { return putJSON(t.b(bUsers), u64(u.ID), u) }
+func (t *Tx) PutUser(u *User) error {
+	if err := putJSON(t.b(bUsers), u64(u.ID), u); err != nil {
+		return err
+	}
+	t.keepUser(u.clone())
+	return nil
+}
 
 // ---- outbox ----
 
