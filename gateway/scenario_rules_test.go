@@ -365,6 +365,7 @@ func TestRuleTwoFromNeverStaff(t *testing.T) {
 		// One From field with two addresses.
 		{From: "Victoria <" + vic + ">, Mallory <mallory@e-fun.example>"},
 	}
+	queries := w.d.DNS.TotalQueries()
 	for i, m := range cases {
 		m.To = []string{replyTok(t, n1)}
 		m.Subject = "Re: " + n1.Header("Subject")
@@ -380,6 +381,9 @@ func TestRuleTwoFromNeverStaff(t *testing.T) {
 				t.Errorf("case %d: a comment by staff: %+v", i, c)
 			}
 		}
+	}
+	if q := w.d.DNS.TotalQueries() - queries; q != 0 {
+		t.Errorf("%d DNS queries for mail that fails on its From count alone", q)
 	}
 	// A single From, signed, to her token: staff (the control).
 	w.reply("Victoria <"+vic+">", n1, "#priority high\n")

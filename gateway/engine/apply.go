@@ -179,7 +179,7 @@ func (a *applier) decideInput() threading.Input {
 // loopDetail reports why a mail is a loop (SPEC 3.1), or "".
 func (a *applier) loopDetail() string {
 	m := a.mail()
-	id := a.tx.InstallationID()
+	id := a.e.db.InstallationID()
 	for _, v := range m.LoopIDs {
 		if strings.Contains(v, id) {
 			return "carries our own loop header"

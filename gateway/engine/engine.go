@@ -229,8 +229,9 @@ func (e *Engine) Deliver(ctx context.Context, env Envelope, sp *store.Spool) (Re
 	e.verifyTokens(cfg, in)
 
 	// Authentication needs DNS: only when the answer matters, and never
-	// inside the store write (SPEC 5).
-	if auth := e.auth.Load(); auth != nil && e.needsAuth(cfg, in) {
+	// inside the store write (SPEC 5). A mail with several From
+	// addresses fails without a lookup (below).
+	if auth := e.auth.Load(); auth != nil && in.mail.FromCount <= 1 && e.needsAuth(cfg, in) {
 		ra, ok := readerAt(sp)
 		if ok {
 			actx, cancel := context.WithTimeout(ctx, 3*cfg.Auth.DNSTimeout.D()+time.Second)

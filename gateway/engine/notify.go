@@ -275,7 +275,7 @@ func (a *applier) enqueue(o out) error {
 		Attach: a.capAttachments(o.attach), AttachData: o.files,
 		Headers: []store.Header{
 			{Name: "Auto-Submitted", Value: o.autoSub},
-			{Name: threading.LoopHeader, Value: a.tx.InstallationID()},
+			{Name: threading.LoopHeader, Value: a.e.db.InstallationID()},
 		},
 	}
 	if o.comment != nil {
