@@ -84,7 +84,7 @@ func TestEndToEndTicketLifecycle(t *testing.T) {
 		From: "Ken <ken@e-fun.example>", To: []string{token}, Subject: "Re: whatever",
 		Body: "Any news?\n\nOn Mon, Victoria wrote:\n> old text",
 	}.Build())
-	tk, cs := d.Ticket(1)
+	_, cs := d.Ticket(1)
 	if d.TicketCount() != 1 {
 		t.Fatalf("reply opened a new ticket: %d tickets", d.TicketCount())
 	}
@@ -103,7 +103,7 @@ func TestEndToEndTicketLifecycle(t *testing.T) {
 	}.Build())
 	before := len(sink.To("ken@e-fun.example"))
 	d.MustSend("victoria@certs.example", []string{vtoken}, raw)
-	tk, cs = d.Ticket(1)
+	tk, _ := d.Ticket(1)
 	if tk.Status != store.StatusPending || tk.Assignee != "bob@certs.example" || tk.Priority != "high" {
 		t.Fatalf("commands not applied: status %s assignee %s priority %s", tk.Status, tk.Assignee, tk.Priority)
 	}

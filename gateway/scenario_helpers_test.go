@@ -248,9 +248,6 @@ func lastComment(cs []*store.Comment, kind string) *store.Comment {
 	return nil
 }
 
-// textOf is a received mail's decoded plain text.
-func textOf(m *testkit.Received) string { return m.Env.Text }
-
 func wantText(t *testing.T, what string, m *testkit.Received, subs ...string) {
 	t.Helper()
 	for _, s := range subs {

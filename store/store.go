@@ -26,6 +26,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"helpdesk/threading/token"
 )
@@ -170,7 +171,7 @@ func Open(dir string, opt Options) (*DB, error) {
 	bopt.Timeout, bopt.ReadOnly = opt.LockTimeout, opt.ReadOnly
 	bdb, err := bolt.Open(path, 0o600, bopt)
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("opening %s: the store is locked by another process (is the daemon running?): %w", path, err)
 		}
 		return nil, fmt.Errorf("opening %s: %w", path, err)

@@ -653,7 +653,7 @@ func (t *Tx) Due(now time.Time, limit int) ([]*Outbound, error) {
 	var out []*Outbound
 	c := t.b(iDue).Cursor()
 	end := uint64(now.UnixNano())
-	for k, _ := c.Seek([]byte{dueMark}); k != nil && len(k) == 17 && k[0] == dueMark && len(out) < limit; k, _ = c.Next() {
+	for k, _ := c.Seek([]byte{dueMark}); len(k) == 17 && k[0] == dueMark && len(out) < limit; k, _ = c.Next() {
 		if binary.BigEndian.Uint64(k[1:9]) > end {
 			break
 		}
@@ -679,7 +679,7 @@ func (t *Tx) NextDue() time.Time {
 func (t *Tx) QueueDepth() int {
 	n := 0
 	c := t.b(iDue).Cursor()
-	for k, _ := c.Seek([]byte{dueMark}); k != nil && len(k) == 17 && k[0] == dueMark; k, _ = c.Next() {
+	for k, _ := c.Seek([]byte{dueMark}); len(k) == 17 && k[0] == dueMark; k, _ = c.Next() {
 		n++
 	}
 	return n

@@ -26,8 +26,7 @@ type cmdRun struct {
 	probs  []command.Problem
 	msgs   map[int]string // command index -> result text on success
 	ops    []func() error
-	after  []func() error // run after the comment is added (fan-out order)
-	answer []string       // extra text for the transcript (#list, #help, #report)
+	answer []string // extra text for the transcript (#list, #help, #report)
 	files  []store.InlineFile
 
 	public   bool

@@ -27,8 +27,6 @@ type fanOpts struct {
 	toCollaborators bool
 	// include is public history sent along to collaborators (#include).
 	include []*store.Comment
-	// sideSubject overrides the subject collaborators see.
-	sideSubject string
 	// noEndUsers suppresses mail to requester and CCs (e.g. #child).
 	noEndUsers bool
 	// sideParent is the side thread's last Message-ID before this

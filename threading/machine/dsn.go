@@ -623,11 +623,7 @@ var urlRe = regexp.MustCompile(`(?i)(https?|ftp|mailto):\S*`)
 var fromLineRe = regexp.MustCompile(`(?i)^[ \t>]*(from|mail from|sender|return-path|envelope-from)\s*:`)
 
 func splitAddrs(v string) []string {
-	var out []string
-	for _, a := range addrRe.FindAllString(v, -1) {
-		out = append(out, a)
-	}
-	return out
+	return addrRe.FindAllString(v, -1)
 }
 
 // sesNotification is an Amazon SES event published by SNS to an e-mail
