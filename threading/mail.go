@@ -163,17 +163,16 @@ type Mail struct {
 	Forwarded   *Forwarded
 
 	// Headers used by the machine-mail and loop rules (SPEC 3.1).
-	AutoSubmitted         string   // Auto-Submitted value, lowercased, "" if absent
-	Precedence            string   // lowercased
-	AutoResponseSuppress  string   // X-Auto-Response-Suppress
-	XAutoReply            bool     // X-Autoreply, X-Autorespond, ... with a value other than no/false/0
-	ListID                string   // List-Id
-	ReceivedCount         int      // number of Received headers
-	LoopIDs               []string // values of our loop header (X-Helpdesk-Loop)
-	AuthenticationResults []string // raw Authentication-Results values, topmost first
-	SpamFlag              bool     // an upstream marked the mail as spam (X-Spam-Flag: YES etc.)
-	ContentType           string   // top-level media type, lowercased
-	ReportType            string   // report-type parameter of multipart/report
+	AutoSubmitted        string   // Auto-Submitted value, lowercased, "" if absent
+	Precedence           string   // lowercased
+	AutoResponseSuppress string   // X-Auto-Response-Suppress
+	XAutoReply           bool     // X-Autoreply, X-Autorespond, ... with a value other than no/false/0
+	ListID               string   // List-Id
+	ReceivedCount        int      // number of Received headers
+	LoopIDs              []string // values of our loop header (X-Helpdesk-Loop)
+	SpamFlag             bool     // an upstream marked the mail as spam (X-Spam-Flag: YES etc.)
+	ContentType          string   // top-level media type, lowercased
+	ReportType           string   // report-type parameter of multipart/report
 
 	// Header holds every header of the top-level message, decoded
 	// (RFC 2047), keyed by canonical name.

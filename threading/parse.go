@@ -1060,7 +1060,6 @@ func fillHeaders(m *Mail, h headerSource) {
 	for _, v := range m.Header[canonicalKey(LoopHeader)] {
 		m.LoopIDs = append(m.LoopIDs, strings.TrimSpace(v))
 	}
-	m.AuthenticationResults = m.Header["Authentication-Results"]
 	flag := strings.ToLower(get("X-Spam-Flag"))
 	m.SpamFlag = strings.HasPrefix(strings.TrimSpace(flag), "yes") || strings.HasPrefix(strings.ToLower(get("X-Spam-Status")), "yes")
 	mt, params := h.contentType()

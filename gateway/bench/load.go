@@ -24,15 +24,12 @@ type Load struct {
 	NewConn  bool          // a new connection for every mail
 	// Next returns the i-th mail; rng is the session's own.
 	Next func(i int, rng *rand.Rand) Job
-	// OnResult, if set, is called after every attempt (err nil: 250).
-	OnResult func(j Job, err error)
 }
 
 // LoadResult is what the clients saw.
 type LoadResult struct {
-	Attempted int
-	OK        int
-	Failed    int
+	OK     int
+	Failed int
 	// Errors counts failures by a short description.
 	Errors map[string]int
 	// Kinds counts the mails that got 250 by kind.
@@ -119,9 +116,6 @@ func (l Load) Run() *LoadResult {
 					res.bytes += int64(len(j.Raw))
 					res.lat = append(res.lat, lat)
 				}
-				if l.OnResult != nil {
-					l.OnResult(j, err)
-				}
 			}
 			results[s] = res
 		}(s)
@@ -140,7 +134,6 @@ func (l Load) Run() *LoadResult {
 		}
 		out.Latencies = append(out.Latencies, r.lat...)
 	}
-	out.Attempted = out.OK + out.Failed
 	slices.Sort(out.Latencies)
 	return out
 }

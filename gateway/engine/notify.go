@@ -205,7 +205,6 @@ type out struct {
 	kind     string
 	rcpt     string
 	rcptName string
-	party    uint64
 	thread   uint32
 	private  bool
 	staffTok bool
@@ -246,7 +245,6 @@ func (a *applier) enqueue(o out) error {
 	if err != nil {
 		return err
 	}
-	o.party = u.ID
 	flags := uint8(0)
 	if o.private {
 		flags |= token.FlagPrivate
