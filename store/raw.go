@@ -5,49 +5,38 @@ import (
 	"compress/flate"
 	"fmt"
 	"io"
-	"sync"
+
+	"github.com/klauspost/compress/s2"
 )
 
-// Raw messages kept inside the database are deflated (compress/flate at
-// its fastest): mail text shrinks to a third or less, and the bytes a
-// commit must write and fsync are what bounds ingest. The first byte says
-// how a value is stored.
+// Raw messages kept inside the database are compressed with S2
+// (github.com/klauspost/compress: mail text shrinks to about 40%, at about
+// 1 GB/s): the pages a commit must write and fsync are what bounds
+// ingest. The first byte says how a value is stored; values deflated by
+// earlier versions are still read.
 const (
 	rawPlain    = 0
-	rawDeflated = 1
+	rawDeflated = 1 // written by earlier versions
+	rawS2       = 2
 )
 
-// packMin: smaller mails are stored as they are (compressing them costs
-// more CPU than the page it might save).
-const packMin = 16 << 10
-
-var flaters = sync.Pool{New: func() any {
-	w, _ := flate.NewWriter(nil, flate.BestSpeed)
-	return w
-}}
+// packMin: smaller mails are stored as they are (they share a page
+// anyway).
+const packMin = 1 << 10
 
 // PackRaw prepares raw message bytes for AddMessage. Call it outside the
 // write transaction: compression is CPU the single writer should not spend.
 func PackRaw(raw []byte) []byte { return packRaw(raw) }
 
 func packRaw(raw []byte) []byte {
-	if len(raw) < packMin {
-		return append([]byte{rawPlain}, raw...)
+	if len(raw) >= packMin {
+		out := make([]byte, 1+s2.MaxEncodedLen(len(raw)))
+		out[0] = rawS2
+		if c := s2.Encode(out[1:], raw); len(c) < len(raw) {
+			return out[:1+len(c)]
+		}
 	}
-	var b bytes.Buffer
-	b.Grow(len(raw)/2 + 64)
-	b.WriteByte(rawDeflated)
-	w := flaters.Get().(*flate.Writer)
-	w.Reset(&b)
-	_, err := w.Write(raw)
-	if err == nil {
-		err = w.Close()
-	}
-	flaters.Put(w)
-	if err != nil || b.Len() >= len(raw)+1 {
-		return append([]byte{rawPlain}, raw...)
-	}
-	return b.Bytes()
+	return append([]byte{rawPlain}, raw...)
 }
 
 func unpackRaw(v []byte) ([]byte, error) {
@@ -57,6 +46,8 @@ func unpackRaw(v []byte) ([]byte, error) {
 	switch v[0] {
 	case rawPlain:
 		return append([]byte(nil), v[1:]...), nil
+	case rawS2:
+		return s2.Decode(nil, v[1:])
 	case rawDeflated:
 		r := flate.NewReader(bytes.NewReader(v[1:]))
 		defer r.Close()

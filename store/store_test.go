@@ -3,6 +3,7 @@ package store
 import (
 	"archive/tar"
 	"bytes"
+	"compress/flate"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -588,6 +589,65 @@ func TestTxUserCopies(t *testing.T) {
 	db.View(func(tx *Tx) error {
 		if u, _ := tx.UserByID(id); !u.Away || u.Name != "Agent" {
 			t.Errorf("stored: %+v", u)
+		}
+		return nil
+	})
+}
+
+// Raw values deflated by earlier versions are still read.
+func TestRawDeflatedStillRead(t *testing.T) {
+	raw := bytes.Repeat([]byte("Subject: old\r\n\r\nan old mail\r\n"), 400)
+	var b bytes.Buffer
+	b.WriteByte(rawDeflated)
+	w, _ := flate.NewWriter(&b, flate.BestSpeed)
+	w.Write(raw)
+	w.Close()
+	got, err := unpackRaw(b.Bytes())
+	if err != nil || !bytes.Equal(got, raw) {
+		t.Fatalf("deflated value: %v, %d bytes", err, len(got))
+	}
+	if p := packRaw(raw); p[0] != rawS2 || len(p) >= len(raw)/2 {
+		t.Errorf("packRaw wrote encoding %d, %d bytes", p[0], len(p))
+	}
+}
+
+// A record with a mail's text is stored compressed, a small one as JSON;
+// both read back the same.
+func TestRecordCompression(t *testing.T) {
+	words := strings.Fields("printer queue stuck since friday please help the spooler service restarts reinstall driver")
+	var text strings.Builder
+	for i := 0; text.Len() < 4<<10; i++ {
+		text.WriteString(words[(i*7)%len(words)] + " ")
+	}
+	big := &Comment{ID: 1, Ticket: 2, Text: text.String()}
+	data, err := marshal(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data[0] != valS2 || len(data) > len(text.String())/2 {
+		t.Errorf("4 KiB comment stored as %d bytes starting %q", len(data), data[:1])
+	}
+	var back Comment
+	if err := unmarshal(data, &back); err != nil || back.Text != big.Text {
+		t.Fatalf("round trip: %v", err)
+	}
+	small, _ := marshal(&Comment{ID: 1, Text: "short"})
+	if small[0] != '{' {
+		t.Errorf("small record not plain JSON: %s", small)
+	}
+	// A stored record is read through the same path.
+	db := openTest(t)
+	db.Update(func(tx *Tx) error {
+		tk := &Ticket{ID: 1, Subject: "x"}
+		if err := tx.InsertTicket(tk); err != nil {
+			return err
+		}
+		return tx.AddComment(tk, &Comment{Text: big.Text})
+	})
+	db.View(func(tx *Tx) error {
+		cs, err := tx.Comments(1)
+		if err != nil || len(cs) != 1 || cs[0].Text != big.Text {
+			t.Errorf("comments: %v, %d", err, len(cs))
 		}
 		return nil
 	})

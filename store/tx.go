@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -328,7 +327,7 @@ func (t *Tx) Comments(ticket uint64) ([]*Comment, error) {
 			continue // the ticket itself
 		}
 		var cm Comment
-		if err := json.Unmarshal(v, &cm); err != nil {
+		if err := unmarshal(v, &cm); err != nil {
 			return nil, fmt.Errorf("comment %x: %w", k, err)
 		}
 		out = append(out, &cm)
@@ -438,7 +437,7 @@ func (t *Tx) ForEachMessage(fn func(*Message) error) error {
 			return nil // raw bytes
 		}
 		var m Message
-		if err := json.Unmarshal(v, &m); err != nil {
+		if err := unmarshal(v, &m); err != nil {
 			return err
 		}
 		return fn(&m)
@@ -693,7 +692,7 @@ func (t *Tx) ForEachOutbound(fn func(*Outbound) error) error {
 			continue // a queue entry
 		}
 		var o Outbound
-		if err := json.Unmarshal(v, &o); err != nil {
+		if err := unmarshal(v, &o); err != nil {
 			return err
 		}
 		if err := fn(&o); err != nil {
@@ -736,7 +735,7 @@ func (t *Tx) Quarantined(limit int) ([]*Quarantine, error) {
 	c := t.b(bQuarantine).Cursor()
 	for k, v := c.Last(); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Prev() {
 		var q Quarantine
-		if err := json.Unmarshal(v, &q); err != nil {
+		if err := unmarshal(v, &q); err != nil {
 			return nil, err
 		}
 		out = append(out, &q)
@@ -772,7 +771,7 @@ func (t *Tx) RateAllow(key string, window time.Duration, limit int) (bool, error
 	b := t.b(bRate)
 	var stamps []int64
 	if v := b.Get([]byte(key)); v != nil {
-		if err := json.Unmarshal(v, &stamps); err != nil {
+		if err := unmarshal(v, &stamps); err != nil {
 			stamps = nil
 		}
 	}
@@ -796,7 +795,7 @@ func (t *Tx) RateAllow(key string, window time.Duration, limit int) (bool, error
 func (t *Tx) RateCount(key string, window time.Duration) int {
 	var stamps []int64
 	if v := t.b(bRate).Get([]byte(key)); v != nil {
-		_ = json.Unmarshal(v, &stamps)
+		_ = unmarshal(v, &stamps)
 	}
 	cut := t.Now().Add(-window).UnixNano()
 	n := 0
