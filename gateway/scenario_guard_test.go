@@ -150,3 +150,37 @@ func TestScenarioLeakGuardAfterMerge(t *testing.T) {
 		t.Fatalf("no held record for the leak: %+v", h)
 	}
 }
+
+// A note moved by two merges carries two "[from #N] " prefixes: the leak
+// check still compares it by its own text.
+func TestScenarioLeakGuardAfterTwoMerges(t *testing.T) {
+	w := newWorld(t, "")
+	const secret = "Ken still owes us 500 EUR"
+	n1 := w.open("Ken <"+ken+">", "Certificate order", "We need a certificate.", vic)
+	n2 := w.open("Ken <"+ken+">", "Certificate order again", "Did you get my order?", vic)
+	n3 := w.open("Ken <"+ken+">", "Certificate order, third time", "Hello?", vic)
+	w.reply("Victoria <"+vic+">", n3, "#note\n"+secret)
+	w.reply("Victoria <"+vic+">", n3, "#merge 2\n")
+	w.reply("Victoria <"+vic+">", n2, "#merge 1\n")
+	if tk3, _ := w.ticket(3); tk3.MergedInto != 2 {
+		t.Fatalf("#3 not merged into #2")
+	}
+	if tk2, _ := w.ticket(2); tk2.MergedInto != 1 {
+		t.Fatalf("#2 not merged into #1")
+	}
+	moved := false
+	for _, c := range mustComments(w, 1) {
+		moved = moved || strings.Count(c.Text, "[from #") == 2 && strings.Contains(c.Text, secret)
+	}
+	if !moved {
+		t.Fatal("the note did not reach #1 through two merges")
+	}
+	kenBefore := len(w.mails(ken))
+	w.reply("Victoria <"+vic+">", n1, "Hi Ken, "+secret+", please pay first.")
+	if len(w.mails(ken)) != kenBefore {
+		t.Fatal("a reply quoting a twice-moved private note reached the customer")
+	}
+	if h := lastComment(mustComments(w, 1), store.KindHeld); h == nil || !strings.Contains(h.Reason, "private note") {
+		t.Fatalf("no held record for the leak: %+v", h)
+	}
+}

@@ -91,12 +91,19 @@ func isMoved(c *store.Comment) bool { return strings.HasPrefix(c.Reason, mergeMa
 // of the comments it moves with "[from #N] " (merge), which must not hide
 // a moved private note from the leak check.
 func originalText(c *store.Comment) string {
-	if isMoved(c) && strings.HasPrefix(c.Text, "[from #") {
-		if i := strings.Index(c.Text, "] "); i >= 0 {
-			return c.Text[i+2:]
-		}
+	t := c.Text
+	if !isMoved(c) {
+		return t
 	}
-	return c.Text
+	// Each merge the comment went through added one prefix.
+	for strings.HasPrefix(t, "[from #") {
+		i := strings.Index(t, "] ")
+		if i < 0 {
+			break
+		}
+		t = t[i+2:]
+	}
+	return t
 }
 
 func normalizeForLeak(s string) string {
