@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"strings"
 	"testing"
 
 	"helpdesk/gateway/testkit"
@@ -90,4 +91,28 @@ func TestNoAckWithoutDMARCCheck(t *testing.T) {
 	}
 	w.send(testkit.Mail{From: "Ann <ann@e-fun.example>", To: []string{"support@example.com"}, Subject: "Question", Body: "Do you sell wildcards?"})
 	w.expectCount("ann@e-fun.example", 1)
+}
+
+// SPEC 3.4 and 7: the requester replying through his reply address to a
+// closed ticket opens a follow-up and is told its number, although token
+// mail skips the DMARC check (the token was issued to him).
+func TestFollowUpAcknowledgedThroughToken(t *testing.T) {
+	w := newWorld(t, "")
+	n1 := w.open("Ken <"+ken+">", "Certificate order", "We need a certificate.", vic)
+	ack := w.expectCount(ken, 1)[0]
+	w.reply("Victoria <"+vic+">", n1, "#status closed\nDone, Ken.")
+	if tk, _ := w.ticket(1); tk.Status != store.StatusClosed {
+		t.Fatalf("#1 is %s", tk.Status)
+	}
+	before := len(w.mails(ken))
+	w.send(testkit.Mail{From: "Ken <" + ken + ">", To: []string{replyTok(t, ack)}, Subject: "Re: " + ack.Header("Subject"),
+		Body: "One more thing: the renewal."})
+	if n := w.d.TicketCount(); n != 2 {
+		t.Fatalf("%d tickets, want a follow-up", n)
+	}
+	got := w.expectCount(ken, before+1)
+	last := got[len(got)-1]
+	if !strings.Contains(last.Header("Subject"), "[#2]") || last.Header("Auto-Submitted") != "auto-replied" {
+		t.Errorf("follow-up acknowledgement: subject %q, Auto-Submitted %q", last.Header("Subject"), last.Header("Auto-Submitted"))
+	}
 }

@@ -544,15 +544,28 @@ func (a *applier) enqueueSystem(rcpt, name, kind string, mb *config.Mailbox, sub
 	})
 }
 
+// tokenIssuedTo reports a valid reply token among the recipients that was
+// issued to the user with this id.
+func (a *applier) tokenIssuedTo(id uint64) bool {
+	for _, t := range a.in.tokens {
+		if t.tok.Party == id {
+			return true
+		}
+	}
+	return false
+}
+
 // acknowledge sends the new-ticket acknowledgement (SPEC 7, RFC 3834) and
 // marks tk (the caller stores it): at
 // most one per ticket and N per sender an hour, never to machine mail,
-// to mail marked as spam, or to a sender whose DMARC was not checked
-// (mail on a reply-token address skips the check) or failed (SPEC 3.1:
-// an answer to a forged From is backscatter).
+// to mail marked as spam, or to a sender whose DMARC failed or was not
+// checked (SPEC 3.1: an answer to a forged From is backscatter). Mail on a
+// reply-token address skips the check: it is answered only when the token
+// was issued to the requester, an address we already mail (a requester
+// replying to a closed ticket gets the follow-up's number, SPEC 3.4).
 func (a *applier) acknowledge(tk *store.Ticket, c *store.Comment) error {
 	m := a.mail()
-	if tk.AckSent || m.SuppressAutoAnswer() || !a.in.verdict.Checked || a.in.verdict.DMARC == "fail" || a.staff != nil {
+	if tk.AckSent || m.SuppressAutoAnswer() || a.in.verdict.DMARC == "fail" || a.staff != nil {
 		return nil
 	}
 	if m.EnvelopeFrom == "" {
@@ -566,6 +579,9 @@ func (a *applier) acknowledge(tk *store.Ticket, c *store.Comment) error {
 		return err
 	}
 	if u.Bouncing || u.Blocked {
+		return nil
+	}
+	if !a.in.verdict.Checked && !a.tokenIssuedTo(u.ID) {
 		return nil
 	}
 	stamps, ok := store.SlideWindow(u.AckTimes, a.now, hour, a.cfg.Tickets.AckPerSenderPerHour)
