@@ -32,14 +32,20 @@ import (
 	"helpdesk/threading/token"
 )
 
-// SchemaVersion is the version of the bucket layout this code writes.
-const SchemaVersion = 1
+// SchemaVersion is the version of the bucket layout and value encodings
+// this code writes. Version 2 stores large records and raw messages
+// S2-compressed: a binary that knows only version 1 must refuse such a
+// store rather than misread it.
+const SchemaVersion = 2
 
 // migrations[v] upgrades a store from version v to v+1. Version 0 is a
 // fresh file. Add a function here (never edit an old one) when the layout
 // changes.
 var migrations = map[int]func(*bolt.Tx) error{
 	0: func(*bolt.Tx) error { return nil },
+	// 1 -> 2: values of version 1 (plain JSON, plain or deflated raw)
+	// are still read as they are.
+	1: func(*bolt.Tx) error { return nil },
 }
 
 // The layout. Records written by the same mail share a bucket and sit

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/flate"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func openTest(t *testing.T) *DB {
@@ -651,4 +654,37 @@ func TestRecordCompression(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A version 1 store opens and is marked version 2 (its values read as
+// they are); a store newer than this binary is refused, not misread.
+func TestSchemaVersion(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	setVersion := func(v uint64) {
+		if err := db.bolt.Update(func(btx *bolt.Tx) error {
+			return btx.Bucket(bMeta).Put([]byte("schema_version"), u64(v))
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setVersion(1)
+	db.Close()
+	if db, err = Open(dir, Options{}); err != nil {
+		t.Fatalf("version 1 store: %v", err)
+	}
+	db.bolt.View(func(btx *bolt.Tx) error {
+		if v := btx.Bucket(bMeta).Get([]byte("schema_version")); binary.BigEndian.Uint64(v) != SchemaVersion {
+			t.Errorf("schema version after open = %d", binary.BigEndian.Uint64(v))
+		}
+		return nil
+	})
+	setVersion(SchemaVersion + 1)
+	db.Close()
+	if _, err := Open(dir, Options{}); err == nil || !strings.Contains(err.Error(), "newer than this binary") {
+		t.Errorf("newer store: %v", err)
+	}
 }

@@ -96,9 +96,6 @@ func (t *Tx) Counter(name string, delta uint64) (uint64, error) {
 	return v, t.b(bMeta).Put(k, u64(v))
 }
 
-// InstallationID identifies this installation in loop headers.
-func (t *Tx) InstallationID() string { return string(t.b(bMeta).Get([]byte("installation_id"))) }
-
 // ---- tickets ----
 
 func tkey(id uint64) []byte { return u64(id) }

@@ -339,7 +339,7 @@ func declaredCharset(ctype string) (string, map[string]string, []string, error) 
 	// more); anything else goes through enmime's repairing parser.
 	mt, params, err := mime.ParseMediaType(ctype)
 	var invalid []string
-	if err != nil || ctype == "" {
+	if err != nil {
 		mt, params, invalid, err = mediatype.Parse(ctype)
 	}
 	if err == nil && strings.HasPrefix(strings.ToLower(mt), "text/") && params["charset"] == "" {

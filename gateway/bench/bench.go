@@ -129,8 +129,9 @@ type Run struct {
 	WriterApplyMs  float64 `json:"writer_apply_ms_per_msg,omitempty"`
 	WriterCommitMs float64 `json:"writer_commit_ms_per_msg,omitempty"`
 	WriterGatherMs float64 `json:"writer_gather_ms_per_msg,omitempty"`
-	// Pages written and writes (mails) per commit over the burst.
-	PagesPerCommit float64 `json:"pages_per_commit,omitempty"`
+	// Page writes (one per page or run of overflow pages) and writes
+	// (mails) per commit over the burst.
+	PagesPerCommit float64 `json:"page_writes_per_commit,omitempty"`
 	MailsPerCommit float64 `json:"writes_per_commit,omitempty"`
 	// Daemon metrics at the end of the run.
 	Commits           int64 `json:"store_commits,omitempty"`
@@ -611,7 +612,7 @@ func (b *bench) runHelpdesk(p params, idx int, target, dir string) (Run, error) 
 			run.WriterCommitMs = delta("helpdesk_store_commit_nanoseconds_total") / 1e6 / float64(run.OK)
 			run.WriterGatherMs = delta("helpdesk_store_gather_nanoseconds_total") / 1e6 / float64(run.OK)
 			if c := delta("helpdesk_store_commits_total"); c > 0 {
-				run.PagesPerCommit = delta("helpdesk_store_pages_written_total") / c
+				run.PagesPerCommit = delta("helpdesk_store_page_writes_total") / c
 				run.MailsPerCommit = delta("helpdesk_store_writes_total") / c
 			}
 		}

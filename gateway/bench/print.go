@@ -63,7 +63,7 @@ func Print(w io.Writer, reports []*Report) {
 		tw.Flush()
 		for _, run := range r.Runs {
 			if run.WriterBusy > 0 {
-				fmt.Fprintf(w, "store writer, %s run %d: busy %.0f%% of the burst; per mail %.3f ms applying, %.3f ms committing, %.3f ms gathering; %.1f mails and %.1f pages per commit\n",
+				fmt.Fprintf(w, "store writer, %s run %d: busy %.0f%% of the burst; per mail %.3f ms applying, %.3f ms committing, %.3f ms gathering; %.1f mails and %.1f page writes per commit\n",
 					run.Target, run.Index, 100*run.WriterBusy, run.WriterApplyMs, run.WriterCommitMs, run.WriterGatherMs, run.MailsPerCommit, run.PagesPerCommit)
 			}
 		}

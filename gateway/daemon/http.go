@@ -72,7 +72,7 @@ func (d *Daemon) writeMetrics(w io.Writer) {
 	counter(w, "helpdesk_store_apply_nanoseconds_total", "Time the store writer spent running write functions.", d.DB.ApplyNanos.Load())
 	counter(w, "helpdesk_store_commit_nanoseconds_total", "Time the store writer spent committing (page writes, fsyncs).", d.DB.CommitNanos.Load())
 	bs := d.DB.BoltStats()
-	counter(w, "helpdesk_store_pages_written_total", "Database pages written by commits.", bs.TxStats.GetWrite())
+	counter(w, "helpdesk_store_page_writes_total", "Page writes by commits (one per page, or per run of overflow pages).", bs.TxStats.GetWrite())
 	counter(w, "helpdesk_store_gather_nanoseconds_total", "Time the store writer waited for writes under way to join a group.", d.DB.GatherNanos.Load())
 	var queued, tickets int
 	d.DB.View(func(tx *store.Tx) error {
