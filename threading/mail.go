@@ -268,6 +268,11 @@ func canonicalKey(s string) string {
 	if isCanonicalKey(s) {
 		return s // the common case: callers pass constants like "Message-Id"
 	}
+	return canonicalizeKey(s)
+}
+
+// canonicalizeKey is canonicalKey without the fast path.
+func canonicalizeKey(s string) string {
 	b := []byte(strings.ToLower(s))
 	up := true
 	for i, c := range b {
