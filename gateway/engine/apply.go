@@ -255,15 +255,7 @@ func (a *applier) staffToken() bool {
 		return false // which From the token holder wrote is unknowable
 	}
 	u, err := a.user(staffEmail(a.in.agent))
-	if err != nil {
-		return false
-	}
-	for _, t := range a.in.tokens {
-		if t.tok.Party == u.ID {
-			return true
-		}
-	}
-	return false
+	return err == nil && a.tokenIssuedTo(u.ID)
 }
 
 // authFailure quarantines a mail that claims a staff address and failed
