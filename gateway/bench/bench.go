@@ -360,14 +360,9 @@ func (b *bench) params(mode string) (params, error) {
 // nonstandard lists the parameters of p that differ from the defaults
 // the targets were set for (the number of mails and runs may vary).
 func nonstandard(p params) string {
-	var d params
-	switch p.mode {
-	case ModeNewTicket, ModeMix:
-		d = params{sessions: 32, newConn: true}
-	case ModeSequential:
-		d = params{sessions: 1}
-	case ModeLarge:
-		d = params{sessions: 4, newConn: true, large: 25<<20 - 1024}
+	d, err := (&bench{}).params(p.mode) // the mode's defaults: no options
+	if err != nil {
+		return ""
 	}
 	var diff []string
 	if p.sessions != d.sessions {
