@@ -2,7 +2,8 @@ package engine
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"helpdesk/store"
 )
@@ -80,12 +81,7 @@ func (a *applier) save(tk *store.Ticket) error {
 
 // flush stores every changed ticket, in id order.
 func (a *applier) flush() error {
-	ids := make([]uint64, 0, len(a.dirty))
-	for id := range a.dirty {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	for _, id := range ids {
+	for _, id := range slices.Sorted(maps.Keys(a.dirty)) {
 		tk := a.tickets[id]
 		var err error
 		if a.created[id] {
@@ -167,12 +163,7 @@ func (a *applier) saveUser(u *store.User) error {
 }
 
 func (a *applier) flushUsers() error {
-	addrs := make([]string, 0, len(a.dirtyUsers))
-	for addr := range a.dirtyUsers {
-		addrs = append(addrs, addr)
-	}
-	sort.Strings(addrs)
-	for _, addr := range addrs {
+	for _, addr := range slices.Sorted(maps.Keys(a.dirtyUsers)) {
 		if err := a.tx.PutUser(a.users[addr]); err != nil {
 			return err
 		}
