@@ -1,0 +1,5 @@
+//go:build !race
+
+package threading
+
+const raceEnabled = false
