@@ -286,28 +286,41 @@ func (h *headerLimiter) Write(p []byte) (int, error) {
 	if h.done || h.max <= 0 {
 		return len(p), nil
 	}
-	buf := append(h.prev, p...)
-	end := -1
-	if i := bytes.Index(buf, []byte("\r\n\r\n")); i >= 0 {
-		end = i
+	// A blank line starting in the previous write is found in the seam
+	// (its last bytes and the first of p); any other, in p itself. p is
+	// not copied.
+	var seamBuf [6]byte
+	seam := append(append(seamBuf[:0], h.prev...), p[:min(3, len(p))]...)
+	found, end := false, 0 // where the header ends, relative to p (negative: in prev)
+	if i := blankLine(seam); i >= 0 && i < len(h.prev) {
+		found, end = true, i-len(h.prev)
+	} else if i := blankLine(p); i >= 0 {
+		found, end = true, i
 	}
-	if i := bytes.Index(buf, []byte("\n\n")); i >= 0 && (end < 0 || i < end) {
-		end = i
-	}
-	if end >= 0 {
+	if found {
 		h.done = true
-		h.n += end - len(h.prev)
+		h.n += end
 	} else {
 		h.n += len(p)
 	}
 	if h.n > h.max {
 		return 0, errHeaderLimit
 	}
-	if len(buf) > 3 {
-		buf = buf[len(buf)-3:]
+	if len(p) >= 3 {
+		h.prev = append(h.prev[:0], p[len(p)-3:]...)
+	} else {
+		h.prev = append(h.prev[:0], seam[max(0, len(seam)-3):]...)
 	}
-	h.prev = append(h.prev[:0], buf...)
 	return len(p), nil
+}
+
+// blankLine returns the index of the first "\r\n\r\n" or "\n\n" in b, or -1.
+func blankLine(b []byte) int {
+	end := bytes.Index(b, []byte("\r\n\r\n"))
+	if i := bytes.Index(b, []byte("\n\n")); i >= 0 && (end < 0 || i < end) {
+		end = i
+	}
+	return end
 }
 
 var errLineLimit = errors.New("line too long")

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 )
 
 // Spool receives a message body: the first threshold bytes in memory, the
@@ -34,11 +35,33 @@ type hashWriter interface {
 // buffer is not regrown while the body arrives.
 const spoolStart = 8 << 10
 
-// NewSpool starts a spool for one message.
+// spoolKeep is the largest in-memory buffer Close hands to the next
+// spool: mail arrives all the time, and a new buffer per message is
+// most of what a delivery allocates.
+const spoolKeep = 64 << 10
+
+var spoolBufs sync.Pool // of *[]byte, capacity spoolStart to spoolKeep
+
+// NewSpool starts a spool for one message. Close it when the message is
+// handled: what Bytes returned must not be used after that.
 func (db *DB) NewSpool(threshold int64) *Spool {
 	s := &Spool{dir: db.dir, threshold: threshold}
-	s.buf.Grow(int(min(threshold, spoolStart)))
+	if bp, _ := spoolBufs.Get().(*[]byte); bp != nil {
+		s.buf = *bytes.NewBuffer((*bp)[:0])
+	} else {
+		s.buf.Grow(int(min(threshold, spoolStart)))
+	}
 	return s
+}
+
+// release hands the memory buffer back for the next spool.
+func (s *Spool) release() {
+	b := s.buf.Bytes()
+	s.buf = bytes.Buffer{}
+	if c := cap(b); c >= spoolStart && c <= spoolKeep {
+		b = b[:0]
+		spoolBufs.Put(&b)
+	}
 }
 
 // Write implements io.Writer.
@@ -60,7 +83,7 @@ func (s *Spool) Write(p []byte) (int, error) {
 		if _, err := f.Write(s.buf.Bytes()); err != nil {
 			return 0, fmt.Errorf("writing spool file: %w", err)
 		}
-		s.buf = bytes.Buffer{}
+		s.release()
 	}
 	s.h.Write(p)
 	if _, err := s.f.Write(p); err != nil {
@@ -126,6 +149,7 @@ func (s *Spool) Commit() (string, error) {
 // Close releases the spool; an uncommitted spool file is removed.
 func (s *Spool) Close() error {
 	if s.f == nil {
+		s.release()
 		return nil
 	}
 	name := s.f.Name()

@@ -688,3 +688,43 @@ func TestSchemaVersion(t *testing.T) {
 		t.Errorf("newer store: %v", err)
 	}
 }
+
+// TestSpoolReusesMemory: a closed spool's buffer serves the next one,
+// which holds only its own bytes; a spool that went to disk hands its
+// buffer back too; a second Close is harmless.
+func TestSpoolReusesMemory(t *testing.T) {
+	db := openTest(t)
+	for i := 0; i < 50; i++ {
+		sp := db.NewSpool(64 << 10)
+		msg := bytes.Repeat([]byte{byte('a' + i%26)}, 100+i*300)
+		sp.Write(msg)
+		if !bytes.Equal(sp.Bytes(), msg) {
+			t.Fatalf("spool %d holds %d bytes, not its own %d", i, len(sp.Bytes()), len(msg))
+		}
+		r, _ := sp.Reader()
+		got, _ := io.ReadAll(r)
+		if !bytes.Equal(got, msg) {
+			t.Fatalf("spool %d reads back %d bytes", i, len(got))
+		}
+		sp.Close()
+		sp.Close()
+	}
+	sp := db.NewSpool(1000)
+	sp.Write(bytes.Repeat([]byte("y"), 900))
+	sp.Write(bytes.Repeat([]byte("z"), 900))
+	if !sp.Spooled() || sp.Bytes() != nil {
+		t.Fatal("not spooled")
+	}
+	r, _ := sp.Reader()
+	got, _ := io.ReadAll(r)
+	if want := append(bytes.Repeat([]byte("y"), 900), bytes.Repeat([]byte("z"), 900)...); !bytes.Equal(got, want) {
+		t.Fatalf("spooled body reads back %d bytes", len(got))
+	}
+	sp.Close()
+	next := db.NewSpool(1000)
+	next.Write([]byte("fresh"))
+	if string(next.Bytes()) != "fresh" {
+		t.Fatalf("next spool holds %q", next.Bytes())
+	}
+	next.Close()
+}

@@ -79,8 +79,27 @@ func (o ParseOptions) withDefaults() ParseOptions {
 // lack ISO-2022-KR, and a declaration that does not fit the bytes is
 // checked against detection rather than trusted.
 func Parse(r io.Reader, opt ParseOptions) (m *Mail) {
+	return parse(r, nil, opt)
+}
+
+// ParseBytes is Parse for a message already in memory (a spool that did
+// not go to disk): it is read in place rather than copied. raw is not
+// changed, and nothing returned refers to it.
+func ParseBytes(raw []byte, opt ParseOptions) *Mail {
+	if int64(len(raw)) > opt.withDefaults().LargeThreshold {
+		return parse(bytes.NewReader(raw), nil, opt)
+	}
+	return parse(nil, raw, opt)
+}
+
+// parse reads r, or takes whole when r is nil (then whole is at most
+// LargeThreshold bytes).
+func parse(r io.Reader, whole []byte, opt ParseOptions) (m *Mail) {
 	opt = opt.withDefaults()
 	m = &Mail{}
+	if r == nil {
+		r = bytes.NewReader(nil) // whole is hashed below; nothing more to read
+	}
 	hasher := newBodyHasher(r)
 	defer func() {
 		if p := recover(); p != nil {
@@ -89,9 +108,15 @@ func Parse(r io.Reader, opt ParseOptions) (m *Mail) {
 			m.BodyHash = hasher.Sum()
 		}
 	}()
-	head, err := readHead(hasher, r, opt.LargeThreshold+1)
-	if err != nil {
-		m.ParseErrors = append(m.ParseErrors, "reading message: "+err.Error())
+	head := whole
+	if whole != nil {
+		hasher.consume(whole)
+	} else {
+		var err error
+		head, err = readHead(hasher, r, opt.LargeThreshold+1)
+		if err != nil {
+			m.ParseErrors = append(m.ParseErrors, "reading message: "+err.Error())
+		}
 	}
 	// Large or not is decided on the input as read: head holds all of it
 	// only when it is not longer than the threshold. The mbox line is

@@ -2,8 +2,10 @@ package threading
 
 import (
 	"bufio"
+	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -20,14 +22,22 @@ func normText(s string) string {
 	return strings.TrimRight(strings.Join(lines, "\n"), " \t\n")
 }
 
+// parseFile parses a file with Parse, and checks ParseBytes gives the
+// same facts without changing the bytes it reads in place.
 func parseFile(t *testing.T, path string, opt ParseOptions) *Mail {
 	t.Helper()
-	f, err := os.Open(path)
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	m := Parse(f, opt)
+	m := Parse(bytes.NewReader(raw), opt)
+	inPlace := bytes.Clone(raw)
+	if mb := ParseBytes(inPlace, opt); !reflect.DeepEqual(m, mb) {
+		t.Errorf("%s: ParseBytes and Parse disagree:\n%+v\n%+v", path, mb, m)
+	}
+	if !bytes.Equal(inPlace, raw) {
+		t.Errorf("%s: ParseBytes changed its input", path)
+	}
 	for _, e := range m.ParseErrors {
 		if strings.HasPrefix(e, "internal error") {
 			t.Fatalf("%s: %s", path, e)

@@ -2,6 +2,7 @@ package threading
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -43,21 +44,39 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 	return seeds
 }
 
+func mustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // checkParse parses raw and checks what must hold for any input.
 func checkParse(t testing.TB, raw []byte) *Mail {
 	t.Helper()
 	if len(raw) > maxFuzzInput {
 		raw = raw[:maxFuzzInput]
 	}
+	// ParseBytes is what the daemon calls for mail held in memory; it
+	// must agree with Parse on a stream and leave its input alone.
+	in := bytes.Clone(raw)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	m := Parse(bytes.NewReader(raw), ParseOptions{})
+	m := ParseBytes(in, ParseOptions{})
 	runtime.ReadMemStats(&after)
 	if grew := after.TotalAlloc - before.TotalAlloc; grew > maxFuzzAlloc && !raceEnabled {
 		t.Fatalf("parsing %d bytes allocated %d MiB", len(raw), grew>>20)
 	}
 	if m == nil {
 		t.Fatal("nil Mail")
+	}
+	if !bytes.Equal(in, raw) {
+		t.Fatal("ParseBytes changed its input")
+	}
+	if a, b := mustJSON(t, m), mustJSON(t, Parse(bytes.NewReader(raw), ParseOptions{})); !bytes.Equal(a, b) {
+		t.Fatalf("ParseBytes and Parse disagree:\n%s\n%s", a, b)
 	}
 	for _, e := range m.ParseErrors {
 		if strings.HasPrefix(e, "internal error") {

@@ -523,10 +523,18 @@ type headerField struct{ name, value string }
 // readHeader reads the header block of a message, unfolding continuation
 // lines. It is lenient (bare LF, lines without a colon are skipped) and
 // reads at most maxHeaderBytes.
+var headerReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+
 func readHeader(r io.Reader) ([]headerField, error) {
 	// ReadString joins buffer-sized pieces of a longer line: a small
-	// buffer costs nothing for the usual header of a few KiB.
-	br := bufio.NewReaderSize(io.LimitReader(r, maxHeaderBytes+1), 4096)
+	// buffer costs nothing for the usual header of a few KiB. Buffers are
+	// reused (every mail is read here).
+	br := headerReaders.Get().(*bufio.Reader)
+	br.Reset(io.LimitReader(r, maxHeaderBytes+1))
+	defer func() {
+		br.Reset(nil)
+		headerReaders.Put(br)
+	}()
 	var fields []headerField
 	read := 0
 	for {

@@ -218,11 +218,16 @@ func (e *Engine) Deliver(ctx context.Context, env Envelope, sp *store.Spool) (Re
 	start := e.now()
 	cfg := e.Config()
 	in := &inbound{env: env, size: sp.Size(), started: start}
-	r, err := sp.Reader()
-	if err != nil {
-		return Result{}, fmt.Errorf("reading spool: %w", err)
+	popt := threading.ParseOptions{ReplyMarker: cfg.Threading.ReplyMarker}
+	if sp.Spooled() {
+		r, err := sp.Reader()
+		if err != nil {
+			return Result{}, fmt.Errorf("reading spool: %w", err)
+		}
+		in.mail = threading.Parse(r, popt)
+	} else {
+		in.mail = threading.ParseBytes(sp.Bytes(), popt)
 	}
-	in.mail = threading.Parse(r, threading.ParseOptions{ReplyMarker: cfg.Threading.ReplyMarker})
 	in.mail.EnvelopeFrom = env.MailFrom
 	machine.Classify(in.mail)
 	e.identify(cfg, in)
@@ -248,6 +253,7 @@ func (e *Engine) Deliver(ctx context.Context, env Envelope, sp *store.Spool) (Re
 		in.verdict = AuthVerdict{Checked: true, DMARC: "fail",
 			Failed: []string{"dmarc: the mail has more than one From address"}}
 	}
+	var err error
 	if sp.Spooled() {
 		in.blob, err = sp.Commit()
 		if err != nil {
