@@ -20,11 +20,18 @@ import (
 	"helpdesk/store"
 )
 
+// maxSocketPath is the longest unix socket path Linux takes (sun_path is
+// 108 bytes with the terminating NUL).
+const maxSocketPath = 107
+
 // Serve serves api on a unix socket in dataDir (mode 0600: only the
 // daemon's user may administer it, SPEC 5). It returns the server to
 // shut down.
 func Serve(dataDir string, api API) (*http.Server, error) {
 	path := filepath.Join(dataDir, SocketName)
+	if len(path) > maxSocketPath {
+		return nil, fmt.Errorf("data_dir: the control socket %s is %d bytes long, and a unix socket path may have at most %d: choose a shorter data_dir", path, len(path), maxSocketPath)
+	}
 	if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
 		c.Close()
 		return nil, fmt.Errorf("another daemon is serving %s", path)

@@ -62,9 +62,13 @@ func Start(cfg *config.Config, opt Options) (d *Daemon, err error) {
 		log = slog.Default()
 	}
 	d = &Daemon{Config: cfg, log: log, started: time.Now()}
+	partial := d // d itself is nil when an error is returned
 	defer func() {
 		if err != nil {
-			d.closeAll()
+			if partial.smtpLn != nil {
+				partial.smtpLn.Close() // never served
+			}
+			partial.closeAll()
 		}
 	}()
 	d.DB, err = store.Open(cfg.DataDir, store.Options{Now: opt.Now})
@@ -213,14 +217,16 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	if d.smtpLn != nil {
+		// go-smtp closes the listeners Serve has registered; one
+		// shut down right after Start may not be yet.
+		d.smtpLn.Close()
+	}
 	d.closeAll()
 	return errors.Join(errs...)
 }
 
 func (d *Daemon) closeAll() {
-	if d.smtpLn != nil && d.SMTP == nil {
-		d.smtpLn.Close()
-	}
 	if d.httpSrv != nil {
 		d.httpSrv.Close()
 	}
