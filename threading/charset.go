@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -266,6 +267,15 @@ func detectCharset(b []byte, isHTML bool) (string, string, bool) {
 	if err != nil {
 		return "", "", false
 	}
+	// chardet runs its recognizers concurrently and orders equal
+	// confidences as they happen to finish: order them by name, so the
+	// same bytes always decode the same way.
+	slices.SortStableFunc(res, func(a, b chardet.Result) int {
+		if a.Confidence != b.Confidence {
+			return b.Confidence - a.Confidence
+		}
+		return strings.Compare(a.Charset, b.Charset)
+	})
 	for _, r := range res {
 		if r.Confidence < 30 {
 			break

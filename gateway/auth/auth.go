@@ -520,15 +520,15 @@ func aligned(d, from string, mode dmarc.AlignmentMode) bool {
 
 type headerField struct{ name, value string }
 
+// headerReaders are readHeader's buffers, reused (every mail is read).
+var headerReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+
 // readHeader reads the header block of a message, unfolding continuation
 // lines. It is lenient (bare LF, lines without a colon are skipped) and
 // reads at most maxHeaderBytes.
-var headerReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
-
 func readHeader(r io.Reader) ([]headerField, error) {
 	// ReadString joins buffer-sized pieces of a longer line: a small
-	// buffer costs nothing for the usual header of a few KiB. Buffers are
-	// reused (every mail is read here).
+	// buffer costs nothing for the usual header of a few KiB.
 	br := headerReaders.Get().(*bufio.Reader)
 	br.Reset(io.LimitReader(r, maxHeaderBytes+1))
 	defer func() {
