@@ -75,8 +75,8 @@ func NewServer(eng *engine.Engine, log *slog.Logger) *Server {
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
 	err := s.smtp.Serve(&limitListener{Listener: ln, lim: s.lim})
-	if errors.Is(err, smtp.ErrServerClosed) {
-		return nil
+	if errors.Is(err, smtp.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
+		return nil // already shut down; or the listener was closed first
 	}
 	return err
 }
@@ -89,8 +89,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.log.Warn("shutdown: sessions still running at the deadline were cut")
 		return s.smtp.Close()
 	}
-	if errors.Is(err, smtp.ErrServerClosed) {
-		return nil
+	if errors.Is(err, smtp.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
+		return nil // already shut down; or the listener was closed first
 	}
 	return err
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -727,4 +728,18 @@ func TestSpoolReusesMemory(t *testing.T) {
 		t.Fatalf("next spool holds %q", next.Bytes())
 	}
 	next.Close()
+	// And the buffer is reused: a spool does not allocate a new body
+	// buffer (8 KiB or more) for each message.
+	body := make([]byte, 4096)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := 0; i < 200; i++ {
+		sp := db.NewSpool(64 << 10)
+		sp.Write(body)
+		sp.Close()
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / 200; per > 2048 && !raceEnabled {
+		t.Errorf("%d bytes allocated per spool: the memory buffer is not reused", per)
+	}
 }

@@ -138,8 +138,9 @@ type Run struct {
 	Writes            int64 `json:"store_writes,omitempty"`
 	OutboundDelivered int64 `json:"outbound_delivered,omitempty"`
 	OutboundQueued    int64 `json:"outbound_queued,omitempty"`
-	// DrainedBefore is the outbound mail queued when the run began (a
-	// reused store), delivered before the burst.
+	// DrainedBefore is the outbound mail queued when the burst was due
+	// (left by earlier runs on a reused store, or by the warm-up),
+	// delivered before it. OutboundDelivered counts from the burst on.
 	DrainedBefore int64 `json:"drained_before,omitempty"`
 }
 
@@ -594,9 +595,10 @@ func (b *bench) runHelpdesk(p params, idx int, target, dir string) (Run, error) 
 	}
 	var before map[string]int64
 	if proc != nil && proc.HTTPAddr != "" {
-		// Every run starts with an empty outbound queue: a reused
+		// Every burst starts with an empty outbound queue: a reused
 		// (pre-filled) store would otherwise carry the mail earlier runs
-		// queued, and its delivery would be measured as ingest.
+		// queued, and the warm-up leaves some too; its delivery would
+		// be measured as ingest.
 		n, secs, err := drainQueue(proc.HTTPAddr, 5*time.Minute)
 		run.DrainedBefore = n
 		if err != nil {
@@ -606,6 +608,10 @@ func (b *bench) runHelpdesk(p params, idx int, target, dir string) (Run, error) 
 			b.logf("   %-18s run %d: delivered %d queued outbound mails in %.1fs before the burst", target, idx, n, secs)
 		}
 		before = scrape(proc.HTTPAddr)
+	}
+	var deliveredBefore int64
+	if sink != nil {
+		deliveredBefore = sink.Delivered.Load()
 	}
 	cpu := b.startCPU(b.pid(proc))
 	res := b.load(p, addr, gen)
@@ -640,7 +646,7 @@ func (b *bench) runHelpdesk(p params, idx int, target, dir string) (Run, error) 
 		run.Commits, run.Writes, run.OutboundQueued = m["helpdesk_store_commits_total"], m["helpdesk_store_writes_total"], m["helpdesk_outbound_queued"]
 	}
 	if sink != nil {
-		run.OutboundDelivered = sink.Delivered.Load()
+		run.OutboundDelivered = sink.Delivered.Load() - deliveredBefore
 	}
 	if proc != nil {
 		if proc.Profile != "" {
@@ -807,7 +813,6 @@ func (m cpuMark) finish(run *Run) {
 	}
 }
 
-// scrape reads the daemon's /metrics (bounded).
 // drainQueue waits until the daemon's outbound queue is empty and returns
 // how many mails were queued when it started.
 func drainQueue(addr string, limit time.Duration) (int64, float64, error) {
@@ -816,7 +821,11 @@ func drainQueue(addr string, limit time.Duration) (int64, float64, error) {
 	for {
 		q, ok := scrape(addr)["helpdesk_outbound_queued"]
 		if !ok {
-			return 0, 0, fmt.Errorf("/metrics has no helpdesk_outbound_queued")
+			if time.Since(t0) > limit {
+				return 0, 0, fmt.Errorf("/metrics gave no helpdesk_outbound_queued within %s", limit)
+			}
+			time.Sleep(200 * time.Millisecond) // a scrape failed: try again
+			continue
 		}
 		if first < 0 {
 			first = q
@@ -831,6 +840,7 @@ func drainQueue(addr string, limit time.Duration) (int64, float64, error) {
 	}
 }
 
+// scrape reads the daemon's /metrics (bounded).
 func scrape(addr string) map[string]int64 {
 	out := map[string]int64{}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -443,25 +443,53 @@ func TestPrefilledRunsStartWithEmptyQueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(work) })
+	// The pre-filled store holds 50 queued mails from "an earlier run".
+	pre := filepath.Join(work, "pre")
+	if _, err := Prefill(filepath.Join(pre, "data"), PrefillOptions{Tickets: 200}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(filepath.Join(pre, "data"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *store.Tx) error {
+		for i := 0; i < 50; i++ {
+			if err := tx.Enqueue(&store.Outbound{Kind: "notice", MailFrom: "support@bench.example", Rcpt: "left@over.example",
+				From: "support@bench.example", To: []string{"left@over.example"}, Subject: "left over",
+				MessageID: fmt.Sprintf("left.%d@bench.example", i), Text: "queued by an earlier run"}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
 	var progress bytes.Buffer
 	reports, err := Execute(Options{Mode: ModeNewTicket, Binary: bin, Messages: 80, Runs: 2, Sessions: 4, Tickets: 200,
-		Duration: time.Minute, WorkDir: work, Progress: &progress})
+		PrefillDir: pre, Duration: time.Minute, WorkDir: work, Progress: &progress})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, progress.String())
 	}
-	var pre []Run
+	var prefilled []Run
 	for _, run := range reports[0].Runs {
 		if run.Target == "helpdesk-prefilled" {
-			pre = append(pre, run)
+			prefilled = append(prefilled, run)
 		}
 		if run.OK != 80 || run.Failed != 0 {
 			t.Errorf("%s run %d: ok %d failed %d", run.Target, run.Index, run.OK, run.Failed)
 		}
 	}
-	if len(pre) != 2 {
-		t.Fatalf("prefilled runs: %+v", pre)
+	if len(prefilled) != 2 {
+		t.Fatalf("prefilled runs: %+v", prefilled)
 	}
-	if pre[1].DrainedBefore == 0 || !strings.Contains(progress.String(), "queued outbound mails") {
-		t.Errorf("the second pre-filled run found no queued mail to deliver first (drained %d):\n%s", pre[1].DrainedBefore, progress.String())
+	if prefilled[0].DrainedBefore < 50 || !strings.Contains(progress.String(), "queued outbound mails") {
+		t.Errorf("the first pre-filled run did not deliver the 50 queued mails first (drained %d):\n%s", prefilled[0].DrainedBefore, progress.String())
+	}
+	// The burst's own delivery count leaves the drained mail out.
+	for _, run := range prefilled {
+		if run.OutboundDelivered > 2*int64(run.OK) {
+			t.Errorf("run %d: %d delivered during a burst of %d new tickets", run.Index, run.OutboundDelivered, run.OK)
+		}
 	}
 }

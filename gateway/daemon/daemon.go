@@ -212,15 +212,16 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 // the outbound worker after its current attempt and closes the store.
 func (d *Daemon) Shutdown(ctx context.Context) error {
 	var errs []error
+	if d.smtpLn != nil {
+		// Closed first: go-smtp closes only the listeners Serve has
+		// registered, and right after Start it may not have yet (it
+		// would then accept from the backlog after the store closed).
+		d.smtpLn.Close()
+	}
 	if d.SMTP != nil {
 		if err := d.SMTP.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
 		}
-	}
-	if d.smtpLn != nil {
-		// go-smtp closes the listeners Serve has registered; one
-		// shut down right after Start may not be yet.
-		d.smtpLn.Close()
 	}
 	d.closeAll()
 	return errors.Join(errs...)
