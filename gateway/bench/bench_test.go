@@ -279,13 +279,7 @@ func TestCheckLoopback(t *testing.T) {
 // harvested reply tokens, figures from /proc, and a store in which the
 // agents' replies ran their commands (token authentication worked).
 func TestBenchEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	bin := filepath.Join(t.TempDir(), "helpdesk")
-	if out, err := exec.Command("go", "build", "-o", bin, "helpdesk/cmd/helpdesk").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildHelpdesk(t)
 	work := t.TempDir()
 	var progress bytes.Buffer
 	reports, err := Execute(Options{Mode: ModeMix, Binary: bin, Messages: 120, Runs: 1, Sessions: 4,
@@ -427,11 +421,10 @@ func TestProcCPU(t *testing.T) {
 	}
 }
 
-// TestPrefilledRunsStartWithEmptyQueue: a pre-filled store is reused from
-// run to run, so the outbound mail one burst queued is still there when
-// the next starts; the bench delivers it before measuring, or its
-// delivery would count against the pre-filled store.
-func TestPrefilledRunsStartWithEmptyQueue(t *testing.T) {
+// buildHelpdesk builds the daemon for a test that runs it (skipped with
+// -short).
+func buildHelpdesk(t *testing.T) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
@@ -439,6 +432,15 @@ func TestPrefilledRunsStartWithEmptyQueue(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, "helpdesk/cmd/helpdesk").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	return bin
+}
+
+// TestPrefilledRunsStartWithEmptyQueue: a pre-filled store is reused from
+// run to run, so the outbound mail one burst queued is still there when
+// the next starts; the bench delivers it before measuring, or its
+// delivery would count against the pre-filled store.
+func TestPrefilledRunsStartWithEmptyQueue(t *testing.T) {
+	bin := buildHelpdesk(t)
 	// A short work directory: the daemon's control socket path must fit
 	// a unix socket address.
 	work, err := os.MkdirTemp("", "hb")
