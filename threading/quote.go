@@ -143,6 +143,12 @@ func historyStart(lines []string) int {
 			// history a client did not quote, not a forward of this mail.
 			return extendHistory(lines, i+1)
 		}
+		if unquotedOriginalBelow(lines, i) {
+			// Gmail and Outlook on phones, Apple Mail, Yahoo: "On <date>,
+			// X <addr> wrote:" above the original, which is not marked
+			// with ">". Everything from the attribution on is history.
+			return extendHistory(lines, attributionStart(lines, i))
+		}
 		if k, _ := headerField(t); k != hdrNone {
 			end, ok := headerBlock(lines, i)
 			if !ok {
@@ -156,6 +162,40 @@ func historyStart(lines []string) int {
 		}
 	}
 	return len(lines)
+}
+
+// unquotedOriginalBelow reports whether line i ends an attribution that
+// carries a time, a year or an address, with the author's own text above
+// it and unquoted text (not a forward marker) below it. The text above is
+// required so that a mail that begins with such a line, which is how a
+// customer relays someone else's words, is never emptied.
+func unquotedOriginalBelow(lines []string, i int) bool {
+	t := strings.TrimSpace(lines[i])
+	if !isAttribution(t) {
+		return false
+	}
+	s := attributionStart(lines, i)
+	a := strings.Join(lines[s:i+1], " ")
+	if !timeOrYear.MatchString(a) && !emailRe.MatchString(a) {
+		return false
+	}
+	above := false
+	for k := 0; k < s; k++ {
+		if !blank(lines[k]) && !isQuoted(lines[k]) {
+			above = true
+			break
+		}
+	}
+	if !above {
+		return false
+	}
+	for k := i + 1; k < len(lines); k++ {
+		if blank(lines[k]) {
+			continue
+		}
+		return !isQuoted(lines[k]) && !isForwardMarker(lines[k])
+	}
+	return false
 }
 
 // headerBlock reports whether a quoted-message header block starts at

@@ -89,6 +89,9 @@ var attributionVerbs = []string{
 	"写道:", "写道：", "寫道:", "寫道：", "が書きました:", "が書きました：",
 }
 
+// midVerbs are attribution verbs that stand before the author's name.
+var midVerbs = []string{" schrieb ", " wrote ", " a écrit ", " escribió ", " ha scritto ", " skrev ", " schreef "}
+
 // attributionStartRe matches how an attribution begins, for attributions a
 // client wrapped over two or three lines.
 var attributionStartRe = regexp.MustCompile(`(?i)^(?:-{2,}\s*)?(?:on|le|am|el|il|op|den|em|w dniu|dne|в|el día|\d)(?:\s|[^\p{L}]|$)`)
@@ -113,6 +116,15 @@ func isAttribution(t string) bool {
 	for _, v := range attributionVerbs {
 		if strings.HasSuffix(lt, v) {
 			return true
+		}
+	}
+	// Thunderbird in German and others put the verb before the name:
+	// "Am 07.12.26 um 15:04 schrieb Certs Support:".
+	if attributionStartRe.MatchString(rt) && timeOrYear.MatchString(rt) {
+		for _, v := range midVerbs {
+			if strings.Contains(lt, v) {
+				return true
+			}
 		}
 	}
 	// "2012年4月2日 18:26 Megan One <x@example.com>:" and similar.

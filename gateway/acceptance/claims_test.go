@@ -26,6 +26,8 @@ var claims = []struct {
 }{
 	{"a customer mail opens a ticket; acknowledgement with number and reply token; no staff address reaches the customer; `helpdesk show N --json`",
 		[]string{"TestCustomerMailOpensTicketAndAcknowledges"}},
+	{"quoted history is stripped from replies written on phones (an attribution above an unquoted original); a forwarded message is content and stays",
+		[]string{"TestPhoneReplyKeepsOnlyNewText"}},
 }
 
 // notYetCovered lists #help commands and CLI subcommands whose
