@@ -115,6 +115,13 @@ type Tickets struct {
 	ParentBlocksResolve bool `toml:"parent_blocks_resolve"`
 	// AckPerSenderPerHour caps acknowledgements per sender address.
 	AckPerSenderPerHour int `toml:"ack_per_sender_per_hour"`
+	// AckPerIPPerHour caps acknowledgements caused by one SMTP client
+	// address (reflection through forged senders). Trusted relays are
+	// exempt: behind a front MTA every mail comes from its address, so
+	// only AckPerHour and the per-sender limit apply there.
+	AckPerIPPerHour int `toml:"ack_per_ip_per_hour"`
+	// AckPerHour caps acknowledgements in total.
+	AckPerHour int `toml:"ack_per_hour"`
 	// MaxOutboundAttachments is not here: see [outbound].
 }
 
@@ -218,6 +225,8 @@ func Default() *Config {
 			AutoCloseAfter:      Duration(5 * 24 * time.Hour),
 			ParentBlocksResolve: true,
 			AckPerSenderPerHour: 5,
+			AckPerIPPerHour:     20,
+			AckPerHour:          200,
 		},
 		Commands: Commands{Confirm: "errors"},
 		Auth: Auth{

@@ -233,6 +233,8 @@ func (c *Config) validateThreading(v *validator) {
 func (c *Config) validateTickets(v *validator) {
 	v.dur("tickets.auto_close_after", c.Tickets.AutoCloseAfter, 3650*dayDur, "120h")
 	v.count("tickets.ack_per_sender_per_hour", c.Tickets.AckPerSenderPerHour, 1, 1000, "5")
+	v.count("tickets.ack_per_ip_per_hour", c.Tickets.AckPerIPPerHour, 1, 100000, "20")
+	v.count("tickets.ack_per_hour", c.Tickets.AckPerHour, 1, 1000000, "200")
 	switch c.Commands.Confirm {
 	case "errors", "always":
 	default:

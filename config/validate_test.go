@@ -134,6 +134,8 @@ func TestValidateProblems(t *testing.T) {
 		// [tickets], [commands]
 		{"auto close zero", "+[tickets]\nauto_close_after = \"0h\"", []string{"tickets.auto_close_after"}},
 		{"ack rate zero", "+[tickets]\nack_per_sender_per_hour = 0", []string{"tickets.ack_per_sender_per_hour"}},
+		{"ack per ip zero", "+[tickets]\nack_per_ip_per_hour = 0", []string{"tickets.ack_per_ip_per_hour"}},
+		{"ack total negative", "+[tickets]\nack_per_hour = -1", []string{"tickets.ack_per_hour"}},
 		{"confirm enum", "+[commands]\nconfirm = \"never\"", []string{"commands.confirm"}},
 		// [auth]
 		{"staff unknown check", "+[auth]\nstaff = [\"dmarc\", \"spf\"]", []string{"auth.staff[1]"}},

@@ -765,6 +765,11 @@ func SlideWindow(stamps []int64, now time.Time, window time.Duration, limit int)
 // limit events (including this one) fell within window. A refused event is
 // not recorded.
 func (t *Tx) RateAllow(key string, window time.Duration, limit int) (bool, error) {
+	return t.RateAllowAt(key, t.Now(), window, limit)
+}
+
+// RateAllowAt is RateAllow at the caller's time (the engine's clock).
+func (t *Tx) RateAllowAt(key string, now time.Time, window time.Duration, limit int) (bool, error) {
 	b := t.b(bRate)
 	var stamps []int64
 	if v := b.Get([]byte(key)); v != nil {
@@ -772,7 +777,6 @@ func (t *Tx) RateAllow(key string, window time.Duration, limit int) (bool, error
 			stamps = nil
 		}
 	}
-	now := t.Now()
 	cut := now.Add(-window).UnixNano()
 	kept := stamps[:0]
 	for _, s := range stamps {
@@ -790,11 +794,16 @@ func (t *Tx) RateAllow(key string, window time.Duration, limit int) (bool, error
 // RateCount returns how many events for key fell within window, without
 // recording one.
 func (t *Tx) RateCount(key string, window time.Duration) int {
+	return t.RateCountAt(key, t.Now(), window)
+}
+
+// RateCountAt is RateCount at the caller's time (the engine's clock).
+func (t *Tx) RateCountAt(key string, now time.Time, window time.Duration) int {
 	var stamps []int64
 	if v := t.b(bRate).Get([]byte(key)); v != nil {
 		_ = unmarshal(v, &stamps)
 	}
-	cut := t.Now().Add(-window).UnixNano()
+	cut := now.Add(-window).UnixNano()
 	n := 0
 	for _, s := range stamps {
 		if s > cut {

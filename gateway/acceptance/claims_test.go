@@ -28,6 +28,8 @@ var claims = []struct {
 		[]string{"TestCustomerMailOpensTicketAndAcknowledges"}},
 	{"quoted history is stripped from replies written on phones (an attribution above an unquoted original); a forwarded message is content and stays",
 		[]string{"TestPhoneReplyKeepsOnlyNewText"}},
+	{"acknowledgement limits per SMTP client and in total ([tickets] ack_per_ip_per_hour, ack_per_hour): forged senders get at most the limit, every ticket still opens, counted and logged once; a trusted relay is exempt from the per-client limit",
+		[]string{"TestAckLimitPerClientIP", "TestAckLimitGlobalAndTrustedRelay"}},
 }
 
 // notYetCovered lists #help commands and CLI subcommands whose

@@ -193,6 +193,12 @@ func (e *Env) Send(from string, rcpts []string, raw []byte) error {
 	return testkit.SendMail(e.SMTP, from, rcpts, raw)
 }
 
+// SendFrom is Send from a chosen loopback client address (127.0.0.2, ...),
+// so one test can play several SMTP clients.
+func (e *Env) SendFrom(clientIP, from string, rcpts []string, raw []byte) error {
+	return testkit.SendMailFrom(clientIP, e.SMTP, from, rcpts, raw)
+}
+
 // MustSend is Send that fails the test unless the mail got 250, and then
 // waits until everything it caused has left the outbound queue.
 func (e *Env) MustSend(from string, rcpts []string, raw []byte) {

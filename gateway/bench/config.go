@@ -18,7 +18,10 @@ import (
 // the notification's reply address), outbound mail relayed to the bench's
 // sink, DMARC lookups answered NXDOMAIN by the bench's DNS server, and the
 // default limits except the per-IP connection cap (every bench session
-// comes from 127.0.0.1). dkimKey, when set, turns outbound DKIM signing on.
+// comes from 127.0.0.1) and the total acknowledgement cap (a bench is a
+// flood of new tickets by design; at the default 200 an hour the daemon
+// would stop acknowledging, and the mix would lose the reply tokens it
+// answers). dkimKey, when set, turns outbound DKIM signing on.
 func DaemonConfig(dataDir, relay, resolver, dkimKey string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `data_dir = %q
@@ -46,6 +49,9 @@ retry_max = "10s"
 resolver = %q
 dns_timeout = "2s"
 staff = ["token"]
+
+[tickets]
+ack_per_hour = 1000000
 
 [[mailbox]]
 address = %q

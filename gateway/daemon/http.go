@@ -53,6 +53,9 @@ func (d *Daemon) writeMetrics(w io.Writer) {
 	counter(w, "helpdesk_tickets_created_total", "Tickets opened.", em.NewTickets.Load())
 	counter(w, "helpdesk_outbound_enqueued_total", "Mails queued for delivery.", em.Enqueued.Load())
 	counter(w, "helpdesk_store_errors_total", "Store failures answered with 451.", em.StoreErrors.Load())
+	const acks = "helpdesk_acks_suppressed_total"
+	fmt.Fprintf(w, "# HELP %s New-ticket acknowledgements skipped by a limit ([tickets] ack_per_*); the tickets were opened.\n# TYPE %s counter\n", acks, acks)
+	fmt.Fprintf(w, "%s{limit=\"sender\"} %d\n%s{limit=\"ip\"} %d\n%s{limit=\"global\"} %d\n", acks, em.AcksLimitedSender.Load(), acks, em.AcksLimitedIP.Load(), acks, em.AcksLimitedGlobal.Load())
 	sm := &d.SMTP.Metrics
 	counter(w, "helpdesk_smtp_connections_total", "SMTP connections accepted.", sm.Connections.Load())
 	counter(w, "helpdesk_smtp_connections_refused_total", "SMTP connections refused by the connection limits.", sm.RefusedConns.Load())

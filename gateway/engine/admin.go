@@ -88,6 +88,7 @@ func (e *Engine) Release(ctx context.Context, id uint64) (Result, error) {
 		return Result{}, err
 	}
 	res.Outbound = enq
+	e.ackLimited(res, in.env, in.mail.From.Addr)
 	if enq > 0 && e.Wake != nil {
 		e.Wake()
 	}

@@ -71,6 +71,9 @@ type Result struct {
 	Security bool
 	// Loop: quarantined as a mail loop.
 	Loop bool
+	// AckLimit names the acknowledgement limit that stopped this new
+	// ticket's acknowledgement: "sender", "ip" or "global".
+	AckLimit string
 }
 
 // Engine is shared by all SMTP sessions and the CLI's inject.
@@ -95,6 +98,11 @@ type Engine struct {
 	// spooling), not those waiting on DNS: the store's writer waits
 	// briefly for these only.
 	coming atomic.Int64
+
+	// ackLog rate-limits the log line about skipped acknowledgements.
+	ackLogMu      sync.Mutex
+	ackLogged     time.Time
+	ackUnreported int
 }
 
 // Busy reports whether mail is coming in: a delivery is under way or one
@@ -117,6 +125,8 @@ type Metrics struct {
 	Enqueued       atomic.Int64
 	ForgedTokens   atomic.Int64
 	StoreErrors    atomic.Int64
+	// Acknowledgements skipped by each limit.
+	AcksLimitedSender, AcksLimitedIP, AcksLimitedGlobal atomic.Int64
 }
 
 // Options configure New.
@@ -282,6 +292,7 @@ func (e *Engine) Deliver(ctx context.Context, env Envelope, sp *store.Spool) (Re
 	e.Metrics.Accepted.Add(1)
 	e.Metrics.Enqueued.Add(int64(enqueued))
 	e.count(res, in.mail)
+	e.ackLimited(res, env, in.mail.From.Addr)
 	if enqueued > 0 && e.Wake != nil {
 		e.Wake()
 	}
@@ -322,6 +333,39 @@ func (e *Engine) count(res Result, m *threading.Mail) {
 	if res.Security {
 		e.Metrics.SecurityEvents.Add(1)
 	}
+}
+
+// ackLogEvery is the least time between two log lines about skipped
+// acknowledgements: a reflection attempt of thousands of mails must not
+// flood the log as well.
+const ackLogEvery = time.Minute
+
+// ackLimited counts an acknowledgement skipped by a limit and logs it, at
+// most once per ackLogEvery with the number skipped since the last line.
+func (e *Engine) ackLimited(res Result, env Envelope, from string) {
+	switch res.AckLimit {
+	case "":
+		return
+	case "sender":
+		e.Metrics.AcksLimitedSender.Add(1)
+	case "ip":
+		e.Metrics.AcksLimitedIP.Add(1)
+	case "global":
+		e.Metrics.AcksLimitedGlobal.Add(1)
+	}
+	now := e.now()
+	e.ackLogMu.Lock()
+	e.ackUnreported++
+	if !e.ackLogged.IsZero() && now.Sub(e.ackLogged) < ackLogEvery {
+		e.ackLogMu.Unlock()
+		return
+	}
+	n := e.ackUnreported
+	e.ackLogged, e.ackUnreported = now, 0
+	e.ackLogMu.Unlock()
+	e.log.Warn("acknowledgement limit reached; the ticket is open, its acknowledgement skipped",
+		"limit", res.AckLimit, "ticket", res.Ticket, "from", from, "client", env.RemoteIP.String(),
+		"skipped", n, "next_log_after", ackLogEvery.String())
 }
 
 func readerAt(sp *store.Spool) (io.ReaderAt, bool) {

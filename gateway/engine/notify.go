@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -584,9 +585,26 @@ func (a *applier) acknowledge(tk *store.Ticket, c *store.Comment) error {
 	if !a.in.verdict.Checked && !a.tokenIssuedTo(u.ID) {
 		return nil
 	}
-	stamps, ok := store.SlideWindow(u.AckTimes, a.now, hour, a.cfg.Tickets.AckPerSenderPerHour)
+	// The windows read the engine's clock (tests step it).
+	now := a.e.now()
+	stamps, ok := store.SlideWindow(u.AckTimes, now, hour, a.cfg.Tickets.AckPerSenderPerHour)
+	limit := ""
+	if !ok {
+		limit = "sender"
+	} else if limit = a.ackLimit(now); limit != "" {
+		stamps = stamps[:len(stamps)-1] // not sent: not counted for the sender either
+	}
 	u.AckTimes = stamps
-	if err := a.saveUser(u); err != nil || !ok {
+	if err := a.saveUser(u); err != nil {
+		return err
+	}
+	if limit != "" {
+		// The ticket stands; only the answer is skipped. Counted and
+		// logged after the commit (this function may run again).
+		a.res.AckLimit = limit
+		return nil
+	}
+	if err := a.recordAck(now); err != nil {
 		return err
 	}
 	tk.AckSent = true // the caller stores tk
@@ -612,6 +630,74 @@ subject when you write to us about this request.
 		tk: tk, kind: "ack", rcpt: tk.Requester, rcptName: m.From.Name, seq: c.ID, mb: mb, fromName: mb.Name,
 		subject: tag + " " + tk.Subject, text: text, inReplyTo: root, refs: refs, autoSub: "auto-replied",
 	})
+}
+
+// Keys of the acknowledgement windows kept in the store's rate bucket.
+const (
+	ackAllKey  = "ack-all"
+	ackIPKeyPx = "ack-ip:"
+)
+
+// ackClient is the SMTP client the per-IP acknowledgement limit counts
+// for this mail, or "" when none applies: mail without a client address
+// (inject, a released quarantine record) and mail from a trusted relay.
+// A front MTA relays everyone's mail from its one address, so counting it
+// as "the client" would stop acknowledgements for all customers after
+// ack_per_ip_per_hour mails; there the total and per-sender limits apply
+// (the front MTA limits its own clients). An IPv6 client counts by its
+// /64, which one host usually holds in full.
+func (a *applier) ackClient() string {
+	ip := a.in.env.RemoteIP.Unmap()
+	if !ip.IsValid() || trustedRelay(a.cfg, ip) {
+		return ""
+	}
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
+}
+
+// trustedRelay reports whether ip is in [auth] trusted_relays (validated
+// by config: CIDR prefixes or single addresses).
+func trustedRelay(cfg *config.Config, ip netip.Addr) bool {
+	for _, r := range cfg.Auth.TrustedRelays {
+		if p, err := netip.ParsePrefix(r); err == nil {
+			if p.Masked().Contains(ip) {
+				return true
+			}
+		} else if b, err := netip.ParseAddr(r); err == nil && b.Unmap() == ip {
+			return true
+		}
+	}
+	return false
+}
+
+// ackLimit names the per-client or total acknowledgement limit this mail
+// is over ("ip", "global"), or "" (issue 11: no reflection through forged
+// senders).
+func (a *applier) ackLimit(now time.Time) string {
+	if c := a.ackClient(); c != "" && a.tx.RateCountAt(ackIPKeyPx+c, now, hour) >= a.cfg.Tickets.AckPerIPPerHour {
+		return "ip"
+	}
+	if a.tx.RateCountAt(ackAllKey, now, hour) >= a.cfg.Tickets.AckPerHour {
+		return "global"
+	}
+	return ""
+}
+
+// recordAck counts an acknowledgement about to be sent in the per-client
+// and total windows.
+func (a *applier) recordAck(now time.Time) error {
+	if c := a.ackClient(); c != "" {
+		if _, err := a.tx.RateAllowAt(ackIPKeyPx+c, now, hour, a.cfg.Tickets.AckPerIPPerHour); err != nil {
+			return fmt.Errorf("recording acknowledgement for client %s: %w", c, err)
+		}
+	}
+	if _, err := a.tx.RateAllowAt(ackAllKey, now, hour, a.cfg.Tickets.AckPerHour); err != nil {
+		return fmt.Errorf("recording acknowledgement: %w", err)
+	}
+	return nil
 }
 
 func greetName(n string) string {

@@ -290,10 +290,22 @@ func (d *Daemon) MustSend(from string, rcpts []string, raw []byte) {
 
 // SendMail speaks SMTP to addr.
 func SendMail(addr, from string, rcpts []string, raw []byte) error {
-	c, err := smtp.Dial(addr)
+	return SendMailFrom("", addr, from, rcpts, raw)
+}
+
+// SendMailFrom is SendMail from a chosen local (loopback) address, e.g.
+// 127.0.0.2, so a test can play several SMTP clients; "" lets the system
+// choose.
+func SendMailFrom(localIP, addr, from string, rcpts []string, raw []byte) error {
+	d := net.Dialer{Timeout: 10 * time.Second}
+	if localIP != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(localIP)}
+	}
+	conn, err := d.Dial("tcp", addr)
 	if err != nil {
 		return err
 	}
+	c := smtp.NewClient(conn)
 	defer c.Close()
 	if err := c.Hello("client.test"); err != nil {
 		return err
