@@ -433,6 +433,9 @@ func (e *Env) Find(addr, sub string) *testkit.Received {
 	return nil
 }
 
+// Text is a received mail's text part with "\n" line ends.
+func Text(m *testkit.Received) string { return strings.ReplaceAll(m.Env.Text, "\r\n", "\n") }
+
 // ReplyTo is the address in a received mail's Reply-To header.
 func ReplyTo(m *testkit.Received) string { return Addr(m.Header("Reply-To")) }
 

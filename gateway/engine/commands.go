@@ -244,9 +244,20 @@ func (a *applier) planCommands(tk *store.Ticket, d threading.Decision, b command
 	r.block = b
 	r.probs = append(r.probs, mp...)
 	role := command.Role(a.in.agent.Role)
-	r.probs = append(r.probs, command.Validate(b, role)...)
-	if len(r.probs) > 0 {
+	if len(mp) > 0 {
+		// The block could not be expanded: its lines are not what the
+		// agent meant to run.
+		r.probs = append(r.probs, command.Validate(b, role)...)
 		return r
+	}
+	r.probs = append(r.probs, command.Validate(b, role)...)
+	// Lines with a syntax or role problem are not planned; every other
+	// line is checked against the ticket and config too, so one
+	// transcript names every bad line (a syntax error elsewhere must not
+	// make "#assign alise" look fine).
+	bad := map[int]bool{}
+	for _, p := range r.probs {
+		bad[p.Line] = true
 	}
 	light := a.in.agent.IsLight()
 	side := d.Outcome == threading.OutStaffSide
@@ -258,9 +269,26 @@ func (a *applier) planCommands(tk *store.Ticket, d threading.Decision, b command
 		r.confirm = true
 	}
 	for i, c := range b.Commands {
+		if i >= command.MaxCommands {
+			break // Validate refused the block; later lines were not read
+		}
+		if c.Macro == "" && bad[c.Line] || c.Macro != "" && macroLineBad(r.probs, c) {
+			continue
+		}
 		a.planOne(r, i, c, newTicket)
 	}
 	return r
+}
+
+// macroLineBad reports whether a problem concerns this command expanded
+// from a macro (its lines share the #macro line's number).
+func macroLineBad(probs []command.Problem, c command.Command) bool {
+	for _, p := range probs {
+		if p.Line == c.Line && p.Raw == c.Raw && p.Macro == c.Macro {
+			return true
+		}
+	}
+	return false
 }
 
 // planOne validates one command and records its change.
@@ -522,11 +550,17 @@ func (a *applier) planOne(r *cmdRun, i int, c command.Command, newTicket bool) {
 		})
 	case "ticket":
 		n, _ := command.TicketNumber(arg(0))
-		if n != tk.ID {
-			if _, err := a.resolve(n); err != nil {
-				r.fail(c, "ticket #%d does not exist", n)
-				return
-			}
+		named, err := a.resolve(n)
+		if err != nil {
+			r.fail(c, "ticket #%d does not exist", n)
+			return
+		}
+		if tk.ID != 0 && named.ID != tk.ID {
+			// In an answer to a notification the ticket is the one
+			// answered; #ticket N belongs in a new mail. Guessing which
+			// was meant could change the wrong ticket: refuse all.
+			r.fail(c, "this mail answers a notification of ticket #%d; #ticket %d belongs in a new mail to the support address. Nothing was applied to either ticket", tk.ID, n)
+			return
 		}
 		r.ok(i, "acting on ticket #%d", tk.ID)
 	case "list":
@@ -560,9 +594,9 @@ func (a *applier) planOne(r *cmdRun, i int, c command.Command, newTicket bool) {
 		r.sendHeld = held
 		r.ok(i, "held reply released")
 	case "report":
-		r.answer = append(r.answer, "Reports are not available yet in this version of helpdesk: no report was made.")
-		r.ok(i, "not available yet")
-		r.confirm = true
+		// Until reports exist this is an error line: a transcript may
+		// never claim what was not done.
+		r.fail(c, "reports are not available yet in this version of helpdesk: no report was made")
 	case "help":
 		r.answer = append(r.answer, command.HelpCard())
 		r.ok(i, "command card: see below")
@@ -804,9 +838,9 @@ func (a *applier) sendTranscript(tk *store.Ticket, results []command.Result, app
 	}
 	b.WriteString("\n")
 	b.WriteString(a.staffFooter(true, nil, a.in.agent))
-	subject := "Re: " + m.Subject
+	subject := a.answerSubject("Re: ", tk)
 	if !applied {
-		subject = "Commands not applied: " + m.Subject
+		subject = a.answerSubject("Commands not applied: ", tk)
 	}
 	o := out{tk: tk, kind: "transcript", rcpt: a.staff.Email, rcptName: a.in.agent.Name, private: true, staffTok: true,
 		subject: subject, text: b.String(), inReplyTo: m.MessageID, autoSub: "auto-replied", files: files}

@@ -311,6 +311,37 @@ func (a *applier) subjectFor(tk *store.Ticket) string {
 	return threading.Tag(a.cfg.Threading.TagPrefix, tk.ID) + " " + tk.Subject
 }
 
+// answerPrefixes are the prefixes of our answers to staff, removed before
+// one is added again so that answering an answer does not snowball.
+var answerPrefixes = []string{"commands not applied:", "held:"}
+
+// answerSubject is the subject of an answer to the sender (a transcript,
+// a held-mail notice): one prefix and the ticket's subject, or, without a
+// ticket, the mail's subject without reply prefixes and earlier ones of
+// ours.
+func (a *applier) answerSubject(prefix string, tk *store.Ticket) string {
+	if tk != nil && tk.ID != 0 {
+		return prefix + a.subjectFor(tk)
+	}
+	s := a.mail().Subject
+	for {
+		before := s
+		s = threading.CleanSubject(s, a.cfg.Threading.TagPrefix)
+		for _, p := range answerPrefixes {
+			if len(s) >= len(p) && strings.EqualFold(s[:len(p)], p) {
+				s = strings.TrimSpace(s[len(p):])
+			}
+		}
+		if s == before {
+			break
+		}
+	}
+	if s == "" {
+		s = "(no subject)"
+	}
+	return prefix + s
+}
+
 func (a *applier) authorName(c *store.Comment) string {
 	if ag := a.cfg.Agent(c.Author); ag != nil {
 		return ag.Name

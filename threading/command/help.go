@@ -77,10 +77,12 @@ OTHER
   #spam                close the ticket as spam and block its sender
   #spam domain         (admins) block the sender's whole domain
   #send                in a reply to a held-mail transcript: send it anyway
-  #report [period]     mail me a CSV report; period is today, yesterday,
-                       week, last-week, month, last-month, quarter,
-                       last-quarter, year, last-year, 30d, 4w, 2025, 2025-05,
-                       2025-05-01 or 2025-05-01..2025-05-31 (default 30d)
+  #report [period]     NOT AVAILABLE YET: the line is refused with an
+                       error and nothing is applied. The periods it will
+                       take: today, yesterday, week, last-week, month,
+                       last-month, quarter, last-quarter, year, last-year,
+                       30d, 4w, 2025, 2025-05, 2025-05-01 or
+                       2025-05-01..2025-05-31 (default 30d)
   #help                mail me this card
   #end                 end of the commands (the next lines are text even if
                        they start with #)
