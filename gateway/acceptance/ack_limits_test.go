@@ -9,6 +9,9 @@ import (
 	"helpdesk/gateway/testkit"
 )
 
+var _ = claim("acknowledgement limits per SMTP client and in total ([tickets] ack_per_ip_per_hour, ack_per_hour): forged senders get at most the limit, every ticket still opens, counted and logged once; a trusted relay is exempt from the per-client limit",
+	"TestAckLimitPerClientIP", "TestAckLimitGlobalAndTrustedRelay")
+
 // forgedBurst sends n mails with n different (forged, unsigned) From
 // addresses from one SMTP client address and returns the addresses.
 func forgedBurst(e *Env, clientIP, tag string, n int) []string {

@@ -7,6 +7,9 @@ import (
 	"helpdesk/gateway/testkit"
 )
 
+var _ = claim("quoted history is stripped from replies written on phones (an attribution above an unquoted original); a forwarded message is content and stays",
+	"TestPhoneReplyKeepsOnlyNewText")
+
 // A customer answering from a phone: Gmail for Android puts "On <date>,
 // <name> <addr> wrote:" above the original without ">" marks. The ticket
 // keeps only the new text, and the agent's notification carries only it;

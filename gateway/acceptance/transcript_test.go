@@ -7,6 +7,18 @@ import (
 	"helpdesk/gateway/testkit"
 )
 
+var _ = claim("transcript and held-mail subjects carry one prefix and the ticket's subject",
+	"TestTranscriptSubjectsDoNotSnowball")
+
+var _ = claim("#report is not available yet: an error line, never claimed as applied",
+	"TestReportIsRefusedNotClaimed")
+
+var _ = claim("#ticket <n> belongs in a new mail; in an answer about another ticket the whole mail is refused and neither ticket changes",
+	"TestTicketCommandInAnswerToAnotherTicketIsRefused")
+
+var _ = claim("all or nothing: every bad line of a block is named in one transcript with its did-you-mean, syntax and context errors alike; nothing is applied, nothing reaches the customer",
+	"TestTranscriptNamesEveryBadLine")
+
 // openTicket has Ken open a ticket and returns the notification Victoria
 // got for it (the group's agents are told when nobody is assigned).
 func openTicket(t *testing.T, e *Env, from, subject string) *testkit.Received {
