@@ -285,6 +285,7 @@ type Ticket struct {
 	Subject   string   `json:"subject"`
 	Status    string   `json:"status"`
 	Priority  string   `json:"priority"`
+	Type      string   `json:"type"`
 	Mailbox   string   `json:"mailbox"`
 	Requester string   `json:"requester"`
 	Assignee  string   `json:"assignee"`
