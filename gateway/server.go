@@ -180,6 +180,8 @@ func (ss *session) Data(r io.Reader) error {
 	defer sp.Close()
 
 	// Our Received line (RFC 5321 section 4.4) records where it came from.
+	// The authres check skips it (Envelope.Via "smtp"): the relay's block
+	// of headers starts below it.
 	fmt.Fprintf(sp, "Received: from %s (%s)\r\n\tby %s with ESMTP id %d;\r\n\t%s\r\n",
 		sanitizeHelo(ss.conn.Hostname()), ss.ip, cfg.Hostname, ss.id, time.Now().Format(time.RFC1123Z))
 

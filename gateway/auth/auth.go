@@ -1,6 +1,6 @@
 // Package auth decides who really sent an inbound mail (SPEC section 5): it
 // verifies DKIM signatures and evaluates DMARC with go-msgauth, reads the
-// topmost Authentication-Results header of a trusted upstream, and combines
+// Authentication-Results headers a trusted relay prepended, and combines
 // the configured staff checks. It also signs outbound mail with DKIM.
 //
 // Every DNS query goes through one pure-Go net.Resolver, aimed at the
@@ -26,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/emersion/go-msgauth/authres"
 	"github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-msgauth/dmarc"
 	"golang.org/x/net/idna"
@@ -153,16 +154,36 @@ type DKIMSig struct {
 	Err        string // why it did not pass; "" when Pass
 }
 
-// AuthRes is what the topmost Authentication-Results header said.
+// AuthRes is what the Authentication-Results headers of the trusted relay
+// said: those with a trusted authserv-id in the relay's block (see Check).
 type AuthRes struct {
 	Present    bool   // the mail has an Authentication-Results header
-	AuthservID string // its authserv-id
-	// Trusted: the authserv-id is in TrustedAuthservIDs and the SMTP client
-	// is a trusted relay (or the caller vouched for it with trustAuthRes).
-	// The fields below are filled only when Trusted.
+	AuthservID string // the authserv-id of the first believed header (else of the topmost one)
+	// Trusted: a header with a trusted authserv-id stands in the relay's
+	// block and the SMTP client is a trusted relay (or the caller vouched
+	// for it with TrustAuthRes). The fields below are filled only when
+	// Trusted.
 	Trusted  bool
 	DKIMPass bool   // dkim=pass with header.d (or header.i) aligned with the From domain
-	DMARC    string // its dmarc result for the From domain, "" if none
+	DMARC    string // the first dmarc result for the From domain among them, "" if none
+	// Ignored counts headers with a trusted authserv-id below the relay's
+	// Received line: the sender wrote them.
+	Ignored int
+}
+
+// Origin says how a mail reached us, for the authres check.
+type Origin struct {
+	// ClientIP is the SMTP client's address (zero for mail injected from
+	// the command line).
+	ClientIP netip.Addr
+	// TrustAuthRes stands in for the trusted-relay condition when the
+	// caller knows the mail came from a trusted MTA (helpdesk inject
+	// --trust-authres).
+	TrustAuthRes bool
+	// OwnReceived is the number of Received lines we prepended ourselves
+	// at the top of raw (1 for SMTP, 0 for inject): the relay's block
+	// starts below them.
+	OwnReceived int
 }
 
 // Result is the outcome of Check.
@@ -190,15 +211,22 @@ type Result struct {
 // (it is small), the body once, streamed through the DKIM body hashes, and
 // only when there is a signature.
 //
-// fromDomain is the domain of the single From address. clientIP is the SMTP
-// client's address (zero for mail injected from the command line);
-// trustAuthRes stands in for the trusted-relay condition when the caller
-// knows the mail came from a trusted MTA (helpdesk inject --trust-authres).
-// The authserv-id must be trusted in every case.
+// fromDomain is the domain of the single From address; o says how the mail
+// came (see Origin). The authserv-id must be trusted in every case.
+//
+// Authentication-Results are believed only in the trusted relay's block
+// (SPEC 5): the header fields the relay prepended, from the top (below our
+// own Received lines) down to and including the relay's own topmost
+// Received line. Everything below that line came from the sender, who may
+// have written "Authentication-Results: <trusted id>; dmarc=pass"
+// himself; a front MTA at its defaults does not always remove such a
+// header (OpenDKIM adds none to unsigned mail, OpenDMARC skips local
+// clients), so it is ignored here. Without a Received line of the relay no
+// block can be told from the sender's headers and nothing is believed.
 //
 // Check never fails: problems become temperror/permerror results and
 // entries in Failed. Each DNS lookup is bounded by the DNS timeout and ctx.
-func (c *Checker) Check(ctx context.Context, raw io.ReaderAt, fromDomain string, clientIP netip.Addr, trustAuthRes bool) Result {
+func (c *Checker) Check(ctx context.Context, raw io.ReaderAt, fromDomain string, o Origin) Result {
 	from := normDomain(fromDomain)
 	res := Result{FromDomain: from}
 	lookup := c.lookupTXT(ctx)
@@ -221,17 +249,37 @@ func (c *Checker) Check(ctx context.Context, raw io.ReaderAt, fromDomain string,
 
 	fields, herr := readHeader(io.NewSectionReader(raw, 0, math.MaxInt64))
 	var sigSelectors []string
-	var authResValue string
-	haveAuthRes := false
+	// The relay's block: after our own Received lines, up to and including
+	// the next Received line.
+	var block []string // Authentication-Results values in the relay's block, topmost first
+	firstAR, haveAuthRes, relayReceived := "", false, false
+	ownLeft := o.OwnReceived
+	ignored := 0
 	for _, f := range fields {
 		switch {
 		case strings.EqualFold(f.name, "DKIM-Signature"):
 			sigSelectors = append(sigSelectors, tagValue(f.value, "s"))
-		case strings.EqualFold(f.name, "Authentication-Results") && !haveAuthRes:
-			// Only the topmost counts: it is the one our trusted MTA added
-			// (RFC 8601 section 5); anything below may be forged.
-			authResValue, haveAuthRes = f.value, true
+		case strings.EqualFold(f.name, "Received"):
+			switch {
+			case ownLeft > 0:
+				ownLeft--
+			case !relayReceived:
+				relayReceived = true
+			}
+		case strings.EqualFold(f.name, "Authentication-Results"):
+			if !haveAuthRes {
+				firstAR, haveAuthRes = f.value, true
+			}
+			switch {
+			case !relayReceived:
+				block = append(block, f.value)
+			case c.authservID[authservID(f.value)]:
+				ignored++
+			}
 		}
+	}
+	if !relayReceived {
+		block = nil // no block can be told from the sender's headers
 	}
 
 	dkimProblem := ""
@@ -306,35 +354,56 @@ func (c *Checker) Check(ctx context.Context, raw io.ReaderAt, fromDomain string,
 
 	// Authentication-Results.
 	authresProblem := ""
+	var believed []AuthRes
+	untrustedID := ""
+	for _, v := range block {
+		ar := parseAuthRes(v, from, mode)
+		if ar.AuthservID != "" && c.authservID[ar.AuthservID] {
+			believed = append(believed, ar)
+		} else if untrustedID == "" {
+			untrustedID = ar.AuthservID
+		}
+	}
 	switch {
 	case !haveAuthRes:
 		authresProblem = "no Authentication-Results header"
+	case !relayReceived:
+		res.AuthRes = AuthRes{Present: true, AuthservID: authservID(firstAR)}
+		authresProblem = "no Received line of the relay above which its Authentication-Results would stand"
+	case len(believed) == 0 && ignored > 0:
+		res.AuthRes = AuthRes{Present: true, AuthservID: authservID(firstAR)}
+		authresProblem = fmt.Sprintf("%d Authentication-Results header(s) with a trusted authserv-id below the relay's Received line ignored (the sender wrote them); none above it", ignored)
+	case len(believed) == 0 && untrustedID != "":
+		res.AuthRes = AuthRes{Present: true, AuthservID: untrustedID}
+		authresProblem = fmt.Sprintf("authserv-id %q is not trusted", untrustedID)
+	case len(believed) == 0:
+		res.AuthRes = AuthRes{Present: true, AuthservID: authservID(firstAR)}
+		authresProblem = "no Authentication-Results header above the relay's Received line"
+	case !o.TrustAuthRes && !c.trustedRelay(o.ClientIP):
+		res.AuthRes = AuthRes{Present: true, AuthservID: believed[0].AuthservID}
+		ip := "unknown"
+		if o.ClientIP.IsValid() {
+			ip = o.ClientIP.Unmap().String()
+		}
+		authresProblem = "header from untrusted client " + ip
 	default:
-		res.AuthRes = parseAuthRes(authResValue, from, mode)
-		ar := &res.AuthRes
-		switch {
-		case ar.AuthservID == "" || !c.authservID[strings.ToLower(ar.AuthservID)]:
-			authresProblem = fmt.Sprintf("authserv-id %q is not trusted", ar.AuthservID)
-		case !trustAuthRes && !c.trustedRelay(clientIP):
-			ip := "unknown"
-			if clientIP.IsValid() {
-				ip = clientIP.Unmap().String()
-			}
-			authresProblem = "header from untrusted client " + ip
-		default:
-			ar.Trusted = true
-			res.AuthResPass = ar.DKIMPass || ar.DMARC == DMARCPass
-			if ar.DMARC != "" {
-				res.DMARC = ar.DMARC
-			}
-			if !res.AuthResPass {
-				authresProblem = fmt.Sprintf("%s reports no dkim or dmarc pass for %s", ar.AuthservID, displayDomain(from))
+		ar := AuthRes{Present: true, AuthservID: believed[0].AuthservID, Trusted: true}
+		for _, b := range believed {
+			ar.DKIMPass = ar.DKIMPass || b.DKIMPass
+			if ar.DMARC == "" {
+				ar.DMARC = b.DMARC
 			}
 		}
-		if !ar.Trusted {
-			ar.DKIMPass, ar.DMARC = false, ""
+		res.AuthRes = ar
+		res.AuthResPass = ar.DKIMPass || ar.DMARC == DMARCPass
+		if ar.DMARC != "" {
+			res.DMARC = ar.DMARC
+		}
+		if !res.AuthResPass {
+			authresProblem = fmt.Sprintf("%s reports no dkim or dmarc pass for %s", ar.AuthservID, displayDomain(from))
 		}
 	}
+	res.AuthRes.Ignored = ignored
 
 	if res.DMARC != DMARCPass && !res.DKIMAligned {
 		res.Failed = append(res.Failed, "dmarc: "+dmarcProblem(&res, dm.detail, dkimProblem))
@@ -378,6 +447,13 @@ func dmarcProblem(res *Result, lookupDetail, dkimProblem string) string {
 		msg += " (" + strings.Join(why, "; ") + ")"
 	}
 	return msg
+}
+
+// authservID is the authserv-id of an Authentication-Results value,
+// lower-cased ("" when it has none).
+func authservID(value string) string {
+	id, _, _ := authres.Parse(cleanAuthRes(value))
+	return strings.ToLower(id)
 }
 
 func (c *Checker) trustedRelay(ip netip.Addr) bool {

@@ -63,8 +63,13 @@ func sign(t *testing.T, key crypto.Signer, domain, selector, msg string) string 
 
 func check(t *testing.T, c *Checker, msg, from string, ip netip.Addr, trust bool) Result {
 	t.Helper()
-	return c.Check(context.Background(), strings.NewReader(msg), from, ip, trust)
+	return c.Check(context.Background(), strings.NewReader(msg), from, Origin{ClientIP: ip, TrustAuthRes: trust})
 }
+
+// relayReceived is the Received line a Postfix relay prepends; the
+// milters' Authentication-Results stand above it.
+const relayReceived = "Received: from mail.example.com (mail.example.com [192.0.2.1])\r\n" +
+	"\tby mx.desk.test (Postfix) with ESMTPS id 4Xyz;\r\n\tMon, 02 Mar 2026 10:00:01 +0000\r\n"
 
 func hasFailure(r Result, prefix, substr string) bool {
 	for _, f := range r.Failed {
@@ -128,7 +133,7 @@ func TestRSAKeyAndSpoolFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	r := c.Check(context.Background(), f, "example.com", netip.Addr{}, false)
+	r := c.Check(context.Background(), f, "example.com", Origin{})
 	if !r.DKIMAligned || r.DMARC != DMARCPass || r.Policy != "none" {
 		t.Fatalf("rsa from file: %+v", r)
 	}
@@ -290,7 +295,7 @@ func TestDNSFailuresAreTempErrors(t *testing.T) {
 		dns.AddDKIMKey("example.com", "sel")
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		r := newChecker(t, dns).Check(ctx, strings.NewReader(signed), "example.com", outsider, false)
+		r := newChecker(t, dns).Check(ctx, strings.NewReader(signed), "example.com", Origin{ClientIP: outsider})
 		if r.DMARC != DMARCTempError || r.DKIM[0].Pass || dns.TotalQueries() != 0 {
 			t.Fatalf("cancelled: dmarc=%q dkim=%+v queries=%d", r.DMARC, r.DKIM, dns.TotalQueries())
 		}
@@ -328,10 +333,10 @@ func TestAuthenticationResults(t *testing.T) {
 			trustedRelay, false, false, DMARCFail, `authserv-id "mx.evil.test" is not trusted`},
 		{"untrusted id even with the flag", []string{"mx.evil.test; dkim=pass header.d=example.com"},
 			netip.Addr{}, true, false, DMARCFail, "not trusted"},
-		{"only the topmost counts", []string{trusted + "; dkim=none", trusted + "; dkim=pass header.d=example.com; dmarc=pass header.from=example.com"},
+		{"every trusted header of the block counts", []string{trusted + "; dkim=none", trusted + "; dkim=pass header.d=example.com; dmarc=pass header.from=example.com"},
+			trustedRelay, false, true, DMARCPass, ""},
+		{"another milter's id in the block is skipped", []string{"mx.evil.test; dkim=pass header.d=example.com", trusted + "; dkim=none"},
 			trustedRelay, false, false, DMARCFail, "mx.desk.test reports no dkim or dmarc pass for example.com"},
-		{"forged topmost from elsewhere", []string{"mx.evil.test; dkim=pass header.d=example.com", trusted + "; dkim=pass header.d=example.com"},
-			trustedRelay, false, false, DMARCFail, "not trusted"},
 		{"dkim pass for another domain", []string{trusted + "; dkim=pass header.d=other.org"},
 			trustedRelay, false, false, DMARCFail, "no dkim or dmarc pass"},
 		{"dkim fail", []string{trusted + "; dkim=fail header.d=example.com"},
@@ -353,7 +358,7 @@ func TestAuthenticationResults(t *testing.T) {
 			for _, h := range tt.headers {
 				msg.WriteString("Authentication-Results: " + h + "\r\n")
 			}
-			msg.WriteString(baseMsg)
+			msg.WriteString(relayReceived + baseMsg)
 			r := check(t, c, msg.String(), "example.com", tt.ip, tt.trust)
 			if r.AuthResPass != tt.wantPass || r.DMARC != tt.wantDMARC {
 				t.Fatalf("AuthResPass=%v DMARC=%q; want %v %q (AuthRes %+v, Failed %q)", r.AuthResPass, r.DMARC, tt.wantPass, tt.wantDMARC, r.AuthRes, r.Failed)
@@ -378,7 +383,7 @@ func TestUpstreamDMARCFailOverridesOwnPass(t *testing.T) {
 	dns := dnstest.Start(t)
 	key := dns.AddDKIMKey("example.com", "sel")
 	dns.SetTXT("_dmarc.example.com", "v=DMARC1; p=reject")
-	msg := "Authentication-Results: mx.desk.test; dmarc=fail header.from=example.com\r\n" + sign(t, key, "example.com", "sel", baseMsg)
+	msg := "Authentication-Results: mx.desk.test; dmarc=fail header.from=example.com\r\n" + relayReceived + sign(t, key, "example.com", "sel", baseMsg)
 	r := check(t, newChecker(t, dns), msg, "example.com", trustedRelay, false)
 	if r.DMARC != DMARCFail || !r.DKIMAligned || r.AuthResPass || r.AuthRes.DMARC != DMARCFail {
 		t.Fatalf("dmarc=%q aligned=%v authres=%+v", r.DMARC, r.DKIMAligned, r.AuthRes)
@@ -537,3 +542,67 @@ func TestAuthResQuotedContent(t *testing.T) {
 // passesDMARCCheck is what the engine's "dmarc" staff check accepts
 // (gateway/engine staffChecks): DMARC pass or an aligned DKIM pass.
 func passesDMARCCheck(r Result) bool { return r.DMARC == DMARCPass || r.DKIMAligned }
+
+// A header with a trusted authserv-id is believed only in the block of
+// headers the trusted relay prepended, above its own topmost Received
+// line (SPEC 5). Below it, the sender wrote it: a front MTA at its
+// defaults lets such a header through (OpenDKIM adds none to unsigned
+// mail, OpenDMARC skips local clients).
+func TestAuthResRelayBlock(t *testing.T) {
+	const (
+		ours    = "Received: from mx.desk.test (10.1.2.3)\r\n\tby help.desk.test with ESMTP id 7;\r\n\tMon, 02 Mar 2026 10:00:02 +0000\r\n"
+		pass    = "Authentication-Results: mx.desk.test; dkim=pass header.d=example.com header.s=sel; dmarc=pass header.from=example.com\r\n"
+		none    = "Authentication-Results: mx.desk.test; dkim=none; dmarc=fail header.from=example.com\r\n"
+		inner   = "Received: from internal.desk.test (10.9.9.9)\r\n\tby mx.desk.test (Postfix) with ESMTP id 5Abc;\r\n\tMon, 02 Mar 2026 10:00:00 +0000\r\n"
+		pipeTop = "Return-Path: <alice@example.com>\r\nDelivered-To: help@desk.test\r\n"
+	)
+	smtp := Origin{ClientIP: trustedRelay, OwnReceived: 1}
+	inject := Origin{TrustAuthRes: true}
+	tests := []struct {
+		name     string
+		header   string // prepended to baseMsg
+		origin   Origin
+		wantPass bool
+		wantFail string // substring of the authres failure when !wantPass
+		ignored  int
+	}{
+		{"signed mail, relay's header above its Received", ours + pass + relayReceived, smtp, true, "", 0},
+		{"lower-case field names", ours + strings.ToLower(pass[:23]) + pass[23:] + "received" + relayReceived[8:], smtp, true, "", 0},
+		{"forged header below the relay's Received", ours + relayReceived + pass, smtp, false, "below the relay's Received line ignored", 1},
+		{"relay says none, forged pass below", ours + none + relayReceived + pass, smtp, false, "mx.desk.test reports no dkim or dmarc pass", 1},
+		{"only our own Received", ours + pass, smtp, false, "no Received line of the relay", 0},
+		{"no Received at all", pass, smtp, false, "no Received line of the relay", 0},
+		{"an earlier hop's header is below the relay's Received", ours + relayReceived + pass + inner, smtp, false, "below the relay's Received line ignored", 1},
+		{"untrusted client, header in the block", ours + pass + relayReceived, Origin{ClientIP: outsider, OwnReceived: 1}, false, "untrusted client 192.0.2.7", 0},
+		{"inject: pipe headers, relay's header, Received", pipeTop + pass + relayReceived, inject, true, "", 0},
+		{"inject: forged header below the first Received", pipeTop + relayReceived + pass, inject, false, "below the relay's Received line ignored", 1},
+		{"inject: no Received line", pipeTop + pass, inject, false, "no Received line of the relay", 0},
+		{"inject without the flag", pipeTop + pass + relayReceived, Origin{}, false, "untrusted client unknown", 0},
+	}
+	dns := dnstest.Start(t)
+	dns.SetTXT("_dmarc.example.com", "v=DMARC1; p=reject")
+	c := newChecker(t, dns)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := c.Check(context.Background(), strings.NewReader(tt.header+baseMsg), "example.com", tt.origin)
+			if r.AuthResPass != tt.wantPass || r.AuthRes.Ignored != tt.ignored {
+				t.Fatalf("AuthResPass=%v Ignored=%d, want %v %d (AuthRes %+v, Failed %q)", r.AuthResPass, r.AuthRes.Ignored, tt.wantPass, tt.ignored, r.AuthRes, r.Failed)
+			}
+			if tt.wantPass {
+				if r.DMARC != DMARCPass || hasFailure(r, "authres:", "") {
+					t.Errorf("DMARC=%q Failed=%q", r.DMARC, r.Failed)
+				}
+				return
+			}
+			if !hasFailure(r, "authres: ", tt.wantFail) {
+				t.Errorf("Failed = %q, want an authres failure containing %q", r.Failed, tt.wantFail)
+			}
+			// A header that is not believed changes nothing: our own
+			// DMARC (a reject record, no signature) stands, or the
+			// relay's own dmarc=fail.
+			if r.DMARC != DMARCFail || r.AuthRes.DKIMPass || r.AuthRes.DMARC == DMARCPass {
+				t.Errorf("DMARC=%q AuthRes=%+v: an ignored header was believed", r.DMARC, r.AuthRes)
+			}
+		})
+	}
+}

@@ -11,7 +11,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"io"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,12 +95,12 @@ func TestSignerRoundTrip(t *testing.T) {
 					t.Errorf("signature lacks %q: %s", want, sig)
 				}
 			}
-			r := c.Check(context.Background(), strings.NewReader(signed), "desk.test", netip.Addr{}, false)
+			r := c.Check(context.Background(), strings.NewReader(signed), "desk.test", Origin{})
 			if !r.DKIMAligned || r.DMARC != DMARCPass || len(r.DKIM) != 1 || r.DKIM[0].Selector != selector {
 				t.Fatalf("Check of signed mail: %+v", r)
 			}
 			// Over-signed From: a second From added in transit breaks it.
-			r = c.Check(context.Background(), strings.NewReader("From: mallory@desk.test\r\n"+signed), "desk.test", netip.Addr{}, false)
+			r = c.Check(context.Background(), strings.NewReader("From: mallory@desk.test\r\n"+signed), "desk.test", Origin{})
 			if r.DKIMAligned || r.DMARC != DMARCFail {
 				t.Errorf("added From still verifies: %+v", r.DKIM)
 			}
@@ -137,7 +136,7 @@ func TestSignerHeaderAndLineEndings(t *testing.T) {
 		t.Fatal(err)
 	}
 	rest, _ := io.ReadAll(f)
-	if r := c.Check(context.Background(), bytes.NewReader(append([]byte(field), rest...)), "desk.test", netip.Addr{}, false); !r.DKIMAligned {
+	if r := c.Check(context.Background(), bytes.NewReader(append([]byte(field), rest...)), "desk.test", Origin{}); !r.DKIMAligned {
 		t.Fatalf("Header-signed mail: %+v", r.DKIM)
 	}
 
@@ -149,12 +148,12 @@ func TestSignerHeaderAndLineEndings(t *testing.T) {
 	if strings.Contains(out.String(), "\r") {
 		t.Error("LF message got CRLF line endings from Sign")
 	}
-	if r := c.Check(context.Background(), bytes.NewReader(out.Bytes()), "desk.test", netip.Addr{}, false); !r.DKIMAligned {
+	if r := c.Check(context.Background(), bytes.NewReader(out.Bytes()), "desk.test", Origin{}); !r.DKIMAligned {
 		t.Fatalf("LF-signed mail: %+v", r.DKIM)
 	}
 	// Converted to CRLF on the wire (as an SMTP client does) it still verifies.
 	wire := strings.ReplaceAll(out.String(), "\n", "\r\n")
-	if r := c.Check(context.Background(), strings.NewReader(wire), "desk.test", netip.Addr{}, false); !r.DKIMAligned {
+	if r := c.Check(context.Background(), strings.NewReader(wire), "desk.test", Origin{}); !r.DKIMAligned {
 		t.Fatalf("LF-signed mail sent as CRLF: %+v", r.DKIM)
 	}
 }

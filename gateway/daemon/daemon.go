@@ -163,7 +163,11 @@ func NewAuthenticator(cfg *config.Config) (engine.Authenticator, error) {
 	return func(ctx context.Context, raw io.ReaderAt, size int64, m *threading.Mail, env engine.Envelope) engine.AuthVerdict {
 		// An unknown client address (inject, or one that did not parse)
 		// stays invalid: auth trusts no relay for it.
-		r := c.Check(ctx, raw, threading.Domain(m.From.Addr), env.RemoteIP, env.TrustAuthRes)
+		o := auth.Origin{ClientIP: env.RemoteIP, TrustAuthRes: env.TrustAuthRes}
+		if env.Via == "smtp" {
+			o.OwnReceived = 1 // the SMTP server prepends our Received line (gateway/server.go)
+		}
+		r := c.Check(ctx, raw, threading.Domain(m.From.Addr), o)
 		return engine.AuthVerdict{Checked: true, DMARC: r.DMARC, DKIMAligned: r.DKIMAligned, AuthResPass: r.AuthResPass, Failed: r.Failed}
 	}, nil
 }

@@ -25,7 +25,11 @@ func TestAuthenticatorUnknownClientIsUntrusted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw := "Authentication-Results: mx.desk.test; dkim=pass header.d=example.com\r\n" +
+	// As the SMTP server spools it: our Received line, the relay's block
+	// (its Authentication-Results above its Received line), the mail.
+	raw := "Received: from mx.desk.test (127.0.0.1)\r\n\tby help.desk.test with ESMTP id 1;\r\n\tMon, 02 Mar 2026 10:00:02 +0000\r\n" +
+		"Authentication-Results: mx.desk.test; dkim=pass header.d=example.com\r\n" +
+		"Received: from mail.example.com (192.0.2.1)\r\n\tby mx.desk.test (Postfix) with ESMTP id 4Xyz;\r\n\tMon, 02 Mar 2026 10:00:01 +0000\r\n" +
 		"From: Alice <alice@example.com>\r\nTo: support@example.com\r\nSubject: hi\r\n" +
 		"Message-ID: <1@example.com>\r\n\r\nhello\r\n"
 	m := &threading.Mail{From: threading.Address{Addr: "alice@example.com"}}
