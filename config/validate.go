@@ -26,9 +26,9 @@ func (v *validator) add(key, msg, fix string) {
 }
 
 // MaxMailboxLocal is the longest mailbox local part: the separator and a
-// reply token (at most 42 characters for tickets and users below 2^35 and
-// threads of up to 2 million comments, see threading/token) must fit in
-// the 64 characters a local part may have.
+// reply token (at most 42 characters for tickets and users below 2^28,
+// tickets of up to 16383 comments, with the token's issue time, see
+// threading/token) must fit in the 64 characters a local part may have.
 const MaxMailboxLocal = 21
 
 // Validate returns every problem of a decoded config (nil when it is valid).

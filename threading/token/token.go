@@ -5,6 +5,12 @@
 // Tokens are lowercase base32 so mail systems that lowercase local parts
 // keep them valid, and short enough that the local part stays within 64
 // characters (RFC 5321 section 4.5.3.1.1).
+//
+// A token also carries when it was issued, in whole hours since its key was
+// created (FlagTimed), so a staff token can be given a lifetime (SPEC 5,
+// auth.staff_token_max_age). Tokens signed before that field existed have
+// no issue time: they still verify (as thread keys they never expire), with
+// a zero Issued.
 package token
 
 import (
@@ -27,7 +33,16 @@ const (
 	FlagPrivate uint8 = 1 << iota
 	// FlagStaff marks a token issued to a staff member.
 	FlagStaff
+	// FlagTimed marks a token whose payload ends with its issue time
+	// (hours since its key was created). Verify strips it and fills
+	// Token.Issued instead.
+	FlagTimed
 )
+
+// IssuedUnit is the resolution of the issue time a token carries. The
+// time is rounded down, so an age computed from it is never too young:
+// a token may count as up to one unit older than it is, never younger.
+const IssuedUnit = time.Hour
 
 // Token is what a reply address identifies.
 type Token struct {
@@ -36,6 +51,10 @@ type Token struct {
 	Party  uint64 // the recipient the token was issued to (store user id)
 	Seq    uint32 // the ticket's comment sequence when the mail was sent
 	Flags  uint8
+	// Issued is when the token was signed, rounded down to IssuedUnit
+	// (zero: a token from before issue times, whose age is unknown). Sign
+	// uses the keyring's clock when it is zero.
+	Issued time.Time
 }
 
 // Private reports whether the token was issued with a private notification.
@@ -86,21 +105,40 @@ func mac(secret, payload []byte) []byte {
 	return h.Sum(nil)[:MACBytes]
 }
 
-// Sign encodes and signs t with the current key. It panics if the keyring
+// Sign encodes and signs t with the current key, with t.Issued (the
+// keyring's clock when zero) as its issue time. It panics if the keyring
 // has no current key: the store creates one on first start.
 func (k *Keyring) Sign(t Token) string {
 	key, ok := k.current()
 	if !ok {
 		panic("token: keyring has no current key")
 	}
-	buf := make([]byte, 0, 2+4*binary.MaxVarintLen64+MACBytes)
-	buf = append(buf, key.ID, t.Flags)
+	issued := t.Issued
+	if issued.IsZero() {
+		issued = k.now()
+	}
+	// Hours since the key was created: 3 bytes for 239 years. A clock
+	// before the key's creation counts as its creation.
+	hours := uint64(0)
+	if d := issued.Sub(key.Created); d > 0 {
+		hours = uint64(d / IssuedUnit)
+	}
+	buf := make([]byte, 0, 2+5*binary.MaxVarintLen64+MACBytes)
+	buf = append(buf, key.ID, t.Flags&^FlagTimed|FlagTimed)
 	buf = binary.AppendUvarint(buf, t.Ticket)
 	buf = binary.AppendUvarint(buf, uint64(t.Thread))
 	buf = binary.AppendUvarint(buf, t.Party)
 	buf = binary.AppendUvarint(buf, uint64(t.Seq))
+	buf = binary.AppendUvarint(buf, hours)
 	buf = append(buf, mac(key.Secret, buf)...)
 	return strings.ToLower(enc.EncodeToString(buf))
+}
+
+func (k *Keyring) now() time.Time {
+	if k.Now != nil {
+		return k.Now()
+	}
+	return time.Now()
 }
 
 // Verify decodes s and checks its signature. Anything that does not
@@ -117,10 +155,7 @@ func (k *Keyring) Verify(s string) (Token, error) {
 		return t, ErrMalformed
 	}
 	payload, sum := b[:len(b)-MACBytes], b[len(b)-MACBytes:]
-	now := time.Now
-	if k.Now != nil {
-		now = k.Now
-	}
+	now := k.now
 	var key *Key
 	for i := range k.Keys {
 		kk := &k.Keys[i]
@@ -139,9 +174,13 @@ func (k *Keyring) Verify(s string) (Token, error) {
 	if !hmac.Equal(mac(key.Secret, payload), sum) {
 		return t, ErrBadMAC
 	}
-	t.Flags = payload[1]
+	t.Flags = payload[1] &^ FlagTimed
+	timed := payload[1]&FlagTimed != 0
 	rest := payload[2:]
-	var vals [4]uint64
+	vals := make([]uint64, 4, 5)
+	if timed {
+		vals = vals[:5]
+	}
 	for i := range vals {
 		v, n := binary.Uvarint(rest)
 		if n <= 0 {
@@ -153,6 +192,12 @@ func (k *Keyring) Verify(s string) (Token, error) {
 		return Token{}, ErrMalformed
 	}
 	t.Ticket, t.Thread, t.Party, t.Seq = vals[0], uint32(vals[1]), vals[2], uint32(vals[3])
+	if timed {
+		if vals[4] > 1<<24 { // beyond 1,900 years: no clock signed that
+			return Token{}, ErrMalformed
+		}
+		t.Issued = key.Created.Add(time.Duration(vals[4]) * IssuedUnit)
+	}
 	return t, nil
 }
 

@@ -1,6 +1,7 @@
 package token
 
 import (
+	"encoding/binary"
 	"runtime"
 	"strings"
 	"testing"
@@ -31,6 +32,9 @@ func TestRoundTrip(t *testing.T) {
 		if local := "support+" + s; len(local) > 64 {
 			t.Errorf("local part %q is %d chars, over 64", local, len(local))
 		}
+		// The issue time comes back: the keyring's clock, in whole
+		// hours since the key's creation.
+		c.Issued = now
 		got, err := k.Verify(s)
 		if err != nil || got != c {
 			t.Errorf("Verify(Sign(%+v)) = %+v, %v", c, got, err)
@@ -42,12 +46,57 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-// config.MaxMailboxLocal relies on this bound.
+// config.MaxMailboxLocal relies on this bound: tickets and users below
+// 2^28, side threads below 128, up to 16383 comments in a ticket, issued
+// within 239 years of the key's creation.
 func TestTokenLengthBound(t *testing.T) {
 	k := ring(time.Now())
-	s := k.Sign(Token{Ticket: 1<<35 - 1, Thread: 127, Party: 1<<35 - 1, Seq: 1<<21 - 1, Flags: FlagPrivate | FlagStaff})
+	k.Keys[0].Created = time.Now().Add(-200 * 365 * 24 * time.Hour)
+	s := k.Sign(Token{Ticket: 1<<28 - 1, Thread: 127, Party: 1<<28 - 1, Seq: 1<<14 - 1, Flags: FlagPrivate | FlagStaff})
 	if len(s) > 42 {
-		t.Errorf("token of %d characters for tickets and users below 2^35: %q", len(s), s)
+		t.Errorf("token of %d characters: %q", len(s), s)
+	}
+}
+
+// A token carries its issue time in whole hours since its key's creation,
+// rounded down (an age computed from it is never too young); Sign takes
+// an explicit issue time, and a clock before the key's creation counts as
+// the creation.
+func TestIssued(t *testing.T) {
+	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	k := &Keyring{Keys: []Key{{ID: 1, Secret: []byte("0123456789abcdef0123456789abcdef"), Created: created}}}
+	for _, tt := range []struct{ issued, want time.Time }{
+		{created.Add(90 * time.Minute), created.Add(time.Hour)},
+		{created.Add(400 * 24 * time.Hour), created.Add(400 * 24 * time.Hour)},
+		{created.Add(-time.Hour), created},
+	} {
+		s := k.Sign(Token{Ticket: 9, Party: 3, Flags: FlagStaff, Issued: tt.issued})
+		got, err := k.Verify(s)
+		if err != nil || !got.Issued.Equal(tt.want) || got.Flags != FlagStaff {
+			t.Errorf("issued %v: Verify = %+v, %v; want Issued %v", tt.issued, got, err, tt.want)
+		}
+	}
+}
+
+// signV0 signs the way tokens were signed before they carried an issue
+// time: key id, flags, four uvarints, MAC.
+func signV0(key Key, t Token) string {
+	buf := []byte{key.ID, t.Flags}
+	for _, v := range []uint64{t.Ticket, uint64(t.Thread), t.Party, uint64(t.Seq)} {
+		buf = binary.AppendUvarint(buf, v)
+	}
+	buf = append(buf, mac(key.Secret, buf)...)
+	return strings.ToLower(enc.EncodeToString(buf))
+}
+
+// Tokens already out in the world, from before issue times, keep
+// verifying (as thread keys they never expire), with no issue time.
+func TestTokenWithoutIssueTime(t *testing.T) {
+	k := ring(time.Now())
+	want := Token{Ticket: 42, Thread: 1, Party: 7, Seq: 3, Flags: FlagStaff}
+	got, err := k.Verify(signV0(k.Keys[0], want))
+	if err != nil || got != want || !got.Issued.IsZero() {
+		t.Fatalf("old token: %+v, %v; want %+v with no issue time", got, err, want)
 	}
 }
 
