@@ -144,6 +144,11 @@ type Auth struct {
 	// DNSCache keeps DKIM keys, DMARC records and "no such name" answers
 	// this long ("0s" disables it).
 	DNSCache Duration `toml:"dns_cache"`
+	// StaffTokenMaxAge is the lifetime of a staff member's reply token as
+	// a credential (the "token" check): an older token, or one whose age
+	// is unknown, still threads the mail but authenticates no one. "0s"
+	// means no limit.
+	StaffTokenMaxAge Duration `toml:"staff_token_max_age"`
 }
 
 // Mailbox is one support address.
@@ -235,6 +240,8 @@ func Default() *Config {
 			TrustedRelays:  []string{"127.0.0.1/32"},
 			NoticeInterval: Duration(time.Hour),
 			DNSCache:       Duration(5 * time.Minute),
+			// 30 days: a notification a month old is still answered.
+			StaffTokenMaxAge: Duration(30 * 24 * time.Hour),
 		},
 	}
 }

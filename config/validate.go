@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"helpdesk/threading/command"
+	"helpdesk/threading/token"
 	"net"
 	"net/mail"
 	"net/netip"
@@ -267,6 +268,11 @@ func (c *Config) validateAuth(v *validator) {
 	}
 	v.dur("auth.dns_timeout", a.DNSTimeout, Duration(time.Minute), "5s")
 	v.dur("auth.notice_interval", a.NoticeInterval, 30*dayDur, "1h")
+	// The issue time in a token is in whole hours (threading/token): a
+	// shorter lifetime could not be told apart.
+	if m := a.StaffTokenMaxAge; m != 0 && (m.D() < token.IssuedUnit || m > 3650*dayDur) {
+		v.add("auth.staff_token_max_age", fmt.Sprintf("%s is out of range (a token's issue time is kept in whole hours)", m), `use "0s" (no limit) or "1h" up to "87600h", e.g. "720h" (30 days)`)
+	}
 	if a.DNSCache < 0 || a.DNSCache.D() > 24*time.Hour {
 		v.add("auth.dns_cache", fmt.Sprintf("%s is out of range", a.DNSCache), `use "0s" (off) up to "24h", e.g. "5m"`)
 	}
@@ -631,6 +637,19 @@ func closest(s string, candidates []string) string { return command.Suggest(s, c
 func (c *Config) Warnings() []Problem {
 	var w []Problem
 	for i, s := range c.Auth.Staff {
+		if s == "token" {
+			// Not a misconfiguration, but the operator must know what it
+			// trusts: a reply token is a bearer credential.
+			life := "with no time limit (staff_token_max_age = \"0s\")"
+			fix := `set auth.staff_token_max_age, e.g. "720h", or drop "token" if staff mail passes dmarc or authres`
+			if m := c.Auth.StaffTokenMaxAge; m > 0 {
+				life = "within auth.staff_token_max_age (" + m.String() + ") of its sending"
+				fix = `nothing to fix if that is intended; drop "token" if staff mail passes dmarc or authres`
+			}
+			w = append(w, Problem{Key: fmt.Sprintf("auth.staff[%d]", i),
+				Msg: `"token" trusts possession of a notification mail sent to that staff member: whoever has the mail (a forwarded copy, a read mailbox) can reply as them, ` + life,
+				Fix: fix})
+		}
 		if s == "authres" && len(c.Auth.TrustedAuthservIDs) == 0 {
 			w = append(w, Problem{Key: fmt.Sprintf("auth.staff[%d]", i),
 				Msg: `"authres" never passes while auth.trusted_authserv_ids is empty (staff mail is authenticated by the other checks only)`,

@@ -149,6 +149,8 @@ func TestValidateProblems(t *testing.T) {
 		{"authres with an authserv id", "+[auth]\nstaff = [\"authres\"]\ntrusted_authserv_ids = [\"mx.example.com\"]", nil},
 		{"authserv id with space", "+[auth]\ntrusted_authserv_ids = [\"mx example\"]", []string{"auth.trusted_authserv_ids[0]"}},
 		{"dns timeout", "+[auth]\ndns_timeout = \"0s\"", []string{"auth.dns_timeout"}},
+		{"staff token max age below an hour", "+[auth]\nstaff_token_max_age = \"30m\"", []string{"auth.staff_token_max_age"}},
+		{"staff token max age negative", "+[auth]\nstaff_token_max_age = \"-1h\"", []string{"auth.staff_token_max_age"}},
 		// required values and references
 		{"no mailbox", "[[agent]]\nemail = \"a@example.com\"\nrole = \"agent\"", []string{"mailbox"}},
 		{"mailbox without address", "[[mailbox]]\nname = \"Support\"", []string{"mailbox[0].address"}},
@@ -441,5 +443,24 @@ func TestWarnings(t *testing.T) {
 	c.Auth.TrustedAuthservIDs = []string{"mx.example.com"}
 	if w := c.Warnings(); len(w) != 0 {
 		t.Errorf("warnings with an authserv id = %+v", w)
+	}
+}
+
+// "token" in auth.staff is valid, but check-config says what it trusts:
+// possession of a notification mail, within staff_token_max_age.
+func TestTokenWarning(t *testing.T) {
+	for _, tt := range []struct{ conf, want string }{
+		{"[auth]\nstaff = [\"token\"]\n", "within auth.staff_token_max_age (720h0m0s)"},
+		{"[auth]\nstaff = [\"token\"]\nstaff_token_max_age = \"0s\"\n", "with no time limit"},
+		{"[auth]\nstaff = [\"token\"]\nstaff_token_max_age = \"1h\"\n", "(1h0m0s)"},
+	} {
+		c, err := Parse(tt.conf + people)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := c.Warnings()
+		if len(w) != 1 || w[0].Key != "auth.staff[0]" || !strings.Contains(w[0].Msg, "possession of a notification mail sent to that staff member") || !strings.Contains(w[0].Msg, tt.want) {
+			t.Errorf("%q: warnings = %+v, want one naming %q", tt.conf, w, tt.want)
+		}
 	}
 }

@@ -61,13 +61,10 @@ var notYetCovered = setOf(
 	"#end",
 	"helpdesk serve",
 	"helpdesk tickets",
-	"helpdesk inject",
 	"helpdesk outbox",
-	"helpdesk quarantine",
 	"helpdesk backup",
 	"helpdesk restore",
 	"helpdesk rotate-key",
-	"helpdesk check-config",
 	"helpdesk bench",
 	"helpdesk version",
 )

@@ -91,6 +91,8 @@ type Options struct {
 	// SMTP and Outbound are extra keys of those tables.
 	SMTP     string
 	Outbound string
+	// Auth holds extra keys of the [auth] table (e.g. trusted_authserv_ids).
+	Auth string
 	// NoRelay: outbound mail goes to data_dir/outbox/*.eml.
 	NoRelay bool
 	// Sink is the relay to use (default: a new one).
@@ -137,6 +139,10 @@ func Start(t testing.TB, o Options) *Env {
 	text := testkit.BaseConfig(o.Dir, relay, e.DNS.Addr())
 	text = strings.Replace(text, "[smtp]\n", "[smtp]\n"+o.SMTP+"\n", 1)
 	text = strings.Replace(text, "[outbound]\n", "[outbound]\n"+o.Outbound+"\n", 1)
+	if strings.Contains(o.Auth, "staff =") { // replaces the base's list
+		text = strings.Replace(text, "staff = [\"dmarc\", \"authres\"]\n", "", 1)
+	}
+	text = strings.Replace(text, "[auth]\n", "[auth]\n"+o.Auth+"\n", 1)
 	text += "\n" + o.Config
 	e.Config = filepath.Join(o.Dir, "helpdesk.toml")
 	if err := os.WriteFile(e.Config, []byte(text), 0o600); err != nil {

@@ -8,6 +8,7 @@ import (
 	"helpdesk/config"
 	"helpdesk/store"
 	"helpdesk/threading"
+	"helpdesk/threading/token"
 )
 
 // applier applies one mail inside one store write. It may run more than
@@ -199,9 +200,10 @@ func (a *applier) staffAuthenticated() (bool, string) {
 // staffChecks is auth.staff applied to a verdict: ok when one of checks
 // passes ("dmarc": DMARC pass or an aligned DKIM pass; "authres": a
 // trusted Authentication-Results pass; "token": tokenOK reports the mail
-// went to a reply address issued to this staff member). When none does,
-// failed names every check's failure ("; "-separated) for the notice.
-func staffChecks(checks []string, v AuthVerdict, tokenOK func() bool) (ok bool, failed string) {
+// went to a reply address issued to this staff member, young enough, or
+// why not). When none does, failed names every check's failure
+// ("; "-separated) for the notice.
+func staffChecks(checks []string, v AuthVerdict, tokenOK func() (bool, string)) (ok bool, failed string) {
 	var why []string
 	for _, check := range checks {
 		switch check {
@@ -216,10 +218,11 @@ func staffChecks(checks []string, v AuthVerdict, tokenOK func() bool) (ok bool, 
 			}
 			why = append(why, "authres: "+firstOr(filterPrefix(v.Failed, "authres"), "no trusted Authentication-Results header with a pass"))
 		case "token":
-			if tokenOK() {
+			ok, whyNot := tokenOK()
+			if ok {
 				return true, ""
 			}
-			why = append(why, "token: not sent to a reply address issued to this staff member")
+			why = append(why, "token: "+whyNot)
 		}
 	}
 	return false, strings.Join(why, "; ")
@@ -249,13 +252,60 @@ func firstOr(l []string, def string) string {
 	return def
 }
 
-// staffToken: the mail went to a reply token issued to this staff member.
-func (a *applier) staffToken() bool {
+// staffToken: the mail went to a reply token issued to this staff member
+// no longer than auth.staff_token_max_age ago (by the daemon's clock).
+func (a *applier) staffToken() (bool, string) {
 	if a.mail().FromCount > 1 {
-		return false // which From the token holder wrote is unknowable
+		return false, "the mail has several From addresses" // which one the token holder wrote is unknowable
 	}
 	u, err := a.user(staffEmail(a.in.agent))
-	return err == nil && a.tokenIssuedTo(u.ID)
+	if err != nil {
+		return false, notIssued
+	}
+	var mine []token.Token
+	for _, t := range a.in.tokens {
+		if t.tok.Party == u.ID {
+			mine = append(mine, t.tok)
+		}
+	}
+	return tokenFresh(mine, a.now, a.cfg.Auth.StaffTokenMaxAge.D())
+}
+
+const notIssued = "not sent to a reply address issued to this staff member"
+
+// tokenFresh decides the "token" check from the valid tokens issued to
+// the staff member among the recipients: one must be at most maxAge old
+// at now (maxAge 0: no limit). A token without an issue time (signed
+// before tokens carried one) has an unknown age and passes only without
+// a limit. The issue time is rounded down to token.IssuedUnit, so a token
+// may count as up to that much older than it is, never younger.
+func tokenFresh(mine []token.Token, now time.Time, maxAge time.Duration) (bool, string) {
+	if len(mine) == 0 {
+		return false, notIssued
+	}
+	if maxAge <= 0 {
+		return true, ""
+	}
+	var oldest time.Duration
+	undated := false
+	for _, t := range mine {
+		if t.Issued.IsZero() {
+			undated = true
+			continue
+		}
+		age := now.Sub(t.Issued)
+		if age <= maxAge {
+			return true, ""
+		}
+		if age > oldest {
+			oldest = age
+		}
+	}
+	if oldest == 0 && undated {
+		return false, "the reply address carries no issue time (it predates them), so its age is unknown; reply to a newer notification"
+	}
+	return false, fmt.Sprintf("the reply address was issued %s ago, more than auth.staff_token_max_age (%s); reply to a newer notification",
+		oldest.Truncate(time.Hour), maxAge)
 }
 
 // authFailure quarantines a mail that claims a staff address and failed

@@ -3,6 +3,9 @@ package engine
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"helpdesk/threading/token"
 )
 
 // auth.staff applied to verdicts (SPEC 5): one configured check must pass,
@@ -41,7 +44,7 @@ func TestStaffChecks(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			asked := false
-			ok, failed := staffChecks(tt.checks, tt.v, func() bool { asked = true; return tt.token })
+			ok, failed := staffChecks(tt.checks, tt.v, func() (bool, string) { asked = true; return tt.token, notIssued })
 			if ok != tt.wantOK {
 				t.Fatalf("ok = %v, want %v (failed %q)", ok, tt.wantOK, failed)
 			}
@@ -62,6 +65,43 @@ func TestStaffChecks(t *testing.T) {
 			}
 			if asked && !hasToken {
 				t.Error("the token was consulted though auth.staff does not list it")
+			}
+		})
+	}
+}
+
+// The "token" check with auth.staff_token_max_age (SPEC 5): a staff token
+// authenticates only while it is young enough by the daemon's clock; a
+// token whose age is unknown (from before tokens carried an issue time)
+// only when there is no limit.
+func TestTokenFresh(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	month := 720 * time.Hour
+	at := func(ago time.Duration) token.Token { return token.Token{Ticket: 1, Party: 5, Issued: now.Add(-ago)} }
+	undated := token.Token{Ticket: 1, Party: 5}
+	tests := []struct {
+		name   string
+		mine   []token.Token
+		maxAge time.Duration
+		wantOK bool
+		why    string
+	}{
+		{"no token", nil, month, false, "not sent to a reply address issued to this staff member"},
+		{"fresh", []token.Token{at(time.Hour)}, month, true, ""},
+		{"exactly the max age", []token.Token{at(month)}, month, true, ""},
+		{"one hour too old", []token.Token{at(month + time.Hour)}, month, false, "issued 721h0m0s ago, more than auth.staff_token_max_age (720h0m0s)"},
+		{"an old and a fresh one", []token.Token{at(90 * 24 * time.Hour), at(time.Hour)}, month, true, ""},
+		{"undated, with a limit", []token.Token{undated}, month, false, "carries no issue time"},
+		{"undated and too old", []token.Token{undated, at(2 * month)}, month, false, "issued 1440h0m0s ago"},
+		{"undated, no limit", []token.Token{undated}, 0, true, ""},
+		{"ancient, no limit", []token.Token{at(10 * month)}, 0, true, ""},
+		{"issued in the future (clock skew)", []token.Token{at(-time.Hour)}, month, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ok, why := tokenFresh(tt.mine, now, tt.maxAge)
+			if ok != tt.wantOK || !strings.Contains(why, tt.why) || (ok && why != "") {
+				t.Errorf("tokenFresh = %v, %q; want %v, %q", ok, why, tt.wantOK, tt.why)
 			}
 		})
 	}
