@@ -48,8 +48,8 @@ func quarantined(e *Env) []store.Quarantine {
 	return qs
 }
 
-// openTicket has Ken open ticket 1 and returns what his mailbox holds.
-func openTicket(t *testing.T, e *Env) int {
+// openKenTicket has Ken open ticket 1 and returns what his mailbox holds.
+func openKenTicket(t *testing.T, e *Env) int {
 	t.Helper()
 	e.Customer(testkit.Mail{From: "Ken <ken@e-fun.example>", To: []string{"support@example.com"},
 		Subject: "Need a new SSL certificate", Body: "Please issue a certificate for www.e-fun.example.\n"})
@@ -67,7 +67,7 @@ func openTicket(t *testing.T, e *Env) int {
 func TestForgedAuthResBelowRelayReceivedIsIgnored(t *testing.T) {
 	e := Start(t, Options{Auth: `staff = ["authres"]
 trusted_authserv_ids = ["` + relayID + `"]`})
-	kenHad := openTicket(t, e)
+	kenHad := openKenTicket(t, e)
 
 	forged := testkit.Mail{From: "Victoria <victoria@certs.example>", To: []string{"support@example.com"},
 		Subject: "Re: [#1] Need a new SSL certificate", MessageID: e.ID("forged"),
@@ -114,7 +114,7 @@ trusted_authserv_ids = ["` + relayID + `"]`})
 func TestInjectTrustAuthResBelievesOnlyAboveFirstReceived(t *testing.T) {
 	e := Start(t, Options{Auth: `staff = ["authres"]
 trusted_authserv_ids = ["` + relayID + `"]`})
-	kenHad := openTicket(t, e)
+	kenHad := openKenTicket(t, e)
 	pipe := "Return-Path: <victoria@certs.example>\r\nDelivered-To: support@example.com\r\n"
 	pass := relayID + "; dkim=pass header.d=certs.example; dmarc=pass header.from=certs.example"
 	inject := func(name string, raw []byte) {
@@ -167,7 +167,7 @@ func TestStaffTokenMaxAge(t *testing.T) {
 		t.Fatalf("reading the token key: %v %v", keys, err)
 	}
 	e := Start(t, Options{Dir: dir, Auth: `staff = ["token"]`})
-	kenHad := openTicket(t, e)
+	kenHad := openKenTicket(t, e)
 
 	notif := e.Find("victoria@certs.example", "[#1]")
 	kr := &token.Keyring{Keys: keys}
