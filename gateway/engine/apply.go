@@ -158,6 +158,9 @@ func (a *applier) route() error {
 	case threading.OutStaff, threading.OutStaffSide, threading.OutNote:
 		return a.staffMail(d)
 	default:
+		if d.FollowUpOf != 0 {
+			return a.replyToClosed(d)
+		}
 		return a.newTicket(d)
 	}
 }

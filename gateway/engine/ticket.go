@@ -65,9 +65,17 @@ func (a *applier) newTicket(d threading.Decision) error {
 	}
 	if d.FollowUpOf != 0 {
 		tk.Links = append(tk.Links, store.Link{Kind: store.LinkFollowUpOf, Ticket: d.FollowUpOf})
+		if err := a.inherit(tk, d.FollowUpOf); err != nil {
+			return err
+		}
 	}
 	if err := a.create(tk); err != nil {
 		return err
+	}
+	if d.FollowUpOf != 0 {
+		if err := a.followUpEvent(tk, d.FollowUpOf); err != nil {
+			return err
+		}
 	}
 	if _, err := a.ensureUser(a.in.sender, m.From.Name, true); err != nil {
 		return err
@@ -107,6 +115,90 @@ func (a *applier) newTicket(d threading.Decision) error {
 		return nil
 	}
 	return a.fanOut(tk, c, fanOpts{})
+}
+
+// replyToClosed handles an end user's reply to a closed ticket (SPEC
+// 3.4): a bare acknowledgement is recorded on the closed ticket; a real
+// reply joins the follow-up already open for it, or opens one.
+func (a *applier) replyToClosed(d threading.Decision) error {
+	closed, err := a.resolve(d.FollowUpOf)
+	if err != nil {
+		return a.newTicket(d)
+	}
+	if a.isAcknowledgement(a.bodyText()) {
+		if _, err := a.ensureUser(a.in.sender, a.mail().From.Name, true); err != nil {
+			return err
+		}
+		c := a.inboundComment(0, store.Public)
+		if err := a.tx.AddComment(closed, c); err != nil {
+			return err
+		}
+		if err := a.event(closed, "acknowledgement recorded on the closed ticket; no follow-up opened"); err != nil {
+			return err
+		}
+		if err := a.save(closed); err != nil {
+			return err
+		}
+		a.res.Ticket, a.res.Disposition, a.res.Detail = closed.ID, store.DispComment, "acknowledgement to a closed ticket"
+		return a.tx.IndexMessageID(a.mail().MessageID, store.Ref{Ticket: closed.ID, Comment: c.ID})
+	}
+	if fu := a.openFollowUp(closed); fu != nil {
+		if role := threading.RoleOf(a.in.sender, nil, ticketInfo(fu), nil); role == threading.RoleRequester || role == threading.RoleCC {
+			return a.endUserComment(threading.Decision{Outcome: threading.OutPublicComment, Ticket: fu.ID, Role: role, Key: d.Key,
+				Reason: fmt.Sprintf("reply to closed #%d joins its open follow-up #%d", closed.ID, fu.ID)})
+		}
+	}
+	return a.newTicket(d)
+}
+
+// openFollowUp is the newest follow-up of tk that is not closed, if any.
+func (a *applier) openFollowUp(tk *store.Ticket) *store.Ticket {
+	for i := len(tk.Links) - 1; i >= 0; i-- {
+		l := tk.Links[i]
+		if l.Kind != store.LinkFollowUp {
+			continue
+		}
+		if fu, err := a.resolve(l.Ticket); err == nil && fu.Status != store.StatusClosed && fu.ID != tk.ID {
+			return fu
+		}
+	}
+	return nil
+}
+
+// inherit gives a follow-up what the closed ticket had (SPEC 3.4):
+// requester (the sender becomes a CC when a CC wrote), CCs, mailbox,
+// group, type, tags, priority, and the assignee while still an available
+// agent.
+func (a *applier) inherit(tk *store.Ticket, from uint64) error {
+	old, err := a.resolve(from)
+	if err != nil {
+		return nil // nothing to inherit from: an ordinary new ticket
+	}
+	sender := tk.Requester
+	tk.Requester = old.Requester
+	tk.CCs = append(tk.CCs, old.CCs...)
+	if sender != old.Requester && !slices.Contains(tk.CCs, sender) {
+		tk.CCs = append(tk.CCs, sender)
+	}
+	tk.Mailbox, tk.Group, tk.Type, tk.Priority = old.Mailbox, old.Group, old.Type, old.Priority
+	for _, t := range old.Tags {
+		if !slices.Contains(tk.Tags, t) {
+			tk.Tags = append(tk.Tags, t)
+		}
+	}
+	if ag := a.cfg.Agent(old.Assignee); ag != nil && ag.IsAgent() && !a.away(old.Assignee) {
+		tk.Assignee = old.Assignee
+	}
+	return nil
+}
+
+// followUpEvent records what a follow-up took over from the closed ticket.
+func (a *applier) followUpEvent(tk *store.Ticket, from uint64) error {
+	text := fmt.Sprintf("follow-up of closed #%d: requester, CCs, group, tags and priority taken over", from)
+	if tk.Assignee != "" {
+		text += "; assigned to " + tk.Assignee + " as before"
+	}
+	return a.event(tk, text)
 }
 
 // inboundComment builds the comment of the mail being applied.
