@@ -405,16 +405,21 @@ func TestProcCPU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Burn some CPU: the counter moves in 10 ms ticks.
+	// Burn CPU until the counter moves (10 ms ticks); on a loaded machine
+	// 100 ms of wall time may bring less than a tick, so the deadline is
+	// generous and only bounds a counter that never moves.
 	x := 0
-	for start := time.Now(); time.Since(start) < 100*time.Millisecond; {
-		for i := range 1000 {
+	var after float64
+	for start := time.Now(); time.Since(start) < 10*time.Second; {
+		for i := range 100000 {
 			x ^= i * i
 		}
-	}
-	after, err := procCPU(os.Getpid())
-	if err != nil {
-		t.Fatal(err)
+		if after, err = procCPU(os.Getpid()); err != nil {
+			t.Fatal(err)
+		}
+		if after > before {
+			break
+		}
 	}
 	if after <= before || selfCPU() <= 0 {
 		t.Errorf("CPU seconds %v -> %v (self %v, %d)", before, after, selfCPU(), x)
