@@ -1,15 +1,19 @@
 package testkit
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto"
 	"fmt"
+	"io"
 	"mime"
+	"net/textproto"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-msgauth/dkim"
 )
 
@@ -30,6 +34,22 @@ type Mail struct {
 	References []string
 	Body       string
 	Headers    []string // extra "Name: value" lines
+	// Files makes the mail multipart/mixed: the body, then each file as
+	// an attachment (written by go-message, as a mail client would).
+	Files []File
+}
+
+// File is an attachment of a test mail.
+type File struct {
+	Name        string
+	ContentType string
+	Data        []byte
+	// EncodedWord writes the file name as an RFC 2047 encoded word in
+	// quotes (name="=?UTF-8?B?...?="), as Outlook and Gmail send
+	// non-ASCII names; otherwise the name is written as RFC 2231
+	// (filename*=utf-8''...), as Thunderbird and Apple Mail do, with the
+	// standard library's mime.FormatMediaType.
+	EncodedWord bool
 }
 
 var seq int64
@@ -67,6 +87,9 @@ func (m Mail) Build() []byte {
 		b.WriteString(x + "\r\n")
 	}
 	h("MIME-Version", "1.0")
+	if len(m.Files) > 0 {
+		return m.buildMultipart(b.Bytes())
+	}
 	h("Content-Type", "text/plain; charset=utf-8")
 	h("Content-Transfer-Encoding", "8bit")
 	b.WriteString("\r\n")
@@ -75,6 +98,59 @@ func (m Mail) Build() []byte {
 		b.WriteString("\r\n")
 	}
 	return b.Bytes()
+}
+
+// buildMultipart writes the body and m.Files with go-message below the
+// header lines already rendered in head.
+func (m Mail) buildMultipart(head []byte) []byte {
+	hr := textproto.NewReader(bufio.NewReader(bytes.NewReader(append(head, "\r\n"...))))
+	mh, err := hr.ReadMIMEHeader()
+	if err != nil {
+		panic(fmt.Sprintf("testkit: re-reading the header of a test mail: %v", err))
+	}
+	var h mail.Header
+	for k, vs := range mh {
+		for _, v := range vs {
+			h.Add(k, v)
+		}
+	}
+	var buf bytes.Buffer
+	w, err := mail.CreateWriter(&buf, h)
+	if err != nil {
+		panic(err)
+	}
+	var th mail.InlineHeader
+	th.Set("Content-Type", "text/plain; charset=utf-8")
+	tw, err := w.CreateSingleInline(th)
+	if err != nil {
+		panic(err)
+	}
+	io.WriteString(tw, strings.ReplaceAll(m.Body, "\r\n", "\n"))
+	tw.Close()
+	for _, f := range m.Files {
+		var ah mail.AttachmentHeader
+		ct := f.ContentType
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		if f.EncodedWord {
+			enc := mime.BEncoding.Encode("UTF-8", f.Name)
+			ah.Set("Content-Type", mime.FormatMediaType(ct, map[string]string{"name": enc}))
+			ah.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": enc}))
+		} else {
+			// The standard library writes RFC 2231 for a non-ASCII value.
+			ah.Set("Content-Type", mime.FormatMediaType(ct, map[string]string{"name": f.Name}))
+			ah.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": f.Name}))
+		}
+		aw, err := w.CreateAttachment(ah)
+		if err != nil {
+			panic(err)
+		}
+		aw.Write(f.Data)
+		aw.Close()
+	}
+	w.Close()
+	return buf.Bytes()
 }
 
 // Signer DKIM-signs mail for a domain whose key is published in the test
