@@ -122,8 +122,14 @@ type Attachment struct {
 	ContentType string `json:"content_type"`
 	Size        int64  `json:"size"`
 	Inline      bool   `json:"inline,omitempty"`
-	Part        string `json:"-"`
-	Message     uint64 `json:"-"`
+	// Part (the enmime part id) and Message (the stored raw message) say
+	// where the bytes are: the outbound worker copies them from there, so
+	// both must be persisted with the comment and the queued mail. Records
+	// written before they were (the field was dropped from JSON) have
+	// Message 0; the worker finds them again through the comment the mail
+	// includes (outbound.recoverAttachments).
+	Part    string `json:"part,omitempty"`
+	Message uint64 `json:"message,omitempty"`
 }
 
 // Comment is an entry on a ticket: a message, an event or a record.

@@ -265,11 +265,16 @@ func (a *applier) enqueue(o out) error {
 		o.to = []string{threading.Address{Name: o.rcptName, Addr: o.rcpt}.String()}
 	}
 	id := a.mailID(ticket)
+	attach, left := a.capAttachments(o.attach)
+	if len(left) > 0 {
+		// Say what is missing right below the text it belongs to.
+		o.after = a.leftOutNote(left) + o.after
+	}
 	ob := &store.Outbound{
 		Ticket: ticket, Kind: o.kind, MailFrom: replyTo, Rcpt: o.rcpt,
 		From: from.String(), To: o.to, Cc: o.cc, ReplyTo: replyTo, Subject: o.subject,
 		MessageID: id, InReplyTo: o.inReplyTo, References: o.refs, Text: o.text, TextAfter: o.after,
-		Attach: a.capAttachments(o.attach), AttachData: o.files,
+		Attach: attach, AttachData: o.files,
 		Headers: []store.Header{
 			{Name: "Auto-Submitted", Value: o.autoSub},
 			{Name: threading.LoopHeader, Value: a.e.db.InstallationID()},
@@ -293,18 +298,30 @@ func (a *applier) enqueue(o out) error {
 	return nil
 }
 
-// capAttachments keeps the author's attachments up to the configured size.
-func (a *applier) capAttachments(in []store.Attachment) []store.Attachment {
-	var out []store.Attachment
+// capAttachments keeps the author's attachments up to the configured
+// total size, in order, skipping any file that does not fit; left are the
+// ones skipped.
+func (a *applier) capAttachments(in []store.Attachment) (kept, left []store.Attachment) {
 	var total int64
 	for _, at := range in {
 		if total+at.Size > int64(a.cfg.Outbound.MaxAttachmentBytes) {
+			left = append(left, at)
 			continue
 		}
 		total += at.Size
-		out = append(out, at)
+		kept = append(kept, at)
 	}
-	return out
+	return kept, left
+}
+
+// leftOutNote tells the recipient which files the size cap kept out of
+// the mail, so nobody takes the mail for complete.
+func (a *applier) leftOutNote(left []store.Attachment) string {
+	var b strings.Builder
+	for _, at := range left {
+		fmt.Fprintf(&b, "\n\n[%s (%d bytes) is not attached: the files of one mail are limited to %d bytes.]", at.Name, at.Size, int64(a.cfg.Outbound.MaxAttachmentBytes))
+	}
+	return b.String()
 }
 
 func (a *applier) subjectFor(tk *store.Ticket) string {

@@ -2,6 +2,7 @@ package outbound
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -10,9 +11,9 @@ import (
 	"time"
 
 	"github.com/emersion/go-message/mail"
-	"github.com/jhillyerd/enmime/v2"
 
 	"helpdesk/store"
+	"helpdesk/threading"
 )
 
 // RawOpener opens a stored raw message (to copy attachments from it).
@@ -127,12 +128,18 @@ func writePart(iw *mail.InlineWriter, ctype, body string) error {
 }
 
 // attachments collects generated files and the parts named in o.Attach,
-// read back from the stored raw messages.
+// read back from the stored raw messages byte for byte (transfer-decoded,
+// never charset-converted).
 func attachments(o *store.Outbound, open RawOpener) ([]store.InlineFile, error) {
 	files := append([]store.InlineFile(nil), o.AttachData...)
 	byMsg := map[uint64][]store.Attachment{}
 	var order []uint64
 	for _, a := range o.Attach {
+		if a.Message == 0 || a.Part == "" {
+			// recoverAttachments fills these in for mail queued before
+			// they were stored; one still empty here cannot be found.
+			return nil, permanentError{fmt.Errorf("attachment %q has no stored message or part to copy it from", a.Name)}
+		}
 		if _, ok := byMsg[a.Message]; !ok {
 			order = append(order, a.Message)
 		}
@@ -144,21 +151,29 @@ func attachments(o *store.Outbound, open RawOpener) ([]store.InlineFile, error) 
 		}
 		rc, err := open(id)
 		if err != nil {
-			return nil, fmt.Errorf("reading attachments of message %d: %w", id, err)
+			err = fmt.Errorf("reading attachments of message %d: %w", id, err)
+			if errors.Is(err, store.ErrNotFound) {
+				// A stored message never comes back: retrying for days
+				// changes nothing.
+				return nil, permanentError{err}
+			}
+			return nil, err
 		}
-		env, err := enmime.ReadEnvelope(rc)
+		var ids []string
+		for _, a := range byMsg[id] {
+			ids = append(ids, a.Part)
+		}
+		data, err := threading.PartBytes(rc, ids)
 		rc.Close()
 		if err != nil {
-			continue // the parts cannot be found again; send without them
-		}
-		parts := map[string]*enmime.Part{}
-		for _, p := range append(append([]*enmime.Part{}, env.Attachments...), env.Inlines...) {
-			parts[p.PartID] = p
+			return nil, fmt.Errorf("reading attachments of message %d: %w", id, err)
 		}
 		for _, a := range byMsg[id] {
-			if p, ok := parts[a.Part]; ok {
-				files = append(files, store.InlineFile{Name: a.Name, ContentType: a.ContentType, Data: p.Content})
+			b, ok := data[a.Part]
+			if !ok {
+				return nil, permanentError{fmt.Errorf("attachment %q: part %s is not in stored message %d", a.Name, a.Part, id)}
 			}
+			files = append(files, store.InlineFile{Name: a.Name, ContentType: a.ContentType, Data: b})
 		}
 	}
 	return files, nil

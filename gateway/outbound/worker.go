@@ -274,6 +274,10 @@ func (w *Worker) attempt(cfg *config.Config, o *store.Outbound, relay bool, conn
 		// member receives nothing from then on (SPEC 1).
 		return permanentError{fmt.Errorf("%s is no longer staff; not sent", o.Rcpt)}
 	}
+	o, err := w.recoverAttachments(o)
+	if err != nil {
+		return err
+	}
 	data, err := Render(o, w.openRaw, w.commentText, w.now())
 	if err == nil && w.signer != nil {
 		var signed bytes.Buffer
