@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jhillyerd/enmime/v2"
 
 	"helpdesk/gateway/testkit"
+	"helpdesk/store"
 )
 
 // randomBytes is n bytes of random binary: every byte value occurs, so a
@@ -159,4 +161,109 @@ func TestAttachmentCapLeavesOutAndSaysSo(t *testing.T) {
 		t.Errorf("the ticket keeps every file (helpdesk show): %+v", tk.Attachments)
 	}
 	noStuckMail(t, e)
+}
+
+// Mail queued by an older binary, which stored neither the part nor the
+// message of an attachment (in the queued mail and in the comment): the
+// worker finds the files again through the comment the mail includes and
+// delivers them; an item whose files cannot be found fails at once with a
+// clear error instead of retrying for 120 hours.
+func TestAttachmentsQueuedByOlderBinaryAreRecovered(t *testing.T) {
+	e := Start(t, Options{})
+	e.Sink.SetFail(true) // everything stays queued
+	files := koreanFiles(t)
+	for i, subject := range []string{"Quote attached", "Screenshot attached"} {
+		m := testkit.Mail{From: "Ken <ken@e-fun.example>", To: []string{"support@example.com"},
+			Subject: subject, Body: "See the files.\n", Files: files, MessageID: e.ID(fmt.Sprint("old", i))}
+		if err := e.Send("ken@e-fun.example", []string{"support@example.com"}, m.Build()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for e.Outbox().Queued < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing queued:\n%s", e.MustCLI("outbox"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.Stop()
+
+	// Make the store look as the older binary left it. Ticket 2's
+	// comment also loses its message, so its files cannot be found.
+	db, err := store.Open(e.Dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *store.Tx) error {
+		var items []*store.Outbound
+		if err := tx.ForEachOutbound(func(o *store.Outbound) error {
+			if len(o.Attach) > 0 {
+				items = append(items, o)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if len(items) == 0 {
+			return fmt.Errorf("no queued mail carries attachments")
+		}
+		for _, o := range items {
+			for i := range o.Attach {
+				o.Attach[i].Part, o.Attach[i].Message = "", 0
+			}
+			if err := tx.PutOutbound(o, o.NextAttempt); err != nil {
+				return err
+			}
+		}
+		for _, n := range []uint64{1, 2} {
+			cs, err := tx.Comments(n)
+			if err != nil {
+				return err
+			}
+			for _, c := range cs {
+				for i := range c.Attachments {
+					c.Attachments[i].Part, c.Attachments[i].Message = "", 0
+				}
+				if n == 2 {
+					c.Message = 0
+				}
+				if err := tx.PutComment(c); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	e.Sink.SetFail(false)
+	e.Restart()
+	e.Settle()
+	which := map[uint64]string{1: "Quote attached", 2: "Screenshot attached"}
+	hasFiles(t, "recovered staff notification", e.Find("victoria@certs.example", which[1]), files)
+	for _, m := range e.Mailbox("victoria@certs.example") {
+		if strings.Contains(m.Header("Subject"), which[2]) {
+			t.Errorf("ticket 2's notification went out although its files cannot be found")
+		}
+	}
+	failed := 0
+	for _, it := range e.Outbox().Items {
+		switch {
+		case it.State == "failed" && it.Ticket == 2:
+			failed++
+			if !strings.Contains(it.LastError, "older helpdesk") {
+				t.Errorf("item %d: %d attempts, error %q", it.ID, it.Attempts, it.LastError)
+			}
+		case it.State != "sent":
+			t.Errorf("item %d (ticket %d, %s to %s): %s, %q", it.ID, it.Ticket, it.Kind, it.Rcpt, it.State, it.LastError)
+		}
+	}
+	if failed == 0 {
+		t.Errorf("ticket 2's mail with lost files did not fail:\n%s", e.MustCLI("outbox"))
+	}
 }
