@@ -267,3 +267,16 @@ func TestAttachmentsQueuedByOlderBinaryAreRecovered(t *testing.T) {
 		t.Errorf("ticket 2's mail with lost files did not fail:\n%s", e.MustCLI("outbox"))
 	}
 }
+
+var (
+	_ = claim("a customer's attachments reach the staff notification byte for byte, with their names (Korean, RFC 2231 and encoded-word) and content types; `helpdesk show` lists them",
+		"TestCustomerAttachmentsReachStaffNotification")
+	_ = claim("an agent's public reply with files reaches the customer with the files byte for byte",
+		"TestAgentReplyAttachmentsReachCustomer")
+	_ = claim("#forward <addr> with files: the side-thread mail to the outside address carries them byte for byte; the customer gets nothing of it",
+		"TestForwardAttachmentsReachVendor")
+	_ = claim("[outbound] max_attachment_bytes: files that fit go along, one that does not is left out and named in the mail; the ticket keeps every file",
+		"TestAttachmentCapLeavesOutAndSaysSo")
+	_ = claim("mail queued by an older binary without its attachments' location is repaired from the included comment's stored message; one whose files cannot be found fails at once with a clear error, not after 120 hours of retries",
+		"TestAttachmentsQueuedByOlderBinaryAreRecovered")
+)

@@ -44,7 +44,6 @@ var notYetCovered = setOf(
 	"#reply",
 	"#note",
 	"#notify",
-	"#forward",
 	"#include",
 	"#subject",
 	"#done",
