@@ -99,9 +99,9 @@ func TestCustomerAttachmentsReachStaffNotification(t *testing.T) {
 	noStuckMail(t, e)
 }
 
-// openTicket has the customer open ticket 1 and returns the notification
+// kenOpensTicket has the customer open ticket 1 and returns the notification
 // victoria got (her reply goes to its Reply-To).
-func openTicket(t *testing.T, e *Env) *testkit.Received {
+func kenOpensTicket(t *testing.T, e *Env) *testkit.Received {
 	t.Helper()
 	e.Customer(testkit.Mail{From: "Ken <ken@e-fun.example>", To: []string{"support@example.com"},
 		Subject: "Need a new SSL certificate", Body: "Please issue a certificate for www.e-fun.example.\n"})
@@ -112,7 +112,7 @@ func openTicket(t *testing.T, e *Env) *testkit.Received {
 // nobody else's mail loses them.
 func TestAgentReplyAttachmentsReachCustomer(t *testing.T) {
 	e := Start(t, Options{})
-	note := openTicket(t, e)
+	note := kenOpensTicket(t, e)
 	files := koreanFiles(t)
 	e.Agent(testkit.Mail{From: "Victoria <victoria@certs.example>", To: []string{ReplyTo(note)},
 		Subject: "Re: " + note.Header("Subject"), InReplyTo: Addr(note.Header("Message-ID")),
@@ -128,7 +128,7 @@ func TestAgentReplyAttachmentsReachCustomer(t *testing.T) {
 // `#forward <addr>` with a file: the vendor's side-thread mail carries it.
 func TestForwardAttachmentsReachVendor(t *testing.T) {
 	e := Start(t, Options{})
-	note := openTicket(t, e)
+	note := kenOpensTicket(t, e)
 	files := koreanFiles(t)
 	e.Agent(testkit.Mail{From: "Victoria <victoria@certs.example>", To: []string{ReplyTo(note)},
 		Subject: "Re: " + note.Header("Subject"), InReplyTo: Addr(note.Header("Message-ID")),
