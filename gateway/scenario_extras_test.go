@@ -227,7 +227,8 @@ func TestScenarioParallelSideThreads(t *testing.T) {
 		t.Errorf("leak across side threads not held: %q\n%s", held.Header("Subject"), held.Env.Text)
 	}
 
-	// #note in a reply to a side-thread notification stays internal.
+	// #note in a reply to a side-thread notification is a private note
+	// on the main thread (SPEC 3.4): staff only, not the partner.
 	before := len(w.mails(venkat))
 	w.reply("Victoria <"+vic+">", sideA, "#note\nInternal: partner A is usually slow, chase them on Monday.")
 	w.expectCount(pa, 2)
@@ -235,7 +236,7 @@ func TestScenarioParallelSideThreads(t *testing.T) {
 		t.Errorf("the internal side-thread note did not reach the follower")
 	}
 	_, cs = w.ticket(1)
-	if c := lastComment(cs, store.KindComment); c == nil || !strings.Contains(c.Text, "partner A is usually slow") || c.Visibility != store.Private {
+	if c := lastComment(cs, store.KindComment); c == nil || !strings.Contains(c.Text, "partner A is usually slow") || c.Visibility != store.Private || c.Thread != 0 {
 		t.Errorf("#note in a side thread: %+v", c)
 	}
 

@@ -29,13 +29,17 @@ type cmdRun struct {
 	answer []string // extra text for the transcript (#list, #help, #report)
 	files  []store.InlineFile
 
-	public   bool
-	notify   []string
-	forward  *forwardPlan
-	child    *childPlan
-	mergeTo  *store.Ticket
-	mergeCC  bool
-	noText   bool // the text went elsewhere (#child) or there is none
+	public  bool
+	notify  []string
+	forward *forwardPlan
+	child   *childPlan
+	mergeTo *store.Ticket
+	mergeCC bool
+	noText  bool // the text went elsewhere (#child) or there is none
+	// toMain: an answer to a side-thread notification that says #reply
+	// or #note; its text goes to the main thread, not to the side
+	// thread's collaborators (SPEC 3.4, 6).
+	toMain   bool
 	sendHeld *store.Comment
 	confirm  bool // a transcript is wanted even on success
 }
@@ -224,6 +228,10 @@ func (a *applier) runCommands(tk *store.Ticket, d threading.Decision, text strin
 	return nil
 }
 
+// inSide: the mail's text is a message of the side thread it answers
+// (no #reply or #note moved it to the main thread).
+func (r *cmdRun) inSide() bool { return r.d.Outcome == threading.OutStaffSide && !r.toMain }
+
 func (r *cmdRun) hasText() bool { return !r.noText && strings.TrimSpace(r.block.Text) != "" }
 
 // planCommands validates a block: syntax and role (package command), then
@@ -261,7 +269,8 @@ func (a *applier) planCommands(tk *store.Ticket, d threading.Decision, b command
 	}
 	light := a.in.agent.IsLight()
 	side := d.Outcome == threading.OutStaffSide
-	r.public = b.Public(!d.DefaultPrivate) && !light && !side
+	r.toMain = side && (b.Has("reply") || b.Has("note"))
+	r.public = b.Public(!d.DefaultPrivate) && !light && (!side || r.toMain)
 	if light || d.Outcome == threading.OutNote {
 		r.public = false
 	}
@@ -305,9 +314,17 @@ func (a *applier) planOne(r *cmdRun, i int, c command.Command, newTicket bool) {
 	case "end", "include", "subject", "reply", "note":
 		switch c.Name {
 		case "reply":
-			r.ok(i, "this mail's text is a public reply")
+			if r.toMain {
+				r.ok(i, "this mail's text is a public reply to the requester and CCs on the main thread (side thread %d's collaborators do not get it)", r.d.Thread)
+			} else {
+				r.ok(i, "this mail's text is a public reply")
+			}
 		case "note":
-			r.ok(i, "this mail's text is a private note")
+			if r.toMain {
+				r.ok(i, "this mail's text is a private note on the main thread, for staff only (side thread %d's collaborators do not get it)", r.d.Thread)
+			} else {
+				r.ok(i, "this mail's text is a private note")
+			}
 		}
 	case "status":
 		st := arg(0)
@@ -703,13 +720,13 @@ func (a *applier) applyPlan(r *cmdRun) error {
 			vis = store.Public
 		}
 		var thread uint32
-		side := r.d.Outcome == threading.OutStaffSide
+		side := r.inSide()
 		if side {
 			thread = r.d.Thread
 		}
-		// In a side thread, #note keeps the text internal: it stays on
-		// the thread for staff and is not mailed to the collaborators.
-		toCollaborators := side && !r.block.Has("note") && !a.in.agent.IsLight()
+		// A light agent's text stays on the side thread for staff: it is
+		// never mailed to the collaborators (SPEC 1).
+		toCollaborators := side && !a.in.agent.IsLight()
 		c := a.inboundComment(thread, vis)
 		c.Text = r.block.Text
 		if err := a.tx.AddComment(tk, c); err != nil {
@@ -764,8 +781,8 @@ func (a *applier) outgoing(tk *store.Ticket, r *cmdRun) (*store.Comment, bool) {
 	case r.child != nil || !r.hasText():
 		return nil, false
 	}
-	side := r.d.Outcome == threading.OutStaffSide
-	if side && !r.block.Has("note") && !a.in.agent.IsLight() {
+	side := r.inSide()
+	if side && !a.in.agent.IsLight() {
 		c := a.inboundComment(r.d.Thread, store.Private)
 		c.Text = r.block.Text
 		return c, true

@@ -132,9 +132,20 @@ func (a *applier) fanOut(tk *store.Ticket, c *store.Comment, o fanOpts) error {
 				}
 			}
 		}
+		// SPEC 3.4, 6: the assignee, the agent who started the thread and
+		// the followers; the group's agents when there is nobody else, so
+		// that a collaborator's answer on an unassigned ticket whose
+		// starter left still reaches someone.
+		staffBefore := len(rcpts)
 		addStaff(tk.Assignee)
+		addStaff(th.StartedBy)
 		for _, f := range tk.Followers {
 			addStaff(f)
+		}
+		if !authorStaff && len(rcpts) == staffBefore {
+			for _, ag := range a.ticketAgents(tk) {
+				addStaff(ag.Email)
+			}
 		}
 	case c.Visibility == store.Private:
 		addStaff(tk.Assignee)
@@ -498,12 +509,7 @@ func (a *applier) ticketSummary(tk *store.Ticket) string {
 func (a *applier) staffFooter(private bool, th *store.Thread, rcpt *config.Agent) string {
 	light := rcpt.IsLight()
 	if th != nil && th.Kind == store.ThreadSide {
-		if light {
-			return "-- \nA plain reply is a PRIVATE message of this side thread: the assignee and followers get it, never the collaborators (" +
-				strings.Join(th.Collaborators, ", ") + ") or the requester.\n"
-		}
-		return "-- \nA plain reply goes to the side thread's collaborators (" + strings.Join(th.Collaborators, ", ") +
-			"), never to the requester. #done closes the side thread; #note keeps your reply internal; #help lists every command.\n"
+		return command.SideFooter(th.Collaborators, light)
 	}
 	if light {
 		return "-- \nA plain reply to this mail is PRIVATE: a note for staff only (a light agent's mail never reaches\nthe requester, CCs or collaborators). Send #help for the commands you can use.\n"

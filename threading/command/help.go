@@ -59,6 +59,9 @@ SIDE THREADS (with people outside the helpdesk)
   #subject <text>      with #forward or #child: the subject to use, as written
   #done                in a reply to a side thread: mark it done
                        (a later reply from the collaborator reopens it)
+  In a reply to a side-thread notification, plain text goes to the
+  thread's collaborators; #reply makes it a public reply to the requester
+  and CCs on the main thread, #note a private note on the main thread.
 
 LINKED TICKETS
   #merge <n> [cc]      merge this ticket into ticket n (this one is closed
@@ -121,5 +124,29 @@ func Footer(public bool) string {
 	sb.WriteString("  #status pending|resolved   #assign me|<agent>\n")
 	sb.WriteString("  #tag +a -b   #forward <addr>\n")
 	sb.WriteString("Send #help for all commands.\n")
+	return sb.String()
+}
+
+// SideFooter ends a staff notification of a side-thread message: a plain
+// reply to it goes to the thread's collaborators (SPEC 3.4, 6), which the
+// public/private wording of Footer cannot say. collaborators names them.
+// A light agent's reply never reaches them (SPEC 1).
+func SideFooter(collaborators []string, light bool) string {
+	who := strings.Join(collaborators, ", ")
+	var sb strings.Builder
+	sb.WriteString("-- \n")
+	if light {
+		sb.WriteString("A plain reply is a PRIVATE message of this side thread: the assignee and\n")
+		sb.WriteString("followers get it, never the requester or the collaborators\n")
+		sb.WriteString("(" + who + ").\n")
+		sb.WriteString("Start it with #note to make it a private note on the main thread instead.\n")
+		sb.WriteString("Send #help for the commands you can use.\n")
+		return sb.String()
+	}
+	sb.WriteString("A plain reply to this mail goes to the side thread's collaborators\n")
+	sb.WriteString("(" + who + "), never to the requester.\n")
+	sb.WriteString("Start it with #reply to answer the requester and CCs on the main thread\n")
+	sb.WriteString("(PUBLIC), or with #note to make it a private note on the main thread.\n")
+	sb.WriteString("Use #done to close the side thread. Send #help for all commands.\n")
 	return sb.String()
 }

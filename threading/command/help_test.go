@@ -82,3 +82,27 @@ Send #help for all commands.
 		t.Errorf("Footer(false):\n%s", got)
 	}
 }
+
+// The footer of a side-thread notification names the collaborators and
+// says where a plain reply, #reply and #note go (SPEC 3.4, 6).
+func TestSideFooter(t *testing.T) {
+	for _, light := range []bool{false, true} {
+		f := SideFooter([]string{"orders@vendor.example"}, light)
+		wants := []string{"orders@vendor.example", "#note", "private note on the main thread"}
+		if !light {
+			wants = append(wants, "goes to the side thread's collaborators", "#reply", "requester and CCs on the main thread")
+		} else if strings.Contains(f, "#reply") {
+			t.Errorf("light agent's side footer offers #reply:\n%s", f)
+		}
+		for _, w := range wants {
+			if !strings.Contains(f, w) {
+				t.Errorf("side footer (light=%v) lacks %q:\n%s", light, w, f)
+			}
+		}
+		for i, l := range strings.Split(f, "\n") {
+			if len([]rune(l)) > 78 || isCommandLine(l) {
+				t.Errorf("side footer (light=%v) line %d: %q", light, i+1, l)
+			}
+		}
+	}
+}
