@@ -129,6 +129,12 @@ type Tickets struct {
 type Commands struct {
 	// Confirm is "errors" (transcript only on failure) or "always".
 	Confirm string `toml:"confirm"`
+	// LeakGuardWords: a staff mail to end users or collaborators is held
+	// when it shares a run of this many words with a private note or
+	// another side thread of its ticket (case, white space, punctuation
+	// and quote markers ignored). Shorter runs never hold a mail: they
+	// are too common in ordinary replies.
+	LeakGuardWords int `toml:"leak_guard_words"`
 }
 
 // Auth configures SPEC section 5.
@@ -233,7 +239,7 @@ func Default() *Config {
 			AckPerIPPerHour:     20,
 			AckPerHour:          200,
 		},
-		Commands: Commands{Confirm: "errors"},
+		Commands: Commands{Confirm: "errors", LeakGuardWords: 8},
 		Auth: Auth{
 			Staff:          []string{"dmarc", "authres"},
 			DNSTimeout:     Duration(5 * time.Second),

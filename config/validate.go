@@ -241,6 +241,9 @@ func (c *Config) validateTickets(v *validator) {
 	default:
 		v.add("commands.confirm", fmt.Sprintf("%q is not a confirm mode", c.Commands.Confirm), "use one of errors, always")
 	}
+	// Below 4 words ordinary phrases ("thank you for your") would hold
+	// replies; above 100 the guard would let whole paragraphs through.
+	v.count("commands.leak_guard_words", c.Commands.LeakGuardWords, 4, 100, "8")
 }
 
 func (c *Config) validateAuth(v *validator) {

@@ -137,6 +137,8 @@ func TestValidateProblems(t *testing.T) {
 		{"ack per ip zero", "+[tickets]\nack_per_ip_per_hour = 0", []string{"tickets.ack_per_ip_per_hour"}},
 		{"ack total negative", "+[tickets]\nack_per_hour = -1", []string{"tickets.ack_per_hour"}},
 		{"confirm enum", "+[commands]\nconfirm = \"never\"", []string{"commands.confirm"}},
+		{"leak guard words too low", "+[commands]\nleak_guard_words = 3", []string{"commands.leak_guard_words"}},
+		{"leak guard words too high", "+[commands]\nleak_guard_words = 101", []string{"commands.leak_guard_words"}},
 		// [auth]
 		{"staff unknown check", "+[auth]\nstaff = [\"dmarc\", \"spf\"]", []string{"auth.staff[1]"}},
 		{"staff duplicate", "+[auth]\nstaff = [\"token\", \"token\"]", []string{"auth.staff[1]"}},

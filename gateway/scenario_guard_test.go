@@ -132,7 +132,7 @@ func TestScenarioSideThreadKeepsLastMessageID(t *testing.T) {
 // the survivor (its stored text then starts with "[from #N] ").
 func TestScenarioLeakGuardAfterMerge(t *testing.T) {
 	w := newWorld(t, "")
-	const secret = "Ken still owes us 500 EUR"
+	const secret = "Ken still owes us 500 EUR from the March invoice"
 	n1 := w.open("Ken <"+ken+">", "Certificate order", "We need a certificate.", vic)
 	n2 := w.open("Ken <"+ken+">", "Certificate order again", "Did you get my order?", vic)
 	w.reply("Victoria <"+vic+">", n2, "#note\n"+secret)
@@ -155,7 +155,7 @@ func TestScenarioLeakGuardAfterMerge(t *testing.T) {
 // check still compares it by its own text.
 func TestScenarioLeakGuardAfterTwoMerges(t *testing.T) {
 	w := newWorld(t, "")
-	const secret = "Ken still owes us 500 EUR"
+	const secret = "Ken still owes us 500 EUR from the March invoice"
 	n1 := w.open("Ken <"+ken+">", "Certificate order", "We need a certificate.", vic)
 	n2 := w.open("Ken <"+ken+">", "Certificate order again", "Did you get my order?", vic)
 	n3 := w.open("Ken <"+ken+">", "Certificate order, third time", "Hello?", vic)

@@ -3,8 +3,13 @@ package engine
 import (
 	"bytes"
 	"fmt"
+	"hash/fnv"
 	"io"
+	"slices"
 	"strings"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
 
 	"helpdesk/store"
 	"helpdesk/threading"
@@ -42,22 +47,28 @@ func (a *applier) guard(tk *store.Ticket, c *store.Comment, side bool) (bool, st
 			}
 		}
 	}
-	out := normalizeForLeak(c.Text)
+	n := a.cfg.Commands.LeakGuardWords
+	if n <= 0 {
+		n = defaultLeakGuardWords
+	}
+	out := leakWords(c.Text)
+	if len(out) < n {
+		return false, "", nil
+	}
 	for _, x := range cs {
 		if x.Kind != store.KindComment && x.Kind != store.KindHeld {
 			continue
 		}
 		private := (x.Thread == 0 && x.Visibility == store.Private) || (x.Thread != 0 && x.Thread != c.Thread)
-		text := originalText(x)
-		if !private || strings.TrimSpace(text) == "" {
+		if !private {
 			continue
 		}
-		if frag, ok := leaks(out, text); ok {
+		if frag, ok := sharedRun(out, leakWords(originalText(x)), n); ok {
 			where := "a private note"
 			if x.Thread != 0 {
 				where = fmt.Sprintf("side thread %d", x.Thread)
 			}
-			return true, fmt.Sprintf("it contains text of %s (comment %d): %q", where, x.ID, frag), nil
+			return true, fmt.Sprintf("it shares %d or more words in a row with %s (comment %d): %q", n, where, x.ID, frag), nil
 		}
 	}
 	return false, "", nil
@@ -106,25 +117,59 @@ func originalText(c *store.Comment) string {
 	return t
 }
 
-func normalizeForLeak(s string) string {
-	return strings.Join(strings.Fields(strings.ToLower(s)), " ")
+// defaultLeakGuardWords is [commands] leak_guard_words when a config
+// built in code leaves it zero.
+const defaultLeakGuardWords = 8
+
+// leakWords splits text into the words the leak guard compares: NFKC
+// (full-width forms, compatibility jamo and decomposed Hangul from some
+// clients become the usual characters), lower case, and every rune that
+// is not a letter, digit or combining mark separates words. So white
+// space, line breaks, punctuation and quote markers (">", "|") never
+// matter, and Hangul syllables, being letters, stay whole words.
+func leakWords(s string) []string {
+	s = strings.ToLower(norm.NFKC.String(s))
+	return strings.FieldsFunc(s, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r)
+	})
 }
 
-// leaks reports whether private text p appears in outgoing text out (both
-// compared with white space folded): the whole of p when it has at least
-// 12 characters, or any of its lines with at least 20.
-func leaks(out, p string) (string, bool) {
-	whole := normalizeForLeak(p)
-	if len(whole) >= 12 && strings.Contains(out, whole) {
-		return whole, true
+// sharedRun reports whether out and p (leakWords of the outgoing and the
+// private text) share a run of at least n consecutive words, and returns
+// the longest such run starting at the first match. Every n-word window
+// of p is hashed once (FNV-1a), so a check costs O(len(out)+len(p))
+// window hashes; a hash hit is confirmed word by word.
+func sharedRun(out, p []string, n int) (string, bool) {
+	if n <= 0 || len(out) < n || len(p) < n {
+		return "", false
 	}
-	for _, line := range strings.Split(p, "\n") {
-		l := normalizeForLeak(strings.TrimLeft(line, "> "))
-		if len(l) >= 20 && strings.Contains(out, l) {
-			return l, true
+	windows := make(map[uint64][]int, len(p)-n+1)
+	for j := 0; j+n <= len(p); j++ {
+		h := windowHash(p[j : j+n])
+		windows[h] = append(windows[h], j)
+	}
+	for i := 0; i+n <= len(out); i++ {
+		for _, j := range windows[windowHash(out[i:i+n])] {
+			if !slices.Equal(out[i:i+n], p[j:j+n]) {
+				continue // a hash collision
+			}
+			k := n
+			for i+k < len(out) && j+k < len(p) && out[i+k] == p[j+k] {
+				k++
+			}
+			return strings.Join(out[i:i+k], " "), true
 		}
 	}
 	return "", false
+}
+
+func windowHash(words []string) uint64 {
+	h := fnv.New64a()
+	for _, w := range words {
+		h.Write([]byte(w))
+		h.Write([]byte{0}) // words cannot contain NUL: no ambiguity
+	}
+	return h.Sum64()
 }
 
 // hold keeps c as a hidden held comment and tells its author.

@@ -65,3 +65,52 @@ func TestGuardFailsClosedWhenCommentsUnreadable(t *testing.T) {
 		t.Errorf("%d mails queued by a failed write", n-before)
 	}
 }
+
+func TestLeakWords(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"Hello,  World!\n", "hello world"},
+		{"> quoted line\n>> deeper | piped", "quoted line deeper piped"},
+		{"don't; e-fun.example", "don t e fun example"},
+		{"「결제하지 않았으니」 환불은… 약속하지 마세요.", "결제하지 않았으니 환불은 약속하지 마세요"},
+		// Decomposed Hangul (conjoining jamo, as some clients send it)
+		// and full-width letters fold to the usual forms.
+		{"\u1100\u1161\u11a8 ＡＢＣ１", "각 abc1"},
+		{"Ünïcödé café", "ünïcödé café"},
+		{"  \t\n ", ""},
+	} {
+		if got := strings.Join(leakWords(tc.in), " "); got != tc.want {
+			t.Errorf("leakWords(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestSharedRun(t *testing.T) {
+	const note = "Finance confirmed the customer still owes us two invoices from March"
+	for _, tc := range []struct {
+		name, out string
+		n         int
+		want      string // "" = no match
+	}{
+		{"eight words", "Hi, the customer still owes us two invoices from you", 8, "the customer still owes us two invoices from"},
+		{"seven words", "Hi, the customer still owes us two invoices. Bye", 8, ""},
+		{"longest run reported", "CONFIRMED: the customer still owes us two invoices from March!", 8, "confirmed the customer still owes us two invoices from march"},
+		{"words scattered", "the customer, us, two invoices, still owes from March finance", 8, ""},
+		{"n configurable", "the customer still owes us two invoices from", 9, ""},
+		{"short outgoing", "owes us", 8, ""},
+		{"korean", "켄 고객님 3월 청구서 두 건을 결제하지 않았으니 환불은 약속하지 못합니다", 8, ""},
+	} {
+		got, ok := sharedRun(leakWords(tc.out), leakWords(note), tc.n)
+		if ok != (tc.want != "") || got != tc.want {
+			t.Errorf("%s: sharedRun = %q, %v; want %q", tc.name, got, ok, tc.want)
+		}
+	}
+	const ko = "고객은 아직 3월 청구서 두 건을 결제하지 않았으니, 환불은 약속하지 마세요."
+	if got, ok := sharedRun(leakWords("켄 고객님, 3월 청구서… 두 건을 「결제하지 않았으니」 환불은 약속하지 못합니다."), leakWords(ko), 8); !ok ||
+		got != "3월 청구서 두 건을 결제하지 않았으니 환불은 약속하지" {
+		t.Errorf("korean: sharedRun = %q, %v", got, ok)
+	}
+	// A private text shorter than n words never matches, even whole.
+	if _, ok := sharedRun(leakWords("Ken owes us 500 EUR, says finance"), leakWords("Ken owes us 500 EUR, says finance"), 8); ok {
+		t.Error("a 7-word note matched with n = 8")
+	}
+}
