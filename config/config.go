@@ -209,7 +209,7 @@ func Default() *Config {
 			DataTimeout:         Duration(10 * time.Minute),
 			WriteTimeout:        Duration(5 * time.Minute),
 			MaxConnections:      500,
-			MaxConnectionsPerIP: 20,
+			MaxConnectionsPerIP: 50,
 			SpoolThreshold:      256 << 10,
 			ShutdownTimeout:     Duration(30 * time.Second),
 		},

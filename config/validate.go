@@ -86,8 +86,8 @@ func (c *Config) validateSMTP(v *validator) {
 	v.dur("smtp.write_timeout", s.WriteTimeout, dayDur, "5m")
 	v.dur("smtp.shutdown_timeout", s.ShutdownTimeout, Duration(time.Hour), "30s")
 	connOK := v.count("smtp.max_connections", s.MaxConnections, 1, 1000000, "500")
-	if v.count("smtp.max_connections_per_ip", s.MaxConnectionsPerIP, 1, 1000000, "20") && connOK && s.MaxConnectionsPerIP > s.MaxConnections {
-		v.add("smtp.max_connections_per_ip", fmt.Sprintf("%d is more than smtp.max_connections (%d)", s.MaxConnectionsPerIP, s.MaxConnections), "make it at most max_connections; 20 is usual")
+	if v.count("smtp.max_connections_per_ip", s.MaxConnectionsPerIP, 1, 1000000, "50") && connOK && s.MaxConnectionsPerIP > s.MaxConnections {
+		v.add("smtp.max_connections_per_ip", fmt.Sprintf("%d is more than smtp.max_connections (%d)", s.MaxConnectionsPerIP, s.MaxConnections), "make it at most max_connections; 50 is usual")
 	}
 }
 

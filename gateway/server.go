@@ -30,9 +30,8 @@ type Server struct {
 	smtp *smtp.Server
 	lim  *limiter
 
-	sessions atomic.Int64
-	nextID   atomic.Uint64
-	Metrics  ServerMetrics
+	nextID  atomic.Uint64
+	Metrics ServerMetrics
 }
 
 // ServerMetrics are SMTP-level counters for /metrics.
@@ -95,12 +94,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// Sessions is the number of open sessions.
-func (s *Server) Sessions() int64 { return s.sessions.Load() }
+// Sessions is the number of open client connections, from accept to
+// close, whether or not they have said EHLO yet (go-smtp creates its
+// session only at EHLO).
+func (s *Server) Sessions() int64 { return s.lim.open.Load() }
 
 // NewSession implements smtp.Backend.
 func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	s.sessions.Add(1)
 	id := s.nextID.Add(1)
 	var ip netip.Addr
 	if ta, ok := c.Conn().RemoteAddr().(*net.TCPAddr); ok {
@@ -131,10 +131,7 @@ func (ss *session) Reset() {
 	}
 }
 
-func (ss *session) Logout() error {
-	ss.s.sessions.Add(-1)
-	return nil
-}
+func (ss *session) Logout() error { return nil }
 
 func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	ss.from = from
@@ -162,7 +159,7 @@ var (
 	errLineTooLong    = &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 4, 0}, Message: "Line too long"}
 	// A timeout closes the session (RFC 5321 section 4.5.3.2): the rest
 	// of a body that arrives late must never be read as commands.
-	errTimeout = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "Timeout reading the message, closing connection"}
+	errTimeout = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "Message not received within the time limit, closing connection"}
 )
 
 // copyBufs are Data's copy buffers (io.Copy would allocate 32 KiB per
@@ -185,18 +182,19 @@ func (ss *session) Data(r io.Reader) error {
 	fmt.Fprintf(sp, "Received: from %s (%s)\r\n\tby %s with ESMTP id %d;\r\n\t%s\r\n",
 		sanitizeHelo(ss.conn.Hostname()), ss.ip, cfg.Hostname, ss.id, time.Now().Format(time.RFC1123Z))
 
-	// DATA (not BDAT, whose chunks the command loop reads): every read
-	// waits at most data_timeout, also while go-smtp drains a refused body
-	// after we return, so the drain ends at the end of the data however
-	// long it is, and the rest is never taken for commands.
-	var src io.Reader = r
+	// DATA (not BDAT, whose chunks the command loop reads): the whole
+	// body, and go-smtp's drain of a refused one after we return, must
+	// arrive within data_timeout of now. A deadline per read would let a
+	// client trickling a byte now and then hold its connection forever.
+	// A timeout ends the session, so the rest is never taken for commands.
 	if _, bdat := r.(*io.PipeReader); !bdat {
 		if lc, ok := ss.conn.Conn().(*limitConn); ok {
 			lc.beginData(cfg.SMTP.DataTimeout.D())
-		} else {
-			src = &deadlineReader{r: r, conn: ss.conn.Conn(), d: cfg.SMTP.DataTimeout.D()}
+		} else if d := cfg.SMTP.DataTimeout.D(); d > 0 {
+			ss.conn.Conn().SetReadDeadline(time.Now().Add(d))
 		}
 	}
+	src := r
 	hl := &headerLimiter{max: int(cfg.SMTP.MaxHeaderBytes)}
 	ll := &lineLimiter{max: cfg.SMTP.MaxLineLength}
 	buf := copyBufs.Get().(*[]byte)
@@ -255,21 +253,6 @@ func sanitizeHelo(s string) string {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// deadlineReader extends the connection's read deadline before every read,
-// so DATA gets its own (longer) idle timeout than commands.
-type deadlineReader struct {
-	r    io.Reader
-	conn net.Conn
-	d    time.Duration
-}
-
-func (d *deadlineReader) Read(p []byte) (int, error) {
-	if d.d > 0 {
-		d.conn.SetReadDeadline(time.Now().Add(d.d))
-	}
-	return d.r.Read(p)
 }
 
 var errHeaderLimit = errors.New("header block too large")
@@ -372,6 +355,9 @@ type limiter struct {
 	m     *ServerMetrics
 	// maxLine bounds command lines (limitConn).
 	maxLine int
+	// open counts connections from accept to close (the sessions gauge);
+	// a slot may be freed a little earlier, at the session's last reply.
+	open atomic.Int64
 }
 
 func (l *limiter) acquire(ip string) bool {
@@ -415,7 +401,9 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			continue
 		}
 		l.lim.m.Connections.Add(1)
-		return &limitConn{Conn: c, release: func() { l.lim.release(ip) }, maxLine: l.lim.maxLine}, nil
+		l.lim.open.Add(1)
+		return &limitConn{Conn: c, release: func() { l.lim.release(ip) }, closed: func() { l.lim.open.Add(-1) },
+			maxLine: l.lim.maxLine}, nil
 	}
 }
 
@@ -431,12 +419,12 @@ func hostOf(a net.Addr) string {
 }
 
 // limitConn is a client connection as go-smtp reads it. Besides freeing
-// the connection slot on close, it
+// the connection slot at the session's last reply (see Write) or on close,
+// it
 //   - bounds command lines to maxLine bytes (smtp.ErrTooLongLine: go-smtp
 //     answers 500 and closes), so a line is never buffered without limit;
 //   - in DATA (beginData to endData) lets lines of any length through
-//     (Data refuses them itself) and gives every read its own deadline of
-//     the data timeout;
+//     (Data refuses them itself) under one deadline for the whole data;
 //   - makes a read timeout final: go-smtp reads commands with
 //     textproto/bufio, which hand out a partial line without its error,
 //     so without this a timed-out session would go on reading.
@@ -446,31 +434,47 @@ func hostOf(a net.Addr) string {
 // a goroutine of its own for BDAT.
 type limitConn struct {
 	net.Conn
-	once    sync.Once
+	once    sync.Once // release
 	release func()
+	shut    sync.Once // closed
+	closed  func()
 
-	maxLine  int
-	lineLen  int
-	inData   atomic.Bool
-	dataIdle atomic.Int64 // time.Duration; 0: no deadline
-	err      error        // sticky: a timeout or a too long command line
+	maxLine int
+	lineLen int
+	inData  atomic.Bool
+	err     error // sticky: a timeout or a too long command line
 }
 
-func (c *limitConn) beginData(idle time.Duration) {
-	c.dataIdle.Store(int64(idle))
+// beginData sets the deadline for the whole DATA: total from now (none
+// when total is 0), replacing the one go-smtp set for the DATA command.
+func (c *limitConn) beginData(total time.Duration) {
 	c.inData.Store(true)
-	if idle <= 0 {
-		c.Conn.SetReadDeadline(time.Time{}) // not the one of the DATA command
+	var deadline time.Time
+	if total > 0 {
+		deadline = time.Now().Add(total)
 	}
+	c.Conn.SetReadDeadline(deadline)
 }
 
 func (c *limitConn) endData() {
 	if c.inData.Swap(false) {
-		c.dataIdle.Store(0)
 		// go-smtp sets a deadline before each command when it has a read
 		// timeout; without one, none is meant.
 		c.Conn.SetReadDeadline(time.Time{})
 	}
+}
+
+// Write frees the connection slot just before the session's last reply
+// goes out: go-smtp writes 221 to QUIT and 421 (timeouts, errors) only
+// when it closes the connection next. A client that reconnects as soon
+// as it has read the 221 (a front MTA's parallel sessions, each at the
+// per-IP limit) must find its slot free; freed on Close, it would still be
+// counted until the server's goroutine got round to closing.
+func (c *limitConn) Write(p []byte) (int, error) {
+	if bytes.HasPrefix(p, []byte("221 ")) || bytes.HasPrefix(p, []byte("421 ")) {
+		c.once.Do(c.release)
+	}
+	return c.Conn.Write(p)
 }
 
 func (c *limitConn) Read(p []byte) (int, error) {
@@ -478,9 +482,6 @@ func (c *limitConn) Read(p []byte) (int, error) {
 		return 0, c.err
 	}
 	data := c.inData.Load()
-	if d := time.Duration(c.dataIdle.Load()); data && d > 0 {
-		c.Conn.SetReadDeadline(time.Now().Add(d))
-	}
 	n, err := c.Conn.Read(p)
 	if isTimeout(err) {
 		c.err = err
@@ -498,6 +499,7 @@ func (c *limitConn) Read(p []byte) (int, error) {
 
 func (c *limitConn) Close() error {
 	c.once.Do(c.release)
+	defer c.shut.Do(c.closed)
 	if errors.Is(c.err, smtp.ErrTooLongLine) {
 		// We refused a line the client is still sending. Closing now
 		// would reset the connection and the client could lose our 500:
