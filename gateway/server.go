@@ -21,7 +21,13 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"helpdesk/gateway/engine"
+	"helpdesk/gateway/lograte"
 )
+
+// logInterval bounds how often one kind of failure is logged: under load
+// the same failure repeats for every mail (79,000 identical lines in 20 s
+// with a broken store); a line per interval with the count says as much.
+const logInterval = 10 * time.Second
 
 // Server is the inbound SMTP server.
 type Server struct {
@@ -29,6 +35,7 @@ type Server struct {
 	log  *slog.Logger
 	smtp *smtp.Server
 	lim  *limiter
+	logs *lograte.Limiter
 
 	nextID  atomic.Uint64
 	Metrics ServerMetrics
@@ -49,7 +56,7 @@ type ServerMetrics struct {
 // NewServer builds the server from the current config of eng.
 func NewServer(eng *engine.Engine, log *slog.Logger) *Server {
 	cfg := eng.Config()
-	s := &Server{eng: eng, log: log}
+	s := &Server{eng: eng, log: log, logs: lograte.New(logInterval)}
 	srv := smtp.NewServer(s)
 	srv.Domain = cfg.Hostname
 	srv.MaxMessageBytes = int64(cfg.SMTP.MaxMessageBytes)
@@ -64,7 +71,7 @@ func NewServer(eng *engine.Engine, log *slog.Logger) *Server {
 	srv.ReadTimeout = cfg.SMTP.ReadTimeout.D()
 	srv.WriteTimeout = cfg.SMTP.WriteTimeout.D()
 	srv.EnableSMTPUTF8 = true
-	srv.ErrorLog = slogLogger{log}
+	srv.ErrorLog = slogLogger{log, s.logs}
 	s.smtp = srv
 	s.lim = &limiter{max: cfg.SMTP.MaxConnections, perIP: cfg.SMTP.MaxConnectionsPerIP, per: map[string]int{}, m: &s.Metrics,
 		maxLine: cfg.SMTP.MaxLineLength}
@@ -216,7 +223,7 @@ func (ss *session) Data(r io.Reader) error {
 		case errors.Is(err, errLineLimit), errors.Is(err, smtp.ErrTooLongLine):
 			return errLineTooLong
 		}
-		ss.log.Warn("reading DATA failed", "err", err)
+		ss.s.logs.Log(ss.log, slog.LevelWarn, "data-read", "reading DATA failed", "err", err)
 		ss.s.Metrics.TempFailures.Add(1)
 		return errTemporary
 	}
@@ -226,7 +233,7 @@ func (ss *session) Data(r io.Reader) error {
 	}, sp)
 	if err != nil {
 		ss.s.Metrics.TempFailures.Add(1)
-		ss.log.Error("storing message failed; answered 451", "err", err)
+		ss.s.logs.Log(ss.log, slog.LevelError, "store-451", "storing message failed; answered 451", "err", err)
 		return errTemporary
 	}
 	ss.s.Metrics.Latency.Observe(time.Since(start))
@@ -513,12 +520,16 @@ func (c *limitConn) Close() error {
 	return c.Conn.Close()
 }
 
-// slogLogger adapts go-smtp's logger to slog.
-type slogLogger struct{ l *slog.Logger }
+// slogLogger adapts go-smtp's logger to slog, rate-limited: its lines
+// (connection errors, one per client) repeat under load.
+type slogLogger struct {
+	l    *slog.Logger
+	logs *lograte.Limiter
+}
 
 func (s slogLogger) Printf(format string, v ...interface{}) {
-	s.l.Warn("smtp", "msg", strings.TrimSpace(fmt.Sprintf(format, v...)))
+	s.logs.Log(s.l, slog.LevelWarn, "go-smtp", "smtp", "msg", strings.TrimSpace(fmt.Sprintf(format, v...)))
 }
 func (s slogLogger) Println(v ...interface{}) {
-	s.l.Warn("smtp", "msg", strings.TrimSpace(fmt.Sprintln(v...)))
+	s.logs.Log(s.l, slog.LevelWarn, "go-smtp", "smtp", "msg", strings.TrimSpace(fmt.Sprintln(v...)))
 }

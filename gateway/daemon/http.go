@@ -15,10 +15,9 @@ import (
 func (d *Daemon) httpHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		// Healthy when the store answers a read.
-		err := d.DB.View(func(tx *store.Tx) error { _ = tx.TicketCount(); return nil })
-		if err != nil {
-			http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
+		// Healthy when every check passes (health.go).
+		if failed := d.health(); failed != "" {
+			http.Error(w, failed, http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintf(w, "ok\nuptime %s\n", time.Since(d.started).Round(time.Second))
@@ -63,7 +62,7 @@ func (d *Daemon) writeMetrics(w io.Writer) {
 	counter(w, "helpdesk_smtp_too_large_total", "Messages refused for size (552).", sm.TooLarge.Load())
 	counter(w, "helpdesk_smtp_header_too_large_total", "Messages refused for header size.", sm.HeaderTooLarge.Load())
 	counter(w, "helpdesk_smtp_temp_failures_total", "Messages answered 451.", sm.TempFailures.Load())
-	gauge(w, "helpdesk_smtp_sessions", "Open SMTP sessions.", d.SMTP.Sessions())
+	gauge(w, "helpdesk_smtp_sessions", "Open SMTP connections, from accept to close (greeted or not).", d.SMTP.Sessions())
 	sm.Latency.WriteProm(w, "helpdesk_smtp_data_to_250_seconds", "Time from the end of DATA to the 250 answer.")
 	wm := &d.Worker.Metrics
 	counter(w, "helpdesk_outbound_sent_total", "Mails delivered to the relay or outbox.", wm.Sent.Load())

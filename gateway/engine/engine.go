@@ -91,6 +91,8 @@ type Engine struct {
 	Wake func()
 
 	Metrics Metrics
+	// Commits says whether deliveries' store writes are failing (/healthz).
+	Commits CommitHealth
 
 	lastDeliver atomic.Int64 // unix nanos of the last Deliver start
 	inflight    atomic.Int64
@@ -268,6 +270,7 @@ func (e *Engine) Deliver(ctx context.Context, env Envelope, sp *store.Spool) (Re
 		in.blob, err = sp.Commit()
 		if err != nil {
 			e.Metrics.StoreErrors.Add(1)
+			e.Commits.Record(err, time.Now())
 			return Result{}, fmt.Errorf("spooling message: %w", err)
 		}
 	} else {
@@ -286,8 +289,10 @@ func (e *Engine) Deliver(ctx context.Context, env Envelope, sp *store.Spool) (Re
 	})
 	if err != nil {
 		e.Metrics.StoreErrors.Add(1)
+		e.Commits.Record(err, time.Now())
 		return Result{}, fmt.Errorf("storing message: %w", err)
 	}
+	e.Commits.Record(nil, time.Now())
 	res.Outbound = enqueued
 	e.Metrics.Accepted.Add(1)
 	e.Metrics.Enqueued.Add(int64(enqueued))
