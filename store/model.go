@@ -1,6 +1,9 @@
 package store
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Ticket statuses (SPEC section 7).
 const (
@@ -163,8 +166,13 @@ type Comment struct {
 // collaborators), keyed by normalized address. Its ID names the recipient
 // in reply tokens.
 type User struct {
-	ID       uint64    `json:"id"`
-	Addr     string    `json:"address"`
+	ID   uint64 `json:"id"`
+	Addr string `json:"address"`
+	// Spelling is the address as the user writes it when that differs
+	// from Addr (the comparison form) only in case: mail is sent to it,
+	// since only the receiving host may fold a local part's case
+	// (RFC 5321 section 2.4). "" = Addr.
+	Spelling string    `json:"spelling,omitempty"`
 	Name     string    `json:"name,omitempty"`
 	Created  time.Time `json:"created"`
 	Updated  time.Time `json:"updated"`
@@ -176,6 +184,14 @@ type User struct {
 	// AckTimes are when acknowledgements were last sent to this address
 	// (at most N an hour, SPEC 7).
 	AckTimes []int64 `json:"ack_times,omitempty"`
+}
+
+// SendAddr is the address to send the user mail at: as they write it.
+func (u *User) SendAddr() string {
+	if u.Spelling != "" && strings.EqualFold(u.Spelling, u.Addr) {
+		return u.Spelling
+	}
+	return u.Addr
 }
 
 // Message dispositions: what became of an accepted mail.

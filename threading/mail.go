@@ -39,6 +39,35 @@ func NormalizeAddr(s string) string {
 	return strings.ToLower(s)
 }
 
+// SpellAddr is the address as its owner writes it, for sending: angle
+// brackets and spaces stripped and the domain lowercased (domains are
+// case-insensitive), the local part's case kept (RFC 5321 section 2.4:
+// only the receiving host may treat it case-insensitively). Compare with
+// NormalizeAddr; send to SpellAddr.
+func SpellAddr(s string) string {
+	s = strings.TrimSpace(s)
+	s = strings.TrimPrefix(s, "<")
+	s = strings.TrimSuffix(s, ">")
+	at := strings.LastIndexByte(s, '@')
+	if at < 0 {
+		return s
+	}
+	return s[:at+1] + strings.ToLower(s[at+1:])
+}
+
+// EnvelopePath formats an address (local part unquoted, as net/mail
+// returns it) for SMTP's MAIL FROM and RCPT TO, without the angle
+// brackets: a local part that is not a dot-atom is written as an RFC 5321
+// Quoted-string, so `"a@b>"@example.com` stays one mailbox instead of
+// reading as a@b. net/mail does the quoting.
+func EnvelopePath(addr string) string {
+	if addr == "" {
+		return ""
+	}
+	s := (&mail.Address{Address: addr}).String()
+	return strings.TrimSuffix(strings.TrimPrefix(s, "<"), ">")
+}
+
 // StripPlus removes a "+tag" (or other separator) from the local part.
 func StripPlus(addr, sep string) string {
 	at := strings.LastIndexByte(addr, '@')

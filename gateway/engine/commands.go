@@ -136,17 +136,17 @@ func ticketless(b command.Block) bool {
 func (a *applier) onBehalfTicket(text string, b command.Block) error {
 	m := a.mail()
 	mb := a.mailbox()
-	requester, reqName := "", ""
+	requester, reqName, reqSpelled := "", "", ""
 	firstText := ""
 	note := b.Text
 	if c, ok := b.Find("requester"); ok && len(c.Args) == 1 {
 		if addr, ok := command.ParseAddr(c.Args[0]); ok {
-			requester = threading.NormalizeAddr(addr)
+			requester, reqSpelled = threading.NormalizeAddr(addr), threading.SpellAddr(addr)
 		}
 	}
 	if fw := m.Forwarded; fw != nil && fw.From.Addr != "" {
 		if requester == "" {
-			requester, reqName = fw.From.Norm(), fw.From.Name
+			requester, reqName, reqSpelled = fw.From.Norm(), fw.From.Name, threading.SpellAddr(fw.From.Addr)
 		}
 		firstText = strings.TrimSpace(fw.Text)
 		note = strings.TrimSpace(command.Parse(a.cutStaff(fw.Note)).Text)
@@ -177,7 +177,7 @@ func (a *applier) onBehalfTicket(text string, b command.Block) error {
 	if err := a.create(tk); err != nil {
 		return err
 	}
-	if _, err := a.ensureUser(requester, reqName, false); err != nil {
+	if _, err := a.ensureUser(requester, reqSpelled, reqName, false); err != nil {
 		return err
 	}
 	if firstText != "" {

@@ -206,6 +206,7 @@ type inbound struct {
 	blob    string
 	size    int64
 	sender  string // normalized From (plus tag stripped when configured)
+	spelled string // sender as written: local part's case kept (for sending)
 	agent   *config.Agent
 	verdict AuthVerdict
 	tokens  []rcptToken // valid tokens among the recipients
@@ -390,11 +391,13 @@ const unknownSender = "unknown-sender@invalid"
 // envelope sender, else unknownSender; and the staff member it claims.
 func (e *Engine) identify(cfg *config.Config, in *inbound) {
 	in.sender = e.normSender(cfg, in.mail.From.Addr)
+	in.spelled = e.spellSender(cfg, in.mail.From.Addr)
 	if in.sender == "" || !strings.Contains(in.sender, "@") {
 		in.sender = e.normSender(cfg, in.env.MailFrom)
+		in.spelled = e.spellSender(cfg, in.env.MailFrom)
 	}
 	if in.sender == "" || !strings.Contains(in.sender, "@") {
-		in.sender = unknownSender
+		in.sender, in.spelled = unknownSender, unknownSender
 	}
 	if in.mail.From.Addr == "" {
 		in.mail.From.Addr = in.sender
@@ -408,6 +411,16 @@ func (e *Engine) identify(cfg *config.Config, in *inbound) {
 // normSender is the comparison form of a sender address.
 func (e *Engine) normSender(cfg *config.Config, addr string) string {
 	a := threading.NormalizeAddr(addr)
+	if cfg.Threading.IgnorePlusTags {
+		a = threading.StripPlus(a, "+")
+	}
+	return a
+}
+
+// spellSender is a sender address as written, for sending to it: like
+// normSender, but the local part keeps its case.
+func (e *Engine) spellSender(cfg *config.Config, addr string) string {
+	a := threading.SpellAddr(addr)
 	if cfg.Threading.IgnorePlusTags {
 		a = threading.StripPlus(a, "+")
 	}

@@ -272,8 +272,11 @@ func (a *applier) enqueue(o out) error {
 	if o.autoSub == "" {
 		o.autoSub = "auto-generated"
 	}
+	// Sent to the address as its owner writes it (local part's case
+	// kept); o.rcpt is the comparison form.
+	rcpt := u.SendAddr()
 	if len(o.to) == 0 {
-		o.to = []string{threading.Address{Name: o.rcptName, Addr: o.rcpt}.String()}
+		o.to = []string{threading.Address{Name: o.rcptName, Addr: rcpt}.String()}
 	}
 	id := a.mailID(ticket)
 	attach, left := a.capAttachments(o.attach)
@@ -282,7 +285,7 @@ func (a *applier) enqueue(o out) error {
 		o.after = a.leftOutNote(left) + o.after
 	}
 	ob := &store.Outbound{
-		Ticket: ticket, Kind: o.kind, MailFrom: replyTo, Rcpt: o.rcpt,
+		Ticket: ticket, Kind: o.kind, MailFrom: replyTo, Rcpt: rcpt,
 		From: from.String(), To: o.to, Cc: o.cc, ReplyTo: replyTo, Subject: o.subject,
 		MessageID: id, InReplyTo: o.inReplyTo, References: o.refs, Text: o.text, TextAfter: o.after,
 		Attach: attach, AttachData: o.files,
@@ -415,9 +418,9 @@ func (a *applier) sendEndUser(tk *store.Ticket, c *store.Comment, r recipient) e
 func (a *applier) publicHeaders(tk *store.Ticket) (to, cc []string) {
 	name := func(addr string) string {
 		if u, err := a.user(addr); err == nil {
-			return threading.Address{Name: u.Name, Addr: addr}.String()
+			return threading.Address{Name: u.Name, Addr: u.SendAddr()}.String()
 		}
-		return addr
+		return threading.Address{Addr: addr}.String()
 	}
 	if tk.Requester != "" && a.cfg.Agent(tk.Requester) == nil {
 		to = append(to, name(tk.Requester))

@@ -22,13 +22,29 @@ func (a *applier) ticketSubject() string {
 
 // ensureUser records an address as a user (SPEC 8: created on first mail).
 // A user who writes to us is no longer considered bouncing.
-func (a *applier) ensureUser(addr, name string, wrote bool) (*store.User, error) {
+//
+// spelled is the address as this mail writes it (local part's case kept):
+// what we send to from then on. The user's own mail sets it; a mail
+// naming the user only fills it in when none is known.
+func (a *applier) ensureUser(addr, spelled, name string, wrote bool) (*store.User, error) {
 	u, err := a.ensure(addr, name)
 	if err != nil {
 		return nil, err
 	}
+	changed := false
 	if wrote && u.Bouncing {
-		u.Bouncing, u.Bounce, u.Updated = false, "", a.now
+		u.Bouncing, u.Bounce = false, ""
+		changed = true
+	}
+	if spelled == u.Addr || !strings.EqualFold(spelled, u.Addr) {
+		spelled = "" // nothing to keep (or not this user's address)
+	}
+	if spelled != u.Spelling && (wrote || u.Spelling == "") && (spelled != "" || wrote) {
+		u.Spelling = spelled
+		changed = true
+	}
+	if changed {
+		u.Updated = a.now
 		if err := a.saveUser(u); err != nil {
 			return nil, err
 		}
@@ -77,7 +93,7 @@ func (a *applier) newTicket(d threading.Decision) error {
 			return err
 		}
 	}
-	if _, err := a.ensureUser(a.in.sender, m.From.Name, true); err != nil {
+	if _, err := a.ensureUser(a.in.sender, a.in.spelled, m.From.Name, true); err != nil {
 		return err
 	}
 	c := a.inboundComment(0, store.Public)
@@ -126,7 +142,7 @@ func (a *applier) replyToClosed(d threading.Decision) error {
 		return a.newTicket(d)
 	}
 	if a.isAcknowledgement(a.bodyText()) {
-		if _, err := a.ensureUser(a.in.sender, a.mail().From.Name, true); err != nil {
+		if _, err := a.ensureUser(a.in.sender, a.in.spelled, a.mail().From.Name, true); err != nil {
 			return err
 		}
 		c := a.inboundComment(0, store.Public)
@@ -285,7 +301,7 @@ func (a *applier) addCustomerCCs(tk *store.Ticket) error {
 			addr == tk.Requester || slices.Contains(tk.CCs, addr) {
 			continue
 		}
-		if _, err := a.ensureUser(addr, r.Name, false); err != nil {
+		if _, err := a.ensureUser(addr, a.e.spellSender(a.cfg, r.Addr), r.Name, false); err != nil {
 			return err
 		}
 		tk.CCs = append(tk.CCs, addr)
@@ -374,7 +390,7 @@ func (a *applier) endUserComment(d threading.Decision) error {
 	if err != nil {
 		return err
 	}
-	if _, err := a.ensureUser(a.in.sender, a.mail().From.Name, true); err != nil {
+	if _, err := a.ensureUser(a.in.sender, a.in.spelled, a.mail().From.Name, true); err != nil {
 		return err
 	}
 	c := a.inboundComment(0, store.Public)
@@ -441,7 +457,7 @@ func (a *applier) sideMessage(d threading.Decision) error {
 		return a.newTicket(threading.Decision{Outcome: threading.OutNewTicket, Related: tk.ID})
 	}
 	if a.staff == nil {
-		if _, err := a.ensureUser(a.in.sender, a.mail().From.Name, true); err != nil {
+		if _, err := a.ensureUser(a.in.sender, a.in.spelled, a.mail().From.Name, true); err != nil {
 			return err
 		}
 	}

@@ -30,6 +30,7 @@ import (
 	"helpdesk/config"
 	"helpdesk/gateway/auth"
 	"helpdesk/store"
+	"helpdesk/threading"
 )
 
 // Worker delivers queued mail.
@@ -413,7 +414,7 @@ func (w *Worker) writeOutbox(cfg *config.Config, o *store.Outbound, data []byte)
 	}
 	defer os.Remove(tmp.Name())
 	// The envelope, for whoever picks the file up.
-	fmt.Fprintf(tmp, "X-Envelope-From: <%s>\r\nX-Envelope-To: <%s>\r\n", o.MailFrom, o.Rcpt)
+	fmt.Fprintf(tmp, "X-Envelope-From: <%s>\r\nX-Envelope-To: <%s>\r\n", threading.EnvelopePath(o.MailFrom), threading.EnvelopePath(o.Rcpt))
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return err
@@ -465,10 +466,12 @@ func (r *relayConn) close() {
 // send delivers one mail on the connection.
 func (r *relayConn) send(o *store.Outbound, data []byte) error {
 	c := r.c
-	if err := c.Mail(o.MailFrom, nil); err != nil {
+	// The queue holds addresses as net/mail reads them (local part
+	// unquoted); on the wire a local part that needs it is quoted.
+	if err := c.Mail(threading.EnvelopePath(o.MailFrom), nil); err != nil {
 		return classify(fmt.Errorf("MAIL FROM: %w", err))
 	}
-	if err := c.Rcpt(o.Rcpt, nil); err != nil {
+	if err := c.Rcpt(threading.EnvelopePath(o.Rcpt), nil); err != nil {
 		return classify(fmt.Errorf("RCPT TO: %w", err))
 	}
 	wc, err := c.Data()

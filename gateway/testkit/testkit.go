@@ -6,6 +6,7 @@ package testkit
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 	"github.com/jhillyerd/enmime/v2"
 
@@ -30,8 +32,12 @@ import (
 type Received struct {
 	From string
 	To   []string
-	Raw  []byte
-	Env  *enmime.Envelope
+	// RcptArgs are the RCPT TO paths exactly as the client sent them
+	// (without the angle brackets, quoting kept: `"a b"@example.com`),
+	// one per entry of To; To holds go-smtp's unquoted reading.
+	RcptArgs []string
+	Raw      []byte
+	Env      *enmime.Envelope
 }
 
 // Header returns a decoded header of the mail.
@@ -48,14 +54,29 @@ type Sink struct {
 	Refuse map[string]bool
 	// Fail makes the sink answer DATA with 451 while set.
 	Fail bool
+	// Password, when set before mail arrives, makes the sink a relay
+	// that wants AUTH PLAIN (offered without TLS): MAIL before AUTH gets
+	// 530, a wrong password 535. Any user name is accepted. Change it
+	// with SetPassword while mail flows.
+	Password string
+	// HangAuth makes the sink never answer AUTH (the client waits until
+	// its own timeout) while set; see SetHangAuth. It needs Password.
+	HangAuth bool
+	// Auths counts AUTH exchanges started (hung ones included).
+	Auths int
+
+	release chan struct{} // closed at cleanup: hung AUTHs end
 }
 
 // StartSink starts a sink on 127.0.0.1:0, closed at test cleanup.
 func StartSink(t testing.TB) *Sink {
 	t.Helper()
-	s := &Sink{Refuse: map[string]bool{}}
+	s := &Sink{Refuse: map[string]bool{}, release: make(chan struct{})}
 	s.cond = sync.NewCond(&s.mu)
-	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &sinkSession{s: s}, nil }))
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		rc, _ := c.Conn().(*rcptRecorder)
+		return &sinkSession{s: s, rec: rc}, nil
+	}))
 	srv.Domain = "sink.test"
 	srv.AllowInsecureAuth = true
 	srv.ErrorLog = nopLogger{}
@@ -65,9 +86,67 @@ func StartSink(t testing.TB) *Sink {
 	}
 	s.Addr = ln.Addr().String()
 	s.srv = srv
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	go srv.Serve(recordingListener{ln})
+	t.Cleanup(func() {
+		close(s.release)
+		srv.Close()
+	})
 	return s
+}
+
+// recordingListener hands go-smtp connections that remember the RCPT
+// arguments read from them: go-smtp gives the session the path with its
+// quoting removed, and tests need to see what went over the wire.
+type recordingListener struct{ net.Listener }
+
+func (l recordingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &rcptRecorder{Conn: c}, nil
+}
+
+// rcptRecorder watches the client's lines for RCPT commands. The client
+// waits for each reply (no pipelining from go-smtp's client), so when
+// the session's Rcpt runs, the newest RCPT line read is its command; a
+// "RCPT TO:" line inside a message body always precedes the next real one.
+type rcptRecorder struct {
+	net.Conn
+	mu   sync.Mutex
+	line []byte
+	last string
+}
+
+func (r *rcptRecorder) Read(p []byte) (int, error) {
+	n, err := r.Conn.Read(p)
+	r.mu.Lock()
+	for _, b := range p[:n] {
+		if b == '\n' {
+			l := strings.TrimRight(string(r.line), "\r")
+			if len(l) > 8 && strings.EqualFold(l[:8], "RCPT TO:") {
+				arg := strings.TrimSpace(l[8:])
+				if strings.HasPrefix(arg, "<") && strings.HasSuffix(arg, ">") {
+					arg = arg[1 : len(arg)-1]
+				}
+				r.last = arg
+			}
+			r.line = r.line[:0]
+		} else if len(r.line) < 4096 {
+			r.line = append(r.line, b)
+		}
+	}
+	r.mu.Unlock()
+	return n, err
+}
+
+func (r *rcptRecorder) lastRcpt() string {
+	if r == nil {
+		return ""
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last
 }
 
 type nopLogger struct{}
@@ -76,14 +155,52 @@ func (nopLogger) Printf(string, ...interface{}) {}
 func (nopLogger) Println(...interface{})        {}
 
 type sinkSession struct {
-	s    *Sink
-	from string
-	to   []string
+	s      *Sink
+	rec    *rcptRecorder
+	authed bool
+	from   string
+	to     []string
+	args   []string
 }
 
-func (ss *sinkSession) Reset()        { ss.from, ss.to = "", nil }
+func (ss *sinkSession) Reset()        { ss.from, ss.to, ss.args = "", nil, nil }
 func (ss *sinkSession) Logout() error { return nil }
+
+// AuthMechanisms offers AUTH PLAIN only when the sink has a password.
+func (ss *sinkSession) AuthMechanisms() []string {
+	ss.s.mu.Lock()
+	defer ss.s.mu.Unlock()
+	if ss.s.Password == "" {
+		return nil
+	}
+	return []string{sasl.Plain}
+}
+
+func (ss *sinkSession) Auth(mech string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, _, password string) error {
+		ss.s.mu.Lock()
+		ss.s.Auths++
+		want, hang := ss.s.Password, ss.s.HangAuth
+		ss.s.mu.Unlock()
+		if hang {
+			<-ss.s.release // never answered; the client gives up first
+			return errors.New("sink closed")
+		}
+		if password != want {
+			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Authentication credentials invalid"}
+		}
+		ss.authed = true
+		return nil
+	}), nil
+}
+
 func (ss *sinkSession) Mail(from string, _ *smtp.MailOptions) error {
+	ss.s.mu.Lock()
+	needAuth := ss.s.Password != ""
+	ss.s.mu.Unlock()
+	if needAuth && !ss.authed {
+		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
+	}
 	ss.from = from
 	return nil
 }
@@ -95,6 +212,7 @@ func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
 	}
 	ss.to = append(ss.to, to)
+	ss.args = append(ss.args, ss.rec.lastRcpt())
 	return nil
 }
 func (ss *sinkSession) Data(r io.Reader) error {
@@ -113,7 +231,7 @@ func (ss *sinkSession) Data(r io.Reader) error {
 		return err
 	}
 	ss.s.mu.Lock()
-	ss.s.msgs = append(ss.s.msgs, &Received{From: ss.from, To: ss.to, Raw: raw, Env: env})
+	ss.s.msgs = append(ss.s.msgs, &Received{From: ss.from, To: ss.to, RcptArgs: ss.args, Raw: raw, Env: env})
 	ss.s.cond.Broadcast()
 	ss.s.mu.Unlock()
 	return nil
@@ -124,6 +242,27 @@ func (s *Sink) SetFail(v bool) {
 	s.mu.Lock()
 	s.Fail = v
 	s.mu.Unlock()
+}
+
+// SetPassword changes the password AUTH wants ("" = no AUTH offered).
+func (s *Sink) SetPassword(p string) {
+	s.mu.Lock()
+	s.Password = p
+	s.mu.Unlock()
+}
+
+// SetHangAuth switches never answering AUTH on or off.
+func (s *Sink) SetHangAuth(v bool) {
+	s.mu.Lock()
+	s.HangAuth = v
+	s.mu.Unlock()
+}
+
+// AuthCount is how many AUTH exchanges were started.
+func (s *Sink) AuthCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Auths
 }
 
 // All returns every mail received so far.
