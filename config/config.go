@@ -73,6 +73,10 @@ type Outbound struct {
 	RetryInitial          Duration `toml:"retry_initial"`
 	RetryMax              Duration `toml:"retry_max"`
 	GiveUpAfter           Duration `toml:"give_up_after"`
+	// CommandTimeout is how long the relay may take to answer one
+	// command (connect, greeting, EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA,
+	// the end of data) or to take one chunk of the message.
+	CommandTimeout Duration `toml:"command_timeout"`
 	// MaxAttachmentBytes caps the attachments carried by one outbound mail.
 	MaxAttachmentBytes Size `toml:"max_attachment_bytes"`
 	// FromNameFormat builds the display name of From: {agent} is the
@@ -219,6 +223,7 @@ func Default() *Config {
 			RetryInitial:       Duration(time.Minute),
 			RetryMax:           Duration(time.Hour),
 			GiveUpAfter:        Duration(5 * 24 * time.Hour),
+			CommandTimeout:     Duration(30 * time.Second),
 			MaxAttachmentBytes: 10 << 20,
 			FromNameFormat:     "{agent} ({mailbox})",
 		},

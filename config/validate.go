@@ -144,6 +144,7 @@ func (c *Config) validateOutbound(v *validator) {
 	if initOK && giveOK && o.GiveUpAfter < o.RetryInitial {
 		v.add("outbound.give_up_after", fmt.Sprintf("%s is shorter than outbound.retry_initial (%s)", o.GiveUpAfter, o.RetryInitial), "make give_up_after longer than retry_initial; 120h is usual")
 	}
+	v.dur("outbound.command_timeout", o.CommandTimeout, Duration(10*time.Minute), "30s")
 	v.size("outbound.max_attachment_bytes", o.MaxAttachmentBytes, 1, "10MiB")
 	switch f := o.FromNameFormat; {
 	case strings.TrimSpace(f) == "":

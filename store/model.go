@@ -289,6 +289,9 @@ type Outbound struct {
 	// Started is set while a delivery attempt is under way: a crash then
 	// may cause a logged duplicate (SPEC 11).
 	Started time.Time `json:"started,omitempty"`
+	// Requeued is when `helpdesk outbox retry` queued it again; give_up_after
+	// counts from then.
+	Requeued time.Time `json:"requeued,omitzero"`
 }
 
 // CommentRef names one comment.

@@ -42,7 +42,8 @@ type Worker struct {
 	now    func() time.Time
 	wake   chan struct{}
 
-	// Parallel is how many mails are delivered at once (default 4).
+	// Parallel is how many mails are delivered at once (default 4): the
+	// number of relay connections.
 	Parallel int
 	// Busy, when set, reports that mail is coming in. A round then waits
 	// for a pause of up to YieldMax, unless the oldest queued mail has
@@ -57,10 +58,22 @@ type Worker struct {
 	// ingest, pays for it: the 250 never waits for the worker.
 	Gather time.Duration
 
-	// round serializes drain rounds (Run and Drain), so no two rounds
-	// ever attempt the same item and a round's snapshot of the queue
-	// stays true until it records its results.
+	// round serializes taking items from the queue (drain rounds,
+	// Requeue): no two rounds ever attempt the same item, and an item's
+	// record stays what its round read until the round records results.
 	round sync.Mutex
+	// inflight are the items taken by a round and not yet recorded. A
+	// round returns once every item is taken by a connection, so one
+	// hung delivery holds only its own item and connection slot, not
+	// the queue.
+	inflight map[uint64]bool
+	inflMu   sync.Mutex
+	// slots bounds the connections open at once to Parallel.
+	slots  chan struct{}
+	active sync.WaitGroup // rounds with deliveries under way
+
+	relayMu sync.Mutex
+	relay   RelayStatus
 
 	Metrics Metrics
 }
@@ -73,9 +86,33 @@ type Metrics struct {
 	Duplicates atomic.Int64
 }
 
+// RelayStatus is what the worker knows about the relay: shown by
+// `helpdesk outbox` and /healthz.
+type RelayStatus struct {
+	// Relay is host:port ("" with no relay: mail goes to .eml files).
+	Relay string `json:"relay"`
+	// State is "unknown" (nothing tried since start), "ok" or "failing":
+	// the relay could not be used (connection, TLS, AUTH, a timeout),
+	// whatever mail was tried. Failing mail stays queued and is retried.
+	State string `json:"state"`
+	// Since is when the state began.
+	Since time.Time `json:"since,omitzero"`
+	// LastError is the newest relay failure, LastErrorAt its time, Hint
+	// what usually cures it.
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	Hint        string    `json:"hint,omitempty"`
+	// Failures counts relay failures since the last success.
+	Failures int `json:"failures,omitempty"`
+
+	kind string // of LastError: a new kind is logged, a repeat not
+}
+
 // New creates a worker. signer may be nil (no DKIM signing).
 func New(db *store.DB, cfg func() *config.Config, log *slog.Logger, signer *auth.Signer) *Worker {
-	return &Worker{db: db, cfg: cfg, log: log, signer: signer, now: time.Now, wake: make(chan struct{}, 1), Parallel: 4, Gather: 50 * time.Millisecond, YieldMax: time.Second, YieldAge: 10 * time.Second}
+	return &Worker{db: db, cfg: cfg, log: log, signer: signer, now: time.Now, wake: make(chan struct{}, 1), Parallel: 4,
+		Gather: 50 * time.Millisecond, YieldMax: time.Second, YieldAge: 10 * time.Second,
+		inflight: map[uint64]bool{}, relay: RelayStatus{State: "unknown"}}
 }
 
 // Wake makes the worker look at the queue now.
@@ -86,13 +123,15 @@ func (w *Worker) Wake() {
 	}
 }
 
-// Run drains the queue until ctx ends; an attempt under way is finished.
+// Run drains the queue until ctx ends; deliveries under way are
+// finished (each relay command waits at most command_timeout).
 func (w *Worker) Run(ctx context.Context) {
+	defer w.active.Wait()
 	for {
 		n, next := w.drain(true)
 		if ctx.Err() != nil {
 			// Shutting down: the rest stays queued (durably) for the
-			// next start; only the round under way was finished.
+			// next start; only the rounds under way are finished.
 			return
 		}
 		if n >= batchMax {
@@ -141,6 +180,7 @@ func (w *Worker) Drain() int {
 	total := 0
 	for {
 		n, _ := w.drainOnce()
+		w.active.Wait()
 		total += n
 		if n == 0 {
 			return total
@@ -152,24 +192,41 @@ func (w *Worker) Drain() int {
 var staffKinds = map[string]bool{"notification": true, "transcript": true, "notice": true}
 
 // batchMax is how many queue items one drain round takes: their state
-// changes are recorded in one store write before and one after delivery.
+// changes are recorded in one store write before and a few after delivery.
 const batchMax = 128
 
 func (w *Worker) drainOnce() (int, time.Time) {
 	return w.drain(false)
 }
 
+// drain takes a round of due items and hands them to the relay
+// connections; it returns when every item is taken (not delivered), with
+// the number taken, or, when none was due, when the next one is.
 func (w *Worker) drain(yield bool) (int, time.Time) {
 	w.round.Lock()
 	defer w.round.Unlock()
 	var ready []*store.Outbound
 	var next time.Time
 	now := w.now()
+	w.inflMu.Lock()
+	busy := len(w.inflight)
+	w.inflMu.Unlock()
 	err := w.db.View(func(tx *store.Tx) error {
-		var err error
-		ready, err = tx.Due(now, batchMax)
+		due, err := tx.Due(now, batchMax+busy)
+		w.inflMu.Lock()
+		for _, o := range due {
+			if !w.inflight[o.ID] && len(ready) < batchMax {
+				ready = append(ready, o)
+			}
+		}
+		w.inflMu.Unlock()
 		if len(ready) == 0 {
 			next = tx.NextDue()
+			if len(due) > 0 && next.Before(now.Add(time.Second)) {
+				// Only mail under way is due: look again soon (its
+				// round wakes the worker when it records results).
+				next = now.Add(time.Second)
+			}
 		}
 		return err
 	})
@@ -220,12 +277,37 @@ func (w *Worker) drain(yield bool) (int, time.Time) {
 			return 0, now.Add(time.Second)
 		}
 	}
+	w.inflMu.Lock()
+	for _, o := range ready {
+		w.inflight[o.ID] = true
+	}
+	w.inflMu.Unlock()
+	if w.slots == nil || cap(w.slots) != max(w.Parallel, 1) {
+		w.slots = make(chan struct{}, max(w.Parallel, 1))
+	}
+	slots := w.slots
 	par := min(max(w.Parallel, 1), len(ready))
-	var wg sync.WaitGroup
+	// Connections take the next item when they are free, so a hung
+	// one holds only its own item. The first failure of the relay
+	// itself stops the round: the rest is deferred, not tried again now.
+	var (
+		taken    atomic.Int64
+		down     atomic.Pointer[relayError]
+		allTaken = make(chan struct{})
+		once     sync.Once
+		pending  sync.WaitGroup
+	)
+	w.active.Add(1)
+	pending.Add(par)
+	go func() {
+		pending.Wait()
+		w.active.Done()
+	}()
 	for g := 0; g < par; g++ {
-		wg.Add(1)
-		go func(g int) {
-			defer wg.Done()
+		go func() {
+			defer pending.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
 			var conn *relayConn
 			defer func() {
 				if conn != nil {
@@ -237,20 +319,43 @@ func (w *Worker) drain(yield bool) (int, time.Time) {
 			// that many deliveries, each logged (SPEC 11).
 			var done []*store.Outbound
 			var errs []error
-			for i := g; i < len(ready); i += par {
-				done = append(done, ready[i])
-				errs = append(errs, w.attempt(cfg, ready[i], relay, &conn))
-				if len(done) == recordEvery {
+			flush := func() {
+				if len(done) > 0 {
 					w.record(cfg, done, errs, relay)
 					done, errs = done[:0], errs[:0]
 				}
 			}
-			if len(done) > 0 {
-				w.record(cfg, done, errs, relay)
+			defer flush()
+			for {
+				i := int(taken.Add(1)) - 1
+				if i >= len(ready)-1 {
+					once.Do(func() { close(allTaken) })
+				}
+				if i >= len(ready) {
+					return
+				}
+				var err error
+				if d := down.Load(); d != nil {
+					err = deferredError{d}
+				} else {
+					err = w.attempt(cfg, ready[i], relay, &conn)
+					var re *relayError
+					if errors.As(err, &re) {
+						down.CompareAndSwap(nil, re)
+						w.relayFailed(cfg, re)
+					} else if relay && (err == nil || isSMTPReply(err)) {
+						w.relayOK(cfg)
+					}
+				}
+				done = append(done, ready[i])
+				errs = append(errs, err)
+				if len(done) == recordEvery {
+					flush()
+				}
 			}
-		}(g)
+		}()
 	}
-	wg.Wait()
+	<-allTaken
 	return len(ready), time.Time{}
 }
 
@@ -267,8 +372,123 @@ type permanentError struct{ err error }
 func (p permanentError) Error() string { return p.err.Error() }
 func (p permanentError) Unwrap() error { return p.err }
 
-// attempt renders, signs and sends one mail; *conn is the round's relay
-// connection, opened on first use and reused.
+// relayError is a failure of the relay itself rather than of one mail:
+// connecting, TLS (certificates included), the greeting, EHLO, AUTH, a
+// command that timed out, a broken connection, or an answer saying our
+// credentials or security are not good enough (530, 534, 535, 538, 523,
+// 5.7.0). A configuration fix or the relay coming back cures it, so it
+// is always retried, never bounced, even as a 5xx (Postfix soft-bounces
+// these too), and logged once per state rather than per mail.
+type relayError struct {
+	stage string // "connect", "STARTTLS", "EHLO", "AUTH", "MAIL FROM", ...
+	err   error
+}
+
+func (r *relayError) Error() string { return r.stage + ": " + r.err.Error() }
+func (r *relayError) Unwrap() error { return r.err }
+
+// kind is the error without what changes between attempts (ports):
+// a new kind is logged again, a repeated one not.
+func (r *relayError) kind() string {
+	var se *smtp.SMTPError
+	var ne net.Error
+	var oe *net.OpError
+	switch {
+	case errors.As(r.err, &se):
+		return fmt.Sprintf("%s: %d", r.stage, se.Code)
+	case errors.As(r.err, &ne) && ne.Timeout():
+		return r.stage + ": timeout"
+	case errors.As(r.err, &oe) && oe.Err != nil:
+		return r.stage + ": " + oe.Err.Error()
+	}
+	return r.Error()
+}
+
+// hint says what usually cures a relay failure.
+func (r *relayError) hint() string {
+	var se *smtp.SMTPError
+	var ne net.Error
+	switch {
+	case errors.As(r.err, &ne) && ne.Timeout():
+		return "the relay did not answer within [outbound] command_timeout: check that relay points at a working SMTP server"
+	case errors.As(r.err, &se) && (se.Code == 535 || se.Code == 534 || se.Code == 538 || r.stage == "AUTH"):
+		return "the relay refused our login: check [outbound] username and password (and starttls: some relays want AUTH over TLS only)"
+	case errors.As(r.err, &se) && (se.Code == 530 || se.Code == 523):
+		return "the relay wants AUTH or TLS first: set [outbound] username/password or starttls = \"required\""
+	case r.stage == "STARTTLS" || r.stage == "TLS":
+		return "TLS with the relay failed: check [outbound] starttls, the relay's certificate, or tls_insecure_skip_verify for a test relay"
+	case r.stage == "connect":
+		return "could not connect: check [outbound] relay (host:port) and that the relay runs"
+	}
+	return "check the relay and the [outbound] settings"
+}
+
+// deferredError marks an item not tried because the relay failed
+// earlier in the same round: it keeps its attempt count.
+type deferredError struct{ relay *relayError }
+
+func (d deferredError) Error() string { return "not tried: " + d.relay.Error() }
+func (d deferredError) Unwrap() error { return d.relay }
+
+// relayFailed records a relay failure; a new kind of failure is logged,
+// repeats are counted only.
+func (w *Worker) relayFailed(cfg *config.Config, re *relayError) {
+	now := w.now()
+	w.relayMu.Lock()
+	st := &w.relay
+	st.Relay = cfg.Outbound.Relay
+	first := st.State != "failing"
+	same := !first && st.kind == re.kind()
+	if first {
+		st.State, st.Since = "failing", now
+	}
+	st.LastError, st.LastErrorAt, st.Hint, st.kind = re.Error(), now, re.hint(), re.kind()
+	st.Failures++
+	w.relayMu.Unlock()
+	if !same {
+		w.log.Error("outbound: relay failing; mail stays queued and is retried with backoff", "relay", cfg.Outbound.Relay, "err", re.Error(), "fix", re.hint())
+	}
+}
+
+// relayOK records that the relay took a command of ours.
+func (w *Worker) relayOK(cfg *config.Config) {
+	now := w.now()
+	w.relayMu.Lock()
+	st := &w.relay
+	was, since, n := st.State, st.Since, st.Failures
+	if was != "ok" {
+		st.State, st.Since, st.Failures = "ok", now, 0
+	}
+	st.Relay = cfg.Outbound.Relay
+	w.relayMu.Unlock()
+	if was == "failing" {
+		w.log.Info("outbound: relay works again", "relay", cfg.Outbound.Relay, "failing_for", now.Sub(since).Round(time.Second), "failures", n)
+	}
+}
+
+// Relay reports the relay's state.
+func (w *Worker) Relay() RelayStatus {
+	w.relayMu.Lock()
+	defer w.relayMu.Unlock()
+	st := w.relay
+	st.Relay = w.cfg().Outbound.Relay
+	return st
+}
+
+// relayBackoff is the delay for mail deferred by a failing relay.
+func (w *Worker) relayBackoff(cfg *config.Config) time.Duration {
+	w.relayMu.Lock()
+	n := w.relay.Failures
+	w.relayMu.Unlock()
+	d := cfg.Outbound.RetryInitial.D() << min(max(n-1, 0), 20)
+	if m := cfg.Outbound.RetryMax.D(); d > m || d <= 0 {
+		d = m
+	}
+	return d
+}
+
+// attempt renders, signs and sends one mail; *conn is the connection,
+// opened on first use and reused.
 func (w *Worker) attempt(cfg *config.Config, o *store.Outbound, relay bool, conn **relayConn) error {
 	if staffKinds[o.Kind] && cfg.Agent(o.Rcpt) == nil {
 		// Removed from the staff since it was queued: a removed staff
@@ -313,12 +533,13 @@ func (w *Worker) attempt(cfg *config.Config, o *store.Outbound, relay bool, conn
 }
 
 // record stores the results of a round in one write: sent, retried with
-// backoff, or given up.
+// backoff, deferred (the relay failed before the item was tried), or
+// given up; the items leave the in-flight set.
 func (w *Worker) record(cfg *config.Config, items []*store.Outbound, errs []error, relay bool) {
 	now := w.now()
 	type outcome struct {
-		giveUp  bool
-		backoff time.Duration
+		giveUp, deferred bool
+		backoff          time.Duration
 	}
 	outs := make([]outcome, len(items))
 	for i, o := range items {
@@ -328,17 +549,32 @@ func (w *Worker) record(cfg *config.Config, items []*store.Outbound, errs []erro
 			w.log.Info("outbound sent", "id", o.ID, "kind", o.Kind, "ticket", o.Ticket, "rcpt", o.Rcpt, "relay", relay)
 			continue
 		}
+		var def deferredError
+		if errors.As(err, &def) {
+			outs[i] = outcome{deferred: true, backoff: w.relayBackoff(cfg)}
+			continue
+		}
 		var perm permanentError
-		giveUp := errors.As(err, &perm) || now.Sub(o.Created) > cfg.Outbound.GiveUpAfter.D()
+		var re *relayError
+		isRelay := errors.As(err, &re)
+		age := now.Sub(o.Created)
+		if !o.Requeued.IsZero() {
+			age = now.Sub(o.Requeued) // `helpdesk outbox retry` gave it a new lease
+		}
+		giveUp := (errors.As(err, &perm) && !isRelay) || age > cfg.Outbound.GiveUpAfter.D()
 		backoff := cfg.Outbound.RetryInitial.D() << min(o.Attempts, 20)
 		if max := cfg.Outbound.RetryMax.D(); backoff > max || backoff <= 0 {
 			backoff = max
 		}
-		outs[i] = outcome{giveUp, backoff}
-		if giveUp {
+		outs[i] = outcome{giveUp: giveUp, backoff: backoff}
+		switch {
+		case giveUp:
 			w.Metrics.Failed.Add(1)
-			w.log.Error("outbound failed permanently", "id", o.ID, "rcpt", o.Rcpt, "err", err)
-		} else {
+			w.log.Error("outbound failed permanently", "id", o.ID, "rcpt", o.Rcpt, "err", err, "attempts", o.Attempts+1)
+		case isRelay:
+			// Logged once per relay state (relayFailed), not per mail.
+			w.Metrics.Retried.Add(1)
+		default:
 			w.Metrics.Retried.Add(1)
 			w.log.Warn("outbound attempt failed; will retry", "id", o.ID, "rcpt", o.Rcpt, "err", err, "retry_in", backoff)
 		}
@@ -349,11 +585,16 @@ func (w *Worker) record(cfg *config.Config, items []*store.Outbound, errs []erro
 			// the snapshot is current (no need to read them back).
 			x := *o
 			prev := x.NextAttempt
-			x.Attempts++
 			x.Started = time.Time{}
-			if errs[i] == nil {
+			switch {
+			case errs[i] == nil:
+				x.Attempts++
 				x.State, x.Done, x.LastError = store.OutSent, now, ""
-			} else {
+			case outs[i].deferred:
+				x.LastError = errs[i].Error()
+				x.NextAttempt = now.Add(outs[i].backoff)
+			default:
+				x.Attempts++
 				x.LastError = errs[i].Error()
 				if outs[i].giveUp {
 					x.State, x.Done = store.OutFailed, now
@@ -372,6 +613,12 @@ func (w *Worker) record(cfg *config.Config, items []*store.Outbound, errs []erro
 		// (at least once, SPEC 11), flagged by Started as duplicates.
 		w.log.Error("outbound: recording results (mails may be sent again)", "count", len(items), "err", err)
 	}
+	w.inflMu.Lock()
+	for _, o := range items {
+		delete(w.inflight, o.ID)
+	}
+	w.inflMu.Unlock()
+	w.Wake()
 }
 
 func (w *Worker) commentText(ticket uint64, id uint32) (string, error) {
@@ -438,22 +685,91 @@ func (w *Worker) writeOutbox(cfg *config.Config, o *store.Outbound, data []byte)
 }
 
 // relayConn is one SMTP connection to the relay, authenticated.
-type relayConn struct{ c *smtp.Client }
+type relayConn struct {
+	c       *smtp.Client
+	conn    net.Conn
+	timeout time.Duration
+}
 
+// openRelay connects, starts TLS when offered (or required) unless
+// starttls = "none", says EHLO and authenticates. Every step waits at most
+// [outbound] command_timeout; every failure is a relayError.
 func openRelay(cfg *config.Config) (*relayConn, error) {
 	oc := cfg.Outbound
-	c, err := dialRelay(cfg)
-	if err != nil {
-		return nil, err
+	timeout := oc.CommandTimeout.D()
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	dial := func() (net.Conn, error) {
+		conn, err := net.DialTimeout("tcp", oc.Relay, timeout)
+		if err != nil {
+			return nil, &relayError{"connect", fmt.Errorf("connecting to relay %s: %w", oc.Relay, err)}
+		}
+		return timeoutConn{Conn: conn, max: timeout}, nil
+	}
+	var c *smtp.Client
+	var conn net.Conn
+	if oc.StartTLS != "none" {
+		var err error
+		if conn, err = dial(); err != nil {
+			return nil, err
+		}
+		host, _, _ := net.SplitHostPort(oc.Relay)
+		c, err = smtp.NewClientStartTLS(conn, &tls.Config{ServerName: host, InsecureSkipVerify: oc.TLSInsecureSkipVerify})
+		if err != nil {
+			if oc.StartTLS == "required" || !strings.Contains(err.Error(), "support STARTTLS") {
+				return nil, &relayError{"STARTTLS", fmt.Errorf("with relay %s: %w", oc.Relay, err)}
+			}
+			// Opportunistic: the relay offers no STARTTLS. A password
+			// never goes out in the clear, except to a relay on this
+			// machine: a man in the middle could have stripped the offer.
+			if oc.Username != "" && !loopbackHost(host) {
+				return nil, &relayError{"STARTTLS", fmt.Errorf("relay %s offers no STARTTLS; not sending the password in the clear (set starttls = \"none\" only for a relay on a trusted network)", oc.Relay)}
+			}
+			c = nil
+		}
+	}
+	if c == nil {
+		var err error
+		if conn, err = dial(); err != nil {
+			return nil, err
+		}
+		c = smtp.NewClient(conn)
+	}
+	c.CommandTimeout = timeout
+	c.SubmissionTimeout = timeout
+	// After STARTTLS go-smtp greets again; our name goes with that EHLO.
+	if err := c.Hello(cfg.Hostname); err != nil {
+		c.Close()
+		return nil, &relayError{"EHLO", err}
 	}
 	if oc.Username != "" {
 		if err := c.Auth(sasl.NewPlainClient("", oc.Username, oc.Password)); err != nil {
 			c.Close()
-			return nil, classify(fmt.Errorf("AUTH: %w", err))
+			return nil, &relayError{"AUTH", err}
 		}
 	}
-	return &relayConn{c: c}, nil
+	return &relayConn{c: c, conn: conn, timeout: timeout}, nil
 }
+
+// timeoutConn caps every deadline go-smtp sets (its own default is five
+// minutes per command, greeting and STARTTLS included) at the command
+// timeout.
+type timeoutConn struct {
+	net.Conn
+	max time.Duration
+}
+
+func (t timeoutConn) cap(d time.Time) time.Time {
+	if limit := time.Now().Add(t.max); !d.IsZero() && d.After(limit) {
+		return limit
+	}
+	return d
+}
+
+func (t timeoutConn) SetDeadline(d time.Time) error      { return t.Conn.SetDeadline(t.cap(d)) }
+func (t timeoutConn) SetReadDeadline(d time.Time) error  { return t.Conn.SetReadDeadline(t.cap(d)) }
+func (t timeoutConn) SetWriteDeadline(d time.Time) error { return t.Conn.SetWriteDeadline(t.cap(d)) }
 
 // reset readies a used connection for the next mail (RSET).
 func (r *relayConn) reset() bool { return r.c.Reset() == nil }
@@ -469,22 +785,48 @@ func (r *relayConn) send(o *store.Outbound, data []byte) error {
 	// The queue holds addresses as net/mail reads them (local part
 	// unquoted); on the wire a local part that needs it is quoted.
 	if err := c.Mail(threading.EnvelopePath(o.MailFrom), nil); err != nil {
-		return classify(fmt.Errorf("MAIL FROM: %w", err))
+		return classify("MAIL FROM", err)
 	}
 	if err := c.Rcpt(threading.EnvelopePath(o.Rcpt), nil); err != nil {
-		return classify(fmt.Errorf("RCPT TO: %w", err))
+		return classify("RCPT TO", err)
 	}
 	wc, err := c.Data()
 	if err != nil {
-		return classify(fmt.Errorf("DATA: %w", err))
+		return classify("DATA", err)
 	}
-	if _, err := wc.Write(data); err != nil {
-		return fmt.Errorf("sending data: %w", err)
+	// go-smtp sets no deadline while the message is written: each chunk
+	// must leave within the command timeout (a relay that stops reading
+	// does not hold the connection forever).
+	if _, err := (deadlineWriter{w: wc, conn: r.conn, timeout: r.timeout}).Write(data); err != nil {
+		return &relayError{"DATA", fmt.Errorf("sending the message: %w", err)}
 	}
 	if err := wc.Close(); err != nil {
-		return classify(fmt.Errorf("end of data: %w", err))
+		return classify("end of DATA", err)
 	}
 	return nil
+}
+
+// deadlineWriter writes in chunks, each with its own write deadline.
+type deadlineWriter struct {
+	w       io.Writer
+	conn    net.Conn
+	timeout time.Duration
+}
+
+func (d deadlineWriter) Write(p []byte) (int, error) {
+	defer d.conn.SetWriteDeadline(time.Time{})
+	n := 0
+	for len(p) > 0 {
+		k := min(len(p), 64<<10)
+		d.conn.SetWriteDeadline(time.Now().Add(d.timeout))
+		m, err := d.w.Write(p[:k])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		p = p[k:]
+	}
+	return n, nil
 }
 
 // isSMTPReply reports an error that is the relay's answer (the session
@@ -492,50 +834,6 @@ func (r *relayConn) send(o *store.Outbound, data []byte) error {
 func isSMTPReply(err error) bool {
 	var se *smtp.SMTPError
 	return errors.As(err, &se)
-}
-
-// dialRelay connects to the relay, with STARTTLS when offered (or
-// required) unless starttls = "none".
-func dialRelay(cfg *config.Config) (*smtp.Client, error) {
-	oc := cfg.Outbound
-	dial := func() (net.Conn, error) {
-		conn, err := net.DialTimeout("tcp", oc.Relay, 30*time.Second)
-		if err != nil {
-			return nil, fmt.Errorf("connecting to relay %s: %w", oc.Relay, err)
-		}
-		conn.SetDeadline(time.Now().Add(5 * time.Minute))
-		return conn, nil
-	}
-	if oc.StartTLS != "none" {
-		conn, err := dial()
-		if err != nil {
-			return nil, err
-		}
-		host, _, _ := net.SplitHostPort(oc.Relay)
-		c, err := smtp.NewClientStartTLS(conn, &tls.Config{ServerName: host, InsecureSkipVerify: oc.TLSInsecureSkipVerify})
-		if err == nil {
-			return c, nil
-		}
-		if oc.StartTLS == "required" || !strings.Contains(err.Error(), "support STARTTLS") {
-			return nil, fmt.Errorf("STARTTLS with relay %s: %w", oc.Relay, err)
-		}
-		// Opportunistic: the relay offers no STARTTLS. A password never
-		// goes out in the clear, except to a relay on this machine: a man
-		// in the middle could have stripped the STARTTLS offer.
-		if oc.Username != "" && !loopbackHost(host) {
-			return nil, fmt.Errorf("relay %s offers no STARTTLS; not sending the password in the clear (set starttls = \"none\" only for a relay on a trusted network)", oc.Relay)
-		}
-	}
-	conn, err := dial()
-	if err != nil {
-		return nil, err
-	}
-	c := smtp.NewClient(conn)
-	if err := c.Hello(cfg.Hostname); err != nil {
-		c.Close()
-		return nil, classify(fmt.Errorf("EHLO: %w", err))
-	}
-	return c, nil
 }
 
 func loopbackHost(host string) bool {
@@ -546,11 +844,93 @@ func loopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// classify marks 5xx answers as permanent.
-func classify(err error) error {
+// classify sorts the relay's answer to a mail's command: a broken
+// connection or timeout, or an answer about our credentials or security
+// (which any mail would get), is the relay's failure; another 5xx is a
+// permanent refusal of this mail; the rest is retried.
+func classify(stage string, err error) error {
 	var se *smtp.SMTPError
-	if errors.As(err, &se) && se.Code >= 500 {
-		return permanentError{err}
+	if !errors.As(err, &se) {
+		return &relayError{stage, err}
 	}
-	return err
+	switch {
+	case se.Code == 523 || se.Code == 530 || se.Code == 534 || se.Code == 535 || se.Code == 538,
+		se.EnhancedCode == smtp.EnhancedCode{5, 7, 0}, se.EnhancedCode == smtp.EnhancedCode{4, 7, 0}:
+		return &relayError{stage, err}
+	case se.Code >= 500:
+		return permanentError{fmt.Errorf("%s: %w", stage, err)}
+	}
+	return fmt.Errorf("%s: %w", stage, err)
+}
+
+// ErrNotRetryable is returned by Requeue for an item that was sent.
+var ErrNotRetryable = errors.New("already sent")
+
+// Requeue makes failed mail (ids, or every failed item with allFailed)
+// queued again and due now, with a fresh give_up_after; a queued id is
+// made due now (after a configuration fix, without waiting for its
+// backoff). It works on a store no daemon uses; a running daemon's
+// worker does it through Worker.Requeue. It returns how many it requeued.
+func Requeue(db *store.DB, now time.Time, ids []uint64, allFailed bool, skip func(uint64) bool) (int, error) {
+	n := 0
+	err := db.Update(func(tx *store.Tx) error {
+		var items []*store.Outbound
+		if allFailed {
+			err := tx.ForEachOutbound(func(o *store.Outbound) error {
+				if o.State == store.OutFailed {
+					items = append(items, o)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		for _, id := range ids {
+			o, err := tx.Outbound(id)
+			if err != nil {
+				return fmt.Errorf("outbox item %d: %w", id, err)
+			}
+			if o.State == store.OutSent {
+				return fmt.Errorf("outbox item %d was sent at %s: %w", id, o.Done.Format(time.RFC3339), ErrNotRetryable)
+			}
+			items = append(items, o)
+		}
+		for _, o := range items {
+			if skip != nil && skip(o.ID) {
+				continue // being delivered right now
+			}
+			x := *o
+			prev := x.NextAttempt
+			if x.State == store.OutFailed {
+				// PutOutbound removes a due key only for prev; a failed
+				// item has none, and this one gets a new one.
+				x.State, x.Done, x.Requeued = store.OutQueued, time.Time{}, now
+			}
+			x.NextAttempt = now
+			if err := tx.PutOutbound(&x, prev); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// Requeue is the package's Requeue for the running worker: it waits for
+// the round taking items to finish, skips items under delivery, and
+// wakes the worker.
+func (w *Worker) Requeue(ids []uint64, allFailed bool) (int, error) {
+	w.round.Lock()
+	n, err := Requeue(w.db, w.now(), ids, allFailed, func(id uint64) bool {
+		w.inflMu.Lock()
+		defer w.inflMu.Unlock()
+		return w.inflight[id]
+	})
+	w.round.Unlock()
+	if n > 0 {
+		w.Wake()
+	}
+	return n, err
 }

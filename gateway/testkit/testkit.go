@@ -59,9 +59,10 @@ type Sink struct {
 	// 530, a wrong password 535. Any user name is accepted. Change it
 	// with SetPassword while mail flows.
 	Password string
-	// HangAuth makes the sink never answer AUTH (the client waits until
-	// its own timeout) while set; see SetHangAuth. It needs Password.
-	HangAuth bool
+	// HangAuth makes the sink never answer the next HangAuth AUTH
+	// exchanges (-1: every one, until changed with SetHangAuth): the
+	// client waits until its own timeout. It needs Password.
+	HangAuth int
 	// Auths counts AUTH exchanges started (hung ones included).
 	Auths int
 
@@ -180,7 +181,10 @@ func (ss *sinkSession) Auth(mech string) (sasl.Server, error) {
 	return sasl.NewPlainServer(func(_, _, password string) error {
 		ss.s.mu.Lock()
 		ss.s.Auths++
-		want, hang := ss.s.Password, ss.s.HangAuth
+		want, hang := ss.s.Password, ss.s.HangAuth != 0
+		if ss.s.HangAuth > 0 {
+			ss.s.HangAuth--
+		}
 		ss.s.mu.Unlock()
 		if hang {
 			<-ss.s.release // never answered; the client gives up first
@@ -244,6 +248,17 @@ func (s *Sink) SetFail(v bool) {
 	s.mu.Unlock()
 }
 
+// SetRefuse makes the sink refuse (550) or accept RCPT for addr.
+func (s *Sink) SetRefuse(addr string, v bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v {
+		s.Refuse[strings.ToLower(addr)] = true
+	} else {
+		delete(s.Refuse, strings.ToLower(addr))
+	}
+}
+
 // SetPassword changes the password AUTH wants ("" = no AUTH offered).
 func (s *Sink) SetPassword(p string) {
 	s.mu.Lock()
@@ -251,8 +266,9 @@ func (s *Sink) SetPassword(p string) {
 	s.mu.Unlock()
 }
 
-// SetHangAuth switches never answering AUTH on or off.
-func (s *Sink) SetHangAuth(v bool) {
+// SetHangAuth sets how many AUTH exchanges to come are never answered
+// (-1: all, 0: none).
+func (s *Sink) SetHangAuth(v int) {
 	s.mu.Lock()
 	s.HangAuth = v
 	s.mu.Unlock()
