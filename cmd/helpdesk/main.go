@@ -5,6 +5,7 @@
 //	helpdesk show N [--json]
 //	helpdesk inject [FILE|-] [--trust-authres]
 //	helpdesk outbox [--json]
+//	helpdesk outbox retry ID...|--failed
 //	helpdesk quarantine [list|show N|release N] [--json]
 //	helpdesk backup FILE
 //	helpdesk check-config
@@ -39,6 +40,7 @@ import (
 	"helpdesk/gateway/control"
 	"helpdesk/gateway/daemon"
 	"helpdesk/gateway/engine"
+	"helpdesk/gateway/outbound"
 	"helpdesk/store"
 )
 
@@ -54,7 +56,8 @@ commands:
   tickets [--status S]        list tickets, newest first
   show N                      show ticket N with its threads and comments
   inject [FILE|-]             deliver a message file (or stdin) as if received
-  outbox                      show the outbound queue
+  outbox                      show the outbound queue and the relay's state
+  outbox retry ID...|--failed queue given-up mail again (or make queued mail due now)
   quarantine [list]           list quarantined mail
   quarantine show N           show a quarantined record and its raw message
   quarantine release N        apply a quarantined mail (admin vouches for it)
@@ -89,7 +92,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.configPath, "config", "helpdesk.toml", "configuration file")
 	fs.BoolVar(&c.json, "json", false, "JSON output")
 	var status string
-	var trust bool
+	var trust, failed bool
 	var limit int
 	switch cmd {
 	case "tickets":
@@ -99,6 +102,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fs.BoolVar(&trust, "trust-authres", false, "believe the mail's Authentication-Results header (SPEC 5)")
 	case "outbox", "quarantine":
 		fs.IntVar(&limit, "limit", 50, "at most this many items")
+		if cmd == "outbox" {
+			fs.BoolVar(&failed, "failed", false, "outbox retry: every failed item")
+		}
 	case "bench":
 		return benchMain(rest, stdout, stderr)
 	}
@@ -136,6 +142,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return c.inject(file, trust)
 	case "outbox":
+		if len(pos) > 0 && pos[0] == "retry" {
+			return c.outboxRetry(pos[1:], failed)
+		}
+		if len(pos) > 0 || failed {
+			return c.fail(2, "usage: helpdesk outbox [--json] | helpdesk outbox retry ID...|--failed")
+		}
 		return c.outbox(limit)
 	case "quarantine":
 		return c.quarantine(pos, limit)
@@ -230,7 +242,7 @@ func (c *cli) api(writable bool) (control.API, func(), bool) {
 		c.fail(1, "%v", err)
 		return nil, nil, false
 	}
-	local := &control.Local{DB: db}
+	local := &control.Local{DB: db, Relay: cfg.Outbound.Relay}
 	if writable {
 		authn, err := daemon.NewAuthenticator(cfg)
 		if err != nil {
@@ -446,6 +458,7 @@ func (c *cli) outbox(limit int) int {
 		return c.printJSON(v)
 	}
 	fmt.Fprintf(c.stdout, "queued %d · sent %d · failed %d\n", v.Queued, v.Sent, v.Failed)
+	fmt.Fprintln(c.stdout, relayLine(v.Relay))
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATE\tKIND\tTICKET\tRCPT\tATTEMPTS\tNEXT/DONE\tLAST ERROR")
 	for _, o := range v.Items {
@@ -456,6 +469,50 @@ func (c *cli) outbox(limit int) int {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%d\t%s\t%s\n", o.ID, o.State, o.Kind, o.Ticket, o.Rcpt, o.Attempts, when.Local().Format("01-02 15:04:05"), o.LastError)
 	}
 	tw.Flush()
+	return 0
+}
+
+// relayLine is the relay's state in one line (or two, with the fix).
+func relayLine(st outbound.RelayStatus) string {
+	if st.Relay == "" {
+		return "relay: none (mail is written to data_dir/outbox/)"
+	}
+	switch st.State {
+	case "failing":
+		return fmt.Sprintf("relay %s: failing since %s (%d failures); last error %s: %s\n  fix: %s; mail stays queued and is retried",
+			st.Relay, st.Since.Local().Format("01-02 15:04:05"), st.Failures, st.LastErrorAt.Local().Format("15:04:05"), st.LastError, st.Hint)
+	case "ok":
+		return fmt.Sprintf("relay %s: ok since %s", st.Relay, st.Since.Local().Format("01-02 15:04:05"))
+	}
+	return fmt.Sprintf("relay %s: state unknown (no daemon running, or nothing sent since it started)", st.Relay)
+}
+
+// outboxRetry queues given-up mail again (outbox retry ID...|--failed).
+func (c *cli) outboxRetry(args []string, failed bool) int {
+	if len(args) == 0 && !failed || len(args) > 0 && failed {
+		return c.fail(2, "usage: helpdesk outbox retry ID...|--failed")
+	}
+	var ids []uint64
+	for _, a := range args {
+		id, err := strconv.ParseUint(a, 10, 64)
+		if err != nil {
+			return c.fail(2, "%q is not an outbox item id (see helpdesk outbox)", a)
+		}
+		ids = append(ids, id)
+	}
+	api, done, ok := c.api(true)
+	if !ok {
+		return 1
+	}
+	defer done()
+	n, err := api.OutboxRetry(ids, failed)
+	if err != nil {
+		return c.fail(1, "nothing requeued: %v", err)
+	}
+	if c.json {
+		return c.printJSON(map[string]int{"requeued": n})
+	}
+	fmt.Fprintf(c.stdout, "%d mail(s) queued again, due now\n", n)
 	return 0
 }
 

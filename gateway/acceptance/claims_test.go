@@ -57,7 +57,6 @@ var notYetCovered = setOf(
 	"#end",
 	"helpdesk serve",
 	"helpdesk tickets",
-	"helpdesk outbox",
 	"helpdesk backup",
 	"helpdesk restore",
 	"helpdesk rotate-key",

@@ -350,6 +350,13 @@ type Outbox struct {
 		Attempts  int    `json:"attempts"`
 		LastError string `json:"last_error"`
 	} `json:"items"`
+	// Relay is the relay's state ("unknown" when no daemon runs).
+	Relay struct {
+		Relay     string `json:"relay"`
+		State     string `json:"state"`
+		LastError string `json:"last_error"`
+		Hint      string `json:"hint"`
+	} `json:"relay"`
 }
 
 // Outbox returns the outbound queue as the CLI shows it.
@@ -395,6 +402,19 @@ func (e *Env) HTTPStatus(path string) (string, int) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b), resp.StatusCode
+}
+
+// Eventually polls cond every 20 ms until it holds, failing the test with
+// what() after timeout.
+func (e *Env) Eventually(timeout time.Duration, cond func() bool, what func() string) {
+	e.T.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			e.T.Fatalf("waited %s: %s", timeout, what())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // Settle waits until the outbound queue is empty (every mail enqueued so

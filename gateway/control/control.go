@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"helpdesk/gateway/engine"
+	"helpdesk/gateway/outbound"
 	"helpdesk/store"
 )
 
@@ -23,6 +24,9 @@ type API interface {
 	Show(id uint64) (*TicketView, error)
 	Inject(raw []byte, trustAuthRes bool) (engine.Result, error)
 	Outbox(limit int) (*OutboxView, error)
+	// OutboxRetry queues failed mail again (ids, or every failed item
+	// with allFailed) and makes queued ids due now.
+	OutboxRetry(ids []uint64, allFailed bool) (int, error)
 	Quarantine(limit int) ([]store.Quarantine, error)
 	QuarantineShow(id uint64) (*QuarantineView, error)
 	Release(id uint64) (engine.Result, error)
@@ -103,6 +107,9 @@ type OutboxView struct {
 	Sent   int               `json:"sent"`
 	Failed int               `json:"failed"`
 	Items  []*store.Outbound `json:"items"`
+	// Relay is the running daemon's view of the relay; with no daemon
+	// its state is "unknown".
+	Relay outbound.RelayStatus `json:"relay"`
 }
 
 // QuarantineView is one record with its raw message.
@@ -116,6 +123,10 @@ type QuarantineView struct {
 type Local struct {
 	DB     *store.DB
 	Engine *engine.Engine
+	// Worker is the daemon's outbound worker (nil in the CLI).
+	Worker *outbound.Worker
+	// Relay is the configured relay, for the CLI without a daemon.
+	Relay string
 }
 
 func nonNil(l []string) []string {
@@ -222,7 +233,10 @@ func (l *Local) Inject(raw []byte, trustAuthRes bool) (engine.Result, error) {
 
 // Outbox reports the queue.
 func (l *Local) Outbox(limit int) (*OutboxView, error) {
-	v := &OutboxView{Items: []*store.Outbound{}}
+	v := &OutboxView{Items: []*store.Outbound{}, Relay: outbound.RelayStatus{Relay: l.Relay, State: "unknown"}}
+	if l.Worker != nil {
+		v.Relay = l.Worker.Relay()
+	}
 	err := l.DB.View(func(tx *store.Tx) error {
 		return tx.ForEachOutbound(func(o *store.Outbound) error {
 			switch o.State {
@@ -240,6 +254,15 @@ func (l *Local) Outbox(limit int) (*OutboxView, error) {
 		})
 	})
 	return v, err
+}
+
+// OutboxRetry requeues failed mail: through the worker when the daemon
+// runs (it owns the queue), else in the store directly.
+func (l *Local) OutboxRetry(ids []uint64, allFailed bool) (int, error) {
+	if l.Worker != nil {
+		return l.Worker.Requeue(ids, allFailed)
+	}
+	return outbound.Requeue(l.DB, time.Now(), ids, allFailed, nil)
 }
 
 // Quarantine lists quarantined records, newest first.

@@ -89,6 +89,19 @@ func Handler(api API) http.Handler {
 		v, err := api.Outbox(limit(r))
 		reply(w, v, err)
 	})
+	mux.HandleFunc("POST /outbox/retry", func(w http.ResponseWriter, r *http.Request) {
+		var ids []uint64
+		for _, x := range r.URL.Query()["id"] {
+			n, err := strconv.ParseUint(x, 10, 64)
+			if err != nil {
+				reply(w, nil, fmt.Errorf("bad outbox item id %q: %w", x, err))
+				return
+			}
+			ids = append(ids, n)
+		}
+		n, err := api.OutboxRetry(ids, r.URL.Query().Get("failed") == "1")
+		reply(w, n, err)
+	})
 	mux.HandleFunc("GET /quarantine", func(w http.ResponseWriter, r *http.Request) {
 		v, err := api.Quarantine(limit(r))
 		reply(w, v, err)
@@ -221,6 +234,19 @@ func (c *Client) Outbox(limit int) (*OutboxView, error) {
 		return nil, err
 	}
 	return &v, nil
+}
+
+func (c *Client) OutboxRetry(ids []uint64, allFailed bool) (int, error) {
+	q := url.Values{}
+	for _, id := range ids {
+		q.Add("id", strconv.FormatUint(id, 10))
+	}
+	if allFailed {
+		q.Set("failed", "1")
+	}
+	var n int
+	err := c.call("POST", "/outbox/retry", q, nil, &n)
+	return n, err
 }
 
 func (c *Client) Quarantine(limit int) ([]store.Quarantine, error) {

@@ -110,7 +110,7 @@ func Start(cfg *config.Config, opt Options) (d *Daemon, err error) {
 		go d.httpSrv.Serve(hl)
 	}
 	if !opt.NoControlSocket {
-		d.ctlSrv, err = control.Serve(cfg.DataDir, &control.Local{DB: d.DB, Engine: d.Engine})
+		d.ctlSrv, err = control.Serve(cfg.DataDir, &control.Local{DB: d.DB, Engine: d.Engine, Worker: d.Worker})
 		if err != nil {
 			return nil, err
 		}
