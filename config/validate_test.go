@@ -118,6 +118,8 @@ func TestValidateProblems(t *testing.T) {
 		{"password in clear", "+[outbound]\nrelay = \"smtp.example.com:587\"\nusername = \"u\"\npassword = \"p\"\nstarttls = \"none\"", []string{"outbound.starttls"}},
 		{"starttls enum", "+[outbound]\nstarttls = \"always\"", []string{"outbound.starttls"}},
 		{"retry max below initial", "+[outbound]\nretry_initial = \"10m\"\nretry_max = \"1m\"", []string{"outbound.retry_max"}},
+		{"command timeout zero", "+[outbound]\ncommand_timeout = \"0s\"", []string{"outbound.command_timeout"}},
+		{"command timeout too long", "+[outbound]\ncommand_timeout = \"1h\"", []string{"outbound.command_timeout"}},
 		{"from format placeholder", "+[outbound]\nfrom_name_format = \"{name} at {mailbox}\"", []string{"outbound.from_name_format"}},
 		{"dkim partial", "+[outbound]\ndkim_domain = \"example.com\"", []string{"outbound.dkim_selector", "outbound.dkim_private_key_file"}},
 		{"dkim missing file", "+[outbound]\ndkim_domain = \"example.com\"\ndkim_selector = \"hd\"\ndkim_private_key_file = \"/nonexistent/dkim.pem\"", []string{"outbound.dkim_private_key_file"}},
