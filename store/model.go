@@ -1,6 +1,7 @@
 package store
 
 import (
+	"strconv"
 	"strings"
 	"time"
 )
@@ -89,6 +90,10 @@ type Ticket struct {
 	// RootMessageID is the Message-ID of the mail that opened the ticket
 	// (References of public mail).
 	RootMessageID string `json:"root_message_id,omitempty"`
+	// Refs is each recipient's References chain on this ticket, keyed by
+	// RefKey(address, thread): the first Message-ID of their conversation
+	// and the newest ones we sent them or they sent us (bounded).
+	Refs map[string][]string `json:"refs,omitempty"`
 	// AckSent: the acknowledgement went out (at most one per ticket).
 	AckSent bool `json:"ack_sent,omitempty"`
 	// FanTimes are the recent comment times per outside author (the loop
@@ -326,4 +331,32 @@ type Quarantine struct {
 	Created    time.Time  `json:"created"`
 	Released   bool       `json:"released,omitempty"`
 	ReleasedAt *time.Time `json:"released_at,omitempty"`
+}
+
+// RefKey is the key of a recipient's References chain in Ticket.Refs.
+func RefKey(addr string, thread uint32) string {
+	return strings.ToLower(addr) + "|" + strconv.FormatUint(uint64(thread), 10)
+}
+
+// MaxRefs bounds a stored References chain: the first Message-ID and the
+// newest MaxRefs-1.
+const MaxRefs = 12
+
+// AddRef appends id to the chain of key, keeping the first and the newest.
+func (t *Ticket) AddRef(key, id string) {
+	if id == "" {
+		return
+	}
+	if t.Refs == nil {
+		t.Refs = map[string][]string{}
+	}
+	c := t.Refs[key]
+	if len(c) > 0 && c[len(c)-1] == id {
+		return
+	}
+	c = append(c, id)
+	if len(c) > MaxRefs {
+		c = append(c[:1], c[len(c)-(MaxRefs-1):]...)
+	}
+	t.Refs[key] = c
 }

@@ -14,12 +14,21 @@ import (
 // applier applies one mail inside one store write. It may run more than
 // once (group commit retries), so it keeps all state in its own fields and
 // touches nothing outside the transaction.
+// inboundRef is who wrote the applied mail's comment, and in which thread
+// (for their References chain).
+type inboundRef struct {
+	author string
+	thread uint32
+}
+
 type applier struct {
-	e   *Engine
-	cfg *config.Config
-	tx  *store.Tx
-	in  *inbound
-	now time.Time
+	// inbound is set when the mail became a comment.
+	inbound *inboundRef
+	e       *Engine
+	cfg     *config.Config
+	tx      *store.Tx
+	in      *inbound
+	now     time.Time
 
 	msg   *store.Message
 	staff *threading.Staff
@@ -90,6 +99,7 @@ func (a *applier) run() error {
 	if err := a.route(); err != nil {
 		return err
 	}
+	a.recordInbound()
 	if err := a.flush(); err != nil {
 		return err
 	}

@@ -236,7 +236,10 @@ type out struct {
 	attach    []store.Attachment
 	files     []store.InlineFile
 	autoSub   string
-	mb        *config.Mailbox
+	// human: a person wrote it (a public reply, a side-thread message):
+	// no Auto-Submitted header (RFC 3834 reserves it for automatic mail).
+	human bool
+	mb    *config.Mailbox
 }
 
 // enqueue signs the recipient's token, indexes our Message-ID and queues
@@ -284,20 +287,23 @@ func (a *applier) enqueue(o out) error {
 		// Say what is missing right below the text it belongs to.
 		o.after = a.leftOutNote(left) + o.after
 	}
+	o.inReplyTo, o.refs = a.chain(o, id)
 	ob := &store.Outbound{
 		Ticket: ticket, Kind: o.kind, MailFrom: replyTo, Rcpt: rcpt,
 		From: from.String(), To: o.to, Cc: o.cc, ReplyTo: replyTo, Subject: o.subject,
 		MessageID: id, InReplyTo: o.inReplyTo, References: o.refs, Text: o.text, TextAfter: o.after,
 		Attach: attach, AttachData: o.files,
 		Headers: []store.Header{
-			{Name: "Auto-Submitted", Value: o.autoSub},
 			{Name: threading.LoopHeader, Value: a.e.db.InstallationID()},
 		},
+	}
+	if !o.human {
+		ob.Headers = append([]store.Header{{Name: "Auto-Submitted", Value: o.autoSub}}, ob.Headers...)
 	}
 	if o.comment != nil {
 		ob.Include = &store.CommentRef{Ticket: o.comment.Ticket, Comment: o.comment.ID}
 	}
-	if o.autoSub == "auto-replied" {
+	if o.autoSub == "auto-replied" && !o.human {
 		// RFC 3834 section 5: ask other responders not to answer.
 		ob.Headers = append(ob.Headers, store.Header{Name: "X-Auto-Response-Suppress", Value: "All"})
 	}
@@ -310,6 +316,81 @@ func (a *applier) enqueue(o out) error {
 		return a.tx.IndexMessageID(id, store.Ref{Ticket: ticket, Thread: o.thread, Comment: o.seq, Outbound: true, Party: u.ID, Private: o.private})
 	}
 	return nil
+}
+
+// maxRefsLine bounds the References header line: RFC 5322 section 2.1.1
+// allows 998 characters, and "References: " takes 12 of them.
+const maxRefsLine = 998 - len("References: ")
+
+// chain gives the mail its recipient's In-Reply-To and References (SPEC 2):
+// the caller's (the ticket's first Message-ID, a side thread's parent, the
+// mail answered) and then the recipient's own chain on this ticket and
+// thread, newest last, within the line limit, keeping the first. The new
+// mail joins the chain. On the main thread a mail answering the ticket's
+// first message answers the recipient's newest one instead; a side-thread
+// mail keeps answering the last one the collaborator got.
+func (a *applier) chain(o out, id string) (string, []string) {
+	if o.tk == nil || o.tk.ID == 0 {
+		return o.inReplyTo, o.refs
+	}
+	tk := o.tk
+	if cur, ok := a.tickets[tk.ID]; ok {
+		tk = cur
+	}
+	key := store.RefKey(o.rcpt, o.thread)
+	mine := tk.Refs[key]
+	var refs []string
+	seen := map[string]bool{}
+	add := func(ids ...string) {
+		for _, x := range ids {
+			if x != "" && x != id && !seen[x] {
+				seen[x] = true
+				refs = append(refs, x)
+			}
+		}
+	}
+	add(o.refs...)
+	add(mine...)
+	inReplyTo := o.inReplyTo
+	if len(mine) > 0 && o.thread == 0 && (inReplyTo == "" || inReplyTo == tk.RootMessageID) {
+		inReplyTo = mine[len(mine)-1]
+	}
+	add(inReplyTo)
+	refs = fitRefs(refs, maxRefsLine)
+	tk.AddRef(key, id)
+	_ = a.save(tk) // tk is the write's own copy: save only marks it changed
+	return inReplyTo, refs
+}
+
+// fitRefs drops Message-IDs after the first, oldest first, until
+// "<id> <id> ..." fits in max characters.
+func fitRefs(refs []string, max int) []string {
+	size := func(l []string) int {
+		n := 0
+		for _, x := range l {
+			n += len(x) + 3 // "<" ">" and a space
+		}
+		return n - 1
+	}
+	for len(refs) > 2 && size(refs) > max {
+		refs = append(refs[:1], refs[2:]...)
+	}
+	return refs
+}
+
+// recordInbound adds the applied mail's Message-ID to its author's
+// References chain on the ticket it landed on.
+func (a *applier) recordInbound() {
+	m := a.mail()
+	if a.inbound == nil || a.res.Ticket == 0 || m.MessageID == "" {
+		return
+	}
+	tk, ok := a.tickets[a.res.Ticket]
+	if !ok {
+		return
+	}
+	tk.AddRef(store.RefKey(a.inbound.author, a.inbound.thread), m.MessageID)
+	_ = a.save(tk) // the write's own copy: save only marks it changed
 }
 
 // capAttachments keeps the author's attachments up to the configured
@@ -407,7 +488,7 @@ func (a *applier) sendEndUser(tk *store.Ticket, c *store.Comment, r recipient) e
 		refs = []string{root}
 	}
 	return a.enqueue(out{
-		tk: tk, kind: "public", rcpt: r.addr, rcptName: r.name, seq: c.ID, mb: mb,
+		tk: tk, kind: "public", rcpt: r.addr, rcptName: r.name, seq: c.ID, mb: mb, human: true,
 		fromName: fromName, to: to, cc: cc, subject: a.subjectFor(tk), text: b.String(), comment: c, after: after,
 		inReplyTo: root, refs: refs, attach: c.Attachments,
 	})
@@ -544,7 +625,7 @@ func (a *applier) sendCollaborator(tk *store.Ticket, th *store.Thread, c *store.
 	}
 	fromName := FromNameFor(a.cfg, a.authorName(c), mb.Name)
 	err = a.enqueue(out{
-		tk: tk, kind: "side", rcpt: r.addr, seq: c.ID, mb: mb, thread: th.ID, private: true,
+		tk: tk, kind: "side", rcpt: r.addr, seq: c.ID, mb: mb, thread: th.ID, private: true, human: true,
 		fromName: fromName, fromAddr: threadAddr, subject: subject, comment: c, after: b.String(),
 		inReplyTo: o.sideParent, refs: refs, attach: c.Attachments,
 	})

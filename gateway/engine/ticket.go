@@ -231,6 +231,7 @@ func (a *applier) inboundComment(thread uint32, vis string) *store.Comment {
 			name = a.in.agent.Name
 		}
 	}
+	a.inbound = &inboundRef{author: author, thread: thread}
 	return &store.Comment{
 		Thread: thread, Kind: store.KindComment, Author: author, AuthorName: name,
 		Visibility: vis, Text: a.bodyText(), Message: a.msg.ID, MessageID: m.MessageID,
