@@ -1,6 +1,7 @@
 package acceptance
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,23 +13,12 @@ var _ = claim("mail a person wrote (an agent's public reply, a side-thread messa
 var _ = claim("every outbound mail carries a References chain for its recipient (first Message-ID kept, newest ones, the whole line within 998 characters), so clients show one conversation per ticket",
 	"TestReferencesChainPerRecipient")
 
-func msgID(m *testkit.Received) string { return strings.Trim(m.Header("Message-ID"), "<> ") }
-
 func refsOf(m *testkit.Received) []string {
 	var out []string
 	for _, f := range strings.Fields(m.Header("References")) {
 		out = append(out, strings.Trim(f, "<>"))
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func TestHumanMailHasNoAutoSubmitted(t *testing.T) {
@@ -67,7 +57,7 @@ func TestReferencesChainPerRecipient(t *testing.T) {
 	replyTo(e, n1, "Which client version do you use?\n")
 	r1 := e.Find("ken@e-fun.example", "client version")
 	for _, id := range []string{root, msgID(ack)} {
-		if !contains(refsOf(r1), id) {
+		if !slices.Contains(refsOf(r1), id) {
 			t.Errorf("the agent's reply to the customer does not reference %s: %v", id, refsOf(r1))
 		}
 	}
@@ -78,14 +68,14 @@ func TestReferencesChainPerRecipient(t *testing.T) {
 	kenReply := e.Customer(testkit.Mail{From: "Ken <ken@e-fun.example>", To: []string{ReplyTo(r1)}, Subject: "Re: " + r1.Header("Subject"),
 		InReplyTo: msgID(r1), References: append(refsOf(r1), msgID(r1)), Body: "Version 5.2.\n"})
 	n2 := e.Find("victoria@certs.example", "Version 5.2")
-	if !contains(refsOf(n2), msgID(n1)) {
+	if !slices.Contains(refsOf(n2), msgID(n1)) {
 		t.Errorf("the agent's second notification does not reference the first (%s): %v", msgID(n1), refsOf(n2))
 	}
 
 	replyTo(e, n2, "Please update to 5.3.\n")
 	r2 := e.Find("ken@e-fun.example", "update to 5.3")
 	for _, id := range []string{root, msgID(ack), msgID(r1), kenReply} {
-		if !contains(refsOf(r2), id) {
+		if !slices.Contains(refsOf(r2), id) {
 			t.Errorf("the second reply does not reference %s: %v", id, refsOf(r2))
 		}
 	}
@@ -101,8 +91,8 @@ func TestReferencesChainPerRecipient(t *testing.T) {
 	ms := e.Mailbox("ken@e-fun.example")
 	last, prev := ms[len(ms)-1], ms[len(ms)-2]
 	refs := refsOf(last)
-	if refs[0] != root || !contains(refs, msgID(prev)) {
-		t.Errorf("long chain lost the first or the newest: first %s, want %s; has previous %v", refs[0], root, contains(refs, msgID(prev)))
+	if refs[0] != root || !slices.Contains(refs, msgID(prev)) {
+		t.Errorf("long chain lost the first or the newest: first %s, want %s; has previous %v", refs[0], root, slices.Contains(refs, msgID(prev)))
 	}
 	for _, l := range strings.Split(string(last.Raw), "\r\n") {
 		if len(l) > 998 {
