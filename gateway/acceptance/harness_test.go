@@ -339,15 +339,7 @@ type Ticket struct {
 		Status       string   `json:"status"`
 		Participants []string `json:"participants"`
 	} `json:"threads"`
-	Comments []struct {
-		ID         uint64 `json:"id"`
-		Thread     int    `json:"thread"`
-		Kind       string `json:"kind"`
-		Author     string `json:"author"`
-		Visibility string `json:"visibility"`
-		Text       string `json:"text"`
-		MessageID  string `json:"message_id"`
-	} `json:"comments"`
+	Comments    []Comment `json:"comments"`
 	Attachments []struct {
 		Comment     uint64 `json:"comment"`
 		Name        string `json:"name"`
@@ -355,6 +347,17 @@ type Ticket struct {
 		Size        int64  `json:"size"`
 	} `json:"attachments"`
 	Flags []string `json:"flags"`
+}
+
+// Comment is one comment of `helpdesk show N --json`.
+type Comment struct {
+	ID         uint64 `json:"id"`
+	Thread     int    `json:"thread"`
+	Kind       string `json:"kind"`
+	Author     string `json:"author"`
+	Visibility string `json:"visibility"`
+	Text       string `json:"text"`
+	MessageID  string `json:"message_id"`
 }
 
 // Show is `helpdesk show N --json`.
