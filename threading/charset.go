@@ -2,10 +2,12 @@ package threading
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/gogs/chardet"
@@ -18,6 +20,7 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 	"golang.org/x/text/encoding/traditionalchinese"
 	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
 )
 
 // textCharset is a decoder for one MIME charset label. Exactly one of the
@@ -125,8 +128,10 @@ func lookupCharset(label string) (textCharset, bool) {
 	return textCharset{}, false
 }
 
-// decodeWith decodes b and counts the replacement characters the decoder
-// had to insert (sequences invalid in the charset).
+// decode decodes b and counts the replacement characters the decoder
+// had to insert (sequences invalid in the charset). The text is written
+// once, into a buffer sized from b: a mail's body is never decoded into a
+// growing buffer (issue 11: a few MiB of text cost tens of MiB that way).
 func (cs textCharset) decode(b []byte) (string, int) {
 	switch {
 	case cs.utf8, cs.ascii:
@@ -137,14 +142,72 @@ func (cs textCharset) decode(b []byte) (string, int) {
 	case cs.iso2022kr:
 		return decodeISO2022KR(b)
 	case cs.enc != nil:
-		out, err := cs.enc.NewDecoder().Bytes(b)
+		var out strings.Builder
+		out.Grow(len(b) + len(b)/2 + 16)
+		bad, err := transformEach(cs.enc.NewDecoder(), b, func(chunk []byte) { out.Write(chunk) })
 		if err != nil {
 			return string(b), len(b) + 1
 		}
-		return string(out), bytes.Count(out, []byte("\uFFFD"))
+		return out.String(), bad
 	}
 	return string(b), len(b) + 1
 }
+
+// countBad is what decode counts, without keeping the text: it checks a
+// candidate charset against a whole body in a fixed buffer.
+func (cs textCharset) countBad(b []byte) int {
+	switch {
+	case cs.utf8, cs.ascii:
+		return countInvalidUTF8(b)
+	case cs.iso2022kr:
+		return iso2022KR(b, nil)
+	case cs.enc != nil:
+		bad, err := transformEach(cs.enc.NewDecoder(), b, nil)
+		if err != nil {
+			return len(b) + 1
+		}
+		return bad
+	}
+	return len(b) + 1
+}
+
+// transformEach runs t over all of src through a fixed 32 KiB buffer,
+// hands each decoded chunk to emit (when not nil) and counts the U+FFFD
+// in the output. x/text decoders write whole characters only, so no
+// U+FFFD is split between chunks.
+func transformEach(t transform.Transformer, src []byte, emit func([]byte)) (int, error) {
+	var dst []byte
+	if n := 3*len(src) + 16; n < 4<<10 {
+		// Encoded words and header values: many, and small.
+		dst = make([]byte, n)
+	} else {
+		bp := transformBufs.Get().(*[]byte)
+		defer transformBufs.Put(bp)
+		dst = *bp
+	}
+	bad := 0
+	for {
+		nDst, nSrc, err := t.Transform(dst[:], src, true)
+		bad += bytes.Count(dst[:nDst], replacementChar)
+		if emit != nil {
+			emit(dst[:nDst])
+		}
+		src = src[nSrc:]
+		switch {
+		case err == nil:
+			return bad, nil
+		case errors.Is(err, transform.ErrShortDst) && (nDst > 0 || nSrc > 0):
+			continue
+		default:
+			return bad, fmt.Errorf("decoding: %w", err)
+		}
+	}
+}
+
+var replacementChar = []byte("\uFFFD")
+
+// transformBufs are transformEach's buffers for long texts.
+var transformBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 func countInvalidUTF8(b []byte) int {
 	n := 0
@@ -230,8 +293,11 @@ func decodeTextAs(b []byte, declared string, isHTML bool) (text, used, problem, 
 		}
 		return string(b), "", fmt.Sprintf("unknown charset %q; kept undecoded", label), ""
 	}
-	s, bad := cs.decode(b)
+	// Check before decoding: a declaration that does not fit is decoded
+	// once, in the end, rather than once here and once again there.
+	bad := cs.countBad(b)
 	if bad == 0 {
+		s, _ := cs.decode(b)
 		return s, cs.name, "", ""
 	}
 	// The declaration does not fit the bytes: a client that declares
@@ -245,6 +311,7 @@ func decodeTextAs(b []byte, declared string, isHTML bool) (text, used, problem, 
 	if cs.utf8 {
 		return string(b), "", fmt.Sprintf("invalid UTF-8 (%d bad sequences); kept undecoded", bad), ""
 	}
+	s, _ := cs.decode(b)
 	return s, cs.name, fmt.Sprintf("%d sequences invalid in %s", bad, cs.name), ""
 }
 
@@ -255,8 +322,11 @@ func orNone(s string) string {
 	return s
 }
 
-// detectCharset guesses the charset of 8-bit text and accepts the guess
-// only when it decodes without a single invalid sequence.
+// detectCharset guesses the charset of 8-bit text from its first
+// maxDetect bytes and accepts the guess only when the whole text decodes
+// without a single invalid sequence. Each guess is checked on the sample
+// first and then on the whole text in a fixed buffer; only the guess taken
+// is decoded (a mail's body is never decoded once per guess).
 func detectCharset(b []byte, isHTML bool) (string, string, bool) {
 	sample := b[:min(len(b), maxDetect)]
 	d := chardet.NewTextDetector()
@@ -284,11 +354,26 @@ func detectCharset(b []byte, isHTML bool) (string, string, bool) {
 		if !ok || cs.ascii {
 			continue
 		}
-		if s, bad := cs.decode(b); bad == 0 {
-			return s, cs.name, true
+		if cs.countBad(sampleCut(sample, len(b))) > 0 || (len(sample) < len(b) && cs.countBad(b) > 0) {
+			continue
 		}
+		s, _ := cs.decode(b)
+		return s, cs.name, true
 	}
 	return "", "", false
+}
+
+// sampleCut ends a sample of a longer text (of total bytes) after its
+// last line break, so a character cut in two at the sample's end is not
+// counted as invalid (the whole text is checked after the sample).
+func sampleCut(sample []byte, total int) []byte {
+	if len(sample) == total {
+		return sample
+	}
+	if i := bytes.LastIndexByte(sample, '\n'); i >= 0 {
+		return sample[:i+1]
+	}
+	return nil
 }
 
 // decodeISO2022KR decodes ISO-2022-KR (RFC 1557): 7-bit text where the
@@ -301,7 +386,30 @@ func detectCharset(b []byte, isHTML bool) (string, string, bool) {
 func decodeISO2022KR(b []byte) (string, int) {
 	var out strings.Builder
 	out.Grow(len(b) + len(b)/2)
+	bad := iso2022KR(b, &out)
+	return out.String(), bad
+}
+
+// iso2022KR decodes b into out (nil: only count) and returns the number
+// of invalid sequences.
+func iso2022KR(b []byte, out *strings.Builder) int {
 	bad := 0
+	write := func(p []byte) {
+		if out != nil {
+			out.Write(p)
+		}
+	}
+	writeByte := func(c byte) {
+		if out != nil {
+			out.WriteByte(c)
+		}
+	}
+	writeBad := func() {
+		bad++
+		if out != nil {
+			out.WriteRune(utf8.RuneError)
+		}
+	}
 	var run []byte // pending double-byte run, as EUC-KR (GR) bytes
 	var dst []byte
 	dec := korean.EUCKR.NewDecoder()
@@ -316,11 +424,10 @@ func decodeISO2022KR(b []byte) (string, int) {
 		dec.Reset()
 		n, _, err := dec.Transform(dst[:cap(dst)], run, true)
 		if err != nil {
-			bad++
-			out.WriteRune(utf8.RuneError)
+			writeBad()
 		} else {
-			bad += bytes.Count(dst[:n], []byte("\uFFFD"))
-			out.Write(dst[:n])
+			bad += bytes.Count(dst[:n], replacementChar)
+			write(dst[:n])
 		}
 		run = run[:0]
 	}
@@ -335,8 +442,7 @@ func decodeISO2022KR(b []byte) (string, int) {
 				continue
 			}
 			// Another escape sequence is not part of ISO-2022-KR.
-			bad++
-			out.WriteRune(utf8.RuneError)
+			writeBad()
 		case c == 0x0e:
 			flush()
 			shifted = true
@@ -346,18 +452,18 @@ func decodeISO2022KR(b []byte) (string, int) {
 		case c == '\r' || c == '\n':
 			flush()
 			shifted = false
-			out.WriteByte(c)
+			writeByte(c)
 		case c >= 0x80:
 			run = append(run, c)
 		case shifted && c >= 0x21 && c <= 0x7e:
 			run = append(run, c|0x80)
 		default:
 			flush()
-			out.WriteByte(c)
+			writeByte(c)
 		}
 	}
 	flush()
-	return out.String(), bad
+	return bad
 }
 
 // fixHeaderText decodes a header value that carries raw 8-bit bytes (not

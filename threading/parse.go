@@ -455,8 +455,11 @@ func fixTextParts(m *Mail, env *enmime.Envelope, raw []byte) (text, htmlBody, hi
 			declared = p.OrigCharset
 		}
 		cs, known := lookupCharset(normalizeCharsetLabel(declared))
+		// content is what enmime made of the part (old, below, is the
+		// same bytes): it is compared and searched as it is, never
+		// copied, since a text part may be most of a mail.
 		content := p.Content
-		old := string(content)
+		old := content
 		var fixed string
 		redo, needRaw := false, false
 		switch {
@@ -472,23 +475,36 @@ func fixTextParts(m *Mail, env *enmime.Envelope, raw []byte) (text, htmlBody, hi
 			// Declared 7-bit (or nothing) but 8-bit: enmime read it as
 			// windows-1252; detect what it really is.
 			redo, needRaw = true, true
-		case known && !cs.utf8 && !cs.ascii && strings.ContainsRune(old, utf8.RuneError):
+		case known && !cs.utf8 && !cs.ascii && bytes.ContainsRune(old, utf8.RuneError):
 			// Converted with invalid sequences: the declaration may be
 			// wrong; decode the original bytes again, with detection.
 			redo, needRaw = true, true
 		}
 		if needRaw {
-			if rawParts == nil {
-				rawParts = rawPartsOf(raw)
-			}
-			if rp, ok := rawParts[p.PartID]; ok {
-				content = transferDecode(rp)
+			if p == env.Root && p.FirstChild == nil {
+				// A single-part mail: its raw content is the body,
+				// read in place rather than parsed again.
+				content = transferDecodeBytes(bodyOf(raw), p.Header.Get("Content-Transfer-Encoding"))
 			} else {
-				redo = false
+				if rawParts == nil {
+					rawParts = rawPartsOf(raw)
+				}
+				if rp, ok := rawParts[p.PartID]; ok {
+					content = transferDecode(rp)
+				} else {
+					redo = false
+				}
 			}
 		}
-		fixed = old
-		if redo {
+		if !redo {
+			if hint == "" && known && !cs.ascii {
+				hint = cs.name
+			}
+			if ct != "text/plain" || !isFlowed(p) {
+				return false // nothing changes
+			}
+			fixed = string(old)
+		} else {
 			t, used, problem, note := decodeTextAs(content, declared, isHTML)
 			if problem != "" {
 				m.CharsetProblems = append(m.CharsetProblems, fmt.Sprintf("part %s: %s", p.PartID, problem))
@@ -500,21 +516,22 @@ func fixTextParts(m *Mail, env *enmime.Envelope, raw []byte) (text, htmlBody, hi
 				hint = used
 			}
 			fixed = t
-		} else if hint == "" && known && !cs.ascii {
-			hint = cs.name
 		}
-		if ct == "text/plain" {
-			if _, params, err := mime.ParseMediaType(p.Header.Get("Content-Type")); err == nil && strings.EqualFold(params["format"], "flowed") {
-				fixed = unflow(fixed, strings.EqualFold(params["delsp"], "yes"))
-			}
+		if ct == "text/plain" && isFlowed(p) {
+			fixed = unflow(fixed, strings.EqualFold(flowedParams(p)["delsp"], "yes"))
 		}
-		if fixed != old && old != "" {
+		if fixed != string(old) && len(old) > 0 {
 			// enmime joins several inline text parts into one body:
-			// replace this part's share of it.
+			// replace this part's share of it (all of it, when the body
+			// is this part alone).
+			body := &text
 			if isHTML {
-				htmlBody = strings.Replace(htmlBody, old, fixed, 1)
+				body = &htmlBody
+			}
+			if *body == string(old) {
+				*body = fixed
 			} else {
-				text = strings.Replace(text, old, fixed, 1)
+				*body = strings.Replace(*body, string(old), fixed, 1)
 			}
 		}
 		return false
@@ -529,6 +546,18 @@ func hasCharsetError(p *enmime.Part) bool {
 		}
 	}
 	return false
+}
+
+// isFlowed reports a text/plain part with format=flowed.
+func isFlowed(p *enmime.Part) bool {
+	return strings.EqualFold(flowedParams(p)["format"], "flowed")
+}
+
+func flowedParams(p *enmime.Part) map[string]string {
+	if _, params, err := mime.ParseMediaType(p.Header.Get("Content-Type")); err == nil {
+		return params
+	}
+	return nil
 }
 
 // rawPartsOf parses raw again without any decoding, indexed by part id.
@@ -548,15 +577,25 @@ func rawPartsOf(raw []byte) map[string]*enmime.Part {
 // transferDecode undoes the Content-Transfer-Encoding of a raw part with
 // the standard library's decoders.
 func transferDecode(p *enmime.Part) []byte {
-	var r io.Reader = bytes.NewReader(p.Content)
-	switch strings.ToLower(strings.TrimSpace(p.Header.Get("Content-Transfer-Encoding"))) {
+	return transferDecodeBytes(p.Content, p.Header.Get("Content-Transfer-Encoding"))
+}
+
+// transferDecodeBytes undoes the transfer encoding cte of b. For 7bit,
+// 8bit, binary and unknown encodings it returns b itself (not a copy);
+// the others are decoded into one buffer of the decoded size at most.
+func transferDecodeBytes(b []byte, cte string) []byte {
+	var r io.Reader
+	switch strings.ToLower(strings.TrimSpace(cte)) {
 	case "quoted-printable":
-		r = quotedprintable.NewReader(r)
+		r = quotedprintable.NewReader(bytes.NewReader(b))
 	case "base64":
-		r = base64.NewDecoder(base64.StdEncoding, newBase64Filter(r))
+		r = base64.NewDecoder(base64.StdEncoding, newBase64Filter(bytes.NewReader(b)))
+	default:
+		return b
 	}
-	b, _ := io.ReadAll(r)
-	return b
+	out := bytes.NewBuffer(make([]byte, 0, len(b)+bytes.MinRead))
+	out.ReadFrom(r)
+	return out.Bytes()
 }
 
 // newBase64Filter drops the white space and junk base64 lines carry, so the

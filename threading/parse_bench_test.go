@@ -44,3 +44,22 @@ func BenchmarkClassifyNewTicket4K(b *testing.B) {
 		}
 	}
 }
+
+// The bench's charset-flood mail (1.9 MiB of 8-bit text its declared
+// charset does not decode, issue 11): B/op is what one such mail costs
+// to parse; `helpdesk bench -mode charset-flood` measures the daemon.
+func BenchmarkParseCharsetFloodASCII(b *testing.B) { benchFlood(b, 0) }
+
+func BenchmarkParseCharsetFloodISO2022JP(b *testing.B) { benchFlood(b, 1) }
+
+func benchFlood(b *testing.B, i int) {
+	raw := bench.NewGen("parse-bench", nil).CharsetFlood(i).Raw
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		m := threading.Parse(bytes.NewReader(raw), threading.ParseOptions{ReplyMarker: "##- Reply above this line -##"})
+		if m.From.Addr == "" || m.Text == "" {
+			b.Fatal("no From or no text")
+		}
+	}
+}

@@ -29,6 +29,9 @@ modes (-mode):
   mix            new tickets of 4 KiB and 50 KiB, attachments, customer
                  replies to harvested reply tokens, agent replies with commands
   large          4 concurrent 25 MiB mails: the daemon's peak RSS
+  charset-flood  200 concurrent sessions from 127.0.0.1-127.0.0.10, each a
+                 1.9 MiB mail of 8-bit text its declared charset does not
+                 decode: every mail gets 250, and the daemon's peak RSS
   all            every mode above, and new-ticket-4k with DKIM signing on
 
 The bench daemon has one mailbox and two agents in a group with round-robin
@@ -55,9 +58,9 @@ func benchMain(args []string, stdout, stderr io.Writer) int {
 	}
 	var o bench.Options
 	var jsonOut, quiet bool
-	fs.StringVar(&o.Mode, "mode", bench.ModeNewTicket, "new-ticket-4k, sequential, mix, large or all")
+	fs.StringVar(&o.Mode, "mode", bench.ModeNewTicket, "new-ticket-4k, sequential, mix, large, charset-flood or all")
 	fs.IntVar(&o.Sessions, "sessions", 0, "concurrent SMTP sessions (0: the mode's default)")
-	fs.IntVar(&o.Messages, "n", 0, "mails per run (0: the mode's default: 10000, sequential 2000, large 8)")
+	fs.IntVar(&o.Messages, "n", 0, "mails per run (0: the mode's default: 10000, sequential 2000, large 8, charset-flood 200)")
 	fs.DurationVar(&o.Duration, "duration", 0, "time limit per run (default 60s)")
 	fs.IntVar(&o.Runs, "runs", 0, "alternating paired runs (default 5; large 1)")
 	fs.StringVar(&o.Conn, "conn", "", "new (a connection per mail) or reuse (default: new; sequential: reuse)")

@@ -37,11 +37,19 @@ const (
 	ModeMix        = "mix"
 	ModeSequential = "sequential"
 	ModeLarge      = "large"
-	ModeAll        = "all"
+	// ModeCharsetFlood: 200 concurrent sessions from 10 loopback source
+	// addresses, each sending a 1.9 MiB mail whose 8-bit text does not
+	// fit its declared charset (issue 11): the daemon's peak RSS.
+	ModeCharsetFlood = "charset-flood"
+	ModeAll          = "all"
 )
 
 // Modes lists the modes `all` runs, in order.
-var Modes = []string{ModeNewTicket, ModeSequential, ModeMix, ModeLarge}
+var Modes = []string{ModeNewTicket, ModeSequential, ModeMix, ModeLarge, ModeCharsetFlood}
+
+// floodSources is how many loopback source addresses (127.0.0.1 up)
+// the charset-flood sessions come from.
+const floodSources = 10
 
 // Options configure a bench.
 type Options struct {
@@ -266,7 +274,7 @@ func Execute(opt Options) ([]*Report, error) {
 	for _, m := range modes {
 		var r *Report
 		var err error
-		if opt.Tickets > 0 && m != ModeLarge {
+		if opt.Tickets > 0 && m != ModeLarge && m != ModeCharsetFlood {
 			r, err = b.prefilled(m)
 		} else {
 			r, err = b.mode(m)
@@ -319,6 +327,7 @@ type params struct {
 	newConn  bool
 	warmup   int
 	large    int
+	sources  int // loopback source addresses (0: the kernel's choice)
 }
 
 func (b *bench) params(mode string) (params, error) {
@@ -333,14 +342,18 @@ func (b *bench) params(mode string) (params, error) {
 	case ModeLarge:
 		p.sessions, p.messages, p.runs = 4, 8, 1
 		p.large = 25<<20 - 1024
+	case ModeCharsetFlood:
+		p.sessions, p.messages, p.runs, p.sources = 200, 200, 1, floodSources
+		p.large = FloodBytes
 	default:
 		return p, fmt.Errorf("unknown mode %q (want %s, or all)", mode, strings.Join(Modes, ", "))
 	}
 	o := b.opt
-	if o.Sessions > 0 && !(mode == ModeSequential && o.Mode == ModeAll) && !(mode == ModeLarge && o.Mode == ModeAll) {
+	fixed := o.Mode == ModeAll && (mode == ModeSequential || mode == ModeLarge || mode == ModeCharsetFlood)
+	if o.Sessions > 0 && !fixed {
 		p.sessions = o.Sessions
 	}
-	if o.Messages > 0 && !(mode == ModeLarge && o.Mode == ModeAll) {
+	if o.Messages > 0 && !(fixed && mode != ModeSequential) {
 		p.messages = o.Messages
 		p.warmup = min(p.warmup, max(o.Messages/10, 20))
 	}
@@ -356,7 +369,7 @@ func (b *bench) params(mode string) (params, error) {
 	default:
 		return p, fmt.Errorf("-conn %q: want new or reuse", o.Conn)
 	}
-	if o.LargeBytes > 0 {
+	if o.LargeBytes > 0 && mode != ModeCharsetFlood {
 		p.large = o.LargeBytes
 	}
 	return p, nil
@@ -393,6 +406,8 @@ func describe(p params, dkim bool) string {
 		what = "new-ticket mail, 4 KiB text body, one client sending sequentially"
 	case ModeLarge:
 		what = fmt.Sprintf("new-ticket mail with one attachment, %d bytes per mail", p.large)
+	case ModeCharsetFlood:
+		what = fmt.Sprintf("new-ticket mail of %d bytes, 8-bit text that does not decode in its declared charset (us-ascii, iso-2022-jp), from %d loopback addresses", p.large, p.sources)
 	}
 	conn := "reused connection"
 	if p.newConn {
@@ -418,7 +433,7 @@ func (b *bench) mode(mode string) (*Report, error) {
 		r.Mix = MixString()
 	}
 	r.Nonstandard = nonstandard(p)
-	withRef := !b.opt.NoReference && b.opt.Addr == "" && mode != ModeLarge
+	withRef := !b.opt.NoReference && b.opt.Addr == "" && mode != ModeLarge && mode != ModeCharsetFlood
 	b.logf("== %s: %s", mode, r.Description)
 	r.LoadAvg[0] = loadAvg()
 	defer func() { r.LoadAvg[1] = loadAvg() }()
@@ -760,11 +775,16 @@ func (b *bench) cleanup(dir string) {
 
 func (b *bench) load(p params, addr string, gen *Gen) *LoadResult {
 	l := Load{Addr: addr, Sessions: p.sessions, Messages: p.messages, Duration: b.opt.Duration, NewConn: p.newConn}
+	for i := range p.sources {
+		l.Sources = append(l.Sources, fmt.Sprintf("127.0.0.%d", i+1))
+	}
 	switch p.mode {
 	case ModeMix:
 		l.Next = gen.MixJob
 	case ModeLarge:
 		l.Next = func(i int, _ *rand.Rand) Job { return gen.Large(i) }
+	case ModeCharsetFlood:
+		l.Next = func(i int, _ *rand.Rand) Job { return gen.CharsetFlood(i) }
 	default:
 		l.Next = func(i int, _ *rand.Rand) Job { return gen.NewTicket(i, KindNew4K) }
 	}
@@ -973,6 +993,16 @@ func (r *Report) finish(num, den string) {
 	case r.Mode == ModeLarge:
 		mib := float64(hd.MaxPeakRSS) / (1 << 20)
 		r.Checks = append(r.Checks, Check{Name: "daemon peak RSS MiB (largest run)", Want: "<= 150", Got: mib, OK: hd.MaxPeakRSS > 0 && mib <= 150})
+	case r.Mode == ModeCharsetFlood:
+		ok := -1
+		for _, run := range r.Runs {
+			if run.Target == "helpdesk" && (ok < 0 || run.OK < ok) {
+				ok = run.OK
+			}
+		}
+		r.Checks = append(r.Checks, Check{Name: "mails accepted with 250 (fewest of a run)", Want: fmt.Sprintf("= %d", r.Messages), Got: float64(ok), OK: ok == r.Messages})
+		mib := float64(hd.MaxPeakRSS) / (1 << 20)
+		r.Checks = append(r.Checks, Check{Name: "daemon peak RSS MiB (largest run)", Want: "<= 400", Got: mib, OK: hd.MaxPeakRSS > 0 && mib <= 400})
 	}
 }
 

@@ -22,6 +22,9 @@ type Load struct {
 	Messages int           // at most this many mails
 	Duration time.Duration // and at most this long
 	NewConn  bool          // a new connection for every mail
+	// Sources are loopback addresses the sessions connect from, in turn
+	// (session s from Sources[s%len]); none: the kernel picks.
+	Sources []string
 	// Next returns the i-th mail; rng is the session's own.
 	Next func(i int, rng *rand.Rand) Job
 }
@@ -93,7 +96,11 @@ func (l Load) Run() *LoadResult {
 				var lat time.Duration
 				var err error
 				if c == nil {
-					c, err = dial(l.Addr, deadline)
+					src := ""
+					if len(l.Sources) > 0 {
+						src = l.Sources[s%len(l.Sources)]
+					}
+					c, err = dial(l.Addr, src)
 				}
 				if err == nil {
 					lat, err = send(c, j)
@@ -138,8 +145,17 @@ func (l Load) Run() *LoadResult {
 	return out
 }
 
-func dial(addr string, deadline time.Time) (*smtp.Client, error) {
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+// dial connects from the loopback address src ("": the kernel's choice).
+func dial(addr, src string) (*smtp.Client, error) {
+	d := net.Dialer{Timeout: 5 * time.Second}
+	if src != "" {
+		ip := net.ParseIP(src)
+		if ip == nil || !ip.IsLoopback() {
+			return nil, fmt.Errorf("%w: source %s", ErrNotLoopback, src)
+		}
+		d.LocalAddr = &net.TCPAddr{IP: ip}
+	}
+	conn, err := d.Dial("tcp", addr)
 	if err != nil {
 		return nil, err
 	}

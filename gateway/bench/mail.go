@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -17,7 +18,12 @@ const (
 	KindCustReply  = "customer-reply"
 	KindAgentReply = "agent-reply"
 	KindLarge      = "new-ticket-25m"
+	KindFlood      = "new-ticket-8bit-1.9m"
 )
+
+// FloodBytes is the size of a charset-flood mail: 1.9 MiB, under the
+// parser's large-mail threshold (2 MiB), so it is parsed whole.
+const FloodBytes = 19 << 20 / 10
 
 // Mix is the share (percent) of each kind in the "mix" mode. Replies fall
 // back to a 4 KiB new ticket while no reply token has been harvested yet.
@@ -112,6 +118,9 @@ type Gen struct {
 
 	text4k, text50k string
 	attach          string
+
+	floodOnce sync.Once
+	floodBody []byte
 }
 
 // TokenSource hands out harvested reply addresses.
@@ -323,4 +332,36 @@ func (g *Gen) MixJob(i int, rng *rand.Rand) Job {
 		}
 	}
 	return g.NewTicket(i, KindNew4K)
+}
+
+// CharsetFlood is a new ticket of FloodBytes whose 8-bit text does not
+// fit its declared charset: every fifth character is a random byte
+// 0x80-0xff, declared us-ascii (even i) or iso-2022-jp (odd i), so the
+// parser has to detect what it is.
+func (g *Gen) CharsetFlood(i int) Job {
+	g.floodOnce.Do(func() {
+		text := []byte(lorem(4, FloodBytes))
+		rng := rand.New(rand.NewPCG(4, 4))
+		for j := range text {
+			if j%5 == 4 && text[j] != '\r' && text[j] != '\n' {
+				text[j] = byte(0x80 + rng.UintN(0x80))
+			}
+		}
+		g.floodBody = text
+	})
+	addr, name := g.customer(i)
+	cs := "us-ascii"
+	if i%2 == 1 {
+		cs = "iso-2022-jp"
+	}
+	var b bytes.Buffer
+	b.Grow(FloodBytes + 100)
+	id := g.msgID(i)
+	header(&b, fmt.Sprintf("%s <%s>", name, addr), benchMailbox, fmt.Sprintf("Garbled export %d", i), id,
+		"Content-Type: text/plain; charset="+cs, "Content-Transfer-Encoding: 8bit")
+	b.WriteString("\r\n")
+	end := "\r\n-- \r\n" + name + "\r\n"
+	b.Write(g.floodBody[:max(0, min(len(g.floodBody), FloodBytes-b.Len()-len(end)))])
+	b.WriteString(end)
+	return Job{Kind: KindFlood, From: addr, Rcpt: benchMailbox, MsgID: id, Raw: b.Bytes()}
 }
