@@ -48,6 +48,10 @@ type SMTP struct {
 	// SpoolThreshold: raw messages larger than this are kept in fsync'd
 	// files under data_dir/blobs instead of inside the database.
 	SpoolThreshold Size `toml:"spool_threshold"`
+	// ParseBudget bounds the bytes of mail parsed (and applied) at once;
+	// a mail takes its size, at most the whole budget, and waits for it
+	// within its data timeout, then gets 451.
+	ParseBudget Size `toml:"parse_budget"`
 	// ShutdownTimeout bounds how long running sessions may finish on
 	// SIGTERM before they are cut.
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
@@ -215,6 +219,7 @@ func Default() *Config {
 			MaxConnections:      500,
 			MaxConnectionsPerIP: 50,
 			SpoolThreshold:      256 << 10,
+			ParseBudget:         16 << 20,
 			ShutdownTimeout:     Duration(30 * time.Second),
 		},
 		HTTP: HTTP{Listen: "127.0.0.1:2526"},

@@ -72,6 +72,7 @@ func (c *Config) validateSMTP(v *validator) {
 		v.add("smtp.max_header_bytes", fmt.Sprintf("%s is larger than smtp.max_message_bytes (%s)", s.MaxHeaderBytes, s.MaxMessageBytes), "make it at most max_message_bytes; 64KiB is usual")
 	}
 	v.size("smtp.spool_threshold", s.SpoolThreshold, 1, "256KiB")
+	v.size("smtp.parse_budget", s.ParseBudget, 64<<10, "16MiB")
 	v.count("smtp.max_recipients", s.MaxRecipients, 1, 100000, "100 (RFC 5321 minimum)")
 	switch {
 	case s.MaxLineLength < minLineLen:

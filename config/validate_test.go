@@ -103,6 +103,7 @@ func TestValidateProblems(t *testing.T) {
 		{"zero data timeout", "+[smtp]\ndata_timeout = \"0s\"", []string{"smtp.data_timeout"}},
 		{"per-ip above total", "+[smtp]\nmax_connections = 10\nmax_connections_per_ip = 20", []string{"smtp.max_connections_per_ip"}},
 		{"spool threshold zero", "+[smtp]\nspool_threshold = 0", []string{"smtp.spool_threshold"}},
+		{"parse budget without unit", "+[smtp]\nparse_budget = 16", []string{"smtp.parse_budget"}},
 		// [http]
 		{"http not loopback", "+[http]\nlisten = \"0.0.0.0:2526\"", []string{"http.listen"}},
 		{"http all interfaces", "+[http]\nlisten = \":2526\"", []string{"http.listen"}},

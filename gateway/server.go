@@ -36,6 +36,9 @@ type Server struct {
 	smtp *smtp.Server
 	lim  *limiter
 	logs *lograte.Limiter
+	// parse bounds the bytes of mail parsed and applied at once
+	// ([smtp] parse_budget).
+	parse *budget
 
 	nextID  atomic.Uint64
 	Metrics ServerMetrics
@@ -49,6 +52,9 @@ type ServerMetrics struct {
 	TooLarge       atomic.Int64
 	HeaderTooLarge atomic.Int64
 	TempFailures   atomic.Int64
+	// BudgetTimeouts counts mails answered 451 because the parse budget
+	// stayed full for their whole data timeout.
+	BudgetTimeouts atomic.Int64
 	// Latency of DATA end to 250, in microseconds: a histogram.
 	Latency Histogram
 }
@@ -73,6 +79,7 @@ func NewServer(eng *engine.Engine, log *slog.Logger) *Server {
 	srv.EnableSMTPUTF8 = true
 	srv.ErrorLog = slogLogger{log, s.logs}
 	s.smtp = srv
+	s.parse = newBudget(int64(cfg.SMTP.ParseBudget))
 	s.lim = &limiter{max: cfg.SMTP.MaxConnections, perIP: cfg.SMTP.MaxConnectionsPerIP, per: map[string]int{}, m: &s.Metrics,
 		maxLine: cfg.SMTP.MaxLineLength}
 	return s
@@ -105,6 +112,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // close, whether or not they have said EHLO yet (go-smtp creates its
 // session only at EHLO).
 func (s *Server) Sessions() int64 { return s.lim.open.Load() }
+
+// ParseBudgetInUse is the bytes of mail being parsed and applied now.
+func (s *Server) ParseBudgetInUse() int64 { return s.parse.inUse() }
 
 // NewSession implements smtp.Backend.
 func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
@@ -163,6 +173,7 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 var (
 	errHeaderTooLarge = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Header block too large"}
 	errTemporary      = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary failure storing the message, please try again later"}
+	errBusy           = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Too much mail being processed, please try again later"}
 	errLineTooLong    = &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 4, 0}, Message: "Line too long"}
 	// A timeout closes the session (RFC 5321 section 4.5.3.2): the rest
 	// of a body that arrives late must never be read as commands.
@@ -178,6 +189,7 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b 
 // effects are committed and fsync'd; a store failure is a 451 so the
 // client retries (SPEC 11).
 func (ss *session) Data(r io.Reader) error {
+	began := time.Now()
 	cfg := ss.s.eng.Config()
 	db := ss.s.eng.DB()
 	sp := db.NewSpool(int64(cfg.SMTP.SpoolThreshold))
@@ -227,6 +239,19 @@ func (ss *session) Data(r io.Reader) error {
 		ss.s.Metrics.TempFailures.Add(1)
 		return errTemporary
 	}
+	// Parsing waits for its share of the parse budget, within the time
+	// the data timeout leaves this mail; a mail that cannot get it in
+	// time gets 451 and its client tries again later (nothing is lost).
+	wait, cancel := context.WithDeadline(context.Background(), began.Add(cfg.SMTP.DataTimeout.D()))
+	held, err := ss.s.parse.acquire(wait, sp.Size())
+	cancel()
+	if err != nil {
+		ss.s.Metrics.BudgetTimeouts.Add(1)
+		ss.s.Metrics.TempFailures.Add(1)
+		ss.s.logs.Log(ss.log, slog.LevelWarn, "parse-budget", "parse budget stayed full for the data timeout; answered 451", "size", sp.Size(), "budget", int64(cfg.SMTP.ParseBudget))
+		return errBusy
+	}
+	defer ss.s.parse.release(held)
 	start := time.Now()
 	res, err := ss.s.eng.Deliver(context.Background(), engine.Envelope{
 		MailFrom: ss.from, Rcpts: append([]string(nil), ss.rcpts...), RemoteIP: ss.ip, Via: "smtp",

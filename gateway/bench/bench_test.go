@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"helpdesk/store"
 )
@@ -188,6 +189,15 @@ func TestMixShapes(t *testing.T) {
 	}
 	if l := g.Large(1); len(l.Raw) > g.LargeBytes || len(l.Raw) < g.LargeBytes-100 {
 		t.Errorf("large mail is %d bytes, want about %d", len(l.Raw), g.LargeBytes)
+	}
+	// The charset flood: FloodBytes of 8-bit text that is not UTF-8,
+	// declared us-ascii and iso-2022-jp in turn.
+	for i, cs := range []string{"us-ascii", "iso-2022-jp"} {
+		f := g.CharsetFlood(i)
+		if len(f.Raw) != FloodBytes || !bytes.Contains(f.Raw, []byte("charset="+cs+"\r\n")) || utf8.Valid(f.Raw) {
+			t.Errorf("flood mail %d: %d bytes (want %d), charset %s declared: %v, valid UTF-8: %v", i, len(f.Raw), FloodBytes, cs,
+				bytes.Contains(f.Raw, []byte("charset="+cs)), utf8.Valid(f.Raw))
+		}
 	}
 }
 
@@ -388,6 +398,9 @@ func TestNonstandardParams(t *testing.T) {
 		{Options{Conn: "new"}, ModeSequential, "-conn"},
 		{Options{}, ModeLarge, ""},
 		{Options{LargeBytes: 1 << 20}, ModeLarge, "the mail size"},
+		{Options{}, ModeCharsetFlood, ""},
+		{Options{LargeBytes: 1 << 20}, ModeCharsetFlood, ""},
+		{Options{Sessions: 20}, ModeCharsetFlood, "-sessions"},
 	} {
 		b.opt = tc.opt
 		p, err := b.params(tc.mode)

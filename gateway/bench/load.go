@@ -147,7 +147,9 @@ func (l Load) Run() *LoadResult {
 
 // dial connects from the loopback address src ("": the kernel's choice).
 func dial(addr, src string) (*smtp.Client, error) {
-	d := net.Dialer{Timeout: 5 * time.Second}
+	// A connect on loopback is instant unless the machine is swamped:
+	// then it waits as long as an MTA would (Postfix: 30s).
+	d := net.Dialer{Timeout: 30 * time.Second}
 	if src != "" {
 		ip := net.ParseIP(src)
 		if ip == nil || !ip.IsLoopback() {
@@ -161,7 +163,9 @@ func dial(addr, src string) (*smtp.Client, error) {
 	}
 	c := smtp.NewClient(conn)
 	c.CommandTimeout = time.Minute
-	c.SubmissionTimeout = 2 * time.Minute
+	// What RFC 5321 section 4.5.3.2.6 asks a client to wait for the
+	// answer to the end of DATA: a slow answer is measured, not lost.
+	c.SubmissionTimeout = 10 * time.Minute
 	if err := c.Hello("client.bench.example"); err != nil {
 		c.Close()
 		return nil, err
@@ -198,6 +202,10 @@ func errClass(err error) string {
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
+		var oe *net.OpError
+		if errors.As(err, &oe) {
+			return "timeout (" + oe.Op + ")"
+		}
 		return "timeout"
 	}
 	s := err.Error()

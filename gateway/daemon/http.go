@@ -71,6 +71,8 @@ func (d *Daemon) writeMetrics(w io.Writer) {
 	counter(w, "helpdesk_smtp_header_too_large_total", "Messages refused for header size.", sm.HeaderTooLarge.Load())
 	counter(w, "helpdesk_smtp_temp_failures_total", "Messages answered 451.", sm.TempFailures.Load())
 	gauge(w, "helpdesk_smtp_sessions", "Open SMTP connections, from accept to close (greeted or not).", d.SMTP.Sessions())
+	gauge(w, "helpdesk_smtp_parse_budget_used_bytes", "Bytes of mail being parsed and applied now (smtp.parse_budget).", d.SMTP.ParseBudgetInUse())
+	counter(w, "helpdesk_smtp_parse_budget_timeouts_total", "Mails answered 451 because the parse budget stayed full for their data timeout.", sm.BudgetTimeouts.Load())
 	sm.Latency.WriteProm(w, "helpdesk_smtp_data_to_250_seconds", "Time from the end of DATA to the 250 answer.")
 	wm := &d.Worker.Metrics
 	counter(w, "helpdesk_outbound_sent_total", "Mails delivered to the relay or outbox.", wm.Sent.Load())
