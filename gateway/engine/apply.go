@@ -48,6 +48,8 @@ type applier struct {
 	dirty      map[uint64]bool
 	users      map[string]*store.User
 	dirtyUsers map[string]bool
+	// intros: staff to tell why they get a ticket's mail (assign.go).
+	intros map[uint64]map[string]intro
 }
 
 func (a *applier) mail() *threading.Mail { return a.in.mail }
@@ -97,6 +99,9 @@ func (a *applier) run() error {
 		}
 	}
 	if err := a.route(); err != nil {
+		return err
+	}
+	if err := a.flushIntros(); err != nil {
 		return err
 	}
 	a.recordInbound()

@@ -42,6 +42,9 @@ type cmdRun struct {
 	toMain   bool
 	sendHeld *store.Comment
 	confirm  bool // a transcript is wanted even on success
+	// afterOps runs once the commands are applied, before the mail's
+	// text is added and sent (a new ticket's assignment and announcement).
+	afterOps func() error
 }
 
 type forwardPlan struct {
@@ -141,7 +144,7 @@ func (a *applier) onBehalfTicket(text string, b command.Block) error {
 	note := b.Text
 	if c, ok := b.Find("requester"); ok && len(c.Args) == 1 {
 		if addr, ok := command.ParseAddr(c.Args[0]); ok {
-			requester, reqSpelled = threading.NormalizeAddr(addr), threading.SpellAddr(addr)
+			requester, reqSpelled, reqName = threading.NormalizeAddr(addr), threading.SpellAddr(addr), c.Display
 		}
 	}
 	if fw := m.Forwarded; fw != nil && fw.From.Addr != "" {
@@ -177,13 +180,14 @@ func (a *applier) onBehalfTicket(text string, b command.Block) error {
 	if err := a.create(tk); err != nil {
 		return err
 	}
-	if _, err := a.ensureUser(requester, reqSpelled, reqName, false); err != nil {
+	if err := a.nameUser(requester, reqSpelled, reqName, requesterName(b) != ""); err != nil {
 		return err
 	}
+	var first *store.Comment
 	if firstText != "" {
-		c := &store.Comment{Kind: store.KindComment, Author: requester, AuthorName: reqName, Visibility: store.Public,
+		first = &store.Comment{Kind: store.KindComment, Author: requester, AuthorName: reqName, Visibility: store.Public,
 			Text: firstText, Message: a.msg.ID, MessageID: m.MessageID, Attachments: a.attachments()}
-		if err := a.tx.AddComment(tk, c); err != nil {
+		if err := a.tx.AddComment(tk, first); err != nil {
 			return err
 		}
 	}
@@ -196,6 +200,7 @@ func (a *applier) onBehalfTicket(text string, b command.Block) error {
 		// No forwarded content: the agent's text describes the request.
 		r.public = false
 	}
+	r.afterOps = func() error { return a.announceOnBehalf(tk, r, first, requesterLabel(requester, reqName)) }
 	if err := a.applyPlan(r); err != nil {
 		return err
 	}
@@ -383,7 +388,7 @@ func (a *applier) planOne(r *cmdRun, i int, c command.Command, newTicket bool) {
 			if err := a.event(tk, "group set to "+name); err != nil {
 				return err
 			}
-			return a.autoAssign(tk)
+			return a.regroup(tk, r)
 		})
 	case "priority":
 		v := arg(0)
@@ -487,16 +492,17 @@ func (a *applier) planOne(r *cmdRun, i int, c command.Command, newTicket bool) {
 			r.fail(c, "%s is one of our own addresses", addr)
 			return
 		}
-		r.ok(i, "requester set to %s", addr)
+		r.ok(i, "requester set to %s", requesterLabel(addr, c.Display))
 		if newTicket {
 			return // used when the ticket was opened
 		}
+		name, spelled := c.Display, threading.SpellAddr(arg(0))
 		r.op(func() error {
+			if err := a.nameUser(addr, spelled, name, name != ""); err != nil {
+				return err
+			}
 			if tk.Requester == addr {
 				return nil
-			}
-			if _, err := a.ensure(addr, ""); err != nil {
-				return err
 			}
 			old := tk.Requester
 			tk.Requester = addr
@@ -699,6 +705,11 @@ func (a *applier) applyPlan(r *cmdRun) error {
 			return err
 		}
 	}
+	if r.afterOps != nil {
+		if err := r.afterOps(); err != nil {
+			return err
+		}
+	}
 	m := a.mail()
 	if r.sendHeld != nil {
 		if err := a.replayHeld(tk, r.sendHeld); err != nil {
@@ -885,8 +896,9 @@ func (a *applier) setAssignee(tk *store.Ticket, email string) error {
 	if err := a.event(tk, "assignee "+old+" → "+orDefault(email, "nobody")); err != nil {
 		return err
 	}
-	// Someone else assigned it: tell the new assignee.
-	if ag := a.cfg.Agent(email); ag != nil && a.staff != nil && email != a.staff.Email {
+	// Someone else assigned it: tell the new assignee (a ticket this
+	// mail opened is announced with everything at once instead).
+	if ag := a.cfg.Agent(email); ag != nil && a.staff != nil && email != a.staff.Email && !a.created[tk.ID] {
 		return a.notifyStaffEvent(tk, ag, "Assigned to you: "+tk.Subject,
 			fmt.Sprintf("%s assigned ticket #%d \"%s\" to you.", orDefault(a.in.agent.Name, a.staff.Email), tk.ID, tk.Subject))
 	}
@@ -1047,7 +1059,7 @@ func (a *applier) openChild(parent *store.Ticket, r *cmdRun) error {
 	if err := a.tx.IndexMessageID(a.mail().MessageID, store.Ref{Ticket: ch.ID}); err != nil {
 		return err
 	}
-	return a.autoAssign(ch)
+	return a.announceChild(parent, ch, strings.TrimSpace(r.block.Text))
 }
 
 // startSideThread opens a side thread with outside collaborators and

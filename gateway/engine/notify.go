@@ -33,6 +33,9 @@ type fanOpts struct {
 	// sideParent is the side thread's last Message-ID before this
 	// fan-out: every collaborator's mail answers it (fanOut sets it).
 	sideParent string
+	// except is a staff member who gets nothing (the agent who opened
+	// the ticket on someone's behalf, and so knows it).
+	except string
 }
 
 type recipient struct {
@@ -78,6 +81,9 @@ func (a *applier) fanOut(tk *store.Ticket, c *store.Comment, o fanOpts) error {
 	}
 	var rcpts []recipient
 	seen := map[string]bool{c.Author: true}
+	if o.except != "" {
+		seen[o.except] = true
+	}
 	// Addresses that already received the inbound mail (reply-all) are
 	// not sent it again (SPEC 3.7).
 	for _, r := range c.Recipients {
@@ -530,6 +536,10 @@ func (a *applier) sendStaff(tk *store.Ticket, th *store.Thread, c *store.Comment
 	var b strings.Builder
 	b.WriteString(a.cfg.Threading.ReplyMarker)
 	b.WriteString("\n\n")
+	if in := a.takeIntro(tk, r.addr); in != "" {
+		b.WriteString(in)
+		b.WriteString("\n\n")
+	}
 	fmt.Fprintf(&b, "%s wrote %s on ticket #%d \"%s\":\n\n", a.authorLabel(c), what, tk.ID, tk.Subject)
 	before := b.String()
 	b.Reset()
@@ -663,6 +673,10 @@ func (a *applier) notifyStaffEvent(tk *store.Ticket, ag *config.Agent, subject, 
 	var b strings.Builder
 	b.WriteString(a.cfg.Threading.ReplyMarker)
 	b.WriteString("\n\n")
+	if in := a.takeIntro(tk, staffEmail(ag)); in != "" {
+		b.WriteString(in)
+		b.WriteString("\n\n")
+	}
 	b.WriteString(text)
 	b.WriteString("\n\n")
 	b.WriteString(a.ticketSummary(tk))

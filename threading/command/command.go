@@ -24,6 +24,8 @@
 //   - "#name: args" is accepted like "#name args" (RT CommandByMail habit).
 //   - Lists (#tag, #cc, #follower, #notify, #forward) are separated by
 //     spaces, commas or semicolons; addresses may be written <a@b>.
+//   - #requester takes one address, with or without a display name
+//     (Quinn <quinn@q.example>, "Quinn Q." <quinn@q.example>).
 //   - Ticket numbers may be written #123.
 //   - #assign, #group and #macro take the rest of the line (names may
 //     contain spaces); #subject and #child keep it exactly as written.
@@ -41,6 +43,7 @@
 package command
 
 import (
+	"net/mail"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -60,6 +63,9 @@ type Command struct {
 	Name  string   // canonical name: "status" for #solved, lowercase
 	Args  []string // canonical arguments (see the package doc)
 	Macro string   // set on commands expanded from "#macro <Macro>"
+	// Display is the display name written with #requester's address
+	// ("Quinn <quinn@q.example>", "\"Quinn Q.\" <quinn@q.example>").
+	Display string
 }
 
 // Block is the result of Parse.
@@ -315,7 +321,20 @@ func parseLine(l string, line int) Command {
 		}
 	case "tag", "follower", "notify":
 		c.Args = splitList(rest)
-	case "cc", "forward", "requester":
+	case "requester":
+		// One address, possibly with a display name: read as an RFC 5322
+		// address first, so the name's spaces do not split it into
+		// "arguments"; anything else is a list (and "too many" when it
+		// holds several addresses).
+		if a, err := mail.ParseAddress(rest); err == nil && strings.TrimSpace(a.Name) != "" {
+			c.Args, c.Display = []string{a.Address}, strings.TrimSpace(a.Name)
+			return c
+		}
+		c.Args = splitList(rest)
+		for i, a := range c.Args {
+			c.Args[i] = stripAngle(a)
+		}
+	case "cc", "forward":
 		c.Args = splitList(rest)
 		for i, a := range c.Args {
 			sign := ""

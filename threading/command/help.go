@@ -39,12 +39,15 @@ TICKET
                        every status works as one: #waiting-customer,
                        #waiting-third-party, #on-hold
   #assign <agent>|me|none   assignee, by address, name or alias
-  #group <group>       move to a group (and its routing)
+  #group <group>       move to a group (and its routing): an assignee
+                       outside it is unassigned, the group's round-robin
+                       applies, and the new assignee (or the group) is told
   #priority <p>        low, normal, high, urgent (medium = normal)
   #type <t>            question, incident, problem, task
   #tag +a -b c         add (+ or bare) and remove (-) tags
   #cc +addr -addr      add (+ or bare) and remove public CCs
-  #requester <addr>    set or change the requester
+  #requester <addr>    set or change the requester; a name may go with
+                       it: #requester Quinn <quinn@example.com>
   #follow / #unfollow  follow the ticket yourself, or stop
   #follower +agent -agent   add or remove followers (never shown to
                        customers)
@@ -69,7 +72,7 @@ LINKED TICKETS
                        ticket's requester becomes a CC of n.
   #parent <n>          make this ticket a child of ticket n
   #child <subject>     open a child ticket (same requester, nothing is mailed
-                       to the customer)
+                       to the customer; its assignee or group is told)
   #ticket <n>          in a new mail to a support address: act on ticket n
                        (numbers may be written #123)
 

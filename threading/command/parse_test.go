@@ -183,3 +183,24 @@ func TestBlockHelpers(t *testing.T) {
 		t.Error("Has(assign) = true")
 	}
 }
+
+// #requester keeps a display name apart from the address (issue 12).
+func TestParseRequesterDisplayName(t *testing.T) {
+	for _, c := range []struct{ line, addr, name string }{
+		{"#requester Quinn <quinn@q.example>", "quinn@q.example", "Quinn"},
+		{`#requester "Quinn Q." <quinn@q.example>`, "quinn@q.example", "Quinn Q."},
+		{"#requester =?utf-8?q?J=C3=BCrgen?= <j@x.example>", "j@x.example", "Jürgen"},
+		{"#requester 김철수 <kim@x.example>", "kim@x.example", "김철수"},
+		{"#requester <quinn@q.example>", "quinn@q.example", ""},
+		{"#requester quinn@q.example", "quinn@q.example", ""},
+	} {
+		b := Parse(c.line)
+		if len(b.Commands) != 1 {
+			t.Fatalf("%q: %d commands", c.line, len(b.Commands))
+		}
+		cmd := b.Commands[0]
+		if len(cmd.Args) != 1 || cmd.Args[0] != c.addr || cmd.Display != c.name {
+			t.Errorf("%q: args %q display %q, want %q %q", c.line, cmd.Args, cmd.Display, c.addr, c.name)
+		}
+	}
+}

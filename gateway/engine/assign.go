@@ -1,0 +1,251 @@
+package engine
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"helpdesk/config"
+	"helpdesk/store"
+	"helpdesk/threading"
+	"helpdesk/threading/command"
+)
+
+// In a helpdesk driven only by mail, an agent who is not mailed does not
+// know a ticket exists (issue 12). Whenever a ticket gets an assignee the
+// assignee did not choose, or lands unassigned in a group, the assignee
+// (or the group's agents) is told once per write: the first staff mail
+// about the ticket that write sends them carries a line saying why they
+// get it (an "intro"); whoever got no such mail gets a notice of its own
+// when the write is done (flushIntros).
+
+// intro is a pending "why you get this" for one staff member and ticket.
+type intro struct {
+	line    string // the sentence(s) that go first
+	subject string // the subject of a notice of its own
+	// text is shown under line in a notice of its own (e.g. the note the
+	// mail added; staff may see any of the ticket).
+	text string
+}
+
+// announce queues an intro for every agent of tk (the assignee, or the
+// group's agents while unassigned) except the one named. lineFor words
+// the intro for each recipient.
+func (a *applier) announce(tk *store.Ticket, except string, subject, text string, lineFor func(ag *config.Agent) string) {
+	for _, ag := range a.ticketAgents(tk) {
+		addr := staffEmail(ag)
+		if addr == except {
+			continue
+		}
+		if a.intros == nil {
+			a.intros = map[uint64]map[string]intro{}
+		}
+		if a.intros[tk.ID] == nil {
+			a.intros[tk.ID] = map[string]intro{}
+		}
+		a.intros[tk.ID][addr] = intro{line: lineFor(ag), subject: subject, text: text}
+	}
+}
+
+// takeIntro returns (and forgets) the pending intro for addr on tk.
+func (a *applier) takeIntro(tk *store.Ticket, addr string) string {
+	m := a.intros[tk.ID]
+	in, ok := m[addr]
+	if !ok {
+		return ""
+	}
+	delete(m, addr)
+	return in.line
+}
+
+// flushIntros sends a notice of its own to everyone whose intro no mail
+// of this write carried.
+func (a *applier) flushIntros() error {
+	for _, id := range slices.Sorted(maps.Keys(a.intros)) {
+		m := a.intros[id]
+		if len(m) == 0 {
+			continue
+		}
+		tk, err := a.ticket(id)
+		if err != nil {
+			return err
+		}
+		for _, addr := range slices.Sorted(maps.Keys(m)) {
+			in := m[addr]
+			ag := a.cfg.Agent(addr)
+			if ag == nil {
+				continue
+			}
+			text := in.line
+			if in.text != "" {
+				text += "\n\n" + in.text
+			}
+			// notifyStaffEvent would take the intro itself: forget it first.
+			delete(m, addr)
+			if err := a.notifyStaffEvent(tk, ag, in.subject, text); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// assignedLine says how tk came to its assignee or why it waits, for the
+// agent ag being told.
+func (a *applier) assignedLine(tk *store.Ticket, ag *config.Agent, roundRobin bool, by string) string {
+	switch {
+	case tk.Assignee == "":
+		return fmt.Sprintf("It waits unassigned in group %s: any of its agents may take it (#assign me).", orDash(tk.Group))
+	case tk.Assignee != staffEmail(ag):
+		return "It is assigned to " + tk.Assignee + "."
+	case roundRobin:
+		return fmt.Sprintf("It was assigned to you (round-robin in group %s).", orDash(tk.Group))
+	default:
+		return by + " assigned it to you."
+	}
+}
+
+// senderName is the name of the staff member whose mail is applied.
+func (a *applier) senderName() string {
+	if a.in.agent != nil && a.in.agent.Name != "" {
+		return a.in.agent.Name
+	}
+	return a.staff.Email
+}
+
+// announceOnBehalf assigns a ticket an agent opened on someone's behalf
+// as customer mail would be (round-robin, SPEC 7) unless the mail chose
+// (#assign), and tells its agents: the forwarded customer text reaches
+// them as a notification of a public comment (a plain reply answers the
+// customer), anything else as the intro of the note or a notice. The
+// agent who opened it is told only when round-robin gave it to them.
+// Nothing goes to the customer here: a ticket an agent opens is not
+// acknowledged (the customer did not write to us).
+func (a *applier) announceOnBehalf(tk *store.Ticket, r *cmdRun, first *store.Comment, reqLabel string) error {
+	roundRobin := false
+	if tk.Assignee == "" && !r.block.Has("assign") {
+		if err := a.autoAssign(tk); err != nil {
+			return err
+		}
+		roundRobin = tk.Assignee != ""
+	}
+	opener := a.staff.Email
+	except := opener
+	if roundRobin && tk.Assignee == opener {
+		except = "" // round-robin chose the opener: news to them too
+	}
+	by := a.senderName()
+	text := ""
+	if first == nil && strings.TrimSpace(r.block.Text) != "" {
+		text = by + " wrote:\n\n" + r.block.Text
+	}
+	a.announce(tk, except, "New ticket: "+tk.Subject, text, func(ag *config.Agent) string {
+		return fmt.Sprintf("%s opened ticket #%d on behalf of %s. %s", by, tk.ID, reqLabel, a.assignedLine(tk, ag, roundRobin, by))
+	})
+	if first != nil {
+		return a.fanOut(tk, first, fanOpts{noEndUsers: true, except: except})
+	}
+	return nil
+}
+
+// announceChild assigns a new child ticket and tells its assignee (or
+// its group's agents), naming the parent.
+func (a *applier) announceChild(parent, ch *store.Ticket, text string) error {
+	if err := a.autoAssign(ch); err != nil {
+		return err
+	}
+	roundRobin := ch.Assignee != ""
+	except := a.staff.Email
+	if roundRobin && ch.Assignee == except {
+		except = ""
+	}
+	by := a.senderName()
+	if text != "" {
+		text = by + " wrote:\n\n" + text
+	}
+	a.announce(ch, except, fmt.Sprintf("New child ticket of #%d: %s", parent.ID, ch.Subject), text, func(ag *config.Agent) string {
+		return fmt.Sprintf("%s opened ticket #%d \"%s\" as a child of #%d \"%s\" (requester %s). %s",
+			by, ch.ID, ch.Subject, parent.ID, parent.Subject, ch.Requester, a.assignedLine(ch, ag, roundRobin, by))
+	})
+	return nil
+}
+
+// regroup applies #group (issue 12): an assignee who belongs to the new
+// group keeps the ticket; otherwise it is unassigned, the new group's
+// assignment applies (round-robin when it has auto_assign), and the new
+// assignee, or every agent of the group while it stays unassigned, is
+// told. The sender is told only when round-robin chose them. When the
+// same mail says #assign, that choice stands and only the group changes.
+func (a *applier) regroup(tk *store.Ticket, r *cmdRun) error {
+	if r.block.Has("assign") || a.created[tk.ID] {
+		return nil // the mail's #assign, or the new ticket's announcement, decides
+	}
+	if tk.Assignee != "" && a.inGroup(tk.Assignee, tk.Group) {
+		return nil
+	}
+	if tk.Assignee != "" {
+		if err := a.event(tk, fmt.Sprintf("assignee %s → nobody (not in group %s)", tk.Assignee, tk.Group)); err != nil {
+			return err
+		}
+		tk.Assignee = ""
+	}
+	if err := a.autoAssign(tk); err != nil {
+		return err
+	}
+	roundRobin := tk.Assignee != ""
+	except := a.staff.Email
+	if roundRobin && tk.Assignee == except {
+		except = ""
+	}
+	by := a.senderName()
+	text := ""
+	if r.hasText() {
+		// Shown in a notice of its own; a note that reaches them says it.
+		text = by + " wrote:\n\n" + r.block.Text
+	}
+	a.announce(tk, except, "Moved to group "+tk.Group+": "+tk.Subject, text, func(ag *config.Agent) string {
+		return fmt.Sprintf("%s moved ticket #%d to group %s. %s", by, tk.ID, tk.Group, a.assignedLine(tk, ag, roundRobin, by))
+	})
+	return nil
+}
+
+// nameUser records addr as a user with this display name: a name an
+// agent typed (#requester "Name" <addr>) replaces the one we had.
+func (a *applier) nameUser(addr, spelled, name string, typed bool) error {
+	u, err := a.ensureUser(addr, spelled, name, false)
+	if err != nil {
+		return err
+	}
+	if typed && name != "" && u.Name != name {
+		u.Name, u.Updated = name, a.now
+		return a.saveUser(u)
+	}
+	return nil
+}
+
+// inGroup reports whether the staff member addr is an agent of group.
+func (a *applier) inGroup(addr, group string) bool {
+	for _, ag := range a.cfg.GroupAgents(group) {
+		if staffEmail(&ag) == addr && ag.IsAgent() {
+			return true
+		}
+	}
+	return false
+}
+
+// requesterLabel is "Name <addr>" or addr, for staff mail.
+func requesterLabel(addr, name string) string {
+	if strings.TrimSpace(name) == "" {
+		return addr
+	}
+	return threading.Address{Name: name, Addr: addr}.String()
+}
+
+// requesterName is the display name #requester gave, if any.
+func requesterName(b command.Block) string {
+	if c, ok := b.Find("requester"); ok {
+		return c.Display
+	}
+	return ""
+}
