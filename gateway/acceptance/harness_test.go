@@ -456,13 +456,13 @@ func (e *Env) Settle() {
 	if e.Sink == nil {
 		return
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if e.Metric("helpdesk_outbound_queued") == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			e.T.Fatalf("outbound queue not empty after 10s:\n%s", e.MustCLI("outbox"))
+			e.T.Fatalf("outbound queue not empty after 30s:\n%s", e.MustCLI("outbox"))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
