@@ -450,7 +450,7 @@ func (e *Env) Eventually(timeout time.Duration, cond func() bool, what func() st
 }
 
 // Settle waits until the outbound queue is empty (every mail enqueued so
-// far has been accepted by the sink), up to 10 s.
+// far has been accepted by the sink), up to 30 s.
 func (e *Env) Settle() {
 	e.T.Helper()
 	if e.Sink == nil {
