@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"helpdesk/threading/command"
 	"math"
 	"reflect"
 	"sort"
@@ -260,7 +259,7 @@ func tableLabel(path string) string {
 func (d *decoder) unknown(path, k string, t reflect.Type) {
 	key := join(path, k)
 	_, names := tomlFields(t)
-	best := command.Suggest(k, names)
+	best := closest(k, names)
 	msg := "unknown key in " + tableLabel(path)
 	if path == "" {
 		msg = "unknown key or table"

@@ -2,8 +2,6 @@ package config
 
 import (
 	"fmt"
-	"helpdesk/threading/command"
-	"helpdesk/threading/token"
 	"net"
 	"net/mail"
 	"net/netip"
@@ -18,6 +16,11 @@ const (
 	maxSize    = Size(1 << 30) // no size key may exceed 1 GiB
 	dayDur     = Duration(24 * time.Hour)
 	minLineLen = 1000 // RFC 5321: 998 octets plus CRLF
+	// tokenIssuedUnit is threading/token.IssuedUnit, the resolution of a
+	// reply token's issue time (config imports nothing of the project's;
+	// gateway/engine's TestStaffTokenMaxAgeFloorIsTokenUnit holds the two
+	// together).
+	tokenIssuedUnit = time.Hour
 )
 
 type validator struct{ probs []Problem }
@@ -273,9 +276,9 @@ func (c *Config) validateAuth(v *validator) {
 	}
 	v.dur("auth.dns_timeout", a.DNSTimeout, Duration(time.Minute), "5s")
 	v.dur("auth.notice_interval", a.NoticeInterval, 30*dayDur, "1h")
-	// The issue time in a token is in whole hours (threading/token): a
+	// The issue time in a token is in whole hours (tokenIssuedUnit): a
 	// shorter lifetime could not be told apart.
-	if m := a.StaffTokenMaxAge; m != 0 && (m.D() < token.IssuedUnit || m > 3650*dayDur) {
+	if m := a.StaffTokenMaxAge; m != 0 && (m.D() < tokenIssuedUnit || m > 3650*dayDur) {
 		v.add("auth.staff_token_max_age", fmt.Sprintf("%s is out of range (a token's issue time is kept in whole hours)", m), `use "0s" (no limit) or "1h" up to "87600h", e.g. "720h" (30 days)`)
 	}
 	if a.DNSCache < 0 || a.DNSCache.D() > 24*time.Hour {
@@ -632,9 +635,6 @@ func unknownPlaceholders(f string) []string {
 		rest = rest[i+j+1:]
 	}
 }
-
-// closest returns the candidate nearest to s by edit distance, if close.
-func closest(s string, candidates []string) string { return command.Suggest(s, candidates) }
 
 // Warnings lists settings that are valid but probably not what the
 // operator wants (check-config prints them, the daemon logs them at

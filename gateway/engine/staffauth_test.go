@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"helpdesk/config"
 	"helpdesk/threading/token"
 )
 
@@ -104,5 +105,28 @@ func TestTokenFresh(t *testing.T) {
 				t.Errorf("tokenFresh = %v, %q; want %v, %q", ok, why, tt.wantOK, tt.why)
 			}
 		})
+	}
+}
+
+// config keeps its own copy of token.IssuedUnit (it imports nothing of the
+// project's): auth.staff_token_max_age must accept exactly the lifetimes a
+// token's issue time can tell apart, one IssuedUnit and up.
+func TestStaffTokenMaxAgeFloorIsTokenUnit(t *testing.T) {
+	base := "data_dir = \"" + t.TempDir() + "\"\nhostname = \"helpdesk.test\"\n" +
+		"[[mailbox]]\naddress = \"support@example.com\"\nname = \"Support\"\ngroup = \"support\"\n[[group]]\nname = \"support\"\n[auth]\n"
+	for _, tt := range []struct {
+		age    time.Duration
+		wantOK bool
+	}{
+		{token.IssuedUnit, true},
+		{token.IssuedUnit - time.Second, false},
+	} {
+		_, err := config.Parse(base + "staff_token_max_age = \"" + tt.age.String() + "\"\n")
+		if (err == nil) != tt.wantOK {
+			t.Errorf("staff_token_max_age = %s: err %v, want accepted = %v", tt.age, err, tt.wantOK)
+		}
+		if err != nil && !strings.Contains(err.Error(), "auth.staff_token_max_age") {
+			t.Errorf("staff_token_max_age = %s: %v does not name the key", tt.age, err)
+		}
 	}
 }
