@@ -333,6 +333,18 @@ type Quarantine struct {
 	ReleasedAt *time.Time `json:"released_at,omitempty"`
 }
 
+// TokenKey is one reply-token signing secret as the key ring is stored
+// (meta "token_keys"). threading/token signs with it; the engine converts
+// (store imports nothing of the project's, so the stored form is its own
+// and a change to the token package cannot silently change the file).
+type TokenKey struct {
+	ID      uint8     `json:"id"`
+	Secret  []byte    `json:"secret"`
+	Created time.Time `json:"created"`
+	// Retired is when a newer key replaced this one (zero: current).
+	Retired time.Time `json:"retired,omitempty"`
+}
+
 // RefKey is the key of a recipient's References chain in Ticket.Refs.
 func RefKey(addr string, thread uint32) string {
 	return strings.ToLower(addr) + "|" + strconv.FormatUint(uint64(thread), 10)

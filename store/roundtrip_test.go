@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	htoken "helpdesk/threading/token"
 )
 
 // notPersisted lists the exported fields of stored records that are
@@ -219,7 +217,7 @@ func roundTrip(t *testing.T, f *filler) {
 		ob  Outbound
 		q   Quarantine
 		ref Ref
-		key htoken.Key
+		key TokenKey
 	)
 	for _, v := range []any{&tk, &c, &m, &u, &ob, &q, &ref, &key} {
 		filled(v)
@@ -273,7 +271,7 @@ func roundTrip(t *testing.T, f *filler) {
 			return err
 		}
 		// The key ring is written as RotateKey and init write it.
-		return putJSON(tx.b(bMeta), []byte("token_keys"), []htoken.Key{key})
+		return putJSON(tx.b(bMeta), []byte("token_keys"), []TokenKey{key})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -341,7 +339,7 @@ func roundTrip(t *testing.T, f *filler) {
 		got["Quarantine"] = [2]any{&q, gq}
 		got["Quarantine (Quarantined)"] = [2]any{&q, gqs[0]}
 		got["Ref"] = [2]any{&ref, &gref}
-		got["token.Key"] = [2]any{&key, &keys[0]}
+		got["TokenKey"] = [2]any{&key, &keys[0]}
 		return nil
 	})
 	if err != nil {

@@ -28,8 +28,6 @@ import (
 	"github.com/klauspost/compress/s2"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
-
-	"helpdesk/threading/token"
 )
 
 // SchemaVersion is the version of the bucket layout and value encodings
@@ -262,18 +260,18 @@ func (db *DB) init() error {
 			if err != nil {
 				return err
 			}
-			return putJSON(meta, []byte("token_keys"), []token.Key{key})
+			return putJSON(meta, []byte("token_keys"), []TokenKey{key})
 		}
 		return nil
 	})
 }
 
-func newKey(id uint8, now time.Time) (token.Key, error) {
+func newKey(id uint8, now time.Time) (TokenKey, error) {
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
-		return token.Key{}, err
+		return TokenKey{}, err
 	}
-	return token.Key{ID: id, Secret: secret, Created: now}, nil
+	return TokenKey{ID: id, Secret: secret, Created: now}, nil
 }
 
 // InstallationID identifies this installation in loop headers.

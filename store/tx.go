@@ -9,8 +9,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-
-	"helpdesk/threading/token"
 )
 
 // Tx is a store transaction with typed accessors. Values returned are
@@ -40,9 +38,9 @@ func (t *Tx) Now() time.Time { return t.db.now() }
 
 // ---- meta ----
 
-// Keyring returns the reply-token keys.
-func (t *Tx) Keys() ([]token.Key, error) {
-	var keys []token.Key
+// Keys returns the reply-token key ring, as stored.
+func (t *Tx) Keys() ([]TokenKey, error) {
+	var keys []TokenKey
 	err := getJSON(t.b(bMeta), []byte("token_keys"), &keys)
 	return keys, err
 }

@@ -160,12 +160,13 @@ func TestStaffTokenMaxAge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var keys []token.Key
-	err = db.View(func(tx *store.Tx) error { keys, err = tx.Keys(); return err })
+	var stored []store.TokenKey
+	err = db.View(func(tx *store.Tx) error { stored, err = tx.Keys(); return err })
 	db.Close()
-	if err != nil || len(keys) != 1 {
-		t.Fatalf("reading the token key: %v %v", keys, err)
+	if err != nil || len(stored) != 1 {
+		t.Fatalf("reading the token key: %v %v", stored, err)
 	}
+	keys := []token.Key{token.Key(stored[0])}
 	e := Start(t, Options{Dir: dir, Auth: `staff = ["token"]`})
 	kenHad := openKenTicket(t, e)
 

@@ -176,10 +176,10 @@ func (e *Engine) DB() *store.DB { return e.db }
 
 // ReloadKeys reads the reply-token keys from the store.
 func (e *Engine) ReloadKeys() error {
-	var keys []token.Key
+	var stored []store.TokenKey
 	err := e.db.View(func(tx *store.Tx) error {
 		var err error
-		keys, err = tx.Keys()
+		stored, err = tx.Keys()
 		return err
 	})
 	if err != nil {
@@ -187,9 +187,21 @@ func (e *Engine) ReloadKeys() error {
 	}
 	cfg := e.Config()
 	e.keysMu.Lock()
-	e.keys = &token.Keyring{Keys: keys, Grace: cfg.Threading.SecretGracePeriod.D(), Now: e.now}
+	e.keys = &token.Keyring{Keys: tokenKeys(stored), Grace: cfg.Threading.SecretGracePeriod.D(), Now: e.now}
 	e.keysMu.Unlock()
 	return nil
+}
+
+// tokenKeys converts the key ring as the store keeps it to the token
+// package's keys (the store knows nothing of tokens). A struct conversion,
+// not field by field: should the two types drift apart, this stops
+// compiling instead of dropping a field.
+func tokenKeys(stored []store.TokenKey) []token.Key {
+	keys := make([]token.Key, len(stored))
+	for i, k := range stored {
+		keys[i] = token.Key(k)
+	}
+	return keys
 }
 
 func (e *Engine) keyring() *token.Keyring {
