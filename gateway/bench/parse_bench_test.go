@@ -56,7 +56,7 @@ func BenchmarkParseCharsetFloodASCII(b *testing.B) { benchFlood(b, 0) }
 func BenchmarkParseCharsetFloodISO2022JP(b *testing.B) { benchFlood(b, 1) }
 
 func benchFlood(b *testing.B, i int) {
-	raw := bench.NewGen("parse-bench", nil).CharsetFlood(i).Raw
+	raw := NewGen("parse-bench", nil).CharsetFlood(i).Raw
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
 	for b.Loop() {
