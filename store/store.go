@@ -176,6 +176,10 @@ func Open(dir string, opt Options) (*DB, error) {
 			return nil, fmt.Errorf("creating %s: %w", sub, err)
 		}
 	}
+	// Refuse a damaged file before bbolt maps it (a SIGBUS is no answer).
+	if err := CheckFile(dir); err != nil {
+		return nil, err
+	}
 	path := filepath.Join(dir, "helpdesk.db")
 	bopt := BoltOptions()
 	bopt.Timeout, bopt.ReadOnly = opt.LockTimeout, opt.ReadOnly
