@@ -12,7 +12,8 @@
 //	helpdesk bench [flags]
 //	helpdesk version
 //
-// Every subcommand takes -config FILE (default ./helpdesk.toml), and flags
+// Every subcommand takes -config FILE (default ./helpdesk.toml), which, like
+// --json, may also stand before the subcommand; flags
 // may stand before or after positional arguments. The CLI talks to a
 // running daemon over the unix socket in data_dir, or opens the store
 // itself when no daemon runs.
@@ -68,7 +69,7 @@ commands:
   bench                       measure ingest speed (see helpdesk bench -h)
   version                     print the version
 
-common flags:
+common flags (also before the command: helpdesk -config FILE show 1):
   -config FILE                configuration file (default ./helpdesk.toml)
   --json                      machine-readable output (tickets, show, outbox, quarantine)
 `
@@ -85,7 +86,22 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	cmd, rest := args[0], args[1:]
+	pre, args, err := globalFlags(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "helpdesk: %v\n", err)
+		return 2
+	}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, "helpdesk: no command given\n\n"+usage)
+		return 2
+	}
+	if args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	// The global flags given before the command are parsed with the
+	// command's own, as if they followed it.
+	cmd, rest := args[0], append(pre, args[1:]...)
 	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr}
 	fs := flag.NewFlagSet("helpdesk "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -176,6 +192,36 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "helpdesk: unknown command %q\n\n%s", cmd, usage)
 	return 2
+}
+
+// globalFlags splits the global flags (-config, --json) written before
+// the command from the rest: `helpdesk -config X show 1` is common usage.
+// A command's own flag before the command is refused with a hint, not
+// taken for the command's name.
+func globalFlags(args []string) (pre, rest []string, err error) {
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") && args[0] != "-" && args[0] != "--" {
+		name, _, hasValue := strings.Cut(strings.TrimLeft(args[0], "-"), "=")
+		switch name {
+		case "config":
+			if !hasValue {
+				if len(args) < 2 {
+					return nil, nil, fmt.Errorf("flag %s needs a value: -config FILE", args[0])
+				}
+				pre, args = append(pre, args[0], args[1]), args[2:]
+				continue
+			}
+		case "json":
+		case "h", "help":
+			return pre, []string{"help"}, nil
+		default:
+			return nil, nil, fmt.Errorf("flag %s before the command: only -config and --json may stand there; put it after the command (helpdesk COMMAND %s ...)", args[0], args[0])
+		}
+		pre, args = append(pre, args[0]), args[1:]
+	}
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
+	return pre, args, nil
 }
 
 // parseInterspersed lets flags stand before or after positional arguments.
