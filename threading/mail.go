@@ -9,6 +9,8 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+
+	"helpdesk/threading/safetext"
 )
 
 // Address is a parsed mailbox: display name and address. Addr keeps the
@@ -26,7 +28,9 @@ func (a Address) String() string {
 	if a.Addr == "" {
 		return ""
 	}
-	return (&mail.Address{Name: a.Name, Address: a.Addr}).String()
+	// A display name taken from a mail may carry controls (an encoded
+	// CR LF, ESC): they never go into a header we write.
+	return (&mail.Address{Name: safetext.StripC0(a.Name), Address: a.Addr}).String()
 }
 
 // NormalizeAddr lowercases an address and strips angle brackets and spaces.

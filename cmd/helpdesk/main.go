@@ -3,7 +3,7 @@
 //	helpdesk serve                 run the daemon
 //	helpdesk tickets [--status S] [--json]
 //	helpdesk show N [--json]
-//	helpdesk inject [FILE|-] [--trust-authres]
+//	helpdesk inject [FILE|-] [--trust-authres] [--rcpt ADDR]... [--sender ADDR]
 //	helpdesk outbox [--json]
 //	helpdesk outbox retry ID...|--failed
 //	helpdesk quarantine [list|show N|release N] [--json]
@@ -43,6 +43,15 @@ import (
 	"helpdesk/gateway/engine"
 	"helpdesk/gateway/outbound"
 	"helpdesk/store"
+	"helpdesk/threading/safetext"
+)
+
+// esc and escText keep mail text (subjects, names, tags, bodies) from
+// driving the admin's terminal: control and bidi characters are printed
+// as escapes in human output. JSON output is exact.
+var (
+	esc     = safetext.Escape
+	escText = safetext.EscapeText
 )
 
 // Version is set at build time with -ldflags "-X main.Version=...".
@@ -56,7 +65,8 @@ commands:
   serve                       run the daemon (SMTP, outbound queue, metrics)
   tickets [--status S]        list tickets, newest first
   show N                      show ticket N with its threads and comments
-  inject [FILE|-]             deliver a message file (or stdin) as if received
+  inject [FILE|-]             deliver a message file (or stdin) as if received;
+                              --rcpt ADDR (repeatable), --sender ADDR: the envelope
   outbox                      show the outbound queue and the relay's state
   outbox retry ID...|--failed queue given-up mail again (or make queued mail due now)
   quarantine [list]           list quarantined mail
@@ -110,12 +120,23 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var status string
 	var trust, failed bool
 	var limit int
+	var inj engine.InjectOptions
 	switch cmd {
 	case "tickets":
 		fs.StringVar(&status, "status", "", "only tickets with this status")
 		fs.IntVar(&limit, "limit", 0, "at most this many (0: all)")
 	case "inject":
 		fs.BoolVar(&trust, "trust-authres", false, "believe the mail's Authentication-Results header (SPEC 5)")
+		// What an MTA's pipe transport passes (Postfix: ${recipient} and
+		// ${sender}): the envelope decides the mailbox, as with SMTP.
+		fs.Func("rcpt", "envelope recipient, one of our addresses (repeatable; default: ours on To and Cc)", func(s string) error {
+			inj.Rcpts = append(inj.Rcpts, s)
+			return nil
+		})
+		fs.Func("sender", `envelope sender (MAIL FROM); "" or "<>" is the null sender (default: Return-Path, else From)`, func(s string) error {
+			inj.Sender, inj.HasSender = s, true
+			return nil
+		})
 	case "outbox", "quarantine":
 		fs.IntVar(&limit, "limit", 50, "at most this many items")
 		if cmd == "outbox" {
@@ -156,7 +177,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if len(pos) > 0 {
 			file = pos[0]
 		}
-		return c.inject(file, trust)
+		inj.TrustAuthRes = trust
+		return c.inject(file, inj)
 	case "outbox":
 		if len(pos) > 0 && pos[0] == "retry" {
 			return c.outboxRetry(pos[1:], failed)
@@ -343,7 +365,7 @@ func (c *cli) tickets(status string, limit int) int {
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATUS\tPRIORITY\tREQUESTER\tASSIGNEE\tUPDATED\tSUBJECT")
 	for _, t := range list {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Status, t.Priority, t.Requester, dash(t.Assignee), t.Updated.Local().Format("2006-01-02 15:04"), t.Subject)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, esc(t.Status), esc(t.Priority), esc(t.Requester), esc(dash(t.Assignee)), t.Updated.Local().Format("2006-01-02 15:04"), esc(t.Subject))
 	}
 	tw.Flush()
 	if len(list) == 0 {
@@ -389,32 +411,32 @@ func (c *cli) show(arg string) int {
 		return c.printJSON(v)
 	}
 	w := c.stdout
-	fmt.Fprintf(w, "Ticket #%d: %s\n", v.ID, v.Subject)
-	fmt.Fprintf(w, "  status %s · priority %s · type %s · mailbox %s · group %s\n", v.Status, v.Priority, dash(v.Type), v.Mailbox, dash(v.Group))
-	fmt.Fprintf(w, "  requester %s · assignee %s\n", v.Requester, dash(v.Assignee))
+	fmt.Fprintf(w, "Ticket #%d: %s\n", v.ID, esc(v.Subject))
+	fmt.Fprintf(w, "  status %s · priority %s · type %s · mailbox %s · group %s\n", esc(v.Status), esc(v.Priority), esc(dash(v.Type)), esc(v.Mailbox), esc(dash(v.Group)))
+	fmt.Fprintf(w, "  requester %s · assignee %s\n", esc(v.Requester), esc(dash(v.Assignee)))
 	fmt.Fprintf(w, "  ccs: %s\n  followers: %s\n  tags: %s\n", list(v.CCs), list(v.Followers), list(v.Tags))
 	for _, l := range v.Links {
-		fmt.Fprintf(w, "  link: %s #%d\n", l.Kind, l.Ticket)
+		fmt.Fprintf(w, "  link: %s #%d\n", esc(l.Kind), l.Ticket)
 	}
 	if len(v.Flags) > 0 {
 		fmt.Fprintf(w, "  flags: %s\n", list(v.Flags))
 	}
 	for _, th := range v.Threads {
-		fmt.Fprintf(w, "  thread %d (%s%s): %s\n", th.ID, th.Kind, suffix(th.Status), list(th.Participants))
+		fmt.Fprintf(w, "  thread %d (%s%s): %s\n", th.ID, esc(th.Kind), esc(suffix(th.Status)), list(th.Participants))
 	}
 	for _, cm := range v.Comments {
 		hidden := ""
 		if cm.Hidden {
 			hidden = ", hidden"
 		}
-		fmt.Fprintf(w, "\n--- #%d %s %s, thread %d, %s%s, %s\n", cm.ID, cm.Kind, cm.Author, cm.Thread, cm.Visibility, hidden, cm.Created.Local().Format("2006-01-02 15:04:05"))
+		fmt.Fprintf(w, "\n--- #%d %s %s, thread %d, %s%s, %s\n", cm.ID, esc(cm.Kind), esc(cm.Author), cm.Thread, esc(cm.Visibility), hidden, cm.Created.Local().Format("2006-01-02 15:04:05"))
 		if cm.Reason != "" && cm.Reason != cm.Text {
-			fmt.Fprintf(w, "    reason: %s\n", cm.Reason)
+			fmt.Fprintf(w, "    reason: %s\n", indent(escText(cm.Reason))[4:])
 		}
-		fmt.Fprintln(w, indent(cm.Text))
+		fmt.Fprintln(w, indent(escText(cm.Text)))
 	}
 	for _, a := range v.Attachments {
-		fmt.Fprintf(w, "\nattachment (comment %d): %s, %s, %d bytes\n", a.Comment, a.Name, a.ContentType, a.Size)
+		fmt.Fprintf(w, "\nattachment (comment %d): %s, %s, %d bytes\n", a.Comment, esc(a.Name), esc(a.ContentType), a.Size)
 	}
 	return 0
 }
@@ -430,7 +452,11 @@ func list(l []string) string {
 	if len(l) == 0 {
 		return "-"
 	}
-	return strings.Join(l, ", ")
+	e := make([]string, len(l))
+	for i, s := range l {
+		e[i] = esc(s)
+	}
+	return strings.Join(e, ", ")
 }
 
 func indent(s string) string {
@@ -440,13 +466,20 @@ func indent(s string) string {
 	return "    " + strings.ReplaceAll(s, "\n", "\n    ")
 }
 
-func (c *cli) inject(file string, trust bool) int {
+func (c *cli) inject(file string, opt engine.InjectOptions) int {
 	// Exit codes follow sysexits(3), which MTAs piping mail in act on:
 	// 75 (EX_TEMPFAIL) means "keep the mail and retry", anything else
 	// bounces it. Only a mail that can never be accepted gets a bounce.
 	cfg, ok := c.loadConfig()
 	if !ok {
 		return 75 // a broken config is fixed by an admin; retry then
+	}
+	// An unknown recipient is refused as SMTP's RCPT TO refuses it (550):
+	// EX_NOUSER makes the MTA bounce it, before the mail is read.
+	for _, r := range opt.Rcpts {
+		if cfg.Mailbox(r) == nil {
+			return c.fail(67, "recipient %s: no such mailbox here (not stored): the envelope recipient must be a [[mailbox]] address of %s or a plus-address of one", r, c.configPath) // EX_NOUSER
+		}
 	}
 	in := c.stdin
 	if file != "-" {
@@ -472,7 +505,11 @@ func (c *cli) inject(file string, trust bool) int {
 		return 75 // the store is busy (locked) or unavailable: retry
 	}
 	defer done()
-	res, err := api.Inject(raw, trust)
+	res, err := api.Inject(raw, opt)
+	if errors.Is(err, engine.ErrNoSuchMailbox) {
+		// The daemon's configuration differs from ours (not reloaded).
+		return c.fail(67, "not stored: %v", err) // EX_NOUSER
+	}
 	if err != nil {
 		return c.fail(75, "not stored, try again: %v", err) // EX_TEMPFAIL for MTAs
 	}
@@ -512,7 +549,7 @@ func (c *cli) outbox(limit int) int {
 		if o.State != store.OutQueued {
 			when = o.Done
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%d\t%s\t%s\n", o.ID, o.State, o.Kind, o.Ticket, o.Rcpt, o.Attempts, when.Local().Format("01-02 15:04:05"), o.LastError)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%d\t%s\t%s\n", o.ID, o.State, o.Kind, o.Ticket, esc(o.Rcpt), o.Attempts, when.Local().Format("01-02 15:04:05"), esc(o.LastError))
 	}
 	tw.Flush()
 	return 0
@@ -595,7 +632,7 @@ func (c *cli) quarantine(pos []string, limit int) int {
 		}
 		q := v.Record
 		fmt.Fprintf(c.stdout, "Quarantined record %d (%s)\n  from: %s\n  subject: %s\n  received: %s\n  detail: %s\n  released: %v\n\n%s\n",
-			q.ID, q.Reason, q.From, q.Subject, q.Created.Local().Format(time.RFC1123), q.Detail, q.Released, v.Raw)
+			q.ID, esc(q.Reason), esc(q.From), esc(q.Subject), q.Created.Local().Format(time.RFC1123), esc(q.Detail), q.Released, escText(string(v.Raw)))
 		return 0
 	case "release":
 		res, err := api.Release(id)
@@ -629,7 +666,7 @@ func (c *cli) quarantine(pos []string, limit int) int {
 		if q.Released {
 			rel = " (released)"
 		}
-		fmt.Fprintf(tw, "%d\t%s%s\t%s\t%s\t%s\t%s\n", q.ID, q.Reason, rel, q.Created.Local().Format("01-02 15:04"), q.From, q.Subject, q.Detail)
+		fmt.Fprintf(tw, "%d\t%s%s\t%s\t%s\t%s\t%s\n", q.ID, esc(q.Reason), rel, q.Created.Local().Format("01-02 15:04"), esc(q.From), esc(q.Subject), esc(q.Detail))
 	}
 	tw.Flush()
 	if len(qs) == 0 {

@@ -22,7 +22,7 @@ const SocketName = "helpdesk.sock"
 type API interface {
 	Tickets(status string, limit int) ([]TicketSummary, error)
 	Show(id uint64) (*TicketView, error)
-	Inject(raw []byte, trustAuthRes bool) (engine.Result, error)
+	Inject(raw []byte, opt engine.InjectOptions) (engine.Result, error)
 	Outbox(limit int) (*OutboxView, error)
 	// OutboxRetry queues failed mail again (ids, or every failed item
 	// with allFailed) and makes queued ids due now.
@@ -224,11 +224,11 @@ func participants(tk *store.Ticket) []string {
 }
 
 // Inject delivers a raw message.
-func (l *Local) Inject(raw []byte, trustAuthRes bool) (engine.Result, error) {
+func (l *Local) Inject(raw []byte, opt engine.InjectOptions) (engine.Result, error) {
 	if l.Engine == nil {
 		return engine.Result{}, fmt.Errorf("inject needs a writable store")
 	}
-	return l.Engine.Inject(context.Background(), raw, trustAuthRes)
+	return l.Engine.InjectEnvelope(context.Background(), raw, opt)
 }
 
 // Outbox reports the queue.

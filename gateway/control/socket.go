@@ -82,7 +82,9 @@ func Handler(api API) http.Handler {
 			reply(w, nil, err)
 			return
 		}
-		v, err := api.Inject(raw, r.URL.Query().Get("trust_authres") == "1")
+		q := r.URL.Query()
+		v, err := api.Inject(raw, engine.InjectOptions{TrustAuthRes: q.Get("trust_authres") == "1",
+			Rcpts: q["rcpt"], Sender: q.Get("sender"), HasSender: q.Has("sender")})
 		reply(w, v, err)
 	})
 	mux.HandleFunc("GET /outbox", func(w http.ResponseWriter, r *http.Request) {
@@ -145,13 +147,14 @@ func Handler(api API) http.Handler {
 type errorBody struct {
 	Error    string `json:"error"`
 	NotFound bool   `json:"not_found,omitempty"`
+	NoUser   bool   `json:"no_such_mailbox,omitempty"`
 }
 
 func reply(w http.ResponseWriter, v any, err error) {
 	w.Header().Set("Content-Type", "application/json")
 	if err != nil {
 		w.WriteHeader(http.StatusBadRequest)
-		json.NewEncoder(w).Encode(errorBody{Error: err.Error(), NotFound: errors.Is(err, store.ErrNotFound)})
+		json.NewEncoder(w).Encode(errorBody{Error: err.Error(), NotFound: errors.Is(err, store.ErrNotFound), NoUser: errors.Is(err, engine.ErrNoSuchMailbox)})
 		return
 	}
 	json.NewEncoder(w).Encode(v)
@@ -199,6 +202,9 @@ func (c *Client) call(method, path string, q url.Values, body io.Reader, out any
 		if eb.NotFound {
 			return fmt.Errorf("%s: %w", eb.Error, store.ErrNotFound)
 		}
+		if eb.NoUser {
+			return fmt.Errorf("%s: %w", eb.Error, engine.ErrNoSuchMailbox)
+		}
 		return errors.New(eb.Error)
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
@@ -218,11 +224,15 @@ func (c *Client) Show(id uint64) (*TicketView, error) {
 	return &v, nil
 }
 
-func (c *Client) Inject(raw []byte, trust bool) (engine.Result, error) {
+func (c *Client) Inject(raw []byte, opt engine.InjectOptions) (engine.Result, error) {
 	var v engine.Result
 	q := url.Values{}
-	if trust {
+	if opt.TrustAuthRes {
 		q.Set("trust_authres", "1")
+	}
+	q["rcpt"] = opt.Rcpts
+	if opt.HasSender {
+		q.Set("sender", opt.Sender)
 	}
 	err := c.call("POST", "/inject", q, bytes.NewReader(raw), &v)
 	return v, err

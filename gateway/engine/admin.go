@@ -3,8 +3,10 @@ package engine
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"helpdesk/store"
 	"helpdesk/threading"
@@ -16,27 +18,65 @@ import (
 // taken from To and Cc. Authentication-Results are believed only with
 // trustAuthRes (SPEC 5).
 func (e *Engine) Inject(ctx context.Context, raw []byte, trustAuthRes bool) (Result, error) {
+	return e.InjectEnvelope(ctx, raw, InjectOptions{TrustAuthRes: trustAuthRes})
+}
+
+// InjectOptions is the envelope of an injected mail, as an MTA's pipe
+// transport passes it (Postfix: ${sender} and ${recipient}).
+type InjectOptions struct {
+	TrustAuthRes bool
+	// Rcpts are the envelope recipients; each must be one of our
+	// addresses, as RCPT TO requires. Without them, our addresses on the
+	// To and Cc lines stand in (and the first mailbox when there are
+	// none), which misses a mailbox that was only a Bcc.
+	Rcpts []string
+	// Sender is the envelope sender (MAIL FROM; "" is the null sender
+	// <>), used when HasSender; otherwise Return-Path or From stands in.
+	Sender    string
+	HasSender bool
+}
+
+// ErrNoSuchMailbox is an envelope recipient that is none of our
+// addresses (SMTP's 550 5.1.1).
+var ErrNoSuchMailbox = errors.New("no such mailbox here")
+
+// InjectEnvelope delivers raw as if received by SMTP with the envelope
+// in opt.
+func (e *Engine) InjectEnvelope(ctx context.Context, raw []byte, opt InjectOptions) (Result, error) {
 	cfg := e.Config()
+	for _, r := range opt.Rcpts {
+		if cfg.Mailbox(r) == nil {
+			return Result{}, fmt.Errorf("recipient %s: %w", r, ErrNoSuchMailbox)
+		}
+	}
 	sp := e.db.NewSpool(int64(cfg.SMTP.SpoolThreshold))
 	defer sp.Close()
 	if _, err := sp.Write(raw); err != nil {
 		return Result{}, err
 	}
-	m := threading.Parse(bytes.NewReader(raw), threading.ParseOptions{ReplyMarker: cfg.Threading.ReplyMarker})
-	var rcpts []string
-	for _, a := range m.AllRecipients() {
-		if cfg.Mailbox(a.Addr) != nil {
-			rcpts = append(rcpts, a.Addr)
+	rcpts := append([]string(nil), opt.Rcpts...)
+	// "<>" and "" are the null sender; "<addr>" is addr.
+	from := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(opt.Sender), "<"), ">")
+	if len(rcpts) == 0 || !opt.HasSender {
+		m := threading.Parse(bytes.NewReader(raw), threading.ParseOptions{ReplyMarker: cfg.Threading.ReplyMarker})
+		if len(rcpts) == 0 {
+			for _, a := range m.AllRecipients() {
+				if cfg.Mailbox(a.Addr) != nil {
+					rcpts = append(rcpts, a.Addr)
+				}
+			}
+			if len(rcpts) == 0 {
+				rcpts = []string{cfg.Mailboxes[0].Address}
+			}
+		}
+		if !opt.HasSender {
+			from = m.From.Addr
+			if rp := m.Get("Return-Path"); rp != "" {
+				from = threading.NormalizeAddr(rp)
+			}
 		}
 	}
-	if len(rcpts) == 0 {
-		rcpts = []string{cfg.Mailboxes[0].Address}
-	}
-	from := m.From.Addr
-	if rp := m.Get("Return-Path"); rp != "" {
-		from = threading.NormalizeAddr(rp)
-	}
-	return e.Deliver(ctx, Envelope{MailFrom: from, Rcpts: rcpts, TrustAuthRes: trustAuthRes, Via: "inject"}, sp)
+	return e.Deliver(ctx, Envelope{MailFrom: from, Rcpts: rcpts, TrustAuthRes: opt.TrustAuthRes, Via: "inject"}, sp)
 }
 
 // Release applies a quarantined mail as if the check that held it had

@@ -13,6 +13,7 @@ import (
 	"helpdesk/store"
 	"helpdesk/threading"
 	"helpdesk/threading/command"
+	"helpdesk/threading/safetext"
 	"helpdesk/threading/token"
 )
 
@@ -296,7 +297,7 @@ func (a *applier) enqueue(o out) error {
 	o.inReplyTo, o.refs = a.chain(o, id)
 	ob := &store.Outbound{
 		Ticket: ticket, Kind: o.kind, MailFrom: replyTo, Rcpt: rcpt,
-		From: from.String(), To: o.to, Cc: o.cc, ReplyTo: replyTo, Subject: o.subject,
+		From: from.String(), To: o.to, Cc: o.cc, ReplyTo: replyTo, Subject: safetext.StripC0(o.subject),
 		MessageID: id, InReplyTo: o.inReplyTo, References: o.refs, Text: o.text, TextAfter: o.after,
 		Attach: attach, AttachData: o.files,
 		Headers: []store.Header{

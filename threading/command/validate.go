@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"helpdesk/threading/safetext"
 )
 
 // Role is the sender's staff role; the values match config.Role*.
@@ -157,7 +159,11 @@ func (v *validator) command(c Command, role Role) {
 		v.exactly(c, 1, "a macro name")
 	case "tag":
 		if v.atLeastOne(c, "tags (+add -remove)") {
-			v.items(c, "tag", func(s string) bool { return s != "" && utf8.RuneCountInString(s) <= 100 })
+			// A control or bidi character in a tag would act on the
+			// terminal of whoever lists the tickets.
+			v.items(c, "tag", func(s string) bool {
+				return s != "" && utf8.RuneCountInString(s) <= 100 && !safetext.HasUnsafe(s)
+			})
 		}
 	case "cc":
 		if v.atLeastOne(c, "addresses (+add -remove)") {
