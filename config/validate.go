@@ -578,6 +578,17 @@ func isLoopback(host string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
+// fullyQualified: h (lower case, no final dot) has a dot and is not a
+// local-only name (localhost, *.localhost, *.localdomain).
+func fullyQualified(h string) bool {
+	switch {
+	case !strings.Contains(h, "."), h == "localhost", strings.HasSuffix(h, ".localhost"),
+		h == "localdomain", strings.HasSuffix(h, ".localdomain"):
+		return false
+	}
+	return true
+}
+
 // checkHostname returns why s is not a DNS name, or "".
 func checkHostname(s string) string {
 	if len(s) > 253 {
@@ -641,6 +652,11 @@ func unknownPlaceholders(f string) []string {
 // start). Keys are as in Problem.Key.
 func (c *Config) Warnings() []Problem {
 	var w []Problem
+	if h := strings.ToLower(strings.TrimSuffix(c.Hostname, ".")); h != "" && !fullyQualified(h) {
+		w = append(w, Problem{Key: "hostname",
+			Msg: fmt.Sprintf("%q is not a fully qualified domain name: every Message-ID we send ends in @%s, which other systems may take for their own, and our greeting names a host nobody can look up", c.Hostname, h),
+			Fix: `set hostname to this machine's public mail name, e.g. hostname = "helpdesk.example.com"`})
+	}
 	for i, s := range c.Auth.Staff {
 		if s == "token" {
 			// Not a misconfiguration, but the operator must know what it

@@ -321,12 +321,12 @@ func TestSyntaxErrorNamesLineAndColumn(t *testing.T) {
 func TestCheckReport(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.toml")
-	os.WriteFile(good, []byte(people), 0o600)
+	os.WriteFile(good, []byte(fqdn+people), 0o600)
 	report, ok := Check(good)
 	if want := good + ": OK: 1 mailbox, 2 groups, 2 agents (1 agent, 1 light), 1 macro\nwarning: " + good + `: auth.staff[1]: "authres" never passes`; !ok || !strings.HasPrefix(report, want) {
 		t.Errorf("Check = %q, %v; want %q...", report, ok, want)
 	}
-	os.WriteFile(good, []byte(people+"\n[auth]\ntrusted_authserv_ids = [\"mx.example.com\"]\n"), 0o600)
+	os.WriteFile(good, []byte(fqdn+people+"\n[auth]\ntrusted_authserv_ids = [\"mx.example.com\"]\n"), 0o600)
 	if report, ok := Check(good); !ok || strings.Contains(report, "warning") {
 		t.Errorf("Check with an authserv id = %q, %v", report, ok)
 	}
@@ -436,8 +436,12 @@ func TestDKIMKeys(t *testing.T) {
 	}
 }
 
+// fqdn is a hostname line that draws no warning (people has none: the
+// default "localhost" does).
+const fqdn = "hostname = \"helpdesk.example.com\"\n"
+
 func TestWarnings(t *testing.T) {
-	c, err := Parse(people)
+	c, err := Parse(fqdn + people)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -448,6 +452,17 @@ func TestWarnings(t *testing.T) {
 	c.Auth.TrustedAuthservIDs = []string{"mx.example.com"}
 	if w := c.Warnings(); len(w) != 0 {
 		t.Errorf("warnings with an authserv id = %+v", w)
+	}
+	for host, warn := range map[string]bool{
+		"localhost": true, "helpdesk": true, "localhost.localdomain": true, "mail.localdomain": true,
+		"LOCALHOST.": true, "a.localhost": true,
+		"helpdesk.example.com": false, "mx.example.com.": false, "helpdesk.test": false,
+	} {
+		c.Hostname = host
+		w := c.Warnings()
+		if got := len(w) == 1 && w[0].Key == "hostname" && strings.Contains(w[0].Fix, "hostname = "); got != warn {
+			t.Errorf("hostname %q: warnings %+v, want a hostname warning: %v", host, w, warn)
+		}
 	}
 }
 

@@ -22,6 +22,8 @@ var (
 		"TestControlCharactersNeverReachTheTerminal")
 	_ = claim("`helpdesk serve`, `helpdesk tickets`, `helpdesk show N` refuse a damaged store file (cut to half, to no whole page, to 0 bytes) naming the file and the fix, without SIGBUS and without touching it; `helpdesk backup` + `helpdesk restore` recover",
 		"TestDamagedStoreFileIsRefusedWithTheFix")
+	_ = claim("`helpdesk check-config` warns (exit 0) when hostname is not fully qualified (no dot, localhost, *.localdomain), naming the fix; the shipped config runs with that warning",
+		"TestCheckConfigWarnsOfAnUnqualifiedHostname")
 	_ = claim("global flags before the subcommand: `helpdesk -config FILE show N`, `--json` too",
 		"TestGlobalFlagsBeforeTheCommand")
 )
@@ -291,5 +293,36 @@ func TestInjectRoutesByTheEnvelope(t *testing.T) {
 		if got := len(e.Mailbox("anna@e-fun.example")); got != n {
 			t.Errorf("a mail with the null sender %q was answered (%d mails to anna)", sender, got)
 		}
+	}
+}
+
+// Issue 12.13: a hostname that is no fully qualified name puts @localhost
+// in every Message-ID; check-config warns and says what to set (the run
+// still succeeds: the shipped config runs as is).
+func TestCheckConfigWarnsOfAnUnqualifiedHostname(t *testing.T) {
+	e := Start(t, Options{})
+	text, err := os.ReadFile(e.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, host := range []string{"localhost", "helpdesk", "mail.localdomain"} {
+		bad := strings.Replace(string(text), `hostname = "helpdesk.test"`, `hostname = "`+host+`"`, 1)
+		path := filepath.Join(t.TempDir(), "helpdesk.toml")
+		if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, errs, code := runBin(t, e.Dir, nil, "check-config", "-config", path)
+		if code != 0 || !regexp.MustCompile(`(?m)^warning: .*hostname: .*`+regexp.QuoteMeta(host)+`.*fully qualified.*fix: `).MatchString(out) {
+			t.Errorf("check-config with hostname %q: exit %d\nstdout: %s\nstderr: %s", host, code, out, errs)
+		}
+	}
+	out := e.MustCLI("check-config")
+	if strings.Contains(out, "hostname") {
+		t.Errorf("check-config warns about the FQDN helpdesk.test:\n%s", out)
+	}
+	// The shipped config runs as is and says what to set.
+	out, errs, code := runBin(t, "../..", nil, "check-config", "-config", "helpdesk.toml")
+	if code != 0 || !strings.Contains(out, "hostname") {
+		t.Errorf("check-config of the shipped helpdesk.toml: exit %d\n%s%s", code, out, errs)
 	}
 }
