@@ -474,7 +474,7 @@ func TestTokenWarning(t *testing.T) {
 		{"[auth]\nstaff = [\"token\"]\nstaff_token_max_age = \"0s\"\n", "with no time limit"},
 		{"[auth]\nstaff = [\"token\"]\nstaff_token_max_age = \"1h\"\n", "(1h0m0s)"},
 	} {
-		c, err := Parse(tt.conf + people)
+		c, err := Parse(fqdn + tt.conf + people)
 		if err != nil {
 			t.Fatal(err)
 		}
