@@ -311,7 +311,7 @@ func TestCheckConfigWarnsOfAnUnqualifiedHostname(t *testing.T) {
 		if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		out, errs, code := runBin(t, e.Dir, nil, "check-config", "-config", path)
+		out, errs, code := runIn(t, e.Dir, nil, "check-config", "-config", path)
 		if code != 0 || !regexp.MustCompile(`(?m)^warning: .*hostname: .*`+regexp.QuoteMeta(host)+`.*fully qualified.*fix: `).MatchString(out) {
 			t.Errorf("check-config with hostname %q: exit %d\nstdout: %s\nstderr: %s", host, code, out, errs)
 		}
@@ -321,7 +321,7 @@ func TestCheckConfigWarnsOfAnUnqualifiedHostname(t *testing.T) {
 		t.Errorf("check-config warns about the FQDN helpdesk.test:\n%s", out)
 	}
 	// The shipped config runs as is and says what to set.
-	out, errs, code := runBin(t, "../..", nil, "check-config", "-config", "helpdesk.toml")
+	out, errs, code := runIn(t, "../..", nil, "check-config", "-config", "helpdesk.toml")
 	if code != 0 || !strings.Contains(out, "hostname") {
 		t.Errorf("check-config of the shipped helpdesk.toml: exit %d\n%s%s", code, out, errs)
 	}
