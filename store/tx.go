@@ -110,6 +110,24 @@ func (t *Tx) Ticket(id uint64) (*Ticket, error) {
 	return &tk, nil
 }
 
+// TicketRouting is the part of a ticket that says who should work on it.
+type TicketRouting struct {
+	Status     string `json:"status"`
+	Group      string `json:"group,omitempty"`
+	Assignee   string `json:"assignee,omitempty"`
+	MergedInto uint64 `json:"merged_into,omitempty"`
+}
+
+// Routing reads only a ticket's routing fields: cheaper than Ticket for
+// a scan that skips most tickets (no slices, maps or texts are built).
+func (t *Tx) Routing(id uint64) (TicketRouting, error) {
+	var r TicketRouting
+	if err := getJSON(t.b(bTickets), tkey(id), &r); err != nil {
+		return r, fmt.Errorf("ticket %d: %w", id, err)
+	}
+	return r, nil
+}
+
 // Resolve follows merges: the ticket that mail for id lands in.
 func (t *Tx) Resolve(id uint64) (*Ticket, error) {
 	tk, _, err := t.ResolveThread(id, 0)

@@ -245,3 +245,66 @@ func TestGroupChangeReassignsAndTells(t *testing.T) {
 	e.Count(bill, billBefore)
 	e.Count(ken, 1) // never an internal notice for the customer
 }
+
+var _ = claim("#available: the open tickets that waited unassigned in the agent's auto-assigning groups are assigned round-robin to the group's available agents, oldest first, and each agent who got some receives one digest listing them (number, subject, requester, age); customers get nothing",
+	"TestAvailableAssignsWaitingTickets")
+
+func TestAvailableAssignsWaitingTickets(t *testing.T) {
+	e := Start(t, Options{Config: Team})
+	e.Fresh(vicFr, "away", "#away\n")
+	e.Fresh("Venkat <venkat@certs.example>", "away", "#away\n")
+	for _, s := range []string{"First waiting", "Second waiting", "Third waiting"} {
+		e.Customer(testkit.Mail{From: kenFr, To: []string{"support@example.com"}, Subject: s, Body: s + " request."})
+	}
+	// A billing ticket (no auto-assignment there) waits too, untouched.
+	e.Customer(testkit.Mail{From: "Ann <ann@e-fun.example>", To: []string{"billing@example.com"}, Subject: "Billing waiting", Body: "Invoice?"})
+	for n := uint64(1); n <= 4; n++ {
+		if tk := e.Show(n); tk.Assignee != "" {
+			t.Fatalf("ticket %d assigned to %s while everyone was away", n, tk.Assignee)
+		}
+	}
+	// Ticket 3 is pending: not waiting for an agent's turn.
+	e.Reply(vicFr, e.Find(vic, "Third waiting"), "#pending\n")
+	vicBefore, venkatBefore := len(e.Mailbox(vic)), len(e.Mailbox(venkat))
+
+	e.Fresh("Venkat <venkat@certs.example>", "back", "#available\n")
+	for _, n := range []uint64{1, 2} {
+		if tk := e.Show(n); tk.Assignee != venkat {
+			t.Errorf("ticket %d: assignee %q after #available, want %s", n, tk.Assignee, venkat)
+		}
+	}
+	if tk := e.Show(3); tk.Assignee != "" {
+		t.Errorf("pending ticket 3 was assigned to %s", tk.Assignee)
+	}
+	if tk := e.Show(4); tk.Assignee != "" || tk.Group != "billing" {
+		t.Errorf("billing ticket 4: assignee %q group %q", tk.Assignee, tk.Group)
+	}
+	ms := e.Mailbox(venkat)[venkatBefore:]
+	var digests []int
+	for i, m := range ms {
+		if strings.Contains(m.Env.Text, "First waiting") {
+			digests = append(digests, i)
+		}
+	}
+	if len(digests) != 1 {
+		t.Fatalf("Venkat got %d mails naming the waiting tickets, want one digest: %d mails", len(digests), len(ms))
+	}
+	d := ms[digests[0]]
+	WantText(t, "the digest", d, "#1", "First waiting", "#2", "Second waiting", ken, "waited")
+	NoneOf(t, "Venkat", d, "Third waiting", "Billing waiting")
+	if got := len(e.Mailbox(vic)); got != vicBefore {
+		t.Errorf("Victoria (away) got %d mails", got-vicBefore)
+	}
+	e.Count(ken, 3) // the acknowledgements only
+	e.Count("ann@e-fun.example", 1)
+
+	// Nothing waits any more: a second #available assigns nothing.
+	venkatBefore = len(e.Mailbox(venkat))
+	e.Fresh(vicFr, "back", "#available\n")
+	if got := len(e.Mailbox(venkat)); got != venkatBefore {
+		t.Errorf("Venkat got %d more mails after Victoria's #available", got-venkatBefore)
+	}
+	if tk := e.Show(1); tk.Assignee != venkat {
+		t.Errorf("ticket 1 moved to %q", tk.Assignee)
+	}
+}

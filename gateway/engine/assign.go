@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"helpdesk/config"
 	"helpdesk/store"
@@ -248,4 +249,134 @@ func requesterName(b command.Block) string {
 		return c.Display
 	}
 	return ""
+}
+
+// MaxWakeAssign bounds the tickets one #available assigns, so the write
+// (which holds the store's single writer) stays short however long a
+// group was away. Beyond it the tickets keep waiting, and the sender is
+// told how to take the next ones (#available again).
+const MaxWakeAssign = 200
+
+// assignWaiting runs when an agent says #available (issue 12): the open
+// tickets that wait unassigned in the agent's groups with auto_assign are
+// assigned round-robin among each group's available agents, oldest
+// first, at most MaxWakeAssign, and every agent who got tickets receives
+// one digest listing them. It returns how many were assigned and whether
+// more wait.
+//
+// The store indexes tickets by status only, so this reads the open
+// tickets, oldest first, until it has assigned MaxWakeAssign: a cost that
+// grows with the open backlog, not with the store (see README).
+func (a *applier) assignWaiting() (int, bool, error) {
+	me := a.staff.Email
+	groups := map[string]*config.Group{}
+	if ag := a.cfg.Agent(me); ag != nil {
+		for _, name := range ag.Groups {
+			if g := a.cfg.Group(name); g != nil && g.AutoAssign {
+				groups[strings.ToLower(g.Name)] = g
+			}
+		}
+	}
+	if len(groups) == 0 {
+		return 0, false, nil
+	}
+	avail := map[string][]string{} // group -> its available agents
+	for key, g := range groups {
+		for _, ag := range a.cfg.GroupAgents(g.Name) {
+			if email := staffEmail(&ag); ag.IsAgent() && !a.away(email) {
+				avail[key] = append(avail[key], email)
+			}
+		}
+	}
+	got := map[string][]*store.Ticket{}
+	assigned, more := 0, false
+	ids := a.tx.TicketIDs(store.StatusOpen, 0) // newest first
+	for i := len(ids) - 1; i >= 0; i-- {
+		var rt store.TicketRouting
+		if tk, ok := a.tickets[ids[i]]; ok {
+			rt = store.TicketRouting{Status: tk.Status, Group: tk.Group, Assignee: tk.Assignee, MergedInto: tk.MergedInto}
+		} else {
+			var err error
+			if rt, err = a.tx.Routing(ids[i]); err != nil {
+				return 0, false, fmt.Errorf("reading waiting ticket: %w", err)
+			}
+		}
+		key := strings.ToLower(rt.Group)
+		if rt.Assignee != "" || rt.MergedInto != 0 || rt.Status != store.StatusOpen || groups[key] == nil || len(avail[key]) == 0 {
+			continue
+		}
+		if assigned == MaxWakeAssign {
+			more = true
+			break
+		}
+		tk, err := a.ticket(ids[i]) // this write's copy, changed and stored once
+		if err != nil {
+			return 0, false, err
+		}
+		n, err := a.tx.Counter("rr:"+key, 1)
+		if err != nil {
+			return 0, false, err
+		}
+		tk.Assignee = avail[key][int((n-1)%uint64(len(avail[key])))]
+		if err := a.event(tk, fmt.Sprintf("assigned to %s (round-robin: it waited unassigned until %s was available)", tk.Assignee, me)); err != nil {
+			return 0, false, err
+		}
+		if err := a.save(tk); err != nil {
+			return 0, false, err
+		}
+		got[tk.Assignee] = append(got[tk.Assignee], tk)
+		assigned++
+	}
+	for _, addr := range slices.Sorted(maps.Keys(got)) {
+		if err := a.sendDigest(addr, got[addr]); err != nil {
+			return 0, false, err
+		}
+	}
+	return assigned, more, nil
+}
+
+// sendDigest mails one agent the list of tickets just assigned to them.
+func (a *applier) sendDigest(addr string, tks []*store.Ticket) error {
+	ag := a.cfg.Agent(addr)
+	if ag == nil {
+		return nil
+	}
+	mb := a.mailbox()
+	var b strings.Builder
+	b.WriteString(a.cfg.Threading.ReplyMarker)
+	b.WriteString("\n\n")
+	who := a.senderName() + " is available again"
+	if addr == a.staff.Email {
+		who = "You are available again"
+	}
+	fmt.Fprintf(&b, "%s, so tickets that waited unassigned were assigned round-robin.\n", who)
+	fmt.Fprintf(&b, "These %d are now yours (oldest first):\n\n", len(tks))
+	for _, tk := range tks {
+		fmt.Fprintf(&b, "  #%-6d %-40s %-30s waited %s\n", tk.ID, tk.Subject, tk.Requester, waited(a.now.Sub(tk.Created)))
+	}
+	fmt.Fprintf(&b, "\nTo work on one, send a new mail to %s starting with #ticket <number>;\n", strings.ToLower(mb.Address))
+	b.WriteString("each ticket's next notification reaches you as its assignee.\n")
+	return a.enqueue(out{
+		kind: "notification", rcpt: addr, rcptName: ag.Name, mb: mb, fromName: mb.Name, private: true, staffTok: true,
+		subject: fmt.Sprintf("Assigned to you: %d waiting ticket%s", len(tks), plural(len(tks))), text: b.String(),
+	})
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// waited renders how long a ticket waited: "45m", "5h", "3d 4h".
+func waited(d time.Duration) string {
+	switch {
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	days := int(d.Hours()) / 24
+	return fmt.Sprintf("%dd %dh", days, int(d.Hours())-24*days)
 }

@@ -569,7 +569,22 @@ func (a *applier) planOne(r *cmdRun, i int, c command.Command, newTicket bool) {
 				return err
 			}
 			u.Away = away
-			return a.saveUser(u)
+			if err := a.saveUser(u); err != nil || away {
+				return err
+			}
+			n, more, err := a.assignWaiting()
+			if err != nil {
+				return err
+			}
+			if n > 0 || more {
+				msg := fmt.Sprintf("you are available for automatic assignment; %d waiting ticket%s assigned round-robin (each agent who got some was mailed the list)", n, plural(n))
+				if more {
+					msg += fmt.Sprintf("; more wait: at most %d are assigned per #available, send #available again for the next ones", MaxWakeAssign)
+				}
+				r.ok(i, "%s", msg)
+				r.confirm = true
+			}
+			return nil
 		})
 	case "ticket":
 		n, _ := command.TicketNumber(arg(0))
