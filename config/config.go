@@ -1,5 +1,3 @@
-// Package config loads and validates helpdesk.toml. Key names are a public
-// interface (issue 2, SPEC section 5): scripts and admins rely on them.
 package config
 
 import (

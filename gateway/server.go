@@ -1,7 +1,3 @@
-// Package gateway is the SMTP edge of helpdesk: the inbound server with its
-// limits and spooling, the listener that bounds connections, and (in
-// subpackages) sender authentication, the engine that applies mail to the
-// store, and the outbound queue worker.
 package gateway
 
 import (

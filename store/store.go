@@ -1,13 +1,3 @@
-// Package store keeps everything durable in one bbolt file under data_dir:
-// tickets, comments, raw messages (large ones as fsync'd files referenced
-// from the database), users, indexes, the outbound queue and quarantine.
-//
-// Writes go through one writer goroutine that commits whatever requests are
-// queued in a single transaction: many SMTP sessions share one fsync, and a
-// lone sender is never held back by a timer (group commit without delay).
-// Each request's function may run more than once (when another request in
-// its group fails, the group is retried without it), so functions must not
-// have effects outside the transaction.
 package store
 
 import (

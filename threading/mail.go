@@ -1,8 +1,3 @@
-// Package threading holds the pure decisions of helpdesk: turning a raw mail
-// into facts (Parse), classifying machine mail, stripping quoted history,
-// parsing agent commands, signing reply tokens and choosing the ticket and
-// thread a mail belongs to (SPEC section 3). Nothing here does network or
-// disk I/O; the engine applies these decisions inside one store write.
 package threading
 
 import (

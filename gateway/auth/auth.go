@@ -1,16 +1,3 @@
-// Package auth decides who really sent an inbound mail (SPEC section 5): it
-// verifies DKIM signatures and evaluates DMARC with go-msgauth, reads the
-// Authentication-Results headers a trusted relay prepended, and combines
-// the configured staff checks. It also signs outbound mail with DKIM.
-//
-// Every DNS query goes through one pure-Go net.Resolver, aimed at the
-// configured server when there is one, with a timeout per lookup; a DNS
-// failure is a "temperror", never a hang. Check does I/O (DNS) and must run
-// outside any store transaction.
-//
-// We have no SPF, so DMARC here is DKIM-only (RFC 7489 section 4.2: a pass
-// needs one aligned, passing identifier; DKIM is ours). An upstream's
-// trusted dmarc verdict (which may rest on SPF) overrides our own.
 package auth
 
 import (

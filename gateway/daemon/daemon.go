@@ -1,7 +1,3 @@
-// Package daemon wires the parts of helpdesk into one running service: the
-// store, the engine, sender authentication, the outbound worker, the SMTP
-// server, the observability endpoint and the control socket. `helpdesk
-// serve`, the end-to-end tests and the bench all start it the same way.
 package daemon
 
 import (

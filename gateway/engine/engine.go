@@ -1,12 +1,3 @@
-// Package engine applies an accepted mail to the store: it parses and
-// authenticates the mail outside any transaction, then, in one group-
-// committed store write, dedupes it, decides its ticket and thread
-// (threading.Decide), runs agent commands, updates the ticket and enqueues
-// every notification the change causes. The SMTP session answers 250 only
-// after that write is on disk.
-//
-// The engine does no network I/O inside a transaction; the rules it applies
-// are pure functions in package threading and its subpackages.
 package engine
 
 import (

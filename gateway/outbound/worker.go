@@ -1,11 +1,3 @@
-// Package outbound drains the durable outbound queue outside any store
-// transaction: it renders each queued mail, DKIM-signs it when a key is
-// configured, and either relays it over SMTP (STARTTLS and AUTH PLAIN
-// optional) or, with no relay, writes it as an .eml file under
-// <data_dir>/outbox/. Delivery is at least once (SPEC 11): an attempt is
-// recorded as started before the relay is contacted, so a crash between
-// the relay's acceptance and our record is detected and logged as a
-// possible duplicate on the next attempt.
 package outbound
 
 import (

@@ -1,0 +1,127 @@
+// Package engine applies an accepted mail to the store: it parses and
+// authenticates the mail outside any transaction, then, in one
+// group-committed store write, dedupes it, decides its ticket and thread
+// (threading.Decide), runs agent commands, updates the ticket and enqueues
+// every notification the change causes. The SMTP session answers 250 only
+// after that write is on disk.
+//
+// The engine does no network I/O inside a transaction; the rules it applies
+// are pure functions in package threading and its subpackages.
+//
+// # SPEC 6: Who sees what
+//
+// Every mail caused by a comment is chosen in one place, fanOut in
+// notify.go; each recipient gets a mail of his own with his own reply
+// token, the author never gets his own comment back, and a staff member
+// who is no longer in the configuration gets nothing. An end user whose
+// address bounces or who is blocked gets nothing either.
+//
+//   - A public comment on the main thread goes to the requester and the
+//     CCs and to the followers; when an end user wrote it, also to the
+//     assignee, or to the group's agents while the ticket is unassigned.
+//     Written by an agent, it is sent from the mailbox with the agent's
+//     name in the display name (SPEC 2).
+//   - A private note goes to the assignee, the followers and the #notify
+//     targets: staff only, never to the requester, CCs or collaborators.
+//   - A side thread is started with "#forward addr ..." (outside addresses
+//     only: not our mailboxes, not the requester or a CC). The agent's
+//     text and attachments, plus the public history chosen with #include
+//     (none, the default; last; all), go to each collaborator from the
+//     thread's own signed address. With #include none the subject is
+//     "[#N] " and #subject, or "Side conversation", and nothing of the
+//     ticket (its subject, requester, history or References) goes along.
+//     A message from outside the thread's staff (a collaborator, the
+//     requester, a CC, a follower, a light agent) is private to the
+//     ticket and goes to the assignee, the agent who started the thread
+//     and the followers, or to the group's agents when there is nobody
+//     else. An agent's reply to a side-thread notification goes to the
+//     thread's collaborators unless it says #reply or #note (SPEC 3.4).
+//     #done marks the thread done; a later reply reopens it. A ticket may
+//     have several side threads; a collaborator only ever gets his own
+//     thread's messages, never the requester, CCs, followers, notes or
+//     other threads.
+//   - Followers (#follow, #follower) get every update, public and private,
+//     including side threads; no mail to an end user or collaborator
+//     names them.
+//   - Parent and child: "#parent N" links the ticket as a child of N (a
+//     cycle is refused); "#child subject" opens a child ticket with the
+//     same requester, group and type, the mail's text as its first private
+//     comment, and no acknowledgement or public mail. Each ticket keeps
+//     its own assignee and group. While a child is not resolved or closed,
+//     its parent cannot be set to resolved or closed
+//     (tickets.parent_blocks_resolve, on by default).
+//   - "#merge N" moves comments, CCs, followers and side threads into
+//     ticket N; tokens and Message-IDs of the merged ticket lead to N from
+//     then on, and the merged ticket is closed with a link. Tickets with
+//     different requesters merge only with "#merge N cc", which adds this
+//     ticket's requester as a CC of N and tells both requesters with a
+//     public comment on N.
+//
+// TestScenarioAcceptanceCollaboration (package gateway) plays the
+// collaboration scenario of the product brief end to end (Ken, Victoria,
+// Venkat, finance, vendor) and checks each mailbox.
+//
+// # SPEC 7: Lifecycle and automation
+//
+// Statuses are open, pending, waiting-customer, waiting-third-party,
+// resolved and closed, set with #status or its short forms. A requester's
+// or CC's comment sets a pending, waiting-customer or resolved ticket back
+// to open (SPEC 3.4); a reply to a closed one opens a follow-up. Sweep,
+// run by the daemon once a minute, closes resolved tickets
+// tickets.auto_close_after (5 days) after they were resolved.
+//
+// Automatic assignment: a mailbox routes new tickets to its group; a group
+// with auto_assign gives them round-robin to its agents (role agent or
+// admin) who are not away (#available, #away). With nobody available the
+// ticket waits unassigned in the group. Macros ([[macro]]) are named
+// bundles of commands and a reply text (#macro).
+//
+// Acknowledgement: a new ticket from an end user gets one mail to the
+// requester with the ticket number and how to reply (for a follow-up, the
+// closed ticket's number too). At most one per ticket, and none for
+// tickets staff open, for machine or bulk mail or mail an upstream marked
+// as spam (SPEC 3.1), for the null sender, for a sender whose domain failed
+// DMARC or whose DMARC was not checked (a mail sent to a reply token issued
+// to the requester needs no check), or for a bouncing or blocked address.
+// The number is further capped per sender address
+// (tickets.ack_per_sender_per_hour, 5), per SMTP client
+// (tickets.ack_per_ip_per_hour, 20; an IPv6 client counts by its /64; a
+// trusted relay and mail without a client address are exempt) and in
+// total (tickets.ack_per_hour, 200). Over a limit the ticket still opens;
+// only the acknowledgement is skipped, counted in
+// helpdesk_acks_suppressed_total{limit} and logged at most once a minute.
+//
+// Collision guard (guard.go): an agent's public reply answering a
+// notification older than another agent's public reply on the ticket is
+// held as a hidden comment, and the author gets a transcript quoting what
+// was said meanwhile. The leak guard (SPEC 2) holds mail the same way. A
+// held mail is held whole, commands included; #send in a reply to the
+// transcript, from its author, applies and sends it.
+//
+// Not built yet: SLA policies and clocks, business-hours calendars, SLA
+// warnings, triggers, time-based automations, webhooks, knowledge-base
+// suggestions in the acknowledgement and the satisfaction survey.
+//
+// # SPEC 8: Customers
+//
+// What exists: a user record per address (store.User), created the first
+// time an address writes to us or is added as a CC. It holds the address in
+// its comparison form and as its owner spells it (mail goes to that
+// spelling), the display name, created and updated times, whether the
+// address bounces (and why), whether it is blocked (#spam), and, for
+// staff, whether they are away. `helpdesk show` and `tickets` name the
+// requester and CCs of each ticket.
+//
+// Not built yet: customer profiles (other addresses, organization, tags
+// for new tickets, staff notes, language, time zone), the activity
+// timeline and ticket lists per customer, merging and erasing customers,
+// and a `helpdesk customer` subcommand. This package would own them.
+//
+// # SPEC 9: Reports
+//
+// Not built yet. There are no per-agent or per-group reports, no CSV
+// export and no `helpdesk report` subcommand; "#report" is refused as an
+// error line so that no transcript claims a report was made. The ticket
+// events the store keeps (status changes, assignments, comment times) are
+// what reports would be computed from, in this package.
+package engine
