@@ -67,7 +67,7 @@
 // Keys 2 and 3 are skipped when the sender's domain fails DMARC, so a
 // forged From cannot reach a ticket with a Message-ID or a number. The
 // engine checks DKIM/DMARC before the write whenever one of these keys is
-// present. A subject tag only names a candidate: the sender must be a
+// present and no reply token decides. A subject tag only names a candidate: the sender must be a
 // participant of its main thread (SPEC 3.3), otherwise the mail opens a new
 // ticket (SPEC 3.4). A token or Message-ID of a private notification makes
 // a staff reply private by default.
@@ -89,9 +89,10 @@
 //   - Requester or CC on the main thread: a public comment. A comment from
 //     them on a pending, waiting-customer or resolved ticket sets it back
 //     to open, unless its text is a bare acknowledgement (one of
-//     threading.acknowledgements, such as "thanks" or "감사합니다",
-//     optionally followed by a short sign-off of at most two lines), which
-//     is recorded with the status unchanged.
+//     threading.acknowledgements, such as "thanks" or "감사합니다", also
+//     with "so much" or "a lot", followed by at most two lines of three
+//     words or fewer, such as a name), which is recorded with the status
+//     unchanged.
 //   - Requester or CC replying to a closed ticket: a bare acknowledgement
 //     is recorded on the closed ticket and opens nothing. Anything else
 //     joins the newest follow-up of that ticket that is not closed yet, or

@@ -25,11 +25,12 @@
 //     targets: staff only, never to the requester, CCs or collaborators.
 //   - A side thread is started with "#forward addr ..." (outside addresses
 //     only: not our mailboxes, not the requester or a CC). The agent's
-//     text and attachments, plus the public history chosen with #include
-//     (none, the default; last; all), go to each collaborator from the
-//     thread's own signed address. With #include none the subject is
-//     "[#N] " and #subject, or "Side conversation", and nothing of the
-//     ticket (its subject, requester, history or References) goes along.
+//     text and attachments go to each collaborator from the thread's own
+//     signed address, with the public comments chosen by #include (none,
+//     the default; the last one; all), their authors named without a
+//     staff address. The subject is "[#N] " and #subject, or "Side
+//     conversation"; the ticket's subject, requester and References never
+//     go along, whatever #include says.
 //     A message from outside the thread's staff (a collaborator, the
 //     requester, a CC, a follower, a light agent) is private to the
 //     ticket and goes to the assignee, the agent who started the thread
