@@ -30,7 +30,8 @@
 //     than a 451.
 //   - Limits are enforced while the mail streams in (package gateway:
 //     size, line length, header block, recipients, time for the whole
-//     DATA), before it is parsed or held in memory whole.
+//     DATA), before it is parsed or held in memory whole, and the bytes
+//     being parsed at once are bounded by smtp.parse_budget (SPEC 10).
 //   - Applied once. The duplicate check of SPEC 3.6 runs in the same
 //     write that would store the mail, so the same mail arriving twice,
 //     even at the same time, runs its commands and sends its mail once.

@@ -139,8 +139,11 @@
 // message/rfc822, see forward.go), the original sender; the forwarded
 // content, its header block removed, becomes the requester's first
 // comment and the agent's own text above it a private note. With neither,
-// the agent is the requester (an internal ticket). Such tickets send no
-// acknowledgement. A light agent cannot open a ticket this way: the mail
+// the agent is the requester (an internal ticket). Such a ticket is not
+// acknowledged (the customer did not write to us); it is assigned like
+// customer mail unless the mail says #assign, and its assignee, or the
+// group's agents while it waits unassigned, get a mail saying why (the
+// agent who opened it only when round-robin chose him). A light agent cannot open a ticket this way: the mail
 // is refused with a transcript.
 //
 // # SPEC 3.6: The same mail twice

@@ -30,7 +30,11 @@
 // not per read), and 500 connections in total and 50 per client IP
 // (max_connections, max_connections_per_ip; above a front MTA's default
 // concurrency), refused with 421 before the greeting; a session's slot is
-// free when its 221 goes out. Acknowledgements are capped per sender, per
+// free when its 221 goes out. Parsing and applying mail share
+// smtp.parse_budget (16 MiB): a mail takes its size, at most the whole
+// budget, and waits in arrival order within its data timeout, else 451;
+// the daemon's soft memory limit is 128 MiB + 8 x parse_budget unless
+// GOMEMLIMIT is set. Acknowledgements are capped per sender, per
 // client IP and in total (SPEC 7, package gateway/engine).
 //
 // Signals: SIGTERM or SIGINT stops accepting, lets sessions finish within

@@ -47,8 +47,9 @@
 //   - Parent and child: "#parent N" links the ticket as a child of N (a
 //     cycle is refused); "#child subject" opens a child ticket with the
 //     same requester, group and type, the mail's text as its first private
-//     comment, and no acknowledgement or public mail. Each ticket keeps
-//     its own assignee and group. While a child is not resolved or closed,
+//     comment, and no acknowledgement or public mail; it is assigned like
+//     a new ticket and its assignee, or its group's agents, get a notice
+//     naming the parent. Each ticket keeps its own assignee and group. While a child is not resolved or closed,
 //     its parent cannot be set to resolved or closed
 //     (tickets.parent_blocks_resolve, on by default).
 //   - "#merge N" moves comments, CCs, followers and side threads into
@@ -74,7 +75,13 @@
 // Automatic assignment: a mailbox routes new tickets to its group; a group
 // with auto_assign gives them round-robin to its agents (role agent or
 // admin) who are not away (#available, #away). With nobody available the
-// ticket waits unassigned in the group. Macros ([[macro]]) are named
+// ticket waits unassigned in the group. Tickets an agent opens and #child
+// tickets are assigned the same way. #group keeps an assignee who belongs
+// to the new group; otherwise the ticket is unassigned and the new group's
+// assignment applies. Whoever a ticket reaches without choosing it (the
+// new assignee, or the group's agents while it is unassigned) gets a mail
+// saying why (assign.go); the agent whose mail caused it only when
+// round-robin chose him. Macros ([[macro]]) are named
 // bundles of commands and a reply text (#macro).
 //
 // Acknowledgement: a new ticket from an end user gets one mail to the
