@@ -75,7 +75,12 @@
 // Automatic assignment: a mailbox routes new tickets to its group; a group
 // with auto_assign gives them round-robin to its agents (role agent or
 // admin) who are not away (#available, #away). With nobody available the
-// ticket waits unassigned in the group. Tickets an agent opens and #child
+// ticket waits unassigned in the group until someone says #available:
+// that assigns the open, unassigned tickets of the agent's auto_assign
+// groups, oldest first, round-robin among each group's available agents
+// (at most 200 per #available; the transcript says when more wait), and
+// each agent who got tickets receives one digest listing them. Tickets an
+// agent opens and #child
 // tickets are assigned the same way. #group keeps an assignee who belongs
 // to the new group; otherwise the ticket is unassigned and the new group's
 // assignment applies. Whoever a ticket reaches without choosing it (the
