@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/mail"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -675,6 +676,26 @@ func (c *Config) Warnings() []Problem {
 			w = append(w, Problem{Key: fmt.Sprintf("auth.staff[%d]", i),
 				Msg: `"authres" never passes while auth.trusted_authserv_ids is empty (staff mail is authenticated by the other checks only)`,
 				Fix: `set trusted_authserv_ids to the authserv-id your MTA writes in Authentication-Results, e.g. ["mx.example.com"]`})
+		}
+	}
+	for i, mb := range c.Mailboxes {
+		key := fmt.Sprintf("mailbox[%d]", i)
+		if mb.Group == "" {
+			w = append(w, Problem{Key: key + ".group",
+				Msg: fmt.Sprintf("mailbox %s has no group: its tickets belong to no team, so every agent is told of each of them", mb.Address),
+				Fix: `set group = "<name of a [[group]]>" on the mailbox`})
+			continue
+		}
+		agents := 0
+		for _, ag := range c.Agents {
+			if (ag.Role == RoleAgent || ag.Role == RoleAdmin) && slices.ContainsFunc(ag.Groups, func(g string) bool { return strings.EqualFold(g, mb.Group) }) {
+				agents++
+			}
+		}
+		if agents == 0 {
+			w = append(w, Problem{Key: key + ".group",
+				Msg: fmt.Sprintf("group %q of mailbox %s has no agent: every agent is told of its tickets instead", mb.Group, mb.Address),
+				Fix: fmt.Sprintf(`add groups = [%q] to the [[agent]] entries of the team that answers %s`, mb.Group, mb.Address)})
 		}
 	}
 	return w

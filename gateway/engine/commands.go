@@ -274,7 +274,7 @@ func (a *applier) planCommands(tk *store.Ticket, d threading.Decision, b command
 	}
 	light := a.in.agent.IsLight()
 	side := d.Outcome == threading.OutStaffSide
-	r.toMain = side && (b.Has("reply") || b.Has("note"))
+	r.toMain = side && (b.Has("reply") || b.Has("note") || b.Has("notify"))
 	r.public = b.Public(!d.DefaultPrivate) && !light && (!side || r.toMain)
 	if light || d.Outcome == threading.OutNote {
 		r.public = false
@@ -484,7 +484,11 @@ func (a *applier) planOne(r *cmdRun, i int, c command.Command, newTicket bool) {
 			}
 			r.notify = append(r.notify, staffEmail(ag))
 		}
-		r.ok(i, "notifying %s", strings.Join(r.notify, ", "))
+		if r.block.Has("note") {
+			r.ok(i, "notifying %s", strings.Join(r.notify, ", "))
+		} else {
+			r.ok(i, "this mail's text is a private note; notifying %s", strings.Join(r.notify, ", "))
+		}
 	case "requester":
 		addr, _ := command.ParseAddr(arg(0))
 		addr = threading.NormalizeAddr(addr)

@@ -272,7 +272,8 @@ func (a *applier) tellRelated(n uint64, tk *store.Ticket) error {
 	return nil
 }
 
-// ticketAgents are the assignee, or the group's agents while unassigned.
+// ticketAgents are the assignee, or the group's agents while unassigned
+// (every agent when the group has none).
 func (a *applier) ticketAgents(tk *store.Ticket) []*config.Agent {
 	if tk.Assignee != "" {
 		if ag := a.cfg.Agent(tk.Assignee); ag != nil {
@@ -283,6 +284,16 @@ func (a *applier) ticketAgents(tk *store.Ticket) []*config.Agent {
 	for _, g := range a.cfg.GroupAgents(tk.Group) {
 		if g.IsAgent() {
 			out = append(out, a.cfg.Agent(g.Email))
+		}
+	}
+	if len(out) == 0 {
+		// No group, or a group without agents: silence would mean nobody
+		// knows the ticket exists, so every agent is told (check-config
+		// warns of such a mailbox).
+		for i := range a.cfg.Agents {
+			if ag := &a.cfg.Agents[i]; ag.IsAgent() {
+				out = append(out, a.cfg.Agent(ag.Email))
+			}
 		}
 	}
 	return out

@@ -49,14 +49,16 @@ func (b Block) Find(name string) (Command, bool) {
 }
 
 // Public reports whether this mail's text is a public reply: #reply makes it
-// public, #note private, and otherwise def (the visibility the notification
+// public, #note or #notify private, and otherwise def (the visibility the notification
 // being answered announced in its Footer). A light agent's mail is always
 // private; that rule is the engine's.
 func (b Block) Public(def bool) bool {
 	switch {
 	case b.Has("reply"):
 		return true
-	case b.Has("note"):
+	case b.Has("note"), b.Has("notify"):
+		// #notify is for a note: the staff it names are told of text
+		// that must never reach end users or collaborators.
 		return false
 	}
 	return def

@@ -26,8 +26,8 @@ WHO SEES YOUR TEXT
                        notification said
   #note                this mail is a private note, whatever the
                        notification said
-  #notify <agent> ...  with a note: also mail these staff (followers
-                       always get it)
+  #notify <agent> ...  this mail is a private note, and these staff get
+                       it by mail too (followers always do)
   Mail from a light agent is always a private note.
 
 TICKET
