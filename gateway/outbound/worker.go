@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -200,18 +201,23 @@ func (w *Worker) drain(yield bool) (int, time.Time) {
 	var ready []*store.Outbound
 	var next time.Time
 	now := w.now()
+	// The items in flight are copied BEFORE the read transaction opens: a
+	// round removes an item from inflight only after its result is
+	// committed, so an item missing from this copy is seen with its
+	// result by the transaction below. Checked against the live map
+	// instead, a result committed after the snapshot was taken but before
+	// the check would let a delivered mail look queued and not in flight,
+	// and it would be sent twice.
 	w.inflMu.Lock()
-	busy := len(w.inflight)
+	busy := maps.Clone(w.inflight)
 	w.inflMu.Unlock()
 	err := w.db.View(func(tx *store.Tx) error {
-		due, err := tx.Due(now, batchMax+busy)
-		w.inflMu.Lock()
+		due, err := tx.Due(now, batchMax+len(busy))
 		for _, o := range due {
-			if !w.inflight[o.ID] && len(ready) < batchMax {
+			if !busy[o.ID] && len(ready) < batchMax {
 				ready = append(ready, o)
 			}
 		}
-		w.inflMu.Unlock()
 		if len(ready) == 0 {
 			next = tx.NextDue()
 			if len(due) > 0 && next.Before(now.Add(time.Second)) {
