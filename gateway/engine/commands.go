@@ -1199,10 +1199,20 @@ func (a *applier) merge(tk, into *store.Ticket, cc bool) error {
 		return err
 	}
 	// Tell both requesters (SPEC 4): a public note on the survivor.
+	tag, intoTag := threading.Tag(a.cfg.Threading.TagPrefix, tk.ID), threading.Tag(a.cfg.Threading.TagPrefix, into.ID)
+	text := fmt.Sprintf("Your request %s \"%s\" was merged into %s \"%s\"; the conversation continues here.", tag, tk.Subject, intoTag, into.Subject)
+	if tk.Requester != into.Requester {
+		// Another requester's ticket: the survivor's people learn who
+		// joins, never what the merged ticket was about.
+		who := tk.Requester
+		if u, err := a.user(tk.Requester); err == nil && u.Name != "" {
+			who = u.Name + " <" + tk.Requester + ">"
+		}
+		text = fmt.Sprintf("Request %s from %s was merged into %s \"%s\"; %s is now copied on this conversation, which continues here.",
+			tag, who, intoTag, into.Subject, who)
+	}
 	note := &store.Comment{Kind: store.KindComment, Author: a.staff.Email, AuthorName: a.in.agent.Name, Visibility: store.Public,
-		Reason: fmt.Sprintf("%s notice that #%d was merged here", mergeMark, tk.ID),
-		Text: fmt.Sprintf("Your request %s \"%s\" was merged into %s \"%s\"; the conversation continues here.",
-			threading.Tag(a.cfg.Threading.TagPrefix, tk.ID), tk.Subject, threading.Tag(a.cfg.Threading.TagPrefix, into.ID), into.Subject)}
+		Reason: fmt.Sprintf("%s notice that #%d was merged here", mergeMark, tk.ID), Text: text}
 	if err := a.tx.AddComment(into, note); err != nil {
 		return err
 	}
