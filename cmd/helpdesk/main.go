@@ -68,7 +68,8 @@ commands:
   inject [FILE|-]             deliver a message file (or stdin) as if received;
                               --rcpt ADDR (repeatable), --sender ADDR: the envelope
   outbox                      show the outbound queue and the relay's state
-  outbox retry ID...|--failed queue given-up mail again (or make queued mail due now)
+  outbox retry ID...|--failed queue given-up mail again (or make queued mail due now;
+                             --failed: all given-up mail and all mail waiting after an error)
   quarantine [list]           list quarantined mail
   quarantine show N           show a quarantined record and its raw message
   quarantine release N        apply a quarantined mail (admin vouches for it)

@@ -3,7 +3,9 @@ package acceptance
 import (
 	"fmt"
 	"net/mail"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -280,3 +282,55 @@ var _ = claim("[outbound] command_timeout: a relay that never answers AUTH costs
 
 var _ = claim("one relay connection hung on a command holds only its own mail: the rest of its round and mail queued later go out first",
 	"TestHungRelayConnectionDoesNotHoldTheQueue")
+
+var _ = claim("after the relay's configuration is fixed, SIGHUP (or `helpdesk outbox retry --failed`) makes the mail waiting on relay errors due at once instead of after its backoff",
+	"TestFixedRelayConfigSendsWaitingMailAtOnce")
+
+// Found by a black-box run: after the password was fixed and the config
+// reloaded, queued mail waited for its next retry (up to retry_max, an
+// hour by default), and `outbox retry --failed` said "0 mail(s) queued
+// again" because the mail was still queued, not failed.
+func TestFixedRelayConfigSendsWaitingMailAtOnce(t *testing.T) {
+	sink := testkit.StartSink(t)
+	sink.Password = "the-right-one"
+	e := Start(t, Options{Sink: sink, Outbound: "username = \"helpdesk\"\npassword = \"wrong\""})
+	// Backoff of an hour, as in production, so only the fix can send it.
+	edit(t, e.Config, `retry_initial = "50ms"`, `retry_initial = "1h"`)
+	edit(t, e.Config, `retry_max = "200ms"`, `retry_max = "1h"`)
+	e.Restart()
+	if err := e.Send(ken, []string{"support@example.com"},
+		testkit.Mail{From: ken, To: []string{"support@example.com"}, Subject: "Waiting on the relay", Body: "Hello.\n"}.Build()); err != nil {
+		t.Fatal(err)
+	}
+	e.Eventually(30*time.Second, func() bool { return sink.AuthCount() >= 1 }, func() string { return "no AUTH attempt" })
+	// `retry --failed` counts mail waiting on a relay error too.
+	out := e.MustCLI("outbox", "retry", "--failed")
+	if !strings.Contains(out, "due now") || strings.HasPrefix(out, "0 ") {
+		t.Errorf("outbox retry --failed with mail waiting on the relay: %q", out)
+	}
+	e.Eventually(30*time.Second, func() bool { return sink.AuthCount() >= 2 }, func() string { return "retry --failed did not make the mail due" })
+
+	// Fix the password and reload: the waiting mail goes at once.
+	edit(t, e.Config, `password = "wrong"`, `password = "the-right-one"`)
+	if err := e.Proc.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	e.Eventually(20*time.Second, func() bool { return len(sink.To(ken)) == 1 }, func() string {
+		return "the acknowledgement did not leave within 20 s of the reload:\n" + e.MustCLI("outbox")
+	})
+}
+
+// edit replaces old by new in a file, failing the test when old is absent.
+func edit(t *testing.T, path, old, new string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), old) {
+		t.Fatalf("%s has no %q", path, old)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(b), old, new, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -201,6 +202,16 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 		return err
 	}
 	d.Config = cfg
+	if !reflect.DeepEqual(old.Outbound, cfg.Outbound) {
+		// The relay settings changed, most likely to fix what the relay
+		// refused: mail waiting for a retry goes now, not after its
+		// backoff (up to retry_max).
+		if n, err := d.Worker.RetryWaiting(); err != nil {
+			d.log.Error("reload: retrying waiting mail", "err", err)
+		} else if n > 0 {
+			d.log.Info("outbound settings changed: waiting mail is due now", "count", n)
+		}
+	}
 	d.log.Info("configuration reloaded", "agents", len(cfg.Agents), "mailboxes", len(cfg.Mailboxes))
 	for _, w := range cfg.Warnings() {
 		d.log.Warn("configuration", "key", w.Key, "problem", w.Msg, "fix", w.Fix)

@@ -870,12 +870,21 @@ var ErrNotRetryable = errors.New("already sent")
 // backoff). It works on a store no daemon uses; a running daemon's
 // worker does it through Worker.Requeue. It returns how many it requeued.
 func Requeue(db *store.DB, now time.Time, ids []uint64, allFailed bool, skip func(uint64) bool) (int, error) {
+	return requeue(db, now, ids, allFailed, allFailed, skip)
+}
+
+// requeue makes items due now: ids, failed items (failed), and queued
+// items waiting for a retry after an error (waiting).
+func requeue(db *store.DB, now time.Time, ids []uint64, failed, waiting bool, skip func(uint64) bool) (int, error) {
 	n := 0
 	err := db.Update(func(tx *store.Tx) error {
 		var items []*store.Outbound
-		if allFailed {
+		if failed || waiting {
+			// Failed mail, and mail waiting for a retry after an error
+			// (a relay that refused us is retried, not failed: once the
+			// cause is fixed it should not wait out its backoff).
 			err := tx.ForEachOutbound(func(o *store.Outbound) error {
-				if o.State == store.OutFailed {
+				if failed && o.State == store.OutFailed || waiting && o.State == store.OutQueued && o.LastError != "" && o.NextAttempt.After(now) {
 					items = append(items, o)
 				}
 				return nil
@@ -920,8 +929,16 @@ func Requeue(db *store.DB, now time.Time, ids []uint64, allFailed bool, skip fun
 // the round taking items to finish, skips items under delivery, and
 // wakes the worker.
 func (w *Worker) Requeue(ids []uint64, allFailed bool) (int, error) {
+	return w.requeue(ids, allFailed, allFailed)
+}
+
+// RetryWaiting makes the mail waiting for a retry after an error due now
+// (the relay settings were changed, most likely to fix what failed).
+func (w *Worker) RetryWaiting() (int, error) { return w.requeue(nil, false, true) }
+
+func (w *Worker) requeue(ids []uint64, failed, waiting bool) (int, error) {
 	w.round.Lock()
-	n, err := Requeue(w.db, w.now(), ids, allFailed, func(id uint64) bool {
+	n, err := requeue(w.db, w.now(), ids, failed, waiting, func(id uint64) bool {
 		w.inflMu.Lock()
 		defer w.inflMu.Unlock()
 		return w.inflight[id]
