@@ -82,6 +82,12 @@ func TestReferencesChainPerRecipient(t *testing.T) {
 	if got := strings.Trim(r2.Header("In-Reply-To"), "<>"); got != kenReply {
 		t.Errorf("In-Reply-To %q, want the customer's latest mail %q", got, kenReply)
 	}
+	for _, m := range append(e.Mailbox(ken), e.Mailbox(vic)...) {
+		refs := refsOf(m)
+		if irt := strings.Trim(m.Header("In-Reply-To"), "<>"); irt != "" && len(refs) > 0 && refs[len(refs)-1] != irt {
+			t.Errorf("%q: In-Reply-To %s is not the last of References %v", m.Header("Subject"), irt, refs)
+		}
+	}
 
 	// A long conversation: the line stays within 998 characters and keeps
 	// the first Message-ID and the newest.

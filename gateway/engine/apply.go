@@ -24,6 +24,8 @@ type inboundRef struct {
 type applier struct {
 	// inbound is set when the mail became a comment.
 	inbound *inboundRef
+	// sentIDs are the Message-IDs of the mail this write queued.
+	sentIDs map[string]bool
 	e       *Engine
 	cfg     *config.Config
 	tx      *store.Tx

@@ -362,15 +362,26 @@ func (a *applier) chain(o out, id string) (string, []string) {
 	if len(mine) > 0 && o.thread == 0 && (inReplyTo == "" || inReplyTo == tk.RootMessageID) {
 		inReplyTo = mine[len(mine)-1]
 	}
+	// The mail answered is the last of References (RFC 5322 3.6.4:
+	// the parent's References followed by the parent's Message-ID).
+	if inReplyTo != "" && len(refs) > 1 {
+		if i := slices.Index(refs, inReplyTo); i > 0 {
+			refs = append(slices.Delete(refs, i, i+1), inReplyTo)
+		}
+	}
 	add(inReplyTo)
 	refs = fitRefs(refs, maxRefsLine)
 	tk.AddRef(key, id)
+	if a.sentIDs == nil {
+		a.sentIDs = map[string]bool{}
+	}
+	a.sentIDs[id] = true
 	_ = a.save(tk) // tk is the write's own copy: save only marks it changed
 	return inReplyTo, refs
 }
 
-// fitRefs drops Message-IDs after the first, oldest first, until
-// "<id> <id> ..." fits in max characters.
+// fitRefs drops Message-IDs between the first and the last, oldest
+// first, until "<id> <id> ..." fits in max characters.
 func fitRefs(refs []string, max int) []string {
 	size := func(l []string) int {
 		n := 0
@@ -379,7 +390,7 @@ func fitRefs(refs []string, max int) []string {
 		}
 		return n - 1
 	}
-	for len(refs) > 2 && size(refs) > max {
+	for len(refs) > 2 && size(refs) > max { // the first and the last stay
 		refs = append(refs[:1], refs[2:]...)
 	}
 	return refs
@@ -396,7 +407,26 @@ func (a *applier) recordInbound() {
 	if !ok {
 		return
 	}
-	tk.AddRef(store.RefKey(a.inbound.author, a.inbound.thread), m.MessageID)
+	// The mail came before everything this write sends in answer to it
+	// (an acknowledgement): it goes in the chain before those.
+	key := store.RefKey(a.inbound.author, a.inbound.thread)
+	c := tk.Refs[key]
+	pos := len(c)
+	for i, id := range c {
+		if a.sentIDs[id] {
+			pos = i
+			break
+		}
+	}
+	after := slices.Clone(c[pos:])
+	if tk.Refs == nil {
+		tk.Refs = map[string][]string{}
+	}
+	tk.Refs[key] = c[:pos]
+	tk.AddRef(key, m.MessageID)
+	for _, id := range after {
+		tk.AddRef(key, id)
+	}
 	_ = a.save(tk) // the write's own copy: save only marks it changed
 }
 
