@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"helpdesk/gateway/engine"
 	"helpdesk/gateway/lograte"
@@ -51,14 +52,15 @@ type ServerMetrics struct {
 	// BudgetTimeouts counts mails answered 451 because the parse budget
 	// stayed full for their whole data timeout.
 	BudgetTimeouts atomic.Int64
-	// Latency of DATA end to 250, in microseconds: a histogram.
-	Latency Histogram
+	// Latency of DATA end to 250, in seconds (set by NewServer).
+	Latency prometheus.Histogram
 }
 
 // NewServer builds the server from the current config of eng.
 func NewServer(eng *engine.Engine, log *slog.Logger) *Server {
 	cfg := eng.Config()
 	s := &Server{eng: eng, log: log, logs: lograte.New(logInterval)}
+	s.Metrics.Latency = newLatencyHistogram()
 	srv := smtp.NewServer(s)
 	srv.Domain = cfg.Hostname
 	srv.MaxMessageBytes = int64(cfg.SMTP.MaxMessageBytes)
@@ -257,7 +259,7 @@ func (ss *session) Data(r io.Reader) error {
 		ss.s.logs.Log(ss.log, slog.LevelError, "store-451", "storing message failed; answered 451", "err", err)
 		return errTemporary
 	}
-	ss.s.Metrics.Latency.Observe(time.Since(start))
+	ss.s.Metrics.Latency.Observe(time.Since(start).Seconds())
 	_ = res
 	return nil
 }

@@ -1,11 +1,14 @@
 package daemon
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"net/http"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"helpdesk/store"
 )
@@ -30,68 +33,97 @@ func (d *Daemon) httpHandler() http.Handler {
 		}
 		fmt.Fprintf(w, "ok\nuptime %s\n", time.Since(d.started).Round(time.Second))
 	})
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		var b bytes.Buffer
-		d.writeMetrics(&b)
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		w.Write(b.Bytes())
-	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(d.metricsRegistry(), promhttp.HandlerOpts{
+		// A collector that fails (e.g. /proc unreadable) must not hide
+		// the others from the scrape.
+		ErrorHandling: promhttp.ContinueOnError,
+		ErrorLog:      promErrorLog{d},
+	}))
 	return mux
 }
 
-func counter(w io.Writer, name, help string, v int64) {
-	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", name, help, name, name, v)
-}
+// promErrorLog passes promhttp's errors to the daemon's log.
+type promErrorLog struct{ d *Daemon }
 
-func gauge(w io.Writer, name, help string, v int64) {
-	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %d\n", name, help, name, name, v)
-}
+func (l promErrorLog) Println(v ...any) { l.d.log.Warn("metrics: " + fmt.Sprint(v...)) }
 
-func (d *Daemon) writeMetrics(w io.Writer) {
+// metricsRegistry is what /metrics exports: the daemon's own metrics and
+// the process and Go runtime metrics (memory, CPU, file descriptors,
+// goroutines, GC) operators expect from a Go service. A registry of our
+// own, not the global default one, so nothing a library registers ends up
+// on /metrics unasked.
+//
+// The daemon's counters are atomics the hot paths already increment; they
+// are read at scrape time (CounterFunc/GaugeFunc), so ingest does not
+// change. Only the DATA-end -> 250 histogram is a client_golang metric
+// itself (gateway.ServerMetrics.Latency).
+func (d *Daemon) metricsRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewGoCollector(),
+		d.SMTP.Metrics.Latency,
+	)
+	counter := func(name, help string, v func() int64, labels prometheus.Labels) {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels},
+			func() float64 { return float64(v()) }))
+	}
+	gauge := func(name, help string, v func() int64) {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
+			func() float64 { return float64(v()) }))
+	}
+	atomicCounter := func(name, help string, v *atomic.Int64) { counter(name, help, v.Load, nil) }
+
 	em := &d.Engine.Metrics
-	counter(w, "helpdesk_messages_accepted_total", "Mails answered 250 and stored.", em.Accepted.Load())
-	counter(w, "helpdesk_messages_duplicate_total", "Mails stored once because they arrived twice.", em.Duplicates.Load())
-	counter(w, "helpdesk_quarantined_total", "Mails kept as quarantined records.", em.Quarantined.Load())
-	counter(w, "helpdesk_security_events_total", "Mails that claimed a staff address and failed authentication.", em.SecurityEvents.Load())
-	counter(w, "helpdesk_loops_total", "Mails quarantined as mail loops.", em.Loops.Load())
-	counter(w, "helpdesk_machine_mail_total", "Bounces, reports and auto-replies received.", em.Machine.Load())
-	counter(w, "helpdesk_commands_rejected_total", "Staff mails whose commands were refused.", em.Rejected.Load())
-	counter(w, "helpdesk_forged_tokens_total", "Reply tokens that failed verification.", em.ForgedTokens.Load())
-	counter(w, "helpdesk_tickets_created_total", "Tickets opened.", em.NewTickets.Load())
-	counter(w, "helpdesk_outbound_enqueued_total", "Mails queued for delivery.", em.Enqueued.Load())
-	counter(w, "helpdesk_store_errors_total", "Store failures answered with 451.", em.StoreErrors.Load())
-	const acks = "helpdesk_acks_suppressed_total"
-	fmt.Fprintf(w, "# HELP %s New-ticket acknowledgements skipped by a limit ([tickets] ack_per_*); the tickets were opened.\n# TYPE %s counter\n", acks, acks)
-	fmt.Fprintf(w, "%s{limit=\"sender\"} %d\n%s{limit=\"ip\"} %d\n%s{limit=\"global\"} %d\n", acks, em.AcksLimitedSender.Load(), acks, em.AcksLimitedIP.Load(), acks, em.AcksLimitedGlobal.Load())
+	atomicCounter("helpdesk_messages_accepted_total", "Mails answered 250 and stored.", &em.Accepted)
+	atomicCounter("helpdesk_messages_duplicate_total", "Mails stored once because they arrived twice.", &em.Duplicates)
+	atomicCounter("helpdesk_quarantined_total", "Mails kept as quarantined records.", &em.Quarantined)
+	atomicCounter("helpdesk_security_events_total", "Mails that claimed a staff address and failed authentication.", &em.SecurityEvents)
+	atomicCounter("helpdesk_loops_total", "Mails quarantined as mail loops.", &em.Loops)
+	atomicCounter("helpdesk_machine_mail_total", "Bounces, reports and auto-replies received.", &em.Machine)
+	atomicCounter("helpdesk_commands_rejected_total", "Staff mails whose commands were refused.", &em.Rejected)
+	atomicCounter("helpdesk_forged_tokens_total", "Reply tokens that failed verification.", &em.ForgedTokens)
+	atomicCounter("helpdesk_tickets_created_total", "Tickets opened.", &em.NewTickets)
+	atomicCounter("helpdesk_outbound_enqueued_total", "Mails queued for delivery.", &em.Enqueued)
+	atomicCounter("helpdesk_store_errors_total", "Store failures answered with 451.", &em.StoreErrors)
+	const acksHelp = "New-ticket acknowledgements skipped by a limit ([tickets] ack_per_*); the tickets were opened."
+	for limit, v := range map[string]*atomic.Int64{"sender": &em.AcksLimitedSender, "ip": &em.AcksLimitedIP, "global": &em.AcksLimitedGlobal} {
+		counter("helpdesk_acks_suppressed_total", acksHelp, v.Load, prometheus.Labels{"limit": limit})
+	}
+
 	sm := &d.SMTP.Metrics
-	counter(w, "helpdesk_smtp_connections_total", "SMTP connections accepted.", sm.Connections.Load())
-	counter(w, "helpdesk_smtp_connections_refused_total", "SMTP connections refused by the connection limits.", sm.RefusedConns.Load())
-	counter(w, "helpdesk_smtp_rcpt_refused_total", "Recipients refused with 550.", sm.RcptRefused.Load())
-	counter(w, "helpdesk_smtp_too_large_total", "Messages refused for size (552).", sm.TooLarge.Load())
-	counter(w, "helpdesk_smtp_header_too_large_total", "Messages refused for header size.", sm.HeaderTooLarge.Load())
-	counter(w, "helpdesk_smtp_temp_failures_total", "Messages answered 451.", sm.TempFailures.Load())
-	gauge(w, "helpdesk_smtp_sessions", "Open SMTP connections, from accept to close (greeted or not).", d.SMTP.Sessions())
-	gauge(w, "helpdesk_smtp_parse_budget_used_bytes", "Bytes of mail being parsed and applied now (smtp.parse_budget).", d.SMTP.ParseBudgetInUse())
-	counter(w, "helpdesk_smtp_parse_budget_timeouts_total", "Mails answered 451 because the parse budget stayed full for their data timeout.", sm.BudgetTimeouts.Load())
-	sm.Latency.WriteProm(w, "helpdesk_smtp_data_to_250_seconds", "Time from the end of DATA to the 250 answer.")
+	atomicCounter("helpdesk_smtp_connections_total", "SMTP connections accepted.", &sm.Connections)
+	atomicCounter("helpdesk_smtp_connections_refused_total", "SMTP connections refused by the connection limits.", &sm.RefusedConns)
+	atomicCounter("helpdesk_smtp_rcpt_refused_total", "Recipients refused with 550.", &sm.RcptRefused)
+	atomicCounter("helpdesk_smtp_too_large_total", "Messages refused for size (552).", &sm.TooLarge)
+	atomicCounter("helpdesk_smtp_header_too_large_total", "Messages refused for header size.", &sm.HeaderTooLarge)
+	atomicCounter("helpdesk_smtp_temp_failures_total", "Messages answered 451.", &sm.TempFailures)
+	gauge("helpdesk_smtp_sessions", "Open SMTP connections, from accept to close (greeted or not).", d.SMTP.Sessions)
+	gauge("helpdesk_smtp_parse_budget_used_bytes", "Bytes of mail being parsed and applied now (smtp.parse_budget).", d.SMTP.ParseBudgetInUse)
+	atomicCounter("helpdesk_smtp_parse_budget_timeouts_total", "Mails answered 451 because the parse budget stayed full for their data timeout.", &sm.BudgetTimeouts)
+
 	wm := &d.Worker.Metrics
-	counter(w, "helpdesk_outbound_sent_total", "Mails delivered to the relay or outbox.", wm.Sent.Load())
-	counter(w, "helpdesk_outbound_retries_total", "Failed delivery attempts that will be retried.", wm.Retried.Load())
-	counter(w, "helpdesk_outbound_failed_total", "Mails given up on.", wm.Failed.Load())
-	counter(w, "helpdesk_outbound_possible_duplicates_total", "Deliveries repeated after an interrupted attempt.", wm.Duplicates.Load())
-	counter(w, "helpdesk_store_commits_total", "Store write transactions committed.", d.DB.Commits.Load())
-	counter(w, "helpdesk_store_writes_total", "Store write requests committed (grouped into commits).", d.DB.Batched.Load())
-	counter(w, "helpdesk_store_apply_nanoseconds_total", "Time the store writer spent running write functions.", d.DB.ApplyNanos.Load())
-	counter(w, "helpdesk_store_commit_nanoseconds_total", "Time the store writer spent committing (page writes, fsyncs).", d.DB.CommitNanos.Load())
-	bs := d.DB.BoltStats()
-	counter(w, "helpdesk_store_page_writes_total", "Page writes by commits (one per page, or per run of overflow pages).", bs.TxStats.GetWrite())
-	counter(w, "helpdesk_store_gather_nanoseconds_total", "Time the store writer waited for writes under way to join a group.", d.DB.GatherNanos.Load())
-	var queued, tickets int
-	d.DB.View(func(tx *store.Tx) error {
-		queued = tx.QueueDepth()
-		tickets = tx.TicketCount()
-		return nil
+	atomicCounter("helpdesk_outbound_sent_total", "Mails delivered to the relay or outbox.", &wm.Sent)
+	atomicCounter("helpdesk_outbound_retries_total", "Failed delivery attempts that will be retried.", &wm.Retried)
+	atomicCounter("helpdesk_outbound_failed_total", "Mails given up on.", &wm.Failed)
+	atomicCounter("helpdesk_outbound_possible_duplicates_total", "Deliveries repeated after an interrupted attempt.", &wm.Duplicates)
+
+	atomicCounter("helpdesk_store_commits_total", "Store write transactions committed.", &d.DB.Commits)
+	atomicCounter("helpdesk_store_writes_total", "Store write requests committed (grouped into commits).", &d.DB.Batched)
+	atomicCounter("helpdesk_store_apply_nanoseconds_total", "Time the store writer spent running write functions.", &d.DB.ApplyNanos)
+	atomicCounter("helpdesk_store_commit_nanoseconds_total", "Time the store writer spent committing (page writes, fsyncs).", &d.DB.CommitNanos)
+	counter("helpdesk_store_page_writes_total", "Page writes by commits (one per page, or per run of overflow pages).",
+		func() int64 { bs := d.DB.BoltStats(); return bs.TxStats.GetWrite() }, nil)
+	atomicCounter("helpdesk_store_gather_nanoseconds_total", "Time the store writer waited for writes under way to join a group.", &d.DB.GatherNanos)
+	gauge("helpdesk_outbound_queued", "Mails waiting in the outbound queue.", func() int64 {
+		var n int
+		d.DB.View(func(tx *store.Tx) error { n = tx.QueueDepth(); return nil })
+		return int64(n)
 	})
-	gauge(w, "helpdesk_outbound_queued", "Mails waiting in the outbound queue.", int64(queued))
-	gauge(w, "helpdesk_tickets", "Tickets in the store.", int64(tickets))
+	gauge("helpdesk_tickets", "Tickets in the store.", func() int64 {
+		var n int
+		d.DB.View(func(tx *store.Tx) error { n = tx.TicketCount(); return nil })
+		return int64(n)
+	})
+	return reg
 }
