@@ -300,13 +300,19 @@ func (c *cli) api(writable bool) (control.API, func(), bool) {
 	if cl, err := control.Dial(cfg.DataDir); err == nil {
 		return cl, func() {}, true
 	}
+	if !writable && !storeExists(cfg.DataDir) {
+		// Reading must not create: a command run with the wrong
+		// directory or config would leave an empty store behind.
+		c.fail(1, "no store in %s (data_dir of %s): nothing to show. The daemon creates it on its first start; if it runs elsewhere, pass its helpdesk.toml with -config", cfg.DataDir, c.configPath)
+		return nil, nil, false
+	}
 	lock := 2 * time.Second
 	if writable {
 		// Another CLI process (a parallel inject) may hold the store for
 		// a while; waiting is better than failing.
 		lock = 30 * time.Second
 	}
-	db, err := store.Open(cfg.DataDir, store.Options{LockTimeout: lock, ReadOnly: !writable && storeExists(cfg.DataDir)})
+	db, err := store.Open(cfg.DataDir, store.Options{LockTimeout: lock, ReadOnly: !writable})
 	if err != nil {
 		c.fail(1, "%v", err)
 		return nil, nil, false

@@ -326,3 +326,25 @@ func TestCheckConfigWarnsOfAnUnqualifiedHostname(t *testing.T) {
 		t.Errorf("check-config of the shipped helpdesk.toml: exit %d\n%s%s", code, out, errs)
 	}
 }
+
+var _ = claim("a read-only command (tickets, show, outbox, quarantine) where no store exists says so and creates nothing",
+	"TestReadOnlyCommandCreatesNoStore")
+
+// Found by a black-box run: `helpdesk tickets` run in the wrong directory
+// created an empty 64 MiB store there and printed "(no tickets)".
+func TestReadOnlyCommandCreatesNoStore(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "helpdesk.toml")
+	if err := os.WriteFile(cfg, []byte(testkit.BaseConfig(filepath.Join(dir, "data"), "", "127.0.0.1:1")+Staff), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"tickets"}, {"show", "1"}, {"outbox"}, {"quarantine"}} {
+		out, errOut, code := runBin(t, append(args, "-config", cfg)...)
+		if code == 0 || !strings.Contains(errOut, "no store") {
+			t.Errorf("helpdesk %v without a store: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data", "helpdesk.db")); !os.IsNotExist(err) {
+		t.Errorf("a read-only command created the store (stat: %v)", err)
+	}
+}
