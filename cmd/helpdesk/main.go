@@ -765,6 +765,12 @@ func (c *cli) serve() int {
 	for _, w := range cfg.Warnings() {
 		log.Warn("configuration", "key", w.Key, "problem", w.Msg, "fix", w.Fix)
 	}
+	// Signals are taken before the daemon says it is ready: a SIGHUP or
+	// SIGTERM right after the ready line must not meet the default
+	// action, which ends the process at once (no reload, no graceful
+	// stop). One that comes during the start waits in the channel.
+	sig := make(chan os.Signal, 4)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	d, err := daemon.Start(cfg, daemon.Options{Logger: log})
 	if err != nil {
 		return c.fail(1, "%v", err)
@@ -773,17 +779,17 @@ func (c *cli) serve() int {
 	if cfg.Outbound.Relay == "" {
 		fmt.Fprintf(c.stdout, "no relay configured: outgoing mail is written to %s\n", filepath.Join(cfg.DataDir, "outbox"))
 	}
-	sig := make(chan os.Signal, 4)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	for s := range sig {
 		if s == syscall.SIGHUP {
 			nc, err := config.Load(c.configPath)
 			if err != nil {
 				log.Error("reload refused: the new configuration has problems; keeping the old one", "err", err.Error())
+				d.ReloadRefused(err)
 				continue
 			}
 			if err := d.Reload(nc); err != nil {
 				log.Error(err.Error())
+				d.ReloadRefused(err)
 			}
 			continue
 		}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -117,5 +118,59 @@ func pollMetric(t *testing.T, e *Env, name string, want float64) {
 			t.Fatalf("%s = %v, want %v", name, got, want)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+var _ = claim("/healthz fails while the last SIGHUP's configuration was refused (the daemon runs on the previous one) and recovers after a good reload",
+	"TestHealthReportsRefusedReload")
+
+// Found by a black-box run: a reload refused for a bad config left
+// /healthz at 200, so nothing told the operator the edit did not apply.
+func TestHealthReportsRefusedReload(t *testing.T) {
+	e := Start(t, Options{})
+	good, err := os.ReadFile(e.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.Config, append(append([]byte{}, good...), []byte("\n[smtp\n")...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.Proc.Signal(syscall.SIGHUP)
+	e.Eventually(10*time.Second, func() bool { _, code := e.HTTPStatus("/healthz"); return code == 503 }, func() string {
+		body, code := e.HTTPStatus("/healthz")
+		return fmt.Sprintf("/healthz after a refused reload: %d %q", code, body)
+	})
+	if body, _ := e.HTTPStatus("/healthz"); !strings.Contains(body, "config:") || !strings.Contains(body, "refused") {
+		t.Errorf("/healthz does not name the refused reload: %q", body)
+	}
+	if err := os.WriteFile(e.Config, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.Proc.Signal(syscall.SIGHUP)
+	e.Eventually(10*time.Second, func() bool { _, code := e.HTTPStatus("/healthz"); return code == 200 }, func() string {
+		body, code := e.HTTPStatus("/healthz")
+		return fmt.Sprintf("/healthz after a good reload: %d %q", code, body)
+	})
+}
+
+var _ = claim("`helpdesk serve` handles SIGHUP and SIGTERM from the moment it says it listens (a signal right after the ready line reloads or stops gracefully, never kills)",
+	"TestSignalsRightAfterReady")
+
+// Found while testing the reload: the ready line was printed before the
+// signal handlers were installed, so a SIGHUP right after it killed the
+// daemon (the default action), and a SIGTERM skipped the graceful stop.
+func TestSignalsRightAfterReady(t *testing.T) {
+	for i := 0; i < 5; i++ {
+		e := Start(t, Options{})
+		if err := e.Proc.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		e.Eventually(10*time.Second, func() bool { return strings.Contains(e.Logs(), "configuration reloaded") }, func() string {
+			return "no reload logged after an early SIGHUP:\n" + e.Logs()
+		})
+		if err := e.Proc.Stop(20 * time.Second); err != nil {
+			t.Fatalf("stop after the reload: %v", err)
+		}
+		e.Proc = nil
 	}
 }

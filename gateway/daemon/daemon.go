@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"helpdesk/config"
@@ -25,6 +26,9 @@ import (
 
 // Daemon is a running helpdesk.
 type Daemon struct {
+	// reloadRefused is the last refused SIGHUP, until a reload succeeds.
+	reloadRefused atomic.Pointer[refusal]
+
 	Config   *config.Config
 	DB       *store.DB
 	Engine   *engine.Engine
@@ -202,6 +206,7 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 		return err
 	}
 	d.Config = cfg
+	d.reloadRefused.Store(nil)
 	if !reflect.DeepEqual(old.Outbound, cfg.Outbound) {
 		// The relay settings changed, most likely to fix what the relay
 		// refused: mail waiting for a retry goes now, not after its

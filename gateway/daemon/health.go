@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -25,7 +26,27 @@ func (d *Daemon) healthChecks() []healthCheck {
 		// Deliveries' store writes succeed (a store that reads fine may
 		// fail every write, and then every mail gets 451).
 		{"commits", func() error { return d.Engine.Commits.Check(time.Now()) }},
+		// The last SIGHUP was refused: the daemon runs on an older
+		// configuration than the file says, which an operator must know.
+		{"config", func() error {
+			if r := d.reloadRefused.Load(); r != nil {
+				return fmt.Errorf("the reload at %s was refused, the previous configuration stays in force: %v", r.at.UTC().Format(time.RFC3339), r.err)
+			}
+			return nil
+		}},
 	}
+}
+
+// refusal is a refused reload.
+type refusal struct {
+	at  time.Time
+	err error
+}
+
+// ReloadRefused records that a SIGHUP's configuration was refused, for
+// /healthz; a successful Reload clears it.
+func (d *Daemon) ReloadRefused(err error) {
+	d.reloadRefused.Store(&refusal{at: time.Now(), err: err})
 }
 
 // health runs the checks and returns the failures, one line each, or "".

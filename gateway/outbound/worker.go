@@ -460,7 +460,7 @@ func (w *Worker) relayOK(cfg *config.Config) {
 	st.Relay = cfg.Outbound.Relay
 	w.relayMu.Unlock()
 	if was == "failing" {
-		w.log.Info("outbound: relay works again", "relay", cfg.Outbound.Relay, "failing_for", now.Sub(since).Round(time.Second), "failures", n)
+		w.log.Info("outbound: relay works again", "relay", cfg.Outbound.Relay, "failing_for", now.Sub(since).Round(time.Second).String(), "failures", n)
 	}
 }
 
