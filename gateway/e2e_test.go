@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"helpdesk/gateway/testkit"
+	"helpdesk/gateway/internal/testkit"
 	"helpdesk/store"
 )
 

@@ -22,7 +22,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"helpdesk/gateway/testkit"
+	"helpdesk/gateway/internal/testkit"
 	"helpdesk/store"
 )
 

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"helpdesk/gateway/testkit"
+	"helpdesk/gateway/internal/testkit"
 	"helpdesk/store"
 )
 

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"helpdesk/gateway/control"
-	"helpdesk/gateway/testkit"
+	"helpdesk/gateway/internal/testkit"
 	"helpdesk/store"
 )
 

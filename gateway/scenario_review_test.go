@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"helpdesk/gateway/testkit"
+	"helpdesk/gateway/internal/testkit"
 	"helpdesk/store"
 )
 

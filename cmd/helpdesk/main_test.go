@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -10,10 +11,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/emersion/go-smtp"
+
 	"helpdesk/config"
 	"helpdesk/gateway/control"
 	"helpdesk/gateway/daemon"
-	"helpdesk/gateway/testkit"
 )
 
 func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
@@ -26,7 +28,27 @@ func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
 func writeConfig(t *testing.T, dir string) string {
 	t.Helper()
 	path := filepath.Join(dir, "helpdesk.toml")
-	text := testkit.BaseConfig(filepath.Join(dir, "data"), "", "127.0.0.1:1") + `
+	// The test config of gateway/internal/testkit (BaseConfig), which
+	// cmd/helpdesk may not import: loopback ports of the system's choice,
+	// no relay, a resolver nobody answers.
+	text := fmt.Sprintf(`data_dir = %q
+hostname = "helpdesk.test"
+[smtp]
+listen = "127.0.0.1:0"
+[http]
+listen = "127.0.0.1:0"
+[outbound]
+relay = ""
+starttls = "none"
+retry_initial = "50ms"
+retry_max = "200ms"
+[auth]
+resolver = "127.0.0.1:1"
+dns_timeout = "2s"
+dns_cache = "0s"
+staff = ["dmarc", "authres"]
+trusted_relays = ["127.0.0.1/32"]
+`, filepath.Join(dir, "data")) + `
 [[mailbox]]
 address = "support@example.com"
 name = "Support"
@@ -43,6 +65,20 @@ groups = ["support"]
 		t.Fatal(err)
 	}
 	return path
+}
+
+// sendMail speaks plain SMTP to the daemon (go-smtp's SendMail insists
+// on STARTTLS, which a test daemon without a certificate does not offer).
+func sendMail(addr, from, to, raw string) error {
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.SendMail(from, []string{to}, strings.NewReader(raw)); err != nil {
+		return err
+	}
+	return c.Quit()
 }
 
 const mail1 = "From: Ken <ken@e-fun.example>\r\nTo: support@example.com\r\nSubject: Printer on fire\r\nMessage-ID: <p1@e-fun.example>\r\n\r\nIt is burning.\r\n"
@@ -149,7 +185,7 @@ func TestCLIWithDaemonAndBackup(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Shutdown(t.Context())
-	if err := testkit.SendMail(d.SMTPAddr, "ken@e-fun.example", []string{"support@example.com"}, []byte(mail1)); err != nil {
+	if err := sendMail(d.SMTPAddr, "ken@e-fun.example", "support@example.com", mail1); err != nil {
 		t.Fatal(err)
 	}
 	code, out, errs := runCLI(t, "", "tickets", "-config", cfgPath)

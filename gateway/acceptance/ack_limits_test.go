@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"helpdesk/gateway/testkit"
+	"helpdesk/gateway/internal/testkit"
 )
 
 var _ = claim("acknowledgement limits per SMTP client and in total ([tickets] ack_per_ip_per_hour, ack_per_hour): forged senders get at most the limit, every ticket still opens, counted and logged once; a trusted relay is exempt from the per-client limit",

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"helpdesk/gateway/testkit"
+	"helpdesk/gateway/internal/testkit"
 )
 
 // Outside-in tests of "nobody is told" (issue 12): in a helpdesk driven

@@ -10,7 +10,7 @@ import (
 
 	"github.com/jhillyerd/enmime/v2"
 
-	"helpdesk/gateway/testkit"
+	"helpdesk/gateway/internal/testkit"
 	"helpdesk/store"
 )
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"helpdesk/gateway/testkit"
+	"helpdesk/gateway/internal/testkit"
 	"helpdesk/store"
 	"helpdesk/threading/token"
 )

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"helpdesk/gateway/testkit"
+	"helpdesk/gateway/internal/testkit"
 )
 
 var _ = claim("`helpdesk serve` runs the daemon: SMTP in, mail out through the relay, CLI over its socket (every test of this package)",

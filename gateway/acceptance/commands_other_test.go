@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"helpdesk/gateway/testkit"
+	"helpdesk/gateway/internal/testkit"
 )
 
 var _ = claim("#reply and #note override the notification's default on the main thread: a #reply to a note notification reaches the customer, a #note to a public one does not",

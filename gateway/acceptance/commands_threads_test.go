@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"helpdesk/gateway/testkit"
+	"helpdesk/gateway/internal/testkit"
 )
 
 var _ = claim("#forward <addr> with #subject <text> and #include none|last|all: the collaborator gets only the agent's text (and with last the newest public comment), never the requester, subject or notes; the answer reaches staff only; #done marks the side thread done",

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"helpdesk/gateway/testkit"
+	"helpdesk/gateway/internal/testkit"
 )
 
 // Outside-in tests of the #help card's TICKET commands: an agent's

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"helpdesk/gateway/testkit"
+	"helpdesk/gateway/internal/testkit"
 )
 
 var _ = claim("a reply to a closed ticket: a bare acknowledgement is recorded on it; the first real reply opens one follow-up that inherits requester, CCs, group, tags, priority and the active assignee, linked both ways, acknowledged with its number; later replies join it until it is closed",

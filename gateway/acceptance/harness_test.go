@@ -20,9 +20,9 @@ import (
 	"testing"
 	"time"
 
-	"helpdesk/gateway/bench"
-	"helpdesk/gateway/dnstest"
-	"helpdesk/gateway/testkit"
+	"helpdesk/gateway/internal/bench"
+	"helpdesk/gateway/internal/dnstest"
+	"helpdesk/gateway/internal/testkit"
 )
 
 // bin is the helpdesk binary built by TestMain.

@@ -12,7 +12,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"helpdesk/gateway/testkit"
+	"helpdesk/gateway/internal/testkit"
 )
 
 var _ = claim("/healthz answers 503 naming the failing store writes while every mail gets 451, and 200 once a write succeeds; a repeated error is logged once, then once per interval with the count left out; helpdesk_smtp_sessions counts connections from accept to close",

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"helpdesk/gateway/testkit"
+	"helpdesk/gateway/internal/testkit"
 )
 
 var _ = claim("leak guard: a mail to the customer that shares a run of 8 words with a private note (case, line breaks, punctuation ignored; Korean words kept whole) is held: the customer gets nothing, the author a held transcript naming the words, #send releases it; a 7-word run is sent; `[commands] leak_guard_words` sets the length",

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"helpdesk/gateway/testkit"
+	"helpdesk/gateway/internal/testkit"
 )
 
 // rcptArg returns the mails whose RCPT TO argument was exactly arg.

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"helpdesk/gateway/bench"
+	"helpdesk/gateway/internal/bench"
 )
 
 var _ = claim("`[smtp] parse_budget` bounds the mail parsed at once: mails wait for it (a mail larger than the budget goes through alone); 1.9 MiB mails of 8-bit text their declared charset does not decode, sent together, all get 250 and are stored raw byte for byte",

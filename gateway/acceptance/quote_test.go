@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"helpdesk/gateway/testkit"
+	"helpdesk/gateway/internal/testkit"
 )
 
 var _ = claim("quoted history is stripped from replies written on phones (an attribution above an unquoted original); a forwarded message is content and stays",

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"helpdesk/gateway/testkit"
+	"helpdesk/gateway/internal/testkit"
 )
 
 var _ = claim("mail a person wrote (an agent's public reply, a side-thread message) carries no Auto-Submitted header; acknowledgements, notifications and transcripts do",

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"helpdesk/gateway/testkit"
+	"helpdesk/gateway/internal/testkit"
 )
 
 var _ = claim("in an answer to a side-thread notification (#forward) a plain reply goes to the thread's collaborators only; #reply is a public reply to the requester on the main thread (the collaborator gets nothing of it); #note a private note on the main thread that reaches nobody outside staff; the side-thread footer and the transcript say so",

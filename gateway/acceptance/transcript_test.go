@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"helpdesk/gateway/testkit"
+	"helpdesk/gateway/internal/testkit"
 )
 
 var _ = claim("transcript and held-mail subjects carry one prefix and the ticket's subject",

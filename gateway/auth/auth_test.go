@@ -16,7 +16,7 @@ import (
 	"github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-msgauth/dmarc"
 
-	"helpdesk/gateway/dnstest"
+	"helpdesk/gateway/internal/dnstest"
 )
 
 const baseMsg = "From: Alice <alice@example.com>\r\n" +

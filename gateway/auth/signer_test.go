@@ -16,7 +16,7 @@ import (
 	"strings"
 	"testing"
 
-	"helpdesk/gateway/dnstest"
+	"helpdesk/gateway/internal/dnstest"
 )
 
 const outboundMsg = "From: Help Desk <help@desk.test>\r\n" +

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"helpdesk/config"
-	"helpdesk/gateway/dnstest"
 	"helpdesk/gateway/engine"
+	"helpdesk/gateway/internal/dnstest"
 	"helpdesk/threading"
 )
 

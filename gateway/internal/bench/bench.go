@@ -15,7 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"helpdesk/gateway/dnstest"
+	"helpdesk/gateway/internal/dnstest"
 	"io"
 	"math/rand/v2"
 	"net"

@@ -24,7 +24,7 @@ import (
 
 	"helpdesk/config"
 	"helpdesk/gateway/daemon"
-	"helpdesk/gateway/dnstest"
+	"helpdesk/gateway/internal/dnstest"
 	"helpdesk/store"
 )
 

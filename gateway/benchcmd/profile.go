@@ -1,4 +1,4 @@
-package main
+package benchcmd
 
 import (
 	"os"
@@ -6,13 +6,15 @@ import (
 	"runtime/pprof"
 	"syscall"
 
-	"helpdesk/gateway/bench"
+	"helpdesk/gateway/internal/bench"
 )
 
-// When the bench starts the daemon with HELPDESK_BENCH_CPUPROFILE=FILE,
-// the process profiles its CPU from the start until SIGUSR1, then writes
-// FILE, a heap profile to FILE.heap and the marker FILE.done.
-func init() {
+// ProfileFromEnv is for the daemon the bench starts: when it runs with
+// HELPDESK_BENCH_CPUPROFILE=FILE, the process profiles its CPU from then
+// until SIGUSR1, then writes FILE, a heap profile to FILE.heap and the
+// marker FILE.done. cmd/helpdesk calls it first thing (from init), so the
+// profile covers the daemon's start.
+func ProfileFromEnv() {
 	path := os.Getenv(bench.ProfileEnv)
 	if path == "" {
 		return

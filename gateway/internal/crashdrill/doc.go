@@ -8,8 +8,8 @@
 // duplicate delivery only for an attempt the daemon logged as possibly
 // duplicated).
 //
-// `go test ./gateway/crashdrill` runs one iteration (skipped with -short);
-// `go test -tags crashdrill -run Crash ./gateway/crashdrill` runs 20, and
+// `go test ./gateway/internal/crashdrill` runs one iteration (skipped with -short);
+// `go test -tags crashdrill -run Crash ./gateway/internal/crashdrill` runs 20, and
 // HELPDESK_CRASH_ITERATIONS=N overrides either. scripts/crash-drill wraps
 // the second form.
 package crashdrill

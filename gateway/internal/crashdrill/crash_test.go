@@ -22,10 +22,10 @@ import (
 	"github.com/emersion/go-smtp"
 	bolt "go.etcd.io/bbolt"
 
-	"helpdesk/gateway/bench"
 	"helpdesk/gateway/control"
-	"helpdesk/gateway/dnstest"
-	"helpdesk/gateway/testkit"
+	"helpdesk/gateway/internal/bench"
+	"helpdesk/gateway/internal/dnstest"
+	"helpdesk/gateway/internal/testkit"
 	"helpdesk/store"
 )
 

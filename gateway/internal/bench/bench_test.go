@@ -5,7 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"helpdesk/gateway/dnstest"
+	"helpdesk/gateway/internal/dnstest"
 	"math/rand/v2"
 	"net"
 	"net/mail"

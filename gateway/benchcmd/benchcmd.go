@@ -1,0 +1,142 @@
+// Package benchcmd is the `helpdesk bench` subcommand: its flags, its
+// output and the hidden reference server. The instrument itself lives in
+// gateway/internal/bench, out of gateway's public surface; Go lets only
+// packages under gateway/ import it, so cmd/helpdesk reaches it through
+// this one entry (Main, and ProfileFromEnv for the daemon it starts).
+package benchcmd
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"helpdesk/gateway/internal/bench"
+)
+
+const benchUsage = `usage: helpdesk bench [flags]
+
+Measures SMTP ingest. The daemon runs as a child process on a temporary
+data directory (or -addr drives one already running), the reference (a
+minimal go-smtp + bbolt server with the store's commit strategy) runs in
+alternating runs, and the report gives msg/s, DATA-end->250 latency
+p50/p99/max, the daemon's peak RSS (VmHWM), bytes written (write_bytes)
+per mail, store size and the ratio helpdesk/reference (median of the
+paired runs). Only loopback addresses are used.
+
+modes (-mode):
+  new-ticket-4k  4 KiB new-ticket mail, distinct senders, 32 sessions (default)
+  sequential     the same from one client, one mail after the other
+  mix            new tickets of 4 KiB and 50 KiB, attachments, customer
+                 replies to harvested reply tokens, agent replies with commands
+  large          4 concurrent 25 MiB mails: the daemon's peak RSS
+  charset-flood  200 concurrent sessions from 127.0.0.1-127.0.0.10, each a
+                 1.9 MiB mail of 8-bit text its declared charset does not
+                 decode: every mail gets 250, and the daemon's peak RSS
+  all            every mode above, and new-ticket-4k with DKIM signing on
+
+The bench daemon has one mailbox and two agents in a group with round-robin
+assignment, relays outbound mail to an in-bench sink (which harvests the
+reply tokens the mix answers), authenticates staff by reply token
+(auth.staff = ["token"]: agent replies go to the agent's notification
+token) and answers its DMARC lookups from a loopback DNS stub (NXDOMAIN).
+-tickets N writes N tickets straight into a store (store.Open + Tx, the
+records and indexes a mail-opened ticket has) before the daemon starts, then
+alternates runs on an empty store and on the filled one.
+
+flags:
+`
+
+// Main runs `helpdesk bench` with args (after the subcommand) and returns
+// the exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) >= 2 && (args[0] == "--reference-server" || args[0] == "-reference-server") {
+		return referenceServer(args[1], stdout, stderr)
+	}
+	fs := flag.NewFlagSet("helpdesk bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, benchUsage)
+		fs.PrintDefaults()
+	}
+	var o bench.Options
+	var jsonOut, quiet bool
+	fs.StringVar(&o.Mode, "mode", bench.ModeNewTicket, "new-ticket-4k, sequential, mix, large, charset-flood or all")
+	fs.IntVar(&o.Sessions, "sessions", 0, "concurrent SMTP sessions (0: the mode's default)")
+	fs.IntVar(&o.Messages, "n", 0, "mails per run (0: the mode's default: 10000, sequential 2000, large 8, charset-flood 200)")
+	fs.DurationVar(&o.Duration, "duration", 0, "time limit per run (default 60s)")
+	fs.IntVar(&o.Runs, "runs", 0, "alternating paired runs (default 5; large 1)")
+	fs.StringVar(&o.Conn, "conn", "", "new (a connection per mail) or reuse (default: new; sequential: reuse)")
+	fs.BoolVar(&o.DKIM, "dkim", false, "sign outbound mail with DKIM (RSA 2048)")
+	fs.BoolVar(&o.NoReference, "no-reference", false, "skip the reference runs")
+	fs.IntVar(&o.Tickets, "tickets", 0, "pre-fill a store with this many tickets and compare ingest with an empty store")
+	fs.StringVar(&o.PrefillDir, "prefill-dir", "", "keep (or reuse) the pre-filled store in this directory")
+	fs.StringVar(&o.Addr, "addr", "", "drive a running daemon at this loopback host:port instead of starting one")
+	fs.IntVar(&o.Pid, "pid", 0, "with -addr: the daemon's pid, for peak RSS and bytes written")
+	fs.StringVar(&o.SinkListen, "sink", "", "with -addr and -mode mix: listen here as the daemon's relay to harvest reply tokens")
+	fs.StringVar(&o.WorkDir, "workdir", "", "parent directory of the temporary data directories")
+	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directories")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write the first helpdesk run's CPU profile (and FILE.heap) here")
+	fs.BoolVar(&jsonOut, "json", false, "JSON output")
+	fs.BoolVar(&quiet, "q", false, "no progress lines on stderr")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "helpdesk bench: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if o.Addr == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			fmt.Fprintf(stderr, "helpdesk bench: %v\n", err)
+			return 1
+		}
+		o.Binary = exe
+	}
+	if !quiet {
+		o.Progress = stderr
+	}
+	reports, err := bench.Execute(o)
+	if jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if reports == nil {
+			reports = []*bench.Report{}
+		}
+		enc.Encode(reports)
+	} else {
+		bench.Print(stdout, reports)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "helpdesk bench: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// referenceServer is the hidden `helpdesk bench --reference-server DIR`:
+// the bench's reference in a process of its own, until SIGTERM.
+func referenceServer(dir string, stdout, stderr io.Writer) int {
+	r, err := bench.StartReference(dir, "127.0.0.1:0", 25<<20)
+	if err != nil {
+		fmt.Fprintf(stderr, "reference: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "reference SMTP on %s\n", r.Addr)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	<-sig
+	if err := r.Close(); err != nil {
+		fmt.Fprintf(stderr, "reference: %v\n", err)
+		return 1
+	}
+	return 0
+}
