@@ -20,8 +20,8 @@
 //     written to its own blob file and fsync'd. A failed commit answers
 //     451, so the sending MTA retries; /healthz then answers 503 naming
 //     the failure. A SIGKILL at any moment loses nothing that got 250 (the
-//     crash drill, package gateway/crashdrill, checks it), and power loss
-//     nothing as far as the disk honours fsync.
+//     crash drill, package gateway/internal/crashdrill, checks it), and
+//     power loss nothing as far as the disk honours fsync.
 //   - Any bytes the SMTP layer accepts are stored raw. Parsing never fails
 //     (package threading): a mail that cannot be parsed fully is applied
 //     with what could be read, its problems are kept on the message

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"testing"
 
-	"helpdesk/gateway/testkit"
+	"helpdesk/gateway/internal/testkit"
 )
 
 var _ = claim("while the daemon runs, every queued mail is delivered exactly once (a repeat is possible only after a crash, and is then logged)",

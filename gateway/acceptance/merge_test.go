@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"helpdesk/gateway/testkit"
+	"helpdesk/gateway/internal/testkit"
 )
 
 var _ = claim("#merge <n> cc of tickets with different requesters tells both, and the survivor's people learn nothing of the merged ticket's subject or text",
