@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"helpdesk/gateway/testkit"
+	"helpdesk/gateway/internal/testkit"
 )
 
 var _ = claim("/metrics keeps every helpdesk_* metric's name, type and labels (Prometheus text format, DATA-end->250 histogram buckets unchanged) and exports the process and Go runtime metrics",
