@@ -678,6 +678,13 @@ func (c *Config) Warnings() []Problem {
 				Fix: `set trusted_authserv_ids to the authserv-id your MTA writes in Authentication-Results, e.g. ["mx.example.com"]`})
 		}
 	}
+	for i, g := range c.Groups {
+		if c.groupAgentCount(g.Name) == 0 {
+			w = append(w, Problem{Key: fmt.Sprintf("group[%d]", i),
+				Msg: fmt.Sprintf("group %q has no agent: every agent is told of the tickets that wait in it", g.Name),
+				Fix: fmt.Sprintf(`add groups = [%q] to the [[agent]] entries of the team that works it`, g.Name)})
+		}
+	}
 	for i, mb := range c.Mailboxes {
 		key := fmt.Sprintf("mailbox[%d]", i)
 		if mb.Group == "" {
@@ -686,17 +693,23 @@ func (c *Config) Warnings() []Problem {
 				Fix: `set group = "<name of a [[group]]>" on the mailbox`})
 			continue
 		}
-		agents := 0
-		for _, ag := range c.Agents {
-			if (ag.Role == RoleAgent || ag.Role == RoleAdmin) && slices.ContainsFunc(ag.Groups, func(g string) bool { return strings.EqualFold(g, mb.Group) }) {
-				agents++
-			}
-		}
-		if agents == 0 {
+		if c.groupAgentCount(mb.Group) == 0 && c.Group(mb.Group) == nil {
 			w = append(w, Problem{Key: key + ".group",
 				Msg: fmt.Sprintf("group %q of mailbox %s has no agent: every agent is told of its tickets instead", mb.Group, mb.Address),
 				Fix: fmt.Sprintf(`add groups = [%q] to the [[agent]] entries of the team that answers %s`, mb.Group, mb.Address)})
 		}
 	}
 	return w
+}
+
+// groupAgentCount is how many agents and admins (not light agents) are in
+// the group.
+func (c *Config) groupAgentCount(group string) int {
+	n := 0
+	for _, ag := range c.Agents {
+		if (ag.Role == RoleAgent || ag.Role == RoleAdmin) && slices.ContainsFunc(ag.Groups, func(g string) bool { return strings.EqualFold(g, group) }) {
+			n++
+		}
+	}
+	return n
 }

@@ -348,3 +348,31 @@ func TestReadOnlyCommandCreatesNoStore(t *testing.T) {
 		t.Errorf("a read-only command created the store (stat: %v)", err)
 	}
 }
+
+var _ = claim("`helpdesk inject` without --rcpt, for a mail with none of our addresses on To or Cc, stores nothing and exits 75 (EX_TEMPFAIL: the MTA keeps the mail) asking for --rcpt; it never guesses a mailbox",
+	"TestInjectWithoutRecipientIsRefused")
+
+// Found by a black-box run: without --rcpt a mail addressed To someone
+// else was filed in the first mailbox, and that address became a public
+// CC of the ticket.
+func TestInjectWithoutRecipientIsRefused(t *testing.T) {
+	e := Start(t, Options{})
+	mail := filepath.Join(e.Dir, "bcc.eml")
+	os.WriteFile(mail, []byte("From: Ken <ken@e-fun.example>\r\nTo: partner@z.example\r\nSubject: Bcc'd to support\r\nMessage-ID: <"+e.ID("i")+">\r\n\r\nHello.\r\n"), 0o600)
+	_, errOut, code := e.CLI("inject", mail)
+	if code != 75 || !strings.Contains(errOut, "--rcpt") {
+		t.Errorf("inject without --rcpt: exit %d, stderr %q; want 75 asking for --rcpt", code, errOut)
+	}
+	var list []struct{ ID uint64 }
+	e.JSON(&list, "tickets")
+	if len(list) != 0 {
+		t.Errorf("%d tickets opened", len(list))
+	}
+	if n := len(e.Mailbox("partner@z.example")); n != 0 {
+		t.Errorf("the To address got %d mails", n)
+	}
+	e.MustCLI("inject", mail, "--rcpt", "support@example.com")
+	if tk := e.Show(1); tk.Mailbox != "support@example.com" {
+		t.Errorf("with --rcpt: mailbox %q", tk.Mailbox)
+	}
+}

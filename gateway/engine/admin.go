@@ -27,14 +27,18 @@ type InjectOptions struct {
 	TrustAuthRes bool
 	// Rcpts are the envelope recipients; each must be one of our
 	// addresses, as RCPT TO requires. Without them, our addresses on the
-	// To and Cc lines stand in (and the first mailbox when there are
-	// none), which misses a mailbox that was only a Bcc.
+	// To and Cc lines stand in (which misses a mailbox that was only a
+	// Bcc); with none there, the mail is refused (ErrNoRecipient).
 	Rcpts []string
 	// Sender is the envelope sender (MAIL FROM; "" is the null sender
 	// <>), used when HasSender; otherwise Return-Path or From stands in.
 	Sender    string
 	HasSender bool
 }
+
+// ErrNoRecipient is an injected mail with no envelope recipient and none
+// of our addresses on its To or Cc line.
+var ErrNoRecipient = errors.New("none of our addresses is on the To or Cc line and no envelope recipient was given: pass it with --rcpt (Postfix's pipe: --rcpt ${recipient}); nothing was stored")
 
 // ErrNoSuchMailbox is an envelope recipient that is none of our
 // addresses (SMTP's 550 5.1.1).
@@ -66,7 +70,11 @@ func (e *Engine) InjectEnvelope(ctx context.Context, raw []byte, opt InjectOptio
 				}
 			}
 			if len(rcpts) == 0 {
-				rcpts = []string{cfg.Mailboxes[0].Address}
+				// Guessing a mailbox would misroute a mail that reached us
+				// as a Bcc or through an alias (and make the To addresses
+				// CCs of a ticket they never wrote to). The MTA keeps the
+				// mail while the pipe's arguments are fixed.
+				return Result{}, ErrNoRecipient
 			}
 		}
 		if !opt.HasSender {

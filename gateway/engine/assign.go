@@ -96,6 +96,9 @@ func (a *applier) flushIntros() error {
 // agent ag being told.
 func (a *applier) assignedLine(tk *store.Ticket, ag *config.Agent, roundRobin bool, by string) string {
 	switch {
+	case tk.Assignee == "" && !a.groupHasAgents(tk.Group):
+		// ticketAgents told every agent: say why.
+		return fmt.Sprintf("It waits unassigned: group %s has no agents, so every agent is told; any of you may take it (#assign me).", orDash(tk.Group))
 	case tk.Assignee == "":
 		return fmt.Sprintf("It waits unassigned in group %s: any of its agents may take it (#assign me).", orDash(tk.Group))
 	case tk.Assignee != staffEmail(ag):
@@ -379,4 +382,15 @@ func waited(d time.Duration) string {
 	}
 	days := int(d.Hours()) / 24
 	return fmt.Sprintf("%dd %dh", days, int(d.Hours())-24*days)
+}
+
+// groupHasAgents reports whether the group has an agent (not only light
+// agents) to be told of its tickets.
+func (a *applier) groupHasAgents(group string) bool {
+	for _, g := range a.cfg.GroupAgents(group) {
+		if g.IsAgent() {
+			return true
+		}
+	}
+	return false
 }

@@ -28,6 +28,11 @@ import (
 
 // Worker delivers queued mail.
 type Worker struct {
+	// settingsGen counts RetryWaiting calls: a round that started before
+	// one schedules its failed mail for now, not after a backoff (its
+	// attempts used the settings that were just fixed).
+	settingsGen atomic.Int64
+
 	db     *store.DB
 	cfg    func() *config.Config
 	log    *slog.Logger
@@ -247,6 +252,7 @@ func (w *Worker) drain(yield bool) (int, time.Time) {
 		}
 	}
 	cfg := w.cfg()
+	gen := w.settingsGen.Load()
 	relay := cfg.Outbound.Relay != ""
 	for _, o := range ready {
 		if !o.Started.IsZero() {
@@ -319,7 +325,7 @@ func (w *Worker) drain(yield bool) (int, time.Time) {
 			var errs []error
 			flush := func() {
 				if len(done) > 0 {
-					w.record(cfg, done, errs, relay)
+					w.record(cfg, done, errs, relay, gen)
 					done, errs = done[:0], errs[:0]
 				}
 			}
@@ -533,8 +539,9 @@ func (w *Worker) attempt(cfg *config.Config, o *store.Outbound, relay bool, conn
 // record stores the results of a round in one write: sent, retried with
 // backoff, deferred (the relay failed before the item was tried), or
 // given up; the items leave the in-flight set.
-func (w *Worker) record(cfg *config.Config, items []*store.Outbound, errs []error, relay bool) {
+func (w *Worker) record(cfg *config.Config, items []*store.Outbound, errs []error, relay bool, gen int64) {
 	now := w.now()
+	stale := w.settingsGen.Load() != gen // the settings changed during the round
 	type outcome struct {
 		giveUp, deferred bool
 		backoff          time.Duration
@@ -550,6 +557,9 @@ func (w *Worker) record(cfg *config.Config, items []*store.Outbound, errs []erro
 		var def deferredError
 		if errors.As(err, &def) {
 			outs[i] = outcome{deferred: true, backoff: w.relayBackoff(cfg)}
+			if stale {
+				outs[i].backoff = 0
+			}
 			continue
 		}
 		var perm permanentError
@@ -563,6 +573,9 @@ func (w *Worker) record(cfg *config.Config, items []*store.Outbound, errs []erro
 		backoff := cfg.Outbound.RetryInitial.D() << min(o.Attempts, 20)
 		if max := cfg.Outbound.RetryMax.D(); backoff > max || backoff <= 0 {
 			backoff = max
+		}
+		if stale && !giveUp {
+			backoff = 0 // tried with the old settings: try the new ones now
 		}
 		outs[i] = outcome{giveUp: giveUp, backoff: backoff}
 		switch {
@@ -934,7 +947,11 @@ func (w *Worker) Requeue(ids []uint64, allFailed bool) (int, error) {
 
 // RetryWaiting makes the mail waiting for a retry after an error due now
 // (the relay settings were changed, most likely to fix what failed).
-func (w *Worker) RetryWaiting() (int, error) { return w.requeue(nil, false, true) }
+func (w *Worker) RetryWaiting() (int, error) {
+	w.settingsGen.Add(1) // mail being tried right now is retried too
+	defer w.Wake()
+	return w.requeue(nil, false, true)
+}
 
 func (w *Worker) requeue(ids []uint64, failed, waiting bool) (int, error) {
 	w.round.Lock()
