@@ -138,8 +138,10 @@ type Commands struct {
 	// LeakGuardWords: a staff mail to end users or collaborators is held
 	// when it shares a run of this many words with a private note or
 	// another side thread of its ticket (case, white space, punctuation
-	// and quote markers ignored). Shorter runs never hold a mail: they
-	// are too common in ordinary replies.
+	// and quote markers ignored), or a run of 3 × this many Han, Kana or
+	// Hangul-syllable characters (text written without spaces is one
+	// "word"). Shorter runs never hold a mail: they are too common in
+	// ordinary replies.
 	LeakGuardWords int `toml:"leak_guard_words"`
 }
 

@@ -99,3 +99,38 @@ func TestLeakGuardRunLengthConfigurable(t *testing.T) {
 		t.Fatal("with leak_guard_words = 12 an 8-word run was held")
 	}
 }
+
+var _ = claim("leak guard: text written without spaces (Japanese, Chinese, Korean typed without spaces) is compared by its Han, Kana and Hangul characters: a mail to the customer sharing a run of 3×leak_guard_words (24) such characters with a private note is held, and the held transcript names the run",
+	"TestLeakGuardJapaneseUnspaced", "TestLeakGuardKoreanUnspaced")
+
+// cjkLeak sends note as a private note, then a public #reply repeating it
+// word for word between a greeting and a closing; the customer must get
+// nothing of it and the author a held transcript naming the run.
+func cjkLeak(t *testing.T, note, greeting, closing, run string) {
+	t.Helper()
+	e := Start(t, Options{})
+	n1 := leakSetup(t, e, note)
+	kenBefore := len(e.Mailbox(ken))
+	answerAs(e, "Victoria <"+vic+">", n1, "#reply\n"+greeting+"\n\n"+note+"\n\n"+closing+"\n")
+	held := e.Find(vic, "Held:")
+	if n := len(e.Mailbox(ken)); n != kenBefore || inKen(e, closing) {
+		t.Fatalf("a public reply repeating a private note written without spaces reached the customer (%d new mails)", n-kenBefore)
+	}
+	if !strings.Contains(held.Env.Text, "HELD") || !strings.Contains(held.Env.Text, "private note") ||
+		!strings.Contains(held.Env.Text, run) {
+		t.Fatalf("held transcript does not name the shared run %q:\n%s", run, held.Env.Text)
+	}
+}
+
+// Japanese has no spaces between words: the whole note is one "word" to
+// the word check, so the character check must catch it.
+func TestLeakGuardJapaneseUnspaced(t *testing.T) {
+	const note = "お客様のサーバーのパスワードは毎週月曜日の朝に自動的に変更されます"
+	cjkLeak(t, note, "ケン様", "よろしくお願いいたします。", note)
+}
+
+// Korean typed without spaces is one "word" too.
+func TestLeakGuardKoreanUnspaced(t *testing.T) {
+	cjkLeak(t, "고객서버의비밀번호는매주월요일아침에자동으로변경됩니다",
+		"켄고객님,", "감사합니다.", "고객서버의비밀번호는매주월요일아침에자동으로변경됩니다")
+}

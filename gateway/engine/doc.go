@@ -107,7 +107,12 @@
 // Collision guard (guard.go): an agent's public reply answering a
 // notification older than another agent's public reply on the ticket is
 // held as a hidden comment, and the author gets a transcript quoting what
-// was said meanwhile. The leak guard (SPEC 2) holds mail the same way. A
+// was said meanwhile. The leak guard (SPEC 2) holds mail the same way
+// when it shares a run of commands.leak_guard_words (8) words with a
+// private note or another side thread, or, for text written without
+// spaces, a run of 3 × that (24) Han, Hiragana, Katakana or Hangul-syllable
+// characters (all other characters left out); both are hashed windows
+// confirmed by comparison, and the transcript quotes the run. A
 // held mail is held whole, commands included; #send in a reply to the
 // transcript, from its author, applies and sends it.
 //

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 
@@ -51,8 +52,9 @@ func (a *applier) guard(tk *store.Ticket, c *store.Comment, side bool) (bool, st
 	if n <= 0 {
 		n = defaultLeakGuardWords
 	}
-	out := leakWords(c.Text)
-	if len(out) < n {
+	out, outChars := leakWords(c.Text), leakChars(c.Text)
+	nc := leakCharsPerWord * n
+	if len(out) < n && len(outChars.rs) < nc {
 		return false, "", nil
 	}
 	for _, x := range cs {
@@ -63,12 +65,16 @@ func (a *applier) guard(tk *store.Ticket, c *store.Comment, side bool) (bool, st
 		if !private {
 			continue
 		}
-		if frag, ok := sharedRun(out, leakWords(originalText(x)), n); ok {
-			where := "a private note"
-			if x.Thread != 0 {
-				where = fmt.Sprintf("side thread %d", x.Thread)
-			}
+		where := "a private note"
+		if x.Thread != 0 {
+			where = fmt.Sprintf("side thread %d", x.Thread)
+		}
+		text := originalText(x)
+		if frag, ok := sharedRun(out, leakWords(text), n); ok {
 			return true, fmt.Sprintf("it shares %d or more words in a row with %s (comment %d): %q", n, where, x.ID, frag), nil
+		}
+		if frag, ok := outChars.sharedRun(leakChars(text), nc); ok {
+			return true, fmt.Sprintf("it shares %d or more Chinese, Japanese or Korean characters in a row with %s (comment %d): %q", nc, where, x.ID, frag), nil
 		}
 	}
 	return false, "", nil
@@ -161,6 +167,94 @@ func sharedRun(out, p []string, n int) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// leakCharsPerWord: Chinese and Japanese, and Korean typed without
+// spaces, have no word separators, so a whole sentence is one "word" to
+// leakWords. For those scripts the guard compares characters instead: a
+// run of leakCharsPerWord × leak_guard_words of them (24 by default,
+// roughly the length of 8 words) holds the mail.
+const leakCharsPerWord = 3
+
+// unspaced is the sequence of characters of scripts written without
+// spaces in a text (leakChars), with where each one starts in the
+// normalized text, so a matched run can be quoted as written.
+type unspaced struct {
+	text string // NFKC of the text
+	rs   []rune
+	at   []int // byte offset of rs[i] in text
+}
+
+// leakChars keeps the characters of scripts written without spaces (Han,
+// Hiragana, Katakana, Hangul syllables) of s, after NFKC (half-width
+// Katakana and decomposed Hangul become the usual forms); everything
+// else is dropped, so spacing, punctuation, Latin words and marks such
+// as "ー" (script Common) in between never matter.
+func leakChars(s string) unspaced {
+	u := unspaced{text: norm.NFKC.String(s)}
+	for i, r := range u.text {
+		if isUnspacedScript(r) {
+			u.rs = append(u.rs, r)
+			u.at = append(u.at, i)
+		}
+	}
+	return u
+}
+
+func isUnspacedScript(r rune) bool {
+	if r < 0x2E80 {
+		return false // fast path: nothing below the CJK radicals qualifies
+	}
+	return (r >= 0xAC00 && r <= 0xD7A3) || // Hangul syllables
+		unicode.Is(unicode.Han, r) || unicode.Is(unicode.Hiragana, r) || unicode.Is(unicode.Katakana, r)
+}
+
+// sharedRun is sharedRun for the characters of leakChars: every
+// n-character window of p is hashed once (FNV-1a), a hash hit is
+// confirmed by comparison and extended to the longest run. The run is
+// returned as it stands in the (normalized) outgoing text, from its
+// first to its last character, with what was dropped in between.
+func (u unspaced) sharedRun(pu unspaced, n int) (string, bool) {
+	out, p := u.rs, pu.rs
+	if n <= 0 || len(out) < n || len(p) < n {
+		return "", false
+	}
+	windows := make(map[uint64][]int, len(p)-n+1)
+	for j := 0; j+n <= len(p); j++ {
+		h := runeWindowHash(p[j : j+n])
+		windows[h] = append(windows[h], j)
+	}
+	for i := 0; i+n <= len(out); i++ {
+		for _, j := range windows[runeWindowHash(out[i:i+n])] {
+			if !slices.Equal(out[i:i+n], p[j:j+n]) {
+				continue // a hash collision
+			}
+			k := n
+			for i+k < len(out) && j+k < len(p) && out[i+k] == p[j+k] {
+				k++
+			}
+			last := u.at[i+k-1]
+			_, size := utf8.DecodeRuneInString(u.text[last:])
+			return u.text[u.at[i] : last+size], true
+		}
+	}
+	return "", false
+}
+
+// runeWindowHash is FNV-1a over the runes' UTF-8 forms (self-delimiting:
+// no separator needed), without allocating.
+func runeWindowHash(rs []rune) uint64 {
+	const offset64, prime64 = 14695981039346656037, 1099511628211
+	h := uint64(offset64)
+	var b [4]byte
+	for _, r := range rs {
+		k := utf8.EncodeRune(b[:], r)
+		for _, c := range b[:k] {
+			h ^= uint64(c)
+			h *= prime64
+		}
+	}
+	return h
 }
 
 func windowHash(words []string) uint64 {

@@ -114,3 +114,60 @@ func TestSharedRun(t *testing.T) {
 		t.Error("a 7-word note matched with n = 8")
 	}
 }
+
+// The character check for scripts written without spaces: a run of
+// leakCharsPerWord × leak_guard_words (24 by default) Han, Kana or
+// Hangul characters in common holds; one fewer does not; what else stands
+// between them (spaces, Latin, punctuation, "ー") does not count.
+func TestSharedCharRun(t *testing.T) {
+	const n = leakCharsPerWord * defaultLeakGuardWords
+	if n != 24 {
+		t.Fatalf("default character run is %d, documented as 24", n)
+	}
+	const ko = "고객서버의비밀번호는매주월요일아침에자동으로변경됩니다" // 27 Hangul syllables
+	const ja = "お客様のサーバーのパスワードは毎週月曜日の朝に自動的に変更されます"
+	rs := []rune(ko)
+	for _, tc := range []struct {
+		name, note, out, want string
+	}{
+		{"23 shared characters are sent", ko, "안내: " + string(rs[:23]) + " 끝.", ""},
+		{"24 shared characters are held", ko, "안내: " + string(rs[:24]) + " 끝.", string(rs[:24])},
+		{"the whole unspaced Korean note", ko, "켄고객님, " + ko + ". 감사합니다.", ko},
+		{"Korean note spaced differently", ko, "고객 서버의 비밀번호는 매주 월요일 아침에 자동으로 변경됩니다", "고객 서버의 비밀번호는 매주 월요일 아침에 자동으로 변경됩니다"},
+		{"the whole Japanese note", ja, "ケン様\n\n" + ja + "。\nよろしくお願いいたします。", ja},
+		{"mixed text: Latin, full-width punctuation, spaces and line breaks in between", ja,
+			"お客様のserver（サーバー）のパスワードは、毎週\n月曜日の朝に 自動的に変更されます!",
+			"お客様のserver(サーバー)のパスワードは、毎週\n月曜日の朝に 自動的に変更されます"},
+		{"half-width Katakana folds (NFKC)", ja, "お客様のｻｰﾊﾞｰのﾊﾟｽﾜｰﾄﾞは毎週月曜日の朝に自動的に変更されます", ja},
+		{"Chinese", "客户的服务器密码每周一早上会自动更改请不要告诉客户这个安排谢谢", "您好！客户的服务器密码每周一早上会自动更改，请不要告诉客户。", "客户的服务器密码每周一早上会自动更改,请不要告诉客户"},
+		{"Latin text has no such characters", "Finance confirmed the customer still owes us two invoices from March",
+			"Finance confirmed the customer still owes us two invoices from March", ""},
+		// Spaced Korean: 7 shared words (21 syllables) stay below both checks.
+		{"spaced Korean, 7 words", "고객은 아직 3월 청구서 두 건을 결제하지 않았으니, 환불은 약속하지 마세요. 재무팀 확인 완료.",
+			"켄 고객님, 두 건을 결제하지 않았으니! 환불은 약속하지 마세요? 라고 적혀 있네요.", ""},
+	} {
+		got, ok := leakChars(tc.out).sharedRun(leakChars(tc.note), n)
+		if ok != (tc.want != "") || got != tc.want {
+			t.Errorf("%s: sharedRun = %q, %v; want %q", tc.name, got, ok, tc.want)
+		}
+	}
+	// The word check is unchanged for spaced Korean: 8 words hold.
+	const note = "고객은 아직 3월 청구서 두 건을 결제하지 않았으니, 환불은 약속하지 마세요. 재무팀 확인 완료."
+	if got, ok := sharedRun(leakWords("켄 고객님, 3월 청구서… 두 건을 「결제하지 않았으니」 환불은 약속하지 못합니다."), leakWords(note), 8); !ok ||
+		got != "3월 청구서 두 건을 결제하지 않았으니 환불은 약속하지" {
+		t.Errorf("spaced Korean word run: %q, %v", got, ok)
+	}
+}
+
+func TestLeakChars(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"サーバー server 々 漢字かなカナ한글", "サバ々漢字かなカナ한글"},
+		{"\u1100\u1161\u11a8", "각"}, // conjoining jamo compose (NFKC)
+		{"ㄱㅏ ㄱ", "가"},               // compatibility jamo compose too (NFKC); a lone jamo is no syllable
+		{"Hello, world", ""},
+	} {
+		if got := string(leakChars(tc.in).rs); got != tc.want {
+			t.Errorf("leakChars(%q) = %q; want %q", tc.in, got, tc.want)
+		}
+	}
+}
