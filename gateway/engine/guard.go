@@ -70,8 +70,15 @@ func (a *applier) guard(tk *store.Ticket, c *store.Comment, side bool) (bool, st
 			where = fmt.Sprintf("side thread %d", x.Thread)
 		}
 		text := originalText(x)
-		if frag, ok := sharedRun(out, leakWords(text), n); ok {
-			return true, fmt.Sprintf("it shares %d or more words in a row with %s (comment %d): %q", n, where, x.ID, frag), nil
+		// Each check only when the outgoing text is long enough for it
+		// (most mails have no Han, Kana or Hangul at all).
+		if len(out) >= n {
+			if frag, ok := sharedRun(out, leakWords(text), n); ok {
+				return true, fmt.Sprintf("it shares %d or more words in a row with %s (comment %d): %q", n, where, x.ID, frag), nil
+			}
+		}
+		if len(outChars.rs) < nc {
+			continue
 		}
 		if frag, ok := outChars.sharedRun(leakChars(text), nc); ok {
 			return true, fmt.Sprintf("it shares %d or more Chinese, Japanese or Korean characters in a row with %s (comment %d): %q", nc, where, x.ID, frag), nil
