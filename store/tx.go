@@ -787,24 +787,12 @@ func (t *Tx) RateAllow(key string, window time.Duration, limit int) (bool, error
 // RateAllowAt is RateAllow at the caller's time (the engine's clock).
 func (t *Tx) RateAllowAt(key string, now time.Time, window time.Duration, limit int) (bool, error) {
 	b := t.b(bRate)
-	var stamps []int64
-	if v := b.Get([]byte(key)); v != nil {
-		if err := unmarshal(v, &stamps); err != nil {
-			stamps = nil
-		}
+	r := loadRate(b.Get([]byte(key)), now, window)
+	if r.count() >= limit {
+		return false, nil
 	}
-	cut := now.Add(-window).UnixNano()
-	kept := stamps[:0]
-	for _, s := range stamps {
-		if s > cut {
-			kept = append(kept, s)
-		}
-	}
-	if len(kept) >= limit {
-		return false, putJSON(b, []byte(key), kept)
-	}
-	kept = append(kept, now.UnixNano())
-	return true, putJSON(b, []byte(key), kept)
+	r.add(now)
+	return true, putJSON(b, []byte(key), r)
 }
 
 // RateCount returns how many events for key fell within window, without
@@ -815,16 +803,77 @@ func (t *Tx) RateCount(key string, window time.Duration) int {
 
 // RateCountAt is RateCount at the caller's time (the engine's clock).
 func (t *Tx) RateCountAt(key string, now time.Time, window time.Duration) int {
-	var stamps []int64
-	if v := t.b(bRate).Get([]byte(key)); v != nil {
-		_ = unmarshal(v, &stamps)
-	}
-	cut := now.Add(-window).UnixNano()
-	n := 0
-	for _, s := range stamps {
-		if s > cut {
-			n++
+	return loadRate(t.b(bRate).Get([]byte(key)), now, window).count()
+}
+
+// rateBuckets is how many parts a rate window is counted in: a record is
+// at most that many counters whatever the limit (a list of one stamp per
+// event, as kept before, was encoded again with every event: quadratic
+// for a limit of thousands). The window slides by 1/rateBuckets of itself.
+const rateBuckets = 60
+
+// rateRecord counts events per bucket of Width nanoseconds; Counts[i] is
+// bucket First+i (bucket n covers [n*Width, (n+1)*Width)).
+type rateRecord struct {
+	Width  int64    `json:"w"`
+	First  int64    `json:"f"`
+	Counts []uint32 `json:"c"`
+}
+
+// loadRate decodes a record for a window ending at now, dropping buckets
+// that left the window. A list of stamps (the earlier format) is counted
+// into buckets; a record of another window width starts afresh.
+func loadRate(v []byte, now time.Time, window time.Duration) *rateRecord {
+	width := max(int64(window)/rateBuckets, 1)
+	r := &rateRecord{Width: width, First: now.UnixNano()/width - rateBuckets + 1}
+	if len(v) > 0 {
+		var old rateRecord
+		var stamps []int64
+		switch {
+		case unmarshal(v, &stamps) == nil:
+			for _, s := range stamps {
+				r.addAt(s)
+			}
+		case unmarshal(v, &old) == nil && old.Width == width:
+			r = &old
 		}
 	}
+	r.slide(now.UnixNano() / width)
+	return r
+}
+
+// slide drops the buckets before the window whose last bucket is cur.
+func (r *rateRecord) slide(cur int64) {
+	oldest := cur - rateBuckets + 1
+	if r.First < oldest {
+		drop := min(oldest-r.First, int64(len(r.Counts)))
+		r.Counts = r.Counts[drop:]
+		r.First = oldest
+	}
+}
+
+func (r *rateRecord) count() int {
+	n := 0
+	for _, c := range r.Counts {
+		n += int(c)
+	}
 	return n
+}
+
+// add counts an event at now, sliding the window there first.
+func (r *rateRecord) add(now time.Time) {
+	r.slide(now.UnixNano() / r.Width)
+	r.addAt(now.UnixNano())
+}
+
+// addAt counts an event at unix nanoseconds ns.
+func (r *rateRecord) addAt(ns int64) {
+	i := ns/r.Width - r.First
+	if i < 0 {
+		return // before the window
+	}
+	for int64(len(r.Counts)) <= i {
+		r.Counts = append(r.Counts, 0)
+	}
+	r.Counts[i]++
 }
