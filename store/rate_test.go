@@ -35,3 +35,20 @@ func TestRateWindowBuckets(t *testing.T) {
 		t.Errorf("legacy stamps counted %d, want 2", got)
 	}
 }
+
+// A record written in the binary form reads back the same, and one that is
+// cut short starts afresh instead of failing.
+func TestRateRecordBinary(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	r := loadRate(nil, t0, time.Hour)
+	for i := 0; i < 30; i++ {
+		r.add(t0.Add(time.Duration(i) * time.Minute))
+	}
+	b := r.encode()
+	if got := loadRate(b, t0.Add(29*time.Minute), time.Hour).count(); got != 30 {
+		t.Errorf("binary record counted %d, want 30", got)
+	}
+	if got := loadRate(b[:20], t0, time.Hour).count(); got != 0 {
+		t.Errorf("a cut record counted %d, want 0", got)
+	}
+}

@@ -792,7 +792,7 @@ func (t *Tx) RateAllowAt(key string, now time.Time, window time.Duration, limit 
 		return false, nil
 	}
 	r.add(now)
-	return true, putJSON(b, []byte(key), r)
+	return true, b.Put([]byte(key), r.encode())
 }
 
 // RateCount returns how many events for key fell within window, without
@@ -830,6 +830,10 @@ func loadRate(v []byte, now time.Time, window time.Duration) *rateRecord {
 		var old rateRecord
 		var stamps []int64
 		switch {
+		case v[0] == rateBinary:
+			if d, ok := decodeRate(v); ok && d.Width == width {
+				r = d
+			}
 		case unmarshal(v, &stamps) == nil:
 			for _, s := range stamps {
 				r.addAt(s)
@@ -850,6 +854,34 @@ func (r *rateRecord) slide(cur int64) {
 		r.Counts = r.Counts[drop:]
 		r.First = oldest
 	}
+}
+
+// rateBinary marks a rate record in its binary form (a JSON value, the
+// earlier forms, starts with '[' or '{'): it is read and written with
+// every acknowledgement, so it is kept cheap to decode.
+const rateBinary = 0x01
+
+// encode is marker, Width, First, then the counters, little-endian.
+func (r *rateRecord) encode() []byte {
+	b := make([]byte, 17, 17+4*len(r.Counts))
+	b[0] = rateBinary
+	binary.LittleEndian.PutUint64(b[1:], uint64(r.Width))
+	binary.LittleEndian.PutUint64(b[9:], uint64(r.First))
+	for _, c := range r.Counts {
+		b = binary.LittleEndian.AppendUint32(b, c)
+	}
+	return b
+}
+
+func decodeRate(v []byte) (*rateRecord, bool) {
+	if len(v) < 17 || (len(v)-17)%4 != 0 {
+		return nil, false
+	}
+	r := &rateRecord{Width: int64(binary.LittleEndian.Uint64(v[1:])), First: int64(binary.LittleEndian.Uint64(v[9:]))}
+	for i := 17; i < len(v); i += 4 {
+		r.Counts = append(r.Counts, binary.LittleEndian.Uint32(v[i:]))
+	}
+	return r, r.Width > 0
 }
 
 func (r *rateRecord) count() int {
