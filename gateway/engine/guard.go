@@ -149,31 +149,42 @@ func leakWords(s string) []string {
 
 // sharedRun reports whether out and p (leakWords of the outgoing and the
 // private text) share a run of at least n consecutive words, and returns
-// the longest such run starting at the first match. Every n-word window
-// of p is hashed once (FNV-1a), so a check costs O(len(out)+len(p))
-// window hashes; a hash hit is confirmed word by word.
+// the longest such run starting at the first match (sharedWindow).
 func sharedRun(out, p []string, n int) (string, bool) {
-	if n <= 0 || len(out) < n || len(p) < n {
+	i, k, ok := sharedWindow(out, p, n, windowHash)
+	if !ok {
 		return "", false
+	}
+	return strings.Join(out[i:i+k], " "), true
+}
+
+// sharedWindow finds the first run of at least n equal elements that out
+// and p share, for the word and the character checks alike: every
+// n-element window of p is hashed once, a hash hit is confirmed element by
+// element (collisions are possible) and extended as far as both go. It
+// returns where the run starts in out and its length.
+func sharedWindow[T comparable](out, p []T, n int, hash func([]T) uint64) (int, int, bool) {
+	if n <= 0 || len(out) < n || len(p) < n {
+		return 0, 0, false
 	}
 	windows := make(map[uint64][]int, len(p)-n+1)
 	for j := 0; j+n <= len(p); j++ {
-		h := windowHash(p[j : j+n])
+		h := hash(p[j : j+n])
 		windows[h] = append(windows[h], j)
 	}
 	for i := 0; i+n <= len(out); i++ {
-		for _, j := range windows[windowHash(out[i:i+n])] {
+		for _, j := range windows[hash(out[i:i+n])] {
 			if !slices.Equal(out[i:i+n], p[j:j+n]) {
-				continue // a hash collision
+				continue
 			}
 			k := n
 			for i+k < len(out) && j+k < len(p) && out[i+k] == p[j+k] {
 				k++
 			}
-			return strings.Join(out[i:i+k], " "), true
+			return i, k, true
 		}
 	}
-	return "", false
+	return 0, 0, false
 }
 
 // leakCharsPerWord: Chinese and Japanese, and Korean typed without
@@ -222,30 +233,13 @@ func isUnspacedScript(r rune) bool {
 // returned as it stands in the (normalized) outgoing text, from its
 // first to its last character, with what was dropped in between.
 func (u unspaced) sharedRun(pu unspaced, n int) (string, bool) {
-	out, p := u.rs, pu.rs
-	if n <= 0 || len(out) < n || len(p) < n {
+	i, k, ok := sharedWindow(u.rs, pu.rs, n, runeWindowHash)
+	if !ok {
 		return "", false
 	}
-	windows := make(map[uint64][]int, len(p)-n+1)
-	for j := 0; j+n <= len(p); j++ {
-		h := runeWindowHash(p[j : j+n])
-		windows[h] = append(windows[h], j)
-	}
-	for i := 0; i+n <= len(out); i++ {
-		for _, j := range windows[runeWindowHash(out[i:i+n])] {
-			if !slices.Equal(out[i:i+n], p[j:j+n]) {
-				continue // a hash collision
-			}
-			k := n
-			for i+k < len(out) && j+k < len(p) && out[i+k] == p[j+k] {
-				k++
-			}
-			last := u.at[i+k-1]
-			_, size := utf8.DecodeRuneInString(u.text[last:])
-			return u.text[u.at[i] : last+size], true
-		}
-	}
-	return "", false
+	last := u.at[i+k-1]
+	_, size := utf8.DecodeRuneInString(u.text[last:])
+	return u.text[u.at[i] : last+size], true
 }
 
 // runeWindowHash is FNV-1a over the runes' UTF-8 forms (self-delimiting:
