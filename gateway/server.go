@@ -211,11 +211,10 @@ func (ss *session) Data(r io.Reader) error {
 			ss.conn.Conn().SetReadDeadline(time.Now().Add(d))
 		}
 	}
-	src := r
 	hl := &headerLimiter{max: int(cfg.SMTP.MaxHeaderBytes)}
 	ll := &lineLimiter{max: cfg.SMTP.MaxLineLength}
 	buf := copyBufs.Get().(*[]byte)
-	_, err := io.CopyBuffer(sp, io.TeeReader(src, io.MultiWriter(hl, ll)), *buf)
+	_, err := io.CopyBuffer(sp, io.TeeReader(r, io.MultiWriter(hl, ll)), *buf)
 	copyBufs.Put(buf)
 	if err != nil {
 		var se *smtp.SMTPError
@@ -240,7 +239,10 @@ func (ss *session) Data(r io.Reader) error {
 	// Parsing waits for its share of the parse budget, within the time
 	// the data timeout leaves this mail; a mail that cannot get it in
 	// time gets 451 and its client tries again later (nothing is lost).
-	wait, cancel := context.WithDeadline(context.Background(), began.Add(cfg.SMTP.DataTimeout.D()))
+	wait, cancel := context.Background(), context.CancelFunc(func() {})
+	if d := cfg.SMTP.DataTimeout.D(); d > 0 { // 0 (configs built in code): no deadline
+		wait, cancel = context.WithDeadline(wait, began.Add(d))
+	}
 	held, err := ss.s.parse.acquire(wait, sp.Size())
 	cancel()
 	if err != nil {

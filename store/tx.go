@@ -795,13 +795,30 @@ func (t *Tx) RateAllowAt(key string, now time.Time, window time.Duration, limit 
 	return true, b.Put([]byte(key), r.encode())
 }
 
-// RateCount returns how many events for key fell within window, without
-// recording one.
-func (t *Tx) RateCount(key string, window time.Duration) int {
-	return t.RateCountAt(key, t.Now(), window)
+// RateAllowEach records one event under every key when each stays within
+// its limit over the window ending at now; otherwise it records nothing
+// and returns the index of the first key at its limit. Each record is read
+// and written once (checking, then counting, read them twice).
+func (t *Tx) RateAllowEach(now time.Time, window time.Duration, keys []string, limits []int) (int, error) {
+	b := t.b(bRate)
+	recs := make([]*rateRecord, len(keys))
+	for i, k := range keys {
+		recs[i] = loadRate(b.Get([]byte(k)), now, window)
+		if recs[i].count() >= limits[i] {
+			return i, nil
+		}
+	}
+	for i, k := range keys {
+		recs[i].add(now)
+		if err := b.Put([]byte(k), recs[i].encode()); err != nil {
+			return -1, err
+		}
+	}
+	return -1, nil
 }
 
-// RateCountAt is RateCount at the caller's time (the engine's clock).
+// RateCountAt returns how many events for key fell within the window
+// ending at now (the engine's clock), without recording one.
 func (t *Tx) RateCountAt(key string, now time.Time, window time.Duration) int {
 	return loadRate(t.b(bRate).Get([]byte(key)), now, window).count()
 }

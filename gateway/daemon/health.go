@@ -26,6 +26,16 @@ func (d *Daemon) healthChecks() []healthCheck {
 		// Deliveries' store writes succeed (a store that reads fine may
 		// fail every write, and then every mail gets 451).
 		{"commits", func() error { return d.Engine.Commits.Check(time.Now()) }},
+		// A relay we cannot use (refused login, TLS, no answer, nothing
+		// listening) holds every outgoing mail; it takes an admin, so
+		// health says so. The mail stays queued meanwhile.
+		{"relay", func() error {
+			if st := d.Worker.Relay(); st.State == "failing" {
+				return fmt.Errorf("%s failing since %s (%d failures): %s; fix: %s; mail stays queued and is retried",
+					st.Relay, st.Since.UTC().Format(time.RFC3339), st.Failures, st.LastError, st.Hint)
+			}
+			return nil
+		}},
 		// The last SIGHUP was refused: the daemon runs on an older
 		// configuration than the file says, which an operator must know.
 		{"config", func() error {

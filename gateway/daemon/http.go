@@ -23,14 +23,6 @@ func (d *Daemon) httpHandler() http.Handler {
 			http.Error(w, failed, http.StatusServiceUnavailable)
 			return
 		}
-		// A relay we cannot use (refused login, TLS, no answer, nothing
-		// listening) holds every outgoing mail; it takes an admin, so
-		// health says so. The mail stays queued meanwhile.
-		if st := d.Worker.Relay(); st.State == "failing" {
-			http.Error(w, fmt.Sprintf("relay %s: failing since %s (%d failures): %s\nfix: %s\nmail stays queued and is retried",
-				st.Relay, st.Since.UTC().Format(time.RFC3339), st.Failures, st.LastError, st.Hint), http.StatusServiceUnavailable)
-			return
-		}
 		fmt.Fprintf(w, "ok\nuptime %s\n", time.Since(d.started).Round(time.Second))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.metricsRegistry(), promhttp.HandlerOpts{

@@ -257,13 +257,12 @@ func (a *applier) planCommands(tk *store.Ticket, d threading.Decision, b command
 	r.block = b
 	r.probs = append(r.probs, mp...)
 	role := command.Role(a.in.agent.Role)
+	r.probs = append(r.probs, command.Validate(b, role)...)
 	if len(mp) > 0 {
 		// The block could not be expanded: its lines are not what the
 		// agent meant to run.
-		r.probs = append(r.probs, command.Validate(b, role)...)
 		return r
 	}
-	r.probs = append(r.probs, command.Validate(b, role)...)
 	// Lines with a syntax or role problem are not planned; every other
 	// line is checked against the ticket and config too, so one
 	// transcript names every bad line (a syntax error elsewhere must not

@@ -785,8 +785,23 @@ func (a *applier) acknowledge(tk *store.Ticket, c *store.Comment) error {
 	limit := ""
 	if !ok {
 		limit = "sender"
-	} else if limit = a.ackLimit(now); limit != "" {
-		stamps = stamps[:len(stamps)-1] // not sent: not counted for the sender either
+	} else {
+		// The per-client and total windows: checked and, when both
+		// allow, counted in one pass.
+		var keys, names []string
+		var limits []int
+		if c := a.ackClient(); c != "" {
+			keys, limits, names = append(keys, ackIPKeyPx+c), append(limits, a.cfg.Tickets.AckPerIPPerHour), append(names, "ip")
+		}
+		keys, limits, names = append(keys, ackAllKey), append(limits, a.cfg.Tickets.AckPerHour), append(names, "global")
+		over, err := a.tx.RateAllowEach(now, hour, keys, limits)
+		if err != nil {
+			return fmt.Errorf("counting the acknowledgement: %w", err)
+		}
+		if over >= 0 {
+			limit = names[over]
+			stamps = stamps[:len(stamps)-1] // not sent: not counted for the sender either
+		}
 	}
 	u.AckTimes = stamps
 	if err := a.saveUser(u); err != nil {
@@ -797,9 +812,6 @@ func (a *applier) acknowledge(tk *store.Ticket, c *store.Comment) error {
 		// logged after the commit (this function may run again).
 		a.res.AckLimit = limit
 		return nil
-	}
-	if err := a.recordAck(now); err != nil {
-		return err
 	}
 	tk.AckSent = true // the caller stores tk
 	mb := a.mailboxOf(tk)
@@ -865,33 +877,6 @@ func trustedRelay(cfg *config.Config, ip netip.Addr) bool {
 		}
 	}
 	return false
-}
-
-// ackLimit names the per-client or total acknowledgement limit this mail
-// is over ("ip", "global"), or "" (issue 11: no reflection through forged
-// senders).
-func (a *applier) ackLimit(now time.Time) string {
-	if c := a.ackClient(); c != "" && a.tx.RateCountAt(ackIPKeyPx+c, now, hour) >= a.cfg.Tickets.AckPerIPPerHour {
-		return "ip"
-	}
-	if a.tx.RateCountAt(ackAllKey, now, hour) >= a.cfg.Tickets.AckPerHour {
-		return "global"
-	}
-	return ""
-}
-
-// recordAck counts an acknowledgement about to be sent in the per-client
-// and total windows.
-func (a *applier) recordAck(now time.Time) error {
-	if c := a.ackClient(); c != "" {
-		if _, err := a.tx.RateAllowAt(ackIPKeyPx+c, now, hour, a.cfg.Tickets.AckPerIPPerHour); err != nil {
-			return fmt.Errorf("recording acknowledgement for client %s: %w", c, err)
-		}
-	}
-	if _, err := a.tx.RateAllowAt(ackAllKey, now, hour, a.cfg.Tickets.AckPerHour); err != nil {
-		return fmt.Errorf("recording acknowledgement: %w", err)
-	}
-	return nil
 }
 
 func greetName(n string) string {
