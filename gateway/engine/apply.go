@@ -106,7 +106,9 @@ func (a *applier) run() error {
 	if err := a.flushIntros(); err != nil {
 		return err
 	}
-	a.recordInbound()
+	if err := a.recordInbound(); err != nil {
+		return err
+	}
 	if err := a.flush(); err != nil {
 		return err
 	}

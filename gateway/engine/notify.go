@@ -294,7 +294,9 @@ func (a *applier) enqueue(o out) error {
 		// Say what is missing right below the text it belongs to.
 		o.after = a.leftOutNote(left) + o.after
 	}
-	o.inReplyTo, o.refs = a.chain(o, id)
+	if o.inReplyTo, o.refs, err = a.chain(o, id); err != nil {
+		return err
+	}
 	ob := &store.Outbound{
 		Ticket: ticket, Kind: o.kind, MailFrom: replyTo, Rcpt: rcpt,
 		From: from.String(), To: o.to, Cc: o.cc, ReplyTo: replyTo, Subject: safetext.StripC0(o.subject),
@@ -336,9 +338,9 @@ const maxRefsLine = 998 - len("References: ")
 // mail joins the chain. On the main thread a mail answering the ticket's
 // first message answers the recipient's newest one instead; a side-thread
 // mail keeps answering the last one the collaborator got.
-func (a *applier) chain(o out, id string) (string, []string) {
+func (a *applier) chain(o out, id string) (string, []string, error) {
 	if o.tk == nil || o.tk.ID == 0 {
-		return o.inReplyTo, o.refs
+		return o.inReplyTo, o.refs, nil
 	}
 	tk := o.tk
 	if cur, ok := a.tickets[tk.ID]; ok {
@@ -376,8 +378,7 @@ func (a *applier) chain(o out, id string) (string, []string) {
 		a.sentIDs = map[string]bool{}
 	}
 	a.sentIDs[id] = true
-	_ = a.save(tk) // tk is the write's own copy: save only marks it changed
-	return inReplyTo, refs
+	return inReplyTo, refs, a.save(tk)
 }
 
 // fitRefs drops Message-IDs between the first and the last, oldest
@@ -398,14 +399,14 @@ func fitRefs(refs []string, max int) []string {
 
 // recordInbound adds the applied mail's Message-ID to its author's
 // References chain on the ticket it landed on.
-func (a *applier) recordInbound() {
+func (a *applier) recordInbound() error {
 	m := a.mail()
 	if a.inbound == nil || a.res.Ticket == 0 || m.MessageID == "" {
-		return
+		return nil
 	}
 	tk, ok := a.tickets[a.res.Ticket]
 	if !ok {
-		return
+		return nil
 	}
 	// The mail came before everything this write sends in answer to it
 	// (an acknowledgement): it goes in the chain before those.
@@ -427,7 +428,7 @@ func (a *applier) recordInbound() {
 	for _, id := range after {
 		tk.AddRef(key, id)
 	}
-	_ = a.save(tk) // the write's own copy: save only marks it changed
+	return a.save(tk)
 }
 
 // capAttachments keeps the author's attachments up to the configured
