@@ -285,11 +285,7 @@ func (a *applier) assignWaiting() (int, bool, error) {
 	}
 	avail := map[string][]string{} // group -> its available agents
 	for key, g := range groups {
-		for _, ag := range a.cfg.GroupAgents(g.Name) {
-			if email := staffEmail(&ag); ag.IsAgent() && !a.away(email) {
-				avail[key] = append(avail[key], email)
-			}
-		}
+		avail[key] = a.availableAgents(g.Name)
 	}
 	got := map[string][]*store.Ticket{}
 	assigned, more := 0, false
@@ -316,11 +312,9 @@ func (a *applier) assignWaiting() (int, bool, error) {
 		if err != nil {
 			return 0, false, err
 		}
-		n, err := a.tx.Counter("rr:"+key, 1)
-		if err != nil {
+		if tk.Assignee, err = a.roundRobin(key, avail[key]); err != nil {
 			return 0, false, err
 		}
-		tk.Assignee = avail[key][int((n-1)%uint64(len(avail[key])))]
 		if err := a.event(tk, fmt.Sprintf("assigned to %s (round-robin: it waited unassigned until %s was available)", tk.Assignee, me)); err != nil {
 			return 0, false, err
 		}

@@ -341,26 +341,38 @@ func (a *applier) autoAssign(tk *store.Ticket) error {
 	if g == nil || !g.AutoAssign || tk.Assignee != "" {
 		return nil
 	}
-	var avail []string
-	for _, ag := range a.cfg.GroupAgents(tk.Group) {
-		if !ag.IsAgent() {
-			continue
-		}
-		email := staffEmail(&ag)
-		if a.away(email) {
-			continue
-		}
-		avail = append(avail, email)
-	}
+	avail := a.availableAgents(g.Name)
 	if len(avail) == 0 {
 		return nil // waits unassigned in the group
 	}
-	n, err := a.tx.Counter("rr:"+strings.ToLower(g.Name), 1)
+	who, err := a.roundRobin(g.Name, avail)
 	if err != nil {
 		return err
 	}
-	tk.Assignee = avail[int((n-1)%uint64(len(avail)))]
+	tk.Assignee = who
 	return a.event(tk, "assigned to "+tk.Assignee+" (round-robin)")
+}
+
+// availableAgents are the group's agents (not light agents) who are not
+// #away, in config order: the candidates of round-robin.
+func (a *applier) availableAgents(group string) []string {
+	var avail []string
+	for _, ag := range a.cfg.GroupAgents(group) {
+		if email := staffEmail(&ag); ag.IsAgent() && !a.away(email) {
+			avail = append(avail, email)
+		}
+	}
+	return avail
+}
+
+// roundRobin picks the next of avail for the group (its counter is kept in
+// the store, so the turn survives restarts).
+func (a *applier) roundRobin(group string, avail []string) (string, error) {
+	n, err := a.tx.Counter("rr:"+strings.ToLower(group), 1)
+	if err != nil {
+		return "", err
+	}
+	return avail[int((n-1)%uint64(len(avail)))], nil
 }
 
 // isAcknowledgement: a bare "thanks" that must not reopen a ticket (SPEC 3.4).
