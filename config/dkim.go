@@ -5,10 +5,12 @@ import (
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 )
 
 // LoadDKIMKey reads a PEM private key for DKIM signing: RSA (PKCS#1
@@ -63,4 +65,51 @@ func parseDKIMKey(b []byte) (crypto.Signer, error) {
 		return k, nil
 	}
 	return nil, fmt.Errorf("%T is neither an RSA nor an Ed25519 key", key)
+}
+
+// DKIMRecord is the DNS TXT record that publishes the public half of a
+// DKIM signing key (RFC 6376 section 3.6.1; RFC 8463 for Ed25519).
+type DKIMRecord struct {
+	// Name is <selector>._domainkey.<domain>, without the final dot.
+	Name string `json:"name"`
+	// Value is the record's text: "v=DKIM1; k=rsa; p=<base64>".
+	Value string `json:"value"`
+	// KeyType is the k= tag: "rsa" or "ed25519".
+	KeyType string `json:"key_type"`
+}
+
+// DKIMRecordFor builds the record of key for domain and selector. An RSA
+// key is published as its SubjectPublicKeyInfo (what OpenDKIM's
+// opendkim-genkey publishes and every verifier reads), an Ed25519 key as
+// its 32 raw bytes (RFC 8463 section 4.2).
+func DKIMRecordFor(domain, selector string, key crypto.Signer) (DKIMRecord, error) {
+	r := DKIMRecord{Name: selector + "._domainkey." + strings.TrimSuffix(domain, ".")}
+	var p []byte
+	switch pub := key.Public().(type) {
+	case *rsa.PublicKey:
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			return r, fmt.Errorf("encoding the RSA public key: %w", err)
+		}
+		r.KeyType, p = "rsa", der
+	case ed25519.PublicKey:
+		r.KeyType, p = "ed25519", pub
+	default:
+		return r, fmt.Errorf("%T is neither an RSA nor an Ed25519 key", pub)
+	}
+	r.Value = "v=DKIM1; k=" + r.KeyType + "; p=" + base64.StdEncoding.EncodeToString(p)
+	return r, nil
+}
+
+// ZoneLine is the record as one line of a zone file: a TXT value longer
+// than 255 characters (any RSA key) must be written as several strings,
+// which the resolver joins.
+func (r DKIMRecord) ZoneLine() string {
+	var parts []string
+	for v := r.Value; v != ""; {
+		n := min(len(v), 255)
+		parts = append(parts, `"`+v[:n]+`"`)
+		v = v[n:]
+	}
+	return r.Name + ". IN TXT ( " + strings.Join(parts, " ") + " )"
 }

@@ -9,6 +9,7 @@
 //	helpdesk quarantine [list|show N|release N] [--json]
 //	helpdesk backup FILE
 //	helpdesk check-config
+//	helpdesk dkim-record [--json]
 //	helpdesk bench [flags]
 //	helpdesk version
 //
@@ -77,6 +78,7 @@ commands:
   restore FILE                restore a backup into data_dir (which must hold no store)
   rotate-key                  start a new reply-token secret (old tokens verify for secret_grace_period)
   check-config                validate the configuration and exit non-zero on problems
+  dkim-record                 print the DNS TXT record of the DKIM signing key ([outbound] dkim_*)
   bench                       measure ingest speed (see helpdesk bench -h)
   version                     print the version
 
@@ -166,6 +168,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "version":
 		fmt.Fprintln(stdout, "helpdesk", Version)
 		return 0
+	case "dkim-record":
+		return c.dkimRecord()
 	case "tickets":
 		return c.tickets(status, limit)
 	case "show":
@@ -278,6 +282,33 @@ type cli struct {
 func (c *cli) fail(code int, format string, a ...any) int {
 	fmt.Fprintf(c.stderr, "helpdesk: "+format+"\n", a...)
 	return code
+}
+
+// dkimRecord prints the TXT record to publish for the configured DKIM
+// signing key: its name, its value, and the same as a zone-file line.
+func (c *cli) dkimRecord() int {
+	cfg, ok := c.loadConfig()
+	if !ok {
+		return 1
+	}
+	o := cfg.Outbound
+	if o.DKIMKeyFile == "" {
+		return c.fail(1, "no DKIM signing key in %s: set [outbound] dkim_domain, dkim_selector and dkim_private_key_file (e.g. a key made with: openssl genpkey -algorithm ed25519 -out dkim.pem)", c.configPath)
+	}
+	key, err := config.LoadDKIMKey(o.DKIMKeyFile)
+	if err != nil {
+		return c.fail(1, "outbound.dkim_private_key_file %q: %v", o.DKIMKeyFile, err)
+	}
+	rec, err := config.DKIMRecordFor(o.DKIMDomain, o.DKIMSelector, key)
+	if err != nil {
+		return c.fail(1, "outbound.dkim_private_key_file %q: %v", o.DKIMKeyFile, err)
+	}
+	if c.json {
+		return c.printJSON(rec)
+	}
+	fmt.Fprintf(c.stdout, "name:  %s\ntype:  TXT\nvalue: %s\n\nas a zone file line (a value over 255 characters is split into strings the resolver joins):\n%s\n",
+		rec.Name, rec.Value, rec.ZoneLine())
+	return 0
 }
 
 func (c *cli) loadConfig() (*config.Config, bool) {
