@@ -84,13 +84,13 @@ func TestHealthReflectsFailingCommits(t *testing.T) {
 	}
 
 	// Connections that never say EHLO are open connections all the same.
-	var conns []*rawSMTP
+	var conns []*testkit.SMTPConn
 	for i := 0; i < 30; i++ {
 		conns = append(conns, dialRaw(t, e.SMTP))
 	}
 	pollMetric(t, e, "helpdesk_smtp_sessions", 30)
 	for _, c := range conns {
-		c.c.Close()
+		c.Close()
 	}
 	pollMetric(t, e, "helpdesk_smtp_sessions", 0)
 

@@ -3,8 +3,6 @@ package acceptance
 import (
 	"errors"
 	"fmt"
-	"net"
-	"net/textproto"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,61 +14,23 @@ import (
 	"helpdesk/gateway/internal/testkit"
 )
 
-// rawSMTP is a client that can stop or trickle where a well-behaved one
-// would not: commands and replies through net/textproto, the body as
-// bytes on the connection.
-type rawSMTP struct {
-	t  *testing.T
-	c  net.Conn
-	tp *textproto.Conn
-}
-
-func dialRaw(t *testing.T, addr string) *rawSMTP {
+// dialRaw connects a client that can stop or trickle where a well-behaved
+// one would not (testkit.SMTPConn: commands and replies step by step, the
+// body as bytes on the connection) and reads the greeting. Replies are
+// waited for up to 30 s.
+func dialRaw(t *testing.T, addr string) *testkit.SMTPConn {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatalf("dial %s: %v", addr, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	r := &rawSMTP{t: t, c: c, tp: textproto.NewConn(c)}
-	r.expect(220)
-	return r
-}
-
-// reply reads one reply, waiting at most 30 s.
-func (r *rawSMTP) reply() (int, string, error) {
-	r.c.SetReadDeadline(time.Now().Add(30 * time.Second))
-	return r.tp.ReadResponse(0)
-}
-
-func (r *rawSMTP) expect(code int) string {
-	r.t.Helper()
-	got, msg, err := r.reply()
-	if err != nil || got != code {
-		r.t.Fatalf("got %d %q (%v), want %d", got, msg, err, code)
-	}
-	return msg
-}
-
-func (r *rawSMTP) cmd(line string, code int) string {
-	r.t.Helper()
-	if err := r.tp.PrintfLine("%s", line); err != nil {
-		r.t.Fatalf("%s: %v", line, err)
-	}
-	return r.expect(code)
+	c := testkit.DialSMTP(t, addr)
+	c.Timeout = 30 * time.Second
+	c.Expect(220)
+	return c
 }
 
 // closedWithin reports whether the server closes the connection within d
-// (reading and discarding anything it still sends, such as a second 421).
-func (r *rawSMTP) closedWithin(d time.Duration) bool {
-	r.c.SetReadDeadline(time.Now().Add(d))
-	buf := make([]byte, 512)
-	for {
-		if _, err := r.c.Read(buf); err != nil {
-			var ne net.Error
-			return !(errors.As(err, &ne) && ne.Timeout())
-		}
-	}
+// (after at most a few more 421 or 500 lines, such as go-smtp's own 421).
+func closedWithin(c *testkit.SMTPConn, d time.Duration) bool {
+	c.Timeout = d
+	return c.Closed()
 }
 
 var _ = claim("smtp data_timeout bounds the whole DATA from the DATA command (a trickling client is cut with 421, nothing kept, other sessions unaffected); read_timeout still ends idle sessions",
@@ -87,10 +47,12 @@ var _ = claim("smtp max_connections_per_ip: a session's slot is free when its 22
 func TestDataTimeoutBoundsTheWholeData(t *testing.T) {
 	e := Start(t, Options{SMTP: `data_timeout = "2s"`})
 	c := dialRaw(t, e.SMTP)
-	c.cmd("EHLO slow.client.test", 250)
-	c.cmd("MAIL FROM:<slow@client.test>", 250)
-	c.cmd("RCPT TO:<support@example.com>", 250)
-	c.cmd("DATA", 354)
+	c.Run(
+		testkit.Cmd("EHLO slow.client.test", 250),
+		testkit.Cmd("MAIL FROM:<slow@client.test>", 250),
+		testkit.Cmd("RCPT TO:<support@example.com>", 250),
+		testkit.Cmd("DATA", 354),
+	)
 	start := time.Now()
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -105,8 +67,8 @@ func TestDataTimeoutBoundsTheWholeData(t *testing.T) {
 				return
 			case <-time.After(200 * time.Millisecond):
 			}
-			c.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-			if _, err := c.c.Write([]byte{b}); err != nil {
+			c.NetConn().SetWriteDeadline(time.Now().Add(5 * time.Second))
+			if _, err := c.NetConn().Write([]byte{b}); err != nil {
 				return // cut by the server
 			}
 		}
@@ -120,19 +82,19 @@ func TestDataTimeoutBoundsTheWholeData(t *testing.T) {
 		t.Fatalf("normal mail during a trickling DATA: %v", err)
 	}
 
-	code, msg, err := c.reply()
+	r, err := c.Reply()
 	el := time.Since(start)
-	if err != nil && code == 0 {
+	if err != nil && r.Code == 0 {
 		t.Fatalf("trickling DATA: no reply after %s: %v", el, err)
 	}
-	if code != 421 || !strings.HasPrefix(msg, "4.4.2") {
-		t.Fatalf("trickling DATA: got %d %q, want 421 4.4.2", code, msg)
+	if r.Code != 421 || !strings.HasPrefix(r.Text, "4.4.2") {
+		t.Fatalf("trickling DATA: got %d %q, want 421 4.4.2", r.Code, r.Text)
 	}
-	t.Logf("trickling client cut after %s: %d %s", el.Round(time.Millisecond), code, msg)
+	t.Logf("trickling client cut after %s: %d %s", el.Round(time.Millisecond), r.Code, r.Text)
 	if el < 1500*time.Millisecond || el > 10*time.Second {
 		t.Errorf("cut after %s; want about data_timeout (2s)", el)
 	}
-	if !c.closedWithin(10 * time.Second) {
+	if !closedWithin(c, 10*time.Second) {
 		t.Error("connection still open after the 421")
 	}
 	e.Settle()
@@ -153,39 +115,39 @@ func TestReadTimeoutBetweenCommands(t *testing.T) {
 	e := Start(t, Options{SMTP: `read_timeout = "1s"`})
 	t.Run("idle", func(t *testing.T) {
 		c := dialRaw(t, e.SMTP)
-		c.cmd("EHLO idle.client.test", 250)
+		c.Cmd("EHLO idle.client.test", 250)
 		start := time.Now()
-		msg := c.expect(421)
+		msg := c.Expect(421)
 		if el := time.Since(start); el < 800*time.Millisecond || el > 10*time.Second {
 			t.Errorf("421 after %s; want about read_timeout (1s)", el)
 		}
 		if !strings.HasPrefix(msg, "4.4.2") {
 			t.Errorf("421 %s: want 4.4.2", msg)
 		}
-		if !c.closedWithin(10 * time.Second) {
+		if !closedWithin(c, 10*time.Second) {
 			t.Error("connection still open after the 421")
 		}
 	})
 	t.Run("trickled command line", func(t *testing.T) {
 		c := dialRaw(t, e.SMTP)
-		c.cmd("EHLO slow.client.test", 250)
+		c.Cmd("EHLO slow.client.test", 250)
 		start := time.Now()
 		go func() {
 			for _, b := range []byte("MAIL FROM:<trickle@client.test> " + strings.Repeat(" ", 200)) {
 				time.Sleep(200 * time.Millisecond)
-				if _, err := c.c.Write([]byte{b}); err != nil {
+				if _, err := c.NetConn().Write([]byte{b}); err != nil {
 					return
 				}
 			}
 		}()
 		// go-smtp may answer the partial line it got at the timeout
 		// before its 421; the session ends at the first timeout.
-		code, msg, err := c.reply()
-		if err == nil && code != 421 {
-			code, msg, err = c.reply()
+		r, err := c.Reply()
+		if err == nil && r.Code != 421 {
+			r, err = c.Reply()
 		}
-		if err != nil || code != 421 {
-			t.Fatalf("got %d %q %v, want 421", code, msg, err)
+		if err != nil || r.Code != 421 {
+			t.Fatalf("got %d %q %v, want 421", r.Code, r.Text, err)
 		}
 		if el := time.Since(start); el > 10*time.Second {
 			t.Errorf("421 after %s", el)
@@ -245,11 +207,11 @@ func TestPerIPSlotFreedAtQuit(t *testing.T) {
 // never hits it.
 func TestDefaultPerIPLimitAbovePostfixConcurrency(t *testing.T) {
 	e := Start(t, Options{})
-	var conns []*rawSMTP
+	var conns []*testkit.SMTPConn
 	for i := 0; i < 21; i++ {
 		conns = append(conns, dialRaw(t, e.SMTP)) // each greeted 220
 	}
 	for _, c := range conns {
-		c.cmd("QUIT", 221)
+		c.Cmd("QUIT", 221)
 	}
 }
