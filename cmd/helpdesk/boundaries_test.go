@@ -35,6 +35,8 @@ var boundaries = []struct {
 		"the store keeps the model and knows nothing of the layers that use it"},
 	{"config", []string{""},
 		"config is a leaf every layer may read, so it depends on none of them"},
+	{"gateway/audience", []string{""},
+		"who sees what is a pure function of plain data: no store, no I/O, no configuration package"},
 }
 
 // listedPkg is what `go list -json` says of one package of the module.
@@ -187,7 +189,7 @@ func TestPackageBoundaries(t *testing.T) {
 		}
 		pkgs[p.ImportPath] = &p
 	}
-	for _, must := range []string{"threading", "store", "config", "gateway"} {
+	for _, must := range []string{"threading", "store", "config", "gateway", "gateway/audience"} {
 		if pkgs[mod+"/"+must] == nil {
 			t.Fatalf("go list ./... did not list %s/%s: the rules below would check nothing", mod, must)
 		}
