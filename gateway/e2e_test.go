@@ -8,6 +8,7 @@ import (
 
 	"helpdesk/gateway/internal/testkit"
 	"helpdesk/store"
+	"helpdesk/store/model"
 )
 
 const agents = `
@@ -89,7 +90,7 @@ func TestEndToEndTicketLifecycle(t *testing.T) {
 		t.Fatalf("reply opened a new ticket: %d tickets", d.TicketCount())
 	}
 	last := cs[len(cs)-1]
-	if last.Author != "ken@e-fun.example" || last.Visibility != store.Public || last.Text != "Any news?" {
+	if last.Author != "ken@e-fun.example" || last.Visibility != model.Public || last.Text != "Any news?" {
 		t.Errorf("reply comment = %+v", last)
 	}
 
@@ -104,7 +105,7 @@ func TestEndToEndTicketLifecycle(t *testing.T) {
 	before := len(sink.To("ken@e-fun.example"))
 	d.MustSend("victoria@certs.example", []string{vtoken}, raw)
 	tk, _ := d.Ticket(1)
-	if tk.Status != store.StatusPending || tk.Assignee != "bob@certs.example" || tk.Priority != "high" {
+	if tk.Status != model.StatusPending || tk.Assignee != "bob@certs.example" || tk.Priority != "high" {
 		t.Fatalf("commands not applied: status %s assignee %s priority %s", tk.Status, tk.Assignee, tk.Priority)
 	}
 	got := sink.WaitCount(t, "ken@e-fun.example", before+1, 5*time.Second)
@@ -142,15 +143,15 @@ func TestForgedAgentQuarantined(t *testing.T) {
 		}.Build())
 	}
 	tk, _ := d.Ticket(1)
-	if tk.Status != store.StatusOpen {
+	if tk.Status != model.StatusOpen {
 		t.Fatalf("forged commands ran: status %s", tk.Status)
 	}
 	if n := d.TicketCount(); n != 1 {
 		t.Fatalf("forged mail opened a ticket: %d tickets", n)
 	}
-	var qs []*store.Quarantine
+	var qs []*model.Quarantine
 	d.DB.View(func(tx *store.Tx) error { qs, _ = tx.Quarantined(0); return nil })
-	if len(qs) != 2 || qs[0].Reason != store.QAuth {
+	if len(qs) != 2 || qs[0].Reason != model.QAuth {
 		t.Fatalf("quarantine = %+v", qs)
 	}
 	notices := sink.WaitCount(t, "victoria@certs.example", 1, 5*time.Second)

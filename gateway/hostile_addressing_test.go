@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"helpdesk/gateway/internal/testkit"
-	"helpdesk/store"
+	"helpdesk/store/model"
 )
 
 func TestHostileRecipientsAndDuplicates(t *testing.T) {
@@ -37,7 +37,7 @@ func TestHostileRecipientsAndDuplicates(t *testing.T) {
 		tk1 := d.lastMessage().Ticket
 		// The same follow-up, once without a token and once to a garbage
 		// token: both are threaded alike.
-		disp := map[string]*store.Message{}
+		disp := map[string]*model.Message{}
 		for _, to := range []string{"support@example.com", "support+garbage0000@example.com", "SUPPORT+Zz9--..@Example.COM"} {
 			err := testkit.SendMail(d.SMTPAddr, "ken@e-fun.example", []string{to}, testkit.Mail{
 				From: "Ken <ken@e-fun.example>", To: []string{to}, Subject: "Re: Printer", InReplyTo: "p1@e-fun.example",
@@ -54,7 +54,7 @@ func TestHostileRecipientsAndDuplicates(t *testing.T) {
 				t.Errorf("to %s: ticket %d %s; without token: ticket %d %s", to, m.Ticket, m.Disposition, plain.Ticket, plain.Disposition)
 			}
 		}
-		if plain.Ticket != tk1 || plain.Disposition != store.DispComment {
+		if plain.Ticket != tk1 || plain.Disposition != model.DispComment {
 			t.Errorf("follow-up: ticket %d %s, want a comment on %d", plain.Ticket, plain.Disposition, tk1)
 		}
 		if n := d.Engine.Metrics.ForgedTokens.Load(); n != 2 {
@@ -68,7 +68,7 @@ func TestHostileRecipientsAndDuplicates(t *testing.T) {
 		}.Build()); err != nil {
 			t.Fatal(err)
 		}
-		if m := d.lastMessage(); d.ticketCount() != before+1 || m.Disposition != store.DispTicket {
+		if m := d.lastMessage(); d.ticketCount() != before+1 || m.Disposition != model.DispTicket {
 			t.Errorf("garbage token without cues: %d tickets (want %d), disposition %s", d.ticketCount(), before+1, m.Disposition)
 		}
 	})

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"helpdesk/gateway/internal/testkit"
-	"helpdesk/store"
+	"helpdesk/store/model"
 )
 
 func nestedMultipart(depth int) []byte {
@@ -145,7 +145,7 @@ func TestHostileAttachmentNames(t *testing.T) {
 		t.Fatal("no ticket")
 	}
 	_, cs := d.ticket(m.Ticket)
-	var got []store.Attachment
+	var got []model.Attachment
 	for _, c := range cs {
 		if c.Message == m.ID {
 			got = append(got, c.Attachments...)

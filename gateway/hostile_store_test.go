@@ -13,7 +13,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"helpdesk/gateway/internal/testkit"
-	"helpdesk/store"
+	"helpdesk/store/model"
 )
 
 // hostileBreakDir replaces the directory p by a regular file (so creating files
@@ -61,9 +61,9 @@ func TestHostileStoreFailure(t *testing.T) {
 			t.Errorf("451 text leaks internals: %q", se.Message)
 		}
 	}
-	stored := func(id string) *store.Message {
+	stored := func(id string) *model.Message {
 		t.Helper()
-		var found *store.Message
+		var found *model.Message
 		for _, m := range d.messages() {
 			if m.MessageID == id {
 				if found != nil {

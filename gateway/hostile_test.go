@@ -20,6 +20,7 @@ import (
 
 	"helpdesk/gateway/internal/testkit"
 	"helpdesk/store"
+	"helpdesk/store/model"
 )
 
 // hd is a test daemon with helpers for inspecting what it stored.
@@ -47,11 +48,11 @@ func startHD(t *testing.T, o hopts) *hd {
 
 func (h *hd) stop() { h.Daemon.Stop() }
 
-func (h *hd) messages() []*store.Message {
+func (h *hd) messages() []*model.Message {
 	h.t.Helper()
-	var out []*store.Message
+	var out []*model.Message
 	err := h.DB.View(func(tx *store.Tx) error {
-		return tx.ForEachMessage(func(m *store.Message) error { out = append(out, m); return nil })
+		return tx.ForEachMessage(func(m *model.Message) error { out = append(out, m); return nil })
 	})
 	if err != nil {
 		h.t.Fatal(err)
@@ -59,7 +60,7 @@ func (h *hd) messages() []*store.Message {
 	return out
 }
 
-func (h *hd) raw(m *store.Message) []byte {
+func (h *hd) raw(m *model.Message) []byte {
 	h.t.Helper()
 	rc, err := h.DB.OpenRaw(m)
 	if err != nil {
@@ -73,10 +74,10 @@ func (h *hd) raw(m *store.Message) []byte {
 	return b
 }
 
-func (h *hd) ticket(id uint64) (*store.Ticket, []*store.Comment) {
+func (h *hd) ticket(id uint64) (*model.Ticket, []*model.Comment) {
 	h.t.Helper()
-	var tk *store.Ticket
-	var cs []*store.Comment
+	var tk *model.Ticket
+	var cs []*model.Comment
 	err := h.DB.View(func(tx *store.Tx) (err error) {
 		if tk, err = tx.Ticket(id); err != nil {
 			return err
@@ -103,7 +104,7 @@ func (h *hd) queueDepth() int {
 }
 
 // lastMessage is the newest stored message; it fails when there is none.
-func (h *hd) lastMessage() *store.Message {
+func (h *hd) lastMessage() *model.Message {
 	h.t.Helper()
 	ms := h.messages()
 	if len(ms) == 0 {

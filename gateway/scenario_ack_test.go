@@ -6,6 +6,7 @@ import (
 
 	"helpdesk/gateway/internal/testkit"
 	"helpdesk/store"
+	"helpdesk/store/model"
 )
 
 // A mail with the null envelope sender gets no acknowledgement (RFC 3834
@@ -24,7 +25,7 @@ func TestNullSenderNeverAcknowledged(t *testing.T) {
 	w.raw("", []string{"support@example.com"}, mail("By SMTP"))
 	// helpdesk inject of a stored mail whose Return-Path is <>.
 	res, err := d.Engine.Inject(t.Context(), append([]byte("Return-Path: <>\r\n"), mail("By inject")...), false)
-	if err != nil || res.Disposition != store.DispTicket {
+	if err != nil || res.Disposition != model.DispTicket {
 		t.Fatalf("inject: %+v %v", res, err)
 	}
 	// A blocked sender's null-sender mail, released from quarantine.
@@ -38,12 +39,12 @@ func TestNullSenderNeverAcknowledged(t *testing.T) {
 	})
 	w.raw("", []string{"support@example.com"}, testkit.Mail{From: "Ann <ann@e-fun.example>", To: []string{"support@example.com"},
 		Subject: "Released", Body: "Please call me back."}.Build())
-	var qs []*store.Quarantine
+	var qs []*model.Quarantine
 	d.DB.View(func(tx *store.Tx) error { qs, _ = tx.Quarantined(0); return nil })
-	if len(qs) != 1 || qs[0].Reason != store.QBlocked {
+	if len(qs) != 1 || qs[0].Reason != model.QBlocked {
 		t.Fatalf("quarantine = %+v", qs)
 	}
-	if res, err := d.Engine.Release(t.Context(), qs[0].ID); err != nil || res.Disposition != store.DispTicket {
+	if res, err := d.Engine.Release(t.Context(), qs[0].ID); err != nil || res.Disposition != model.DispTicket {
 		t.Fatalf("release: %+v %v", res, err)
 	}
 	w.settle()
@@ -76,7 +77,7 @@ func TestNoAckWithoutDMARCCheck(t *testing.T) {
 		t.Fatalf("%d tickets, want 2", n)
 	}
 	tk2, _ := w.ticket(2)
-	if tk2.Requester != forged || !hasLink(tk2, store.LinkRelated, 1) {
+	if tk2.Requester != forged || !hasLink(tk2, model.LinkRelated, 1) {
 		t.Fatalf("ticket #2: requester %s links %v", tk2.Requester, tk2.Links)
 	}
 	if ms := w.mails(forged); len(ms) != 0 {
@@ -101,7 +102,7 @@ func TestFollowUpAcknowledgedThroughToken(t *testing.T) {
 	n1 := w.open("Ken <"+ken+">", "Certificate order", "We need a certificate.", vic)
 	ack := w.expectCount(ken, 1)[0]
 	w.reply("Victoria <"+vic+">", n1, "#status closed\nDone, Ken.")
-	if tk, _ := w.ticket(1); tk.Status != store.StatusClosed {
+	if tk, _ := w.ticket(1); tk.Status != model.StatusClosed {
 		t.Fatalf("#1 is %s", tk.Status)
 	}
 	before := len(w.mails(ken))

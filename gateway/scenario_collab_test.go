@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"helpdesk/gateway/internal/testkit"
-	"helpdesk/store"
+	"helpdesk/store/model"
 )
 
 const (
@@ -90,7 +90,7 @@ func TestScenarioAcceptanceCollaboration(t *testing.T) {
 	w.settle()
 
 	tk, cs := w.ticket(1)
-	if n := lastComment(cs, store.KindComment); n == nil || n.Author != venkat || n.Visibility != store.Private {
+	if n := lastComment(cs, model.KindComment); n == nil || n.Author != venkat || n.Visibility != model.Private {
 		t.Fatalf("Venkat's mail is not a private note: %+v", n)
 	}
 	if !inList(tk.CCs, vendor) {

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"helpdesk/gateway/internal/testkit"
-	"helpdesk/store"
+	"helpdesk/store/model"
 )
 
 // Issue 4: agents working tickets by mail with the command language.
@@ -26,7 +26,7 @@ func TestScenarioAgentCommands(t *testing.T) {
 	// customer from the mailbox address.
 	w.reply("Victoria <"+vic+">", n1, "#status pending\n#assign bob\n#priority high\nHi Ken, we are renewing it now.\n\nVictoria")
 	tk, cs := w.ticket(1)
-	if tk.Status != store.StatusPending || tk.Assignee != bob || tk.Priority != "high" {
+	if tk.Status != model.StatusPending || tk.Assignee != bob || tk.Priority != "high" {
 		t.Fatalf("status %s assignee %s priority %s", tk.Status, tk.Assignee, tk.Priority)
 	}
 	km := w.expectCount(ken, 2)
@@ -36,7 +36,7 @@ func TestScenarioAgentCommands(t *testing.T) {
 	if f := reply.Header("From"); !strings.Contains(f, "<support@example.com>") {
 		t.Errorf("From = %q", f)
 	}
-	if c := lastComment(cs, store.KindComment); c.Visibility != store.Public || c.Text != "Hi Ken, we are renewing it now.\n\nVictoria" {
+	if c := lastComment(cs, model.KindComment); c.Visibility != model.Public || c.Text != "Hi Ken, we are renewing it now.\n\nVictoria" {
 		t.Errorf("stored reply = %+v", c)
 	}
 	nComments := len(cs)
@@ -49,12 +49,12 @@ func TestScenarioAgentCommands(t *testing.T) {
 	} {
 		id := w.reply("Victoria <"+vic+">", n1, "#status resolved\n"+typo.line+"\nAll done, Ken!")
 		tk, cs = w.ticket(1)
-		if tk.Status != store.StatusPending || tk.Assignee != bob {
+		if tk.Status != model.StatusPending || tk.Assignee != bob {
 			t.Errorf("%s: something was applied: status %s assignee %s", typo.line, tk.Status, tk.Assignee)
 		}
 		w.expectCount(ken, 2)
 		rej := cs[len(cs)-1]
-		if rej.Kind != store.KindRejected || !rej.Hidden || !strings.Contains(rej.Text, "All done, Ken!") {
+		if rej.Kind != model.KindRejected || !rej.Hidden || !strings.Contains(rej.Text, "All done, Ken!") {
 			t.Errorf("%s: no hidden rejected record: %+v", typo.line, rej)
 		}
 		if len(cs) != nComments+1 {
@@ -72,7 +72,7 @@ func TestScenarioAgentCommands(t *testing.T) {
 
 	// A light agent may not close a ticket.
 	w.reply("Venkat <"+venkat+">", n1, "#status closed\nClosing this, it is a duplicate.")
-	if tk, _ = w.ticket(1); tk.Status != store.StatusPending {
+	if tk, _ = w.ticket(1); tk.Status != model.StatusPending {
 		t.Errorf("light agent closed the ticket: %s", tk.Status)
 	}
 	tr := w.last(venkat)
@@ -108,7 +108,7 @@ func TestScenarioAgentCommands(t *testing.T) {
 		Body: "Checked: 4096 bits."})
 	w.expectCount(ken, 3)
 	_, cs = w.ticket(1)
-	if c := lastComment(cs, store.KindComment); c.Author != bob || c.Visibility != store.Private {
+	if c := lastComment(cs, model.KindComment); c.Author != bob || c.Visibility != model.Private {
 		t.Errorf("reply to a note = %+v", c)
 	}
 	// A reply to a public-comment notification is public. Bob answers
@@ -144,7 +144,7 @@ func TestScenarioAgentFreshMail(t *testing.T) {
 	if w.d.TicketCount() != 1 || tk.Priority != "urgent" {
 		t.Fatalf("#ticket: %d tickets, priority %s", w.d.TicketCount(), tk.Priority)
 	}
-	if c := lastComment(cs, store.KindComment); c.Visibility != store.Private || !strings.Contains(c.Text, "blocking their launch") {
+	if c := lastComment(cs, model.KindComment); c.Visibility != model.Private || !strings.Contains(c.Text, "blocking their launch") {
 		t.Errorf("#ticket text = %+v", c)
 	}
 	w.expectCount(ken, 1)
@@ -186,15 +186,15 @@ func TestScenarioAgentFreshMail(t *testing.T) {
 	if tk2.Requester != "carol@customer.example" || tk2.Subject != "Printer certificate" {
 		t.Errorf("forwarded ticket requester %q subject %q", tk2.Requester, tk2.Subject)
 	}
-	var pub, priv *store.Comment
+	var pub, priv *model.Comment
 	for _, c := range cs2 {
-		if c.Kind != store.KindComment {
+		if c.Kind != model.KindComment {
 			continue
 		}
-		if c.Visibility == store.Public && pub == nil {
+		if c.Visibility == model.Public && pub == nil {
 			pub = c
 		}
-		if c.Visibility == store.Private {
+		if c.Visibility == model.Private {
 			priv = c
 		}
 	}

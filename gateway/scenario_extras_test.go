@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"helpdesk/gateway/internal/testkit"
-	"helpdesk/store"
+	"helpdesk/store/model"
 )
 
 // Issue 5 extras: merge, parent/child, parallel side threads, a reply
@@ -54,7 +54,7 @@ func TestScenarioMerge(t *testing.T) {
 	w.reply("Victoria <"+vic+">", n2, "#merge 1 cc\n")
 	tk1, cs1 := w.ticket(1)
 	tk2, _ := w.ticket(2)
-	if tk2.MergedInto != 1 || tk2.Status != store.StatusClosed || !hasLink(tk2, store.LinkMergedInto, 1) || !hasLink(tk1, store.LinkMergedFrom, 2) {
+	if tk2.MergedInto != 1 || tk2.Status != model.StatusClosed || !hasLink(tk2, model.LinkMergedInto, 1) || !hasLink(tk1, model.LinkMergedFrom, 2) {
 		t.Fatalf("merge: #2 merged into %d status %s links %v; #1 links %v", tk2.MergedInto, tk2.Status, tk2.Links, tk1.Links)
 	}
 	if !inList(tk1.CCs, "ann@e-fun.example") {
@@ -62,7 +62,7 @@ func TestScenarioMerge(t *testing.T) {
 	}
 	moved := false
 	for _, c := range cs1 {
-		if c.Kind == store.KindComment && strings.Contains(c.Text, "And one for mail, please.") {
+		if c.Kind == model.KindComment && strings.Contains(c.Text, "And one for mail, please.") {
 			moved = true
 		}
 	}
@@ -94,7 +94,7 @@ func TestScenarioMerge(t *testing.T) {
 		t.Errorf("last comments of #1 = %q, want %q", got, want)
 	}
 	_, cs2 := w.ticket(2)
-	if c := cs2[len(cs2)-1]; c.Kind == store.KindComment && c.Author != vic {
+	if c := cs2[len(cs2)-1]; c.Kind == model.KindComment && c.Author != vic {
 		t.Errorf("a reply landed on the merged ticket: %+v", c)
 	}
 	// Ken received Ann's comment (a CC's comment goes to the requester).
@@ -117,28 +117,28 @@ func TestScenarioParentChild(t *testing.T) {
 	if ch.Requester != ken || ch.Subject != "Certificate for vpn.e-fun.example" {
 		t.Errorf("child = requester %q subject %q", ch.Requester, ch.Subject)
 	}
-	if c := lastComment(chc, store.KindComment); c == nil || c.Visibility != store.Private || !strings.Contains(c.Text, "EV certificate") {
+	if c := lastComment(chc, model.KindComment); c == nil || c.Visibility != model.Private || !strings.Contains(c.Text, "EV certificate") {
 		t.Errorf("child's first comment = %+v", c)
 	}
 	if len(w.mails(ken)) != kenBefore {
 		t.Errorf("the requester was mailed about the child ticket")
 	}
 	pv, cv := w.view(1), w.view(2)
-	if !viewLink(pv.Links, store.LinkChild, 2) || !viewLink(cv.Links, store.LinkParent, 1) {
+	if !viewLink(pv.Links, model.LinkChild, 2) || !viewLink(cv.Links, model.LinkParent, 1) {
 		t.Errorf("links: parent %v child %v", pv.Links, cv.Links)
 	}
 
 	// #parent links an existing ticket as a child.
 	n3 := w.open("Ken <"+ken+">", "And the mail server", "mail.e-fun.example too", vic)
 	w.reply("Victoria <"+vic+">", n3, "#parent 1\n")
-	if !viewLink(w.view(1).Links, store.LinkChild, 3) || !viewLink(w.view(3).Links, store.LinkParent, 1) {
+	if !viewLink(w.view(1).Links, model.LinkChild, 3) || !viewLink(w.view(3).Links, model.LinkParent, 1) {
 		t.Errorf("#parent links: %v / %v", w.view(1).Links, w.view(3).Links)
 	}
 
 	// The parent cannot be resolved while a child is open.
 	w.reply("Victoria <"+vic+">", n1, "#status resolved\n")
 	tr := w.last(vic)
-	if tk, _ := w.ticket(1); tk.Status == store.StatusResolved {
+	if tk, _ := w.ticket(1); tk.Status == model.StatusResolved {
 		t.Fatalf("parent resolved with open children")
 	}
 	if !strings.Contains(tr.Env.Text, "> #status resolved") || !strings.Contains(tr.Env.Text, "#2") || tr.Header("Auto-Submitted") != "auto-replied" {
@@ -151,13 +151,13 @@ func TestScenarioParentChild(t *testing.T) {
 	}
 	w.reply("Victoria <"+vic+">", n1, "#status resolved\n")
 	for _, n := range []uint64{1, 2, 3} {
-		if tk, _ := w.ticket(n); tk.Status != store.StatusResolved {
+		if tk, _ := w.ticket(n); tk.Status != model.StatusResolved {
 			t.Errorf("#%d status %s, want resolved", n, tk.Status)
 		}
 	}
 }
 
-func viewLink(ls []store.Link, kind string, to uint64) bool {
+func viewLink(ls []model.Link, kind string, to uint64) bool {
 	for _, l := range ls {
 		if l.Kind == kind && l.Ticket == to {
 			return true
@@ -194,11 +194,11 @@ func TestScenarioParallelSideThreads(t *testing.T) {
 	for _, c := range cs {
 		switch c.Text {
 		case fromA:
-			if c.Thread != 1 || c.Visibility != store.Private {
+			if c.Thread != 1 || c.Visibility != model.Private {
 				t.Errorf("A's reply on thread %d (%s)", c.Thread, c.Visibility)
 			}
 		case fromB:
-			if c.Thread != 2 || c.Visibility != store.Private {
+			if c.Thread != 2 || c.Visibility != model.Private {
 				t.Errorf("B's reply on thread %d (%s)", c.Thread, c.Visibility)
 			}
 		}
@@ -236,7 +236,7 @@ func TestScenarioParallelSideThreads(t *testing.T) {
 		t.Errorf("the internal side-thread note did not reach the follower")
 	}
 	_, cs = w.ticket(1)
-	if c := lastComment(cs, store.KindComment); c == nil || !strings.Contains(c.Text, "partner A is usually slow") || c.Visibility != store.Private || c.Thread != 0 {
+	if c := lastComment(cs, model.KindComment); c == nil || !strings.Contains(c.Text, "partner A is usually slow") || c.Visibility != model.Private || c.Thread != 0 {
 		t.Errorf("#note in a side thread: %+v", c)
 	}
 
@@ -252,7 +252,7 @@ func TestScenarioParallelSideThreads(t *testing.T) {
 	if tk.Threads[1].Status != "open" {
 		t.Errorf("a collaborator reply after #done did not reopen the thread: %+v", tk.Threads[1])
 	}
-	if c := lastComment(cs, store.KindComment); c.Thread != 1 || c.Author != pa {
+	if c := lastComment(cs, model.KindComment); c.Thread != 1 || c.Author != pa {
 		t.Errorf("late reply = %+v", c)
 	}
 	wantText(t, "late reply to Victoria", w.last(vic), "the certificates arrive tomorrow")
@@ -287,7 +287,7 @@ func TestScenarioReplyAllNoDuplicates(t *testing.T) {
 	if tk.Requester != ken {
 		t.Errorf("the CC's reply took over the requester: %s", tk.Requester)
 	}
-	if c := lastComment(cs, store.KindComment); c.Author != vendor || c.Visibility != store.Public {
+	if c := lastComment(cs, model.KindComment); c.Author != vendor || c.Visibility != model.Public {
 		t.Errorf("vendor comment = %+v", c)
 	}
 	// Ken answers all: the vendor is in Cc and gets no second copy.
@@ -330,7 +330,7 @@ func TestScenarioLeakGuard(t *testing.T) {
 		t.Fatalf("held transcript: %q\n%s", held.Header("Subject"), held.Env.Text)
 	}
 	_, cs := w.ticket(1)
-	if c := lastComment(cs, store.KindHeld); c == nil || !c.Hidden {
+	if c := lastComment(cs, model.KindHeld); c == nil || !c.Hidden {
 		t.Fatalf("no hidden held record: %+v", c)
 	}
 
@@ -353,7 +353,7 @@ func TestScenarioLeakGuard(t *testing.T) {
 	wantText(t, "released reply", km[len(km)-1], "We will come back to you.")
 	_, cs = w.ticket(1)
 	for _, c := range cs {
-		if c.Kind == store.KindHeld && !c.Released {
+		if c.Kind == model.KindHeld && !c.Released {
 			t.Errorf("held comment %d still held", c.ID)
 		}
 	}

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"helpdesk/gateway/internal/testkit"
-	"helpdesk/store"
+	"helpdesk/store/model"
 )
 
 // After a merge, the comments moved into the survivor get new ids there.
@@ -31,7 +31,7 @@ func TestScenarioGuardAfterMerge(t *testing.T) {
 	_, cs1 := w.ticket(1)
 	movedBob := false
 	for _, c := range cs1 {
-		if c.Author == bob && c.Kind == store.KindComment && strings.Contains(c.Text, "the order is in") {
+		if c.Author == bob && c.Kind == model.KindComment && strings.Contains(c.Text, "the order is in") {
 			movedBob = true
 		}
 	}
@@ -44,7 +44,7 @@ func TestScenarioGuardAfterMerge(t *testing.T) {
 	w.send(testkit.Mail{From: "Ken <" + ken + ">", To: []string{replyTok(t, bobReply)}, Subject: "Re: " + bobReply.Header("Subject"),
 		InReplyTo: midOf(bobReply), Body: "Great, the CSR is attached to my first mail."})
 	_, cs1 = w.ticket(1)
-	if c := cs1[len(cs1)-1]; c.Kind != store.KindComment || c.Author != ken || c.Visibility != store.Public || c.Hidden ||
+	if c := cs1[len(cs1)-1]; c.Kind != model.KindComment || c.Author != ken || c.Visibility != model.Public || c.Hidden ||
 		!strings.Contains(c.Text, "the CSR is attached") {
 		t.Fatalf("Ken's reply to a #2 mail on #1 = %+v", c)
 	}
@@ -52,7 +52,7 @@ func TestScenarioGuardAfterMerge(t *testing.T) {
 	// Victoria answers her old notification of #2 (a token of the merged
 	// ticket, whose comment numbers mean nothing on #1): not held.
 	w.reply("Victoria <"+vic+">", n2, "Hi Ken, your certificate will be issued today.")
-	if h := lastComment(mustComments(w, 1), store.KindHeld); h != nil {
+	if h := lastComment(mustComments(w, 1), model.KindHeld); h != nil {
 		t.Fatalf("reply to a notification of the merged ticket held: %s", h.Reason)
 	}
 	km := w.mails(ken)
@@ -65,7 +65,7 @@ func TestScenarioGuardAfterMerge(t *testing.T) {
 	// history moved in by the merge and the merge notice came after it,
 	// but Ken's reply and her own are all that was said meanwhile.
 	w.reply("Victoria <"+vic+">", n1, "Ken, the certificate is attached now.")
-	if h := lastComment(mustComments(w, 1), store.KindHeld); h != nil {
+	if h := lastComment(mustComments(w, 1), model.KindHeld); h != nil {
 		t.Fatalf("moved history or the merge notice counted as a collision: %s", h.Reason)
 	}
 	wantText(t, "Victoria's reply via #1", w.last(ken), "attached now")
@@ -80,13 +80,13 @@ func TestScenarioGuardAfterMerge(t *testing.T) {
 	if len(w.mails(ken)) != before {
 		t.Fatal("a reply colliding with Bob's newer public reply reached the customer")
 	}
-	h := lastComment(mustComments(w, 1), store.KindHeld)
+	h := lastComment(mustComments(w, 1), model.KindHeld)
 	if h == nil || !strings.Contains(h.Reason, "renewed the intermediate") || strings.Contains(h.Reason, "the order is in") {
 		t.Fatalf("collision held record = %+v", h)
 	}
 }
 
-func mustComments(w *world, id uint64) []*store.Comment {
+func mustComments(w *world, id uint64) []*model.Comment {
 	_, cs := w.ticket(id)
 	return cs
 }
@@ -145,7 +145,7 @@ func TestScenarioLeakGuardAfterMerge(t *testing.T) {
 	if len(w.mails(ken)) != kenBefore {
 		t.Fatal("a reply quoting a moved private note reached the customer")
 	}
-	h := lastComment(mustComments(w, 1), store.KindHeld)
+	h := lastComment(mustComments(w, 1), model.KindHeld)
 	if h == nil || !strings.Contains(h.Reason, "private note") {
 		t.Fatalf("no held record for the leak: %+v", h)
 	}
@@ -180,7 +180,7 @@ func TestScenarioLeakGuardAfterTwoMerges(t *testing.T) {
 	if len(w.mails(ken)) != kenBefore {
 		t.Fatal("a reply quoting a twice-moved private note reached the customer")
 	}
-	if h := lastComment(mustComments(w, 1), store.KindHeld); h == nil || !strings.Contains(h.Reason, "private note") {
+	if h := lastComment(mustComments(w, 1), model.KindHeld); h == nil || !strings.Contains(h.Reason, "private note") {
 		t.Fatalf("no held record for the leak: %+v", h)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"helpdesk/gateway/control"
 	"helpdesk/gateway/internal/testkit"
 	"helpdesk/store"
+	"helpdesk/store/model"
 )
 
 // Helpers shared by the scenario tests (issues 3, 4 and 5): a daemon with
@@ -218,7 +219,7 @@ func noneOf(t *testing.T, who string, m *testkit.Received, forbidden ...string) 
 }
 
 // ticket loads a ticket and its comments.
-func (w *world) ticket(id uint64) (*store.Ticket, []*store.Comment) {
+func (w *world) ticket(id uint64) (*model.Ticket, []*model.Comment) {
 	w.t.Helper()
 	return w.d.Ticket(id)
 }
@@ -229,7 +230,7 @@ func (w *world) view(id uint64) *control.TicketView {
 	return control.BuildView(tk, cs)
 }
 
-func hasLink(tk *store.Ticket, kind string, to uint64) bool {
+func hasLink(tk *model.Ticket, kind string, to uint64) bool {
 	for _, l := range tk.Links {
 		if l.Kind == kind && l.Ticket == to {
 			return true
@@ -239,7 +240,7 @@ func hasLink(tk *store.Ticket, kind string, to uint64) bool {
 }
 
 // lastComment is the newest comment of a ticket with the given kind.
-func lastComment(cs []*store.Comment, kind string) *store.Comment {
+func lastComment(cs []*model.Comment, kind string) *model.Comment {
 	for i := len(cs) - 1; i >= 0; i-- {
 		if cs[i].Kind == kind {
 			return cs[i]

@@ -9,6 +9,7 @@ import (
 
 	"helpdesk/gateway/internal/testkit"
 	"helpdesk/store"
+	"helpdesk/store/model"
 )
 
 // A held mail is held whole: its commands wait with its text, and #send
@@ -30,7 +31,7 @@ func TestScenarioHoldKeepsCommands(t *testing.T) {
 	if len(w.mails(ken)) != kenBefore {
 		t.Fatal("the held reply reached the customer")
 	}
-	if c := lastComment(cs, store.KindHeld); c == nil || !c.Hidden {
+	if c := lastComment(cs, model.KindHeld); c == nil || !c.Hidden {
 		t.Fatalf("no hidden held record: %+v", c)
 	}
 	held := w.last(vic)
@@ -61,7 +62,7 @@ func TestScenarioHoldKeepsCommands(t *testing.T) {
 	}
 	_, cs = w.ticket(1)
 	for _, c := range cs {
-		if c.Kind == store.KindHeld && !c.Released {
+		if c.Kind == model.KindHeld && !c.Released {
 			t.Errorf("held comment %d still held", c.ID)
 		}
 	}
@@ -88,8 +89,8 @@ func TestScenarioLightAgentInSideThread(t *testing.T) {
 	if slices.Contains(tk.Followers, venkat) {
 		t.Errorf("the light agent's #unfollow was ignored: followers %v", tk.Followers)
 	}
-	c := lastComment(cs, store.KindComment)
-	if c == nil || c.Text != "Looks fine to me." || c.Thread != 1 || c.Visibility != store.Private {
+	c := lastComment(cs, model.KindComment)
+	if c == nil || c.Text != "Looks fine to me." || c.Thread != 1 || c.Visibility != model.Private {
 		t.Errorf("light agent's side-thread text = %+v", c)
 	}
 	if n := len(w.mails(partner)); n != partnerBefore {
@@ -154,9 +155,9 @@ func TestQuarantineReleaseOnce(t *testing.T) {
 		From: "Victoria <" + vic + ">", To: []string{"support@example.com"}, Subject: "Re: [#1] Help",
 		Body: "#ticket 1\n#priority urgent\nFrom my phone.",
 	}.Build())
-	var qs []*store.Quarantine
+	var qs []*model.Quarantine
 	d.DB.View(func(tx *store.Tx) error { qs, _ = tx.Quarantined(0); return nil })
-	if len(qs) != 1 || qs[0].Reason != store.QAuth {
+	if len(qs) != 1 || qs[0].Reason != model.QAuth {
 		t.Fatalf("quarantine = %+v", qs)
 	}
 	d.Flush()

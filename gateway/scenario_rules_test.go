@@ -8,6 +8,7 @@ import (
 
 	"helpdesk/gateway/internal/testkit"
 	"helpdesk/store"
+	"helpdesk/store/model"
 )
 
 // SPEC rules that had no test of their own, each end to end: the real
@@ -22,23 +23,23 @@ func newWorldConfig(t *testing.T, config string) *world {
 	return &world{t: t, sink: sink, d: d, signer: d.DKIM(t, "certs.example")}
 }
 
-func (w *world) user(addr string) *store.User {
+func (w *world) user(addr string) *model.User {
 	w.t.Helper()
-	var u *store.User
+	var u *model.User
 	w.d.DB.View(func(tx *store.Tx) error { u, _ = tx.User(addr); return nil })
 	return u
 }
 
-func (w *world) quarantined() []*store.Quarantine {
+func (w *world) quarantined() []*model.Quarantine {
 	w.t.Helper()
-	var qs []*store.Quarantine
+	var qs []*model.Quarantine
 	w.d.DB.View(func(tx *store.Tx) error { qs, _ = tx.Quarantined(0); return nil })
 	return qs
 }
 
-func hasEvent(cs []*store.Comment, sub string) bool {
+func hasEvent(cs []*model.Comment, sub string) bool {
 	for _, c := range cs {
-		if c.Kind == store.KindEvent && strings.Contains(c.Text, sub) {
+		if c.Kind == model.KindEvent && strings.Contains(c.Text, sub) {
 			return true
 		}
 	}
@@ -78,7 +79,7 @@ func TestRuleFanoutLoopGuard(t *testing.T) {
 	if !slices.Contains(tk.Flags, "fanout-limited") || !hasEvent(cs, "notifications for this address stopped") {
 		t.Errorf("ticket not flagged fanout-limited: flags %v", tk.Flags)
 	}
-	if c := lastComment(cs, store.KindComment); c == nil || c.Text != "Still broken (11)." {
+	if c := lastComment(cs, model.KindComment); c == nil || c.Text != "Still broken (11)." {
 		t.Errorf("the limited comment was not stored: %+v", c)
 	}
 	if n := len(w.mails(vic)); n != 10 {
@@ -136,7 +137,7 @@ groups = ["support"]
 	w.expectCount(spammer, 1) // the acknowledgement, before anyone knew
 	w.reply("Victoria <"+vic+">", n1, "#spam\n")
 	tk, cs := w.ticket(1)
-	if tk.Status != store.StatusClosed || !inList(tk.Tags, "spam") || !hasEvent(cs, "blocked "+spammer) {
+	if tk.Status != model.StatusClosed || !inList(tk.Tags, "spam") || !hasEvent(cs, "blocked "+spammer) {
 		t.Fatalf("#spam: status %s tags %v", tk.Status, tk.Tags)
 	}
 	if u := w.user(spammer); u == nil || !u.Blocked {
@@ -152,7 +153,7 @@ groups = ["support"]
 	ack := w.mails(spammer)[0]
 	w.send(testkit.Mail{From: spammer, To: []string{replyTok(t, ack)}, Subject: "Re: " + ack.Header("Subject"), Body: "Last chance."})
 	qs := w.quarantined()
-	if len(qs) != 2 || qs[0].Reason != store.QBlocked || qs[1].Reason != store.QBlocked {
+	if len(qs) != 2 || qs[0].Reason != model.QBlocked || qs[1].Reason != model.QBlocked {
 		t.Fatalf("quarantine = %+v", qs)
 	}
 	if n := w.d.TicketCount(); n != 1 {
@@ -177,7 +178,7 @@ groups = ["support"]
 	if !strings.HasPrefix(tr.Header("Subject"), "Commands not applied") || !strings.Contains(tr.Env.Text, "#spam domain is for admins") {
 		t.Fatalf("#spam domain by an agent: %q\n%s", tr.Header("Subject"), tr.Env.Text)
 	}
-	if tk3, _ := w.ticket(3); tk3.Status == store.StatusClosed {
+	if tk3, _ := w.ticket(3); tk3.Status == model.StatusClosed {
 		t.Fatal("#spam domain by an agent was applied")
 	}
 	if u := w.user("@spam.example"); u != nil && u.Blocked {
@@ -185,14 +186,14 @@ groups = ["support"]
 	}
 	// ... applied for an admin: the whole domain is quarantined from then on.
 	w.reply("Ada Admin <ada@certs.example>", w.find("ada@certs.example", "Watches"), "#spam domain\n")
-	if tk3, _ := w.ticket(3); tk3.Status != store.StatusClosed || !inList(tk3.Tags, "spam") {
+	if tk3, _ := w.ticket(3); tk3.Status != model.StatusClosed || !inList(tk3.Tags, "spam") {
 		t.Fatalf("#spam domain by an admin: status %s tags %v", tk3.Status, tk3.Tags)
 	}
 	w.send(testkit.Mail{From: "third@spam.example", To: []string{"support@example.com"}, Subject: "Hi", Body: "Anything."})
 	if n := w.d.TicketCount(); n != 3 {
 		t.Errorf("mail from a blocked domain opened a ticket (%d tickets)", n)
 	}
-	if qs := w.quarantined(); len(qs) != 3 || qs[0].Reason != store.QBlocked || !strings.Contains(qs[0].Detail, "domain") { // newest first
+	if qs := w.quarantined(); len(qs) != 3 || qs[0].Reason != model.QBlocked || !strings.Contains(qs[0].Detail, "domain") { // newest first
 		t.Errorf("quarantine after #spam domain = %+v", qs)
 	}
 }
@@ -227,7 +228,7 @@ role = "light"
 groups = ["support"]
 `)
 	n := 0
-	newTicket := func() *store.Ticket {
+	newTicket := func() *model.Ticket {
 		t.Helper()
 		n++
 		w.send(testkit.Mail{From: fmt.Sprintf("c%d@e-fun.example", n), To: []string{"support@example.com"},
@@ -243,7 +244,7 @@ groups = ["support"]
 			t.Fatalf("%s by %s opened a ticket", cmd, who)
 		}
 	}
-	want := func(tk *store.Ticket, assignee string) {
+	want := func(tk *model.Ticket, assignee string) {
 		t.Helper()
 		if tk.Assignee != assignee || tk.Group != "support" {
 			t.Errorf("ticket #%d: assignee %q group %q, want %q", tk.ID, tk.Assignee, tk.Group, assignee)
@@ -281,16 +282,16 @@ func TestRuleKoreanAcknowledgement(t *testing.T) {
 	w.reply("Victoria <"+vic+">", n1, "#solved\n갱신했습니다.")
 	kenMail := w.last(ken)
 	wantText(t, "the solution", kenMail, "갱신했습니다")
-	if tk, _ := w.ticket(1); tk.Status != store.StatusResolved {
+	if tk, _ := w.ticket(1); tk.Status != model.StatusResolved {
 		t.Fatalf("status %s, want resolved", tk.Status)
 	}
 	for _, body := range []string{"감사합니다", "고맙습니다!\n\n김철수", "감사합니다~"} {
 		w.send(testkit.Mail{From: "김철수 <" + ken + ">", To: []string{replyTok(t, kenMail)}, Subject: "Re: " + kenMail.Header("Subject"), Body: body})
 		tk, cs := w.ticket(1)
-		if tk.Status != store.StatusResolved {
+		if tk.Status != model.StatusResolved {
 			t.Fatalf("%q reopened the ticket: status %s", body, tk.Status)
 		}
-		if c := lastComment(cs, store.KindComment); c == nil || c.Author != ken || c.Text != strings.TrimSpace(body) {
+		if c := lastComment(cs, model.KindComment); c == nil || c.Author != ken || c.Text != strings.TrimSpace(body) {
 			t.Errorf("%q not recorded as a comment: %+v", body, c)
 		}
 		if !hasEvent(cs, "acknowledgement recorded") {
@@ -299,7 +300,7 @@ func TestRuleKoreanAcknowledgement(t *testing.T) {
 	}
 	w.send(testkit.Mail{From: "김철수 <" + ken + ">", To: []string{replyTok(t, kenMail)}, Subject: "Re: " + kenMail.Header("Subject"),
 		Body: "감사합니다. 그런데 새 인증서가 아직 작동하지 않습니다."})
-	if tk, _ := w.ticket(1); tk.Status != store.StatusOpen {
+	if tk, _ := w.ticket(1); tk.Status != model.StatusOpen {
 		t.Errorf("a real question did not reopen the ticket: status %s", tk.Status)
 	}
 }
@@ -325,10 +326,10 @@ func TestRuleStaffTokenBelongsToItsHolder(t *testing.T) {
 	if tk.Priority != "normal" {
 		t.Errorf("commands ran on another agent's token: priority %s", tk.Priority)
 	}
-	if c := lastComment(cs, store.KindComment); c.Author == vic {
+	if c := lastComment(cs, model.KindComment); c.Author == vic {
 		t.Errorf("text added on another agent's token: %+v", c)
 	}
-	if qs := w.quarantined(); len(qs) != 1 || qs[0].Reason != store.QAuth {
+	if qs := w.quarantined(); len(qs) != 1 || qs[0].Reason != model.QAuth {
 		t.Fatalf("quarantine = %+v", qs)
 	}
 	if ms := w.mails(vic)[vicBefore:]; len(ms) != 1 || !strings.Contains(ms[0].Header("Subject"), "not accepted") {
@@ -373,7 +374,7 @@ func TestRuleTwoFromNeverStaff(t *testing.T) {
 		m.Body = fmt.Sprintf("#priority urgent\n#status closed\nCase %d.", i)
 		w.raw(vic, []string{replyTok(t, n1)}, w.signer.Sign(t, m.Build()))
 		tk, cs := w.ticket(1)
-		if tk.Priority != "normal" || tk.Status != store.StatusOpen {
+		if tk.Priority != "normal" || tk.Status != model.StatusOpen {
 			t.Errorf("case %d: commands ran: priority %s status %s", i, tk.Priority, tk.Status)
 		}
 		for _, c := range cs {

@@ -7,6 +7,7 @@ import (
 
 	"helpdesk/gateway/internal/testkit"
 	"helpdesk/store"
+	"helpdesk/store/model"
 )
 
 // Issue 3: a whole customer conversation replayed over SMTP, one thread
@@ -62,7 +63,7 @@ func TestScenarioConversationReplay(t *testing.T) {
 		_, cs := w.ticket(id)
 		var out []string
 		for _, c := range cs {
-			if c.Kind == store.KindComment && c.Author == author {
+			if c.Kind == model.KindComment && c.Author == author {
 				out = append(out, c.Text)
 			}
 		}
@@ -70,7 +71,7 @@ func TestScenarioConversationReplay(t *testing.T) {
 	}
 	lastText := func(id uint64) string {
 		_, cs := w.ticket(id)
-		c := lastComment(cs, store.KindComment)
+		c := lastComment(cs, model.KindComment)
 		if c == nil {
 			return ""
 		}
@@ -111,7 +112,7 @@ func TestScenarioConversationReplay(t *testing.T) {
 		t.Fatalf("the stranger's mail did not open a ticket: %d tickets", n)
 	}
 	tk2, _ := w.ticket(2)
-	if tk2.Requester != mallory || !hasLink(tk2, store.LinkRelated, 1) {
+	if tk2.Requester != mallory || !hasLink(tk2, model.LinkRelated, 1) {
 		t.Errorf("#2 requester %q links %v", tk2.Requester, tk2.Links)
 	}
 	if got := commentsBy(1, mallory); len(got) != 0 {
@@ -139,10 +140,10 @@ func TestScenarioConversationReplay(t *testing.T) {
 	vicBefore := len(w.mails(vic))
 	w.raw("", []string{ack.From}, dsnFor(ack.From, ken, ack))
 	_, cs := w.ticket(1)
-	if c := lastComment(cs, store.KindDelivery); c == nil || !strings.Contains(c.Text, ken) || !c.Hidden {
+	if c := lastComment(cs, model.KindDelivery); c == nil || !strings.Contains(c.Text, ken) || !c.Hidden {
 		t.Fatalf("no delivery event on #1: %+v", c)
 	}
-	var u *store.User
+	var u *model.User
 	w.d.DB.View(func(tx *store.Tx) error { u, _ = tx.User(ken); return nil })
 	if u == nil || !u.Bouncing {
 		t.Fatalf("Ken not marked bouncing: %+v", u)
@@ -164,7 +165,7 @@ func TestScenarioConversationReplay(t *testing.T) {
 	all = len(w.sink.All())
 	w.raw("", []string{"support@example.com"}, dsnFor("support@example.com", mallory, mack[0]))
 	_, cs2 := w.ticket(2)
-	if c := lastComment(cs2, store.KindDelivery); c == nil || !strings.Contains(c.Text, mallory) {
+	if c := lastComment(cs2, model.KindDelivery); c == nil || !strings.Contains(c.Text, mallory) {
 		t.Errorf("no delivery event on #2: %+v", c)
 	}
 	w.d.DB.View(func(tx *store.Tx) error { u, _ = tx.User(mallory); return nil })
@@ -182,10 +183,10 @@ func TestScenarioConversationReplay(t *testing.T) {
 		Headers: []string{"Auto-Submitted: auto-replied"}, Body: "I am out of the office until Monday."})
 	w.settle()
 	_, cs = w.ticket(1)
-	if c := cs[len(cs)-1]; c.Kind != store.KindAuto || c.Text != "I am out of the office until Monday." {
+	if c := cs[len(cs)-1]; c.Kind != model.KindAuto || c.Text != "I am out of the office until Monday." {
 		t.Errorf("out-of-office not attached: %+v", c)
 	}
-	if st := status(1); st != store.StatusPending {
+	if st := status(1); st != model.StatusPending {
 		t.Errorf("out-of-office changed the status to %s", st)
 	}
 	if extra := w.sink.All()[all:]; len(extra) != 0 {
@@ -195,7 +196,7 @@ func TestScenarioConversationReplay(t *testing.T) {
 	// 9. A requester comment sets pending back to open (and Ken writing
 	// again clears the bouncing mark).
 	w.send(testkit.Mail{From: kenFrom, To: []string{replyTok(t, ack)}, Subject: "Re: " + subject, Body: "Here is the CSR you asked for."})
-	if st := status(1); st != store.StatusOpen {
+	if st := status(1); st != model.StatusOpen {
 		t.Errorf("requester comment on pending: status %s", st)
 	}
 	w.d.DB.View(func(tx *store.Tx) error { u, _ = tx.User(ken); return nil })
@@ -206,7 +207,7 @@ func TestScenarioConversationReplay(t *testing.T) {
 	kr := w.last(ken)
 	wantText(t, "question to Ken", kr, "Which host should it cover?")
 	w.send(testkit.Mail{From: kenFrom, To: []string{replyTok(t, kr)}, Subject: "Re: " + kr.Header("Subject"), Body: "Only www.e-fun.example."})
-	if st := status(1); st != store.StatusOpen {
+	if st := status(1); st != model.StatusOpen {
 		t.Errorf("requester comment on waiting-customer: status %s", st)
 	}
 
@@ -214,11 +215,11 @@ func TestScenarioConversationReplay(t *testing.T) {
 	w.reply("Victoria <"+vic+">", n1, "#resolved\nThe certificate is issued.")
 	kr = w.last(ken)
 	w.send(testkit.Mail{From: kenFrom, To: []string{replyTok(t, kr)}, Subject: "Re: " + kr.Header("Subject"), Body: "Thank you!\n\nKen"})
-	if st := status(1); st != store.StatusResolved {
+	if st := status(1); st != model.StatusResolved {
 		t.Errorf("a bare thanks reopened the ticket: %s", st)
 	}
 	w.send(testkit.Mail{From: kenFrom, To: []string{replyTok(t, kr)}, Subject: "Re: " + kr.Header("Subject"), Body: "Thanks, but does it also cover mail.e-fun.example?"})
-	if st := status(1); st != store.StatusOpen {
+	if st := status(1); st != model.StatusOpen {
 		t.Errorf("a real question did not reopen the ticket: %s", st)
 	}
 
@@ -230,10 +231,10 @@ func TestScenarioConversationReplay(t *testing.T) {
 	}
 	tk1, _ := w.ticket(1)
 	tk3, cs3 := w.ticket(3)
-	if tk1.Status != store.StatusClosed || !hasLink(tk3, store.LinkFollowUpOf, 1) || !hasLink(tk1, store.LinkFollowUp, 3) {
+	if tk1.Status != model.StatusClosed || !hasLink(tk3, model.LinkFollowUpOf, 1) || !hasLink(tk1, model.LinkFollowUp, 3) {
 		t.Errorf("follow-up links: #1 %s %v, #3 %v", tk1.Status, tk1.Links, tk3.Links)
 	}
-	if tk3.Requester != ken || lastComment(cs3, store.KindComment).Text != "The certificate stopped working." {
+	if tk3.Requester != ken || lastComment(cs3, model.KindComment).Text != "The certificate stopped working." {
 		t.Errorf("follow-up ticket = %+v", tk3)
 	}
 	if got := commentsBy(1, ken); got[len(got)-1] == "The certificate stopped working." {

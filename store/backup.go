@@ -10,6 +10,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"helpdesk/store/model"
 )
 
 // Backup writes a consistent online backup as a tar archive laid out like
@@ -31,7 +33,7 @@ func (db *DB) Backup(w io.Writer) (files int, err error) {
 			return fmt.Errorf("writing database snapshot: %w", err)
 		}
 		tx := &Tx{tx: btx, db: db}
-		return tx.ForEachMessage(func(m *Message) error {
+		return tx.ForEachMessage(func(m *model.Message) error {
 			if m.Blob != "" {
 				blobs = append(blobs, m.Blob)
 			}

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"helpdesk/store/model"
 )
 
 // Spool receives a message body: the first threshold bytes in memory, the
@@ -174,7 +176,7 @@ func syncDir(dir string) error {
 }
 
 // OpenRaw opens the raw bytes of a stored message.
-func (db *DB) OpenRaw(m *Message) (io.ReadCloser, error) {
+func (db *DB) OpenRaw(m *model.Message) (io.ReadCloser, error) {
 	if m.Blob != "" {
 		f, err := os.Open(filepath.Join(db.dir, filepath.Clean(m.Blob)))
 		if err != nil {

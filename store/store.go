@@ -18,6 +18,8 @@ import (
 	"github.com/klauspost/compress/s2"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"helpdesk/store/model"
 )
 
 // SchemaVersion is the version of the bucket layout and value encodings
@@ -254,18 +256,18 @@ func (db *DB) init() error {
 			if err != nil {
 				return err
 			}
-			return putJSON(meta, []byte("token_keys"), []TokenKey{key})
+			return putJSON(meta, []byte("token_keys"), []model.TokenKey{key})
 		}
 		return nil
 	})
 }
 
-func newKey(id uint8, now time.Time) (TokenKey, error) {
+func newKey(id uint8, now time.Time) (model.TokenKey, error) {
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
-		return TokenKey{}, err
+		return model.TokenKey{}, err
 	}
-	return TokenKey{ID: id, Secret: secret, Created: now}, nil
+	return model.TokenKey{ID: id, Secret: secret, Created: now}, nil
 }
 
 // InstallationID identifies this installation in loop headers.

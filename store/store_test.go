@@ -19,6 +19,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"helpdesk/store/model"
 )
 
 func openTest(t *testing.T) *DB {
@@ -35,14 +37,14 @@ func TestTicketsSequentialAndIndexed(t *testing.T) {
 	db := openTest(t)
 	for i := 1; i <= 3; i++ {
 		err := db.Update(func(tx *Tx) error {
-			tk := &Ticket{Subject: fmt.Sprint("s", i), Requester: "ken@example.com", Status: StatusOpen}
+			tk := &model.Ticket{Subject: fmt.Sprint("s", i), Requester: "ken@example.com", Status: model.StatusOpen}
 			if err := tx.NewTicket(tk); err != nil {
 				return err
 			}
 			if tk.ID != uint64(i) {
 				return fmt.Errorf("ticket id %d, want %d", tk.ID, i)
 			}
-			return tx.AddComment(tk, &Comment{Author: "ken@example.com", Visibility: Public, Text: "hi"})
+			return tx.AddComment(tk, &model.Comment{Author: "ken@example.com", Visibility: model.Public, Text: "hi"})
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -53,17 +55,17 @@ func TestTicketsSequentialAndIndexed(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		tk.Status = StatusPending
+		tk.Status = model.StatusPending
 		return tx.PutTicket(tk)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	db.View(func(tx *Tx) error {
-		if got := tx.TicketIDs(StatusOpen, 0); fmt.Sprint(got) != "[3 1]" {
+		if got := tx.TicketIDs(model.StatusOpen, 0); fmt.Sprint(got) != "[3 1]" {
 			t.Errorf("open = %v, want [3 1]", got)
 		}
-		if got := tx.TicketIDs(StatusPending, 0); fmt.Sprint(got) != "[2]" {
+		if got := tx.TicketIDs(model.StatusPending, 0); fmt.Sprint(got) != "[2]" {
 			t.Errorf("pending = %v", got)
 		}
 		if got := tx.TicketsOfRequester("ken@example.com"); len(got) != 3 {
@@ -88,7 +90,7 @@ func TestGroupCommitConcurrent(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			err := db.Update(func(tx *Tx) error {
-				return tx.NewTicket(&Ticket{Subject: fmt.Sprint(i)})
+				return tx.NewTicket(&model.Ticket{Subject: fmt.Sprint(i)})
 			})
 			if err != nil {
 				t.Error(err)
@@ -121,7 +123,7 @@ func TestGroupCommitFailureIsolated(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			errs[i] = db.Update(func(tx *Tx) error {
-				if err := tx.NewTicket(&Ticket{Subject: fmt.Sprint(i)}); err != nil {
+				if err := tx.NewTicket(&model.Ticket{Subject: fmt.Sprint(i)}); err != nil {
 					return err
 				}
 				if i%5 == 0 {
@@ -161,7 +163,7 @@ func TestReopenKeepsDataAndSecret(t *testing.T) {
 	var keys1 string
 	db.View(func(tx *Tx) error { k, _ := tx.Keys(); keys1 = fmt.Sprint(k); return nil })
 	id1 := db.InstallationID()
-	db.Update(func(tx *Tx) error { return tx.NewTicket(&Ticket{Subject: "x"}) })
+	db.Update(func(tx *Tx) error { return tx.NewTicket(&model.Ticket{Subject: "x"}) })
 	db.Close()
 	if err := db.Update(func(tx *Tx) error { return nil }); err != ErrClosed {
 		t.Errorf("update after close: %v", err)
@@ -202,14 +204,14 @@ func TestLockTimeout(t *testing.T) {
 func TestDedupeAndMessageIndex(t *testing.T) {
 	db := openTest(t)
 	err := db.Update(func(tx *Tx) error {
-		m := &Message{MessageID: "abc@x", BodyHash: "h1", Disposition: DispTicket}
+		m := &model.Message{MessageID: "abc@x", BodyHash: "h1", Disposition: model.DispTicket}
 		if err := tx.AddMessage(m, []byte("raw")); err != nil {
 			return err
 		}
-		if err := tx.IndexMessageID("<ABC@x>", Ref{Ticket: 7, Thread: 1}); err != nil {
+		if err := tx.IndexMessageID("<ABC@x>", model.Ref{Ticket: 7, Thread: 1}); err != nil {
 			return err
 		}
-		return tx.IndexMessageID("abc@x", Ref{Ticket: 9})
+		return tx.IndexMessageID("abc@x", model.Ref{Ticket: 9})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -235,8 +237,8 @@ func TestDedupeAndMessageIndex(t *testing.T) {
 func TestMergeResolution(t *testing.T) {
 	db := openTest(t)
 	db.Update(func(tx *Tx) error {
-		a := &Ticket{Subject: "a"}
-		b := &Ticket{Subject: "b"}
+		a := &model.Ticket{Subject: "a"}
+		b := &model.Ticket{Subject: "b"}
 		tx.NewTicket(a)
 		tx.NewTicket(b)
 		a.MergedInto = b.ID
@@ -260,11 +262,11 @@ func TestOutboxDueOrder(t *testing.T) {
 	}
 	defer db.Close()
 	db.Update(func(tx *Tx) error {
-		tx.Enqueue(&Outbound{Rcpt: "a@x", NextAttempt: now.Add(time.Minute)})
-		tx.Enqueue(&Outbound{Rcpt: "b@x"})
-		return tx.Enqueue(&Outbound{Rcpt: "c@x", NextAttempt: now.Add(-time.Minute)})
+		tx.Enqueue(&model.Outbound{Rcpt: "a@x", NextAttempt: now.Add(time.Minute)})
+		tx.Enqueue(&model.Outbound{Rcpt: "b@x"})
+		return tx.Enqueue(&model.Outbound{Rcpt: "c@x", NextAttempt: now.Add(-time.Minute)})
 	})
-	var due []*Outbound
+	var due []*model.Outbound
 	db.View(func(tx *Tx) error { due, _ = tx.Due(now, 10); return nil })
 	if len(due) != 2 || due[0].Rcpt != "c@x" || due[1].Rcpt != "b@x" {
 		t.Fatalf("due = %+v", due)
@@ -273,7 +275,7 @@ func TestOutboxDueOrder(t *testing.T) {
 	db.Update(func(tx *Tx) error {
 		o := due[0]
 		prev := o.NextAttempt
-		o.State = OutSent
+		o.State = model.OutSent
 		return tx.PutOutbound(o, prev)
 	})
 	db.View(func(tx *Tx) error {
@@ -339,10 +341,10 @@ func TestSpoolBlobAndBackupRestore(t *testing.T) {
 	}
 	var bigID, smallID uint64
 	db.Update(func(tx *Tx) error {
-		m := &Message{Blob: rel, Size: 10000}
+		m := &model.Message{Blob: rel, Size: 10000}
 		tx.AddMessage(m, nil)
 		bigID = m.ID
-		s := &Message{Size: 5}
+		s := &model.Message{Size: 5}
 		tx.AddMessage(s, small.Bytes())
 		smallID = s.ID
 		return nil
@@ -368,7 +370,7 @@ func TestSpoolBlobAndBackupRestore(t *testing.T) {
 	}
 	defer rdb.Close()
 	for id, want := range map[uint64]int{bigID: 10000, smallID: 5} {
-		var m *Message
+		var m *model.Message
 		rdb.View(func(tx *Tx) error { m, err = tx.Message(id); return err })
 		if err != nil {
 			t.Fatal(err)
@@ -397,7 +399,7 @@ func TestGatherComing(t *testing.T) {
 	// Alone: no wait.
 	coming.Store(1)
 	start := time.Now()
-	if err := db.Update(func(tx *Tx) error { return tx.NewTicket(&Ticket{Subject: "alone"}) }); err != nil {
+	if err := db.Update(func(tx *Tx) error { return tx.NewTicket(&model.Ticket{Subject: "alone"}) }); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(start); d > 150*time.Millisecond {
@@ -408,9 +410,15 @@ func TestGatherComing(t *testing.T) {
 	before := db.Commits.Load()
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); db.Update(func(tx *Tx) error { return tx.NewTicket(&Ticket{Subject: "a"}) }) }()
+	go func() {
+		defer wg.Done()
+		db.Update(func(tx *Tx) error { return tx.NewTicket(&model.Ticket{Subject: "a"}) })
+	}()
 	time.Sleep(20 * time.Millisecond) // the second arrives while the first gathers
-	go func() { defer wg.Done(); db.Update(func(tx *Tx) error { return tx.NewTicket(&Ticket{Subject: "b"}) }) }()
+	go func() {
+		defer wg.Done()
+		db.Update(func(tx *Tx) error { return tx.NewTicket(&model.Ticket{Subject: "b"}) })
+	}()
 	wg.Wait()
 	if n := db.Commits.Load() - before; n != 1 {
 		t.Errorf("%d commits for two writes under way, want 1", n)
@@ -451,7 +459,7 @@ func TestRawPacking(t *testing.T) {
 	ids := map[string]uint64{}
 	db.Update(func(tx *Tx) error {
 		for name, raw := range map[string][]byte{"small": small, "big": big, "noise": noise} {
-			m := &Message{}
+			m := &model.Message{}
 			if err := tx.AddMessage(m, raw); err != nil {
 				return err
 			}
@@ -476,7 +484,7 @@ func TestReserveMessageAndNewUserWriteOnce(t *testing.T) {
 	db := openTest(t)
 	var id uint64
 	err := db.Update(func(tx *Tx) error {
-		m := &Message{MessageID: "once@x", BodyHash: "h"}
+		m := &model.Message{MessageID: "once@x", BodyHash: "h"}
 		if err := tx.ReserveMessage(m, PackRaw([]byte("raw bytes"))); err != nil {
 			return err
 		}
@@ -489,7 +497,7 @@ func TestReserveMessageAndNewUserWriteOnce(t *testing.T) {
 			return err
 		}
 		u.AckTimes = []int64{3}
-		m.Ticket, m.Disposition = 5, DispTicket
+		m.Ticket, m.Disposition = 5, model.DispTicket
 		if err := tx.PutUser(u); err != nil {
 			return err
 		}
@@ -500,7 +508,7 @@ func TestReserveMessageAndNewUserWriteOnce(t *testing.T) {
 	}
 	db.View(func(tx *Tx) error {
 		m, err := tx.Message(id)
-		if err != nil || m.Ticket != 5 || m.Disposition != DispTicket || string(tx.RawInline(id)) != "raw bytes" {
+		if err != nil || m.Ticket != 5 || m.Disposition != model.DispTicket || string(tx.RawInline(id)) != "raw bytes" {
 			t.Errorf("message %d = %+v, %v", id, m, err)
 		}
 		if d, _ := tx.Duplicate("once@x", "h"); d == nil || d.ID != id {
@@ -526,7 +534,7 @@ func TestReserveMessageAndNewUserWriteOnce(t *testing.T) {
 }
 
 func TestMarshalKeepsTextExact(t *testing.T) {
-	c := &Comment{ID: 1, Text: "<b>a & b</b>\n\u2028 ünïcode \"q\" \\ \x01", Recipients: []string{"x@y"}}
+	c := &model.Comment{ID: 1, Text: "<b>a & b</b>\n\u2028 ünïcode \"q\" \\ \x01", Recipients: []string{"x@y"}}
 	data, err := marshal(c)
 	if err != nil {
 		t.Fatal(err)
@@ -534,12 +542,12 @@ func TestMarshalKeepsTextExact(t *testing.T) {
 	if bytes.HasSuffix(data, []byte("\n")) || !bytes.Contains(data, []byte("<b>a & b</b>")) {
 		t.Errorf("marshal = %s", data)
 	}
-	var back Comment
+	var back model.Comment
 	if err := json.Unmarshal(data, &back); err != nil || back.Text != c.Text {
 		t.Errorf("round trip: %q, %v", back.Text, err)
 	}
 	std, _ := json.Marshal(c)
-	var fromStd Comment
+	var fromStd model.Comment
 	json.Unmarshal(std, &fromStd)
 	if fromStd.Text != back.Text {
 		t.Error("differs from encoding/json's reading")
@@ -623,7 +631,7 @@ func TestRecordCompression(t *testing.T) {
 	for i := 0; text.Len() < 4<<10; i++ {
 		text.WriteString(words[(i*7)%len(words)] + " ")
 	}
-	big := &Comment{ID: 1, Ticket: 2, Text: text.String()}
+	big := &model.Comment{ID: 1, Ticket: 2, Text: text.String()}
 	data, err := marshal(big)
 	if err != nil {
 		t.Fatal(err)
@@ -631,22 +639,22 @@ func TestRecordCompression(t *testing.T) {
 	if data[0] != valS2 || len(data) > len(text.String())/2 {
 		t.Errorf("4 KiB comment stored as %d bytes starting %q", len(data), data[:1])
 	}
-	var back Comment
+	var back model.Comment
 	if err := unmarshal(data, &back); err != nil || back.Text != big.Text {
 		t.Fatalf("round trip: %v", err)
 	}
-	small, _ := marshal(&Comment{ID: 1, Text: "short"})
+	small, _ := marshal(&model.Comment{ID: 1, Text: "short"})
 	if small[0] != '{' {
 		t.Errorf("small record not plain JSON: %s", small)
 	}
 	// A stored record is read through the same path.
 	db := openTest(t)
 	db.Update(func(tx *Tx) error {
-		tk := &Ticket{ID: 1, Subject: "x"}
+		tk := &model.Ticket{ID: 1, Subject: "x"}
 		if err := tx.InsertTicket(tk); err != nil {
 			return err
 		}
-		return tx.AddComment(tk, &Comment{Text: big.Text})
+		return tx.AddComment(tk, &model.Comment{Text: big.Text})
 	})
 	db.View(func(tx *Tx) error {
 		cs, err := tx.Comments(1)

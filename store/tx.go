@@ -9,6 +9,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"helpdesk/store/model"
 )
 
 // Tx is a store transaction with typed accessors. Values returned are
@@ -19,7 +21,7 @@ type Tx struct {
 	// users holds the users this transaction decoded or stored, by id:
 	// one commit groups many mails, and each mail of a new ticket looks up
 	// the same agents several times. Callers get copies.
-	users map[uint64]*User
+	users map[uint64]*model.User
 }
 
 func (t *Tx) b(name []byte) *bolt.Bucket {
@@ -39,8 +41,8 @@ func (t *Tx) Now() time.Time { return t.db.now() }
 // ---- meta ----
 
 // Keys returns the reply-token key ring, as stored.
-func (t *Tx) Keys() ([]TokenKey, error) {
-	var keys []TokenKey
+func (t *Tx) Keys() ([]model.TokenKey, error) {
+	var keys []model.TokenKey
 	err := getJSON(t.b(bMeta), []byte("token_keys"), &keys)
 	return keys, err
 }
@@ -99,8 +101,8 @@ func (t *Tx) Counter(name string, delta uint64) (uint64, error) {
 func tkey(id uint64) []byte { return u64(id) }
 
 // Ticket loads a ticket.
-func (t *Tx) Ticket(id uint64) (*Ticket, error) {
-	var tk Ticket
+func (t *Tx) Ticket(id uint64) (*model.Ticket, error) {
+	var tk model.Ticket
 	if err := getJSON(t.b(bTickets), tkey(id), &tk); err != nil {
 		if err == ErrNotFound {
 			return nil, fmt.Errorf("ticket %d: %w", id, ErrNotFound)
@@ -110,18 +112,10 @@ func (t *Tx) Ticket(id uint64) (*Ticket, error) {
 	return &tk, nil
 }
 
-// TicketRouting is the part of a ticket that says who should work on it.
-type TicketRouting struct {
-	Status     string `json:"status"`
-	Group      string `json:"group,omitempty"`
-	Assignee   string `json:"assignee,omitempty"`
-	MergedInto uint64 `json:"merged_into,omitempty"`
-}
-
 // Routing reads only a ticket's routing fields: cheaper than Ticket for
 // a scan that skips most tickets (no slices, maps or texts are built).
-func (t *Tx) Routing(id uint64) (TicketRouting, error) {
-	var r TicketRouting
+func (t *Tx) Routing(id uint64) (model.TicketRouting, error) {
+	var r model.TicketRouting
 	if err := getJSON(t.b(bTickets), tkey(id), &r); err != nil {
 		return r, fmt.Errorf("ticket %d: %w", id, err)
 	}
@@ -129,7 +123,7 @@ func (t *Tx) Routing(id uint64) (TicketRouting, error) {
 }
 
 // Resolve follows merges: the ticket that mail for id lands in.
-func (t *Tx) Resolve(id uint64) (*Ticket, error) {
+func (t *Tx) Resolve(id uint64) (*model.Ticket, error) {
 	tk, _, err := t.ResolveThread(id, 0)
 	return tk, err
 }
@@ -137,13 +131,13 @@ func (t *Tx) Resolve(id uint64) (*Ticket, error) {
 // ResolveThread follows merges for a ticket and thread: a merged ticket's
 // Message-IDs and reply tokens keep naming it, and land in the survivor's
 // matching thread (side threads are renumbered on merge).
-func (t *Tx) ResolveThread(id uint64, thread uint32) (*Ticket, uint32, error) {
+func (t *Tx) ResolveThread(id uint64, thread uint32) (*model.Ticket, uint32, error) {
 	return ResolveWith(t.Ticket, id, thread)
 }
 
 // ResolveWith follows merges from ticket id and thread, loading tickets
 // with load (the engine passes its own per-write copies).
-func ResolveWith(load func(uint64) (*Ticket, error), id uint64, thread uint32) (*Ticket, uint32, error) {
+func ResolveWith(load func(uint64) (*model.Ticket, error), id uint64, thread uint32) (*model.Ticket, uint32, error) {
 	for i := 0; i < 64; i++ {
 		tk, err := load(id)
 		if err != nil {
@@ -163,7 +157,7 @@ func ResolveWith(load func(uint64) (*Ticket, error), id uint64, thread uint32) (
 }
 
 // NewTicket assigns the next sequential id and stores the ticket.
-func (t *Tx) NewTicket(tk *Ticket) error {
+func (t *Tx) NewTicket(tk *model.Ticket) error {
 	seq, err := t.b(bTickets).NextSequence()
 	if err != nil {
 		return err
@@ -181,7 +175,7 @@ func (t *Tx) NewTicket(tk *Ticket) error {
 func (t *Tx) AllocTicketID() (uint64, error) { return t.b(bTickets).NextSequence() }
 
 // InsertTicket stores a ticket whose id came from AllocTicketID.
-func (t *Tx) InsertTicket(tk *Ticket) error {
+func (t *Tx) InsertTicket(tk *model.Ticket) error {
 	if tk.Created.IsZero() {
 		tk.Created = t.Now()
 	}
@@ -190,7 +184,7 @@ func (t *Tx) InsertTicket(tk *Ticket) error {
 }
 
 // PutTicket stores a changed ticket and keeps its indexes current.
-func (t *Tx) PutTicket(tk *Ticket) error {
+func (t *Tx) PutTicket(tk *model.Ticket) error {
 	// Only the indexed fields of the stored record are needed: decode
 	// just those (much cheaper than the whole ticket).
 	var old ticketIndex
@@ -217,9 +211,9 @@ type ticketIndex struct {
 	Requester string `json:"requester"`
 }
 
-func (t *Tx) putTicket(tk *Ticket, old *ticketIndex) error {
+func (t *Tx) putTicket(tk *model.Ticket, old *ticketIndex) error {
 	if tk.Status == "" {
-		tk.Status = StatusOpen
+		tk.Status = model.StatusOpen
 	}
 	if err := putJSON(t.b(bTickets), tkey(tk.ID), tk); err != nil {
 		return err
@@ -300,7 +294,7 @@ func ckey(ticket uint64, id uint32) []byte {
 
 // AddComment appends a comment to tk (assigning its id from tk.LastSeq)
 // and stores it. The caller stores tk afterwards.
-func (t *Tx) AddComment(tk *Ticket, c *Comment) error {
+func (t *Tx) AddComment(tk *model.Ticket, c *model.Comment) error {
 	tk.LastSeq++
 	c.ID = tk.LastSeq
 	c.Ticket = tk.ID
@@ -308,22 +302,22 @@ func (t *Tx) AddComment(tk *Ticket, c *Comment) error {
 		c.Created = t.Now()
 	}
 	if c.Kind == "" {
-		c.Kind = KindComment
+		c.Kind = model.KindComment
 	}
-	if c.Kind == KindComment && c.Visibility == Public && c.Thread == 0 && !c.Hidden {
+	if c.Kind == model.KindComment && c.Visibility == model.Public && c.Thread == 0 && !c.Hidden {
 		tk.LastPublicSeq = c.ID
 	}
 	return putJSON(t.b(bComments), ckey(tk.ID, c.ID), c)
 }
 
 // PutComment rewrites an existing comment (e.g. a released hold).
-func (t *Tx) PutComment(c *Comment) error {
+func (t *Tx) PutComment(c *model.Comment) error {
 	return putJSON(t.b(bComments), ckey(c.Ticket, c.ID), c)
 }
 
 // Comment loads one comment.
-func (t *Tx) Comment(ticket uint64, id uint32) (*Comment, error) {
-	var c Comment
+func (t *Tx) Comment(ticket uint64, id uint32) (*model.Comment, error) {
+	var c model.Comment
 	if err := getJSON(t.b(bComments), ckey(ticket, id), &c); err != nil {
 		return nil, err
 	}
@@ -331,15 +325,15 @@ func (t *Tx) Comment(ticket uint64, id uint32) (*Comment, error) {
 }
 
 // Comments lists a ticket's comments, oldest first.
-func (t *Tx) Comments(ticket uint64) ([]*Comment, error) {
-	var out []*Comment
+func (t *Tx) Comments(ticket uint64) ([]*model.Comment, error) {
+	var out []*model.Comment
 	prefix := u64(ticket)
 	c := t.b(bComments).Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		if len(k) != 12 {
 			continue // the ticket itself
 		}
-		var cm Comment
+		var cm model.Comment
 		if err := unmarshal(v, &cm); err != nil {
 			return nil, fmt.Errorf("comment %x: %w", k, err)
 		}
@@ -352,7 +346,7 @@ func (t *Tx) Comments(ticket uint64) ([]*Comment, error) {
 
 // AddMessage stores an accepted mail's record and, when it was not spooled
 // to a blob, its raw bytes.
-func (t *Tx) AddMessage(m *Message, raw []byte) error {
+func (t *Tx) AddMessage(m *model.Message, raw []byte) error {
 	if m.Blob == "" {
 		return t.AddPackedMessage(m, packRaw(raw))
 	}
@@ -361,7 +355,7 @@ func (t *Tx) AddMessage(m *Message, raw []byte) error {
 
 // AddPackedMessage is AddMessage with the raw bytes already packed by
 // PackRaw.
-func (t *Tx) AddPackedMessage(m *Message, packed []byte) error {
+func (t *Tx) AddPackedMessage(m *model.Message, packed []byte) error {
 	if err := t.ReserveMessage(m, packed); err != nil {
 		return err
 	}
@@ -373,7 +367,7 @@ func (t *Tx) AddPackedMessage(m *Message, packed []byte) error {
 // not the record itself: the caller stores it with PutMessage in the same
 // write, once its ticket and disposition are known (one record write per
 // mail instead of two).
-func (t *Tx) ReserveMessage(m *Message, packed []byte) error {
+func (t *Tx) ReserveMessage(m *model.Message, packed []byte) error {
 	seq, err := t.b(bMessages).NextSequence()
 	if err != nil {
 		return err
@@ -393,11 +387,11 @@ func (t *Tx) ReserveMessage(m *Message, packed []byte) error {
 }
 
 // PutMessage rewrites a message record (disposition, ticket).
-func (t *Tx) PutMessage(m *Message) error { return putJSON(t.b(bMessages), u64(m.ID), m) }
+func (t *Tx) PutMessage(m *model.Message) error { return putJSON(t.b(bMessages), u64(m.ID), m) }
 
 // Message loads a message record.
-func (t *Tx) Message(id uint64) (*Message, error) {
-	var m Message
+func (t *Tx) Message(id uint64) (*model.Message, error) {
+	var m model.Message
 	if err := getJSON(t.b(bMessages), u64(id), &m); err != nil {
 		return nil, err
 	}
@@ -426,7 +420,7 @@ func dedupeKey(msgID, hash string) []byte {
 
 // Duplicate returns the message already stored with this Message-ID and
 // body hash (SPEC 3.6), or nil.
-func (t *Tx) Duplicate(msgID, hash string) (*Message, error) {
+func (t *Tx) Duplicate(msgID, hash string) (*model.Message, error) {
 	if msgID == "" || hash == "" {
 		return nil, nil
 	}
@@ -444,12 +438,12 @@ func (t *Tx) MessageCount() int { return int(t.b(bMessages).Sequence()) }
 func rawKey(id uint64) []byte { return append(u64(id), 'r') }
 
 // ForEachMessage calls fn for every message record in order.
-func (t *Tx) ForEachMessage(fn func(*Message) error) error {
+func (t *Tx) ForEachMessage(fn func(*model.Message) error) error {
 	return t.b(bMessages).ForEach(func(k, v []byte) error {
 		if len(k) != 8 {
 			return nil // raw bytes
 		}
-		var m Message
+		var m model.Message
 		if err := unmarshal(v, &m); err != nil {
 			return err
 		}
@@ -463,7 +457,7 @@ func normID(id string) []byte { return []byte(strings.ToLower(strings.Trim(id, "
 
 // IndexMessageID records where a Message-ID (inbound or ours) belongs. An
 // existing entry is kept: the first ticket to see an id owns it.
-func (t *Tx) IndexMessageID(id string, ref Ref) error {
+func (t *Tx) IndexMessageID(id string, ref model.Ref) error {
 	if id == "" {
 		return nil
 	}
@@ -475,8 +469,8 @@ func (t *Tx) IndexMessageID(id string, ref Ref) error {
 }
 
 // LookupMessageID finds where a Message-ID belongs.
-func (t *Tx) LookupMessageID(id string) (Ref, bool) {
-	var r Ref
+func (t *Tx) LookupMessageID(id string) (model.Ref, bool) {
+	var r model.Ref
 	if id == "" {
 		return r, false
 	}
@@ -489,7 +483,7 @@ func (t *Tx) LookupMessageID(id string) (Ref, bool) {
 // ---- users ----
 
 // User finds a user by normalized address.
-func (t *Tx) User(addr string) (*User, error) {
+func (t *Tx) User(addr string) (*model.User, error) {
 	v := t.b(iUserAddr).Get([]byte(addr))
 	if v == nil {
 		return nil, ErrNotFound
@@ -513,21 +507,21 @@ func (t *Tx) UserAway(addr string) (bool, error) {
 }
 
 // UserByID loads a user.
-func (t *Tx) UserByID(id uint64) (*User, error) {
+func (t *Tx) UserByID(id uint64) (*model.User, error) {
 	u, err := t.userByID(id)
 	if err != nil {
 		return nil, err
 	}
-	return u.clone(), nil
+	return cloneUser(u), nil
 }
 
 // userByID returns the transaction's own copy of a user (not to be
 // changed).
-func (t *Tx) userByID(id uint64) (*User, error) {
+func (t *Tx) userByID(id uint64) (*model.User, error) {
 	if u, ok := t.users[id]; ok {
 		return u, nil
 	}
-	var u User
+	var u model.User
 	if err := getJSON(t.b(bUsers), u64(id), &u); err != nil {
 		return nil, err
 	}
@@ -535,16 +529,16 @@ func (t *Tx) userByID(id uint64) (*User, error) {
 	return &u, nil
 }
 
-func (t *Tx) keepUser(u *User) {
+func (t *Tx) keepUser(u *model.User) {
 	if t.users == nil {
-		t.users = map[uint64]*User{}
+		t.users = map[uint64]*model.User{}
 	}
 	t.users[u.ID] = u
 }
 
-// clone copies a user deeply enough that changing the copy (its fields,
-// its AckTimes) leaves the original alone.
-func (u *User) clone() *User {
+// cloneUser copies a user deeply enough that changing the copy (its
+// fields, its AckTimes) leaves the original alone.
+func cloneUser(u *model.User) *model.User {
 	c := *u
 	c.AckTimes = append([]int64(nil), u.AckTimes...)
 	return &c
@@ -553,7 +547,7 @@ func (u *User) clone() *User {
 // EnsureUser returns the user for addr, creating it on first sight (SPEC 8:
 // end users are created the first time they write). A known name is kept
 // unless name is new information.
-func (t *Tx) EnsureUser(addr, name string) (*User, error) {
+func (t *Tx) EnsureUser(addr, name string) (*model.User, error) {
 	if addr == "" {
 		return nil, fmt.Errorf("EnsureUser: empty address")
 	}
@@ -577,7 +571,7 @@ func (t *Tx) EnsureUser(addr, name string) (*User, error) {
 // NewUser registers a user for addr, which must not have one yet: it
 // gives the user an id and indexes the address, and the caller stores
 // the record with PutUser in the same write (once, after its changes).
-func (t *Tx) NewUser(addr, name string) (*User, error) {
+func (t *Tx) NewUser(addr, name string) (*model.User, error) {
 	if addr == "" {
 		return nil, fmt.Errorf("NewUser: empty address")
 	}
@@ -586,7 +580,7 @@ func (t *Tx) NewUser(addr, name string) (*User, error) {
 		return nil, err
 	}
 	now := t.Now()
-	u := &User{ID: seq, Addr: addr, Name: name, Created: now, Updated: now}
+	u := &model.User{ID: seq, Addr: addr, Name: name, Created: now, Updated: now}
 	if err := t.b(iUserAddr).Put([]byte(addr), u64(seq)); err != nil {
 		return nil, err
 	}
@@ -594,11 +588,11 @@ func (t *Tx) NewUser(addr, name string) (*User, error) {
 }
 
 // PutUser stores a changed user.
-func (t *Tx) PutUser(u *User) error {
+func (t *Tx) PutUser(u *model.User) error {
 	if err := putJSON(t.b(bUsers), u64(u.ID), u); err != nil {
 		return err
 	}
-	t.keepUser(u.clone())
+	t.keepUser(cloneUser(u))
 	return nil
 }
 
@@ -617,7 +611,7 @@ func dueKey(at time.Time, id uint64) []byte {
 }
 
 // Enqueue adds an outbound mail to the durable queue.
-func (t *Tx) Enqueue(o *Outbound) error {
+func (t *Tx) Enqueue(o *model.Outbound) error {
 	seq, err := t.b(bOutbox).NextSequence()
 	if err != nil {
 		return err
@@ -629,7 +623,7 @@ func (t *Tx) Enqueue(o *Outbound) error {
 	if o.NextAttempt.IsZero() {
 		o.NextAttempt = o.Created
 	}
-	o.State = OutQueued
+	o.State = model.OutQueued
 	if err := t.b(iDue).Put(dueKey(o.NextAttempt, o.ID), nil); err != nil {
 		return err
 	}
@@ -637,8 +631,8 @@ func (t *Tx) Enqueue(o *Outbound) error {
 }
 
 // Outbound loads a queue item.
-func (t *Tx) Outbound(id uint64) (*Outbound, error) {
-	var o Outbound
+func (t *Tx) Outbound(id uint64) (*model.Outbound, error) {
+	var o model.Outbound
 	if err := getJSON(t.b(bOutbox), u64(id), &o); err != nil {
 		return nil, err
 	}
@@ -647,11 +641,11 @@ func (t *Tx) Outbound(id uint64) (*Outbound, error) {
 
 // PutOutbound stores a changed queue item; prevDue is the NextAttempt it
 // was indexed under.
-func (t *Tx) PutOutbound(o *Outbound, prevDue time.Time) error {
+func (t *Tx) PutOutbound(o *model.Outbound, prevDue time.Time) error {
 	if err := t.b(iDue).Delete(dueKey(prevDue, o.ID)); err != nil {
 		return err
 	}
-	if o.State == OutQueued {
+	if o.State == model.OutQueued {
 		if err := t.b(iDue).Put(dueKey(o.NextAttempt, o.ID), nil); err != nil {
 			return err
 		}
@@ -661,8 +655,8 @@ func (t *Tx) PutOutbound(o *Outbound, prevDue time.Time) error {
 
 // Due returns queued items whose next attempt is at or before now, oldest
 // first, at most limit.
-func (t *Tx) Due(now time.Time, limit int) ([]*Outbound, error) {
-	var out []*Outbound
+func (t *Tx) Due(now time.Time, limit int) ([]*model.Outbound, error) {
+	var out []*model.Outbound
 	c := t.b(iDue).Cursor()
 	end := uint64(now.UnixNano())
 	for k, _ := c.Seek([]byte{dueMark}); len(k) == 17 && k[0] == dueMark && len(out) < limit; k, _ = c.Next() {
@@ -698,13 +692,13 @@ func (t *Tx) QueueDepth() int {
 }
 
 // ForEachOutbound calls fn for every queue item, newest first.
-func (t *Tx) ForEachOutbound(fn func(*Outbound) error) error {
+func (t *Tx) ForEachOutbound(fn func(*model.Outbound) error) error {
 	c := t.b(bOutbox).Cursor()
 	for k, v := c.Last(); k != nil; k, v = c.Prev() {
 		if len(k) != 8 {
 			continue // a queue entry
 		}
-		var o Outbound
+		var o model.Outbound
 		if err := unmarshal(v, &o); err != nil {
 			return err
 		}
@@ -718,7 +712,7 @@ func (t *Tx) ForEachOutbound(fn func(*Outbound) error) error {
 // ---- quarantine ----
 
 // AddQuarantine stores a quarantined record.
-func (t *Tx) AddQuarantine(q *Quarantine) error {
+func (t *Tx) AddQuarantine(q *model.Quarantine) error {
 	seq, err := t.b(bQuarantine).NextSequence()
 	if err != nil {
 		return err
@@ -731,8 +725,8 @@ func (t *Tx) AddQuarantine(q *Quarantine) error {
 }
 
 // QuarantineRecord loads one record.
-func (t *Tx) QuarantineRecord(id uint64) (*Quarantine, error) {
-	var q Quarantine
+func (t *Tx) QuarantineRecord(id uint64) (*model.Quarantine, error) {
+	var q model.Quarantine
 	if err := getJSON(t.b(bQuarantine), u64(id), &q); err != nil {
 		return nil, err
 	}
@@ -740,14 +734,14 @@ func (t *Tx) QuarantineRecord(id uint64) (*Quarantine, error) {
 }
 
 // PutQuarantine stores a changed record.
-func (t *Tx) PutQuarantine(q *Quarantine) error { return putJSON(t.b(bQuarantine), u64(q.ID), q) }
+func (t *Tx) PutQuarantine(q *model.Quarantine) error { return putJSON(t.b(bQuarantine), u64(q.ID), q) }
 
 // Quarantined lists records, newest first.
-func (t *Tx) Quarantined(limit int) ([]*Quarantine, error) {
-	var out []*Quarantine
+func (t *Tx) Quarantined(limit int) ([]*model.Quarantine, error) {
+	var out []*model.Quarantine
 	c := t.b(bQuarantine).Cursor()
 	for k, v := c.Last(); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Prev() {
-		var q Quarantine
+		var q model.Quarantine
 		if err := unmarshal(v, &q); err != nil {
 			return nil, err
 		}
@@ -757,24 +751,6 @@ func (t *Tx) Quarantined(limit int) ([]*Quarantine, error) {
 }
 
 // ---- rate limits ----
-
-// SlideWindow is a sliding-window limiter over a list of timestamps kept
-// in a record (a user's acknowledgements, a ticket's comments per author):
-// it drops stamps older than window and, when fewer than limit remain,
-// records now and allows.
-func SlideWindow(stamps []int64, now time.Time, window time.Duration, limit int) ([]int64, bool) {
-	cut := now.Add(-window).UnixNano()
-	kept := stamps[:0]
-	for _, s := range stamps {
-		if s > cut {
-			kept = append(kept, s)
-		}
-	}
-	if len(kept) >= limit {
-		return kept, false
-	}
-	return append(kept, now.UnixNano()), true
-}
 
 // RateAllow is a sliding-window limiter kept in the store so limits hold
 // across restarts: it records an event for key and reports whether at most

@@ -44,6 +44,7 @@ import (
 	"helpdesk/gateway/engine"
 	"helpdesk/gateway/outbound"
 	"helpdesk/store"
+	"helpdesk/store/model"
 	"helpdesk/threading/safetext"
 )
 
@@ -383,7 +384,7 @@ func (c *cli) printJSON(v any) int {
 
 func (c *cli) tickets(status string, limit int) int {
 	if status != "" && !validStatus(status) {
-		return c.fail(2, "unknown status %q: use one of %s", status, strings.Join(store.Statuses, ", "))
+		return c.fail(2, "unknown status %q: use one of %s", status, strings.Join(model.Statuses, ", "))
 	}
 	api, done, ok := c.api(false)
 	if !ok {
@@ -413,7 +414,7 @@ func (c *cli) tickets(status string, limit int) int {
 }
 
 func validStatus(s string) bool {
-	for _, x := range store.Statuses {
+	for _, x := range model.Statuses {
 		if x == s {
 			return true
 		}
@@ -584,7 +585,7 @@ func (c *cli) outbox(limit int) int {
 	fmt.Fprintln(tw, "ID\tSTATE\tKIND\tTICKET\tRCPT\tATTEMPTS\tNEXT/DONE\tLAST ERROR")
 	for _, o := range v.Items {
 		when := o.NextAttempt
-		if o.State != store.OutQueued {
+		if o.State != model.OutQueued {
 			when = o.Done
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%d\t%s\t%s\n", o.ID, o.State, o.Kind, o.Ticket, esc(o.Rcpt), o.Attempts, when.Local().Format("01-02 15:04:05"), esc(o.LastError))
@@ -693,7 +694,7 @@ func (c *cli) quarantine(pos []string, limit int) int {
 	}
 	if c.json {
 		if qs == nil {
-			qs = []store.Quarantine{}
+			qs = []model.Quarantine{}
 		}
 		return c.printJSON(qs)
 	}

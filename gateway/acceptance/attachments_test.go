@@ -12,6 +12,7 @@ import (
 
 	"helpdesk/gateway/internal/testkit"
 	"helpdesk/store"
+	"helpdesk/store/model"
 )
 
 // randomBytes is n bytes of random binary: every byte value occurs, so a
@@ -195,8 +196,8 @@ func TestAttachmentsQueuedByOlderBinaryAreRecovered(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = db.Update(func(tx *store.Tx) error {
-		var items []*store.Outbound
-		if err := tx.ForEachOutbound(func(o *store.Outbound) error {
+		var items []*model.Outbound
+		if err := tx.ForEachOutbound(func(o *model.Outbound) error {
 			if len(o.Attach) > 0 {
 				items = append(items, o)
 			}

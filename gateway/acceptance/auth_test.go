@@ -10,6 +10,7 @@ import (
 
 	"helpdesk/gateway/internal/testkit"
 	"helpdesk/store"
+	"helpdesk/store/model"
 	"helpdesk/threading/token"
 )
 
@@ -41,9 +42,9 @@ func viaPostfix(ar string, raw []byte) []byte {
 }
 
 // quarantined is `helpdesk quarantine --json`.
-func quarantined(e *Env) []store.Quarantine {
+func quarantined(e *Env) []model.Quarantine {
 	e.T.Helper()
-	var qs []store.Quarantine
+	var qs []model.Quarantine
 	e.JSON(&qs, "quarantine")
 	return qs
 }
@@ -76,7 +77,7 @@ trusted_authserv_ids = ["` + relayID + `"]`})
 	e.MustSend("victoria@certs.example", []string{"support@example.com"}, viaPostfix("", raw))
 
 	qs := quarantined(e)
-	if len(qs) != 1 || qs[0].Reason != store.QAuth || qs[0].From != "victoria@certs.example" ||
+	if len(qs) != 1 || qs[0].Reason != model.QAuth || qs[0].From != "victoria@certs.example" ||
 		!strings.Contains(qs[0].Detail, "below the relay's Received line ignored") {
 		t.Fatalf("helpdesk quarantine: %+v, want the forged mail as failed staff authentication", qs)
 	}
@@ -130,7 +131,7 @@ trusted_authserv_ids = ["` + relayID + `"]`})
 	forged := testkit.Mail{From: "victoria@certs.example", To: []string{"support@example.com"},
 		Subject: "Re: [#1] Need a new SSL certificate", MessageID: e.ID("forged"), Body: "#priority urgent\nForged.\n"}
 	inject("forged", append([]byte(pipe), viaPostfix("", append([]byte("Authentication-Results: "+pass+"\r\n"), forged.Build()...))...))
-	if qs := quarantined(e); len(qs) != 1 || qs[0].Reason != store.QAuth {
+	if qs := quarantined(e); len(qs) != 1 || qs[0].Reason != model.QAuth {
 		t.Fatalf("helpdesk quarantine: %+v, want the forged mail", qs)
 	}
 	if got := e.Mailbox("ken@e-fun.example"); len(got) != kenHad {
@@ -160,7 +161,7 @@ func TestStaffTokenMaxAge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stored []store.TokenKey
+	var stored []model.TokenKey
 	err = db.View(func(tx *store.Tx) error { stored, err = tx.Keys(); return err })
 	db.Close()
 	if err != nil || len(stored) != 1 {
@@ -188,7 +189,7 @@ func TestStaffTokenMaxAge(t *testing.T) {
 	}
 	reply(old, "old", "#priority urgent\nHello Ken, from an old notification.\n")
 	qs := quarantined(e)
-	if len(qs) != 1 || qs[0].Reason != store.QAuth || !strings.Contains(qs[0].Detail, "staff_token_max_age") {
+	if len(qs) != 1 || qs[0].Reason != model.QAuth || !strings.Contains(qs[0].Detail, "staff_token_max_age") {
 		t.Fatalf("helpdesk quarantine: %+v, want the mail to the 31-day-old token", qs)
 	}
 	if tk := e.Show(1); tk.Priority == "urgent" || len(tk.Comments) != 1 {

@@ -13,6 +13,7 @@ import (
 	"helpdesk/gateway/engine"
 	"helpdesk/gateway/outbound"
 	"helpdesk/store"
+	"helpdesk/store/model"
 )
 
 // SocketName is the control socket's file name inside data_dir.
@@ -27,7 +28,7 @@ type API interface {
 	// OutboxRetry queues failed mail again (ids, or every failed item
 	// with allFailed) and makes queued ids due now.
 	OutboxRetry(ids []uint64, allFailed bool) (int, error)
-	Quarantine(limit int) ([]store.Quarantine, error)
+	Quarantine(limit int) ([]model.Quarantine, error)
 	QuarantineShow(id uint64) (*QuarantineView, error)
 	Release(id uint64) (engine.Result, error)
 	Backup(w io.Writer) (int, error)
@@ -60,7 +61,7 @@ type TicketView struct {
 	CCs         []string         `json:"ccs"`
 	Followers   []string         `json:"followers"`
 	Tags        []string         `json:"tags"`
-	Links       []store.Link     `json:"links"`
+	Links       []model.Link     `json:"links"`
 	Threads     []ThreadView     `json:"threads"`
 	Comments    []CommentView    `json:"comments"`
 	Attachments []AttachmentView `json:"attachments"`
@@ -106,7 +107,7 @@ type OutboxView struct {
 	Queued int               `json:"queued"`
 	Sent   int               `json:"sent"`
 	Failed int               `json:"failed"`
-	Items  []*store.Outbound `json:"items"`
+	Items  []*model.Outbound `json:"items"`
 	// Relay is the running daemon's view of the relay; with no daemon
 	// its state is "unknown".
 	Relay outbound.RelayStatus `json:"relay"`
@@ -114,7 +115,7 @@ type OutboxView struct {
 
 // QuarantineView is one record with its raw message.
 type QuarantineView struct {
-	Record store.Quarantine `json:"record"`
+	Record model.Quarantine `json:"record"`
 	Raw    string           `json:"raw"`
 }
 
@@ -172,7 +173,7 @@ func (l *Local) Show(id uint64) (*TicketView, error) {
 }
 
 // BuildView turns a ticket and its comments into the JSON view.
-func BuildView(tk *store.Ticket, cs []*store.Comment) *TicketView {
+func BuildView(tk *model.Ticket, cs []*model.Comment) *TicketView {
 	v := &TicketView{
 		ID: tk.ID, Subject: tk.Subject, Status: tk.Status, Priority: tk.Priority, Type: tk.Type,
 		Mailbox: tk.Mailbox, Requester: tk.Requester, Assignee: tk.Assignee, Group: tk.Group,
@@ -181,11 +182,11 @@ func BuildView(tk *store.Ticket, cs []*store.Comment) *TicketView {
 		Threads: []ThreadView{}, Comments: []CommentView{}, Attachments: []AttachmentView{},
 	}
 	if v.Links == nil {
-		v.Links = []store.Link{}
+		v.Links = []model.Link{}
 	}
 	for _, th := range tk.Threads {
 		tv := ThreadView{ID: th.ID, Kind: th.Kind, Subject: th.Subject, Status: th.Status}
-		if th.Kind == store.ThreadSide {
+		if th.Kind == model.ThreadSide {
 			tv.Participants = nonNil(th.Collaborators)
 		} else {
 			tv.Participants = participants(tk)
@@ -203,7 +204,7 @@ func BuildView(tk *store.Ticket, cs []*store.Comment) *TicketView {
 }
 
 // participants of the main thread: requester, CCs, assignee, followers.
-func participants(tk *store.Ticket) []string {
+func participants(tk *model.Ticket) []string {
 	var out []string
 	seen := map[string]bool{}
 	add := func(s string) {
@@ -233,18 +234,18 @@ func (l *Local) Inject(raw []byte, opt engine.InjectOptions) (engine.Result, err
 
 // Outbox reports the queue.
 func (l *Local) Outbox(limit int) (*OutboxView, error) {
-	v := &OutboxView{Items: []*store.Outbound{}, Relay: outbound.RelayStatus{Relay: l.Relay, State: "unknown"}}
+	v := &OutboxView{Items: []*model.Outbound{}, Relay: outbound.RelayStatus{Relay: l.Relay, State: "unknown"}}
 	if l.Worker != nil {
 		v.Relay = l.Worker.Relay()
 	}
 	err := l.DB.View(func(tx *store.Tx) error {
-		return tx.ForEachOutbound(func(o *store.Outbound) error {
+		return tx.ForEachOutbound(func(o *model.Outbound) error {
 			switch o.State {
-			case store.OutQueued:
+			case model.OutQueued:
 				v.Queued++
-			case store.OutSent:
+			case model.OutSent:
 				v.Sent++
-			case store.OutFailed:
+			case model.OutFailed:
 				v.Failed++
 			}
 			if limit <= 0 || len(v.Items) < limit {
@@ -266,8 +267,8 @@ func (l *Local) OutboxRetry(ids []uint64, allFailed bool) (int, error) {
 }
 
 // Quarantine lists quarantined records, newest first.
-func (l *Local) Quarantine(limit int) ([]store.Quarantine, error) {
-	var out []store.Quarantine
+func (l *Local) Quarantine(limit int) ([]model.Quarantine, error) {
+	var out []model.Quarantine
 	err := l.DB.View(func(tx *store.Tx) error {
 		qs, err := tx.Quarantined(limit)
 		for _, q := range qs {
@@ -281,8 +282,8 @@ func (l *Local) Quarantine(limit int) ([]store.Quarantine, error) {
 
 // QuarantineShow returns a record with its raw message.
 func (l *Local) QuarantineShow(id uint64) (*QuarantineView, error) {
-	var q *store.Quarantine
-	var m *store.Message
+	var q *model.Quarantine
+	var m *model.Message
 	err := l.DB.View(func(tx *store.Tx) error {
 		var err error
 		if q, err = tx.QuarantineRecord(id); err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"helpdesk/gateway/engine"
 	"helpdesk/store"
+	"helpdesk/store/model"
 )
 
 // maxSocketPath is the longest unix socket path Linux takes (sun_path is
@@ -259,8 +260,8 @@ func (c *Client) OutboxRetry(ids []uint64, allFailed bool) (int, error) {
 	return n, err
 }
 
-func (c *Client) Quarantine(limit int) ([]store.Quarantine, error) {
-	var v []store.Quarantine
+func (c *Client) Quarantine(limit int) ([]model.Quarantine, error) {
+	var v []model.Quarantine
 	err := c.call("GET", "/quarantine", url.Values{"limit": {strconv.Itoa(limit)}}, nil, &v)
 	return v, err
 }

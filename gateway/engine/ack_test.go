@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"helpdesk/store"
+	"helpdesk/store/model"
 	"helpdesk/threading"
 )
 
@@ -22,7 +22,7 @@ func TestAckNeverToNullSender(t *testing.T) {
 					in.mail.Class = threading.ClassHuman
 					in.verdict = AuthVerdict{Checked: true, DMARC: "pass"}
 				})
-			if err != nil || res.Disposition != store.DispTicket {
+			if err != nil || res.Disposition != model.DispTicket {
 				t.Fatalf("apply: %+v %v", res, err)
 			}
 			if acks := h.outbox("ack"); len(acks) != 0 {
@@ -63,7 +63,7 @@ func TestAckLimitsPerClientAndTotal(t *testing.T) {
 			mailFrom(from, fmt.Sprintf("Request%d", n), "Hello."), func(in *inbound) {
 				in.verdict = AuthVerdict{Checked: true, DMARC: "none"}
 			})
-		if err != nil || res.Disposition != store.DispTicket {
+		if err != nil || res.Disposition != model.DispTicket {
 			t.Fatalf("mail %d: %+v %v", n, res, err)
 		}
 		return res

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"helpdesk/store"
+	"helpdesk/store/model"
 	"helpdesk/threading"
 	"helpdesk/threading/machine"
 )
@@ -90,8 +91,8 @@ func (e *Engine) InjectEnvelope(ctx context.Context, raw []byte, opt InjectOptio
 // Release applies a quarantined mail as if the check that held it had
 // passed (an admin vouches for it: SPEC 5).
 func (e *Engine) Release(ctx context.Context, id uint64) (Result, error) {
-	var q *store.Quarantine
-	var msg *store.Message
+	var q *model.Quarantine
+	var msg *model.Message
 	err := e.db.View(func(tx *store.Tx) error {
 		var err error
 		if q, err = tx.QuarantineRecord(id); err != nil {

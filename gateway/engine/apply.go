@@ -7,6 +7,7 @@ import (
 
 	"helpdesk/config"
 	"helpdesk/store"
+	"helpdesk/store/model"
 	"helpdesk/threading"
 	"helpdesk/threading/token"
 )
@@ -32,7 +33,7 @@ type applier struct {
 	in      *inbound
 	now     time.Time
 
-	msg   *store.Message
+	msg   *model.Message
 	staff *threading.Staff
 	// replaying: a held mail is being applied by #send (no guards).
 	replaying bool
@@ -42,13 +43,13 @@ type applier struct {
 	enqueued      int
 	// release is set when an admin released a quarantined record: the
 	// failed check is waived and the stored message reused.
-	release *store.Quarantine
+	release *model.Quarantine
 
 	// The tickets this write reads, creates and changes (tickets.go).
-	tickets    map[uint64]*store.Ticket
+	tickets    map[uint64]*model.Ticket
 	created    map[uint64]bool
 	dirty      map[uint64]bool
-	users      map[string]*store.User
+	users      map[string]*model.User
 	dirtyUsers map[string]bool
 	// intros: staff to tell why they get a ticket's mail (assign.go).
 	intros map[uint64]map[string]intro
@@ -87,7 +88,7 @@ func (a *applier) run() error {
 			a.res = Result{Message: dup.ID, Ticket: dup.Ticket, Disposition: dup.Disposition, Duplicate: true, Detail: "duplicate of message " + fmt.Sprint(dup.ID)}
 			return nil
 		}
-		a.msg = &store.Message{
+		a.msg = &model.Message{
 			Received: a.now, MailFrom: a.in.env.MailFrom, Rcpts: a.in.env.Rcpts, Size: a.in.size,
 			MessageID: m.MessageID, BodyHash: m.BodyHash, Blob: a.in.blob, Class: string(m.Class),
 			ParseErrors: capList(m.ParseErrors, 20),
@@ -138,7 +139,7 @@ func (a *applier) route() error {
 	if !vouched {
 		if detail := a.loopDetail(); detail != "" {
 			a.res.Detail, a.res.Loop = detail, true
-			return a.quarantine(store.QLoop, detail)
+			return a.quarantine(model.QLoop, detail)
 		}
 	}
 	if a.in.agent != nil {
@@ -149,10 +150,10 @@ func (a *applier) route() error {
 	}
 	if a.staff == nil && !vouched {
 		if u, err := a.user(a.in.sender); err == nil && u.Blocked {
-			return a.quarantine(store.QBlocked, "sender is blocked (#spam)")
+			return a.quarantine(model.QBlocked, "sender is blocked (#spam)")
 		}
 		if a.domainBlocked(threading.Domain(a.in.sender)) {
-			return a.quarantine(store.QBlocked, "sender domain is blocked (#spam domain)")
+			return a.quarantine(model.QBlocked, "sender domain is blocked (#spam domain)")
 		}
 	}
 	switch m.Class {
@@ -335,7 +336,7 @@ func tokenFresh(mine []token.Token, now time.Time, maxAge time.Duration) (bool, 
 func (a *applier) authFailure(failed string) error {
 	a.res.Detail = "staff authentication failed: " + failed
 	a.res.Security = true
-	if err := a.quarantine(store.QAuth, failed); err != nil {
+	if err := a.quarantine(model.QAuth, failed); err != nil {
 		return err
 	}
 	ag := a.in.agent
@@ -364,11 +365,11 @@ notification mails instead, or send from your usual mail client.`,
 
 // quarantine keeps the mail aside with no effect (SPEC 3.1, 5).
 func (a *applier) quarantine(reason, detail string) error {
-	q := &store.Quarantine{Message: a.msg.ID, Reason: reason, Detail: detail, From: a.mail().From.Addr, Subject: a.mail().Subject}
+	q := &model.Quarantine{Message: a.msg.ID, Reason: reason, Detail: detail, From: a.mail().From.Addr, Subject: a.mail().Subject}
 	if err := a.tx.AddQuarantine(q); err != nil {
 		return err
 	}
-	a.res.Disposition = store.DispQuarantine
+	a.res.Disposition = model.DispQuarantine
 	a.res.Quarantine = q.ID
 	if a.res.Detail == "" {
 		a.res.Detail = reason + ": " + detail
@@ -392,7 +393,7 @@ func (a *applier) mailbox() *config.Mailbox {
 	return &a.cfg.Mailboxes[0]
 }
 
-func (a *applier) mailboxOf(tk *store.Ticket) *config.Mailbox {
+func (a *applier) mailboxOf(tk *model.Ticket) *config.Mailbox {
 	if mb := a.cfg.Mailbox(tk.Mailbox); mb != nil {
 		return mb
 	}
@@ -428,17 +429,17 @@ func (a *applier) deliveryReport() error {
 		}
 	}
 	if ticket == 0 {
-		return a.quarantine(store.QUnwanted, "delivery report for mail we did not send or cannot find")
+		return a.quarantine(model.QUnwanted, "delivery report for mail we did not send or cannot find")
 	}
 	tk, th, err := a.resolveThread(ticket, thread)
 	if err != nil {
-		return a.quarantine(store.QUnwanted, "delivery report for a missing ticket")
+		return a.quarantine(model.QUnwanted, "delivery report for a missing ticket")
 	}
 	dsn := m.DSN
 	if dsn == nil {
 		dsn = &threading.DSN{}
 	}
-	var bounced *store.User
+	var bounced *model.User
 	if party != 0 {
 		if u, err := a.tx.UserByID(party); err == nil {
 			bounced, _ = a.user(u.Addr) // the write's one copy of this user
@@ -456,16 +457,16 @@ func (a *applier) deliveryReport() error {
 	if bounced != nil {
 		target = bounced.Addr
 	}
-	c := &store.Comment{
-		Kind: store.KindDelivery, Thread: th, Author: m.From.Norm(), AuthorName: m.From.Name,
-		Visibility: store.Private, Hidden: true, Message: a.msg.ID, MessageID: m.MessageID,
+	c := &model.Comment{
+		Kind: model.KindDelivery, Thread: th, Author: m.From.Norm(), AuthorName: m.From.Name,
+		Visibility: model.Private, Hidden: true, Message: a.msg.ID, MessageID: m.MessageID,
 		Text:   fmt.Sprintf("%s for %s: %s", what, orDash(target), orDash(reason)),
 		Reason: reason,
 	}
 	if err := a.tx.AddComment(tk, c); err != nil {
 		return err
 	}
-	a.res.Ticket, a.res.Disposition, a.res.Detail = tk.ID, store.DispDelivery, c.Text
+	a.res.Ticket, a.res.Disposition, a.res.Detail = tk.ID, model.DispDelivery, c.Text
 	if bounced != nil && m.Class == threading.ClassDeliveryStatus && dsn.Permanent() {
 		bounced.Bouncing = true
 		bounced.Bounce = reason
@@ -497,7 +498,7 @@ func (a *applier) deliveryReport() error {
 	if err := a.save(tk); err != nil {
 		return err
 	}
-	return a.tx.IndexMessageID(m.MessageID, store.Ref{Ticket: tk.ID, Thread: th, Comment: c.ID})
+	return a.tx.IndexMessageID(m.MessageID, model.Ref{Ticket: tk.ID, Thread: th, Comment: c.ID})
 }
 
 func nonEmpty(l ...string) []string {
@@ -532,9 +533,9 @@ func (a *applier) autoReply() error {
 	if ticket != 0 {
 		tk, th, err := a.resolveThread(ticket, d.Thread)
 		if err == nil {
-			c := &store.Comment{
-				Kind: store.KindAuto, Thread: th, Author: a.in.sender, AuthorName: m.From.Name,
-				Visibility: store.Private, Text: a.bodyText(), Message: a.msg.ID, MessageID: m.MessageID,
+			c := &model.Comment{
+				Kind: model.KindAuto, Thread: th, Author: a.in.sender, AuthorName: m.From.Name,
+				Visibility: model.Private, Text: a.bodyText(), Message: a.msg.ID, MessageID: m.MessageID,
 				Attachments: a.attachments(),
 			}
 			if err := a.tx.AddComment(tk, c); err != nil {
@@ -543,8 +544,8 @@ func (a *applier) autoReply() error {
 			if err := a.save(tk); err != nil {
 				return err
 			}
-			a.res.Ticket, a.res.Disposition, a.res.Detail = tk.ID, store.DispComment, "auto-reply attached without status change"
-			return a.tx.IndexMessageID(m.MessageID, store.Ref{Ticket: tk.ID, Thread: th, Comment: c.ID})
+			a.res.Ticket, a.res.Disposition, a.res.Detail = tk.ID, model.DispComment, "auto-reply attached without status change"
+			return a.tx.IndexMessageID(m.MessageID, model.Ref{Ticket: tk.ID, Thread: th, Comment: c.ID})
 		}
 	}
 	return a.newTicket(threading.Decision{Outcome: threading.OutNewTicket, Role: threading.RoleNobody, Related: d.Related})
@@ -560,10 +561,10 @@ func (a *applier) bodyText() string {
 	return strings.TrimSpace(m.Text)
 }
 
-func (a *applier) attachments() []store.Attachment {
-	var out []store.Attachment
+func (a *applier) attachments() []model.Attachment {
+	var out []model.Attachment
 	for _, at := range a.mail().Attachments {
-		out = append(out, store.Attachment{Name: at.Name, ContentType: at.ContentType, Size: at.Size, Inline: at.Inline, Part: at.Part, Message: a.msg.ID})
+		out = append(out, model.Attachment{Name: at.Name, ContentType: at.ContentType, Size: at.Size, Inline: at.Inline, Part: at.Part, Message: a.msg.ID})
 	}
 	return out
 }

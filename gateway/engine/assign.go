@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"helpdesk/config"
-	"helpdesk/store"
+	"helpdesk/store/model"
 	"helpdesk/threading"
 	"helpdesk/threading/command"
 )
@@ -33,7 +33,7 @@ type intro struct {
 // announce queues an intro for every agent of tk (the assignee, or the
 // group's agents while unassigned) except the one named. lineFor words
 // the intro for each recipient.
-func (a *applier) announce(tk *store.Ticket, except string, subject, text string, lineFor func(ag *config.Agent) string) {
+func (a *applier) announce(tk *model.Ticket, except string, subject, text string, lineFor func(ag *config.Agent) string) {
 	for _, ag := range a.ticketAgents(tk) {
 		addr := staffEmail(ag)
 		if addr == except {
@@ -50,7 +50,7 @@ func (a *applier) announce(tk *store.Ticket, except string, subject, text string
 }
 
 // takeIntro returns (and forgets) the pending intro for addr on tk.
-func (a *applier) takeIntro(tk *store.Ticket, addr string) string {
+func (a *applier) takeIntro(tk *model.Ticket, addr string) string {
 	m := a.intros[tk.ID]
 	in, ok := m[addr]
 	if !ok {
@@ -94,7 +94,7 @@ func (a *applier) flushIntros() error {
 
 // assignedLine says how tk came to its assignee or why it waits, for the
 // agent ag being told.
-func (a *applier) assignedLine(tk *store.Ticket, ag *config.Agent, roundRobin bool, by string) string {
+func (a *applier) assignedLine(tk *model.Ticket, ag *config.Agent, roundRobin bool, by string) string {
 	switch {
 	case tk.Assignee == "" && !a.groupHasAgents(tk.Group):
 		// ticketAgents told every agent: say why.
@@ -126,7 +126,7 @@ func (a *applier) senderName() string {
 // agent who opened it is told only when round-robin gave it to them.
 // Nothing goes to the customer here: a ticket an agent opens is not
 // acknowledged (the customer did not write to us).
-func (a *applier) announceOnBehalf(tk *store.Ticket, r *cmdRun, first *store.Comment, reqLabel string) error {
+func (a *applier) announceOnBehalf(tk *model.Ticket, r *cmdRun, first *model.Comment, reqLabel string) error {
 	roundRobin := false
 	if tk.Assignee == "" && !r.block.Has("assign") {
 		if err := a.autoAssign(tk); err != nil {
@@ -155,7 +155,7 @@ func (a *applier) announceOnBehalf(tk *store.Ticket, r *cmdRun, first *store.Com
 
 // announceChild assigns a new child ticket and tells its assignee (or
 // its group's agents), naming the parent.
-func (a *applier) announceChild(parent, ch *store.Ticket, text string) error {
+func (a *applier) announceChild(parent, ch *model.Ticket, text string) error {
 	if err := a.autoAssign(ch); err != nil {
 		return err
 	}
@@ -181,7 +181,7 @@ func (a *applier) announceChild(parent, ch *store.Ticket, text string) error {
 // assignee, or every agent of the group while it stays unassigned, is
 // told. The sender is told only when round-robin chose them. When the
 // same mail says #assign, that choice stands and only the group changes.
-func (a *applier) regroup(tk *store.Ticket, r *cmdRun) error {
+func (a *applier) regroup(tk *model.Ticket, r *cmdRun) error {
 	if r.block.Has("assign") || a.created[tk.ID] {
 		return nil // the mail's #assign, or the new ticket's announcement, decides
 	}
@@ -287,13 +287,13 @@ func (a *applier) assignWaiting() (int, bool, error) {
 	for key, g := range groups {
 		avail[key] = a.availableAgents(g.Name)
 	}
-	got := map[string][]*store.Ticket{}
+	got := map[string][]*model.Ticket{}
 	assigned, more := 0, false
-	ids := a.tx.TicketIDs(store.StatusOpen, 0) // newest first
+	ids := a.tx.TicketIDs(model.StatusOpen, 0) // newest first
 	for i := len(ids) - 1; i >= 0; i-- {
-		var rt store.TicketRouting
+		var rt model.TicketRouting
 		if tk, ok := a.tickets[ids[i]]; ok {
-			rt = store.TicketRouting{Status: tk.Status, Group: tk.Group, Assignee: tk.Assignee, MergedInto: tk.MergedInto}
+			rt = model.TicketRouting{Status: tk.Status, Group: tk.Group, Assignee: tk.Assignee, MergedInto: tk.MergedInto}
 		} else {
 			var err error
 			if rt, err = a.tx.Routing(ids[i]); err != nil {
@@ -301,7 +301,7 @@ func (a *applier) assignWaiting() (int, bool, error) {
 			}
 		}
 		key := strings.ToLower(rt.Group)
-		if rt.Assignee != "" || rt.MergedInto != 0 || rt.Status != store.StatusOpen || groups[key] == nil || len(avail[key]) == 0 {
+		if rt.Assignee != "" || rt.MergedInto != 0 || rt.Status != model.StatusOpen || groups[key] == nil || len(avail[key]) == 0 {
 			continue
 		}
 		if assigned == MaxWakeAssign {
@@ -333,7 +333,7 @@ func (a *applier) assignWaiting() (int, bool, error) {
 }
 
 // sendDigest mails one agent the list of tickets just assigned to them.
-func (a *applier) sendDigest(addr string, tks []*store.Ticket) error {
+func (a *applier) sendDigest(addr string, tks []*model.Ticket) error {
 	ag := a.cfg.Agent(addr)
 	if ag == nil {
 		return nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"helpdesk/store"
+	"helpdesk/store/model"
 )
 
 // #available assigns at most MaxWakeAssign waiting tickets per write; the
@@ -34,13 +35,13 @@ groups = ["sales"]
 			k := min(5000, n-done)
 			if err := h.db.Update(func(tx *store.Tx) error {
 				for i := 0; i < k; i++ {
-					tk := &store.Ticket{Subject: fmt.Sprintf("Waiting %d", done+i), Status: store.StatusOpen, Priority: "normal",
+					tk := &model.Ticket{Subject: fmt.Sprintf("Waiting %d", done+i), Status: model.StatusOpen, Priority: "normal",
 						Mailbox: "support@example.com", Group: "sales", Requester: "ken@e-fun.example", Assignee: assignee,
-						Threads: []store.Thread{{ID: 0, Kind: store.ThreadMain}}, CCs: []string{}, Followers: []string{}, Tags: []string{}, Links: []store.Link{}}
+						Threads: []model.Thread{{ID: 0, Kind: model.ThreadMain}}, CCs: []string{}, Followers: []string{}, Tags: []string{}, Links: []model.Link{}}
 					if err := tx.NewTicket(tk); err != nil {
 						return err
 					}
-					if err := tx.AddComment(tk, &store.Comment{Kind: store.KindComment, Author: "ken@e-fun.example", Visibility: store.Public, Text: strings.Repeat("text ", 200)}); err != nil {
+					if err := tx.AddComment(tk, &model.Comment{Kind: model.KindComment, Author: "ken@e-fun.example", Visibility: model.Public, Text: strings.Repeat("text ", 200)}); err != nil {
 						return err
 					}
 					if err := tx.PutTicket(tk); err != nil {
@@ -68,7 +69,7 @@ groups = ["sales"]
 	assigned := func() int {
 		n := 0
 		h.db.View(func(tx *store.Tx) error {
-			for _, id := range tx.TicketIDs(store.StatusOpen, 0) {
+			for _, id := range tx.TicketIDs(model.StatusOpen, 0) {
 				if tk, _ := tx.Ticket(id); tk.Assignee != "" {
 					n++
 				}
@@ -79,7 +80,7 @@ groups = ["sales"]
 	}
 	scan := time.Now()
 	h.db.View(func(tx *store.Tx) error {
-		for _, id := range tx.TicketIDs(store.StatusOpen, 0) {
+		for _, id := range tx.TicketIDs(model.StatusOpen, 0) {
 			if _, err := tx.Routing(id); err != nil {
 				return err
 			}
@@ -92,7 +93,7 @@ groups = ["sales"]
 		t.Fatalf("first #available assigned %d, want %d", got, MaxWakeAssign)
 	}
 	t.Logf("#available over %d open tickets (%d waiting): %v for the write", busy+waiting, waiting, took)
-	var digest, transcript *store.Outbound
+	var digest, transcript *model.Outbound
 	for _, o := range h.outbox("") {
 		switch {
 		case strings.HasPrefix(o.Subject, "Assigned to you"):

@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"helpdesk/store"
+	"helpdesk/store/model"
 	"helpdesk/threading"
 	"helpdesk/threading/command"
 )
@@ -20,27 +20,27 @@ import (
 // cmdRun is one staff mail's command block on its way to a ticket.
 type cmdRun struct {
 	a      *applier
-	tk     *store.Ticket
+	tk     *model.Ticket
 	d      threading.Decision
 	block  command.Block
 	probs  []command.Problem
 	msgs   map[int]string // command index -> result text on success
 	ops    []func() error
 	answer []string // extra text for the transcript (#list, #help, #report)
-	files  []store.InlineFile
+	files  []model.InlineFile
 
 	public  bool
 	notify  []string
 	forward *forwardPlan
 	child   *childPlan
-	mergeTo *store.Ticket
+	mergeTo *model.Ticket
 	mergeCC bool
 	noText  bool // the text went elsewhere (#child) or there is none
 	// toMain: an answer to a side-thread notification that says #reply
 	// or #note; its text goes to the main thread, not to the side
 	// thread's collaborators (SPEC 3.4, 6).
 	toMain   bool
-	sendHeld *store.Comment
+	sendHeld *model.Comment
 	confirm  bool // a transcript is wanted even on success
 	// afterOps runs once the commands are applied, before the mail's
 	// text is added and sent (a new ticket's assignment and announcement).
@@ -100,7 +100,7 @@ func (a *applier) staffNewTicket(d threading.Decision) error {
 				return err
 			}
 		}
-		a.res.Disposition, a.res.Detail = store.DispCommands, "commands without a ticket"
+		a.res.Disposition, a.res.Detail = model.DispCommands, "commands without a ticket"
 		if r.confirm {
 			return a.transcript(nil, r, true)
 		}
@@ -162,14 +162,14 @@ func (a *applier) onBehalfTicket(text string, b command.Block) error {
 	if fw := m.Forwarded; fw != nil && fw.Subject != "" {
 		subject = orDefault(threading.CleanSubject(fw.Subject, a.cfg.Threading.TagPrefix), subject)
 	}
-	tk := &store.Ticket{
-		Subject: subject, Status: store.StatusOpen, Priority: "normal",
+	tk := &model.Ticket{
+		Subject: subject, Status: model.StatusOpen, Priority: "normal",
 		Mailbox: strings.ToLower(mb.Address), Group: mb.Group, Requester: requester,
 		// Not the agent's own Message-ID: it would show in the headers of
 		// every public mail to the customer (it may name the agent).
 		RootMessageID: "",
-		Threads:       []store.Thread{{ID: 0, Kind: store.ThreadMain, Created: a.now}},
-		CCs:           []string{}, Followers: []string{}, Tags: []string{}, Links: []store.Link{},
+		Threads:       []model.Thread{{ID: 0, Kind: model.ThreadMain, Created: a.now}},
+		CCs:           []string{}, Followers: []string{}, Tags: []string{}, Links: []model.Link{},
 	}
 	// Validate the commands against the ticket-to-be before anything is
 	// written: a rejected mail opens no ticket.
@@ -183,9 +183,9 @@ func (a *applier) onBehalfTicket(text string, b command.Block) error {
 	if err := a.nameUser(requester, reqSpelled, reqName, requesterName(b) != ""); err != nil {
 		return err
 	}
-	var first *store.Comment
+	var first *model.Comment
 	if firstText != "" {
-		first = &store.Comment{Kind: store.KindComment, Author: requester, AuthorName: reqName, Visibility: store.Public,
+		first = &model.Comment{Kind: model.KindComment, Author: requester, AuthorName: reqName, Visibility: model.Public,
 			Text: firstText, Message: a.msg.ID, MessageID: m.MessageID, Attachments: a.attachments()}
 		if err := a.tx.AddComment(tk, first); err != nil {
 			return err
@@ -204,7 +204,7 @@ func (a *applier) onBehalfTicket(text string, b command.Block) error {
 	if err := a.applyPlan(r); err != nil {
 		return err
 	}
-	a.res.Ticket, a.res.Disposition = tk.ID, store.DispTicket
+	a.res.Ticket, a.res.Disposition = tk.ID, model.DispTicket
 	return nil
 }
 
@@ -214,7 +214,7 @@ func (a *applier) cutStaff(text string) string {
 }
 
 // runCommands plans and applies a staff mail's block on tk.
-func (a *applier) runCommands(tk *store.Ticket, d threading.Decision, text string) error {
+func (a *applier) runCommands(tk *model.Ticket, d threading.Decision, text string) error {
 	b := command.Parse(text)
 	r := a.planCommands(tk, d, b, false)
 	if len(r.probs) > 0 {
@@ -224,9 +224,9 @@ func (a *applier) runCommands(tk *store.Ticket, d threading.Decision, text strin
 		return err
 	}
 	if a.res.Disposition == "" {
-		a.res.Disposition = store.DispComment
+		a.res.Disposition = model.DispComment
 		if !r.hasText() {
-			a.res.Disposition = store.DispCommands
+			a.res.Disposition = model.DispCommands
 		}
 	}
 	a.res.Ticket = r.tk.ID
@@ -241,7 +241,7 @@ func (r *cmdRun) hasText() bool { return !r.noText && strings.TrimSpace(r.block.
 
 // planCommands validates a block: syntax and role (package command), then
 // everything that needs the ticket and the config.
-func (a *applier) planCommands(tk *store.Ticket, d threading.Decision, b command.Block, newTicket bool) *cmdRun {
+func (a *applier) planCommands(tk *model.Ticket, d threading.Decision, b command.Block, newTicket bool) *cmdRun {
 	r := &cmdRun{a: a, tk: tk, d: d, msgs: map[int]string{}}
 	var names []string
 	for _, m := range a.cfg.Macros {
@@ -332,7 +332,7 @@ func (a *applier) planOne(r *cmdRun, i int, c command.Command, newTicket bool) {
 		}
 	case "status":
 		st := arg(0)
-		if st == store.StatusResolved || st == store.StatusClosed {
+		if st == model.StatusResolved || st == model.StatusClosed {
 			if open := a.openChildren(tk); len(open) > 0 && a.cfg.Tickets.ParentBlocksResolve {
 				r.fail(c, "ticket #%d has open child tickets (%s); resolve them first", tk.ID, joinIDs(open))
 				return
@@ -744,9 +744,9 @@ func (a *applier) applyPlan(r *cmdRun) error {
 			return err
 		}
 	case r.hasText():
-		vis := store.Private
+		vis := model.Private
 		if r.public {
-			vis = store.Public
+			vis = model.Public
 		}
 		var thread uint32
 		side := r.inSide()
@@ -769,14 +769,14 @@ func (a *applier) applyPlan(r *cmdRun) error {
 		if err := a.save(tk); err != nil {
 			return err
 		}
-		if err := a.tx.IndexMessageID(m.MessageID, store.Ref{Ticket: tk.ID, Thread: thread, Comment: c.ID}); err != nil {
+		if err := a.tx.IndexMessageID(m.MessageID, model.Ref{Ticket: tk.ID, Thread: thread, Comment: c.ID}); err != nil {
 			return err
 		}
 		if err := a.fanOut(tk, c, fanOpts{notify: r.notify, toCollaborators: toCollaborators}); err != nil {
 			return err
 		}
 	default:
-		if err := a.tx.IndexMessageID(m.MessageID, store.Ref{Ticket: tk.ID}); err != nil {
+		if err := a.tx.IndexMessageID(m.MessageID, model.Ref{Ticket: tk.ID}); err != nil {
 			return err
 		}
 	}
@@ -797,14 +797,14 @@ func (a *applier) applyPlan(r *cmdRun) error {
 // outgoing is the message a plan would send to end users or
 // collaborators (nil if none), for the guards, and whether it goes to a
 // side thread.
-func (a *applier) outgoing(tk *store.Ticket, r *cmdRun) (*store.Comment, bool) {
+func (a *applier) outgoing(tk *model.Ticket, r *cmdRun) (*model.Comment, bool) {
 	switch {
 	case r.forward != nil:
 		var maxID uint32
 		for _, th := range tk.Threads {
 			maxID = max(maxID, th.ID)
 		}
-		c := a.inboundComment(maxID+1, store.Private)
+		c := a.inboundComment(maxID+1, model.Private)
 		c.Text = r.block.Text
 		return c, true
 	case r.child != nil || !r.hasText():
@@ -812,12 +812,12 @@ func (a *applier) outgoing(tk *store.Ticket, r *cmdRun) (*store.Comment, bool) {
 	}
 	side := r.inSide()
 	if side && !a.in.agent.IsLight() {
-		c := a.inboundComment(r.d.Thread, store.Private)
+		c := a.inboundComment(r.d.Thread, model.Private)
 		c.Text = r.block.Text
 		return c, true
 	}
 	if !side && r.public {
-		c := a.inboundComment(0, store.Public)
+		c := a.inboundComment(0, model.Public)
 		c.Text = r.block.Text
 		return c, false
 	}
@@ -826,13 +826,13 @@ func (a *applier) outgoing(tk *store.Ticket, r *cmdRun) (*store.Comment, bool) {
 
 // reject keeps a refused staff mail as a hidden record on the ticket and
 // mails the sender a transcript (SPEC 4): nothing else happens.
-func (a *applier) reject(tk *store.Ticket, r *cmdRun) error {
-	a.res.Disposition = store.DispRejected
+func (a *applier) reject(tk *model.Ticket, r *cmdRun) error {
+	a.res.Disposition = model.DispRejected
 	results := command.Results(r.block, r.probs)
 	transcript := command.FormatTranscript(results, false)
 	if tk != nil {
-		c := &store.Comment{Kind: store.KindRejected, Author: a.staff.Email, AuthorName: a.in.agent.Name,
-			Visibility: store.Private, Hidden: true, Text: a.staffText(), Message: a.msg.ID, MessageID: a.mail().MessageID,
+		c := &model.Comment{Kind: model.KindRejected, Author: a.staff.Email, AuthorName: a.in.agent.Name,
+			Visibility: model.Private, Hidden: true, Text: a.staffText(), Message: a.msg.ID, MessageID: a.mail().MessageID,
 			Reason: "commands refused; nothing applied:\n" + transcript}
 		if err := a.tx.AddComment(tk, c); err != nil {
 			return err
@@ -854,7 +854,7 @@ func firstProblem(p []command.Problem) string {
 }
 
 // transcript answers a successful block when configured or asked for.
-func (a *applier) transcript(tk *store.Ticket, r *cmdRun, applied bool) error {
+func (a *applier) transcript(tk *model.Ticket, r *cmdRun, applied bool) error {
 	results := command.Results(r.block, nil)
 	for i := range results {
 		if msg, ok := r.msgs[i]; ok {
@@ -866,7 +866,7 @@ func (a *applier) transcript(tk *store.Ticket, r *cmdRun, applied bool) error {
 
 // sendTranscript mails the sender the debbugs-style transcript, In-Reply-To
 // their mail, Auto-Submitted: auto-replied (SPEC 4).
-func (a *applier) sendTranscript(tk *store.Ticket, results []command.Result, applied bool, extra []string, files []store.InlineFile) error {
+func (a *applier) sendTranscript(tk *model.Ticket, results []command.Result, applied bool, extra []string, files []model.InlineFile) error {
 	m := a.mail()
 	var b strings.Builder
 	b.WriteString(a.cfg.Threading.ReplyMarker)
@@ -905,7 +905,7 @@ func (a *applier) sendTranscript(tk *store.Ticket, results []command.Result, app
 
 // ---- effects ----
 
-func (a *applier) setAssignee(tk *store.Ticket, email string) error {
+func (a *applier) setAssignee(tk *model.Ticket, email string) error {
 	if tk.Assignee == email {
 		return nil
 	}
@@ -923,7 +923,7 @@ func (a *applier) setAssignee(tk *store.Ticket, email string) error {
 	return nil
 }
 
-func (a *applier) setField(tk *store.Ticket, f *string, name, v string) error {
+func (a *applier) setField(tk *model.Ticket, f *string, name, v string) error {
 	if *f == v {
 		return nil
 	}
@@ -932,7 +932,7 @@ func (a *applier) setField(tk *store.Ticket, f *string, name, v string) error {
 	return a.event(tk, name+" "+old+" → "+v)
 }
 
-func (a *applier) setFollower(tk *store.Ticket, email string, add bool) error {
+func (a *applier) setFollower(tk *model.Ticket, email string, add bool) error {
 	has := slices.Contains(tk.Followers, email)
 	switch {
 	case add && !has:
@@ -1000,13 +1000,13 @@ func joinIDs(ids []uint64) string {
 }
 
 // openChildren lists tk's children that are not resolved or closed.
-func (a *applier) openChildren(tk *store.Ticket) []uint64 {
+func (a *applier) openChildren(tk *model.Ticket) []uint64 {
 	var out []uint64
 	for _, l := range tk.Links {
-		if l.Kind != store.LinkChild {
+		if l.Kind != model.LinkChild {
 			continue
 		}
-		if ch, err := a.ticket(l.Ticket); err == nil && ch.Status != store.StatusResolved && ch.Status != store.StatusClosed && ch.MergedInto == 0 {
+		if ch, err := a.ticket(l.Ticket); err == nil && ch.Status != model.StatusResolved && ch.Status != model.StatusClosed && ch.MergedInto == 0 {
 			out = append(out, ch.ID)
 		}
 	}
@@ -1014,16 +1014,16 @@ func (a *applier) openChildren(tk *store.Ticket) []uint64 {
 }
 
 // isAncestor reports whether id is p or one of p's ancestors.
-func (a *applier) isAncestor(id uint64, p *store.Ticket) bool {
+func (a *applier) isAncestor(id uint64, p *model.Ticket) bool {
 	seen := map[uint64]bool{}
 	for cur := p; cur != nil && !seen[cur.ID]; {
 		if cur.ID == id {
 			return true
 		}
 		seen[cur.ID] = true
-		var next *store.Ticket
+		var next *model.Ticket
 		for _, l := range cur.Links {
-			if l.Kind == store.LinkParent {
+			if l.Kind == model.LinkParent {
 				next, _ = a.ticket(l.Ticket)
 			}
 		}
@@ -1033,11 +1033,11 @@ func (a *applier) isAncestor(id uint64, p *store.Ticket) bool {
 }
 
 // linkParent makes p the parent of child (links both ways).
-func (a *applier) linkParent(p, child *store.Ticket) error {
-	child.Links = slices.DeleteFunc(child.Links, func(l store.Link) bool { return l.Kind == store.LinkParent })
-	child.Links = append(child.Links, store.Link{Kind: store.LinkParent, Ticket: p.ID})
-	if !slices.Contains(p.Links, store.Link{Kind: store.LinkChild, Ticket: child.ID}) {
-		p.Links = append(p.Links, store.Link{Kind: store.LinkChild, Ticket: child.ID})
+func (a *applier) linkParent(p, child *model.Ticket) error {
+	child.Links = slices.DeleteFunc(child.Links, func(l model.Link) bool { return l.Kind == model.LinkParent })
+	child.Links = append(child.Links, model.Link{Kind: model.LinkParent, Ticket: p.ID})
+	if !slices.Contains(p.Links, model.Link{Kind: model.LinkChild, Ticket: child.ID}) {
+		p.Links = append(p.Links, model.Link{Kind: model.LinkChild, Ticket: child.ID})
 	}
 	if err := a.event(child, fmt.Sprintf("child of #%d", p.ID)); err != nil {
 		return err
@@ -1050,18 +1050,18 @@ func (a *applier) linkParent(p, child *store.Ticket) error {
 
 // openChild opens a child ticket (same requester, no acknowledgement or
 // public mail); the mail's text becomes its first, private comment.
-func (a *applier) openChild(parent *store.Ticket, r *cmdRun) error {
-	ch := &store.Ticket{
-		Subject: r.child.subject, Status: store.StatusOpen, Priority: parent.Priority, Mailbox: parent.Mailbox,
+func (a *applier) openChild(parent *model.Ticket, r *cmdRun) error {
+	ch := &model.Ticket{
+		Subject: r.child.subject, Status: model.StatusOpen, Priority: parent.Priority, Mailbox: parent.Mailbox,
 		Group: parent.Group, Requester: parent.Requester, Type: parent.Type,
-		Threads: []store.Thread{{ID: 0, Kind: store.ThreadMain, Created: a.now}},
-		CCs:     []string{}, Followers: []string{a.staff.Email}, Tags: []string{}, Links: []store.Link{},
+		Threads: []model.Thread{{ID: 0, Kind: model.ThreadMain, Created: a.now}},
+		CCs:     []string{}, Followers: []string{a.staff.Email}, Tags: []string{}, Links: []model.Link{},
 	}
 	if err := a.create(ch); err != nil {
 		return err
 	}
 	if strings.TrimSpace(r.block.Text) != "" {
-		c := a.inboundComment(0, store.Private)
+		c := a.inboundComment(0, model.Private)
 		c.Text = r.block.Text
 		if err := a.tx.AddComment(ch, c); err != nil {
 			return err
@@ -1074,7 +1074,7 @@ func (a *applier) openChild(parent *store.Ticket, r *cmdRun) error {
 		return err
 	}
 	a.res.Detail = fmt.Sprintf("child ticket #%d opened", ch.ID)
-	if err := a.tx.IndexMessageID(a.mail().MessageID, store.Ref{Ticket: ch.ID}); err != nil {
+	if err := a.tx.IndexMessageID(a.mail().MessageID, model.Ref{Ticket: ch.ID}); err != nil {
 		return err
 	}
 	return a.announceChild(parent, ch, strings.TrimSpace(r.block.Text))
@@ -1082,12 +1082,12 @@ func (a *applier) openChild(parent *store.Ticket, r *cmdRun) error {
 
 // startSideThread opens a side thread with outside collaborators and
 // mails them the agent's text (SPEC 6).
-func (a *applier) startSideThread(tk *store.Ticket, r *cmdRun) error {
+func (a *applier) startSideThread(tk *model.Ticket, r *cmdRun) error {
 	var maxID uint32
 	for _, th := range tk.Threads {
 		maxID = max(maxID, th.ID)
 	}
-	th := store.Thread{ID: maxID + 1, Kind: store.ThreadSide, Subject: r.forward.subject, Collaborators: r.forward.addrs,
+	th := model.Thread{ID: maxID + 1, Kind: model.ThreadSide, Subject: r.forward.subject, Collaborators: r.forward.addrs,
 		Status: "open", StartedBy: a.staff.Email, Created: a.now}
 	tk.Threads = append(tk.Threads, th)
 	for _, addr := range r.forward.addrs {
@@ -1095,7 +1095,7 @@ func (a *applier) startSideThread(tk *store.Ticket, r *cmdRun) error {
 			return err
 		}
 	}
-	c := a.inboundComment(th.ID, store.Private)
+	c := a.inboundComment(th.ID, model.Private)
 	c.Text = r.block.Text
 	if err := a.tx.AddComment(tk, c); err != nil {
 		return err
@@ -1103,14 +1103,14 @@ func (a *applier) startSideThread(tk *store.Ticket, r *cmdRun) error {
 	if err := a.event(tk, fmt.Sprintf("side thread %d started with %s (include %s)", th.ID, strings.Join(th.Collaborators, ", "), r.forward.include)); err != nil {
 		return err
 	}
-	var include []*store.Comment
+	var include []*model.Comment
 	if r.forward.include != "none" {
 		cs, err := a.tx.Comments(tk.ID)
 		if err != nil {
 			return err
 		}
 		for _, x := range cs {
-			if x.Kind == store.KindComment && x.Visibility == store.Public && x.Thread == 0 && !x.Hidden {
+			if x.Kind == model.KindComment && x.Visibility == model.Public && x.Thread == 0 && !x.Hidden {
 				include = append(include, x)
 			}
 		}
@@ -1118,7 +1118,7 @@ func (a *applier) startSideThread(tk *store.Ticket, r *cmdRun) error {
 			include = include[len(include)-1:]
 		}
 	}
-	if err := a.tx.IndexMessageID(a.mail().MessageID, store.Ref{Ticket: tk.ID, Thread: th.ID, Comment: c.ID}); err != nil {
+	if err := a.tx.IndexMessageID(a.mail().MessageID, model.Ref{Ticket: tk.ID, Thread: th.ID, Comment: c.ID}); err != nil {
 		return err
 	}
 	if err := a.fanOut(tk, c, fanOpts{toCollaborators: true, include: include}); err != nil {
@@ -1130,7 +1130,7 @@ func (a *applier) startSideThread(tk *store.Ticket, r *cmdRun) error {
 
 // merge moves everything of tk into into (SPEC 4, 6): comments, CCs,
 // followers, side threads; tokens and Message-IDs of tk resolve to into.
-func (a *applier) merge(tk, into *store.Ticket, cc bool) error {
+func (a *applier) merge(tk, into *model.Ticket, cc bool) error {
 	into, err := a.ticket(into.ID) // reload: ops above may have changed it
 	if err != nil {
 		return err
@@ -1145,7 +1145,7 @@ func (a *applier) merge(tk, into *store.Ticket, cc bool) error {
 	}
 	threadMap := map[uint32]uint32{}
 	for _, th := range tk.Threads {
-		if th.Kind != store.ThreadSide {
+		if th.Kind != model.ThreadSide {
 			continue
 		}
 		maxID++
@@ -1160,7 +1160,7 @@ func (a *applier) merge(tk, into *store.Ticket, cc bool) error {
 		if c.Thread != 0 {
 			nc.Thread = threadMap[c.Thread]
 		}
-		if nc.Kind == store.KindComment {
+		if nc.Kind == model.KindComment {
 			nc.Text = fmt.Sprintf("[from #%d] %s", tk.ID, c.Text)
 		}
 		// Marked for the collision guard: moved history is not a reply.
@@ -1187,11 +1187,11 @@ func (a *applier) merge(tk, into *store.Ticket, cc bool) error {
 	if cc && tk.Requester != into.Requester && !slices.Contains(into.CCs, tk.Requester) {
 		into.CCs = append(into.CCs, tk.Requester)
 	}
-	into.Links = append(into.Links, store.Link{Kind: store.LinkMergedFrom, Ticket: tk.ID})
-	tk.Links = append(tk.Links, store.Link{Kind: store.LinkMergedInto, Ticket: into.ID})
+	into.Links = append(into.Links, model.Link{Kind: model.LinkMergedFrom, Ticket: tk.ID})
+	tk.Links = append(tk.Links, model.Link{Kind: model.LinkMergedInto, Ticket: into.ID})
 	tk.MergedInto = into.ID
 	tk.MergedThreads = threadMap
-	if err := a.setStatus(tk, store.StatusClosed, fmt.Sprintf("merged into #%d", into.ID)); err != nil {
+	if err := a.setStatus(tk, model.StatusClosed, fmt.Sprintf("merged into #%d", into.ID)); err != nil {
 		return err
 	}
 	if err := a.save(tk); err != nil {
@@ -1210,7 +1210,7 @@ func (a *applier) merge(tk, into *store.Ticket, cc bool) error {
 		text = fmt.Sprintf("Request %s from %s was merged into %s \"%s\"; %s is now copied on this conversation, which continues here.",
 			tag, who, intoTag, into.Subject, who)
 	}
-	note := &store.Comment{Kind: store.KindComment, Author: a.staff.Email, AuthorName: a.in.agent.Name, Visibility: store.Public,
+	note := &model.Comment{Kind: model.KindComment, Author: a.staff.Email, AuthorName: a.in.agent.Name, Visibility: model.Public,
 		Reason: fmt.Sprintf("%s notice that #%d was merged here", mergeMark, tk.ID), Text: text}
 	if err := a.tx.AddComment(into, note); err != nil {
 		return err
@@ -1227,7 +1227,7 @@ func (a *applier) merge(tk, into *store.Ticket, cc bool) error {
 }
 
 // markSpam closes the ticket as spam and blocks its sender (or domain).
-func (a *applier) markSpam(tk *store.Ticket, domain bool) error {
+func (a *applier) markSpam(tk *model.Ticket, domain bool) error {
 	key := tk.Requester
 	if domain {
 		key = "@" + threading.Domain(tk.Requester)
@@ -1246,14 +1246,14 @@ func (a *applier) markSpam(tk *store.Ticket, domain bool) error {
 	if err := a.event(tk, "marked as spam; blocked "+key); err != nil {
 		return err
 	}
-	return a.setStatus(tk, store.StatusClosed, "spam")
+	return a.setStatus(tk, model.StatusClosed, "spam")
 }
 
 // listTickets renders #list (the views of a web helpdesk).
 func (a *applier) listTickets(which string) string {
 	me := a.staff.Email
 	var ids []uint64
-	for _, st := range []string{store.StatusOpen, store.StatusPending, store.StatusWaitingCustomer, store.StatusWaitingThirdParty} {
+	for _, st := range []string{model.StatusOpen, model.StatusPending, model.StatusWaitingCustomer, model.StatusWaitingThirdParty} {
 		ids = append(ids, a.tx.TicketIDs(st, 0)...)
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] > ids[j] })
@@ -1277,11 +1277,11 @@ func (a *applier) listTickets(which string) string {
 		case "group":
 			keep = groups[strings.ToLower(tk.Group)]
 		case "open":
-			keep = tk.Status == store.StatusOpen
+			keep = tk.Status == model.StatusOpen
 		case "overdue":
 			// No SLA policies yet: overdue means open or pending with
 			// no change for more than 24 hours.
-			keep = (tk.Status == store.StatusOpen || tk.Status == store.StatusPending) && a.now.Sub(tk.Updated) > 24*hour
+			keep = (tk.Status == model.StatusOpen || tk.Status == model.StatusPending) && a.now.Sub(tk.Updated) > 24*hour
 		}
 		if !keep {
 			continue

@@ -13,6 +13,7 @@ import (
 
 	"helpdesk/config"
 	"helpdesk/store"
+	"helpdesk/store/model"
 	"helpdesk/threading"
 	"helpdesk/threading/machine"
 	"helpdesk/threading/token"
@@ -167,7 +168,7 @@ func (e *Engine) DB() *store.DB { return e.db }
 
 // ReloadKeys reads the reply-token keys from the store.
 func (e *Engine) ReloadKeys() error {
-	var stored []store.TokenKey
+	var stored []model.TokenKey
 	err := e.db.View(func(tx *store.Tx) error {
 		var err error
 		stored, err = tx.Keys()
@@ -187,7 +188,7 @@ func (e *Engine) ReloadKeys() error {
 // package's keys (the store knows nothing of tokens). A struct conversion,
 // not field by field: should the two types drift apart, this stops
 // compiling instead of dropping a field.
-func tokenKeys(stored []store.TokenKey) []token.Key {
+func tokenKeys(stored []model.TokenKey) []token.Key {
 	keys := make([]token.Key, len(stored))
 	for i, k := range stored {
 		keys[i] = token.Key(k)
@@ -327,13 +328,13 @@ func (e *Engine) count(res Result, m *threading.Mail) {
 		e.Metrics.Machine.Add(1)
 	}
 	switch res.Disposition {
-	case store.DispTicket:
+	case model.DispTicket:
 		e.Metrics.NewTickets.Add(1)
-	case store.DispComment, store.DispCommands:
+	case model.DispComment, model.DispCommands:
 		e.Metrics.Comments.Add(1)
-	case store.DispRejected:
+	case model.DispRejected:
 		e.Metrics.Rejected.Add(1)
-	case store.DispQuarantine:
+	case model.DispQuarantine:
 		e.Metrics.Quarantined.Add(1)
 		if res.Loop {
 			e.Metrics.Loops.Add(1)

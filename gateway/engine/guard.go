@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
-	"helpdesk/store"
+	"helpdesk/store/model"
 	"helpdesk/threading"
 
 	"helpdesk/threading/command"
@@ -28,17 +28,17 @@ import (
 // guard reports whether c must be held, and why. When the ticket's
 // comments cannot be read it returns the error: the mail is then not
 // applied at all (the sender retries) rather than sent unchecked.
-func (a *applier) guard(tk *store.Ticket, c *store.Comment, side bool) (bool, string, error) {
+func (a *applier) guard(tk *model.Ticket, c *model.Comment, side bool) (bool, string, error) {
 	cs, err := a.tx.Comments(tk.ID)
 	if err != nil {
 		return false, "", fmt.Errorf("guard: reading the comments of ticket %d: %w", tk.ID, err)
 	}
-	if !side && c.Visibility == store.Public {
+	if !side && c.Visibility == model.Public {
 		// LastPublicSeq: no public reply at all since the notification.
 		if seq, ok := a.notificationSeq(tk); ok && tk.LastPublicSeq > seq {
 			var meanwhile []string
 			for _, x := range cs {
-				if x.ID > seq && x.Kind == store.KindComment && x.Visibility == store.Public && x.Thread == 0 && !x.Hidden &&
+				if x.ID > seq && x.Kind == model.KindComment && x.Visibility == model.Public && x.Thread == 0 && !x.Hidden &&
 					!isMoved(x) && x.Author != a.staff.Email && a.cfg.Agent(x.Author) != nil {
 					meanwhile = append(meanwhile, fmt.Sprintf("%s wrote (comment %d):\n%s", a.authorName(x), x.ID, quoteLines(x.Text)))
 				}
@@ -58,10 +58,10 @@ func (a *applier) guard(tk *store.Ticket, c *store.Comment, side bool) (bool, st
 		return false, "", nil
 	}
 	for _, x := range cs {
-		if x.Kind != store.KindComment && x.Kind != store.KindHeld {
+		if x.Kind != model.KindComment && x.Kind != model.KindHeld {
 			continue
 		}
-		private := (x.Thread == 0 && x.Visibility == store.Private) || (x.Thread != 0 && x.Thread != c.Thread)
+		private := (x.Thread == 0 && x.Visibility == model.Private) || (x.Thread != 0 && x.Thread != c.Thread)
 		if !private {
 			continue
 		}
@@ -91,7 +91,7 @@ func (a *applier) guard(tk *store.Ticket, c *store.Comment, side bool) (bool, st
 // member answered (from their reply token). Only a token of tk itself
 // counts: a token of a ticket merged into tk carries that ticket's
 // comment numbers, which mean nothing here.
-func (a *applier) notificationSeq(tk *store.Ticket) (uint32, bool) {
+func (a *applier) notificationSeq(tk *model.Ticket) (uint32, bool) {
 	u, err := a.user(a.staff.Email)
 	if err != nil {
 		return 0, false
@@ -109,12 +109,12 @@ func (a *applier) notificationSeq(tk *store.Ticket) (uint32, bool) {
 // written after anyone's notification.
 const mergeMark = "merge:"
 
-func isMoved(c *store.Comment) bool { return strings.HasPrefix(c.Reason, mergeMark) }
+func isMoved(c *model.Comment) bool { return strings.HasPrefix(c.Reason, mergeMark) }
 
 // originalText is a comment's text as written: a merge prefixes the text
 // of the comments it moves with "[from #N] " (merge), which must not hide
 // a moved private note from the leak check.
-func originalText(c *store.Comment) string {
+func originalText(c *model.Comment) string {
 	t := c.Text
 	if !isMoved(c) {
 		return t
@@ -268,18 +268,18 @@ func windowHash(words []string) uint64 {
 }
 
 // hold keeps c as a hidden held comment and tells its author.
-func (a *applier) hold(tk *store.Ticket, c *store.Comment, why string) error {
-	c.Kind, c.Hidden, c.Reason = store.KindHeld, true, why
+func (a *applier) hold(tk *model.Ticket, c *model.Comment, why string) error {
+	c.Kind, c.Hidden, c.Reason = model.KindHeld, true, why
 	if err := a.tx.AddComment(tk, c); err != nil {
 		return err
 	}
 	if err := a.save(tk); err != nil {
 		return err
 	}
-	if err := a.tx.IndexMessageID(a.mail().MessageID, store.Ref{Ticket: tk.ID, Thread: c.Thread, Comment: c.ID}); err != nil {
+	if err := a.tx.IndexMessageID(a.mail().MessageID, model.Ref{Ticket: tk.ID, Thread: c.Thread, Comment: c.ID}); err != nil {
 		return err
 	}
-	a.res.Ticket, a.res.Disposition, a.res.Detail = tk.ID, store.DispHeld, "reply held: "+firstLine(why)
+	a.res.Ticket, a.res.Disposition, a.res.Detail = tk.ID, model.DispHeld, "reply held: "+firstLine(why)
 	m := a.mail()
 	text := fmt.Sprintf(`%s
 
@@ -309,9 +309,9 @@ func firstLine(s string) string {
 
 // heldComment finds the held reply a #send releases: the one named by the
 // transcript's token, else this staff member's newest held reply.
-func (a *applier) heldComment(tk *store.Ticket) *store.Comment {
+func (a *applier) heldComment(tk *model.Ticket) *model.Comment {
 	if seq, ok := a.notificationSeq(tk); ok {
-		if c, err := a.tx.Comment(tk.ID, seq); err == nil && c.Kind == store.KindHeld && !c.Released && c.Author == a.staff.Email {
+		if c, err := a.tx.Comment(tk.ID, seq); err == nil && c.Kind == model.KindHeld && !c.Released && c.Author == a.staff.Email {
 			return c
 		}
 	}
@@ -321,7 +321,7 @@ func (a *applier) heldComment(tk *store.Ticket) *store.Comment {
 	}
 	for i := len(cs) - 1; i >= 0; i-- {
 		c := cs[i]
-		if c.Kind == store.KindHeld && !c.Released && c.Author == a.staff.Email {
+		if c.Kind == model.KindHeld && !c.Released && c.Author == a.staff.Email {
 			return c
 		}
 	}
@@ -331,7 +331,7 @@ func (a *applier) heldComment(tk *store.Ticket) *store.Comment {
 // replayHeld applies a held mail as it was written (its commands and
 // text), this time without the guards, and marks the held record
 // released (SPEC 2, 7: #send sends it anyway).
-func (a *applier) replayHeld(tk *store.Ticket, held *store.Comment) error {
+func (a *applier) replayHeld(tk *model.Ticket, held *model.Comment) error {
 	msg, err := a.tx.Message(held.Message)
 	if err != nil {
 		return fmt.Errorf("held mail %d: %w", held.Message, err)
@@ -364,8 +364,8 @@ func (a *applier) replayHeld(tk *store.Ticket, held *store.Comment) error {
 	in.mail = threading.Parse(bytes.NewReader(raw), threading.ParseOptions{ReplyMarker: a.cfg.Threading.ReplyMarker})
 	in.tokens = nil
 	a.in, a.msg, a.replaying = &in, msg, true
-	d := threading.Decision{Outcome: threading.OutStaff, Ticket: tk.ID, DefaultPrivate: held.Visibility == store.Private}
-	if th := threadByID(tk, held.Thread); th != nil && th.Kind == store.ThreadSide {
+	d := threading.Decision{Outcome: threading.OutStaff, Ticket: tk.ID, DefaultPrivate: held.Visibility == model.Private}
+	if th := threadByID(tk, held.Thread); th != nil && th.Kind == model.ThreadSide {
 		d.Outcome, d.Thread, d.DefaultPrivate = threading.OutStaffSide, th.ID, true
 	}
 	r := a.planCommands(tk, d, command.Parse(a.staffText()), false)

@@ -7,6 +7,7 @@ import (
 
 	"helpdesk/config"
 	"helpdesk/store"
+	"helpdesk/store/model"
 	"helpdesk/threading"
 	"helpdesk/threading/machine"
 )
@@ -80,11 +81,11 @@ func (h *harness) apply(env Envelope, raw string, tweak func(*inbound)) (Result,
 }
 
 // outbox lists the queued mail of one kind ("" = all).
-func (h *harness) outbox(kind string) []*store.Outbound {
+func (h *harness) outbox(kind string) []*model.Outbound {
 	h.t.Helper()
-	var out []*store.Outbound
+	var out []*model.Outbound
 	h.db.View(func(tx *store.Tx) error {
-		return tx.ForEachOutbound(func(o *store.Outbound) error {
+		return tx.ForEachOutbound(func(o *model.Outbound) error {
 			if kind == "" || o.Kind == kind {
 				out = append(out, o)
 			}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"helpdesk/config"
-	"helpdesk/store"
+	"helpdesk/store/model"
 	"helpdesk/threading"
 	"helpdesk/threading/command"
 	"helpdesk/threading/safetext"
@@ -28,7 +28,7 @@ type fanOpts struct {
 	// collaborators receive a staff message in a side thread.
 	toCollaborators bool
 	// include is public history sent along to collaborators (#include).
-	include []*store.Comment
+	include []*model.Comment
 	// noEndUsers suppresses mail to requester and CCs (e.g. #child).
 	noEndUsers bool
 	// sideParent is the side thread's last Message-ID before this
@@ -48,7 +48,7 @@ type recipient struct {
 }
 
 // fanOut mails a comment to everyone who may see it (SPEC 6).
-func (a *applier) fanOut(tk *store.Ticket, c *store.Comment, o fanOpts) error {
+func (a *applier) fanOut(tk *model.Ticket, c *model.Comment, o fanOpts) error {
 	if c.Hidden {
 		return nil
 	}
@@ -59,7 +59,7 @@ func (a *applier) fanOut(tk *store.Ticket, c *store.Comment, o fanOpts) error {
 		if tk.FanTimes == nil {
 			tk.FanTimes = map[string][]int64{}
 		}
-		stamps, ok := store.SlideWindow(tk.FanTimes[c.Author], a.now, hour, a.cfg.Threading.FanoutLimitPerHour)
+		stamps, ok := model.SlideWindow(tk.FanTimes[c.Author], a.now, hour, a.cfg.Threading.FanoutLimitPerHour)
 		tk.FanTimes[c.Author] = stamps
 		for author, st := range tk.FanTimes {
 			if len(st) == 0 || a.now.Sub(time.Unix(0, st[len(st)-1])) > hour {
@@ -125,7 +125,7 @@ func (a *applier) fanOut(tk *store.Ticket, c *store.Comment, o fanOpts) error {
 		rcpts = append(rcpts, recipient{addr: addr})
 	}
 	th := threadByID(tk, c.Thread)
-	side := th != nil && th.Kind == store.ThreadSide
+	side := th != nil && th.Kind == model.ThreadSide
 	if side {
 		o.sideParent = th.LastMessageID
 	}
@@ -154,7 +154,7 @@ func (a *applier) fanOut(tk *store.Ticket, c *store.Comment, o fanOpts) error {
 				addStaff(ag.Email)
 			}
 		}
-	case c.Visibility == store.Private:
+	case c.Visibility == model.Private:
 		addStaff(tk.Assignee)
 		for _, f := range tk.Followers {
 			addStaff(f)
@@ -220,7 +220,7 @@ func (a *applier) tokenAddr(mb *config.Mailbox, t token.Token) string {
 
 // out is one mail being composed.
 type out struct {
-	tk       *store.Ticket
+	tk       *model.Ticket
 	kind     string
 	rcpt     string
 	rcptName string
@@ -236,12 +236,12 @@ type out struct {
 	text     string
 	// comment, when set, is included after text (by reference, not
 	// copied), followed by after.
-	comment   *store.Comment
+	comment   *model.Comment
 	after     string
 	inReplyTo string
 	refs      []string
-	attach    []store.Attachment
-	files     []store.InlineFile
+	attach    []model.Attachment
+	files     []model.InlineFile
 	autoSub   string
 	// human: a person wrote it (a public reply, a side-thread message):
 	// no Auto-Submitted header (RFC 3834 reserves it for automatic mail).
@@ -297,24 +297,24 @@ func (a *applier) enqueue(o out) error {
 	if o.inReplyTo, o.refs, err = a.chain(o, id); err != nil {
 		return err
 	}
-	ob := &store.Outbound{
+	ob := &model.Outbound{
 		Ticket: ticket, Kind: o.kind, MailFrom: replyTo, Rcpt: rcpt,
 		From: from.String(), To: o.to, Cc: o.cc, ReplyTo: replyTo, Subject: safetext.StripC0(o.subject),
 		MessageID: id, InReplyTo: o.inReplyTo, References: o.refs, Text: o.text, TextAfter: o.after,
 		Attach: attach, AttachData: o.files,
-		Headers: []store.Header{
+		Headers: []model.Header{
 			{Name: threading.LoopHeader, Value: a.e.db.InstallationID()},
 		},
 	}
 	if !o.human {
-		ob.Headers = append([]store.Header{{Name: "Auto-Submitted", Value: o.autoSub}}, ob.Headers...)
+		ob.Headers = append([]model.Header{{Name: "Auto-Submitted", Value: o.autoSub}}, ob.Headers...)
 	}
 	if o.comment != nil {
-		ob.Include = &store.CommentRef{Ticket: o.comment.Ticket, Comment: o.comment.ID}
+		ob.Include = &model.CommentRef{Ticket: o.comment.Ticket, Comment: o.comment.ID}
 	}
 	if o.autoSub == "auto-replied" && !o.human {
 		// RFC 3834 section 5: ask other responders not to answer.
-		ob.Headers = append(ob.Headers, store.Header{Name: "X-Auto-Response-Suppress", Value: "All"})
+		ob.Headers = append(ob.Headers, model.Header{Name: "X-Auto-Response-Suppress", Value: "All"})
 	}
 	if err := a.tx.Enqueue(ob); err != nil {
 		return err
@@ -322,7 +322,7 @@ func (a *applier) enqueue(o out) error {
 	a.enqueued++
 	a.lastMessageID = id
 	if ticket != 0 {
-		return a.tx.IndexMessageID(id, store.Ref{Ticket: ticket, Thread: o.thread, Comment: o.seq, Outbound: true, Party: u.ID, Private: o.private})
+		return a.tx.IndexMessageID(id, model.Ref{Ticket: ticket, Thread: o.thread, Comment: o.seq, Outbound: true, Party: u.ID, Private: o.private})
 	}
 	return nil
 }
@@ -346,7 +346,7 @@ func (a *applier) chain(o out, id string) (string, []string, error) {
 	if cur, ok := a.tickets[tk.ID]; ok {
 		tk = cur
 	}
-	key := store.RefKey(o.rcpt, o.thread)
+	key := model.RefKey(o.rcpt, o.thread)
 	mine := tk.Refs[key]
 	var refs []string
 	seen := map[string]bool{}
@@ -410,7 +410,7 @@ func (a *applier) recordInbound() error {
 	}
 	// The mail came before everything this write sends in answer to it
 	// (an acknowledgement): it goes in the chain before those.
-	key := store.RefKey(a.inbound.author, a.inbound.thread)
+	key := model.RefKey(a.inbound.author, a.inbound.thread)
 	c := tk.Refs[key]
 	pos := len(c)
 	for i, id := range c {
@@ -434,7 +434,7 @@ func (a *applier) recordInbound() error {
 // capAttachments keeps the author's attachments up to the configured
 // total size, in order, skipping any file that does not fit; left are the
 // ones skipped.
-func (a *applier) capAttachments(in []store.Attachment) (kept, left []store.Attachment) {
+func (a *applier) capAttachments(in []model.Attachment) (kept, left []model.Attachment) {
 	var total int64
 	for _, at := range in {
 		if total+at.Size > int64(a.cfg.Outbound.MaxAttachmentBytes) {
@@ -449,7 +449,7 @@ func (a *applier) capAttachments(in []store.Attachment) (kept, left []store.Atta
 
 // leftOutNote tells the recipient which files the size cap kept out of
 // the mail, so nobody takes the mail for complete.
-func (a *applier) leftOutNote(left []store.Attachment) string {
+func (a *applier) leftOutNote(left []model.Attachment) string {
 	var b strings.Builder
 	for _, at := range left {
 		fmt.Fprintf(&b, "\n\n[%s (%d bytes) is not attached: the files of one mail are limited to %d bytes.]", at.Name, at.Size, int64(a.cfg.Outbound.MaxAttachmentBytes))
@@ -457,7 +457,7 @@ func (a *applier) leftOutNote(left []store.Attachment) string {
 	return b.String()
 }
 
-func (a *applier) subjectFor(tk *store.Ticket) string {
+func (a *applier) subjectFor(tk *model.Ticket) string {
 	return threading.Tag(a.cfg.Threading.TagPrefix, tk.ID) + " " + tk.Subject
 }
 
@@ -469,7 +469,7 @@ var answerPrefixes = []string{"commands not applied:", "held:"}
 // a held-mail notice): one prefix and the ticket's subject, or, without a
 // ticket, the mail's subject without reply prefixes and earlier ones of
 // ours.
-func (a *applier) answerSubject(prefix string, tk *store.Ticket) string {
+func (a *applier) answerSubject(prefix string, tk *model.Ticket) string {
 	if tk != nil && tk.ID != 0 {
 		return prefix + a.subjectFor(tk)
 	}
@@ -492,7 +492,7 @@ func (a *applier) answerSubject(prefix string, tk *store.Ticket) string {
 	return prefix + s
 }
 
-func (a *applier) authorName(c *store.Comment) string {
+func (a *applier) authorName(c *model.Comment) string {
 	if ag := a.cfg.Agent(c.Author); ag != nil {
 		return ag.Name
 	}
@@ -503,11 +503,11 @@ func (a *applier) authorName(c *store.Comment) string {
 }
 
 // rootID is the ticket's first inbound Message-ID, for References.
-func (a *applier) rootID(tk *store.Ticket) string { return tk.RootMessageID }
+func (a *applier) rootID(tk *model.Ticket) string { return tk.RootMessageID }
 
 // sendEndUser mails a public comment to the requester or a CC: from the
 // mailbox, with no staff address anywhere (SPEC 2).
-func (a *applier) sendEndUser(tk *store.Ticket, c *store.Comment, r recipient) error {
+func (a *applier) sendEndUser(tk *model.Ticket, c *model.Comment, r recipient) error {
 	mb := a.mailboxOf(tk)
 	fromName := mb.Name
 	if ag := a.cfg.Agent(c.Author); ag != nil {
@@ -534,7 +534,7 @@ func (a *applier) sendEndUser(tk *store.Ticket, c *store.Comment, r recipient) e
 
 // publicHeaders are To and Cc of a public mail: the requester and the
 // end-user CCs. Staff addresses never appear (SPEC 2).
-func (a *applier) publicHeaders(tk *store.Ticket) (to, cc []string) {
+func (a *applier) publicHeaders(tk *model.Ticket) (to, cc []string) {
 	name := func(addr string) string {
 		if u, err := a.user(addr); err == nil {
 			return threading.Address{Name: u.Name, Addr: u.SendAddr()}.String()
@@ -555,14 +555,14 @@ func (a *applier) publicHeaders(tk *store.Ticket) (to, cc []string) {
 // sendStaff mails any comment to a staff member: marker line first, a
 // header saying what it is, and a footer saying how a reply will be
 // treated (SPEC 2, issue 4).
-func (a *applier) sendStaff(tk *store.Ticket, th *store.Thread, c *store.Comment, r recipient) error {
+func (a *applier) sendStaff(tk *model.Ticket, th *model.Thread, c *model.Comment, r recipient) error {
 	mb := a.mailboxOf(tk)
-	private := c.Visibility == store.Private || (th != nil && th.Kind == store.ThreadSide)
+	private := c.Visibility == model.Private || (th != nil && th.Kind == model.ThreadSide)
 	what := "a public comment"
 	switch {
-	case th != nil && th.Kind == store.ThreadSide:
+	case th != nil && th.Kind == model.ThreadSide:
 		what = fmt.Sprintf("a message in side thread %d (%s)", th.ID, strings.Join(th.Collaborators, ", "))
-	case c.Visibility == store.Private:
+	case c.Visibility == model.Private:
 		what = "a private note"
 	}
 	var b strings.Builder
@@ -586,7 +586,7 @@ func (a *applier) sendStaff(tk *store.Ticket, th *store.Thread, c *store.Comment
 	b.WriteString("\n")
 	b.WriteString(a.staffFooter(private, th, r.staff))
 	subject := a.subjectFor(tk)
-	if th != nil && th.Kind == store.ThreadSide {
+	if th != nil && th.Kind == model.ThreadSide {
 		subject = threading.Tag(a.cfg.Threading.TagPrefix, tk.ID) + " [side " + fmt.Sprint(th.ID) + "] " + orDefault(th.Subject, tk.Subject)
 	}
 	var thread uint32
@@ -607,7 +607,7 @@ func orDefault(s, def string) string {
 	return s
 }
 
-func (a *applier) authorLabel(c *store.Comment) string {
+func (a *applier) authorLabel(c *model.Comment) string {
 	name := a.authorName(c)
 	if name == c.Author || name == "" {
 		return c.Author
@@ -616,7 +616,7 @@ func (a *applier) authorLabel(c *store.Comment) string {
 }
 
 // ticketSummary is a one-line state of the ticket for staff mail.
-func (a *applier) ticketSummary(tk *store.Ticket) string {
+func (a *applier) ticketSummary(tk *model.Ticket) string {
 	assignee := tk.Assignee
 	if assignee == "" {
 		assignee = "unassigned"
@@ -632,9 +632,9 @@ func (a *applier) ticketSummary(tk *store.Ticket) string {
 // useful commands (issue 4, item 6). It is the recipient's: a light
 // agent's mail is always private (SPEC 1), so his footer never promises a
 // public or collaborator reply.
-func (a *applier) staffFooter(private bool, th *store.Thread, rcpt *config.Agent) string {
+func (a *applier) staffFooter(private bool, th *model.Thread, rcpt *config.Agent) string {
 	light := rcpt.IsLight()
-	if th != nil && th.Kind == store.ThreadSide {
+	if th != nil && th.Kind == model.ThreadSide {
 		return command.SideFooter(th.Collaborators, light)
 	}
 	if light {
@@ -646,7 +646,7 @@ func (a *applier) staffFooter(private bool, th *store.Thread, rcpt *config.Agent
 // sendCollaborator mails a staff message of a side thread to an outside
 // collaborator from the thread's own signed address. Nothing of the ticket
 // goes along unless #include chose public history (SPEC 6).
-func (a *applier) sendCollaborator(tk *store.Ticket, th *store.Thread, c *store.Comment, r recipient, o fanOpts) error {
+func (a *applier) sendCollaborator(tk *model.Ticket, th *model.Thread, c *model.Comment, r recipient, o fanOpts) error {
 	mb := a.mailboxOf(tk)
 	u, err := a.ensure(r.addr, "")
 	if err != nil {
@@ -681,7 +681,7 @@ func (a *applier) sendCollaborator(tk *store.Ticket, th *store.Thread, c *store.
 
 // publicAuthor names the author of included public history without
 // exposing a staff address.
-func (a *applier) publicAuthor(c *store.Comment) string {
+func (a *applier) publicAuthor(c *model.Comment) string {
 	if ag := a.cfg.Agent(c.Author); ag != nil {
 		return ag.Name
 	}
@@ -700,7 +700,7 @@ func quoteLines(s string) string {
 }
 
 // notifyStaffEvent mails one staff member about an event on a ticket.
-func (a *applier) notifyStaffEvent(tk *store.Ticket, ag *config.Agent, subject, text string) error {
+func (a *applier) notifyStaffEvent(tk *model.Ticket, ag *config.Agent, subject, text string) error {
 	mb := a.mailboxOf(tk)
 	var b strings.Builder
 	b.WriteString(a.cfg.Threading.ReplyMarker)
@@ -722,7 +722,7 @@ func (a *applier) notifyStaffEvent(tk *store.Ticket, ag *config.Agent, subject, 
 }
 
 // enqueueSystem sends a mail not tied to a ticket (notices, lists, help).
-func (a *applier) enqueueSystem(rcpt, name, kind string, mb *config.Mailbox, subject, text, inReplyTo string, files []store.InlineFile) error {
+func (a *applier) enqueueSystem(rcpt, name, kind string, mb *config.Mailbox, subject, text, inReplyTo string, files []model.InlineFile) error {
 	return a.enqueue(out{
 		kind: kind, rcpt: rcpt, rcptName: name, mb: mb, fromName: mb.Name, subject: subject, text: text,
 		inReplyTo: inReplyTo, autoSub: "auto-replied", files: files, staffTok: a.cfg.Agent(rcpt) != nil, private: true,
@@ -750,16 +750,16 @@ func (a *applier) tokenIssuedTo(id uint64) bool {
 // replying to a closed ticket gets the follow-up's number, SPEC 3.4).
 // followUpNote is the acknowledgement's sentence naming the closed ticket
 // a follow-up continues ("" for other tickets).
-func (a *applier) followUpNote(tk *store.Ticket) string {
+func (a *applier) followUpNote(tk *model.Ticket) string {
 	for _, l := range tk.Links {
-		if l.Kind == store.LinkFollowUpOf {
+		if l.Kind == model.LinkFollowUpOf {
 			return fmt.Sprintf("\nIt follows up your earlier request %s, which was closed.", threading.Tag(a.cfg.Threading.TagPrefix, l.Ticket))
 		}
 	}
 	return ""
 }
 
-func (a *applier) acknowledge(tk *store.Ticket, c *store.Comment) error {
+func (a *applier) acknowledge(tk *model.Ticket, c *model.Comment) error {
 	m := a.mail()
 	if tk.AckSent || m.SuppressAutoAnswer() || a.in.verdict.DMARC == "fail" || a.staff != nil {
 		return nil
@@ -782,7 +782,7 @@ func (a *applier) acknowledge(tk *store.Ticket, c *store.Comment) error {
 	}
 	// The windows read the engine's clock (tests step it).
 	now := a.e.now()
-	stamps, ok := store.SlideWindow(u.AckTimes, now, hour, a.cfg.Tickets.AckPerSenderPerHour)
+	stamps, ok := model.SlideWindow(u.AckTimes, now, hour, a.cfg.Tickets.AckPerSenderPerHour)
 	limit := ""
 	if !ok {
 		limit = "sender"

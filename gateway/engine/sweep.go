@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"helpdesk/store"
+	"helpdesk/store/model"
 )
 
 // Sweep runs the time-based lifecycle rules (SPEC 7): resolved tickets
@@ -18,7 +19,7 @@ func (e *Engine) Sweep() (int, error) {
 	now := e.now()
 	var due []uint64
 	err := e.db.View(func(tx *store.Tx) error {
-		for _, id := range tx.TicketIDs(store.StatusResolved, 0) {
+		for _, id := range tx.TicketIDs(model.StatusResolved, 0) {
 			tk, err := tx.Ticket(id)
 			if err != nil {
 				return err
@@ -40,13 +41,13 @@ func (e *Engine) Sweep() (int, error) {
 			if err != nil {
 				return err
 			}
-			if tk.Status != store.StatusResolved || tk.ResolvedAt == nil || now.Sub(*tk.ResolvedAt) < after {
+			if tk.Status != model.StatusResolved || tk.ResolvedAt == nil || now.Sub(*tk.ResolvedAt) < after {
 				continue // changed since the scan
 			}
-			tk.Status = store.StatusClosed
+			tk.Status = model.StatusClosed
 			t := now
 			tk.ClosedAt = &t
-			if err := tx.AddComment(tk, &store.Comment{Kind: store.KindEvent, Visibility: store.Private, Author: "helpdesk",
+			if err := tx.AddComment(tk, &model.Comment{Kind: model.KindEvent, Visibility: model.Private, Author: "helpdesk",
 				Text: fmt.Sprintf("status resolved → closed (automatically, %s after resolution)", after)}); err != nil {
 				return err
 			}

@@ -7,6 +7,7 @@ import (
 
 	"helpdesk/config"
 	"helpdesk/store"
+	"helpdesk/store/model"
 )
 
 func TestSweepAutoClosesResolvedTickets(t *testing.T) {
@@ -39,7 +40,7 @@ address = "support@example.com"
 	// Ticket 1 resolved now, ticket 2 stays open.
 	db.Update(func(tx *store.Tx) error {
 		tk, _ := tx.Ticket(1)
-		tk.Status = store.StatusResolved
+		tk.Status = model.StatusResolved
 		r := now
 		tk.ResolvedAt = &r
 		return tx.PutTicket(tk)
@@ -55,10 +56,10 @@ address = "support@example.com"
 	db.View(func(tx *store.Tx) error {
 		one, _ := tx.Ticket(1)
 		two, _ := tx.Ticket(2)
-		if one.Status != store.StatusClosed || one.ClosedAt == nil {
+		if one.Status != model.StatusClosed || one.ClosedAt == nil {
 			t.Errorf("ticket 1 status %s", one.Status)
 		}
-		if two.Status != store.StatusOpen {
+		if two.Status != model.StatusOpen {
 			t.Errorf("ticket 2 status %s", two.Status)
 		}
 		return nil

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"helpdesk/config"
-	"helpdesk/store"
+	"helpdesk/store/model"
 	"helpdesk/threading"
 )
 
@@ -26,7 +26,7 @@ func (a *applier) ticketSubject() string {
 // spelled is the address as this mail writes it (local part's case kept):
 // what we send to from then on. The user's own mail sets it; a mail
 // naming the user only fills it in when none is known.
-func (a *applier) ensureUser(addr, spelled, name string, wrote bool) (*store.User, error) {
+func (a *applier) ensureUser(addr, spelled, name string, wrote bool) (*model.User, error) {
 	u, err := a.ensure(addr, name)
 	if err != nil {
 		return nil, err
@@ -59,28 +59,28 @@ func (a *applier) newTicket(d threading.Decision) error {
 	}
 	m := a.mail()
 	mb := a.mailbox()
-	tk := &store.Ticket{
+	tk := &model.Ticket{
 		Subject:       a.ticketSubject(),
-		Status:        store.StatusOpen,
+		Status:        model.StatusOpen,
 		Priority:      "normal",
 		Mailbox:       strings.ToLower(mb.Address),
 		Group:         mb.Group,
 		Requester:     a.in.sender,
 		RootMessageID: m.MessageID,
-		Threads:       []store.Thread{{ID: 0, Kind: store.ThreadMain, Created: a.now}},
+		Threads:       []model.Thread{{ID: 0, Kind: model.ThreadMain, Created: a.now}},
 		CCs:           []string{},
 		Followers:     []string{},
 		Tags:          []string{},
-		Links:         []store.Link{},
+		Links:         []model.Link{},
 	}
 	if m.Class == threading.ClassAutoReply {
 		tk.Tags = append(tk.Tags, "auto")
 	}
 	if d.Related != 0 {
-		tk.Links = append(tk.Links, store.Link{Kind: store.LinkRelated, Ticket: d.Related})
+		tk.Links = append(tk.Links, model.Link{Kind: model.LinkRelated, Ticket: d.Related})
 	}
 	if d.FollowUpOf != 0 {
-		tk.Links = append(tk.Links, store.Link{Kind: store.LinkFollowUpOf, Ticket: d.FollowUpOf})
+		tk.Links = append(tk.Links, model.Link{Kind: model.LinkFollowUpOf, Ticket: d.FollowUpOf})
 		if err := a.inherit(tk, d.FollowUpOf); err != nil {
 			return err
 		}
@@ -96,7 +96,7 @@ func (a *applier) newTicket(d threading.Decision) error {
 	if _, err := a.ensureUser(a.in.sender, a.in.spelled, m.From.Name, true); err != nil {
 		return err
 	}
-	c := a.inboundComment(0, store.Public)
+	c := a.inboundComment(0, model.Public)
 	if err := a.tx.AddComment(tk, c); err != nil {
 		return err
 	}
@@ -112,12 +112,12 @@ func (a *applier) newTicket(d threading.Decision) error {
 	if err := a.save(tk); err != nil {
 		return err
 	}
-	if err := a.tx.IndexMessageID(m.MessageID, store.Ref{Ticket: tk.ID, Comment: c.ID}); err != nil {
+	if err := a.tx.IndexMessageID(m.MessageID, model.Ref{Ticket: tk.ID, Comment: c.ID}); err != nil {
 		return err
 	}
-	a.res.Ticket, a.res.Disposition = tk.ID, store.DispTicket
+	a.res.Ticket, a.res.Disposition = tk.ID, model.DispTicket
 	if d.FollowUpOf != 0 {
-		if err := a.linkBack(d.FollowUpOf, store.LinkFollowUp, tk.ID); err != nil {
+		if err := a.linkBack(d.FollowUpOf, model.LinkFollowUp, tk.ID); err != nil {
 			return err
 		}
 	}
@@ -145,7 +145,7 @@ func (a *applier) replyToClosed(d threading.Decision) error {
 		if _, err := a.ensureUser(a.in.sender, a.in.spelled, a.mail().From.Name, true); err != nil {
 			return err
 		}
-		c := a.inboundComment(0, store.Public)
+		c := a.inboundComment(0, model.Public)
 		if err := a.tx.AddComment(closed, c); err != nil {
 			return err
 		}
@@ -155,8 +155,8 @@ func (a *applier) replyToClosed(d threading.Decision) error {
 		if err := a.save(closed); err != nil {
 			return err
 		}
-		a.res.Ticket, a.res.Disposition, a.res.Detail = closed.ID, store.DispComment, "acknowledgement to a closed ticket"
-		return a.tx.IndexMessageID(a.mail().MessageID, store.Ref{Ticket: closed.ID, Comment: c.ID})
+		a.res.Ticket, a.res.Disposition, a.res.Detail = closed.ID, model.DispComment, "acknowledgement to a closed ticket"
+		return a.tx.IndexMessageID(a.mail().MessageID, model.Ref{Ticket: closed.ID, Comment: c.ID})
 	}
 	if fu := a.openFollowUp(closed); fu != nil {
 		if role := threading.RoleOf(a.in.sender, nil, ticketInfo(fu), nil); role == threading.RoleRequester || role == threading.RoleCC {
@@ -168,13 +168,13 @@ func (a *applier) replyToClosed(d threading.Decision) error {
 }
 
 // openFollowUp is the newest follow-up of tk that is not closed, if any.
-func (a *applier) openFollowUp(tk *store.Ticket) *store.Ticket {
+func (a *applier) openFollowUp(tk *model.Ticket) *model.Ticket {
 	for i := len(tk.Links) - 1; i >= 0; i-- {
 		l := tk.Links[i]
-		if l.Kind != store.LinkFollowUp {
+		if l.Kind != model.LinkFollowUp {
 			continue
 		}
-		if fu, err := a.resolve(l.Ticket); err == nil && fu.Status != store.StatusClosed && fu.ID != tk.ID {
+		if fu, err := a.resolve(l.Ticket); err == nil && fu.Status != model.StatusClosed && fu.ID != tk.ID {
 			return fu
 		}
 	}
@@ -185,7 +185,7 @@ func (a *applier) openFollowUp(tk *store.Ticket) *store.Ticket {
 // requester (the sender becomes a CC when a CC wrote), CCs, mailbox,
 // group, type, tags, priority, and the assignee while still an available
 // agent.
-func (a *applier) inherit(tk *store.Ticket, from uint64) error {
+func (a *applier) inherit(tk *model.Ticket, from uint64) error {
 	old, err := a.resolve(from)
 	if err != nil {
 		return nil // nothing to inherit from: an ordinary new ticket
@@ -209,7 +209,7 @@ func (a *applier) inherit(tk *store.Ticket, from uint64) error {
 }
 
 // followUpEvent records what a follow-up took over from the closed ticket.
-func (a *applier) followUpEvent(tk *store.Ticket, from uint64) error {
+func (a *applier) followUpEvent(tk *model.Ticket, from uint64) error {
 	text := fmt.Sprintf("follow-up of closed #%d: requester, CCs, group, tags and priority taken over", from)
 	if tk.Assignee != "" {
 		text += "; assigned to " + tk.Assignee + " as before"
@@ -218,7 +218,7 @@ func (a *applier) followUpEvent(tk *store.Ticket, from uint64) error {
 }
 
 // inboundComment builds the comment of the mail being applied.
-func (a *applier) inboundComment(thread uint32, vis string) *store.Comment {
+func (a *applier) inboundComment(thread uint32, vis string) *model.Comment {
 	m := a.mail()
 	var rcpts []string
 	for _, r := range m.AllRecipients() {
@@ -232,8 +232,8 @@ func (a *applier) inboundComment(thread uint32, vis string) *store.Comment {
 		}
 	}
 	a.inbound = &inboundRef{author: author, thread: thread}
-	return &store.Comment{
-		Thread: thread, Kind: store.KindComment, Author: author, AuthorName: name,
+	return &model.Comment{
+		Thread: thread, Kind: model.KindComment, Author: author, AuthorName: name,
 		Visibility: vis, Text: a.bodyText(), Message: a.msg.ID, MessageID: m.MessageID,
 		Attachments: a.attachments(), Recipients: rcpts,
 	}
@@ -245,18 +245,18 @@ func (a *applier) linkBack(other uint64, kind string, to uint64) error {
 	if err != nil {
 		return nil
 	}
-	o.Links = append(o.Links, store.Link{Kind: kind, Ticket: to})
+	o.Links = append(o.Links, model.Link{Kind: kind, Ticket: to})
 	return a.save(o)
 }
 
 // tellRelated tells the agents of ticket n that a non-participant's mail
 // that looked like a reply to it opened ticket tk.
-func (a *applier) tellRelated(n uint64, tk *store.Ticket) error {
+func (a *applier) tellRelated(n uint64, tk *model.Ticket) error {
 	rel, err := a.resolve(n)
 	if err != nil {
 		return nil
 	}
-	ev := &store.Comment{Kind: store.KindEvent, Visibility: store.Private, Author: "helpdesk",
+	ev := &model.Comment{Kind: model.KindEvent, Visibility: model.Private, Author: "helpdesk",
 		Text: fmt.Sprintf("A mail from %s that looked like a reply to this ticket opened #%d (the sender is not a participant here).", tk.Requester, tk.ID)}
 	if err := a.tx.AddComment(rel, ev); err != nil {
 		return err
@@ -274,7 +274,7 @@ func (a *applier) tellRelated(n uint64, tk *store.Ticket) error {
 
 // ticketAgents are the assignee, or the group's agents while unassigned
 // (every agent when the group has none).
-func (a *applier) ticketAgents(tk *store.Ticket) []*config.Agent {
+func (a *applier) ticketAgents(tk *model.Ticket) []*config.Agent {
 	if tk.Assignee != "" {
 		if ag := a.cfg.Agent(tk.Assignee); ag != nil {
 			return []*config.Agent{ag}
@@ -302,7 +302,7 @@ func (a *applier) ticketAgents(tk *store.Ticket) []*config.Agent {
 // addCustomerCCs adds the addresses on an end user's To and Cc lines as
 // ticket CCs (SPEC 3.7): never our own addresses, never staff, never the
 // requester.
-func (a *applier) addCustomerCCs(tk *store.Ticket) error {
+func (a *applier) addCustomerCCs(tk *model.Ticket) error {
 	if !a.cfg.Threading.CustomerCC || a.staff != nil {
 		return nil
 	}
@@ -326,17 +326,17 @@ func (a *applier) addCustomerCCs(tk *store.Ticket) error {
 }
 
 // event records a change on the ticket's audit trail.
-func (a *applier) event(tk *store.Ticket, text string) error {
+func (a *applier) event(tk *model.Ticket, text string) error {
 	author := a.in.sender
 	if a.staff != nil {
 		author = a.staff.Email
 	}
-	return a.tx.AddComment(tk, &store.Comment{Kind: store.KindEvent, Visibility: store.Private, Author: author, Text: text, Message: a.msg.ID})
+	return a.tx.AddComment(tk, &model.Comment{Kind: model.KindEvent, Visibility: model.Private, Author: author, Text: text, Message: a.msg.ID})
 }
 
 // autoAssign assigns a new ticket round-robin to the available agents of
 // its group when the group asks for it (SPEC 7).
-func (a *applier) autoAssign(tk *store.Ticket) error {
+func (a *applier) autoAssign(tk *model.Ticket) error {
 	g := a.cfg.Group(tk.Group)
 	if g == nil || !g.AutoAssign || tk.Assignee != "" {
 		return nil
@@ -417,18 +417,18 @@ func (a *applier) endUserComment(d threading.Decision) error {
 	if _, err := a.ensureUser(a.in.sender, a.in.spelled, a.mail().From.Name, true); err != nil {
 		return err
 	}
-	c := a.inboundComment(0, store.Public)
+	c := a.inboundComment(0, model.Public)
 	if err := a.tx.AddComment(tk, c); err != nil {
 		return err
 	}
 	switch tk.Status {
-	case store.StatusPending, store.StatusWaitingCustomer, store.StatusResolved:
+	case model.StatusPending, model.StatusWaitingCustomer, model.StatusResolved:
 		if a.isAcknowledgement(c.Text) {
 			if err := a.event(tk, "acknowledgement recorded; status stays "+tk.Status); err != nil {
 				return err
 			}
 		} else {
-			if err := a.setStatus(tk, store.StatusOpen, "reopened by "+string(d.Role)+" reply"); err != nil {
+			if err := a.setStatus(tk, model.StatusOpen, "reopened by "+string(d.Role)+" reply"); err != nil {
 				return err
 			}
 		}
@@ -439,15 +439,15 @@ func (a *applier) endUserComment(d threading.Decision) error {
 	if err := a.save(tk); err != nil {
 		return err
 	}
-	if err := a.tx.IndexMessageID(a.mail().MessageID, store.Ref{Ticket: tk.ID, Comment: c.ID}); err != nil {
+	if err := a.tx.IndexMessageID(a.mail().MessageID, model.Ref{Ticket: tk.ID, Comment: c.ID}); err != nil {
 		return err
 	}
-	a.res.Ticket, a.res.Disposition = tk.ID, store.DispComment
+	a.res.Ticket, a.res.Disposition = tk.ID, model.DispComment
 	return a.fanOut(tk, c, fanOpts{})
 }
 
 // setStatus changes status and records it.
-func (a *applier) setStatus(tk *store.Ticket, status, why string) error {
+func (a *applier) setStatus(tk *model.Ticket, status, why string) error {
 	if tk.Status == status {
 		return nil
 	}
@@ -455,11 +455,11 @@ func (a *applier) setStatus(tk *store.Ticket, status, why string) error {
 	tk.Status = status
 	now := a.now
 	switch status {
-	case store.StatusResolved:
+	case model.StatusResolved:
 		tk.ResolvedAt = &now
-	case store.StatusClosed:
+	case model.StatusClosed:
 		tk.ClosedAt = &now
-	case store.StatusOpen:
+	case model.StatusOpen:
 		tk.ResolvedAt, tk.ClosedAt = nil, nil
 	}
 	text := "status " + old + " → " + status
@@ -485,7 +485,7 @@ func (a *applier) sideMessage(d threading.Decision) error {
 			return err
 		}
 	}
-	c := a.inboundComment(th.ID, store.Private)
+	c := a.inboundComment(th.ID, model.Private)
 	if a.staff != nil {
 		c.Text = a.staffText()
 	}
@@ -501,14 +501,14 @@ func (a *applier) sideMessage(d threading.Decision) error {
 	if err := a.save(tk); err != nil {
 		return err
 	}
-	if err := a.tx.IndexMessageID(a.mail().MessageID, store.Ref{Ticket: tk.ID, Thread: th.ID, Comment: c.ID}); err != nil {
+	if err := a.tx.IndexMessageID(a.mail().MessageID, model.Ref{Ticket: tk.ID, Thread: th.ID, Comment: c.ID}); err != nil {
 		return err
 	}
-	a.res.Ticket, a.res.Disposition = tk.ID, store.DispComment
+	a.res.Ticket, a.res.Disposition = tk.ID, model.DispComment
 	return a.fanOut(tk, c, fanOpts{})
 }
 
-func threadByID(tk *store.Ticket, id uint32) *store.Thread {
+func threadByID(tk *model.Ticket, id uint32) *model.Thread {
 	for i := range tk.Threads {
 		if tk.Threads[i].ID == id {
 			return &tk.Threads[i]

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"helpdesk/store"
+	"helpdesk/store/model"
 )
 
 // Every ticket an applier reads or creates is kept in one object per id
@@ -14,7 +15,7 @@ import (
 // and two parts of the engine never hold diverging copies of one ticket.
 
 // ticket returns the ticket with this id as this write sees it.
-func (a *applier) ticket(id uint64) (*store.Ticket, error) {
+func (a *applier) ticket(id uint64) (*model.Ticket, error) {
 	if tk, ok := a.tickets[id]; ok {
 		return tk, nil
 	}
@@ -23,26 +24,26 @@ func (a *applier) ticket(id uint64) (*store.Ticket, error) {
 		return nil, err
 	}
 	if a.tickets == nil {
-		a.tickets = map[uint64]*store.Ticket{}
+		a.tickets = map[uint64]*model.Ticket{}
 	}
 	a.tickets[id] = tk
 	return tk, nil
 }
 
 // resolve follows merges to the ticket mail for id lands in.
-func (a *applier) resolve(id uint64) (*store.Ticket, error) {
+func (a *applier) resolve(id uint64) (*model.Ticket, error) {
 	tk, _, err := a.resolveThread(id, 0)
 	return tk, err
 }
 
 // resolveThread follows merges for a ticket and thread (side threads are
 // renumbered on merge).
-func (a *applier) resolveThread(id uint64, thread uint32) (*store.Ticket, uint32, error) {
+func (a *applier) resolveThread(id uint64, thread uint32) (*model.Ticket, uint32, error) {
 	return store.ResolveWith(a.ticket, id, thread)
 }
 
 // create assigns a new ticket its id; it is stored with the others.
-func (a *applier) create(tk *store.Ticket) error {
+func (a *applier) create(tk *model.Ticket) error {
 	id, err := a.tx.AllocTicketID()
 	if err != nil {
 		return err
@@ -53,7 +54,7 @@ func (a *applier) create(tk *store.Ticket) error {
 	}
 	tk.Updated = tk.Created
 	if a.tickets == nil {
-		a.tickets = map[uint64]*store.Ticket{}
+		a.tickets = map[uint64]*model.Ticket{}
 	}
 	if a.created == nil {
 		a.created = map[uint64]bool{}
@@ -64,12 +65,12 @@ func (a *applier) create(tk *store.Ticket) error {
 }
 
 // save marks a ticket changed; flush stores it.
-func (a *applier) save(tk *store.Ticket) error {
+func (a *applier) save(tk *model.Ticket) error {
 	if cur, ok := a.tickets[tk.ID]; ok && cur != tk {
 		return fmt.Errorf("engine: two copies of ticket %d in one write", tk.ID)
 	}
 	if a.tickets == nil {
-		a.tickets = map[uint64]*store.Ticket{}
+		a.tickets = map[uint64]*model.Ticket{}
 	}
 	if a.dirty == nil {
 		a.dirty = map[uint64]bool{}
@@ -100,7 +101,7 @@ func (a *applier) flush() error {
 // write, stored once at the end.
 
 // user returns the user with this address (store.ErrNotFound if none).
-func (a *applier) user(addr string) (*store.User, error) {
+func (a *applier) user(addr string) (*model.User, error) {
 	if u, ok := a.users[addr]; ok {
 		return u, nil
 	}
@@ -113,7 +114,7 @@ func (a *applier) user(addr string) (*store.User, error) {
 }
 
 // ensure returns the user for addr, creating it on first sight (SPEC 8).
-func (a *applier) ensure(addr, name string) (*store.User, error) {
+func (a *applier) ensure(addr, name string) (*model.User, error) {
 	u, err := a.user(addr)
 	if err == nil {
 		if name != "" && u.Name == "" {
@@ -145,15 +146,15 @@ func (a *applier) away(addr string) bool {
 	return err == nil && away
 }
 
-func (a *applier) cacheUser(u *store.User) {
+func (a *applier) cacheUser(u *model.User) {
 	if a.users == nil {
-		a.users = map[string]*store.User{}
+		a.users = map[string]*model.User{}
 	}
 	a.users[u.Addr] = u
 }
 
 // saveUser marks a user changed; flush stores it.
-func (a *applier) saveUser(u *store.User) error {
+func (a *applier) saveUser(u *model.User) error {
 	a.cacheUser(u)
 	if a.dirtyUsers == nil {
 		a.dirtyUsers = map[string]bool{}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"helpdesk/store"
+	"helpdesk/store/model"
 	"helpdesk/threading"
 	"helpdesk/threading/token"
 )
@@ -38,17 +39,17 @@ func (v view) ResolveToken(t token.Token) (uint64, uint32, bool) {
 	return tk.ID, th, true
 }
 
-func ticketInfo(tk *store.Ticket) *threading.TicketInfo {
+func ticketInfo(tk *model.Ticket) *threading.TicketInfo {
 	ti := &threading.TicketInfo{
 		ID:        tk.ID,
-		Closed:    tk.Status == store.StatusClosed,
+		Closed:    tk.Status == model.StatusClosed,
 		Requester: tk.Requester,
 		CCs:       tk.CCs,
 		Assignee:  tk.Assignee,
 		Followers: tk.Followers,
 	}
 	for _, th := range tk.Threads {
-		ti.Threads = append(ti.Threads, threading.ThreadInfo{ID: th.ID, Side: th.Kind == store.ThreadSide, Collaborators: th.Collaborators})
+		ti.Threads = append(ti.Threads, threading.ThreadInfo{ID: th.ID, Side: th.Kind == model.ThreadSide, Collaborators: th.Collaborators})
 	}
 	return ti
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"helpdesk/store"
+	"helpdesk/store/model"
 	"helpdesk/threading"
 )
 
@@ -16,7 +17,7 @@ import (
 // parsing that message as ingest did and matching name, content type and
 // size. It returns o unchanged when nothing is missing, a repaired copy, or
 // a permanent error saying why the files cannot be found.
-func (w *Worker) recoverAttachments(o *store.Outbound) (*store.Outbound, error) {
+func (w *Worker) recoverAttachments(o *model.Outbound) (*model.Outbound, error) {
 	lost := false
 	for _, a := range o.Attach {
 		if a.Message == 0 || a.Part == "" {
@@ -32,7 +33,7 @@ func (w *Worker) recoverAttachments(o *store.Outbound) (*store.Outbound, error) 
 	if o.Include == nil {
 		return nil, fail("the mail includes no comment to find them through")
 	}
-	var msg *store.Message
+	var msg *model.Message
 	err := w.db.View(func(tx *store.Tx) error {
 		c, err := tx.Comment(o.Include.Ticket, o.Include.Comment)
 		if err != nil {
@@ -61,7 +62,7 @@ func (w *Worker) recoverAttachments(o *store.Outbound) (*store.Outbound, error) 
 	found := m.Attachments
 	used := make([]bool, len(found))
 	x := *o
-	x.Attach = append([]store.Attachment(nil), o.Attach...)
+	x.Attach = append([]model.Attachment(nil), o.Attach...)
 	for i, a := range x.Attach {
 		if a.Message != 0 && a.Part != "" {
 			continue

@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-message/mail"
 
 	"helpdesk/store"
+	"helpdesk/store/model"
 	"helpdesk/threading"
 )
 
@@ -23,7 +24,7 @@ type RawOpener func(messageID uint64) (io.ReadCloser, error)
 type CommentText func(ticket uint64, id uint32) (string, error)
 
 // Body is the text of a queued mail: Text, the included comment, TextAfter.
-func Body(o *store.Outbound, comment CommentText) (string, error) {
+func Body(o *model.Outbound, comment CommentText) (string, error) {
 	if o.Include == nil {
 		return o.Text + o.TextAfter, nil
 	}
@@ -40,7 +41,7 @@ func Body(o *store.Outbound, comment CommentText) (string, error) {
 // Render builds the MIME message of a queued mail: multipart/alternative
 // text and simple HTML, plus the author's attachments copied from the
 // stored raw message (SPEC 2). MIME is written by go-message.
-func Render(o *store.Outbound, open RawOpener, comment CommentText, now time.Time) ([]byte, error) {
+func Render(o *model.Outbound, open RawOpener, comment CommentText, now time.Time) ([]byte, error) {
 	text, err := Body(o, comment)
 	if err != nil {
 		return nil, err
@@ -130,9 +131,9 @@ func writePart(iw *mail.InlineWriter, ctype, body string) error {
 // attachments collects generated files and the parts named in o.Attach,
 // read back from the stored raw messages byte for byte (transfer-decoded,
 // never charset-converted).
-func attachments(o *store.Outbound, open RawOpener) ([]store.InlineFile, error) {
-	files := append([]store.InlineFile(nil), o.AttachData...)
-	byMsg := map[uint64][]store.Attachment{}
+func attachments(o *model.Outbound, open RawOpener) ([]model.InlineFile, error) {
+	files := append([]model.InlineFile(nil), o.AttachData...)
+	byMsg := map[uint64][]model.Attachment{}
 	var order []uint64
 	for _, a := range o.Attach {
 		if a.Message == 0 || a.Part == "" {
@@ -173,7 +174,7 @@ func attachments(o *store.Outbound, open RawOpener) ([]store.InlineFile, error) 
 			if !ok {
 				return nil, permanentError{fmt.Errorf("attachment %q: part %s is not in stored message %d", a.Name, a.Part, id)}
 			}
-			files = append(files, store.InlineFile{Name: a.Name, ContentType: a.ContentType, Data: b})
+			files = append(files, model.InlineFile{Name: a.Name, ContentType: a.ContentType, Data: b})
 		}
 	}
 	return files, nil

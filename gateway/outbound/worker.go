@@ -23,6 +23,7 @@ import (
 	"helpdesk/config"
 	"helpdesk/gateway/auth"
 	"helpdesk/store"
+	"helpdesk/store/model"
 	"helpdesk/threading"
 )
 
@@ -203,7 +204,7 @@ func (w *Worker) drainOnce() (int, time.Time) {
 func (w *Worker) drain(yield bool) (int, time.Time) {
 	w.round.Lock()
 	defer w.round.Unlock()
-	var ready []*store.Outbound
+	var ready []*model.Outbound
 	var next time.Time
 	now := w.now()
 	// The items in flight are copied BEFORE the read transaction opens: a
@@ -321,7 +322,7 @@ func (w *Worker) drain(yield bool) (int, time.Time) {
 			// Results are recorded every few mails (the writes of the
 			// connections share commits): a crash then repeats at most
 			// that many deliveries, each logged (SPEC 11).
-			var done []*store.Outbound
+			var done []*model.Outbound
 			var errs []error
 			flush := func() {
 				if len(done) > 0 {
@@ -493,7 +494,7 @@ func (w *Worker) relayBackoff(cfg *config.Config) time.Duration {
 
 // attempt renders, signs and sends one mail; *conn is the connection,
 // opened on first use and reused.
-func (w *Worker) attempt(cfg *config.Config, o *store.Outbound, relay bool, conn **relayConn) error {
+func (w *Worker) attempt(cfg *config.Config, o *model.Outbound, relay bool, conn **relayConn) error {
 	if staffKinds[o.Kind] && cfg.Agent(o.Rcpt) == nil {
 		// Removed from the staff since it was queued: a removed staff
 		// member receives nothing from then on (SPEC 1).
@@ -539,7 +540,7 @@ func (w *Worker) attempt(cfg *config.Config, o *store.Outbound, relay bool, conn
 // record stores the results of a round in one write: sent, retried with
 // backoff, deferred (the relay failed before the item was tried), or
 // given up; the items leave the in-flight set.
-func (w *Worker) record(cfg *config.Config, items []*store.Outbound, errs []error, relay bool, gen int64) {
+func (w *Worker) record(cfg *config.Config, items []*model.Outbound, errs []error, relay bool, gen int64) {
 	now := w.now()
 	stale := w.settingsGen.Load() != gen // the settings changed during the round
 	type outcome struct {
@@ -600,7 +601,7 @@ func (w *Worker) record(cfg *config.Config, items []*store.Outbound, errs []erro
 			switch {
 			case errs[i] == nil:
 				x.Attempts++
-				x.State, x.Done, x.LastError = store.OutSent, now, ""
+				x.State, x.Done, x.LastError = model.OutSent, now, ""
 			case outs[i].deferred:
 				x.LastError = errs[i].Error()
 				x.NextAttempt = now.Add(outs[i].backoff)
@@ -608,7 +609,7 @@ func (w *Worker) record(cfg *config.Config, items []*store.Outbound, errs []erro
 				x.Attempts++
 				x.LastError = errs[i].Error()
 				if outs[i].giveUp {
-					x.State, x.Done = store.OutFailed, now
+					x.State, x.Done = model.OutFailed, now
 				} else {
 					x.NextAttempt = now.Add(outs[i].backoff)
 				}
@@ -645,7 +646,7 @@ func (w *Worker) commentText(ticket uint64, id uint32) (string, error) {
 }
 
 func (w *Worker) openRaw(id uint64) (rc io.ReadCloser, err error) {
-	var m *store.Message
+	var m *model.Message
 	err = w.db.View(func(tx *store.Tx) error {
 		m, err = tx.Message(id)
 		return err
@@ -660,7 +661,7 @@ func (w *Worker) openRaw(id uint64) (rc io.ReadCloser, err error) {
 // temporary file, fsync, rename, fsync of the directory. The name is
 // fixed per queue item, so a retry after a crash rewrites the same file
 // rather than adding a second one.
-func (w *Worker) writeOutbox(cfg *config.Config, o *store.Outbound, data []byte) error {
+func (w *Worker) writeOutbox(cfg *config.Config, o *model.Outbound, data []byte) error {
 	dir := filepath.Join(cfg.DataDir, "outbox")
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err
@@ -791,7 +792,7 @@ func (r *relayConn) close() {
 }
 
 // send delivers one mail on the connection.
-func (r *relayConn) send(o *store.Outbound, data []byte) error {
+func (r *relayConn) send(o *model.Outbound, data []byte) error {
 	c := r.c
 	// The queue holds addresses as net/mail reads them (local part
 	// unquoted); on the wire a local part that needs it is quoted.
@@ -891,13 +892,13 @@ func Requeue(db *store.DB, now time.Time, ids []uint64, allFailed bool, skip fun
 func requeue(db *store.DB, now time.Time, ids []uint64, failed, waiting bool, skip func(uint64) bool) (int, error) {
 	n := 0
 	err := db.Update(func(tx *store.Tx) error {
-		var items []*store.Outbound
+		var items []*model.Outbound
 		if failed || waiting {
 			// Failed mail, and mail waiting for a retry after an error
 			// (a relay that refused us is retried, not failed: once the
 			// cause is fixed it should not wait out its backoff).
-			err := tx.ForEachOutbound(func(o *store.Outbound) error {
-				if failed && o.State == store.OutFailed || waiting && o.State == store.OutQueued && o.LastError != "" && o.NextAttempt.After(now) {
+			err := tx.ForEachOutbound(func(o *model.Outbound) error {
+				if failed && o.State == model.OutFailed || waiting && o.State == model.OutQueued && o.LastError != "" && o.NextAttempt.After(now) {
 					items = append(items, o)
 				}
 				return nil
@@ -911,7 +912,7 @@ func requeue(db *store.DB, now time.Time, ids []uint64, failed, waiting bool, sk
 			if err != nil {
 				return fmt.Errorf("outbox item %d: %w", id, err)
 			}
-			if o.State == store.OutSent {
+			if o.State == model.OutSent {
 				return fmt.Errorf("outbox item %d was sent at %s: %w", id, o.Done.Format(time.RFC3339), ErrNotRetryable)
 			}
 			items = append(items, o)
@@ -922,10 +923,10 @@ func requeue(db *store.DB, now time.Time, ids []uint64, failed, waiting bool, sk
 			}
 			x := *o
 			prev := x.NextAttempt
-			if x.State == store.OutFailed {
+			if x.State == model.OutFailed {
 				// PutOutbound removes a due key only for prev; a failed
 				// item has none, and this one gets a new one.
-				x.State, x.Done, x.Requeued = store.OutQueued, time.Time{}, now
+				x.State, x.Done, x.Requeued = model.OutQueued, time.Time{}, now
 			}
 			x.NextAttempt = now
 			if err := tx.PutOutbound(&x, prev); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"helpdesk/config"
 	"helpdesk/store"
+	"helpdesk/store/model"
 )
 
 // A shutdown with a backlog ends after the round under way: the rest stays
@@ -26,7 +27,7 @@ func TestRunStopsAfterTheRoundUnderWay(t *testing.T) {
 	const n = 6 * batchMax
 	if err := db.Update(func(tx *store.Tx) error {
 		for i := 0; i < n; i++ {
-			if err := tx.Enqueue(&store.Outbound{Kind: "ack", MailFrom: "support@example.com", Rcpt: "ken@example.net",
+			if err := tx.Enqueue(&model.Outbound{Kind: "ack", MailFrom: "support@example.com", Rcpt: "ken@example.net",
 				From: "Support <support@example.com>", To: []string{"ken@example.net"}, Subject: "Re: x", MessageID: "id" + string(rune('a'+i%26)) + "@example.com",
 				Text: "hello"}); err != nil {
 				return err

@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"helpdesk/store"
+	"helpdesk/store/model"
 )
 
 // The reference stores every mail it answers 250 for, and the load driver
@@ -255,15 +256,15 @@ func TestPrefill(t *testing.T) {
 		if got := tx.TicketsOfRequester(tk.Requester); len(got) != 3 {
 			t.Errorf("requester %s has %d tickets, want 3", tk.Requester, len(got))
 		}
-		if got := len(tx.TicketIDs(store.StatusClosed, 0)); got != 1200-12 {
+		if got := len(tx.TicketIDs(model.StatusClosed, 0)); got != 1200-12 {
 			t.Errorf("%d closed tickets, want all but the newest 12", got)
 		}
-		for _, id := range tx.TicketIDs(store.StatusResolved, 0) {
+		for _, id := range tx.TicketIDs(model.StatusResolved, 0) {
 			if tk, _ := tx.Ticket(id); tk.ResolvedAt == nil {
 				t.Errorf("resolved ticket %d has no resolved_at", id)
 			}
 		}
-		if got := len(tx.TicketIDs(store.StatusOpen, 0)); got != 3 {
+		if got := len(tx.TicketIDs(model.StatusOpen, 0)); got != 3 {
 			t.Errorf("%d open tickets, want 3", got)
 		}
 		if _, err := tx.User(benchAgents[0].Email); err != nil {
@@ -479,7 +480,7 @@ func TestPrefilledRunsStartWithEmptyQueue(t *testing.T) {
 	}
 	if err := db.Update(func(tx *store.Tx) error {
 		for i := 0; i < 50; i++ {
-			if err := tx.Enqueue(&store.Outbound{Kind: "ack", MailFrom: "support@bench.example", Rcpt: "left@over.example",
+			if err := tx.Enqueue(&model.Outbound{Kind: "ack", MailFrom: "support@bench.example", Rcpt: "left@over.example",
 				From: "support@bench.example", To: []string{"left@over.example"}, Subject: "left over",
 				MessageID: fmt.Sprintf("left.%d@bench.example", i), Text: "queued by an earlier run"}); err != nil {
 				return err

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"helpdesk/store"
+	"helpdesk/store/model"
 )
 
 // PrefillOptions shape a pre-filled store.
@@ -73,7 +74,7 @@ func Prefill(dir string, o PrefillOptions) (time.Duration, error) {
 
 // recentStatus cycles over the newest 1% of pre-filled tickets; older
 // ones are closed, as the lifecycle sweep (auto_close_after) leaves them.
-var recentStatus = []string{store.StatusOpen, store.StatusPending, store.StatusWaitingCustomer, store.StatusResolved}
+var recentStatus = []string{model.StatusOpen, model.StatusPending, model.StatusWaitingCustomer, model.StatusResolved}
 
 func prefillOne(tx *store.Tx, i, total int, body string, at time.Time) error {
 	requester := fmt.Sprintf("p%d@prefill%d.example", i/3, (i/3)%500)
@@ -85,26 +86,26 @@ func prefillOne(tx *store.Tx, i, total int, body string, at time.Time) error {
 	if _, err := tx.EnsureUser(requester, name); err != nil {
 		return err
 	}
-	m := &store.Message{Received: at, MailFrom: requester, Rcpts: []string{benchMailbox}, Size: int64(len(raw)),
+	m := &model.Message{Received: at, MailFrom: requester, Rcpts: []string{benchMailbox}, Size: int64(len(raw)),
 		MessageID: msgID, BodyHash: hex.EncodeToString(sum[:]), Class: "human", RemoteIP: "127.0.0.1"}
 	if err := tx.AddMessage(m, []byte(raw)); err != nil {
 		return err
 	}
 	agent := benchAgents[i%len(benchAgents)]
-	tk := &store.Ticket{
-		Subject: fmt.Sprintf("Old request %d", i), Status: store.StatusClosed, Priority: "normal",
+	tk := &model.Ticket{
+		Subject: fmt.Sprintf("Old request %d", i), Status: model.StatusClosed, Priority: "normal",
 		Mailbox: benchMailbox, Group: "support", Requester: requester, Assignee: agent.Email, RootMessageID: msgID,
-		Threads: []store.Thread{{ID: 0, Kind: store.ThreadMain, Created: at}},
-		CCs:     []string{}, Followers: []string{}, Tags: []string{}, Links: []store.Link{},
+		Threads: []model.Thread{{ID: 0, Kind: model.ThreadMain, Created: at}},
+		CCs:     []string{}, Followers: []string{}, Tags: []string{}, Links: []model.Link{},
 		Created: at, AckSent: true,
 	}
 	if i >= total-total/100 {
 		tk.Status = recentStatus[i%len(recentStatus)]
 	}
-	if tk.Status == store.StatusClosed || tk.Status == store.StatusResolved {
+	if tk.Status == model.StatusClosed || tk.Status == model.StatusResolved {
 		resolved := at.Add(24 * time.Hour)
 		tk.ResolvedAt = &resolved
-		if tk.Status == store.StatusClosed {
+		if tk.Status == model.StatusClosed {
 			closed := resolved.Add(5 * 24 * time.Hour)
 			tk.ClosedAt = &closed
 		}
@@ -112,12 +113,12 @@ func prefillOne(tx *store.Tx, i, total int, body string, at time.Time) error {
 	if err := tx.NewTicket(tk); err != nil {
 		return err
 	}
-	c := &store.Comment{Kind: store.KindComment, Author: requester, AuthorName: name, Visibility: store.Public,
+	c := &model.Comment{Kind: model.KindComment, Author: requester, AuthorName: name, Visibility: model.Public,
 		Text: body, Created: at, MessageID: msgID, Message: m.ID, Recipients: []string{benchMailbox}}
 	if err := tx.AddComment(tk, c); err != nil {
 		return err
 	}
-	if err := tx.AddComment(tk, &store.Comment{Kind: store.KindEvent, Author: requester, Visibility: store.Private,
+	if err := tx.AddComment(tk, &model.Comment{Kind: model.KindEvent, Author: requester, Visibility: model.Private,
 		Text: "assigned to " + agent.Email + " (round-robin)", Created: at, Message: m.ID}); err != nil {
 		return err
 	}
@@ -137,27 +138,27 @@ func prefillOne(tx *store.Tx, i, total int, body string, at time.Time) error {
 			kind = "notification"
 		}
 		id := fmt.Sprintf("hd.%d.prefill%d.%d@helpdesk.bench", tk.ID, i, k)
-		ob := &store.Outbound{Ticket: tk.ID, Kind: kind, MailFrom: benchMailbox, Rcpt: rcpt, From: benchMailbox,
+		ob := &model.Outbound{Ticket: tk.ID, Kind: kind, MailFrom: benchMailbox, Rcpt: rcpt, From: benchMailbox,
 			To: []string{rcpt}, Subject: "[#" + fmt.Sprint(tk.ID) + "] " + tk.Subject, MessageID: id, InReplyTo: msgID,
 			Text: "We received your request.", Created: at}
 		if err := tx.Enqueue(ob); err != nil {
 			return err
 		}
 		prev := ob.NextAttempt
-		ob.State, ob.Attempts, ob.Done = store.OutSent, 1, at
+		ob.State, ob.Attempts, ob.Done = model.OutSent, 1, at
 		if err := tx.PutOutbound(ob, prev); err != nil {
 			return err
 		}
-		if err := tx.IndexMessageID(id, store.Ref{Ticket: tk.ID, Comment: c.ID, Outbound: true, Party: u.ID, Private: k == 1}); err != nil {
+		if err := tx.IndexMessageID(id, model.Ref{Ticket: tk.ID, Comment: c.ID, Outbound: true, Party: u.ID, Private: k == 1}); err != nil {
 			return err
 		}
 	}
 	if err := tx.PutTicket(tk); err != nil {
 		return err
 	}
-	if err := tx.IndexMessageID(msgID, store.Ref{Ticket: tk.ID, Comment: c.ID}); err != nil {
+	if err := tx.IndexMessageID(msgID, model.Ref{Ticket: tk.ID, Comment: c.ID}); err != nil {
 		return err
 	}
-	m.Ticket, m.Comment, m.Disposition = tk.ID, c.ID, store.DispTicket
+	m.Ticket, m.Comment, m.Disposition = tk.ID, c.ID, model.DispTicket
 	return tx.PutMessage(m)
 }

@@ -27,6 +27,7 @@ import (
 	"helpdesk/gateway/internal/dnstest"
 	"helpdesk/gateway/internal/testkit"
 	"helpdesk/store"
+	"helpdesk/store/model"
 )
 
 var (
@@ -546,11 +547,11 @@ func (d *drill) check(i int, when string, afterKill bool) {
 		return
 	}
 	defer db.Close()
-	msgs := map[string][]*store.Message{}
+	msgs := map[string][]*model.Message{}
 	comments := map[string]int{}
-	outbox := map[string]*store.Outbound{}
+	outbox := map[string]*model.Outbound{}
 	err = db.View(func(tx *store.Tx) error {
-		if err := tx.ForEachMessage(func(m *store.Message) error {
+		if err := tx.ForEachMessage(func(m *model.Message) error {
 			id := strings.ToLower(strings.Trim(m.MessageID, "<> "))
 			msgs[id] = append(msgs[id], m)
 			return nil
@@ -563,12 +564,12 @@ func (d *drill) check(i int, when string, afterKill bool) {
 				return err
 			}
 			for _, c := range cs {
-				if c.MessageID != "" && (c.Kind == store.KindComment || c.Kind == store.KindHeld) {
+				if c.MessageID != "" && (c.Kind == model.KindComment || c.Kind == model.KindHeld) {
 					comments[strings.ToLower(strings.Trim(c.MessageID, "<> "))]++
 				}
 			}
 		}
-		return tx.ForEachOutbound(func(o *store.Outbound) error {
+		return tx.ForEachOutbound(func(o *model.Outbound) error {
 			oc := *o
 			outbox[strings.ToLower(o.MessageID)] = &oc
 			return nil
@@ -605,7 +606,7 @@ func (d *drill) check(i int, when string, afterKill bool) {
 				i, when, m.id, msg.Blob, len(raw), msg.Size, len(m.raw))
 		}
 		switch nc := comments[strings.ToLower(m.id)]; msg.Disposition {
-		case store.DispTicket, store.DispComment, store.DispHeld:
+		case model.DispTicket, model.DispComment, model.DispHeld:
 			if nc != 1 {
 				t.Errorf("iteration %d %s: %s (%s, disposition %s) is %d comments, want 1", i, when, m.id, m.kind, msg.Disposition, nc)
 			}
@@ -635,7 +636,7 @@ func (d *drill) check(i int, when string, afterKill bool) {
 		switch {
 		case !ok:
 			t.Errorf("iteration %d %s: outbound %s (%s at an earlier check) is gone from the queue", i, when, id, state)
-		case state == store.OutSent && o.State != store.OutSent:
+		case state == model.OutSent && o.State != model.OutSent:
 			t.Errorf("iteration %d %s: outbound %s was sent at an earlier check and is now %s", i, when, id, o.State)
 		}
 	}
@@ -646,9 +647,9 @@ func (d *drill) check(i int, when string, afterKill bool) {
 	queued, dups := 0, 0
 	for id, o := range outbox {
 		switch o.State {
-		case store.OutQueued:
+		case model.OutQueued:
 			queued++
-		case store.OutSent:
+		case model.OutSent:
 			if received[id] == 0 {
 				t.Errorf("iteration %d %s: outbound %d (%s to %s) is recorded as sent but the relay never received it", i, when, o.ID, o.Kind, o.Rcpt)
 			}
@@ -672,7 +673,7 @@ func (d *drill) check(i int, when string, afterKill bool) {
 }
 
 // readRaw reads a stored message's raw bytes.
-func readRaw(db *store.DB, m *store.Message) ([]byte, error) {
+func readRaw(db *store.DB, m *model.Message) ([]byte, error) {
 	r, err := db.OpenRaw(m)
 	if err != nil {
 		return nil, err

@@ -26,6 +26,7 @@ import (
 	"helpdesk/gateway/daemon"
 	"helpdesk/gateway/internal/dnstest"
 	"helpdesk/store"
+	"helpdesk/store/model"
 )
 
 // Received is one mail the sink accepted.
@@ -487,10 +488,10 @@ func SendMailFrom(localIP, addr, from string, rcpts []string, raw []byte) error 
 }
 
 // Ticket loads a ticket and its comments from the running daemon's store.
-func (d *Daemon) Ticket(id uint64) (*store.Ticket, []*store.Comment) {
+func (d *Daemon) Ticket(id uint64) (*model.Ticket, []*model.Comment) {
 	d.t.Helper()
-	var tk *store.Ticket
-	var cs []*store.Comment
+	var tk *model.Ticket
+	var cs []*model.Comment
 	err := d.DB.View(func(tx *store.Tx) error {
 		var err error
 		if tk, err = tx.Ticket(id); err != nil {

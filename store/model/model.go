@@ -1,4 +1,9 @@
-package store
+// Package model holds the records the helpdesk keeps (tickets, comments,
+// messages, users, the outbound queue, quarantine, token keys) and their
+// small pure helpers. It is a leaf: it imports nothing of the project's,
+// so every storage engine (package store's interfaces, store/bolt) and
+// every layer above them share one definition of what is stored.
+package model
 
 import (
 	"strconv"
@@ -371,4 +376,30 @@ func (t *Ticket) AddRef(key, id string) {
 		c = append(c[:1], c[len(c)-(MaxRefs-1):]...)
 	}
 	t.Refs[key] = c
+}
+
+// TicketRouting is the part of a ticket that says who should work on it.
+type TicketRouting struct {
+	Status     string `json:"status"`
+	Group      string `json:"group,omitempty"`
+	Assignee   string `json:"assignee,omitempty"`
+	MergedInto uint64 `json:"merged_into,omitempty"`
+}
+
+// SlideWindow is a sliding-window limiter over a list of timestamps kept
+// in a record (a user's acknowledgements, a ticket's comments per author):
+// it drops stamps older than window and, when fewer than limit remain,
+// records now and allows.
+func SlideWindow(stamps []int64, now time.Time, window time.Duration, limit int) ([]int64, bool) {
+	cut := now.Add(-window).UnixNano()
+	kept := stamps[:0]
+	for _, s := range stamps {
+		if s > cut {
+			kept = append(kept, s)
+		}
+	}
+	if len(kept) >= limit {
+		return kept, false
+	}
+	return append(kept, now.UnixNano()), true
 }
