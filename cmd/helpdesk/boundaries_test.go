@@ -39,6 +39,8 @@ var boundaries = []struct {
 		"config is a leaf every layer may read, so it depends on none of them"},
 	{"gateway/audience", []string{""},
 		"who sees what is a pure function of plain data: no store, no I/O, no configuration package"},
+	{"gateway/plan", []string{"store", "gateway"},
+		"the command planner is pure: it reads a snapshot and returns changes as values, it never reaches the store or the edges"},
 }
 
 // listedPkg is what `go list -json` says of one package of the module.
