@@ -9,7 +9,6 @@ import (
 
 	"helpdesk/config"
 	"helpdesk/store/model"
-	"helpdesk/threading"
 	"helpdesk/threading/command"
 )
 
@@ -128,7 +127,7 @@ func (a *applier) senderName() string {
 // acknowledged (the customer did not write to us).
 func (a *applier) announceOnBehalf(tk *model.Ticket, r *cmdRun, first *model.Comment, reqLabel string) error {
 	roundRobin := false
-	if tk.Assignee == "" && !r.block.Has("assign") {
+	if tk.Assignee == "" && !r.Block.Has("assign") {
 		if err := a.autoAssign(tk); err != nil {
 			return err
 		}
@@ -141,8 +140,8 @@ func (a *applier) announceOnBehalf(tk *model.Ticket, r *cmdRun, first *model.Com
 	}
 	by := a.senderName()
 	text := ""
-	if first == nil && strings.TrimSpace(r.block.Text) != "" {
-		text = by + " wrote:\n\n" + r.block.Text
+	if first == nil && strings.TrimSpace(r.Text) != "" {
+		text = by + " wrote:\n\n" + r.Text
 	}
 	a.announce(tk, except, "New ticket: "+tk.Subject, text, func(ag *config.Agent) string {
 		return fmt.Sprintf("%s opened ticket #%d on behalf of %s. %s", by, tk.ID, reqLabel, a.assignedLine(tk, ag, roundRobin, by))
@@ -180,9 +179,10 @@ func (a *applier) announceChild(parent, ch *model.Ticket, text string) error {
 // assignment applies (round-robin when it has auto_assign), and the new
 // assignee, or every agent of the group while it stays unassigned, is
 // told. The sender is told only when round-robin chose them. When the
-// same mail says #assign, that choice stands and only the group changes.
-func (a *applier) regroup(tk *model.Ticket, r *cmdRun) error {
-	if r.block.Has("assign") || a.created[tk.ID] {
+// same mail says #assign (keepAssignee), that choice stands and only the
+// group changes. text is the mail's comment, if it adds one.
+func (a *applier) regroup(tk *model.Ticket, keepAssignee bool, text string) error {
+	if keepAssignee || a.created[tk.ID] {
 		return nil // the mail's #assign, or the new ticket's announcement, decides
 	}
 	if tk.Assignee != "" && a.inGroup(tk.Assignee, tk.Group) {
@@ -203,10 +203,9 @@ func (a *applier) regroup(tk *model.Ticket, r *cmdRun) error {
 		except = ""
 	}
 	by := a.senderName()
-	text := ""
-	if r.hasText() {
+	if text != "" {
 		// Shown in a notice of its own; a note that reaches them says it.
-		text = by + " wrote:\n\n" + r.block.Text
+		text = by + " wrote:\n\n" + text
 	}
 	a.announce(tk, except, "Moved to group "+tk.Group+": "+tk.Subject, text, func(ag *config.Agent) string {
 		return fmt.Sprintf("%s moved ticket #%d to group %s. %s", by, tk.ID, tk.Group, a.assignedLine(tk, ag, roundRobin, by))
@@ -236,14 +235,6 @@ func (a *applier) inGroup(addr, group string) bool {
 		}
 	}
 	return false
-}
-
-// requesterLabel is "Name <addr>" or addr, for staff mail.
-func requesterLabel(addr, name string) string {
-	if strings.TrimSpace(name) == "" {
-		return addr
-	}
-	return threading.Address{Name: name, Addr: addr}.String()
 }
 
 // requesterName is the display name #requester gave, if any.

@@ -6,7 +6,10 @@
 // after that write is on disk.
 //
 // The engine does no network I/O inside a transaction; the rules it applies
-// are pure functions in package threading and its subpackages.
+// are pure functions in package threading and its subpackages, and in
+// package gateway/plan, which decides what a staff mail's commands do
+// (commands.go asks it and answers with the transcript; changes.go
+// applies the changes it returns, in one switch).
 //
 // # SPEC 6: Who sees what
 //
@@ -57,7 +60,8 @@
 //     then on, and the merged ticket is closed with a link. Tickets with
 //     different requesters merge only with "#merge N cc", which adds this
 //     ticket's requester as a CC of N and tells both requesters with a
-//     public comment on N.
+//     public comment on N. (Decided by gateway/plan's mergeInto, applied
+//     by merge in changes.go.)
 //
 // TestScenarioAcceptanceCollaboration (package gateway) plays the
 // collaboration scenario of the product brief end to end (Ken, Victoria,

@@ -368,8 +368,8 @@ func (a *applier) replayHeld(tk *model.Ticket, held *model.Comment) error {
 	if th := threadByID(tk, held.Thread); th != nil && th.Kind == model.ThreadSide {
 		d.Outcome, d.Thread, d.DefaultPrivate = threading.OutStaffSide, th.ID, true
 	}
-	r := a.planCommands(tk, d, command.Parse(a.staffText()), false)
-	if len(r.probs) > 0 {
+	r := a.planCommands(tk, d, command.Parse(a.staffText()), false, nil)
+	if !r.OK() {
 		// The ticket changed since (e.g. the merge target is gone).
 		err = a.reject(tk, r)
 	} else {

@@ -7,8 +7,9 @@
 //  1. calls Parse on the new text (quoted history and HTML already removed),
 //  2. calls ExpandMacro with a lookup into its configured macros,
 //  3. calls Validate for the syntax, role and conflict checks,
-//  4. adds its own semantic checks (unknown agent, group, ticket ...) as
-//     Problems, using Suggest for the "did you mean" part,
+//  4. has package gateway/plan add the semantic checks (unknown agent,
+//     group, ticket ...) as Problems, using Suggest for the "did you
+//     mean" part, and plan the changes as values,
 //  5. applies everything in one store write, or nothing, and
 //  6. renders Results(b, problems) with FormatTranscript.
 //
@@ -75,9 +76,9 @@
 // so the mail is refused, SPEC 9); #help (mails back the card of help.go).
 //
 // Execution is all or nothing. Validate checks syntax, the sender's role
-// and conflicts inside the block; the engine then checks every remaining
-// line against the ticket and the configuration (unknown agent, group,
-// ticket, macro ...). If any line has a problem, nothing is applied and
+// and conflicts inside the block; the planner (package gateway/plan) then
+// checks every remaining line against the ticket and the configuration
+// (unknown agent, group, ticket, macro ...). If any line has a problem, nothing is applied and
 // nothing is mailed to end users or collaborators: the mail is kept on the
 // ticket as a hidden "rejected" record and the sender gets a transcript
 // (FormatTranscript, Auto-Submitted: auto-replied, In-Reply-To the mail)
