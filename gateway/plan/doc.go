@@ -11,7 +11,7 @@
 // the reason, which the engine's transcript prints). It writes nothing,
 // sends nothing, reads no clock and starts nothing; it imports no store
 // and no package with effects (TestPackageBoundaries and
-// TestPlannerImports in cmd/helpdesk check it). The engine
+// TestPlannerIsPure in cmd/helpdesk check it). The engine
 // (gateway/engine/changes.go) applies a plan's changes, in the order the
 // plan lists them, in one short switch inside the mail's store write.
 //
