@@ -6,7 +6,6 @@
 package benchcmd
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -105,16 +104,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		o.Progress = stderr
 	}
 	reports, err := bench.Execute(o)
-	if jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if reports == nil {
-			reports = []*bench.Report{}
-		}
-		enc.Encode(reports)
-	} else {
-		bench.Print(stdout, reports)
-	}
+	writeReports(stdout, reports, jsonOut)
 	if err != nil {
 		fmt.Fprintf(stderr, "helpdesk bench: %v\n", err)
 		return 1

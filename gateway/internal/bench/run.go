@@ -1,0 +1,397 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// runHelpdesk starts a daemon (dir "" = a fresh data dir), drives one
+// burst and stops it.
+func (b *bench) runHelpdesk(p params, idx int, target, dir string) (Run, error) {
+	run := Run{Target: target, Index: idx}
+	var sink *Sink
+	var err error
+	var proc *Proc
+	addr := b.opt.Addr
+	if addr == "" || b.opt.SinkListen != "" {
+		listen := "127.0.0.1:0"
+		if b.opt.SinkListen != "" {
+			listen = b.opt.SinkListen
+		}
+		if sink, err = StartSink(listen, AgentAddrs()); err != nil {
+			return run, err
+		}
+		defer sink.Close()
+	}
+	data := ""
+	if addr == "" {
+		if dir == "" {
+			if dir, err = b.newDir("helpdesk"); err != nil {
+				return run, err
+			}
+			defer b.cleanup(dir)
+		}
+		data = filepath.Join(dir, "data")
+		key := ""
+		if b.opt.DKIM {
+			if key, err = writeDKIMKey(dir); err != nil {
+				return run, err
+			}
+		}
+		cfg := filepath.Join(dir, "helpdesk.toml")
+		text := DaemonConfig(data, sink.Addr, b.dns.Addr(), key)
+		if p.sources > 0 {
+			// The sessions come from several addresses, as many from
+			// each as the default per-IP limit allows (20): the limit
+			// counts per address, so this also shows they do.
+			text = strings.Replace(text, "max_connections_per_ip = 1000", fmt.Sprintf("max_connections_per_ip = %d", (p.sessions+p.sources-1)/p.sources), 1)
+		}
+		if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+			return run, err
+		}
+		var env []string
+		prof := ""
+		if b.opt.CPUProfile != "" && !b.profiled[target] {
+			b.profiled[target] = true
+			prof = b.opt.CPUProfile
+			if target != "helpdesk" {
+				prof += "." + target
+			}
+			os.Remove(prof + ".done")
+			env = append(env, ProfileEnv+"="+prof)
+		}
+		t0 := time.Now()
+		proc, err = StartProc("helpdesk", b.opt.Binary, []string{"serve", "-config", cfg}, dir, nil, env)
+		if err != nil {
+			return run, err
+		}
+		run.StartSeconds = time.Since(t0).Seconds()
+		proc.Profile = prof
+		defer proc.Kill()
+		addr = proc.SMTPAddr
+	}
+	var tokens TokenSource
+	if sink != nil {
+		tokens = sink
+	}
+	gen := NewGen(runID(idx), tokens)
+	gen.LargeBytes = p.large
+	var anon <-chan int64
+	stopSampling := make(chan struct{})
+	if pid := b.pid(proc); pid > 0 {
+		anon = sampleAnon(pid, stopSampling)
+	}
+	if p.warmup > 0 {
+		warm := Load{Addr: addr, Sessions: min(p.sessions, 8), Messages: p.warmup, Duration: b.opt.Duration, NewConn: true,
+			Next: func(i int, _ *rand.Rand) Job { return gen.NewTicket(-1-i, KindNew4K) }}
+		wr := warm.Run()
+		run.Warmup = wr.OK
+		if sink != nil {
+			waitTokens(sink, wr.OK, 15*time.Second)
+		}
+	}
+	var before map[string]int64
+	if proc != nil && proc.HTTPAddr != "" {
+		// Every burst starts with an empty outbound queue: a reused
+		// (pre-filled) store would otherwise carry the mail earlier runs
+		// queued, and the warm-up leaves some too; its delivery would
+		// be measured as ingest.
+		secs, err := drainQueue(proc.HTTPAddr, 5*time.Minute)
+		if err != nil {
+			return run, fmt.Errorf("%s: %v", target, err)
+		}
+		before = scrape(proc.HTTPAddr)
+		// The daemon started with this run, so everything it has sent
+		// so far was sent before the burst. The worker counts a mail
+		// sent before it takes it off the queue, so this scrape, made
+		// after the queue was seen empty, counts all of it. (The queue
+		// depth at the first poll would not: the worker may have sent
+		// a small backlog before it.)
+		run.DrainedBefore = before["helpdesk_outbound_sent_total"]
+		if n := run.DrainedBefore; n > 0 {
+			b.logf("   %-18s run %d: delivered %d queued outbound mails in %.1fs before the burst", target, idx, n, secs)
+		}
+	}
+	var deliveredBefore int64
+	if sink != nil {
+		deliveredBefore = sink.Delivered.Load()
+	}
+	cpu := b.startCPU(b.pid(proc))
+	res := b.load(p, addr, gen)
+	run.fill(res)
+	cpu.finish(&run)
+	if before != nil {
+		after := scrape(proc.HTTPAddr)
+		delta := func(k string) float64 { return float64(after[k] - before[k]) }
+		if run.Seconds > 0 && run.OK > 0 {
+			busy := delta("helpdesk_store_apply_nanoseconds_total") + delta("helpdesk_store_commit_nanoseconds_total")
+			run.WriterBusy = busy / 1e9 / run.Seconds
+			run.WriterApplyMs = delta("helpdesk_store_apply_nanoseconds_total") / 1e6 / float64(run.OK)
+			run.WriterCommitMs = delta("helpdesk_store_commit_nanoseconds_total") / 1e6 / float64(run.OK)
+			run.WriterGatherMs = delta("helpdesk_store_gather_nanoseconds_total") / 1e6 / float64(run.OK)
+			if c := delta("helpdesk_store_commits_total"); c > 0 {
+				run.PagesPerCommit = delta("helpdesk_store_page_writes_total") / c
+				run.MailsPerCommit = delta("helpdesk_store_writes_total") / c
+			}
+		}
+	}
+	close(stopSampling)
+	if anon != nil {
+		run.PeakAnon = <-anon
+	}
+	if pid := b.pid(proc); pid > 0 {
+		if st, err := ProcStats(pid); err == nil {
+			run.PeakRSS, run.Written, run.WrittenSource = st.PeakRSS, st.Written, st.WrittenSource
+		}
+	}
+	if proc != nil && proc.HTTPAddr != "" {
+		m := scrape(proc.HTTPAddr)
+		run.Commits, run.Writes, run.OutboundQueued = m["helpdesk_store_commits_total"], m["helpdesk_store_writes_total"], m["helpdesk_outbound_queued"]
+	}
+	if sink != nil {
+		run.OutboundDelivered = sink.Delivered.Load() - deliveredBefore
+	}
+	if proc != nil {
+		if proc.Profile != "" {
+			stopProfile(proc, proc.Profile)
+		}
+		if err := proc.Stop(60 * time.Second); err != nil {
+			// Measured anyway: the report says so (a failed check).
+			run.StopError = fmt.Sprintf("%v: %s", err, firstWords(proc.LogTail(), 40))
+			b.logf("   %-18s run %d: stopping the daemon: %s", target, idx, run.StopError)
+		}
+		run.LogBytes = proc.LogBytes()
+		run.StoreBytes = DirSize(data)
+	}
+	b.logf("   %-18s run %d: %6.0f msg/s  p50 %6.2f ms  p99 %7.2f ms  max %7.1f ms  rss %4d MiB (anon %d)  ok %d failed %d  start %.2fs",
+		target, idx, run.MsgPerSec, run.P50Ms, run.P99Ms, run.MaxMs, run.PeakRSS>>20, run.PeakAnon>>20, run.OK, run.Failed, run.StartSeconds)
+	if run.OK == 0 {
+		return run, fmt.Errorf("%s accepted no mail: %v", target, run.Errors)
+	}
+	return run, nil
+}
+
+// pid is the daemon's process id (0: unknown).
+func (b *bench) pid(p *Proc) int {
+	if p != nil {
+		return p.Pid()
+	}
+	return b.opt.Pid
+}
+
+// ProfileEnv names the file a helpdesk process writes its CPU profile to
+// (cmd/helpdesk honours it; SIGUSR1 stops the profile).
+const ProfileEnv = "HELPDESK_BENCH_CPUPROFILE"
+
+func stopProfile(p *Proc, path string) {
+	if _, err := os.Stat(path + ".done"); err == nil {
+		return
+	}
+	p.Signal(syscall.SIGUSR1)
+	for i := 0; i < 200; i++ {
+		if _, err := os.Stat(path + ".done"); err == nil {
+			os.Remove(path + ".done")
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+func waitTokens(s *Sink, n int, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		c, a := s.Tokens()
+		if c >= n*9/10 && a >= n*9/10 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (b *bench) runReference(p params, idx int) (Run, error) {
+	run := Run{Target: "reference", Index: idx}
+	dir, err := b.newDir("reference")
+	if err != nil {
+		return run, err
+	}
+	defer b.cleanup(dir)
+	proc, err := StartProc("reference", b.opt.Binary, []string{"bench", "--reference-server", dir}, dir, nil, nil)
+	if err != nil {
+		return run, err
+	}
+	defer proc.Kill()
+	gen := NewGen(runID(idx), nil)
+	gen.LargeBytes = p.large
+	stopSampling := make(chan struct{})
+	anon := sampleAnon(proc.Pid(), stopSampling)
+	if p.warmup > 0 {
+		warm := Load{Addr: proc.SMTPAddr, Sessions: min(p.sessions, 8), Messages: p.warmup, Duration: b.opt.Duration, NewConn: true,
+			Next: func(i int, _ *rand.Rand) Job { return gen.NewTicket(-1-i, KindNew4K) }}
+		run.Warmup = warm.Run().OK
+	}
+	cpu := b.startCPU(proc.Pid())
+	res := b.load(p, proc.SMTPAddr, gen)
+	run.fill(res)
+	cpu.finish(&run)
+	close(stopSampling)
+	run.PeakAnon = <-anon
+	if st, err := ProcStats(proc.Pid()); err == nil {
+		run.PeakRSS, run.Written, run.WrittenSource = st.PeakRSS, st.Written, st.WrittenSource
+	}
+	if err := proc.Stop(30 * time.Second); err != nil {
+		return run, err
+	}
+	run.StoreBytes = DirSize(dir)
+	b.logf("   %-18s run %d: %6.0f msg/s  p50 %6.2f ms  p99 %7.2f ms  max %7.1f ms  rss %4d MiB  ok %d failed %d",
+		"reference", idx, run.MsgPerSec, run.P50Ms, run.P99Ms, run.MaxMs, run.PeakRSS>>20, run.OK, run.Failed)
+	if run.OK == 0 {
+		return run, fmt.Errorf("reference accepted no mail: %v", run.Errors)
+	}
+	return run, nil
+}
+
+func (b *bench) cleanup(dir string) {
+	if !b.opt.Keep {
+		os.RemoveAll(dir)
+	}
+}
+
+func (b *bench) load(p params, addr string, gen *Gen) *LoadResult {
+	l := Load{Addr: addr, Sessions: p.sessions, Messages: p.messages, Duration: b.opt.Duration, NewConn: p.newConn}
+	for i := range p.sources {
+		l.Sources = append(l.Sources, fmt.Sprintf("127.0.0.%d", i+1))
+	}
+	switch p.mode {
+	case ModeMix:
+		l.Next = gen.MixJob
+	case ModeLarge:
+		l.Next = func(i int, _ *rand.Rand) Job { return gen.Large(i) }
+	case ModeCharsetFlood:
+		l.Next = func(i int, _ *rand.Rand) Job { return gen.CharsetFlood(i) }
+	default:
+		l.Next = func(i int, _ *rand.Rand) Job { return gen.NewTicket(i, KindNew4K) }
+	}
+	return l.Run()
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func (run *Run) fill(res *LoadResult) {
+	run.OK, run.Failed, run.Kinds = res.OK, res.Failed, res.Kinds
+	if len(res.Errors) > 0 {
+		run.Errors = res.Errors
+	}
+	run.Seconds = res.Elapsed.Seconds()
+	if run.Seconds > 0 {
+		run.MsgPerSec = float64(res.OK) / run.Seconds
+		run.MiBPerSec = float64(res.Bytes) / run.Seconds / (1 << 20)
+	}
+	run.P50Ms, run.P99Ms = ms(res.Percentile(50)), ms(res.Percentile(99))
+	if n := len(res.Latencies); n > 0 {
+		run.MaxMs = ms(res.Latencies[n-1])
+	}
+}
+
+// cpuMark is the CPU time of the server and of the bench at a burst's
+// start.
+type cpuMark struct {
+	pid            int
+	server, client float64
+	ok             bool
+}
+
+func (b *bench) startCPU(pid int) cpuMark {
+	m := cpuMark{pid: pid, client: selfCPU()}
+	if pid > 0 {
+		if c, err := procCPU(pid); err == nil {
+			m.server, m.ok = c, true
+		}
+	}
+	return m
+}
+
+func (m cpuMark) finish(run *Run) {
+	if run.OK == 0 {
+		return
+	}
+	n := float64(run.OK)
+	run.ClientCPUMs = (selfCPU() - m.client) * 1000 / n
+	if m.ok {
+		if c, err := procCPU(m.pid); err == nil {
+			run.ServerCPUMs = (c - m.server) * 1000 / n
+		}
+	}
+}
+
+// drainQueue waits until the daemon's outbound queue is empty and returns
+// how long it waited.
+func drainQueue(addr string, limit time.Duration) (float64, error) {
+	t0 := time.Now()
+	for {
+		q, ok := scrape(addr)["helpdesk_outbound_queued"]
+		if !ok {
+			if time.Since(t0) > limit {
+				return 0, fmt.Errorf("/metrics gave no helpdesk_outbound_queued within %s", limit)
+			}
+			time.Sleep(200 * time.Millisecond) // a scrape failed: try again
+			continue
+		}
+		if q == 0 {
+			return time.Since(t0).Seconds(), nil
+		}
+		if time.Since(t0) > limit {
+			return time.Since(t0).Seconds(), fmt.Errorf("outbound queue still holds %d mails after %s", q, limit)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// scrape reads the daemon's /metrics (bounded).
+func scrape(addr string) map[string]int64 {
+	out := map[string]int64{}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/metrics", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return out
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		l := sc.Text()
+		if strings.HasPrefix(l, "#") {
+			continue
+		}
+		f := strings.Fields(l)
+		if len(f) == 2 {
+			if v, err := strconv.ParseFloat(f[1], 64); err == nil {
+				out[f[0]] = int64(v)
+			}
+		}
+	}
+	return out
+}
+
+// loadAvg is the 1-minute load average (0 when unknown).
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
+}
