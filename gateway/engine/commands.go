@@ -42,21 +42,24 @@ func (a *applier) staffMail(d threading.Decision) error {
 	return a.runCommands(tk, d, a.staffText())
 }
 
-// staffNewTicket handles a staff mail with no thread keys (SPEC 3.5): it
-// acts on ticket N with #ticket N, else opens a ticket on someone's behalf.
+// staffNewTicket handles a staff mail with no thread keys (SPEC 3.5), as
+// plan.NewMail decides: it acts on ticket N with #ticket N, answers
+// commands about the sender alone, refuses a light agent, or opens a
+// ticket on someone's behalf.
 func (a *applier) staffNewTicket(d threading.Decision) error {
 	text := a.staffText()
 	b := command.Parse(text)
-	if c, ok := b.Find("ticket"); ok && len(c.Args) == 1 {
-		if n, ok := command.TicketNumber(c.Args[0]); ok {
-			if tk, err := a.resolve(n); err == nil {
-				// A fresh mail acting on a ticket: its text is a
-				// private note unless #reply says otherwise.
-				return a.runCommands(tk, threading.Decision{Outcome: threading.OutStaff, Ticket: tk.ID, DefaultPrivate: true, Role: threading.RoleAgent}, text)
-			}
+	kind, n, problem := plan.NewMail(b, plan.StaffRole(a.in.agent.Role), &planView{a: a})
+	switch kind {
+	case plan.OnTicket:
+		tk, err := a.ticket(n)
+		if err != nil {
+			return err
 		}
-	}
-	if plan.Ticketless(b) {
+		// A fresh mail acting on a ticket: its text is a private note
+		// unless #reply says otherwise.
+		return a.runCommands(tk, threading.Decision{Outcome: threading.OutStaff, Ticket: tk.ID, DefaultPrivate: true, Role: threading.RoleAgent}, text)
+	case plan.NoTicket:
 		// #list, #help, #report, #available, #away alone: answered by
 		// mail, no ticket is opened.
 		r := a.planCommands(nil, threading.Decision{Outcome: threading.OutStaff, DefaultPrivate: true, Role: threading.RoleAgent}, b, false, nil)
@@ -73,12 +76,8 @@ func (a *applier) staffNewTicket(d threading.Decision) error {
 			return a.transcript(nil, r, true)
 		}
 		return nil
-	}
-	if a.in.agent.IsLight() {
-		// Light agents write private notes on existing tickets only.
-		r := &cmdRun{Plan: &plan.Plan{Block: b, Problems: []command.Problem{{Command: command.Command{Raw: "(new mail)"},
-			Message: "light agents cannot open tickets: reply to a ticket notification to add a private note"}}}}
-		return a.reject(nil, r)
+	case plan.Refused:
+		return a.reject(nil, &cmdRun{Plan: &plan.Plan{Block: b, Problems: []command.Problem{problem}}})
 	}
 	return a.onBehalfTicket(text, b)
 }

@@ -30,11 +30,12 @@
 //	#forward #include #subject       text.go     forwardTo
 //	#done                            text.go     done
 //	where the mail's text goes       text.go     text
-//	#merge                           linked.go   mergeInto
+//	#merge                           merge.go    mergeInto
 //	#parent #child #ticket           linked.go   parent, openChild, ticket
 //	#available #away #list #help     sender.go   availability, list, help
 //	#report #send                    sender.go   report, sendHeld
 //	#macro                           plan.go     Commands (command.ExpandMacro)
+//	a staff member's new mail        newmail.go  NewMail (#ticket N, no ticket, a new one)
 //
 // Syntax, the sender's role and conflicts inside the block are checked
 // first by package threading/command (Validate); lines it refused are not

@@ -382,20 +382,3 @@ func didYouMean(v string, cands []string) string {
 	}
 	return ""
 }
-
-// Ticketless reports whether a block holds only commands that concern the
-// sender rather than a ticket, and no text: a new mail holding them opens
-// no ticket (SPEC 3.5).
-func Ticketless(b command.Block) bool {
-	if len(b.Commands) == 0 || strings.TrimSpace(b.Text) != "" {
-		return false
-	}
-	for _, c := range b.Commands {
-		switch c.Name {
-		case "list", "help", "report", "available", "away", "end":
-		default:
-			return false
-		}
-	}
-	return true
-}

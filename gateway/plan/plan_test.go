@@ -398,3 +398,64 @@ func TestPlanEndUserLinesAreText(t *testing.T) {
 		}
 	}
 }
+
+// A new mail holding only commands about the sender opens no ticket.
+func TestTicketless(t *testing.T) {
+	for text, want := range map[string]bool{
+		"#list mine":               true,
+		"#help\n#end":              true,
+		"#available\n#report":      true,
+		"#away\nback on Monday":    false,
+		"#list mine\n#status open": false,
+		"Hello":                    false,
+	} {
+		if got := Ticketless(command.Parse(text)); got != want {
+			t.Errorf("Ticketless(%q) = %v, want %v", text, got, want)
+		}
+	}
+}
+
+// A ticket opened on someone's behalf keeps the agent's own words as its
+// text (Input.Text); a macro's text is not added there.
+func TestPlanTextOverride(t *testing.T) {
+	c := tc{text: "#macro need-info\nFor the team", newTicket: true}
+	in := c.input(t)
+	note := "For the team"
+	in.Text = &note
+	p := Commands(in)
+	if !p.OK() || p.Text != note || !reflect.DeepEqual(p.Changes[len(p.Changes)-1], Reply{}) {
+		t.Errorf("text %q, changes %#v, problems %v", p.Text, p.Changes, p.Problems)
+	}
+	if want := "For the team\n\nCould you send us the log?"; p.Block.Text != want {
+		t.Errorf("block text %q, want %q", p.Block.Text, want)
+	}
+}
+
+// A staff member's new mail: on ticket N, about no ticket, refused, or a
+// new ticket.
+func TestNewMail(t *testing.T) {
+	v := tickets()
+	for _, c := range []struct {
+		text   string
+		role   Role
+		kind   NewMailKind
+		ticket uint64
+	}{
+		{"#ticket 3\nA note", Agent, OnTicket, 3},
+		{"#ticket #5\nA note", Light, OnTicket, 4}, // merges followed; a light agent may note on it
+		{"#ticket 99\nA note", Agent, OpenTicket, 0},
+		{"#list mine", Agent, NoTicket, 0},
+		{"#help", Light, NoTicket, 0},
+		{"Please look at this", Agent, OpenTicket, 0},
+		{"#requester quinn@q.example\nHelp", Admin, OpenTicket, 0},
+		{"Please look at this", Light, Refused, 0},
+	} {
+		kind, n, p := NewMail(command.Parse(c.text), c.role, v)
+		if kind != c.kind || n != c.ticket {
+			t.Errorf("%s %q: kind %d ticket %d, want %d %d", c.role, c.text, kind, n, c.kind, c.ticket)
+		}
+		if (kind == Refused) != (p.Message != "") {
+			t.Errorf("%s %q: problem %q", c.role, c.text, p.Message)
+		}
+	}
+}
