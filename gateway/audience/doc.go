@@ -3,15 +3,15 @@
 // function, Decide (decide.go): from the event, a read-only snapshot of
 // the ticket's participants, and a directory of current staff, to the list
 // of recipients, each with the view he gets and the kind of reply token
-// his mail carries. It reads no store, does no I/O and reads no clock.
-// The engine's fan-out (fanOut in gateway/engine/notify.go) is moving
-// onto it: the engine copies the participants out of the ticket, asks
-// Decide, then only renders and queues each mail.
+// his mail carries. It reads no store, does no I/O and reads no clock:
+// the engine's fan-out (fanOut in gateway/engine/notify.go) copies the
+// participants out of the ticket, asks Decide, then only renders and
+// queues each mail.
 //
 // The whole "who sees what" matrix (events by author roles against every
 // participant role) is the table in matrix_test.go.
 //
-// # Who sees what
+// # SPEC 6: Who sees what
 //
 // Every mail caused by a comment is chosen in one place, Decide; each
 // recipient gets a mail of his own with his own reply token, the author
@@ -80,7 +80,8 @@
 //     then on, and the merged ticket is closed with a link. Tickets with
 //     different requesters merge only with "#merge N cc", which adds this
 //     ticket's requester as a CC of N and tells both requesters with a
-//     public comment on N.
+//     public comment on N. (Decided by gateway/plan's mergeInto, applied
+//     by merge in gateway/engine's changes.go.)
 //
 // TestMatrix (matrix_test.go) is the table of who gets which view for
 // every kind of event and author; TestSpec6 checks the rules above over

@@ -6,66 +6,18 @@
 // after that write is on disk.
 //
 // The engine does no network I/O inside a transaction; the rules it applies
-// are pure functions in package threading and its subpackages, and in
+// are pure functions: in package threading and its subpackages; in
 // package gateway/plan, which decides what a staff mail's commands do
 // (commands.go asks it and answers with the transcript; changes.go
-// applies the changes it returns, in one switch).
+// applies the changes it returns, in one switch); and in package
+// gateway/audience, which decides who receives each mail.
 //
-// # SPEC 6: Who sees what
-//
-// Every mail caused by a comment is chosen in one place, fanOut in
-// notify.go; each recipient gets a mail of his own with his own reply
-// token, the author never gets his own comment back, and a staff member
-// who is no longer in the configuration gets nothing. An end user whose
-// address bounces or who is blocked gets nothing either.
-//
-//   - A public comment on the main thread goes to the requester and the
-//     CCs and to the followers; when an end user wrote it, also to the
-//     assignee, or to the group's agents while the ticket is unassigned.
-//     Written by an agent, it is sent from the mailbox with the agent's
-//     name in the display name (SPEC 2).
-//   - A private note goes to the assignee, the followers and the #notify
-//     targets: staff only, never to the requester, CCs or collaborators.
-//   - A side thread is started with "#forward addr ..." (outside addresses
-//     only: not our mailboxes, not the requester or a CC). The agent's
-//     text and attachments go to each collaborator from the thread's own
-//     signed address, with the public comments chosen by #include (none,
-//     the default; the last one; all), their authors named without a
-//     staff address. The subject is "[#N] " and #subject, or "Side
-//     conversation"; the ticket's subject, requester and References never
-//     go along, whatever #include says.
-//     A message from outside the thread's staff (a collaborator, the
-//     requester, a CC, a follower, a light agent) is private to the
-//     ticket and goes to the assignee, the agent who started the thread
-//     and the followers, or to the group's agents when there is nobody
-//     else. An agent's reply to a side-thread notification goes to the
-//     thread's collaborators unless it says #reply or #note (SPEC 3.4).
-//     #done marks the thread done; a later reply reopens it. A ticket may
-//     have several side threads; a collaborator only ever gets his own
-//     thread's messages, never the requester, CCs, followers, notes or
-//     other threads.
-//   - Followers (#follow, #follower) get every update, public and private,
-//     including side threads; no mail to an end user or collaborator
-//     names them.
-//   - Parent and child: "#parent N" links the ticket as a child of N (a
-//     cycle is refused); "#child subject" opens a child ticket with the
-//     same requester, group and type, the mail's text as its first private
-//     comment, and no acknowledgement or public mail; it is assigned like
-//     a new ticket and its assignee, or its group's agents, get a notice
-//     naming the parent. Each ticket keeps its own assignee and group. While a child is not resolved or closed,
-//     its parent cannot be set to resolved or closed
-//     (tickets.parent_blocks_resolve, on by default).
-//   - "#merge N" moves comments, CCs, followers and side threads into
-//     ticket N; tokens and Message-IDs of the merged ticket lead to N from
-//     then on, and the merged ticket is closed with a link. Tickets with
-//     different requesters merge only with "#merge N cc", which adds this
-//     ticket's requester as a CC of N and tells both requesters with a
-//     public comment on N. (Decided by gateway/plan's mergeInto, applied
-//     by merge in changes.go.)
-//
-// TestScenarioAcceptanceCollaboration (package gateway) plays the
-// collaboration scenario of the product brief end to end (Ken, Victoria,
-// Venkat, finance, vendor) and checks each mailbox.
+// Who receives each mail a comment or a change causes, with which view
+// and reply token (SPEC 6), is decided by one pure function,
+// audience.Decide (package gateway/audience, where the rules are written
+// down and the whole matrix is a table test). fanOut in notify.go copies
+// the ticket's participants into it, then only renders and queues one
+// mail per recipient.
 //
 // # SPEC 7: Lifecycle and automation
 //

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"helpdesk/config"
+	"helpdesk/gateway/audience"
 	"helpdesk/store/model"
 	"helpdesk/threading"
 	"helpdesk/threading/command"
@@ -17,9 +18,10 @@ import (
 	"helpdesk/threading/token"
 )
 
-// Every mail that leaves is decided here (SPEC 6): fanOut computes the
-// recipients of a comment by its visibility and thread, and each recipient
-// gets a mail of its own with its own signed reply token.
+// Every mail that leaves is decided in one place (SPEC 6): fanOut copies
+// the ticket's participants into audience.Decide, which says who gets a
+// mail, with which view and reply token, and fanOut then only renders and
+// queues one mail per recipient, each with its own signed reply token.
 
 // fanOpts tune one fan-out.
 type fanOpts struct {
@@ -39,156 +41,51 @@ type fanOpts struct {
 	except string
 }
 
-type recipient struct {
-	addr  string
-	name  string
-	staff *config.Agent
-	// collaborator: mail comes from the thread's address.
-	collaborator bool
+// staffDir is the configuration's staff as audience.Decide reads it: a
+// staff member removed from the configuration is not found (SIGHUP).
+type staffDir struct{ cfg *config.Config }
+
+func (d staffDir) Staff(addr string) (audience.Member, bool) {
+	ag := d.cfg.Agent(addr)
+	if ag == nil {
+		return audience.Member{}, false
+	}
+	return audience.Member{Addr: staffEmail(ag), Name: ag.Name, Light: ag.IsLight()}, true
 }
 
 // fanOut mails a comment to everyone who may see it (SPEC 6).
 func (a *applier) fanOut(tk *model.Ticket, c *model.Comment, o fanOpts) error {
-	if c.Hidden {
-		return nil
-	}
-	authorStaff := a.cfg.Agent(c.Author) != nil
-	// Loop guard (SPEC 3.7): more than N comments an hour from one outside
-	// address on one ticket stops fan-out for that address.
-	if !authorStaff && a.cfg.Threading.FanoutLimitPerHour > 0 {
-		if tk.FanTimes == nil {
-			tk.FanTimes = map[string][]int64{}
-		}
-		stamps, ok := model.SlideWindow(tk.FanTimes[c.Author], a.now, hour, a.cfg.Threading.FanoutLimitPerHour)
-		tk.FanTimes[c.Author] = stamps
-		for author, st := range tk.FanTimes {
-			if len(st) == 0 || a.now.Sub(time.Unix(0, st[len(st)-1])) > hour {
-				delete(tk.FanTimes, author) // keep only recent writers
-			}
-		}
-		if err := a.save(tk); err != nil {
-			return err
-		}
-		if !ok {
-			if !slices.Contains(tk.Flags, "fanout-limited") {
-				tk.Flags = append(tk.Flags, "fanout-limited")
-				if err := a.event(tk, "more than "+fmt.Sprint(a.cfg.Threading.FanoutLimitPerHour)+" comments an hour from "+c.Author+": notifications for this address stopped (possible mail loop)"); err != nil {
-					return err
-				}
-				return a.save(tk)
-			}
-			return nil
-		}
-	}
-	var rcpts []recipient
-	seen := map[string]bool{c.Author: true}
-	if o.except != "" {
-		seen[o.except] = true
-	}
-	// Addresses that already received the inbound mail (reply-all) are
-	// not sent it again (SPEC 3.7).
-	for _, r := range c.Recipients {
-		// Only end users: naming a staff member in a header must not
-		// keep the notification from them.
-		if !authorStaff && a.cfg.Agent(r) == nil {
-			seen[r] = true
-		}
-	}
-	addStaff := func(addr string) {
-		addr = strings.ToLower(addr)
-		if addr == "" || seen[addr] {
-			return
-		}
-		// Only current staff: a removed staff member gets nothing (SIGHUP).
-		ag := a.cfg.Agent(addr)
-		if ag == nil {
-			return
-		}
-		canon := staffEmail(ag)
-		if seen[canon] {
-			return
-		}
-		seen[addr], seen[canon] = true, true
-		rcpts = append(rcpts, recipient{addr: canon, name: ag.Name, staff: ag})
-	}
-	addEndUser := func(addr string) {
-		if addr == "" || seen[addr] || strings.HasSuffix(addr, ".invalid") {
-			return // .invalid (RFC 2606) marks a mail that had no sender
-		}
-		seen[addr] = true
-		if ag := a.cfg.Agent(addr); ag != nil {
-			// A staff member explicitly made CC gets a staff copy.
-			seen[addr] = false
-			addStaff(addr)
-			return
-		}
-		rcpts = append(rcpts, recipient{addr: addr})
+	ev := audience.Event{
+		Kind: audience.Public, Author: c.Author, Held: c.Hidden,
+		ToCollaborators: o.toCollaborators, Notify: o.notify, NoEndUsers: o.noEndUsers, Except: o.except,
+		AlreadyMailed: c.Recipients,
 	}
 	th := threadByID(tk, c.Thread)
-	side := th != nil && th.Kind == model.ThreadSide
-	if side {
-		o.sideParent = th.LastMessageID
-	}
 	switch {
-	case side:
-		if o.toCollaborators {
-			for _, col := range th.Collaborators {
-				if !seen[col] {
-					seen[col] = true
-					rcpts = append(rcpts, recipient{addr: col, collaborator: true})
-				}
-			}
-		}
-		// SPEC 3.4, 6: the assignee, the agent who started the thread and
-		// the followers; the group's agents when there is nobody else, so
-		// that a collaborator's answer on an unassigned ticket whose
-		// starter left still reaches someone.
-		staffBefore := len(rcpts)
-		addStaff(tk.Assignee)
-		addStaff(th.StartedBy)
-		for _, f := range tk.Followers {
-			addStaff(f)
-		}
-		if !authorStaff && len(rcpts) == staffBefore {
-			for _, ag := range a.ticketAgents(tk) {
-				addStaff(ag.Email)
-			}
-		}
+	case th != nil && th.Kind == model.ThreadSide:
+		ev.Kind, ev.Thread = audience.Side, th.ID
+		o.sideParent = th.LastMessageID
 	case c.Visibility == model.Private:
-		addStaff(tk.Assignee)
-		for _, f := range tk.Followers {
-			addStaff(f)
-		}
-		for _, n := range o.notify {
-			addStaff(n)
-		}
-	default: // public comment on the main thread
-		if !o.noEndUsers {
-			addEndUser(tk.Requester)
-			for _, cc := range tk.CCs {
-				addEndUser(cc)
-			}
-		}
-		for _, f := range tk.Followers {
-			addStaff(f)
-		}
-		if !authorStaff {
-			for _, ag := range a.ticketAgents(tk) {
-				addStaff(ag.Email)
-			}
-		}
+		ev.Kind = audience.Note
 	}
-	for _, r := range rcpts {
-		if r.staff == nil {
-			if u, err := a.user(r.addr); err == nil && (u.Bouncing || u.Blocked) {
-				continue // a hard-bouncing address gets nothing until it writes again
-			}
+	// The loop guard's count (SPEC 3.7): more than N comments an hour
+	// from one outside address on one ticket stops fan-out for that
+	// address. Counted here, where the ticket is written; Decide only
+	// reads the verdict.
+	if !c.Hidden && a.cfg.Agent(c.Author) == nil && a.cfg.Threading.FanoutLimitPerHour > 0 {
+		limited, err := a.countFanOut(tk, c.Author)
+		if err != nil {
+			return err
 		}
+		ev.LoopLimited = limited
+	}
+	d := audience.Decide(ev, a.participants(tk, ev), staffDir{a.cfg})
+	for _, r := range d.Recipients {
 		var err error
-		switch {
-		case r.collaborator:
+		switch r.View {
+		case audience.ViewCollaborator:
 			err = a.sendCollaborator(tk, th, c, r, o)
-		case r.staff != nil:
+		case audience.ViewStaff:
 			err = a.sendStaff(tk, th, c, r)
 		default:
 			err = a.sendEndUser(tk, c, r)
@@ -198,6 +95,77 @@ func (a *applier) fanOut(tk *model.Ticket, c *model.Comment, o fanOpts) error {
 		}
 	}
 	return nil
+}
+
+// countFanOut counts a comment from the outside address author on tk
+// for the loop guard and reports whether the limit is reached; the first
+// time it is, the ticket is flagged and says why.
+func (a *applier) countFanOut(tk *model.Ticket, author string) (limited bool, err error) {
+	if tk.FanTimes == nil {
+		tk.FanTimes = map[string][]int64{}
+	}
+	stamps, ok := model.SlideWindow(tk.FanTimes[author], a.now, hour, a.cfg.Threading.FanoutLimitPerHour)
+	tk.FanTimes[author] = stamps
+	for who, st := range tk.FanTimes {
+		if len(st) == 0 || a.now.Sub(time.Unix(0, st[len(st)-1])) > hour {
+			delete(tk.FanTimes, who) // keep only recent writers
+		}
+	}
+	if err := a.save(tk); err != nil {
+		return false, err
+	}
+	if ok {
+		return false, nil
+	}
+	if !slices.Contains(tk.Flags, "fanout-limited") {
+		tk.Flags = append(tk.Flags, "fanout-limited")
+		if err := a.event(tk, "more than "+fmt.Sprint(a.cfg.Threading.FanoutLimitPerHour)+" comments an hour from "+author+": notifications for this address stopped (possible mail loop)"); err != nil {
+			return true, err
+		}
+		return true, a.save(tk)
+	}
+	return true, nil
+}
+
+// participants copies the people of tk that audience.Decide reads for ev.
+// The records of end users (and collaborators) the event can reach are
+// read for whether they bounce or are blocked; the group's agents are
+// listed only while the ticket has no current assignee, the only time
+// they are told.
+func (a *applier) participants(tk *model.Ticket, ev audience.Event) audience.Ticket {
+	p := audience.Ticket{Requester: tk.Requester, CCs: tk.CCs, Assignee: tk.Assignee, Followers: tk.Followers}
+	if tk.Assignee == "" || a.cfg.Agent(tk.Assignee) == nil {
+		for _, ag := range a.groupAgents(tk) {
+			p.GroupAgents = append(p.GroupAgents, ag.Email)
+		}
+	}
+	for _, th := range tk.Threads {
+		if th.Kind == model.ThreadSide {
+			p.Threads = append(p.Threads, audience.Thread{ID: th.ID, StartedBy: th.StartedBy, Collaborators: th.Collaborators})
+		}
+	}
+	unreachable := func(addr string) {
+		if addr == "" || a.cfg.Agent(addr) != nil {
+			return
+		}
+		if u, err := a.user(addr); err == nil && (u.Bouncing || u.Blocked) {
+			p.Unreachable = append(p.Unreachable, addr) // gets nothing until it writes again
+		}
+	}
+	switch {
+	case ev.Kind == audience.Public && !ev.NoEndUsers:
+		unreachable(tk.Requester)
+		for _, cc := range tk.CCs {
+			unreachable(cc)
+		}
+	case ev.Kind == audience.Side && ev.ToCollaborators:
+		if th := threadByID(tk, ev.Thread); th != nil {
+			for _, col := range th.Collaborators {
+				unreachable(col)
+			}
+		}
+	}
+	return p
 }
 
 // mailID generates one of our Message-IDs (SPEC 2).
@@ -507,14 +475,14 @@ func (a *applier) rootID(tk *model.Ticket) string { return tk.RootMessageID }
 
 // sendEndUser mails a public comment to the requester or a CC: from the
 // mailbox, with no staff address anywhere (SPEC 2).
-func (a *applier) sendEndUser(tk *model.Ticket, c *model.Comment, r recipient) error {
+func (a *applier) sendEndUser(tk *model.Ticket, c *model.Comment, r audience.Recipient) error {
 	mb := a.mailboxOf(tk)
 	fromName := mb.Name
 	if ag := a.cfg.Agent(c.Author); ag != nil {
 		fromName = FromNameFor(a.cfg, ag.Name, mb.Name)
 	}
 	var b strings.Builder
-	if a.cfg.Agent(c.Author) == nil && c.Author != r.addr {
+	if a.cfg.Agent(c.Author) == nil && c.Author != r.Addr {
 		// Another end user (a CC or the requester) wrote it.
 		fmt.Fprintf(&b, "%s wrote:\n\n", a.authorName(c))
 	}
@@ -526,7 +494,8 @@ func (a *applier) sendEndUser(tk *model.Ticket, c *model.Comment, r recipient) e
 		refs = []string{root}
 	}
 	return a.enqueue(out{
-		tk: tk, kind: "public", rcpt: r.addr, rcptName: r.name, seq: c.ID, mb: mb, human: true,
+		tk: tk, kind: "public", rcpt: r.Addr, rcptName: r.Name, seq: c.ID, mb: mb, human: true,
+		thread: r.Token.Thread, private: r.Token.Private, staffTok: r.Token.Staff,
 		fromName: fromName, to: to, cc: cc, subject: a.subjectFor(tk), text: b.String(), comment: c, after: after,
 		inReplyTo: root, refs: refs, attach: c.Attachments,
 	})
@@ -541,13 +510,12 @@ func (a *applier) publicHeaders(tk *model.Ticket) (to, cc []string) {
 		}
 		return threading.Address{Addr: addr}.String()
 	}
-	if tk.Requester != "" && a.cfg.Agent(tk.Requester) == nil {
-		to = append(to, name(tk.Requester))
+	toAddrs, ccAddrs := audience.PublicHeaders(audience.Ticket{Requester: tk.Requester, CCs: tk.CCs}, staffDir{a.cfg})
+	for _, x := range toAddrs {
+		to = append(to, name(x))
 	}
-	for _, x := range tk.CCs {
-		if a.cfg.Agent(x) == nil {
-			cc = append(cc, name(x))
-		}
+	for _, x := range ccAddrs {
+		cc = append(cc, name(x))
 	}
 	return to, cc
 }
@@ -555,9 +523,9 @@ func (a *applier) publicHeaders(tk *model.Ticket) (to, cc []string) {
 // sendStaff mails any comment to a staff member: marker line first, a
 // header saying what it is, and a footer saying how a reply will be
 // treated (SPEC 2, issue 4).
-func (a *applier) sendStaff(tk *model.Ticket, th *model.Thread, c *model.Comment, r recipient) error {
+func (a *applier) sendStaff(tk *model.Ticket, th *model.Thread, c *model.Comment, r audience.Recipient) error {
 	mb := a.mailboxOf(tk)
-	private := c.Visibility == model.Private || (th != nil && th.Kind == model.ThreadSide)
+	private := r.Token.Private
 	what := "a public comment"
 	switch {
 	case th != nil && th.Kind == model.ThreadSide:
@@ -568,7 +536,7 @@ func (a *applier) sendStaff(tk *model.Ticket, th *model.Thread, c *model.Comment
 	var b strings.Builder
 	b.WriteString(a.cfg.Threading.ReplyMarker)
 	b.WriteString("\n\n")
-	if in := a.takeIntro(tk, r.addr); in != "" {
+	if in := a.takeIntro(tk, r.Addr); in != "" {
 		b.WriteString(in)
 		b.WriteString("\n\n")
 	}
@@ -584,18 +552,14 @@ func (a *applier) sendStaff(tk *model.Ticket, th *model.Thread, c *model.Comment
 	b.WriteString("\n\n")
 	b.WriteString(a.ticketSummary(tk))
 	b.WriteString("\n")
-	b.WriteString(a.staffFooter(private, th, r.staff))
+	b.WriteString(a.staffFooter(private, th, a.cfg.Agent(r.Addr)))
 	subject := a.subjectFor(tk)
 	if th != nil && th.Kind == model.ThreadSide {
 		subject = threading.Tag(a.cfg.Threading.TagPrefix, tk.ID) + " [side " + fmt.Sprint(th.ID) + "] " + orDefault(th.Subject, tk.Subject)
 	}
-	var thread uint32
-	if th != nil {
-		thread = th.ID
-	}
 	return a.enqueue(out{
-		tk: tk, kind: "notification", rcpt: r.addr, rcptName: r.name, seq: c.ID, mb: mb, thread: thread,
-		private: private, staffTok: true, fromName: FromNameFor(a.cfg, a.authorName(c), mb.Name),
+		tk: tk, kind: "notification", rcpt: r.Addr, rcptName: r.Name, seq: c.ID, mb: mb, thread: r.Token.Thread,
+		private: private, staffTok: r.Token.Staff, fromName: FromNameFor(a.cfg, a.authorName(c), mb.Name),
 		subject: subject, text: before, comment: c, after: b.String(), inReplyTo: a.rootID(tk), attach: c.Attachments,
 	})
 }
@@ -646,9 +610,9 @@ func (a *applier) staffFooter(private bool, th *model.Thread, rcpt *config.Agent
 // sendCollaborator mails a staff message of a side thread to an outside
 // collaborator from the thread's own signed address. Nothing of the ticket
 // goes along unless #include chose public history (SPEC 6).
-func (a *applier) sendCollaborator(tk *model.Ticket, th *model.Thread, c *model.Comment, r recipient, o fanOpts) error {
+func (a *applier) sendCollaborator(tk *model.Ticket, th *model.Thread, c *model.Comment, r audience.Recipient, o fanOpts) error {
 	mb := a.mailboxOf(tk)
-	u, err := a.ensure(r.addr, "")
+	u, err := a.ensure(r.Addr, "")
 	if err != nil {
 		return err
 	}
@@ -667,7 +631,7 @@ func (a *applier) sendCollaborator(tk *model.Ticket, th *model.Thread, c *model.
 	}
 	fromName := FromNameFor(a.cfg, a.authorName(c), mb.Name)
 	err = a.enqueue(out{
-		tk: tk, kind: "side", rcpt: r.addr, seq: c.ID, mb: mb, thread: th.ID, private: true, human: true,
+		tk: tk, kind: "side", rcpt: r.Addr, seq: c.ID, mb: mb, thread: r.Token.Thread, private: r.Token.Private, staffTok: r.Token.Staff, human: true,
 		fromName: fromName, fromAddr: threadAddr, subject: subject, comment: c, after: b.String(),
 		inReplyTo: o.sideParent, refs: refs, attach: c.Attachments,
 	})

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"helpdesk/config"
+	"helpdesk/gateway/audience"
 	"helpdesk/store/model"
 	"helpdesk/threading"
 )
@@ -272,14 +273,22 @@ func (a *applier) tellRelated(n uint64, tk *model.Ticket) error {
 	return nil
 }
 
-// ticketAgents are the assignee, or the group's agents while unassigned
-// (every agent when the group has none).
+// ticketAgents are who a change notice about tk goes to (SPEC 6, as
+// audience.Decide says): the assignee, or the group's agents while
+// unassigned (every agent when the group has none).
 func (a *applier) ticketAgents(tk *model.Ticket) []*config.Agent {
-	if tk.Assignee != "" {
-		if ag := a.cfg.Agent(tk.Assignee); ag != nil {
-			return []*config.Agent{ag}
-		}
+	ev := audience.Event{Kind: audience.Notice}
+	d := audience.Decide(ev, a.participants(tk, ev), staffDir{a.cfg})
+	out := make([]*config.Agent, 0, len(d.Recipients))
+	for _, r := range d.Recipients {
+		out = append(out, a.cfg.Agent(r.Addr))
 	}
+	return out
+}
+
+// groupAgents are the agents (role agent or admin) of tk's group, or
+// every agent when the group has none.
+func (a *applier) groupAgents(tk *model.Ticket) []*config.Agent {
 	var out []*config.Agent
 	for _, g := range a.cfg.GroupAgents(tk.Group) {
 		if g.IsAgent() {

@@ -7,9 +7,10 @@
 // the relay's acceptance and our record is detected and logged as a
 // possible duplicate on the next attempt.
 //
-// What a mail says and whom it goes to is decided when it is queued, in
-// the engine's fan-out (gateway/engine, SPEC 6); this package only turns a
-// queued record into MIME and delivers it.
+// What a mail says and whom it goes to is decided when it is queued:
+// whom by gateway/audience (SPEC 6), what by the engine's fan-out
+// (gateway/engine); this package only turns a queued record into MIME and
+// delivers it.
 //
 // # SPEC 2: Addresses, reply tokens and outbound mail
 //
