@@ -187,6 +187,7 @@ func check(t *testing.T, c tc) {
 // ticket #1 unless the case says otherwise.
 func TestPlanCommands(t *testing.T) {
 	none := NoComment{}
+	covered := map[string]bool{}
 	for _, c := range []tc{
 		// #status and its short forms; a parent with open children.
 		{name: "status", text: "#status pending", want: []Change{SetStatus{"pending"}, none},
@@ -351,6 +352,15 @@ func TestPlanCommands(t *testing.T) {
 			}},
 	} {
 		t.Run(c.name, func(t *testing.T) { check(t, c) })
+		for _, x := range command.Parse(c.text).Commands {
+			covered[x.Name] = true
+		}
+	}
+	// Every command of the language has a row above.
+	for _, name := range command.Names() {
+		if !covered[name] {
+			t.Errorf("no case plans #%s", name)
+		}
 	}
 }
 
