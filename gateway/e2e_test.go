@@ -150,7 +150,7 @@ func TestForgedAgentQuarantined(t *testing.T) {
 		t.Fatalf("forged mail opened a ticket: %d tickets", n)
 	}
 	var qs []*model.Quarantine
-	d.DB.View(func(tx *store.Tx) error { qs, _ = tx.Quarantined(0); return nil })
+	d.DB.View(func(tx store.Tx) error { qs, _ = tx.Quarantined(0); return nil })
 	if len(qs) != 2 || qs[0].Reason != model.QAuth {
 		t.Fatalf("quarantine = %+v", qs)
 	}

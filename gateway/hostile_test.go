@@ -51,7 +51,7 @@ func (h *hd) stop() { h.Daemon.Stop() }
 func (h *hd) messages() []*model.Message {
 	h.t.Helper()
 	var out []*model.Message
-	err := h.DB.View(func(tx *store.Tx) error {
+	err := h.DB.View(func(tx store.Tx) error {
 		return tx.ForEachMessage(func(m *model.Message) error { out = append(out, m); return nil })
 	})
 	if err != nil {
@@ -78,7 +78,7 @@ func (h *hd) ticket(id uint64) (*model.Ticket, []*model.Comment) {
 	h.t.Helper()
 	var tk *model.Ticket
 	var cs []*model.Comment
-	err := h.DB.View(func(tx *store.Tx) (err error) {
+	err := h.DB.View(func(tx store.Tx) (err error) {
 		if tk, err = tx.Ticket(id); err != nil {
 			return err
 		}
@@ -93,13 +93,13 @@ func (h *hd) ticket(id uint64) (*model.Ticket, []*model.Comment) {
 
 func (h *hd) ticketCount() int {
 	n := 0
-	h.DB.View(func(tx *store.Tx) error { n = tx.TicketCount(); return nil })
+	h.DB.View(func(tx store.Tx) error { n = tx.TicketCount(); return nil })
 	return n
 }
 
 func (h *hd) queueDepth() int {
 	n := 0
-	h.DB.View(func(tx *store.Tx) error { n = tx.QueueDepth(); return nil })
+	h.DB.View(func(tx store.Tx) error { n = tx.QueueDepth(); return nil })
 	return n
 }
 

@@ -29,7 +29,7 @@ func TestNullSenderNeverAcknowledged(t *testing.T) {
 		t.Fatalf("inject: %+v %v", res, err)
 	}
 	// A blocked sender's null-sender mail, released from quarantine.
-	w.d.DB.Update(func(tx *store.Tx) error {
+	w.d.DB.Update(func(tx store.Tx) error {
 		u, err := tx.EnsureUser("ann@e-fun.example", "")
 		if err != nil {
 			return err
@@ -40,7 +40,7 @@ func TestNullSenderNeverAcknowledged(t *testing.T) {
 	w.raw("", []string{"support@example.com"}, testkit.Mail{From: "Ann <ann@e-fun.example>", To: []string{"support@example.com"},
 		Subject: "Released", Body: "Please call me back."}.Build())
 	var qs []*model.Quarantine
-	d.DB.View(func(tx *store.Tx) error { qs, _ = tx.Quarantined(0); return nil })
+	d.DB.View(func(tx store.Tx) error { qs, _ = tx.Quarantined(0); return nil })
 	if len(qs) != 1 || qs[0].Reason != model.QBlocked {
 		t.Fatalf("quarantine = %+v", qs)
 	}

@@ -43,7 +43,7 @@ func (w *world) settle() {
 	deadline := time.Now().Add(scenarioWait)
 	for {
 		n := 0
-		w.d.DB.View(func(tx *store.Tx) error { n = tx.QueueDepth(); return nil })
+		w.d.DB.View(func(tx store.Tx) error { n = tx.QueueDepth(); return nil })
 		if n == 0 {
 			return
 		}

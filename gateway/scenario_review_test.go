@@ -124,7 +124,7 @@ func TestReloadRemovesStaff(t *testing.T) {
 	for i := 0; i < 50 && d.DB != nil; i++ {
 		d.Flush()
 		var queued int
-		d.DB.View(func(tx *store.Tx) error { queued = tx.QueueDepth(); return nil })
+		d.DB.View(func(tx store.Tx) error { queued = tx.QueueDepth(); return nil })
 		if queued == 0 {
 			break
 		}
@@ -156,7 +156,7 @@ func TestQuarantineReleaseOnce(t *testing.T) {
 		Body: "#ticket 1\n#priority urgent\nFrom my phone.",
 	}.Build())
 	var qs []*model.Quarantine
-	d.DB.View(func(tx *store.Tx) error { qs, _ = tx.Quarantined(0); return nil })
+	d.DB.View(func(tx store.Tx) error { qs, _ = tx.Quarantined(0); return nil })
 	if len(qs) != 1 || qs[0].Reason != model.QAuth {
 		t.Fatalf("quarantine = %+v", qs)
 	}

@@ -26,14 +26,14 @@ func newWorldConfig(t *testing.T, config string) *world {
 func (w *world) user(addr string) *model.User {
 	w.t.Helper()
 	var u *model.User
-	w.d.DB.View(func(tx *store.Tx) error { u, _ = tx.User(addr); return nil })
+	w.d.DB.View(func(tx store.Tx) error { u, _ = tx.User(addr); return nil })
 	return u
 }
 
 func (w *world) quarantined() []*model.Quarantine {
 	w.t.Helper()
 	var qs []*model.Quarantine
-	w.d.DB.View(func(tx *store.Tx) error { qs, _ = tx.Quarantined(0); return nil })
+	w.d.DB.View(func(tx store.Tx) error { qs, _ = tx.Quarantined(0); return nil })
 	return qs
 }
 

@@ -144,7 +144,7 @@ func TestScenarioConversationReplay(t *testing.T) {
 		t.Fatalf("no delivery event on #1: %+v", c)
 	}
 	var u *model.User
-	w.d.DB.View(func(tx *store.Tx) error { u, _ = tx.User(ken); return nil })
+	w.d.DB.View(func(tx store.Tx) error { u, _ = tx.User(ken); return nil })
 	if u == nil || !u.Bouncing {
 		t.Fatalf("Ken not marked bouncing: %+v", u)
 	}
@@ -168,7 +168,7 @@ func TestScenarioConversationReplay(t *testing.T) {
 	if c := lastComment(cs2, model.KindDelivery); c == nil || !strings.Contains(c.Text, mallory) {
 		t.Errorf("no delivery event on #2: %+v", c)
 	}
-	w.d.DB.View(func(tx *store.Tx) error { u, _ = tx.User(mallory); return nil })
+	w.d.DB.View(func(tx store.Tx) error { u, _ = tx.User(mallory); return nil })
 	if u == nil || !u.Bouncing {
 		t.Errorf("the stranger is not marked bouncing: %+v", u)
 	}
@@ -199,7 +199,7 @@ func TestScenarioConversationReplay(t *testing.T) {
 	if st := status(1); st != model.StatusOpen {
 		t.Errorf("requester comment on pending: status %s", st)
 	}
-	w.d.DB.View(func(tx *store.Tx) error { u, _ = tx.User(ken); return nil })
+	w.d.DB.View(func(tx store.Tx) error { u, _ = tx.User(ken); return nil })
 	if u.Bouncing {
 		t.Errorf("Ken still marked bouncing after writing again")
 	}

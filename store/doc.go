@@ -1,13 +1,12 @@
-// Package store keeps everything durable in one bbolt file under data_dir:
-// tickets, comments, raw messages (large ones as fsync'd files referenced
-// from the database), users, indexes, the outbound queue and quarantine.
-//
-// Writes go through one writer goroutine that commits whatever requests are
-// queued in a single transaction: many SMTP sessions share one fsync, and a
-// lone sender is never held back by a timer (group commit without delay).
-// Each request's function may run more than once (when another request in
-// its group fails, the group is retried without it), so functions must not
-// have effects outside the transaction.
+// Package store is the seam between the helpdesk and its storage engine:
+// the interfaces every engine implements, grouped by role (Tickets,
+// Messages, Users, OutboundQueue, Quarantine, Keys, Rates, in one Tx per
+// Update or View; Blobs and Spool for raw mail), the errors they return,
+// and the conformance suite any engine runs (package store/storetest).
+// The records themselves are package store/model; the embedded engine is
+// package store/bolt (one bbolt file under data_dir), opened by the
+// daemon's opener from the configuration. Nothing above this package
+// names an engine.
 //
 // # SPEC 11: Guarantees
 //

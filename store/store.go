@@ -1,511 +1,280 @@
 package store
 
 import (
-	"bytes"
-	"crypto/rand"
-	"encoding/binary"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
-	"sync"
-	"sync/atomic"
+	"io"
 	"time"
 
-	"github.com/klauspost/compress/s2"
-	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
-
 	"helpdesk/store/model"
-)
-
-// SchemaVersion is the version of the bucket layout and value encodings
-// this code writes. Version 2 stores large records and raw messages
-// S2-compressed: a binary that knows only version 1 must refuse such a
-// store rather than misread it.
-const SchemaVersion = 2
-
-// migrations[v] upgrades a store from version v to v+1. Version 0 is a
-// fresh file. Add a function here (never edit an old one) when the layout
-// changes.
-var migrations = map[int]func(*bolt.Tx) error{
-	0: func(*bolt.Tx) error { return nil },
-	// 1 -> 2: values of version 1 (plain JSON, plain or deflated raw)
-	// are still read as they are.
-	1: func(*bolt.Tx) error { return nil },
-}
-
-// The layout. Records written by the same mail share a bucket and sit
-// next to each other (a ticket and its comments, a message and its raw
-// bytes, an outbound mail and its due-queue entry, a user and its address
-// keys), so a commit touches few pages: the fsync'd bytes per mail are
-// what bounds durable ingest.
-var (
-	bMeta       = []byte("meta")
-	bTickets    = []byte("tickets")    // id -> Ticket; id+seq -> Comment
-	bMessages   = []byte("messages")   // id -> Message; id+'r' -> raw bytes (packed)
-	bUsers      = []byte("users")      // id -> User; address -> id; address \0 ticket -> nil (requester)
-	bOutbox     = []byte("outbox")     // id -> Outbound; dueMark+time+id -> nil (the queue)
-	bQuarantine = []byte("quarantine") // id -> Quarantine
-	bRate       = []byte("ratelimit")  // key -> timestamps
-
-	iMsgID  = []byte("idx_msgid")  // Message-ID -> Ref; Message-ID \0 body hash -> message id (dedupe)
-	iStatus = []byte("idx_status") // status \0 ticket id -> nil
-
-	bComments  = bTickets
-	bRaw       = bMessages
-	iUserAddr  = bUsers
-	iRequester = bUsers
-	iDue       = bOutbox
-	iDedupe    = iMsgID
-
-	allBuckets = [][]byte{bMeta, bTickets, bMessages, bUsers, bOutbox, bQuarantine, bRate, iMsgID, iStatus}
-
-	// appendOnly buckets get keys mostly in increasing order: their pages
-	// are filled before splitting (bbolt's default of half full doubles
-	// the pages written).
-	appendOnly = map[string]bool{string(bTickets): true, string(bMessages): true, string(bOutbox): true,
-		string(bQuarantine): true}
 )
 
 // ErrNotFound is returned for a missing ticket, message or record.
 var ErrNotFound = errors.New("not found")
 
-// Options tune Open.
-type Options struct {
-	// LockTimeout bounds the wait for the file lock (another process, e.g.
-	// a running daemon, holds it). Default 2s.
-	LockTimeout time.Duration
-	// ReadOnly opens without the writer (CLI inspection).
-	ReadOnly bool
-	// MaxBatch caps requests per group commit (default 512).
-	MaxBatch int
-	// Now is the clock (tests inject one).
-	Now func() time.Time
-	// Coming, when set, says how many writes are under way: requests
-	// being prepared that will be submitted shortly (the engine's
-	// deliveries in progress, including those already queued). The writer
-	// then waits up to GatherMax for them, so they share the commit: a
-	// lone writer never waits, and none waits longer than GatherMax.
-	Coming    func() int
-	GatherMax time.Duration
-}
-
-// DB is the open store.
-type DB struct {
-	bolt *bolt.DB
-	dir  string
-	now  func() time.Time
-
-	reqs    chan *writeReq
-	coming  func() int
-	gather  time.Duration
-	wg      sync.WaitGroup
-	closeMu sync.RWMutex
-	closed  bool
-
-	// Stats for metrics.
-	Commits   atomic.Int64
-	Batched   atomic.Int64
-	WriteErrs atomic.Int64
-	// The writer's time, in nanoseconds: running the write functions,
-	// committing (bbolt's spill, page writes and fsyncs) and waiting for
-	// writes under way to join a group. Their sum over wall time is how
-	// busy the single writer is, the bound of durable ingest.
-	ApplyNanos, CommitNanos, GatherNanos atomic.Int64
-
-	installID string
-}
-
-type writeReq struct {
-	fn   func(*Tx) error
-	done chan error
-}
-
-// BoltOptions are the bbolt options the store opens its file with (the
-// bench's reference server uses the same).
-func BoltOptions() *bolt.Options {
-	return &bolt.Options{
-		// The free list is written with each commit (about one page
-		// more per commit, 3% for a lone sender): without it, opening
-		// walks every page of the file to rebuild it, which on a
-		// million-ticket store is 3 s with the file in the page cache
-		// and over 2 minutes without, before the daemon listens.
-		NoFreelistSync: false,
-		FreelistType:   bolt.FreelistMapType,
-		// Address space, not memory: a remap (when the file outgrows
-		// the mapping) blocks every transaction, so map generously.
-		InitialMmapSize: 1 << 30,
-	}
-}
-
-// AllocSize is the step the store file grows by: each growth is a
-// truncate and an extra sync inside a commit, so the steps are large.
-const AllocSize = 64 << 20
-
-// DefaultMaxBatch is Options.MaxBatch's default.
-const DefaultMaxBatch = 512
-
-// Open opens (creating if needed) the store in dir.
-func Open(dir string, opt Options) (*DB, error) {
-	if opt.LockTimeout == 0 {
-		opt.LockTimeout = 2 * time.Second
-	}
-	if opt.MaxBatch == 0 {
-		opt.MaxBatch = DefaultMaxBatch
-	}
-	if opt.Now == nil {
-		opt.Now = time.Now
-	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("creating data dir: %w", err)
-	}
-	for _, sub := range []string{"blobs", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o750); err != nil {
-			return nil, fmt.Errorf("creating %s: %w", sub, err)
-		}
-	}
-	// Refuse a damaged file before bbolt maps it (a SIGBUS is no answer).
-	if err := CheckFile(dir); err != nil {
-		return nil, err
-	}
-	path := filepath.Join(dir, "helpdesk.db")
-	bopt := BoltOptions()
-	bopt.Timeout, bopt.ReadOnly = opt.LockTimeout, opt.ReadOnly
-	bdb, err := bolt.Open(path, 0o600, bopt)
-	if err != nil {
-		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, fmt.Errorf("opening %s: the store is locked by another process (is the daemon running?): %w", path, err)
-		}
-		return nil, fmt.Errorf("opening %s: %w", path, err)
-	}
-	bdb.AllocSize = AllocSize
-	db := &DB{bolt: bdb, dir: dir, now: opt.Now, coming: opt.Coming, gather: opt.GatherMax}
-	if db.gather == 0 {
-		db.gather = 2 * time.Millisecond
-	}
-	if !opt.ReadOnly {
-		if err := db.init(); err != nil {
-			bdb.Close()
-			return nil, err
-		}
-		// Spool files of mail that never got its 250 (a crash mid-DATA).
-		cleanTmp(filepath.Join(dir, "tmp"))
-		db.reqs = make(chan *writeReq, 4096)
-		db.wg.Add(1)
-		go db.writer(opt.MaxBatch)
-	}
-	if err := db.bolt.View(func(tx *bolt.Tx) error {
-		if b := tx.Bucket(bMeta); b != nil {
-			db.installID = string(b.Get([]byte("installation_id")))
-		}
-		return nil
-	}); err != nil {
-		bdb.Close()
-		return nil, err
-	}
-	return db, nil
-}
-
-func cleanTmp(dir string) {
-	ents, _ := os.ReadDir(dir)
-	for _, e := range ents {
-		os.Remove(filepath.Join(dir, e.Name()))
-	}
-}
-
-// init creates buckets, runs migrations and creates the installation id and
-// the first reply-token secret on first start.
-func (db *DB) init() error {
-	return db.bolt.Update(func(tx *bolt.Tx) error {
-		for _, b := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return fmt.Errorf("creating bucket %s: %w", b, err)
-			}
-		}
-		meta := tx.Bucket(bMeta)
-		v := 0
-		if raw := meta.Get([]byte("schema_version")); raw != nil {
-			v = int(binary.BigEndian.Uint64(raw))
-		}
-		if v > SchemaVersion {
-			return fmt.Errorf("the store has schema version %d, newer than this binary's %d: use a newer helpdesk", v, SchemaVersion)
-		}
-		for ; v < SchemaVersion; v++ {
-			if err := migrations[v](tx); err != nil {
-				return fmt.Errorf("migrating store from schema %d: %w", v, err)
-			}
-		}
-		if err := meta.Put([]byte("schema_version"), u64(SchemaVersion)); err != nil {
-			return err
-		}
-		if meta.Get([]byte("installation_id")) == nil {
-			id := make([]byte, 8)
-			if _, err := rand.Read(id); err != nil {
-				return err
-			}
-			if err := meta.Put([]byte("installation_id"), []byte(hex.EncodeToString(id))); err != nil {
-				return err
-			}
-		}
-		if meta.Get([]byte("token_keys")) == nil {
-			key, err := newKey(1, db.now())
-			if err != nil {
-				return err
-			}
-			return putJSON(meta, []byte("token_keys"), []model.TokenKey{key})
-		}
-		return nil
-	})
-}
-
-func newKey(id uint8, now time.Time) (model.TokenKey, error) {
-	secret := make([]byte, 32)
-	if _, err := rand.Read(secret); err != nil {
-		return model.TokenKey{}, err
-	}
-	return model.TokenKey{ID: id, Secret: secret, Created: now}, nil
-}
-
-// InstallationID identifies this installation in loop headers.
-func (db *DB) InstallationID() string { return db.installID }
-
-// Dir is the data directory.
-func (db *DB) Dir() string { return db.dir }
-
-// Path is the database file.
-func (db *DB) Path() string { return db.bolt.Path() }
-
 // ErrClosed is returned by Update after Close.
 var ErrClosed = errors.New("store: closed")
 
-// Update runs fn in a write transaction, grouped with other concurrent
-// requests into one commit (one fsync). It returns after the commit is on
-// disk. fn may run more than once; it must not have effects outside tx.
-func (db *DB) Update(fn func(*Tx) error) error {
-	db.closeMu.RLock()
-	if db.closed || db.reqs == nil {
-		db.closeMu.RUnlock()
-		return ErrClosed
-	}
-	r := &writeReq{fn: fn, done: make(chan error, 1)}
-	db.reqs <- r
-	db.closeMu.RUnlock()
-	return <-r.done
+// Store is an open storage engine: transactions over the records, the
+// raw bytes of accepted mail, and what operators ask of the whole.
+type Store interface {
+	// Update runs fn in a write transaction and returns once it is
+	// durable: the engine answers 250 only after that, and one mail's
+	// every effect is one Update. An engine may group concurrent
+	// Updates into one commit, and may run fn more than once (when
+	// another request of its group fails, the group is retried without
+	// it), so fn must have no effect outside tx. An error from fn rolls
+	// back everything fn did.
+	Update(fn func(Tx) error) error
+	// View runs fn in a read-only transaction (a consistent snapshot,
+	// concurrent with writes).
+	View(fn func(Tx) error) error
+
+	Blobs
+
+	// InstallationID identifies this installation in loop headers.
+	InstallationID() string
+	// Stats are the engine's counters for /metrics.
+	Stats() Stats
+	// Backup writes a consistent online backup (a tar archive) to w and
+	// returns how many files it holds.
+	Backup(w io.Writer) (files int, err error)
+	// Close finishes pending writes and releases the store.
+	Close() error
 }
 
-// View runs fn in a read-only transaction (concurrent with writes).
-func (db *DB) View(fn func(*Tx) error) error {
-	return db.bolt.View(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx, db: db}) })
+// Stats are cumulative counters of an engine's writer. An engine leaves
+// zero what it does not measure.
+type Stats struct {
+	Commits int64 // write transactions committed
+	Writes  int64 // Update requests committed (grouped into commits)
+	// The writer's time, in nanoseconds: running write functions,
+	// committing (page writes, fsyncs), and waiting for writes under way
+	// to join a group.
+	ApplyNanos, CommitNanos, GatherNanos int64
+	// PageWrites are page writes by commits.
+	PageWrites int64
 }
 
-func (db *DB) writer(maxBatch int) {
-	defer db.wg.Done()
-	batch := make([]*writeReq, 0, maxBatch)
-	for {
-		r, ok := <-db.reqs
-		if !ok {
-			return
-		}
-		batch = append(batch[:0], r)
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case r, ok := <-db.reqs:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
-		if db.coming != nil && len(batch) < maxBatch && db.coming() > len(batch) {
-			t0 := time.Now()
-			batch = db.gatherMore(batch, maxBatch)
-			db.GatherNanos.Add(int64(time.Since(t0)))
-		}
-		db.commit(batch)
-	}
+// Tx is one transaction: every role's operations. Values returned are
+// copies that stay valid after the transaction. In a View, the writing
+// operations fail.
+type Tx interface {
+	Tickets
+	Messages
+	Users
+	OutboundQueue
+	Quarantine
+	Keys
+	Rates
+	// Now is the store clock.
+	Now() time.Time
+	// Writable reports whether this is a write transaction.
+	Writable() bool
 }
 
-// gatherMore waits, at most db.gather, for writes that are under way to
-// join the batch.
-func (db *DB) gatherMore(batch []*writeReq, maxBatch int) []*writeReq {
-	t := time.NewTimer(db.gather)
-	defer t.Stop()
-	for len(batch) < maxBatch && db.coming() > len(batch) {
-		select {
-		case r, ok := <-db.reqs:
-			if !ok {
-				return batch
-			}
-			batch = append(batch, r)
-		case <-t.C:
-			return batch
-		}
-	}
-	return batch
+// Tickets are tickets and their comments.
+type Tickets interface {
+	// Ticket loads a ticket (ErrNotFound wrapped when there is none).
+	Ticket(id uint64) (*model.Ticket, error)
+	// Routing reads only a ticket's routing fields: cheaper than Ticket
+	// for a scan that skips most tickets.
+	Routing(id uint64) (model.TicketRouting, error)
+	// Resolve follows merges: the ticket that mail for id lands in.
+	Resolve(id uint64) (*model.Ticket, error)
+	// ResolveThread follows merges for a ticket and thread.
+	ResolveThread(id uint64, thread uint32) (*model.Ticket, uint32, error)
+	// NewTicket assigns the next sequential id and stores the ticket.
+	NewTicket(tk *model.Ticket) error
+	// AllocTicketID assigns the next ticket id without storing anything;
+	// the caller stores the ticket with InsertTicket in the same write.
+	AllocTicketID() (uint64, error)
+	// InsertTicket stores a ticket whose id came from AllocTicketID.
+	InsertTicket(tk *model.Ticket) error
+	// PutTicket stores a changed ticket and keeps its indexes current.
+	PutTicket(tk *model.Ticket) error
+	// TicketIDs lists ticket ids, newest first, optionally by status
+	// ("" = all), at most limit (0 = no limit).
+	TicketIDs(status string, limit int) []uint64
+	// TicketsOfRequester lists the tickets an address requested, newest
+	// first.
+	TicketsOfRequester(addr string) []uint64
+	// TicketCount is the number of tickets.
+	TicketCount() int
+
+	// AddComment appends c to tk (its id is tk.LastSeq+1) and stores it;
+	// the caller stores tk afterwards.
+	AddComment(tk *model.Ticket, c *model.Comment) error
+	// PutComment rewrites an existing comment.
+	PutComment(c *model.Comment) error
+	// Comment loads one comment.
+	Comment(ticket uint64, id uint32) (*model.Comment, error)
+	// Comments lists a ticket's comments, oldest first.
+	Comments(ticket uint64) ([]*model.Comment, error)
 }
 
-// SetComing installs the Coming hook after Open (the engine is created
-// after the store).
-func (db *DB) SetComing(f func() int) { db.coming = f }
+// Messages are accepted mail's records, their raw bytes kept in the
+// store, the duplicate check and the Message-ID index.
+type Messages interface {
+	// AddMessage stores a mail's record and, unless m.Blob names a
+	// committed spool, its raw bytes.
+	AddMessage(m *model.Message, raw []byte) error
+	// AddPackedMessage is AddMessage with raw bytes prepared by
+	// Blobs.PackRaw.
+	AddPackedMessage(m *model.Message, packed []byte) error
+	// ReserveMessage gives m its id and stores its raw bytes (packed)
+	// and its identity (Message-ID and body hash), not the record: the
+	// caller stores that with PutMessage in the same write. A second
+	// message with the same identity is refused with ErrDuplicate.
+	ReserveMessage(m *model.Message, packed []byte) error
+	// PutMessage rewrites a message record.
+	PutMessage(m *model.Message) error
+	// Message loads a message record.
+	Message(id uint64) (*model.Message, error)
+	// RawInline returns the raw bytes of a message kept in the store (nil
+	// when they are in a blob).
+	RawInline(id uint64) []byte
+	// Duplicate returns the message stored with this Message-ID and body
+	// hash, or nil.
+	Duplicate(msgID, hash string) (*model.Message, error)
+	// MessageCount is the number of stored messages.
+	MessageCount() int
+	// ForEachMessage calls fn for every message record in order.
+	ForEachMessage(fn func(*model.Message) error) error
+	// IndexMessageID records where a Message-ID belongs; an existing
+	// entry is kept (the first ticket to see an id owns it).
+	IndexMessageID(id string, ref model.Ref) error
+	// LookupMessageID finds where a Message-ID belongs.
+	LookupMessageID(id string) (model.Ref, bool)
+}
 
-// commit runs a group in one transaction. When one function fails, the
-// transaction is rolled back, that request gets its error, and the rest
-// is retried without it (bbolt's Batch does the same).
-func (db *DB) commit(batch []*writeReq) {
-	for len(batch) > 0 {
-		failed := -1
-		var fnErr error
-		t0 := time.Now()
-		var applied time.Duration
-		err := db.bolt.Update(func(btx *bolt.Tx) error {
-			tx := &Tx{tx: btx, db: db}
-			defer func() { applied = time.Since(t0) }()
-			for i, r := range batch {
-				if err := safeRun(r.fn, tx); err != nil {
-					failed, fnErr = i, err
-					return err
-				}
-			}
-			return nil
-		})
-		db.ApplyNanos.Add(int64(applied))
-		db.CommitNanos.Add(int64(time.Since(t0) - applied))
-		if failed >= 0 {
-			batch[failed].done <- fnErr
-			db.WriteErrs.Add(1)
-			batch = append(batch[:failed], batch[failed+1:]...)
-			continue
-		}
+// Users are everyone who mailed us or whom we mailed, by normalized
+// address.
+type Users interface {
+	// User finds a user by normalized address (ErrNotFound).
+	User(addr string) (*model.User, error)
+	// UserAway reports whether the user at addr is marked away (false
+	// when there is none).
+	UserAway(addr string) (bool, error)
+	// UserByID loads a user.
+	UserByID(id uint64) (*model.User, error)
+	// EnsureUser returns the user for addr, creating it on first sight.
+	EnsureUser(addr, name string) (*model.User, error)
+	// NewUser registers a user for an address that has none and indexes
+	// the address; the caller stores the record with PutUser.
+	NewUser(addr, name string) (*model.User, error)
+	// PutUser stores a changed user.
+	PutUser(u *model.User) error
+}
+
+// OutboundQueue is the durable queue of outbound mail inside a
+// transaction.
+type OutboundQueue interface {
+	// Enqueue adds an outbound mail (queued, due at NextAttempt or now).
+	Enqueue(o *model.Outbound) error
+	// Outbound loads a queue item.
+	Outbound(id uint64) (*model.Outbound, error)
+	// PutOutbound stores a changed item; prevDue is the NextAttempt it
+	// was queued under.
+	PutOutbound(o *model.Outbound, prevDue time.Time) error
+	// Due returns queued items due at or before now, oldest first, at
+	// most limit.
+	Due(now time.Time, limit int) ([]*model.Outbound, error)
+	// NextDue is the earliest next attempt of a queued item (zero: none).
+	NextDue() time.Time
+	// QueueDepth is the number of queued items.
+	QueueDepth() int
+	// ForEachOutbound calls fn for every item, newest first.
+	ForEachOutbound(fn func(*model.Outbound) error) error
+}
+
+// Quarantine is mail kept aside with no effect on any ticket.
+type Quarantine interface {
+	AddQuarantine(q *model.Quarantine) error
+	QuarantineRecord(id uint64) (*model.Quarantine, error)
+	PutQuarantine(q *model.Quarantine) error
+	// Quarantined lists records, newest first, at most limit (0: all).
+	Quarantined(limit int) ([]*model.Quarantine, error)
+}
+
+// Keys are the reply-token key ring.
+type Keys interface {
+	// Keys returns the key ring as stored.
+	Keys() ([]model.TokenKey, error)
+	// RotateKey retires the current key and adds a new one; retired
+	// keys are dropped once past grace.
+	RotateKey(grace time.Duration) error
+}
+
+// Rates are the state that limits and round robins keep across restarts.
+type Rates interface {
+	// RateAllow records an event for key when fewer than limit fell
+	// within window (ending at the store clock's now) and reports
+	// whether it did.
+	RateAllow(key string, window time.Duration, limit int) (bool, error)
+	// RateAllowAt is RateAllow at the caller's time.
+	RateAllowAt(key string, now time.Time, window time.Duration, limit int) (bool, error)
+	// RateAllowEach records one event under every key when each stays
+	// within its limit; otherwise it records nothing and returns the
+	// index of the first key at its limit (-1: all recorded).
+	RateAllowEach(now time.Time, window time.Duration, keys []string, limits []int) (int, error)
+	// RateCountAt returns how many events for key fell within the window
+	// ending at now, without recording one.
+	RateCountAt(key string, now time.Time, window time.Duration) int
+	// Counter adds delta to a named counter and returns the new value.
+	Counter(name string, delta uint64) (uint64, error)
+}
+
+// Blobs hold the raw bytes of accepted mail outside the records.
+type Blobs interface {
+	// NewSpool starts receiving one message body: up to threshold bytes
+	// in memory, the rest where the engine keeps large bodies.
+	NewSpool(threshold int64) Spool
+	// PackRaw prepares raw bytes for AddPackedMessage (compression, say),
+	// outside the write so the writer does not spend the CPU.
+	PackRaw(raw []byte) []byte
+	// OpenRaw opens the raw bytes of a stored message.
+	OpenRaw(m *model.Message) (io.ReadCloser, error)
+}
+
+// Spool receives one message body while it streams in.
+type Spool interface {
+	io.Writer
+	// Size is the number of bytes written.
+	Size() int64
+	// Spooled reports whether the body went out of memory.
+	Spooled() bool
+	// Bytes returns the in-memory body (nil when spooled); not to be used
+	// after Close.
+	Bytes() []byte
+	// Reader reads the whole body from the start.
+	Reader() (io.Reader, error)
+	// Commit makes a spooled body durable before the record naming it is
+	// committed, and returns its name for Message.Blob ("" when the body
+	// stays in memory).
+	Commit() (string, error)
+	// Close releases the spool; an uncommitted body is discarded.
+	Close() error
+}
+
+// ResolveWith follows merges from ticket id and thread, loading tickets
+// with load (the engine passes its own per-write copies; engines use it
+// for ResolveThread).
+func ResolveWith(load func(uint64) (*model.Ticket, error), id uint64, thread uint32) (*model.Ticket, uint32, error) {
+	for i := 0; i < 64; i++ {
+		tk, err := load(id)
 		if err != nil {
-			db.WriteErrs.Add(1)
-			err = fmt.Errorf("committing: %w", err)
-		} else {
-			db.Commits.Add(1)
-			db.Batched.Add(int64(len(batch)))
+			return nil, 0, err
 		}
-		for _, r := range batch {
-			r.done <- err
+		if tk.MergedInto == 0 {
+			return tk, thread, nil
 		}
-		return
-	}
-}
-
-func safeRun(fn func(*Tx) error, tx *Tx) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("panic in store write: %v", p)
+		if nt, ok := tk.MergedThreads[thread]; ok {
+			thread = nt
+		} else if thread != 0 {
+			thread = 0
 		}
-	}()
-	return fn(tx)
-}
-
-// Close stops the writer after pending writes and closes the file.
-func (db *DB) Close() error {
-	db.closeMu.Lock()
-	if db.closed {
-		db.closeMu.Unlock()
-		return nil
+		id = tk.MergedInto
 	}
-	db.closed = true
-	if db.reqs != nil {
-		close(db.reqs)
-	}
-	db.closeMu.Unlock()
-	db.wg.Wait()
-	return db.bolt.Close()
-}
-
-func u64(v uint64) []byte {
-	b := make([]byte, 8)
-	binary.BigEndian.PutUint64(b, v)
-	return b
-}
-
-func putJSON(b *bolt.Bucket, key []byte, v any) error {
-	data, err := marshal(v)
-	if err != nil {
-		return err
-	}
-	return b.Put(key, data)
-}
-
-// encBufs are marshal's scratch buffers.
-var encBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// Records are JSON. One of compressMin bytes or more (a comment with a
-// mail's text, usually) is stored S2-compressed behind the byte valS2,
-// which no JSON text starts with: a commit writes pages, and a 4 KiB
-// comment then takes part of a page instead of two.
-const (
-	valS2       = 0x02
-	compressMin = 1 << 10
-)
-
-// marshal is json.Marshal without HTML escaping (<, > and & are stored as
-// themselves, which every JSON decoder reads the same): a third less CPU
-// for records carrying a mail's text; large records are compressed. The
-// result is a fresh slice, as bbolt keeps values until the commit.
-func marshal(v any) ([]byte, error) {
-	buf := encBufs.Get().(*bytes.Buffer)
-	defer encBufs.Put(buf)
-	buf.Reset()
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-	if len(b) >= compressMin {
-		out := make([]byte, 1+s2.MaxEncodedLen(len(b)))
-		out[0] = valS2
-		c := s2.Encode(out[1:], b)
-		if len(c) < len(b)*9/10 {
-			return out[:1+len(c)], nil
-		}
-	}
-	return append(make([]byte, 0, len(b)), b...), nil
-}
-
-// unmarshal reads a record marshal wrote.
-func unmarshal(data []byte, v any) error {
-	if len(data) > 0 && data[0] == valS2 {
-		d, err := s2.Decode(nil, data[1:])
-		if err != nil {
-			return fmt.Errorf("decompressing a stored record: %w", err)
-		}
-		data = d
-	}
-	return json.Unmarshal(data, v)
-}
-
-func getJSON(b *bolt.Bucket, key []byte, v any) error {
-	data := b.Get(key)
-	if data == nil {
-		return ErrNotFound
-	}
-	return unmarshal(data, v)
-}
-
-// BoltStats exposes bbolt's statistics (pages written, times) for
-// benchmarks.
-func (db *DB) BoltStats() bolt.Stats { return db.bolt.Stats() }
-
-// DebugBuckets describes the buckets' shapes (for benchmarks).
-func (db *DB) DebugBuckets() string {
-	var b strings.Builder
-	db.bolt.View(func(tx *bolt.Tx) error {
-		return tx.ForEach(func(name []byte, bk *bolt.Bucket) error {
-			s := bk.Stats()
-			fmt.Fprintf(&b, "\n%-16s keys %6d depth %d branch %4d leaf %5d inline %d", name, s.KeyN, s.Depth, s.BranchPageN, s.LeafPageN, s.InlineBucketN)
-			return nil
-		})
-	})
-	return b.String()
+	return nil, 0, fmt.Errorf("ticket %d: merge chain too long", id)
 }

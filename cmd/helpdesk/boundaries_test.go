@@ -43,6 +43,39 @@ var boundaries = []struct {
 		"the command planner is pure: it reads a snapshot and returns changes as values, it never reaches the store or the edges"},
 }
 
+// confined are outside modules only some trees of ours may import
+// directly (paths relative to the module): the storage engine's library
+// stays behind the store seam, so a second engine replaces one package.
+var confined = []struct {
+	module string
+	only   string
+	why    string
+}{
+	{"go.etcd.io/bbolt", "store",
+		"bbolt is the embedded engine's library: only the store packages use it, the rest see package store's interfaces"},
+}
+
+// confinedViolations lists every direct import (test files' included) of a
+// confined module from outside the trees allowed to.
+func confinedViolations(mod string, pkgs map[string]*listedPkg) []string {
+	var out []string
+	for _, c := range confined {
+		for _, path := range slices.Sorted(maps.Keys(pkgs)) {
+			if under(path, mod+"/"+c.only) {
+				continue
+			}
+			p := pkgs[path]
+			for _, q := range slices.Concat(p.Imports, p.TestImports, p.XTestImports) {
+				if under(q, c.module) {
+					out = append(out, path+" → "+q+": "+c.why)
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
 // listedPkg is what `go list -json` says of one package of the module.
 type listedPkg struct {
 	ImportPath   string
@@ -198,7 +231,7 @@ func TestPackageBoundaries(t *testing.T) {
 			t.Fatalf("go list ./... did not list %s/%s: the rules below would check nothing", mod, must)
 		}
 	}
-	for _, v := range violations(mod, pkgs) {
+	for _, v := range append(violations(mod, pkgs), confinedViolations(mod, pkgs)...) {
 		t.Errorf("forbidden import %s", v)
 	}
 }
@@ -228,5 +261,10 @@ func TestBoundaryViolations(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("violations:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	want = []string{"m/gateway/bench → go.etcd.io/bbolt: " + confined[0].why}
+	pkgs["m/gateway/bench"].TestImports = []string{"go.etcd.io/bbolt"}
+	if got = confinedViolations("m", pkgs); !slices.Equal(got, want) {
+		t.Errorf("confined violations:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -344,7 +344,7 @@ func (c *cli) api(writable bool) (control.API, func(), bool) {
 		// a while; waiting is better than failing.
 		lock = 30 * time.Second
 	}
-	db, err := store.Open(cfg.DataDir, store.Options{LockTimeout: lock, ReadOnly: !writable})
+	db, err := daemon.OpenStore(cfg, daemon.StoreOptions{LockTimeout: lock, ReadOnly: !writable})
 	if err != nil {
 		c.fail(1, "%v", err)
 		return nil, nil, false
@@ -759,7 +759,7 @@ func (c *cli) restore(path string) int {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return c.fail(1, "%v", err)
 	}
-	n, err := store.Restore(f, cfg.DataDir)
+	n, err := daemon.RestoreStore(cfg, f)
 	if err != nil {
 		return c.fail(1, "restore failed: %v", err)
 	}

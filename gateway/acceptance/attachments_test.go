@@ -12,6 +12,7 @@ import (
 
 	"helpdesk/gateway/internal/testkit"
 	"helpdesk/store"
+	"helpdesk/store/bolt"
 	"helpdesk/store/model"
 )
 
@@ -191,11 +192,11 @@ func TestAttachmentsQueuedByOlderBinaryAreRecovered(t *testing.T) {
 
 	// Make the store look as the older binary left it. Ticket 2's
 	// comment also loses its message, so its files cannot be found.
-	db, err := store.Open(e.Dir, store.Options{})
+	db, err := bolt.Open(e.Dir, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = db.Update(func(tx *store.Tx) error {
+	err = db.Update(func(tx store.Tx) error {
 		var items []*model.Outbound
 		if err := tx.ForEachOutbound(func(o *model.Outbound) error {
 			if len(o.Attach) > 0 {

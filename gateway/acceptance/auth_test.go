@@ -10,6 +10,7 @@ import (
 
 	"helpdesk/gateway/internal/testkit"
 	"helpdesk/store"
+	"helpdesk/store/bolt"
 	"helpdesk/store/model"
 	"helpdesk/threading/token"
 )
@@ -157,12 +158,12 @@ trusted_authserv_ids = ["` + relayID + `"]`})
 func TestStaffTokenMaxAge(t *testing.T) {
 	dir := t.TempDir()
 	created := time.Now().Add(-40 * 24 * time.Hour)
-	db, err := store.Open(dir, store.Options{Now: func() time.Time { return created }})
+	db, err := bolt.Open(dir, bolt.Options{Now: func() time.Time { return created }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var stored []model.TokenKey
-	err = db.View(func(tx *store.Tx) error { stored, err = tx.Keys(); return err })
+	err = db.View(func(tx store.Tx) error { stored, err = tx.Keys(); return err })
 	db.Close()
 	if err != nil || len(stored) != 1 {
 		t.Fatalf("reading the token key: %v %v", stored, err)

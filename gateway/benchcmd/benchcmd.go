@@ -43,7 +43,7 @@ assignment, relays outbound mail to an in-bench sink (which harvests the
 reply tokens the mix answers), authenticates staff by reply token
 (auth.staff = ["token"]: agent replies go to the agent's notification
 token) and answers its DMARC lookups from a loopback DNS stub (NXDOMAIN).
--tickets N writes N tickets straight into a store (store.Open + Tx, the
+-tickets N writes N tickets straight into a store (bolt.Open + Tx, the
 records and indexes a mail-opened ticket has) before the daemon starts, then
 alternates runs on an empty store and on the filled one.
 

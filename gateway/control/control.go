@@ -122,7 +122,7 @@ type QuarantineView struct {
 // Local implements API over an open store (and an engine for inject and
 // release when the daemon is not running).
 type Local struct {
-	DB     *store.DB
+	DB     store.Store
 	Engine *engine.Engine
 	// Worker is the daemon's outbound worker (nil in the CLI).
 	Worker *outbound.Worker
@@ -140,7 +140,7 @@ func nonNil(l []string) []string {
 // Tickets lists tickets, newest first.
 func (l *Local) Tickets(status string, limit int) ([]TicketSummary, error) {
 	var out []TicketSummary
-	err := l.DB.View(func(tx *store.Tx) error {
+	err := l.DB.View(func(tx store.Tx) error {
 		for _, id := range tx.TicketIDs(status, limit) {
 			tk, err := tx.Ticket(id)
 			if err != nil {
@@ -157,7 +157,7 @@ func (l *Local) Tickets(status string, limit int) ([]TicketSummary, error) {
 // Show returns one ticket with its threads and comments.
 func (l *Local) Show(id uint64) (*TicketView, error) {
 	var v *TicketView
-	err := l.DB.View(func(tx *store.Tx) error {
+	err := l.DB.View(func(tx store.Tx) error {
 		tk, err := tx.Ticket(id)
 		if err != nil {
 			return err
@@ -238,7 +238,7 @@ func (l *Local) Outbox(limit int) (*OutboxView, error) {
 	if l.Worker != nil {
 		v.Relay = l.Worker.Relay()
 	}
-	err := l.DB.View(func(tx *store.Tx) error {
+	err := l.DB.View(func(tx store.Tx) error {
 		return tx.ForEachOutbound(func(o *model.Outbound) error {
 			switch o.State {
 			case model.OutQueued:
@@ -269,7 +269,7 @@ func (l *Local) OutboxRetry(ids []uint64, allFailed bool) (int, error) {
 // Quarantine lists quarantined records, newest first.
 func (l *Local) Quarantine(limit int) ([]model.Quarantine, error) {
 	var out []model.Quarantine
-	err := l.DB.View(func(tx *store.Tx) error {
+	err := l.DB.View(func(tx store.Tx) error {
 		qs, err := tx.Quarantined(limit)
 		for _, q := range qs {
 			out = append(out, *q)
@@ -284,7 +284,7 @@ func (l *Local) Quarantine(limit int) ([]model.Quarantine, error) {
 func (l *Local) QuarantineShow(id uint64) (*QuarantineView, error) {
 	var q *model.Quarantine
 	var m *model.Message
-	err := l.DB.View(func(tx *store.Tx) error {
+	err := l.DB.View(func(tx store.Tx) error {
 		var err error
 		if q, err = tx.QuarantineRecord(id); err != nil {
 			return fmt.Errorf("quarantine record %d: %w", id, err)
@@ -324,7 +324,7 @@ func (l *Local) RotateKey() (int, error) {
 	if l.Engine != nil {
 		grace = l.Engine.Config().Threading.SecretGracePeriod.D()
 	}
-	err := l.DB.Update(func(tx *store.Tx) error {
+	err := l.DB.Update(func(tx store.Tx) error {
 		if err := tx.RotateKey(grace); err != nil {
 			return err
 		}

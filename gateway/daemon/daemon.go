@@ -30,7 +30,7 @@ type Daemon struct {
 	reloadRefused atomic.Pointer[refusal]
 
 	Config   *config.Config
-	DB       *store.DB
+	DB       store.Store
 	Engine   *engine.Engine
 	Worker   *outbound.Worker
 	SMTP     *gateway.Server
@@ -72,7 +72,15 @@ func Start(cfg *config.Config, opt Options) (d *Daemon, err error) {
 			partial.closeAll()
 		}
 	}()
-	d.DB, err = store.Open(cfg.DataDir, store.Options{Now: opt.Now})
+	// The store is opened before the engine that tells it of deliveries
+	// under way: it asks through eng once the engine exists.
+	var eng atomic.Pointer[engine.Engine]
+	d.DB, err = OpenStore(cfg, StoreOptions{Now: opt.Now, Coming: func() int {
+		if e := eng.Load(); e != nil {
+			return e.Coming()
+		}
+		return 0
+	}})
 	if err != nil {
 		return nil, err
 	}
@@ -84,6 +92,7 @@ func Start(cfg *config.Config, opt Options) (d *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
+	eng.Store(d.Engine)
 	var signer *auth.Signer
 	if cfg.Outbound.DKIMKeyFile != "" {
 		signer, err = auth.LoadSigner(cfg.Outbound.DKIMDomain, cfg.Outbound.DKIMSelector, cfg.Outbound.DKIMKeyFile)

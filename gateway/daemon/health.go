@@ -21,7 +21,7 @@ func (d *Daemon) healthChecks() []healthCheck {
 	return []healthCheck{
 		// The store answers a read.
 		{"store", func() error {
-			return d.DB.View(func(tx *store.Tx) error { _ = tx.TicketCount(); return nil })
+			return d.DB.View(func(tx store.Tx) error { _ = tx.TicketCount(); return nil })
 		}},
 		// Deliveries' store writes succeed (a store that reads fine may
 		// fail every write, and then every mail gets 451).

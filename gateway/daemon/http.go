@@ -100,21 +100,31 @@ func (d *Daemon) metricsRegistry() *prometheus.Registry {
 	atomicCounter("helpdesk_outbound_failed_total", "Mails given up on.", &wm.Failed)
 	atomicCounter("helpdesk_outbound_possible_duplicates_total", "Deliveries repeated after an interrupted attempt.", &wm.Duplicates)
 
-	atomicCounter("helpdesk_store_commits_total", "Store write transactions committed.", &d.DB.Commits)
-	atomicCounter("helpdesk_store_writes_total", "Store write requests committed (grouped into commits).", &d.DB.Batched)
-	atomicCounter("helpdesk_store_apply_nanoseconds_total", "Time the store writer spent running write functions.", &d.DB.ApplyNanos)
-	atomicCounter("helpdesk_store_commit_nanoseconds_total", "Time the store writer spent committing (page writes, fsyncs).", &d.DB.CommitNanos)
-	counter("helpdesk_store_page_writes_total", "Page writes by commits (one per page, or per run of overflow pages).",
-		func() int64 { bs := d.DB.BoltStats(); return bs.TxStats.GetWrite() }, nil)
-	atomicCounter("helpdesk_store_gather_nanoseconds_total", "Time the store writer waited for writes under way to join a group.", &d.DB.GatherNanos)
+	// The store engine's counters, read at scrape time (an engine leaves
+	// zero what it does not measure).
+	storeCounter := func(name, help string, field func(store.Stats) int64) {
+		counter(name, help, func() int64 { return field(d.DB.Stats()) }, nil)
+	}
+	storeCounter("helpdesk_store_commits_total", "Store write transactions committed.",
+		func(s store.Stats) int64 { return s.Commits })
+	storeCounter("helpdesk_store_writes_total", "Store write requests committed (grouped into commits).",
+		func(s store.Stats) int64 { return s.Writes })
+	storeCounter("helpdesk_store_apply_nanoseconds_total", "Time the store writer spent running write functions.",
+		func(s store.Stats) int64 { return s.ApplyNanos })
+	storeCounter("helpdesk_store_commit_nanoseconds_total", "Time the store writer spent committing (page writes, fsyncs).",
+		func(s store.Stats) int64 { return s.CommitNanos })
+	storeCounter("helpdesk_store_page_writes_total", "Page writes by commits (one per page, or per run of overflow pages).",
+		func(s store.Stats) int64 { return s.PageWrites })
+	storeCounter("helpdesk_store_gather_nanoseconds_total", "Time the store writer waited for writes under way to join a group.",
+		func(s store.Stats) int64 { return s.GatherNanos })
 	gauge("helpdesk_outbound_queued", "Mails waiting in the outbound queue.", func() int64 {
 		var n int
-		d.DB.View(func(tx *store.Tx) error { n = tx.QueueDepth(); return nil })
+		d.DB.View(func(tx store.Tx) error { n = tx.QueueDepth(); return nil })
 		return int64(n)
 	})
 	gauge("helpdesk_tickets", "Tickets in the store.", func() int64 {
 		var n int
-		d.DB.View(func(tx *store.Tx) error { n = tx.TicketCount(); return nil })
+		d.DB.View(func(tx store.Tx) error { n = tx.TicketCount(); return nil })
 		return int64(n)
 	})
 	return reg

@@ -93,7 +93,7 @@ func (e *Engine) InjectEnvelope(ctx context.Context, raw []byte, opt InjectOptio
 func (e *Engine) Release(ctx context.Context, id uint64) (Result, error) {
 	var q *model.Quarantine
 	var msg *model.Message
-	err := e.db.View(func(tx *store.Tx) error {
+	err := e.db.View(func(tx store.Tx) error {
 		var err error
 		if q, err = tx.QuarantineRecord(id); err != nil {
 			return fmt.Errorf("quarantine record %d: %w", id, err)
@@ -125,7 +125,7 @@ func (e *Engine) Release(ctx context.Context, id uint64) (Result, error) {
 	e.verifyTokens(cfg, in)
 	var res Result
 	var enq int
-	err = e.db.Update(func(tx *store.Tx) error {
+	err = e.db.Update(func(tx store.Tx) error {
 		a := &applier{e: e, cfg: cfg, tx: tx, in: in, now: tx.Now(), release: q}
 		if err := a.run(); err != nil {
 			return err

@@ -29,7 +29,7 @@ type applier struct {
 	sentIDs map[string]bool
 	e       *Engine
 	cfg     *config.Config
-	tx      *store.Tx
+	tx      store.Tx
 	in      *inbound
 	now     time.Time
 

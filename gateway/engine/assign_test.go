@@ -33,7 +33,7 @@ groups = ["sales"]
 	put := func(n int, assignee string) {
 		for done := 0; done < n; {
 			k := min(5000, n-done)
-			if err := h.db.Update(func(tx *store.Tx) error {
+			if err := h.db.Update(func(tx store.Tx) error {
 				for i := 0; i < k; i++ {
 					tk := &model.Ticket{Subject: fmt.Sprintf("Waiting %d", done+i), Status: model.StatusOpen, Priority: "normal",
 						Mailbox: "support@example.com", Group: "sales", Requester: "ken@e-fun.example", Assignee: assignee,
@@ -68,7 +68,7 @@ groups = ["sales"]
 	}
 	assigned := func() int {
 		n := 0
-		h.db.View(func(tx *store.Tx) error {
+		h.db.View(func(tx store.Tx) error {
 			for _, id := range tx.TicketIDs(model.StatusOpen, 0) {
 				if tk, _ := tx.Ticket(id); tk.Assignee != "" {
 					n++
@@ -79,7 +79,7 @@ groups = ["sales"]
 		return n - busy
 	}
 	scan := time.Now()
-	h.db.View(func(tx *store.Tx) error {
+	h.db.View(func(tx store.Tx) error {
 		for _, id := range tx.TicketIDs(model.StatusOpen, 0) {
 			if _, err := tx.Routing(id); err != nil {
 				return err

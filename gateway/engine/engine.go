@@ -71,7 +71,7 @@ type Result struct {
 // Engine is shared by all SMTP sessions and the CLI's inject.
 type Engine struct {
 	cfg  atomic.Pointer[config.Config]
-	db   *store.DB
+	db   store.Store
 	log  *slog.Logger
 	auth atomic.Pointer[Authenticator]
 	now  func() time.Time
@@ -98,6 +98,12 @@ type Engine struct {
 	ackLogged     time.Time
 	ackUnreported int
 }
+
+// Coming is how many deliveries are on their way to their store write
+// (parsing, spooling; not those waiting on DNS). Whoever opens the store
+// may give it to an engine that groups commits (bolt.Options.Coming), so
+// the writer waits briefly for them to share one.
+func (e *Engine) Coming() int { return int(e.coming.Load()) }
 
 // Busy reports whether mail is coming in: a delivery is under way or one
 // started in the last 50ms. The outbound worker yields to ingest then.
@@ -131,7 +137,7 @@ type Options struct {
 }
 
 // New creates an engine over an open store.
-func New(cfg *config.Config, db *store.DB, opt Options) (*Engine, error) {
+func New(cfg *config.Config, db store.Store, opt Options) (*Engine, error) {
 	e := &Engine{db: db, log: opt.Logger, now: opt.Now}
 	if opt.Auth != nil {
 		e.SetAuthenticator(opt.Auth)
@@ -143,9 +149,6 @@ func New(cfg *config.Config, db *store.DB, opt Options) (*Engine, error) {
 		e.now = time.Now
 	}
 	e.cfg.Store(cfg)
-	// Deliveries under way are about to write: the store's writer lets
-	// them share a commit (bounded wait; a lone sender never waits).
-	db.SetComing(func() int { return int(e.coming.Load()) })
 	if err := e.ReloadKeys(); err != nil {
 		return nil, err
 	}
@@ -164,12 +167,12 @@ func (e *Engine) SetConfig(c *config.Config) { e.cfg.Store(c) }
 func (e *Engine) SetAuthenticator(a Authenticator) { e.auth.Store(&a) }
 
 // DB is the store.
-func (e *Engine) DB() *store.DB { return e.db }
+func (e *Engine) DB() store.Store { return e.db }
 
 // ReloadKeys reads the reply-token keys from the store.
 func (e *Engine) ReloadKeys() error {
 	var stored []model.TokenKey
-	err := e.db.View(func(tx *store.Tx) error {
+	err := e.db.View(func(tx store.Tx) error {
 		var err error
 		stored, err = tx.Keys()
 		return err
@@ -206,7 +209,7 @@ func (e *Engine) keyring() *token.Keyring {
 type inbound struct {
 	env     Envelope
 	mail    *threading.Mail
-	raw     []byte // packed (store.PackRaw); nil when spooled
+	raw     []byte // packed (store.Blobs.PackRaw); nil when spooled
 	blob    string
 	size    int64
 	sender  string // normalized From (plus tag stripped when configured)
@@ -226,7 +229,7 @@ type rcptToken struct {
 // Deliver stores and applies one accepted mail. It returns only after the
 // message and everything it caused are committed and fsync'd; an error
 // means nothing was stored and the client must retry (451).
-func (e *Engine) Deliver(ctx context.Context, env Envelope, sp *store.Spool) (Result, error) {
+func (e *Engine) Deliver(ctx context.Context, env Envelope, sp store.Spool) (Result, error) {
 	e.inflight.Add(1)
 	defer e.inflight.Add(-1)
 	e.coming.Add(1)
@@ -279,12 +282,12 @@ func (e *Engine) Deliver(ctx context.Context, env Envelope, sp *store.Spool) (Re
 			return Result{}, fmt.Errorf("spooling message: %w", err)
 		}
 	} else {
-		in.raw = store.PackRaw(sp.Bytes())
+		in.raw = e.db.PackRaw(sp.Bytes())
 	}
 
 	var res Result
 	var enqueued int
-	err = e.db.Update(func(tx *store.Tx) error {
+	err = e.db.Update(func(tx store.Tx) error {
 		a := &applier{e: e, cfg: cfg, tx: tx, in: in, now: tx.Now()}
 		if err := a.run(); err != nil {
 			return err
@@ -378,7 +381,7 @@ func (e *Engine) ackLimited(res Result, env Envelope, from string) {
 		"skipped", n, "next_log_after", ackLogEvery.String())
 }
 
-func readerAt(sp *store.Spool) (io.ReaderAt, bool) {
+func readerAt(sp store.Spool) (io.ReaderAt, bool) {
 	r, err := sp.Reader()
 	if err != nil {
 		return nil, false

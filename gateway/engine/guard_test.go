@@ -1,14 +1,10 @@
 package engine
 
 import (
-	"encoding/binary"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	bolt "go.etcd.io/bbolt"
-
-	"helpdesk/store"
+	"helpdesk/store/bolt"
 )
 
 // When the guard cannot read the ticket's comments it cannot tell
@@ -24,25 +20,10 @@ func TestGuardFailsClosedWhenCommentsUnreadable(t *testing.T) {
 	// Corrupt the stored record of comment 1 of ticket 1.
 	dir := h.cfg.DataDir
 	h.db.Close()
-	bdb, err := bolt.Open(filepath.Join(dir, "helpdesk.db"), 0o600, nil)
-	if err != nil {
+	if err := bolt.DamageComment(dir, 1, 1); err != nil {
 		t.Fatal(err)
 	}
-	key := make([]byte, 12)
-	binary.BigEndian.PutUint64(key, 1)
-	binary.BigEndian.PutUint32(key[8:], 1)
-	err = bdb.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte("tickets"))
-		if b == nil || b.Get(key) == nil {
-			t.Fatal("test setup: comment 1 of ticket 1 not found under its key in bucket tickets")
-		}
-		return b.Put(key, []byte("{not json"))
-	})
-	bdb.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(dir, store.Options{})
+	db, err := bolt.Open(dir, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"helpdesk/config"
 	"helpdesk/store"
+	"helpdesk/store/bolt"
 	"helpdesk/store/model"
 	"helpdesk/threading"
 	"helpdesk/threading/machine"
@@ -18,7 +19,7 @@ import (
 type harness struct {
 	t   *testing.T
 	e   *Engine
-	db  *store.DB
+	db  store.Store
 	cfg *config.Config
 }
 
@@ -41,7 +42,7 @@ groups = ["support"]
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := store.Open(cfg.DataDir, store.Options{})
+	db, err := bolt.Open(cfg.DataDir, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,9 +68,9 @@ func (h *harness) apply(env Envelope, raw string, tweak func(*inbound)) (Result,
 	if tweak != nil {
 		tweak(in)
 	}
-	in.raw = store.PackRaw([]byte(raw))
+	in.raw = h.db.PackRaw([]byte(raw))
 	var res Result
-	err := h.db.Update(func(tx *store.Tx) error {
+	err := h.db.Update(func(tx store.Tx) error {
 		a := &applier{e: h.e, cfg: cfg, tx: tx, in: in, now: tx.Now()}
 		if err := a.run(); err != nil {
 			return err
@@ -84,7 +85,7 @@ func (h *harness) apply(env Envelope, raw string, tweak func(*inbound)) (Result,
 func (h *harness) outbox(kind string) []*model.Outbound {
 	h.t.Helper()
 	var out []*model.Outbound
-	h.db.View(func(tx *store.Tx) error {
+	h.db.View(func(tx store.Tx) error {
 		return tx.ForEachOutbound(func(o *model.Outbound) error {
 			if kind == "" || o.Kind == kind {
 				out = append(out, o)

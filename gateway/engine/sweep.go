@@ -18,7 +18,7 @@ func (e *Engine) Sweep() (int, error) {
 	}
 	now := e.now()
 	var due []uint64
-	err := e.db.View(func(tx *store.Tx) error {
+	err := e.db.View(func(tx store.Tx) error {
 		for _, id := range tx.TicketIDs(model.StatusResolved, 0) {
 			tk, err := tx.Ticket(id)
 			if err != nil {
@@ -34,7 +34,7 @@ func (e *Engine) Sweep() (int, error) {
 		return 0, err
 	}
 	n := 0
-	err = e.db.Update(func(tx *store.Tx) error {
+	err = e.db.Update(func(tx store.Tx) error {
 		n = 0
 		for _, id := range due {
 			tk, err := tx.Ticket(id)

@@ -7,6 +7,7 @@ import (
 
 	"helpdesk/config"
 	"helpdesk/store"
+	"helpdesk/store/bolt"
 	"helpdesk/store/model"
 )
 
@@ -22,7 +23,7 @@ address = "support@example.com"
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := store.Open(cfg.DataDir, store.Options{Now: clock})
+	db, err := bolt.Open(cfg.DataDir, bolt.Options{Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +39,7 @@ address = "support@example.com"
 		}
 	}
 	// Ticket 1 resolved now, ticket 2 stays open.
-	db.Update(func(tx *store.Tx) error {
+	db.Update(func(tx store.Tx) error {
 		tk, _ := tx.Ticket(1)
 		tk.Status = model.StatusResolved
 		r := now
@@ -53,7 +54,7 @@ address = "support@example.com"
 	if n, err := e.Sweep(); err != nil || n != 1 {
 		t.Fatalf("sweep after the deadline closed %d (%v), want 1", n, err)
 	}
-	db.View(func(tx *store.Tx) error {
+	db.View(func(tx store.Tx) error {
 		one, _ := tx.Ticket(1)
 		two, _ := tx.Ticket(2)
 		if one.Status != model.StatusClosed || one.ClosedAt == nil {

@@ -9,7 +9,7 @@ import (
 
 // view adapts a store transaction to threading.View: lookups resolve
 // merged tickets to the survivor.
-type view struct{ tx *store.Tx }
+type view struct{ tx store.Tx }
 
 func (v view) LookupMessageID(id string) (threading.MsgRef, bool) {
 	r, ok := v.tx.LookupMessageID(id)

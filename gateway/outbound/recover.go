@@ -34,7 +34,7 @@ func (w *Worker) recoverAttachments(o *model.Outbound) (*model.Outbound, error) 
 		return nil, fail("the mail includes no comment to find them through")
 	}
 	var msg *model.Message
-	err := w.db.View(func(tx *store.Tx) error {
+	err := w.db.View(func(tx store.Tx) error {
 		c, err := tx.Comment(o.Include.Ticket, o.Include.Comment)
 		if err != nil {
 			return fmt.Errorf("reading comment %d of ticket %d: %w", o.Include.Comment, o.Include.Ticket, err)

@@ -34,7 +34,7 @@ type Worker struct {
 	// attempts used the settings that were just fixed).
 	settingsGen atomic.Int64
 
-	db     *store.DB
+	db     store.Store
 	cfg    func() *config.Config
 	log    *slog.Logger
 	signer *auth.Signer
@@ -108,7 +108,7 @@ type RelayStatus struct {
 }
 
 // New creates a worker. signer may be nil (no DKIM signing).
-func New(db *store.DB, cfg func() *config.Config, log *slog.Logger, signer *auth.Signer) *Worker {
+func New(db store.Store, cfg func() *config.Config, log *slog.Logger, signer *auth.Signer) *Worker {
 	return &Worker{db: db, cfg: cfg, log: log, signer: signer, now: time.Now, wake: make(chan struct{}, 1), Parallel: 4,
 		Gather: 50 * time.Millisecond, YieldMax: time.Second, YieldAge: 10 * time.Second,
 		inflight: map[uint64]bool{}, relay: RelayStatus{State: "unknown"}}
@@ -217,7 +217,7 @@ func (w *Worker) drain(yield bool) (int, time.Time) {
 	w.inflMu.Lock()
 	busy := maps.Clone(w.inflight)
 	w.inflMu.Unlock()
-	err := w.db.View(func(tx *store.Tx) error {
+	err := w.db.View(func(tx store.Tx) error {
 		due, err := tx.Due(now, batchMax+len(busy))
 		for _, o := range due {
 			if !busy[o.ID] && len(ready) < batchMax {
@@ -267,7 +267,7 @@ func (w *Worker) drain(yield bool) (int, time.Time) {
 		// Record the attempts as started, in one write: a crash between
 		// the relay's acceptance and the results below is then detected
 		// and logged as a possible duplicate (SPEC 11).
-		err := w.db.Update(func(tx *store.Tx) error {
+		err := w.db.Update(func(tx store.Tx) error {
 			for _, o := range ready {
 				x := *o
 				x.Started = now
@@ -591,7 +591,7 @@ func (w *Worker) record(cfg *config.Config, items []*model.Outbound, errs []erro
 			w.log.Warn("outbound attempt failed; will retry", "id", o.ID, "rcpt", o.Rcpt, "err", err, "retry_in", backoff)
 		}
 	}
-	err := w.db.Update(func(tx *store.Tx) error {
+	err := w.db.Update(func(tx store.Tx) error {
 		for i, o := range items {
 			// The round holds these items: nobody else changes them, so
 			// the snapshot is current (no need to read them back).
@@ -635,7 +635,7 @@ func (w *Worker) record(cfg *config.Config, items []*model.Outbound, errs []erro
 
 func (w *Worker) commentText(ticket uint64, id uint32) (string, error) {
 	var text string
-	err := w.db.View(func(tx *store.Tx) error {
+	err := w.db.View(func(tx store.Tx) error {
 		c, err := tx.Comment(ticket, id)
 		if err == nil {
 			text = c.Text
@@ -647,7 +647,7 @@ func (w *Worker) commentText(ticket uint64, id uint32) (string, error) {
 
 func (w *Worker) openRaw(id uint64) (rc io.ReadCloser, err error) {
 	var m *model.Message
-	err = w.db.View(func(tx *store.Tx) error {
+	err = w.db.View(func(tx store.Tx) error {
 		m, err = tx.Message(id)
 		return err
 	})
@@ -883,15 +883,15 @@ var ErrNotRetryable = errors.New("already sent")
 // made due now (after a configuration fix, without waiting for its
 // backoff). It works on a store no daemon uses; a running daemon's
 // worker does it through Worker.Requeue. It returns how many it requeued.
-func Requeue(db *store.DB, now time.Time, ids []uint64, allFailed bool, skip func(uint64) bool) (int, error) {
+func Requeue(db store.Store, now time.Time, ids []uint64, allFailed bool, skip func(uint64) bool) (int, error) {
 	return requeue(db, now, ids, allFailed, allFailed, skip)
 }
 
 // requeue makes items due now: ids, failed items (failed), and queued
 // items waiting for a retry after an error (waiting).
-func requeue(db *store.DB, now time.Time, ids []uint64, failed, waiting bool, skip func(uint64) bool) (int, error) {
+func requeue(db store.Store, now time.Time, ids []uint64, failed, waiting bool, skip func(uint64) bool) (int, error) {
 	n := 0
-	err := db.Update(func(tx *store.Tx) error {
+	err := db.Update(func(tx store.Tx) error {
 		var items []*model.Outbound
 		if failed || waiting {
 			// Failed mail, and mail waiting for a retry after an error

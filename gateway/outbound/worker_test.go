@@ -12,6 +12,7 @@ import (
 
 	"helpdesk/config"
 	"helpdesk/store"
+	"helpdesk/store/bolt"
 	"helpdesk/store/model"
 )
 
@@ -19,13 +20,13 @@ import (
 // queued for the next start (it must not take as long as the backlog).
 func TestRunStopsAfterTheRoundUnderWay(t *testing.T) {
 	dir := t.TempDir()
-	db, err := store.Open(dir, store.Options{})
+	db, err := bolt.Open(dir, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	const n = 6 * batchMax
-	if err := db.Update(func(tx *store.Tx) error {
+	if err := db.Update(func(tx store.Tx) error {
 		for i := 0; i < n; i++ {
 			if err := tx.Enqueue(&model.Outbound{Kind: "ack", MailFrom: "support@example.com", Rcpt: "ken@example.net",
 				From: "Support <support@example.com>", To: []string{"ken@example.net"}, Subject: "Re: x", MessageID: "id" + string(rune('a'+i%26)) + "@example.com",
@@ -56,7 +57,7 @@ func TestRunStopsAfterTheRoundUnderWay(t *testing.T) {
 	}
 	sent := int(w.Metrics.Sent.Load())
 	var queued int
-	db.View(func(tx *store.Tx) error { queued = tx.QueueDepth(); return nil })
+	db.View(func(tx store.Tx) error { queued = tx.QueueDepth(); return nil })
 	if sent == 0 || sent > 2*batchMax || sent+queued != n {
 		t.Errorf("after shutdown: %d sent, %d still queued of %d (want at most two rounds sent, the rest queued)", sent, queued, n)
 	}

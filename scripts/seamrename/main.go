@@ -2,7 +2,10 @@
 
 // Command seamrename rewrites the module's Go files for the store seam
 // (issue 13 item 5): the model types that moved from package store to
-// package store/model are named model.X instead of store.X. It is a
+// package store/model are named model.X instead of store.X; opening the
+// bbolt engine is bolt.Open (store/bolt); the concrete *store.DB, *store.Tx
+// and *store.Spool become the interfaces store.Store, store.Tx and
+// store.Spool. It is a
 // script rather than a one-off edit so that a branch rebased onto a main
 // others keep editing can run it again instead of resolving conflicts by
 // hand: it only rewrites what still names the old places, so a second run
@@ -35,10 +38,18 @@ import (
 const (
 	storePath = "helpdesk/store"
 	modelPath = "helpdesk/store/model"
+	boltPath  = "helpdesk/store/bolt"
 )
 
 // moved are the identifiers that left package store for store/model.
 var moved = map[string]bool{}
+
+// toBolt are the identifiers that left package store for the bbolt
+// engine, store/bolt (opening it and its file's own tools).
+var toBolt = map[string]bool{
+	"Open": true, "Options": true, "DefaultMaxBatch": true, "Restore": true,
+	"CheckFile": true, "ErrDamaged": true, "SchemaVersion": true,
+}
 
 func init() {
 	for _, n := range strings.Fields(`
@@ -57,7 +68,11 @@ func init() {
 
 // typeRenames are store types whose pointer form callers used and which
 // are now interfaces of package store: *store.X becomes store.Y.
-var typeRenames = map[string]string{}
+var typeRenames = map[string]string{
+	"Tx":    "Tx",
+	"DB":    "Store",
+	"Spool": "Spool",
+}
 
 type edit struct {
 	start, end int
@@ -137,7 +152,7 @@ func rewrite(path string, inStore bool) (bool, error) {
 		} else {
 			name = p[strings.LastIndex(p, "/")+1:]
 		}
-		if name == "model" && p != modelPath && (storeName != "" || inStore) {
+		if (name == "model" && p != modelPath || name == "bolt" && p != boltPath) && (storeName != "" || inStore) {
 			return false, fmt.Errorf("imports %s as model: rename that import first", p)
 		}
 	}
@@ -160,6 +175,8 @@ func rewrite(path string, inStore bool) (bool, error) {
 			case *ast.SelectorExpr:
 				if isStore(n.X) && moved[n.Sel.Name] {
 					edits = append(edits, edit{off(n.X.Pos()), off(n.X.End()), "model"})
+				} else if isStore(n.X) && toBolt[n.Sel.Name] {
+					edits = append(edits, edit{off(n.X.Pos()), off(n.X.End()), "bolt"})
 				}
 			}
 			return true
@@ -172,33 +189,60 @@ func rewrite(path string, inStore bool) (bool, error) {
 		return false, nil
 	}
 
-	// Does the file still use the store import after the edits?
-	storeUsed := false
+	// Which of the three packages does the file use after the edits?
+	used := map[string]bool{}
+	if inStore {
+		used[modelPath] = true
+	}
 	if storeName != "" {
 		ast.Inspect(f, func(n ast.Node) bool {
-			if sel, ok := n.(*ast.SelectorExpr); ok && isStore(sel.X) && !moved[sel.Sel.Name] {
-				storeUsed = true
+			if sel, ok := n.(*ast.SelectorExpr); ok && isStore(sel.X) {
+				switch {
+				case moved[sel.Sel.Name]:
+					used[modelPath] = true
+				case toBolt[sel.Sel.Name]:
+					used[boltPath] = true
+				default:
+					used[storePath] = true
+				}
+			}
+			if st, ok := n.(*ast.StarExpr); ok {
+				if sel, ok := st.X.(*ast.SelectorExpr); ok && isStore(sel.X) && typeRenames[sel.Sel.Name] != "" {
+					used[storePath] = true
+				}
 			}
 			return true
 		})
 	}
-	hasModel := false
+	has := map[string]bool{}
 	for _, im := range f.Imports {
-		if p, _ := strconv.Unquote(im.Path.Value); p == modelPath {
-			hasModel = true
+		p, _ := strconv.Unquote(im.Path.Value)
+		has[p] = true
+	}
+	var add []string
+	for _, p := range []string{modelPath, boltPath} {
+		if used[p] && !has[p] {
+			add = append(add, p)
 		}
 	}
-	if !hasModel {
-		switch {
-		case storeSpec != nil && !storeUsed:
-			edits = append(edits, edit{off(storeSpec.Pos()), off(storeSpec.End()), strconv.Quote(modelPath)})
-		case storeSpec != nil:
-			edits = append(edits, edit{off(storeSpec.End()), off(storeSpec.End()), "\n\t" + strconv.Quote(modelPath)})
-		default:
-			edits = append(edits, importEdit(f, off))
+	switch {
+	case storeSpec != nil && !used[storePath] && len(add) > 0:
+		// The store import becomes the first new one, the rest follow it.
+		text := strconv.Quote(add[0])
+		for _, p := range add[1:] {
+			text += "\n\t" + strconv.Quote(p)
 		}
-	} else if storeSpec != nil && !storeUsed {
+		edits = append(edits, edit{off(storeSpec.Pos()), off(storeSpec.End()), text})
+	case storeSpec != nil && !used[storePath]:
 		edits = append(edits, edit{off(storeSpec.Pos()), off(storeSpec.End()), ""})
+	case storeSpec != nil:
+		for _, p := range add {
+			edits = append(edits, edit{off(storeSpec.End()), off(storeSpec.End()), "\n\t" + strconv.Quote(p)})
+		}
+	default:
+		for _, p := range add {
+			edits = append(edits, importEdit(f, off, p))
+		}
 	}
 
 	sort.Slice(edits, func(i, j int) bool { return edits[i].start > edits[j].start })
@@ -222,18 +266,18 @@ func rewrite(path string, inStore bool) (bool, error) {
 }
 
 // importEdit adds the model import to a file of package store.
-func importEdit(f *ast.File, off func(token.Pos) int) edit {
+func importEdit(f *ast.File, off func(token.Pos) int, path string) edit {
 	for _, d := range f.Decls {
 		if g, ok := d.(*ast.GenDecl); ok && g.Tok == token.IMPORT {
 			if g.Lparen.IsValid() {
 				// A group of its own after the others (the project's imports
 				// come after the standard library's and third parties').
-				return edit{off(g.Rparen), off(g.Rparen), "\n\t" + strconv.Quote(modelPath) + "\n"}
+				return edit{off(g.Rparen), off(g.Rparen), "\n\t" + strconv.Quote(path) + "\n"}
 			}
-			return edit{off(g.Pos()), off(g.Pos()), "import " + strconv.Quote(modelPath) + "\n"}
+			return edit{off(g.Pos()), off(g.Pos()), "import " + strconv.Quote(path) + "\n"}
 		}
 	}
-	return edit{off(f.Name.End()), off(f.Name.End()), "\n\nimport " + strconv.Quote(modelPath) + "\n"}
+	return edit{off(f.Name.End()), off(f.Name.End()), "\n\nimport " + strconv.Quote(path) + "\n"}
 }
 
 // bareEdits qualifies package store's own references to the moved names:

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"helpdesk/store"
+	"helpdesk/store/bolt"
 )
 
 // Modes.
@@ -317,8 +318,8 @@ func (b *bench) prefilled(mode string) (*Report, error) {
 	data := filepath.Join(dir, "data")
 	before := 0
 	if _, err := os.Stat(filepath.Join(data, "helpdesk.db")); err == nil {
-		if db, err := store.Open(data, store.Options{ReadOnly: true}); err == nil {
-			db.View(func(tx *store.Tx) error { before = tx.TicketCount(); return nil })
+		if db, err := bolt.Open(data, bolt.Options{ReadOnly: true}); err == nil {
+			db.View(func(tx store.Tx) error { before = tx.TicketCount(); return nil })
 			db.Close()
 		}
 	}

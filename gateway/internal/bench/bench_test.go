@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"helpdesk/store"
+	"helpdesk/store/bolt"
 	"helpdesk/store/model"
 )
 
@@ -217,12 +218,12 @@ func TestPrefill(t *testing.T) {
 	if _, err := Prefill(dir, PrefillOptions{Tickets: 1200}); err != nil {
 		t.Fatal(err)
 	}
-	db, err := store.Open(dir, store.Options{ReadOnly: true})
+	db, err := bolt.Open(dir, bolt.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	err = db.View(func(tx *store.Tx) error {
+	err = db.View(func(tx store.Tx) error {
 		if n := tx.TicketCount(); n != 1200 {
 			t.Errorf("%d tickets", n)
 		}
@@ -352,12 +353,12 @@ func TestBenchEndToEnd(t *testing.T) {
 	if len(dirs) != 1 {
 		t.Fatalf("data dirs %v", dirs)
 	}
-	db, err := store.Open(dirs[0], store.Options{ReadOnly: true})
+	db, err := bolt.Open(dirs[0], bolt.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	db.View(func(tx *store.Tx) error {
+	db.View(func(tx store.Tx) error {
 		qs, _ := tx.Quarantined(0)
 		if len(qs) != 0 {
 			t.Errorf("%d mails quarantined, e.g. %+v", len(qs), qs[0])
@@ -474,11 +475,11 @@ func TestPrefilledRunsStartWithEmptyQueue(t *testing.T) {
 	if _, err := Prefill(filepath.Join(pre, "data"), PrefillOptions{Tickets: 200}); err != nil {
 		t.Fatal(err)
 	}
-	db, err := store.Open(filepath.Join(pre, "data"), store.Options{})
+	db, err := bolt.Open(filepath.Join(pre, "data"), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Update(func(tx *store.Tx) error {
+	if err := db.Update(func(tx store.Tx) error {
 		for i := 0; i < 50; i++ {
 			if err := tx.Enqueue(&model.Outbound{Kind: "ack", MailFrom: "support@bench.example", Rcpt: "left@over.example",
 				From: "support@bench.example", To: []string{"left@over.example"}, Subject: "left over",

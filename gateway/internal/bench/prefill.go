@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"helpdesk/store"
+	"helpdesk/store/bolt"
 	"helpdesk/store/model"
 )
 
@@ -40,20 +41,20 @@ func Prefill(dir string, o PrefillOptions) (time.Duration, error) {
 		o.BodyBytes = 1024
 	}
 	start := time.Now()
-	db, err := store.Open(dir, store.Options{})
+	db, err := bolt.Open(dir, bolt.Options{})
 	if err != nil {
 		return 0, err
 	}
 	defer db.Close()
 	var existing int
-	db.View(func(tx *store.Tx) error { existing = tx.TicketCount(); return nil })
+	db.View(func(tx store.Tx) error { existing = tx.TicketCount(); return nil })
 	body := lorem(9, o.BodyBytes)
 	base := time.Now().Add(-3 * 365 * 24 * time.Hour)
 	step := 3 * 365 * 24 * time.Hour / time.Duration(max(o.Tickets, 1))
 	for done := existing; done < o.Tickets; {
 		n := min(o.Batch, o.Tickets-done)
 		first := done
-		err := db.Update(func(tx *store.Tx) error {
+		err := db.Update(func(tx store.Tx) error {
 			for i := first; i < first+n; i++ {
 				if err := prefillOne(tx, i, o.Tickets, body, base.Add(time.Duration(i)*step)); err != nil {
 					return fmt.Errorf("ticket %d: %w", i, err)
@@ -76,7 +77,7 @@ func Prefill(dir string, o PrefillOptions) (time.Duration, error) {
 // ones are closed, as the lifecycle sweep (auto_close_after) leaves them.
 var recentStatus = []string{model.StatusOpen, model.StatusPending, model.StatusWaitingCustomer, model.StatusResolved}
 
-func prefillOne(tx *store.Tx, i, total int, body string, at time.Time) error {
+func prefillOne(tx store.Tx, i, total int, body string, at time.Time) error {
 	requester := fmt.Sprintf("p%d@prefill%d.example", i/3, (i/3)%500)
 	name := fmt.Sprintf("Prefill Customer %d", i/3)
 	msgID := fmt.Sprintf("prefill.%d@client.example", i)

@@ -2,29 +2,26 @@ package bench
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"helpdesk/store"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
+	"helpdesk/store/bolt"
+
 	"github.com/emersion/go-smtp"
-	bolt "go.etcd.io/bbolt"
 )
 
 // Reference is the bench's yardstick: a minimal go-smtp server that stores
 // each raw message in bbolt with the commit strategy of helpdesk's store
-// (store/store.go writer and commit): one writer goroutine takes whatever
+// (store/bolt/store.go writer and commit): one writer goroutine takes whatever
 // requests are queued (at most 512), commits them in one transaction with
 // one fsync, and only then answers 250. It does nothing else: no parsing,
 // no threading, no indexes, no outbound mail.
 type Reference struct {
-	db   *bolt.DB
+	db   *bolt.RawLog
 	srv  *smtp.Server
 	reqs chan *refReq
 	wg   sync.WaitGroup
@@ -38,29 +35,14 @@ type refReq struct {
 	done chan error
 }
 
-// refMaxBatch is store.Options.MaxBatch's default.
-const refMaxBatch = store.DefaultMaxBatch
-
-var refBucket = []byte("raw")
+// refMaxBatch is bolt.Options.MaxBatch's default.
+const refMaxBatch = bolt.DefaultMaxBatch
 
 // StartReference opens (creating) dir/reference.db with the same bbolt
 // options as the store and serves SMTP on listen (e.g. "127.0.0.1:0").
 func StartReference(dir, listen string, maxMessageBytes int64) (*Reference, error) {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, err
-	}
-	bopt := store.BoltOptions()
-	bopt.Timeout = 2 * time.Second
-	db, err := bolt.Open(filepath.Join(dir, "reference.db"), 0o600, bopt)
+	db, err := bolt.OpenRawLog(dir, "reference.db")
 	if err != nil {
-		return nil, err
-	}
-	db.AllocSize = store.AllocSize
-	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(refBucket)
-		return err
-	}); err != nil {
-		db.Close()
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", listen)
@@ -97,9 +79,7 @@ func (r *Reference) Close() error {
 
 // Count is the number of stored messages.
 func (r *Reference) Count() int {
-	n := 0
-	r.db.View(func(tx *bolt.Tx) error { n = tx.Bucket(refBucket).Stats().KeyN; return nil })
-	return n
+	return r.db.Count()
 }
 
 func (r *Reference) writer() {
@@ -123,21 +103,11 @@ func (r *Reference) writer() {
 				break drain
 			}
 		}
-		err := r.db.Update(func(tx *bolt.Tx) error {
-			b := tx.Bucket(refBucket)
-			for _, q := range batch {
-				seq, err := b.NextSequence()
-				if err != nil {
-					return err
-				}
-				var k [8]byte
-				binary.BigEndian.PutUint64(k[:], seq)
-				if err := b.Put(k[:], q.raw); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		raws := make([][]byte, len(batch))
+		for i, q := range batch {
+			raws[i] = q.raw
+		}
+		err := r.db.Append(raws)
 		for _, q := range batch {
 			q.done <- err
 		}

@@ -20,13 +20,13 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
-	bolt "go.etcd.io/bbolt"
 
 	"helpdesk/gateway/control"
 	"helpdesk/gateway/internal/bench"
 	"helpdesk/gateway/internal/dnstest"
 	"helpdesk/gateway/internal/testkit"
 	"helpdesk/store"
+	"helpdesk/store/bolt"
 	"helpdesk/store/model"
 )
 
@@ -525,23 +525,15 @@ func (d *drill) drain(limit time.Duration) bool {
 // check verifies the store in data (no daemon running).
 func (d *drill) check(i int, when string, afterKill bool) {
 	t := d.t
-	path := filepath.Join(d.data, "helpdesk.db")
-	bdb, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
-	if err != nil {
-		t.Errorf("iteration %d %s: bbolt open: %v", i, when, err)
-		return
-	}
-	err = bdb.View(func(tx *bolt.Tx) error {
-		for e := range tx.Check() {
-			t.Errorf("iteration %d %s: bbolt check: %v", i, when, e)
-		}
-		return nil
-	})
-	bdb.Close()
+	found, err := bolt.Verify(d.data)
 	if err != nil {
 		t.Errorf("iteration %d %s: %v", i, when, err)
+		return
 	}
-	db, err := store.Open(d.data, store.Options{ReadOnly: true})
+	for _, e := range found {
+		t.Errorf("iteration %d %s: bbolt check: %v", i, when, e)
+	}
+	db, err := bolt.Open(d.data, bolt.Options{ReadOnly: true})
 	if err != nil {
 		t.Errorf("iteration %d %s: the store does not open: %v", i, when, err)
 		return
@@ -550,7 +542,7 @@ func (d *drill) check(i int, when string, afterKill bool) {
 	msgs := map[string][]*model.Message{}
 	comments := map[string]int{}
 	outbox := map[string]*model.Outbound{}
-	err = db.View(func(tx *store.Tx) error {
+	err = db.View(func(tx store.Tx) error {
 		if err := tx.ForEachMessage(func(m *model.Message) error {
 			id := strings.ToLower(strings.Trim(m.MessageID, "<> "))
 			msgs[id] = append(msgs[id], m)
@@ -673,7 +665,7 @@ func (d *drill) check(i int, when string, afterKill bool) {
 }
 
 // readRaw reads a stored message's raw bytes.
-func readRaw(db *store.DB, m *model.Message) ([]byte, error) {
+func readRaw(db store.Store, m *model.Message) ([]byte, error) {
 	r, err := db.OpenRaw(m)
 	if err != nil {
 		return nil, err

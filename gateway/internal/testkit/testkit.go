@@ -492,7 +492,7 @@ func (d *Daemon) Ticket(id uint64) (*model.Ticket, []*model.Comment) {
 	d.t.Helper()
 	var tk *model.Ticket
 	var cs []*model.Comment
-	err := d.DB.View(func(tx *store.Tx) error {
+	err := d.DB.View(func(tx store.Tx) error {
 		var err error
 		if tk, err = tx.Ticket(id); err != nil {
 			return err
@@ -509,7 +509,7 @@ func (d *Daemon) Ticket(id uint64) (*model.Ticket, []*model.Comment) {
 // TicketCount is the number of tickets.
 func (d *Daemon) TicketCount() int {
 	n := 0
-	d.DB.View(func(tx *store.Tx) error { n = tx.TicketCount(); return nil })
+	d.DB.View(func(tx store.Tx) error { n = tx.TicketCount(); return nil })
 	return n
 }
 

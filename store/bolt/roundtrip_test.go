@@ -1,4 +1,4 @@
-package store
+package bolt
 
 import (
 	"fmt"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"helpdesk/store"
 	"helpdesk/store/model"
 )
 
@@ -227,7 +228,7 @@ func roundTrip(t *testing.T, f *filler) {
 	}
 	const msgID = "round-trip@client.test"
 	db := open()
-	err := db.Update(func(tx *Tx) error {
+	err := db.Update(func(tx store.Tx) error {
 		id, err := tx.AllocTicketID()
 		if err != nil {
 			return err
@@ -274,7 +275,7 @@ func roundTrip(t *testing.T, f *filler) {
 			return err
 		}
 		// The key ring is written as RotateKey and init write it.
-		return putJSON(tx.b(bMeta), []byte("token_keys"), []model.TokenKey{key})
+		return putJSON(tx.(*Tx).b(bMeta), []byte("token_keys"), []model.TokenKey{key})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -287,7 +288,7 @@ func roundTrip(t *testing.T, f *filler) {
 	db = open()
 	defer db.Close()
 	got := map[string][2]any{}
-	err = db.View(func(tx *Tx) error {
+	err = db.View(func(tx store.Tx) error {
 		gtk, err := tx.Ticket(tk.ID)
 		if err != nil {
 			return err
@@ -429,7 +430,7 @@ func fieldDiff(want, got reflect.Value, path string) string {
 // modelStructs are the struct types declared in model.go, the stored
 // model.
 func modelStructs(t *testing.T) []string {
-	af, err := parser.ParseFile(token.NewFileSet(), filepath.Join("model", "model.go"), nil, 0)
+	af, err := parser.ParseFile(token.NewFileSet(), filepath.Join("..", "model", "model.go"), nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,6 @@
 //go:build race
 
-package store
+package bolt
 
 // raceEnabled: the race detector's sync.Pool drops pooled objects at
 // random, so allocation bounds do not hold under -race.

@@ -1,4 +1,4 @@
-package store
+package bolt
 
 import (
 	"bytes"
@@ -24,9 +24,10 @@ const (
 // anyway).
 const packMin = 1 << 10
 
-// PackRaw prepares raw message bytes for AddMessage. Call it outside the
-// write transaction: compression is CPU the single writer should not spend.
-func PackRaw(raw []byte) []byte { return packRaw(raw) }
+// PackRaw prepares raw message bytes for AddPackedMessage. Call it outside
+// the write transaction: compression is CPU the single writer should not
+// spend.
+func (db *DB) PackRaw(raw []byte) []byte { return packRaw(raw) }
 
 func packRaw(raw []byte) []byte {
 	if len(raw) >= packMin {

@@ -1,4 +1,4 @@
-package store
+package bolt
 
 import (
 	"bytes"
@@ -10,10 +10,13 @@ import (
 	"path/filepath"
 	"sync"
 
+	bbolt "go.etcd.io/bbolt"
+
+	"helpdesk/store"
 	"helpdesk/store/model"
 )
 
-// Spool receives a message body: the first threshold bytes in memory, the
+// Spool (store.Spool) receives a message body: the first threshold bytes in memory, the
 // rest in a file under data_dir/tmp. Commit makes a spooled file durable as
 // a content-addressed blob (file and directory fsync'd) before the message
 // record that names it is committed, so a 250 never points at nothing.
@@ -46,7 +49,9 @@ var spoolBufs sync.Pool // of *[]byte, capacity spoolStart to spoolKeep
 
 // NewSpool starts a spool for one message. Close it when the message is
 // handled: what Bytes returned must not be used after that.
-func (db *DB) NewSpool(threshold int64) *Spool {
+func (db *DB) NewSpool(threshold int64) store.Spool { return db.newSpool(threshold) }
+
+func (db *DB) newSpool(threshold int64) *Spool {
 	s := &Spool{dir: db.dir, threshold: threshold}
 	if bp, _ := spoolBufs.Get().(*[]byte); bp != nil {
 		s.buf = *bytes.NewBuffer((*bp)[:0])
@@ -185,15 +190,15 @@ func (db *DB) OpenRaw(m *model.Message) (io.ReadCloser, error) {
 		return f, nil
 	}
 	var raw []byte
-	err := db.View(func(tx *Tx) error {
-		raw = tx.RawInline(m.ID)
+	err := db.bdb.View(func(btx *bbolt.Tx) error {
+		raw = (&Tx{tx: btx, db: db}).RawInline(m.ID)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	if raw == nil {
-		return nil, fmt.Errorf("raw bytes of message %d: %w", m.ID, ErrNotFound)
+		return nil, fmt.Errorf("raw bytes of message %d: %w", m.ID, store.ErrNotFound)
 	}
 	return io.NopCloser(bytes.NewReader(raw)), nil
 }

@@ -1,4 +1,4 @@
-package store
+package bolt
 
 import (
 	"archive/tar"
@@ -18,8 +18,9 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	bbolt "go.etcd.io/bbolt"
 
+	"helpdesk/store"
 	"helpdesk/store/model"
 )
 
@@ -36,7 +37,7 @@ func openTest(t *testing.T) *DB {
 func TestTicketsSequentialAndIndexed(t *testing.T) {
 	db := openTest(t)
 	for i := 1; i <= 3; i++ {
-		err := db.Update(func(tx *Tx) error {
+		err := db.Update(func(tx store.Tx) error {
 			tk := &model.Ticket{Subject: fmt.Sprint("s", i), Requester: "ken@example.com", Status: model.StatusOpen}
 			if err := tx.NewTicket(tk); err != nil {
 				return err
@@ -50,7 +51,7 @@ func TestTicketsSequentialAndIndexed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	err := db.Update(func(tx *Tx) error {
+	err := db.Update(func(tx store.Tx) error {
 		tk, err := tx.Ticket(2)
 		if err != nil {
 			return err
@@ -61,7 +62,7 @@ func TestTicketsSequentialAndIndexed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.View(func(tx *Tx) error {
+	db.View(func(tx store.Tx) error {
 		if got := tx.TicketIDs(model.StatusOpen, 0); fmt.Sprint(got) != "[3 1]" {
 			t.Errorf("open = %v, want [3 1]", got)
 		}
@@ -89,7 +90,7 @@ func TestGroupCommitConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			err := db.Update(func(tx *Tx) error {
+			err := db.Update(func(tx store.Tx) error {
 				return tx.NewTicket(&model.Ticket{Subject: fmt.Sprint(i)})
 			})
 			if err != nil {
@@ -98,7 +99,7 @@ func TestGroupCommitConcurrent(t *testing.T) {
 		}(i)
 	}
 	wg.Wait()
-	db.View(func(tx *Tx) error {
+	db.View(func(tx store.Tx) error {
 		if c := tx.TicketCount(); c != n {
 			t.Errorf("tickets = %d, want %d", c, n)
 		}
@@ -122,7 +123,7 @@ func TestGroupCommitFailureIsolated(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			errs[i] = db.Update(func(tx *Tx) error {
+			errs[i] = db.Update(func(tx store.Tx) error {
 				if err := tx.NewTicket(&model.Ticket{Subject: fmt.Sprint(i)}); err != nil {
 					return err
 				}
@@ -142,14 +143,14 @@ func TestGroupCommitFailureIsolated(t *testing.T) {
 			t.Errorf("request %d: err = %v", i, err)
 		}
 	}
-	db.View(func(tx *Tx) error {
+	db.View(func(tx store.Tx) error {
 		if c := tx.TicketCount(); c != 16 {
 			t.Errorf("tickets = %d, want 16", c)
 		}
 		return nil
 	})
 	// A panicking function is an error, not a crash.
-	if err := db.Update(func(tx *Tx) error { panic("bad") }); err == nil || !strings.Contains(err.Error(), "panic") {
+	if err := db.Update(func(tx store.Tx) error { panic("bad") }); err == nil || !strings.Contains(err.Error(), "panic") {
 		t.Errorf("panic: err = %v", err)
 	}
 }
@@ -161,11 +162,11 @@ func TestReopenKeepsDataAndSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	var keys1 string
-	db.View(func(tx *Tx) error { k, _ := tx.Keys(); keys1 = fmt.Sprint(k); return nil })
+	db.View(func(tx store.Tx) error { k, _ := tx.Keys(); keys1 = fmt.Sprint(k); return nil })
 	id1 := db.InstallationID()
-	db.Update(func(tx *Tx) error { return tx.NewTicket(&model.Ticket{Subject: "x"}) })
+	db.Update(func(tx store.Tx) error { return tx.NewTicket(&model.Ticket{Subject: "x"}) })
 	db.Close()
-	if err := db.Update(func(tx *Tx) error { return nil }); err != ErrClosed {
+	if err := db.Update(func(tx store.Tx) error { return nil }); err != store.ErrClosed {
 		t.Errorf("update after close: %v", err)
 	}
 	db, err = Open(dir, Options{})
@@ -176,7 +177,7 @@ func TestReopenKeepsDataAndSecret(t *testing.T) {
 	if db.InstallationID() != id1 || id1 == "" {
 		t.Errorf("installation id changed: %q -> %q", id1, db.InstallationID())
 	}
-	db.View(func(tx *Tx) error {
+	db.View(func(tx store.Tx) error {
 		k, _ := tx.Keys()
 		if fmt.Sprint(k) != keys1 {
 			t.Error("token keys changed across reopen")
@@ -203,7 +204,7 @@ func TestLockTimeout(t *testing.T) {
 
 func TestDedupeAndMessageIndex(t *testing.T) {
 	db := openTest(t)
-	err := db.Update(func(tx *Tx) error {
+	err := db.Update(func(tx store.Tx) error {
 		m := &model.Message{MessageID: "abc@x", BodyHash: "h1", Disposition: model.DispTicket}
 		if err := tx.AddMessage(m, []byte("raw")); err != nil {
 			return err
@@ -216,7 +217,7 @@ func TestDedupeAndMessageIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.View(func(tx *Tx) error {
+	db.View(func(tx store.Tx) error {
 		if d, _ := tx.Duplicate("ABC@x", "h1"); d == nil || string(tx.RawInline(d.ID)) != "raw" {
 			t.Errorf("duplicate not found: %+v", d)
 		}
@@ -236,7 +237,7 @@ func TestDedupeAndMessageIndex(t *testing.T) {
 
 func TestMergeResolution(t *testing.T) {
 	db := openTest(t)
-	db.Update(func(tx *Tx) error {
+	db.Update(func(tx store.Tx) error {
 		a := &model.Ticket{Subject: "a"}
 		b := &model.Ticket{Subject: "b"}
 		tx.NewTicket(a)
@@ -245,7 +246,7 @@ func TestMergeResolution(t *testing.T) {
 		a.MergedThreads = map[uint32]uint32{1: 3}
 		return tx.PutTicket(a)
 	})
-	db.View(func(tx *Tx) error {
+	db.View(func(tx store.Tx) error {
 		tk, th, err := tx.ResolveThread(1, 1)
 		if err != nil || tk.ID != 2 || th != 3 {
 			t.Errorf("ResolveThread = %v %d %v", tk, th, err)
@@ -261,24 +262,24 @@ func TestOutboxDueOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	db.Update(func(tx *Tx) error {
+	db.Update(func(tx store.Tx) error {
 		tx.Enqueue(&model.Outbound{Rcpt: "a@x", NextAttempt: now.Add(time.Minute)})
 		tx.Enqueue(&model.Outbound{Rcpt: "b@x"})
 		return tx.Enqueue(&model.Outbound{Rcpt: "c@x", NextAttempt: now.Add(-time.Minute)})
 	})
 	var due []*model.Outbound
-	db.View(func(tx *Tx) error { due, _ = tx.Due(now, 10); return nil })
+	db.View(func(tx store.Tx) error { due, _ = tx.Due(now, 10); return nil })
 	if len(due) != 2 || due[0].Rcpt != "c@x" || due[1].Rcpt != "b@x" {
 		t.Fatalf("due = %+v", due)
 	}
 	// Mark one sent: it leaves the due index.
-	db.Update(func(tx *Tx) error {
+	db.Update(func(tx store.Tx) error {
 		o := due[0]
 		prev := o.NextAttempt
 		o.State = model.OutSent
 		return tx.PutOutbound(o, prev)
 	})
-	db.View(func(tx *Tx) error {
+	db.View(func(tx store.Tx) error {
 		due, _ = tx.Due(now.Add(time.Hour), 10)
 		if len(due) != 2 || due[0].Rcpt != "b@x" || due[1].Rcpt != "a@x" {
 			t.Errorf("due after send = %+v", due)
@@ -296,7 +297,7 @@ func TestRateAllow(t *testing.T) {
 	defer db.Close()
 	allowed := 0
 	for i := 0; i < 8; i++ {
-		db.Update(func(tx *Tx) error {
+		db.Update(func(tx store.Tx) error {
 			ok, err := tx.RateAllow("ack:ken", time.Hour, 5)
 			if ok {
 				allowed++
@@ -308,7 +309,7 @@ func TestRateAllow(t *testing.T) {
 		t.Errorf("allowed %d, want 5", allowed)
 	}
 	now = now.Add(61 * time.Minute)
-	db.Update(func(tx *Tx) error {
+	db.Update(func(tx store.Tx) error {
 		if ok, _ := tx.RateAllow("ack:ken", time.Hour, 5); !ok {
 			t.Error("not allowed after the window")
 		}
@@ -340,7 +341,7 @@ func TestSpoolBlobAndBackupRestore(t *testing.T) {
 		t.Fatal("small spooled")
 	}
 	var bigID, smallID uint64
-	db.Update(func(tx *Tx) error {
+	db.Update(func(tx store.Tx) error {
 		m := &model.Message{Blob: rel, Size: 10000}
 		tx.AddMessage(m, nil)
 		bigID = m.ID
@@ -371,7 +372,7 @@ func TestSpoolBlobAndBackupRestore(t *testing.T) {
 	defer rdb.Close()
 	for id, want := range map[uint64]int{bigID: 10000, smallID: 5} {
 		var m *model.Message
-		rdb.View(func(tx *Tx) error { m, err = tx.Message(id); return err })
+		rdb.View(func(tx store.Tx) error { m, err = tx.Message(id); return err })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -399,7 +400,7 @@ func TestGatherComing(t *testing.T) {
 	// Alone: no wait.
 	coming.Store(1)
 	start := time.Now()
-	if err := db.Update(func(tx *Tx) error { return tx.NewTicket(&model.Ticket{Subject: "alone"}) }); err != nil {
+	if err := db.Update(func(tx store.Tx) error { return tx.NewTicket(&model.Ticket{Subject: "alone"}) }); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(start); d > 150*time.Millisecond {
@@ -412,12 +413,12 @@ func TestGatherComing(t *testing.T) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		db.Update(func(tx *Tx) error { return tx.NewTicket(&model.Ticket{Subject: "a"}) })
+		db.Update(func(tx store.Tx) error { return tx.NewTicket(&model.Ticket{Subject: "a"}) })
 	}()
 	time.Sleep(20 * time.Millisecond) // the second arrives while the first gathers
 	go func() {
 		defer wg.Done()
-		db.Update(func(tx *Tx) error { return tx.NewTicket(&model.Ticket{Subject: "b"}) })
+		db.Update(func(tx store.Tx) error { return tx.NewTicket(&model.Ticket{Subject: "b"}) })
 	}()
 	wg.Wait()
 	if n := db.Commits.Load() - before; n != 1 {
@@ -426,7 +427,7 @@ func TestGatherComing(t *testing.T) {
 	// One announced but never coming: the wait ends at GatherMax.
 	coming.Store(5)
 	start = time.Now()
-	db.Update(func(tx *Tx) error { return nil })
+	db.Update(func(tx store.Tx) error { return nil })
 	if d := time.Since(start); d < 150*time.Millisecond || d > 2*time.Second {
 		t.Errorf("gather wait %v, want about GatherMax", d)
 	}
@@ -457,7 +458,7 @@ func TestRawPacking(t *testing.T) {
 		noise[i] = byte(i*7919 + i/13)
 	}
 	ids := map[string]uint64{}
-	db.Update(func(tx *Tx) error {
+	db.Update(func(tx store.Tx) error {
 		for name, raw := range map[string][]byte{"small": small, "big": big, "noise": noise} {
 			m := &model.Message{}
 			if err := tx.AddMessage(m, raw); err != nil {
@@ -467,7 +468,7 @@ func TestRawPacking(t *testing.T) {
 		}
 		return nil
 	})
-	db.View(func(tx *Tx) error {
+	db.View(func(tx store.Tx) error {
 		for name, raw := range map[string][]byte{"small": small, "big": big, "noise": noise} {
 			if got := tx.RawInline(ids[name]); !bytes.Equal(got, raw) {
 				t.Errorf("%s: raw bytes changed (%d vs %d bytes)", name, len(got), len(raw))
@@ -483,13 +484,13 @@ func TestRawPacking(t *testing.T) {
 func TestReserveMessageAndNewUserWriteOnce(t *testing.T) {
 	db := openTest(t)
 	var id uint64
-	err := db.Update(func(tx *Tx) error {
+	err := db.Update(func(tx store.Tx) error {
 		m := &model.Message{MessageID: "once@x", BodyHash: "h"}
-		if err := tx.ReserveMessage(m, PackRaw([]byte("raw bytes"))); err != nil {
+		if err := tx.ReserveMessage(m, packRaw([]byte("raw bytes"))); err != nil {
 			return err
 		}
 		id = m.ID
-		if _, err := tx.Message(id); err != ErrNotFound {
+		if _, err := tx.Message(id); err != store.ErrNotFound {
 			t.Errorf("reserved message has a record before PutMessage: %v", err)
 		}
 		u, err := tx.NewUser("new@x", "New")
@@ -506,7 +507,7 @@ func TestReserveMessageAndNewUserWriteOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.View(func(tx *Tx) error {
+	db.View(func(tx store.Tx) error {
 		m, err := tx.Message(id)
 		if err != nil || m.Ticket != 5 || m.Disposition != model.DispTicket || string(tx.RawInline(id)) != "raw bytes" {
 			t.Errorf("message %d = %+v, %v", id, m, err)
@@ -519,13 +520,13 @@ func TestReserveMessageAndNewUserWriteOnce(t *testing.T) {
 		}
 		return nil
 	})
-	if err := db.Update(func(tx *Tx) error {
+	if err := db.Update(func(tx store.Tx) error {
 		_, err := tx.EnsureUser("other@x", "")
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
-	db.View(func(tx *Tx) error {
+	db.View(func(tx store.Tx) error {
 		if _, err := tx.User("other@x"); err != nil {
 			t.Errorf("EnsureUser did not store the user: %v", err)
 		}
@@ -563,14 +564,14 @@ func TestMarshalKeepsTextExact(t *testing.T) {
 func TestTxUserCopies(t *testing.T) {
 	db := openTest(t)
 	var id uint64
-	if err := db.Update(func(tx *Tx) error {
+	if err := db.Update(func(tx store.Tx) error {
 		u, err := tx.EnsureUser("agent@x", "Agent")
 		id = u.ID
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
-	err := db.Update(func(tx *Tx) error {
+	err := db.Update(func(tx store.Tx) error {
 		u, err := tx.UserByID(id)
 		if err != nil {
 			return err
@@ -598,7 +599,7 @@ func TestTxUserCopies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.View(func(tx *Tx) error {
+	db.View(func(tx store.Tx) error {
 		if u, _ := tx.UserByID(id); !u.Away || u.Name != "Agent" {
 			t.Errorf("stored: %+v", u)
 		}
@@ -649,14 +650,14 @@ func TestRecordCompression(t *testing.T) {
 	}
 	// A stored record is read through the same path.
 	db := openTest(t)
-	db.Update(func(tx *Tx) error {
+	db.Update(func(tx store.Tx) error {
 		tk := &model.Ticket{ID: 1, Subject: "x"}
 		if err := tx.InsertTicket(tk); err != nil {
 			return err
 		}
 		return tx.AddComment(tk, &model.Comment{Text: big.Text})
 	})
-	db.View(func(tx *Tx) error {
+	db.View(func(tx store.Tx) error {
 		cs, err := tx.Comments(1)
 		if err != nil || len(cs) != 1 || cs[0].Text != big.Text {
 			t.Errorf("comments: %v, %d", err, len(cs))
@@ -674,7 +675,7 @@ func TestSchemaVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	setVersion := func(v uint64) {
-		if err := db.bolt.Update(func(btx *bolt.Tx) error {
+		if err := db.bdb.Update(func(btx *bbolt.Tx) error {
 			return btx.Bucket(bMeta).Put([]byte("schema_version"), u64(v))
 		}); err != nil {
 			t.Fatal(err)
@@ -685,7 +686,7 @@ func TestSchemaVersion(t *testing.T) {
 	if db, err = Open(dir, Options{}); err != nil {
 		t.Fatalf("version 1 store: %v", err)
 	}
-	db.bolt.View(func(btx *bolt.Tx) error {
+	db.bdb.View(func(btx *bbolt.Tx) error {
 		if v := btx.Bucket(bMeta).Get([]byte("schema_version")); binary.BigEndian.Uint64(v) != SchemaVersion {
 			t.Errorf("schema version after open = %d", binary.BigEndian.Uint64(v))
 		}

@@ -1,4 +1,4 @@
-package store
+package bolt
 
 import (
 	"archive/tar"
@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	bbolt "go.etcd.io/bbolt"
 
 	"helpdesk/store/model"
 )
@@ -24,7 +24,7 @@ import (
 func (db *DB) Backup(w io.Writer) (files int, err error) {
 	tw := tar.NewWriter(w)
 	var blobs []string
-	err = db.bolt.View(func(btx *bolt.Tx) error {
+	err = db.bdb.View(func(btx *bbolt.Tx) error {
 		now := time.Now()
 		if err := tw.WriteHeader(&tar.Header{Name: "helpdesk.db", Mode: 0o600, Size: btx.Size(), ModTime: now, Typeflag: tar.TypeReg}); err != nil {
 			return err

@@ -1,0 +1,46 @@
+package daemon
+
+import (
+	"io"
+	"time"
+
+	"helpdesk/config"
+	"helpdesk/store"
+	"helpdesk/store/bolt"
+)
+
+// StoreOptions say how a command opens the store.
+type StoreOptions struct {
+	// ReadOnly opens for inspection (no writer).
+	ReadOnly bool
+	// LockTimeout bounds the wait for another process holding the store
+	// (0: the engine's default).
+	LockTimeout time.Duration
+	// Now is the store clock (nil: time.Now).
+	Now func() time.Time
+	// Coming says how many deliveries are on their way to a write
+	// (engine.Engine.Coming): an engine that groups commits waits
+	// briefly for them. Nil: none are announced.
+	Coming func() int
+}
+
+// OpenStore opens the storage engine the configuration names: the
+// embedded bbolt engine in data_dir, today the only one. It is the one
+// place that names an engine, and where that engine's tuning is set;
+// the engine and every command above see only package store's
+// interfaces.
+func OpenStore(cfg *config.Config, o StoreOptions) (store.Store, error) {
+	db, err := bolt.Open(cfg.DataDir, bolt.Options{
+		ReadOnly: o.ReadOnly, LockTimeout: o.LockTimeout, Now: o.Now, Coming: o.Coming,
+	})
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return db, nil
+}
+
+// RestoreStore extracts a backup written by Store.Backup into the
+// configured store, which must be empty, and returns the files written.
+func RestoreStore(cfg *config.Config, r io.Reader) (int, error) {
+	return bolt.Restore(r, cfg.DataDir)
+}

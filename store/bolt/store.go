@@ -1,0 +1,515 @@
+package bolt
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/klauspost/compress/s2"
+	bbolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"helpdesk/store"
+	"helpdesk/store/model"
+)
+
+// SchemaVersion is the version of the bucket layout and value encodings
+// this code writes. Version 2 stores large records and raw messages
+// S2-compressed: a binary that knows only version 1 must refuse such a
+// store rather than misread it.
+const SchemaVersion = 2
+
+// migrations[v] upgrades a store from version v to v+1. Version 0 is a
+// fresh file. Add a function here (never edit an old one) when the layout
+// changes.
+var migrations = map[int]func(*bbolt.Tx) error{
+	0: func(*bbolt.Tx) error { return nil },
+	// 1 -> 2: values of version 1 (plain JSON, plain or deflated raw)
+	// are still read as they are.
+	1: func(*bbolt.Tx) error { return nil },
+}
+
+// The layout. Records written by the same mail share a bucket and sit
+// next to each other (a ticket and its comments, a message and its raw
+// bytes, an outbound mail and its due-queue entry, a user and its address
+// keys), so a commit touches few pages: the fsync'd bytes per mail are
+// what bounds durable ingest.
+var (
+	bMeta       = []byte("meta")
+	bTickets    = []byte("tickets")    // id -> Ticket; id+seq -> Comment
+	bMessages   = []byte("messages")   // id -> Message; id+'r' -> raw bytes (packed)
+	bUsers      = []byte("users")      // id -> User; address -> id; address \0 ticket -> nil (requester)
+	bOutbox     = []byte("outbox")     // id -> Outbound; dueMark+time+id -> nil (the queue)
+	bQuarantine = []byte("quarantine") // id -> Quarantine
+	bRate       = []byte("ratelimit")  // key -> timestamps
+
+	iMsgID  = []byte("idx_msgid")  // Message-ID -> Ref; Message-ID \0 body hash -> message id (dedupe)
+	iStatus = []byte("idx_status") // status \0 ticket id -> nil
+
+	bComments  = bTickets
+	bRaw       = bMessages
+	iUserAddr  = bUsers
+	iRequester = bUsers
+	iDue       = bOutbox
+	iDedupe    = iMsgID
+
+	allBuckets = [][]byte{bMeta, bTickets, bMessages, bUsers, bOutbox, bQuarantine, bRate, iMsgID, iStatus}
+
+	// appendOnly buckets get keys mostly in increasing order: their pages
+	// are filled before splitting (bbolt's default of half full doubles
+	// the pages written).
+	appendOnly = map[string]bool{string(bTickets): true, string(bMessages): true, string(bOutbox): true,
+		string(bQuarantine): true}
+)
+
+// Options tune Open.
+type Options struct {
+	// LockTimeout bounds the wait for the file lock (another process, e.g.
+	// a running daemon, holds it). Default 2s.
+	LockTimeout time.Duration
+	// ReadOnly opens without the writer (CLI inspection).
+	ReadOnly bool
+	// MaxBatch caps requests per group commit (default 512).
+	MaxBatch int
+	// Now is the clock (tests inject one).
+	Now func() time.Time
+	// Coming, when set, says how many writes are under way: requests
+	// being prepared that will be submitted shortly (the engine's
+	// deliveries in progress, including those already queued). The writer
+	// then waits up to GatherMax for them, so they share the commit: a
+	// lone writer never waits, and none waits longer than GatherMax.
+	Coming    func() int
+	GatherMax time.Duration
+}
+
+// DB is the open store.
+type DB struct {
+	bdb *bbolt.DB
+	dir string
+	now func() time.Time
+
+	reqs    chan *writeReq
+	coming  func() int
+	gather  time.Duration
+	wg      sync.WaitGroup
+	closeMu sync.RWMutex
+	closed  bool
+
+	// Stats for metrics.
+	Commits   atomic.Int64
+	Batched   atomic.Int64
+	WriteErrs atomic.Int64
+	// The writer's time, in nanoseconds: running the write functions,
+	// committing (bbolt's spill, page writes and fsyncs) and waiting for
+	// writes under way to join a group. Their sum over wall time is how
+	// busy the single writer is, the bound of durable ingest.
+	ApplyNanos, CommitNanos, GatherNanos atomic.Int64
+
+	installID string
+}
+
+type writeReq struct {
+	fn   func(store.Tx) error
+	done chan error
+}
+
+// boltOptions are the bbolt options the store opens its file with (the
+// bench's reference server uses the same).
+func boltOptions() *bbolt.Options {
+	return &bbolt.Options{
+		// The free list is written with each commit (about one page
+		// more per commit, 3% for a lone sender): without it, opening
+		// walks every page of the file to rebuild it, which on a
+		// million-ticket store is 3 s with the file in the page cache
+		// and over 2 minutes without, before the daemon listens.
+		NoFreelistSync: false,
+		FreelistType:   bbolt.FreelistMapType,
+		// Address space, not memory: a remap (when the file outgrows
+		// the mapping) blocks every transaction, so map generously.
+		InitialMmapSize: 1 << 30,
+	}
+}
+
+// allocSize is the step the store file grows by: each growth is a
+// truncate and an extra sync inside a commit, so the steps are large.
+const allocSize = 64 << 20
+
+// DefaultMaxBatch is Options.MaxBatch's default.
+const DefaultMaxBatch = 512
+
+// Open opens (creating if needed) the store in dir.
+func Open(dir string, opt Options) (*DB, error) {
+	if opt.LockTimeout == 0 {
+		opt.LockTimeout = 2 * time.Second
+	}
+	if opt.MaxBatch == 0 {
+		opt.MaxBatch = DefaultMaxBatch
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("creating data dir: %w", err)
+	}
+	for _, sub := range []string{"blobs", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o750); err != nil {
+			return nil, fmt.Errorf("creating %s: %w", sub, err)
+		}
+	}
+	// Refuse a damaged file before bbolt maps it (a SIGBUS is no answer).
+	if err := CheckFile(dir); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "helpdesk.db")
+	bopt := boltOptions()
+	bopt.Timeout, bopt.ReadOnly = opt.LockTimeout, opt.ReadOnly
+	bdb, err := bbolt.Open(path, 0o600, bopt)
+	if err != nil {
+		if errors.Is(err, berrors.ErrTimeout) {
+			return nil, fmt.Errorf("opening %s: the store is locked by another process (is the daemon running?): %w", path, err)
+		}
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	bdb.AllocSize = allocSize
+	db := &DB{bdb: bdb, dir: dir, now: opt.Now, coming: opt.Coming, gather: opt.GatherMax}
+	if db.gather == 0 {
+		db.gather = 2 * time.Millisecond
+	}
+	if !opt.ReadOnly {
+		if err := db.init(); err != nil {
+			bdb.Close()
+			return nil, err
+		}
+		// Spool files of mail that never got its 250 (a crash mid-DATA).
+		cleanTmp(filepath.Join(dir, "tmp"))
+		db.reqs = make(chan *writeReq, 4096)
+		db.wg.Add(1)
+		go db.writer(opt.MaxBatch)
+	}
+	if err := db.bdb.View(func(tx *bbolt.Tx) error {
+		if b := tx.Bucket(bMeta); b != nil {
+			db.installID = string(b.Get([]byte("installation_id")))
+		}
+		return nil
+	}); err != nil {
+		bdb.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func cleanTmp(dir string) {
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		os.Remove(filepath.Join(dir, e.Name()))
+	}
+}
+
+// init creates buckets, runs migrations and creates the installation id and
+// the first reply-token secret on first start.
+func (db *DB) init() error {
+	return db.bdb.Update(func(tx *bbolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return fmt.Errorf("creating bucket %s: %w", b, err)
+			}
+		}
+		meta := tx.Bucket(bMeta)
+		v := 0
+		if raw := meta.Get([]byte("schema_version")); raw != nil {
+			v = int(binary.BigEndian.Uint64(raw))
+		}
+		if v > SchemaVersion {
+			return fmt.Errorf("the store has schema version %d, newer than this binary's %d: use a newer helpdesk", v, SchemaVersion)
+		}
+		for ; v < SchemaVersion; v++ {
+			if err := migrations[v](tx); err != nil {
+				return fmt.Errorf("migrating store from schema %d: %w", v, err)
+			}
+		}
+		if err := meta.Put([]byte("schema_version"), u64(SchemaVersion)); err != nil {
+			return err
+		}
+		if meta.Get([]byte("installation_id")) == nil {
+			id := make([]byte, 8)
+			if _, err := rand.Read(id); err != nil {
+				return err
+			}
+			if err := meta.Put([]byte("installation_id"), []byte(hex.EncodeToString(id))); err != nil {
+				return err
+			}
+		}
+		if meta.Get([]byte("token_keys")) == nil {
+			key, err := newKey(1, db.now())
+			if err != nil {
+				return err
+			}
+			return putJSON(meta, []byte("token_keys"), []model.TokenKey{key})
+		}
+		return nil
+	})
+}
+
+func newKey(id uint8, now time.Time) (model.TokenKey, error) {
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return model.TokenKey{}, err
+	}
+	return model.TokenKey{ID: id, Secret: secret, Created: now}, nil
+}
+
+// InstallationID identifies this installation in loop headers.
+func (db *DB) InstallationID() string { return db.installID }
+
+// Dir is the data directory.
+func (db *DB) Dir() string { return db.dir }
+
+// Path is the database file.
+func (db *DB) Path() string { return db.bdb.Path() }
+
+// Update runs fn in a write transaction, grouped with other concurrent
+// requests into one commit (one fsync). It returns after the commit is on
+// disk. fn may run more than once; it must not have effects outside tx.
+func (db *DB) Update(fn func(store.Tx) error) error {
+	db.closeMu.RLock()
+	if db.closed || db.reqs == nil {
+		db.closeMu.RUnlock()
+		return store.ErrClosed
+	}
+	r := &writeReq{fn: fn, done: make(chan error, 1)}
+	db.reqs <- r
+	db.closeMu.RUnlock()
+	return <-r.done
+}
+
+// View runs fn in a read-only transaction (concurrent with writes).
+func (db *DB) View(fn func(store.Tx) error) error {
+	return db.bdb.View(func(btx *bbolt.Tx) error { return fn(&Tx{tx: btx, db: db}) })
+}
+
+func (db *DB) writer(maxBatch int) {
+	defer db.wg.Done()
+	batch := make([]*writeReq, 0, maxBatch)
+	for {
+		r, ok := <-db.reqs
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], r)
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r, ok := <-db.reqs:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		if db.coming != nil && len(batch) < maxBatch && db.coming() > len(batch) {
+			t0 := time.Now()
+			batch = db.gatherMore(batch, maxBatch)
+			db.GatherNanos.Add(int64(time.Since(t0)))
+		}
+		db.commit(batch)
+	}
+}
+
+// gatherMore waits, at most db.gather, for writes that are under way to
+// join the batch.
+func (db *DB) gatherMore(batch []*writeReq, maxBatch int) []*writeReq {
+	t := time.NewTimer(db.gather)
+	defer t.Stop()
+	for len(batch) < maxBatch && db.coming() > len(batch) {
+		select {
+		case r, ok := <-db.reqs:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, r)
+		case <-t.C:
+			return batch
+		}
+	}
+	return batch
+}
+
+// commit runs a group in one transaction. When one function fails, the
+// transaction is rolled back, that request gets its error, and the rest
+// is retried without it (bbolt's Batch does the same).
+func (db *DB) commit(batch []*writeReq) {
+	for len(batch) > 0 {
+		failed := -1
+		var fnErr error
+		t0 := time.Now()
+		var applied time.Duration
+		err := db.bdb.Update(func(btx *bbolt.Tx) error {
+			tx := &Tx{tx: btx, db: db}
+			defer func() { applied = time.Since(t0) }()
+			for i, r := range batch {
+				if err := safeRun(r.fn, tx); err != nil {
+					failed, fnErr = i, err
+					return err
+				}
+			}
+			return nil
+		})
+		db.ApplyNanos.Add(int64(applied))
+		db.CommitNanos.Add(int64(time.Since(t0) - applied))
+		if failed >= 0 {
+			batch[failed].done <- fnErr
+			db.WriteErrs.Add(1)
+			batch = append(batch[:failed], batch[failed+1:]...)
+			continue
+		}
+		if err != nil {
+			db.WriteErrs.Add(1)
+			err = fmt.Errorf("committing: %w", err)
+		} else {
+			db.Commits.Add(1)
+			db.Batched.Add(int64(len(batch)))
+		}
+		for _, r := range batch {
+			r.done <- err
+		}
+		return
+	}
+}
+
+func safeRun(fn func(store.Tx) error, tx *Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic in store write: %v", p)
+		}
+	}()
+	return fn(tx)
+}
+
+// Close stops the writer after pending writes and closes the file.
+func (db *DB) Close() error {
+	db.closeMu.Lock()
+	if db.closed {
+		db.closeMu.Unlock()
+		return nil
+	}
+	db.closed = true
+	if db.reqs != nil {
+		close(db.reqs)
+	}
+	db.closeMu.Unlock()
+	db.wg.Wait()
+	return db.bdb.Close()
+}
+
+func u64(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+func putJSON(b *bbolt.Bucket, key []byte, v any) error {
+	data, err := marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, data)
+}
+
+// encBufs are marshal's scratch buffers.
+var encBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// Records are JSON. One of compressMin bytes or more (a comment with a
+// mail's text, usually) is stored S2-compressed behind the byte valS2,
+// which no JSON text starts with: a commit writes pages, and a 4 KiB
+// comment then takes part of a page instead of two.
+const (
+	valS2       = 0x02
+	compressMin = 1 << 10
+)
+
+// marshal is json.Marshal without HTML escaping (<, > and & are stored as
+// themselves, which every JSON decoder reads the same): a third less CPU
+// for records carrying a mail's text; large records are compressed. The
+// result is a fresh slice, as bbolt keeps values until the commit.
+func marshal(v any) ([]byte, error) {
+	buf := encBufs.Get().(*bytes.Buffer)
+	defer encBufs.Put(buf)
+	buf.Reset()
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	if len(b) >= compressMin {
+		out := make([]byte, 1+s2.MaxEncodedLen(len(b)))
+		out[0] = valS2
+		c := s2.Encode(out[1:], b)
+		if len(c) < len(b)*9/10 {
+			return out[:1+len(c)], nil
+		}
+	}
+	return append(make([]byte, 0, len(b)), b...), nil
+}
+
+// unmarshal reads a record marshal wrote.
+func unmarshal(data []byte, v any) error {
+	if len(data) > 0 && data[0] == valS2 {
+		d, err := s2.Decode(nil, data[1:])
+		if err != nil {
+			return fmt.Errorf("decompressing a stored record: %w", err)
+		}
+		data = d
+	}
+	return json.Unmarshal(data, v)
+}
+
+func getJSON(b *bbolt.Bucket, key []byte, v any) error {
+	data := b.Get(key)
+	if data == nil {
+		return store.ErrNotFound
+	}
+	return unmarshal(data, v)
+}
+
+// Stats are the writer's counters and bbolt's page writes.
+func (db *DB) Stats() store.Stats {
+	bs := db.bdb.Stats()
+	return store.Stats{
+		Commits: db.Commits.Load(), Writes: db.Batched.Load(),
+		ApplyNanos: db.ApplyNanos.Load(), CommitNanos: db.CommitNanos.Load(), GatherNanos: db.GatherNanos.Load(),
+		PageWrites: bs.TxStats.GetWrite(),
+	}
+}
+
+// The bbolt engine implements the store's interfaces.
+var (
+	_ store.Store = (*DB)(nil)
+	_ store.Tx    = (*Tx)(nil)
+	_ store.Spool = (*Spool)(nil)
+)
+
+// DebugBuckets describes the buckets' shapes (for benchmarks).
+func (db *DB) DebugBuckets() string {
+	var b strings.Builder
+	db.bdb.View(func(tx *bbolt.Tx) error {
+		return tx.ForEach(func(name []byte, bk *bbolt.Bucket) error {
+			s := bk.Stats()
+			fmt.Fprintf(&b, "\n%-16s keys %6d depth %d branch %4d leaf %5d inline %d", name, s.KeyN, s.Depth, s.BranchPageN, s.LeafPageN, s.InlineBucketN)
+			return nil
+		})
+	})
+	return b.String()
+}
