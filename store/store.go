@@ -12,6 +12,11 @@ import (
 // ErrNotFound is returned for a missing ticket, message or record.
 var ErrNotFound = errors.New("not found")
 
+// ErrDuplicate is returned when a message with the same identity
+// (Message-ID and body hash) is stored already: several writers (or
+// daemons) applying the same mail store it once.
+var ErrDuplicate = errors.New("a message with this Message-ID and body hash is stored already")
+
 // ErrClosed is returned by Update after Close.
 var ErrClosed = errors.New("store: closed")
 

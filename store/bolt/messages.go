@@ -5,8 +5,10 @@ package bolt
 
 import (
 	"encoding/binary"
+	"fmt"
 	"strings"
 
+	"helpdesk/store"
 	"helpdesk/store/model"
 )
 
@@ -34,6 +36,15 @@ func (t *Tx) AddPackedMessage(m *model.Message, packed []byte) error {
 // write, once its ticket and disposition are known (one record write per
 // mail instead of two).
 func (t *Tx) ReserveMessage(m *model.Message, packed []byte) error {
+	// The identity is checked first: nothing of a refused message is
+	// written (its id is not taken either).
+	var dk []byte
+	if m.MessageID != "" && m.BodyHash != "" {
+		dk = dedupeKey(m.MessageID, m.BodyHash)
+		if t.b(iDedupe).Get(dk) != nil {
+			return fmt.Errorf("message %s: %w", m.MessageID, store.ErrDuplicate)
+		}
+	}
 	seq, err := t.b(bMessages).NextSequence()
 	if err != nil {
 		return err
@@ -44,8 +55,8 @@ func (t *Tx) ReserveMessage(m *model.Message, packed []byte) error {
 			return err
 		}
 	}
-	if m.MessageID != "" && m.BodyHash != "" {
-		if err := t.b(iDedupe).Put(dedupeKey(m.MessageID, m.BodyHash), u64(seq)); err != nil {
+	if dk != nil {
+		if err := t.b(iDedupe).Put(dk, u64(seq)); err != nil {
 			return err
 		}
 	}

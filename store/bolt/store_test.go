@@ -6,7 +6,6 @@ import (
 	"compress/flate"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -32,52 +31,6 @@ func openTest(t *testing.T) *DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
-}
-
-func TestTicketsSequentialAndIndexed(t *testing.T) {
-	db := openTest(t)
-	for i := 1; i <= 3; i++ {
-		err := db.Update(func(tx store.Tx) error {
-			tk := &model.Ticket{Subject: fmt.Sprint("s", i), Requester: "ken@example.com", Status: model.StatusOpen}
-			if err := tx.NewTicket(tk); err != nil {
-				return err
-			}
-			if tk.ID != uint64(i) {
-				return fmt.Errorf("ticket id %d, want %d", tk.ID, i)
-			}
-			return tx.AddComment(tk, &model.Comment{Author: "ken@example.com", Visibility: model.Public, Text: "hi"})
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	err := db.Update(func(tx store.Tx) error {
-		tk, err := tx.Ticket(2)
-		if err != nil {
-			return err
-		}
-		tk.Status = model.StatusPending
-		return tx.PutTicket(tk)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.View(func(tx store.Tx) error {
-		if got := tx.TicketIDs(model.StatusOpen, 0); fmt.Sprint(got) != "[3 1]" {
-			t.Errorf("open = %v, want [3 1]", got)
-		}
-		if got := tx.TicketIDs(model.StatusPending, 0); fmt.Sprint(got) != "[2]" {
-			t.Errorf("pending = %v", got)
-		}
-		if got := tx.TicketsOfRequester("ken@example.com"); len(got) != 3 {
-			t.Errorf("requester index = %v", got)
-		}
-		cs, _ := tx.Comments(1)
-		if len(cs) != 1 || cs[0].ID != 1 || cs[0].Text != "hi" {
-			t.Errorf("comments = %+v", cs)
-		}
-		return nil
-	})
 }
 
 // Many concurrent writers share commits, and every write is visible after
@@ -110,48 +63,6 @@ func TestGroupCommitConcurrent(t *testing.T) {
 	}
 	if db.Batched.Load() != n {
 		t.Errorf("batched = %d, want %d", db.Batched.Load(), n)
-	}
-}
-
-// A failing request gets its own error and does not take others down.
-func TestGroupCommitFailureIsolated(t *testing.T) {
-	db := openTest(t)
-	boom := errors.New("boom")
-	var wg sync.WaitGroup
-	errs := make([]error, 20)
-	for i := 0; i < 20; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			errs[i] = db.Update(func(tx store.Tx) error {
-				if err := tx.NewTicket(&model.Ticket{Subject: fmt.Sprint(i)}); err != nil {
-					return err
-				}
-				if i%5 == 0 {
-					return boom
-				}
-				return nil
-			})
-		}(i)
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if i%5 == 0 && !errors.Is(err, boom) {
-			t.Errorf("request %d: err = %v, want boom", i, err)
-		}
-		if i%5 != 0 && err != nil {
-			t.Errorf("request %d: err = %v", i, err)
-		}
-	}
-	db.View(func(tx store.Tx) error {
-		if c := tx.TicketCount(); c != 16 {
-			t.Errorf("tickets = %d, want 16", c)
-		}
-		return nil
-	})
-	// A panicking function is an error, not a crash.
-	if err := db.Update(func(tx store.Tx) error { panic("bad") }); err == nil || !strings.Contains(err.Error(), "panic") {
-		t.Errorf("panic: err = %v", err)
 	}
 }
 
@@ -200,121 +111,6 @@ func TestLockTimeout(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "locked") {
 		t.Fatalf("second open: %v, want a lock error", err)
 	}
-}
-
-func TestDedupeAndMessageIndex(t *testing.T) {
-	db := openTest(t)
-	err := db.Update(func(tx store.Tx) error {
-		m := &model.Message{MessageID: "abc@x", BodyHash: "h1", Disposition: model.DispTicket}
-		if err := tx.AddMessage(m, []byte("raw")); err != nil {
-			return err
-		}
-		if err := tx.IndexMessageID("<ABC@x>", model.Ref{Ticket: 7, Thread: 1}); err != nil {
-			return err
-		}
-		return tx.IndexMessageID("abc@x", model.Ref{Ticket: 9})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.View(func(tx store.Tx) error {
-		if d, _ := tx.Duplicate("ABC@x", "h1"); d == nil || string(tx.RawInline(d.ID)) != "raw" {
-			t.Errorf("duplicate not found: %+v", d)
-		}
-		if d, _ := tx.Duplicate("abc@x", "h2"); d != nil {
-			t.Error("different body counted as duplicate")
-		}
-		if d, _ := tx.Duplicate("", "h1"); d != nil {
-			t.Error("no Message-ID must never dedupe")
-		}
-		r, ok := tx.LookupMessageID("abc@X")
-		if !ok || r.Ticket != 7 || r.Thread != 1 {
-			t.Errorf("lookup = %+v %v (first owner must win)", r, ok)
-		}
-		return nil
-	})
-}
-
-func TestMergeResolution(t *testing.T) {
-	db := openTest(t)
-	db.Update(func(tx store.Tx) error {
-		a := &model.Ticket{Subject: "a"}
-		b := &model.Ticket{Subject: "b"}
-		tx.NewTicket(a)
-		tx.NewTicket(b)
-		a.MergedInto = b.ID
-		a.MergedThreads = map[uint32]uint32{1: 3}
-		return tx.PutTicket(a)
-	})
-	db.View(func(tx store.Tx) error {
-		tk, th, err := tx.ResolveThread(1, 1)
-		if err != nil || tk.ID != 2 || th != 3 {
-			t.Errorf("ResolveThread = %v %d %v", tk, th, err)
-		}
-		return nil
-	})
-}
-
-func TestOutboxDueOrder(t *testing.T) {
-	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	db, err := Open(t.TempDir(), Options{Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.Update(func(tx store.Tx) error {
-		tx.Enqueue(&model.Outbound{Rcpt: "a@x", NextAttempt: now.Add(time.Minute)})
-		tx.Enqueue(&model.Outbound{Rcpt: "b@x"})
-		return tx.Enqueue(&model.Outbound{Rcpt: "c@x", NextAttempt: now.Add(-time.Minute)})
-	})
-	var due []*model.Outbound
-	db.View(func(tx store.Tx) error { due, _ = tx.Due(now, 10); return nil })
-	if len(due) != 2 || due[0].Rcpt != "c@x" || due[1].Rcpt != "b@x" {
-		t.Fatalf("due = %+v", due)
-	}
-	// Mark one sent: it leaves the due index.
-	db.Update(func(tx store.Tx) error {
-		o := due[0]
-		prev := o.NextAttempt
-		o.State = model.OutSent
-		return tx.PutOutbound(o, prev)
-	})
-	db.View(func(tx store.Tx) error {
-		due, _ = tx.Due(now.Add(time.Hour), 10)
-		if len(due) != 2 || due[0].Rcpt != "b@x" || due[1].Rcpt != "a@x" {
-			t.Errorf("due after send = %+v", due)
-		}
-		return nil
-	})
-}
-
-func TestRateAllow(t *testing.T) {
-	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	db, err := Open(t.TempDir(), Options{Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	allowed := 0
-	for i := 0; i < 8; i++ {
-		db.Update(func(tx store.Tx) error {
-			ok, err := tx.RateAllow("ack:ken", time.Hour, 5)
-			if ok {
-				allowed++
-			}
-			return err
-		})
-	}
-	if allowed != 5 {
-		t.Errorf("allowed %d, want 5", allowed)
-	}
-	now = now.Add(61 * time.Minute)
-	db.Update(func(tx store.Tx) error {
-		if ok, _ := tx.RateAllow("ack:ken", time.Hour, 5); !ok {
-			t.Error("not allowed after the window")
-		}
-		return nil
-	})
 }
 
 func TestSpoolBlobAndBackupRestore(t *testing.T) {
@@ -557,54 +353,6 @@ func TestMarshalKeepsTextExact(t *testing.T) {
 	if &again[0] == &data[0] {
 		t.Error("marshal reused its result buffer")
 	}
-}
-
-// Users decoded in a write are kept for its other readers, as copies: a
-// caller changing one without PutUser changes nothing, PutUser is seen.
-func TestTxUserCopies(t *testing.T) {
-	db := openTest(t)
-	var id uint64
-	if err := db.Update(func(tx store.Tx) error {
-		u, err := tx.EnsureUser("agent@x", "Agent")
-		id = u.ID
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	err := db.Update(func(tx store.Tx) error {
-		u, err := tx.UserByID(id)
-		if err != nil {
-			return err
-		}
-		u.Away, u.AckTimes = true, append(u.AckTimes, 1)
-		if away, _ := tx.UserAway("agent@x"); away {
-			t.Error("an unsaved change is visible")
-		}
-		again, _ := tx.User("agent@x")
-		if again.Away || len(again.AckTimes) != 0 {
-			t.Errorf("unsaved change visible: %+v", again)
-		}
-		if err := tx.PutUser(u); err != nil {
-			return err
-		}
-		u.Name = "changed after PutUser"
-		if away, _ := tx.UserAway("agent@x"); !away {
-			t.Error("PutUser's change is not visible in the same write")
-		}
-		if got, _ := tx.UserByID(id); got.Name != "Agent" || len(got.AckTimes) != 1 {
-			t.Errorf("after PutUser: %+v", got)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.View(func(tx store.Tx) error {
-		if u, _ := tx.UserByID(id); !u.Away || u.Name != "Agent" {
-			t.Errorf("stored: %+v", u)
-		}
-		return nil
-	})
 }
 
 // Raw values deflated by earlier versions are still read.

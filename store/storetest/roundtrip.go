@@ -1,12 +1,14 @@
-package bolt
+package storetest
 
 import (
 	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -25,8 +27,11 @@ import (
 var notPersisted = map[string]string{}
 
 // filler sets every exported field of a value to a distinct non-zero
-// value. long makes strings longer than compressMin, so records take the
-// compressed path of marshal too.
+// value. long makes strings of a few KiB, so records take an engine's
+// path for large values too (bolt compresses them).
+// longText is the length of a long string.
+const longText = 2 << 10
+
 type filler struct {
 	n    int
 	long bool
@@ -39,7 +44,7 @@ func (f *filler) fill(v reflect.Value) {
 	case reflect.String:
 		s := fmt.Sprintf("v%d <&> 견적서", f.next())
 		if f.long {
-			s += strings.Repeat(" filler", compressMin/7+1)
+			s += strings.Repeat(" filler", longText/7+1)
 		}
 		v.SetString(s)
 	case reflect.Bool:
@@ -179,30 +184,16 @@ func structTypes(t reflect.Type, seen map[reflect.Type]bool) {
 	}
 }
 
-// TestEveryStoredFieldRoundTrips writes every kind of record the store
-// keeps, with every exported field set to a distinct non-zero value,
-// through the store's own write functions, reopens the file, reads each
-// back through the store's own readers and compares with DeepEqual. It
-// runs twice: small records (plain JSON) and large ones (S2-compressed).
-// The store's other values are not records with fields: raw messages
-// (TestRawPacking, TestSpoolBlobAndBackupRestore), rate-limit stamps
-// (TestRateAllow), counters and index keys.
-func TestEveryStoredFieldRoundTrips(t *testing.T) {
-	for _, long := range []bool{false, true} {
-		t.Run(fmt.Sprintf("long=%v", long), func(t *testing.T) { roundTrip(t, &filler{long: long}) })
-	}
-}
-
-func roundTrip(t *testing.T, f *filler) {
-	dir := t.TempDir()
-	clock := time.Date(2026, 12, 7, 4, 5, 6, 789, time.UTC)
-	open := func() *DB {
-		db, err := Open(dir, Options{Now: func() time.Time { return clock }})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return db
-	}
+// roundTrip writes every kind of record the store keeps, with every
+// exported field set to a distinct non-zero value, through the store's
+// own write functions, reopens the store, reads each back through its own
+// readers and compares with DeepEqual. The store's other values are not
+// records with fields: raw messages (testMessages, testBlobs), rate
+// windows, counters and index keys. Key rings are written by the store
+// itself (RotateKey): one rotated ring, every field set, must come back
+// as it was read before the reopen.
+func roundTrip(t *testing.T, e *env, long bool) {
+	f := &filler{long: long}
 	filled := func(v any) {
 		t.Helper()
 		rv := reflect.ValueOf(v).Elem()
@@ -221,14 +212,14 @@ func roundTrip(t *testing.T, f *filler) {
 		ob  model.Outbound
 		q   model.Quarantine
 		ref model.Ref
-		key model.TokenKey
 	)
-	for _, v := range []any{&tk, &c, &m, &u, &ob, &q, &ref, &key} {
+	for _, v := range []any{&tk, &c, &m, &u, &ob, &q, &ref} {
 		filled(v)
 	}
 	const msgID = "round-trip@client.test"
-	db := open()
-	err := db.Update(func(tx store.Tx) error {
+	e.advance(time.Hour)
+	var key model.TokenKey
+	e.update(func(tx store.Tx) error {
 		id, err := tx.AllocTicketID()
 		if err != nil {
 			return err
@@ -274,21 +265,26 @@ func roundTrip(t *testing.T, f *filler) {
 		if err := tx.IndexMessageID(msgID, ref); err != nil {
 			return err
 		}
-		// The key ring is written as RotateKey and init write it.
-		return putJSON(tx.(*Tx).b(bMeta), []byte("token_keys"), []model.TokenKey{key})
+		if err := tx.RotateKey(24 * time.Hour); err != nil {
+			return err
+		}
+		keys, err := tx.Keys()
+		if err != nil || len(keys) != 2 {
+			return fmt.Errorf("key ring after a rotation: %d keys, %v", len(keys), err)
+		}
+		key = keys[0] // the retired one: every field set
+		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
+	var zero []string
+	zeroFields(reflect.ValueOf(key), "TokenKey", &zero)
+	if len(zero) > 0 {
+		t.Fatalf("the rotated key ring left fields zero: %v", zero)
 	}
 
 	// A fresh process: nothing can come from a cache.
-	db = open()
-	defer db.Close()
+	e.reopen()
 	got := map[string][2]any{}
-	err = db.View(func(tx store.Tx) error {
+	e.view(func(tx store.Tx) error {
 		gtk, err := tx.Ticket(tk.ID)
 		if err != nil {
 			return err
@@ -338,7 +334,7 @@ func roundTrip(t *testing.T, f *filler) {
 			return fmt.Errorf("Message-ID index: %s not found", msgID)
 		}
 		keys, err := tx.Keys()
-		if err != nil || len(keys) != 1 {
+		if err != nil || len(keys) != 2 {
 			return fmt.Errorf("key ring: %d keys, %v", len(keys), err)
 		}
 		got["Ticket"] = [2]any{&tk, gtk}
@@ -354,9 +350,6 @@ func roundTrip(t *testing.T, f *filler) {
 		got["TokenKey"] = [2]any{&key, &keys[0]}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	names := make([]string, 0, len(got))
 	for n := range got {
 		names = append(names, n)
@@ -385,7 +378,7 @@ func roundTrip(t *testing.T, f *filler) {
 	}
 	for _, name := range modelStructs(t) {
 		if !byName[name] {
-			t.Errorf("store type %s (model.go) is in no record this test round-trips: add it", name)
+			t.Errorf("model type %s is in no record this test round-trips: add it", name)
 		}
 	}
 	for k := range notPersisted {
@@ -427,26 +420,43 @@ func fieldDiff(want, got reflect.Value, path string) string {
 	return fmt.Sprintf("\n  %s: wrote %s, read %s", path, short(want), short(got))
 }
 
-// modelStructs are the struct types declared in model.go, the stored
-// model.
+// modelStructs are the struct types declared in package store/model, read
+// from its source next to this package's.
 func modelStructs(t *testing.T) []string {
-	af, err := parser.ParseFile(token.NewFileSet(), filepath.Join("..", "model", "model.go"), nil, 0)
+	_, self, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("no source path for the model package")
+	}
+	dir := filepath.Join(filepath.Dir(self), "..", "model")
+	ents, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []string
-	for _, d := range af.Decls {
-		g, ok := d.(*ast.GenDecl)
-		if !ok {
+	for _, ent := range ents {
+		if !strings.HasSuffix(ent.Name(), ".go") || strings.HasSuffix(ent.Name(), "_test.go") {
 			continue
 		}
-		for _, s := range g.Specs {
-			if ts, ok := s.(*ast.TypeSpec); ok {
-				if _, ok := ts.Type.(*ast.StructType); ok {
-					out = append(out, ts.Name.Name)
+		af, err := parser.ParseFile(token.NewFileSet(), filepath.Join(dir, ent.Name()), nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range af.Decls {
+			g, ok := d.(*ast.GenDecl)
+			if !ok {
+				continue
+			}
+			for _, s := range g.Specs {
+				if ts, ok := s.(*ast.TypeSpec); ok {
+					if _, ok := ts.Type.(*ast.StructType); ok {
+						out = append(out, ts.Name.Name)
+					}
 				}
 			}
 		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("no struct types found in %s", dir)
 	}
 	return out
 }
