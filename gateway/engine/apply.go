@@ -67,7 +67,7 @@ func (a *applier) run() error {
 		a.msg = msg
 		q, err := a.tx.QuarantineRecord(a.release.ID)
 		if err != nil {
-			return err
+			return fmt.Errorf("loading quarantine record %d: %w", a.release.ID, err)
 		}
 		if q.Released {
 			// Checked again inside the write: two releases apply once.
@@ -76,12 +76,12 @@ func (a *applier) run() error {
 		now := a.now
 		q.Released, q.ReleasedAt = true, &now
 		if err := a.tx.PutQuarantine(q); err != nil {
-			return err
+			return fmt.Errorf("marking quarantine record %d released: %w", q.ID, err)
 		}
 	} else {
 		dup, err := a.tx.Duplicate(m.MessageID, m.BodyHash)
 		if err != nil {
-			return err
+			return fmt.Errorf("looking for a duplicate: %w", err)
 		}
 		if dup != nil {
 			// SPEC 3.6 / 11: the same mail twice is stored and applied once.
@@ -98,28 +98,33 @@ func (a *applier) run() error {
 		}
 		// The record itself is stored once, at the end of run.
 		if err := a.tx.ReserveMessage(a.msg, a.in.raw); err != nil {
-			return fmt.Errorf("storing message: %w", err)
+			return fmt.Errorf("reserving the message record: %w", err)
 		}
 	}
+	// Each step's error names the step, so the 451's log line says which
+	// one failed.
 	if err := a.route(); err != nil {
-		return err
+		return fmt.Errorf("threading: %w", err)
 	}
 	if err := a.flushIntros(); err != nil {
-		return err
+		return fmt.Errorf("enqueueing staff introductions: %w", err)
 	}
 	if err := a.recordInbound(); err != nil {
-		return err
+		return fmt.Errorf("recording the References chain: %w", err)
 	}
 	if err := a.flush(); err != nil {
-		return err
+		return fmt.Errorf("saving tickets: %w", err)
 	}
 	if err := a.flushUsers(); err != nil {
-		return err
+		return fmt.Errorf("saving users: %w", err)
 	}
 	a.res.Message = a.msg.ID
 	a.msg.Ticket = a.res.Ticket
 	a.msg.Disposition = a.res.Disposition
-	return a.tx.PutMessage(a.msg)
+	if err := a.tx.PutMessage(a.msg); err != nil {
+		return fmt.Errorf("saving the message record: %w", err)
+	}
+	return nil
 }
 
 func capList(l []string, n int) []string {

@@ -285,12 +285,14 @@ func (a *applier) enqueue(o out) error {
 		ob.Headers = append(ob.Headers, model.Header{Name: "X-Auto-Response-Suppress", Value: "All"})
 	}
 	if err := a.tx.Enqueue(ob); err != nil {
-		return err
+		return fmt.Errorf("enqueueing %s to %s: %w", o.kind, rcpt, err)
 	}
 	a.enqueued++
 	a.lastMessageID = id
 	if ticket != 0 {
-		return a.tx.IndexMessageID(id, model.Ref{Ticket: ticket, Thread: o.thread, Comment: o.seq, Outbound: true, Party: u.ID, Private: o.private})
+		if err := a.tx.IndexMessageID(id, model.Ref{Ticket: ticket, Thread: o.thread, Comment: o.seq, Outbound: true, Party: u.ID, Private: o.private}); err != nil {
+			return fmt.Errorf("indexing %s to %s: %w", o.kind, rcpt, err)
+		}
 	}
 	return nil
 }

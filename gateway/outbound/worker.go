@@ -500,22 +500,29 @@ func (w *Worker) attempt(cfg *config.Config, o *model.Outbound, relay bool, conn
 		// member receives nothing from then on (SPEC 1).
 		return permanentError{fmt.Errorf("%s is no longer staff; not sent", o.Rcpt)}
 	}
+	// Each step's error names the step (render, sign, dial, send, or
+	// writing the outbox), for the log and the item's last error; the
+	// kinds of error (permanent, relay) are kept for errors.As.
 	o, err := w.recoverAttachments(o)
 	if err != nil {
-		return err
+		return fmt.Errorf("render: %w", err)
 	}
 	data, err := Render(o, w.openRaw, w.commentText, w.now())
-	if err == nil && w.signer != nil {
-		var signed bytes.Buffer
-		if err = w.signer.Sign(&signed, bytes.NewReader(data)); err == nil {
-			data = signed.Bytes()
-		}
-	}
 	if err != nil {
-		return err
+		return fmt.Errorf("render: %w", err)
+	}
+	if w.signer != nil {
+		var signed bytes.Buffer
+		if err = w.signer.Sign(&signed, bytes.NewReader(data)); err != nil {
+			return fmt.Errorf("dkim sign: %w", err)
+		}
+		data = signed.Bytes()
 	}
 	if !relay {
-		return w.writeOutbox(cfg, o, data)
+		if err := w.writeOutbox(cfg, o, data); err != nil {
+			return fmt.Errorf("write outbox: %w", err)
+		}
+		return nil
 	}
 	if *conn != nil && !(*conn).reset() {
 		(*conn).close()
@@ -524,7 +531,7 @@ func (w *Worker) attempt(cfg *config.Config, o *model.Outbound, relay bool, conn
 	if *conn == nil {
 		c, err := openRelay(cfg)
 		if err != nil {
-			return err
+			return fmt.Errorf("dial: %w", err)
 		}
 		*conn = c
 	}
@@ -534,7 +541,10 @@ func (w *Worker) attempt(cfg *config.Config, o *model.Outbound, relay bool, conn
 		(*conn).close()
 		*conn = nil
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("send: %w", err)
+	}
+	return nil
 }
 
 // record stores the results of a round in one write: sent, retried with
@@ -615,7 +625,7 @@ func (w *Worker) record(cfg *config.Config, items []*model.Outbound, errs []erro
 				}
 			}
 			if err := tx.PutOutbound(&x, prev); err != nil {
-				return err
+				return fmt.Errorf("mark outbox item %d %s: %w", x.ID, x.State, err)
 			}
 		}
 		return nil
