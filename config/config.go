@@ -23,6 +23,10 @@ type Config struct {
 	Groups    []Group   `toml:"group"`
 	Agents    []Agent   `toml:"agent"`
 	Macros    []Macro   `toml:"macro"`
+	// Triggers and views are written in the rule vocabulary of package
+	// gateway/rules, which checks them (Checks).
+	Triggers []Trigger `toml:"trigger"`
+	Views    []View    `toml:"view"`
 
 	// Path is the file the config was read from ("" for defaults).
 	Path string `toml:"-"`
@@ -193,6 +197,27 @@ type Macro struct {
 	Name     string   `toml:"name"`
 	Commands []string `toml:"commands"`
 	Text     string   `toml:"text"`
+}
+
+// Trigger is a rule run after every ticket update (SPEC 7, issue 15):
+// when its conditions hold, its actions (mail command lines) apply and
+// Notify (staff addresses, "assignee", "group") get a mail with Text.
+type Trigger struct {
+	Name    string   `toml:"name"`
+	All     []string `toml:"all"`
+	Any     []string `toml:"any"`
+	Actions []string `toml:"actions"`
+	Notify  []string `toml:"notify"`
+	Text    string   `toml:"text"`
+}
+
+// View is a named list of tickets (#list NAME, helpdesk tickets --view):
+// the tickets not closed whose conditions hold, in the order Sort says.
+type View struct {
+	Name string   `toml:"name"`
+	All  []string `toml:"all"`
+	Any  []string `toml:"any"`
+	Sort string   `toml:"sort"`
 }
 
 // Roles.

@@ -152,6 +152,14 @@ func Parse(text string) (*Config, error) {
 		probs = append(probs, p)
 	}
 	c.BuildIndex()
+	for _, check := range checks {
+		for _, p := range check(c) {
+			if !bad[p.Key] {
+				p.Line = d.lineOf(p.Key)
+				probs = append(probs, p)
+			}
+		}
+	}
 	// In file order; problems without a line (a missing [[mailbox]]) last.
 	sort.SliceStable(probs, func(i, j int) bool {
 		li, lj := probs[i].Line, probs[j].Line
@@ -162,6 +170,16 @@ func Parse(text string) (*Config, error) {
 	}
 	return c, nil
 }
+
+// checks are the validations packages above config add (AddCheck).
+var checks []func(*Config) []Problem
+
+// AddCheck adds a validation that needs a package config cannot import
+// (config imports nothing of the project's): gateway/rules registers the
+// check of triggers and views, whose conditions and actions are its
+// vocabulary and the mail command language. Problems name keys as
+// Validate's do; Parse adds their lines. Call it from an init function.
+func AddCheck(f func(*Config) []Problem) { checks = append(checks, f) }
 
 // normalize fills values that default from other values.
 func (c *Config) normalize() {

@@ -53,6 +53,10 @@ type applier struct {
 	dirtyUsers map[string]bool
 	// intros: staff to tell why they get a ticket's mail (assign.go).
 	intros map[uint64]map[string]intro
+	// before: the tickets as first read, for the triggers' pass
+	// (triggers.go); rule: the trigger being applied ("" none).
+	before map[uint64]before
+	rule   string
 }
 
 func (a *applier) mail() *threading.Mail { return a.in.mail }
@@ -105,6 +109,9 @@ func (a *applier) run() error {
 	// one failed.
 	if err := a.route(); err != nil {
 		return fmt.Errorf("threading: %w", err)
+	}
+	if err := a.triggers(); err != nil {
+		return err
 	}
 	if err := a.flushIntros(); err != nil {
 		return fmt.Errorf("enqueueing staff introductions: %w", err)

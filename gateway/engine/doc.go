@@ -72,8 +72,13 @@
 // held mail is held whole, commands included; #send in a reply to the
 // transcript, from its author, applies and sends it.
 //
+// Triggers (triggers.go): after route, each ticket the mail updated gets
+// one pass over the [[trigger]] rules, compiled once per configuration by
+// package gateway/rules; their actions are planned by package plan as
+// role Rule and applied by applyRule, each firing an event naming it.
+//
 // Not built yet: SLA policies and clocks, business-hours calendars, SLA
-// warnings, triggers, time-based automations, webhooks, knowledge-base
+// warnings, time-based automations, webhooks, knowledge-base
 // suggestions in the acknowledgement and the satisfaction survey.
 //
 // # SPEC 8: Customers

@@ -93,6 +93,9 @@ type Engine struct {
 	// briefly for these only.
 	coming atomic.Int64
 
+	// rules are the compiled triggers and views (triggers.go).
+	rules ruleCache
+
 	// ackLog rate-limits the log line about skipped acknowledgements.
 	ackLogMu      sync.Mutex
 	ackLogged     time.Time

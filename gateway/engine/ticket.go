@@ -340,6 +340,9 @@ func (a *applier) event(tk *model.Ticket, text string) error {
 	if a.staff != nil {
 		author = a.staff.Email
 	}
+	if a.rule != "" {
+		author = "rule:" + a.rule
+	}
 	return a.tx.AddComment(tk, &model.Comment{Kind: model.KindEvent, Visibility: model.Private, Author: author, Text: text, Message: a.msg.ID})
 }
 

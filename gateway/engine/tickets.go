@@ -27,6 +27,7 @@ func (a *applier) ticket(id uint64) (*model.Ticket, error) {
 		a.tickets = map[uint64]*model.Ticket{}
 	}
 	a.tickets[id] = tk
+	a.remember(tk)
 	return tk, nil
 }
 

@@ -1,0 +1,332 @@
+package engine
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"helpdesk/config"
+	"helpdesk/gateway/plan"
+	"helpdesk/gateway/rules"
+	"helpdesk/store/model"
+)
+
+// Triggers (SPEC 7, issue 15): after a mail has updated its tickets, and
+// inside the same store write, each updated ticket gets one pass over the
+// [[trigger]] rules, in file order, each at most once. A firing trigger's
+// changes are seen by the triggers after it, but raise no events of their
+// own and start no new pass, and a pass is started only by what a person's
+// mail did (never by mail the system sent: auto-replies, delivery reports
+// and our own mail coming back raise no event), so rules cannot loop.
+
+// ruleCache keeps the compiled rules of the current configuration:
+// compiled once per load, not per mail.
+type ruleCache struct {
+	mu  sync.Mutex
+	cfg *config.Config
+	set *rules.Set
+}
+
+// Rules returns the compiled triggers and views of cfg.
+func (e *Engine) Rules(cfg *config.Config) *rules.Set {
+	e.rules.mu.Lock()
+	defer e.rules.mu.Unlock()
+	if e.rules.cfg != cfg {
+		// The config was checked when it was loaded; a rule with a
+		// problem is still compiled as far as it goes.
+		e.rules.set, _ = rules.Load(cfg)
+		e.rules.cfg = cfg
+	}
+	return e.rules.set
+}
+
+// before is a ticket as this write first saw it: what an update changed
+// is the difference.
+type before struct {
+	seq                                    uint32
+	status, priority, typ, group, assignee string
+	tags                                   []string
+	mergedInto                             uint64
+	links                                  int
+}
+
+// remember notes a ticket as the write first loads it (only when
+// triggers are configured: the hot path pays nothing otherwise).
+func (a *applier) remember(tk *model.Ticket) {
+	if len(a.cfg.Triggers) == 0 {
+		return
+	}
+	if a.before == nil {
+		a.before = map[uint64]before{}
+	}
+	a.before[tk.ID] = before{seq: tk.LastSeq, status: tk.Status, priority: tk.Priority, typ: tk.Type, group: tk.Group,
+		assignee: tk.Assignee, tags: slices.Clone(tk.Tags), mergedInto: tk.MergedInto, links: len(tk.Links)}
+}
+
+// triggers runs one pass over the triggers for every ticket this write
+// updated, in ticket order.
+func (a *applier) triggers() error {
+	if len(a.cfg.Triggers) == 0 || a.in == nil {
+		return nil
+	}
+	set := a.e.Rules(a.cfg)
+	for _, id := range slices.Sorted(maps.Keys(a.dirty)) {
+		tk := a.tickets[id]
+		f, err := a.facts(tk)
+		if err != nil {
+			return err
+		}
+		if len(f.Events) == 0 {
+			continue
+		}
+		for i := range set.Triggers {
+			tr := &set.Triggers[i]
+			if !tr.Cond.Match(f) {
+				continue
+			}
+			if err := a.fire(tk, tr); err != nil {
+				return fmt.Errorf("trigger %q on ticket %d: %w", tr.Name, tk.ID, err)
+			}
+			// The next trigger sees the ticket as this one left it; the
+			// update's events and changed fields stay what the mail did.
+			a.ticketFacts(f, tk)
+		}
+	}
+	return nil
+}
+
+// facts are the update's facts for a ticket: its events, from the
+// records this write added to it, and what it changed.
+func (a *applier) facts(tk *model.Ticket) (*rules.Facts, error) {
+	f := &rules.Facts{Sender: a.in.sender, Now: a.now}
+	if a.staff != nil {
+		f.Sender = a.staff.Email
+	}
+	a.ticketFacts(f, tk)
+	ev := map[string]bool{}
+	b, known := a.before[tk.ID]
+	if a.created[tk.ID] {
+		ev[rules.Created] = true
+		b, known = before{}, false
+	}
+	for seq := b.seq + 1; seq <= tk.LastSeq; seq++ {
+		c, err := a.tx.Comment(tk.ID, seq)
+		if err != nil {
+			return nil, fmt.Errorf("reading comment %d of ticket %d: %w", seq, tk.ID, err)
+		}
+		switch {
+		case c.Kind == model.KindEvent && strings.HasPrefix(c.Author, "rule:"):
+		case c.Kind == model.KindEvent && a.staff != nil && c.Author == a.staff.Email:
+			ev[rules.Command] = true
+		case c.Kind != model.KindComment || c.Hidden || strings.HasPrefix(c.Reason, mergeMark):
+			// Held, rejected, delivery and auto-reply records, and
+			// history a merge moved, are no update by a person.
+		case c.Thread != 0:
+			ev[rules.SideMessage] = true
+			f.Body = c.Text
+		case c.Visibility == model.Private:
+			ev[rules.Note] = true
+			f.Body = c.Text
+		case a.cfg.Agent(c.Author) != nil:
+			ev[rules.Response] = true
+			f.Body = c.Text
+		default:
+			ev[rules.CustomerComment] = true
+			f.Body = c.Text
+		}
+	}
+	if known && (tk.MergedInto != b.mergedInto || len(tk.Links) != b.links && slices.ContainsFunc(tk.Links[b.links:], func(l model.Link) bool { return l.Kind == model.LinkMergedFrom })) {
+		ev[rules.Merge] = true
+	}
+	for _, e := range rules.Events {
+		if ev[e] {
+			f.Events = append(f.Events, e)
+		}
+	}
+	if known {
+		for _, c := range []struct {
+			field    string
+			was, now string
+		}{{"status", b.status, tk.Status}, {"priority", b.priority, tk.Priority}, {"type", b.typ, tk.Type},
+			{"group", b.group, tk.Group}, {"assignee", b.assignee, tk.Assignee}} {
+			if c.was != c.now {
+				f.Changed = append(f.Changed, c.field)
+			}
+		}
+		if !sameSet(b.tags, tk.Tags) {
+			f.Changed = append(f.Changed, "tags")
+		}
+	}
+	return f, nil
+}
+
+// ticketFacts copies the ticket's fields into f.
+func (a *applier) ticketFacts(f *rules.Facts, tk *model.Ticket) {
+	f.Mailbox, f.Subject, f.Status, f.Priority, f.Type = tk.Mailbox, tk.Subject, tk.Status, tk.Priority, tk.Type
+	f.Group, f.Assignee, f.Tags, f.Created, f.Updated = strings.ToLower(tk.Group), tk.Assignee, tk.Tags, tk.Created, tk.Updated
+	f.InHours = a.e.InHours(tk)
+}
+
+// InHours is the business-hours predicate of a ticket's calendar; nil
+// means 24/7 until calendars exist (issue 14 plugs them in here).
+func (e *Engine) InHours(tk *model.Ticket) func(time.Time) bool { return nil }
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
+}
+
+// fire applies one trigger to the ticket: the event naming it, its
+// actions (planned by package plan as role Rule, applied here) and its
+// mail to staff.
+func (a *applier) fire(tk *model.Ticket, tr *rules.Trigger) error {
+	prev := a.rule
+	a.rule = tr.Name
+	defer func() { a.rule = prev }()
+	snap := snapshot(tk)
+	p := plan.Commands(plan.Input{
+		Block: tr.Actions, Ticket: &snap, View: &planView{a: a, tk: tk}, Config: a.cfg,
+		Actor: plan.Actor{Email: "rule:" + tr.Name, Name: tr.Name, Role: plan.Rule}, Now: a.now,
+	})
+	if !p.OK() {
+		// The configuration changed under the ticket (an agent left):
+		// say so on the ticket instead of half-applying.
+		var why []string
+		for _, pr := range p.Problems {
+			why = append(why, pr.String())
+		}
+		a.e.log.Warn("trigger not applied", "trigger", tr.Name, "ticket", tk.ID, "problems", strings.Join(why, "; "))
+		return a.event(tk, fmt.Sprintf("trigger %q matched but was not applied: %s", tr.Name, strings.Join(why, "; ")))
+	}
+	text := fmt.Sprintf("trigger %q fired", tr.Name)
+	if len(tr.Actions.Commands) > 0 {
+		var lines []string
+		for _, c := range tr.Actions.Commands {
+			lines = append(lines, c.Raw)
+		}
+		text += ": " + strings.Join(lines, "; ")
+	}
+	if err := a.event(tk, text); err != nil {
+		return err
+	}
+	for _, ch := range p.Changes {
+		if err := a.applyRule(tk, ch); err != nil {
+			return err
+		}
+	}
+	if err := a.save(tk); err != nil {
+		return err
+	}
+	return a.ruleMail(tk, tr)
+}
+
+// applyRule makes one change a rule planned. Only field changes reach
+// here (rules.ActionCommands); the mail's text is not a rule's.
+func (a *applier) applyRule(tk *model.Ticket, ch plan.Change) error {
+	switch ch := ch.(type) {
+	case plan.SetStatus:
+		return a.setStatus(tk, ch.Status, "by rule "+a.rule)
+	case plan.Assign:
+		return a.setField(tk, &tk.Assignee, "assignee", ch.Agent)
+	case plan.Unassign:
+		return a.setField(tk, &tk.Assignee, "assignee", "")
+	case plan.SetGroup:
+		if tk.Group == ch.Group {
+			return nil
+		}
+		tk.Group = ch.Group
+		if err := a.event(tk, "group set to "+ch.Group); err != nil {
+			return err
+		}
+		if !ch.KeepAssignee && tk.Assignee != "" && !a.inGroup(tk.Assignee, tk.Group) {
+			if err := a.setField(tk, &tk.Assignee, "assignee", ""); err != nil {
+				return err
+			}
+		}
+		// The group's automatic assignment applies, as for a new ticket.
+		return a.autoAssign(tk)
+	case plan.SetPriority:
+		return a.setField(tk, &tk.Priority, "priority", ch.Priority)
+	case plan.SetType:
+		return a.setField(tk, &tk.Type, "type", ch.Type)
+	case plan.Tags:
+		before := slices.Clone(tk.Tags)
+		tk.Tags = applyPlusMinus(tk.Tags, ch.Add, ch.Remove)
+		if sameSet(before, tk.Tags) {
+			return nil
+		}
+		return a.event(tk, "tags: "+plan.DescribePlusMinus(ch.Add, ch.Remove))
+	case plan.CCs:
+		for _, x := range ch.Add {
+			if _, err := a.ensure(x, ""); err != nil {
+				return err
+			}
+		}
+		tk.CCs = applyPlusMinus(tk.CCs, ch.Add, ch.Remove)
+		return a.event(tk, "CCs: "+plan.DescribePlusMinus(ch.Add, ch.Remove))
+	case plan.Followers:
+		for _, x := range ch.Add {
+			if err := a.setFollower(tk, x, true); err != nil {
+				return err
+			}
+		}
+		for _, x := range ch.Remove {
+			if err := a.setFollower(tk, x, false); err != nil {
+				return err
+			}
+		}
+	case plan.NoComment:
+		// A rule has no text.
+	default:
+		return fmt.Errorf("engine: a rule cannot apply %T", ch)
+	}
+	return nil
+}
+
+// ruleMail mails the trigger's text to the staff its notify names: the
+// assignee (as the trigger left the ticket), the group's agents, or
+// agents by address.
+func (a *applier) ruleMail(tk *model.Ticket, tr *rules.Trigger) error {
+	var to []string
+	for _, n := range tr.Notify {
+		switch n {
+		case "assignee":
+			if tk.Assignee != "" {
+				to = append(to, tk.Assignee)
+			}
+		case "group":
+			for _, ag := range a.cfg.GroupAgents(tk.Group) {
+				to = append(to, staffEmail(&ag))
+			}
+		default:
+			to = append(to, n)
+		}
+	}
+	seen := map[string]bool{}
+	for _, addr := range to {
+		ag := a.cfg.Agent(addr)
+		if ag == nil || seen[addr] {
+			continue
+		}
+		seen[addr] = true
+		text := strings.TrimSpace(tr.Text)
+		if text == "" {
+			text = fmt.Sprintf("Rule %q matched ticket #%d.", tr.Name, tk.ID)
+		}
+		text += fmt.Sprintf("\n\n(sent by the trigger %q)", tr.Name)
+		if err := a.notifyStaffEvent(tk, ag, tr.Name+": "+tk.Subject, text); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,492 @@
+package rules
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"helpdesk/config"
+	"helpdesk/threading/command"
+)
+
+// Events an update can carry (Facts.Events).
+const (
+	Created         = "created"
+	CustomerComment = "customer-comment"
+	Response        = "response"
+	Note            = "note"
+	SideMessage     = "side-message"
+	Command         = "command"
+	Automation      = "automation"
+	Merge           = "merge"
+	SLAWarning      = "sla-warning"
+	SLABreach       = "sla-breach"
+	Rating          = "rating"
+)
+
+// Events lists every event name, in the order the docs give them.
+var Events = []string{Created, CustomerComment, Response, Note, SideMessage, Command, Automation, Merge, SLAWarning, SLABreach, Rating}
+
+// Facts are what conditions are matched against: the ticket as it is now
+// and what the update did.
+type Facts struct {
+	Events   []string // what this update did (none for a view)
+	Mailbox  string   // the ticket's mailbox address, lowercase
+	Sender   string   // who caused the update, comparison form ("" none)
+	Subject  string
+	Body     string // the text the update added ("" none)
+	Status   string
+	Priority string
+	Type     string
+	Group    string
+	Assignee string // "" unassigned
+	Tags     []string
+	// Changed names the fields this update changed (status, priority,
+	// type, group, assignee, tags).
+	Changed []string
+	Created time.Time
+	Updated time.Time
+	Now     time.Time
+	// InHours reports whether an instant is inside the ticket's business
+	// hours (calendars plug in here); nil: always (a 24/7 calendar).
+	InHours func(time.Time) bool
+}
+
+// Conditions is a compiled all/any pair. The zero value always holds.
+type Conditions struct {
+	all, any []cond
+}
+
+// Match reports whether the conditions hold for f: every "all" line and,
+// when "any" lines were given, at least one of them.
+func (c *Conditions) Match(f *Facts) bool {
+	if c == nil {
+		return true
+	}
+	for _, x := range c.all {
+		if !x.eval(f) {
+			return false
+		}
+	}
+	if len(c.any) == 0 {
+		return true
+	}
+	for _, x := range c.any {
+		if x.eval(f) {
+			return true
+		}
+	}
+	return false
+}
+
+// Problem is one bad condition line: List is "all" or "any", Index its
+// position (-1: the list as a whole).
+type Problem struct {
+	List  string
+	Index int
+	Msg   string
+	Fix   string
+}
+
+type cond struct {
+	field string // event, mailbox, sender, sender domain, subject, body, text, status, priority, type, group, assignee, tags, created, updated, hours
+	op    string // is, is not, contains, not contains, matches, not matches, include, exclude, changed, more, less, inside, outside
+	vals  []string
+	re    *regexp.Regexp
+	dur   time.Duration
+	line  string // as written, with its index in its list
+	idx   int
+}
+
+// Compile compiles the lines of a rule against the configuration (its
+// groups, mailboxes and agents). Problems name every bad line.
+func Compile(all, any []string, cfg *config.Config) (*Conditions, []Problem) {
+	c := &Conditions{}
+	var probs []Problem
+	for i, s := range all {
+		x, p := parse(s, cfg)
+		if p != nil {
+			p.List, p.Index = "all", i
+			probs = append(probs, *p)
+			continue
+		}
+		x.line, x.idx = s, i
+		c.all = append(c.all, x)
+	}
+	for i, s := range any {
+		x, p := parse(s, cfg)
+		if p != nil {
+			p.List, p.Index = "any", i
+			probs = append(probs, *p)
+			continue
+		}
+		c.any = append(c.any, x)
+	}
+	if any != nil && len(any) == 0 {
+		probs = append(probs, Problem{List: "any", Index: -1, Msg: "is empty, so the rule can never hold",
+			Fix: `list at least one condition, or remove "any"`})
+	}
+	probs = append(probs, contradictions(c.all)...)
+	return c, probs
+}
+
+// fields in the order parse tries them (longest first where one is a
+// prefix of another).
+var fields = []string{"sender domain", "event", "mailbox", "sender", "subject", "body", "text", "status", "priority", "type", "group", "assignee", "tags", "tag", "created", "updated"}
+
+const syntaxFix = `write "FIELD OPERATOR VALUE", e.g. "status is open", "subject contains refund", "tags include service:dns"; see the comment above [[trigger]] in helpdesk.toml`
+
+func bad(format string, args ...any) *Problem {
+	return &Problem{Msg: fmt.Sprintf(format, args...)}
+}
+
+func parse(line string, cfg *config.Config) (cond, *Problem) {
+	s := strings.Join(strings.Fields(line), " ")
+	low := strings.ToLower(s)
+	switch low {
+	case "":
+		return cond{}, &Problem{Msg: "is empty", Fix: syntaxFix}
+	case "inside business hours", "outside business hours":
+		return cond{field: "hours", op: strings.Fields(low)[0]}, nil
+	case "unassigned":
+		return cond{field: "assignee", op: "is", vals: []string{""}}, nil
+	}
+	var field string
+	for _, f := range fields {
+		if low == f || strings.HasPrefix(low, f+" ") {
+			field = f
+			break
+		}
+	}
+	if field == "" {
+		w := strings.Fields(low)[0]
+		p := bad("unknown field %q in %q", w, line)
+		p.Fix = syntaxFix
+		if sug := command.Suggest(w, append(fields, "inside", "outside", "unassigned")); sug != "" {
+			p.Fix = fmt.Sprintf("did you mean %q? %s", sug, syntaxFix)
+		}
+		return cond{}, p
+	}
+	if field == "tag" {
+		field = "tags"
+	}
+	rest := strings.TrimSpace(s[len(field):])
+	if field == "tags" && strings.HasPrefix(low, "tag ") {
+		rest = strings.TrimSpace(s[len("tag"):])
+	}
+	op, val := operator(field, rest)
+	if op == "" {
+		p := bad("%q: no operator %s knows after %q", line, field, field)
+		p.Fix = "use one of: " + strings.Join(operators(field), ", ")
+		return cond{}, p
+	}
+	x := cond{field: field, op: op}
+	if op == "changed" {
+		if val != "" {
+			return cond{}, &Problem{Msg: fmt.Sprintf("%q: \"changed\" takes no value", line), Fix: fmt.Sprintf("write %q", field+" changed")}
+		}
+		return x, nil
+	}
+	val = unquote(val)
+	if val == "" {
+		return cond{}, &Problem{Msg: fmt.Sprintf("%q has no value", line), Fix: syntaxFix}
+	}
+	switch op {
+	case "matches", "not matches":
+		re, err := regexp.Compile(val)
+		if err != nil {
+			return cond{}, &Problem{Msg: fmt.Sprintf("%q: bad regular expression: %v", line, err),
+				Fix: "write a Go (RE2) regular expression, e.g. (?i)^re: *urgent; no lookahead or backreferences"}
+		}
+		x.re = re
+		return x, nil
+	case "contains", "not contains":
+		x.vals = []string{strings.ToLower(val)}
+		return x, nil
+	case "more", "less":
+		d, ok := parseAge(val)
+		if !ok {
+			return cond{}, &Problem{Msg: fmt.Sprintf("%q: %q is not a duration followed by \"ago\"", line, strings.TrimPrefix(val, noAgo)),
+				Fix: fmt.Sprintf(`write e.g. "%s more than 24h ago" (units m, h, d)`, field)}
+		}
+		x.dur = d
+		return x, nil
+	}
+	for _, v := range strings.Split(val, ",") {
+		v = unquote(strings.TrimSpace(v))
+		if v == "" {
+			return cond{}, &Problem{Msg: fmt.Sprintf("%q has an empty value in its list", line), Fix: "separate values with single commas"}
+		}
+		cv, p := canon(field, v, cfg)
+		if p != nil {
+			p.Msg = fmt.Sprintf("%q: %s", line, p.Msg)
+			return cond{}, p
+		}
+		x.vals = append(x.vals, cv)
+	}
+	return x, nil
+}
+
+// operator splits what follows the field into the operator and the value.
+func operator(field, rest string) (op, val string) {
+	low := strings.ToLower(rest)
+	for _, o := range opWords(field) {
+		if low == o[0] || strings.HasPrefix(low, o[0]+" ") {
+			v := strings.TrimSpace(rest[len(o[0]):])
+			if o[1] == "more" || o[1] == "less" {
+				// "more than 24h ago": the value is what lies between.
+				lv := strings.ToLower(v)
+				if !strings.HasSuffix(lv, " ago") {
+					return o[1], noAgo + v
+				}
+				v = strings.TrimSpace(v[:len(v)-len(" ago")])
+			}
+			return o[1], v
+		}
+	}
+	return "", ""
+}
+
+// opWords are the operators of a field as written and as meant, longest
+// first.
+func opWords(field string) [][2]string {
+	switch field {
+	case "subject", "body", "text", "sender", "sender domain", "mailbox":
+		o := [][2]string{{"does not contain", "not contains"}, {"not contains", "not contains"}, {"contains", "contains"},
+			{"does not match", "not matches"}, {"not matches", "not matches"}, {"matches", "matches"}}
+		if field == "sender" || field == "sender domain" || field == "mailbox" {
+			o = append(o, [2]string{"is not", "is not"}, [2]string{"is", "is"})
+		}
+		return o
+	case "event":
+		return [][2]string{{"is not", "is not"}, {"is", "is"}}
+	case "status", "priority", "type", "group", "assignee":
+		return [][2]string{{"is not", "is not"}, {"is", "is"}, {"changed", "changed"}}
+	case "tags":
+		return [][2]string{{"include", "include"}, {"includes", "include"}, {"exclude", "exclude"}, {"excludes", "exclude"}, {"changed", "changed"}}
+	case "created", "updated":
+		return [][2]string{{"more than", "more"}, {"less than", "less"}}
+	}
+	return nil
+}
+
+func operators(field string) []string {
+	var out []string
+	for _, o := range opWords(field) {
+		out = append(out, strconv.Quote(field+" "+o[0]+map[bool]string{true: " 24h ago", false: " …"}[o[1] == "more" || o[1] == "less"]))
+	}
+	return out
+}
+
+// noAgo marks an age written without "ago" (parseAge refuses it).
+const noAgo = "\x00"
+
+func unquote(v string) string {
+	if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
+		return v[1 : len(v)-1]
+	}
+	return v
+}
+
+// parseAge reads "24h", "90m", "3d", "1h30m".
+func parseAge(v string) (time.Duration, bool) {
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		days, err := strconv.Atoi(n)
+		return time.Duration(days) * 24 * time.Hour, err == nil && days > 0
+	}
+	d, err := time.ParseDuration(v)
+	return d, err == nil && d > 0
+}
+
+// canon checks one value of an enumerated field and returns its
+// comparison form.
+func canon(field, v string, cfg *config.Config) (string, *Problem) {
+	low := strings.ToLower(v)
+	enum := func(what string, values []string) (string, *Problem) {
+		if slices.Contains(values, low) {
+			return low, nil
+		}
+		fix := "use one of: " + strings.Join(values, ", ")
+		if s := command.Suggest(low, values); s != "" {
+			fix = fmt.Sprintf("did you mean %q? %s", s, fix)
+		}
+		return "", &Problem{Msg: fmt.Sprintf("unknown %s %q, so it can never hold", what, v), Fix: fix}
+	}
+	switch field {
+	case "event":
+		return enum("event", Events)
+	case "status":
+		if low == "solved" {
+			low = "resolved"
+		}
+		return enum("status", command.Statuses())
+	case "priority":
+		return enum("priority", command.Priorities())
+	case "type":
+		return enum("type", command.Types())
+	case "group":
+		if g := cfg.Group(v); g != nil {
+			return strings.ToLower(g.Name), nil
+		}
+		var names []string
+		for _, g := range cfg.Groups {
+			names = append(names, g.Name)
+		}
+		return "", &Problem{Msg: fmt.Sprintf("no [[group]] is named %q, so it can never hold", v), Fix: "use one of: " + strings.Join(names, ", ")}
+	case "mailbox":
+		for _, mb := range cfg.Mailboxes {
+			if strings.EqualFold(mb.Address, v) || strings.EqualFold(mb.Name, v) {
+				return strings.ToLower(mb.Address), nil
+			}
+		}
+		return "", &Problem{Msg: fmt.Sprintf("no [[mailbox]] has the address or name %q, so it can never hold", v), Fix: "use a mailbox address from this file"}
+	case "assignee":
+		if low == "none" || low == "nobody" {
+			return "", nil
+		}
+		ag := cfg.Agent(v)
+		if ag == nil {
+			ag = cfg.AgentByNameOrAlias(v)
+		}
+		if ag == nil {
+			return "", &Problem{Msg: fmt.Sprintf("no [[agent]] is %q, so it can never hold", v), Fix: `use an agent's email, name or alias, or "none"`}
+		}
+		return strings.ToLower(strings.TrimSpace(ag.Email)), nil
+	case "sender domain":
+		return strings.TrimPrefix(low, "@"), nil
+	}
+	return low, nil
+}
+
+func (x cond) eval(f *Facts) bool {
+	switch x.field {
+	case "hours":
+		in := f.InHours == nil || f.InHours(f.Now)
+		return in == (x.op == "inside")
+	case "event":
+		hit := false
+		for _, v := range x.vals {
+			hit = hit || slices.Contains(f.Events, v)
+		}
+		return hit == (x.op == "is")
+	case "tags":
+		switch x.op {
+		case "changed":
+			return slices.Contains(f.Changed, "tags")
+		case "include", "exclude":
+			hit := false
+			for _, v := range x.vals {
+				hit = hit || slices.ContainsFunc(f.Tags, func(t string) bool { return strings.EqualFold(t, v) })
+			}
+			return hit == (x.op == "include")
+		}
+	case "created", "updated":
+		t := f.Created
+		if x.field == "updated" {
+			t = f.Updated
+		}
+		age := f.Now.Sub(t)
+		if x.op == "more" {
+			return age > x.dur
+		}
+		return age < x.dur
+	}
+	if x.op == "changed" {
+		return slices.Contains(f.Changed, x.field)
+	}
+	v := x.value(f)
+	switch x.op {
+	case "is", "is not":
+		return slices.Contains(x.vals, strings.ToLower(v)) == (x.op == "is")
+	case "contains", "not contains":
+		return strings.Contains(strings.ToLower(v), x.vals[0]) == (x.op == "contains")
+	case "matches", "not matches":
+		return x.re.MatchString(v) == (x.op == "matches")
+	}
+	return false
+}
+
+func (x cond) value(f *Facts) string {
+	switch x.field {
+	case "mailbox":
+		return f.Mailbox
+	case "sender":
+		return f.Sender
+	case "sender domain":
+		if at := strings.LastIndexByte(f.Sender, '@'); at >= 0 {
+			return f.Sender[at+1:]
+		}
+		return ""
+	case "subject":
+		return f.Subject
+	case "body":
+		return f.Body
+	case "text":
+		return f.Subject + "\n" + f.Body
+	case "status":
+		return f.Status
+	case "priority":
+		return f.Priority
+	case "type":
+		return f.Type
+	case "group":
+		return f.Group
+	case "assignee":
+		return f.Assignee
+	}
+	return ""
+}
+
+// contradictions finds "all" lines that can never hold together: two
+// "is" lists of one single-valued field with nothing in common, an "is"
+// whose every value an "is not" excludes, a tag both included and
+// excluded, inside with outside business hours.
+func contradictions(all []cond) []Problem {
+	var probs []Problem
+	never := func(i, j int) {
+		probs = append(probs, Problem{List: "all", Index: all[j].idx,
+			Msg: fmt.Sprintf("%q and %q can never hold together", all[i].line, all[j].line),
+			Fix: `remove one of them, or move both into "any" if either may hold`})
+	}
+	for j := range all {
+		for i := 0; i < j; i++ {
+			a, b := all[i], all[j]
+			if a.field != b.field {
+				continue
+			}
+			switch {
+			case a.field == "hours" && a.op != b.op:
+				never(i, j)
+			case a.field == "tags" && (a.op == "include" && b.op == "exclude" || a.op == "exclude" && b.op == "include") &&
+				len(a.vals) == 1 && len(b.vals) == 1 && a.vals[0] == b.vals[0]:
+				never(i, j)
+			case a.field != "event" && a.field != "tags" && a.op == "is" && b.op == "is" && !overlap(a.vals, b.vals):
+				never(i, j)
+			case a.op == "is" && b.op == "is not" && subset(a.vals, b.vals), a.op == "is not" && b.op == "is" && subset(b.vals, a.vals):
+				never(i, j)
+			}
+		}
+	}
+	return probs
+}
+
+func overlap(a, b []string) bool {
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
+}
+
+func subset(a, b []string) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
+}

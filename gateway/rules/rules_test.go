@@ -1,0 +1,193 @@
+package rules
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"helpdesk/config"
+)
+
+func testConfig(t *testing.T) *config.Config {
+	t.Helper()
+	c, err := config.Parse(`
+[[group]]
+name = "dns"
+[[mailbox]]
+address = "support@example.com"
+name = "Support"
+group = "dns"
+[[agent]]
+name = "Dana"
+email = "dana@certs.example"
+role = "agent"
+groups = ["dns"]
+aliases = ["dee@home.example"]
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+var now = time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+
+func facts() *Facts {
+	return &Facts{
+		Events: []string{Created, CustomerComment}, Mailbox: "support@example.com", Sender: "ken@e-fun.example",
+		Subject: "DNS 도메인 연결 문제", Body: "Our zone has OLD records.", Status: "open", Priority: "normal",
+		Group: "dns", Tags: []string{"service:dns", "vip"}, Changed: []string{"tags"},
+		Created: now.Add(-48 * time.Hour), Updated: now.Add(-time.Hour), Now: now,
+	}
+}
+
+func TestVocabulary(t *testing.T) {
+	cfg := testConfig(t)
+	for _, tc := range []struct {
+		line string
+		want bool
+	}{
+		{"event is created", true},
+		{"EVENT IS response, note", false},
+		{"event is not response", true},
+		{"mailbox is Support", true},
+		{"mailbox is support@example.com", true},
+		{"sender is Ken@E-Fun.example", true},
+		{"sender domain is e-fun.example", true},
+		{"sender domain is @e-fun.example", true},
+		{"sender domain is not e-fun.example", false},
+		{"subject contains 도메인", true},
+		{"subject contains dns", true},
+		{`subject contains "연결 문제"`, true},
+		{"subject does not contain refund", true},
+		{"body contains old records", true},
+		{"text contains 도메인", true},
+		{"subject matches ^DNS", true},
+		{"subject matches ^dns", false},
+		{"subject matches (?i)^dns", true},
+		{"body does not match [0-9]", true},
+		{"status is open, pending", true},
+		{"status is solved", false},
+		{"status is not closed", true},
+		{"priority is urgent", false},
+		{"type is incident", false},
+		{"group is DNS", true},
+		{"assignee is none", true},
+		{"unassigned", true},
+		{"assignee is Dana", false},
+		{"assignee is dee@home.example", false},
+		{"tags include service:dns, service:mail", true},
+		{"tag includes vip", true},
+		{"tags exclude spam", true},
+		{"tags exclude vip", false},
+		{"tags changed", true},
+		{"status changed", false},
+		{"created more than 24h ago", true},
+		{"created more than 3d ago", false},
+		{"created less than 3d ago", true},
+		{"updated less than 2h ago", true},
+		{"updated more than 2h ago", false},
+		{"inside business hours", true},
+		{"outside business hours", false},
+	} {
+		c, probs := Compile([]string{tc.line}, nil, cfg)
+		if len(probs) > 0 {
+			t.Errorf("%q: %v", tc.line, probs)
+			continue
+		}
+		if got := c.Match(facts()); got != tc.want {
+			t.Errorf("%q: %v, want %v", tc.line, got, tc.want)
+		}
+	}
+}
+
+func TestBusinessHoursComeFromTheCaller(t *testing.T) {
+	c, _ := Compile([]string{"outside business hours"}, nil, testConfig(t))
+	f := facts()
+	f.InHours = func(at time.Time) bool { return at.Hour() >= 10 } // 09:00: closed
+	if !c.Match(f) {
+		t.Error("09:00 with hours from 10:00 is outside")
+	}
+}
+
+func TestAllAndAny(t *testing.T) {
+	cfg := testConfig(t)
+	c, _ := Compile([]string{"status is open"}, []string{"event is response", "tags changed"}, cfg)
+	if !c.Match(facts()) {
+		t.Error("all holds, one of any holds")
+	}
+	c, _ = Compile([]string{"status is open"}, []string{"event is response", "status changed"}, cfg)
+	if c.Match(facts()) {
+		t.Error("none of any holds")
+	}
+	if !(&Conditions{}).Match(facts()) {
+		t.Error("no conditions always hold")
+	}
+}
+
+func TestProblems(t *testing.T) {
+	cfg := testConfig(t)
+	for _, tc := range []struct {
+		all, any []string
+		want     string // in the message or fix
+	}{
+		{[]string{"colour is red"}, nil, `unknown field "colour"`},
+		{[]string{"stauts is open"}, nil, `did you mean "status"`},
+		{[]string{"status open"}, nil, "use one of"},
+		{[]string{"status is opne"}, nil, `did you mean "open"`},
+		{[]string{"subject matches (a"}, nil, "bad regular expression"},
+		{[]string{"subject matches (?=x)"}, nil, "bad regular expression"},
+		{[]string{"group is sales"}, nil, "no [[group]]"},
+		{[]string{"mailbox is sales@example.com"}, nil, "no [[mailbox]]"},
+		{[]string{"assignee is zed"}, nil, "no [[agent]]"},
+		{[]string{"event is sla-breech"}, nil, `did you mean "sla-breach"`},
+		{[]string{"created more than soon ago"}, nil, "not a duration"},
+		{[]string{"created more than 24h"}, nil, `not a duration followed by "ago"`},
+		{[]string{"status changed now"}, nil, "takes no value"},
+		{[]string{"subject contains"}, nil, "has no value"},
+		{[]string{""}, nil, "is empty"},
+		{[]string{"status is open", "status is closed"}, nil, "can never hold together"},
+		{[]string{"status is open", "status is not open, pending"}, nil, "can never hold together"},
+		{[]string{"tags include x", "tags exclude x"}, nil, "can never hold together"},
+		{[]string{"inside business hours", "outside business hours"}, nil, "can never hold together"},
+		{nil, []string{}, "never hold"},
+	} {
+		_, probs := Compile(tc.all, tc.any, cfg)
+		var all []string
+		for _, p := range probs {
+			all = append(all, p.Msg+" / "+p.Fix)
+		}
+		if !strings.Contains(strings.Join(all, "\n"), tc.want) {
+			t.Errorf("%q %q: problems %q, want %q", tc.all, tc.any, all, tc.want)
+		}
+	}
+	// Lines that may hold together are not reported.
+	for _, ok := range [][]string{
+		{"status is open, pending", "status is pending"},
+		{"event is created", "event is customer-comment"},
+		{"tags include x", "tags exclude y"},
+	} {
+		if _, probs := Compile(ok, nil, cfg); len(probs) > 0 {
+			t.Errorf("%q: %v", ok, probs)
+		}
+	}
+}
+
+func TestLoadChecksActions(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Triggers = []config.Trigger{{Name: "a", Actions: []string{"#group dns", "#assign me", "#forward x@y.example", "#assign zed"}}}
+	_, probs := Load(cfg)
+	var got []string
+	for _, p := range probs {
+		got = append(got, p.Key+": "+p.Msg)
+	}
+	s := strings.Join(got, "\n")
+	for _, want := range []string{"trigger[0].actions[1]: \"#assign me\"", "trigger[0].actions[2]: #forward is not an action", "trigger[0].actions[3]"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("problems lack %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "actions[0]") {
+		t.Errorf("#group dns refused:\n%s", s)
+	}
+}
