@@ -1,7 +1,7 @@
 // Command helpdesk is the email-first helpdesk daemon and its admin CLI.
 //
 //	helpdesk serve                 run the daemon
-//	helpdesk tickets [--status S] [--json]
+//	helpdesk tickets [--status S | --view NAME] [--json]
 //	helpdesk show N [--json]
 //	helpdesk inject [FILE|-] [--trust-authres] [--rcpt ADDR]... [--sender ADDR]
 //	helpdesk outbox [--json]
@@ -65,7 +65,7 @@ usage: helpdesk <command> [flags] [args]
 
 commands:
   serve                       run the daemon (SMTP, outbound queue, metrics)
-  tickets [--status S]        list tickets, newest first
+  tickets [--status S]        list tickets, newest first; --view NAME: a [[view]]
   show N                      show ticket N with its threads and comments
   inject [FILE|-]             deliver a message file (or stdin) as if received;
                               --rcpt ADDR (repeatable), --sender ADDR: the envelope
@@ -121,13 +121,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.configPath, "config", "helpdesk.toml", "configuration file")
 	fs.BoolVar(&c.json, "json", false, "JSON output")
-	var status string
+	var status, view string
 	var trust, failed bool
 	var limit int
 	var inj engine.InjectOptions
 	switch cmd {
 	case "tickets":
 		fs.StringVar(&status, "status", "", "only tickets with this status")
+		fs.StringVar(&view, "view", "", "the tickets of this [[view]], in its order")
 		fs.IntVar(&limit, "limit", 0, "at most this many (0: all)")
 	case "inject":
 		fs.BoolVar(&trust, "trust-authres", false, "believe the mail's Authentication-Results header (SPEC 5)")
@@ -172,7 +173,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "dkim-record":
 		return c.dkimRecord()
 	case "tickets":
-		return c.tickets(status, limit)
+		return c.tickets(status, view, limit)
 	case "show":
 		if len(pos) != 1 {
 			return c.fail(2, "usage: helpdesk show N [--json]")
@@ -349,7 +350,7 @@ func (c *cli) api(writable bool) (control.API, func(), bool) {
 		c.fail(1, "%v", err)
 		return nil, nil, false
 	}
-	local := &control.Local{DB: db, Relay: cfg.Outbound.Relay}
+	local := &control.Local{DB: db, Relay: cfg.Outbound.Relay, Config: cfg}
 	if writable {
 		authn, err := daemon.NewAuthenticator(cfg)
 		if err != nil {
@@ -382,7 +383,10 @@ func (c *cli) printJSON(v any) int {
 	return 0
 }
 
-func (c *cli) tickets(status string, limit int) int {
+func (c *cli) tickets(status, view string, limit int) int {
+	if status != "" && view != "" {
+		return c.fail(2, "use --status or --view, not both (a view names its statuses)")
+	}
 	if status != "" && !validStatus(status) {
 		return c.fail(2, "unknown status %q: use one of %s", status, strings.Join(model.Statuses, ", "))
 	}
@@ -392,6 +396,9 @@ func (c *cli) tickets(status string, limit int) int {
 	}
 	defer done()
 	list, err := api.Tickets(status, limit)
+	if view != "" {
+		list, err = api.View(view, limit)
+	}
 	if err != nil {
 		return c.fail(1, "%v", err)
 	}

@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 
+	"helpdesk/config"
 	"helpdesk/gateway/engine"
 	"helpdesk/gateway/outbound"
+	"helpdesk/gateway/rules"
 	"helpdesk/store"
 	"helpdesk/store/model"
 )
@@ -22,6 +25,8 @@ const SocketName = "helpdesk.sock"
 // API is what the CLI can do.
 type API interface {
 	Tickets(status string, limit int) ([]TicketSummary, error)
+	// View lists the tickets of the [[view]] named name, in its order.
+	View(name string, limit int) ([]TicketSummary, error)
 	Show(id uint64) (*TicketView, error)
 	Inject(raw []byte, opt engine.InjectOptions) (engine.Result, error)
 	Outbox(limit int) (*OutboxView, error)
@@ -128,6 +133,9 @@ type Local struct {
 	Worker *outbound.Worker
 	// Relay is the configured relay, for the CLI without a daemon.
 	Relay string
+	// Config is the CLI's configuration, for views without a daemon
+	// (the daemon's engine has the one it runs on).
+	Config *config.Config
 }
 
 func nonNil(l []string) []string {
@@ -152,6 +160,55 @@ func (l *Local) Tickets(status string, limit int) ([]TicketSummary, error) {
 		return nil
 	})
 	return out, err
+}
+
+// View lists the tickets of a [[view]], as #list NAME does.
+func (l *Local) View(name string, limit int) ([]TicketSummary, error) {
+	cfg := l.Config
+	if l.Engine != nil {
+		cfg = l.Engine.Config()
+	}
+	set, _ := rules.Load(cfg)
+	v := set.View(name)
+	if v == nil {
+		var names []string
+		for _, x := range set.Views {
+			names = append(names, x.Name)
+		}
+		if len(names) == 0 {
+			return nil, fmt.Errorf("no view %q: helpdesk.toml defines no [[view]]", name)
+		}
+		return nil, fmt.Errorf("no view %q: use one of %s", name, strings.Join(names, ", "))
+	}
+	var all []*model.Ticket
+	err := l.DB.View(func(tx store.Tx) error {
+		for _, st := range rules.ViewStatuses {
+			for _, id := range tx.TicketIDs(st, 0) {
+				tk, err := tx.Ticket(id)
+				if err != nil {
+					return err
+				}
+				all = append(all, tk)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var inHours func(*model.Ticket) func(time.Time) bool
+	if l.Engine != nil {
+		inHours = l.Engine.InHours
+	}
+	out := []TicketSummary{}
+	for _, tk := range v.Select(all, time.Now(), inHours) {
+		if limit > 0 && len(out) == limit {
+			break
+		}
+		out = append(out, TicketSummary{ID: tk.ID, Subject: tk.Subject, Status: tk.Status, Priority: tk.Priority,
+			Requester: tk.Requester, Assignee: tk.Assignee, Group: tk.Group, Updated: tk.Updated})
+	}
+	return out, nil
 }
 
 // Show returns one ticket with its threads and comments.

@@ -68,6 +68,10 @@ func Handler(api API) http.Handler {
 		v, err := api.Tickets(r.URL.Query().Get("status"), limit(r))
 		reply(w, v, err)
 	})
+	mux.HandleFunc("GET /view", func(w http.ResponseWriter, r *http.Request) {
+		v, err := api.View(r.URL.Query().Get("name"), limit(r))
+		reply(w, v, err)
+	})
 	mux.HandleFunc("GET /show", func(w http.ResponseWriter, r *http.Request) {
 		n, err := id(r)
 		if err != nil {
@@ -214,6 +218,12 @@ func (c *Client) call(method, path string, q url.Values, body io.Reader, out any
 func (c *Client) Tickets(status string, limit int) ([]TicketSummary, error) {
 	var v []TicketSummary
 	err := c.call("GET", "/tickets", url.Values{"status": {status}, "limit": {strconv.Itoa(limit)}}, nil, &v)
+	return v, err
+}
+
+func (c *Client) View(name string, limit int) ([]TicketSummary, error) {
+	var v []TicketSummary
+	err := c.call("GET", "/view", url.Values{"name": {name}, "limit": {strconv.Itoa(limit)}}, nil, &v)
 	return v, err
 }
 

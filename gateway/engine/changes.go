@@ -542,6 +542,9 @@ func (a *applier) markSpam(tk *model.Ticket, domain bool) error {
 
 // listTickets renders #list (the views of a web helpdesk).
 func (a *applier) listTickets(which string) string {
+	if v := a.e.Rules(a.cfg).View(which); v != nil {
+		return a.listView(v)
+	}
 	me := a.staff.Email
 	var ids []uint64
 	for _, st := range []string{model.StatusOpen, model.StatusPending, model.StatusWaitingCustomer, model.StatusWaitingThirdParty} {

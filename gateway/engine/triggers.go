@@ -330,3 +330,33 @@ func (a *applier) ruleMail(tk *model.Ticket, tr *rules.Trigger) error {
 	}
 	return nil
 }
+
+// listView renders #list NAME for a [[view]]: its tickets as the mail
+// found them, at most 100 shown.
+func (a *applier) listView(v *rules.View) string {
+	var all []*model.Ticket
+	for _, st := range rules.ViewStatuses {
+		for _, id := range a.tx.TicketIDs(st, 0) {
+			if tk, err := a.ticket(id); err == nil {
+				all = append(all, tk)
+			}
+		}
+	}
+	list := v.Select(all, a.now, a.e.InHours)
+	var b strings.Builder
+	fmt.Fprintf(&b, "Tickets (%s): %d", v.Name, len(list))
+	if len(list) > 100 {
+		b.WriteString(" (first 100 shown)")
+	}
+	if len(list) == 0 {
+		return b.String() + "\n  (none)"
+	}
+	b.WriteString("\n")
+	for i, tk := range list {
+		if i == 100 {
+			break
+		}
+		fmt.Fprintf(&b, "  #%-6d %-20s %-8s %-28s %s\n", tk.ID, tk.Status, tk.Priority, orDash(tk.Assignee), tk.Subject)
+	}
+	return b.String()
+}

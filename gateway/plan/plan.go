@@ -209,7 +209,12 @@ func Commands(in Input) *Plan {
 		p.Text = *in.Text
 	}
 	p.Problems = append(p.Problems, mp...)
-	p.Problems = append(p.Problems, command.Validate(b, in.Actor.Role.validateAs())...)
+	for _, pr := range command.Validate(b, in.Actor.Role.validateAs()) {
+		if pr.Name == "list" && len(pr.Args) == 1 && isView(cfg, pr.Args[0]) {
+			continue // #list NAME of a [[view]]: the syntax knows only the built-in lists
+		}
+		p.Problems = append(p.Problems, pr)
+	}
 	if len(mp) > 0 {
 		// The block could not be expanded: its lines are not what the
 		// agent meant to run.
@@ -351,6 +356,16 @@ func arg(c command.Command, n int) string {
 func macroLineBad(probs []command.Problem, c command.Command) bool {
 	for _, p := range probs {
 		if p.Line == c.Line && p.Raw == c.Raw && p.Macro == c.Macro {
+			return true
+		}
+	}
+	return false
+}
+
+// isView reports a [[view]] named name.
+func isView(cfg *config.Config, name string) bool {
+	for _, v := range cfg.Views {
+		if strings.EqualFold(v.Name, name) {
 			return true
 		}
 	}
