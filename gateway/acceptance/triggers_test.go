@@ -244,3 +244,68 @@ func events(tk *Ticket) []string {
 	}
 	return out
 }
+
+var _ = claim("[[trigger]] events: a customer's comment, an agent's reply, note, commands and a merge each start a pass that sees what the update did; an auto-reply (mail a system sent) starts none",
+	"TestTriggerEventsOfEachUpdate")
+
+func TestTriggerEventsOfEachUpdate(t *testing.T) {
+	rules := ""
+	for _, ev := range []string{"created", "customer-comment", "response", "note", "command", "merge"} {
+		rules += "\n[[trigger]]\nname = \"on " + ev + "\"\nall = [\"event is " + ev + "\"]\nactions = [\"#tag seen-" + ev + "\"]\n"
+	}
+	e := Start(t, Options{Config: Staff + rules})
+	tags := func(n uint64) string { return strings.Join(e.Show(n).Tags, " ") }
+	n := e.Open(kenFr, "Certificate", "Please renew.", vic)
+	if got := tags(1); got != "seen-created seen-customer-comment" {
+		t.Fatalf("after create: tags %q", got)
+	}
+	steps := []struct {
+		do   func()
+		want string
+	}{
+		{func() { e.Reply(vicFr, n, "#reply\nRenewed.") }, "seen-response"},
+		{func() { e.Reply(vicFr, n, "#note\nInternal.") }, "seen-note"},
+		{func() { e.Reply(vicFr, n, "#priority high") }, "seen-command"},
+		{func() {
+			ack := e.Last(ken)
+			e.Customer(testkit.Mail{From: kenFr, To: []string{ReplyTo(ack)}, Subject: "Re: " + ack.Header("Subject"), Body: "Thanks, one more thing."})
+		}, ""},
+		{func() {
+			ack := e.Last(ken)
+			e.Customer(testkit.Mail{From: kenFr, To: []string{ReplyTo(ack)}, Subject: "Out of office", Body: "I am away.",
+				Headers: []string{"Auto-Submitted: auto-replied"}})
+		}, "none"},
+	}
+	for i, s := range steps {
+		before := e.Show(1)
+		s.do()
+		after := e.Show(1)
+		added := []string{}
+		for _, x := range after.Tags {
+			if !hasTag(before.Tags, x) {
+				added = append(added, x)
+			}
+		}
+		switch {
+		case s.want == "none":
+			if len(after.Comments) == len(before.Comments) || len(events(after)) != len(events(before)) {
+				t.Errorf("step %d (auto-reply): comments %d→%d, events %d→%d (want one more comment, no event)", i, len(before.Comments), len(after.Comments), len(events(before)), len(events(after)))
+			}
+		case s.want == "":
+			// The customer's comment: its trigger already tagged the
+			// ticket, so the tag stays and one more firing is recorded.
+			if fired(after, "on customer-comment") != 2 {
+				t.Errorf("step %d: on customer-comment fired %d times in all, want 2", i, fired(after, "on customer-comment"))
+			}
+		case len(added) != 1 || added[0] != s.want:
+			t.Errorf("step %d: tags added %q, want [%s]; events %q", i, added, s.want, events(after))
+		}
+	}
+	// A merge is an update of the survivor.
+	e.Customer(testkit.Mail{From: kenFr, To: []string{"support@example.com"}, Subject: "Same certificate", Body: "Again."})
+	n2 := e.Find(vic, "Same certificate")
+	e.Reply(vicFr, n2, "#merge 1")
+	if tk := e.Show(1); !hasTag(tk.Tags, "seen-merge") {
+		t.Errorf("survivor after merge: tags %q; events %q", tk.Tags, events(tk))
+	}
+}

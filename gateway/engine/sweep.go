@@ -33,11 +33,15 @@ func (e *Engine) Sweep() (int, error) {
 	if err != nil || len(due) == 0 {
 		return 0, err
 	}
-	n := 0
+	n, queued := 0, 0
 	err = e.db.Update(func(tx store.Tx) error {
 		n = 0
+		// An applier with no mail: the triggers' pass sees the change
+		// as an automation's, and its effects are stored with it.
+		a := &applier{e: e, cfg: cfg, tx: tx, now: now}
+		defer func() { queued = a.enqueued }()
 		for _, id := range due {
-			tk, err := tx.Ticket(id)
+			tk, err := a.ticket(id)
 			if err != nil {
 				return err
 			}
@@ -51,13 +55,16 @@ func (e *Engine) Sweep() (int, error) {
 				Text: fmt.Sprintf("status resolved → closed (automatically, %s after resolution)", after)}); err != nil {
 				return err
 			}
-			if err := tx.PutTicket(tk); err != nil {
+			if err := a.save(tk); err != nil {
 				return err
 			}
 			n++
 		}
-		return nil
+		return a.finish()
 	})
+	if err == nil && queued > 0 && e.Wake != nil {
+		e.Wake() // a trigger mailed staff
+	}
 	if err == nil && n > 0 {
 		e.log.Info("auto-closed resolved tickets", "count", n)
 	}

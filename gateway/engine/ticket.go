@@ -336,14 +336,18 @@ func (a *applier) addCustomerCCs(tk *model.Ticket) error {
 
 // event records a change on the ticket's audit trail.
 func (a *applier) event(tk *model.Ticket, text string) error {
-	author := a.in.sender
+	author := "helpdesk" // a timer's change: no mail behind it
+	var msg uint64
+	if a.in != nil {
+		author, msg = a.in.sender, a.msg.ID
+	}
 	if a.staff != nil {
 		author = a.staff.Email
 	}
 	if a.rule != "" {
 		author = "rule:" + a.rule
 	}
-	return a.tx.AddComment(tk, &model.Comment{Kind: model.KindEvent, Visibility: model.Private, Author: author, Text: text, Message: a.msg.ID})
+	return a.tx.AddComment(tk, &model.Comment{Kind: model.KindEvent, Visibility: model.Private, Author: author, Text: text, Message: msg})
 }
 
 // autoAssign assigns a new ticket round-robin to the available agents of

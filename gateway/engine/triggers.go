@@ -14,8 +14,9 @@ import (
 	"helpdesk/store/model"
 )
 
-// Triggers (SPEC 7, issue 15): after a mail has updated its tickets, and
-// inside the same store write, each updated ticket gets one pass over the
+// Triggers (SPEC 7, issue 15): after a mail (or a timer: Sweep's
+// auto-close, event "automation") has updated its tickets, and inside
+// the same store write, each updated ticket gets one pass over the
 // [[trigger]] rules, in file order, each at most once. A firing trigger's
 // changes are seen by the triggers after it, but raise no events of their
 // own and start no new pass, and a pass is started only by what a person's
@@ -69,7 +70,7 @@ func (a *applier) remember(tk *model.Ticket) {
 // triggers runs one pass over the triggers for every ticket this write
 // updated, in ticket order.
 func (a *applier) triggers() error {
-	if len(a.cfg.Triggers) == 0 || a.in == nil {
+	if len(a.cfg.Triggers) == 0 {
 		return nil
 	}
 	set := a.e.Rules(a.cfg)
@@ -98,12 +99,30 @@ func (a *applier) triggers() error {
 	return nil
 }
 
+// finish ends a write with no mail (a timer's): the triggers' pass, then
+// everything the write changed is stored.
+func (a *applier) finish() error {
+	if err := a.triggers(); err != nil {
+		return err
+	}
+	if err := a.flushIntros(); err != nil {
+		return err
+	}
+	if err := a.flush(); err != nil {
+		return err
+	}
+	return a.flushUsers()
+}
+
 // facts are the update's facts for a ticket: its events, from the
 // records this write added to it, and what it changed.
 func (a *applier) facts(tk *model.Ticket) (*rules.Facts, error) {
-	f := &rules.Facts{Sender: a.in.sender, Now: a.now}
-	if a.staff != nil {
+	f := &rules.Facts{Now: a.now}
+	switch {
+	case a.staff != nil:
 		f.Sender = a.staff.Email
+	case a.in != nil:
+		f.Sender = a.in.sender
 	}
 	a.ticketFacts(f, tk)
 	ev := map[string]bool{}
@@ -119,6 +138,8 @@ func (a *applier) facts(tk *model.Ticket) (*rules.Facts, error) {
 		}
 		switch {
 		case c.Kind == model.KindEvent && strings.HasPrefix(c.Author, "rule:"):
+		case c.Kind == model.KindEvent && a.in == nil:
+			ev[rules.Automation] = true // a timer's change (auto-close)
 		case c.Kind == model.KindEvent && a.staff != nil && c.Author == a.staff.Email:
 			ev[rules.Command] = true
 		case c.Kind != model.KindComment || c.Hidden || strings.HasPrefix(c.Reason, mergeMark):
