@@ -14,7 +14,7 @@ import (
 // rules run after every ticket update, in file order, each at most once
 // per pass; each firing is an event on the ticket naming the rule.
 
-var _ = claim("[[trigger]]: the default rules (tag by subject, assign the group of the service tag, mail the agent) fire once on create and once on a service change, each firing an event naming the rule in `show --json`; a customer's reply fires none of them",
+var _ = claim("[[trigger]]: the default rules (tag by subject, assign the group of the service tag, mail the agent) fire once on create and once on a service change, each firing an event naming the rule in `show --json`; a customer's reply fires none of them; a new ticket's pass runs before it is announced, so only the group the rules chose hears of it",
 	"TestTriggersRouteByServiceTag")
 var _ = claim("[[trigger]]: a pair of triggers that would ping-pong fires once each per update; a later trigger sees the ticket as earlier ones changed it; their changes start no new pass",
 	"TestTriggersPingPongFiresOnce")
@@ -100,6 +100,14 @@ func TestTriggersRouteByServiceTag(t *testing.T) {
 	for _, x := range e.Mailbox(mia) {
 		t.Errorf("Mia got %q", x.Header("Subject"))
 	}
+	// The pass ran before the new ticket was announced: support's agents
+	// never hear of it, Dana gets the customer's mail as its assignee.
+	for _, who := range []string{vic, venkat, ada} {
+		for _, x := range e.Mailbox(who) {
+			t.Errorf("%s (support) got %q", who, x.Header("Subject"))
+		}
+	}
+	WantText(t, "Dana's new-ticket notice", e.Find(dana, "Our zone example.org"), "Our zone example.org has old records.")
 
 	// A customer's reply is an update, but no trigger's condition holds.
 	ack := e.Last(ken)

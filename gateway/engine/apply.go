@@ -57,6 +57,7 @@ type applier struct {
 	// (triggers.go); rule: the trigger being applied ("" none).
 	before map[uint64]before
 	rule   string
+	passed map[uint64]bool // tickets whose pass ran
 }
 
 func (a *applier) mail() *threading.Mail { return a.in.mail }

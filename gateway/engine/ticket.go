@@ -128,6 +128,11 @@ func (a *applier) newTicket(d threading.Decision) error {
 			return err
 		}
 	}
+	// The triggers' pass runs before the ticket is announced, so staff
+	// hear of it where the rules put it (the group, the assignee).
+	if err := a.pass(tk); err != nil {
+		return err
+	}
 	if m.Class == threading.ClassAutoReply {
 		return nil
 	}

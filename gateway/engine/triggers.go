@@ -73,28 +73,40 @@ func (a *applier) triggers() error {
 	if len(a.cfg.Triggers) == 0 {
 		return nil
 	}
-	set := a.e.Rules(a.cfg)
 	for _, id := range slices.Sorted(maps.Keys(a.dirty)) {
-		tk := a.tickets[id]
-		f, err := a.facts(tk)
-		if err != nil {
+		if err := a.pass(a.tickets[id]); err != nil {
 			return err
 		}
-		if len(f.Events) == 0 {
+	}
+	return nil
+}
+
+// pass runs the triggers once for a ticket: a second call in the same
+// write does nothing (a new ticket has its pass before it is announced).
+func (a *applier) pass(tk *model.Ticket) error {
+	if len(a.cfg.Triggers) == 0 || a.passed[tk.ID] {
+		return nil
+	}
+	if a.passed == nil {
+		a.passed = map[uint64]bool{}
+	}
+	a.passed[tk.ID] = true
+	f, err := a.facts(tk)
+	if err != nil || len(f.Events) == 0 {
+		return err
+	}
+	set := a.e.Rules(a.cfg)
+	for i := range set.Triggers {
+		tr := &set.Triggers[i]
+		if !tr.Cond.Match(f) {
 			continue
 		}
-		for i := range set.Triggers {
-			tr := &set.Triggers[i]
-			if !tr.Cond.Match(f) {
-				continue
-			}
-			if err := a.fire(tk, tr); err != nil {
-				return fmt.Errorf("trigger %q on ticket %d: %w", tr.Name, tk.ID, err)
-			}
-			// The next trigger sees the ticket as this one left it; the
-			// update's events and changed fields stay what the mail did.
-			a.ticketFacts(f, tk)
+		if err := a.fire(tk, tr); err != nil {
+			return fmt.Errorf("trigger %q on ticket %d: %w", tr.Name, tk.ID, err)
 		}
+		// The next trigger sees the ticket as this one left it; the
+		// update's events and changed fields stay what the mail did.
+		a.ticketFacts(f, tk)
 	}
 	return nil
 }
