@@ -210,8 +210,11 @@ func Commands(in Input) *Plan {
 	}
 	p.Problems = append(p.Problems, mp...)
 	for _, pr := range command.Validate(b, in.Actor.Role.validateAs()) {
-		if pr.Name == "list" && len(pr.Args) == 1 && isView(cfg, pr.Args[0]) {
-			continue // #list NAME of a [[view]]: the syntax knows only the built-in lists
+		if pr.Name == "list" && len(pr.Args) == 1 && len(cfg.Views) > 0 {
+			if isView(cfg, pr.Args[0]) {
+				continue // #list NAME of a [[view]]: the syntax knows only the built-in lists
+			}
+			pr = viewProblem(cfg, pr)
 		}
 		p.Problems = append(p.Problems, pr)
 	}
@@ -360,6 +363,21 @@ func macroLineBad(probs []command.Problem, c command.Command) bool {
 		}
 	}
 	return false
+}
+
+// viewProblem names the views too when #list names neither a built-in
+// list nor a view.
+func viewProblem(cfg *config.Config, pr command.Problem) command.Problem {
+	names := command.Lists()
+	for _, v := range cfg.Views {
+		names = append(names, v.Name)
+	}
+	if s := command.Suggest(strings.ToLower(pr.Args[0]), names); s != "" {
+		pr.Message, pr.Suggestion = fmt.Sprintf("unknown list %q; did you mean %s?", pr.Args[0], s), s
+		return pr
+	}
+	pr.Message, pr.Suggestion = fmt.Sprintf("unknown list %q; use %s", pr.Args[0], strings.Join(names, ", ")), ""
+	return pr
 }
 
 // isView reports a [[view]] named name.

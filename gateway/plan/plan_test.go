@@ -469,3 +469,31 @@ func TestNewMail(t *testing.T) {
 		}
 	}
 }
+
+// #list names a [[view]] too; a misspelt one is suggested.
+func TestListView(t *testing.T) {
+	cfg, err := config.Parse(`
+[[mailbox]]
+address = "support@example.com"
+[[agent]]
+email = "vic@example.com"
+role = "agent"
+[[view]]
+name = "urgent-open"
+all = ["priority is urgent"]
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := func(text string) Input {
+		return Input{Block: command.Parse(text), Config: cfg, Actor: Actor{Email: "vic@example.com", Role: Agent}}
+	}
+	p := Commands(in("#list Urgent-Open"))
+	if !p.OK() || len(p.Changes) != 1 || p.Changes[0] != (ListTickets{"urgent-open"}) {
+		t.Errorf("#list of a view: %v %v", p.Problems, p.Changes)
+	}
+	p = Commands(in("#list urgent-opne"))
+	if p.OK() || !strings.Contains(p.Problems[0].Message, "did you mean urgent-open?") {
+		t.Errorf("misspelt view: %v", p.Problems)
+	}
+}

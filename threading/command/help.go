@@ -80,6 +80,7 @@ OTHER
   #macro <name>        apply a configured macro (its commands and its text)
   #available / #away   your availability for automatic assignment
   #list mine|unassigned|group|open|overdue   mail me a list of tickets
+                       (or #list <view>, a view in helpdesk.toml)
   #spam                close the ticket as spam and block its sender
   #spam domain         (admins) block the sender's whole domain
   #send                in a reply to a held-mail transcript: send it anyway
