@@ -200,6 +200,10 @@ func (a *applier) facts(tk *model.Ticket) (*rules.Facts, error) {
 func (a *applier) ticketFacts(f *rules.Facts, tk *model.Ticket) {
 	f.Mailbox, f.Subject, f.Status, f.Priority, f.Type = tk.Mailbox, tk.Subject, tk.Status, tk.Priority, tk.Type
 	f.Group, f.Assignee, f.Tags, f.Created, f.Updated = strings.ToLower(tk.Group), tk.Assignee, tk.Tags, tk.Created, tk.Updated
+	f.Resolved = time.Time{}
+	if tk.ResolvedAt != nil {
+		f.Resolved = *tk.ResolvedAt
+	}
 	f.InHours = a.e.InHours(tk)
 }
 

@@ -28,7 +28,7 @@
 //	tags exclude spam                       none of them
 //	status changed                          also priority, type, group,
 //	                                        assignee, tags: this update changed it
-//	created more than 24h ago               also "less than"; updated too; units h, m, d
+//	created more than 24h ago               also "less than"; updated, resolved too; units m, h, d
 //	inside business hours                   or "outside business hours"
 //
 // Events: created, customer-comment (the requester or a CC wrote),

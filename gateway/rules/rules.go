@@ -46,10 +46,11 @@ type Facts struct {
 	Tags     []string
 	// Changed names the fields this update changed (status, priority,
 	// type, group, assignee, tags).
-	Changed []string
-	Created time.Time
-	Updated time.Time
-	Now     time.Time
+	Changed  []string
+	Created  time.Time
+	Updated  time.Time
+	Resolved time.Time // zero: not resolved
+	Now      time.Time
 	// InHours reports whether an instant is inside the ticket's business
 	// hours (calendars plug in here); nil: always (a 24/7 calendar).
 	InHours func(time.Time) bool
@@ -135,7 +136,7 @@ func Compile(all, any []string, cfg *config.Config) (*Conditions, []Problem) {
 
 // fields in the order parse tries them (longest first where one is a
 // prefix of another).
-var fields = []string{"sender domain", "event", "mailbox", "sender", "subject", "body", "text", "status", "priority", "type", "group", "assignee", "tags", "tag", "created", "updated"}
+var fields = []string{"sender domain", "event", "mailbox", "sender", "subject", "body", "text", "status", "priority", "type", "group", "assignee", "tags", "tag", "created", "updated", "resolved"}
 
 const syntaxFix = `write "FIELD OPERATOR VALUE", e.g. "status is open", "subject contains refund", "tags include service:dns"; see the comment above [[trigger]] in helpdesk.toml`
 
@@ -267,7 +268,7 @@ func opWords(field string) [][2]string {
 		return [][2]string{{"is not", "is not"}, {"is", "is"}, {"changed", "changed"}}
 	case "tags":
 		return [][2]string{{"include", "include"}, {"includes", "include"}, {"exclude", "exclude"}, {"excludes", "exclude"}, {"changed", "changed"}}
-	case "created", "updated":
+	case "created", "updated", "resolved":
 		return [][2]string{{"more than", "more"}, {"less than", "less"}}
 	}
 	return nil
@@ -383,10 +384,16 @@ func (x cond) eval(f *Facts) bool {
 			}
 			return hit == (x.op == "include")
 		}
-	case "created", "updated":
+	case "created", "updated", "resolved":
 		t := f.Created
-		if x.field == "updated" {
+		switch x.field {
+		case "updated":
 			t = f.Updated
+		case "resolved":
+			if f.Resolved.IsZero() {
+				return false // never resolved, or reopened
+			}
+			t = f.Resolved
 		}
 		age := f.Now.Sub(t)
 		if x.op == "more" {

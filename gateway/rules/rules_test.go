@@ -87,6 +87,7 @@ func TestVocabulary(t *testing.T) {
 		{"created less than 3d ago", true},
 		{"updated less than 2h ago", true},
 		{"updated more than 2h ago", false},
+		{"resolved more than 1h ago", false}, // not resolved
 		{"inside business hours", true},
 		{"outside business hours", false},
 	} {
@@ -98,6 +99,15 @@ func TestVocabulary(t *testing.T) {
 		if got := c.Match(facts()); got != tc.want {
 			t.Errorf("%q: %v, want %v", tc.line, got, tc.want)
 		}
+	}
+}
+
+func TestResolvedAge(t *testing.T) {
+	c, _ := Compile([]string{"resolved more than 5d ago"}, nil, testConfig(t))
+	f := facts()
+	f.Resolved = now.Add(-6 * 24 * time.Hour)
+	if !c.Match(f) {
+		t.Error("resolved 6 days ago is more than 5d ago")
 	}
 }
 

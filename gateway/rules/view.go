@@ -14,8 +14,12 @@ var ViewStatuses = []string{model.StatusOpen, model.StatusPending, model.StatusW
 
 // TicketFacts are a ticket's facts with no update (a view's, a timer's).
 func TicketFacts(tk *model.Ticket, now time.Time) *Facts {
-	return &Facts{Mailbox: tk.Mailbox, Subject: tk.Subject, Status: tk.Status, Priority: tk.Priority, Type: tk.Type,
+	f := &Facts{Mailbox: tk.Mailbox, Subject: tk.Subject, Status: tk.Status, Priority: tk.Priority, Type: tk.Type,
 		Group: strings.ToLower(tk.Group), Assignee: tk.Assignee, Tags: tk.Tags, Created: tk.Created, Updated: tk.Updated, Now: now}
+	if tk.ResolvedAt != nil {
+		f.Resolved = *tk.ResolvedAt
+	}
+	return f
 }
 
 // Select returns the tickets of the view among tks (merged tickets
