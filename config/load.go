@@ -328,5 +328,9 @@ func (c *Config) summary() string {
 	if len(parts) > 0 {
 		s += " (" + strings.Join(parts, ", ") + ")"
 	}
-	return s + ", " + plural(len(c.Macros), "macro")
+	s += ", " + plural(len(c.Macros), "macro")
+	if len(c.Triggers)+len(c.Views) > 0 {
+		s += ", " + plural(len(c.Triggers), "trigger") + ", " + plural(len(c.Views), "view")
+	}
+	return s
 }

@@ -41,6 +41,8 @@ var boundaries = []struct {
 		"who sees what is a pure function of plain data: no store, no I/O, no configuration package"},
 	{"gateway/plan", []string{"store", "gateway"},
 		"the command planner is pure: it reads a snapshot and returns changes as values, it never reaches the store or the edges"},
+	{"gateway/rules", []string{"store/bolt", "gateway/engine", "gateway/control", "gateway/daemon", "gateway/outbound", "gateway/auth"},
+		"the rule vocabulary is pure: compiled from the config, matched against facts and the model's records, it never reaches a store or an edge"},
 }
 
 // confined are outside modules only some trees of ours may import
