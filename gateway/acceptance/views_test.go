@@ -10,7 +10,7 @@ import (
 // Outside-in tests of views (issue 15 item 6): a [[view]] names a set of
 // conditions of the rule vocabulary and a sort.
 
-var _ = claim("[[view]]: `#list NAME` mails the agent the view's tickets (not closed, matching its conditions, in its sort order) and `helpdesk tickets --view NAME [--json]` prints them; an unknown view is refused with the names there are",
+var _ = claim("[[view]]: `#list NAME` mails the agent the view's tickets (not closed, matching its conditions, in its sort order) and `helpdesk tickets --view NAME [--json]` prints them, with or without a running daemon; an unknown view is refused with the names there are",
 	"TestViewsListedByMailAndCLI")
 
 func TestViewsListedByMailAndCLI(t *testing.T) {
@@ -63,4 +63,12 @@ sort = "created desc"
 	e.Fresh(vicFr, "close", "#ticket 5\n#closed\n")
 	e.Fresh(vicFr, "list", "#list korean\n")
 	WantText(t, "#list korean", e.Last(vic), "Tickets (korean): 2")
+
+	// Without a daemon the CLI reads the store and its own config.
+	e.Stop()
+	list = nil
+	e.JSON(&list, "tickets", "--view", "korean")
+	if len(list) != 2 || list[0].ID != 4 {
+		t.Errorf("tickets --view korean without a daemon: %+v", list)
+	}
 }
