@@ -4,6 +4,7 @@
 //	helpdesk tickets [--status S | --view NAME] [--json]
 //	helpdesk show N [--json]
 //	helpdesk inject [FILE|-] [--trust-authres] [--rcpt ADDR]... [--sender ADDR]
+//	helpdesk explain FILE|- [--json] [--trust-authres] [--rcpt ADDR]... [--sender ADDR]
 //	helpdesk outbox [--json]
 //	helpdesk outbox retry ID...|--failed
 //	helpdesk quarantine [list|show N|release N] [--json]
@@ -69,6 +70,8 @@ commands:
   show N                      show ticket N with its threads and comments
   inject [FILE|-]             deliver a message file (or stdin) as if received;
                               --rcpt ADDR (repeatable), --sender ADDR: the envelope
+  explain FILE|-              what a mail would do if it arrived now (authentication,
+                              thread, commands, triggers, recipients); stores and sends nothing
   outbox                      show the outbound queue and the relay's state
   outbox retry ID...|--failed queue given-up mail again (or make queued mail due now;
                              --failed: all given-up mail and all mail waiting after an error)
@@ -130,7 +133,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fs.StringVar(&status, "status", "", "only tickets with this status")
 		fs.StringVar(&view, "view", "", "the tickets of this [[view]], in its order")
 		fs.IntVar(&limit, "limit", 0, "at most this many (0: all)")
-	case "inject":
+	case "inject", "explain":
 		fs.BoolVar(&trust, "trust-authres", false, "believe the mail's Authentication-Results header (SPEC 5)")
 		// What an MTA's pipe transport passes (Postfix: ${recipient} and
 		// ${sender}): the envelope decides the mailbox, as with SMTP.
@@ -186,6 +189,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		inj.TrustAuthRes = trust
 		return c.inject(file, inj)
+	case "explain":
+		if len(pos) != 1 {
+			return c.fail(2, "usage: helpdesk explain FILE|- [--json] [--trust-authres] [--rcpt ADDR]... [--sender ADDR]")
+		}
+		inj.TrustAuthRes = trust
+		return c.explain(pos[0], inj)
 	case "outbox":
 		if len(pos) > 0 && pos[0] == "retry" {
 			return c.outboxRetry(pos[1:], failed)

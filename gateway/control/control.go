@@ -29,6 +29,9 @@ type API interface {
 	View(name string, limit int) ([]TicketSummary, error)
 	Show(id uint64) (*TicketView, error)
 	Inject(raw []byte, opt engine.InjectOptions) (engine.Result, error)
+	// Explain says what raw would do if it arrived now, storing and
+	// sending nothing.
+	Explain(raw []byte, opt engine.InjectOptions) (*engine.Explanation, error)
 	Outbox(limit int) (*OutboxView, error)
 	// OutboxRetry queues failed mail again (ids, or every failed item
 	// with allFailed) and makes queued ids due now.
@@ -287,6 +290,15 @@ func (l *Local) Inject(raw []byte, opt engine.InjectOptions) (engine.Result, err
 		return engine.Result{}, fmt.Errorf("inject needs a writable store")
 	}
 	return l.Engine.InjectEnvelope(context.Background(), raw, opt)
+}
+
+// Explain runs the engine's apply path on raw in a write that is
+// rolled back.
+func (l *Local) Explain(raw []byte, opt engine.InjectOptions) (*engine.Explanation, error) {
+	if l.Engine == nil {
+		return nil, fmt.Errorf("explain needs the engine (open the store writable)")
+	}
+	return l.Engine.Explain(context.Background(), raw, opt)
 }
 
 // Outbox reports the queue.

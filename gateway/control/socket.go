@@ -92,6 +92,17 @@ func Handler(api API) http.Handler {
 			Rcpts: q["rcpt"], Sender: q.Get("sender"), HasSender: q.Has("sender")})
 		reply(w, v, err)
 	})
+	mux.HandleFunc("POST /explain", func(w http.ResponseWriter, r *http.Request) {
+		raw, err := io.ReadAll(io.LimitReader(r.Body, 256<<20))
+		if err != nil {
+			reply(w, nil, err)
+			return
+		}
+		q := r.URL.Query()
+		v, err := api.Explain(raw, engine.InjectOptions{TrustAuthRes: q.Get("trust_authres") == "1",
+			Rcpts: q["rcpt"], Sender: q.Get("sender"), HasSender: q.Has("sender")})
+		reply(w, v, err)
+	})
 	mux.HandleFunc("GET /outbox", func(w http.ResponseWriter, r *http.Request) {
 		v, err := api.Outbox(limit(r))
 		reply(w, v, err)
@@ -247,6 +258,22 @@ func (c *Client) Inject(raw []byte, opt engine.InjectOptions) (engine.Result, er
 	}
 	err := c.call("POST", "/inject", q, bytes.NewReader(raw), &v)
 	return v, err
+}
+
+func (c *Client) Explain(raw []byte, opt engine.InjectOptions) (*engine.Explanation, error) {
+	var v engine.Explanation
+	q := url.Values{}
+	if opt.TrustAuthRes {
+		q.Set("trust_authres", "1")
+	}
+	q["rcpt"] = opt.Rcpts
+	if opt.HasSender {
+		q.Set("sender", opt.Sender)
+	}
+	if err := c.call("POST", "/explain", q, bytes.NewReader(raw), &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
 }
 
 func (c *Client) Outbox(limit int) (*OutboxView, error) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 
+	"helpdesk/config"
 	"helpdesk/store"
 	"helpdesk/store/model"
 	"helpdesk/threading"
@@ -49,15 +50,26 @@ var ErrNoSuchMailbox = errors.New("no such mailbox here")
 // in opt.
 func (e *Engine) InjectEnvelope(ctx context.Context, raw []byte, opt InjectOptions) (Result, error) {
 	cfg := e.Config()
-	for _, r := range opt.Rcpts {
-		if cfg.Mailbox(r) == nil {
-			return Result{}, fmt.Errorf("recipient %s: %w", r, ErrNoSuchMailbox)
-		}
+	env, err := envelopeOf(cfg, raw, opt)
+	if err != nil {
+		return Result{}, err
 	}
 	sp := e.db.NewSpool(int64(cfg.SMTP.SpoolThreshold))
 	defer sp.Close()
 	if _, err := sp.Write(raw); err != nil {
 		return Result{}, err
+	}
+	return e.Deliver(ctx, env, sp)
+}
+
+// envelopeOf is the envelope of an injected (or explained) mail: opt's,
+// with our addresses on To and Cc and the Return-Path or From standing in
+// for what opt lacks.
+func envelopeOf(cfg *config.Config, raw []byte, opt InjectOptions) (Envelope, error) {
+	for _, r := range opt.Rcpts {
+		if cfg.Mailbox(r) == nil {
+			return Envelope{}, fmt.Errorf("recipient %s: %w", r, ErrNoSuchMailbox)
+		}
 	}
 	rcpts := append([]string(nil), opt.Rcpts...)
 	// "<>" and "" are the null sender; "<addr>" is addr.
@@ -75,7 +87,7 @@ func (e *Engine) InjectEnvelope(ctx context.Context, raw []byte, opt InjectOptio
 				// as a Bcc or through an alias (and make the To addresses
 				// CCs of a ticket they never wrote to). The MTA keeps the
 				// mail while the pipe's arguments are fixed.
-				return Result{}, ErrNoRecipient
+				return Envelope{}, ErrNoRecipient
 			}
 		}
 		if !opt.HasSender {
@@ -85,7 +97,7 @@ func (e *Engine) InjectEnvelope(ctx context.Context, raw []byte, opt InjectOptio
 			}
 		}
 	}
-	return e.Deliver(ctx, Envelope{MailFrom: from, Rcpts: rcpts, TrustAuthRes: opt.TrustAuthRes, Via: "inject"}, sp)
+	return Envelope{MailFrom: from, Rcpts: rcpts, TrustAuthRes: opt.TrustAuthRes, Via: "inject"}, nil
 }
 
 // Release applies a quarantined mail as if the check that held it had

@@ -58,6 +58,9 @@ type applier struct {
 	before map[uint64]before
 	rule   string
 	passed map[uint64]bool // tickets whose pass ran
+	// trace records the decisions of a write helpdesk explain rolls
+	// back (explain.go); nil otherwise.
+	trace *explainTrace
 }
 
 func (a *applier) mail() *threading.Mail { return a.in.mail }
@@ -156,7 +159,9 @@ func (a *applier) route() error {
 		}
 	}
 	if a.in.agent != nil {
-		if ok, failed := a.staffAuthenticated(); !ok && !vouched {
+		ok, failed := a.staffAuthenticated()
+		a.trace.staffAuth(ok, failed)
+		if !ok && !vouched {
 			return a.authFailure(failed)
 		}
 		a.staff = &threading.Staff{Email: staffEmail(a.in.agent), Role: a.in.agent.Role}
@@ -176,6 +181,7 @@ func (a *applier) route() error {
 		return a.autoReply()
 	}
 	d := threading.Decide(a.decideInput(), view{a.tx})
+	a.trace.decided(d)
 	a.res.Detail = d.Reason
 	switch d.Outcome {
 	case threading.OutPublicComment:

@@ -200,6 +200,7 @@ func (a *applier) planCommands(tk *model.Ticket, d threading.Decision, b command
 		in.Ticket = &snap
 	}
 	r.Plan = plan.Commands(in)
+	a.trace.planned(tk, r.Plan)
 	return r
 }
 

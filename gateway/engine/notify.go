@@ -80,6 +80,7 @@ func (a *applier) fanOut(tk *model.Ticket, c *model.Comment, o fanOpts) error {
 		ev.LoopLimited = limited
 	}
 	d := audience.Decide(ev, a.participants(tk, ev), staffDir{a.cfg})
+	a.trace.audience(tk, c, ev, d)
 	for _, r := range d.Recipients {
 		var err error
 		switch r.View {
@@ -287,6 +288,7 @@ func (a *applier) enqueue(o out) error {
 	if err := a.tx.Enqueue(ob); err != nil {
 		return fmt.Errorf("enqueueing %s to %s: %w", o.kind, rcpt, err)
 	}
+	a.trace.queued(ob, o.private)
 	a.enqueued++
 	a.lastMessageID = id
 	if ticket != 0 {

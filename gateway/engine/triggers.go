@@ -101,6 +101,7 @@ func (a *applier) pass(tk *model.Ticket) error {
 		if !tr.Cond.Match(f) {
 			continue
 		}
+		a.trace.fired(tk, tr.Name)
 		if err := a.fire(tk, tr); err != nil {
 			return fmt.Errorf("trigger %q on ticket %d: %w", tr.Name, tk.ID, err)
 		}
