@@ -1,8 +1,10 @@
 package acceptance
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -262,4 +264,61 @@ func TestExplainCustomerReplyNamesTicketAndThread(t *testing.T) {
 		}
 	}
 	snapshotState(e, "1").same(t, "customer reply", before)
+}
+
+var _ = claim("`helpdesk explain -` reads the mail from stdin and takes the envelope (--rcpt, --sender) as inject does; a new customer mail is explained as a new ticket and none is opened; where no store exists explain says so and creates none",
+	"TestExplainStdinNewTicketAndNoStore")
+
+// A first mail piped in with an envelope recipient: explain says a new
+// ticket, its acknowledgement and the agents' notifications; the store
+// still holds one ticket. Without a store, explain creates none.
+func TestExplainStdinNewTicketAndNoStore(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "helpdesk.toml")
+	if err := os.WriteFile(cfg, []byte(testkit.BaseConfig(filepath.Join(dir, "data"), "", "127.0.0.1:1")+Staff), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mail := testkit.Mail{From: kenFr, To: []string{"someone@else.example"}, Subject: "Printer on fire", Body: "Help.\n"}.Build()
+	f := filepath.Join(dir, "m.eml")
+	if err := os.WriteFile(f, mail, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runBin(t, "explain", f, "-config", cfg)
+	if code == 0 || !strings.Contains(errOut, "no store") {
+		t.Errorf("explain without a store: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data", "helpdesk.db")); !os.IsNotExist(err) {
+		t.Errorf("explain created the store (stat: %v)", err)
+	}
+
+	e := Start(t, Options{})
+	e.Open(kenFr, "VPN certificate", "The VPN certificate is expired.", vic)
+	e.Settle()
+	before := snapshotState(e, "1")
+	cmd := exec.Command(bin, "explain", "-", "--json", "--rcpt", "support@example.com", "-config", e.Config)
+	cmd.Dir, cmd.Stdin = e.Dir, bytes.NewReader(mail)
+	raw, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("explain -: %v\n%s", err, raw)
+	}
+	var x explanation
+	if err := json.Unmarshal(raw, &x); err != nil {
+		t.Fatalf("explain --json: %v\n%s", err, raw)
+	}
+	if x.Threading == nil || x.Threading.Outcome != "new-ticket" || x.Result.Disposition != "ticket" {
+		t.Fatalf("threading %+v result %+v, want a new ticket", x.Threading, x.Result)
+	}
+	kinds := map[string]bool{}
+	for _, m := range x.Mail {
+		kinds[m.Kind+" "+m.Rcpt] = true
+	}
+	if !kinds["ack "+ken] || !kinds["notification "+vic] {
+		t.Errorf("mail %+v, want Ken's acknowledgement and Victoria's notification", x.Mail)
+	}
+	snapshotState(e, "1").same(t, "explain -", before)
+	var list []map[string]any
+	e.JSON(&list, "tickets")
+	if len(list) != 1 {
+		t.Errorf("%d tickets after explain, want 1", len(list))
+	}
 }
