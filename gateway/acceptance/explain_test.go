@@ -14,7 +14,8 @@ import (
 )
 
 var _ = claim("`helpdesk explain FILE [--json]` prints what a mail would do if it arrived now — the authentication verdict and whether the sender counts as authenticated staff, the thread and role it lands on and the rule that decided, the planned commands with problems as the transcript names them, the triggers that fire, the recipients with their view and who is left out and why, the mail queued — and stores and sends nothing: show --json, the outbox, the quarantine, the sink and the accepted count are unchanged, and the same mail delivered afterwards is no duplicate and does what explain said; with the daemon running (control socket) and without it (on the store)",
-	"TestExplainStaffReplyStoresAndSendsNothing", "TestExplainForgedStaffIsNotAuthenticated", "TestExplainCustomerReplyNamesTicketAndThread")
+	"TestExplainStaffReplyStoresAndSendsNothing", "TestExplainForgedStaffIsNotAuthenticated", "TestExplainCustomerReplyNamesTicketAndThread",
+	"TestExplainVendorReplyLandsOnSideThread")
 
 // explanation is `helpdesk explain --json`.
 type explanation struct {
@@ -321,4 +322,38 @@ func TestExplainStdinNewTicketAndNoStore(t *testing.T) {
 	if len(list) != 1 {
 		t.Errorf("%d tickets after explain, want 1", len(list))
 	}
+}
+
+// The vendor's answer in a side thread: explain names the side thread
+// of ticket 1, the vendor's role, and keeps Ken out of it with the
+// reason.
+func TestExplainVendorReplyLandsOnSideThread(t *testing.T) {
+	e := Start(t, Options{})
+	sideThreadSetup(t, e, true)
+	v1 := e.Find(vendor, "check the payment")
+	before := snapshotState(e, "1")
+	raw := testkit.Mail{From: "Orders <" + vendor + ">", To: []string{ReplyTo(v1)}, Subject: "Re: " + v1.Header("Subject"),
+		MessageID: e.ID("o"), InReplyTo: msgID(v1), Body: "And the invoice is attached.\n"}.Build()
+	x, human := explain(e, raw)
+	if x.Threading == nil || x.Threading.Ticket != 1 || x.Threading.Thread == 0 || x.Threading.Outcome != "side-message" {
+		t.Fatalf("threading %+v, want a side thread of ticket 1", x.Threading)
+	}
+	var kenOut string
+	for _, a := range x.Audience {
+		if a.Kind != "side" {
+			t.Errorf("audience kind %q, want side", a.Kind)
+		}
+		for _, l := range a.Left {
+			if l.Addr == ken {
+				kenOut = l.Why
+			}
+		}
+	}
+	if kenOut == "" {
+		t.Errorf("audience %+v does not say why Ken gets nothing", x.Audience)
+	}
+	if !strings.Contains(human, "side-message, ticket #1 thread") || !strings.Contains(human, "left out "+ken) {
+		t.Errorf("human output:\n%s", human)
+	}
+	snapshotState(e, "1").same(t, "vendor reply", before)
 }
