@@ -13,7 +13,8 @@ import (
 // changeNotice below; what they share (the author and reply-all
 // exclusions, current staff only, unreachable addresses) is in picker.
 func Decide(ev Event, t Ticket, dir Directory) Decision {
-	p := &picker{ev: ev, t: &t, dir: dir, seen: map[string]bool{}, why: map[string]Reason{}}
+	p := &picker{ev: ev, t: &t, dir: dir}
+	p.seen = p.seenBuf[:0]
 	_, p.authorStaff = dir.Staff(ev.Author)
 	if ev.Author != "" {
 		p.keepOut(ev.Author, Author)
@@ -107,8 +108,8 @@ func (p *picker) sideThreadMessage(th *Thread) {
 	tok := Token{Thread: th.ID, Private: true}
 	if p.ev.ToCollaborators && !p.authorLight() {
 		for _, col := range th.Collaborators {
-			if !p.seen[col] {
-				p.seen[col] = true
+			if !p.isSeen(col) {
+				p.see(col)
 				p.rcpts = append(p.rcpts, Recipient{Addr: col, View: ViewCollaborator, Token: tok})
 			}
 		}
@@ -152,10 +153,20 @@ type picker struct {
 	dir         Directory
 	authorStaff bool
 	rcpts       []Recipient
-	// seen are the addresses decided: a recipient, or kept out.
-	seen map[string]bool
-	why  map[string]Reason
-	left []Left
+	// seen are the addresses decided: a recipient, or kept out. A
+	// ticket has a handful of participants: a slice scanned is cheaper
+	// than a map.
+	seen    []string
+	seenBuf [16]string
+	left    []Left
+}
+
+func (p *picker) isSeen(addr string) bool { return slices.Contains(p.seen, addr) }
+
+func (p *picker) see(addr string) {
+	if !p.isSeen(addr) {
+		p.seen = append(p.seen, addr)
+	}
 }
 
 func (p *picker) authorLight() bool {
@@ -165,7 +176,7 @@ func (p *picker) authorLight() bool {
 
 // keepOut decides that addr gets nothing, for why.
 func (p *picker) keepOut(addr string, why Reason) {
-	p.seen[addr] = true
+	p.see(addr)
 	p.leave(addr, why)
 }
 
@@ -174,10 +185,11 @@ func (p *picker) leave(addr string, why Reason) {
 	if addr == "" {
 		return
 	}
-	if _, ok := p.why[addr]; ok {
-		return
+	for _, l := range p.left {
+		if l.Addr == addr {
+			return
+		}
 	}
-	p.why[addr] = why
 	p.left = append(p.left, Left{addr, why})
 }
 
@@ -185,7 +197,7 @@ func (p *picker) leave(addr string, why Reason) {
 // gets nothing.
 func (p *picker) staff(addr string, tok Token) {
 	addr = strings.ToLower(addr)
-	if addr == "" || p.seen[addr] {
+	if addr == "" || p.isSeen(addr) {
 		return
 	}
 	m, ok := p.dir.Staff(addr)
@@ -193,10 +205,11 @@ func (p *picker) staff(addr string, tok Token) {
 		p.leave(addr, NotStaff)
 		return
 	}
-	if p.seen[m.Addr] {
+	if p.isSeen(m.Addr) {
 		return
 	}
-	p.seen[addr], p.seen[m.Addr] = true, true
+	p.see(addr)
+	p.see(m.Addr)
 	tok.Staff = true
 	p.rcpts = append(p.rcpts, Recipient{Addr: m.Addr, Name: m.Name, View: ViewStaff, Light: m.Light, Token: tok})
 }
@@ -204,7 +217,7 @@ func (p *picker) staff(addr string, tok Token) {
 // endUser adds the requester or a CC with the customer view; staff made
 // CC get a staff copy instead.
 func (p *picker) endUser(addr string) {
-	if addr == "" || p.seen[addr] {
+	if addr == "" || p.isSeen(addr) {
 		return
 	}
 	if strings.HasSuffix(addr, ".invalid") {
@@ -215,7 +228,7 @@ func (p *picker) endUser(addr string) {
 		p.staff(addr, Token{})
 		return
 	}
-	p.seen[addr] = true
+	p.see(addr)
 	p.rcpts = append(p.rcpts, Recipient{Addr: addr, View: ViewCustomer})
 }
 
@@ -277,16 +290,16 @@ func (p *picker) participants(fn func(addr string, r role)) {
 // explain gives every participant who gets nothing and has no reason yet
 // the rule that kept him out.
 func (p *picker) explain(th *Thread) {
-	got := map[string]bool{}
-	for _, r := range p.rcpts {
-		got[r.Addr] = true
+	got := func(addr string) bool {
+		_, ok := Decision{Recipients: p.rcpts}.Of(addr)
+		return ok
 	}
 	p.participants(func(addr string, r role) {
-		if addr == "" || got[addr] || got[strings.ToLower(addr)] {
+		if addr == "" || got(addr) || got(strings.ToLower(addr)) {
 			return
 		}
 		if m, ok := p.dir.Staff(addr); ok {
-			if got[m.Addr] {
+			if got(m.Addr) {
 				return
 			}
 			r = roleStaff
