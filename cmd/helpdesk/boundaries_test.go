@@ -39,6 +39,8 @@ var boundaries = []struct {
 		"config is a leaf every layer may read, so it depends on none of them"},
 	{"gateway/audience", []string{""},
 		"who sees what is a pure function of plain data: no store, no I/O, no configuration package"},
+	{"gateway/kb", []string{""},
+		"knowledge-base ranking is a pure function of articles and text: the folder is read by gateway/mailtext"},
 	{"gateway/plan", []string{"store", "gateway"},
 		"the command planner is pure: it reads a snapshot and returns changes as values, it never reaches the store or the edges"},
 	{"gateway/rules", []string{"store/bolt", "gateway/engine", "gateway/control", "gateway/daemon", "gateway/outbound", "gateway/auth"},
