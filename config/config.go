@@ -28,6 +28,9 @@ type Config struct {
 	Triggers []Trigger `toml:"trigger"`
 	Views    []View    `toml:"view"`
 
+	KnowledgeBase KnowledgeBase `toml:"knowledge_base"`
+	Templates     Templates     `toml:"templates"`
+
 	// Path is the file the config was read from ("" for defaults).
 	Path string `toml:"-"`
 
@@ -174,6 +177,27 @@ type Mailbox struct {
 	Address string `toml:"address"`
 	Name    string `toml:"name"`
 	Group   string `toml:"group"`
+	// Language of the customer mail when the mail's text does not tell
+	// (Hangul → ko); "en" when unset.
+	Language string `toml:"language"`
+}
+
+// KnowledgeBase is the folder of Markdown articles the acknowledgement
+// suggests from (SPEC 7). Read at start and on SIGHUP.
+type KnowledgeBase struct {
+	Dir string `toml:"dir"` // "" disables suggestions
+	// MinScore is the BM25 score an article needs to be suggested
+	// (0: the built-in default).
+	MinScore float64 `toml:"min_score"`
+}
+
+// Templates configures the texts of automatic mail.
+type Templates struct {
+	// Dir overrides the built-in customer templates:
+	// <mailbox>/<lang>/<name>.txt, then <lang>/<name>.txt.
+	Dir string `toml:"dir"`
+	// StaffLanguage is the one language of staff notifications.
+	StaffLanguage string `toml:"staff_language"`
 }
 
 // Group is a team of agents.
@@ -274,7 +298,8 @@ func Default() *Config {
 			AckPerIPPerHour:     20,
 			AckPerHour:          200,
 		},
-		Commands: Commands{Confirm: "errors", LeakGuardWords: 8},
+		Commands:  Commands{Confirm: "errors", LeakGuardWords: 8},
+		Templates: Templates{StaffLanguage: "en"},
 		Auth: Auth{
 			Staff:          []string{"dmarc", "authres"},
 			DNSTimeout:     Duration(5 * time.Second),

@@ -138,6 +138,15 @@ func (d *decoder) value(key, name string, v any, fv reflect.Value) {
 		} else {
 			d.typeErr(key, name, v, "an integer")
 		}
+	case t.Kind() == reflect.Float64:
+		switch x := v.(type) {
+		case float64:
+			fv.SetFloat(x)
+		case int64: // min_score = 2 is a number too
+			fv.SetFloat(float64(x))
+		default:
+			d.typeErr(key, name, v, "a number")
+		}
 	case t.Kind() == reflect.Bool:
 		if b, ok := v.(bool); ok {
 			fv.SetBool(b)

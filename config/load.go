@@ -188,6 +188,9 @@ func (c *Config) normalize() {
 		if strings.TrimSpace(m.Name) == "" {
 			m.Name = m.Address
 		}
+		if strings.TrimSpace(m.Language) == "" {
+			m.Language = "en"
+		}
 	}
 	for i := range c.Agents {
 		a := &c.Agents[i]

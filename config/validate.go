@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/mail"
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,6 +51,7 @@ func (c *Config) Validate() []Problem {
 	c.validateAuth(v)
 	c.validatePeople(v)
 	c.validateMacros(v)
+	c.validateTexts(v)
 	return v.probs
 }
 
@@ -382,6 +384,9 @@ func (c *Config) validatePeople(v *validator) {
 		if m.Group != "" {
 			groupRef(k+".group", m.Group)
 		}
+		if m.Language != "" && !validLang(m.Language) {
+			v.add(k+".language", fmt.Sprintf("%q is not a language tag", m.Language), `write a lowercase language code such as "en" or "ko"`)
+		}
 	}
 	// A mailbox that is a sub-address of another is ambiguous.
 	for i, m := range c.Mailboxes {
@@ -712,4 +717,44 @@ func (c *Config) groupAgentCount(group string) int {
 		}
 	}
 	return n
+}
+
+// validLang accepts a lowercase language code of 2-3 letters with an
+// optional region ("en", "ko", "pt-br"): it names a template folder.
+func validLang(s string) bool {
+	base, region, _ := strings.Cut(s, "-")
+	letters := func(x string, lo, hi int) bool {
+		if len(x) < lo || len(x) > hi {
+			return false
+		}
+		for _, r := range x {
+			if r < 'a' || r > 'z' {
+				return false
+			}
+		}
+		return true
+	}
+	return letters(base, 2, 3) && (!strings.Contains(s, "-") || letters(region, 2, 4))
+}
+
+// validateTexts checks [knowledge_base] and [templates]. The templates
+// themselves are parsed and tried by check-config and at start
+// (gateway/mailtext): config reads no template language.
+func (c *Config) validateTexts(v *validator) {
+	if d := c.KnowledgeBase.Dir; d != "" {
+		if st, err := os.Stat(d); err != nil || !st.IsDir() {
+			v.add("knowledge_base.dir", fmt.Sprintf("%q is not a readable directory", d), "point it at the folder of Markdown articles (*.md), e.g. dir = \"/etc/helpdesk/kb\", or remove the key")
+		}
+	}
+	if s := c.KnowledgeBase.MinScore; s < 0 || s > 100 {
+		v.add("knowledge_base.min_score", fmt.Sprintf("%v is out of range", s), "use a score between 0 (the default, 1.5) and 100, e.g. min_score = 2.5")
+	}
+	if d := c.Templates.Dir; d != "" {
+		if st, err := os.Stat(d); err != nil || !st.IsDir() {
+			v.add("templates.dir", fmt.Sprintf("%q is not a readable directory", d), "point it at the folder of template overrides (<lang>/ack.txt, <mailbox>/<lang>/ack.txt), or remove the key")
+		}
+	}
+	if c.Templates.StaffLanguage != "en" {
+		v.add("templates.staff_language", fmt.Sprintf("%q: staff notifications exist in English only", c.Templates.StaffLanguage), `use staff_language = "en"`)
+	}
 }

@@ -43,6 +43,7 @@ import (
 	"helpdesk/gateway/control"
 	"helpdesk/gateway/daemon"
 	"helpdesk/gateway/engine"
+	"helpdesk/gateway/mailtext"
 	"helpdesk/gateway/outbound"
 	"helpdesk/store"
 	"helpdesk/store/model"
@@ -165,6 +166,22 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.serve()
 	case "check-config":
 		report, ok := config.Check(c.configPath)
+		if ok {
+			// The templates and the knowledge base: parsed, and each
+			// template tried on sample data (config reads no template).
+			if cfg, err := config.Load(c.configPath); err == nil {
+				if _, err := mailtext.Load(cfg); err != nil {
+					var ps mailtext.Problems
+					if errors.As(err, &ps) {
+						report, ok = "", false
+						for _, p := range ps {
+							report += c.configPath + ": " + p.String() + "\n"
+						}
+						report = strings.TrimSuffix(report, "\n")
+					}
+				}
+			}
+		}
 		fmt.Fprintln(stdout, report)
 		if !ok {
 			return 1
@@ -373,6 +390,13 @@ func (c *cli) api(writable bool) (control.API, func(), bool) {
 			c.fail(1, "%v", err)
 			return nil, nil, false
 		}
+		texts, err := mailtext.Load(cfg)
+		if err != nil {
+			db.Close()
+			c.fail(1, "customer texts: %v", err)
+			return nil, nil, false
+		}
+		eng.SetTexts(texts)
 		local.Engine = eng
 	}
 	return local, func() { db.Close() }, true

@@ -75,8 +75,12 @@ type TicketView struct {
 	Attachments []AttachmentView `json:"attachments"`
 	MergedInto  uint64           `json:"merged_into,omitempty"`
 	Flags       []string         `json:"flags"`
-	Created     time.Time        `json:"created"`
-	Updated     time.Time        `json:"updated"`
+	// Language of the customer's automatic mail; KBSuggestions are the
+	// articles the acknowledgement suggested (issue 15 items 4, 5).
+	Language      string             `json:"language,omitempty"`
+	KBSuggestions []model.Suggestion `json:"kb_suggestions"`
+	Created       time.Time          `json:"created"`
+	Updated       time.Time          `json:"updated"`
 }
 
 // ThreadView is one thread of a ticket.
@@ -239,10 +243,14 @@ func BuildView(tk *model.Ticket, cs []*model.Comment) *TicketView {
 		Mailbox: tk.Mailbox, Requester: tk.Requester, Assignee: tk.Assignee, Group: tk.Group,
 		CCs: nonNil(tk.CCs), Followers: nonNil(tk.Followers), Tags: nonNil(tk.Tags), Links: tk.Links,
 		MergedInto: tk.MergedInto, Flags: nonNil(tk.Flags), Created: tk.Created, Updated: tk.Updated,
+		Language: tk.Language, KBSuggestions: tk.Suggestions,
 		Threads: []ThreadView{}, Comments: []CommentView{}, Attachments: []AttachmentView{},
 	}
 	if v.Links == nil {
 		v.Links = []model.Link{}
+	}
+	if v.KBSuggestions == nil {
+		v.KBSuggestions = []model.Suggestion{}
 	}
 	for _, th := range tk.Threads {
 		tv := ThreadView{ID: th.ID, Kind: th.Kind, Subject: th.Subject, Status: th.Status}

@@ -19,6 +19,7 @@ import (
 	"helpdesk/gateway/auth"
 	"helpdesk/gateway/control"
 	"helpdesk/gateway/engine"
+	"helpdesk/gateway/mailtext"
 	"helpdesk/gateway/outbound"
 	"helpdesk/store"
 	"helpdesk/threading"
@@ -88,10 +89,17 @@ func Start(cfg *config.Config, opt Options) (d *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The customer templates and the knowledge base: read now and on
+	// SIGHUP, never per mail.
+	texts, err := mailtext.Load(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("customer texts: %w", err)
+	}
 	d.Engine, err = engine.New(cfg, d.DB, engine.Options{Logger: log, Auth: checker, Now: opt.Now})
 	if err != nil {
 		return nil, err
 	}
+	d.Engine.SetTexts(texts)
 	eng.Store(d.Engine)
 	var signer *auth.Signer
 	if cfg.Outbound.DKIMKeyFile != "" {
@@ -209,7 +217,12 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("reload refused: %w", err)
 	}
+	texts, err := mailtext.Load(cfg)
+	if err != nil {
+		return fmt.Errorf("reload refused: customer texts: %w", err)
+	}
 	d.Engine.SetAuthenticator(authn)
+	d.Engine.SetTexts(texts)
 	d.Engine.SetConfig(cfg)
 	if err := d.Engine.ReloadKeys(); err != nil { // the token grace period
 		return err
@@ -226,7 +239,7 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 			d.log.Info("outbound settings changed: waiting mail is due now", "count", n)
 		}
 	}
-	d.log.Info("configuration reloaded", "agents", len(cfg.Agents), "mailboxes", len(cfg.Mailboxes))
+	d.log.Info("configuration reloaded", "agents", len(cfg.Agents), "mailboxes", len(cfg.Mailboxes), "kb_articles", texts.KB.Len())
 	for _, w := range cfg.Warnings() {
 		d.log.Warn("configuration", "key", w.Key, "problem", w.Msg, "fix", w.Fix)
 	}

@@ -489,17 +489,18 @@ func (a *applier) merge(tk *model.Ticket, intoID uint64, cc bool) error {
 		return err
 	}
 	// Tell both requesters (SPEC 4): a public note on the survivor.
-	tag, intoTag := threading.Tag(a.cfg.Threading.TagPrefix, tk.ID), threading.Tag(a.cfg.Threading.TagPrefix, into.ID)
-	text := fmt.Sprintf("Your request %s \"%s\" was merged into %s \"%s\"; the conversation continues here.", tag, tk.Subject, intoTag, into.Subject)
+	// Another requester's ticket: the survivor's people learn who
+	// joins, never what the merged ticket was about.
+	who := ""
 	if tk.Requester != into.Requester {
-		// Another requester's ticket: the survivor's people learn who
-		// joins, never what the merged ticket was about.
-		who := tk.Requester
+		who = tk.Requester
 		if u, err := a.user(tk.Requester); err == nil && u.Name != "" {
 			who = u.Name + " <" + tk.Requester + ">"
 		}
-		text = fmt.Sprintf("Request %s from %s was merged into %s \"%s\"; %s is now copied on this conversation, which continues here.",
-			tag, who, intoTag, into.Subject, who)
+	}
+	text, err := a.mergeText(tk, into, who)
+	if err != nil {
+		return err
 	}
 	note := &model.Comment{Kind: model.KindComment, Author: a.staff.Email, AuthorName: a.in.agent.Name, Visibility: model.Public,
 		Reason: fmt.Sprintf("%s notice that #%d was merged here", mergeMark, tk.ID), Text: text}

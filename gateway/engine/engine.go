@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"helpdesk/config"
+	"helpdesk/gateway/mailtext"
 	"helpdesk/store"
 	"helpdesk/store/model"
 	"helpdesk/threading"
@@ -100,6 +101,9 @@ type Engine struct {
 	ackLogMu      sync.Mutex
 	ackLogged     time.Time
 	ackUnreported int
+
+	// textsP are the customer templates and the knowledge base (texts.go).
+	textsP atomic.Pointer[mailtext.Texts]
 }
 
 // Coming is how many deliveries are on their way to their store write

@@ -716,17 +716,6 @@ func (a *applier) tokenIssuedTo(id uint64) bool {
 // reply-token address skips the check: it is answered only when the token
 // was issued to the requester, an address we already mail (a requester
 // replying to a closed ticket gets the follow-up's number, SPEC 3.4).
-// followUpNote is the acknowledgement's sentence naming the closed ticket
-// a follow-up continues ("" for other tickets).
-func (a *applier) followUpNote(tk *model.Ticket) string {
-	for _, l := range tk.Links {
-		if l.Kind == model.LinkFollowUpOf {
-			return fmt.Sprintf("\nIt follows up your earlier request %s, which was closed.", threading.Tag(a.cfg.Threading.TagPrefix, l.Ticket))
-		}
-	}
-	return ""
-}
-
 func (a *applier) acknowledge(tk *model.Ticket, c *model.Comment) error {
 	m := a.mail()
 	if tk.AckSent || m.SuppressAutoAnswer() || a.in.verdict.DMARC == "fail" || a.staff != nil {
@@ -785,17 +774,10 @@ func (a *applier) acknowledge(tk *model.Ticket, c *model.Comment) error {
 	tk.AckSent = true // the caller stores tk
 	mb := a.mailboxOf(tk)
 	tag := threading.Tag(a.cfg.Threading.TagPrefix, tk.ID)
-	text := fmt.Sprintf(`Hello%s,
-
-we received your request "%s" and opened ticket %s for it.%s
-We will answer as soon as we can.
-
-To add information, simply reply to this mail. Please keep %s in the
-subject when you write to us about this request.
-
--- 
-%s
-`, greetName(m.From.Name), tk.Subject, tag, a.followUpNote(tk), tag, mb.Name)
+	text, err := a.ackText(tk, mb, m.From.Name)
+	if err != nil {
+		return err
+	}
 	root := m.MessageID
 	var refs []string
 	if root != "" {

@@ -73,6 +73,7 @@ func (a *applier) newTicket(d threading.Decision) error {
 		Followers:     []string{},
 		Tags:          []string{},
 		Links:         []model.Link{},
+		Language:      a.customerLanguage(mb),
 	}
 	if m.Class == threading.ClassAutoReply {
 		tk.Tags = append(tk.Tags, "auto")

@@ -104,6 +104,22 @@ type Ticket struct {
 	// FanTimes are the recent comment times per outside author (the loop
 	// guard of SPEC 3.7), kept here so counting costs no extra write.
 	FanTimes map[string][]int64 `json:"fan_times,omitempty"`
+	// Language is the customer's language chosen when the ticket opened
+	// ("en", "ko"): later automatic mail to the customer (a merge notice)
+	// speaks it too.
+	Language string `json:"language,omitempty"`
+	// Suggestions are the knowledge-base articles the acknowledgement
+	// suggested (SPEC 7), best first.
+	Suggestions []Suggestion `json:"kb_suggestions,omitempty"`
+}
+
+// Suggestion is a knowledge-base article suggested to the requester.
+type Suggestion struct {
+	// Article is the file's path inside the knowledge-base folder.
+	Article string  `json:"article"`
+	Title   string  `json:"title"`
+	URL     string  `json:"url,omitempty"`
+	Score   float64 `json:"score"`
 }
 
 // Thread is the main conversation or a side thread of a ticket.

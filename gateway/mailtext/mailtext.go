@@ -1,0 +1,440 @@
+// Package mailtext holds the texts of automatic mail to customers (issue
+// 15 item 5): the acknowledgement, the follow-up acknowledgement and the
+// merge notices, one template per mailbox and language, English and
+// Korean built in (embedded), overridden by files in [templates] dir; and
+// the knowledge base those acknowledgements suggest from (loaded here,
+// ranked by the pure package gateway/kb).
+//
+// Templates are Go text/template executed on Data, which carries a
+// ticket's public fields only: a template cannot reach private notes,
+// staff addresses, followers or side threads because they are not there
+// to reach. Every template is parsed and executed on sample data when it
+// is loaded (check-config, start, SIGHUP), so a reference to anything else
+// is refused with its file and line before any customer could get it.
+//
+// Texts are loaded at start and on SIGHUP, never per mail.
+package mailtext
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"text/template"
+	"unicode"
+
+	"helpdesk/config"
+	"helpdesk/gateway/kb"
+)
+
+// Names of the customer templates (file <name>.txt).
+const (
+	Ack         = "ack"          // a new ticket's acknowledgement
+	FollowUpAck = "followup_ack" // the acknowledgement of a follow-up to a closed ticket
+	Merge       = "merge"        // the survivor's note: the same requester's ticket merged in
+	MergeJoined = "merge_joined" // the survivor's note: another requester's ticket merged in
+)
+
+// Names lists every template name.
+var Names = []string{Ack, FollowUpAck, Merge, MergeJoined}
+
+// Builtin lists the languages shipped with the binary.
+var Builtin = []string{"en", "ko"}
+
+//go:embed builtin
+var builtinFS embed.FS
+
+// Data is what a template sees: public fields only.
+type Data struct {
+	Ticket    Ticket
+	Requester Person
+	Mailbox   Mailbox
+	// Suggestions are the knowledge-base articles suggested (ack only).
+	Suggestions []Article
+	// Earlier is the closed ticket a follow-up continues (followup_ack).
+	Earlier *Ref
+	// Merged is the ticket merged into this one (merge notices).
+	Merged *Ref
+	// Joined is who joins the conversation by a merge ("Name <address>",
+	// merge_joined).
+	Joined string
+}
+
+// Ticket is a ticket's public face.
+type Ticket struct {
+	Number  uint64
+	Tag     string // "#42" (with the configured tag prefix)
+	Subject string
+	Status  string
+}
+
+// Person is the requester as addressed in the mail.
+type Person struct {
+	Name string // display name, "" when the mail had none
+}
+
+// Mailbox is the support address's public face.
+type Mailbox struct {
+	Name string
+}
+
+// Article is a suggested knowledge-base article.
+type Article struct {
+	Title string
+	URL   string
+}
+
+// Ref names another ticket.
+type Ref struct {
+	Number  uint64
+	Tag     string
+	Subject string
+}
+
+// samples are the data every template is tried on when loaded: one with
+// every field set (every branch that prints a field runs) and one empty
+// (the else branches run).
+var samples = []Data{
+	{
+		Ticket:      Ticket{Number: 42, Tag: "#42", Subject: "Sample subject", Status: "open"},
+		Requester:   Person{Name: "Sample Customer"},
+		Mailbox:     Mailbox{Name: "Sample Support"},
+		Suggestions: []Article{{Title: "Sample article", URL: "https://help.example.com/sample"}},
+		Earlier:     &Ref{Number: 41, Tag: "#41", Subject: "Earlier subject"},
+		Merged:      &Ref{Number: 43, Tag: "#43", Subject: "Merged subject"},
+		Joined:      "Other Customer <other@example.com>",
+	},
+	{Ticket: Ticket{Number: 1, Tag: "#1"}, Earlier: &Ref{}, Merged: &Ref{}},
+}
+
+// Fields is the list check-config names in its fix.
+const Fields = ".Ticket.Number .Ticket.Tag .Ticket.Subject .Ticket.Status .Requester.Name .Mailbox.Name " +
+	".Suggestions (each .Title .URL) .Earlier and .Merged (.Number .Tag .Subject) .Joined"
+
+// Problem is a template or article that cannot be used.
+type Problem struct {
+	Key  string // the config key the file comes from: templates.dir, knowledge_base.dir
+	File string // path of the file ("built-in en/ack.txt" for shipped ones)
+	Line int    // 0 when unknown
+	Msg  string
+	Fix  string
+}
+
+func (p Problem) String() string {
+	pos := p.File
+	if p.Key != "" {
+		pos = p.Key + ": " + pos
+	}
+	if p.Line > 0 {
+		pos += ":" + strconv.Itoa(p.Line)
+	}
+	return fmt.Sprintf("%s: %s (fix: %s)", pos, p.Msg, p.Fix)
+}
+
+// Problems is the error of Load: every problem found.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, "; ")
+}
+
+// Set is a loaded set of templates.
+type Set struct {
+	// t is keyed "lang/name" (built in or the folder's) and
+	// "mailbox/lang/name" (the folder's, mailbox address lowercased);
+	// built-ins are also under "builtin/lang/name".
+	t map[string]*template.Template
+}
+
+// Texts is everything loaded for customer mail: the templates and the
+// knowledge base.
+type Texts struct {
+	Templates *Set
+	KB        *kb.Index
+	MinScore  float64
+}
+
+// Load reads the templates (built in, then [templates] dir) and the
+// knowledge base of cfg. A Problems error lists everything wrong.
+func Load(cfg *config.Config) (*Texts, error) {
+	set, probs := loadTemplates(cfg)
+	idx, err := LoadKB(cfg.KnowledgeBase.Dir)
+	if err != nil {
+		probs = append(probs, Problem{Key: "knowledge_base.dir", File: cfg.KnowledgeBase.Dir, Msg: err.Error(), Fix: "make the folder and its *.md files readable by the daemon"})
+	}
+	if len(probs) > 0 {
+		return nil, Problems(probs)
+	}
+	ms := cfg.KnowledgeBase.MinScore
+	if ms == 0 {
+		ms = kb.DefaultMinScore
+	}
+	return &Texts{Templates: set, KB: idx, MinScore: ms}, nil
+}
+
+var nameRE = regexp.MustCompile(`^[a-z_]+$`)
+
+func loadTemplates(cfg *config.Config) (*Set, []Problem) {
+	s := &Set{t: map[string]*template.Template{}}
+	var probs []Problem
+	for _, lang := range Builtin {
+		for _, name := range Names {
+			file := "builtin/" + lang + "/" + name + ".txt"
+			b, err := builtinFS.ReadFile(file)
+			if err != nil {
+				probs = append(probs, Problem{File: "built-in " + lang + "/" + name + ".txt", Msg: err.Error(), Fix: "rebuild the binary"})
+				continue
+			}
+			t, p := parse("built-in "+lang+"/"+name+".txt", string(b))
+			if p != nil {
+				probs = append(probs, *p)
+				continue
+			}
+			s.t[lang+"/"+name] = t
+			s.t["builtin/"+lang+"/"+name] = t
+		}
+	}
+	dir := cfg.Templates.Dir
+	if dir == "" {
+		return s, probs
+	}
+	mailboxes := map[string]bool{}
+	for _, m := range cfg.Mailboxes {
+		mailboxes[strings.ToLower(m.Address)] = true
+	}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || !strings.HasSuffix(d.Name(), ".txt") {
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, path)
+		parts := strings.Split(filepath.ToSlash(rel), "/")
+		name := strings.TrimSuffix(parts[len(parts)-1], ".txt")
+		var key string
+		switch {
+		case !slices.Contains(Names, name) || !nameRE.MatchString(name):
+			probs = append(probs, Problem{File: path, Msg: fmt.Sprintf("%q is not a template name", name+".txt"),
+				Fix: "name it one of " + strings.Join(withTxt(Names), ", ") + " (or move it out of templates.dir)"})
+			return nil
+		case len(parts) == 2 && validLang(parts[0]):
+			key = parts[0] + "/" + name
+		case len(parts) == 3 && validLang(parts[1]):
+			if !mailboxes[strings.ToLower(parts[0])] {
+				probs = append(probs, Problem{File: path, Msg: fmt.Sprintf("%q is not the address of a configured [[mailbox]]", parts[0]),
+					Fix: "name the folder after a mailbox's address, e.g. support@example.com/ko/ack.txt"})
+				return nil
+			}
+			key = strings.ToLower(parts[0]) + "/" + parts[1] + "/" + name
+		default:
+			probs = append(probs, Problem{File: path, Msg: "not where a template goes",
+				Fix: "put templates at <lang>/<name>.txt or <mailbox address>/<lang>/<name>.txt, e.g. ko/ack.txt"})
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			probs = append(probs, Problem{File: path, Msg: err.Error(), Fix: "make the file readable by the daemon"})
+			return nil
+		}
+		t, p := parse(path, string(b))
+		if p != nil {
+			probs = append(probs, *p)
+			return nil
+		}
+		s.t[key] = t
+		return nil
+	})
+	if err != nil {
+		probs = append(probs, Problem{File: dir, Msg: fmt.Sprintf("reading the templates: %v", err), Fix: "make templates.dir and its files readable by the daemon"})
+	}
+	// Every mailbox's language needs its templates: a language neither
+	// built in nor in the folder would fall back to English silently.
+	for i, m := range cfg.Mailboxes {
+		for _, name := range Names {
+			if s.lookup(m.Address, m.Language, name) == nil {
+				probs = append(probs, Problem{File: fmt.Sprintf("%s/%s/%s.txt", dirOr(dir), m.Language, name),
+					Msg: fmt.Sprintf("mailbox[%d].language is %q, which has no %s template", i, m.Language, name+".txt"),
+					Fix: fmt.Sprintf("add %s/%s.txt to templates.dir, or set language to one of %s", m.Language, name, strings.Join(Builtin, ", "))})
+			}
+		}
+	}
+	sort.SliceStable(probs, func(i, j int) bool { return probs[i].File < probs[j].File })
+	for i := range probs {
+		probs[i].Key = "templates.dir"
+	}
+	return s, probs
+}
+
+func dirOr(d string) string {
+	if d == "" {
+		return "templates.dir"
+	}
+	return d
+}
+
+func withTxt(ns []string) []string {
+	out := make([]string, len(ns))
+	for i, n := range ns {
+		out[i] = n + ".txt"
+	}
+	return out
+}
+
+func validLang(s string) bool {
+	base, region, has := strings.Cut(s, "-")
+	ok := func(x string, lo, hi int) bool {
+		return len(x) >= lo && len(x) <= hi && strings.Trim(x, "abcdefghijklmnopqrstuvwxyz") == ""
+	}
+	return ok(base, 2, 3) && (!has || ok(region, 2, 4))
+}
+
+var lineRE = regexp.MustCompile(`^template: [^:]*:(\d+)(?::\d+)?: (.*)$`)
+var fieldRE = regexp.MustCompile(`at <([^>]*)>: can't evaluate field (\w+)`)
+
+// parse parses and tries a template on the sample data.
+func parse(file, text string) (*template.Template, *Problem) {
+	t, err := template.New(file).Option("missingkey=error").Parse(text)
+	if err != nil {
+		line, msg := where(err)
+		return nil, &Problem{File: file, Line: line, Msg: "does not parse: " + msg,
+			Fix: "correct the template syntax (Go text/template: {{.Ticket.Tag}}, {{if .Suggestions}}...{{end}}, {{range .Suggestions}}...{{end}})"}
+	}
+	for _, d := range samples {
+		if err := t.Execute(&bytes.Buffer{}, d); err != nil {
+			line, msg := where(err)
+			if m := fieldRE.FindStringSubmatch(msg); m != nil {
+				return nil, &Problem{File: file, Line: line,
+					Msg: fmt.Sprintf("%s is not a field customer mail may show (private or unknown)", m[1]),
+					Fix: "use only the public fields: " + Fields}
+			}
+			return nil, &Problem{File: file, Line: line, Msg: "fails on sample data: " + msg, Fix: "use only the public fields: " + Fields}
+		}
+	}
+	return t, nil
+}
+
+// where splits text/template's "template: NAME:LINE:COL: msg".
+func where(err error) (int, string) {
+	s := err.Error()
+	if m := lineRE.FindStringSubmatch(s); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return n, m[2]
+	}
+	return 0, s
+}
+
+// lookup finds the template: the mailbox's folder, the language's
+// folder, the built-in one; nil when the language has none.
+func (s *Set) lookup(mailbox, lang, name string) *template.Template {
+	for _, k := range []string{strings.ToLower(mailbox) + "/" + lang + "/" + name, lang + "/" + name} {
+		if t := s.t[k]; t != nil {
+			return t
+		}
+	}
+	return nil
+}
+
+// Render executes the template name for a mailbox and language; a
+// language without templates falls back to English.
+func (s *Set) Render(mailbox, lang, name string, d Data) (string, error) {
+	t := s.lookup(mailbox, lang, name)
+	if t == nil {
+		t = s.lookup(mailbox, "en", name)
+	}
+	if t == nil {
+		return "", fmt.Errorf("no %s template for %s in %q", name, mailbox, lang)
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, d); err != nil {
+		return "", fmt.Errorf("rendering %s (%s): %w", name, lang, err)
+	}
+	return b.String(), nil
+}
+
+// Defaults returns the built-in texts alone (tests, and an engine built
+// without a daemon).
+func Defaults() *Texts {
+	cfg := config.Default()
+	set, probs := loadTemplates(cfg)
+	if len(probs) > 0 {
+		panic(errors.New("built-in templates: " + Problems(probs).Error()))
+	}
+	return &Texts{Templates: set, MinScore: kb.DefaultMinScore}
+}
+
+// LoadKB reads every *.md file under dir (nil index for dir "").
+func LoadKB(dir string) (*kb.Index, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	var arts []kb.Article
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || !strings.HasSuffix(strings.ToLower(d.Name()), ".md") || strings.HasPrefix(d.Name(), ".") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		arts = append(arts, kb.Parse(filepath.ToSlash(rel), string(b)))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the knowledge base: %w", err)
+	}
+	return kb.Build(arts), nil
+}
+
+// Language picks the customer's language: the profile's when one exists
+// (profile != ""), else the mail's text (Hangul → ko), else the
+// mailbox's.
+func Language(profile, text, mailbox string) string {
+	if profile != "" {
+		return profile
+	}
+	if l := Detect(text); l != "" {
+		return l
+	}
+	if mailbox == "" {
+		return "en"
+	}
+	return mailbox
+}
+
+// Detect names the language of text when its script tells: "ko" when
+// Hangul makes up a real part of its letters (a third of the Latin
+// ones: a Korean mail quoting an English error message is still
+// Korean; an English mail with a Korean name in its signature is not),
+// "" otherwise.
+func Detect(text string) string {
+	hangul, latin := 0, 0
+	for _, r := range text {
+		switch {
+		case unicode.Is(unicode.Hangul, r):
+			hangul++
+		case r < unicode.MaxLatin1 && unicode.IsLetter(r):
+			latin++
+		}
+	}
+	if hangul > 0 && hangul*3 >= latin {
+		return "ko"
+	}
+	return ""
+}
