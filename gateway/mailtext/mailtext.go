@@ -166,6 +166,33 @@ type Texts struct {
 	MinScore  float64
 }
 
+// The templates and the knowledge base are checked wherever the
+// configuration is (check-config, start, SIGHUP): each template parsed and
+// tried on sample data. A folder that is not one is config's own problem.
+func init() {
+	config.AddCheck(func(c *config.Config) []config.Problem {
+		for _, d := range []string{c.Templates.Dir, c.KnowledgeBase.Dir} {
+			if st, err := os.Stat(d); d != "" && (err != nil || !st.IsDir()) {
+				return nil
+			}
+		}
+		_, err := Load(c)
+		var ps Problems
+		if !errors.As(err, &ps) {
+			return nil
+		}
+		out := make([]config.Problem, len(ps))
+		for i, p := range ps {
+			pos := p.File
+			if p.Line > 0 {
+				pos += ":" + strconv.Itoa(p.Line)
+			}
+			out[i] = config.Problem{Key: p.Key, Msg: pos + ": " + p.Msg, Fix: p.Fix}
+		}
+		return out
+	})
+}
+
 // Load reads the templates (built in, then [templates] dir) and the
 // knowledge base of cfg. A Problems error lists everything wrong.
 func Load(cfg *config.Config) (*Texts, error) {
