@@ -17,6 +17,11 @@ var ErrNotFound = errors.New("not found")
 // daemons) applying the same mail store it once.
 var ErrDuplicate = errors.New("a message with this Message-ID and body hash is stored already")
 
+// ErrLeaseLost is returned when a worker settles or extends an outbound
+// item it no longer holds: its lease expired and another worker claimed
+// it.
+var ErrLeaseLost = errors.New("the lease on this outbound item was lost")
+
 // ErrClosed is returned by Update after Close.
 var ErrClosed = errors.New("store: closed")
 
@@ -191,6 +196,37 @@ type OutboundQueue interface {
 	QueueDepth() int
 	// ForEachOutbound calls fn for every item, newest first.
 	ForEachOutbound(fn func(*model.Outbound) error) error
+
+	OutboundLeases
+}
+
+// OutboundLeases let several workers (in one process, or daemons sharing
+// a store) deliver from one queue: each claims due items for a lease,
+// delivers them, and settles each; while a lease runs no other claim
+// returns the item, and once it has expired (the worker died) the item
+// is claimable again. Delivery stays at least once: a worker that lost
+// its lease learns it when it settles.
+type OutboundLeases interface {
+	// Claim leases to holder, until now+lease, up to n queued items due at
+	// now that no unexpired lease holds, oldest due first. With start,
+	// each attempt is recorded as started (Started = now) in the same
+	// write. The items come back as they were before the claim, with the
+	// lease set: a Started set there means an earlier attempt was cut
+	// short (SPEC 11).
+	Claim(holder string, now time.Time, n int, lease time.Duration, start bool) ([]*model.Outbound, error)
+	// Extend moves holder's lease on item id to until (ErrLeaseLost when
+	// holder holds none).
+	Extend(holder string, id uint64, until time.Time) error
+	// Settle records the outcome of an item holder claimed and ends the
+	// lease: o as the worker changed it, acknowledged (State sent), failed
+	// for good (State failed) or to be retried (queued, a later
+	// NextAttempt); prevDue is the NextAttempt it was claimed at.
+	// ErrLeaseLost when holder no longer holds it.
+	Settle(holder string, o *model.Outbound, prevDue time.Time) error
+	// ReleaseLeases ends every lease holder holds and returns how many: a
+	// worker starting again releases what it held when it died, so that
+	// mail goes out at once instead of after the lease.
+	ReleaseLeases(holder string) (int, error)
 }
 
 // Quarantine is mail kept aside with no effect on any ticket.

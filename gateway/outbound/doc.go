@@ -5,7 +5,11 @@
 // <data_dir>/outbox/. Delivery is at least once (SPEC 11): an attempt is
 // recorded as started before the relay is contacted, so a crash between
 // the relay's acceptance and our record is detected and logged as a
-// possible duplicate on the next attempt.
+// possible duplicate on the next attempt. A round claims its items under
+// a lease (store.OutboundLeases) and settles each with its outcome, so
+// several workers, in one process or daemons sharing a store, never
+// attempt the same mail while its lease runs; a worker renews the leases
+// of deliveries under way and, starting again, releases what it held.
 //
 // What a mail says and whom it goes to is decided when it is queued:
 // whom by gateway/audience (SPEC 6), what by the engine's fan-out

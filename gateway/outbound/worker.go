@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -51,6 +50,15 @@ type Worker struct {
 	Busy     func() bool
 	YieldMax time.Duration
 	YieldAge time.Duration
+	// Holder names this worker in the queue's leases (default: the host
+	// name): a worker starting again releases what the same name held
+	// when it died. Workers sharing a store need names of their own.
+	Holder string
+	// Lease is how long a claimed item stays this worker's without being
+	// renewed (default 10 minutes; renewed every third of it while its
+	// delivery is under way): another worker takes it over only after
+	// that.
+	Lease time.Duration
 	// Gather is how long the worker waits after being woken, so mail
 	// enqueued by a stream of commits goes out in one round with one
 	// store write for its results (default 50ms). Outbound latency, not
@@ -58,7 +66,8 @@ type Worker struct {
 	Gather time.Duration
 
 	// round serializes taking items from the queue (drain rounds,
-	// Requeue): no two rounds ever attempt the same item, and an item's
+	// Requeue) in this process; across workers and processes, the queue's
+	// leases keep two rounds from attempting the same item, and an item's
 	// record stays what its round read until the round records results.
 	round sync.Mutex
 	// inflight are the items taken by a round and not yet recorded. A
@@ -109,7 +118,12 @@ type RelayStatus struct {
 
 // New creates a worker. signer may be nil (no DKIM signing).
 func New(db store.Store, cfg func() *config.Config, log *slog.Logger, signer *auth.Signer) *Worker {
+	holder, _ := os.Hostname()
+	if holder == "" {
+		holder = "helpdesk"
+	}
 	return &Worker{db: db, cfg: cfg, log: log, signer: signer, now: time.Now, wake: make(chan struct{}, 1), Parallel: 4,
+		Holder: holder, Lease: 10 * time.Minute,
 		Gather: 50 * time.Millisecond, YieldMax: time.Second, YieldAge: 10 * time.Second,
 		inflight: map[uint64]bool{}, relay: RelayStatus{State: "unknown"}}
 }
@@ -126,6 +140,19 @@ func (w *Worker) Wake() {
 // finished (each relay command waits at most command_timeout).
 func (w *Worker) Run(ctx context.Context) {
 	defer w.active.Wait()
+	// What this worker held when it last stopped (a crash, a kill) goes
+	// out now rather than when those leases run out; Started still marks
+	// the attempts that may have reached the relay.
+	var released int
+	err := w.db.Update(func(tx store.Tx) (err error) {
+		released, err = tx.ReleaseLeases(w.Holder)
+		return err
+	})
+	if err != nil {
+		w.log.Error("outbound: releasing the leases of an earlier run", "err", err)
+	} else if released > 0 {
+		w.log.Info("outbound: released the leases of an earlier run", "count", released, "holder", w.Holder)
+	}
 	for {
 		n, next := w.drain(true)
 		if ctx.Err() != nil {
@@ -204,27 +231,24 @@ func (w *Worker) drainOnce() (int, time.Time) {
 func (w *Worker) drain(yield bool) (int, time.Time) {
 	w.round.Lock()
 	defer w.round.Unlock()
-	var ready []*model.Outbound
-	var next time.Time
 	now := w.now()
-	// The items in flight are copied BEFORE the read transaction opens: a
-	// round removes an item from inflight only after its result is
-	// committed, so an item missing from this copy is seen with its
-	// result by the transaction below. Checked against the live map
-	// instead, a result committed after the snapshot was taken but before
-	// the check would let a delivered mail look queued and not in flight,
-	// and it would be sent twice.
+	// A look first: claiming is a write, and most rounds find nothing
+	// due. Items under a lease (this worker's deliveries under way, or
+	// another's) are due but not claimable.
 	w.inflMu.Lock()
-	busy := maps.Clone(w.inflight)
+	busy := len(w.inflight)
 	w.inflMu.Unlock()
+	var next, oldest time.Time
+	claimable := false
 	err := w.db.View(func(tx store.Tx) error {
-		due, err := tx.Due(now, batchMax+len(busy))
+		due, err := tx.Due(now, batchMax+busy)
 		for _, o := range due {
-			if !busy[o.ID] && len(ready) < batchMax {
-				ready = append(ready, o)
+			if !o.LeaseUntil.After(now) {
+				claimable, oldest = true, o.NextAttempt
+				break
 			}
 		}
-		if len(ready) == 0 {
+		if !claimable {
 			next = tx.NextDue()
 			if len(due) > 0 && next.Before(now.Add(time.Second)) {
 				// Only mail under way is due: look again soon (its
@@ -238,48 +262,60 @@ func (w *Worker) drain(yield bool) (int, time.Time) {
 		w.log.Error("reading outbound queue", "err", err)
 		return 0, now.Add(5 * time.Second)
 	}
-	if len(ready) == 0 {
+	if !claimable {
 		return 0, next
 	}
-	if yield && w.Busy != nil && now.Sub(ready[0].NextAttempt) < w.YieldAge {
+	limit := batchMax
+	if yield && w.Busy != nil && now.Sub(oldest) < w.YieldAge {
 		// Ingest first (the items are oldest-due first).
 		for end := time.Now().Add(w.YieldMax); w.Busy() && time.Now().Before(end); {
 			time.Sleep(10 * time.Millisecond)
 		}
-		if w.Busy() && len(ready) > busyBatch {
+		if w.Busy() {
 			// Still no pause: a small round, so progress does not
 			// stall ingest for long.
-			ready = ready[:busyBatch]
+			limit = busyBatch
 		}
 	}
 	cfg := w.cfg()
 	gen := w.settingsGen.Load()
 	relay := cfg.Outbound.Relay != ""
+	// Claim the round's items: leased to this worker, so no other round
+	// or worker takes them until they are settled (record) or the lease
+	// runs out. With a relay, the attempts are recorded as started in the
+	// same write: a crash between the relay's acceptance and the results
+	// is then detected and logged as a possible duplicate (SPEC 11).
+	var ready []*model.Outbound
+	err = w.db.Update(func(tx store.Tx) error {
+		claimed, err := tx.Claim(w.Holder, now, limit, w.Lease, relay)
+		if err != nil {
+			return fmt.Errorf("claim outbox items: %w", err)
+		}
+		ready = ready[:0] // the function may run again (group retry)
+		w.inflMu.Lock()
+		for _, o := range claimed {
+			// Still being delivered by a round whose lease ran out:
+			// that round settles it.
+			if !w.inflight[o.ID] {
+				ready = append(ready, o)
+			}
+		}
+		w.inflMu.Unlock()
+		return nil
+	})
+	if err != nil {
+		w.log.Error("outbound: claiming mail to deliver", "err", err)
+		return 0, now.Add(time.Second)
+	}
+	if len(ready) == 0 {
+		return 0, now.Add(time.Second) // another worker was quicker
+	}
 	for _, o := range ready {
 		if !o.Started.IsZero() {
 			// The previous attempt was cut (crash or kill) after it was
 			// recorded as started: the relay may have the mail already.
 			w.Metrics.Duplicates.Add(1)
 			w.log.Warn("outbound: previous attempt was interrupted; this delivery may duplicate it", "id", o.ID, "rcpt", o.Rcpt, "message_id", o.MessageID)
-		}
-	}
-	if relay {
-		// Record the attempts as started, in one write: a crash between
-		// the relay's acceptance and the results below is then detected
-		// and logged as a possible duplicate (SPEC 11).
-		err := w.db.Update(func(tx store.Tx) error {
-			for _, o := range ready {
-				x := *o
-				x.Started = now
-				if err := tx.PutOutbound(&x, o.NextAttempt); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			w.log.Error("outbound: recording attempts", "err", err)
-			return 0, now.Add(time.Second)
 		}
 	}
 	w.inflMu.Lock()
@@ -304,10 +340,13 @@ func (w *Worker) drain(yield bool) (int, time.Time) {
 	)
 	w.active.Add(1)
 	pending.Add(par)
+	roundDone := make(chan struct{})
 	go func() {
 		pending.Wait()
+		close(roundDone)
 		w.active.Done()
 	}()
+	go w.renewLeases(ready, roundDone)
 	for g := 0; g < par; g++ {
 		go func() {
 			defer pending.Done()
@@ -601,10 +640,12 @@ func (w *Worker) record(cfg *config.Config, items []*model.Outbound, errs []erro
 			w.log.Warn("outbound attempt failed; will retry", "id", o.ID, "rcpt", o.Rcpt, "err", err, "retry_in", backoff)
 		}
 	}
+	var lost []uint64
 	err := w.db.Update(func(tx store.Tx) error {
+		lost = lost[:0] // the function may run again (group retry)
 		for i, o := range items {
-			// The round holds these items: nobody else changes them, so
-			// the snapshot is current (no need to read them back).
+			// The round holds these items (leased): nobody else changes
+			// them, so the snapshot is current (no need to read them back).
 			x := *o
 			prev := x.NextAttempt
 			x.Started = time.Time{}
@@ -624,7 +665,11 @@ func (w *Worker) record(cfg *config.Config, items []*model.Outbound, errs []erro
 					x.NextAttempt = now.Add(outs[i].backoff)
 				}
 			}
-			if err := tx.PutOutbound(&x, prev); err != nil {
+			if err := tx.Settle(w.Holder, &x, prev); errors.Is(err, store.ErrLeaseLost) {
+				// The lease ran out and another worker claimed the item:
+				// its outcome is that worker's to record.
+				lost = append(lost, x.ID)
+			} else if err != nil {
 				return fmt.Errorf("mark outbox item %d %s: %w", x.ID, x.State, err)
 			}
 		}
@@ -635,12 +680,51 @@ func (w *Worker) record(cfg *config.Config, items []*model.Outbound, errs []erro
 		// (at least once, SPEC 11), flagged by Started as duplicates.
 		w.log.Error("outbound: recording results (mails may be sent again)", "count", len(items), "err", err)
 	}
+	if len(lost) > 0 {
+		w.log.Warn("outbound: leases lost before the results were recorded (another worker delivers these again)", "ids", lost)
+	}
 	w.inflMu.Lock()
 	for _, o := range items {
 		delete(w.inflight, o.ID)
 	}
 	w.inflMu.Unlock()
 	w.Wake()
+}
+
+// renewLeases extends the leases of a round's items still in flight,
+// every third of a lease, until the round is done: a slow relay must not
+// let another worker claim mail that is being delivered.
+func (w *Worker) renewLeases(items []*model.Outbound, done <-chan struct{}) {
+	t := time.NewTicker(max(w.Lease/3, time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		var ids []uint64
+		w.inflMu.Lock()
+		for _, o := range items {
+			if w.inflight[o.ID] {
+				ids = append(ids, o.ID)
+			}
+		}
+		w.inflMu.Unlock()
+		until := w.now().Add(w.Lease)
+		err := w.db.Update(func(tx store.Tx) error {
+			for _, id := range ids {
+				// Settled meanwhile (or lost): nothing to extend.
+				if err := tx.Extend(w.Holder, id, until); err != nil && !errors.Is(err, store.ErrLeaseLost) {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			w.log.Error("outbound: extending leases", "err", err)
+		}
+	}
 }
 
 func (w *Worker) commentText(ticket uint64, id uint32) (string, error) {

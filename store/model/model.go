@@ -318,6 +318,11 @@ type Outbound struct {
 	// Requeued is when `helpdesk outbox retry` queued it again; give_up_after
 	// counts from then.
 	Requeued time.Time `json:"requeued,omitzero"`
+	// LeaseHolder claimed the item for delivery (store.OutboundQueue.Claim)
+	// and holds it until LeaseUntil: no other worker claims it meanwhile,
+	// and once that has passed (the holder died) it is claimable again.
+	LeaseHolder string    `json:"lease_holder,omitempty"`
+	LeaseUntil  time.Time `json:"lease_until,omitzero"`
 }
 
 // CommentRef names one comment.

@@ -12,7 +12,8 @@
 // Each case gets a store of its own, empty at first; it may close it and
 // open the same store again (what survives a restart). The cases cover
 // every role's operations, transactions (a failed Update leaves nothing),
-// the uniqueness of a message's identity, and the round trip of every field of every record.
+// the uniqueness of a message's identity, the outbound queue's leases,
+// and the round trip of every field of every record.
 package storetest
 
 import (
@@ -96,6 +97,8 @@ var cases = []struct {
 	{"users", testUsers},
 	{"user copies", testUserCopies},
 	{"outbound queue", testOutbound},
+	{"outbound leases", testLeases},
+	{"outbound leases with several workers", testLeasesConcurrent},
 	{"quarantine", testQuarantine},
 	{"keys", testKeys},
 	{"rates", testRates},
