@@ -199,6 +199,11 @@ func Open(dir string, opt Options) (*DB, error) {
 	if err := db.bdb.View(func(tx *bbolt.Tx) error {
 		if b := tx.Bucket(bMeta); b != nil {
 			db.installID = string(b.Get([]byte("installation_id")))
+			// A read-only open migrates nothing; an older store's values
+			// are read as they are, a newer one's would be misread.
+			if _, err := db.schemaOf(b); err != nil {
+				return err
+			}
 		}
 		return nil
 	}); err != nil {
@@ -206,6 +211,20 @@ func Open(dir string, opt Options) (*DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// schemaOf is the schema version recorded in meta (0: a new file); a
+// version newer than this binary's is refused, since its values would be
+// misread.
+func (db *DB) schemaOf(meta *bbolt.Bucket) (int, error) {
+	v := 0
+	if raw := meta.Get([]byte("schema_version")); len(raw) == 8 {
+		v = int(binary.BigEndian.Uint64(raw))
+	}
+	if v > SchemaVersion {
+		return v, fmt.Errorf("the store %s has schema version %d, newer than this binary's %d: use a newer helpdesk (or restore a backup this version wrote)", db.bdb.Path(), v, SchemaVersion)
+	}
+	return v, nil
 }
 
 func cleanTmp(dir string) {
@@ -225,12 +244,9 @@ func (db *DB) init() error {
 			}
 		}
 		meta := tx.Bucket(bMeta)
-		v := 0
-		if raw := meta.Get([]byte("schema_version")); raw != nil {
-			v = int(binary.BigEndian.Uint64(raw))
-		}
-		if v > SchemaVersion {
-			return fmt.Errorf("the store has schema version %d, newer than this binary's %d: use a newer helpdesk", v, SchemaVersion)
+		v, err := db.schemaOf(meta)
+		if err != nil {
+			return err
 		}
 		for ; v < SchemaVersion; v++ {
 			if err := migrations[v](tx); err != nil {

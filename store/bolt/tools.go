@@ -52,6 +52,43 @@ func DamageComment(dir string, ticket uint64, id uint32) error {
 	})
 }
 
+// SchemaOf reads the schema version recorded in the closed store in dir
+// (0: none), without migrating or refusing anything: tests of upgrades.
+func SchemaOf(dir string) (int, error) {
+	bdb, err := bbolt.Open(filepath.Join(dir, "helpdesk.db"), 0o600, &bbolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
+	if err != nil {
+		return 0, err
+	}
+	defer bdb.Close()
+	v := 0
+	err = bdb.View(func(tx *bbolt.Tx) error {
+		if b := tx.Bucket(bMeta); b != nil {
+			if raw := b.Get([]byte("schema_version")); len(raw) == 8 {
+				v = int(binary.BigEndian.Uint64(raw))
+			}
+		}
+		return nil
+	})
+	return v, err
+}
+
+// SetSchemaVersion records v as the schema version of the closed store
+// in dir, as a binary of that version would have: tests of refusals.
+func SetSchemaVersion(dir string, v int) error {
+	bdb, err := bbolt.Open(filepath.Join(dir, "helpdesk.db"), 0o600, &bbolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return err
+	}
+	defer bdb.Close()
+	return bdb.Update(func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bMeta)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("schema_version"), binary.BigEndian.AppendUint64(nil, uint64(v)))
+	})
+}
+
 // RawLog is the bench's reference storage: raw messages appended to a
 // bbolt file with the store's options and commit strategy (one
 // transaction, one fsync per group) and nothing else.
