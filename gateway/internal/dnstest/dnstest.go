@@ -88,15 +88,24 @@ func Start(t testing.TB) *Server {
 
 // New starts a server like Start, outside a test (the bench's DNS stub);
 // the caller closes it. With no names set, every query answers NXDOMAIN.
-func New() (*Server, error) {
+func New() (*Server, error) { return NewAt("127.0.0.1:0") }
+
+// NewAt is New on a given loopback address, e.g. "127.0.0.1:53" for
+// programs that read /etc/resolv.conf and know no port (the Postfix
+// drill). A fixed port is tried once.
+func NewAt(listen string) (*Server, error) {
 	s := &Server{
 		zone:    make(map[string]*entry),
 		queries: make(map[string]int),
 		conns:   make(map[net.Conn]struct{}),
 	}
+	tries := 20
+	if !strings.HasSuffix(listen, ":0") {
+		tries = 1
+	}
 	var lastErr error
-	for range 20 {
-		udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	for range tries {
+		udp, err := net.ListenPacket("udp4", listen)
 		if err != nil {
 			lastErr = err
 			continue
