@@ -29,7 +29,10 @@ package postfixdrill
 //     reload) and sends a customer mail and a signed staff mail through
 //     `helpdesk inject`, then a customer whose address bounces: Postfix's
 //     bounce to support+<token>@ comes back through the pipe with the null
-//     sender and is recorded on the ticket.
+//     sender and is recorded on the ticket;
+//  6. gives the binary the capability with the guide's setcap line and
+//     starts it as the helpdesk user on port 25 (127.0.0.1:25) with the
+//     guide's port-25 settings; a mail sent there is stored.
 
 import (
 	"bufio"
@@ -45,6 +48,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -55,6 +59,24 @@ import (
 	"helpdesk/gateway/internal/testkit"
 )
 
+// syncBuf collects a child's output while the test reads it.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 type drill struct {
 	t                             *testing.T
 	root, pf, hd, data, bin, conf string
@@ -64,7 +86,7 @@ type drill struct {
 	dns                           *dnstest.Server
 	world, staff                  *testkit.Sink
 	uid, gid                      int
-	hlog                          *bytes.Buffer
+	hlog                          *syncBuf
 	staffKey                      crypto.Signer
 }
 
@@ -75,12 +97,12 @@ func guideBlocks(t *testing.T, path string) map[string]string {
 	if err != nil {
 		t.Fatalf("reading the guide: %v", err)
 	}
-	re := regexp.MustCompile("(?s)<!-- drill: ([a-z._-]+) -->\n```[a-z]*\n(.*?)```\n")
+	re := regexp.MustCompile("(?s)<!-- drill: ([a-z0-9._-]+) -->\n```[a-z]*\n(.*?)```\n")
 	out := map[string]string{}
 	for _, m := range re.FindAllStringSubmatch(string(b), -1) {
 		out[m[1]] = m[2]
 	}
-	for _, need := range []string{"install", "helpdesk.toml", "main.cf", "master.cf", "transport", "transport-pipe", "relay_recipients", "opendkim.conf", "opendmarc.conf", "dns"} {
+	for _, need := range []string{"install", "helpdesk.toml", "main.cf", "master.cf", "transport", "transport-pipe", "relay_recipients", "opendkim.conf", "opendmarc.conf", "dns", "port25.toml", "setcap"} {
 		if out[need] == "" {
 			t.Fatalf("the guide has no drilled block %q", need)
 		}
@@ -202,7 +224,7 @@ func (d *drill) swaks(from, to string, raw []byte) {
 	f := filepath.Join(d.root, "msg.eml")
 	d.write(f, string(raw), 0o644)
 	d.run("swaks", "--server", "127.0.0.1", "--port", strconv.Itoa(d.pport), "--local-interface", "127.0.0.2",
-		"--helo", "client.e-fun.example", "--from", from, "--to", to, "--data", f, "--silent", "2")
+		"--helo", "client.e-fun.example", "--from", from, "--to", to, "--data", "@"+f, "--silent", "2")
 }
 
 // mailTo waits until sink holds a mail to addr whose subject contains sub.
@@ -256,7 +278,7 @@ func TestPostfixDrill(t *testing.T) {
 	})
 	os.Chmod(root, 0o755) // the helpdesk and postfix users traverse it
 	d := &drill{t: t, root: root, pf: filepath.Join(root, "postfix"), hd: filepath.Join(root, "etc-helpdesk"),
-		data: filepath.Join(root, "var-lib-helpdesk"), bin: filepath.Join(root, "bin", "helpdesk"), hlog: &bytes.Buffer{}}
+		data: filepath.Join(root, "var-lib-helpdesk"), bin: filepath.Join(root, "bin", "helpdesk"), hlog: &syncBuf{}}
 	d.conf = filepath.Join(d.hd, "helpdesk.toml")
 	d.blocks = guideBlocks(t, "../../../scripts/deploy/GUIDE.md")
 	dkimPort, dmarcPort := freePort(t), freePort(t)
@@ -376,6 +398,7 @@ func TestPostfixDrill(t *testing.T) {
 	d.run("postfix", "-c", d.pf, "reload")
 	d.pipe(t)
 	d.bounce(t)
+	d.port25(t)
 	if t.Failed() {
 		plog, _ := os.ReadFile(filepath.Join(root, "postfix.log"))
 		t.Logf("postfix log:\n%s\nhelpdesk log:\n%s", plog, d.hlog.String())
@@ -568,4 +591,48 @@ func (d *drill) bounce(t *testing.T) {
 		return false
 	})
 	t.Logf("Postfix's bounce of the acknowledgement to nobody@ came back to support+<token>@ through the pipe and is on ticket %d", n)
+}
+
+// port25 runs the guide's setcap line and a second daemon, as the
+// helpdesk user, on 127.0.0.1:25 (the guide's ":25", on loopback only).
+func (d *drill) port25(t *testing.T) {
+	if c, err := net.DialTimeout("tcp4", "127.0.0.1:25", time.Second); err == nil {
+		c.Close()
+		t.Logf("port 25: SKIPPED, something listens on 127.0.0.1:25 already")
+		return
+	}
+	d.run("sh", "-ec", d.sub.Replace(d.blocks["setcap"]))
+	dir := filepath.Join(d.root, "p25")
+	os.MkdirAll(dir, 0o750)
+	os.Chown(dir, d.uid, d.gid)
+	conf := filepath.Join(d.root, "p25.toml")
+	text := fmt.Sprintf("data_dir = %q\n", dir) + strings.Replace(d.blocks["port25.toml"], `":25"`, `"127.0.0.1:25"`, 1) +
+		"\n[http]\nlisten = \"127.0.0.1:0\"\n\n[[mailbox]]\naddress = \"support@help.example.com\"\n"
+	d.write(conf, text, 0o644)
+	var log syncBuf
+	cmd := exec.Command(d.bin, "serve", "-config", conf)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(d.uid), Gid: uint32(d.gid)}}
+	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp4", "127.0.0.1:25", time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("helpdesk as the helpdesk user does not listen on 127.0.0.1:25 after 30s:\n%s", log.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	raw := testkit.Mail{From: "ken@e-fun.example", To: []string{"support@help.example.com"}, Subject: "Direct on port 25", Body: "Hello.\n"}.Build()
+	f := filepath.Join(d.root, "p25.eml")
+	d.write(f, string(raw), 0o644)
+	d.run("swaks", "--server", "127.0.0.1", "--port", "25", "--local-interface", "127.0.0.2", "--from", "ken@e-fun.example",
+		"--to", "support@help.example.com", "--data", "@"+f, "--silent", "2")
+	t.Logf("port 25: the guide's setcap line let the helpdesk user bind 127.0.0.1:25; a mail sent there got 250")
 }
