@@ -74,6 +74,7 @@ type Tx interface {
 	Messages
 	Users
 	OutboundQueue
+	WebhookQueue
 	Quarantine
 	Keys
 	Rates
@@ -227,6 +228,28 @@ type OutboundLeases interface {
 	// worker starting again releases what it held when it died, so that
 	// mail goes out at once instead of after the lease.
 	ReleaseLeases(holder string) (int, error)
+}
+
+// WebhookQueue is the durable queue of webhook deliveries (issue 15): a
+// trigger's firing enqueues in the mail's own write, the webhook worker
+// delivers.
+type WebhookQueue interface {
+	// EnqueueWebhook adds a delivery (queued, due at NextAttempt or now);
+	// it sets ID, State and Created.
+	EnqueueWebhook(d *model.WebhookDelivery) error
+	// WebhookDelivery loads one (ErrNotFound wrapped when there is none).
+	WebhookDelivery(id uint64) (*model.WebhookDelivery, error)
+	// PutWebhook stores a changed delivery; prevDue is the NextAttempt it
+	// was queued under. Only queued deliveries stay in the queue.
+	PutWebhook(d *model.WebhookDelivery, prevDue time.Time) error
+	// DueWebhooks returns queued deliveries due at or before now, oldest
+	// first, at most limit.
+	DueWebhooks(now time.Time, limit int) ([]*model.WebhookDelivery, error)
+	// NextWebhookDue is the earliest next attempt of a queued delivery
+	// (zero: none).
+	NextWebhookDue() time.Time
+	// ForEachWebhook calls fn for every delivery, newest first.
+	ForEachWebhook(fn func(*model.WebhookDelivery) error) error
 }
 
 // Quarantine is mail kept aside with no effect on any ticket.

@@ -52,6 +52,7 @@ var (
 	bOutbox     = []byte("outbox")     // id -> Outbound; dueMark+time+id -> nil (the queue)
 	bQuarantine = []byte("quarantine") // id -> Quarantine
 	bRate       = []byte("ratelimit")  // key -> timestamps
+	bWebhooks   = []byte("webhooks")   // id -> WebhookDelivery; dueMark+time+id -> nil (the queue)
 
 	iMsgID  = []byte("idx_msgid")  // Message-ID -> Ref; Message-ID \0 body hash -> message id (dedupe)
 	iStatus = []byte("idx_status") // status \0 ticket id -> nil
@@ -63,13 +64,13 @@ var (
 	iDue       = bOutbox
 	iDedupe    = iMsgID
 
-	allBuckets = [][]byte{bMeta, bTickets, bMessages, bUsers, bOutbox, bQuarantine, bRate, iMsgID, iStatus}
+	allBuckets = [][]byte{bMeta, bTickets, bMessages, bUsers, bOutbox, bQuarantine, bRate, iMsgID, iStatus, bWebhooks}
 
 	// appendOnly buckets get keys mostly in increasing order: their pages
 	// are filled before splitting (bbolt's default of half full doubles
 	// the pages written).
 	appendOnly = map[string]bool{string(bTickets): true, string(bMessages): true, string(bOutbox): true,
-		string(bQuarantine): true}
+		string(bQuarantine): true, string(bWebhooks): true}
 )
 
 // Options tune Open.

@@ -212,8 +212,9 @@ func roundTrip(t *testing.T, e *env, long bool) {
 		ob  model.Outbound
 		q   model.Quarantine
 		ref model.Ref
+		wh  model.WebhookDelivery
 	)
-	for _, v := range []any{&tk, &c, &m, &u, &ob, &q, &ref} {
+	for _, v := range []any{&tk, &c, &m, &u, &ob, &q, &ref, &wh} {
 		filled(v)
 	}
 	const msgID = "round-trip@client.test"
@@ -254,6 +255,14 @@ func roundTrip(t *testing.T, e *env, long bool) {
 		prev := ob.NextAttempt
 		ob.State, ob.NextAttempt = model.OutSent, ob.NextAttempt.Add(time.Minute)
 		if err := tx.PutOutbound(&ob, prev); err != nil {
+			return err
+		}
+		if err := tx.EnqueueWebhook(&wh); err != nil {
+			return err
+		}
+		prevHook := wh.NextAttempt
+		wh.State, wh.NextAttempt = model.HookDelivered, wh.NextAttempt.Add(time.Minute)
+		if err := tx.PutWebhook(&wh, prevHook); err != nil {
 			return err
 		}
 		if err := tx.AddQuarantine(&q); err != nil {
@@ -321,6 +330,11 @@ func roundTrip(t *testing.T, e *env, long bool) {
 		if err := tx.ForEachOutbound(func(o *model.Outbound) error { listed = o; return nil }); err != nil {
 			return err
 		}
+		gwh, err := tx.WebhookDelivery(wh.ID)
+		if err != nil {
+			return err
+		}
+		got["WebhookDelivery"] = [2]any{&wh, gwh}
 		gq, err := tx.QuarantineRecord(q.ID)
 		if err != nil {
 			return err

@@ -100,6 +100,7 @@ var cases = []struct {
 	{"outbound leases", testLeases},
 	{"outbound leases with several workers", testLeasesConcurrent},
 	{"quarantine", testQuarantine},
+	{"webhook deliveries", testWebhooks},
 	{"keys", testKeys},
 	{"rates", testRates},
 	{"counters", testCounters},
