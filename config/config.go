@@ -27,6 +27,7 @@ type Config struct {
 	// gateway/rules, which checks them (Checks).
 	Triggers []Trigger `toml:"trigger"`
 	Views    []View    `toml:"view"`
+	Webhooks []Webhook `toml:"webhook"`
 
 	KnowledgeBase KnowledgeBase `toml:"knowledge_base"`
 	Templates     Templates     `toml:"templates"`
@@ -233,6 +234,8 @@ type Trigger struct {
 	Actions []string `toml:"actions"`
 	Notify  []string `toml:"notify"`
 	Text    string   `toml:"text"`
+	// Webhook names a [[webhook]] to POST to when the trigger fires.
+	Webhook string `toml:"webhook"`
 }
 
 // View is a named list of tickets (#list NAME, helpdesk tickets --view):

@@ -52,6 +52,7 @@ func (c *Config) Validate() []Problem {
 	c.validatePeople(v)
 	c.validateMacros(v)
 	c.validateTexts(v)
+	c.validateWebhooks(v)
 	return v.probs
 }
 

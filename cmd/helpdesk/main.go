@@ -76,6 +76,7 @@ commands:
   outbox                      show the outbound queue and the relay's state
   outbox retry ID...|--failed queue given-up mail again (or make queued mail due now;
                              --failed: all given-up mail and all mail waiting after an error)
+  webhooks                    list webhook deliveries with their state and last error
   quarantine [list]           list quarantined mail
   quarantine show N           show a quarantined record and its raw message
   quarantine release N        apply a quarantined mail (admin vouches for it)
@@ -89,7 +90,7 @@ commands:
 
 common flags (also before the command: helpdesk -config FILE show 1):
   -config FILE                configuration file (default ./helpdesk.toml)
-  --json                      machine-readable output (tickets, show, outbox, quarantine)
+  --json                      machine-readable output (tickets, show, outbox, webhooks, quarantine)
 `
 
 func main() {
@@ -146,7 +147,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			inj.Sender, inj.HasSender = s, true
 			return nil
 		})
-	case "outbox", "quarantine":
+	case "outbox", "quarantine", "webhooks":
 		fs.IntVar(&limit, "limit", 50, "at most this many items")
 		if cmd == "outbox" {
 			fs.BoolVar(&failed, "failed", false, "outbox retry: every failed item")
@@ -204,6 +205,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return c.fail(2, "usage: helpdesk outbox [--json] | helpdesk outbox retry ID...|--failed")
 		}
 		return c.outbox(limit)
+	case "webhooks":
+		return c.webhooks(limit)
 	case "quarantine":
 		return c.quarantine(pos, limit)
 	case "rotate-key":
@@ -613,6 +616,34 @@ func (c *cli) outbox(limit int) int {
 			when = o.Done
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%d\t%s\t%s\n", o.ID, o.State, o.Kind, o.Ticket, esc(o.Rcpt), o.Attempts, when.Local().Format("01-02 15:04:05"), esc(o.LastError))
+	}
+	tw.Flush()
+	return 0
+}
+
+// webhooks lists the webhook deliveries.
+func (c *cli) webhooks(limit int) int {
+	api, done, ok := c.api(false)
+	if !ok {
+		return 1
+	}
+	defer done()
+	v, err := api.Webhooks(limit)
+	if err != nil {
+		return c.fail(1, "%v", err)
+	}
+	if c.json {
+		return c.printJSON(v)
+	}
+	fmt.Fprintf(c.stdout, "queued %d · delivered %d · failed %d\n", v.Queued, v.Delivered, v.Failed)
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATE\tWEBHOOK\tTICKET\tTRIGGER\tATTEMPTS\tNEXT/DONE\tLAST ERROR")
+	for _, d := range v.Items {
+		when := d.NextAttempt
+		if d.State != model.HookQueued {
+			when = d.Done
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%d\t%s\t%s\n", d.ID, d.State, esc(d.Webhook), d.Ticket, esc(d.Trigger), d.Attempts, when.Local().Format("01-02 15:04:05"), esc(d.LastError))
 	}
 	tw.Flush()
 	return 0

@@ -15,6 +15,7 @@ import (
 	"helpdesk/gateway/engine"
 	"helpdesk/gateway/outbound"
 	"helpdesk/gateway/rules"
+	"helpdesk/gateway/webhook"
 	"helpdesk/store"
 	"helpdesk/store/model"
 )
@@ -36,6 +37,8 @@ type API interface {
 	// OutboxRetry queues failed mail again (ids, or every failed item
 	// with allFailed) and makes queued ids due now.
 	OutboxRetry(ids []uint64, allFailed bool) (int, error)
+	// Webhooks lists webhook deliveries, newest first, with counts.
+	Webhooks(limit int) (*WebhooksView, error)
 	Quarantine(limit int) ([]model.Quarantine, error)
 	QuarantineShow(id uint64) (*QuarantineView, error)
 	Release(id uint64) (engine.Result, error)
@@ -125,6 +128,41 @@ type OutboxView struct {
 	Relay outbound.RelayStatus `json:"relay"`
 }
 
+// WebhooksView is `helpdesk webhooks`: the delivery queue.
+type WebhooksView struct {
+	Queued    int                      `json:"queued"`
+	Delivered int                      `json:"delivered"`
+	Failed    int                      `json:"failed"`
+	Items     []*model.WebhookDelivery `json:"items"`
+}
+
+// Webhooks lists the deliveries (bodies left out: they are the
+// receiver's).
+func (l *Local) Webhooks(limit int) (*WebhooksView, error) {
+	v := &WebhooksView{Items: []*model.WebhookDelivery{}}
+	err := l.DB.View(func(tx store.Tx) error {
+		return tx.ForEachWebhook(func(d *model.WebhookDelivery) error {
+			switch d.State {
+			case model.HookQueued:
+				v.Queued++
+			case model.HookDelivered:
+				v.Delivered++
+			case model.HookFailed:
+				v.Failed++
+			}
+			if limit <= 0 || len(v.Items) < limit {
+				d.Body = nil
+				v.Items = append(v.Items, d)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the webhook queue: %w", err)
+	}
+	return v, nil
+}
+
 // QuarantineView is one record with its raw message.
 type QuarantineView struct {
 	Record model.Quarantine `json:"record"`
@@ -138,6 +176,8 @@ type Local struct {
 	Engine *engine.Engine
 	// Worker is the daemon's outbound worker (nil in the CLI).
 	Worker *outbound.Worker
+	// Hooks is the daemon's webhook worker (nil in the CLI).
+	Hooks *webhook.Worker
 	// Relay is the configured relay, for the CLI without a daemon.
 	Relay string
 	// Config is the CLI's configuration, for views without a daemon

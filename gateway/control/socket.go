@@ -107,6 +107,10 @@ func Handler(api API) http.Handler {
 		v, err := api.Outbox(limit(r))
 		reply(w, v, err)
 	})
+	mux.HandleFunc("GET /webhooks", func(w http.ResponseWriter, r *http.Request) {
+		v, err := api.Webhooks(limit(r))
+		reply(w, v, err)
+	})
 	mux.HandleFunc("POST /outbox/retry", func(w http.ResponseWriter, r *http.Request) {
 		var ids []uint64
 		for _, x := range r.URL.Query()["id"] {
@@ -279,6 +283,14 @@ func (c *Client) Explain(raw []byte, opt engine.InjectOptions) (*engine.Explanat
 func (c *Client) Outbox(limit int) (*OutboxView, error) {
 	var v OutboxView
 	if err := c.call("GET", "/outbox", url.Values{"limit": {strconv.Itoa(limit)}}, nil, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+func (c *Client) Webhooks(limit int) (*WebhooksView, error) {
+	var v WebhooksView
+	if err := c.call("GET", "/webhooks", url.Values{"limit": {strconv.Itoa(limit)}}, nil, &v); err != nil {
 		return nil, err
 	}
 	return &v, nil

@@ -21,6 +21,7 @@ import (
 	"helpdesk/gateway/engine"
 	"helpdesk/gateway/mailtext"
 	"helpdesk/gateway/outbound"
+	"helpdesk/gateway/webhook"
 	"helpdesk/store"
 	"helpdesk/threading"
 )
@@ -34,6 +35,7 @@ type Daemon struct {
 	DB       store.Store
 	Engine   *engine.Engine
 	Worker   *outbound.Worker
+	Hooks    *webhook.Worker
 	SMTP     *gateway.Server
 	SMTPAddr string
 	HTTPAddr string
@@ -111,6 +113,7 @@ func Start(cfg *config.Config, opt Options) (d *Daemon, err error) {
 	d.Worker = outbound.New(d.DB, d.Engine.Config, log.With("component", "outbound"), signer)
 	d.Engine.Wake = d.Worker.Wake
 	d.Worker.Busy = d.Engine.Busy
+	d.Hooks = webhook.New(d.DB, d.Engine.Config, log.With("component", "webhook"))
 	d.SMTP = gateway.NewServer(d.Engine, log.With("component", "smtp"))
 
 	d.smtpLn, err = net.Listen("tcp", cfg.SMTP.Listen)
@@ -128,15 +131,18 @@ func Start(cfg *config.Config, opt Options) (d *Daemon, err error) {
 		go d.httpSrv.Serve(hl)
 	}
 	if !opt.NoControlSocket {
-		d.ctlSrv, err = control.Serve(cfg.DataDir, &control.Local{DB: d.DB, Engine: d.Engine, Worker: d.Worker})
+		d.ctlSrv, err = control.Serve(cfg.DataDir, &control.Local{DB: d.DB, Engine: d.Engine, Worker: d.Worker, Hooks: d.Hooks})
 		if err != nil {
 			return nil, err
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
-	d.wg.Add(3)
+	d.wg.Add(4)
 	go func() { defer d.wg.Done(); d.Worker.Run(ctx) }()
+	// Webhooks have their own worker: a hanging receiver holds none of
+	// the mail's.
+	go func() { defer d.wg.Done(); d.Hooks.Run(ctx) }()
 	go func() { defer d.wg.Done(); d.sweep(ctx) }()
 	go func() {
 		defer d.wg.Done()

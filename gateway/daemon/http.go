@@ -94,6 +94,19 @@ func (d *Daemon) metricsRegistry() *prometheus.Registry {
 	gauge("helpdesk_smtp_parse_budget_used_bytes", "Bytes of mail being parsed and applied now (smtp.parse_budget).", d.SMTP.ParseBudgetInUse)
 	atomicCounter("helpdesk_smtp_parse_budget_timeouts_total", "Mails answered 451 because the parse budget stayed full for their data timeout.", &sm.BudgetTimeouts)
 
+	hm := &d.Hooks.Metrics
+	atomicCounter("helpdesk_webhook_delivered_total", "Webhook deliveries a receiver accepted (2xx).", &hm.Delivered)
+	atomicCounter("helpdesk_webhook_retries_total", "Failed webhook attempts that will be retried.", &hm.Retried)
+	atomicCounter("helpdesk_webhook_failed_total", "Webhook deliveries given up on.", &hm.Failed)
+	gauge("helpdesk_webhook_queued", "Webhook deliveries waiting in the queue.", func() int64 {
+		var n int
+		d.DB.View(func(tx store.Tx) error {
+			due, _ := tx.DueWebhooks(time.Unix(1<<40, 0), 1<<30)
+			n = len(due)
+			return nil
+		})
+		return int64(n)
+	})
 	wm := &d.Worker.Metrics
 	atomicCounter("helpdesk_outbound_sent_total", "Mails delivered to the relay or outbox.", &wm.Sent)
 	atomicCounter("helpdesk_outbound_retries_total", "Failed delivery attempts that will be retried.", &wm.Retried)

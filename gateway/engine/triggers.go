@@ -102,7 +102,7 @@ func (a *applier) pass(tk *model.Ticket) error {
 			continue
 		}
 		a.trace.fired(tk, tr.Name)
-		if err := a.fire(tk, tr); err != nil {
+		if err := a.fire(tk, tr, f.Events); err != nil {
 			return fmt.Errorf("trigger %q on ticket %d: %w", tr.Name, tk.ID, err)
 		}
 		// The next trigger sees the ticket as this one left it; the
@@ -227,7 +227,7 @@ func sameSet(a, b []string) bool {
 // fire applies one trigger to the ticket: the event naming it, its
 // actions (planned by package plan as role Rule, applied here) and its
 // mail to staff.
-func (a *applier) fire(tk *model.Ticket, tr *rules.Trigger) error {
+func (a *applier) fire(tk *model.Ticket, tr *rules.Trigger, events []string) error {
 	prev := a.rule
 	a.rule = tr.Name
 	defer func() { a.rule = prev }()
@@ -263,6 +263,9 @@ func (a *applier) fire(tk *model.Ticket, tr *rules.Trigger) error {
 		}
 	}
 	if err := a.save(tk); err != nil {
+		return err
+	}
+	if err := a.ruleWebhook(tk, tr, events); err != nil {
 		return err
 	}
 	return a.ruleMail(tk, tr)

@@ -25,6 +25,7 @@ type Trigger struct {
 	Actions command.Block // the action lines, parsed (no text)
 	Notify  []string      // staff addresses (comparison form), "assignee", "group"
 	Text    string
+	Webhook string // a [[webhook]] name, "" for none
 }
 
 // View is one compiled [[view]].
@@ -108,8 +109,9 @@ func Load(cfg *config.Config) (*Set, []config.Problem) {
 				add(nk, fmt.Sprintf("%q is not a staff member", n), `use "assignee", "group", or an [[agent]]'s email, name or alias (a trigger mails staff only)`)
 			}
 		}
-		if len(t.Actions) == 0 && len(t.Notify) == 0 {
-			add(k, "has neither actions nor notify, so it does nothing", `add actions = ["#group dns"] and/or notify = ["assignee"]`)
+		tr.Webhook = strings.TrimSpace(t.Webhook)
+		if len(t.Actions) == 0 && len(t.Notify) == 0 && tr.Webhook == "" {
+			add(k, "has neither actions nor notify nor webhook, so it does nothing", `add actions = ["#group dns"], notify = ["assignee"] and/or webhook = "NAME"`)
 		}
 		if strings.TrimSpace(t.Text) != "" && len(t.Notify) == 0 {
 			add(k+".text", "is mailed to nobody", `add notify = ["assignee"] (or "group", or an agent), or remove text`)

@@ -1,0 +1,243 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"helpdesk/config"
+	"helpdesk/store"
+	"helpdesk/store/model"
+)
+
+// Metrics are the worker's counters for /metrics.
+type Metrics struct {
+	Delivered atomic.Int64 // deliveries a receiver answered 2xx
+	Retried   atomic.Int64 // failed attempts that will be retried
+	Failed    atomic.Int64 // deliveries given up on
+}
+
+// Worker delivers queued webhook deliveries: each in its own goroutine
+// (at most Parallel at once), so a hanging receiver holds one slot for its
+// timeout and nothing else.
+type Worker struct {
+	db      store.Store
+	cfg     func() *config.Config
+	log     *slog.Logger
+	Metrics Metrics
+	// Poll is how often the queue is looked at; the store's read
+	// transactions do not block its writer.
+	Poll time.Duration
+	// Parallel bounds the attempts under way.
+	Parallel int
+
+	mu       sync.Mutex
+	inflight map[uint64]bool
+	wg       sync.WaitGroup
+}
+
+// New makes a worker over db; cfg returns the configuration in force.
+func New(db store.Store, cfg func() *config.Config, log *slog.Logger) *Worker {
+	return &Worker{db: db, cfg: cfg, log: log, Poll: 200 * time.Millisecond, Parallel: 8, inflight: map[uint64]bool{}}
+}
+
+// Run delivers until ctx ends, then waits for the attempts under way
+// (each bounded by its webhook's timeout).
+func (w *Worker) Run(ctx context.Context) {
+	t := time.NewTicker(w.Poll)
+	defer t.Stop()
+	defer w.wg.Wait()
+	for {
+		w.round(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// round starts an attempt for every due delivery not under way.
+func (w *Worker) round(ctx context.Context) {
+	var due []*model.WebhookDelivery
+	if err := w.db.View(func(tx store.Tx) error {
+		var err error
+		due, err = tx.DueWebhooks(time.Now(), 4*w.Parallel)
+		return err
+	}); err != nil {
+		w.log.Error("reading the webhook queue", "err", err)
+		return
+	}
+	for _, d := range due {
+		w.mu.Lock()
+		if w.inflight[d.ID] || len(w.inflight) >= w.Parallel {
+			w.mu.Unlock()
+			continue
+		}
+		w.inflight[d.ID] = true
+		w.mu.Unlock()
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			defer func() { w.mu.Lock(); delete(w.inflight, d.ID); w.mu.Unlock() }()
+			w.attempt(ctx, d)
+		}()
+	}
+}
+
+// permanent is a failure retrying cannot change (a refused destination,
+// a redirect, a webhook no longer configured).
+type permanent struct{ error }
+
+// attempt POSTs one delivery and records the outcome.
+func (w *Worker) attempt(ctx context.Context, d *model.WebhookDelivery) {
+	cfg := w.cfg()
+	prevDue := d.NextAttempt
+	err := w.post(ctx, cfg, d)
+	if ctx.Err() != nil && err != nil {
+		return // shutting down: the delivery stays due, and is sent after the restart
+	}
+	now := time.Now()
+	d.Attempts++
+	var perm permanent
+	switch {
+	case err == nil:
+		d.State, d.Done, d.LastError = model.HookDelivered, now, ""
+		w.Metrics.Delivered.Add(1)
+		w.log.Info("webhook delivered", "id", d.ID, "webhook", d.Webhook, "ticket", d.Ticket, "attempts", d.Attempts)
+	case errors.As(err, &perm) || now.Sub(d.Created) >= cfg.Outbound.GiveUpAfter.D():
+		d.State, d.Done, d.LastError = model.HookFailed, now, err.Error()
+		w.Metrics.Failed.Add(1)
+		w.log.Warn("webhook given up", "id", d.ID, "webhook", d.Webhook, "ticket", d.Ticket, "attempts", d.Attempts, "err", err)
+	default:
+		backoff := min(cfg.Outbound.RetryInitial.D()<<min(d.Attempts-1, 20), cfg.Outbound.RetryMax.D())
+		d.NextAttempt, d.LastError = now.Add(backoff), err.Error()
+		w.Metrics.Retried.Add(1)
+		w.log.Warn("webhook attempt failed; will retry", "id", d.ID, "webhook", d.Webhook, "err", err, "retry_in", backoff)
+	}
+	if err := w.db.Update(func(tx store.Tx) error { return tx.PutWebhook(d, prevDue) }); err != nil {
+		// The delivery stays due as it was: it is attempted again (at
+		// least once; the receiver deduplicates by X-Helpdesk-Delivery).
+		w.log.Error("recording a webhook attempt", "id", d.ID, "err", err)
+	}
+}
+
+// post makes one attempt.
+func (w *Worker) post(ctx context.Context, cfg *config.Config, d *model.WebhookDelivery) error {
+	wh := cfg.WebhookNamed(d.Webhook)
+	if wh == nil {
+		return permanent{fmt.Errorf("no [[webhook]] is named %q any more", d.Webhook)}
+	}
+	ctx, cancel := context.WithTimeout(ctx, wh.AttemptTimeout())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, wh.URL, bytes.NewReader(d.Body))
+	if err != nil {
+		return permanent{fmt.Errorf("building the request: %w", err)}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "helpdesk-webhook")
+	req.Header.Set("X-Helpdesk-Delivery", strconv.FormatUint(d.ID, 10))
+	if wh.Secret != "" {
+		req.Header.Set("X-Helpdesk-Signature", Sign(wh.Secret, d.Body))
+	}
+	resp, err := client(wh.AllowPrivate).Do(req)
+	if err != nil {
+		var ref *refusedError
+		if errors.As(err, &ref) {
+			return permanent{ref}
+		}
+		return fmt.Errorf("POST %s: %w", wh.URL, err)
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		return nil
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		return permanent{fmt.Errorf("HTTP %d redirect to %q not followed: set url to the final address", resp.StatusCode, resp.Header.Get("Location"))}
+	}
+	return fmt.Errorf("HTTP %d from %s", resp.StatusCode, wh.URL)
+}
+
+// Sign is the X-Helpdesk-Signature value of body: sha256=<hex HMAC-SHA256>.
+func Sign(secret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// refusedError is a destination refused by policy.
+type refusedError struct{ addr netip.Addr }
+
+func (e *refusedError) Error() string {
+	return fmt.Sprintf("refused to connect to %s: a private, loopback or link-local address (set allow_private = true on the webhook to allow it)", e.addr)
+}
+
+var clients [2]*http.Client
+
+func init() {
+	for i := range clients {
+		allow := i == 1
+		d := &net.Dialer{Timeout: 30 * time.Second, Control: func(network, address string, _ syscall.RawConn) error {
+			// Called with the address actually connected to, after DNS:
+			// a name that resolves to a private address is refused
+			// just as a literal one is.
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil {
+				return fmt.Errorf("webhook: unexpected dial address %q: %w", address, err)
+			}
+			if !allow && Private(ap.Addr()) {
+				return &refusedError{ap.Addr().Unmap()}
+			}
+			return nil
+		}}
+		clients[i] = &http.Client{
+			Transport: &http.Transport{
+				// No proxy from the environment: the check above must see
+				// the receiver's address.
+				Proxy:               nil,
+				DialContext:         d.DialContext,
+				ForceAttemptHTTP2:   true,
+				TLSHandshakeTimeout: 10 * time.Second,
+				MaxIdleConnsPerHost: 2,
+				IdleConnTimeout:     90 * time.Second,
+			},
+			// Redirects are not followed: a receiver could send us to an
+			// address the policy refuses, or leak the signed body.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+}
+
+func client(allowPrivate bool) *http.Client {
+	if allowPrivate {
+		return clients[1]
+	}
+	return clients[0]
+}
+
+// cgnat is the shared address space (RFC 6598), private in practice.
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+
+// Private reports whether a webhook may not connect to a without
+// allow_private: loopback, private (RFC 1918, fc00::/7), link-local,
+// unspecified, multicast and shared (CGNAT) addresses.
+func Private(a netip.Addr) bool {
+	a = a.Unmap()
+	return a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
+		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() || cgnat.Contains(a)
+}
