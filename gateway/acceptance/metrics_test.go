@@ -57,6 +57,10 @@ var metricsBefore = map[string]struct {
 	"helpdesk_store_page_writes_total":            {dto.MetricType_COUNTER, []string{""}},
 	"helpdesk_store_gather_nanoseconds_total":     {dto.MetricType_COUNTER, []string{""}},
 	"helpdesk_outbound_queued":                    {dto.MetricType_GAUGE, []string{""}},
+	"helpdesk_webhook_delivered_total":            {dto.MetricType_COUNTER, []string{""}},
+	"helpdesk_webhook_retries_total":              {dto.MetricType_COUNTER, []string{""}},
+	"helpdesk_webhook_failed_total":               {dto.MetricType_COUNTER, []string{""}},
+	"helpdesk_webhook_queued":                     {dto.MetricType_GAUGE, []string{""}},
 	"helpdesk_tickets":                            {dto.MetricType_GAUGE, []string{""}},
 }
 
