@@ -74,7 +74,12 @@ type rateRecord struct {
 // into buckets; a record of another window width starts afresh.
 func loadRate(v []byte, now time.Time, window time.Duration) *rateRecord {
 	width := max(int64(window)/rateBuckets, 1)
-	r := &rateRecord{Width: width, First: now.UnixNano()/width - rateBuckets + 1}
+	// A fresh record has room for the whole window: counting an event
+	// then never grows the slice (the newest bucket is the last).
+	fresh := func() *rateRecord {
+		return &rateRecord{Width: width, First: now.UnixNano()/width - rateBuckets + 1, Counts: make([]uint32, 0, rateBuckets)}
+	}
+	var r *rateRecord
 	if len(v) > 0 {
 		var old rateRecord
 		var stamps []int64
@@ -84,12 +89,16 @@ func loadRate(v []byte, now time.Time, window time.Duration) *rateRecord {
 				r = d
 			}
 		case unmarshal(v, &stamps) == nil:
+			r = fresh()
 			for _, s := range stamps {
 				r.addAt(s)
 			}
 		case unmarshal(v, &old) == nil && old.Width == width:
 			r = &old
 		}
+	}
+	if r == nil {
+		r = fresh()
 	}
 	r.slide(now.UnixNano() / width)
 	return r
@@ -100,7 +109,10 @@ func (r *rateRecord) slide(cur int64) {
 	oldest := cur - rateBuckets + 1
 	if r.First < oldest {
 		drop := min(oldest-r.First, int64(len(r.Counts)))
-		r.Counts = r.Counts[drop:]
+		// Moved down, not resliced: the slice keeps its room for the
+		// buckets the window slides into.
+		n := copy(r.Counts, r.Counts[drop:])
+		r.Counts = r.Counts[:n]
 		r.First = oldest
 	}
 }
@@ -126,9 +138,11 @@ func decodeRate(v []byte) (*rateRecord, bool) {
 	if len(v) < 17 || (len(v)-17)%4 != 0 {
 		return nil, false
 	}
-	r := &rateRecord{Width: int64(binary.LittleEndian.Uint64(v[1:])), First: int64(binary.LittleEndian.Uint64(v[9:]))}
-	for i := 17; i < len(v); i += 4 {
-		r.Counts = append(r.Counts, binary.LittleEndian.Uint32(v[i:]))
+	n := (len(v) - 17) / 4
+	r := &rateRecord{Width: int64(binary.LittleEndian.Uint64(v[1:])), First: int64(binary.LittleEndian.Uint64(v[9:])),
+		Counts: make([]uint32, n, max(n, rateBuckets))}
+	for i := range r.Counts {
+		r.Counts[i] = binary.LittleEndian.Uint32(v[17+4*i:])
 	}
 	return r, r.Width > 0
 }
