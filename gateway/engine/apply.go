@@ -26,7 +26,7 @@ type applier struct {
 	// inbound is set when the mail became a comment.
 	inbound *inboundRef
 	// sentIDs are the Message-IDs of the mail this write queued.
-	sentIDs map[string]bool
+	sentIDs []string
 	e       *Engine
 	cfg     *config.Config
 	tx      store.Tx

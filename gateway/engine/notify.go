@@ -320,12 +320,15 @@ func (a *applier) chain(o out, id string) (string, []string, error) {
 	}
 	key := model.RefKey(o.rcpt, o.thread)
 	mine := tk.Refs[key]
+	// At most a caller's few and MaxRefs of the recipient's: a linear
+	// search is cheaper than a set.
 	var refs []string
-	seen := map[string]bool{}
+	if n := len(o.refs) + len(mine); n > 0 {
+		refs = make([]string, 0, n+1)
+	}
 	add := func(ids ...string) {
 		for _, x := range ids {
-			if x != "" && x != id && !seen[x] {
-				seen[x] = true
+			if x != "" && x != id && !slices.Contains(refs, x) {
 				refs = append(refs, x)
 			}
 		}
@@ -346,10 +349,7 @@ func (a *applier) chain(o out, id string) (string, []string, error) {
 	add(inReplyTo)
 	refs = fitRefs(refs, maxRefsLine)
 	tk.AddRef(key, id)
-	if a.sentIDs == nil {
-		a.sentIDs = map[string]bool{}
-	}
-	a.sentIDs[id] = true
+	a.sentIDs = append(a.sentIDs, id)
 	return inReplyTo, refs, a.save(tk)
 }
 
@@ -386,7 +386,7 @@ func (a *applier) recordInbound() error {
 	c := tk.Refs[key]
 	pos := len(c)
 	for i, id := range c {
-		if a.sentIDs[id] {
+		if slices.Contains(a.sentIDs, id) {
 			pos = i
 			break
 		}
@@ -746,8 +746,9 @@ func (a *applier) acknowledge(tk *model.Ticket, c *model.Comment) error {
 	} else {
 		// The per-client and total windows: checked and, when both
 		// allow, counted in one pass.
-		var keys, names []string
-		var limits []int
+		var keyA, nameA [2]string
+		var limitA [2]int
+		keys, names, limits := keyA[:0], nameA[:0], limitA[:0]
 		if c := a.ackClient(); c != "" {
 			keys, limits, names = append(keys, ackIPKeyPx+c), append(limits, a.cfg.Tickets.AckPerIPPerHour), append(names, "ip")
 		}
