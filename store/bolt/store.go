@@ -471,14 +471,34 @@ func marshal(v any) ([]byte, error) {
 	}
 	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if len(b) >= compressMin {
-		out := make([]byte, 1+s2.MaxEncodedLen(len(b)))
-		out[0] = valS2
-		c := s2.Encode(out[1:], b)
+		// Compressed into scratch space, then copied to a slice of its
+		// size: a record of its own length is all that stays allocated
+		// (a fresh worst-case buffer per record was a tenth of a mail's
+		// write time, most of it spent zeroing).
+		sp := s2Bufs.Get().(*[]byte)
+		defer putS2Buf(sp)
+		if n := s2.MaxEncodedLen(len(b)); cap(*sp) < n {
+			*sp = make([]byte, n)
+		}
+		c := s2.Encode((*sp)[:cap(*sp)], b)
 		if len(c) < len(b)*9/10 {
-			return out[:1+len(c)], nil
+			out := make([]byte, 1+len(c))
+			out[0] = valS2
+			copy(out[1:], c)
+			return out, nil
 		}
 	}
 	return append(make([]byte, 0, len(b)), b...), nil
+}
+
+// s2Bufs are marshal's compression scratch buffers.
+var s2Bufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// putS2Buf returns a scratch buffer unless a rare huge record grew it.
+func putS2Buf(p *[]byte) {
+	if cap(*p) <= 1<<20 {
+		s2Bufs.Put(p)
+	}
 }
 
 // unmarshal reads a record marshal wrote.
