@@ -19,7 +19,10 @@ import (
 	"encoding/base32"
 	"encoding/binary"
 	"errors"
+	"hash"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -99,10 +102,59 @@ func (k *Keyring) current() (Key, bool) {
 }
 
 func mac(secret, payload []byte) []byte {
-	h := hmac.New(sha256.New, secret)
+	p := macPool(secret)
+	h := p.Get().(hash.Hash)
+	h.Reset()
 	h.Write([]byte("helpdesk-token-v1\x00"))
 	h.Write(payload)
-	return h.Sum(nil)[:MACBytes]
+	sum := h.Sum(make([]byte, 0, sha256.Size))[:MACBytes]
+	p.Put(h)
+	return sum
+}
+
+// HMAC states are reused per secret: a fresh hmac.New hashes the key's
+// inner and outer pads again for every token, a reset one starts from
+// saved states (each new ticket signs two tokens inside the store write).
+// The list holds the few secrets of a key ring; it is replaced, never
+// changed, so lookups take no lock.
+var (
+	macKeysMu sync.Mutex
+	macKeys   atomic.Pointer[[]macKey]
+)
+
+// maxMACKeys bounds the remembered secrets (a ring holds the current key
+// and the retired ones still in their grace period).
+const maxMACKeys = 8
+
+type macKey struct {
+	secret string
+	pool   *sync.Pool
+}
+
+func macPool(secret []byte) *sync.Pool {
+	if l := macKeys.Load(); l != nil {
+		for _, k := range *l {
+			if k.secret == string(secret) {
+				return k.pool
+			}
+		}
+	}
+	macKeysMu.Lock()
+	defer macKeysMu.Unlock()
+	var keys []macKey
+	if l := macKeys.Load(); l != nil {
+		keys = *l
+	}
+	for _, k := range keys {
+		if k.secret == string(secret) {
+			return k.pool
+		}
+	}
+	s := string(secret)
+	p := &sync.Pool{New: func() any { return hmac.New(sha256.New, []byte(s)) }}
+	keys = append(keys[max(0, len(keys)-maxMACKeys+1):len(keys):len(keys)], macKey{secret: s, pool: p})
+	macKeys.Store(&keys)
+	return p
 }
 
 // Sign encodes and signs t with the current key, with t.Issued (the

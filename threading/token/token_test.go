@@ -1,6 +1,9 @@
 package token
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/binary"
 	"runtime"
 	"strings"
@@ -182,4 +185,25 @@ func FuzzVerify(f *testing.F) {
 			t.Errorf("non-canonical token %q verified as %+v", s, tok)
 		}
 	})
+}
+
+// mac reuses HMAC states per secret: interleaved secrets and payloads
+// give what a fresh hmac.New gives, also with more secrets than it keeps.
+func TestMACReusedStatesMatchFresh(t *testing.T) {
+	fresh := func(secret, payload []byte) []byte {
+		h := hmac.New(sha256.New, secret)
+		h.Write([]byte("helpdesk-token-v1\x00"))
+		h.Write(payload)
+		return h.Sum(nil)[:MACBytes]
+	}
+	for round := 0; round < 3; round++ {
+		for i := 0; i < 2*maxMACKeys; i++ {
+			secret := bytes.Repeat([]byte{byte(i + 1)}, 32)
+			for _, payload := range [][]byte{nil, []byte("a"), bytes.Repeat([]byte("payload"), 20)} {
+				if got, want := mac(secret, payload), fresh(secret, payload); !bytes.Equal(got, want) {
+					t.Fatalf("round %d secret %d payload %q: %x, want %x", round, i, payload, got, want)
+				}
+			}
+		}
+	}
 }
