@@ -15,6 +15,7 @@ import (
 
 	"helpdesk/config"
 	"helpdesk/store"
+	"helpdesk/store/bolt"
 	"helpdesk/threading"
 	"helpdesk/threading/machine"
 )
@@ -55,7 +56,7 @@ groups = ["support"]
 	if err != nil {
 		b.Fatal(err)
 	}
-	db, err := store.Open(cfg.DataDir, store.Options{})
+	db, err := bolt.Open(cfg.DataDir, bolt.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -82,7 +83,7 @@ groups = ["support"]
 		// What the bench daemon's DMARC check finds (its DNS stub answers
 		// NXDOMAIN): checked, no policy, so the sender is acknowledged.
 		in.verdict = AuthVerdict{Checked: true, DMARC: "none"}
-		in.raw = store.PackRaw([]byte(raw))
+		in.raw = db.PackRaw([]byte(raw))
 		ins[i] = in
 	}
 	const perCommit = 8
@@ -91,7 +92,7 @@ groups = ["support"]
 	b.ResetTimer()
 	for i := 0; i < len(ins); i += perCommit {
 		batch := ins[i:min(i+perCommit, len(ins))]
-		err := db.Update(func(tx *store.Tx) error {
+		err := db.Update(func(tx store.Tx) error {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
 			for _, in := range batch {
