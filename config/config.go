@@ -2,6 +2,8 @@ package config
 
 import (
 	"time"
+
+	"helpdesk/config/calendar"
 )
 
 // Config is the whole helpdesk.toml.
@@ -28,6 +30,9 @@ type Config struct {
 	Triggers []Trigger `toml:"trigger"`
 	Views    []View    `toml:"view"`
 	Webhooks []Webhook `toml:"webhook"`
+	// Calendars are business hours for SLA targets and automations;
+	// mailboxes and groups name one with calendar = "name".
+	Calendars []Calendar `toml:"calendar"`
 
 	KnowledgeBase KnowledgeBase `toml:"knowledge_base"`
 	Templates     Templates     `toml:"templates"`
@@ -37,6 +42,11 @@ type Config struct {
 
 	// idx holds the lookup maps, built by Load, Parse and BuildIndex.
 	idx *index
+	// cals are the calendars built by Validate, by lower-case name.
+	cals map[string]*calendar.Calendar
+	// lines maps key paths to lines of the text Parse read (warnings
+	// name their line too).
+	lines map[string]int
 }
 
 // SMTP configures the inbound SMTP server and its limits (SPEC section 10).
@@ -181,6 +191,9 @@ type Mailbox struct {
 	// Language of the customer mail when the mail's text does not tell
 	// (Hangul → ko); "en" when unset.
 	Language string `toml:"language"`
+	// Calendar names the business hours of its tickets (a group's
+	// calendar wins); "" is 24/7.
+	Calendar string `toml:"calendar"`
 }
 
 // KnowledgeBase is the folder of Markdown articles the acknowledgement
@@ -206,6 +219,25 @@ type Group struct {
 	Name string `toml:"name"`
 	// AutoAssign assigns new tickets round-robin to available agents.
 	AutoAssign bool `toml:"auto_assign"`
+	// Calendar names the business hours of the group's tickets; it wins
+	// over the mailbox's.
+	Calendar string `toml:"calendar"`
+}
+
+// Calendar is one [[calendar]]: business hours in a time zone, with
+// holidays (see config/calendar for the arithmetic).
+type Calendar struct {
+	Name string `toml:"name"`
+	// TimeZone is an IANA zone name, e.g. "Asia/Seoul".
+	TimeZone string `toml:"time_zone"`
+	// Hours are lines of weekly hours: "mon-fri 09:00-12:00, 13:00-18:00",
+	// "sat 22:00-06:00" (a shift over midnight).
+	Hours []string `toml:"hours"`
+	// Holidays are dates "YYYY-MM-DD" on which no shift begins.
+	Holidays []string `toml:"holidays"`
+	// HolidaysFile is an iCalendar file whose all-day events are
+	// holidays too (relative to the working directory, like data_dir).
+	HolidaysFile string `toml:"holidays_file"`
 }
 
 // Agent is a staff member.

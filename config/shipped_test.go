@@ -2,12 +2,16 @@ package config
 
 import (
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"helpdesk/config/calendar"
 )
 
 const shipped = "../helpdesk.toml"
@@ -143,28 +147,77 @@ func TestShippedConfigCommentedKeysAreValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
-	for _, line := range strings.Split(string(b), "\n") {
-		l := strings.TrimSpace(line)
-		if rest, ok := strings.CutPrefix(l, "# "); ok && keyRE.MatchString(rest) {
-			line = rest
+	c, errs := uncommented(t, string(b))
+	for _, p := range errs {
+		// The example key file and directories do not exist; the example
+		// holidays run out.
+		if p.Key != "outbound.dkim_private_key_file" && p.Key != "knowledge_base.dir" && p.Key != "templates.dir" &&
+			!(p.Key == "calendar[0].holidays" && strings.Contains(p.Msg, "current year")) {
+			t.Errorf("uncommented shipped config: %s", p)
 		}
-		if l == `relay = ""` { // credentials need a relay
+	}
+	if c == nil {
+		t.Fatal("uncommented shipped config did not parse")
+	}
+	// The example calendar is the one of the example mailbox's tickets,
+	// and it knows the Korean holidays it lists: Chuseok 2026 is Thursday
+	// to Saturday, so from Wednesday 17:00 to Monday 10:00 is 2 business
+	// hours.
+	kst := time.FixedZone("KST", 9*3600)
+	cal := c.CalendarFor("support@example.com", "support")
+	if cal.Name != "seoul-office" {
+		t.Fatalf("calendar of the example mailbox = %q", cal.Name)
+	}
+	a := time.Date(2026, 9, 23, 17, 0, 0, 0, kst)
+	if got := cal.Between(a, time.Date(2026, 9, 28, 10, 0, 0, 0, kst)); got != 2*time.Hour {
+		t.Errorf("business time over Chuseok 2026 = %v, want 2h", got)
+	}
+	if got := len(cal.Holidays()); got != 41 {
+		t.Errorf("the example has %d holidays, want 40 listed and 1 from the file", got)
+	}
+	if !cal.IsHoliday(calendar.Date{Year: 2026, Month: 12, Day: 31}) {
+		t.Error("the holiday of holidays_file is not one")
+	}
+}
+
+// uncommented parses the shipped text with every commented-out key, table
+// header and multi-line value uncommented (and a relay set, which
+// credentials need); it returns the config and its problems.
+func uncommented(t *testing.T, text string) (*Config, []Problem) {
+	t.Helper()
+	var out []string
+	inValue := false
+	for _, line := range strings.Split(text, "\n") {
+		l := strings.TrimSpace(line)
+		rest, commented := strings.CutPrefix(l, "# ")
+		switch {
+		case commented && keyRE.MatchString(rest):
+			line = rest
+			inValue = strings.HasSuffix(strings.TrimSpace(rest), "[")
+		case commented && headerRE.MatchString(rest):
+			line = rest
+		case inValue && (strings.HasPrefix(l, "#  ") || l == "# ]"):
+			line = strings.TrimPrefix(l, "# ")
+			inValue = l != "# ]"
+		}
+		if l == `relay = ""` {
 			line = `relay = "smtp.example.com:587"`
+		}
+		if strings.HasPrefix(line, "holidays_file = ") {
+			// An .ics file with one more day: the office's year-end closure.
+			ics := filepath.Join(t.TempDir(), "holidays.ics")
+			os.WriteFile(ics, []byte("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20261231\r\nSUMMARY:closed\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"), 0o644)
+			line = "holidays_file = " + strconv.Quote(ics)
 		}
 		out = append(out, line)
 	}
-	_, err = Parse(strings.Join(out, "\n"))
+	c, err := Parse(strings.Join(out, "\n"))
 	if err == nil {
-		return
+		return c, nil
 	}
 	errs, ok := err.(*Errors)
 	if !ok {
 		t.Fatal(err)
 	}
-	for _, p := range errs.List {
-		if p.Key != "outbound.dkim_private_key_file" && p.Key != "knowledge_base.dir" && p.Key != "templates.dir" {
-			t.Errorf("uncommented shipped config: %s", p)
-		}
-	}
+	return c, errs.List
 }

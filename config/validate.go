@@ -53,6 +53,7 @@ func (c *Config) Validate() []Problem {
 	c.validateMacros(v)
 	c.validateTexts(v)
 	c.validateWebhooks(v)
+	c.validateCalendars(v)
 	return v.probs
 }
 

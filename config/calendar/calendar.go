@@ -158,14 +158,16 @@ func parseClock(s string, end bool) (int, error) {
 // Overlap is returned by New when two spans of the week overlap; A and B
 // index the hours lines (A ≤ B).
 type Overlap struct {
-	A, B   int
-	Day    time.Weekday
-	SA, SB Span
+	A, B       int
+	DayA, DayB time.Weekday // the days the spans begin on
+	SA, SB     Span
 }
 
 func (o *Overlap) Error() string {
-	return fmt.Sprintf("%s on %s overlaps %s", o.SA, strings.ToLower(o.Day.String()[:3]), o.SB)
+	return fmt.Sprintf("%s %s overlaps %s %s", dayName(o.DayB), o.SB, dayName(o.DayA), o.SA)
 }
+
+func dayName(d time.Weekday) string { return strings.ToLower(d.String()[:3]) }
 
 // Calendar is an immutable business calendar. The zero value is not
 // usable; use New or Always.
@@ -233,7 +235,7 @@ func New(name string, loc *time.Location, hours []Hours, holidays []Date) (*Cale
 				if a.o.line > b.o.line {
 					a, b = b, a
 				}
-				return nil, &Overlap{A: a.o.line, B: b.o.line, Day: b.day, SA: a.o.s, SB: b.o.s}
+				return nil, &Overlap{A: a.o.line, B: b.o.line, DayA: a.day, DayB: b.day, SA: a.o.s, SB: b.o.s}
 			}
 		}
 	}
