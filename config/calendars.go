@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -194,4 +195,26 @@ func (c *Config) CalendarFor(mailbox, group string) *calendar.Calendar {
 		}
 	}
 	return calendar.Always
+}
+
+// validateTesting checks [testing]: a manual clock only where nobody but
+// this machine can send mail to the daemon.
+func (c *Config) validateTesting(v *validator) {
+	switch c.Testing.Clock {
+	case "", ClockWall:
+	case ClockManual:
+		for _, l := range []struct{ key, addr string }{{"smtp.listen", c.SMTP.Listen}, {"http.listen", c.HTTP.Listen}} {
+			if l.addr == "" {
+				continue
+			}
+			host, _, err := net.SplitHostPort(l.addr)
+			if err == nil && isLoopback(host) {
+				continue
+			}
+			v.add("testing.clock", fmt.Sprintf(`"manual" needs every listen address on loopback, and %s is %q: a clock that moves only when told must not run a helpdesk that real mail reaches`, l.key, l.addr),
+				fmt.Sprintf(`set %s to a loopback address such as "127.0.0.1:2525", or remove clock = "manual"`, l.key))
+		}
+	default:
+		v.add("testing.clock", fmt.Sprintf("%q is not a clock", c.Testing.Clock), `use "wall" (the default) or "manual"`)
+	}
 }

@@ -33,6 +33,7 @@ type Config struct {
 	// Calendars are business hours for SLA targets and automations;
 	// mailboxes and groups name one with calendar = "name".
 	Calendars []Calendar `toml:"calendar"`
+	Testing   Testing    `toml:"testing"`
 
 	KnowledgeBase KnowledgeBase `toml:"knowledge_base"`
 	Templates     Templates     `toml:"templates"`
@@ -224,6 +225,21 @@ type Group struct {
 	Calendar string `toml:"calendar"`
 }
 
+// Testing holds settings for trying the daemon out and black-box tests.
+type Testing struct {
+	// Clock is "wall" (the default) or "manual": ticket time (auto-close,
+	// rate-limit windows, every time-based rule) then stands still except
+	// when `helpdesk clock set|advance` moves it. Only on loopback
+	// listen addresses.
+	Clock string `toml:"clock"`
+}
+
+// Clock modes of [testing] clock.
+const (
+	ClockWall   = "wall"
+	ClockManual = "manual"
+)
+
 // Calendar is one [[calendar]]: business hours in a time zone, with
 // holidays (see config/calendar for the arithmetic).
 type Calendar struct {
@@ -335,6 +351,7 @@ func Default() *Config {
 		},
 		Commands:  Commands{Confirm: "errors", LeakGuardWords: 8},
 		Templates: Templates{StaffLanguage: "en"},
+		Testing:   Testing{Clock: ClockWall},
 		Auth: Auth{
 			Staff:          []string{"dmarc", "authres"},
 			DNSTimeout:     Duration(5 * time.Second),

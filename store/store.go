@@ -268,6 +268,14 @@ type Keys interface {
 	// RotateKey retires the current key and adds a new one; retired
 	// keys are dropped once past grace.
 	RotateKey(grace time.Duration) error
+	// FirstStart is when the store was first opened, by its clock then
+	// (the creation of its oldest key kept).
+	FirstStart() (time.Time, error)
+	// ManualClock returns the instant of a manual ticket clock ([testing]
+	// clock = "manual", gateway/clock); ok is false when none was stored.
+	ManualClock() (at time.Time, ok bool, err error)
+	// SetManualClock stores the manual clock's instant.
+	SetManualClock(at time.Time) error
 }
 
 // Rates are the state that limits and round robins keep across restarts.

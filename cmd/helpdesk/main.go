@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"helpdesk/config"
+	"helpdesk/gateway/clock"
 	"helpdesk/gateway/control"
 	"helpdesk/gateway/daemon"
 	"helpdesk/gateway/engine"
@@ -83,6 +84,10 @@ commands:
   backup FILE                 write an online, consistent backup (tar)
   restore FILE                restore a backup into data_dir (which must hold no store)
   rotate-key                  start a new reply-token secret (old tokens verify for secret_grace_period)
+  clock                       print the ticket clock
+  clock set TIME              move a manual clock ([testing] clock = "manual") to TIME (RFC 3339),
+                              firing every timer due on the way, in order
+  clock advance DURATION      move a manual clock forward (Go syntax, e.g. 26h)
   check-config                validate the configuration and exit non-zero on problems
   dkim-record                 print the DNS TXT record of the DKIM signing key ([outbound] dkim_*)
   bench                       measure ingest speed (see helpdesk bench -h)
@@ -221,6 +226,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "new reply-token secret in use; %d secrets on record (retired ones verify for their grace period)\n", n)
 		return 0
+	case "clock":
+		return c.clock(pos)
 	case "backup":
 		if len(pos) != 1 {
 			return c.fail(2, "usage: helpdesk backup FILE")
@@ -358,12 +365,27 @@ func (c *cli) api(writable bool) (control.API, func(), bool) {
 		// a while; waiting is better than failing.
 		lock = 30 * time.Second
 	}
-	db, err := daemon.OpenStore(cfg, daemon.StoreOptions{LockTimeout: lock, ReadOnly: !writable})
+	var manual *clock.Manual
+	var now func() time.Time
+	if cfg.Testing.Clock == config.ClockManual {
+		// Mail injected without the daemon takes the same ticket time as
+		// with it.
+		manual = clock.New(time.Now())
+		now = manual.Now
+	}
+	db, err := daemon.OpenStore(cfg, daemon.StoreOptions{LockTimeout: lock, ReadOnly: !writable, Now: now})
 	if err != nil {
 		c.fail(1, "%v", err)
 		return nil, nil, false
 	}
-	local := &control.Local{DB: db, Relay: cfg.Outbound.Relay, Config: cfg}
+	if manual != nil {
+		if err := manual.Load(db, writable); err != nil {
+			db.Close()
+			c.fail(1, "%v", err)
+			return nil, nil, false
+		}
+	}
+	local := &control.Local{DB: db, Relay: cfg.Outbound.Relay, Config: cfg, Manual: manual}
 	if writable {
 		authn, err := daemon.NewAuthenticator(cfg)
 		if err != nil {
@@ -371,7 +393,7 @@ func (c *cli) api(writable bool) (control.API, func(), bool) {
 			c.fail(1, "%v", err)
 			return nil, nil, false
 		}
-		eng, err := engine.New(cfg, db, engine.Options{Logger: slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), Auth: authn})
+		eng, err := engine.New(cfg, db, engine.Options{Logger: slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), Auth: authn, Now: now})
 		if err != nil {
 			db.Close()
 			c.fail(1, "%v", err)
@@ -889,6 +911,56 @@ func (c *cli) serve() int {
 			return 1
 		}
 		return 0
+	}
+	return 0
+}
+
+const clockUsage = "usage: helpdesk clock [--json] | helpdesk clock set TIME (RFC 3339, e.g. 2026-12-25T09:00:00+09:00) | helpdesk clock advance DURATION (Go syntax, e.g. 26h or 90m)"
+
+// clock prints or moves the ticket clock (issue 14 item 7).
+func (c *cli) clock(pos []string) int {
+	var move func(control.API) (control.ClockView, error)
+	switch {
+	case len(pos) == 0:
+	case len(pos) == 2 && pos[0] == "set":
+		at, err := time.Parse(time.RFC3339Nano, pos[1])
+		if err != nil {
+			return c.fail(2, "%q is not an RFC 3339 time\n%s", pos[1], clockUsage)
+		}
+		move = func(api control.API) (control.ClockView, error) { return api.SetClock(at) }
+	case len(pos) == 2 && pos[0] == "advance":
+		d, err := time.ParseDuration(pos[1])
+		if err != nil {
+			return c.fail(2, "%q is not a Go duration\n%s", pos[1], clockUsage)
+		}
+		if d < 0 {
+			return c.fail(1, "the manual clock never goes backwards: give a positive duration such as 26h")
+		}
+		move = func(api control.API) (control.ClockView, error) { return api.AdvanceClock(d) }
+	default:
+		return c.fail(2, "%s", clockUsage)
+	}
+	api, done, ok := c.api(move != nil)
+	if !ok {
+		return 1
+	}
+	defer done()
+	var v control.ClockView
+	var err error
+	if move == nil {
+		v, err = api.Clock()
+	} else {
+		v, err = move(api)
+	}
+	if err != nil {
+		return c.fail(1, "%v", err)
+	}
+	if c.json {
+		return c.printJSON(v)
+	}
+	fmt.Fprintf(c.stdout, "%s (%s clock)\n", v.Now.UTC().Format(time.RFC3339Nano), v.Mode)
+	if move != nil {
+		fmt.Fprintf(c.stdout, "%d fired on the way (auto-close and other time-based rules), all committed\n", v.Fired)
 	}
 	return 0
 }

@@ -346,18 +346,21 @@ type Ticket struct {
 		ContentType string `json:"content_type"`
 		Size        int64  `json:"size"`
 	} `json:"attachments"`
-	Flags []string `json:"flags"`
+	Flags   []string  `json:"flags"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
 }
 
 // Comment is one comment of `helpdesk show N --json`.
 type Comment struct {
-	ID         uint64 `json:"id"`
-	Thread     int    `json:"thread"`
-	Kind       string `json:"kind"`
-	Author     string `json:"author"`
-	Visibility string `json:"visibility"`
-	Text       string `json:"text"`
-	MessageID  string `json:"message_id"`
+	ID         uint64    `json:"id"`
+	Thread     int       `json:"thread"`
+	Kind       string    `json:"kind"`
+	Author     string    `json:"author"`
+	Visibility string    `json:"visibility"`
+	Text       string    `json:"text"`
+	MessageID  string    `json:"message_id"`
+	Created    time.Time `json:"created"`
 }
 
 // Show is `helpdesk show N --json`.

@@ -5,6 +5,7 @@ package control
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"helpdesk/config"
+	"helpdesk/gateway/clock"
 	"helpdesk/gateway/engine"
 	"helpdesk/gateway/outbound"
 	"helpdesk/gateway/rules"
@@ -44,6 +46,20 @@ type API interface {
 	Release(id uint64) (engine.Result, error)
 	Backup(w io.Writer) (int, error)
 	RotateKey() (int, error)
+	// Clock reads the ticket clock; SetClock and AdvanceClock move a
+	// manual one, returning after every timer due up to the new instant
+	// has fired and committed.
+	Clock() (ClockView, error)
+	SetClock(at time.Time) (ClockView, error)
+	AdvanceClock(d time.Duration) (ClockView, error)
+}
+
+// ClockView is `helpdesk clock --json`.
+type ClockView struct {
+	Now  time.Time `json:"now"`
+	Mode string    `json:"mode"` // wall | manual
+	// Fired is how many things the move made fire (auto-closed tickets, ...).
+	Fired int `json:"fired"`
 }
 
 // TicketSummary is one line of `helpdesk tickets`.
@@ -183,6 +199,9 @@ type Local struct {
 	// Config is the CLI's configuration, for views without a daemon
 	// (the daemon's engine has the one it runs on).
 	Config *config.Config
+	// Manual is the manual ticket clock ([testing] clock = "manual"), nil
+	// on the wall clock.
+	Manual *clock.Manual
 }
 
 func nonNil(l []string) []string {
@@ -460,3 +479,36 @@ func (l *Local) RotateKey() (int, error) {
 
 // Backup writes an online, consistent backup.
 func (l *Local) Backup(w io.Writer) (int, error) { return l.DB.Backup(w) }
+
+// errWallClock answers a move of the wall clock.
+var errWallClock = errors.New(`the ticket clock is the wall clock, which nobody moves: set clock = "manual" in [testing] (every listen address on loopback) and restart the daemon`)
+
+// Clock reads the ticket clock.
+func (l *Local) Clock() (ClockView, error) {
+	if l.Manual == nil {
+		return ClockView{Now: time.Now().UTC(), Mode: "wall"}, nil
+	}
+	return ClockView{Now: l.Manual.Now(), Mode: "manual"}, nil
+}
+
+// SetClock moves the manual clock to at.
+func (l *Local) SetClock(at time.Time) (ClockView, error) {
+	return l.move(func() (int, error) { return l.Manual.Set(at, l.DB, l.Engine) })
+}
+
+// AdvanceClock moves the manual clock d forward.
+func (l *Local) AdvanceClock(d time.Duration) (ClockView, error) {
+	return l.move(func() (int, error) { return l.Manual.Advance(d, l.DB, l.Engine) })
+}
+
+func (l *Local) move(f func() (int, error)) (ClockView, error) {
+	if l.Manual == nil {
+		return ClockView{}, errWallClock
+	}
+	if l.Engine == nil {
+		return ClockView{}, errors.New("moving the clock needs the engine (a writable store)")
+	}
+	n, err := f()
+	v := ClockView{Now: l.Manual.Now(), Mode: "manual", Fired: n}
+	return v, err
+}

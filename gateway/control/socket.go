@@ -150,6 +150,28 @@ func Handler(api API) http.Handler {
 		n, err := api.RotateKey()
 		reply(w, n, err)
 	})
+	mux.HandleFunc("GET /clock", func(w http.ResponseWriter, r *http.Request) {
+		v, err := api.Clock()
+		reply(w, v, err)
+	})
+	mux.HandleFunc("POST /clock/set", func(w http.ResponseWriter, r *http.Request) {
+		at, err := time.Parse(time.RFC3339Nano, r.URL.Query().Get("at"))
+		if err != nil {
+			reply(w, nil, fmt.Errorf("bad instant: %w", err))
+			return
+		}
+		v, err := api.SetClock(at)
+		reply(w, v, err)
+	})
+	mux.HandleFunc("POST /clock/advance", func(w http.ResponseWriter, r *http.Request) {
+		d, err := time.ParseDuration(r.URL.Query().Get("by"))
+		if err != nil {
+			reply(w, nil, fmt.Errorf("bad duration: %w", err))
+			return
+		}
+		v, err := api.AdvanceClock(d)
+		reply(w, v, err)
+	})
 	mux.HandleFunc("GET /backup", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-tar")
 		// Errors after the first byte cannot change the status: the
@@ -352,4 +374,22 @@ func (c *Client) Backup(w io.Writer) (int, error) {
 		return 0, errors.New("backup incomplete: the daemon did not confirm the archive")
 	}
 	return n, nil
+}
+
+func (c *Client) Clock() (ClockView, error) {
+	var v ClockView
+	err := c.call("GET", "/clock", nil, nil, &v)
+	return v, err
+}
+
+func (c *Client) SetClock(at time.Time) (ClockView, error) {
+	var v ClockView
+	err := c.call("POST", "/clock/set", url.Values{"at": {at.Format(time.RFC3339Nano)}}, nil, &v)
+	return v, err
+}
+
+func (c *Client) AdvanceClock(d time.Duration) (ClockView, error) {
+	var v ClockView
+	err := c.call("POST", "/clock/advance", url.Values{"by": {d.String()}}, nil, &v)
+	return v, err
 }

@@ -17,6 +17,7 @@ import (
 	"helpdesk/config"
 	"helpdesk/gateway"
 	"helpdesk/gateway/auth"
+	"helpdesk/gateway/clock"
 	"helpdesk/gateway/control"
 	"helpdesk/gateway/engine"
 	"helpdesk/gateway/mailtext"
@@ -39,6 +40,9 @@ type Daemon struct {
 	SMTP     *gateway.Server
 	SMTPAddr string
 	HTTPAddr string
+	// Clock is the manual ticket clock ([testing] clock = "manual"); nil
+	// on the wall clock.
+	Clock *clock.Manual
 
 	log     *slog.Logger
 	smtpLn  net.Listener
@@ -75,10 +79,17 @@ func Start(cfg *config.Config, opt Options) (d *Daemon, err error) {
 			partial.closeAll()
 		}
 	}()
+	now := opt.Now
+	if cfg.Testing.Clock == config.ClockManual && now == nil {
+		// Until Load reads the stored instant, the wall clock's: a new
+		// store's first start is now.
+		d.Clock = clock.New(time.Now())
+		now = d.Clock.Now
+	}
 	// The store is opened before the engine that tells it of deliveries
 	// under way: it asks through eng once the engine exists.
 	var eng atomic.Pointer[engine.Engine]
-	d.DB, err = OpenStore(cfg, StoreOptions{Now: opt.Now, Coming: func() int {
+	d.DB, err = OpenStore(cfg, StoreOptions{Now: now, Coming: func() int {
 		if e := eng.Load(); e != nil {
 			return e.Coming()
 		}
@@ -86,6 +97,12 @@ func Start(cfg *config.Config, opt Options) (d *Daemon, err error) {
 	}})
 	if err != nil {
 		return nil, err
+	}
+	if d.Clock != nil {
+		if err := d.Clock.Load(d.DB, true); err != nil {
+			return nil, err
+		}
+		log.Warn("the ticket clock is manual ([testing] clock): it moves only by helpdesk clock set|advance", "at", d.Clock.Now())
 	}
 	checker, err := NewAuthenticator(cfg)
 	if err != nil {
@@ -97,7 +114,7 @@ func Start(cfg *config.Config, opt Options) (d *Daemon, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("customer texts: %w", err)
 	}
-	d.Engine, err = engine.New(cfg, d.DB, engine.Options{Logger: log, Auth: checker, Now: opt.Now})
+	d.Engine, err = engine.New(cfg, d.DB, engine.Options{Logger: log, Auth: checker, Now: now})
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +148,7 @@ func Start(cfg *config.Config, opt Options) (d *Daemon, err error) {
 		go d.httpSrv.Serve(hl)
 	}
 	if !opt.NoControlSocket {
-		d.ctlSrv, err = control.Serve(cfg.DataDir, &control.Local{DB: d.DB, Engine: d.Engine, Worker: d.Worker, Hooks: d.Hooks})
+		d.ctlSrv, err = control.Serve(cfg.DataDir, &control.Local{DB: d.DB, Engine: d.Engine, Worker: d.Worker, Hooks: d.Hooks, Manual: d.Clock})
 		if err != nil {
 			return nil, err
 		}
@@ -206,6 +223,7 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 		was, now any
 	}{
 		{"data_dir", old.DataDir, cfg.DataDir},
+		{"testing.clock", old.Testing.Clock, cfg.Testing.Clock},
 		{"smtp.listen", old.SMTP.Listen, cfg.SMTP.Listen},
 		{"http.listen", old.HTTP.Listen, cfg.HTTP.Listen},
 		{"smtp limits", old.SMTP, cfg.SMTP},

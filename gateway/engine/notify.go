@@ -291,6 +291,9 @@ func (a *applier) enqueue(o out) error {
 		From: from.String(), To: o.to, Cc: o.cc, ReplyTo: replyTo, Subject: safetext.StripC0(o.subject),
 		MessageID: id, InReplyTo: o.inReplyTo, References: o.refs, Text: o.text, TextAfter: o.after,
 		Attach: attach, AttachData: o.files,
+		// The queue runs on the wall clock (delivery is I/O): a manual
+		// ticket clock ahead of it must not hold mail back.
+		NextAttempt: time.Now(),
 		Headers: []model.Header{
 			{Name: threading.LoopHeader, Value: a.e.db.InstallationID()},
 		},

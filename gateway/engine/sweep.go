@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"time"
 
 	"helpdesk/store"
 	"helpdesk/store/model"
@@ -70,3 +71,34 @@ func (e *Engine) Sweep() (int, error) {
 	}
 	return n, err
 }
+
+// NextTimer returns the earliest instant of the ticket clock at which a
+// time-based rule falls due (today: a resolved ticket's auto-close); ok is
+// false when none is pending. A manual clock steps to each such instant
+// in turn (gateway/clock), so effects carry the instant they fell due.
+func (e *Engine) NextTimer() (at time.Time, ok bool, err error) {
+	after := e.Config().Tickets.AutoCloseAfter.D()
+	if after <= 0 {
+		return time.Time{}, false, nil
+	}
+	err = e.db.View(func(tx store.Tx) error {
+		for _, id := range tx.TicketIDs(model.StatusResolved, 0) {
+			tk, err := tx.Ticket(id)
+			if err != nil {
+				return err
+			}
+			if tk.ResolvedAt == nil {
+				continue
+			}
+			if due := tk.ResolvedAt.Add(after); !ok || due.Before(at) {
+				at, ok = due, true
+			}
+		}
+		return nil
+	})
+	return at, ok, err
+}
+
+// RunTimers fires every time-based rule due at the ticket clock's instant
+// and returns how many tickets it changed.
+func (e *Engine) RunTimers() (int, error) { return e.Sweep() }

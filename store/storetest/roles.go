@@ -613,6 +613,31 @@ func testKeys(t *testing.T, e *env) {
 	})
 }
 
+// The manual ticket clock's instant is kept, across a reopen too; a new
+// store's first start is its clock's instant when it was created.
+func testManualClock(t *testing.T, e *env) {
+	e.advance(time.Hour)
+	e.view(func(tx store.Tx) error {
+		if _, ok, err := tx.ManualClock(); ok || err != nil {
+			t.Errorf("a new store has a manual clock (%v)", err)
+		}
+		if first, err := tx.FirstStart(); err != nil || !first.Equal(Start) {
+			t.Errorf("FirstStart = %s %v, want %s", first, err, Start)
+		}
+		return nil
+	})
+	at := time.Date(2027, 1, 4, 0, 0, 0, 123, time.FixedZone("KST", 9*3600))
+	e.update(func(tx store.Tx) error { return tx.SetManualClock(at) })
+	e.db = e.reopen()
+	e.view(func(tx store.Tx) error {
+		got, ok, err := tx.ManualClock()
+		if !ok || err != nil || !got.Equal(at) || got.Location() != time.UTC {
+			t.Errorf("ManualClock after a reopen = %s %v %v, want %s in UTC", got, ok, err, at)
+		}
+		return nil
+	})
+}
+
 func testRates(t *testing.T, e *env) {
 	allowed := 0
 	for range 8 {

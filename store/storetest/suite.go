@@ -102,6 +102,7 @@ var cases = []struct {
 	{"quarantine", testQuarantine},
 	{"webhook deliveries", testWebhooks},
 	{"keys", testKeys},
+	{"manual clock", testManualClock},
 	{"rates", testRates},
 	{"counters", testCounters},
 	{"a failed update leaves nothing", testRollback},
