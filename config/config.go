@@ -77,6 +77,12 @@ type SMTP struct {
 // HTTP configures the loopback observability endpoint (/metrics, /healthz).
 type HTTP struct {
 	Listen string `toml:"listen"` // "" disables it
+	// HealthQueueAge: /healthz fails while the oldest queued outbound
+	// mail waits longer than this.
+	HealthQueueAge Duration `toml:"health_queue_age"`
+	// HealthMinFree: /healthz fails while the file system of data_dir
+	// has less free space than this (0: not checked).
+	HealthMinFree Size `toml:"health_min_free"`
 }
 
 // Outbound configures how mail leaves.
@@ -322,7 +328,7 @@ func Default() *Config {
 			ParseBudget:         16 << 20,
 			ShutdownTimeout:     Duration(30 * time.Second),
 		},
-		HTTP: HTTP{Listen: "127.0.0.1:2526"},
+		HTTP: HTTP{Listen: "127.0.0.1:2526", HealthQueueAge: Duration(time.Hour), HealthMinFree: 1 << 30},
 		Outbound: Outbound{
 			StartTLS:           "opportunistic",
 			RetryInitial:       Duration(time.Minute),

@@ -102,6 +102,11 @@ func (c *Config) validateSMTP(v *validator) {
 }
 
 func (c *Config) validateHTTP(v *validator) {
+	v.dur("http.health_queue_age", c.HTTP.HealthQueueAge, 30*dayDur, "1h")
+	// Free space is a file system's size, not a message's: up to 1 PiB.
+	if m := c.HTTP.HealthMinFree; m < 0 || m > 1<<50 {
+		v.add("http.health_min_free", fmt.Sprintf("%d bytes is out of range", int64(m)), `use a size such as "1GiB", or "0" to not check free space`)
+	}
 	l := c.HTTP.Listen
 	if l == "" {
 		return

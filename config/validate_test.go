@@ -102,6 +102,9 @@ func TestValidateProblems(t *testing.T) {
 		{"recipients zero", "+[smtp]\nmax_recipients = 0", []string{"smtp.max_recipients"}},
 		{"negative timeout", "+[smtp]\nread_timeout = \"-5m\"", []string{"smtp.read_timeout"}},
 		{"zero data timeout", "+[smtp]\ndata_timeout = \"0s\"", []string{"smtp.data_timeout"}},
+		// [http] health
+		{"health queue age zero", "+[http]\nhealth_queue_age = \"0s\"", []string{"http.health_queue_age"}},
+		{"health min free negative", "+[http]\nhealth_min_free = -1", []string{"http.health_min_free"}},
 		{"per-ip above total", "+[smtp]\nmax_connections = 10\nmax_connections_per_ip = 20", []string{"smtp.max_connections_per_ip"}},
 		{"spool threshold zero", "+[smtp]\nspool_threshold = 0", []string{"smtp.spool_threshold"}},
 		{"parse budget without unit", "+[smtp]\nparse_budget = 16", []string{"smtp.parse_budget"}},

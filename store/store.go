@@ -195,6 +195,9 @@ type OutboundQueue interface {
 	NextDue() time.Time
 	// QueueDepth is the number of queued items.
 	QueueDepth() int
+	// OldestQueued is the queued item enqueued first (the lowest id), or
+	// nil when none is queued.
+	OldestQueued() (*model.Outbound, error)
 	// ForEachOutbound calls fn for every item, newest first.
 	ForEachOutbound(fn func(*model.Outbound) error) error
 

@@ -116,8 +116,9 @@ type Options struct {
 	// Config is appended to the generated base config (testkit.BaseConfig).
 	// Without it, Staff is used.
 	Config string
-	// SMTP and Outbound are extra keys of those tables.
+	// SMTP, HTTP and Outbound are extra keys of those tables.
 	SMTP     string
+	HTTP     string
 	Outbound string
 	// Auth holds extra keys of the [auth] table (e.g. trusted_authserv_ids).
 	Auth string
@@ -167,6 +168,7 @@ func Start(t testing.TB, o Options) *Env {
 	}
 	text := testkit.BaseConfig(o.Dir, relay, e.DNS.Addr())
 	text = strings.Replace(text, "[smtp]\n", "[smtp]\n"+o.SMTP+"\n", 1)
+	text = strings.Replace(text, "[http]\n", "[http]\n"+o.HTTP+"\n", 1)
 	text = strings.Replace(text, "[outbound]\n", "[outbound]\n"+o.Outbound+"\n", 1)
 	if strings.Contains(o.Auth, "staff =") { // replaces the base's list
 		text = strings.Replace(text, "staff = [\"dmarc\", \"authres\"]\n", "", 1)

@@ -62,6 +62,9 @@ var metricsBefore = map[string]struct {
 	"helpdesk_webhook_failed_total":               {dto.MetricType_COUNTER, []string{""}},
 	"helpdesk_webhook_queued":                     {dto.MetricType_GAUGE, []string{""}},
 	"helpdesk_tickets":                            {dto.MetricType_GAUGE, []string{""}},
+	// Added with the health checks of issue 17 (README "Monitoring").
+	"helpdesk_outbound_oldest_queued_seconds": {dto.MetricType_GAUGE, []string{""}},
+	"helpdesk_data_dir_free_bytes":            {dto.MetricType_GAUGE, []string{""}},
 }
 
 // The DATA-end -> 250 histogram's bucket upper bounds, in seconds.

@@ -3,9 +3,12 @@ package daemon
 import (
 	"fmt"
 	"strings"
+	"syscall"
 	"time"
 
+	"helpdesk/config"
 	"helpdesk/store"
+	"helpdesk/store/model"
 )
 
 // healthCheck is one named condition of /healthz: check returns why the
@@ -35,6 +38,28 @@ func (d *Daemon) healthChecks() []healthCheck {
 					st.Relay, st.Since.UTC().Format(time.RFC3339), st.Failures, st.LastError, st.Hint)
 			}
 			return nil
+		}},
+		// Mail that waits too long: a relay refusing it mail by mail (a
+		// 4xx per message is not a relay failure), a stuck worker, or a
+		// backlog the relay cannot take.
+		{"queue", func() error {
+			limit := d.Engine.Config().HTTP.HealthQueueAge.D()
+			age, id, err := d.oldestQueued()
+			if err != nil || limit <= 0 || age <= limit {
+				return err
+			}
+			return fmt.Errorf("the oldest queued outbound mail (%d) has waited %s, longer than [http] health_queue_age (%s); see helpdesk outbox for its last error",
+				id, age.Round(time.Second), limit)
+		}},
+		// A full disk makes every store write fail; say so before it is.
+		{"disk", func() error {
+			floor := int64(d.Engine.Config().HTTP.HealthMinFree)
+			free, err := freeBytes(d.Engine.Config().DataDir)
+			if err != nil || floor <= 0 || free >= floor {
+				return err
+			}
+			return fmt.Errorf("%s free on the file system of data_dir %s, below [http] health_min_free (%s)",
+				config.Size(free), d.Engine.Config().DataDir, config.Size(floor))
 		}},
 		// The last SIGHUP was refused: the daemon runs on an older
 		// configuration than the file says, which an operator must know.
@@ -68,4 +93,34 @@ func (d *Daemon) health() string {
 		}
 	}
 	return strings.Join(failed, "\n")
+}
+
+// oldestQueued is how long the oldest queued outbound mail has waited
+// (counted from its enqueueing, or from `helpdesk outbox retry`), and its
+// id; 0 when the queue is empty.
+func (d *Daemon) oldestQueued() (time.Duration, uint64, error) {
+	var o *model.Outbound
+	err := d.DB.View(func(tx store.Tx) error {
+		var err error
+		o, err = tx.OldestQueued()
+		return err
+	})
+	if err != nil || o == nil {
+		return 0, 0, err
+	}
+	since := o.Created
+	if o.Requeued.After(since) {
+		since = o.Requeued
+	}
+	return max(time.Since(since), 0), o.ID, nil
+}
+
+// freeBytes is the space an unprivileged process may still use on the
+// file system holding dir.
+func freeBytes(dir string) (int64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, fmt.Errorf("reading the free space of %s: %w", dir, err)
+	}
+	return int64(st.Bavail) * int64(st.Bsize), nil
 }

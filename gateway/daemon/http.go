@@ -135,6 +135,14 @@ func (d *Daemon) metricsRegistry() *prometheus.Registry {
 		d.DB.View(func(tx store.Tx) error { n = tx.QueueDepth(); return nil })
 		return int64(n)
 	})
+	gauge("helpdesk_outbound_oldest_queued_seconds", "How long the oldest queued outbound mail has waited (0: queue empty); /healthz fails above [http] health_queue_age.", func() int64 {
+		age, _, _ := d.oldestQueued()
+		return int64(age.Seconds())
+	})
+	gauge("helpdesk_data_dir_free_bytes", "Free space on the file system of data_dir; /healthz fails below [http] health_min_free.", func() int64 {
+		free, _ := freeBytes(d.Engine.Config().DataDir)
+		return free
+	})
 	gauge("helpdesk_tickets", "Tickets in the store.", func() int64 {
 		var n int
 		d.DB.View(func(tx store.Tx) error { n = tx.TicketCount(); return nil })

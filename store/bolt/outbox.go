@@ -105,6 +105,23 @@ func (t *Tx) QueueDepth() int {
 	return n
 }
 
+// OldestQueued is the queued (not yet sent) mail enqueued first, or nil.
+// Queue ids grow with every enqueue, so it is the lowest id in the due
+// index; only keys are read, and that one item.
+func (t *Tx) OldestQueued() (*model.Outbound, error) {
+	var first uint64
+	c := t.b(iDue).Cursor()
+	for k, _ := c.Seek([]byte{dueMark}); len(k) == 17 && k[0] == dueMark; k, _ = c.Next() {
+		if id := binary.BigEndian.Uint64(k[9:]); first == 0 || id < first {
+			first = id
+		}
+	}
+	if first == 0 {
+		return nil, nil
+	}
+	return t.Outbound(first)
+}
+
 // ForEachOutbound calls fn for every queue item, newest first.
 func (t *Tx) ForEachOutbound(fn func(*model.Outbound) error) error {
 	c := t.b(bOutbox).Cursor()

@@ -487,6 +487,10 @@ func testOutbound(t *testing.T, e *env) {
 		if n := tx.QueueDepth(); n != 3 {
 			t.Errorf("QueueDepth %d, want 3", n)
 		}
+		// The first enqueued, whatever its due time.
+		if o, err := tx.OldestQueued(); err != nil || o == nil || o.Rcpt != "a@x" {
+			t.Errorf("OldestQueued %+v %v, want a@x", o, err)
+		}
 		if next := tx.NextDue(); !next.Equal(now.Add(-time.Minute)) {
 			t.Errorf("NextDue %v, want %v", next, now.Add(-time.Minute))
 		}
@@ -542,6 +546,9 @@ func testOutbound(t *testing.T, e *env) {
 	e.view(func(tx store.Tx) error {
 		if next := tx.NextDue(); !next.IsZero() || tx.QueueDepth() != 0 {
 			t.Errorf("empty queue: NextDue %v, depth %d", next, tx.QueueDepth())
+		}
+		if o, err := tx.OldestQueued(); o != nil || err != nil {
+			t.Errorf("empty queue: OldestQueued %+v %v", o, err)
 		}
 		return nil
 	})
