@@ -72,6 +72,12 @@ type SMTP struct {
 	// ShutdownTimeout bounds how long running sessions may finish on
 	// SIGTERM before they are cut.
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+	// TLSCertFile and TLSKeyFile (PEM) make the server offer STARTTLS;
+	// both or neither. Read again on SIGHUP (renewals).
+	TLSCertFile string `toml:"tls_cert_file"`
+	TLSKeyFile  string `toml:"tls_key_file"`
+	// RequireTLS refuses MAIL before STARTTLS (530).
+	RequireTLS bool `toml:"require_tls"`
 }
 
 // HTTP configures the loopback observability endpoint (/metrics, /healthz).
@@ -96,10 +102,13 @@ type Outbound struct {
 	// "none".
 	StartTLS string `toml:"starttls"`
 	// TLSInsecureSkipVerify accepts any relay certificate (test relays).
-	TLSInsecureSkipVerify bool     `toml:"tls_insecure_skip_verify"`
-	RetryInitial          Duration `toml:"retry_initial"`
-	RetryMax              Duration `toml:"retry_max"`
-	GiveUpAfter           Duration `toml:"give_up_after"`
+	TLSInsecureSkipVerify bool `toml:"tls_insecure_skip_verify"`
+	// TLSCAFile (PEM) adds CA certificates trusted for the relay's
+	// certificate, besides the system's: a relay signed by a private CA.
+	TLSCAFile    string   `toml:"tls_ca_file"`
+	RetryInitial Duration `toml:"retry_initial"`
+	RetryMax     Duration `toml:"retry_max"`
+	GiveUpAfter  Duration `toml:"give_up_after"`
 	// CommandTimeout is how long the relay may take to answer one
 	// command (connect, greeting, EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA,
 	// the end of data) or to take one chunk of the message.

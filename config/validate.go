@@ -95,9 +95,31 @@ func (c *Config) validateSMTP(v *validator) {
 	v.dur("smtp.data_timeout", s.DataTimeout, dayDur, "10m")
 	v.dur("smtp.write_timeout", s.WriteTimeout, dayDur, "5m")
 	v.dur("smtp.shutdown_timeout", s.ShutdownTimeout, Duration(time.Hour), "30s")
+	c.validateSMTPTLS(v)
 	connOK := v.count("smtp.max_connections", s.MaxConnections, 1, 1000000, "500")
 	if v.count("smtp.max_connections_per_ip", s.MaxConnectionsPerIP, 1, 1000000, "50") && connOK && s.MaxConnectionsPerIP > s.MaxConnections {
 		v.add("smtp.max_connections_per_ip", fmt.Sprintf("%d is more than smtp.max_connections (%d)", s.MaxConnectionsPerIP, s.MaxConnections), "make it at most max_connections; 50 is usual")
+	}
+}
+
+func (c *Config) validateSMTPTLS(v *validator) {
+	s := c.SMTP
+	switch {
+	case s.TLSCertFile != "" && s.TLSKeyFile == "":
+		v.add("smtp.tls_key_file", "missing while smtp.tls_cert_file is set", `set the certificate's private key, e.g. tls_key_file = "/etc/helpdesk/tls/key.pem", or remove tls_cert_file to offer no STARTTLS`)
+	case s.TLSKeyFile != "" && s.TLSCertFile == "":
+		v.add("smtp.tls_cert_file", "missing while smtp.tls_key_file is set", `set the certificate (chain) file, e.g. tls_cert_file = "/etc/helpdesk/tls/fullchain.pem", or remove tls_key_file`)
+	case s.TLSCertFile != "":
+		if err := checkKeyPair(s.TLSCertFile, s.TLSKeyFile); err != nil {
+			key := "smtp.tls_cert_file"
+			if err.key {
+				key = "smtp.tls_key_file"
+			}
+			v.add(key, err.msg, "point tls_cert_file at a readable PEM certificate (its chain after it) and tls_key_file at its unencrypted PEM private key, e.g. Let's Encrypt's fullchain.pem and privkey.pem")
+		}
+	}
+	if s.RequireTLS && s.TLSCertFile == "" {
+		v.add("smtp.require_tls", "true but no certificate is configured, so no client could ever send mail", "set tls_cert_file and tls_key_file, or require_tls = false")
 	}
 }
 
@@ -158,6 +180,13 @@ func (c *Config) validateOutbound(v *validator) {
 	}
 	if initOK && giveOK && o.GiveUpAfter < o.RetryInitial {
 		v.add("outbound.give_up_after", fmt.Sprintf("%s is shorter than outbound.retry_initial (%s)", o.GiveUpAfter, o.RetryInitial), "make give_up_after longer than retry_initial; 120h is usual")
+	}
+	if o.TLSCAFile != "" {
+		if err := checkCAFile(o.TLSCAFile); err != nil {
+			v.add("outbound.tls_ca_file", err.Error(), "point it at a readable PEM file of the CA certificate(s) that signed the relay's certificate")
+		} else if o.StartTLS == "none" {
+			v.add("outbound.tls_ca_file", `set but outbound.starttls = "none", so it would never be used`, `use starttls = "required" with a relay that has a certificate of this CA, or remove tls_ca_file`)
+		}
 	}
 	v.dur("outbound.command_timeout", o.CommandTimeout, Duration(10*time.Minute), "30s")
 	v.size("outbound.max_attachment_bytes", o.MaxAttachmentBytes, 1, "10MiB")
@@ -689,6 +718,16 @@ func (c *Config) Warnings() []Problem {
 			w = append(w, Problem{Key: fmt.Sprintf("auth.staff[%d]", i),
 				Msg: `"authres" never passes while auth.trusted_authserv_ids is empty (staff mail is authenticated by the other checks only)`,
 				Fix: `set trusted_authserv_ids to the authserv-id your MTA writes in Authentication-Results, e.g. ["mx.example.com"]`})
+		}
+	}
+	if f := c.SMTP.TLSCertFile; f != "" {
+		if exp := CertificateExpiry(f); !exp.IsZero() && time.Until(exp) < 14*24*time.Hour {
+			msg := fmt.Sprintf("the certificate in %s expires on %s", f, exp.UTC().Format(time.DateOnly))
+			if time.Now().After(exp) {
+				msg = fmt.Sprintf("the certificate in %s expired on %s: clients that check it refuse STARTTLS", f, exp.UTC().Format(time.DateOnly))
+			}
+			w = append(w, Problem{Key: "smtp.tls_cert_file", Msg: msg,
+				Fix: "renew it (e.g. certbot renew), then send the daemon SIGHUP (systemctl reload helpdesk)"})
 		}
 	}
 	for i, g := range c.Groups {

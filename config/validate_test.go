@@ -102,6 +102,12 @@ func TestValidateProblems(t *testing.T) {
 		{"recipients zero", "+[smtp]\nmax_recipients = 0", []string{"smtp.max_recipients"}},
 		{"negative timeout", "+[smtp]\nread_timeout = \"-5m\"", []string{"smtp.read_timeout"}},
 		{"zero data timeout", "+[smtp]\ndata_timeout = \"0s\"", []string{"smtp.data_timeout"}},
+		// [smtp] TLS
+		{"tls cert without key", "+[smtp]\ntls_cert_file = \"cert.pem\"", []string{"smtp.tls_key_file"}},
+		{"tls key without cert", "+[smtp]\ntls_key_file = \"key.pem\"", []string{"smtp.tls_cert_file"}},
+		{"tls cert unreadable", "+[smtp]\ntls_cert_file = \"/nonexistent/cert.pem\"\ntls_key_file = \"/nonexistent/key.pem\"", []string{"smtp.tls_cert_file"}},
+		{"require_tls without cert", "+[smtp]\nrequire_tls = true", []string{"smtp.require_tls"}},
+		{"tls_ca_file unreadable", "+[outbound]\ntls_ca_file = \"/nonexistent/ca.pem\"", []string{"outbound.tls_ca_file"}},
 		// [http] health
 		{"health queue age zero", "+[http]\nhealth_queue_age = \"0s\"", []string{"http.health_queue_age"}},
 		{"health min free negative", "+[http]\nhealth_min_free = -1", []string{"http.health_min_free"}},

@@ -36,6 +36,8 @@ type Server struct {
 	// parse bounds the bytes of mail parsed and applied at once
 	// ([smtp] parse_budget).
 	parse *budget
+	// certs is the STARTTLS certificate (nil: STARTTLS not offered).
+	certs *certSource
 
 	nextID  atomic.Uint64
 	Metrics ServerMetrics
@@ -69,8 +71,8 @@ func NewServer(eng *engine.Engine, log *slog.Logger) *Server {
 	// connection while the client is still sending, so the client never
 	// sees the refusal and retries forever). limitConn enforces the limit
 	// on command lines instead, and Data refuses long message lines after
-	// reading the body to its end. (With STARTTLS, which is not offered,
-	// limitConn would see ciphertext: the limit would have to move.)
+	// reading the body to its end. After STARTTLS limitConn reads TLS
+	// records, and bounds what it reads between replies instead.
 	srv.MaxLineLength = 0
 	srv.ReadTimeout = cfg.SMTP.ReadTimeout.D()
 	srv.WriteTimeout = cfg.SMTP.WriteTimeout.D()
@@ -141,14 +143,21 @@ func (ss *session) Reset() {
 	ss.rcpts = nil
 	// go-smtp resets the session after its reply to DATA (having drained
 	// a refused body in data mode): back to command mode.
-	if lc, ok := ss.conn.Conn().(*limitConn); ok {
+	if lc := connOf(ss.conn.Conn()); lc != nil {
 		lc.endData()
 	}
 }
 
 func (ss *session) Logout() error { return nil }
 
+var errNeedTLS = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Must issue a STARTTLS command first: this server takes mail over TLS only (smtp.require_tls)"}
+
 func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
+	if ss.s.eng.Config().SMTP.RequireTLS {
+		if _, ok := ss.conn.TLSConnectionState(); !ok {
+			return errNeedTLS
+		}
+	}
 	ss.from = from
 	ss.rcpts = nil
 	return nil
@@ -196,20 +205,32 @@ func (ss *session) Data(r io.Reader) error {
 	// Our Received line (RFC 5321 section 4.4) records where it came from.
 	// The authres check skips it (Envelope.Via "smtp"): the relay's block
 	// of headers starts below it.
-	fmt.Fprintf(sp, "Received: from %s (%s)\r\n\tby %s with ESMTP id %d;\r\n\t%s\r\n",
-		sanitizeHelo(ss.conn.Hostname()), ss.ip, cfg.Hostname, ss.id, time.Now().Format(time.RFC1123Z))
+	// Over TLS it says so (RFC 3848 "ESMTPS") and with what, as Postfix
+	// does.
+	with, using := "ESMTP", ""
+	if st := tlsState(ss.conn.Conn()); st != "" {
+		with, using = "ESMTPS", "\r\n\t"+st
+	}
+	fmt.Fprintf(sp, "Received: from %s (%s)%s\r\n\tby %s with %s id %d;\r\n\t%s\r\n",
+		sanitizeHelo(ss.conn.Hostname()), ss.ip, using, cfg.Hostname, with, ss.id, time.Now().Format(time.RFC1123Z))
 
 	// DATA (not BDAT, whose chunks the command loop reads): the whole
 	// body, and go-smtp's drain of a refused one after we return, must
 	// arrive within data_timeout of now. A deadline per read would let a
 	// client trickling a byte now and then hold its connection forever.
 	// A timeout ends the session, so the rest is never taken for commands.
+	lc := connOf(ss.conn.Conn())
 	if _, bdat := r.(*io.PipeReader); !bdat {
-		if lc, ok := ss.conn.Conn().(*limitConn); ok {
+		if lc != nil {
 			lc.beginData(cfg.SMTP.DataTimeout.D())
 		} else if d := cfg.SMTP.DataTimeout.D(); d > 0 {
 			ss.conn.Conn().SetReadDeadline(time.Now().Add(d))
 		}
+	} else if lc != nil {
+		// BDAT chunks are read by the command loop, not in data mode:
+		// under TLS each read of the body tells limitConn that what it
+		// read was message data, not a command line.
+		r = progressReader{r, lc}
 	}
 	hl := &headerLimiter{max: int(cfg.SMTP.MaxHeaderBytes)}
 	ll := &lineLimiter{max: cfg.SMTP.MaxLineLength}
@@ -475,6 +496,39 @@ type limitConn struct {
 	lineLen int
 	inData  atomic.Bool
 	err     error // sticky: a timeout or a too long command line
+
+	// After STARTTLS (tlsOn) the bytes read are TLS records, whose line
+	// breaks mean nothing. A command line cannot be answered before it
+	// has been read whole, so what is bounded instead is what is read
+	// without a reply being written or message data coming out of it
+	// (raw): maxLine plus what TLS records and read buffers may hold.
+	tlsOn atomic.Bool
+	raw   atomic.Int64
+}
+
+// tlsSlack is what TLS and the read buffers may read ahead of the line
+// being read: a record (16 KiB and its overhead) and more, so that no
+// command line within maxLine is ever refused.
+const tlsSlack = 64 << 10
+
+// startTLS switches the line bound to the TLS form (the handshake has
+// begun on this connection).
+func (c *limitConn) startTLS() {
+	c.tlsOn.Store(true)
+	c.raw.Store(0)
+}
+
+// progressReader tells its limitConn that message data was read (BDAT
+// under TLS).
+type progressReader struct {
+	r  io.Reader
+	lc *limitConn
+}
+
+func (p progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.lc.raw.Store(0)
+	return n, err
 }
 
 // beginData sets the deadline for the whole DATA: total from now (none
@@ -501,11 +555,14 @@ func (c *limitConn) endData() {
 // when it closes the connection next. A client that reconnects as soon
 // as it has read the 221 (a front MTA's parallel sessions, each at the
 // per-IP limit) must find its slot free; freed on Close, it would still be
-// counted until the server's goroutine got round to closing.
+// counted until the server's goroutine got round to closing. (Under TLS
+// the 221 is encrypted here and the slot is freed on Close.)
 func (c *limitConn) Write(p []byte) (int, error) {
 	if bytes.HasPrefix(p, []byte("221 ")) || bytes.HasPrefix(p, []byte("421 ")) {
 		c.once.Do(c.release)
 	}
+	// A reply (under TLS: a record) ends what the command bound counts.
+	c.raw.Store(0)
 	return c.Conn.Write(p)
 }
 
@@ -520,6 +577,13 @@ func (c *limitConn) Read(p []byte) (int, error) {
 	}
 	if data || c.maxLine <= 0 {
 		c.lineLen = 0
+		return n, err
+	}
+	if c.tlsOn.Load() {
+		if c.raw.Add(int64(n)) > int64(c.maxLine)+tlsSlack {
+			c.err = smtp.ErrTooLongLine
+			return 0, c.err
+		}
 		return n, err
 	}
 	if c.lineLen = lineRun(c.lineLen, p[:n], c.maxLine); c.lineLen > c.maxLine {

@@ -169,6 +169,9 @@ func Start(t testing.TB, o Options) *Env {
 	text := testkit.BaseConfig(o.Dir, relay, e.DNS.Addr())
 	text = strings.Replace(text, "[smtp]\n", "[smtp]\n"+o.SMTP+"\n", 1)
 	text = strings.Replace(text, "[http]\n", "[http]\n"+o.HTTP+"\n", 1)
+	if strings.Contains(o.Outbound, "starttls =") { // replaces the base's "none"
+		text = strings.Replace(text, "starttls = \"none\"\n", "", 1)
+	}
 	text = strings.Replace(text, "[outbound]\n", "[outbound]\n"+o.Outbound+"\n", 1)
 	if strings.Contains(o.Auth, "staff =") { // replaces the base's list
 		text = strings.Replace(text, "staff = [\"dmarc\", \"authres\"]\n", "", 1)

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -132,6 +133,11 @@ func Start(cfg *config.Config, opt Options) (d *Daemon, err error) {
 	d.Worker.Busy = d.Engine.Busy
 	d.Hooks = webhook.New(d.DB, d.Engine.Config, log.With("component", "webhook"))
 	d.SMTP = gateway.NewServer(d.Engine, log.With("component", "smtp"))
+	if cfg.SMTP.TLSCertFile != "" {
+		if err := d.SMTP.EnableTLS(cfg.SMTP.TLSCertFile, cfg.SMTP.TLSKeyFile); err != nil {
+			return nil, fmt.Errorf("smtp.tls_cert_file: %w", err)
+		}
+	}
 
 	d.smtpLn, err = net.Listen("tcp", cfg.SMTP.Listen)
 	if err != nil {
@@ -226,7 +232,10 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 		{"testing.clock", old.Testing.Clock, cfg.Testing.Clock},
 		{"smtp.listen", old.SMTP.Listen, cfg.SMTP.Listen},
 		{"http.listen", old.HTTP.Listen, cfg.HTTP.Listen},
-		{"smtp limits", old.SMTP, cfg.SMTP},
+		{"smtp limits", smtpLimits(old.SMTP), smtpLimits(cfg.SMTP)},
+		// STARTTLS is offered or not from the start; a certificate
+		// (renewed, or at another path) is read again on every reload.
+		{"smtp.tls_cert_file (STARTTLS on or off)", old.SMTP.TLSCertFile != "", cfg.SMTP.TLSCertFile != ""},
 		{"outbound.dkim_*", old.Outbound.DKIMDomain + old.Outbound.DKIMSelector + old.Outbound.DKIMKeyFile,
 			cfg.Outbound.DKIMDomain + cfg.Outbound.DKIMSelector + cfg.Outbound.DKIMKeyFile},
 	} {
@@ -244,6 +253,13 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 	texts, err := mailtext.Load(cfg)
 	if err != nil {
 		return fmt.Errorf("reload refused: customer texts: %w", err)
+	}
+	var cert *tls.Certificate
+	if cfg.SMTP.TLSCertFile != "" {
+		if cert, err = gateway.LoadCertificate(cfg.SMTP.TLSCertFile, cfg.SMTP.TLSKeyFile); err != nil {
+			return fmt.Errorf("reload refused: smtp.tls_cert_file: %w; the previous certificate stays in use", err)
+		}
+		d.SMTP.SetCertificate(cert)
 	}
 	d.Engine.SetAuthenticator(authn)
 	d.Engine.SetTexts(texts)
@@ -268,6 +284,14 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 		d.log.Warn("configuration", "key", w.Key, "problem", w.Msg, "fix", w.Fix)
 	}
 	return nil
+}
+
+// smtpLimits is the [smtp] table without what a reload may change:
+// require_tls (read for every MAIL) and the certificate files (read again
+// on every reload).
+func smtpLimits(s config.SMTP) config.SMTP {
+	s.TLSCertFile, s.TLSKeyFile, s.RequireTLS = "", "", false
+	return s
 }
 
 // Shutdown stops accepting mail, lets sessions finish within ctx, stops

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -459,6 +460,10 @@ func (r *relayError) hint() string {
 		return "the relay refused our login: check [outbound] username and password (and starttls: some relays want AUTH over TLS only)"
 	case errors.As(r.err, &se) && (se.Code == 530 || se.Code == 523):
 		return "the relay wants AUTH or TLS first: set [outbound] username/password or starttls = \"required\""
+	case errors.As(r.err, new(x509.UnknownAuthorityError)):
+		return "the relay's certificate is signed by a CA this machine does not trust: set [outbound] tls_ca_file to that CA's certificate (PEM)"
+	case errors.As(r.err, new(x509.HostnameError)):
+		return "the relay's certificate is not for the host name in [outbound] relay: use the name the certificate carries"
 	case r.stage == "STARTTLS" || r.stage == "TLS":
 		return "TLS with the relay failed: check [outbound] starttls, the relay's certificate, or tls_insecure_skip_verify for a test relay"
 	case r.stage == "connect":
@@ -821,7 +826,16 @@ func openRelay(cfg *config.Config) (*relayConn, error) {
 			return nil, err
 		}
 		host, _, _ := net.SplitHostPort(oc.Relay)
-		c, err = smtp.NewClientStartTLS(conn, &tls.Config{ServerName: host, InsecureSkipVerify: oc.TLSInsecureSkipVerify})
+		tc := &tls.Config{ServerName: host, InsecureSkipVerify: oc.TLSInsecureSkipVerify}
+		if oc.TLSCAFile != "" {
+			// Read for every connection: a CA file replaced on disk
+			// applies without a reload, like a relay's renewed cert.
+			if tc.RootCAs, err = config.LoadCAFile(oc.TLSCAFile); err != nil {
+				conn.Close()
+				return nil, &relayError{"TLS", fmt.Errorf("reading outbound.tls_ca_file %s: %w", oc.TLSCAFile, err)}
+			}
+		}
+		c, err = smtp.NewClientStartTLS(conn, tc)
 		if err != nil {
 			if oc.StartTLS == "required" || !strings.Contains(err.Error(), "support STARTTLS") {
 				return nil, &relayError{"STARTTLS", fmt.Errorf("with relay %s: %w", oc.Relay, err)}

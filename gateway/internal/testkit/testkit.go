@@ -6,6 +6,7 @@ package testkit
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +40,8 @@ type Received struct {
 	RcptArgs []string
 	Raw      []byte
 	Env      *enmime.Envelope
+	// TLS: the mail came over a STARTTLS session.
+	TLS bool
 }
 
 // Header returns a decoded header of the mail.
@@ -73,14 +76,21 @@ type Sink struct {
 // StartSink starts a sink on 127.0.0.1:0, closed at test cleanup.
 func StartSink(t testing.TB) *Sink {
 	t.Helper()
+	return StartTLSSink(t, nil)
+}
+
+// StartTLSSink is StartSink offering STARTTLS with tc (nil: no STARTTLS).
+func StartTLSSink(t testing.TB, tc *tls.Config) *Sink {
+	t.Helper()
 	s := &Sink{Refuse: map[string]bool{}, release: make(chan struct{})}
 	s.cond = sync.NewCond(&s.mu)
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		rc, _ := c.Conn().(*rcptRecorder)
-		return &sinkSession{s: s, rec: rc}, nil
+		return &sinkSession{s: s, rec: rc, conn: c}, nil
 	}))
 	srv.Domain = "sink.test"
 	srv.AllowInsecureAuth = true
+	srv.TLSConfig = tc
 	srv.ErrorLog = nopLogger{}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -158,6 +168,7 @@ func (nopLogger) Println(...interface{})        {}
 
 type sinkSession struct {
 	s      *Sink
+	conn   *smtp.Conn
 	rec    *rcptRecorder
 	authed bool
 	from   string
@@ -236,7 +247,8 @@ func (ss *sinkSession) Data(r io.Reader) error {
 		return err
 	}
 	ss.s.mu.Lock()
-	ss.s.msgs = append(ss.s.msgs, &Received{From: ss.from, To: ss.to, RcptArgs: ss.args, Raw: raw, Env: env})
+	_, overTLS := ss.conn.TLSConnectionState()
+	ss.s.msgs = append(ss.s.msgs, &Received{From: ss.from, To: ss.to, RcptArgs: ss.args, Raw: raw, Env: env, TLS: overTLS})
 	ss.s.cond.Broadcast()
 	ss.s.mu.Unlock()
 	return nil
