@@ -888,20 +888,31 @@ func (c *cli) serve() int {
 	if cfg.Outbound.Relay == "" {
 		fmt.Fprintf(c.stdout, "no relay configured: outgoing mail is written to %s\n", filepath.Join(cfg.DataDir, "outbox"))
 	}
+	// systemd (Type=notify): ready once the SMTP listener is up, which
+	// daemon.Start has done; the watchdog pings while the daemon lives.
+	sd := daemon.NewNotifier(log)
+	sd.Notify("READY=1", d.ReadyStatus(), "MAINPID="+strconv.Itoa(os.Getpid()))
+	wdCtx, stopWatchdog := context.WithCancel(context.Background())
+	defer stopWatchdog()
+	go d.Watchdog(wdCtx, sd, daemon.WatchdogInterval())
 	for s := range sig {
 		if s == syscall.SIGHUP {
+			sd.Notify("RELOADING=1", "STATUS=reloading "+c.configPath)
 			nc, err := config.Load(c.configPath)
 			if err != nil {
 				log.Error("reload refused: the new configuration has problems; keeping the old one", "err", err.Error())
 				d.ReloadRefused(err)
-				continue
-			}
-			if err := d.Reload(nc); err != nil {
+			} else if err := d.Reload(nc); err != nil {
 				log.Error(err.Error())
 				d.ReloadRefused(err)
 			}
+			// Ready again either way: a refused reload leaves the daemon
+			// running on its previous configuration (/healthz says so).
+			sd.Notify("READY=1", d.ReadyStatus())
 			continue
 		}
+		sd.Notify("STOPPING=1", "STATUS=stopping: "+s.String())
+		stopWatchdog()
 		log.Info("shutting down", "signal", s.String())
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.SMTP.ShutdownTimeout.D())
 		err := d.Shutdown(ctx)

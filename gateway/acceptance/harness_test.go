@@ -129,6 +129,8 @@ type Options struct {
 	// Dir is the data directory (default: a temp dir); reuse it to
 	// restart on the same store.
 	Dir string
+	// Env is added to the daemon's environment (NOTIFY_SOCKET=...).
+	Env []string
 }
 
 // Env is one running helpdesk binary with its sink and DNS.
@@ -144,6 +146,7 @@ type Env struct {
 	Signer *testkit.Signer
 	logs   *syncBuffer
 	seq    int
+	env    []string
 }
 
 // Start builds the config, starts `helpdesk serve` and waits until it
@@ -157,7 +160,7 @@ func Start(t testing.TB, o Options) *Env {
 	if o.Config == "" {
 		o.Config = Staff
 	}
-	e := &Env{T: t, Dir: o.Dir, DNS: dnstest.Start(t), logs: &syncBuffer{}}
+	e := &Env{T: t, Dir: o.Dir, DNS: dnstest.Start(t), logs: &syncBuffer{}, env: o.Env}
 	relay := ""
 	if !o.NoRelay {
 		e.Sink = o.Sink
@@ -190,7 +193,7 @@ func Start(t testing.TB, o Options) *Env {
 
 func (e *Env) start() {
 	e.T.Helper()
-	p, err := bench.StartProc("helpdesk", bin, []string{"serve", "-config", e.Config}, e.Dir, e.logs, nil)
+	p, err := bench.StartProc("helpdesk", bin, []string{"serve", "-config", e.Config}, e.Dir, e.logs, e.env)
 	if err != nil {
 		e.T.Fatalf("starting helpdesk: %v", err)
 	}
