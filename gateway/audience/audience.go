@@ -24,6 +24,21 @@ const (
 	// (a possibly related ticket, a new ticket opened on someone's
 	// behalf): it goes to the ticket's agents.
 	Notice
+	// Assigned is "Assigned to you": a staff member set the ticket's
+	// assignee (Ticket.Assignee, as it now is) to someone else.
+	Assigned
+	// Intro is an assignment intro: a ticket an agent opened on
+	// someone's behalf, a #child's new ticket, a #group change; it goes
+	// to the ticket's agents but the one Except names.
+	Intro
+	// Digest is #available's digest of the waiting tickets just
+	// assigned to one agent (Ticket.Assignee).
+	Digest
+	// Bounced is the delivery-failure notice about a mail of the ticket
+	// (Event.Wrote wrote it).
+	Bounced
+	// Trigger is a trigger's notify mail (Event.Targets).
+	Trigger
 )
 
 func (k Kind) String() string {
@@ -36,6 +51,16 @@ func (k Kind) String() string {
 		return "side"
 	case Notice:
 		return "notice"
+	case Assigned:
+		return "assigned"
+	case Intro:
+		return "intro"
+	case Digest:
+		return "digest"
+	case Bounced:
+		return "bounced"
+	case Trigger:
+		return "trigger"
 	}
 	return "unknown"
 }
@@ -68,6 +93,12 @@ type Event struct {
 	// when an end user wrote it (reply-all, SPEC 3.7).
 	AlreadyMailed []string
 
+	// Wrote is who wrote the mail a Bounced notice is about ("" when
+	// unknown): told when he is staff, else the assignee is.
+	Wrote string
+	// Targets are a Trigger's notify targets: "assignee", "group" (every
+	// member of the ticket's group) or a staff address.
+	Targets []string
 	// The guards' verdicts. Each is decided elsewhere, on the mail's
 	// text or the ticket's history; here they only mean "nobody".
 
@@ -95,6 +126,9 @@ type Ticket struct {
 	// ticket has no (current) assignee. The engine may leave them out
 	// when the ticket has a current assignee, as they are not read then.
 	GroupAgents []string
+	// GroupMembers are every staff member of the ticket's group, light
+	// agents too: read only for a Trigger's "group" target.
+	GroupMembers []string
 	// Threads are the ticket's side threads.
 	Threads []Thread
 	// Unreachable are end-user and collaborator addresses that bounce or
@@ -202,6 +236,7 @@ const (
 	LightIsPrivate Reason = "a light agent's mail never reaches end users or collaborators"
 	NotEndUsers    Reason = "this comment is not mailed to end users"
 	NotInvolved    Reason = "not a recipient of this kind of event"
+	NotByStaff     Reason = "no staff member made this change: nobody is told of it this way"
 )
 
 // Left is a participant who gets nothing, and why.

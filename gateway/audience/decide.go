@@ -47,8 +47,16 @@ func Decide(ev Event, t Ticket, dir Directory) Decision {
 	case ev.Kind == Side, ev.Kind == Note:
 		// A side message whose thread is gone is still private.
 		p.privateNote()
-	case ev.Kind == Notice:
+	case ev.Kind == Notice, ev.Kind == Intro:
 		p.changeNotice()
+	case ev.Kind == Assigned:
+		p.assigned()
+	case ev.Kind == Digest:
+		p.staff(p.t.Assignee, Token{Private: true})
+	case ev.Kind == Bounced:
+		p.bounced()
+	case ev.Kind == Trigger:
+		p.trigger()
 	default:
 		p.publicComment()
 	}
@@ -132,6 +140,47 @@ func (p *picker) sideThreadMessage(th *Thread) {
 func (p *picker) changeNotice() {
 	for _, ag := range p.ticketAgents() {
 		p.staff(ag, Token{Private: true})
+	}
+}
+
+// assigned: "Assigned to you" goes to the new assignee when another
+// staff member assigned the ticket to him. An assignment nobody on the
+// staff made (round-robin, a trigger) is told by an Intro instead, and
+// whoever assigns himself knows it.
+func (p *picker) assigned() {
+	if !p.authorStaff {
+		p.leave(strings.ToLower(p.t.Assignee), NotByStaff)
+		return
+	}
+	p.staff(p.t.Assignee, Token{Private: true})
+}
+
+// bounced: the delivery-failure notice goes to the staff member who
+// wrote the mail that failed, else to the assignee; never to an end
+// user.
+func (p *picker) bounced() {
+	if _, ok := p.dir.Staff(p.ev.Wrote); ok {
+		p.staff(p.ev.Wrote, Token{Private: true})
+		return
+	}
+	p.staff(p.t.Assignee, Token{Private: true})
+}
+
+// trigger: a trigger's notify targets, the keywords "assignee" and
+// "group" read on the ticket as the trigger left it; current staff
+// only, each once.
+func (p *picker) trigger() {
+	for _, n := range p.ev.Targets {
+		switch n {
+		case "assignee":
+			p.staff(p.t.Assignee, Token{Private: true})
+		case "group":
+			for _, g := range p.t.GroupMembers {
+				p.staff(g, Token{Private: true})
+			}
+		default:
+			p.staff(n, Token{Private: true})
+		}
 	}
 }
 

@@ -1,5 +1,5 @@
-// Package audience decides who receives which mail about a comment or a
-// change on a ticket, and who is deliberately left out. It is one pure
+// Package audience decides who receives which mail about a comment, a
+// change or an assignment on a ticket, and who is deliberately left out. It is one pure
 // function, Decide (decide.go): from the event, a read-only snapshot of
 // the ticket's participants, and a directory of current staff, to the list
 // of recipients, each with the view he gets and the kind of reply token
@@ -67,6 +67,27 @@
 //     opened on someone's behalf) goes to the ticket's agents: the
 //     assignee, or the group's agents while unassigned (every agent when
 //     the group has none).
+//   - "Assigned to you" (assigned) goes to the new assignee when another
+//     staff member set him with #assign; whoever assigns himself gets
+//     nothing, and an assignment no staff member made (round-robin, a
+//     trigger) is told by an intro instead.
+//   - Assignment intros (Intro, a change notice): a ticket an agent
+//     opened on someone's behalf, a #child's new ticket, a #group change
+//     tell the ticket's agents (the assignee, or the group's agents
+//     while unassigned), but the agent who did it unless round-robin
+//     chose him. The first staff mail of the same write carries the
+//     intro; otherwise it is a notice of its own.
+//   - #available's digest (Digest) goes to each agent who got waiting
+//     tickets, while he is current staff.
+//   - A delivery failure or complaint (bounced) goes to the staff member
+//     who wrote the mail that failed, else to the assignee; never to an
+//     end user.
+//   - A trigger's notify (trigger) goes to its targets: "assignee" (as
+//     the trigger left the ticket), "group" (every member of the
+//     ticket's group, light agents too) and staff addresses; current
+//     staff only, each once; an end user named there gets nothing.
+//   - None of these notices ever reaches an end user or a collaborator
+//     (TestSpec6).
 //   - Parent and child: "#parent N" links the ticket as a child of N (a
 //     cycle is refused); "#child subject" opens a child ticket with the
 //     same requester, group and type, the mail's text as its first private

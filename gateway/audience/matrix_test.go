@@ -52,6 +52,9 @@ func snapshot(name string) Ticket {
 		Assignee:    asg,
 		Followers:   []string{fol, lfol, gone},
 		GroupAgents: []string{grp},
+		// Every member of the group, light agents too (a trigger's
+		// "group").
+		GroupMembers: []string{grp, light},
 		Threads: []Thread{
 			{ID: 1, StartedBy: asg, Collaborators: []string{col}},
 			{ID: 2, StartedBy: grp, Collaborators: []string{col2}},
@@ -140,6 +143,21 @@ var matrix = []struct {
 	{" - - S - - - - - - - -", "change notice", "", "assigned", Event{Kind: Notice}},
 	{" - - - S - - - - - - -", "change notice", "", "unassigned", Event{Kind: Notice}},
 	{" - - - - - - - - - - -", "change notice", "", "unassigned", Event{Kind: Notice, Except: grp}},
+	{" - - S - - - - - - - -", "assigned to you (#assign)", "other agent", "assigned", Event{Kind: Assigned, Author: grp}},
+	{" - - S - - - - - - - -", "assigned to you (#assign)", "light agent", "assigned", Event{Kind: Assigned, Author: light}},
+	{" - - - - - - - - - - -", "assigned to you (#assign me)", "assignee", "assigned", Event{Kind: Assigned, Author: asg}},
+	{" - - - - - - - - - - -", "assigned to you (a trigger, round-robin)", "requester", "assigned", Event{Kind: Assigned, Author: req}},
+	{" - - - - - - - - - - -", "assigned to you (#assign nobody)", "other agent", "unassigned", Event{Kind: Assigned, Author: grp}},
+	{" - - S - - - - - - - -", "assignment intro (opened on behalf, #child, #group)", "", "assigned", Event{Kind: Intro}},
+	{" - - - S - - - - - - -", "assignment intro (opened on behalf, #child, #group)", "", "unassigned", Event{Kind: Intro}},
+	{" - - - - - - - - - - -", "assignment intro to the agent who did it", "", "unassigned", Event{Kind: Intro, Except: grp}},
+	{" - - S - - - - - - - -", "#available digest", "", "assigned", Event{Kind: Digest}},
+	{" - - - S - - - - - - -", "delivery failure of an agent's mail", "", "assigned", Event{Kind: Bounced, Wrote: grp}},
+	{" - - S - - - - - - - -", "delivery failure of an end user's mail", "", "assigned", Event{Kind: Bounced, Wrote: req}},
+	{" - - S - - - - - - - -", "delivery failure of removed staff's mail", "", "assigned", Event{Kind: Bounced, Wrote: gone}},
+	{" - - - - - - - - - - -", "delivery failure", "", "unassigned", Event{Kind: Bounced, Wrote: req}},
+	{" - - S S - - S S - - -", "trigger notify", "", "assigned", Event{Kind: Trigger, Targets: []string{"assignee", "group", ntf, req, gone, col, "assignee"}}},
+	{" - - - S - - S - - - -", "trigger notify", "", "unassigned", Event{Kind: Trigger, Targets: []string{"assignee", "group"}}},
 }
 
 func cell(d Decision, addr string) string {
@@ -235,9 +253,20 @@ func TestSpec6(t *testing.T) {
 				t.Errorf("%s: %s gets view %v", name, r.Addr, r.View)
 			}
 		}
-		// Followers see everything (but their own comments, and change
-		// notices, which are for the ticket's agents).
-		if !quiet && m.ev.Kind != Notice {
+		// Notices that are not comments (a change, an assignment, a
+		// digest, a delivery failure, a trigger) are for staff only: an
+		// end user or a collaborator never gets one.
+		comment := m.ev.Kind == Public || m.ev.Kind == Note || m.ev.Kind == Side
+		if !comment {
+			for _, r := range d.Recipients {
+				if _, ok := staff.Staff(r.Addr); !ok || r.View != ViewStaff {
+					t.Errorf("%s: %s gets a %s (view %v)", name, r.Addr, m.ev.Kind, r.View)
+				}
+			}
+		}
+		// Followers see every comment (but their own; notices go to
+		// whom they concern).
+		if !quiet && comment {
 			for _, f := range tk.Followers {
 				if _, ok := staff.Staff(f); ok && f != m.ev.Author {
 					if _, got := d.Of(f); !got {

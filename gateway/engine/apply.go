@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"helpdesk/config"
+	"helpdesk/gateway/audience"
 	"helpdesk/store"
 	"helpdesk/store/model"
 	"helpdesk/threading"
@@ -497,21 +498,18 @@ func (a *applier) deliveryReport() error {
 	// Tell the author of the bounced mail: the staff member who wrote it,
 	// else the assignee. Only permanent failures and complaints.
 	if dsn.Permanent() || m.Class == threading.ClassFeedbackReport {
-		author := ""
+		ev := audience.Event{Kind: audience.Bounced}
 		if comment != 0 {
-			if orig, err := a.tx.Comment(ticket, comment); err == nil && a.cfg.Agent(orig.Author) != nil {
-				author = orig.Author
+			if orig, err := a.tx.Comment(ticket, comment); err == nil {
+				ev.Wrote = orig.Author
 			}
 		}
-		if author == "" {
-			author = tk.Assignee
-		}
-		if ag := a.cfg.Agent(author); ag != nil {
-			text := fmt.Sprintf("Mail for ticket #%d to %s could not be delivered.\n\n%s\n\nThe address is marked as bouncing: it gets no further notifications until it writes to us again.",
+		err := a.notifyDecided(tk, ev, func(*config.Agent) (string, string) {
+			return "Undeliverable: " + tk.Subject, fmt.Sprintf("Mail for ticket #%d to %s could not be delivered.\n\n%s\n\nThe address is marked as bouncing: it gets no further notifications until it writes to us again.",
 				tk.ID, orDash(target), orDash(reason))
-			if err := a.notifyStaffEvent(tk, ag, "Undeliverable: "+tk.Subject, text); err != nil {
-				return err
-			}
+		})
+		if err != nil {
+			return err
 		}
 	}
 	if err := a.save(tk); err != nil {

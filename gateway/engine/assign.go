@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"helpdesk/config"
+	"helpdesk/gateway/audience"
 	"helpdesk/store/model"
 	"helpdesk/threading/command"
 )
@@ -29,15 +30,18 @@ type intro struct {
 	text string
 }
 
-// announce queues an intro for every agent of tk (the assignee, or the
-// group's agents while unassigned) except the one named. lineFor words
-// the intro for each recipient.
+// announce queues an intro for everyone audience.Decide chooses for an
+// Intro on tk: its agents (the assignee, or the group's agents while
+// unassigned) except the one named. lineFor words the intro for each
+// recipient.
 func (a *applier) announce(tk *model.Ticket, except string, subject, text string, lineFor func(ag *config.Agent) string) {
-	for _, ag := range a.ticketAgents(tk) {
-		addr := staffEmail(ag)
-		if addr == except {
+	ev := audience.Event{Kind: audience.Intro, Except: except}
+	for _, r := range audience.Decide(ev, a.participants(tk, ev), staffDir{a.cfg}).Recipients {
+		ag := a.cfg.Agent(r.Addr)
+		if ag == nil {
 			continue
 		}
+		addr := staffEmail(ag)
 		if a.intros == nil {
 			a.intros = map[uint64]map[string]intro{}
 		}
@@ -96,7 +100,7 @@ func (a *applier) flushIntros() error {
 func (a *applier) assignedLine(tk *model.Ticket, ag *config.Agent, roundRobin bool, by string) string {
 	switch {
 	case tk.Assignee == "" && !a.groupHasAgents(tk.Group):
-		// ticketAgents told every agent: say why.
+		// audience.Decide told every agent: say why.
 		return fmt.Sprintf("It waits unassigned: group %s has no agents, so every agent is told; any of you may take it (#assign me).", orDash(tk.Group))
 	case tk.Assignee == "":
 		return fmt.Sprintf("It waits unassigned in group %s: any of its agents may take it (#assign me).", orDash(tk.Group))
@@ -323,9 +327,14 @@ func (a *applier) assignWaiting() (int, bool, error) {
 	return assigned, more, nil
 }
 
-// sendDigest mails one agent the list of tickets just assigned to them.
+// sendDigest mails one agent the list of tickets just assigned to them,
+// when audience.Decide says he gets it (current staff).
 func (a *applier) sendDigest(addr string, tks []*model.Ticket) error {
-	ag := a.cfg.Agent(addr)
+	d := audience.Decide(audience.Event{Kind: audience.Digest}, audience.Ticket{Assignee: addr}, staffDir{a.cfg})
+	if len(d.Recipients) == 0 {
+		return nil
+	}
+	ag := a.cfg.Agent(d.Recipients[0].Addr)
 	if ag == nil {
 		return nil
 	}

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 
+	"helpdesk/config"
+	"helpdesk/gateway/audience"
 	"helpdesk/gateway/plan"
 	"helpdesk/store/model"
 	"helpdesk/threading"
@@ -279,13 +281,20 @@ func (a *applier) setAssignee(tk *model.Ticket, email string) error {
 	if err := a.event(tk, "assignee "+old+" → "+orDefault(email, "nobody")); err != nil {
 		return err
 	}
-	// Someone else assigned it: tell the new assignee (a ticket this
-	// mail opened is announced with everything at once instead).
-	if ag := a.cfg.Agent(email); ag != nil && a.staff != nil && email != a.staff.Email && !a.created[tk.ID] {
-		return a.notifyStaffEvent(tk, ag, "Assigned to you: "+tk.Subject,
-			fmt.Sprintf("%s assigned ticket #%d \"%s\" to you.", orDefault(a.in.agent.Name, a.staff.Email), tk.ID, tk.Subject))
+	// audience.Decide says who is told (the new assignee, when another
+	// staff member assigned it); a ticket this mail opened is announced
+	// with everything at once instead.
+	if a.created[tk.ID] {
+		return nil
 	}
-	return nil
+	ev := audience.Event{Kind: audience.Assigned}
+	if a.staff != nil {
+		ev.Author = a.staff.Email
+	}
+	return a.notifyDecided(tk, ev, func(*config.Agent) (string, string) {
+		return "Assigned to you: " + tk.Subject,
+			fmt.Sprintf("%s assigned ticket #%d \"%s\" to you.", orDefault(a.in.agent.Name, a.staff.Email), tk.ID, tk.Subject)
+	})
 }
 
 func (a *applier) setField(tk *model.Ticket, f *string, name, v string) error {

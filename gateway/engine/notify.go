@@ -146,6 +146,11 @@ func (a *applier) participants(tk *model.Ticket, ev audience.Event) audience.Tic
 			p.Threads = append(p.Threads, audience.Thread{ID: th.ID, StartedBy: th.StartedBy, Collaborators: th.Collaborators})
 		}
 	}
+	if ev.Kind == audience.Trigger && slices.Contains(ev.Targets, "group") {
+		for _, ag := range a.cfg.GroupAgents(tk.Group) {
+			p.GroupMembers = append(p.GroupMembers, staffEmail(&ag))
+		}
+	}
 	unreachable := func(addr string) {
 		if addr == "" || a.cfg.Agent(addr) != nil {
 			return
@@ -710,6 +715,23 @@ func (a *applier) notifyStaffEvent(tk *model.Ticket, ag *config.Agent, subject, 
 		private: true, staffTok: true, fromName: mb.Name,
 		subject: threading.Tag(a.cfg.Threading.TagPrefix, tk.ID) + " " + subject, text: b.String(),
 	})
+}
+
+// notifyDecided mails each staff member audience.Decide chooses for ev
+// on tk a staff notice, worded by text for him.
+func (a *applier) notifyDecided(tk *model.Ticket, ev audience.Event, text func(ag *config.Agent) (subject, body string)) error {
+	d := audience.Decide(ev, a.participants(tk, ev), staffDir{a.cfg})
+	for _, r := range d.Recipients {
+		ag := a.cfg.Agent(r.Addr)
+		if ag == nil {
+			continue
+		}
+		subject, body := text(ag)
+		if err := a.notifyStaffEvent(tk, ag, subject, body); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // enqueueSystem sends a mail not tied to a ticket (notices, lists, help).

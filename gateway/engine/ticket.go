@@ -271,25 +271,9 @@ func (a *applier) tellRelated(n uint64, tk *model.Ticket) error {
 	if err := a.save(rel); err != nil {
 		return err
 	}
-	for _, ag := range a.ticketAgents(rel) {
-		if err := a.notifyStaffEvent(rel, ag, "Possibly related: #"+fmt.Sprint(tk.ID), ev.Text); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// ticketAgents are who a change notice about tk goes to (SPEC 6, as
-// audience.Decide says): the assignee, or the group's agents while
-// unassigned (every agent when the group has none).
-func (a *applier) ticketAgents(tk *model.Ticket) []*config.Agent {
-	ev := audience.Event{Kind: audience.Notice}
-	d := audience.Decide(ev, a.participants(tk, ev), staffDir{a.cfg})
-	out := make([]*config.Agent, 0, len(d.Recipients))
-	for _, r := range d.Recipients {
-		out = append(out, a.cfg.Agent(r.Addr))
-	}
-	return out
+	return a.notifyDecided(rel, audience.Event{Kind: audience.Notice}, func(*config.Agent) (string, string) {
+		return "Possibly related: #" + fmt.Sprint(tk.ID), ev.Text
+	})
 }
 
 // groupAgents are the agents (role agent or admin) of tk's group, or

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"helpdesk/config"
+	"helpdesk/gateway/audience"
 	"helpdesk/gateway/plan"
 	"helpdesk/gateway/rules"
 	"helpdesk/store/model"
@@ -338,38 +339,13 @@ func (a *applier) applyRule(tk *model.Ticket, ch plan.Change) error {
 // assignee (as the trigger left the ticket), the group's agents, or
 // agents by address.
 func (a *applier) ruleMail(tk *model.Ticket, tr *rules.Trigger) error {
-	var to []string
-	for _, n := range tr.Notify {
-		switch n {
-		case "assignee":
-			if tk.Assignee != "" {
-				to = append(to, tk.Assignee)
-			}
-		case "group":
-			for _, ag := range a.cfg.GroupAgents(tk.Group) {
-				to = append(to, staffEmail(&ag))
-			}
-		default:
-			to = append(to, n)
-		}
+	ev := audience.Event{Kind: audience.Trigger, Targets: tr.Notify}
+	text := strings.TrimSpace(tr.Text)
+	if text == "" {
+		text = fmt.Sprintf("Rule %q matched ticket #%d.", tr.Name, tk.ID)
 	}
-	seen := map[string]bool{}
-	for _, addr := range to {
-		ag := a.cfg.Agent(addr)
-		if ag == nil || seen[addr] {
-			continue
-		}
-		seen[addr] = true
-		text := strings.TrimSpace(tr.Text)
-		if text == "" {
-			text = fmt.Sprintf("Rule %q matched ticket #%d.", tr.Name, tk.ID)
-		}
-		text += fmt.Sprintf("\n\n(sent by the trigger %q)", tr.Name)
-		if err := a.notifyStaffEvent(tk, ag, tr.Name+": "+tk.Subject, text); err != nil {
-			return err
-		}
-	}
-	return nil
+	text += fmt.Sprintf("\n\n(sent by the trigger %q)", tr.Name)
+	return a.notifyDecided(tk, ev, func(*config.Agent) (string, string) { return tr.Name + ": " + tk.Subject, text })
 }
 
 // listView renders #list NAME for a [[view]]: its tickets as the mail
