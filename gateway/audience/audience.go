@@ -39,6 +39,13 @@ const (
 	Bounced
 	// Trigger is a trigger's notify mail (Event.Targets).
 	Trigger
+	// Ack is the acknowledgement of a new ticket (SPEC 7), whether the
+	// mail is answered at all (rate limits, auto mail, DMARC) being
+	// decided before.
+	Ack
+	// Transcript is the answer to a staff mail's commands: the
+	// transcript, a held-mail notice (Event.Wrote sent the mail).
+	Transcript
 )
 
 func (k Kind) String() string {
@@ -61,6 +68,10 @@ func (k Kind) String() string {
 		return "bounced"
 	case Trigger:
 		return "trigger"
+	case Ack:
+		return "ack"
+	case Transcript:
+		return "transcript"
 	}
 	return "unknown"
 }
@@ -94,7 +105,8 @@ type Event struct {
 	AlreadyMailed []string
 
 	// Wrote is who wrote the mail a Bounced notice is about ("" when
-	// unknown): told when he is staff, else the assignee is.
+	// unknown): told when he is staff, else the assignee is. For a
+	// Transcript, the sender of the mail answered.
 	Wrote string
 	// Targets are a Trigger's notify targets: "assignee", "group" (every
 	// member of the ticket's group) or a staff address.
@@ -237,6 +249,8 @@ const (
 	NotEndUsers    Reason = "this comment is not mailed to end users"
 	NotInvolved    Reason = "not a recipient of this kind of event"
 	NotByStaff     Reason = "no staff member made this change: nobody is told of it this way"
+	StaffAnswer    Reason = "a transcript names staff and commands: only staff get one"
+	NotAcked       Reason = "only an end-user requester is acknowledged"
 )
 
 // Left is a participant who gets nothing, and why.

@@ -57,6 +57,10 @@ func Decide(ev Event, t Ticket, dir Directory) Decision {
 		p.bounced()
 	case ev.Kind == Trigger:
 		p.trigger()
+	case ev.Kind == Ack:
+		p.ack()
+	case ev.Kind == Transcript:
+		p.transcript()
 	default:
 		p.publicComment()
 	}
@@ -182,6 +186,28 @@ func (p *picker) trigger() {
 			p.staff(n, Token{Private: true})
 		}
 	}
+}
+
+// ack: the acknowledgement goes to the requester when he is an end user
+// (staff who open a ticket for themselves are not acknowledged), unless
+// he bounces or is blocked (dropUnreachable) or had no address.
+func (p *picker) ack() {
+	if _, staff := p.dir.Staff(p.t.Requester); staff {
+		p.leave(strings.ToLower(p.t.Requester), NotAcked)
+		return
+	}
+	p.endUser(p.t.Requester)
+}
+
+// transcript: the answer to a mail's commands goes to its sender, and
+// only while he is current staff: it names staff and commands, so an
+// end user never gets one.
+func (p *picker) transcript() {
+	if _, staff := p.dir.Staff(p.ev.Wrote); !staff {
+		p.leave(strings.ToLower(p.ev.Wrote), StaffAnswer)
+		return
+	}
+	p.staff(p.ev.Wrote, Token{Private: true})
 }
 
 // ticketAgents are the assignee while he is staff, else the group's

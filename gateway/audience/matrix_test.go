@@ -72,6 +72,10 @@ func snapshot(name string) Ticket {
 		t.CCs = []string{cc, ntf}
 	case "cc-bounces":
 		t.Unreachable = []string{cc}
+	case "req-bounces":
+		t.Unreachable = []string{req}
+	case "staff-requester": // an agent opened a ticket for himself
+		t.Requester = grp
 	case "col-bounces":
 		t.Unreachable = []string{col}
 	default:
@@ -158,6 +162,13 @@ var matrix = []struct {
 	{" - - - - - - - - - - -", "delivery failure", "", "unassigned", Event{Kind: Bounced, Wrote: req}},
 	{" - - S S - - S S - - -", "trigger notify", "", "assigned", Event{Kind: Trigger, Targets: []string{"assignee", "group", ntf, req, gone, col, "assignee"}}},
 	{" - - - S - - S - - - -", "trigger notify", "", "unassigned", Event{Kind: Trigger, Targets: []string{"assignee", "group"}}},
+	{" C - - - - - - - - - -", "acknowledgement", "", "assigned", Event{Kind: Ack}},
+	{" - - - - - - - - - - -", "acknowledgement", "", "staff-requester", Event{Kind: Ack}},
+	{" - - - - - - - - - - -", "acknowledgement", "", "req-bounces", Event{Kind: Ack}},
+	{" - - - S - - - - - - -", "command transcript", "", "assigned", Event{Kind: Transcript, Wrote: grp}},
+	{" - - - - - - S - - - -", "held-mail notice", "", "assigned", Event{Kind: Transcript, Wrote: light}},
+	{" - - - - - - - - - - -", "command transcript to an end user", "", "assigned", Event{Kind: Transcript, Wrote: req}},
+	{" - - - - - - - - - - -", "command transcript to removed staff", "", "assigned", Event{Kind: Transcript, Wrote: gone}},
 }
 
 func cell(d Decision, addr string) string {
@@ -221,8 +232,11 @@ func TestSpec6(t *testing.T) {
 				if isStaff {
 					t.Errorf("%s: staff %s gets the customer view", name, r.Addr)
 				}
-				if m.ev.Kind != Public {
+				if m.ev.Kind != Public && m.ev.Kind != Ack {
 					t.Errorf("%s: end user %s gets a %s", name, r.Addr, m.ev.Kind)
+				}
+				if m.ev.Kind == Ack && r.Addr != tk.Requester {
+					t.Errorf("%s: %s is acknowledged but is not the requester", name, r.Addr)
 				}
 				if r.Token != (Token{}) {
 					t.Errorf("%s: end user %s gets token %+v, want a public main-thread token", name, r.Addr, r.Token)
@@ -257,7 +271,7 @@ func TestSpec6(t *testing.T) {
 		// digest, a delivery failure, a trigger) are for staff only: an
 		// end user or a collaborator never gets one.
 		comment := m.ev.Kind == Public || m.ev.Kind == Note || m.ev.Kind == Side
-		if !comment {
+		if !comment && m.ev.Kind != Ack {
 			for _, r := range d.Recipients {
 				if _, ok := staff.Staff(r.Addr); !ok || r.View != ViewStaff {
 					t.Errorf("%s: %s gets a %s (view %v)", name, r.Addr, m.ev.Kind, r.View)

@@ -314,7 +314,12 @@ func (a *applier) sendTranscript(tk *model.Ticket, results []command.Result, app
 	if !applied {
 		subject = a.answerSubject("Commands not applied: ", tk)
 	}
-	o := out{tk: tk, kind: "transcript", rcpt: a.staff.Email, rcptName: a.in.agent.Name, private: true, staffTok: true,
+	// Who gets it: audience.Decide (the sender, while he is staff).
+	r, ok := a.transcriptTo()
+	if !ok {
+		return nil
+	}
+	o := out{tk: tk, kind: "transcript", rcpt: r.Addr, rcptName: r.Name, private: true, staffTok: true,
 		subject: subject, text: b.String(), inReplyTo: m.MessageID, autoSub: "auto-replied", files: files}
 	if tk != nil {
 		o.seq = tk.LastSeq

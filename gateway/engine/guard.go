@@ -294,7 +294,12 @@ To apply and send it anyway, reply to this mail with the single line
 Otherwise write a new mail; the held one stays on the ticket as a hidden record.
 
 %s`, a.cfg.Threading.ReplyMarker, tk.ID, why, quoteLines(c.Text), command.Footer(false))
-	o := out{tk: tk, kind: "transcript", rcpt: a.staff.Email, rcptName: a.in.agent.Name, private: true, staffTok: true,
+	// Who gets it: audience.Decide (the sender, while he is staff).
+	r, ok := a.transcriptTo()
+	if !ok {
+		return nil
+	}
+	o := out{tk: tk, kind: "transcript", rcpt: r.Addr, rcptName: r.Name, private: true, staffTok: true,
 		seq: c.ID, thread: c.Thread, fromName: a.mailboxOf(tk).Name, subject: a.answerSubject("Held: ", tk), text: text,
 		inReplyTo: m.MessageID, autoSub: "auto-replied"}
 	return a.enqueue(o)

@@ -160,6 +160,8 @@ func (a *applier) participants(tk *model.Ticket, ev audience.Event) audience.Tic
 		}
 	}
 	switch {
+	case ev.Kind == audience.Ack:
+		unreachable(tk.Requester)
 	case ev.Kind == audience.Public && !ev.NoEndUsers:
 		unreachable(tk.Requester)
 		for _, cc := range tk.CCs {
@@ -717,6 +719,20 @@ func (a *applier) notifyStaffEvent(tk *model.Ticket, ag *config.Agent, subject, 
 	})
 }
 
+// transcriptTo is who gets the answer to the applied mail's commands (a
+// transcript, a held-mail notice), as audience.Decide says: its sender,
+// while he is staff.
+func (a *applier) transcriptTo() (audience.Recipient, bool) {
+	if a.staff == nil {
+		return audience.Recipient{}, false
+	}
+	d := audience.Decide(audience.Event{Kind: audience.Transcript, Wrote: a.staff.Email}, audience.Ticket{}, staffDir{a.cfg})
+	if len(d.Recipients) == 0 {
+		return audience.Recipient{}, false
+	}
+	return d.Recipients[0], true
+}
+
 // notifyDecided mails each staff member audience.Decide chooses for ev
 // on tk a staff notice, worded by text for him.
 func (a *applier) notifyDecided(tk *model.Ticket, ev audience.Event, text func(ag *config.Agent) (subject, body string)) error {
@@ -769,15 +785,19 @@ func (a *applier) acknowledge(tk *model.Ticket, c *model.Comment) error {
 	if m.EnvelopeFrom == "" {
 		return nil // null sender, by any path: never answer (RFC 3834 section 2)
 	}
-	if a.cfg.IsOwnAddress(tk.Requester) || a.cfg.Agent(tk.Requester) != nil {
+	if a.cfg.IsOwnAddress(tk.Requester) {
+		return nil // never answer ourselves (a loop)
+	}
+	// Who is acknowledged: audience.Decide (an end-user requester who
+	// does not bounce and is not blocked).
+	ev := audience.Event{Kind: audience.Ack}
+	d := audience.Decide(ev, a.participants(tk, ev), staffDir{a.cfg})
+	if len(d.Recipients) == 0 {
 		return nil
 	}
-	u, err := a.user(tk.Requester)
+	u, err := a.user(d.Recipients[0].Addr)
 	if err != nil {
 		return err
-	}
-	if u.Bouncing || u.Blocked {
-		return nil
 	}
 	if !a.in.verdict.Checked && !a.tokenIssuedTo(u.ID) {
 		return nil
@@ -830,7 +850,7 @@ func (a *applier) acknowledge(tk *model.Ticket, c *model.Comment) error {
 		refs = []string{root}
 	}
 	return a.enqueue(out{
-		tk: tk, kind: "ack", rcpt: tk.Requester, rcptName: m.From.Name, seq: c.ID, mb: mb, fromName: mb.Name,
+		tk: tk, kind: "ack", rcpt: d.Recipients[0].Addr, rcptName: m.From.Name, seq: c.ID, mb: mb, fromName: mb.Name,
 		subject: tag + " " + tk.Subject, text: text, inReplyTo: root, refs: refs, autoSub: "auto-replied",
 	})
 }
