@@ -177,8 +177,16 @@ webhook = "teams"
 			return fmt.Sprintf("json %d, slack %d, teams %d requests\n%s", len(js.got()), len(slack.got()), len(teams.got()), e.MustCLI("webhooks"))
 		})
 
+	// Deliveries go out in parallel, so they may arrive in any order:
+	// taken in the order they were queued (their ids).
+	jsReqs := js.got()
+	slices.SortFunc(jsReqs, func(a, b hookReq) int {
+		x, _ := strconv.Atoi(a.Header.Get("X-Helpdesk-Delivery"))
+		y, _ := strconv.Atoi(b.Header.Get("X-Helpdesk-Delivery"))
+		return x - y
+	})
 	ids := map[string]bool{}
-	for i, r := range js.got() {
+	for i, r := range jsReqs {
 		mac := hmac.New(sha256.New, []byte("s3cret"))
 		mac.Write(r.Body)
 		if want := "sha256=" + hex.EncodeToString(mac.Sum(nil)); r.Header.Get("X-Helpdesk-Signature") != want {
