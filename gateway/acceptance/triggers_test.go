@@ -317,3 +317,67 @@ func TestTriggerEventsOfEachUpdate(t *testing.T) {
 		t.Errorf("survivor after merge: tags %q; events %q", tk.Tags, events(tk))
 	}
 }
+
+var _ = claim("[[trigger]] \"inside business hours\" / \"outside business hours\" read the ticket's calendar (its group's, else its mailbox's [[calendar]]; 24/7 without one) at the ticket clock's instant",
+	"TestTriggerOutsideBusinessHours")
+
+// afterHours is Staff plus a second mailbox on a Seoul office calendar
+// and a trigger that tags tickets opened outside its hours; the daemon
+// runs on a manual clock so the test picks the instant.
+const afterHours = Staff + `
+[[calendar]]
+name = "office"
+time_zone = "Asia/Seoul"
+hours = ["mon-fri 09:00-18:00"]
+
+[[mailbox]]
+address = "support-night@example.com"
+name = "Certs Night Desk"
+group = "support"
+calendar = "office"
+
+[[trigger]]
+name = "after hours"
+all = ["event is created", "outside business hours"]
+actions = ["#tag after-hours"]
+
+[testing]
+clock = "manual"
+`
+
+// Issue 15 item 1 with issue 14 item 1: the business-hours condition of
+// the rule vocabulary uses the calendar of the ticket's mailbox.
+func TestTriggerOutsideBusinessHours(t *testing.T) {
+	e := Start(t, Options{Config: afterHours})
+	var n uint64
+	open := func(at, subject string) *Ticket {
+		t.Helper()
+		e.MustCLI("clock", "set", at)
+		n++
+		e.Customer(testkit.Mail{From: kenFr, To: []string{"support-night@example.com"}, Subject: subject, Body: "Please help.\n"})
+		return e.Show(n)
+	}
+	// Saturday noon in Seoul: outside the office's hours.
+	sat := open("2027-01-09T12:00:00+09:00", "Saturday question")
+	// Monday 10:00 in Seoul: inside.
+	mon := open("2027-01-11T10:00:00+09:00", "Monday question")
+	// Monday 18:30 in Seoul: after closing.
+	eve := open("2027-01-11T18:30:00+09:00", "Monday evening question")
+	for _, c := range []struct {
+		tk   *Ticket
+		want bool
+	}{{sat, true}, {mon, false}, {eve, true}} {
+		got := fired(c.tk, "after hours") == 1 && hasTag(c.tk.Tags, "after-hours")
+		if got != c.want || (!c.want && fired(c.tk, "after hours") != 0) {
+			t.Errorf("ticket %d %q created %s: fired %d, tags %v; want fired=%v", c.tk.ID, c.tk.Subject, c.tk.Created, fired(c.tk, "after hours"), c.tk.Tags, c.want)
+		}
+	}
+	// A ticket on the shipped mailbox (no calendar: 24/7) is never outside.
+	e.MustCLI("clock", "set", "2027-01-16T12:00:00+09:00")
+	n++
+	e.Customer(testkit.Mail{From: kenFr, To: []string{"support@example.com"}, Subject: "Weekend question", Body: "Please help.\n"})
+	if tk := e.Show(n); fired(tk, "after hours") != 0 {
+		t.Errorf("a 24/7 mailbox's ticket fired the after-hours trigger: %v", tk.Tags)
+	}
+}
+

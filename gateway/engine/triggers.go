@@ -209,9 +209,16 @@ func (a *applier) ticketFacts(f *rules.Facts, tk *model.Ticket) {
 	f.InHours = a.e.InHours(tk)
 }
 
-// InHours is the business-hours predicate of a ticket's calendar; nil
-// means 24/7 until calendars exist (issue 14 plugs them in here).
-func (e *Engine) InHours(tk *model.Ticket) func(time.Time) bool { return nil }
+// InHours is the business-hours predicate of a ticket's calendar (its
+// group's, else its mailbox's, config.CalendarFor); nil for the 24/7
+// calendar, which the rules read as always inside.
+func (e *Engine) InHours(tk *model.Ticket) func(time.Time) bool {
+	cal := e.Config().CalendarFor(tk.Mailbox, tk.Group)
+	if cal == nil || cal.IsAlways() {
+		return nil
+	}
+	return cal.IsOpen
+}
 
 func sameSet(a, b []string) bool {
 	if len(a) != len(b) {
