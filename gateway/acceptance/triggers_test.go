@@ -380,4 +380,3 @@ func TestTriggerOutsideBusinessHours(t *testing.T) {
 		t.Errorf("a 24/7 mailbox's ticket fired the after-hours trigger: %v", tk.Tags)
 	}
 }
-
