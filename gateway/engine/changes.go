@@ -71,32 +71,13 @@ func (a *applier) apply(r *cmdRun, ch plan.Change) error {
 		return a.setAssignee(tk, "")
 	case plan.SetGroup:
 		return a.setGroup(tk, r, ch)
-	case plan.SetPriority:
-		return a.setField(tk, &tk.Priority, "priority", ch.Priority)
-	case plan.SetType:
-		return a.setField(tk, &tk.Type, "type", ch.Type)
+	case plan.SetPriority, plan.SetType:
+		return a.applyShared(tk, ch)
 	case plan.Tags:
 		tk.Tags = applyPlusMinus(tk.Tags, ch.Add, ch.Remove)
 		return a.event(tk, "tags: "+plan.DescribePlusMinus(ch.Add, ch.Remove))
-	case plan.CCs:
-		for _, x := range ch.Add {
-			if _, err := a.ensure(x, ""); err != nil {
-				return err
-			}
-		}
-		tk.CCs = applyPlusMinus(tk.CCs, ch.Add, ch.Remove)
-		return a.event(tk, "CCs: "+plan.DescribePlusMinus(ch.Add, ch.Remove))
-	case plan.Followers:
-		for _, x := range ch.Add {
-			if err := a.setFollower(tk, x, true); err != nil {
-				return err
-			}
-		}
-		for _, x := range ch.Remove {
-			if err := a.setFollower(tk, x, false); err != nil {
-				return err
-			}
-		}
+	case plan.CCs, plan.Followers:
+		return a.applyShared(tk, ch)
 	case plan.SetRequester:
 		return a.setRequester(tk, ch)
 	case plan.MarkDone:
@@ -137,6 +118,39 @@ func (a *applier) apply(r *cmdRun, ch plan.Change) error {
 		return fmt.Errorf("engine: no effect for the planned change %T", ch)
 	}
 	return nil
+}
+
+// applyShared makes the changes a person's commands and a rule's actions
+// apply alike (the others differ: who an event names, whether an
+// assignee is mailed, a group's automatic assignment).
+func (a *applier) applyShared(tk *model.Ticket, ch plan.Change) error {
+	switch ch := ch.(type) {
+	case plan.SetPriority:
+		return a.setField(tk, &tk.Priority, "priority", ch.Priority)
+	case plan.SetType:
+		return a.setField(tk, &tk.Type, "type", ch.Type)
+	case plan.CCs:
+		for _, x := range ch.Add {
+			if _, err := a.ensure(x, ""); err != nil {
+				return err
+			}
+		}
+		tk.CCs = applyPlusMinus(tk.CCs, ch.Add, ch.Remove)
+		return a.event(tk, "CCs: "+plan.DescribePlusMinus(ch.Add, ch.Remove))
+	case plan.Followers:
+		for _, x := range ch.Add {
+			if err := a.setFollower(tk, x, true); err != nil {
+				return err
+			}
+		}
+		for _, x := range ch.Remove {
+			if err := a.setFollower(tk, x, false); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("engine: %T is not a shared change", ch)
 }
 
 // fieldChange reports a change to the ticket's fields (or an answer),

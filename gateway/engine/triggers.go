@@ -304,10 +304,8 @@ func (a *applier) applyRule(tk *model.Ticket, ch plan.Change) error {
 		}
 		// The group's automatic assignment applies, as for a new ticket.
 		return a.autoAssign(tk)
-	case plan.SetPriority:
-		return a.setField(tk, &tk.Priority, "priority", ch.Priority)
-	case plan.SetType:
-		return a.setField(tk, &tk.Type, "type", ch.Type)
+	case plan.SetPriority, plan.SetType:
+		return a.applyShared(tk, ch)
 	case plan.Tags:
 		before := slices.Clone(tk.Tags)
 		tk.Tags = applyPlusMinus(tk.Tags, ch.Add, ch.Remove)
@@ -315,25 +313,8 @@ func (a *applier) applyRule(tk *model.Ticket, ch plan.Change) error {
 			return nil
 		}
 		return a.event(tk, "tags: "+plan.DescribePlusMinus(ch.Add, ch.Remove))
-	case plan.CCs:
-		for _, x := range ch.Add {
-			if _, err := a.ensure(x, ""); err != nil {
-				return err
-			}
-		}
-		tk.CCs = applyPlusMinus(tk.CCs, ch.Add, ch.Remove)
-		return a.event(tk, "CCs: "+plan.DescribePlusMinus(ch.Add, ch.Remove))
-	case plan.Followers:
-		for _, x := range ch.Add {
-			if err := a.setFollower(tk, x, true); err != nil {
-				return err
-			}
-		}
-		for _, x := range ch.Remove {
-			if err := a.setFollower(tk, x, false); err != nil {
-				return err
-			}
-		}
+	case plan.CCs, plan.Followers:
+		return a.applyShared(tk, ch)
 	case plan.NoComment:
 		// A rule has no text.
 	default:
