@@ -82,25 +82,21 @@ func Handler(api API) http.Handler {
 		reply(w, v, err)
 	})
 	mux.HandleFunc("POST /inject", func(w http.ResponseWriter, r *http.Request) {
-		raw, err := io.ReadAll(io.LimitReader(r.Body, 256<<20))
+		raw, o, err := mailRequest(r)
 		if err != nil {
 			reply(w, nil, err)
 			return
 		}
-		q := r.URL.Query()
-		v, err := api.Inject(raw, engine.InjectOptions{TrustAuthRes: q.Get("trust_authres") == "1",
-			Rcpts: q["rcpt"], Sender: q.Get("sender"), HasSender: q.Has("sender")})
+		v, err := api.Inject(raw, o)
 		reply(w, v, err)
 	})
 	mux.HandleFunc("POST /explain", func(w http.ResponseWriter, r *http.Request) {
-		raw, err := io.ReadAll(io.LimitReader(r.Body, 256<<20))
+		raw, o, err := mailRequest(r)
 		if err != nil {
 			reply(w, nil, err)
 			return
 		}
-		q := r.URL.Query()
-		v, err := api.Explain(raw, engine.InjectOptions{TrustAuthRes: q.Get("trust_authres") == "1",
-			Rcpts: q["rcpt"], Sender: q.Get("sender"), HasSender: q.Has("sender")})
+		v, err := api.Explain(raw, o)
 		reply(w, v, err)
 	})
 	mux.HandleFunc("GET /outbox", func(w http.ResponseWriter, r *http.Request) {
@@ -392,4 +388,17 @@ func (c *Client) AdvanceClock(d time.Duration) (ClockView, error) {
 	var v ClockView
 	err := c.call("POST", "/clock/advance", url.Values{"by": {d.String()}}, nil, &v)
 	return v, err
+}
+
+// mailRequest reads the mail and the envelope of an inject or explain
+// request: the body (at most 256 MiB) and the query's trust_authres,
+// rcpt and sender.
+func mailRequest(r *http.Request) ([]byte, engine.InjectOptions, error) {
+	raw, err := io.ReadAll(io.LimitReader(r.Body, 256<<20))
+	if err != nil {
+		return nil, engine.InjectOptions{}, err
+	}
+	q := r.URL.Query()
+	return raw, engine.InjectOptions{TrustAuthRes: q.Get("trust_authres") == "1",
+		Rcpts: q["rcpt"], Sender: q.Get("sender"), HasSender: q.Has("sender")}, nil
 }
