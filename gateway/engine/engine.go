@@ -261,25 +261,11 @@ func (e *Engine) Deliver(ctx context.Context, env Envelope, sp store.Spool) (Res
 	e.verifyTokens(cfg, in)
 
 	// Authentication needs DNS: only when the answer matters, and never
-	// inside the store write (SPEC 5). A mail with several From
-	// addresses fails without a lookup (below).
-	if auth := e.auth.Load(); auth != nil && in.mail.FromCount <= 1 && e.needsAuth(cfg, in) {
+	// inside the store write (SPEC 5).
+	e.authenticate(ctx, cfg, in, func() (io.ReaderAt, int64, bool) {
 		ra, ok := readerAt(sp)
-		if ok {
-			actx, cancel := context.WithTimeout(ctx, 3*cfg.Auth.DNSTimeout.D()+time.Second)
-			e.coming.Add(-1) // DNS may take a while: no commit waits for it
-			in.verdict = (*auth)(actx, ra, sp.Size(), in.mail, env)
-			e.coming.Add(1)
-			cancel()
-		}
-	}
-
-	if in.mail.FromCount > 1 {
-		// Several From addresses: DKIM and this parser may disagree on
-		// which one signed (RFC 7489 section 6.6.1): nobody in particular.
-		in.verdict = AuthVerdict{Checked: true, DMARC: "fail",
-			Failed: []string{"dmarc: the mail has more than one From address"}}
-	}
+		return ra, sp.Size(), ok
+	}, true)
 	var err error
 	if sp.Spooled() {
 		in.blob, err = sp.Commit()
@@ -386,6 +372,32 @@ func (e *Engine) ackLimited(res Result, env Envelope, from string) {
 	e.log.Warn("acknowledgement limit reached; the ticket is open, its acknowledgement skipped",
 		"limit", res.AckLimit, "ticket", res.Ticket, "from", from, "client", env.RemoteIP.String(),
 		"skipped", n, "next_log_after", ackLogEvery.String())
+}
+
+// authenticate sets in.verdict: the staff authentication checks when the
+// answer matters (needsAuth), over DNS, with the raw mail from body; a
+// mail with several From addresses fails without a lookup (DKIM and this
+// parser may disagree on which one signed, RFC 7489 section 6.6.1:
+// nobody in particular). delivering: a real delivery, which no commit
+// should wait for while DNS answers (explain is none).
+func (e *Engine) authenticate(ctx context.Context, cfg *config.Config, in *inbound, body func() (io.ReaderAt, int64, bool), delivering bool) {
+	if auth := e.auth.Load(); auth != nil && in.mail.FromCount <= 1 && e.needsAuth(cfg, in) {
+		if ra, size, ok := body(); ok {
+			actx, cancel := context.WithTimeout(ctx, 3*cfg.Auth.DNSTimeout.D()+time.Second)
+			if delivering {
+				e.coming.Add(-1) // DNS may take a while: no commit waits for it
+			}
+			in.verdict = (*auth)(actx, ra, size, in.mail, in.env)
+			if delivering {
+				e.coming.Add(1)
+			}
+			cancel()
+		}
+	}
+	if in.mail.FromCount > 1 {
+		in.verdict = AuthVerdict{Checked: true, DMARC: "fail",
+			Failed: []string{"dmarc: the mail has more than one From address"}}
+	}
 }
 
 func readerAt(sp store.Spool) (io.ReaderAt, bool) {

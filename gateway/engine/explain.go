@@ -5,8 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
-	"time"
 
 	"helpdesk/gateway/audience"
 	"helpdesk/gateway/plan"
@@ -247,16 +247,10 @@ func (e *Engine) Explain(ctx context.Context, raw []byte, opt InjectOptions) (*E
 	e.identify(cfg, in)
 	e.verifyTokens(cfg, in)
 	// As in Deliver: DNS only when the answer matters, never inside the
-	// write; several From addresses fail without a lookup.
-	if auth := e.auth.Load(); auth != nil && in.mail.FromCount <= 1 && e.needsAuth(cfg, in) {
-		actx, cancel := context.WithTimeout(ctx, 3*cfg.Auth.DNSTimeout.D()+time.Second)
-		in.verdict = (*auth)(actx, bytes.NewReader(raw), int64(len(raw)), in.mail, env)
-		cancel()
-	}
-	if in.mail.FromCount > 1 {
-		in.verdict = AuthVerdict{Checked: true, DMARC: "fail",
-			Failed: []string{"dmarc: the mail has more than one From address"}}
-	}
+	// write.
+	e.authenticate(ctx, cfg, in, func() (io.ReaderAt, int64, bool) {
+		return bytes.NewReader(raw), int64(len(raw)), true
+	}, false)
 	in.raw = e.db.PackRaw(raw)
 
 	var x *Explanation
