@@ -115,27 +115,6 @@ func (c *Config) buildCalendars(v *validator) map[string]*calendar.Calendar {
 			}
 			hol = append(hol, ds...)
 		}
-		if len(hol) > 0 {
-			// Holidays are written out year by year: a list with none in
-			// this year is one somebody forgot to extend.
-			zone := time.UTC
-			if loc != nil {
-				zone = loc
-			}
-			year := time.Now().In(zone).Year()
-			found := false
-			for _, d := range hol {
-				found = found || d.Year == year
-			}
-			if !found {
-				k := key + ".holidays"
-				if len(cal.Holidays) == 0 {
-					k = key + ".holidays_file"
-				}
-				add(k, fmt.Sprintf("none of the %d holidays is in %d, the current year: every day of %d counts as a working day", len(hol), year, year),
-					fmt.Sprintf("add the holidays of %d (and the next year), or remove the outdated ones", year))
-			}
-		}
 		if !good || loc == nil {
 			continue
 		}
@@ -217,4 +196,36 @@ func (c *Config) validateTesting(v *validator) {
 	default:
 		v.add("testing.clock", fmt.Sprintf("%q is not a clock", c.Testing.Clock), `use "wall" (the default) or "manual"`)
 	}
+}
+
+// holidayWarnings names each calendar whose holidays (written out year by
+// year) include none in its current year: somebody forgot to extend the
+// list, and every day of this year counts as a working day. It is a
+// warning, not an error: a daemon restarted on the first of January must
+// still start (and check-config and the start log say what to add).
+func (c *Config) holidayWarnings(now time.Time) []Problem {
+	var w []Problem
+	for i, cal := range c.Calendars {
+		built := c.CalendarNamed(cal.Name)
+		if built == nil || len(built.Holidays()) == 0 {
+			continue
+		}
+		year := now.In(built.Location()).Year()
+		found := false
+		for _, d := range built.Holidays() {
+			found = found || d.Year == year
+		}
+		if found {
+			continue
+		}
+		k := fmt.Sprintf("calendar[%d].holidays", i)
+		if len(cal.Holidays) == 0 {
+			k = fmt.Sprintf("calendar[%d].holidays_file", i)
+		}
+		n := len(built.Holidays())
+		w = append(w, Problem{Key: k,
+			Msg: fmt.Sprintf("none of the %d holidays is in %d, the current year: every day of %d counts as a working day", n, year, year),
+			Fix: fmt.Sprintf("add the holidays of %d (and the next year), or remove the outdated ones", year)})
+	}
+	return w
 }

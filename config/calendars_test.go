@@ -83,13 +83,6 @@ time_zone = "Asia/Seoul"
 hours = ["mon-fri 09:00-18:00"]
 holidays = ["2026-13-01"]
 `, "calendar[0].holidays[0]", 6, "not a date", "YYYY-MM-DD"},
-		{"holidays none in the current year", `
-[[calendar]]
-name = "office"
-time_zone = "Asia/Seoul"
-hours = ["mon-fri 09:00-18:00"]
-holidays = ["2001-01-01", "2001-12-25"]
-`, "calendar[0].holidays", 6, fmt.Sprintf("none of the 2 holidays is in %d, the current year", time.Now().Year()), fmt.Sprintf("add the holidays of %d", time.Now().Year())},
 		{"bad holidays file", `
 [[calendar]]
 name = "office"
@@ -194,5 +187,52 @@ hours = ["sun-thu 22:00-06:00"]
 	code := &Config{Calendars: c.Calendars}
 	if got := code.CalendarNamed("berlin-nights"); got == nil || got.Location().String() != "Europe/Berlin" {
 		t.Errorf("CalendarNamed on a Config built in code = %v", got)
+	}
+}
+
+// Holidays are written out year by year; a list with none in the current
+// year is a warning with its line (check-config prints it, the daemon logs
+// it), never an error: a daemon restarted on the first of January, before
+// anybody added the new year's dates, must still start.
+func TestHolidaysOfPastYearsWarn(t *testing.T) {
+	text := people + `
+[[calendar]]
+name = "office"
+time_zone = "Asia/Seoul"
+hours = ["mon-fri 09:00-18:00"]
+holidays = ["2001-01-01", "2001-12-25"]
+`
+	if ps := problems(t, text); len(ps) != 0 {
+		t.Fatalf("problems = %v, want none (a warning only)", ps)
+	}
+	c, err := Parse(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	year := time.Now().In(c.CalendarNamed("office").Location()).Year()
+	var found bool
+	for _, w := range c.Warnings() {
+		if w.Key != "calendar[0].holidays" {
+			continue
+		}
+		found = true
+		if want := strings.Count(people, "\n") + 6; w.Line != want ||
+			!strings.Contains(w.Msg, fmt.Sprintf("none of the 2 holidays is in %d, the current year", year)) ||
+			!strings.Contains(w.Fix, fmt.Sprintf("add the holidays of %d", year)) {
+			t.Errorf("warning = %+v, want line %d and the year %d named", w, want, year)
+		}
+	}
+	if !found {
+		t.Errorf("no warning for holidays only in 2001: %+v", c.Warnings())
+	}
+	// A list that includes this year draws none.
+	c, err = Parse(strings.Replace(text, `"2001-12-25"`, fmt.Sprintf(`"%d-12-25"`, year), 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range c.Warnings() {
+		if strings.HasPrefix(w.Key, "calendar") {
+			t.Errorf("unexpected warning %+v", w)
+		}
 	}
 }

@@ -137,6 +137,7 @@ func Parse(text string) (*Config, error) {
 	}
 	c := Default()
 	d := &decoder{lines: keyLines(text)}
+	c.lines = d.lines // Warnings name their line too
 	d.table("", raw, rvOf(c))
 	probs := d.probs
 	bad := map[string]bool{}

@@ -694,6 +694,15 @@ func unknownPlaceholders(f string) []string {
 // operator wants (check-config prints them, the daemon logs them at
 // start). Keys are as in Problem.Key.
 func (c *Config) Warnings() []Problem {
+	w := c.warnings()
+	ln := &decoder{lines: c.lines}
+	for i := range w {
+		w[i].Line = ln.lineOf(w[i].Key)
+	}
+	return w
+}
+
+func (c *Config) warnings() []Problem {
 	var w []Problem
 	if h := strings.ToLower(strings.TrimSuffix(c.Hostname, ".")); h != "" && !fullyQualified(h) {
 		w = append(w, Problem{Key: "hostname",
@@ -730,6 +739,8 @@ func (c *Config) Warnings() []Problem {
 				Fix: "renew it (e.g. certbot renew), then send the daemon SIGHUP (systemctl reload helpdesk)"})
 		}
 	}
+	w = append(w, c.holidayWarnings(time.Now())...)
+
 	for i, g := range c.Groups {
 		if c.groupAgentCount(g.Name) == 0 {
 			w = append(w, Problem{Key: fmt.Sprintf("group[%d]", i),
