@@ -49,8 +49,21 @@ type Store interface {
 	// Backup writes a consistent online backup (a tar archive) to w and
 	// returns how many files it holds.
 	Backup(w io.Writer) (files int, err error)
+	// Compact rewrites the store without free space (deleted records'
+	// bytes leave the disk; issue 16 item 2), online: writes wait for it
+	// and then commit as usual.
+	Compact() (CompactResult, error)
 	// Close finishes pending writes and releases the store.
 	Close() error
+}
+
+// CompactResult is what Compact did: the store's size in bytes before
+// and after, the free space it held before, and how long writes waited.
+type CompactResult struct {
+	Before     int64         `json:"before"`
+	After      int64         `json:"after"`
+	FreeBefore int64         `json:"free_before"`
+	Took       time.Duration `json:"took_ns"`
 }
 
 // Stats are cumulative counters of an engine's writer. An engine leaves

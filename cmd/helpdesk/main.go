@@ -83,6 +83,7 @@ commands:
   quarantine release N        apply a quarantined mail (admin vouches for it)
   backup FILE                 write an online, consistent backup (tar)
   restore FILE                restore a backup into data_dir (which must hold no store)
+  compact                     rewrite the store without free space, online (writes wait); prints bytes before/after
   rotate-key                  start a new reply-token secret (old tokens verify for secret_grace_period)
   clock                       print the ticket clock
   clock set TIME              move a manual clock ([testing] clock = "manual") to TIME (RFC 3339),
@@ -228,6 +229,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 0
 	case "clock":
 		return c.clock(pos)
+	case "compact":
+		return c.compact()
 	case "backup":
 		if len(pos) != 1 {
 			return c.fail(2, "usage: helpdesk backup FILE")

@@ -52,6 +52,8 @@ type API interface {
 	Clock() (ClockView, error)
 	SetClock(at time.Time) (ClockView, error)
 	AdvanceClock(d time.Duration) (ClockView, error)
+	// Compact rewrites the store without free space, online.
+	Compact() (store.CompactResult, error)
 }
 
 // ClockView is `helpdesk clock --json`.

@@ -179,6 +179,7 @@ func Handler(api API) http.Handler {
 		}
 		w.Header().Set("X-Backup-Files", strconv.Itoa(n))
 	})
+	handleStoreUpkeep(mux, api)
 	return mux
 }
 

@@ -24,7 +24,7 @@ import (
 func (db *DB) Backup(w io.Writer) (files int, err error) {
 	tw := tar.NewWriter(w)
 	var blobs []string
-	err = db.bdb.View(func(btx *bbolt.Tx) error {
+	err = db.view(func(btx *bbolt.Tx) error {
 		now := time.Now()
 		if err := tw.WriteHeader(&tar.Header{Name: "helpdesk.db", Mode: 0o600, Size: btx.Size(), ModTime: now, Typeflag: tar.TypeReg}); err != nil {
 			return err

@@ -190,7 +190,7 @@ func (db *DB) OpenRaw(m *model.Message) (io.ReadCloser, error) {
 		return f, nil
 	}
 	var raw []byte
-	err := db.bdb.View(func(btx *bbolt.Tx) error {
+	err := db.view(func(btx *bbolt.Tx) error {
 		raw = (&Tx{tx: btx, db: db}).RawInline(m.ID)
 		return nil
 	})

@@ -95,8 +95,12 @@ type Options struct {
 
 // DB is the open store.
 type DB struct {
-	bdb *bbolt.DB
-	dir string
+	// cur is the open bbolt file; Compact swaps it for the compacted
+	// one while the writer is paused (readers that still hold the old
+	// one finish on it; oldWG waits for their close).
+	cur   atomic.Pointer[bbolt.DB]
+	oldWG sync.WaitGroup
+	dir   string
 	now func() time.Time
 
 	reqs    chan *writeReq
@@ -120,7 +124,9 @@ type DB struct {
 }
 
 type writeReq struct {
-	fn   func(store.Tx) error
+	fn func(store.Tx) error
+	// excl, when set, runs alone on the writer goroutine instead of fn.
+	excl func() error
 	done chan error
 }
 
@@ -172,6 +178,9 @@ func Open(dir string, opt Options) (*DB, error) {
 		return nil, err
 	}
 	path := filepath.Join(dir, "helpdesk.db")
+	if !opt.ReadOnly {
+		removeCompactLeftovers(path)
+	}
 	bopt := boltOptions()
 	bopt.Timeout, bopt.ReadOnly = opt.LockTimeout, opt.ReadOnly
 	bdb, err := bbolt.Open(path, 0o600, bopt)
@@ -182,7 +191,8 @@ func Open(dir string, opt Options) (*DB, error) {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
 	bdb.AllocSize = allocSize
-	db := &DB{bdb: bdb, dir: dir, now: opt.Now, coming: opt.Coming, gather: opt.GatherMax}
+	db := &DB{dir: dir, now: opt.Now, coming: opt.Coming, gather: opt.GatherMax}
+	db.cur.Store(bdb)
 	if db.gather == 0 {
 		db.gather = 2 * time.Millisecond
 	}
@@ -197,7 +207,7 @@ func Open(dir string, opt Options) (*DB, error) {
 		db.wg.Add(1)
 		go db.writer(opt.MaxBatch)
 	}
-	if err := db.bdb.View(func(tx *bbolt.Tx) error {
+	if err := db.bdb().View(func(tx *bbolt.Tx) error {
 		if b := tx.Bucket(bMeta); b != nil {
 			db.installID = string(b.Get([]byte("installation_id")))
 			// A read-only open migrates nothing; an older store's values
@@ -223,7 +233,7 @@ func (db *DB) schemaOf(meta *bbolt.Bucket) (int, error) {
 		v = int(binary.BigEndian.Uint64(raw))
 	}
 	if v > SchemaVersion {
-		return v, fmt.Errorf("the store %s has schema version %d, newer than this binary's %d: use a newer helpdesk (or restore a backup this version wrote)", db.bdb.Path(), v, SchemaVersion)
+		return v, fmt.Errorf("the store %s has schema version %d, newer than this binary's %d: use a newer helpdesk (or restore a backup this version wrote)", db.bdb().Path(), v, SchemaVersion)
 	}
 	return v, nil
 }
@@ -238,7 +248,7 @@ func cleanTmp(dir string) {
 // init creates buckets, runs migrations and creates the installation id and
 // the first reply-token secret on first start.
 func (db *DB) init() error {
-	return db.bdb.Update(func(tx *bbolt.Tx) error {
+	return db.bdb().Update(func(tx *bbolt.Tx) error {
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("creating bucket %s: %w", b, err)
@@ -292,7 +302,7 @@ func (db *DB) InstallationID() string { return db.installID }
 func (db *DB) Dir() string { return db.dir }
 
 // Path is the database file.
-func (db *DB) Path() string { return db.bdb.Path() }
+func (db *DB) Path() string { return db.bdb().Path() }
 
 // Update runs fn in a write transaction, grouped with other concurrent
 // requests into one commit (one fsync). It returns after the commit is on
@@ -311,16 +321,45 @@ func (db *DB) Update(fn func(store.Tx) error) error {
 
 // View runs fn in a read-only transaction (concurrent with writes).
 func (db *DB) View(fn func(store.Tx) error) error {
-	return db.bdb.View(func(btx *bbolt.Tx) error { return fn(&Tx{tx: btx, db: db}) })
+	return db.view(func(btx *bbolt.Tx) error { return fn(&Tx{tx: btx, db: db}) })
+}
+
+// bdb is the bbolt file open now.
+func (db *DB) bdb() *bbolt.DB { return db.cur.Load() }
+
+// view runs fn in a read transaction of the file open now. A reader that
+// took the file just before Compact swapped it finds it closed before fn
+// ran (bbolt checks that when the transaction begins) and tries again
+// on the new one.
+func (db *DB) view(fn func(*bbolt.Tx) error) error {
+	for {
+		b := db.bdb()
+		err := b.View(fn)
+		if errors.Is(err, berrors.ErrDatabaseNotOpen) && db.bdb() != b {
+			continue
+		}
+		return err
+	}
 }
 
 func (db *DB) writer(maxBatch int) {
 	defer db.wg.Done()
 	batch := make([]*writeReq, 0, maxBatch)
+	// held is an exclusive request (Compact) met while gathering a
+	// group: it runs right after that group commits.
+	var held *writeReq
 	for {
-		r, ok := <-db.reqs
-		if !ok {
-			return
+		r := held
+		held = nil
+		if r == nil {
+			var ok bool
+			if r, ok = <-db.reqs; !ok {
+				return
+			}
+		}
+		if r.excl != nil {
+			r.done <- r.excl()
+			continue
 		}
 		batch = append(batch[:0], r)
 	drain:
@@ -330,14 +369,18 @@ func (db *DB) writer(maxBatch int) {
 				if !ok {
 					break drain
 				}
+				if r.excl != nil {
+					held = r
+					break drain
+				}
 				batch = append(batch, r)
 			default:
 				break drain
 			}
 		}
-		if db.coming != nil && len(batch) < maxBatch && db.coming() > len(batch) {
+		if held == nil && db.coming != nil && len(batch) < maxBatch && db.coming() > len(batch) {
 			t0 := time.Now()
-			batch = db.gatherMore(batch, maxBatch)
+			batch, held = db.gatherMore(batch, maxBatch)
 			db.GatherNanos.Add(int64(time.Since(t0)))
 		}
 		db.commit(batch)
@@ -345,22 +388,40 @@ func (db *DB) writer(maxBatch int) {
 }
 
 // gatherMore waits, at most db.gather, for writes that are under way to
-// join the batch.
-func (db *DB) gatherMore(batch []*writeReq, maxBatch int) []*writeReq {
+// join the batch; an exclusive request ends the wait and is returned.
+func (db *DB) gatherMore(batch []*writeReq, maxBatch int) ([]*writeReq, *writeReq) {
 	t := time.NewTimer(db.gather)
 	defer t.Stop()
 	for len(batch) < maxBatch && db.coming() > len(batch) {
 		select {
 		case r, ok := <-db.reqs:
 			if !ok {
-				return batch
+				return batch, nil
+			}
+			if r.excl != nil {
+				return batch, r
 			}
 			batch = append(batch, r)
 		case <-t.C:
-			return batch
+			return batch, nil
 		}
 	}
-	return batch
+	return batch, nil
+}
+
+// exclusive runs fn on the writer goroutine between two commits: no write
+// runs meanwhile, and writes requested meanwhile wait (their callers get
+// their answer, a 250 say, only once they have committed after it).
+func (db *DB) exclusive(fn func() error) error {
+	db.closeMu.RLock()
+	if db.closed || db.reqs == nil {
+		db.closeMu.RUnlock()
+		return store.ErrClosed
+	}
+	r := &writeReq{excl: fn, done: make(chan error, 1)}
+	db.reqs <- r
+	db.closeMu.RUnlock()
+	return <-r.done
 }
 
 // commit runs a group in one transaction. When one function fails, the
@@ -372,7 +433,7 @@ func (db *DB) commit(batch []*writeReq) {
 		var fnErr error
 		t0 := time.Now()
 		var applied time.Duration
-		err := db.bdb.Update(func(btx *bbolt.Tx) error {
+		err := db.bdb().Update(func(btx *bbolt.Tx) error {
 			tx := &Tx{tx: btx, db: db}
 			defer func() { applied = time.Since(t0) }()
 			for i, r := range batch {
@@ -427,7 +488,8 @@ func (db *DB) Close() error {
 	}
 	db.closeMu.Unlock()
 	db.wg.Wait()
-	return db.bdb.Close()
+	db.oldWG.Wait()
+	return db.bdb().Close()
 }
 
 func u64(v uint64) []byte {
@@ -523,7 +585,7 @@ func getJSON(b *bbolt.Bucket, key []byte, v any) error {
 
 // Stats are the writer's counters and bbolt's page writes.
 func (db *DB) Stats() store.Stats {
-	bs := db.bdb.Stats()
+	bs := db.bdb().Stats()
 	return store.Stats{
 		Commits: db.Commits.Load(), Writes: db.Batched.Load(),
 		ApplyNanos: db.ApplyNanos.Load(), CommitNanos: db.CommitNanos.Load(), GatherNanos: db.GatherNanos.Load(),
@@ -541,7 +603,7 @@ var (
 // DebugBuckets describes the buckets' shapes (for benchmarks).
 func (db *DB) DebugBuckets() string {
 	var b strings.Builder
-	db.bdb.View(func(tx *bbolt.Tx) error {
+	db.view(func(tx *bbolt.Tx) error {
 		return tx.ForEach(func(name []byte, bk *bbolt.Bucket) error {
 			s := bk.Stats()
 			fmt.Fprintf(&b, "\n%-16s keys %6d depth %d branch %4d leaf %5d inline %d", name, s.KeyN, s.Depth, s.BranchPageN, s.LeafPageN, s.InlineBucketN)

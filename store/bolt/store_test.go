@@ -423,7 +423,7 @@ func TestSchemaVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	setVersion := func(v uint64) {
-		if err := db.bdb.Update(func(btx *bbolt.Tx) error {
+		if err := db.bdb().Update(func(btx *bbolt.Tx) error {
 			return btx.Bucket(bMeta).Put([]byte("schema_version"), u64(v))
 		}); err != nil {
 			t.Fatal(err)
@@ -434,7 +434,7 @@ func TestSchemaVersion(t *testing.T) {
 	if db, err = Open(dir, Options{}); err != nil {
 		t.Fatalf("version 1 store: %v", err)
 	}
-	db.bdb.View(func(btx *bbolt.Tx) error {
+	db.bdb().View(func(btx *bbolt.Tx) error {
 		if v := btx.Bucket(bMeta).Get([]byte("schema_version")); binary.BigEndian.Uint64(v) != SchemaVersion {
 			t.Errorf("schema version after open = %d", binary.BigEndian.Uint64(v))
 		}

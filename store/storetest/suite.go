@@ -112,6 +112,7 @@ var cases = []struct {
 	{"a failing update does not fail others", testFailureIsolated},
 	{"reopen keeps everything", testReopen},
 	{"closed", testClosed},
+	{"compact keeps everything, writes during it commit", testCompact},
 	{"spool and raw bytes", testBlobs},
 	{"every stored field round-trips (short)", func(t *testing.T, e *env) { roundTrip(t, e, false) }},
 	{"every stored field round-trips (long)", func(t *testing.T, e *env) { roundTrip(t, e, true) }},
