@@ -101,7 +101,7 @@ type DB struct {
 	cur   atomic.Pointer[bbolt.DB]
 	oldWG sync.WaitGroup
 	dir   string
-	now func() time.Time
+	now   func() time.Time
 
 	reqs    chan *writeReq
 	coming  func() int
