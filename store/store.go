@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"helpdesk/store/model"
@@ -86,6 +87,7 @@ type Tx interface {
 	Tickets
 	Messages
 	Users
+	Customers
 	OutboundQueue
 	WebhookQueue
 	Quarantine
@@ -189,6 +191,130 @@ type Users interface {
 	NewUser(addr, name string) (*model.User, error)
 	// PutUser stores a changed user.
 	PutUser(u *model.User) error
+}
+
+// ErrAddressTaken is returned when a customer is stored with an address
+// that belongs to another customer.
+var ErrAddressTaken = errors.New("the address belongs to another customer")
+
+// Customers are end users' profiles (SPEC 8, model.Customer), indexed by
+// each of their addresses and by organization, with the tickets they
+// requested or were CC'd on and their activity timeline.
+type Customers interface {
+	// Customer loads a profile by id (ErrNotFound wrapped).
+	Customer(id uint64) (*model.Customer, error)
+	// CustomerByAddr finds the profile an address (normalized) belongs
+	// to (ErrNotFound wrapped).
+	CustomerByAddr(addr string) (*model.Customer, error)
+	// NewCustomer gives c an id, sets Created and Updated to now when
+	// zero, indexes its addresses and organization and stores it; an
+	// address of another customer is refused with ErrAddressTaken.
+	NewCustomer(c *model.Customer) error
+	// PutCustomer stores a changed profile and keeps the indexes
+	// current (addresses added and removed, organization); Updated is
+	// the caller's. ErrAddressTaken as NewCustomer.
+	PutCustomer(c *model.Customer) error
+	// DeleteCustomer removes a profile with its index entries, ticket
+	// links and timeline (merge, erase).
+	DeleteCustomer(id uint64) error
+	// CustomerIDs lists profiles, newest first, of one organization
+	// (org "" = all; compared without case), at most limit (0: all).
+	CustomerIDs(org string, limit int) []uint64
+	// LinkCustomerTicket records that the customer has role
+	// (model.CustomerRequester, model.CustomerCC) on a ticket and
+	// reports whether the link is new (linking twice is one link, and
+	// writes nothing the second time).
+	LinkCustomerTicket(id, ticket uint64, role string) (bool, error)
+	// UnlinkCustomerTicket removes such a link (none: no error).
+	UnlinkCustomerTicket(id, ticket uint64, role string) error
+	// CustomerTickets lists the tickets the customer has role on, newest
+	// first.
+	CustomerTickets(id uint64, role string) []uint64
+	// AddCustomerActivity adds an entry to the customer's timeline.
+	AddCustomerActivity(id uint64, a *model.CustomerActivity) error
+	// CustomerActivity lists the timeline newest first (by At, then by
+	// order added), skipping skip entries, at most limit (0: all).
+	CustomerActivity(id uint64, skip, limit int) ([]*model.CustomerActivity, error)
+	// CustomerBackfill is the progress of building profiles for tickets
+	// stored before profiles existed (zero: not started).
+	CustomerBackfill() (model.CustomerBackfill, error)
+	// SetCustomerBackfill records that progress.
+	SetCustomerBackfill(p model.CustomerBackfill) error
+}
+
+// MergeCustomers moves customer drop into keep (SPEC 8: an admin merges
+// two records): drop's addresses (after keep's), tags, notes, ticket
+// links and timeline join keep, whose name, language and time zone win
+// where set; drop is deleted. It returns keep as stored. Any engine's Tx
+// does it through the role's operations.
+func MergeCustomers(tx Tx, keep, drop uint64, now time.Time) (*model.Customer, error) {
+	if keep == drop {
+		return nil, fmt.Errorf("merging customer %d into itself", keep)
+	}
+	k, err := tx.Customer(keep)
+	if err != nil {
+		return nil, fmt.Errorf("loading customer %d: %w", keep, err)
+	}
+	d, err := tx.Customer(drop)
+	if err != nil {
+		return nil, fmt.Errorf("loading customer %d: %w", drop, err)
+	}
+	acts, err := tx.CustomerActivity(drop, 0, 0)
+	if err != nil {
+		return nil, fmt.Errorf("reading customer %d's timeline: %w", drop, err)
+	}
+	links := map[string][]uint64{}
+	for _, role := range []string{model.CustomerRequester, model.CustomerCC} {
+		links[role] = tx.CustomerTickets(drop, role)
+	}
+	// Deleted first: its addresses are free for keep then.
+	if err := tx.DeleteCustomer(drop); err != nil {
+		return nil, fmt.Errorf("deleting customer %d: %w", drop, err)
+	}
+	for _, a := range d.Addresses {
+		if !k.HasAddress(a) {
+			k.Addresses = append(k.Addresses, a)
+		}
+	}
+	for _, t := range d.Tags {
+		if !slices.Contains(k.Tags, t) {
+			k.Tags = append(k.Tags, t)
+		}
+	}
+	k.Notes = append(k.Notes, d.Notes...)
+	slices.SortStableFunc(k.Notes, func(a, b model.CustomerNote) int { return a.At.Compare(b.At) })
+	if k.Name == "" {
+		k.Name = d.Name
+	}
+	if k.Language == "" {
+		k.Language = d.Language
+	}
+	if k.TimeZone == "" {
+		k.TimeZone = d.TimeZone
+	}
+	if k.Organization == "" {
+		k.Organization = d.Organization
+	}
+	if d.Created.Before(k.Created) {
+		k.Created = d.Created
+	}
+	k.Updated = now
+	if err := tx.PutCustomer(k); err != nil {
+		return nil, fmt.Errorf("storing customer %d: %w", keep, err)
+	}
+	for role, ids := range links {
+		for _, id := range ids {
+			if _, err := tx.LinkCustomerTicket(keep, id, role); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for i := len(acts) - 1; i >= 0; i-- {
+		if err := tx.AddCustomerActivity(keep, acts[i]); err != nil {
+			return nil, err
+		}
+	}
+	return k, nil
 }
 
 // OutboundQueue is the durable queue of outbound mail inside a

@@ -53,6 +53,7 @@ var (
 	bQuarantine = []byte("quarantine") // id -> Quarantine
 	bRate       = []byte("ratelimit")  // key -> timestamps
 	bWebhooks   = []byte("webhooks")   // id -> WebhookDelivery; dueMark+time+id -> nil (the queue)
+	// bCustomers: profiles and their indexes (customers.go).
 
 	iMsgID  = []byte("idx_msgid")  // Message-ID -> Ref; Message-ID \0 body hash -> message id (dedupe)
 	iStatus = []byte("idx_status") // status \0 ticket id -> nil
@@ -64,7 +65,7 @@ var (
 	iDue       = bOutbox
 	iDedupe    = iMsgID
 
-	allBuckets = [][]byte{bMeta, bTickets, bMessages, bUsers, bOutbox, bQuarantine, bRate, iMsgID, iStatus, bWebhooks}
+	allBuckets = [][]byte{bMeta, bTickets, bMessages, bUsers, bOutbox, bQuarantine, bRate, iMsgID, iStatus, bWebhooks, bCustomers}
 
 	// appendOnly buckets get keys mostly in increasing order: their pages
 	// are filled before splitting (bbolt's default of half full doubles

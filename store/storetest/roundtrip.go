@@ -213,8 +213,11 @@ func roundTrip(t *testing.T, e *env, long bool) {
 		q   model.Quarantine
 		ref model.Ref
 		wh  model.WebhookDelivery
+		cu  model.Customer
+		ca  model.CustomerActivity
+		bf  model.CustomerBackfill
 	)
-	for _, v := range []any{&tk, &c, &m, &u, &ob, &q, &ref, &wh} {
+	for _, v := range []any{&tk, &c, &m, &u, &ob, &q, &ref, &wh, &cu, &ca, &bf} {
 		filled(v)
 	}
 	const msgID = "round-trip@client.test"
@@ -272,6 +275,18 @@ func roundTrip(t *testing.T, e *env, long bool) {
 			return err
 		}
 		if err := tx.IndexMessageID(msgID, ref); err != nil {
+			return err
+		}
+		if err := tx.NewCustomer(&cu); err != nil {
+			return err
+		}
+		if err := tx.PutCustomer(&cu); err != nil {
+			return err
+		}
+		if err := tx.AddCustomerActivity(cu.ID, &ca); err != nil {
+			return err
+		}
+		if err := tx.SetCustomerBackfill(bf); err != nil {
 			return err
 		}
 		if err := tx.RotateKey(24 * time.Hour); err != nil {
@@ -351,6 +366,21 @@ func roundTrip(t *testing.T, e *env, long bool) {
 		if err != nil || len(keys) != 2 {
 			return fmt.Errorf("key ring: %d keys, %v", len(keys), err)
 		}
+		gcu, err := tx.Customer(cu.ID)
+		if err != nil {
+			return err
+		}
+		gcas, err := tx.CustomerActivity(cu.ID, 0, 0)
+		if err != nil || len(gcas) != 1 {
+			return fmt.Errorf("customer timeline: %d, %v", len(gcas), err)
+		}
+		gbf, err := tx.CustomerBackfill()
+		if err != nil {
+			return err
+		}
+		got["Customer"] = [2]any{&cu, gcu}
+		got["CustomerActivity"] = [2]any{&ca, gcas[0]}
+		got["CustomerBackfill"] = [2]any{&bf, &gbf}
 		got["Ticket"] = [2]any{&tk, gtk}
 		got["Comment"] = [2]any{&c, gc}
 		got["Comment (Comments)"] = [2]any{&c, cs[0]}
