@@ -33,7 +33,9 @@ type Config struct {
 	// Calendars are business hours for SLA targets and automations;
 	// mailboxes and groups name one with calendar = "name".
 	Calendars []Calendar `toml:"calendar"`
-	Testing   Testing    `toml:"testing"`
+	// Organizations group customers by their address domains (SPEC 8).
+	Organizations []Organization `toml:"organization"`
+	Testing       Testing        `toml:"testing"`
 
 	KnowledgeBase KnowledgeBase `toml:"knowledge_base"`
 	Templates     Templates     `toml:"templates"`

@@ -54,6 +54,7 @@ func (c *Config) Validate() []Problem {
 	c.validateTexts(v)
 	c.validateWebhooks(v)
 	c.validateCalendars(v)
+	c.validateOrganizations(v)
 	c.validateTesting(v)
 	return v.probs
 }
