@@ -39,6 +39,8 @@ type Config struct {
 
 	KnowledgeBase KnowledgeBase `toml:"knowledge_base"`
 	Templates     Templates     `toml:"templates"`
+	// Survey is the satisfaction survey after resolution (survey.go).
+	Survey Survey `toml:"survey"`
 
 	// Path is the file the config was read from ("" for defaults).
 	Path string `toml:"-"`
@@ -301,6 +303,10 @@ type Trigger struct {
 	Text    string   `toml:"text"`
 	// Webhook names a [[webhook]] to POST to when the trigger fires.
 	Webhook string `toml:"webhook"`
+	// RequesterTemplate names a template of [templates] dir
+	// (<lang>/<name>.txt) mailed to the ticket's requester, in the
+	// customer's language, when the trigger fires.
+	RequesterTemplate string `toml:"requester_template"`
 }
 
 // View is a named list of tickets (#list NAME, helpdesk tickets --view):
@@ -368,6 +374,7 @@ func Default() *Config {
 		},
 		Commands:  Commands{Confirm: "errors", LeakGuardWords: 8},
 		Templates: Templates{StaffLanguage: "en"},
+		Survey:    Survey{Delay: Duration(DefaultSurveyDelay)},
 		Testing:   Testing{Clock: ClockWall},
 		Auth: Auth{
 			Staff:          []string{"dmarc", "authres"},

@@ -139,6 +139,7 @@ func Parse(text string) (*Config, error) {
 	d := &decoder{lines: keyLines(text)}
 	c.lines = d.lines // Warnings name their line too
 	d.table("", raw, rvOf(c))
+	c.surveyPresent(raw)
 	probs := d.probs
 	bad := map[string]bool{}
 	for _, p := range probs {

@@ -56,6 +56,7 @@ func (c *Config) Validate() []Problem {
 	c.validateCalendars(v)
 	c.validateOrganizations(v)
 	c.validateTesting(v)
+	c.validateSurvey(v)
 	return v.probs
 }
 

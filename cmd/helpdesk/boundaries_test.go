@@ -45,6 +45,8 @@ var boundaries = []struct {
 		"the command planner is pure: it reads a snapshot and returns changes as values, it never reaches the store or the edges"},
 	{"gateway/rules", []string{"store/bolt", "gateway/engine", "gateway/control", "gateway/daemon", "gateway/outbound", "gateway/auth"},
 		"the rule vocabulary is pure: compiled from the config, matched against facts and the model's records, it never reaches a store or an edge"},
+	{"gateway/survey", []string{"store/bolt", "gateway", "config", "threading"},
+		"the survey's decisions (when one is due, what a reply rates) are pure functions of a ticket record and a text"},
 }
 
 // confined are outside modules only some trees of ours may import

@@ -135,6 +135,16 @@ func (c *cli) printExplanation(x *engine.Explanation) {
 	for _, t := range x.Triggers {
 		fmt.Fprintf(w, "triggers:  %q fires on ticket #%d\n", t.Name, t.Ticket)
 	}
+	if len(x.Webhooks) == 0 {
+		fmt.Fprintln(w, "webhooks:  none")
+	}
+	for _, h := range x.Webhooks {
+		if h.Missing {
+			fmt.Fprintf(w, "webhooks:  %q (trigger %q, ticket #%d): no [[webhook]] has this name; nothing would be sent\n", h.Name, h.Trigger, h.Ticket)
+			continue
+		}
+		fmt.Fprintf(w, "webhooks:  %q (%s, to %s) would be called by trigger %q for ticket #%d (not sent)\n", h.Name, h.Format, esc(h.Host), h.Trigger, h.Ticket)
+	}
 	for _, d := range x.Audience {
 		fmt.Fprintf(w, "audience:  %s comment %d of ticket #%d\n", d.Kind, d.Comment, d.Ticket)
 		for _, r := range d.Recipients {

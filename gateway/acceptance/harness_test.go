@@ -354,7 +354,13 @@ type Ticket struct {
 		ContentType string `json:"content_type"`
 		Size        int64  `json:"size"`
 	} `json:"attachments"`
-	Flags   []string  `json:"flags"`
+	Flags []string `json:"flags"`
+	// CSAT is the satisfaction rating (nil: none).
+	CSAT *struct {
+		Rating  int       `json:"rating"`
+		Comment string    `json:"comment"`
+		At      time.Time `json:"at"`
+	} `json:"csat"`
 	Created time.Time `json:"created"`
 	Updated time.Time `json:"updated"`
 }
@@ -369,6 +375,7 @@ type Comment struct {
 	Text       string    `json:"text"`
 	MessageID  string    `json:"message_id"`
 	Created    time.Time `json:"created"`
+	Reason     string    `json:"reason"`
 }
 
 // Show is `helpdesk show N --json`.

@@ -46,7 +46,19 @@ const (
 	// Transcript is the answer to a staff mail's commands: the
 	// transcript, a held-mail notice (Event.Wrote sent the mail).
 	Transcript
+	// Survey is the satisfaction survey after resolution (SPEC 7): like
+	// the acknowledgement, for an end-user requester alone; whether the
+	// ticket gets one at all (spam, merged, machine mail) is decided
+	// before (gateway/survey).
+	Survey
+	// RuleMail is a trigger's mail to the requester from a template:
+	// the requester alone, as for the acknowledgement.
+	RuleMail
 )
+
+// ToRequester reports whether the kind is automatic mail for the
+// requester alone (acknowledgement, survey, a rule's mail).
+func (k Kind) ToRequester() bool { return k == Ack || k == Survey || k == RuleMail }
 
 func (k Kind) String() string {
 	switch k {
@@ -72,6 +84,10 @@ func (k Kind) String() string {
 		return "ack"
 	case Transcript:
 		return "transcript"
+	case Survey:
+		return "survey"
+	case RuleMail:
+		return "rule-mail"
 	}
 	return "unknown"
 }
@@ -250,7 +266,7 @@ const (
 	NotInvolved    Reason = "not a recipient of this kind of event"
 	NotByStaff     Reason = "no staff member made this change: nobody is told of it this way"
 	StaffAnswer    Reason = "a transcript names staff and commands: only staff get one"
-	NotAcked       Reason = "only an end-user requester is acknowledged"
+	NotAcked       Reason = "only an end-user requester gets automatic mail (acknowledgement, survey, a rule's mail)"
 )
 
 // Left is a participant who gets nothing, and why.

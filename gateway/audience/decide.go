@@ -57,7 +57,7 @@ func Decide(ev Event, t Ticket, dir Directory) Decision {
 		p.bounced()
 	case ev.Kind == Trigger:
 		p.trigger()
-	case ev.Kind == Ack:
+	case ev.Kind.ToRequester():
 		p.ack()
 	case ev.Kind == Transcript:
 		p.transcript()

@@ -86,16 +86,18 @@
 //     the trigger left the ticket), "group" (every member of the
 //     ticket's group, light agents too) and staff addresses; current
 //     staff only, each once; an end user named there gets nothing.
-//   - The acknowledgement of a new ticket (Ack) goes to the requester
-//     alone, and only when he is an end user who neither bounces nor is
-//     blocked; whether a mail is answered at all (auto mail, DMARC, the
-//     rate limits, our own addresses) the engine decides before
-//     (acknowledge in gateway/engine/notify.go).
+//   - The acknowledgement of a new ticket (Ack), the satisfaction survey
+//     (Survey) and a trigger's mail to the requester (RuleMail) go to
+//     the requester alone, and only when he is an end user who neither
+//     bounces nor is blocked; whether a mail is answered at all (auto
+//     mail, DMARC, the rate limits, our own addresses, spam and merged
+//     tickets) the engine decides before (acknowledge in
+//     gateway/engine/notify.go, gateway/survey).
 //   - The answer to a staff mail's commands (Transcript: the transcript,
 //     the held-mail notice) goes to its sender while he is current
 //     staff, never to the requester or an end user.
-//   - None of these notices but the acknowledgement ever reaches an end
-//     user or a collaborator (TestSpec6).
+//   - None of these notices but the requester's automatic mail ever
+//     reaches an end user or a collaborator (TestSpec6).
 //   - Parent and child: "#parent N" links the ticket as a child of N (a
 //     cycle is refused); "#child subject" opens a child ticket with the
 //     same requester, group and type, the mail's text as its first private

@@ -165,6 +165,12 @@ var matrix = []struct {
 	{" C - - - - - - - - - -", "acknowledgement", "", "assigned", Event{Kind: Ack}},
 	{" - - - - - - - - - - -", "acknowledgement", "", "staff-requester", Event{Kind: Ack}},
 	{" - - - - - - - - - - -", "acknowledgement", "", "req-bounces", Event{Kind: Ack}},
+	{" C - - - - - - - - - -", "satisfaction survey", "", "assigned", Event{Kind: Survey}},
+	{" - - - - - - - - - - -", "satisfaction survey", "", "staff-requester", Event{Kind: Survey}},
+	{" - - - - - - - - - - -", "satisfaction survey", "", "req-bounces", Event{Kind: Survey}},
+	{" C - - - - - - - - - -", "a rule's mail to the requester", "", "unassigned", Event{Kind: RuleMail}},
+	{" - - - - - - - - - - -", "a rule's mail to the requester", "", "staff-requester", Event{Kind: RuleMail}},
+	{" - - - - - - - - - - -", "a rule's mail to the requester", "", "req-bounces", Event{Kind: RuleMail}},
 	{" - - - S - - - - - - -", "command transcript", "", "assigned", Event{Kind: Transcript, Wrote: grp}},
 	{" - - - - - - S - - - -", "held-mail notice", "", "assigned", Event{Kind: Transcript, Wrote: light}},
 	{" - - - - - - - - - - -", "command transcript to an end user", "", "assigned", Event{Kind: Transcript, Wrote: req}},
@@ -232,10 +238,10 @@ func TestSpec6(t *testing.T) {
 				if isStaff {
 					t.Errorf("%s: staff %s gets the customer view", name, r.Addr)
 				}
-				if m.ev.Kind != Public && m.ev.Kind != Ack {
+				if m.ev.Kind != Public && !m.ev.Kind.ToRequester() {
 					t.Errorf("%s: end user %s gets a %s", name, r.Addr, m.ev.Kind)
 				}
-				if m.ev.Kind == Ack && r.Addr != tk.Requester {
+				if m.ev.Kind.ToRequester() && r.Addr != tk.Requester {
 					t.Errorf("%s: %s is acknowledged but is not the requester", name, r.Addr)
 				}
 				if r.Token != (Token{}) {
@@ -271,7 +277,7 @@ func TestSpec6(t *testing.T) {
 		// digest, a delivery failure, a trigger) are for staff only: an
 		// end user or a collaborator never gets one.
 		comment := m.ev.Kind == Public || m.ev.Kind == Note || m.ev.Kind == Side
-		if !comment && m.ev.Kind != Ack {
+		if !comment && !m.ev.Kind.ToRequester() {
 			for _, r := range d.Recipients {
 				if _, ok := staff.Staff(r.Addr); !ok || r.View != ViewStaff {
 					t.Errorf("%s: %s gets a %s (view %v)", name, r.Addr, m.ev.Kind, r.View)

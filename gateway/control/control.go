@@ -100,8 +100,10 @@ type TicketView struct {
 	// articles the acknowledgement suggested (issue 15 items 4, 5).
 	Language      string             `json:"language,omitempty"`
 	KBSuggestions []model.Suggestion `json:"kb_suggestions"`
-	Created       time.Time          `json:"created"`
-	Updated       time.Time          `json:"updated"`
+	// CSAT is the requester's satisfaction rating (null: none yet).
+	CSAT    *model.CSAT `json:"csat"`
+	Created time.Time   `json:"created"`
+	Updated time.Time   `json:"updated"`
 }
 
 // ThreadView is one thread of a ticket.
@@ -304,7 +306,7 @@ func BuildView(tk *model.Ticket, cs []*model.Comment) *TicketView {
 		Mailbox: tk.Mailbox, Requester: tk.Requester, Assignee: tk.Assignee, Group: tk.Group,
 		CCs: nonNil(tk.CCs), Followers: nonNil(tk.Followers), Tags: nonNil(tk.Tags), Links: tk.Links,
 		MergedInto: tk.MergedInto, Flags: nonNil(tk.Flags), Created: tk.Created, Updated: tk.Updated,
-		Language: tk.Language, KBSuggestions: tk.Suggestions,
+		Language: tk.Language, KBSuggestions: tk.Suggestions, CSAT: tk.CSAT,
 		Threads: []ThreadView{}, Comments: []CommentView{}, Attachments: []AttachmentView{},
 	}
 	if v.Links == nil {

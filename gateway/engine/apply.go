@@ -181,6 +181,11 @@ func (a *applier) route() error {
 	case threading.ClassAutoReply:
 		return a.autoReply()
 	}
+	// A reply to a satisfaction survey rates the ticket, whatever its
+	// status: it is never threaded as a comment (SPEC 7).
+	if tk, ok := a.surveyTicket(); ok {
+		return a.surveyReply(tk)
+	}
 	d := threading.Decide(a.decideInput(), view{a.tx})
 	a.trace.decided(d)
 	a.res.Detail = d.Reason

@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 
+	"helpdesk/config"
 	"helpdesk/gateway/audience"
 	"helpdesk/gateway/plan"
+	"helpdesk/gateway/survey"
 	"helpdesk/store"
 	"helpdesk/store/model"
 	"helpdesk/threading"
@@ -41,6 +44,22 @@ type Explanation struct {
 	Audience []ExplainAudience `json:"audience"`
 	// Mail is every mail that would be queued.
 	Mail []ExplainMail `json:"mail"`
+	// Webhooks are the webhook deliveries the firing triggers would
+	// queue (none is sent).
+	Webhooks []ExplainWebhook `json:"webhooks"`
+}
+
+// ExplainWebhook is one webhook delivery a trigger would queue.
+type ExplainWebhook struct {
+	Ticket  uint64 `json:"ticket"`
+	Trigger string `json:"trigger"`
+	Name    string `json:"name"`
+	Format  string `json:"format"`
+	// Host is the receiver's host (the URL's path is often its secret,
+	// as in Slack's, so it is not shown).
+	Host string `json:"host"`
+	// Missing: the trigger names a webhook the configuration lacks.
+	Missing bool `json:"missing,omitempty"`
 }
 
 // ExplainAuth is the authentication verdict as the daemon judges it.
@@ -191,6 +210,33 @@ func (t *explainTrace) audience(tk *model.Ticket, c *model.Comment, ev audience.
 	t.x.Audience = append(t.x.Audience, ea)
 }
 
+func (t *explainTrace) webhook(tk *model.Ticket, trigger, name string, wh *config.Webhook) {
+	if t == nil {
+		return
+	}
+	w := ExplainWebhook{Ticket: tk.ID, Trigger: trigger, Name: name, Missing: wh == nil}
+	if wh != nil {
+		w.Name, w.Format = wh.Name, wh.Format
+		if u, err := url.Parse(wh.URL); err == nil {
+			w.Host = u.Host
+		}
+	}
+	t.x.Webhooks = append(t.x.Webhooks, w)
+}
+
+// surveyReply records that the mail answers a satisfaction survey: it
+// rates the ticket instead of being threaded.
+func (t *explainTrace) surveyReply(tk *model.Ticket, r survey.Rating) {
+	if t == nil {
+		return
+	}
+	why := "reply to the satisfaction survey without a rating: kept as a private survey comment, the ticket's agents told"
+	if r.Score > 0 {
+		why = fmt.Sprintf("reply to the satisfaction survey: rating %d (%q); the status stays %s", r.Score, r.Word, tk.Status)
+	}
+	t.x.Threading = &ExplainThread{Outcome: "survey-reply", Ticket: tk.ID, Role: "requester", Key: "token", Reason: why}
+}
+
 func (t *explainTrace) queued(ob *model.Outbound, private bool) {
 	if t == nil {
 		return
@@ -258,7 +304,7 @@ func (e *Engine) Explain(ctx context.Context, raw []byte, opt InjectOptions) (*E
 		// The write may run more than once (group commit): start afresh.
 		x = &Explanation{MailFrom: env.MailFrom, Rcpts: env.Rcpts, From: in.mail.From.Addr, Subject: in.mail.Subject,
 			Class: string(in.mail.Class), Commands: []ExplainPlan{}, Triggers: []ExplainTrigger{},
-			Audience: []ExplainAudience{}, Mail: []ExplainMail{}}
+			Audience: []ExplainAudience{}, Mail: []ExplainMail{}, Webhooks: []ExplainWebhook{}}
 		v := in.verdict
 		x.Auth = ExplainAuth{Checked: v.Checked, DMARC: v.DMARC, DKIMAligned: v.DKIMAligned, AuthResPass: v.AuthResPass,
 			Failed: append([]string{}, v.Failed...)}

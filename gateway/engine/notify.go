@@ -160,7 +160,7 @@ func (a *applier) participants(tk *model.Ticket, ev audience.Event) audience.Tic
 		}
 	}
 	switch {
-	case ev.Kind == audience.Ack:
+	case ev.Kind.ToRequester():
 		unreachable(tk.Requester)
 	case ev.Kind == audience.Public && !ev.NoEndUsers:
 		unreachable(tk.Requester)
@@ -243,6 +243,8 @@ type out struct {
 	// no Auto-Submitted header (RFC 3834 reserves it for automatic mail).
 	human bool
 	mb    *config.Mailbox
+	// flags are added to the reply token's (token.FlagSurvey).
+	flags uint8
 }
 
 // enqueue signs the recipient's token, indexes our Message-ID and queues
@@ -263,7 +265,7 @@ func (a *applier) enqueue(o out) error {
 	if err != nil {
 		return err
 	}
-	flags := uint8(0)
+	flags := o.flags
 	if o.private {
 		flags |= token.FlagPrivate
 	}

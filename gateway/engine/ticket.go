@@ -74,6 +74,10 @@ func (a *applier) newTicket(d threading.Decision) error {
 		Tags:          []string{},
 		Links:         []model.Link{},
 		Language:      a.customerLanguage(mb),
+		// Machine, bulk or spam-flagged mail, the null sender and a From
+		// whose DMARC failed get no automatic mail, now or later (SPEC
+		// 3.1): no acknowledgement, survey or rule's mail.
+		NoAutoMail: m.SuppressAutoAnswer() || m.EnvelopeFrom == "" || a.in.verdict.DMARC == "fail",
 	}
 	if m.Class == threading.ClassAutoReply {
 		tk.Tags = append(tk.Tags, "auto")

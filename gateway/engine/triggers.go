@@ -13,6 +13,7 @@ import (
 	"helpdesk/gateway/plan"
 	"helpdesk/gateway/rules"
 	"helpdesk/store/model"
+	"helpdesk/threading"
 )
 
 // Triggers (SPEC 7, issue 15): after a mail (or a timer: Sweep's
@@ -151,6 +152,13 @@ func (a *applier) facts(tk *model.Ticket) (*rules.Facts, error) {
 			return nil, fmt.Errorf("reading comment %d of ticket %d: %w", seq, tk.ID, err)
 		}
 		switch {
+		case c.Reason == surveySent:
+			// The survey going out is no update by anyone.
+		case c.Kind == model.KindComment && strings.HasPrefix(c.Reason, "survey "):
+			rated, bad := surveyEvents(c)
+			ev[rules.Rating] = ev[rules.Rating] || rated
+			ev[rules.BadRating] = ev[rules.BadRating] || bad
+			f.Body = c.Text
 		case c.Kind == model.KindEvent && strings.HasPrefix(c.Author, "rule:"):
 		case c.Kind == model.KindEvent && a.in == nil:
 			ev[rules.Automation] = true // a timer's change (auto-close)
@@ -276,7 +284,65 @@ func (a *applier) fire(tk *model.Ticket, tr *rules.Trigger, events []string) err
 	if err := a.ruleWebhook(tk, tr, events); err != nil {
 		return err
 	}
-	return a.ruleMail(tk, tr)
+	if err := a.ruleMail(tk, tr); err != nil {
+		return err
+	}
+	return a.ruleRequesterMail(tk, tr)
+}
+
+// ruleRequesterMail mails the ticket's requester the trigger's
+// requester_template, in the customer's language, from the ticket's
+// public fields. It is automatic mail (SPEC 3.1): never for a ticket
+// whose mail asked for none, never in answer to such mail, never to
+// staff, a bouncing or blocked address or our own, and at most
+// tickets.ack_per_sender_per_hour an hour per requester, so that a
+// responder that does not say it is one cannot keep a rule talking.
+func (a *applier) ruleRequesterMail(tk *model.Ticket, tr *rules.Trigger) error {
+	if tr.RequesterTemplate == "" {
+		return nil
+	}
+	ev := audience.Event{Kind: audience.RuleMail}
+	d := audience.Decide(ev, a.participants(tk, ev), staffDir{a.cfg})
+	why := ""
+	switch {
+	case tk.NoAutoMail:
+		why = "the mail that opened the ticket asked for no automatic answer"
+	case a.in != nil && (a.mail().SuppressAutoAnswer() || a.mail().EnvelopeFrom == ""):
+		why = "the mail that caused the update asked for no automatic answer"
+	case a.cfg.IsOwnAddress(tk.Requester):
+		why = "the requester is one of our own addresses"
+	case len(d.Recipients) == 0:
+		why = "the requester " + tk.Requester + " " + string(d.Why(tk.Requester))
+	}
+	if why == "" {
+		ok, err := a.tx.RateAllow("rule-mail:"+tk.Requester, hour, a.cfg.Tickets.AckPerSenderPerHour)
+		if err != nil {
+			return fmt.Errorf("counting the rule's mail to the requester: %w", err)
+		}
+		if !ok {
+			why = fmt.Sprintf("the requester already got %d automatic mails from rules this hour", a.cfg.Tickets.AckPerSenderPerHour)
+		}
+	}
+	if why != "" {
+		return a.event(tk, fmt.Sprintf("trigger %q: no mail to the requester (%s)", tr.Name, why))
+	}
+	rcpt := d.Recipients[0].Addr
+	name := ""
+	if u, err := a.user(rcpt); err == nil {
+		name = u.Name
+	}
+	mb := a.mailboxOf(tk)
+	text, err := a.e.texts().Templates.Render(mb.Address, a.ticketLanguage(tk), tr.RequesterTemplate, a.publicData(tk, mb, name))
+	if err != nil {
+		return fmt.Errorf("rendering requester_template %q of trigger %q: %w", tr.RequesterTemplate, tr.Name, err)
+	}
+	if err := a.event(tk, fmt.Sprintf("trigger %q mailed the requester %s (template %s)", tr.Name, rcpt, tr.RequesterTemplate)); err != nil {
+		return err
+	}
+	return a.enqueue(out{
+		tk: tk, kind: "rule", rcpt: rcpt, rcptName: name, seq: tk.LastSeq, mb: mb, fromName: mb.Name,
+		subject: threading.Tag(a.cfg.Threading.TagPrefix, tk.ID) + " " + tk.Subject, text: text,
+	})
 }
 
 // applyRule makes one change a rule planned. Only field changes reach

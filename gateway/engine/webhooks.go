@@ -19,6 +19,7 @@ func (a *applier) ruleWebhook(tk *model.Ticket, tr *rules.Trigger, events []stri
 		return nil
 	}
 	wh := a.cfg.WebhookNamed(tr.Webhook)
+	a.trace.webhook(tk, tr.Name, tr.Webhook, wh)
 	if wh == nil {
 		// check-config refuses this; a reload that removed the webhook
 		// leaves the trigger's firing recorded and says so.

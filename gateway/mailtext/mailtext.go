@@ -41,10 +41,12 @@ const (
 	FollowUpAck = "followup_ack" // the acknowledgement of a follow-up to a closed ticket
 	Merge       = "merge"        // the survivor's note: the same requester's ticket merged in
 	MergeJoined = "merge_joined" // the survivor's note: another requester's ticket merged in
+	Survey      = "survey"       // the satisfaction survey after resolution ([survey])
 )
 
-// Names lists every template name.
-var Names = []string{Ack, FollowUpAck, Merge, MergeJoined}
+// Names lists every built-in template name. A [[trigger]]'s
+// requester_template names a template of [templates] dir besides these.
+var Names = []string{Ack, FollowUpAck, Merge, MergeJoined, Survey}
 
 // Builtin lists the languages shipped with the binary.
 var Builtin = []string{"en", "ko"}
@@ -156,6 +158,9 @@ type Set struct {
 	// "mailbox/lang/name" (the folder's, mailbox address lowercased);
 	// built-ins are also under "builtin/lang/name".
 	t map[string]*template.Template
+	// broken are the template names with a file in [templates] dir that
+	// did not load: reported once, for the file.
+	broken map[string]bool
 }
 
 // Texts is everything loaded for customer mail: the templates and the
@@ -188,6 +193,9 @@ func init() {
 				pos += ":" + strconv.Itoa(p.Line)
 			}
 			out[i] = config.Problem{Key: p.Key, Msg: pos + ": " + p.Msg, Fix: p.Fix}
+			if strings.HasPrefix(p.Key, "trigger[") {
+				out[i].Msg = p.Msg
+			}
 		}
 		return out
 	})
@@ -211,10 +219,10 @@ func Load(cfg *config.Config) (*Texts, error) {
 	return &Texts{Templates: set, KB: idx, MinScore: ms}, nil
 }
 
-var nameRE = regexp.MustCompile(`^[a-z_]+$`)
+var nameRE = regexp.MustCompile(`^[a-z0-9_]+$`)
 
 func loadTemplates(cfg *config.Config) (*Set, []Problem) {
-	s := &Set{t: map[string]*template.Template{}}
+	s := &Set{t: map[string]*template.Template{}, broken: map[string]bool{}}
 	var probs []Problem
 	for _, lang := range Builtin {
 		for _, name := range Names {
@@ -241,6 +249,7 @@ func loadTemplates(cfg *config.Config) (*Set, []Problem) {
 	for _, m := range cfg.Mailboxes {
 		mailboxes[strings.ToLower(m.Address)] = true
 	}
+	known := append(slices.Clone(Names), RuleTemplates(cfg)...)
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -253,9 +262,9 @@ func loadTemplates(cfg *config.Config) (*Set, []Problem) {
 		name := strings.TrimSuffix(parts[len(parts)-1], ".txt")
 		var key string
 		switch {
-		case !slices.Contains(Names, name) || !nameRE.MatchString(name):
+		case !slices.Contains(known, name) || !nameRE.MatchString(name):
 			probs = append(probs, Problem{File: path, Msg: fmt.Sprintf("%q is not a template name", name+".txt"),
-				Fix: "name it one of " + strings.Join(withTxt(Names), ", ") + " (or move it out of templates.dir)"})
+				Fix: "name it one of " + strings.Join(withTxt(known), ", ") + " (a [[trigger]]'s requester_template names its own; or move it out of templates.dir)"})
 			return nil
 		case len(parts) == 2 && validLang(parts[0]):
 			key = parts[0] + "/" + name
@@ -273,11 +282,13 @@ func loadTemplates(cfg *config.Config) (*Set, []Problem) {
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {
+			s.broken[name] = true
 			probs = append(probs, Problem{File: path, Msg: err.Error(), Fix: "make the file readable by the daemon"})
 			return nil
 		}
 		t, p := parse(path, string(b))
 		if p != nil {
+			s.broken[name] = true
 			probs = append(probs, *p)
 			return nil
 		}
@@ -291,6 +302,9 @@ func loadTemplates(cfg *config.Config) (*Set, []Problem) {
 	// built in nor in the folder would fall back to English silently.
 	for i, m := range cfg.Mailboxes {
 		for _, name := range Names {
+			if name == Survey && !cfg.Survey.Enabled {
+				continue
+			}
 			if s.lookup(m.Address, m.Language, name) == nil {
 				probs = append(probs, Problem{File: fmt.Sprintf("%s/%s/%s.txt", dirOr(dir), m.Language, name),
 					Msg: fmt.Sprintf("mailbox[%d].language is %q, which has no %s template", i, m.Language, name+".txt"),
@@ -302,7 +316,59 @@ func loadTemplates(cfg *config.Config) (*Set, []Problem) {
 	for i := range probs {
 		probs[i].Key = "templates.dir"
 	}
-	return s, probs
+	return s, append(probs, s.ruleProblems(cfg)...)
+}
+
+// RuleTemplates are the template names the triggers' requester_template
+// keys give.
+func RuleTemplates(cfg *config.Config) []string {
+	var out []string
+	for _, t := range cfg.Triggers {
+		if n := strings.TrimSpace(t.RequesterTemplate); n != "" && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// ruleProblems checks each trigger's requester_template: a name of its
+// own, with a file in templates.dir for English (every customer's
+// fallback) or for every mailbox's language.
+func (s *Set) ruleProblems(cfg *config.Config) []Problem {
+	var probs []Problem
+	for i, t := range cfg.Triggers {
+		n := strings.TrimSpace(t.RequesterTemplate)
+		if n == "" {
+			continue
+		}
+		key := fmt.Sprintf("trigger[%d].requester_template", i)
+		switch {
+		case !nameRE.MatchString(n):
+			probs = append(probs, Problem{Key: key, File: n, Msg: fmt.Sprintf("%q is not a template name", n),
+				Fix: `use lowercase letters and "_", e.g. requester_template = "outage_notice" for <lang>/outage_notice.txt in templates.dir`})
+			continue
+		case slices.Contains(Names, n):
+			probs = append(probs, Problem{Key: key, File: n, Msg: fmt.Sprintf("%q is a built-in template's name", n),
+				Fix: "give the rule's mail a template of its own, e.g. " + n + "_rule"})
+			continue
+		case cfg.Templates.Dir == "":
+			probs = append(probs, Problem{Key: key, File: n + ".txt", Msg: "templates.dir is not set, so there is no " + n + ".txt",
+				Fix: "set [templates] dir and put en/" + n + ".txt (and ko/" + n + ".txt, ...) there"})
+			continue
+		}
+		if s.t["en/"+n] != nil || s.broken[n] {
+			continue
+		}
+		for _, m := range cfg.Mailboxes {
+			if s.lookup(m.Address, m.Language, n) == nil {
+				probs = append(probs, Problem{Key: key, File: filepath.Join(cfg.Templates.Dir, m.Language, n+".txt"),
+					Msg: fmt.Sprintf("no %s.txt for English (the fallback) or for %s's language %q", n, m.Address, m.Language),
+					Fix: fmt.Sprintf("add %s/en/%s.txt (and one per language your customers write in)", cfg.Templates.Dir, n)})
+				break
+			}
+		}
+	}
+	return probs
 }
 
 func dirOr(d string) string {

@@ -59,3 +59,53 @@ func TestDetect(t *testing.T) {
 		t.Error("Language order: profile, text, mailbox")
 	}
 }
+
+func TestRuleTemplates(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "en"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "ko"), 0o755)
+	os.WriteFile(filepath.Join(dir, "en", "outage.txt"), []byte("{{.Ticket.Tag}}: we know of the outage.\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "ko", "outage.txt"), []byte("{{.Ticket.Tag}}: 장애를 알고 있습니다.\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "ko", "only_ko.txt"), []byte("{{.Ticket.Tag}}\n"), 0o644)
+	cfg := config.Default()
+	cfg.Templates.Dir = dir
+	cfg.Mailboxes = []config.Mailbox{{Address: "support@example.com", Language: "en"}}
+	cfg.Triggers = []config.Trigger{{Name: "a", RequesterTemplate: "outage"}, {Name: "b", RequesterTemplate: "only_ko"}, {Name: "c", RequesterTemplate: "survey"}}
+	_, err := Load(cfg)
+	ps, _ := err.(Problems)
+	if len(ps) != 2 || ps[0].Key != "trigger[1].requester_template" || ps[1].Key != "trigger[2].requester_template" {
+		t.Fatalf("problems: %v", err)
+	}
+	cfg.Triggers = cfg.Triggers[:1]
+	os.Remove(filepath.Join(dir, "ko", "only_ko.txt")) // named by no trigger now: not a template
+	tx, err := Load(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for lang, want := range map[string]string{"en": "#7: we know of the outage.\n", "ko": "#7: 장애를 알고 있습니다.\n", "ja": "#7: we know of the outage.\n"} {
+		got, err := tx.Templates.Render("support@example.com", lang, "outage", Data{Ticket: Ticket{Tag: "#7"}})
+		if err != nil || got != want {
+			t.Errorf("%s: %q, %v; want %q", lang, got, err, want)
+		}
+	}
+}
+
+// A mailbox language without a survey template is a problem only while
+// the survey is on.
+func TestSurveyTemplateNeededOnlyWhenEnabled(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "ja"), 0o755)
+	for _, n := range []string{Ack, FollowUpAck, Merge, MergeJoined} {
+		os.WriteFile(filepath.Join(dir, "ja", n+".txt"), []byte("{{.Ticket.Tag}}\n"), 0o644)
+	}
+	cfg := config.Default()
+	cfg.Templates.Dir = dir
+	cfg.Mailboxes = []config.Mailbox{{Address: "support@example.com", Language: "ja"}}
+	if _, err := Load(cfg); err != nil {
+		t.Fatalf("survey off: %v", err)
+	}
+	cfg.Survey.Enabled = true
+	if _, err := Load(cfg); err == nil || !strings.Contains(err.Error(), "survey.txt") {
+		t.Fatalf("survey on: %v", err)
+	}
+}

@@ -26,6 +26,8 @@ type Trigger struct {
 	Notify  []string      // staff addresses (comparison form), "assignee", "group"
 	Text    string
 	Webhook string // a [[webhook]] name, "" for none
+	// RequesterTemplate names the template mailed to the requester ("" none).
+	RequesterTemplate string
 }
 
 // View is one compiled [[view]].
@@ -110,8 +112,9 @@ func Load(cfg *config.Config) (*Set, []config.Problem) {
 			}
 		}
 		tr.Webhook = strings.TrimSpace(t.Webhook)
-		if len(t.Actions) == 0 && len(t.Notify) == 0 && tr.Webhook == "" {
-			add(k, "has neither actions nor notify nor webhook, so it does nothing", `add actions = ["#group dns"], notify = ["assignee"] and/or webhook = "NAME"`)
+		tr.RequesterTemplate = strings.TrimSpace(t.RequesterTemplate)
+		if len(t.Actions) == 0 && len(t.Notify) == 0 && tr.Webhook == "" && tr.RequesterTemplate == "" {
+			add(k, "has neither actions nor notify nor webhook nor requester_template, so it does nothing", `add actions = ["#group dns"], notify = ["assignee"], webhook = "NAME" and/or requester_template = "NAME"`)
 		}
 		if strings.TrimSpace(t.Text) != "" && len(t.Notify) == 0 {
 			add(k+".text", "is mailed to nobody", `add notify = ["assignee"] (or "group", or an agent), or remove text`)

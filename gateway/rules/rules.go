@@ -25,10 +25,12 @@ const (
 	SLAWarning      = "sla-warning"
 	SLABreach       = "sla-breach"
 	Rating          = "rating"
+	// BadRating comes with Rating when the rating is 2 or less.
+	BadRating = "bad-rating"
 )
 
 // Events lists every event name, in the order the docs give them.
-var Events = []string{Created, CustomerComment, Response, Note, SideMessage, Command, Automation, Merge, SLAWarning, SLABreach, Rating}
+var Events = []string{Created, CustomerComment, Response, Note, SideMessage, Command, Automation, Merge, SLAWarning, SLABreach, Rating, BadRating}
 
 // Facts are what conditions are matched against: the ticket as it is now
 // and what the update did.

@@ -201,3 +201,23 @@ func TestLoadChecksActions(t *testing.T) {
 		t.Errorf("#group dns refused:\n%s", s)
 	}
 }
+
+// A survey rating is an update with the event "rating", and a rating of
+// 2 or less adds "bad-rating" (issue 15 item 3).
+func TestRatingEvents(t *testing.T) {
+	cfg := testConfig(t)
+	bad, probs := Compile([]string{"event is bad-rating"}, nil, cfg)
+	rated, probs2 := Compile([]string{"event is rating"}, nil, cfg)
+	if len(probs)+len(probs2) > 0 {
+		t.Fatal(probs, probs2)
+	}
+	f := facts()
+	f.Events = []string{Rating}
+	if !rated.Match(f) || bad.Match(f) {
+		t.Error("a good rating: want rating only")
+	}
+	f.Events = []string{Rating, BadRating}
+	if !rated.Match(f) || !bad.Match(f) {
+		t.Error("a bad rating: want both")
+	}
+}

@@ -111,6 +111,23 @@ type Ticket struct {
 	// Suggestions are the knowledge-base articles the acknowledgement
 	// suggested (SPEC 7), best first.
 	Suggestions []Suggestion `json:"kb_suggestions,omitempty"`
+	// NoAutoMail: the mail that opened the ticket asked for no automatic
+	// answer (machine or bulk mail, an upstream spam flag, SPEC 3.1), so
+	// its requester gets none later either (the survey, a rule's mail).
+	NoAutoMail bool `json:"no_auto_mail,omitempty"`
+	// SurveyFor is the resolution (ResolvedAt) the satisfaction survey
+	// was sent for: one survey per resolution (SPEC 7).
+	SurveyFor *time.Time `json:"survey_for,omitempty"`
+	// CSAT is the requester's satisfaction rating; a later one replaces
+	// it (reports read it).
+	CSAT *CSAT `json:"csat,omitempty"`
+}
+
+// CSAT is a satisfaction rating given by replying to the survey.
+type CSAT struct {
+	Rating  int       `json:"rating"` // 1-5
+	Comment string    `json:"comment"`
+	At      time.Time `json:"at"`
 }
 
 // Suggestion is a knowledge-base article suggested to the requester.

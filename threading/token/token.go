@@ -40,6 +40,9 @@ const (
 	// (hours since its key was created). Verify strips it and fills
 	// Token.Issued instead.
 	FlagTimed
+	// FlagSurvey marks the token of a satisfaction survey (SPEC 7): a
+	// reply to it is a rating, never a comment that reopens the ticket.
+	FlagSurvey
 )
 
 // IssuedUnit is the resolution of the issue time a token carries. The
@@ -62,6 +65,9 @@ type Token struct {
 
 // Private reports whether the token was issued with a private notification.
 func (t Token) Private() bool { return t.Flags&FlagPrivate != 0 }
+
+// Survey reports whether the token was issued with a satisfaction survey.
+func (t Token) Survey() bool { return t.Flags&FlagSurvey != 0 }
 
 // Key is one signing secret. Key IDs let verification find the secret at
 // once; retired keys still verify until their grace period ends.

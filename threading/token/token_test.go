@@ -26,6 +26,7 @@ func TestRoundTrip(t *testing.T) {
 		{Ticket: 1, Party: 1},
 		{Ticket: 123456789, Thread: 7, Party: 99999999, Seq: 4000000, Flags: FlagPrivate | FlagStaff},
 		{Ticket: 1<<40 + 3, Thread: 1 << 20, Party: 1 << 40, Seq: 1 << 30},
+		{Ticket: 42, Party: 7, Seq: 12, Flags: FlagSurvey}, // a survey's own kind
 	}
 	for _, c := range cases {
 		s := k.Sign(c)
@@ -45,6 +46,9 @@ func TestRoundTrip(t *testing.T) {
 		// Mail systems may uppercase; verification is case-insensitive.
 		if got, err := k.Verify(strings.ToUpper(s)); err != nil || got != c {
 			t.Errorf("uppercase: %+v, %v", got, err)
+		}
+		if got, _ := k.Verify(s); got.Survey() != (c.Flags&FlagSurvey != 0) {
+			t.Errorf("Survey() of %+v = %v", c, got.Survey())
 		}
 	}
 }
