@@ -93,6 +93,7 @@ type Tx interface {
 	Quarantine
 	Keys
 	Rates
+	Timers
 	// Now is the store clock.
 	Now() time.Time
 	// Writable reports whether this is a write transaction.
@@ -437,6 +438,33 @@ type Rates interface {
 	RateCountAt(key string, now time.Time, window time.Duration) int
 	// Counter adds delta to a named counter and returns the new value.
 	Counter(name string, delta uint64) (uint64, error)
+}
+
+// Timers are the scheduler's due-time index (issue 14 item 6): the
+// engine arms one timer per ticket and kind, and asks for those due
+// instead of scanning tickets. Engines keep it ordered by (At, Ticket,
+// Kind) and keyed by (Ticket, Kind), so each operation costs a few key
+// reads whatever the number of tickets.
+type Timers interface {
+	// SetTimer arms t, replacing the timer of t.Ticket and t.Kind if one
+	// is armed (at most one per ticket and kind).
+	SetTimer(t model.Timer) error
+	// ClearTimer disarms the ticket's timer of kind (none armed: no-op).
+	ClearTimer(ticket uint64, kind string) error
+	// TimersOf lists the ticket's armed timers, by kind.
+	TimersOf(ticket uint64) ([]model.Timer, error)
+	// DueTimers returns armed timers with At at or before upTo, in due
+	// order (At, then ticket, then kind), at most limit (0: all).
+	DueTimers(upTo time.Time, limit int) ([]model.Timer, error)
+	// NextTimerAt is the earliest At of any armed timer; ok is false
+	// when none is armed.
+	NextTimerAt() (at time.Time, ok bool, err error)
+	// TimerStamp is the value SetTimerStamp last stored ("" when none):
+	// the engine records which timer sources and settings the index was
+	// built for, and re-arms every ticket when they change (a new binary
+	// with a new source, an upgraded store, a reloaded configuration).
+	TimerStamp() (string, error)
+	SetTimerStamp(stamp string) error
 }
 
 // Blobs hold the raw bytes of accepted mail outside the records.

@@ -166,7 +166,8 @@ func Start(cfg *config.Config, opt Options) (d *Daemon, err error) {
 	// Webhooks have their own worker: a hanging receiver holds none of
 	// the mail's.
 	go func() { defer d.wg.Done(); d.Hooks.Run(ctx) }()
-	go func() { defer d.wg.Done(); d.sweep(ctx) }()
+	// The scheduler fires timers as they fall due (engine/timers.go).
+	go func() { defer d.wg.Done(); d.Engine.RunScheduler(ctx) }()
 	go func() {
 		defer d.wg.Done()
 		if err := d.SMTP.Serve(d.smtpLn); err != nil {
@@ -176,22 +177,6 @@ func Start(cfg *config.Config, opt Options) (d *Daemon, err error) {
 	log.Info("helpdesk started", "smtp", d.SMTPAddr, "http", d.HTTPAddr, "data_dir", cfg.DataDir,
 		"relay", cfg.Outbound.Relay, "installation", d.DB.InstallationID())
 	return d, nil
-}
-
-// sweep runs the time-based lifecycle rules once a minute.
-func (d *Daemon) sweep(ctx context.Context) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		if _, err := d.Engine.Sweep(); err != nil {
-			d.log.Error("lifecycle sweep", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // NewAuthenticator builds the sender-authentication function from config.
@@ -264,6 +249,7 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 	d.Engine.SetAuthenticator(authn)
 	d.Engine.SetTexts(texts)
 	d.Engine.SetConfig(cfg)
+	d.Engine.WakeTimers()                         // timers follow the new settings
 	if err := d.Engine.ReloadKeys(); err != nil { // the token grace period
 		return err
 	}

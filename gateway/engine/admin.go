@@ -137,7 +137,7 @@ func (e *Engine) Release(ctx context.Context, id uint64) (Result, error) {
 	e.verifyTokens(cfg, in)
 	var res Result
 	var enq int
-	err = e.db.Update(func(tx store.Tx) error {
+	err = e.update(func(tx store.Tx) error {
 		a := &applier{e: e, cfg: cfg, tx: tx, in: in, now: tx.Now(), release: q}
 		if err := a.run(); err != nil {
 			return err

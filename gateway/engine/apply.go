@@ -59,6 +59,10 @@ type applier struct {
 	before map[uint64]before
 	rule   string
 	passed map[uint64]bool // tickets whose pass ran
+	// touched: tickets to re-arm though not saved; firing: the timers
+	// this write fires (timers.go).
+	touched map[uint64]bool
+	firing  map[timerKey]bool
 	// trace records the decisions of a write helpdesk explain rolls
 	// back (explain.go); nil otherwise.
 	trace *explainTrace

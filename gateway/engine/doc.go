@@ -24,9 +24,27 @@
 // Statuses are open, pending, waiting-customer, waiting-third-party,
 // resolved and closed, set with #status or its short forms. A requester's
 // or CC's comment sets a pending, waiting-customer or resolved ticket back
-// to open (SPEC 3.4); a reply to a closed one opens a follow-up. Sweep,
-// run by the daemon once a minute, closes resolved tickets
+// to open (SPEC 3.4); a reply to a closed one opens a follow-up.
+// Auto-close (autoclose.go) closes resolved tickets
 // tickets.auto_close_after (5 days) after they were resolved.
+//
+// Scheduler (timers.go; issue 14 item 6): whatever happens at an instant
+// of the ticket clock is a timer source, registered from an init function
+// with registerTimer(timerSource{kind, stamp, next, fire}). next(a, tk)
+// says when the source next wants the ticket (ok false: never); fire(a,
+// tk, at) does it inside the store write. Every ticket a write stores is
+// re-armed for every source in that write (applier.flush → armAll; only
+// changed instants are written) into the store's due-time index
+// (store.Timers: SetTimer, ClearTimer, TimersOf, DueTimers, NextTimerAt;
+// one timer per ticket and kind). RunTimers fires the due timers in due
+// order, up to timerBatch per write, each firing with its effects and
+// re-arming committed together; RunScheduler (the daemon's loop) sleeps
+// until the next timer or until a write arms an earlier one (Engine.update
+// wakes it after the commit). stamp(cfg) names the settings next reads:
+// when the stamps of all sources differ from the index's (a new source,
+// an upgraded store, a reload), every ticket is re-armed once
+// (ensureArmed). A manual clock ([testing] clock = "manual") steps
+// through NextTimer's instants and calls RunTimers at each.
 //
 // Automatic assignment: a mailbox routes new tickets to its group; a group
 // with auto_assign gives them round-robin to its agents (role agent or
@@ -77,8 +95,8 @@
 // package gateway/rules; their actions are planned by package plan as
 // role Rule and applied by applyRule, each firing an event naming it.
 //
-// Not built yet: SLA policies and clocks, business-hours calendars, SLA
-// warnings, time-based automations, webhooks, knowledge-base
+// Not built yet: SLA policies and clocks, SLA warnings, time-based
+// automations, webhooks, knowledge-base
 // suggestions in the acknowledgement and the satisfaction survey.
 //
 // # SPEC 8: Customers

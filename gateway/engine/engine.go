@@ -104,6 +104,9 @@ type Engine struct {
 
 	// textsP are the customer templates and the knowledge base (texts.go).
 	textsP atomic.Pointer[mailtext.Texts]
+
+	// sched is the scheduler's state (timers.go).
+	sched scheduler
 }
 
 // Coming is how many deliveries are on their way to their store write
@@ -146,6 +149,7 @@ type Options struct {
 // New creates an engine over an open store.
 func New(cfg *config.Config, db store.Store, opt Options) (*Engine, error) {
 	e := &Engine{db: db, log: opt.Logger, now: opt.Now}
+	e.sched.init()
 	if opt.Auth != nil {
 		e.SetAuthenticator(opt.Auth)
 	}
@@ -280,7 +284,7 @@ func (e *Engine) Deliver(ctx context.Context, env Envelope, sp store.Spool) (Res
 
 	var res Result
 	var enqueued int
-	err = e.db.Update(func(tx store.Tx) error {
+	err = e.update(func(tx store.Tx) error {
 		a := &applier{e: e, cfg: cfg, tx: tx, in: in, now: tx.Now()}
 		if err := a.run(); err != nil {
 			return err

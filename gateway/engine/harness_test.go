@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +22,27 @@ type harness struct {
 	e   *Engine
 	db  store.Store
 	cfg *config.Config
+	// at is the store and engine clock once set (setClock); the wall
+	// clock until then.
+	mu sync.Mutex
+	at time.Time
+}
+
+// now is the harness clock.
+func (h *harness) now() time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.at.IsZero() {
+		return time.Now()
+	}
+	return h.at
+}
+
+// setClock sets the harness clock.
+func (h *harness) setClock(t time.Time) {
+	h.mu.Lock()
+	h.at = t
+	h.mu.Unlock()
 }
 
 func newHarness(t *testing.T, extra string) *harness {
@@ -42,16 +64,18 @@ groups = ["support"]
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := bolt.Open(cfg.DataDir, bolt.Options{})
+	h := &harness{t: t, cfg: cfg}
+	db, err := bolt.Open(cfg.DataDir, bolt.Options{Now: h.now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	e, err := New(cfg, db, Options{})
+	e, err := New(cfg, db, Options{Now: h.now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{t: t, e: e, db: db, cfg: cfg}
+	h.e, h.db = e, db
+	return h
 }
 
 // apply runs one mail through the same steps as Deliver; tweak may
@@ -70,7 +94,7 @@ func (h *harness) apply(env Envelope, raw string, tweak func(*inbound)) (Result,
 	}
 	in.raw = h.db.PackRaw([]byte(raw))
 	var res Result
-	err := h.db.Update(func(tx store.Tx) error {
+	err := h.e.update(func(tx store.Tx) error {
 		a := &applier{e: h.e, cfg: cfg, tx: tx, in: in, now: tx.Now()}
 		if err := a.run(); err != nil {
 			return err

@@ -95,7 +95,8 @@ func (a *applier) flush() error {
 			return err
 		}
 	}
-	return nil
+	// Each stored ticket's timers follow it in the same write.
+	return a.armAll()
 }
 
 // Users get the same treatment as tickets: one object per address per

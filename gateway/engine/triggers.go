@@ -16,7 +16,7 @@ import (
 	"helpdesk/threading"
 )
 
-// Triggers (SPEC 7, issue 15): after a mail (or a timer: Sweep's
+// Triggers (SPEC 7, issue 15): after a mail (or a timer: the
 // auto-close, event "automation") has updated its tickets, and inside
 // the same store write, each updated ticket gets one pass over the
 // [[trigger]] rules, in file order, each at most once. A firing trigger's

@@ -26,8 +26,10 @@ import (
 // SchemaVersion is the version of the bucket layout and value encodings
 // this code writes. Version 2 stores large records and raw messages
 // S2-compressed: a binary that knows only version 1 must refuse such a
-// store rather than misread it.
-const SchemaVersion = 2
+// store rather than misread it. Version 3 adds the timer index (bucket
+// timers): a binary that does not keep it current would leave timers
+// stale, so an older one must refuse the store too.
+const SchemaVersion = 3
 
 // migrations[v] upgrades a store from version v to v+1. Version 0 is a
 // fresh file. Add a function here (never edit an old one) when the layout
@@ -37,6 +39,9 @@ var migrations = map[int]func(*bbolt.Tx) error{
 	// 1 -> 2: values of version 1 (plain JSON, plain or deflated raw)
 	// are still read as they are.
 	1: func(*bbolt.Tx) error { return nil },
+	// 2 -> 3: the bucket timers is created empty; the engine fills it
+	// (it finds no timer stamp, and arms every ticket once).
+	2: func(*bbolt.Tx) error { return nil },
 }
 
 // The layout. Records written by the same mail share a bucket and sit
@@ -53,6 +58,7 @@ var (
 	bQuarantine = []byte("quarantine") // id -> Quarantine
 	bRate       = []byte("ratelimit")  // key -> timestamps
 	bWebhooks   = []byte("webhooks")   // id -> WebhookDelivery; dueMark+time+id -> nil (the queue)
+	bTimers     = []byte("timers")     // 'd' at ticket kind -> nil; 'r' ticket kind -> at (timers.go)
 	// bCustomers: profiles and their indexes (customers.go).
 
 	iMsgID  = []byte("idx_msgid")  // Message-ID -> Ref; Message-ID \0 body hash -> message id (dedupe)
@@ -65,7 +71,7 @@ var (
 	iDue       = bOutbox
 	iDedupe    = iMsgID
 
-	allBuckets = [][]byte{bMeta, bTickets, bMessages, bUsers, bOutbox, bQuarantine, bRate, iMsgID, iStatus, bWebhooks, bCustomers}
+	allBuckets = [][]byte{bMeta, bTickets, bMessages, bUsers, bOutbox, bQuarantine, bRate, iMsgID, iStatus, bWebhooks, bCustomers, bTimers}
 
 	// appendOnly buckets get keys mostly in increasing order: their pages
 	// are filled before splitting (bbolt's default of half full doubles

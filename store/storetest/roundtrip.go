@@ -216,8 +216,9 @@ func roundTrip(t *testing.T, e *env, long bool) {
 		cu  model.Customer
 		ca  model.CustomerActivity
 		bf  model.CustomerBackfill
+		tm  model.Timer
 	)
-	for _, v := range []any{&tk, &c, &m, &u, &ob, &q, &ref, &wh, &cu, &ca, &bf} {
+	for _, v := range []any{&tk, &c, &m, &u, &ob, &q, &ref, &wh, &cu, &ca, &bf, &tm} {
 		filled(v)
 	}
 	const msgID = "round-trip@client.test"
@@ -292,6 +293,10 @@ func roundTrip(t *testing.T, e *env, long bool) {
 		if err := tx.RotateKey(24 * time.Hour); err != nil {
 			return err
 		}
+		tm.At = tm.At.UTC() // the index keeps instants, in UTC
+		if err := tx.SetTimer(tm); err != nil {
+			return err
+		}
 		keys, err := tx.Keys()
 		if err != nil || len(keys) != 2 {
 			return fmt.Errorf("key ring after a rotation: %d keys, %v", len(keys), err)
@@ -350,6 +355,11 @@ func roundTrip(t *testing.T, e *env, long bool) {
 			return err
 		}
 		got["WebhookDelivery"] = [2]any{&wh, gwh}
+		gtm, err := tx.TimersOf(tm.Ticket)
+		if err != nil || len(gtm) != 1 {
+			return fmt.Errorf("timers of ticket %d: %v, %v", tm.Ticket, gtm, err)
+		}
+		got["Timer"] = [2]any{&tm, &gtm[0]}
 		gq, err := tx.QuarantineRecord(q.ID)
 		if err != nil {
 			return err

@@ -106,6 +106,7 @@ var cases = []struct {
 	{"webhook deliveries", testWebhooks},
 	{"keys", testKeys},
 	{"manual clock", testManualClock},
+	{"timers", testTimers},
 	{"rates", testRates},
 	{"counters", testCounters},
 	{"a failed update leaves nothing", testRollback},

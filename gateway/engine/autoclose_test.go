@@ -12,7 +12,7 @@ import (
 	"helpdesk/store/model"
 )
 
-func TestSweepAutoClosesResolvedTickets(t *testing.T) {
+func TestAutoCloseAutoClosesResolvedTickets(t *testing.T) {
 	now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	cfg, err := config.Parse(`data_dir = "` + t.TempDir() + `"
@@ -48,11 +48,11 @@ address = "support@example.com"
 		return tx.PutTicket(tk)
 	})
 	now = now.Add(47 * time.Hour)
-	if n, err := e.Sweep(); err != nil || n != 0 {
+	if n, err := e.RunTimers(); err != nil || n != 0 {
 		t.Fatalf("sweep before the deadline closed %d (%v)", n, err)
 	}
 	now = now.Add(2 * time.Hour)
-	if n, err := e.Sweep(); err != nil || n != 1 {
+	if n, err := e.RunTimers(); err != nil || n != 1 {
 		t.Fatalf("sweep after the deadline closed %d (%v), want 1", n, err)
 	}
 	db.View(func(tx store.Tx) error {
@@ -70,7 +70,7 @@ address = "support@example.com"
 
 // Auto-close is an automation's change: it starts a triggers' pass
 // (event "automation") in the same write, and the trigger's mail is queued.
-func TestSweepStartsATriggerPass(t *testing.T) {
+func TestAutoCloseStartsATriggerPass(t *testing.T) {
 	now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	cfg, err := config.Parse(`data_dir = "` + t.TempDir() + `"
@@ -116,7 +116,7 @@ actions = ["#tag wrong"]
 		return tx.PutTicket(tk)
 	})
 	now = now.Add(49 * time.Hour)
-	if n, err := e.Sweep(); err != nil || n != 1 {
+	if n, err := e.RunTimers(); err != nil || n != 1 {
 		t.Fatalf("sweep closed %d (%v), want 1", n, err)
 	}
 	db.View(func(tx store.Tx) error {

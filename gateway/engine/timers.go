@@ -1,0 +1,476 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"helpdesk/config"
+	"helpdesk/store"
+	"helpdesk/store/model"
+)
+
+// The scheduler (issue 14 item 6). Everything that happens to a ticket
+// at an instant of the ticket clock (auto-close, automations, SLA
+// warnings and breaches, the survey delay) is a timer source: it says,
+// from the ticket alone, when it next wants to look at the ticket (next),
+// and what it does then (fire). The store keeps one timer per ticket and
+// source kind in a due-time index (store.Timers); nothing scans tickets.
+//
+//   - Arming: every ticket a write stores (applier.flush) is re-armed for
+//     every source in the same write, so the index never disagrees with
+//     the tickets. Only a changed instant is written.
+//   - Firing: RunTimers takes the timers due at the clock's instant, in
+//     due order, and fires them in store writes of up to timerBatch
+//     timers: each firing, its effects (comments, mail, the triggers'
+//     pass) and the re-arming of its ticket commit together, so a crash
+//     cannot fire one twice or lose it. A timer that fell due while the
+//     daemon was down is one index entry and fires once, at start.
+//   - Waiting: RunScheduler sleeps until the next timer, or until a write
+//     arms an earlier one (it is woken after that write commits), so a
+//     timer fires within moments of its instant.
+//   - Settings: the index is built for a stamp (the sources' kinds and
+//     the settings their next reads). When the stamp changes (a new
+//     binary with a new source, an upgraded store, a reload that changes
+//     auto_close_after), every ticket is re-armed once, in the
+//     background of the scheduler, in writes of rearmChunk tickets.
+//
+// Adding a source is one call, from an init function of its own file:
+//
+//	func init() {
+//		registerTimer(timerSource{kind: "sla", stamp: ..., next: ..., fire: ...})
+//	}
+
+// timerSource is one kind of timer.
+type timerSource struct {
+	// kind names the source in the index (unique; "auto-close").
+	kind string
+	// stamp describes the settings next depends on: when it changes,
+	// every ticket is re-armed. nil: next depends on the ticket alone.
+	stamp func(cfg *config.Config) string
+	// next is the instant at which the source next wants to fire for tk
+	// as it stands (ok false: never, unless the ticket changes). It reads
+	// a.cfg, not the engine's current configuration, and must be cheap:
+	// it runs for every ticket every write stores. An instant at or
+	// before a.now fires at once.
+	next func(a *applier, tk *model.Ticket) (at time.Time, ok bool)
+	// fire does what is due for tk at a.now (the timer was armed for
+	// at, at or before a.now). It runs inside the store write and changes
+	// tk through a (a.save, a.event, ...); it must look at the ticket
+	// again rather than trust that the timer still applies. Afterwards
+	// the ticket is re-armed from next, which must then be later than
+	// a.now (a source that keeps answering a.now is disarmed, logged).
+	fire func(a *applier, tk *model.Ticket, at time.Time) error
+}
+
+var timerSources []timerSource
+
+// registerTimer adds a timer source (from an init function).
+func registerTimer(s timerSource) {
+	if s.kind == "" || s.next == nil || s.fire == nil {
+		panic("engine: a timer source needs kind, next and fire")
+	}
+	for _, o := range timerSources {
+		if o.kind == s.kind {
+			panic("engine: timer kind " + s.kind + " registered twice")
+		}
+	}
+	timerSources = append(timerSources, s)
+	sort.Slice(timerSources, func(i, j int) bool { return timerSources[i].kind < timerSources[j].kind })
+}
+
+func timerSourceOf(kind string) *timerSource {
+	for i := range timerSources {
+		if timerSources[i].kind == kind {
+			return &timerSources[i]
+		}
+	}
+	return nil
+}
+
+const (
+	// timerBatch is how many due timers one store write fires.
+	timerBatch = 200
+	// rearmChunk is how many tickets one write of a re-arming visits.
+	rearmChunk = 500
+	// timerRetry is how long a timer whose firing failed waits.
+	timerRetry = time.Minute
+	// schedulerPoll bounds the scheduler's sleep: it looks at the
+	// configuration and the index at least this often.
+	schedulerPoll = time.Minute
+)
+
+// timerStampOf is the index stamp for cfg.
+func timerStampOf(cfg *config.Config) string {
+	var b strings.Builder
+	b.WriteString("timers/1")
+	for _, s := range timerSources {
+		b.WriteString(";" + s.kind)
+		if s.stamp != nil {
+			b.WriteString("=" + s.stamp(cfg))
+		}
+	}
+	return b.String()
+}
+
+// scheduler is the engine's scheduler state.
+type scheduler struct {
+	// runMu serialises RunTimers (the scheduler loop and the manual
+	// clock's steps).
+	runMu sync.Mutex
+	// armMu guards armedFor: the configuration the index is known to
+	// be built for.
+	armMu    sync.Mutex
+	armedFor *config.Config
+
+	wake chan struct{}
+	// sleepUntil is the instant (unix nanos) the loop sleeps until;
+	// wakeDue is set by a write that armed an earlier timer, and makes
+	// the write's caller wake the loop once the write committed.
+	sleepUntil atomic.Int64
+	wakeDue    atomic.Bool
+
+	// Fired counts fired timers, Late their total lateness (ns) and
+	// Failed the firings that failed (retried after timerRetry).
+	Fired, LateNanos, Failed atomic.Int64
+	// Observe, when set, is told each firing's kind and lateness (the
+	// timer's instant to the clock's when it fired): bench -mode timers.
+	Observe func(kind string, late time.Duration)
+}
+
+func (s *scheduler) init() {
+	s.wake = make(chan struct{}, 1)
+	s.sleepUntil.Store(math.MinInt64) // until the loop runs, no wake is needed
+}
+
+// update is db.Update for the engine's writes: once the write has
+// committed, the scheduler is woken if it armed a timer earlier than the
+// one the scheduler sleeps until.
+func (e *Engine) update(fn func(store.Tx) error) error {
+	err := e.db.Update(fn)
+	if e.sched.wakeDue.Swap(false) {
+		e.WakeTimers()
+	}
+	return err
+}
+
+// WakeTimers makes the scheduler look at the index and the
+// configuration again (after a reload).
+func (e *Engine) WakeTimers() {
+	select {
+	case e.sched.wake <- struct{}{}:
+	default:
+	}
+}
+
+// timerKey names a timer of this write's firing.
+type timerKey struct {
+	ticket uint64
+	kind   string
+}
+
+// touch marks a ticket for re-arming at the end of the write, even when
+// it is not saved (a timer that found nothing to do).
+func (a *applier) touch(tk *model.Ticket) {
+	if a.touched == nil {
+		a.touched = map[uint64]bool{}
+	}
+	a.touched[tk.ID] = true
+}
+
+// armAll re-arms every ticket this write stored or touched.
+func (a *applier) armAll() error {
+	if len(timerSources) == 0 {
+		return nil
+	}
+	ids := make([]uint64, 0, len(a.dirty)+len(a.touched))
+	for id := range a.dirty {
+		ids = append(ids, id)
+	}
+	for id := range a.touched {
+		if !a.dirty[id] {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if err := a.arm(a.tickets[id]); err != nil {
+			return fmt.Errorf("arming the timers of ticket %d: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// arm sets the ticket's timer of every source to the instant the source
+// asks for, writing only what changed.
+func (a *applier) arm(tk *model.Ticket) error {
+	var have []model.Timer
+	if !a.created[tk.ID] {
+		var err error
+		if have, err = a.tx.TimersOf(tk.ID); err != nil {
+			return err
+		}
+	}
+	for i := range timerSources {
+		s := &timerSources[i]
+		var at time.Time
+		ok := false
+		if tk.MergedInto == 0 {
+			at, ok = s.next(a, tk)
+		}
+		if ok && a.firing[timerKey{tk.ID, s.kind}] && !at.After(a.now) {
+			// Fired in this write and due again at once: that would
+			// never end. A source's bug; say so rather than spin.
+			a.e.log.Error("timer source asks to fire again at once; disarmed", "kind", s.kind, "ticket", tk.ID, "at", at)
+			ok = false
+		}
+		j := slices.IndexFunc(have, func(t model.Timer) bool { return t.Kind == s.kind })
+		switch {
+		case !ok && j >= 0:
+			if err := a.tx.ClearTimer(tk.ID, s.kind); err != nil {
+				return err
+			}
+		case ok && (j < 0 || !have[j].At.Equal(at)):
+			if err := a.tx.SetTimer(model.Timer{Ticket: tk.ID, Kind: s.kind, At: at}); err != nil {
+				return err
+			}
+			if at.UnixNano() < a.e.sched.sleepUntil.Load() {
+				a.e.sched.wakeDue.Store(true)
+			}
+		}
+	}
+	return nil
+}
+
+// ensureArmed makes sure the index is built for the current
+// configuration's stamp: if not, every ticket is re-armed first.
+func (e *Engine) ensureArmed() error {
+	cfg := e.Config()
+	e.sched.armMu.Lock()
+	defer e.sched.armMu.Unlock()
+	if e.sched.armedFor == cfg {
+		return nil
+	}
+	want := timerStampOf(cfg)
+	var have string
+	var ids []uint64
+	if err := e.db.View(func(tx store.Tx) error {
+		var err error
+		if have, err = tx.TimerStamp(); err != nil || have == want {
+			return err
+		}
+		ids = tx.TicketIDs("", 0)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("reading the timer stamp: %w", err)
+	}
+	if have != want {
+		start := time.Now()
+		slices.Reverse(ids) // oldest first
+		for len(ids) > 0 {
+			chunk := ids[:min(rearmChunk, len(ids))]
+			ids = ids[len(chunk):]
+			if err := e.update(func(tx store.Tx) error {
+				a := &applier{e: e, cfg: cfg, tx: tx, now: tx.Now()}
+				for _, id := range chunk {
+					tk, err := tx.Ticket(id)
+					if err != nil {
+						return err
+					}
+					if err := a.arm(tk); err != nil {
+						return fmt.Errorf("ticket %d: %w", id, err)
+					}
+				}
+				return nil
+			}); err != nil {
+				return fmt.Errorf("re-arming the timers: %w", err)
+			}
+		}
+		if err := e.update(func(tx store.Tx) error { return tx.SetTimerStamp(want) }); err != nil {
+			return fmt.Errorf("storing the timer stamp: %w", err)
+		}
+		e.log.Info("timers re-armed for the current settings", "was", have, "now", want, "took", time.Since(start).Round(time.Millisecond))
+	}
+	e.sched.armedFor = cfg
+	return nil
+}
+
+// NextTimer returns the earliest instant of the ticket clock at which a
+// timer is armed; ok is false when none is. A manual clock steps to each
+// such instant in turn (gateway/clock), so effects carry the instant
+// they fell due.
+func (e *Engine) NextTimer() (at time.Time, ok bool, err error) {
+	if err := e.ensureArmed(); err != nil {
+		return time.Time{}, false, err
+	}
+	err = e.db.View(func(tx store.Tx) error {
+		at, ok, err = tx.NextTimerAt()
+		return err
+	})
+	return at, ok, err
+}
+
+// RunTimers fires every timer due at the ticket clock's instant, in due
+// order, and returns how many it fired. A timer whose firing fails is
+// logged and tried again timerRetry later.
+func (e *Engine) RunTimers() (int, error) {
+	e.sched.runMu.Lock()
+	defer e.sched.runMu.Unlock()
+	if err := e.ensureArmed(); err != nil {
+		return 0, err
+	}
+	now := e.now()
+	total := 0
+	for {
+		var due []model.Timer
+		if err := e.db.View(func(tx store.Tx) error {
+			var err error
+			due, err = tx.DueTimers(now, timerBatch)
+			return err
+		}); err != nil {
+			return total, fmt.Errorf("reading the due timers: %w", err)
+		}
+		if len(due) == 0 {
+			return total, nil
+		}
+		n, err := e.fireTimers(due, now)
+		if err != nil {
+			// One firing's error rolls back its whole batch: fire them
+			// one per write, so only the failing one waits.
+			n = 0
+			for _, tm := range due {
+				k, err := e.fireTimers([]model.Timer{tm}, now)
+				n += k
+				if err == nil {
+					continue
+				}
+				e.sched.Failed.Add(1)
+				e.log.Error("timer failed; trying again later", "kind", tm.Kind, "ticket", tm.Ticket, "at", tm.At, "retry", timerRetry, "err", err)
+				if err := e.update(func(tx store.Tx) error {
+					return tx.SetTimer(model.Timer{Ticket: tm.Ticket, Kind: tm.Kind, At: now.Add(timerRetry)})
+				}); err != nil {
+					return total + n, fmt.Errorf("postponing a failed timer: %w", err)
+				}
+			}
+		}
+		total += n
+	}
+}
+
+// fireTimers fires due timers in one store write and returns how many
+// fired.
+func (e *Engine) fireTimers(due []model.Timer, now time.Time) (int, error) {
+	cfg := e.Config()
+	type firing struct {
+		kind string
+		late time.Duration
+	}
+	var fired, queued int
+	var late []firing
+	err := e.update(func(tx store.Tx) error {
+		fired, late = 0, late[:0]
+		a := &applier{e: e, cfg: cfg, tx: tx, now: now, firing: map[timerKey]bool{}}
+		defer func() { queued = a.enqueued }()
+		for _, tm := range due {
+			have, err := tx.TimersOf(tm.Ticket)
+			if err != nil {
+				return err
+			}
+			if !slices.ContainsFunc(have, func(h model.Timer) bool { return h.Kind == tm.Kind && h.At.Equal(tm.At) }) {
+				continue // re-armed or fired since it was read
+			}
+			src := timerSourceOf(tm.Kind)
+			tk, err := a.ticket(tm.Ticket)
+			if src == nil || errors.Is(err, store.ErrNotFound) {
+				// A kind no source claims now, or a ticket that is
+				// gone: nothing will ever fire it.
+				if err := tx.ClearTimer(tm.Ticket, tm.Kind); err != nil {
+					return err
+				}
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			a.firing[timerKey{tk.ID, tm.Kind}] = true
+			if err := src.fire(a, tk, tm.At); err != nil {
+				return fmt.Errorf("firing %s for ticket %d: %w", tm.Kind, tk.ID, err)
+			}
+			a.touch(tk) // re-armed from next even if fire did not save it
+			fired++
+			late = append(late, firing{tm.Kind, now.Sub(tm.At)})
+		}
+		return a.finish()
+	})
+	if err != nil {
+		return 0, err
+	}
+	if queued > 0 && e.Wake != nil {
+		e.Wake() // mail was queued
+	}
+	e.sched.Fired.Add(int64(fired))
+	for _, f := range late {
+		e.sched.LateNanos.Add(int64(f.late))
+		if e.sched.Observe != nil {
+			e.sched.Observe(f.kind, f.late)
+		}
+	}
+	return fired, nil
+}
+
+// SchedulerStats are the scheduler's counters (/metrics).
+func (e *Engine) SchedulerStats() (fired, failed int64, late time.Duration) {
+	return e.sched.Fired.Load(), e.sched.Failed.Load(), time.Duration(e.sched.LateNanos.Load())
+}
+
+// ObserveTimers sets a function told each firing's kind and lateness.
+func (e *Engine) ObserveTimers(f func(kind string, late time.Duration)) { e.sched.Observe = f }
+
+// RunScheduler fires timers as they fall due until ctx ends: it sleeps
+// until the next armed instant (at most schedulerPoll), and wakes early
+// when a write arms an earlier one or WakeTimers is called. On a manual
+// clock the instants are the manual clock's, which `helpdesk clock`
+// moves (running the timers itself); the loop still fires what a write
+// arms at or before the clock's instant.
+func (e *Engine) RunScheduler(ctx context.Context) {
+	for {
+		// Until the next instant is known, any write that arms a timer
+		// wakes the loop again (it may arm one before that instant).
+		e.sched.sleepUntil.Store(math.MinInt64)
+		if _, err := e.RunTimers(); err != nil && ctx.Err() == nil {
+			e.log.Error("running timers", "err", err)
+		}
+		wait := schedulerPoll
+		next, ok, err := e.NextTimer()
+		switch {
+		case err != nil:
+			if ctx.Err() == nil {
+				e.log.Error("finding the next timer", "err", err)
+			}
+			e.sched.sleepUntil.Store(math.MinInt64)
+		case ok:
+			e.sched.sleepUntil.Store(next.UnixNano())
+			if d := next.Sub(e.now()); d < wait {
+				wait = max(d, 0)
+			}
+		default:
+			e.sched.sleepUntil.Store(math.MaxInt64)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-e.sched.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}

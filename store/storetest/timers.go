@@ -1,0 +1,109 @@
+package storetest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"helpdesk/store"
+	"helpdesk/store/model"
+)
+
+// testTimers: the due-time index keeps one timer per ticket and kind,
+// returns due timers in (At, ticket, kind) order, survives a reopen, and
+// a view cannot write it.
+func testTimers(t *testing.T, e *env) {
+	at := func(min int) time.Time { return Start.Add(time.Duration(min) * time.Minute) }
+	e.view(func(tx store.Tx) error {
+		if _, ok, err := tx.NextTimerAt(); ok || err != nil {
+			t.Errorf("empty store: NextTimerAt ok=%v err=%v", ok, err)
+		}
+		if s, err := tx.TimerStamp(); s != "" || err != nil {
+			t.Errorf("empty store: TimerStamp %q, %v", s, err)
+		}
+		if err := tx.SetTimer(model.Timer{Ticket: 1, Kind: "x", At: at(1)}); err == nil {
+			t.Error("SetTimer in a view succeeded")
+		}
+		return nil
+	})
+	e.update(func(tx store.Tx) error {
+		for _, tm := range []model.Timer{
+			{Ticket: 2, Kind: "auto-close", At: at(30)},
+			{Ticket: 1, Kind: "sla", At: at(10)},
+			{Ticket: 1, Kind: "auto-close", At: at(10)},
+			{Ticket: 3, Kind: "sla", At: at(5)},
+			{Ticket: 3, Kind: "sla", At: at(50)}, // replaces the one at 5
+			{Ticket: 4, Kind: "automation", At: at(-60 * 24 * 400)},
+		} {
+			if err := tx.SetTimer(tm); err != nil {
+				return err
+			}
+		}
+		return tx.SetTimerStamp("v1 auto-close 120h")
+	})
+	check := func(upTo time.Time, limit int, want ...model.Timer) {
+		t.Helper()
+		e.view(func(tx store.Tx) error {
+			got, err := tx.DueTimers(upTo, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("DueTimers(%s, %d) = %v, want %v", upTo, limit, got, want)
+			}
+			for i := range got {
+				if got[i].Ticket != want[i].Ticket || got[i].Kind != want[i].Kind || !got[i].At.Equal(want[i].At) {
+					t.Errorf("DueTimers(%s, %d)[%d] = %+v, want %+v", upTo, limit, i, got[i], want[i])
+				}
+			}
+			return nil
+		})
+	}
+	old := model.Timer{Ticket: 4, Kind: "automation", At: at(-60 * 24 * 400)}
+	check(at(10), 0, old, model.Timer{Ticket: 1, Kind: "auto-close", At: at(10)}, model.Timer{Ticket: 1, Kind: "sla", At: at(10)})
+	check(at(10), 2, old, model.Timer{Ticket: 1, Kind: "auto-close", At: at(10)})
+	check(at(9), 0, old)
+	e.view(func(tx store.Tx) error {
+		if next, ok, err := tx.NextTimerAt(); !ok || err != nil || !next.Equal(old.At) {
+			t.Errorf("NextTimerAt = %s %v %v, want %s", next, ok, err, old.At)
+		}
+		tms, err := tx.TimersOf(1)
+		if err != nil || len(tms) != 2 || tms[0].Kind != "auto-close" || tms[1].Kind != "sla" || !tms[1].At.Equal(at(10)) {
+			t.Errorf("TimersOf(1) = %+v, %v", tms, err)
+		}
+		tms, _ = tx.TimersOf(3)
+		if len(tms) != 1 || !tms[0].At.Equal(at(50)) {
+			t.Errorf("TimersOf(3) = %+v: SetTimer must replace the ticket's timer of that kind", tms)
+		}
+		return nil
+	})
+	e.update(func(tx store.Tx) error {
+		if err := tx.ClearTimer(4, "automation"); err != nil {
+			return err
+		}
+		if err := tx.ClearTimer(4, "automation"); err != nil { // none armed: no-op
+			return err
+		}
+		return tx.ClearTimer(1, "sla")
+	})
+	e.reopen()
+	check(at(60), 0, model.Timer{Ticket: 1, Kind: "auto-close", At: at(10)}, model.Timer{Ticket: 2, Kind: "auto-close", At: at(30)},
+		model.Timer{Ticket: 3, Kind: "sla", At: at(50)})
+	e.view(func(tx store.Tx) error {
+		if s, _ := tx.TimerStamp(); s != "v1 auto-close 120h" {
+			t.Errorf("TimerStamp after reopen %q", s)
+		}
+		if next, ok, _ := tx.NextTimerAt(); !ok || !next.Equal(at(10)) {
+			t.Errorf("NextTimerAt after clearing = %s %v", next, ok)
+		}
+		return nil
+	})
+	errRollback := errors.New("roll back")
+	// A rolled-back write leaves the index as it was.
+	e.db.Update(func(tx store.Tx) error {
+		tx.SetTimer(model.Timer{Ticket: 9, Kind: "x", At: at(0)})
+		tx.ClearTimer(1, "auto-close")
+		return errRollback
+	})
+	check(at(10), 0, model.Timer{Ticket: 1, Kind: "auto-close", At: at(10)})
+}
