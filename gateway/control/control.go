@@ -104,6 +104,16 @@ type TicketView struct {
 	CSAT    *model.CSAT `json:"csat"`
 	Created time.Time   `json:"created"`
 	Updated time.Time   `json:"updated"`
+	// Responses (issue 14): when agents' public replies reached the
+	// requester (model.Ticket's fields of the same names), the newest
+	// customer comment, and since when a customer waits for the next reply.
+	FirstResponseAt *time.Time `json:"first_response_at"`
+	LastResponseAt  *time.Time `json:"last_response_at"`
+	Responses       int        `json:"responses"`
+	LastCustomerAt  *time.Time `json:"last_customer_at"`
+	AwaitingSince   *time.Time `json:"awaiting_since"`
+	ResolvedAt      *time.Time `json:"resolved_at"`
+	OnBehalf        bool       `json:"on_behalf"`
 }
 
 // ThreadView is one thread of a ticket.
@@ -307,6 +317,8 @@ func BuildView(tk *model.Ticket, cs []*model.Comment) *TicketView {
 		CCs: nonNil(tk.CCs), Followers: nonNil(tk.Followers), Tags: nonNil(tk.Tags), Links: tk.Links,
 		MergedInto: tk.MergedInto, Flags: nonNil(tk.Flags), Created: tk.Created, Updated: tk.Updated,
 		Language: tk.Language, KBSuggestions: tk.Suggestions, CSAT: tk.CSAT,
+		FirstResponseAt: tk.FirstResponseAt, LastResponseAt: tk.LastResponseAt, Responses: tk.Responses,
+		LastCustomerAt: tk.LastCustomerAt, AwaitingSince: tk.AwaitingSince, ResolvedAt: tk.ResolvedAt, OnBehalf: tk.OnBehalf,
 		Threads: []ThreadView{}, Comments: []CommentView{}, Attachments: []AttachmentView{},
 	}
 	if v.Links == nil {

@@ -41,6 +41,7 @@ func autoCloseFire(a *applier, tk *model.Ticket, _ time.Time) error {
 	tk.Status = model.StatusClosed
 	t := a.now
 	tk.ClosedAt = &t
+	tk.LogStatus(model.StatusClosed, t)
 	// An applier with no mail: the triggers' pass sees the change as an
 	// automation's, and its effects are stored with it.
 	if err := a.tx.AddComment(tk, &model.Comment{Kind: model.KindEvent, Visibility: model.Private, Author: "helpdesk",

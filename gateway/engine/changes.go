@@ -174,6 +174,9 @@ func (a *applier) comment(r *cmdRun, thread uint32, vis string, o fanOpts, reope
 	if err := a.tx.AddComment(tk, c); err != nil {
 		return err
 	}
+	if a.isResponse(tk, c) {
+		a.markResponse(tk, a.now)
+	}
 	if th := threadByID(tk, thread); reopen && th != nil && th.Status == "done" {
 		th.Status = "open"
 	}
@@ -367,7 +370,7 @@ func (a *applier) linkParent(p, child *model.Ticket) error {
 func (a *applier) openChild(parent *model.Ticket, r *cmdRun, subject string) error {
 	ch := &model.Ticket{
 		Subject: subject, Status: model.StatusOpen, Priority: parent.Priority, Mailbox: parent.Mailbox,
-		Group: parent.Group, Requester: parent.Requester, Type: parent.Type,
+		Group: parent.Group, Requester: parent.Requester, Type: parent.Type, OnBehalf: true,
 		Threads: []model.Thread{{ID: 0, Kind: model.ThreadMain, Created: a.now}},
 		CCs:     []string{}, Followers: []string{a.staff.Email}, Tags: []string{}, Links: []model.Link{},
 	}

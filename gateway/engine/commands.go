@@ -114,7 +114,7 @@ func (a *applier) onBehalfTicket(text string, b command.Block) error {
 	}
 	tk := &model.Ticket{
 		Subject: subject, Status: model.StatusOpen, Priority: "normal",
-		Mailbox: strings.ToLower(mb.Address), Group: mb.Group, Requester: requester,
+		Mailbox: strings.ToLower(mb.Address), Group: mb.Group, Requester: requester, OnBehalf: true,
 		// Not the agent's own Message-ID: it would show in the headers of
 		// every public mail to the customer (it may name the agent).
 		RootMessageID: "",
@@ -140,6 +140,7 @@ func (a *applier) onBehalfTicket(text string, b command.Block) error {
 		if err := a.tx.AddComment(tk, first); err != nil {
 			return err
 		}
+		a.markCustomer(tk, a.now, false)
 	}
 	if err := a.event(tk, fmt.Sprintf("ticket opened by %s on behalf of %s", a.staff.Email, requester)); err != nil {
 		return err

@@ -106,6 +106,7 @@ func (a *applier) newTicket(d threading.Decision) error {
 	if err := a.tx.AddComment(tk, c); err != nil {
 		return err
 	}
+	a.markCustomer(tk, a.now, false)
 	if err := a.addCustomerCCs(tk); err != nil {
 		return err
 	}
@@ -160,6 +161,7 @@ func (a *applier) replyToClosed(d threading.Decision) error {
 		if err := a.tx.AddComment(closed, c); err != nil {
 			return err
 		}
+		a.markCustomer(closed, a.now, true)
 		if err := a.event(closed, "acknowledgement recorded on the closed ticket; no follow-up opened"); err != nil {
 			return err
 		}
@@ -431,9 +433,11 @@ func (a *applier) endUserComment(d threading.Decision) error {
 	if err := a.tx.AddComment(tk, c); err != nil {
 		return err
 	}
+	ack := a.isAcknowledgement(c.Text)
+	a.markCustomer(tk, a.now, ack)
 	switch tk.Status {
 	case model.StatusPending, model.StatusWaitingCustomer, model.StatusResolved:
-		if a.isAcknowledgement(c.Text) {
+		if ack {
 			if err := a.event(tk, "acknowledgement recorded; status stays "+tk.Status); err != nil {
 				return err
 			}
@@ -464,6 +468,7 @@ func (a *applier) setStatus(tk *model.Ticket, status, why string) error {
 	old := tk.Status
 	tk.Status = status
 	now := a.now
+	tk.LogStatus(status, now)
 	switch status {
 	case model.StatusResolved:
 		tk.ResolvedAt = &now

@@ -121,6 +121,29 @@ type Ticket struct {
 	// CSAT is the requester's satisfaction rating; a later one replaces
 	// it (reports read it).
 	CSAT *CSAT `json:"csat,omitempty"`
+
+	// Responses (SPEC 7, issue 14): a response is a public reply from a
+	// human agent that reaches the requester (main thread, or #reply from
+	// a side thread), timed when it is sent (a held reply when #send
+	// releases it). engine's markResponse is the one place that sets
+	// these; SLA targets and reports read them.
+	FirstResponseAt *time.Time `json:"first_response_at,omitempty"`
+	LastResponseAt  *time.Time `json:"last_response_at,omitempty"`
+	Responses       int        `json:"responses,omitempty"`
+	// LastCustomerAt is the newest public comment of the requester or a
+	// CC on the main thread (engine's markCustomer).
+	LastCustomerAt *time.Time `json:"last_customer_at,omitempty"`
+	// AwaitingSince is the first customer comment after the last
+	// response: the start of the running next-reply target. nil while the
+	// last word is ours, and before any response (first reply covers it).
+	AwaitingSince *time.Time `json:"awaiting_since,omitempty"`
+	// OnBehalf: an agent opened the ticket (on a customer's behalf, or a
+	// #child): it has no first-reply target.
+	OnBehalf bool `json:"on_behalf,omitempty"`
+	// StatusLog is every status change after creation (the ticket opens
+	// "open" at Created), oldest first: SLA pauses and resolution time
+	// are computed from it. Compact: unix seconds and the status.
+	StatusLog []StatusMark `json:"status_log,omitempty"`
 }
 
 // CSAT is a satisfaction rating given by replying to the survey.
@@ -128,6 +151,18 @@ type CSAT struct {
 	Rating  int       `json:"rating"` // 1-5
 	Comment string    `json:"comment"`
 	At      time.Time `json:"at"`
+}
+
+// StatusMark is one status change: from At (unix seconds) on, the
+// ticket was in status S.
+type StatusMark struct {
+	At int64  `json:"t"`
+	S  string `json:"s"`
+}
+
+// LogStatus records that the ticket entered status at at.
+func (t *Ticket) LogStatus(status string, at time.Time) {
+	t.StatusLog = append(t.StatusLog, StatusMark{At: at.Unix(), S: status})
 }
 
 // Suggestion is a knowledge-base article suggested to the requester.
