@@ -35,7 +35,10 @@ type Config struct {
 	Calendars []Calendar `toml:"calendar"`
 	// Organizations group customers by their address domains (SPEC 8).
 	Organizations []Organization `toml:"organization"`
-	Testing       Testing        `toml:"testing"`
+	// SLAs are the service-level policies (config/sla.go), first match
+	// in file order.
+	SLAs    []SLA   `toml:"sla"`
+	Testing Testing `toml:"testing"`
 
 	KnowledgeBase KnowledgeBase `toml:"knowledge_base"`
 	Templates     Templates     `toml:"templates"`

@@ -178,6 +178,19 @@ func TestShippedConfigCommentedKeysAreValid(t *testing.T) {
 	if !cal.IsHoliday(calendar.Date{Year: 2026, Month: 12, Day: 31}) {
 		t.Error("the holiday of holidays_file is not one")
 	}
+	// A policy per priority on the office's calendar (the first, with
+	// every condition uncommented, needs its tag and domain too).
+	for _, tc := range []struct {
+		priority string
+		tags     []string
+		want     string
+		first    time.Duration
+	}{{"urgent", []string{"vip"}, "urgent", time.Hour}, {"high", nil, "high", 2 * time.Hour}, {"normal", nil, "normal", 4 * time.Hour}, {"low", nil, "low", 9 * time.Hour}} {
+		p := c.SLAFor(tc.priority, "support@example.com", "support", tc.tags, "ken@e-fun.example")
+		if p == nil || p.Name != tc.want || p.FirstReply.D() != tc.first || c.CalendarNamed(p.Calendar) != cal {
+			t.Errorf("policy of a %s ticket = %+v, want %q with first reply %s on seoul-office", tc.priority, p, tc.want, tc.first)
+		}
+	}
 }
 
 // uncommented parses the shipped text with every commented-out key, table

@@ -55,6 +55,7 @@ func (c *Config) Validate() []Problem {
 	c.validateWebhooks(v)
 	c.validateCalendars(v)
 	c.validateOrganizations(v)
+	c.validateSLAs(v)
 	c.validateTesting(v)
 	c.validateSurvey(v)
 	return v.probs

@@ -43,6 +43,8 @@ var boundaries = []struct {
 		"knowledge-base ranking is a pure function of articles and text: the folder is read by gateway/mailtext"},
 	{"gateway/plan", []string{"store", "gateway"},
 		"the command planner is pure: it reads a snapshot and returns changes as values, it never reaches the store or the edges"},
+	{"gateway/sla", []string{"store/bolt", "gateway"},
+		"SLA targets are a pure function of the ticket's history, its policy and a calendar: no store, no engine, no I/O"},
 	{"gateway/rules", []string{"store/bolt", "gateway/engine", "gateway/control", "gateway/daemon", "gateway/outbound", "gateway/auth"},
 		"the rule vocabulary is pure: compiled from the config, matched against facts and the model's records, it never reaches a store or an edge"},
 	{"gateway/survey", []string{"store/bolt", "gateway", "config", "threading"},

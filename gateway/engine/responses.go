@@ -31,6 +31,9 @@ func (a *applier) markResponse(tk *model.Ticket, at time.Time) {
 	}
 	tk.LastResponseAt = &t
 	tk.Responses++
+	if tk.AwaitingSince != nil {
+		tk.LastWaitStart = tk.AwaitingSince
+	}
 	tk.AwaitingSince = nil
 }
 

@@ -137,6 +137,12 @@ type Ticket struct {
 	// response: the start of the running next-reply target. nil while the
 	// last word is ours, and before any response (first reply covers it).
 	AwaitingSince *time.Time `json:"awaiting_since,omitempty"`
+	// LastWaitStart is the start of the last next-reply wait a response
+	// ended (AwaitingSince as it was), so the met target can be shown.
+	LastWaitStart *time.Time `json:"last_wait_start,omitempty"`
+	// SLAMarks are the notices sent per SLA target instance, so each goes
+	// out once (also across restarts) and a breach stays recorded.
+	SLAMarks []SLAMark `json:"sla_marks,omitempty"`
 	// OnBehalf: an agent opened the ticket (on a customer's behalf, or a
 	// #child): it has no first-reply target.
 	OnBehalf bool `json:"on_behalf,omitempty"`
@@ -158,6 +164,19 @@ type CSAT struct {
 type StatusMark struct {
 	At int64  `json:"t"`
 	S  string `json:"s"`
+}
+
+// SLAMark records the notices of one SLA target instance: its kind and
+// start (unix seconds) name it; Warned is the fingerprint of the target
+// (policy, duration, calendar) a warning was sent for ("" none), so a
+// changed deadline re-arms it; Breached is when the breach was recorded
+// (0 none); Policy the policy then.
+type SLAMark struct {
+	Kind     string `json:"k"`
+	Start    int64  `json:"s"`
+	Warned   string `json:"w,omitempty"`
+	Breached int64  `json:"b,omitempty"`
+	Policy   string `json:"p,omitempty"`
 }
 
 // LogStatus records that the ticket entered status at at.
