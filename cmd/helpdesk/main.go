@@ -3,6 +3,7 @@
 //	helpdesk serve                 run the daemon
 //	helpdesk tickets [--status S | --view NAME] [--json]
 //	helpdesk show N [--json]
+//	helpdesk sla N [--json]
 //	helpdesk inject [FILE|-] [--trust-authres] [--rcpt ADDR]... [--sender ADDR]
 //	helpdesk explain FILE|- [--json] [--trust-authres] [--rcpt ADDR]... [--sender ADDR]
 //	helpdesk outbox [--json]
@@ -70,6 +71,8 @@ commands:
   serve                       run the daemon (SMTP, outbound queue, metrics)
   tickets [--status S]        list tickets, newest first; --view NAME: a [[view]]
   show N                      show ticket N with its threads and comments
+  sla N                       how each SLA deadline of ticket N was computed (policy,
+                              calendar, pauses, holidays)
   inject [FILE|-]             deliver a message file (or stdin) as if received;
                               --rcpt ADDR (repeatable), --sender ADDR: the envelope
   explain FILE|-              what a mail would do if it arrived now (authentication,
@@ -96,7 +99,7 @@ commands:
 
 common flags (also before the command: helpdesk -config FILE show 1):
   -config FILE                configuration file (default ./helpdesk.toml)
-  --json                      machine-readable output (tickets, show, outbox, webhooks, quarantine)
+  --json                      machine-readable output (tickets, show, sla, outbox, webhooks, quarantine)
 `
 
 func main() {
@@ -190,6 +193,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return c.fail(2, "usage: helpdesk show N [--json]")
 		}
 		return c.show(pos[0])
+	case "sla":
+		if len(pos) != 1 {
+			return c.fail(2, "usage: helpdesk sla N [--json]")
+		}
+		return c.slaExplain(pos[0])
 	case "inject":
 		file := "-"
 		if len(pos) > 0 {
@@ -479,6 +487,31 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// slaExplain is `helpdesk sla N`: how each SLA deadline was computed.
+func (c *cli) slaExplain(arg string) int {
+	id, err := strconv.ParseUint(strings.TrimPrefix(arg, "#"), 10, 64)
+	if err != nil {
+		return c.fail(2, "%q is not a ticket number", arg)
+	}
+	api, done, ok := c.api(false)
+	if !ok {
+		return 1
+	}
+	defer done()
+	v, err := api.SLA(id)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return c.fail(1, "ticket %d not found", id)
+		}
+		return c.fail(1, "%v", err)
+	}
+	if c.json {
+		return c.printJSON(v)
+	}
+	fmt.Fprintf(c.stdout, "Ticket #%d at %s\n%s", v.Ticket, v.Now.UTC().Format(time.RFC3339), escText(v.Explanation))
+	return 0
 }
 
 func (c *cli) show(arg string) int {

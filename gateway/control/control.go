@@ -17,6 +17,7 @@ import (
 	"helpdesk/gateway/engine"
 	"helpdesk/gateway/outbound"
 	"helpdesk/gateway/rules"
+	"helpdesk/gateway/sla"
 	"helpdesk/gateway/webhook"
 	"helpdesk/store"
 	"helpdesk/store/model"
@@ -31,6 +32,8 @@ type API interface {
 	// View lists the tickets of the [[view]] named name, in its order.
 	View(name string, limit int) ([]TicketSummary, error)
 	Show(id uint64) (*TicketView, error)
+	// SLA explains how each SLA deadline of a ticket was computed.
+	SLA(id uint64) (*SLAView, error)
 	Inject(raw []byte, opt engine.InjectOptions) (engine.Result, error)
 	// Explain says what raw would do if it arrived now, storing and
 	// sending nothing.
@@ -114,6 +117,17 @@ type TicketView struct {
 	AwaitingSince   *time.Time `json:"awaiting_since"`
 	ResolvedAt      *time.Time `json:"resolved_at"`
 	OnBehalf        bool       `json:"on_behalf"`
+	// SLA is the ticket's policy and targets at the ticket clock's now
+	// (package gateway/sla); null when no [[sla]] policy matches.
+	SLA *sla.Result `json:"sla"`
+}
+
+// SLAView is `helpdesk sla N`: the targets and how they were computed.
+type SLAView struct {
+	Ticket      uint64      `json:"ticket"`
+	Now         time.Time   `json:"now"`
+	SLA         *sla.Result `json:"sla"`
+	Explanation string      `json:"explanation"`
 }
 
 // ThreadView is one thread of a ticket.
@@ -304,6 +318,37 @@ func (l *Local) Show(id uint64) (*TicketView, error) {
 			return err
 		}
 		v = BuildView(tk, cs)
+		cfg, now := l.slaContext()
+		v.SLA = sla.For(cfg, tk, now)
+		return nil
+	})
+	return v, err
+}
+
+// slaContext is the configuration and the ticket clock's instant SLA
+// targets are computed with: the daemon's, else the CLI's.
+func (l *Local) slaContext() (*config.Config, time.Time) {
+	cfg, now := l.Config, time.Now().UTC()
+	if l.Engine != nil {
+		cfg = l.Engine.Config()
+	}
+	if l.Manual != nil {
+		now = l.Manual.Now()
+	}
+	return cfg, now
+}
+
+// SLA returns a ticket's targets with the explanation of each deadline.
+func (l *Local) SLA(id uint64) (*SLAView, error) {
+	var v *SLAView
+	err := l.DB.View(func(tx store.Tx) error {
+		tk, err := tx.Ticket(id)
+		if err != nil {
+			return err
+		}
+		cfg, now := l.slaContext()
+		r := sla.For(cfg, tk, now)
+		v = &SLAView{Ticket: tk.ID, Now: now, SLA: r, Explanation: r.Explain()}
 		return nil
 	})
 	return v, err

@@ -81,6 +81,15 @@ func Handler(api API) http.Handler {
 		v, err := api.Show(n)
 		reply(w, v, err)
 	})
+	mux.HandleFunc("GET /sla", func(w http.ResponseWriter, r *http.Request) {
+		n, err := id(r)
+		if err != nil {
+			reply(w, nil, fmt.Errorf("bad ticket id: %w", err))
+			return
+		}
+		v, err := api.SLA(n)
+		reply(w, v, err)
+	})
 	mux.HandleFunc("POST /inject", func(w http.ResponseWriter, r *http.Request) {
 		raw, o, err := mailRequest(r)
 		if err != nil {
@@ -264,6 +273,14 @@ func (c *Client) View(name string, limit int) ([]TicketSummary, error) {
 func (c *Client) Show(id uint64) (*TicketView, error) {
 	var v TicketView
 	if err := c.call("GET", "/show", url.Values{"id": {strconv.FormatUint(id, 10)}}, nil, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+func (c *Client) SLA(id uint64) (*SLAView, error) {
+	var v SLAView
+	if err := c.call("GET", "/sla", url.Values{"id": {strconv.FormatUint(id, 10)}}, nil, &v); err != nil {
 		return nil, err
 	}
 	return &v, nil

@@ -5,10 +5,12 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"helpdesk/config"
 	"helpdesk/gateway/audience"
 	"helpdesk/gateway/plan"
+	"helpdesk/gateway/sla"
 	"helpdesk/store/model"
 	"helpdesk/threading"
 )
@@ -60,7 +62,7 @@ func (a *applier) apply(r *cmdRun, ch plan.Change) error {
 	me := a.staff.Email
 	switch ch := ch.(type) {
 	case plan.ListTickets:
-		r.answer = append(r.answer, a.listTickets(ch.Which))
+		r.answer = append(r.answer, a.listTickets(ch))
 	case plan.Answer:
 		r.answer = append(r.answer, ch.Text)
 	case plan.SetStatus:
@@ -568,7 +570,8 @@ func (a *applier) markSpam(tk *model.Ticket, domain bool) error {
 }
 
 // listTickets renders #list (the views of a web helpdesk).
-func (a *applier) listTickets(which string) string {
+func (a *applier) listTickets(ch plan.ListTickets) string {
+	which := ch.Which
 	if v := a.e.Rules(a.cfg).View(which); v != nil {
 		return a.listView(v)
 	}
@@ -582,13 +585,22 @@ func (a *applier) listTickets(which string) string {
 	for _, g := range a.in.agent.Groups {
 		groups[strings.ToLower(g)] = true
 	}
-	var b strings.Builder
-	n := 0
+	within := defaultDueWithin
+	if d, err := time.ParseDuration(ch.Within); err == nil && d > 0 {
+		within = d
+	}
+	type row struct {
+		tk   *model.Ticket
+		note string
+		left int64 // for "due": the soonest target's remaining seconds
+	}
+	var rows []row
 	for _, id := range ids {
 		tk, err := a.ticket(id)
 		if err != nil || tk.MergedInto != 0 {
 			continue
 		}
+		r := row{tk: tk}
 		keep := false
 		switch which {
 		case "mine":
@@ -599,20 +611,54 @@ func (a *applier) listTickets(which string) string {
 			keep = groups[strings.ToLower(tk.Group)]
 		case "open":
 			keep = tk.Status == model.StatusOpen
-		case "overdue":
-			// No SLA policies yet: overdue means open or pending with
-			// no change for more than 24 hours.
+		case "stale":
+			// No change for more than 24 hours while open or pending.
 			keep = (tk.Status == model.StatusOpen || tk.Status == model.StatusPending) && a.now.Sub(tk.Updated) > 24*hour
+		case "overdue":
+			// A breached SLA target that is still running; a ticket no
+			// policy matches is never overdue.
+			res := sla.For(a.cfg, tk, a.now)
+			for _, t := range res.Running() {
+				if t.Breached {
+					keep, r.note = true, t.Human()
+					break
+				}
+			}
+		case "due":
+			res := sla.For(a.cfg, tk, a.now)
+			if due := res.DueWithin(within); len(due) > 0 {
+				keep, r.note, r.left = true, due[0].Human(), due[0].Remaining
+				for _, t := range due[1:] {
+					if t.Remaining < r.left {
+						r.note, r.left = t.Human(), t.Remaining
+					}
+				}
+			}
 		}
-		if !keep {
-			continue
-		}
-		n++
-		if n <= 100 {
-			fmt.Fprintf(&b, "  #%-6d %-20s %-8s %-28s %s\n", tk.ID, tk.Status, tk.Priority, orDash(tk.Assignee), tk.Subject)
+		if keep {
+			rows = append(rows, r)
 		}
 	}
-	head := fmt.Sprintf("Tickets (%s): %d", which, n)
+	if which == "due" {
+		sort.SliceStable(rows, func(i, j int) bool { return rows[i].left < rows[j].left })
+	}
+	var b strings.Builder
+	for i, r := range rows {
+		if i == 100 {
+			break
+		}
+		tk := r.tk
+		fmt.Fprintf(&b, "  #%-6d %-20s %-8s %-28s %s\n", tk.ID, tk.Status, tk.Priority, orDash(tk.Assignee), tk.Subject)
+		if r.note != "" {
+			fmt.Fprintf(&b, "          %s\n", r.note)
+		}
+	}
+	n := len(rows)
+	label := which
+	if which == "due" {
+		label = "due within " + sla.Dur(within) + " of business time"
+	}
+	head := fmt.Sprintf("Tickets (%s): %d", label, n)
 	if n > 100 {
 		head += " (first 100 shown)"
 	}

@@ -625,6 +625,9 @@ func (a *applier) ticketSummary(tk *model.Ticket) string {
 	if len(tk.CCs) > 0 {
 		s += " · cc " + strings.Join(tk.CCs, ", ")
 	}
+	if line := a.slaLine(tk); line != "" {
+		s += "\n" + line
+	}
 	return s
 }
 

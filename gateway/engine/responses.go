@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
+	"helpdesk/gateway/sla"
 	"helpdesk/store/model"
 )
 
@@ -47,4 +50,22 @@ func (a *applier) markCustomer(tk *model.Ticket, at time.Time, ack bool) {
 	if !ack && tk.LastResponseAt != nil && tk.AwaitingSince == nil {
 		tk.AwaitingSince = &t
 	}
+}
+
+// defaultDueWithin is the business time of "#list due" without one.
+const defaultDueWithin = 4 * time.Hour
+
+// slaLine is the SLA state of the ticket for staff mail, e.g. `SLA
+// "urgent": first reply due in 2h 10m (business hours)`; "" without a
+// policy or a running target.
+func (a *applier) slaLine(tk *model.Ticket) string {
+	r := sla.For(a.cfg, tk, a.now)
+	var parts []string
+	for _, t := range r.Running() {
+		parts = append(parts, t.Human())
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("SLA %q: %s", r.Policy, strings.Join(parts, "; "))
 }

@@ -10,8 +10,9 @@ type Change interface{ change() }
 // ---- answers mailed back to the sender (computed before anything changes) ----
 
 // ListTickets answers #list: the engine renders the tickets of this view
-// (mine, unassigned, group, open, overdue) into the transcript.
-type ListTickets struct{ Which string }
+// (mine, unassigned, group, open, overdue, due, stale) into the
+// transcript. Within is the business time of "#list due 8h" ("" default).
+type ListTickets struct{ Which, Within string }
 
 // Answer is text for the transcript (#help's command card).
 type Answer struct{ Text string }

@@ -318,13 +318,13 @@ func TestPlanCommands(t *testing.T) {
 		// #available, #away, #ticket, #list, #help, #report, #end.
 		{name: "available", text: "#available", noTicket: true, want: []Change{SetAvailability{Away: false, Command: 0}},
 			results: map[int]string{0: "you are available for automatic assignment"}},
-		{name: "away", text: "#list mine\n#away", noTicket: true, want: []Change{ListTickets{"mine"}, SetAvailability{Away: true, Command: 1}}, confirm: true},
+		{name: "away", text: "#list mine\n#away", noTicket: true, want: []Change{ListTickets{Which: "mine"}, SetAvailability{Away: true, Command: 1}}, confirm: true},
 		{name: "ticket", text: "#ticket 1\nNote", private: true, want: []Change{Note{}}, results: map[int]string{0: "acting on ticket #1"}},
 		{name: "ticket of another", text: "#ticket 3",
 			problems: []string{"#ticket: this mail answers a notification of ticket #1; #ticket 3 belongs in a new mail to the support address. Nothing was applied to either ticket"}},
 		{name: "ticket missing", text: "#ticket 99", problems: []string{"#ticket: ticket #99 does not exist"}},
-		{name: "list", text: "#list mine", noTicket: true, want: []Change{ListTickets{"mine"}}, confirm: true},
-		{name: "list comes first", text: "#status pending\n#list open", want: []Change{ListTickets{"open"}, SetStatus{"pending"}, none}, confirm: true},
+		{name: "list", text: "#list mine", noTicket: true, want: []Change{ListTickets{Which: "mine"}}, confirm: true},
+		{name: "list comes first", text: "#status pending\n#list open", want: []Change{ListTickets{Which: "open"}, SetStatus{"pending"}, none}, confirm: true},
 		{name: "help", text: "#help", noTicket: true, want: []Change{Answer{command.HelpCard()}}, confirm: true,
 			results: map[int]string{0: "command card: see below"}},
 		{name: "report", text: "#report", noTicket: true,
@@ -489,7 +489,7 @@ all = ["priority is urgent"]
 		return Input{Block: command.Parse(text), Config: cfg, Actor: Actor{Email: "vic@example.com", Role: Agent}}
 	}
 	p := Commands(in("#list Urgent-Open"))
-	if !p.OK() || len(p.Changes) != 1 || p.Changes[0] != (ListTickets{"urgent-open"}) {
+	if !p.OK() || len(p.Changes) != 1 || p.Changes[0] != (ListTickets{Which: "urgent-open"}) {
 		t.Errorf("#list of a view: %v %v", p.Problems, p.Changes)
 	}
 	p = Commands(in("#list urgent-opne"))

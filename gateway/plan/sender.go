@@ -21,7 +21,7 @@ func (r *planner) availability(i int, c command.Command) {
 
 // list: #list mails back a view of the tickets.
 func (r *planner) list(i int, c command.Command) {
-	r.answers = append(r.answers, ListTickets{arg(c, 0)})
+	r.answers = append(r.answers, ListTickets{arg(c, 0), arg(c, 1)})
 	r.ok(i, "list %s: see below", arg(c, 0))
 	r.p.Confirm = true
 }

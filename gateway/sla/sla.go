@@ -365,6 +365,8 @@ func (t Target) Human() string {
 		return fmt.Sprintf("%s met", what)
 	case t.State == Stopped:
 		return fmt.Sprintf("%s stopped (ticket resolved)", what)
+	case t.Breached && -left < time.Minute:
+		return fmt.Sprintf("%s breached just now (%s)", what, hours)
 	case t.Breached:
 		return fmt.Sprintf("%s overdue by %s (%s)", what, Dur(-left), hours)
 	case t.Paused:
@@ -373,23 +375,40 @@ func (t Target) Human() string {
 	return fmt.Sprintf("%s due in %s (%s)", what, Dur(left), hours)
 }
 
-// Dur formats a duration as "2h 10m", "45m", "3d 2h" (days of 24h of
-// the duration itself, not calendar days), rounded down to minutes.
+// Dur formats a duration as "2h 10m", "45m", "27h" (hours, not days: a
+// business day is whatever the calendar says), rounded down to minutes.
 func Dur(d time.Duration) string {
 	if d < 0 {
 		d = -d
 	}
 	m := int64(math.Floor(d.Minutes()))
-	days, h, mi := m/(24*60), (m/60)%24, m%60
-	var parts []string
-	if days > 0 {
-		parts = append(parts, fmt.Sprintf("%dd", days))
+	h, mi := m/60, m%60
+	switch {
+	case h > 0 && mi > 0:
+		return fmt.Sprintf("%dh %dm", h, mi)
+	case h > 0:
+		return fmt.Sprintf("%dh", h)
 	}
-	if h > 0 {
-		parts = append(parts, fmt.Sprintf("%dh", h))
+	return fmt.Sprintf("%dm", mi)
+}
+
+// For computes tk's targets under cfg at now: the first matching policy
+// (config.SLAFor) on its calendar (the policy's, else the ticket's:
+// group's, then mailbox's, else 24/7). nil when no policy matches.
+func For(cfg *config.Config, tk *model.Ticket, now time.Time) *Result {
+	p := cfg.SLAFor(tk.Priority, tk.Mailbox, tk.Group, tk.Tags, tk.Requester)
+	if p == nil {
+		return nil
 	}
-	if mi > 0 || len(parts) == 0 {
-		parts = append(parts, fmt.Sprintf("%dm", mi))
+	return Compute(p, CalendarOf(cfg, p, tk), tk, now)
+}
+
+// CalendarOf is the business calendar of tk under policy p.
+func CalendarOf(cfg *config.Config, p *config.SLA, tk *model.Ticket) *calendar.Calendar {
+	if p != nil && p.Calendar != "" {
+		if c := cfg.CalendarNamed(p.Calendar); c != nil {
+			return c
+		}
 	}
-	return strings.Join(parts, " ")
+	return cfg.CalendarFor(tk.Mailbox, tk.Group)
 }

@@ -352,7 +352,7 @@ func TestHuman(t *testing.T) {
 		t.Errorf("Human = %q", got)
 	}
 	x = Target{Kind: "resolution", Remaining: -(26*3600 + 60), Breached: true, State: Running}
-	if got := x.Human(); got != "resolution overdue by 1d 2h 1m (calendar time)" {
+	if got := x.Human(); got != "resolution overdue by 26h 1m (calendar time)" {
 		t.Errorf("Human = %q", got)
 	}
 }

@@ -210,7 +210,7 @@ var (
 	priorities = []string{"low", "normal", "high", "urgent"}
 	types      = []string{"question", "incident", "problem", "task"}
 	includes   = []string{"none", "last", "all"}
-	lists      = []string{"mine", "unassigned", "group", "open", "overdue"}
+	lists      = []string{"mine", "unassigned", "group", "open", "overdue", "due", "stale"}
 )
 
 // Statuses, Priorities, Types, Includes and Lists return the canonical

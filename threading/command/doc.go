@@ -68,9 +68,10 @@
 // expanded into the block and validated like typed ones, its text becomes
 // the reply); #available and #away (automatic assignment, SPEC 7); #ticket
 // N (in a new mail only: in an answer about another ticket the whole mail
-// is refused); #list mine|unassigned|group|open|overdue (mailed back;
-// without SLA policies "overdue" means open or pending with no change for
-// 24 hours); #spam (closes the ticket and blocks its requester; "#spam
+// is refused); #list mine|unassigned|group|open|overdue|due [8h]|stale
+// (mailed back; overdue: a breached SLA target still running; due: SLA
+// targets due within that business time, default 4h; stale: open or
+// pending with no change for 24 hours); #spam (closes the ticket and blocks its requester; "#spam
 // domain" blocks the domain and is for admins); #send (releases a mail
 // held by a guard, SPEC 7); #report (not built yet: it is an error line,
 // so the mail is refused, SPEC 9); #help (mails back the card of help.go).

@@ -79,8 +79,12 @@ LINKED TICKETS
 OTHER
   #macro <name>        apply a configured macro (its commands and its text)
   #available / #away   your availability for automatic assignment
-  #list mine|unassigned|group|open|overdue   mail me a list of tickets
-                       (or #list <view>, a view in helpdesk.toml)
+  #list mine|unassigned|group|open|overdue|due|stale   mail me a list of
+                       tickets: overdue = an SLA target breached and still
+                       running; due [8h] = SLA targets due within that
+                       business time (default 4h); stale = open or pending
+                       with no change for 24 hours (or #list <view>, a view
+                       in helpdesk.toml)
   #spam                close the ticket as spam and block its sender
   #spam domain         (admins) block the sender's whole domain
   #send                in a reply to a held-mail transcript: send it anyway

@@ -150,6 +150,13 @@ func (v *validator) command(c Command, role Role) {
 	case "include":
 		v.enum(c, "include value", "a value", includes, nil)
 	case "list":
+		if len(c.Args) == 2 && c.Args[0] == "due" {
+			// #list due 8h: targets due within that much business time.
+			if d, err := time.ParseDuration(c.Args[1]); err != nil || d <= 0 {
+				v.add(c, "", "#list due takes a business time such as 8h or 30m, not %q", c.Args[1])
+			}
+			return
+		}
 		v.enum(c, "list", "a list", lists, nil)
 	case "assign":
 		v.exactly(c, 1, "an agent (address, name or alias), me or none")

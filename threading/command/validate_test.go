@@ -38,7 +38,7 @@ func TestValidateValid(t *testing.T) {
 		"#done",
 		"#merge 12", "#merge #12 cc", "#merge 12 CC",
 		"#parent 7", "#macro refund", "#available", "#away", "#ticket 42", "#ticket #42",
-		"#list mine", "#list unassigned", "#list group", "#list open", "#list overdue",
+		"#list mine", "#list unassigned", "#list group", "#list open", "#list overdue", "#list due", "#list due 8h", "#list stale",
 		"#spam", "#send",
 		"#report", "#report month", "#report last week", "#report 30d", "#report 4w", "#report 2025",
 		"#report 2025-05", "#report 2025-05-01", "#report 2025-05-01..2025-05-31",
@@ -140,9 +140,10 @@ func TestValidateInvalid(t *testing.T) {
 		{"#ticket x", `1 "x" is not a ticket number`, ""},
 		{"#ticket 1.5", `1 "1.5" is not a ticket number`, ""},
 		// list, spam, report
-		{"#list", "1 #list needs a list: mine, unassigned, group, open or overdue", ""},
+		{"#list", "1 #list needs a list: mine, unassigned, group, open, overdue, due or stale", ""},
 		{"#list unasigned", `1 unknown list "unasigned"; did you mean unassigned?`, "unassigned"},
-		{"#list all", `1 unknown list "all"; use mine, unassigned, group, open or overdue`, ""},
+		{"#list due soon", `1 #list due takes a business time such as 8h or 30m, not "soon"`, ""},
+		{"#list all", `1 unknown list "all"; use mine, unassigned, group, open, overdue, due or stale`, ""},
 		{"#spam domian", `1 unexpected "domian"; did you mean domain?`, "domain"},
 		{"#spam foo", `1 unexpected "foo"; #spam takes nothing or domain`, ""},
 		{"#spam domain now", "1 too many arguments: #spam takes nothing or domain", ""},
@@ -360,7 +361,7 @@ func TestValueLists(t *testing.T) {
 	if Priorities()[0] != "low" {
 		t.Error("Priorities shares its backing array")
 	}
-	if len(Types()) != 4 || len(Includes()) != 3 || len(Lists()) != 5 || len(Names()) != 31 {
+	if len(Types()) != 4 || len(Includes()) != 3 || len(Lists()) != 7 || len(Names()) != 31 {
 		t.Errorf("lists: %q %q %q %q", Types(), Includes(), Lists(), Names())
 	}
 }
