@@ -23,6 +23,28 @@ import (
 // reopening the ticket, never a follow-up or a new ticket. Which ticket
 // is due and what a reply rates are gateway/survey's pure decisions.
 
+// kindSurvey is the survey's timer kind (timers.go): armed while a
+// resolved (or since closed) ticket is due its survey, for the instant
+// [survey] delay after its resolution.
+const kindSurvey = "survey"
+
+func init() {
+	registerTimer(timerSource{
+		kind: kindSurvey,
+		stamp: func(cfg *config.Config) string {
+			if !cfg.Survey.Enabled {
+				return "off"
+			}
+			return cfg.Survey.Delay.D().String()
+		},
+		next: func(a *applier, tk *model.Ticket) (time.Time, bool) { return SurveyDue(a.cfg, tk) },
+		fire: func(a *applier, tk *model.Ticket, _ time.Time) error {
+			_, err := a.sendSurvey(tk)
+			return err
+		},
+	})
+}
+
 // Markers in Comment.Reason: the triggers' pass reads a rating from its
 // comment, and the survey's own event is no update by anyone.
 const (
@@ -121,9 +143,10 @@ func SurveyDue(cfg *config.Config, tk *model.Ticket) (at time.Time, ok bool) {
 }
 
 // sendSurvey mails tk's requester the survey when it is due at the
-// write's instant, and marks the resolution as surveyed whether or not
-// the requester can be mailed (a bouncing one is not tried again). It
-// reports whether the ticket changed.
+// write's instant (the survey timer fired; it checks again, the ticket
+// may have changed since it was armed), and marks the resolution as
+// surveyed whether or not the requester can be mailed (a bouncing one is
+// not tried again). It reports whether the ticket changed.
 func (a *applier) sendSurvey(tk *model.Ticket) (bool, error) {
 	at, ok := SurveyDue(a.cfg, tk)
 	if !ok || at.After(a.now) {
