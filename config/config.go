@@ -29,7 +29,10 @@ type Config struct {
 	// gateway/rules, which checks them (Checks).
 	Triggers []Trigger `toml:"trigger"`
 	Views    []View    `toml:"view"`
-	Webhooks []Webhook `toml:"webhook"`
+	// Automations are time-based rules (issue 14 item 5), written like
+	// triggers.
+	Automations []Automation `toml:"automation"`
+	Webhooks    []Webhook    `toml:"webhook"`
 	// Calendars are business hours for SLA targets and automations;
 	// mailboxes and groups name one with calendar = "name".
 	Calendars []Calendar `toml:"calendar"`
@@ -311,6 +314,13 @@ type Trigger struct {
 	// customer's language, when the trigger fires.
 	RequesterTemplate string `toml:"requester_template"`
 }
+
+// Automation is a time-based rule (SPEC 7, issue 14 item 5): the keys of
+// a trigger, its conditions looked at whenever the ticket changes and at
+// the instants its time conditions ("created more than 24h ago", "...
+// ago in business time") come true; it fires at most once per condition
+// epoch. Package gateway/rules checks and compiles it.
+type Automation Trigger
 
 // View is a named list of tickets (#list NAME, helpdesk tickets --view):
 // the tickets not closed whose conditions hold, in the order Sort says.

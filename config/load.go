@@ -337,5 +337,8 @@ func (c *Config) summary() string {
 	if len(c.Triggers)+len(c.Views) > 0 {
 		s += ", " + plural(len(c.Triggers), "trigger") + ", " + plural(len(c.Views), "view")
 	}
+	if len(c.Automations) > 0 {
+		s += ", " + plural(len(c.Automations), "automation")
+	}
 	return s
 }

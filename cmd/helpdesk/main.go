@@ -92,6 +92,8 @@ commands:
   clock set TIME              move a manual clock ([testing] clock = "manual") to TIME (RFC 3339),
                               firing every timer due on the way, in order
   clock advance DURATION      move a manual clock forward (Go syntax, e.g. 26h)
+  automations --dry-run [--at TIME]
+                              list the automations that would fire by TIME (default now) and why; changes nothing
   check-config                validate the configuration and exit non-zero on problems
   dkim-record                 print the DNS TXT record of the DKIM signing key ([outbound] dkim_*)
   bench                       measure ingest speed (see helpdesk bench -h)
@@ -135,8 +137,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.configPath, "config", "helpdesk.toml", "configuration file")
 	fs.BoolVar(&c.json, "json", false, "JSON output")
-	var status, view string
-	var trust, failed bool
+	var status, view, atFlag string
+	var trust, failed, dryRun bool
 	var limit int
 	var inj engine.InjectOptions
 	switch cmd {
@@ -161,6 +163,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if cmd == "outbox" {
 			fs.BoolVar(&failed, "failed", false, "outbox retry: every failed item")
 		}
+	case "automations":
+		fs.BoolVar(&dryRun, "dry-run", false, "list what would fire and why, changing nothing (required)")
+		fs.StringVar(&atFlag, "at", "", "up to this instant (RFC 3339; default: the ticket clock's now)")
 	case "bench":
 		return benchMain(rest, stdout, stderr)
 	}
@@ -237,6 +242,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 0
 	case "clock":
 		return c.clock(pos)
+	case "automations":
+		return c.automations(pos, dryRun, atFlag)
 	case "compact":
 		return c.compact()
 	case "backup":
@@ -958,6 +965,51 @@ func (c *cli) serve() int {
 			return 1
 		}
 		return 0
+	}
+	return 0
+}
+
+const automationsUsage = "usage: helpdesk automations --dry-run [--at TIME] [--json] (TIME in RFC 3339, e.g. 2026-12-25T09:00:00+09:00)"
+
+// automations previews the automations (issue 14 item 5): what would
+// fire up to --at, each ticket staying as it is, and why.
+func (c *cli) automations(pos []string, dryRun bool, at string) int {
+	if len(pos) != 0 || !dryRun {
+		return c.fail(2, "%s", automationsUsage)
+	}
+	api, done, ok := c.api(false)
+	if !ok {
+		return 1
+	}
+	defer done()
+	var upTo time.Time
+	if at == "" {
+		v, err := api.Clock()
+		if err != nil {
+			return c.fail(1, "%v", err)
+		}
+		upTo = v.Now
+	} else {
+		t, err := time.Parse(time.RFC3339Nano, at)
+		if err != nil {
+			return c.fail(2, "%q is not an RFC 3339 time\n%s", at, automationsUsage)
+		}
+		upTo = t
+	}
+	list, err := api.Automations(upTo)
+	if err != nil {
+		return c.fail(1, "%v", err)
+	}
+	if c.json {
+		if list == nil {
+			list = []engine.AutomationPreview{}
+		}
+		return c.printJSON(list)
+	}
+	fmt.Fprintf(c.stdout, "automations that would fire by %s (dry run: nothing changed): %d\n", upTo.UTC().Format(time.RFC3339), len(list))
+	for _, p := range list {
+		fmt.Fprintf(c.stdout, "#%-6d %s  %q  %s\n        because: %s\n        does: %s\n", p.Ticket, p.Due.UTC().Format(time.RFC3339), p.Name, p.Subject,
+			strings.Join(p.Conditions, "; "), strings.Join(p.Actions, "; "))
 	}
 	return 0
 }

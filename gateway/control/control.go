@@ -57,6 +57,9 @@ type API interface {
 	AdvanceClock(d time.Duration) (ClockView, error)
 	// Compact rewrites the store without free space, online.
 	Compact() (store.CompactResult, error)
+	// Automations lists the automations that would fire up to at (the
+	// tickets staying as they are), changing nothing.
+	Automations(at time.Time) ([]engine.AutomationPreview, error)
 }
 
 // ClockView is `helpdesk clock --json`.
@@ -540,6 +543,27 @@ func (l *Local) RotateKey() (int, error) {
 
 // Backup writes an online, consistent backup.
 func (l *Local) Backup(w io.Writer) (int, error) { return l.DB.Backup(w) }
+
+// Automations lists the automations that would fire up to at.
+func (l *Local) Automations(at time.Time) ([]engine.AutomationPreview, error) {
+	eng := l.Engine
+	if eng == nil {
+		// Read-only (no daemon): an engine only to read with.
+		var err error
+		if eng, err = engine.New(l.Config, l.DB, engine.Options{Now: l.now}); err != nil {
+			return nil, err
+		}
+	}
+	return eng.PreviewAutomations(at)
+}
+
+// now is the ticket clock.
+func (l *Local) now() time.Time {
+	if l.Manual != nil {
+		return l.Manual.Now()
+	}
+	return time.Now()
+}
 
 // errWallClock answers a move of the wall clock.
 var errWallClock = errors.New(`the ticket clock is the wall clock, which nobody moves: set clock = "manual" in [testing] (every listen address on loopback) and restart the daemon`)

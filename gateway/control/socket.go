@@ -155,6 +155,15 @@ func Handler(api API) http.Handler {
 		n, err := api.RotateKey()
 		reply(w, n, err)
 	})
+	mux.HandleFunc("GET /automations", func(w http.ResponseWriter, r *http.Request) {
+		at, err := time.Parse(time.RFC3339Nano, r.URL.Query().Get("at"))
+		if err != nil {
+			reply(w, nil, fmt.Errorf("bad instant: %w", err))
+			return
+		}
+		v, err := api.Automations(at)
+		reply(w, v, err)
+	})
 	mux.HandleFunc("GET /clock", func(w http.ResponseWriter, r *http.Request) {
 		v, err := api.Clock()
 		reply(w, v, err)
@@ -388,6 +397,13 @@ func (c *Client) Backup(w io.Writer) (int, error) {
 		return 0, errors.New("backup incomplete: the daemon did not confirm the archive")
 	}
 	return n, nil
+}
+
+// Automations lists the automations that would fire up to at.
+func (c *Client) Automations(at time.Time) ([]engine.AutomationPreview, error) {
+	var v []engine.AutomationPreview
+	err := c.call("GET", "/automations", url.Values{"at": {at.Format(time.RFC3339Nano)}}, nil, &v)
+	return v, err
 }
 
 func (c *Client) Clock() (ClockView, error) {

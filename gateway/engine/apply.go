@@ -58,7 +58,9 @@ type applier struct {
 	// (triggers.go); rule: the trigger being applied ("" none).
 	before map[uint64]before
 	rule   string
-	passed map[uint64]bool // tickets whose pass ran
+	// ruleWhat: "trigger" or "automation" (the rule being applied).
+	ruleWhat string
+	passed   map[uint64]bool // tickets whose pass ran
 	// touched: tickets to re-arm though not saved; firing: the timers
 	// this write fires (timers.go).
 	touched map[uint64]bool

@@ -342,6 +342,11 @@ func (a *applier) event(tk *model.Ticket, text string) error {
 	}
 	if a.rule != "" {
 		author = "rule:" + a.rule
+		if a.ruleWhat == "automation" {
+			// Not "rule:": the triggers' pass sees an automation's
+			// change as an update (event automation).
+			author = "automation:" + a.rule
+		}
 	}
 	return a.tx.AddComment(tk, &model.Comment{Kind: model.KindEvent, Visibility: model.Private, Author: author, Text: text, Message: msg})
 }

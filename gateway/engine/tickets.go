@@ -85,6 +85,7 @@ func (a *applier) save(tk *model.Ticket) error {
 func (a *applier) flush() error {
 	for _, id := range slices.Sorted(maps.Keys(a.dirty)) {
 		tk := a.tickets[id]
+		a.autoBookkeeping(tk)
 		var err error
 		if a.created[id] {
 			err = a.tx.InsertTicket(tk)

@@ -131,7 +131,7 @@ func TestTimerArmedOnResolveClearedOnReopen(t *testing.T) {
 		t.Fatalf("an open ticket has timers %v", tm)
 	}
 	h.mustApply(mailFrom(vicFrom, "Re: Invoice", "#ticket 1\n#status resolved\nDone."), staffVerdict)
-	if at := h.timers(1)[kindAutoClose]; !at.Equal(t0.Add(48 * time.Hour)) {
+	if at := h.timers(1)[kindAutomation]; !at.Equal(t0.Add(48 * time.Hour)) {
 		t.Fatalf("auto-close armed at %s, want %s", at, t0.Add(48*time.Hour))
 	}
 	if next, ok, err := h.e.NextTimer(); err != nil || !ok || !next.Equal(t0.Add(48*time.Hour)) {

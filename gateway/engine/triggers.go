@@ -244,9 +244,9 @@ func sameSet(a, b []string) bool {
 // actions (planned by package plan as role Rule, applied here) and its
 // mail to staff.
 func (a *applier) fire(tk *model.Ticket, tr *rules.Trigger, events []string) error {
-	prev := a.rule
-	a.rule = tr.Name
-	defer func() { a.rule = prev }()
+	prev, prevWhat := a.rule, a.ruleWhat
+	a.rule, a.ruleWhat = tr.Name, ruleWord(tr)
+	defer func() { a.rule, a.ruleWhat = prev, prevWhat }()
 	snap := snapshot(tk)
 	p := plan.Commands(plan.Input{
 		Block: tr.Actions, Ticket: &snap, View: &planView{a: a, tk: tk}, Config: a.cfg,
@@ -260,9 +260,9 @@ func (a *applier) fire(tk *model.Ticket, tr *rules.Trigger, events []string) err
 			why = append(why, pr.String())
 		}
 		a.e.log.Warn("trigger not applied", "trigger", tr.Name, "ticket", tk.ID, "problems", strings.Join(why, "; "))
-		return a.event(tk, fmt.Sprintf("trigger %q matched but was not applied: %s", tr.Name, strings.Join(why, "; ")))
+		return a.event(tk, fmt.Sprintf("%s %q matched but was not applied: %s", ruleWord(tr), tr.Name, strings.Join(why, "; ")))
 	}
-	text := fmt.Sprintf("trigger %q fired", tr.Name)
+	text := fmt.Sprintf("%s %q fired", ruleWord(tr), tr.Name)
 	if len(tr.Actions.Commands) > 0 {
 		var lines []string
 		for _, c := range tr.Actions.Commands {
@@ -324,7 +324,7 @@ func (a *applier) ruleRequesterMail(tk *model.Ticket, tr *rules.Trigger) error {
 		}
 	}
 	if why != "" {
-		return a.event(tk, fmt.Sprintf("trigger %q: no mail to the requester (%s)", tr.Name, why))
+		return a.event(tk, fmt.Sprintf("%s %q: no mail to the requester (%s)", ruleWord(tr), tr.Name, why))
 	}
 	rcpt := d.Recipients[0].Addr
 	name := ""
@@ -334,15 +334,24 @@ func (a *applier) ruleRequesterMail(tk *model.Ticket, tr *rules.Trigger) error {
 	mb := a.mailboxOf(tk)
 	text, err := a.e.texts().Templates.Render(mb.Address, a.ticketLanguage(tk), tr.RequesterTemplate, a.publicData(tk, mb, name))
 	if err != nil {
-		return fmt.Errorf("rendering requester_template %q of trigger %q: %w", tr.RequesterTemplate, tr.Name, err)
+		return fmt.Errorf("rendering requester_template %q of %s %q: %w", tr.RequesterTemplate, ruleWord(tr), tr.Name, err)
 	}
-	if err := a.event(tk, fmt.Sprintf("trigger %q mailed the requester %s (template %s)", tr.Name, rcpt, tr.RequesterTemplate)); err != nil {
+	if err := a.event(tk, fmt.Sprintf("%s %q mailed the requester %s (template %s)", ruleWord(tr), tr.Name, rcpt, tr.RequesterTemplate)); err != nil {
 		return err
 	}
 	return a.enqueue(out{
 		tk: tk, kind: "rule", rcpt: rcpt, rcptName: name, seq: tk.LastSeq, mb: mb, fromName: mb.Name,
 		subject: threading.Tag(a.cfg.Threading.TagPrefix, tk.ID) + " " + tk.Subject, text: text,
 	})
+}
+
+// ruleWord is what the rule is called in events and mail: "trigger" or
+// "automation".
+func ruleWord(tr *rules.Trigger) string {
+	if tr.What == "" {
+		return "trigger"
+	}
+	return tr.What
 }
 
 // applyRule makes one change a rule planned. Only field changes reach
@@ -398,7 +407,7 @@ func (a *applier) ruleMail(tk *model.Ticket, tr *rules.Trigger) error {
 	if text == "" {
 		text = fmt.Sprintf("Rule %q matched ticket #%d.", tr.Name, tk.ID)
 	}
-	text += fmt.Sprintf("\n\n(sent by the trigger %q)", tr.Name)
+	text += fmt.Sprintf("\n\n(sent by the %s %q)", ruleWord(tr), tr.Name)
 	return a.notifyDecided(tk, ev, func(*config.Agent) (string, string) { return tr.Name + ": " + tk.Subject, text })
 }
 

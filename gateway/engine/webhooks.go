@@ -23,9 +23,9 @@ func (a *applier) ruleWebhook(tk *model.Ticket, tr *rules.Trigger, events []stri
 	if wh == nil {
 		// check-config refuses this; a reload that removed the webhook
 		// leaves the trigger's firing recorded and says so.
-		return a.event(tk, fmt.Sprintf("trigger %q: no [[webhook]] is named %q; nothing was sent", tr.Name, tr.Webhook))
+		return a.event(tk, fmt.Sprintf("%s %q: no [[webhook]] is named %q; nothing was sent", ruleWord(tr), tr.Name, tr.Webhook))
 	}
-	p := webhook.Payload{Event: "trigger", Trigger: tr.Name, Events: slices.Clone(events), At: a.now,
+	p := webhook.Payload{Event: ruleWord(tr), Trigger: tr.Name, Events: slices.Clone(events), At: a.now,
 		Ticket: webhook.Ticket{Number: tk.ID, Subject: tk.Subject, Status: tk.Status, Priority: tk.Priority, Type: tk.Type,
 			Group: tk.Group, Tags: slices.Clone(tk.Tags), Mailbox: tk.Mailbox, Created: tk.Created, Updated: tk.Updated}}
 	if tk.Assignee != "" {

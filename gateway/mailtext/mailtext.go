@@ -323,10 +323,35 @@ func loadTemplates(cfg *config.Config) (*Set, []Problem) {
 // keys give.
 func RuleTemplates(cfg *config.Config) []string {
 	var out []string
-	for _, t := range cfg.Triggers {
+	for _, t := range ruleTables(cfg) {
 		if n := strings.TrimSpace(t.RequesterTemplate); n != "" && !slices.Contains(out, n) {
 			out = append(out, n)
 		}
+	}
+	return out
+}
+
+// ruleTables are the [[trigger]] and [[automation]] tables, each with
+// its key.
+func ruleTables(cfg *config.Config) []struct {
+	key string
+	config.Trigger
+} {
+	var out []struct {
+		key string
+		config.Trigger
+	}
+	for i, t := range cfg.Triggers {
+		out = append(out, struct {
+			key string
+			config.Trigger
+		}{fmt.Sprintf("trigger[%d]", i), t})
+	}
+	for i, t := range cfg.Automations {
+		out = append(out, struct {
+			key string
+			config.Trigger
+		}{fmt.Sprintf("automation[%d]", i), config.Trigger(t)})
 	}
 	return out
 }
@@ -336,12 +361,12 @@ func RuleTemplates(cfg *config.Config) []string {
 // fallback) or for every mailbox's language.
 func (s *Set) ruleProblems(cfg *config.Config) []Problem {
 	var probs []Problem
-	for i, t := range cfg.Triggers {
+	for _, t := range ruleTables(cfg) {
 		n := strings.TrimSpace(t.RequesterTemplate)
 		if n == "" {
 			continue
 		}
-		key := fmt.Sprintf("trigger[%d].requester_template", i)
+		key := t.key + ".requester_template"
 		switch {
 		case !nameRE.MatchString(n):
 			probs = append(probs, Problem{Key: key, File: n, Msg: fmt.Sprintf("%q is not a template name", n),

@@ -16,6 +16,9 @@ import (
 type Set struct {
 	Triggers []Trigger
 	Views    []View
+	// Automations are the [[automation]] tables, in file order, then the
+	// built-in auto-close (when tickets.auto_close_after is set).
+	Automations []AutomationRule
 }
 
 // Trigger is one compiled [[trigger]].
@@ -28,6 +31,37 @@ type Trigger struct {
 	Webhook string // a [[webhook]] name, "" for none
 	// RequesterTemplate names the template mailed to the requester ("" none).
 	RequesterTemplate string
+	// What the rule is, in events and mail: "trigger" or "automation".
+	What string
+}
+
+// AutomationRule is one compiled [[automation]] (issue 14 item 5): a rule
+// looked at whenever its ticket changes and at the instants its time
+// conditions may change (Conditions.Instants), firing at most once per
+// condition epoch.
+type AutomationRule struct {
+	Trigger
+	// Builtin names a built-in action taken instead of Actions
+	// (BuiltinAutoClose).
+	Builtin string
+}
+
+// BuiltinAutoClose is the name and action of the built-in automation of
+// tickets.auto_close_after: a resolved ticket closes that long after it
+// was resolved.
+const BuiltinAutoClose = "auto-close"
+
+// FindAutomation returns the automation with this name, or nil.
+func (s *Set) FindAutomation(name string) *AutomationRule {
+	if s == nil {
+		return nil
+	}
+	for i := range s.Automations {
+		if s.Automations[i].Name == name {
+			return &s.Automations[i]
+		}
+	}
+	return nil
 }
 
 // View is one compiled [[view]].
@@ -93,10 +127,10 @@ func Load(cfg *config.Config) (*Set, []config.Problem) {
 			names[kind+"\x00"+strings.ToLower(n)] = k + ".name"
 		}
 	}
-	for i, t := range cfg.Triggers {
-		k := fmt.Sprintf("trigger[%d]", i)
-		name(k, "trigger", t.Name)
-		tr := Trigger{Name: t.Name, Cond: conds(k, t.All, t.Any), Text: t.Text}
+	// rule compiles what triggers and automations share.
+	rule := func(k, what string, t config.Trigger) Trigger {
+		name(k, what, t.Name)
+		tr := Trigger{Name: t.Name, Cond: conds(k, t.All, t.Any), Text: t.Text, What: what}
 		tr.Actions, probs = actions(cfg, k, t, probs)
 		for j, n := range t.Notify {
 			nk := fmt.Sprintf("%s.notify[%d]", k, j)
@@ -108,7 +142,7 @@ func Load(cfg *config.Config) (*Set, []config.Problem) {
 			case cfg.AgentByNameOrAlias(low) != nil:
 				tr.Notify = append(tr.Notify, strings.ToLower(strings.TrimSpace(cfg.AgentByNameOrAlias(low).Email)))
 			default:
-				add(nk, fmt.Sprintf("%q is not a staff member", n), `use "assignee", "group", or an [[agent]]'s email, name or alias (a trigger mails staff only)`)
+				add(nk, fmt.Sprintf("%q is not a staff member", n), fmt.Sprintf(`use "assignee", "group", or an [[agent]]'s email, name or alias (a %s mails staff only)`, what))
 			}
 		}
 		tr.Webhook = strings.TrimSpace(t.Webhook)
@@ -119,7 +153,35 @@ func Load(cfg *config.Config) (*Set, []config.Problem) {
 		if strings.TrimSpace(t.Text) != "" && len(t.Notify) == 0 {
 			add(k+".text", "is mailed to nobody", `add notify = ["assignee"] (or "group", or an agent), or remove text`)
 		}
-		s.Triggers = append(s.Triggers, tr)
+		return tr
+	}
+	for i, t := range cfg.Triggers {
+		s.Triggers = append(s.Triggers, rule(fmt.Sprintf("trigger[%d]", i), "trigger", t))
+	}
+	for i, au := range cfg.Automations {
+		k := fmt.Sprintf("automation[%d]", i)
+		if strings.EqualFold(strings.TrimSpace(au.Name), BuiltinAutoClose) {
+			add(k+".name", fmt.Sprintf("%q is the built-in automation of tickets.auto_close_after", au.Name),
+				"choose another name; to change auto-close, set tickets.auto_close_after")
+		}
+		tr := rule(k, "automation", config.Trigger(au))
+		for _, l := range []struct {
+			list  string
+			lines []string
+		}{{"all", au.All}, {"any", au.Any}} {
+			for j, c := range l.lines {
+				low := strings.ToLower(strings.Join(strings.Fields(c), " "))
+				if strings.HasPrefix(low, "event ") || strings.HasSuffix(low, " changed") {
+					add(fmt.Sprintf("%s.%s[%d]", k, l.list, j), fmt.Sprintf("%q is about what an update did, and an automation looks at tickets over time: it can never hold", c),
+						`remove it (a [[trigger]] reacts to updates); for the time since a change write e.g. "status changed more than 24h ago"`)
+				}
+			}
+		}
+		s.Automations = append(s.Automations, AutomationRule{Trigger: tr})
+	}
+	if d := cfg.Tickets.AutoCloseAfter.D(); d > 0 {
+		c, _ := Compile([]string{"status is resolved", fmt.Sprintf("resolved more than %s ago", d)}, nil, cfg)
+		s.Automations = append(s.Automations, AutomationRule{Trigger: Trigger{Name: BuiltinAutoClose, Cond: c, What: "automation"}, Builtin: BuiltinAutoClose})
 	}
 	builtin := command.Lists()
 	for i, v := range cfg.Views {
@@ -164,7 +226,7 @@ func actions(cfg *config.Config, k string, t config.Trigger, probs []config.Prob
 		case len(b.Commands) != 1 || b.Text != "":
 			add(ak, fmt.Sprintf("%q is not a command", l), `write one command of the mail language per entry, e.g. "#group dns"`)
 		case !slices.Contains(ActionCommands, b.Commands[0].Name):
-			add(ak, fmt.Sprintf("%s is not an action a trigger can take", b.Commands[0].Written()),
+			add(ak, fmt.Sprintf("%s is not an action a %s can take", b.Commands[0].Written(), strings.SplitN(k, "[", 2)[0]),
 				"use #"+strings.Join(ActionCommands, ", #")+`; to mail staff use notify = [...]`)
 		default:
 			lines = append(lines, l)

@@ -56,6 +56,25 @@ type Facts struct {
 	// InHours reports whether an instant is inside the ticket's business
 	// hours (calendars plug in here); nil: always (a 24/7 calendar).
 	InHours func(time.Time) bool
+
+	// The instants automations measure time from (zero: never).
+	StatusChanged time.Time
+	LastCustomer  time.Time // the requester's or a CC's last public comment
+	LastResponse  time.Time // an agent's last public reply
+	SLABreached   time.Time
+	// Calendar counts "... ago in business time" (nil: 24/7).
+	Calendar Calendar
+}
+
+// Calendar is the business-time arithmetic of a ticket's calendar
+// (config/calendar.Calendar).
+type Calendar interface {
+	// Between is the business time in [a, b).
+	Between(a, b time.Time) time.Duration
+	// Add is the instant d of business time after t (ok false: never).
+	Add(t time.Time, d time.Duration) (time.Time, bool)
+	// NextOpen is t when open at t, else when the calendar next opens.
+	NextOpen(t time.Time) (time.Time, bool)
 }
 
 // Conditions is a compiled all/any pair. The zero value always holds.
@@ -95,14 +114,20 @@ type Problem struct {
 }
 
 type cond struct {
-	field string // event, mailbox, sender, sender domain, subject, body, text, status, priority, type, group, assignee, tags, created, updated, hours
+	field string // event, mailbox, sender, sender domain, subject, body, text, status, priority, type, group, assignee, tags, hours, or a time field (timeFields)
 	op    string // is, is not, contains, not contains, matches, not matches, include, exclude, changed, more, less, inside, outside
 	vals  []string
 	re    *regexp.Regexp
 	dur   time.Duration
-	line  string // as written, with its index in its list
-	idx   int
+	// business: dur is business time of the ticket's calendar.
+	business bool
+	line     string // as written, with its index in its list
+	idx      int
 }
+
+// timeFields are the fields measured as "more than D ago" / "less than D
+// ago": the instants of events on the ticket.
+var timeFields = []string{"created", "updated", "resolved", "status changed", "last customer comment", "last response", "sla breached"}
 
 // Compile compiles the lines of a rule against the configuration (its
 // groups, mailboxes and agents). Problems name every bad line.
@@ -126,6 +151,7 @@ func Compile(all, any []string, cfg *config.Config) (*Conditions, []Problem) {
 			probs = append(probs, *p)
 			continue
 		}
+		x.line, x.idx = s, i
 		c.any = append(c.any, x)
 	}
 	if any != nil && len(any) == 0 {
@@ -158,10 +184,20 @@ func parse(line string, cfg *config.Config) (cond, *Problem) {
 		return cond{field: "assignee", op: "is", vals: []string{""}}, nil
 	}
 	var field string
-	for _, f := range fields {
-		if low == f || strings.HasPrefix(low, f+" ") {
+	for _, f := range timeFields {
+		// "status changed" is also the update condition: only a time
+		// operator makes it the time field.
+		if strings.HasPrefix(low, f+" more ") || strings.HasPrefix(low, f+" less ") {
 			field = f
 			break
+		}
+	}
+	for _, f := range fields {
+		if field != "" {
+			break
+		}
+		if low == f || strings.HasPrefix(low, f+" ") {
+			field = f
 		}
 	}
 	if field == "" {
@@ -210,10 +246,11 @@ func parse(line string, cfg *config.Config) (cond, *Problem) {
 		x.vals = []string{strings.ToLower(val)}
 		return x, nil
 	case "more", "less":
+		val, x.business = strings.CutPrefix(val, inBusiness)
 		d, ok := parseAge(val)
 		if !ok {
 			return cond{}, &Problem{Msg: fmt.Sprintf("%q: %q is not a duration followed by \"ago\"", line, strings.TrimPrefix(val, noAgo)),
-				Fix: fmt.Sprintf(`write e.g. "%s more than 24h ago" (units m, h, d)`, field)}
+				Fix: fmt.Sprintf(`write e.g. "%s more than 24h ago" (units m, h, d), or "... ago in business time"`, field)}
 		}
 		x.dur = d
 		return x, nil
@@ -240,12 +277,17 @@ func operator(field, rest string) (op, val string) {
 		if low == o[0] || strings.HasPrefix(low, o[0]+" ") {
 			v := strings.TrimSpace(rest[len(o[0]):])
 			if o[1] == "more" || o[1] == "less" {
-				// "more than 24h ago": the value is what lies between.
+				// "more than 24h ago": the value is what lies between;
+				// "... ago in business time" counts the calendar's hours.
 				lv := strings.ToLower(v)
+				business := ""
+				if strings.HasSuffix(lv, " ago in business time") {
+					v, lv, business = v[:len(v)-len(" in business time")], lv[:len(lv)-len(" in business time")], inBusiness
+				}
 				if !strings.HasSuffix(lv, " ago") {
 					return o[1], noAgo + v
 				}
-				v = strings.TrimSpace(v[:len(v)-len(" ago")])
+				v = business + strings.TrimSpace(v[:len(v)-len(" ago")])
 			}
 			return o[1], v
 		}
@@ -270,7 +312,7 @@ func opWords(field string) [][2]string {
 		return [][2]string{{"is not", "is not"}, {"is", "is"}, {"changed", "changed"}}
 	case "tags":
 		return [][2]string{{"include", "include"}, {"includes", "include"}, {"exclude", "exclude"}, {"excludes", "exclude"}, {"changed", "changed"}}
-	case "created", "updated", "resolved":
+	case "created", "updated", "resolved", "status changed", "last customer comment", "last response", "sla breached":
 		return [][2]string{{"more than", "more"}, {"less than", "less"}}
 	}
 	return nil
@@ -284,8 +326,12 @@ func operators(field string) []string {
 	return out
 }
 
-// noAgo marks an age written without "ago" (parseAge refuses it).
-const noAgo = "\x00"
+// noAgo marks an age written without "ago" (parseAge refuses it);
+// inBusiness one written "... ago in business time".
+const (
+	noAgo      = "\x00"
+	inBusiness = "\x01"
+)
 
 func unquote(v string) string {
 	if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
@@ -386,20 +432,19 @@ func (x cond) eval(f *Facts) bool {
 			}
 			return hit == (x.op == "include")
 		}
-	case "created", "updated", "resolved":
-		t := f.Created
-		switch x.field {
-		case "updated":
-			t = f.Updated
-		case "resolved":
-			if f.Resolved.IsZero() {
-				return false // never resolved, or reopened
-			}
-			t = f.Resolved
+	case "created", "updated", "resolved", "status changed", "last customer comment", "last response", "sla breached":
+		t := x.since(f)
+		if t.IsZero() {
+			return false // never happened (or undone: a reopened ticket is not resolved)
 		}
 		age := f.Now.Sub(t)
+		if x.business && f.Calendar != nil {
+			age = f.Calendar.Between(t, f.Now)
+		}
+		// At the instant itself "more than" holds: a timer armed for it
+		// then finds it true.
 		if x.op == "more" {
-			return age > x.dur
+			return age >= x.dur
 		}
 		return age < x.dur
 	}
@@ -416,6 +461,89 @@ func (x cond) eval(f *Facts) bool {
 		return x.re.MatchString(v) == (x.op == "matches")
 	}
 	return false
+}
+
+// since is the instant a time condition measures from (zero: none).
+func (x cond) since(f *Facts) time.Time {
+	switch x.field {
+	case "created":
+		return f.Created
+	case "updated":
+		return f.Updated
+	case "resolved":
+		return f.Resolved
+	case "status changed":
+		return f.StatusChanged
+	case "last customer comment":
+		return f.LastCustomer
+	case "last response":
+		return f.LastResponse
+	case "sla breached":
+		return f.SLABreached
+	}
+	return time.Time{}
+}
+
+// timed reports whether x is a time condition.
+func (x cond) timed() bool { return x.op == "more" || x.op == "less" }
+
+// Instants returns the instants after f.Now at which, the ticket staying
+// as it is, one of the conditions may change its answer: when a "more
+// than" or "less than" age is reached, and when the calendar next opens
+// for "inside business hours". Between two of them (and without an
+// update) the answer of Match stays what it is: an automation needs
+// looking at only then.
+func (c *Conditions) Instants(f *Facts) []time.Time {
+	if c == nil {
+		return nil
+	}
+	var out []time.Time
+	add := func(x cond) {
+		switch {
+		case x.timed():
+			t := x.since(f)
+			if t.IsZero() {
+				return
+			}
+			due := t.Add(x.dur)
+			if x.business && f.Calendar != nil {
+				var ok bool
+				if due, ok = f.Calendar.Add(t, x.dur); !ok {
+					return
+				}
+			}
+			if due.After(f.Now) {
+				out = append(out, due)
+			}
+		case x.field == "hours" && f.Calendar != nil:
+			if at, ok := f.Calendar.NextOpen(f.Now); ok && at.After(f.Now) {
+				out = append(out, at)
+			}
+		}
+	}
+	for _, x := range c.all {
+		add(x)
+	}
+	for _, x := range c.any {
+		add(x)
+	}
+	slices.SortFunc(out, func(a, b time.Time) int { return a.Compare(b) })
+	return slices.CompactFunc(out, func(a, b time.Time) bool { return a.Equal(b) })
+}
+
+// Lines are the conditions as written ("any" lines prefixed "any: ").
+func (c *Conditions) Lines() []string {
+	if c == nil {
+		return nil
+	}
+	var out []string
+	for _, x := range c.all {
+		out = append(out, x.line)
+	}
+	for _, x := range c.any {
+		out = append(out, "any: "+x.line)
+	}
+	return out
 }
 
 func (x cond) value(f *Facts) string {

@@ -37,7 +37,7 @@ type Ticket struct {
 
 // Payload is what format "json" sends, and what the others are made of.
 type Payload struct {
-	Event   string    `json:"event"`   // always "trigger"
+	Event   string    `json:"event"`   // "trigger" or "automation": what fired
 	Trigger string    `json:"trigger"` // the [[trigger]] name
 	Events  []string  `json:"events"`  // what the update did: created, customer-comment, ...
 	Ticket  Ticket    `json:"ticket"`

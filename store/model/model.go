@@ -150,6 +150,9 @@ type Ticket struct {
 	// "open" at Created), oldest first: SLA pauses and resolution time
 	// are computed from it. Compact: unix seconds and the status.
 	StatusLog []StatusMark `json:"status_log,omitempty"`
+	// Auto is what automations measure from and remember (issue 14
+	// item 5); nil until the first of it happens.
+	Auto *AutoState `json:"auto,omitempty"`
 }
 
 // CSAT is a satisfaction rating given by replying to the survey.
