@@ -25,7 +25,7 @@
 // resolved and closed, set with #status or its short forms. A requester's
 // or CC's comment sets a pending, waiting-customer or resolved ticket back
 // to open (SPEC 3.4); a reply to a closed one opens a follow-up.
-// Auto-close (autoclose.go) closes resolved tickets
+// Auto-close (the built-in automation, automations.go) closes resolved tickets
 // tickets.auto_close_after (5 days) after they were resolved.
 //
 // Scheduler (timers.go; issue 14 item 6): whatever happens at an instant
