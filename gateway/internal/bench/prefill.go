@@ -20,6 +20,9 @@ type PrefillOptions struct {
 	// 1024: the store grows by what a ticket costs without multiplying the
 	// file by the mail sizes of the run).
 	BodyBytes int
+	// Open, when set, makes the newest Open tickets open (instead of
+	// the newest 1% in various statuses).
+	Open int
 	// Progress, if set, is called after every transaction.
 	Progress func(done int, elapsed time.Duration)
 }
@@ -56,7 +59,7 @@ func Prefill(dir string, o PrefillOptions) (time.Duration, error) {
 		first := done
 		err := db.Update(func(tx store.Tx) error {
 			for i := first; i < first+n; i++ {
-				if err := prefillOne(tx, i, o.Tickets, body, base.Add(time.Duration(i)*step)); err != nil {
+				if err := prefillOne(tx, i, o.Tickets, o.Open, body, base.Add(time.Duration(i)*step)); err != nil {
 					return fmt.Errorf("ticket %d: %w", i, err)
 				}
 			}
@@ -77,7 +80,7 @@ func Prefill(dir string, o PrefillOptions) (time.Duration, error) {
 // ones are closed, as the lifecycle sweep (auto_close_after) leaves them.
 var recentStatus = []string{model.StatusOpen, model.StatusPending, model.StatusWaitingCustomer, model.StatusResolved}
 
-func prefillOne(tx store.Tx, i, total int, body string, at time.Time) error {
+func prefillOne(tx store.Tx, i, total, open int, body string, at time.Time) error {
 	requester := fmt.Sprintf("p%d@prefill%d.example", i/3, (i/3)%500)
 	name := fmt.Sprintf("Prefill Customer %d", i/3)
 	msgID := fmt.Sprintf("prefill.%d@client.example", i)
@@ -100,7 +103,10 @@ func prefillOne(tx store.Tx, i, total int, body string, at time.Time) error {
 		CCs:     []string{}, Followers: []string{}, Tags: []string{}, Links: []model.Link{},
 		Created: at, AckSent: true,
 	}
-	if i >= total-total/100 {
+	switch {
+	case open > 0 && i >= total-open:
+		tk.Status = model.StatusOpen
+	case open == 0 && i >= total-total/100:
 		tk.Status = recentStatus[i%len(recentStatus)]
 	}
 	if tk.Status == model.StatusClosed || tk.Status == model.StatusResolved {
