@@ -41,8 +41,8 @@ type SLA struct {
 	// WarnAt is when the warning goes out: "75%" of the target, or a
 	// duration before the deadline ("30m"). "" = "75%"; "off" = none.
 	WarnAt string `toml:"warn_at"`
-	// Escalate is a staff or team address that gets every warning and
-	// breach notice too.
+	// Escalate is a staff member ([[agent]] address) who gets every
+	// warning and breach notice too (a team lead).
 	Escalate string `toml:"escalate_to"`
 	// NotifyOutsideHours sends notices when they fall due even while the
 	// calendar is closed; by default they wait for it to open.
@@ -215,8 +215,10 @@ func (c *Config) validateSLAs(v *validator) {
 				}
 			}
 		}
-		if p.Escalate != "" && !strings.Contains(p.Escalate, "@") {
-			v.add(key+".escalate_to", fmt.Sprintf("%q is not a mail address", p.Escalate), `write an address, e.g. escalate_to = "lead@example.com"`)
+		if p.Escalate != "" && c.Agent(p.Escalate) == nil {
+			// Notices carry staff-only ticket details: they go to staff only.
+			v.add(key+".escalate_to", fmt.Sprintf("%q is not an [[agent]] address: SLA notices carry staff-only ticket details and go to staff only", p.Escalate),
+				`add the team lead as an [[agent]] (e.g. role = "admin"), or use one of the [[agent]] addresses`)
 		}
 	}
 }

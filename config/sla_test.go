@@ -70,6 +70,12 @@ first_reply = "1h"
 name = "P"
 first_reply = "2h"
 `, "sla[1].name", 6, "already the name of sla[0]", "own name"},
+		{"escalate_to not staff", `
+[[sla]]
+name = "p"
+first_reply = "1h"
+escalate_to = "boss@elsewhere.example"
+`, "sla[0].escalate_to", 5, "not an [[agent]] address", "[[agent]]"},
 		{"bad duration", `
 [[sla]]
 name = "p"

@@ -110,11 +110,12 @@ func TestSLAVisibleEverywhere(t *testing.T) {
 		t.Errorf("targets before any response: %+v", v.SLA.Targets)
 	}
 
-	// Tuesday 11:00: due within 4h, not overdue.
-	e.MustCLI("clock", "set", "2027-10-05T11:00:00+09:00")
+	// Tuesday 10:30 (before the 75% warning at 11:00 touches the
+	// ticket): due within 4h, not overdue, stale.
+	e.MustCLI("clock", "set", "2027-10-05T10:30:00+09:00")
 	e.Fresh(vicFr, "lists", "#list due\n")
 	due := e.Last(vic)
-	WantText(t, "#list due", due, "Tickets (due within 4h of business time): 1", "#1 ", "first reply due in 1h (business hours)")
+	WantText(t, "#list due", due, "Tickets (due within 4h of business time): 1", "#1 ", "first reply due in 1h 30m (business hours)")
 	e.Fresh(vicFr, "lists", "#list due 30m\n#list overdue\n#list stale\n")
 	lists := e.Last(vic)
 	WantText(t, "#list due 30m, overdue, stale", lists, "Tickets (due within 30m of business time): 0", "Tickets (overdue): 0", "Tickets (stale): 1")

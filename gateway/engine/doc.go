@@ -95,8 +95,14 @@
 // package gateway/rules; their actions are planned by package plan as
 // role Rule and applied by applyRule, each firing an event naming it.
 //
-// Not built yet: SLA policies and clocks, SLA warnings, time-based
-// automations, webhooks, knowledge-base
+// SLA (responses.go, slatimer.go, package gateway/sla): a response is
+// recorded by markResponse, a customer comment by markCustomer; the
+// targets of the ticket's [[sla]] policy are computed from them and the
+// status log whenever read; warnings and breach notices are the timer
+// source "sla", each recorded on the ticket (SLAMarks) in the write that
+// sends it.
+//
+// Not built yet: time-based automations, webhooks, knowledge-base
 // suggestions in the acknowledgement and the satisfaction survey.
 //
 // # SPEC 8: Customers

@@ -160,6 +160,8 @@ func (a *applier) facts(tk *model.Ticket) (*rules.Facts, error) {
 			ev[rules.BadRating] = ev[rules.BadRating] || bad
 			f.Body = c.Text
 		case c.Kind == model.KindEvent && strings.HasPrefix(c.Author, "rule:"):
+		case c.Kind == model.KindEvent && c.Author == slaAuthor:
+			ev[c.Reason] = true // rules.SLAWarning or rules.SLABreach (slatimer.go)
 		case c.Kind == model.KindEvent && a.in == nil:
 			ev[rules.Automation] = true // a timer's change (auto-close)
 		case c.Kind == model.KindEvent && a.staff != nil && c.Author == a.staff.Email:

@@ -1,0 +1,216 @@
+package acceptance
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"helpdesk/gateway/internal/testkit"
+)
+
+var _ = claim("SLA warnings and breach notices: each once per target, at the business instant it falls due (a Friday evening ticket before a Monday holiday waits for Tuesday's opening, across Berlin's fall-back), to the assignee (the group's agents while unassigned) and escalate_to, never twice across restarts (also when the daemon was down at the instant), re-armed when a priority change moves the deadline; each an event on the ticket naming the policy",
+	"TestSLANoticesOnceAtTheRightInstant")
+
+// slaBerlin: a Berlin office (Monday 2027-11-01 a holiday) with a policy
+// per priority; urgent escalates to the team lead.
+const slaBerlin = Staff + `
+[[agent]]
+name = "Lea Lead"
+email = "lead@certs.example"
+role = "admin"
+
+[[calendar]]
+name = "berlin"
+time_zone = "Europe/Berlin"
+hours = ["mon-fri 09:00-17:00"]
+holidays = ["2027-11-01", "2027-12-24"]
+
+[[sla]]
+name = "urgent"
+priority = ["urgent"]
+calendar = "berlin"
+first_reply = "3h"
+resolution = "8h"
+escalate_to = "lead@certs.example"
+
+[[sla]]
+name = "normal"
+priority = ["normal", "high", "low"]
+calendar = "berlin"
+first_reply = "4h"
+next_reply = "4h"
+resolution = "16h"
+
+[testing]
+clock = "manual"
+`
+
+const lead = "lead@certs.example"
+
+// slaMails are the SLA notices addr received so far.
+func slaMails(e *Env, addr string) []*testkit.Received {
+	e.Settle()
+	var out []*testkit.Received
+	for _, m := range e.Mailbox(addr) {
+		if strings.HasPrefix(strings.TrimPrefix(m.Header("Subject"), "[#1] "), "SLA ") || strings.Contains(m.Header("Subject"), "] SLA ") {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func wantSLAMails(t *testing.T, e *Env, step string, want map[string][]string) {
+	t.Helper()
+	for _, addr := range []string{vic, venkat, ada, lead, ken} {
+		got := slaMails(e, addr)
+		var subj []string
+		for _, m := range got {
+			subj = append(subj, m.Header("Subject"))
+		}
+		// Mail is delivered in parallel: compare as sets.
+		w := slices.Clone(want[addr])
+		ok := len(got) == len(w)
+		for _, s := range subj {
+			i := slices.IndexFunc(w, func(x string) bool { return strings.Contains(s, x) })
+			if i < 0 {
+				ok = false
+				break
+			}
+			w = slices.Delete(w, i, i+1)
+		}
+		if !ok {
+			t.Errorf("%s: %s got SLA mails %q, want %q", step, addr, subj, w)
+		}
+	}
+}
+
+// slaEvents are the SLA events of ticket 1: text and instant.
+func slaEvents(e *Env) []Comment {
+	var out []Comment
+	for _, c := range e.Show(1).Comments {
+		if c.Kind == "event" && strings.HasPrefix(c.Text, "SLA ") {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func TestSLANoticesOnceAtTheRightInstant(t *testing.T) {
+	e := Start(t, Options{Config: slaBerlin})
+	cet := func(s string) string { return s + "+01:00" }
+	// Friday 2027-10-29 18:00 CEST, after hours; Monday is a holiday and
+	// the clocks fall back on Sunday.
+	e.MustCLI("clock", "set", "2027-10-29T18:00:00+02:00")
+	n1 := e.Open(kenFr, "Shop is down", "Our certificate expired.", vic)
+	// First reply 4h from Tuesday 09:00 CET: due 13:00, warning at 12:00.
+	wantTarget(t, e, 1, "normal", "first-reply", cet("2027-11-02T13:00:00"), 4*3600, false, false, false)
+
+	// The weekend and the holiday pass: nothing is due.
+	e.MustCLI("clock", "set", cet("2027-11-02T09:30:00"))
+	wantSLAMails(t, e, "Tuesday 09:30", nil)
+	// Victoria takes it and sets it pending: the resolution pauses, the
+	// first reply does not.
+	e.Reply(vicFr, n1, "#assign me\n#pending\n")
+	wantTarget(t, e, 1, "normal", "resolution", "", 16*3600-1800, true, false, false)
+
+	// 11:00 the priority is raised: the urgent 3h first reply counts
+	// from Tuesday 09:00 too: due 12:00, warning (75%) at 11:15.
+	e.MustCLI("clock", "set", cet("2027-11-02T11:00:00"))
+	e.Reply(vicFr, n1, "#priority urgent\n")
+	wantTarget(t, e, 1, "urgent", "first-reply", cet("2027-11-02T12:00:00"), 3600, false, false, false)
+	e.MustCLI("clock", "set", cet("2027-11-02T11:14:00"))
+	wantSLAMails(t, e, "11:14", nil)
+	e.MustCLI("clock", "set", cet("2027-11-02T11:15:00"))
+	want := map[string][]string{vic: {"SLA warning: first reply due soon"}, lead: {"SLA warning: first reply due soon"}}
+	wantSLAMails(t, e, "11:15 warning", want)
+	w := slaMails(e, vic)[0]
+	WantText(t, "the warning", w, `policy "urgent"`, "first reply due in 45m (business hours)", "Deadline: Tue 2027-11-02 12:00 CET")
+
+	// A restart: the warning is not sent again.
+	e.Restart()
+	e.MustCLI("clock", "set", cet("2027-11-02T11:59:00"))
+	wantSLAMails(t, e, "after a restart", want)
+
+	// Down while the breach falls due: it goes out once, at start.
+	e.Stop()
+	e.MustCLI("clock", "set", cet("2027-11-02T12:10:00"))
+	e.start()
+	want[vic] = append(want[vic], "SLA breached: first reply overdue")
+	want[lead] = append(want[lead], "SLA breached: first reply overdue")
+	wantSLAMails(t, e, "breach while down", want)
+	e.Restart()
+	e.MustCLI("clock", "set", cet("2027-11-02T12:30:00"))
+	wantSLAMails(t, e, "after another restart", want)
+
+	// Victoria answers at 12:30: met, late; the breach stays recorded.
+	e.Reply(vicFr, n1, "We are renewing it now.\n")
+	wantTarget(t, e, 1, "urgent", "first-reply", cet("2027-11-02T12:00:00"), -1800, false, true, true)
+	wantTarget(t, e, 1, "urgent", "resolution", "", 8*3600-1800, true, false, false)
+
+	// Ken answers Wednesday 10:00 (reopens): 7.5h of resolution left, due
+	// Thursday 09:30; warning (6h used) Wednesday 15:30.
+	e.MustCLI("clock", "set", cet("2027-11-03T10:00:00"))
+	answerAs(e, kenFr, e.Find(ken, "renewing it now"), "Still down here.\n")
+	wantTarget(t, e, 1, "urgent", "resolution", cet("2027-11-04T09:30:00"), 7*3600+1800, false, false, false)
+	e.MustCLI("clock", "set", cet("2027-11-04T10:00:00"))
+	want[vic] = append(want[vic], "SLA warning: resolution due soon", "SLA breached: resolution overdue")
+	want[lead] = append(want[lead], "SLA warning: resolution due soon", "SLA breached: resolution overdue")
+	wantSLAMails(t, e, "resolution", want)
+	wantTarget(t, e, 1, "urgent", "resolution", cet("2027-11-04T09:30:00"), -1800, false, true, false)
+
+	// Each notice is an event naming the policy, at its own instant.
+	evs := slaEvents(e)
+	wantEv := []struct{ text, at string }{
+		{`SLA warning (policy "urgent"): first reply due in 45m`, cet("2027-11-02T11:15:00")},
+		{`SLA breach (policy "urgent"): first reply breached just now`, cet("2027-11-02T12:00:00")},
+		{`SLA warning (policy "urgent"): resolution due in 2h`, cet("2027-11-03T15:30:00")},
+		{`SLA breach (policy "urgent"): resolution breached just now`, cet("2027-11-04T09:30:00")},
+	}
+	if len(evs) != len(wantEv) {
+		t.Fatalf("SLA events: %+v", evs)
+	}
+	for i, w := range wantEv {
+		at, _ := time.Parse(time.RFC3339, w.at)
+		if !strings.HasPrefix(evs[i].Text, w.text) || !evs[i].Created.Equal(at) {
+			t.Errorf("event %d: %q at %s, want %q at %s", i, evs[i].Text, evs[i].Created.UTC(), w.text, at.UTC())
+		}
+	}
+	// #list overdue names it.
+	e.Fresh(vicFr, "lists", "#list overdue\n")
+	WantText(t, "#list overdue", e.Last(vic), "Tickets (overdue): 1", "resolution overdue by 30m (business hours)")
+}
+
+var _ = claim("an SLA warning of an unassigned ticket goes to the group's agents; warn_at = \"30m\" warns 30 business minutes before the deadline, after the weekend",
+	"TestSLANoticeUnassignedGoesToGroup")
+
+func TestSLANoticeUnassignedGoesToGroup(t *testing.T) {
+	e := Start(t, Options{Config: Staff + `
+[[calendar]]
+name = "berlin"
+time_zone = "Europe/Berlin"
+hours = ["mon-fri 09:00-17:00"]
+
+[[sla]]
+name = "all"
+calendar = "berlin"
+first_reply = "2h"
+warn_at = "30m"
+
+[testing]
+clock = "manual"
+`})
+	// Friday 16:00: 1h on Friday, 1h on Monday: due Monday 10:00, the
+	// warning at Monday 09:30.
+	e.MustCLI("clock", "set", "2027-11-05T16:00:00+01:00")
+	e.Open(kenFr, "Shop is down", "Our certificate expired.", vic)
+	e.MustCLI("clock", "set", "2027-11-08T09:29:00+01:00")
+	wantSLAMails(t, e, "Monday 09:29", nil)
+	e.MustCLI("clock", "set", "2027-11-08T09:45:00+01:00")
+	w := []string{"SLA warning: first reply due soon"}
+	wantSLAMails(t, e, "Monday 09:45", map[string][]string{vic: w, venkat: w, ada: w})
+	evs := slaEvents(e)
+	if len(evs) != 1 || !evs[0].Created.Equal(time.Date(2027, 11, 8, 8, 30, 0, 0, time.UTC)) || !strings.Contains(evs[0].Text, `policy "all"`) {
+		t.Errorf("SLA events: %+v", evs)
+	}
+}

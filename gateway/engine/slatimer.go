@@ -1,0 +1,130 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"helpdesk/config"
+	"helpdesk/gateway/audience"
+	"helpdesk/gateway/rules"
+	"helpdesk/gateway/sla"
+	"helpdesk/store/model"
+)
+
+// SLA warnings and breach notices (issue 14 item 3) are the timer source
+// "sla": package gateway/sla says, from the ticket's history, which
+// notice of which target instance is still to be sent and when (a share
+// of the target or a time before the deadline; outside business hours
+// when the calendar next opens, unless notify_outside_hours); here the
+// timer fires it: an event on the ticket naming the policy, a mail to the
+// assignee (the group's agents while unassigned) and to escalate_to, and
+// the notice recorded on the ticket (model.SLAMark) in the same write, so
+// it goes out once, also across restarts. A change to the ticket re-arms
+// the timer (a pause disarms it, a priority change moves it).
+func init() {
+	registerTimer(timerSource{kind: "sla", stamp: slaStamp, next: slaNext, fire: slaFire})
+}
+
+// slaStamp changes whenever a policy or calendar does (SIGHUP): every
+// ticket is then re-armed under the new settings.
+func slaStamp(cfg *config.Config) string {
+	if len(cfg.SLAs) == 0 {
+		return "none"
+	}
+	b, _ := json.Marshal(struct {
+		P []config.SLA
+		C []config.Calendar
+	}{cfg.SLAs, cfg.Calendars})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+func slaNext(a *applier, tk *model.Ticket) (time.Time, bool) {
+	if len(a.cfg.SLAs) == 0 || tk.MergedInto != 0 {
+		return time.Time{}, false
+	}
+	return sla.For(a.cfg, tk, a.now).Next(tk.SLAMarks)
+}
+
+func slaFire(a *applier, tk *model.Ticket, _ time.Time) error {
+	if tk.MergedInto != 0 {
+		return nil
+	}
+	r := sla.For(a.cfg, tk, a.now)
+	due := r.Due(tk.SLAMarks, a.now)
+	if len(due) == 0 {
+		return nil
+	}
+	for _, n := range due {
+		var t sla.Target
+		for _, x := range r.Targets {
+			if x.Kind == n.Kind && x.Start.Equal(n.Start) {
+				t = x
+			}
+		}
+		what := "warning"
+		if n.Breach {
+			what = "breach"
+		}
+		tk.SLAMarks = sla.Record(tk.SLAMarks, n, r.Policy, a.now)
+		line := fmt.Sprintf("SLA %s (policy %q): %s", what, r.Policy, t.Human())
+		if err := a.slaEvent(tk, line, what); err != nil {
+			return err
+		}
+		if err := a.slaMail(tk, r, t, n); err != nil {
+			return err
+		}
+	}
+	return a.save(tk)
+}
+
+// slaEvent records the notice on the ticket's audit trail; the triggers
+// see it as an sla-warning or sla-breach event.
+func (a *applier) slaEvent(tk *model.Ticket, text, what string) error {
+	return a.tx.AddComment(tk, &model.Comment{Kind: model.KindEvent, Visibility: model.Private, Author: slaAuthor, Reason: map[bool]string{true: rules.SLABreach, false: rules.SLAWarning}[what == "breach"], Text: text})
+}
+
+// slaAuthor is the author of SLA events.
+const slaAuthor = "helpdesk:sla"
+
+// slaMail mails the notice to the ticket's agents (the assignee, else
+// the group's agents) and to the policy's escalate_to.
+func (a *applier) slaMail(tk *model.Ticket, r *sla.Result, t sla.Target, n sla.Notice) error {
+	kind := strings.ReplaceAll(t.Kind, "-", " ")
+	subject := fmt.Sprintf("SLA warning: %s due soon: %s", kind, tk.Subject)
+	head := fmt.Sprintf("SLA warning for ticket #%d (policy %q): %s.", tk.ID, r.Policy, t.Human())
+	if n.Breach {
+		subject = fmt.Sprintf("SLA breached: %s overdue: %s", kind, tk.Subject)
+		head = fmt.Sprintf("SLA breached on ticket #%d (policy %q): %s.", tk.ID, r.Policy, t.Human())
+	}
+	if t.Due != nil {
+		loc := time.UTC
+		if cal := sla.CalendarOf(a.cfg, a.cfg.SLANamed(r.Policy), tk); cal != nil {
+			loc = cal.Location()
+		}
+		head += fmt.Sprintf("\nDeadline: %s.", t.Due.In(loc).Format("Mon 2006-01-02 15:04 MST"))
+	}
+	head += fmt.Sprintf("\n`helpdesk sla %d` shows how the deadline was computed.", tk.ID)
+	sent := map[string]bool{}
+	err := a.notifyDecided(tk, audience.Event{Kind: audience.Notice}, func(ag *config.Agent) (string, string) {
+		sent[staffEmail(ag)] = true
+		return subject, head
+	})
+	if err != nil {
+		return err
+	}
+	p := a.cfg.SLANamed(r.Policy)
+	if p == nil || p.Escalate == "" {
+		return nil
+	}
+	esc := strings.ToLower(strings.TrimSpace(p.Escalate))
+	ag := a.cfg.Agent(esc)
+	if ag == nil || sent[staffEmail(ag)] {
+		return nil // check-config refuses a non-staff escalate_to
+	}
+	return a.notifyStaffEvent(tk, ag, subject, head)
+}
