@@ -1,8 +1,11 @@
 package acceptance
 
 import (
+	"fmt"
+	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -213,4 +216,46 @@ clock = "manual"
 	if len(evs) != 1 || !evs[0].Created.Equal(time.Date(2027, 11, 8, 8, 30, 0, 0, time.UTC)) || !strings.Contains(evs[0].Text, `policy "all"`) {
 		t.Errorf("SLA events: %+v", evs)
 	}
+}
+
+var _ = claim("a reload (SIGHUP) that changes an [[sla]] policy recomputes running targets from their original start and re-arms their notices",
+	"TestSLAReloadRecomputesFromStart")
+
+func TestSLAReloadRecomputesFromStart(t *testing.T) {
+	const base = Staff + `
+[[calendar]]
+name = "office"
+time_zone = "Asia/Seoul"
+hours = ["mon-fri 09:00-18:00"]
+
+[[sla]]
+name = "all"
+calendar = "office"
+first_reply = "4h"
+
+[testing]
+clock = "manual"
+`
+	e := Start(t, Options{Config: base})
+	e.MustCLI("clock", "set", "2027-10-05T09:00:00+09:00")
+	e.Open(kenFr, "Shop is down", "Our certificate expired.", vic)
+	wantTarget(t, e, 1, "all", "first-reply", "2027-10-05T13:00:00+09:00", 4*3600, false, false, false)
+	e.MustCLI("clock", "set", "2027-10-05T09:30:00+09:00")
+	text, err := os.ReadFile(e.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.Config, []byte(strings.Replace(string(text), `first_reply = "4h"`, `first_reply = "1h"`, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.Proc.Signal(syscall.SIGHUP)
+	e.Eventually(20*time.Second, func() bool {
+		v := e.sla(1)
+		return v.SLA != nil && len(v.SLA.Targets) == 1 && v.SLA.Targets[0].Remaining == 1800
+	}, func() string { return fmt.Sprintf("targets after the reload: %+v", e.sla(1).SLA) })
+	wantTarget(t, e, 1, "all", "first-reply", "2027-10-05T10:00:00+09:00", 1800, false, false, false)
+	// 75% of 1h from 09:00 is 09:45: the warning, then the breach at 10:00.
+	e.MustCLI("clock", "set", "2027-10-05T10:30:00+09:00")
+	w := []string{"SLA warning: first reply due soon", "SLA breached: first reply overdue"}
+	wantSLAMails(t, e, "after the reload", map[string][]string{vic: w, venkat: w, ada: w})
 }
