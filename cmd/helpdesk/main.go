@@ -84,6 +84,10 @@ commands:
   quarantine [list]           list quarantined mail
   quarantine show N           show a quarantined record and its raw message
   quarantine release N        apply a quarantined mail (admin vouches for it)
+  customer ADDR               a customer's profile: addresses, organization, tags, notes,
+                              language, time zone, tickets, activity (--page N: older)
+  customer merge A B          merge B's profile into A's (tickets, addresses, tags, notes)
+  customers [--org O]         list customer profiles, newest first
   backup FILE                 write an online, consistent backup (tar)
   restore FILE                restore a backup into data_dir (which must hold no store)
   compact                     rewrite the store without free space, online (writes wait); prints bytes before/after
@@ -101,7 +105,8 @@ commands:
 
 common flags (also before the command: helpdesk -config FILE show 1):
   -config FILE                configuration file (default ./helpdesk.toml)
-  --json                      machine-readable output (tickets, show, sla, outbox, webhooks, quarantine)
+  --json                      machine-readable output (tickets, show, sla, outbox, webhooks,
+                              quarantine, customer, customers)
 `
 
 func main() {
@@ -137,7 +142,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.configPath, "config", "helpdesk.toml", "configuration file")
 	fs.BoolVar(&c.json, "json", false, "JSON output")
-	var status, view, atFlag string
+	var status, view, atFlag, org string
+	var page int
 	var trust, failed, dryRun bool
 	var limit int
 	var inj engine.InjectOptions
@@ -166,6 +172,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "automations":
 		fs.BoolVar(&dryRun, "dry-run", false, "list what would fire and why, changing nothing (required)")
 		fs.StringVar(&atFlag, "at", "", "up to this instant (RFC 3339; default: the ticket clock's now)")
+	case "customer":
+		fs.IntVar(&page, "page", 1, "timeline page (1: the newest 10)")
+	case "customers":
+		fs.StringVar(&org, "org", "", "only customers of this [[organization]]")
+		fs.IntVar(&limit, "limit", 0, "at most this many (0: all)")
 	case "bench":
 		return benchMain(rest, stdout, stderr)
 	}
@@ -228,6 +239,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.webhooks(limit)
 	case "quarantine":
 		return c.quarantine(pos, limit)
+	case "customer":
+		return c.customer(pos, page)
+	case "customers":
+		if len(pos) > 0 {
+			return c.fail(2, "usage: helpdesk customers [--org NAME] [--limit N] [--json]")
+		}
+		return c.customers(org, limit)
 	case "rotate-key":
 		api, done, ok := c.api(true)
 		if !ok {

@@ -60,6 +60,7 @@ type API interface {
 	// Automations lists the automations that would fire up to at (the
 	// tickets staying as they are), changing nothing.
 	Automations(at time.Time) ([]engine.AutomationPreview, error)
+	CustomerAPI
 }
 
 // ClockView is `helpdesk clock --json`.
@@ -277,8 +278,13 @@ func (l *Local) View(name string, limit int) ([]TicketSummary, error) {
 		}
 		return nil, fmt.Errorf("no view %q: use one of %s", name, strings.Join(names, ", "))
 	}
-	var all []*model.Ticket
+	var inHours func(*model.Ticket) func(time.Time) bool
+	if l.Engine != nil {
+		inHours = l.Engine.InHours
+	}
+	var selected []*model.Ticket
 	err := l.DB.View(func(tx store.Tx) error {
+		var all []*model.Ticket
 		for _, st := range rules.ViewStatuses {
 			for _, id := range tx.TicketIDs(st, 0) {
 				tk, err := tx.Ticket(id)
@@ -288,17 +294,16 @@ func (l *Local) View(name string, limit int) ([]TicketSummary, error) {
 				all = append(all, tk)
 			}
 		}
+		// Selected inside the read: conditions on the requester's
+		// profile (organization, customer tags) read it here.
+		selected = v.Select(all, time.Now(), inHours, engine.CustomerFacts(tx, cfg))
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	var inHours func(*model.Ticket) func(time.Time) bool
-	if l.Engine != nil {
-		inHours = l.Engine.InHours
-	}
 	out := []TicketSummary{}
-	for _, tk := range v.Select(all, time.Now(), inHours) {
+	for _, tk := range selected {
 		if limit > 0 && len(out) == limit {
 			break
 		}

@@ -186,6 +186,7 @@ func Handler(api API) http.Handler {
 		v, err := api.AdvanceClock(d)
 		reply(w, v, err)
 	})
+	customerRoutes(mux, api)
 	mux.HandleFunc("GET /backup", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-tar")
 		// Errors after the first byte cannot change the status: the

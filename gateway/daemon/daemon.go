@@ -161,7 +161,8 @@ func Start(cfg *config.Config, opt Options) (d *Daemon, err error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
-	d.wg.Add(4)
+	d.wg.Add(5)
+	go func() { defer d.wg.Done(); d.backfill(ctx) }()
 	go func() { defer d.wg.Done(); d.Worker.Run(ctx) }()
 	// Webhooks have their own worker: a hanging receiver holds none of
 	// the mail's.
@@ -177,6 +178,21 @@ func Start(cfg *config.Config, opt Options) (d *Daemon, err error) {
 	log.Info("helpdesk started", "smtp", d.SMTPAddr, "http", d.HTTPAddr, "data_dir", cfg.DataDir,
 		"relay", cfg.Outbound.Relay, "installation", d.DB.InstallationID())
 	return d, nil
+}
+
+// backfill builds customer profiles for the tickets of a store written
+// before profiles existed (once; resumed after a restart; nothing to do
+// on a store that has done it), in the background: mail is taken
+// meanwhile and keeps its own profiles current.
+func (d *Daemon) backfill(ctx context.Context) {
+	start := time.Now()
+	n, err := d.Engine.Backfill(ctx.Done())
+	switch {
+	case err != nil && ctx.Err() == nil:
+		d.log.Error("building customer profiles for existing tickets", "err", err, "tickets", n)
+	case n > 0:
+		d.log.Info("customer profiles built for existing tickets", "tickets", n, "took", time.Since(start).Round(time.Millisecond))
+	}
 }
 
 // NewAuthenticator builds the sender-authentication function from config.

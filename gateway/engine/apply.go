@@ -68,6 +68,9 @@ type applier struct {
 	// trace records the decisions of a write helpdesk explain rolls
 	// back (explain.go); nil otherwise.
 	trace *explainTrace
+	// book holds the customer profiles this write reads and changes
+	// (customers.go).
+	book *book
 }
 
 func (a *applier) mail() *threading.Mail { return a.in.mail }
@@ -129,6 +132,9 @@ func (a *applier) run() error {
 	}
 	if err := a.recordInbound(); err != nil {
 		return fmt.Errorf("recording the References chain: %w", err)
+	}
+	if err := a.recordCustomers(); err != nil {
+		return fmt.Errorf("recording customer profiles: %w", err)
 	}
 	if err := a.flush(); err != nil {
 		return fmt.Errorf("saving tickets: %w", err)

@@ -117,6 +117,9 @@ func (a *applier) apply(r *cmdRun, ch plan.Change) error {
 		}
 		return a.merge(tk, ch.Into, ch.CC)
 	default:
+		if customerChange(ch) {
+			return a.applyCustomer(r, ch)
+		}
 		return fmt.Errorf("engine: no effect for the planned change %T", ch)
 	}
 	return nil

@@ -133,6 +133,9 @@ func (a *applier) onBehalfTicket(text string, b command.Block) error {
 	if err := a.nameUser(requester, reqSpelled, reqName, requesterName(b) != ""); err != nil {
 		return err
 	}
+	if err := a.requesterProfile(tk, reqName); err != nil {
+		return err
+	}
 	var first *model.Comment
 	if firstText != "" {
 		first = &model.Comment{Kind: model.KindComment, Author: requester, AuthorName: reqName, Visibility: model.Public,

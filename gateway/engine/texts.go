@@ -31,10 +31,6 @@ func (e *Engine) texts() *mailtext.Texts {
 	return builtinTexts()
 }
 
-// profileLanguage is the customer's profile language: the hook for the
-// customers issue (SPEC 8); no profile has a language yet.
-func (a *applier) profileLanguage(addr string) string { return "" }
-
 // customerLanguage picks a new ticket's language: the profile's, else the
 // mail's text (Hangul → ko), else the mailbox's.
 func (a *applier) customerLanguage(mb *config.Mailbox) string {

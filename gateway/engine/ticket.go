@@ -91,6 +91,15 @@ func (a *applier) newTicket(d threading.Decision) error {
 			return err
 		}
 	}
+	// The customer's tags (and their organization's) are on the ticket
+	// before the triggers look at it.
+	reqName := ""
+	if tk.Requester == a.in.sender {
+		reqName = m.From.Name
+	}
+	if err := a.requesterProfile(tk, reqName); err != nil {
+		return err
+	}
 	if err := a.create(tk); err != nil {
 		return err
 	}

@@ -217,6 +217,7 @@ func (a *applier) ticketFacts(f *rules.Facts, tk *model.Ticket) {
 		f.Resolved = *tk.ResolvedAt
 	}
 	f.InHours = a.e.InHours(tk)
+	a.customerFacts(tk, f)
 }
 
 // InHours is the business-hours predicate of a ticket's calendar (its
@@ -424,7 +425,7 @@ func (a *applier) listView(v *rules.View) string {
 			}
 		}
 	}
-	list := v.Select(all, a.now, a.e.InHours)
+	list := v.Select(all, a.now, a.e.InHours, a.customerFacts)
 	var b strings.Builder
 	fmt.Fprintf(&b, "Tickets (%s): %d", v.Name, len(list))
 	if len(list) > 100 {

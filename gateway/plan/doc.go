@@ -34,6 +34,8 @@
 //	#parent #child #ticket           linked.go   parent, openChild, ticket
 //	#available #away #list #help     sender.go   availability, list, help
 //	#report #send                    sender.go   report, sendHeld
+//	#customer (tag note lang tz      customer.go customer (the requester's profile;
+//	  address merge)                             merge: admins; ShowCustomer last)
 //	#macro                           plan.go     Commands (command.ExpandMacro)
 //	a staff member's new mail        newmail.go  NewMail (#ticket N, no ticket, a new one)
 //
@@ -45,7 +47,7 @@
 // # Roles
 //
 // As SPEC 1 defines them: an agent or admin may use every command (#spam
-// domain is an admin's); a light agent only #note, #notify, #follow,
+// domain and #customer merge are an admin's); a light agent only #note, #notify, #follow,
 // #unfollow, #list and #help, and his text is always a private note, in
 // a side thread never mailed to the collaborators. The requester, a CC, a
 // collaborator and an unknown sender give no commands: their '#' lines
@@ -53,12 +55,14 @@
 // Role Rule is an action list of a trigger or automation ("rule:NAME"):
 // an agent's rights, but no person behind it, so the commands that act
 // for their sender (#assign me, #follow, #unfollow, #available, #away,
-// #list, #help, #send, #report) are problems.
+// #list, #help, #send, #report, #customer alone) are problems.
 //
 // # The order of the changes
 //
 // Answers first (#list and #help are computed before anything changes),
-// then the ticket's changes in the order of the commands, then SendHeld,
+// then the ticket's changes in the order of the commands (the profile's
+// among them, ShowCustomer after them all, so #customer shows the
+// profile as the mail left it), then SendHeld,
 // then exactly one change for the mail's text (Reply, Note, SideMessage,
 // StartSideThread, OpenChild or NoComment; none for a mail about no
 // ticket), and Merge last: a merged ticket takes its last comment along.

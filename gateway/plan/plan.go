@@ -181,6 +181,8 @@ type planner struct {
 	child   *OpenChild
 	send    *SendHeld
 	merge   *Merge
+	// showCustomer: #customer alone, answered after the other changes.
+	showCustomer bool
 }
 
 // Commands plans a staff mail's command block (or a macro's, or a rule's
@@ -254,6 +256,7 @@ func Commands(in Input) *Plan {
 	if len(p.Problems) > 0 {
 		return p
 	}
+	r.customerShown()
 	p.Changes = append(r.answers, r.changes...)
 	if r.send != nil {
 		p.Changes = append(p.Changes, *r.send)
@@ -328,6 +331,8 @@ func (r *planner) command(i int, c command.Command) {
 		r.help(i, c)
 	case "report":
 		r.report(i, c)
+	case "customer":
+		r.customer(i, c)
 	}
 }
 

@@ -80,6 +80,12 @@ func (v view) Resolve(n uint64) (Ticket, bool) {
 
 func (v view) HeldReply() (uint32, bool) { return v.held, v.held != 0 }
 
+// CustomerOf: Ken's profile is 1 (with his second address), Min-jun's 2.
+func (v view) CustomerOf(addr string) (uint64, bool) {
+	id, ok := map[string]uint64{ken: 1, "ken@home.example": 1, "mj@home.example": 2, "quinn@q.example": 3}[addr]
+	return id, ok
+}
+
 // tickets: #1 Ken's, with a CC and two children (#2 open, #6 resolved);
 // #3 Quinn's; #4 Ken's; #5 merged into #4; #7 a staff member's; #8 a
 // child of #6 (so #1's grandchild).
@@ -342,6 +348,37 @@ func TestPlanCommands(t *testing.T) {
 			problems: []string{"#send: nothing to send: #send releases a held reply; use it in a reply to the held-mail transcript"}},
 		{name: "send while replaying", text: "#send\nHi", replaying: true, held: 9, want: []Change{Reply{}},
 			results: map[int]string{0: "ignored (already sending a held mail)"}},
+		// #customer: the requester's profile; shown after the other changes.
+		{name: "customer", text: "#customer", want: []Change{ShowCustomer{}, none}, confirm: true,
+			results: map[int]string{0: "profile of " + ken + ": see below"}},
+		{name: "customer shown after its changes", text: "#customer\n#customer tag +VIP -trial\n#customer note Call after 6pm KST",
+			want: []Change{CustomerTags{Add: []string{"vip"}, Remove: []string{"trial"}}, CustomerNote{"Call after 6pm KST"}, ShowCustomer{}, none}, confirm: true,
+			results: map[int]string{1: "customer tags: +vip -trial (added to their new tickets)"}},
+		{name: "customer lang", text: "#customer lang ko", want: []Change{SetCustomerLanguage{"ko"}, none}},
+		{name: "customer lang none", text: "#customer lang none", want: []Change{SetCustomerLanguage{}, none}},
+		{name: "customer tz", text: "#customer tz Asia/Seoul", want: []Change{SetCustomerTimeZone{"Asia/Seoul"}, none}},
+		{name: "customer tz unknown", text: "#customer tz Asia/Soul",
+			problems: []string{`#customer: "Asia/Soul" is not an IANA time zone (e.g. Asia/Seoul, Europe/Berlin)`}},
+		{name: "customer address", text: "#customer address +Ken@Work.example -ken@home.example",
+			want: []Change{CustomerAddresses{Add: []string{"ken@work.example"}, Remove: []string{"ken@home.example"}}, none}},
+		{name: "customer address of another customer", text: "#customer address +mj@home.example",
+			problems: []string{"#customer: mj@home.example belongs to another customer's profile; an admin joins the two with #customer merge mj@home.example"}},
+		{name: "customer address of staff", text: "#customer address +alice@certs.example",
+			problems: []string{"#customer: alice@certs.example is a staff address or one of ours and cannot be a customer's"}},
+		{name: "customer address: the requester stays", text: "#customer address -" + ken,
+			problems: []string{"#customer: " + ken + " is the ticket's requester: it stays on the profile"}},
+		{name: "customer merge by an agent", text: "#customer merge mj@home.example",
+			problems: []string{"#customer: #customer merge is for admins only"}},
+		{name: "customer merge by an admin", text: "#customer merge <MJ@home.example>", role: Admin,
+			want: []Change{MergeCustomer{"mj@home.example"}, none}},
+		{name: "customer merge of an address without a profile", text: "#customer merge new@x.example", role: Admin,
+			problems: []string{"#customer: new@x.example has no customer profile; to add it as another address of " + ken + " use #customer address +new@x.example"}},
+		{name: "customer merge of the same customer", text: "#customer merge ken@home.example", role: Admin,
+			problems: []string{"#customer: ken@home.example is already on the profile of " + ken}},
+		{name: "customer of a staff requester", text: "#customer", on: 7,
+			problems: []string{"#customer: the requester alice@certs.example is staff, who have no customer profile"}},
+		{name: "customer without a ticket", text: "#customer", noTicket: true,
+			problems: []string{"#customer: #customer needs a ticket: reply to a notification of one of the customer's tickets, or start with #ticket <n>"}},
 		// All or nothing: every bad line is named (command.Validate's
 		// first, then the planner's), nothing is planned.
 		{name: "every bad line", text: "#assign alise\n#statsu open\n#group billing\n#merge 99",
@@ -384,6 +421,9 @@ func TestPlanRoles(t *testing.T) {
 			want: []Change{SideMessage{Thread: 2, ToCollaborators: false, Reopen: true}}},
 		{name: "light agent notifies", role: Light, text: "#notify victoria\nSee this", side: true,
 			want: []Change{Note{Notify: []string{victoria}}}},
+		{name: "light agent's #customer", role: Light, text: "#customer\n#customer tag +vip", problems: []string{notForLight("#customer"), notForLight("#customer")}},
+		{name: "requester's #customer is text", role: Requester, text: "#customer tag +vip\nplease"},
+		{name: "cc's #customer is text", role: CC, text: "#customer\nwho am I?"},
 		{name: "requester", role: Requester, text: block},
 		{name: "cc", role: CC, text: block},
 		{name: "collaborator", role: Collaborator, text: block, side: true},

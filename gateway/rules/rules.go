@@ -64,6 +64,20 @@ type Facts struct {
 	SLABreached   time.Time
 	// Calendar counts "... ago in business time" (nil: 24/7).
 	Calendar Calendar
+	// Customer gives the requester's profile facts (SPEC 8): their
+	// organization's name ("" none) and the profile's tags; read only
+	// when a condition asks. nil: no profile.
+	Customer func() (org string, tags []string)
+}
+
+// customer reads Customer once.
+func (f *Facts) customer() (string, []string) {
+	if f.Customer == nil {
+		return "", nil
+	}
+	org, tags := f.Customer()
+	f.Customer = func() (string, []string) { return org, tags }
+	return org, tags
 }
 
 // Calendar is the business-time arithmetic of a ticket's calendar
@@ -164,7 +178,8 @@ func Compile(all, any []string, cfg *config.Config) (*Conditions, []Problem) {
 
 // fields in the order parse tries them (longest first where one is a
 // prefix of another).
-var fields = []string{"sender domain", "event", "mailbox", "sender", "subject", "body", "text", "status", "priority", "type", "group", "assignee", "tags", "tag", "created", "updated", "resolved"}
+var fields = []string{"sender domain", "event", "mailbox", "sender", "subject", "body", "text", "status", "priority", "type", "group", "assignee", "tags", "tag",
+	"customer tags", "customer tag", "organization", "created", "updated", "resolved"}
 
 const syntaxFix = `write "FIELD OPERATOR VALUE", e.g. "status is open", "subject contains refund", "tags include service:dns"; see the comment above [[trigger]] in helpdesk.toml`
 
@@ -174,6 +189,9 @@ func bad(format string, args ...any) *Problem {
 
 func parse(line string, cfg *config.Config) (cond, *Problem) {
 	s := strings.Join(strings.Fields(line), " ")
+	if l := strings.ToLower(s); strings.HasPrefix(l, "customer_tag") || strings.HasPrefix(l, "customer-tag") {
+		s = "customer " + s[len("customer_"):] // customer_tags, as the field is named elsewhere
+	}
 	low := strings.ToLower(s)
 	switch low {
 	case "":
@@ -209,12 +227,12 @@ func parse(line string, cfg *config.Config) (cond, *Problem) {
 		}
 		return cond{}, p
 	}
-	if field == "tag" {
-		field = "tags"
-	}
 	rest := strings.TrimSpace(s[len(field):])
-	if field == "tags" && strings.HasPrefix(low, "tag ") {
-		rest = strings.TrimSpace(s[len("tag"):])
+	switch field {
+	case "tag":
+		field = "tags"
+	case "customer tag":
+		field = "customer tags"
 	}
 	op, val := operator(field, rest)
 	if op == "" {
@@ -308,6 +326,10 @@ func opWords(field string) [][2]string {
 		return o
 	case "event":
 		return [][2]string{{"is not", "is not"}, {"is", "is"}}
+	case "organization":
+		return [][2]string{{"is not", "is not"}, {"is", "is"}, {"!=", "is not"}, {"=", "is"}}
+	case "customer tags":
+		return [][2]string{{"include", "include"}, {"includes", "include"}, {"exclude", "exclude"}, {"excludes", "exclude"}}
 	case "status", "priority", "type", "group", "assignee":
 		return [][2]string{{"is not", "is not"}, {"is", "is"}, {"changed", "changed"}}
 	case "tags":
@@ -406,6 +428,22 @@ func canon(field, v string, cfg *config.Config) (string, *Problem) {
 		return strings.ToLower(strings.TrimSpace(ag.Email)), nil
 	case "sender domain":
 		return strings.TrimPrefix(low, "@"), nil
+	case "organization":
+		if low == "none" {
+			return "", nil
+		}
+		if o := cfg.Organization(v); o != nil {
+			return strings.ToLower(strings.TrimSpace(o.Name)), nil
+		}
+		var names []string
+		for _, o := range cfg.Organizations {
+			names = append(names, o.Name)
+		}
+		fix := `declare it as [[organization]], or use "none"`
+		if len(names) > 0 {
+			fix = "use one of: " + strings.Join(names, ", ") + `, or "none"`
+		}
+		return "", &Problem{Msg: fmt.Sprintf("no [[organization]] is named %q, so it can never hold", v), Fix: fix}
 	}
 	return low, nil
 }
@@ -421,6 +459,16 @@ func (x cond) eval(f *Facts) bool {
 			hit = hit || slices.Contains(f.Events, v)
 		}
 		return hit == (x.op == "is")
+	case "customer tags":
+		_, tags := f.customer()
+		hit := false
+		for _, v := range x.vals {
+			hit = hit || slices.ContainsFunc(tags, func(t string) bool { return strings.EqualFold(t, v) })
+		}
+		return hit == (x.op == "include")
+	case "organization":
+		org, _ := f.customer()
+		return slices.Contains(x.vals, strings.ToLower(strings.TrimSpace(org))) == (x.op == "is")
 	case "tags":
 		switch x.op {
 		case "changed":
@@ -597,10 +645,10 @@ func contradictions(all []cond) []Problem {
 			switch {
 			case a.field == "hours" && a.op != b.op:
 				never(i, j)
-			case a.field == "tags" && (a.op == "include" && b.op == "exclude" || a.op == "exclude" && b.op == "include") &&
+			case (a.field == "tags" || a.field == "customer tags") && (a.op == "include" && b.op == "exclude" || a.op == "exclude" && b.op == "include") &&
 				len(a.vals) == 1 && len(b.vals) == 1 && a.vals[0] == b.vals[0]:
 				never(i, j)
-			case a.field != "event" && a.field != "tags" && a.op == "is" && b.op == "is" && !overlap(a.vals, b.vals):
+			case a.field != "event" && a.field != "tags" && a.field != "customer tags" && a.op == "is" && b.op == "is" && !overlap(a.vals, b.vals):
 				never(i, j)
 			case a.op == "is" && b.op == "is not" && subset(a.vals, b.vals), a.op == "is not" && b.op == "is" && subset(b.vals, a.vals):
 				never(i, j)

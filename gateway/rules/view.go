@@ -24,8 +24,9 @@ func TicketFacts(tk *model.Ticket, now time.Time) *Facts {
 
 // Select returns the tickets of the view among tks (merged tickets
 // never), in its order; inHours, when not nil, gives a ticket's
-// business-hours predicate.
-func (v *View) Select(tks []*model.Ticket, now time.Time, inHours func(*model.Ticket) func(time.Time) bool) []*model.Ticket {
+// business-hours predicate, and enrich, when given, adds what a ticket
+// alone does not tell (its requester's profile: Facts.Customer).
+func (v *View) Select(tks []*model.Ticket, now time.Time, inHours func(*model.Ticket) func(time.Time) bool, enrich ...func(*model.Ticket, *Facts)) []*model.Ticket {
 	var out []*model.Ticket
 	for _, tk := range tks {
 		if tk.MergedInto != 0 || !slices.Contains(ViewStatuses, tk.Status) {
@@ -34,6 +35,9 @@ func (v *View) Select(tks []*model.Ticket, now time.Time, inHours func(*model.Ti
 		f := TicketFacts(tk, now)
 		if inHours != nil {
 			f.InHours = inHours(tk)
+		}
+		for _, fn := range enrich {
+			fn(tk, f)
 		}
 		if v.Cond.Match(f) {
 			out = append(out, tk)

@@ -303,6 +303,8 @@ func parseLine(l string, line int) Command {
 			}
 			c.Args[i] = sign + stripAngle(a)
 		}
+	case "customer":
+		c.Args = parseCustomer(rest)
 	case "merge", "parent", "ticket":
 		f := strings.Fields(rest)
 		for i := range f {

@@ -76,6 +76,18 @@ LINKED TICKETS
   #ticket <n>          in a new mail to a support address: act on ticket n
                        (numbers may be written #123)
 
+CUSTOMER (the requester's profile; staff only, never shown to customers)
+  #customer            mail me the requester's profile: addresses,
+                       organization, tags, notes, language, time zone,
+                       tickets and the latest activity
+  #customer tag +vip -trial   profile tags, added to all their new tickets
+  #customer note <text>       add a staff note (the rest of the line)
+  #customer lang ko|none      the language of their automatic mail
+  #customer tz Asia/Seoul|none   their time zone
+  #customer address +a -b     add or remove another address of theirs
+  #customer merge <addr>      (admins) merge the profile of addr into the
+                       requester's: its tickets, addresses, tags and notes
+
 OTHER
   #macro <name>        apply a configured macro (its commands and its text)
   #available / #away   your availability for automatic assignment
@@ -106,7 +118,8 @@ NOT TOGETHER IN ONE MAIL
   #forward. #include needs #forward; #subject needs #forward or #child.
 
 WHO MAY USE WHAT
-  agents and admins    every command (#spam domain: admins only)
+  agents and admins    every command (#spam domain, #customer merge:
+                       admins only)
   light agents         #note, #notify, #follow, #unfollow, #list, #help, #end
 
 EXAMPLE

@@ -41,7 +41,7 @@ var names = []string{
 	"follow", "unfollow", "follower", "reply", "note", "notify", "requester",
 	"forward", "include", "subject", "done", "merge", "parent", "child",
 	"macro", "available", "away", "ticket", "list", "spam", "send", "report",
-	"help", "end",
+	"customer", "help", "end",
 }
 
 // shortForms are the status short forms accepted as command names.
@@ -227,6 +227,8 @@ func (v *validator) command(c Command, role Role) {
 		default:
 			v.add(c, "", "too many arguments: #spam takes nothing or domain")
 		}
+	case "customer":
+		v.customer(c)
 	case "report":
 		switch len(c.Args) {
 		case 0:

@@ -361,7 +361,7 @@ func TestValueLists(t *testing.T) {
 	if Priorities()[0] != "low" {
 		t.Error("Priorities shares its backing array")
 	}
-	if len(Types()) != 4 || len(Includes()) != 3 || len(Lists()) != 7 || len(Names()) != 31 {
+	if len(Types()) != 4 || len(Includes()) != 3 || len(Lists()) != 7 || len(Names()) != 32 {
 		t.Errorf("lists: %q %q %q %q", Types(), Includes(), Lists(), Names())
 	}
 }
