@@ -22,7 +22,7 @@ var _ = claim("a customer profile is made with the first mail (name decoded from
 	"TestCustomerKoreanMergeTimeline")
 var _ = claim("[[organization]] tags go on every new ticket of its customers, and `organization is NAME` holds in triggers and views for them only (a merged profile's organization counts for mail from its other address)",
 	"TestCustomerKoreanMergeTimeline")
-var _ = claim("#customer by mail: an agent's `#customer tag +vip`, `note`, `lang ko` change the requester's profile and `#customer` mails it to that agent only; the customer's next ticket carries the tag and its acknowledgement speaks the profile's language; the customer never receives profile data, and their own '#customer' lines stay text",
+var _ = claim("#customer by mail: an agent's `#customer tag +vip`, `note`, `lang ko`, `tz`, `address +ADDR` change the requester's profile (mail from the added address lands on it; a CC gets a profile listing the ticket CC'd on) and `#customer` mails it to that agent only; the customer's next ticket carries the tag and its acknowledgement speaks the profile's language; the customer never receives profile data, and their own '#customer' lines stay text",
 	"TestCustomerCommandsByMail")
 var _ = claim("#customer is refused with a transcript line for a light agent, and `#customer merge` for an agent who is not an admin; an admin's `#customer merge ADDR` keeps the ticket's requester's profile and adds ADDR's tickets and addresses",
 	"TestCustomerCommandsByMail")
@@ -251,6 +251,25 @@ func TestCustomerCommandsByMail(t *testing.T) {
 	}
 	e.Count(ken, 2)
 
+	// Another address of his, by mail: his mail from there is his.
+	e.Fresh(vic, "address", "#ticket 1\n#customer address +ken@home.example\n#customer tz Asia/Seoul")
+	e.Customer(testkit.Mail{From: "Ken <ken@home.example>", To: []string{"support@example.com"}, Cc: []string{"Boss <boss@e-fun.example>"},
+		Subject: "From home", Body: "Writing from home, boss in copy."})
+	if p := e.Profile("ken@home.example"); p.Primary != ken || p.TimeZone != "Asia/Seoul" || !slices.Equal(p.ticketIDs(false), []uint64{3, 2, 1}) {
+		t.Errorf("after #customer address: %+v", p)
+	}
+	if tk := e.Show(3); !hasTag(tk.Tags, "vip") {
+		t.Errorf("ticket 3 from his other address: tags %q, want vip", tk.Tags)
+	}
+	// The boss in copy has a profile with the ticket he is CC'd on.
+	if b := e.Profile("boss@e-fun.example"); b.Name != "Boss" || !slices.Equal(b.ticketIDs(true), []uint64{3}) || len(b.Requested) != 0 ||
+		len(b.Timeline) != 1 || b.Timeline[0].Text != "CC'd on #3: From home" {
+		t.Errorf("the CC's profile: %+v", b)
+	}
+	for _, m := range e.Mailbox("boss@e-fun.example") {
+		NoneOf(t, "the boss", m, "Prefers phone", "vip", "Asia/Seoul")
+	}
+
 	// A light agent is refused; an agent may not merge.
 	e.Fresh(lena, "profile?", "#ticket 1\n#customer")
 	WantText(t, "Lena's transcript", e.Find(lena, "NOT applied"), "#customer is not allowed for light agents")
@@ -260,13 +279,13 @@ func TestCustomerCommandsByMail(t *testing.T) {
 	// An admin merges Quinn's profile into Ken's, from Ken's ticket.
 	e.Customer(testkit.Mail{From: "Quinn <quinn@q.example>", To: []string{"support@example.com"}, Subject: "From my other job", Body: "Same person, other address."})
 	e.Fresh(ada, "merge", "#ticket 1\n#customer merge quinn@q.example\n#customer")
-	WantText(t, "Ada's transcript", e.Find(ada, "merged into the profile"), "other addresses: quinn@q.example", "Tickets requested: 3")
+	WantText(t, "Ada's transcript", e.Find(ada, "merged into the profile"), "other addresses: ken@home.example, quinn@q.example", "Tickets requested: 4")
 	p = e.Profile("quinn@q.example")
-	if p.Primary != ken || !slices.Equal(p.ticketIDs(false), []uint64{3, 2, 1}) {
+	if p.Primary != ken || !slices.Equal(p.ticketIDs(false), []uint64{4, 3, 2, 1}) {
 		t.Errorf("after #customer merge: %+v", p)
 	}
-	if tk := e.Show(3); tk.Requester != "quinn@q.example" {
-		t.Errorf("the merge changed ticket 3's requester to %s", tk.Requester)
+	if tk := e.Show(4); tk.Requester != "quinn@q.example" {
+		t.Errorf("the merge changed ticket 4's requester to %s", tk.Requester)
 	}
 	for _, m := range e.Mailbox("quinn@q.example") {
 		NoneOf(t, "Quinn", m, "Prefers phone", "merged", "profile")
