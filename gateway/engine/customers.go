@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,7 +47,7 @@ type book struct {
 }
 
 func newBook(tx store.Tx, cfg *config.Config, now time.Time) *book {
-	return &book{tx: tx, cfg: cfg, now: now, byID: map[uint64]*model.Customer{}, byAddr: map[string]uint64{}, dirty: map[uint64]bool{}}
+	return &book{tx: tx, cfg: cfg, now: now, byID: map[uint64]*model.Customer{}, byAddr: map[string]uint64{}}
 }
 
 // endUser reports whether addr is someone a profile is kept for: not
@@ -128,11 +129,17 @@ func (b *book) orgOf(c *model.Customer) string {
 // touch marks a profile changed.
 func (b *book) touch(c *model.Customer) {
 	c.Updated = b.now
+	if b.dirty == nil {
+		b.dirty = map[uint64]bool{}
+	}
 	b.dirty[c.ID] = true
 }
 
 // flush stores the changed profiles, in id order.
 func (b *book) flush() error {
+	if len(b.dirty) == 0 {
+		return nil
+	}
 	for _, id := range slices.Sorted(maps.Keys(b.dirty)) {
 		if c, ok := b.byID[id]; ok {
 			if err := b.tx.PutCustomer(c); err != nil {
@@ -182,14 +189,14 @@ func (b *book) linkTicket(tk *model.Ticket, at time.Time, opened bool, names fun
 		if err != nil || !added {
 			return err
 		}
-		text := fmt.Sprintf("CC'd on #%d: %s", tk.ID, tk.Subject)
-		kind := model.ActCC
+		kind, what := model.ActCC, "CC'd on"
 		if role == model.CustomerRequester {
-			kind, text = model.ActTicket, fmt.Sprintf("requested #%d: %s", tk.ID, tk.Subject)
+			kind, what = model.ActTicket, "requested"
 			if !opened {
-				text = fmt.Sprintf("became the requester of #%d: %s", tk.ID, tk.Subject)
+				what = "became the requester of"
 			}
 		}
+		text := what + " #" + strconv.FormatUint(tk.ID, 10) + ": " + tk.Subject
 		return b.activity(c, at, kind, tk.ID, addr, text)
 	}
 	if err := link(tk.Requester, model.CustomerRequester); err != nil {

@@ -50,7 +50,11 @@ func (t *Tx) customersW() (*bbolt.Bucket, error) {
 }
 
 func custKey(prefix byte, parts ...[]byte) []byte {
-	k := []byte{prefix}
+	n := 1
+	for _, p := range parts {
+		n += len(p)
+	}
+	k := append(make([]byte, 0, n), prefix)
 	for _, p := range parts {
 		k = append(k, p...)
 	}
@@ -92,7 +96,9 @@ func (t *Tx) CustomerByAddr(addr string) (*model.Customer, error) {
 	}
 	v := b.Get(custKey(custAddr, []byte(addr)))
 	if len(v) != 8 {
-		return nil, fmt.Errorf("customer %s: %w", addr, store.ErrNotFound)
+		// Bare: every new ticket's requester is looked up, and most
+		// first mails find none.
+		return nil, store.ErrNotFound
 	}
 	return t.Customer(binary.BigEndian.Uint64(v))
 }
