@@ -6,8 +6,26 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"helpdesk/gateway/control"
 	"helpdesk/store"
 )
+
+// profileAPI opens the API writable (a store older than profiles gets
+// them first, as the daemon does at start) but, like every reading
+// command, never creates a store.
+func (c *cli) profileAPI() (control.API, func(), bool) {
+	cfg, ok := c.loadConfig()
+	if !ok {
+		return nil, nil, false
+	}
+	if !storeExists(cfg.DataDir) {
+		if _, err := control.Dial(cfg.DataDir); err != nil {
+			c.fail(1, "no store in %s (data_dir of %s): nothing to show. The daemon creates it on its first start; if it runs elsewhere, pass its helpdesk.toml with -config", cfg.DataDir, c.configPath)
+			return nil, nil, false
+		}
+	}
+	return c.api(true)
+}
 
 // customer: `helpdesk customer ADDR [--page N] [--json]` and `helpdesk
 // customer merge A B` (A is kept).
@@ -34,9 +52,7 @@ func (c *cli) customer(pos []string, page int) int {
 	if len(pos) != 1 {
 		return c.fail(2, "usage: helpdesk customer ADDR [--page N] [--json] | helpdesk customer merge KEEP-ADDR OTHER-ADDR")
 	}
-	// Writable without a daemon: a store older than profiles gets them
-	// first (the daemon does that at its start).
-	api, done, ok := c.api(true)
+	api, done, ok := c.profileAPI()
 	if !ok {
 		return 1
 	}
@@ -59,7 +75,7 @@ func (c *cli) customer(pos []string, page int) int {
 
 // customers: `helpdesk customers [--org O] [--limit N] [--json]`.
 func (c *cli) customers(org string, limit int) int {
-	api, done, ok := c.api(true)
+	api, done, ok := c.profileAPI()
 	if !ok {
 		return 1
 	}
