@@ -18,7 +18,7 @@ import (
 // merged by an admin, changed by #customer, read by `helpdesk customer`,
 // and never shown to an end user.
 
-var _ = claim("a customer profile is made with the first mail (name decoded from RFC 2047, organization by address domain, the ticket requested on the timeline); `helpdesk customer merge A B` moves B's tickets and addresses into A, a later mail from B's address lands on the merged profile, and `helpdesk customer ADDR --json` shows the timeline newest first, 10 entries a page",
+var _ = claim("a customer profile is made with the first mail (name decoded from RFC 2047, organization by address domain, the ticket requested on the timeline); `helpdesk customer merge A B` moves B's tickets and addresses into A, a later mail from B's address lands on the merged profile, `helpdesk customers [--org NAME]` lists the profiles (of one organization), and `helpdesk customer ADDR --json` shows the timeline newest first, 10 entries a page",
 	"TestCustomerKoreanMergeTimeline")
 var _ = claim("[[organization]] tags go on every new ticket of its customers, and `organization is NAME` holds in triggers and views for them only (a merged profile's organization counts for mail from its other address)",
 	"TestCustomerKoreanMergeTimeline")
@@ -139,6 +139,12 @@ func TestCustomerKoreanMergeTimeline(t *testing.T) {
 	}
 	if tk := e.Show(2); hasTag(tk.Tags, "acme") || tk.Priority != "normal" || fired(tk, "acme first") != 0 {
 		t.Errorf("ticket 2 of a home address: tags %q priority %s", tk.Tags, tk.Priority)
+	}
+
+	var acmeOnly []Profile
+	e.JSON(&acmeOnly, "customers", "--org", "acme")
+	if len(acmeOnly) != 1 || acmeOnly[0].ID != work.ID {
+		t.Errorf("customers --org acme before the merge: %+v, want the work profile alone", acmeOnly)
 	}
 
 	// An admin merges the home profile into the work one.
