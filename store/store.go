@@ -94,6 +94,7 @@ type Tx interface {
 	Keys
 	Rates
 	Timers
+	Reports
 	// Now is the store clock.
 	Now() time.Time
 	// Writable reports whether this is a write transaction.
@@ -465,6 +466,29 @@ type Timers interface {
 	// with a new source, an upgraded store, a reloaded configuration).
 	TimerStamp() (string, error)
 	SetTimerStamp(stamp string) error
+}
+
+// Reports is the event index reports read (SPEC 9, issue 16): what
+// happened to tickets, keyed by time and written by the write that made it
+// happen, so a report reads its period's entries and never every ticket;
+// and the backlog, counted under keys the caller chooses (status by
+// group, by agent...), readable as of any past instant.
+type Reports interface {
+	// AddReportEvent records ev under ev.At.
+	AddReportEvent(ev *model.ReportEvent) error
+	// ReportEvents calls fn for every event with from <= At < to, in
+	// time order (events of one instant in the order they were added).
+	// fn's event is fn's to keep.
+	ReportEvents(from, to time.Time, fn func(*model.ReportEvent) error) error
+	// MoveBacklog records that at instant at one ticket left the backlog
+	// keys dec and entered inc (each count moves by one). at may lie
+	// before moves already recorded (an import, a backfill): Backlog
+	// stays exact.
+	MoveBacklog(at time.Time, dec, inc []string) error
+	// Backlog returns every key's count as of instant at (the moves
+	// before at), leaving out zeros. Its cost is bounded by one day's
+	// moves, not by the store.
+	Backlog(at time.Time) (map[string]int, error)
 }
 
 // Blobs hold the raw bytes of accepted mail outside the records.

@@ -217,8 +217,9 @@ func roundTrip(t *testing.T, e *env, long bool) {
 		ca  model.CustomerActivity
 		bf  model.CustomerBackfill
 		tm  model.Timer
+		rev model.ReportEvent
 	)
-	for _, v := range []any{&tk, &c, &m, &u, &ob, &q, &ref, &wh, &cu, &ca, &bf, &tm} {
+	for _, v := range []any{&tk, &c, &m, &u, &ob, &q, &ref, &wh, &cu, &ca, &bf, &tm, &rev} {
 		filled(v)
 	}
 	const msgID = "round-trip@client.test"
@@ -288,6 +289,9 @@ func roundTrip(t *testing.T, e *env, long bool) {
 			return err
 		}
 		if err := tx.SetCustomerBackfill(bf); err != nil {
+			return err
+		}
+		if err := tx.AddReportEvent(&rev); err != nil {
 			return err
 		}
 		if err := tx.RotateKey(24 * time.Hour); err != nil {
@@ -391,6 +395,11 @@ func roundTrip(t *testing.T, e *env, long bool) {
 		got["Customer"] = [2]any{&cu, gcu}
 		got["CustomerActivity"] = [2]any{&ca, gcas[0]}
 		got["CustomerBackfill"] = [2]any{&bf, &gbf}
+		var grev *model.ReportEvent
+		if err := tx.ReportEvents(rev.At, rev.At.Add(1), func(ev *model.ReportEvent) error { grev = ev; return nil }); err != nil || grev == nil {
+			return fmt.Errorf("report event: %v, %v", grev, err)
+		}
+		got["ReportEvent"] = [2]any{&rev, grev}
 		got["Ticket"] = [2]any{&tk, gtk}
 		got["Comment"] = [2]any{&c, gc}
 		got["Comment (Comments)"] = [2]any{&c, cs[0]}

@@ -109,6 +109,8 @@ var cases = []struct {
 	{"timers", testTimers},
 	{"rates", testRates},
 	{"counters", testCounters},
+	{"report events", testReportEvents},
+	{"report backlog", testBacklog},
 	{"a failed update leaves nothing", testRollback},
 	{"a panicking update is an error", testPanic},
 	{"a view does not write", testViewReadOnly},
