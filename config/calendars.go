@@ -176,6 +176,17 @@ func (c *Config) CalendarFor(mailbox, group string) *calendar.Calendar {
 	return calendar.Always
 }
 
+// validateReports checks [reports].
+func (c *Config) validateReports(v *validator) {
+	tz := c.Reports.TimeZone
+	if tz == "" {
+		return
+	}
+	if _, err := time.LoadLocation(tz); err != nil || strings.EqualFold(tz, "local") {
+		v.add("reports.time_zone", fmt.Sprintf("%q is not an IANA time zone", tz), `use a name from the tz database such as "Asia/Seoul", "Europe/Berlin" or "UTC" (the default)`)
+	}
+}
+
 // validateTesting checks [testing]: a manual clock only where nobody but
 // this machine can send mail to the daemon.
 func (c *Config) validateTesting(v *validator) {

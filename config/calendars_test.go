@@ -45,6 +45,10 @@ name = "office"
 time_zone = "Asia/Soul"
 hours = ["mon-fri 09:00-18:00"]
 `, "calendar[0].time_zone", 4, `"Asia/Soul" is not an IANA time zone`, "Asia/Seoul"},
+		{"bad report zone", `
+[reports]
+time_zone = "Korea/Seoul"
+`, "reports.time_zone", 3, `"Korea/Seoul" is not an IANA time zone`, "Asia/Seoul"},
 		{"missing zone", `
 [[calendar]]
 name = "office"

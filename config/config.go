@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"time"
 
 	"helpdesk/config/calendar"
@@ -42,6 +43,7 @@ type Config struct {
 	// in file order.
 	SLAs    []SLA   `toml:"sla"`
 	Testing Testing `toml:"testing"`
+	Reports Reports `toml:"reports"`
 
 	KnowledgeBase KnowledgeBase `toml:"knowledge_base"`
 	Templates     Templates     `toml:"templates"`
@@ -248,6 +250,26 @@ type Group struct {
 	// Calendar names the business hours of the group's tickets; it wins
 	// over the mailbox's.
 	Calendar string `toml:"calendar"`
+}
+
+// Reports configures reports (SPEC 9): their days, weeks (from Monday)
+// and months are those of TimeZone.
+type Reports struct {
+	// TimeZone is an IANA zone name; "" or "UTC" is UTC.
+	TimeZone string `toml:"time_zone"`
+}
+
+// Location is the reports' time zone (UTC when unset or invalid;
+// Validate reports an invalid one).
+func (r Reports) Location() *time.Location {
+	if r.TimeZone == "" || strings.EqualFold(r.TimeZone, "local") {
+		return time.UTC
+	}
+	l, err := time.LoadLocation(r.TimeZone)
+	if err != nil {
+		return time.UTC
+	}
+	return l
 }
 
 // Testing holds settings for trying the daemon out and black-box tests.

@@ -9,6 +9,8 @@
 //	helpdesk outbox [--json]
 //	helpdesk outbox retry ID...|--failed
 //	helpdesk quarantine [list|show N|release N] [--json]
+//	helpdesk report [--period P] [--by agents|groups|mailboxes|tickets] [--format csv|json]
+//	helpdesk export --from DAY --to DAY [--format jsonl|csv]
 //	helpdesk backup FILE
 //	helpdesk check-config
 //	helpdesk dkim-record [--json]
@@ -98,6 +100,11 @@ commands:
   clock advance DURATION      move a manual clock forward (Go syntax, e.g. 26h)
   automations --dry-run [--at TIME]
                               list the automations that would fire by TIME (default now) and why; changes nothing
+  report                      reports per agent, group, mailbox or ticket (SPEC 9):
+                              --period P (default 30d) --by agents|groups|mailboxes|tickets
+                              --format csv|json (CSV: UTF-8 with a byte-order mark) --out FILE
+  export --from DAY --to DAY  every ticket created in those days with its comments, as
+                              JSON lines (--format csv: a ticket list) --out FILE
   check-config                validate the configuration and exit non-zero on problems
   dkim-record                 print the DNS TXT record of the DKIM signing key ([outbound] dkim_*)
   bench                       measure ingest speed (see helpdesk bench -h)
@@ -146,6 +153,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var page int
 	var trust, failed, dryRun bool
 	var limit int
+	var period, by, format, from, to, outFile string
 	var inj engine.InjectOptions
 	switch cmd {
 	case "tickets":
@@ -177,6 +185,16 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "customers":
 		fs.StringVar(&org, "org", "", "only customers of this [[organization]]")
 		fs.IntVar(&limit, "limit", 0, "at most this many (0: all)")
+	case "report":
+		fs.StringVar(&period, "period", "", "the period: today, yesterday, week, last-week, month, last-month, quarter, year, 30d, 4w, 2026-11, 2026-11-01..2026-11-15 (default 30d)")
+		fs.StringVar(&by, "by", "agents", "rows by agents, groups, mailboxes or tickets")
+		fs.StringVar(&format, "format", "csv", "csv (UTF-8 with a byte-order mark) or json")
+		fs.StringVar(&outFile, "out", "", "write to this file instead of standard output")
+	case "export":
+		fs.StringVar(&from, "from", "", "first day (YYYY-MM-DD, in [reports] time_zone) or RFC 3339 instant")
+		fs.StringVar(&to, "to", "", "last day, included (YYYY-MM-DD), or RFC 3339 instant, excluded")
+		fs.StringVar(&format, "format", "jsonl", "jsonl (each ticket with its comments) or csv (a ticket list)")
+		fs.StringVar(&outFile, "out", "", "write to this file instead of standard output")
 	case "bench":
 		return benchMain(rest, stdout, stderr)
 	}
@@ -237,6 +255,16 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.outbox(limit)
 	case "webhooks":
 		return c.webhooks(limit)
+	case "report":
+		if len(pos) > 0 {
+			return c.fail(2, "usage: helpdesk report [--period P] [--by agents|groups|mailboxes|tickets] [--format csv|json] [--out FILE]")
+		}
+		return c.report(period, by, format, outFile)
+	case "export":
+		if len(pos) > 0 || from == "" || to == "" {
+			return c.fail(2, "usage: helpdesk export --from DAY --to DAY [--format jsonl|csv] [--out FILE]")
+		}
+		return c.export(from, to, format, outFile)
 	case "quarantine":
 		return c.quarantine(pos, limit)
 	case "customer":

@@ -16,6 +16,7 @@ import (
 	"helpdesk/gateway/clock"
 	"helpdesk/gateway/engine"
 	"helpdesk/gateway/outbound"
+	"helpdesk/gateway/report"
 	"helpdesk/gateway/rules"
 	"helpdesk/gateway/sla"
 	"helpdesk/gateway/webhook"
@@ -61,6 +62,12 @@ type API interface {
 	// tickets staying as they are), changing nothing.
 	Automations(at time.Time) ([]engine.AutomationPreview, error)
 	CustomerAPI
+	// Report builds a report (SPEC 9) of period by agents, groups,
+	// mailboxes or tickets ("" = 30d by agents).
+	Report(period, by string) (*report.Report, error)
+	// Export writes the tickets created in [from, to) to w as JSON lines
+	// (format "jsonl", with their comments) or a CSV list ("csv").
+	Export(w io.Writer, from, to time.Time, format string) (int, error)
 }
 
 // ClockView is `helpdesk clock --json`.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"helpdesk/gateway/engine"
+	"helpdesk/gateway/report"
 	"helpdesk/store"
 	"helpdesk/store/model"
 )
@@ -187,6 +188,26 @@ func Handler(api API) http.Handler {
 		reply(w, v, err)
 	})
 	customerRoutes(mux, api)
+	mux.HandleFunc("GET /report", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		v, err := api.Report(q.Get("period"), q.Get("by"))
+		reply(w, v, err)
+	})
+	mux.HandleFunc("GET /export", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		from, err1 := time.Parse(time.RFC3339Nano, q.Get("from"))
+		to, err2 := time.Parse(time.RFC3339Nano, q.Get("to"))
+		if err := errors.Join(err1, err2); err != nil {
+			reply(w, nil, fmt.Errorf("bad period: %w", err))
+			return
+		}
+		w.Header().Set("Trailer", "X-Export-Error, X-Export-Tickets")
+		n, err := api.Export(w, from, to, q.Get("format"))
+		if err != nil {
+			w.Header().Set("X-Export-Error", err.Error())
+		}
+		w.Header().Set("X-Export-Tickets", strconv.Itoa(n))
+	})
 	mux.HandleFunc("GET /backup", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-tar")
 		// Errors after the first byte cannot change the status: the
@@ -405,6 +426,40 @@ func (c *Client) Automations(at time.Time) ([]engine.AutomationPreview, error) {
 	var v []engine.AutomationPreview
 	err := c.call("GET", "/automations", url.Values{"at": {at.Format(time.RFC3339Nano)}}, nil, &v)
 	return v, err
+}
+
+func (c *Client) Report(period, by string) (*report.Report, error) {
+	var v report.Report
+	err := c.call("GET", "/report", url.Values{"period": {period}, "by": {by}}, nil, &v)
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+func (c *Client) Export(w io.Writer, from, to time.Time, format string) (int, error) {
+	q := url.Values{"from": {from.Format(time.RFC3339Nano)}, "to": {to.Format(time.RFC3339Nano)}, "format": {format}}
+	resp, err := c.hc.Get("http://helpdesk/export?" + q.Encode())
+	if err != nil {
+		return 0, fmt.Errorf("talking to the daemon: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var e errorBody
+		json.NewDecoder(resp.Body).Decode(&e)
+		return 0, errors.New(e.Error)
+	}
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return 0, err
+	}
+	if e := resp.Trailer.Get("X-Export-Error"); e != "" {
+		return 0, errors.New(e)
+	}
+	n, err := strconv.Atoi(resp.Trailer.Get("X-Export-Tickets"))
+	if err != nil {
+		return 0, errors.New("export incomplete: the daemon did not confirm it")
+	}
+	return n, nil
 }
 
 func (c *Client) Clock() (ClockView, error) {

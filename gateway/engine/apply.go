@@ -7,6 +7,7 @@ import (
 
 	"helpdesk/config"
 	"helpdesk/gateway/audience"
+	"helpdesk/gateway/report"
 	"helpdesk/store"
 	"helpdesk/store/model"
 	"helpdesk/threading"
@@ -47,11 +48,14 @@ type applier struct {
 	release *model.Quarantine
 
 	// The tickets this write reads, creates and changes (tickets.go).
-	tickets    map[uint64]*model.Ticket
-	created    map[uint64]bool
-	dirty      map[uint64]bool
-	users      map[string]*model.User
-	dirtyUsers map[string]bool
+	tickets map[uint64]*model.Ticket
+	created map[uint64]bool
+	dirty   map[uint64]bool
+	// reportBefore: each ticket as first read, for the report index
+	// (tickets.go flush); created tickets have none.
+	reportBefore map[uint64]report.State
+	users        map[string]*model.User
+	dirtyUsers   map[string]bool
 	// intros: staff to tell why they get a ticket's mail (assign.go).
 	intros map[uint64]map[string]intro
 	// before: the tickets as first read, for the triggers' pass

@@ -65,6 +65,8 @@ func (a *applier) apply(r *cmdRun, ch plan.Change) error {
 		r.answer = append(r.answer, a.listTickets(ch))
 	case plan.Answer:
 		r.answer = append(r.answer, ch.Text)
+	case plan.MailReport:
+		return a.mailReport(r, ch)
 	case plan.SetStatus:
 		return a.setStatus(tk, ch.Status, "by "+me)
 	case plan.Assign:

@@ -23,8 +23,10 @@ type cmdRun struct {
 	tk   *model.Ticket
 	d    threading.Decision
 	view *planView
-	// answer is extra text for the transcript (#list, #help).
+	// answer is extra text for the transcript (#list, #help); files are
+	// its attachments (#report).
 	answer []string
+	files  []model.InlineFile
 	// afterFields runs once the ticket's fields are changed, before the
 	// mail's text is added and sent (a new ticket's assignment and
 	// announcement).
@@ -291,7 +293,7 @@ func (a *applier) transcript(tk *model.Ticket, r *cmdRun, applied bool) error {
 			results[i].Message = msg
 		}
 	}
-	return a.sendTranscript(tk, results, applied, r.answer, nil)
+	return a.sendTranscript(tk, results, applied, r.answer, r.files)
 }
 
 // sendTranscript mails the sender the debbugs-style transcript, In-Reply-To

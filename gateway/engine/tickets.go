@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 
+	"helpdesk/gateway/report"
 	"helpdesk/store"
 	"helpdesk/store/model"
 )
@@ -28,6 +29,10 @@ func (a *applier) ticket(id uint64) (*model.Ticket, error) {
 	}
 	a.tickets[id] = tk
 	a.remember(tk)
+	if a.reportBefore == nil {
+		a.reportBefore = map[uint64]report.State{}
+	}
+	a.reportBefore[id] = report.StateOf(tk)
 	return tk, nil
 }
 
@@ -94,6 +99,20 @@ func (a *applier) flush() error {
 		}
 		if err != nil {
 			return err
+		}
+		// The report index learns of the change in the same write
+		// (issue 16): events and backlog moves from the ticket as first
+		// read to the ticket as stored.
+		responder := ""
+		if a.staff != nil {
+			responder = a.staff.Email
+		}
+		before, ok := a.reportBefore[id]
+		if !ok && !a.created[id] {
+			before = report.StateOf(tk) // not read through a.ticket: nothing known to have changed
+		}
+		if err := report.Record(a.tx, id, before, report.StateOf(tk), a.now, responder); err != nil {
+			return fmt.Errorf("recording ticket %d for reports: %w", id, err)
 		}
 	}
 	// Each stored ticket's timers follow it in the same write.

@@ -14,6 +14,14 @@ type Change interface{ change() }
 // transcript. Within is the business time of "#list due 8h" ("" default).
 type ListTickets struct{ Which, Within string }
 
+// MailReport answers #report: the engine builds the report (SPEC 9) and
+// attaches its CSV to the transcript, and words command Command's
+// result line.
+type MailReport struct {
+	Period, By string // "" = the defaults (30d, agents)
+	Command    int
+}
+
 // Answer is text for the transcript (#help's command card).
 type Answer struct{ Text string }
 
@@ -127,6 +135,7 @@ type Merge struct {
 }
 
 func (ListTickets) change()     {}
+func (MailReport) change()      {}
 func (Answer) change()          {}
 func (SetStatus) change()       {}
 func (Assign) change()          {}

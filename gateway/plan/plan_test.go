@@ -333,8 +333,10 @@ func TestPlanCommands(t *testing.T) {
 		{name: "list comes first", text: "#status pending\n#list open", want: []Change{ListTickets{Which: "open"}, SetStatus{"pending"}, none}, confirm: true},
 		{name: "help", text: "#help", noTicket: true, want: []Change{Answer{command.HelpCard()}}, confirm: true,
 			results: map[int]string{0: "command card: see below"}},
-		{name: "report", text: "#report", noTicket: true,
-			problems: []string{"#report: reports are not available yet in this version of helpdesk: no report was made"}},
+		{name: "report", text: "#report", noTicket: true, want: []Change{MailReport{}}, confirm: true,
+			results: map[int]string{0: "report: see the attached file"}},
+		{name: "report of a period by groups", text: "#report last week groups", noTicket: true,
+			want: []Change{MailReport{Period: "last-week", By: "groups"}}, confirm: true},
 		{name: "end", text: "#end\n#status closed", want: []Change{Reply{}}},
 		// #spam.
 		{name: "spam", text: "#spam", want: []Change{MarkSpam{}, none}, results: map[int]string{0: "closed as spam; sender blocked"}},

@@ -264,8 +264,8 @@ func parseLine(l string, line int) Command {
 		c.Args = lowerAll(strings.Fields(rest))
 	case "report":
 		f := lowerAll(strings.Fields(rest))
-		if len(f) > 1 && isPeriodKeyword(strings.Join(f, "-")) {
-			f = []string{strings.Join(f, "-")}
+		if len(f) > 1 && isPeriodKeyword(f[0]+"-"+f[1]) {
+			f = append([]string{f[0] + "-" + f[1]}, f[2:]...)
 		}
 		c.Args = f
 	case "assign", "group", "macro":

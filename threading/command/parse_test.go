@@ -78,6 +78,7 @@ func TestParse(t *testing.T) {
 		{"merge with hash and cc", "#merge #123 CC", []string{"1 merge 123|cc"}, ""},
 		{"ticket with hash", "#ticket #42", []string{"1 ticket 42"}, ""},
 		{"report words joined", "#report Last Week", []string{"1 report last-week"}, ""},
+		{"report words joined before a kind", "#report last week Agents", []string{"1 report last-week|agents"}, ""},
 		{"spam domain", "#spam DOMAIN", []string{"1 spam domain"}, ""},
 		{"macro name with spaces", "#macro Refund  Approved", []string{"1 macro Refund Approved"}, ""},
 		{"unknown command kept", "#asign alise\nHi", []string{"1 asign alise"}, "Hi"},

@@ -12,7 +12,8 @@ var periodKeywords = []string{
 	"quarter", "last-quarter", "year", "last-year",
 }
 
-const periodHelp = "today, yesterday, week, last-week, month, last-month, quarter, last-quarter, year, last-year, 30d, 4w, 2025, 2025-05, 2025-05-01 or 2025-05-01..2025-05-31"
+// PeriodHelp lists the period forms, for error messages.
+const PeriodHelp = "today, yesterday, week, last-week, month, last-month, quarter, last-quarter, year, last-year, 30d, 4w, 2025, 2025-05, 2025-05-01 or 2025-05-01..2025-05-31"
 
 // DefaultPeriod is the period of a bare #report.
 const DefaultPeriod = "30d"
@@ -117,4 +118,34 @@ func allDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+// reportKinds are what a report is by, with the singular forms allowed.
+var reportKinds = map[string]string{
+	"agents": "agents", "agent": "agents", "groups": "groups", "group": "groups",
+	"mailboxes": "mailboxes", "mailbox": "mailboxes", "tickets": "tickets", "ticket": "tickets",
+}
+
+// ReportArgs reads #report's arguments, [period] [agents|groups|mailboxes|
+// tickets] (either may be left out; "" = the default). problem is ""
+// when they are fine, "period" when period does not parse, else what is
+// wrong.
+func ReportArgs(args []string) (period, by, problem string) {
+	rest := args
+	if len(rest) > 0 {
+		if k, ok := reportKinds[rest[len(rest)-1]]; ok {
+			by, rest = k, rest[:len(rest)-1]
+		}
+	}
+	switch len(rest) {
+	case 0:
+		return "", by, ""
+	case 1:
+		period = rest[0]
+		if _, _, ok := ParsePeriod(period, time.Date(2025, 6, 15, 12, 0, 0, 0, time.UTC)); !ok {
+			return period, by, "period"
+		}
+		return period, by, ""
+	}
+	return "", by, "too many arguments"
 }

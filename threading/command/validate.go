@@ -230,18 +230,17 @@ func (v *validator) command(c Command, role Role) {
 	case "customer":
 		v.customer(c)
 	case "report":
-		switch len(c.Args) {
-		case 0:
-		case 1:
-			if _, _, ok := ParsePeriod(c.Args[0], time.Date(2025, 6, 15, 12, 0, 0, 0, time.UTC)); !ok {
-				if s := Suggest(c.Args[0], periodKeywords); s != "" {
-					v.add(c, s, "unknown period %q; did you mean %s?", c.Args[0], s)
-				} else {
-					v.add(c, "", "unknown period %q; use %s", c.Args[0], periodHelp)
-				}
+		period, _, problem := ReportArgs(c.Args)
+		switch problem {
+		case "":
+		case "period":
+			if s := Suggest(period, periodKeywords); s != "" {
+				v.add(c, s, "unknown period %q; did you mean %s?", period, s)
+			} else {
+				v.add(c, "", "unknown period %q; use %s", period, PeriodHelp)
 			}
 		default:
-			v.add(c, "", "too many arguments: #report takes one period (%s)", periodHelp)
+			v.add(c, "", "%s: #report takes a period (%s) and then agents, groups, mailboxes or tickets", problem, PeriodHelp)
 		}
 	default: // follow unfollow reply note done available away send help end
 		if len(c.Args) > 0 {

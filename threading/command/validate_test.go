@@ -41,7 +41,7 @@ func TestValidateValid(t *testing.T) {
 		"#list mine", "#list unassigned", "#list group", "#list open", "#list overdue", "#list due", "#list due 8h", "#list stale",
 		"#spam", "#send",
 		"#report", "#report month", "#report last week", "#report 30d", "#report 4w", "#report 2025",
-		"#report 2025-05", "#report 2025-05-01", "#report 2025-05-01..2025-05-31",
+		"#report 2025-05", "#report 2025-05-01", "#report 2025-05-01..2025-05-31", "#report last week groups", "#report tickets", "#report 2026-11 mailboxes", "#report 30d agent",
 		"#help", "#end", "#end\n#bogus line after end is text",
 		"#pending\n#status pending", "#solved\n#status resolved", "#tag a\n#tag b",
 		"#assign me\n#assign ME",
@@ -149,9 +149,11 @@ func TestValidateInvalid(t *testing.T) {
 		{"#spam domain now", "1 too many arguments: #spam takes nothing or domain", ""},
 		{"#spam domain", "1 #spam domain is for admins only", ""},
 		{"#report mnth", `1 unknown period "mnth"; did you mean month?`, "month"},
-		{"#report fortnight", `1 unknown period "fortnight"; use ` + periodHelp, ""},
-		{"#report 2025-13", `1 unknown period "2025-13"; use ` + periodHelp, ""},
-		{"#report a b c", "1 too many arguments: #report takes one period (" + periodHelp + ")", ""},
+		{"#report fortnight", `1 unknown period "fortnight"; use ` + PeriodHelp, ""},
+		{"#report 2025-13", `1 unknown period "2025-13"; use ` + PeriodHelp, ""},
+		{"#report a b c", "1 too many arguments: #report takes a period (" + PeriodHelp + ") and then agents, groups, mailboxes or tickets", ""},
+		{"#report week agents tickets", "1 too many arguments: #report takes a period (" + PeriodHelp + ") and then agents, groups, mailboxes or tickets", ""},
+		{"#report fortnight groups", `1 unknown period "fortnight"; use ` + PeriodHelp, ""},
 	}
 	for _, tt := range tests {
 		ps := Validate(Parse(tt.in), RoleAgent)

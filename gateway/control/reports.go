@@ -1,0 +1,130 @@
+package control
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"helpdesk/gateway/report"
+	"helpdesk/store"
+	"helpdesk/store/model"
+)
+
+// The CLI's reports (helpdesk report) and ticket export (helpdesk
+// export), issue 16 items 3 and 4.
+
+// Report builds a report over the whole team (the CLI is an admin's).
+func (l *Local) Report(period, by string) (*report.Report, error) {
+	var r *report.Report
+	err := l.DB.View(func(tx store.Tx) error {
+		var err error
+		r, err = report.Build(tx, l.config(), report.Request{Period: period, By: by, Now: l.now()})
+		return err
+	})
+	return r, err
+}
+
+// ExportFormats are helpdesk export's formats.
+var ExportFormats = []string{"jsonl", "csv"}
+
+// ExportTicket is one line of helpdesk export's JSON lines: the ticket
+// as stored, with its comments, oldest first.
+type ExportTicket struct {
+	*model.Ticket
+	Comments []*model.Comment `json:"comments"`
+}
+
+// ExportColumns are the columns of helpdesk export --format csv.
+var ExportColumns = []string{"ticket", "subject", "status", "priority", "type", "mailbox", "group", "requester", "assignee",
+	"tags", "created", "updated", "first_response_at", "resolved_at", "closed_at", "comments"}
+
+// Export writes the tickets created in [from, to) (found through the
+// report index, in creation order) to w: JSON lines of each ticket with
+// its comments, or a CSV ticket list. It returns how many it wrote.
+func (l *Local) Export(w io.Writer, from, to time.Time, format string) (int, error) {
+	if format == "" {
+		format = "jsonl"
+	}
+	if format != "jsonl" && format != "csv" {
+		return 0, fmt.Errorf("unknown export format %q: use jsonl or csv", format)
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var cw interface {
+		Flush()
+		Error() error
+	}
+	n := 0
+	err := l.DB.View(func(tx store.Tx) error {
+		var ids []uint64
+		if err := tx.ReportEvents(from, to, func(ev *model.ReportEvent) error {
+			if ev.Kind == model.EvReceived {
+				ids = append(ids, ev.Ticket)
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("reading the ticket index: %w", err)
+		}
+		enc := json.NewEncoder(bw)
+		enc.SetEscapeHTML(false)
+		var csvw = report.NewCSVWriter(bw)
+		if format == "csv" {
+			cw = csvw
+			if err := csvw.Write(ExportColumns); err != nil {
+				return err
+			}
+		}
+		loc := l.config().Reports.Location()
+		for _, id := range ids {
+			tk, err := tx.Ticket(id)
+			if err != nil {
+				return fmt.Errorf("loading ticket %d: %w", id, err)
+			}
+			cs, err := tx.Comments(id)
+			if err != nil {
+				return fmt.Errorf("loading the comments of ticket %d: %w", id, err)
+			}
+			if format == "jsonl" {
+				if err := enc.Encode(ExportTicket{Ticket: tk, Comments: cs}); err != nil {
+					return err
+				}
+			} else {
+				rec := []string{strconv.FormatUint(tk.ID, 10), tk.Subject, tk.Status, tk.Priority, tk.Type, tk.Mailbox, tk.Group,
+					tk.Requester, tk.Assignee, strings.Join(tk.Tags, " "), stamp(tk.Created, loc), stamp(tk.Updated, loc),
+					stamp(report.FirstResponse(tk), loc), stampP(tk.ResolvedAt, loc), stampP(tk.ClosedAt, loc), strconv.Itoa(len(cs))}
+				if err := report.WriteRecord(csvw, rec); err != nil {
+					return err
+				}
+			}
+			n++
+		}
+		return nil
+	})
+	if cw != nil {
+		cw.Flush()
+		if err == nil {
+			err = cw.Error()
+		}
+	}
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
+	}
+	return n, err
+}
+
+func stamp(t time.Time, loc *time.Location) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(loc).Format(time.RFC3339)
+}
+
+func stampP(t *time.Time, loc *time.Location) string {
+	if t == nil {
+		return ""
+	}
+	return stamp(*t, loc)
+}
