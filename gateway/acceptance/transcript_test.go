@@ -10,9 +10,6 @@ import (
 var _ = claim("transcript and held-mail subjects carry one prefix and the ticket's subject",
 	"TestTranscriptSubjectsDoNotSnowball")
 
-var _ = claim("#report is not available yet: an error line, never claimed as applied",
-	"TestReportIsRefusedNotClaimed")
-
 var _ = claim("#ticket <n> belongs in a new mail; in an answer about another ticket the whole mail is refused and neither ticket changes",
 	"TestTicketCommandInAnswerToAnotherTicketIsRefused")
 
@@ -85,24 +82,6 @@ func TestTicketCommandInAnswerToAnotherTicketIsRefused(t *testing.T) {
 	replyTo(e, n1, "#ticket 1\n#priority high\n")
 	if tk := e.Show(1); tk.Priority != "high" {
 		t.Errorf("#ticket 1 in an answer about ticket 1: priority %s, want high", tk.Priority)
-	}
-}
-
-// #report is not built yet: it is an error line, and the transcript never
-// claims it was applied (item 8).
-func TestReportIsRefusedNotClaimed(t *testing.T) {
-	e := Start(t, Options{})
-	n := openTicket(t, e, "Ken <ken@e-fun.example>", "Need numbers")
-	replyTo(e, n, "#report month\n")
-	tr := e.Find("victoria@certs.example", "Commands not applied")
-	if strings.Contains(Text(tr), "applied.") && !strings.Contains(Text(tr), "not applied") {
-		t.Errorf("transcript claims something was applied:\n%s", Text(tr))
-	}
-	if !strings.Contains(Text(tr), "> #report month\nERROR: ") {
-		t.Errorf("#report is not an error line:\n%s", Text(tr))
-	}
-	if len(tr.Env.Attachments) != 0 {
-		t.Errorf("a report was attached although none exists")
 	}
 }
 

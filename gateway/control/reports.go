@@ -2,6 +2,7 @@ package control
 
 import (
 	"bufio"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -70,8 +71,9 @@ func (l *Local) Export(w io.Writer, from, to time.Time, format string) (int, err
 		}
 		enc := json.NewEncoder(bw)
 		enc.SetEscapeHTML(false)
-		var csvw = report.NewCSVWriter(bw)
+		var csvw *csv.Writer
 		if format == "csv" {
+			csvw = report.NewCSVWriter(bw)
 			cw = csvw
 			if err := csvw.Write(ExportColumns); err != nil {
 				return err

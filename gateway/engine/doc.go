@@ -119,12 +119,4 @@
 // for new tickets, staff notes, language, time zone), the activity
 // timeline and ticket lists per customer, merging and erasing customers,
 // and a `helpdesk customer` subcommand. This package would own them.
-//
-// # SPEC 9: Reports
-//
-// Not built yet. There are no per-agent or per-group reports, no CSV
-// export and no `helpdesk report` subcommand; "#report" is refused as an
-// error line so that no transcript claims a report was made. The ticket
-// events the store keeps (status changes, assignments, comment times) are
-// what reports would be computed from, in this package.
 package engine

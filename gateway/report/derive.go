@@ -1,9 +1,3 @@
-// Package report builds the reports of SPEC 9 (issue 16): per agent,
-// group, mailbox or ticket over a period, from the store's event index
-// (store.Reports), never by loading every ticket. It also decides what a
-// ticket change adds to that index (Record), which the engine calls in
-// the write that makes the change, and writes the CSV and JSON forms and
-// the ticket export.
 package report
 
 import (

@@ -73,8 +73,8 @@
 // targets due within that business time, default 4h; stale: open or
 // pending with no change for 24 hours); #spam (closes the ticket and blocks its requester; "#spam
 // domain" blocks the domain and is for admins); #send (releases a mail
-// held by a guard, SPEC 7); #report (not built yet: it is an error line,
-// so the mail is refused, SPEC 9); #help (mails back the card of help.go).
+// held by a guard, SPEC 7); #report [period] [agents|groups|mailboxes|
+// tickets] (mails the report's CSV, SPEC 9); #help (mails back the card of help.go).
 //
 // Execution is all or nothing. Validate checks syntax, the sender's role
 // and conflicts inside the block; the planner (package gateway/plan) then

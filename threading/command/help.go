@@ -100,12 +100,13 @@ OTHER
   #spam                close the ticket as spam and block its sender
   #spam domain         (admins) block the sender's whole domain
   #send                in a reply to a held-mail transcript: send it anyway
-  #report [period]     NOT AVAILABLE YET: the line is refused with an
-                       error and nothing is applied. The periods it will
-                       take: today, yesterday, week, last-week, month,
-                       last-month, quarter, last-quarter, year, last-year,
-                       30d, 4w, 2025, 2025-05, 2025-05-01 or
-                       2025-05-01..2025-05-31 (default 30d)
+  #report [period] [agents|groups|mailboxes|tickets]
+                       mail me a report as a CSV file (default: 30d by
+                       agents; agents get their own and their groups'
+                       rows). Periods: today, yesterday, week, last-week,
+                       month, last-month, quarter, last-quarter, year,
+                       last-year, 30d, 4w, 2025, 2025-05, 2025-05-01 or
+                       2025-05-01..2025-05-31
   #help                mail me this card
   #end                 end of the commands (the next lines are text even if
                        they start with #)
