@@ -272,3 +272,24 @@ func TestReportIsRefusedNotClaimed(t *testing.T) {
 		t.Errorf("a report was attached although none was made")
 	}
 }
+
+var _ = claim("a store written before the report index existed gets it once when the daemon first opens it (issue 16): its tickets are counted as received, by group and mailbox, with their backlog by status, and a restart counts nothing twice",
+	"TestReportIndexBackfilledOnUpgrade")
+
+// Issue 16: the old fixture store (two tickets, one pending, one open,
+// both of group support) reports them once the daemon has upgraded it.
+func TestReportIndexBackfilledOnUpgrade(t *testing.T) {
+	dir, _ := unpackFixture(t, 1)
+	e := Start(t, Options{Dir: dir, SMTP: fixtureSMTP})
+	check := func(when string) {
+		t.Helper()
+		out := e.MustCLI("report", "--period", "2026-12", "--by", "groups")
+		want := "group,support,support,2026-12-01T00:00:00Z,2027-01-01T00:00:00Z,2,0,0,0,,,,,0,,,,,1,1,0,0,0\r\n"
+		if !strings.HasSuffix(out, want) {
+			t.Errorf("%s: report by groups of the upgraded store:\n%q\nwant it to end with\n%q", when, out, want)
+		}
+	}
+	check("after the upgrade")
+	e.Restart()
+	check("after a restart")
+}

@@ -2,9 +2,11 @@ package daemon
 
 import (
 	"io"
+	"log/slog"
 	"time"
 
 	"helpdesk/config"
+	"helpdesk/gateway/report"
 	"helpdesk/store"
 	"helpdesk/store/bolt"
 )
@@ -35,6 +37,14 @@ func OpenStore(cfg *config.Config, o StoreOptions) (store.Store, error) {
 	})
 	if err != nil {
 		return nil, err // not a typed nil in the interface
+	}
+	if !o.ReadOnly {
+		// A store written before the report index existed gets it
+		// once, before any mail changes a ticket (issue 16).
+		if _, err := report.Backfill(db, slog.Default(), 0); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	return db, nil
 }
