@@ -520,3 +520,26 @@ func TestPrefilledRunsStartWithEmptyQueue(t *testing.T) {
 		}
 	}
 }
+
+// -mode reports end to end on a small store: the pre-fill's index gives
+// every agent row its figures, both reports run through the daemon, and
+// ingest runs alone and beside reports.
+func TestReportsMode(t *testing.T) {
+	bin := buildHelpdesk(t)
+	var progress bytes.Buffer
+	res, err := ExecuteReports(Options{Mode: ModeReports, Binary: bin, Tickets: 3000, Messages: 60, Runs: 1, Sessions: 4,
+		WorkDir: t.TempDir(), Progress: &progress})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, progress.String())
+	}
+	if res.Rows != 22 || len(res.Month) != 1 || len(res.Year) != 1 || len(res.IngestAlone) != 1 || res.IngestReports[0] <= 0 || res.AnonPeak <= 0 {
+		t.Errorf("result: %+v\n%s", res, progress.String())
+	}
+	var out bytes.Buffer
+	PrintReports(&out, res)
+	for _, want := range []string{"one-month report by agents (22 rows)", "one-year report", "steal", "ratio of medians"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("printout lacks %q:\n%s", want, out.String())
+		}
+	}
+}
