@@ -111,9 +111,15 @@ func (a *applier) flush() error {
 		if !ok && !a.created[id] {
 			before = report.StateOf(tk) // not read through a.ticket: nothing known to have changed
 		}
-		if err := report.Record(a.tx, id, before, report.StateOf(tk), a.now, responder); err != nil {
+		after := report.StateOf(tk)
+		if err := report.Record(a.tx, id, before, after, a.now, responder); err != nil {
 			return fmt.Errorf("recording ticket %d for reports: %w", id, err)
 		}
+		// A second flush in this write records only what changed since.
+		if a.reportBefore == nil {
+			a.reportBefore = map[uint64]report.State{}
+		}
+		a.reportBefore[id] = after
 	}
 	// Each stored ticket's timers follow it in the same write.
 	return a.armAll()
