@@ -28,11 +28,15 @@ func History(tk *model.Ticket) (evs []model.ReportEvent, moves []Move) {
 		at     time.Time
 		status string
 		fr     bool
+		rating int
 	}
 	marks := []mark{{at: tk.Created, status: model.StatusOpen}}
 	fr := firstResponse(tk)
 	if !fr.IsZero() {
 		marks = append(marks, mark{at: fr, fr: true})
+	}
+	if tk.CSAT != nil && tk.CSAT.Rating != 0 {
+		marks = append(marks, mark{at: tk.CSAT.At, rating: tk.CSAT.Rating})
 	}
 	switch tk.Status {
 	case model.StatusResolved:
@@ -57,9 +61,12 @@ func History(tk *model.Ticket) (evs []model.ReportEvent, moves []Move) {
 	prev := State{}
 	for i, m := range marks {
 		if i > 0 {
-			if m.fr {
+			switch {
+			case m.fr:
 				cur.FirstResponse = fr
-			} else {
+			case m.rating != 0:
+				cur.Rating, cur.RatedAt = m.rating, m.at
+			default:
 				cur.Status = m.status
 			}
 		}

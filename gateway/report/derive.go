@@ -18,6 +18,10 @@ type State struct {
 	Created  time.Time
 	// FirstResponse is when the first response was sent (zero: none yet).
 	FirstResponse time.Time
+	// Rating is the requester's satisfaction rating (0: none) and
+	// RatedAt when it was given.
+	Rating  int
+	RatedAt time.Time
 }
 
 // StateOf reads a ticket's State (nil: none).
@@ -28,6 +32,9 @@ func StateOf(tk *model.Ticket) State {
 	s := State{Exists: true, Status: tk.Status, Group: tk.Group, Mailbox: tk.Mailbox, Assignee: tk.Assignee,
 		Merged: tk.MergedInto != 0, Created: tk.Created}
 	s.FirstResponse = firstResponse(tk)
+	if tk.CSAT != nil {
+		s.Rating, s.RatedAt = tk.CSAT.Rating, tk.CSAT.At
+	}
 	return s
 }
 
@@ -100,6 +107,22 @@ func Changes(id uint64, before, after State, at time.Time, responder string) (ev
 		e.At, e.Since = after.FirstResponse, after.Created
 		if responder != "" {
 			e.Agent = responder
+		}
+		evs = append(evs, e)
+	}
+	// A new rating; one that replaces an earlier rating also withdraws
+	// it (Rating negative, Since when it was given), so a period counts
+	// each ticket's rating once.
+	if after.Rating != 0 && (after.Rating != before.Rating || !after.RatedAt.Equal(before.RatedAt)) {
+		if before.Rating != 0 {
+			e := ev(model.EvRating)
+			e.Rating, e.Since = -before.Rating, before.RatedAt
+			evs = append(evs, e)
+		}
+		e := ev(model.EvRating)
+		e.Rating = after.Rating
+		if !after.RatedAt.IsZero() {
+			e.At = after.RatedAt
 		}
 		evs = append(evs, e)
 	}

@@ -27,7 +27,7 @@ func Columns() []string {
 	for _, s := range BacklogStatuses {
 		cols = append(cols, "backlog_"+strings.ReplaceAll(s, "-", "_"))
 	}
-	return cols
+	return append(cols, "csat_count", "csat_good_percent")
 }
 
 // TicketColumns are the columns of a tickets report.
@@ -113,6 +113,7 @@ func (r *Report) CSV() ([]byte, error) {
 			for _, s := range BacklogStatuses {
 				rec = append(rec, strconv.Itoa(rw.Backlog[s]))
 			}
+			rec = append(rec, strconv.Itoa(rw.CSATCount), num(rw.CSATGoodPercent))
 			if err := WriteRecord(w, rec); err != nil {
 				return nil, err
 			}

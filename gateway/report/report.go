@@ -84,6 +84,13 @@ type Row struct {
 	Resolution    Times `json:"resolution"`
 	// Backlog counts tickets by status at BacklogAt.
 	Backlog map[string]int `json:"backlog"`
+	// Satisfaction: the ratings given in the period (each ticket's
+	// latest) and the share of them that are 4 or 5, in percent (nil
+	// without ratings).
+	CSATCount       int      `json:"csat_count"`
+	CSATGoodPercent *float64 `json:"csat_good_percent"`
+
+	csatGood int
 
 	frBiz, frCal, resBiz, resCal []int32
 }
@@ -292,6 +299,20 @@ func Build(tx store.Tx, cfg *config.Config, req Request) (*Report, error) {
 				rw.Reopened++
 			case model.EvFirstResponse:
 				rw.frBiz, rw.frCal = append(rw.frBiz, biz), append(rw.frCal, cal)
+			case model.EvRating:
+				r, n := ev.Rating, 1
+				if r < 0 {
+					// A withdrawn rating counts against the period it
+					// was given in, if that is this one.
+					if ev.Since.Before(from) || !ev.Since.Before(to) {
+						continue
+					}
+					r, n = -r, -1
+				}
+				rw.CSATCount += n
+				if r >= 4 {
+					rw.csatGood += n
+				}
 			}
 		}
 		return nil
@@ -316,6 +337,10 @@ func Build(tx store.Tx, cfg *config.Config, req Request) (*Report, error) {
 	for _, rw := range rows {
 		rw.FirstResponse = times(rw.frBiz, rw.frCal)
 		rw.Resolution = times(rw.resBiz, rw.resCal)
+		if rw.CSATCount > 0 {
+			p := 100 * float64(rw.csatGood) / float64(rw.CSATCount)
+			rw.CSATGoodPercent = &p
+		}
 		rw.frBiz, rw.frCal, rw.resBiz, rw.resCal = nil, nil, nil, nil
 		for _, st := range BacklogStatuses {
 			rw.Backlog[st] += 0 // every status, in JSON too

@@ -149,6 +149,24 @@ role = "admin"
 			}
 		}
 	}
+	// Ratings: ticket 1 rated 2 then 5 (the 2 is withdrawn), ticket 2
+	// rated 4, ticket 3 rated 1.
+	rate := func(id uint64, created time.Time, old, rating int, oldAt, at time.Time) {
+		t.Helper()
+		st := State{Exists: true, Status: model.StatusResolved, Group: "기술지원", Mailbox: "support@example.com", Assignee: "kim@example.com", Created: created,
+			FirstResponse: created.Add(time.Hour)}
+		before, after := st, st
+		before.Rating, before.RatedAt = old, oldAt
+		after.Rating, after.RatedAt = rating, at
+		if err := db.Update(func(tx store.Tx) error { return Record(tx, id, before, after, at, "") }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	noon := mon.Add(20 * time.Hour)
+	rate(1, mon.Add(9*time.Hour), 0, 2, time.Time{}, noon)
+	rate(1, mon.Add(9*time.Hour), 2, 5, noon, noon.Add(time.Minute))
+	rate(2, mon.Add(10*time.Hour), 0, 4, time.Time{}, noon)
+	rate(3, mon.Add(11*time.Hour), 0, 1, time.Time{}, noon)
 	var r *Report
 	build := func(req Request) {
 		t.Helper()
@@ -168,8 +186,14 @@ role = "admin"
 	// First responses 10..50 min: median (rank 3) 30, p90 (rank 5) 50.
 	// Resolutions 60..240: median rank 2 = 120, p90 rank 4 = 240.
 	if kim.Received != 5 || kim.Resolved != 4 || *kim.FirstResponse.CalendarMedian != 30 || *kim.FirstResponse.CalendarP90 != 50 ||
-		*kim.Resolution.CalendarMedian != 120 || *kim.Resolution.CalendarP90 != 240 || kim.Backlog[model.StatusOpen] != 1 || kim.Backlog[model.StatusResolved] != 4 {
+		*kim.Resolution.CalendarMedian != 120 || *kim.Resolution.CalendarP90 != 240 || kim.Backlog[model.StatusOpen] != 1 || kim.Backlog[model.StatusResolved] != 4 ||
+		kim.CSATCount != 3 || int(*kim.CSATGoodPercent*10) != 666 {
 		t.Fatalf("kim's row: %+v %+v %+v", kim, kim.FirstResponse, kim.Resolution)
+	}
+	// The next day's report counts the withdrawal of no rating of its own.
+	build(Request{Period: "2026-11-03", By: ByAgents, Now: mon.AddDate(0, 0, 10)})
+	if r.Rows[1].CSATCount != 0 {
+		t.Fatalf("the next day: %d ratings", r.Rows[1].CSATCount)
 	}
 	// The agent's own mail: their row and their group's, nobody else's.
 	build(Request{Period: "2026-11-02", Now: mon.AddDate(0, 0, 10), Viewer: cfg.Agent("kim@example.com")})
@@ -184,7 +208,7 @@ role = "admin"
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.HasPrefix(b, []byte("\xEF\xBB\xBFkind,key,name,period_from,")) || !bytes.Contains(b, []byte("\r\ngroup,기술지원,기술지원,2026-11-02T00:00:00+09:00,2026-11-03T00:00:00+09:00,5,4,0,5,30.0,50.0,30.0,50.0,4,120.0,240.0,120.0,240.0,1,0,0,0,4\r\n")) {
+	if !bytes.HasPrefix(b, []byte("\xEF\xBB\xBFkind,key,name,period_from,")) || !bytes.Contains(b, []byte("\r\ngroup,기술지원,기술지원,2026-11-02T00:00:00+09:00,2026-11-03T00:00:00+09:00,5,4,0,5,30.0,50.0,30.0,50.0,4,120.0,240.0,120.0,240.0,1,0,0,0,4,3,66.7\r\n")) {
 		t.Fatalf("CSV:\n%q", b)
 	}
 	// Groups, as the admin: a group named like a formula is neutralized.

@@ -20,7 +20,10 @@ const (
 	EvFirstResponse = "first_response"
 	// EvBreach: an SLA target was breached; Target names it.
 	EvBreach = "sla_breach"
-	// EvRating: the requester rated the ticket (Rating 1-5).
+	// EvRating: the requester rated the ticket (Rating 1-5; Agent the
+	// assignee then). A rating that replaces an earlier one is preceded
+	// by the earlier one's withdrawal: Rating negated, Since when it was
+	// given.
 	EvRating = "csat"
 )
 
