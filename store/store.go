@@ -478,7 +478,8 @@ type Reports interface {
 	AddReportEvent(ev *model.ReportEvent) error
 	// ReportEvents calls fn for every event with from <= At < to, in
 	// time order (events of one instant in the order they were added).
-	// fn's event is fn's to keep.
+	// The event is valid only during fn (an engine may reuse it: a
+	// year's report reads millions); fn copies what it keeps.
 	ReportEvents(from, to time.Time, fn func(*model.ReportEvent) error) error
 	// MoveBacklog records that at instant at one ticket left the backlog
 	// keys dec and entered inc (each count moves by one). at may lie

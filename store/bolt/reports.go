@@ -65,9 +65,10 @@ func (t *Tx) ReportEvents(from, to time.Time, fn func(*model.ReportEvent) error)
 	c := t.tx.Bucket(bReportEvents).Cursor()
 	// Strings repeat (a few agents, groups and mailboxes): one copy each.
 	intern := map[string]string{}
+	// One event, decoded into again and again: no allocation per entry.
+	ev := &model.ReportEvent{}
 	for k, v := c.Seek(timeKey(0, from, 0)); k != nil && bytes.Compare(k, end) < 0; k, v = c.Next() {
-		ev, err := decodeEvent(v, intern)
-		if err != nil {
+		if err := decodeEventInto(ev, v, intern); err != nil {
 			return fmt.Errorf("report event %x: %w", k, err)
 		}
 		if err := fn(ev); err != nil {
@@ -162,12 +163,11 @@ func (r *reader) time() time.Time {
 	return time.Unix(0, n).UTC()
 }
 
-func decodeEvent(v []byte, intern map[string]string) (*model.ReportEvent, error) {
+func decodeEventInto(ev *model.ReportEvent, v []byte, intern map[string]string) error {
 	if len(v) == 0 || v[0] != 1 {
-		return nil, fmt.Errorf("unknown event record version")
+		return fmt.Errorf("unknown event record version")
 	}
-	r := &reader{b: v[1:], intern: intern}
-	ev := &model.ReportEvent{}
+	r := reader{b: v[1:], intern: intern}
 	ev.Kind = r.str()
 	ev.Ticket = r.uvarint()
 	ev.Group = r.str()
@@ -177,7 +177,7 @@ func decodeEvent(v []byte, intern map[string]string) (*model.ReportEvent, error)
 	ev.Since = r.time()
 	ev.Target = r.str()
 	ev.Rating = int(r.varint())
-	return ev, r.err
+	return r.err
 }
 
 func dayOf(at time.Time) int64 {

@@ -41,7 +41,8 @@ func testReportEvents(t *testing.T, e *env) {
 		return tx.ReportEvents(day, day.Add(24*time.Hour), func(ev *model.ReportEvent) error {
 			got = append(got, fmt.Sprintf("%s#%d", ev.Kind, ev.Ticket))
 			if ev.Kind == model.EvFirstResponse {
-				first = ev
+				cp := *ev
+				first = &cp
 			}
 			return nil
 		})

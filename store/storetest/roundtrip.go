@@ -396,7 +396,7 @@ func roundTrip(t *testing.T, e *env, long bool) {
 		got["CustomerActivity"] = [2]any{&ca, gcas[0]}
 		got["CustomerBackfill"] = [2]any{&bf, &gbf}
 		var grev *model.ReportEvent
-		if err := tx.ReportEvents(rev.At, rev.At.Add(1), func(ev *model.ReportEvent) error { grev = ev; return nil }); err != nil || grev == nil {
+		if err := tx.ReportEvents(rev.At, rev.At.Add(1), func(ev *model.ReportEvent) error { cp := *ev; grev = &cp; return nil }); err != nil || grev == nil {
 			return fmt.Errorf("report event: %v, %v", grev, err)
 		}
 		got["ReportEvent"] = [2]any{&rev, grev}
