@@ -29,11 +29,15 @@ func History(tk *model.Ticket) (evs []model.ReportEvent, moves []Move) {
 		status string
 		fr     bool
 		rating int
+		breach *breach
 	}
 	marks := []mark{{at: tk.Created, status: model.StatusOpen}}
 	fr := firstResponse(tk)
 	if !fr.IsZero() {
 		marks = append(marks, mark{at: fr, fr: true})
+	}
+	for _, b := range breaches(tk) {
+		marks = append(marks, mark{at: time.Unix(b.at, 0).UTC(), breach: &b})
 	}
 	if tk.CSAT != nil && tk.CSAT.Rating != 0 {
 		marks = append(marks, mark{at: tk.CSAT.At, rating: tk.CSAT.Rating})
@@ -66,6 +70,8 @@ func History(tk *model.Ticket) (evs []model.ReportEvent, moves []Move) {
 				cur.FirstResponse = fr
 			case m.rating != 0:
 				cur.Rating, cur.RatedAt = m.rating, m.at
+			case m.breach != nil:
+				cur.Breaches = append(append([]breach(nil), cur.Breaches...), *m.breach)
 			default:
 				cur.Status = m.status
 			}

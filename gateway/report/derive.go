@@ -22,6 +22,8 @@ type State struct {
 	// RatedAt when it was given.
 	Rating  int
 	RatedAt time.Time
+	// Breaches are the SLA breaches recorded on the ticket.
+	Breaches []breach
 }
 
 // StateOf reads a ticket's State (nil: none).
@@ -35,6 +37,7 @@ func StateOf(tk *model.Ticket) State {
 	if tk.CSAT != nil {
 		s.Rating, s.RatedAt = tk.CSAT.Rating, tk.CSAT.At
 	}
+	s.Breaches = breaches(tk)
 	return s
 }
 
@@ -125,6 +128,21 @@ func Changes(id uint64, before, after State, at time.Time, responder string) (ev
 			e.At = after.RatedAt
 		}
 		evs = append(evs, e)
+	}
+	// Each breach once, when it is first recorded.
+	for _, b := range after.Breaches {
+		known := false
+		for _, o := range before.Breaches {
+			if o.target == b.target && o.start == b.start {
+				known = true
+				break
+			}
+		}
+		if !known {
+			e := ev(model.EvBreach)
+			e.Target, e.At = b.target, time.Unix(b.at, 0).UTC()
+			evs = append(evs, e)
+		}
 	}
 	dec, inc = BacklogKeys(before), BacklogKeys(after)
 	if equal(dec, inc) {

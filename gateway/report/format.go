@@ -27,6 +27,9 @@ func Columns() []string {
 	for _, s := range BacklogStatuses {
 		cols = append(cols, "backlog_"+strings.ReplaceAll(s, "-", "_"))
 	}
+	for _, t := range BreachTargets {
+		cols = append(cols, "sla_breaches_"+strings.ReplaceAll(t, "-", "_"))
+	}
 	return append(cols, "csat_count", "csat_good_percent")
 }
 
@@ -112,6 +115,9 @@ func (r *Report) CSV() ([]byte, error) {
 				num(rw.Resolution.CalendarMedian), num(rw.Resolution.CalendarP90)}
 			for _, s := range BacklogStatuses {
 				rec = append(rec, strconv.Itoa(rw.Backlog[s]))
+			}
+			for _, t := range BreachTargets {
+				rec = append(rec, strconv.Itoa(rw.Breaches[t]))
 			}
 			rec = append(rec, strconv.Itoa(rw.CSATCount), num(rw.CSATGoodPercent))
 			if err := WriteRecord(w, rec); err != nil {

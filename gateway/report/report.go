@@ -39,6 +39,10 @@ var Bys = []string{ByAgents, ByGroups, ByMailboxes, ByTickets}
 // order (closed tickets have left it).
 var BacklogStatuses = []string{model.StatusOpen, model.StatusPending, model.StatusWaitingCustomer, model.StatusWaitingThirdParty, model.StatusResolved}
 
+// BreachTargets are the SLA targets whose breaches reports count (issue
+// 14's, config.Target*).
+var BreachTargets = []string{config.TargetFirstReply, config.TargetNextReply, config.TargetPeriodicUpdate, config.TargetResolution}
+
 // Request asks for one report.
 type Request struct {
 	Period string // "" = command.DefaultPeriod (30d)
@@ -89,6 +93,9 @@ type Row struct {
 	// without ratings).
 	CSATCount       int      `json:"csat_count"`
 	CSATGoodPercent *float64 `json:"csat_good_percent"`
+	// Breaches counts the SLA breaches recorded in the period, by
+	// target (first-reply, next-reply, periodic-update, resolution).
+	Breaches map[string]int `json:"sla_breaches"`
 
 	csatGood int
 
@@ -252,7 +259,7 @@ func Build(tx store.Tx, cfg *config.Config, req Request) (*Report, error) {
 		k := [2]string{kind, strings.ToLower(key)}
 		rw := rows[k]
 		if rw == nil {
-			rw = &Row{Kind: kind, Key: key, Name: displayName(cfg, kind, key), Backlog: map[string]int{}}
+			rw = &Row{Kind: kind, Key: key, Name: displayName(cfg, kind, key), Backlog: map[string]int{}, Breaches: map[string]int{}}
 			rows[k] = rw
 		}
 		return rw
@@ -299,6 +306,8 @@ func Build(tx store.Tx, cfg *config.Config, req Request) (*Report, error) {
 				rw.Reopened++
 			case model.EvFirstResponse:
 				rw.frBiz, rw.frCal = append(rw.frBiz, biz), append(rw.frCal, cal)
+			case model.EvBreach:
+				rw.Breaches[ev.Target]++
 			case model.EvRating:
 				r, n := ev.Rating, 1
 				if r < 0 {
@@ -344,6 +353,9 @@ func Build(tx store.Tx, cfg *config.Config, req Request) (*Report, error) {
 		rw.frBiz, rw.frCal, rw.resBiz, rw.resCal = nil, nil, nil, nil
 		for _, st := range BacklogStatuses {
 			rw.Backlog[st] += 0 // every status, in JSON too
+		}
+		for _, tg := range BreachTargets {
+			rw.Breaches[tg] += 0
 		}
 		r.Rows = append(r.Rows, *rw)
 	}

@@ -46,6 +46,8 @@ func TestChanges(t *testing.T) {
 	merged.Merged = true
 	responded := open
 	responded.FirstResponse = c0.Add(time.Hour)
+	breached := open
+	breached.Breaches = []breach{{target: "first-reply", start: c0.Unix(), at: c0.Add(30 * time.Minute).Unix()}}
 	kinds := func(evs []model.ReportEvent) string {
 		var out []string
 		for _, e := range evs {
@@ -68,6 +70,8 @@ func TestChanges(t *testing.T) {
 		{"merged is no resolution", open, merged, "", "", 4, 0},
 		{"first response by the responder", open, responded, "lee@example.com", "first_response@1h0m0s/lee@example.com", 0, 0},
 		{"no change", open, open, "", "", 0, 0},
+		{"an SLA breach is counted once", open, breached, "", "sla_breach@30m0s/kim@example.com", 0, 0},
+		{"a recorded breach again is no new one", breached, breached, "", "", 0, 0},
 	} {
 		evs, dec, inc := Changes(7, tc.before, tc.after, at, tc.responder)
 		if got := kinds(evs); got != tc.events || len(dec) != tc.dec || len(inc) != tc.inc {
@@ -208,7 +212,7 @@ role = "admin"
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.HasPrefix(b, []byte("\xEF\xBB\xBFkind,key,name,period_from,")) || !bytes.Contains(b, []byte("\r\ngroup,기술지원,기술지원,2026-11-02T00:00:00+09:00,2026-11-03T00:00:00+09:00,5,4,0,5,30.0,50.0,30.0,50.0,4,120.0,240.0,120.0,240.0,1,0,0,0,4,3,66.7\r\n")) {
+	if !bytes.HasPrefix(b, []byte("\xEF\xBB\xBFkind,key,name,period_from,")) || !bytes.Contains(b, []byte("\r\ngroup,기술지원,기술지원,2026-11-02T00:00:00+09:00,2026-11-03T00:00:00+09:00,5,4,0,5,30.0,50.0,30.0,50.0,4,120.0,240.0,120.0,240.0,1,0,0,0,4,0,0,0,0,3,66.7\r\n")) {
 		t.Fatalf("CSV:\n%q", b)
 	}
 	// Groups, as the admin: a group named like a formula is neutralized.

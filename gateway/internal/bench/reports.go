@@ -190,8 +190,15 @@ func prefillReportTicket(tx store.Tx, i, n int, at, end time.Time, text, answer 
 }
 
 // markResponse records the agent's reply as the ticket's first response
-// (issue 14's responses; pending until they are merged).
-func markResponse(tk *model.Ticket, at time.Time) {}
+// (issue 14's responses, as the engine's markResponse does).
+func markResponse(tk *model.Ticket, at time.Time) {
+	t := at
+	if tk.FirstResponseAt == nil {
+		tk.FirstResponseAt = &t
+	}
+	tk.LastResponseAt = &t
+	tk.Responses++
+}
 
 func numCPU() int { return runtime.NumCPU() }
 
