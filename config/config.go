@@ -42,6 +42,8 @@ type Config struct {
 	// in file order.
 	SLAs    []SLA   `toml:"sla"`
 	Testing Testing `toml:"testing"`
+	// Store chooses the storage engine (config/store.go).
+	Store Store `toml:"store"`
 
 	KnowledgeBase KnowledgeBase `toml:"knowledge_base"`
 	Templates     Templates     `toml:"templates"`
@@ -389,6 +391,7 @@ func Default() *Config {
 		Templates: Templates{StaffLanguage: "en"},
 		Survey:    Survey{Delay: Duration(DefaultSurveyDelay)},
 		Testing:   Testing{Clock: ClockWall},
+		Store:     Store{Engine: EngineBolt},
 		Auth: Auth{
 			Staff:          []string{"dmarc", "authres"},
 			DNSTimeout:     Duration(5 * time.Second),

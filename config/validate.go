@@ -58,6 +58,7 @@ func (c *Config) Validate() []Problem {
 	c.validateSLAs(v)
 	c.validateTesting(v)
 	c.validateSurvey(v)
+	c.validateStore(v)
 	return v.probs
 }
 

@@ -127,3 +127,13 @@ func schemaVersion(ctx context.Context, conn interface {
 	}
 	return v, nil
 }
+
+// MigrateDSN connects to dsn and runs Migrate.
+func MigrateDSN(ctx context.Context, dsn string) (from, to int, err error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return 0, 0, fmt.Errorf("connecting to PostgreSQL: %w", err)
+	}
+	defer conn.Close(context.Background())
+	return Migrate(ctx, conn)
+}
