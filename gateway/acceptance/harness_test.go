@@ -141,6 +141,15 @@ type Options struct {
 	DSN string
 }
 
+// bboltOnly skips a test of the bbolt engine's own file (its format,
+// backup tar, blob files, damage) when the suite runs on PostgreSQL.
+func bboltOnly(t testing.TB) {
+	t.Helper()
+	if os.Getenv("HELPDESK_TEST_STORE") == "postgres" {
+		t.Skip("tests the bbolt engine's file and blob directory; the suite runs on PostgreSQL (HELPDESK_TEST_STORE=postgres)")
+	}
+}
+
 // storeConfig is the [store] table o asks for ("" for bbolt), creating a
 // database on the test binary's PostgreSQL cluster when none is given.
 func storeConfig(t testing.TB, o *Options) string {
