@@ -10,7 +10,7 @@ import (
 )
 
 // SchemaVersion is the schema this binary reads and writes.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrations[v-1] upgrades the schema from version v-1 to v. Append a
 // step when the layout changes; never edit one that shipped.
@@ -62,6 +62,28 @@ CREATE INDEX webhooks_due ON webhooks (due_ns, id) WHERE state = 'queued';
 CREATE TABLE quarantine (id bigint PRIMARY KEY, data json NOT NULL);
 CREATE TABLE rates (key text PRIMARY KEY, data bytea NOT NULL);
 CREATE TABLE blobs (name text PRIMARY KEY, size bigint NOT NULL, raw bytea NOT NULL);
+`,
+	// 2: customer profiles (SPEC 8) and the scheduler's timers (issue 14).
+	`
+CREATE TABLE customers (id bigint PRIMARY KEY, organization text NOT NULL, data json NOT NULL);
+CREATE INDEX customers_organization ON customers (organization, id);
+CREATE TABLE customer_addresses (addr text PRIMARY KEY, customer bigint NOT NULL);
+CREATE TABLE customer_tickets (
+	customer bigint NOT NULL,
+	role text NOT NULL,
+	ticket bigint NOT NULL,
+	PRIMARY KEY (customer, role, ticket)
+);
+CREATE TABLE customer_activity (
+	customer bigint NOT NULL,
+	seq bigint NOT NULL,
+	at_ns bigint NOT NULL,
+	data json NOT NULL,
+	PRIMARY KEY (customer, seq)
+);
+CREATE INDEX customer_activity_at ON customer_activity (customer, at_ns, seq);
+CREATE TABLE timers (ticket bigint NOT NULL, kind text NOT NULL, at_ns bigint NOT NULL, PRIMARY KEY (ticket, kind));
+CREATE INDEX timers_due ON timers (at_ns, ticket, kind);
 `,
 }
 

@@ -40,8 +40,12 @@ func newTable(name string, nkey int, cols ...string) *table {
 			set = append(set, c+" = EXCLUDED."+c)
 		}
 	}
-	t.upsert = fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (%s) DO UPDATE SET %s",
-		name, strings.Join(cols, ", "), strings.Join(ph, ", "), strings.Join(cols[:nkey], ", "), strings.Join(set, ", "))
+	action := "DO NOTHING" // a table of keys only
+	if len(set) > 0 {
+		action = "DO UPDATE SET " + strings.Join(set, ", ")
+	}
+	t.upsert = fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (%s) %s",
+		name, strings.Join(cols, ", "), strings.Join(ph, ", "), strings.Join(cols[:nkey], ", "), action)
 	t.del = fmt.Sprintf("DELETE FROM %s WHERE %s", name, strings.Join(where, " AND "))
 	return t
 }
@@ -62,6 +66,11 @@ var (
 	tWebhooks  = newTable("webhooks", 1, "id", "state", "due_ns", "data")
 	tQuarantin = newTable("quarantine", 1, "id", "data")
 	tRates     = newTable("rates", 1, "key", "data")
+	tCustomers = newTable("customers", 1, "id", "organization", "data")
+	tCustAddr  = newTable("customer_addresses", 1, "addr", "customer")
+	tCustTk    = newTable("customer_tickets", 3, "customer", "role", "ticket")
+	tCustAct   = newTable("customer_activity", 2, "customer", "seq", "at_ns", "data")
+	tTimers    = newTable("timers", 2, "ticket", "kind", "at_ns")
 )
 
 // pkey names a row: its table and its key's text.
@@ -207,6 +216,22 @@ func (t *Tx) flush() error {
 		}
 		t.dbErr = err
 		return err
+	}
+	return nil
+}
+
+// exec runs a statement that must come after this transaction's writes
+// (a delete by more than a key).
+func (t *Tx) exec(sql string, args ...any) error {
+	if !t.writable {
+		return errReadOnly
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	t.flushedInRequest = true
+	if _, err := t.q.Exec(t.ctx, sql, args...); err != nil {
+		return t.fail("writing to PostgreSQL", err)
 	}
 	return nil
 }
