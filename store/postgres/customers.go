@@ -256,4 +256,3 @@ func (t *Tx) SetCustomerBackfill(p model.CustomerBackfill) error {
 	}
 	return t.put(tMeta, "customer_backfill", "customer_backfill", string(data))
 }
-
