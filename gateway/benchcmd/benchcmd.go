@@ -60,7 +60,11 @@ flags:
 // the exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
 	if len(args) >= 2 && (args[0] == "--reference-server" || args[0] == "-reference-server") {
-		return referenceServer(args[1], stdout, stderr)
+		dsn := ""
+		if len(args) >= 3 {
+			dsn = args[2]
+		}
+		return referenceServer(args[1], dsn, stdout, stderr)
 	}
 	fs := flag.NewFlagSet("helpdesk bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -86,6 +90,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.WorkDir, "workdir", "", "parent directory of the temporary data directories")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directories")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write the first helpdesk run's CPU profile (and FILE.heap) here")
+	fs.StringVar(&o.Store, "store", "bbolt", "storage engine: bbolt, or postgres (a PostgreSQL server the bench starts; the reference inserts into it)")
 	fs.BoolVar(&jsonOut, "json", false, "JSON output")
 	fs.BoolVar(&quiet, "q", false, "no progress lines on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -127,8 +132,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 
 // referenceServer is the hidden `helpdesk bench --reference-server DIR`:
 // the bench's reference in a process of its own, until SIGTERM.
-func referenceServer(dir string, stdout, stderr io.Writer) int {
-	r, err := bench.StartReference(dir, "127.0.0.1:0", 25<<20)
+func referenceServer(dir, dsn string, stdout, stderr io.Writer) int {
+	r, err := bench.StartReference(dir, dsn, "127.0.0.1:0", 25<<20)
 	if err != nil {
 		fmt.Fprintf(stderr, "reference: %v\n", err)
 		return 1

@@ -32,7 +32,7 @@ func (t *Tx) customerOf(addr string) (uint64, error) {
 		return uint64(r.vals[1].(int64)), nil
 	}
 	var id int64
-	_, err := t.scalar(&id, "SELECT customer FROM customer_addresses WHERE addr = $1", addr)
+	_, err := t.lookup(&id, tCustAddr, addr, "SELECT customer FROM customer_addresses WHERE addr = $1", addr)
 	return uint64(id), err
 }
 

@@ -15,7 +15,7 @@ func (t *Tx) rateGet(key string) ([]byte, error) {
 		return r.vals[1].([]byte), nil
 	}
 	var v []byte
-	_, err := t.scalar(&v, "SELECT data FROM rates WHERE key = $1", key)
+	_, err := t.lookup(&v, tRates, key, "SELECT data FROM rates WHERE key = $1", key)
 	return v, err
 }
 

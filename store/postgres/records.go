@@ -245,7 +245,7 @@ func (t *Tx) identity(msgID, hash string) (uint64, error) {
 		return uint64(r.vals[2].(int64)), nil
 	}
 	var id int64
-	_, err := t.scalar(&id, "SELECT message FROM message_identity WHERE message_id = $1 AND body_hash = $2", normID(msgID), hash)
+	_, err := t.lookup(&id, tIdentity, idKey(msgID, hash), "SELECT message FROM message_identity WHERE message_id = $1 AND body_hash = $2", normID(msgID), hash)
 	return uint64(id), err
 }
 
@@ -367,8 +367,14 @@ func (t *Tx) userID(addr string) (uint64, error) {
 			return uint64(r.vals[0].(int64)), nil
 		}
 	}
+	if id, ok := t.userIDs[addr]; ok {
+		return id, nil
+	}
 	var id int64
 	_, err := t.scalar(&id, "SELECT id FROM users WHERE addr = $1", addr)
+	if err == nil {
+		t.userIDs[addr] = uint64(id)
+	}
 	return uint64(id), err
 }
 
@@ -808,7 +814,7 @@ func (t *Tx) metaValue(key string) (string, bool, error) {
 		return r.vals[1].(string), !r.del, nil
 	}
 	var v string
-	found, err := t.scalar(&v, "SELECT value FROM meta WHERE key = $1", key)
+	found, err := t.lookup(&v, tMeta, key, "SELECT value FROM meta WHERE key = $1", key)
 	return v, found, err
 }
 
@@ -906,7 +912,7 @@ func (t *Tx) Counter(name string, delta uint64) (uint64, error) {
 	var v int64
 	if r, ok := t.pendingRow(tCounters, name); ok {
 		v = r.vals[1].(int64)
-	} else if _, err := t.scalar(&v, "SELECT value FROM counters WHERE name = $1", name); err != nil {
+	} else if _, err := t.lookup(&v, tCounters, name, "SELECT value FROM counters WHERE name = $1", name); err != nil {
 		return 0, err
 	}
 	if delta == 0 {

@@ -106,6 +106,13 @@ type Tx struct {
 	order   []pkey
 	// userAddr finds pending users by address.
 	userAddr map[string]pkey
+	// read caches what key lookups read from the database (nil: no
+	// row), userIDs the ids of addresses. Every writer holds the write
+	// lock, so the database changes only by this transaction's flushes,
+	// which drop the entries of the rows they send: a group of mails
+	// looks up the same agents, threads and counters once.
+	read    map[pkey]any
+	userIDs map[string]uint64
 
 	// The current request's undo log, and whether its writes (or an
 	// earlier request's, written after it began) were sent.
@@ -119,7 +126,8 @@ type Tx struct {
 }
 
 func newTx(db *DB, ctx context.Context, q pgx.Tx, writable bool) *Tx {
-	return &Tx{db: db, ctx: ctx, q: q, writable: writable, pending: map[pkey]*prow{}, userAddr: map[string]pkey{}}
+	return &Tx{db: db, ctx: ctx, q: q, writable: writable, pending: map[pkey]*prow{}, userAddr: map[string]pkey{},
+		read: map[pkey]any{}, userIDs: map[string]uint64{}}
 }
 
 // Writable reports whether this is a write transaction.
@@ -198,6 +206,10 @@ func (t *Tx) flush() error {
 			continue
 		}
 		delete(t.pending, k)
+		delete(t.read, k)
+		if k.t == tUsers && !r.del {
+			delete(t.userIDs, r.vals[1].(string))
+		}
 		if r.del {
 			b.Queue(k.t.del, r.vals...)
 		} else {
@@ -319,7 +331,7 @@ func (t *Tx) record(tb *table, k string, sql string, args ...any) ([]byte, error
 		return r.vals[len(r.vals)-1].([]byte), nil
 	}
 	var v []byte
-	found, err := t.scalar(&v, sql, args...)
+	found, err := t.lookup(&v, tb, k, sql, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -327,6 +339,43 @@ func (t *Tx) record(tb *table, k string, sql string, args ...any) ([]byte, error
 		return nil, store.ErrNotFound
 	}
 	return v, nil
+}
+
+// lookup is scalar for the row (tb, k), through the read cache. dst is
+// a *[]byte, *int64 or *string.
+func (t *Tx) lookup(dst any, tb *table, k string, sql string, args ...any) (bool, error) {
+	key := pkey{tb, k}
+	if v, ok := t.read[key]; ok {
+		if v == nil {
+			return false, nil
+		}
+		switch d := dst.(type) {
+		case *[]byte:
+			*d = v.([]byte)
+		case *int64:
+			*d = v.(int64)
+		case *string:
+			*d = v.(string)
+		}
+		return true, nil
+	}
+	found, err := t.scalar(dst, sql, args...)
+	if err != nil {
+		return false, err
+	}
+	if !found {
+		t.read[key] = nil
+		return false, nil
+	}
+	switch d := dst.(type) {
+	case *[]byte:
+		t.read[key] = *d
+	case *int64:
+		t.read[key] = *d
+	case *string:
+		t.read[key] = *d
+	}
+	return true, nil
 }
 
 // nextID takes the next id of a named sequence (rows of table sequences:
@@ -346,7 +395,7 @@ func (t *Tx) seqValue(name string) (uint64, error) {
 		return uint64(r.vals[1].(int64)), nil
 	}
 	var v int64
-	if _, err := t.scalar(&v, "SELECT value FROM sequences WHERE name = $1", name); err != nil {
+	if _, err := t.lookup(&v, tSeq, name, "SELECT value FROM sequences WHERE name = $1", name); err != nil {
 		return 0, err
 	}
 	return uint64(v), nil

@@ -102,6 +102,7 @@ type Check struct {
 // Report is the result of one mode.
 type Report struct {
 	Mode        string    `json:"mode"`
+	Store       string    `json:"store,omitempty"`
 	Description string    `json:"description"`
 	Mix         string    `json:"mix,omitempty"`
 	Sessions    int       `json:"sessions"`
