@@ -36,6 +36,11 @@ modes (-mode):
   charset-flood  200 concurrent sessions from 127.0.0.1-127.0.0.10, each a
                  1.9 MiB mail of 8-bit text its declared charset does not
                  decode: every mail gets 250, and the daemon's peak RSS
+  rules          new-ticket-4k with 50 triggers and 10 webhooks (every mail
+                 matches a trigger, every tenth fires a webhook; half POST to
+                 a receiver that answers, half to one that hangs) against the
+                 same daemon without rules, and against all receivers
+                 answering: ratio rules/none and hanging/answering
   all            every mode above, and new-ticket-4k with DKIM signing on
   timers         in process (engine + store, no SMTP): a store of -tickets
                  (default 1,000,000) tickets, a fifth open under automations;
@@ -74,7 +79,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	var o bench.Options
 	var jsonOut, quiet bool
-	fs.StringVar(&o.Mode, "mode", bench.ModeNewTicket, "new-ticket-4k, sequential, mix, large, charset-flood or all")
+	fs.StringVar(&o.Mode, "mode", bench.ModeNewTicket, "new-ticket-4k, sequential, mix, large, charset-flood, rules or all")
 	fs.IntVar(&o.Sessions, "sessions", 0, "concurrent SMTP sessions (0: the mode's default)")
 	fs.IntVar(&o.Messages, "n", 0, "mails per run (0: the mode's default: 10000, sequential 2000, large 8, charset-flood 200)")
 	fs.DurationVar(&o.Duration, "duration", 0, "time limit per run (default 60s)")

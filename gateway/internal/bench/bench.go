@@ -47,10 +47,11 @@ const (
 	// fit its declared charset (issue 11): the daemon's peak RSS.
 	ModeCharsetFlood = "charset-flood"
 	ModeAll          = "all"
+	// ModeRules is in rules.go.
 )
 
 // Modes lists the modes `all` runs, in order.
-var Modes = []string{ModeNewTicket, ModeSequential, ModeMix, ModeLarge, ModeCharsetFlood}
+var Modes = []string{ModeNewTicket, ModeSequential, ModeMix, ModeLarge, ModeCharsetFlood, ModeRules}
 
 // floodSources is how many loopback source addresses (127.0.0.1 up)
 // the charset-flood sessions come from.
@@ -179,9 +180,15 @@ func Execute(opt Options) ([]*Report, error) {
 	for _, m := range modes {
 		var r *Report
 		var err error
-		if opt.Tickets > 0 && m != ModeLarge && m != ModeCharsetFlood {
+		switch {
+		case m == ModeRules:
+			var p params
+			if p, err = b.params(m); err == nil {
+				r, err = b.rules(p)
+			}
+		case opt.Tickets > 0 && m != ModeLarge && m != ModeCharsetFlood:
 			r, err = b.prefilled(m)
-		} else {
+		default:
 			r, err = b.mode(m)
 		}
 		if err != nil {
@@ -233,6 +240,8 @@ type params struct {
 	warmup   int
 	large    int
 	sources  int // loopback source addresses (0: the kernel's choice)
+	// extraConfig is appended to the daemon's helpdesk.toml (rules).
+	extraConfig string
 }
 
 func (b *bench) params(mode string) (params, error) {
@@ -250,6 +259,8 @@ func (b *bench) params(mode string) (params, error) {
 	case ModeCharsetFlood:
 		p.sessions, p.messages, p.runs, p.sources = 200, 200, 1, floodSources
 		p.large = FloodBytes
+	case ModeRules:
+		p.sessions, p.messages = 32, 10000
 	default:
 		return p, fmt.Errorf("unknown mode %q (want %s, or all)", mode, strings.Join(Modes, ", "))
 	}

@@ -48,7 +48,7 @@ func (b *bench) runHelpdesk(p params, idx int, target, dir string) (Run, error) 
 			}
 		}
 		cfg := filepath.Join(dir, "helpdesk.toml")
-		text := DaemonConfig(data, sink.Addr, b.dns.Addr(), key)
+		text := DaemonConfig(data, sink.Addr, b.dns.Addr(), key) + p.extraConfig
 		if p.sources > 0 {
 			// The sessions come from several addresses, as many from
 			// each as the default per-IP limit allows (20): the limit
@@ -292,7 +292,7 @@ func (b *bench) load(p params, addr string, gen *Gen) *LoadResult {
 		l.Next = func(i int, _ *rand.Rand) Job { return gen.Large(i) }
 	case ModeCharsetFlood:
 		l.Next = func(i int, _ *rand.Rand) Job { return gen.CharsetFlood(i) }
-	default:
+	default: // new-ticket, sequential, rules
 		l.Next = func(i int, _ *rand.Rand) Job { return gen.NewTicket(i, KindNew4K) }
 	}
 	return l.Run()
