@@ -44,6 +44,8 @@ type Config struct {
 	SLAs    []SLA   `toml:"sla"`
 	Testing Testing `toml:"testing"`
 	Reports Reports `toml:"reports"`
+	// Store chooses the storage engine (config/store.go).
+	Store Store `toml:"store"`
 
 	KnowledgeBase KnowledgeBase `toml:"knowledge_base"`
 	Templates     Templates     `toml:"templates"`
@@ -411,6 +413,7 @@ func Default() *Config {
 		Templates: Templates{StaffLanguage: "en"},
 		Survey:    Survey{Delay: Duration(DefaultSurveyDelay)},
 		Testing:   Testing{Clock: ClockWall},
+		Store:     Store{Engine: EngineBolt},
 		Auth: Auth{
 			Staff:          []string{"dmarc", "authres"},
 			DNSTimeout:     Duration(5 * time.Second),

@@ -59,6 +59,7 @@ func (c *Config) Validate() []Problem {
 	c.validateTesting(v)
 	c.validateSurvey(v)
 	c.validateReports(v)
+	c.validateStore(v)
 	return v.probs
 }
 

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"helpdesk/gateway/control"
+	"helpdesk/gateway/daemon"
 	"helpdesk/store"
 )
 
@@ -18,7 +19,7 @@ func (c *cli) profileAPI() (control.API, func(), bool) {
 	if !ok {
 		return nil, nil, false
 	}
-	if !storeExists(cfg.DataDir) {
+	if !daemon.StoreExists(cfg) {
 		if _, err := control.Dial(cfg.DataDir); err != nil {
 			c.fail(1, "no store in %s (data_dir of %s): nothing to show. The daemon creates it on its first start; if it runs elsewhere, pass its helpdesk.toml with -config", cfg.DataDir, c.configPath)
 			return nil, nil, false

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"helpdesk/gateway/control"
+	"helpdesk/gateway/daemon"
 	"helpdesk/gateway/engine"
 )
 
@@ -37,7 +38,7 @@ func (c *cli) explain(file string, opt engine.InjectOptions) int {
 	}
 	// Without a daemon the store is opened writable (the rolled-back
 	// write needs it), but one that does not exist is not created.
-	if _, err := control.Dial(cfg.DataDir); err != nil && !storeExists(cfg.DataDir) {
+	if _, err := control.Dial(cfg.DataDir); err != nil && !daemon.StoreExists(cfg) {
 		return c.fail(1, "no store in %s (data_dir of %s) and no daemon running: start the daemon once, or pass its helpdesk.toml with -config", cfg.DataDir, c.configPath)
 	}
 	api, done, ok := c.api(true)

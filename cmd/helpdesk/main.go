@@ -93,6 +93,7 @@ commands:
   backup FILE                 write an online, consistent backup (tar)
   restore FILE                restore a backup into data_dir (which must hold no store)
   compact                     rewrite the store without free space, online (writes wait); prints bytes before/after
+  migrate-schema              create or upgrade the PostgreSQL schema ([store] engine = "postgres")
   rotate-key                  start a new reply-token secret (old tokens verify for secret_grace_period)
   clock                       print the ticket clock
   clock set TIME              move a manual clock ([testing] clock = "manual") to TIME (RFC 3339),
@@ -302,6 +303,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return c.fail(2, "usage: helpdesk restore FILE")
 		}
 		return c.restore(pos[0])
+	case "migrate-schema":
+		return c.migrateSchema()
 	}
 	fmt.Fprintf(stderr, "helpdesk: unknown command %q\n\n%s", cmd, usage)
 	return 2
@@ -417,7 +420,7 @@ func (c *cli) api(writable bool) (control.API, func(), bool) {
 	if cl, err := control.Dial(cfg.DataDir); err == nil {
 		return cl, func() {}, true
 	}
-	if !writable && !storeExists(cfg.DataDir) {
+	if !writable && !daemon.StoreExists(cfg) {
 		// Reading must not create: a command run with the wrong
 		// directory or config would leave an empty store behind.
 		c.fail(1, "no store in %s (data_dir of %s): nothing to show. The daemon creates it on its first start; if it runs elsewhere, pass its helpdesk.toml with -config", cfg.DataDir, c.configPath)
@@ -473,11 +476,6 @@ func (c *cli) api(writable bool) (control.API, func(), bool) {
 		local.Engine = eng
 	}
 	return local, func() { db.Close() }, true
-}
-
-func storeExists(dir string) bool {
-	_, err := os.Stat(filepath.Join(dir, "helpdesk.db"))
-	return err == nil
 }
 
 func (c *cli) printJSON(v any) int {
@@ -906,6 +904,23 @@ func (c *cli) backup(path string) int {
 		return c.fail(1, "%v", err)
 	}
 	fmt.Fprintf(c.stdout, "backup written to %s (%d files); restore with: helpdesk restore %s (into an empty data_dir)\n", path, n, path)
+	return 0
+}
+
+func (c *cli) migrateSchema() int {
+	cfg, ok := c.loadConfig()
+	if !ok {
+		return 1
+	}
+	from, to, err := daemon.MigrateSchema(cfg)
+	if err != nil {
+		return c.fail(1, "migrate-schema: %v", err)
+	}
+	if from == to {
+		fmt.Fprintf(c.stdout, "the schema is at version %d, this binary's: nothing to do\n", to)
+	} else {
+		fmt.Fprintf(c.stdout, "schema migrated from version %d to %d\n", from, to)
+	}
 	return 0
 }
 

@@ -171,6 +171,7 @@ func TestAttachmentCapLeavesOutAndSaysSo(t *testing.T) {
 // delivers them; an item whose files cannot be found fails at once with a
 // clear error instead of retrying for 120 hours.
 func TestAttachmentsQueuedByOlderBinaryAreRecovered(t *testing.T) {
+	bboltOnly(t)
 	e := Start(t, Options{})
 	e.Sink.SetFail(true) // everything stays queued
 	files := koreanFiles(t)

@@ -156,6 +156,7 @@ trusted_authserv_ids = ["` + relayID + `"]`})
 // Victoria gets the notice, but the token still threads the mail (released,
 // it lands on ticket 1). A fresh notification's token authenticates.
 func TestStaffTokenMaxAge(t *testing.T) {
+	bboltOnly(t)
 	dir := t.TempDir()
 	created := time.Now().Add(-40 * 24 * time.Hour)
 	db, err := bolt.Open(dir, bolt.Options{Now: func() time.Time { return created }})

@@ -41,6 +41,7 @@ type sentMail struct {
 // caused). The relay refuses mail during the flow, so every outbound item
 // of the instant is still queued in the backup.
 func TestBackupUnderLoadRestoresItsInstant(t *testing.T) {
+	bboltOnly(t)
 	sink := testkit.StartSink(t)
 	sink.SetFail(true)
 	e := Start(t, Options{Sink: sink, SMTP: `spool_threshold = "64KiB"`})

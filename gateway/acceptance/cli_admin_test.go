@@ -93,6 +93,7 @@ func TestCLIQuarantine(t *testing.T) {
 
 // backup while running, restore into an empty directory, start on it.
 func TestCLIBackupRestore(t *testing.T) {
+	bboltOnly(t)
 	e := Start(t, Options{})
 	e.Open(kenFr, "Backup me", "Please keep this.", vic)
 	e.Open("Ann <ann@e-fun.example>", "And me", "Me too.", vic)

@@ -86,6 +86,7 @@ func TestGlobalFlagsBeforeTheCommand(t *testing.T) {
 // and the fix (restore from backup), nothing crashes with SIGBUS, and the
 // file is left as it was. Following the message restores the store.
 func TestDamagedStoreFileIsRefusedWithTheFix(t *testing.T) {
+	bboltOnly(t)
 	e := Start(t, Options{})
 	e.Customer(testkit.Mail{From: "Ken <ken@e-fun.example>", To: []string{"support@example.com"},
 		Subject: "Keep me safe", Body: "Hello.\n"})
@@ -333,6 +334,7 @@ var _ = claim("a read-only command (tickets, show, outbox, quarantine) where no 
 // Found by a black-box run: `helpdesk tickets` run in the wrong directory
 // created an empty 64 MiB store there and printed "(no tickets)".
 func TestReadOnlyCommandCreatesNoStore(t *testing.T) {
+	bboltOnly(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "helpdesk.toml")
 	if err := os.WriteFile(cfg, []byte(testkit.BaseConfig(filepath.Join(dir, "data"), "", "127.0.0.1:1")+Staff), 0o600); err != nil {

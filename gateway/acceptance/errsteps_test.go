@@ -20,6 +20,7 @@ var _ = claim("an error says which step failed: an outbound mail's last error an
 // log line that begin with the step, "send", and the SMTP command; a mail
 // whose body cannot be spooled gets 451 and a log line naming the spool.
 func TestErrorsNameTheirStep(t *testing.T) {
+	bboltOnly(t)
 	e := Start(t, Options{SMTP: `spool_threshold = "1KiB"`})
 	e.Sink.SetRefuse("amy@e-fun.example", true)
 	e.Customer(testkit.Mail{From: "amy@e-fun.example", To: []string{"support@example.com"}, Subject: "Refused", Body: "Hi.\n"})

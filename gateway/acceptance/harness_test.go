@@ -23,6 +23,7 @@ import (
 	"helpdesk/gateway/internal/bench"
 	"helpdesk/gateway/internal/dnstest"
 	"helpdesk/gateway/internal/testkit"
+	"helpdesk/store/postgres/pgtest"
 )
 
 // bin is the helpdesk binary built by TestMain.
@@ -42,7 +43,7 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := pgtest.Main(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -131,6 +132,37 @@ type Options struct {
 	Dir string
 	// Env is added to the daemon's environment (NOTIFY_SOCKET=...).
 	Env []string
+	// Store is the storage engine: "bbolt" or "postgres"; "" is the
+	// engine HELPDESK_TEST_STORE names (bbolt when unset), so the whole
+	// suite runs on PostgreSQL with HELPDESK_TEST_STORE=postgres.
+	Store string
+	// DSN is the PostgreSQL database (default: a new one per Start);
+	// daemons given the same DSN share it.
+	DSN string
+}
+
+// bboltOnly skips a test of the bbolt engine's own file (its format,
+// backup tar, blob files, damage) when the suite runs on PostgreSQL.
+func bboltOnly(t testing.TB) {
+	t.Helper()
+	if os.Getenv("HELPDESK_TEST_STORE") == "postgres" {
+		t.Skip("tests the bbolt engine's file and blob directory; the suite runs on PostgreSQL (HELPDESK_TEST_STORE=postgres)")
+	}
+}
+
+// storeConfig is the [store] table o asks for ("" for bbolt), creating a
+// database on the test binary's PostgreSQL cluster when none is given.
+func storeConfig(t testing.TB, o *Options) string {
+	if o.Store == "" {
+		o.Store = os.Getenv("HELPDESK_TEST_STORE")
+	}
+	if o.Store != "postgres" || strings.Contains(o.Config, "[store]") {
+		return ""
+	}
+	if o.DSN == "" {
+		o.DSN = pgtest.NewDB(t)
+	}
+	return fmt.Sprintf("\n[store]\nengine = \"postgres\"\ndsn = %q\n", o.DSN)
 }
 
 // Env is one running helpdesk binary with its sink and DNS.
@@ -180,7 +212,7 @@ func Start(t testing.TB, o Options) *Env {
 		text = strings.Replace(text, "staff = [\"dmarc\", \"authres\"]\n", "", 1)
 	}
 	text = strings.Replace(text, "[auth]\n", "[auth]\n"+o.Auth+"\n", 1)
-	text += "\n" + o.Config
+	text += "\n" + o.Config + storeConfig(t, &o)
 	e.Config = filepath.Join(o.Dir, "helpdesk.toml")
 	if err := os.WriteFile(e.Config, []byte(text), 0o600); err != nil {
 		t.Fatal(err)

@@ -25,6 +25,7 @@ var _ = claim("/healthz answers 503 naming the failing store writes while every 
 // write succeeds again /healthz is 200. The sessions gauge counts
 // connections from accept to close, greeted or not.
 func TestHealthReflectsFailingCommits(t *testing.T) {
+	bboltOnly(t)
 	e := Start(t, Options{SMTP: `spool_threshold = "1KiB"`})
 	body := strings.Repeat("a body larger than the spool threshold\n", 100)
 	send := func(subject string) error {

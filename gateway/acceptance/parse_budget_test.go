@@ -21,6 +21,7 @@ var _ = claim("`[smtp] parse_budget` bounds the mail parsed at once: mails wait 
 // for the budget. Every one must get 250 and be stored raw, byte for byte
 // (after our Received line), and the budget must be free afterwards.
 func TestUndecodableMailsUnderParseBudget(t *testing.T) {
+	bboltOnly(t)
 	e := Start(t, Options{SMTP: "parse_budget = \"1MiB\"\nmax_connections_per_ip = 50\nmax_connections = 100"})
 	gen := bench.NewGen("budget", nil)
 	const n = 20

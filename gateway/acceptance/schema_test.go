@@ -149,6 +149,7 @@ func sameAsOld(t *testing.T, exp map[string]string, cmd, out string) {
 // wait in the queue, a forged staff mail and a looping mail kept as a
 // blob file in quarantine.
 func TestOldSchemaStoreIsUpgraded(t *testing.T) {
+	bboltOnly(t)
 	dir, exp := unpackFixture(t, 1)
 	db := filepath.Join(dir, "helpdesk.db")
 	if v := schemaOf(t, dir); v != 1 {
@@ -221,6 +222,7 @@ func hasComment(tk *Ticket, text string) bool {
 }
 
 func TestNewerSchemaStoreIsRefused(t *testing.T) {
+	bboltOnly(t)
 	dir, _ := unpackFixture(t, 1)
 	db := filepath.Join(dir, "helpdesk.db")
 	newer := uint64(storebolt.SchemaVersion + 1)

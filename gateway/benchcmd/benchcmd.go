@@ -37,6 +37,11 @@ modes (-mode):
   charset-flood  200 concurrent sessions from 127.0.0.1-127.0.0.10, each a
                  1.9 MiB mail of 8-bit text its declared charset does not
                  decode: every mail gets 250, and the daemon's peak RSS
+  rules          new-ticket-4k with 50 triggers and 10 webhooks (every mail
+                 matches a trigger, every tenth fires a webhook; half POST to
+                 a receiver that answers, half to one that hangs) against the
+                 same daemon without rules, and against all receivers
+                 answering: ratio rules/none and hanging/answering
   all            every mode above, and new-ticket-4k with DKIM signing on
   timers         in process (engine + store, no SMTP): a store of -tickets
                  (default 1,000,000) tickets, a fifth open under automations;
@@ -67,7 +72,11 @@ flags:
 // the exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
 	if len(args) >= 2 && (args[0] == "--reference-server" || args[0] == "-reference-server") {
-		return referenceServer(args[1], stdout, stderr)
+		dsn := ""
+		if len(args) >= 3 {
+			dsn = args[2]
+		}
+		return referenceServer(args[1], dsn, stdout, stderr)
 	}
 	fs := flag.NewFlagSet("helpdesk bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -77,7 +86,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	var o bench.Options
 	var jsonOut, quiet bool
-	fs.StringVar(&o.Mode, "mode", bench.ModeNewTicket, "new-ticket-4k, sequential, mix, large, charset-flood, all or reports")
+	fs.StringVar(&o.Mode, "mode", bench.ModeNewTicket, "new-ticket-4k, sequential, mix, large, charset-flood, rules, reports or all")
 	fs.IntVar(&o.Sessions, "sessions", 0, "concurrent SMTP sessions (0: the mode's default)")
 	fs.IntVar(&o.Messages, "n", 0, "mails per run (0: the mode's default: 10000, sequential 2000, large 8, charset-flood 200)")
 	fs.DurationVar(&o.Duration, "duration", 0, "time limit per run (default 60s)")
@@ -93,6 +102,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.WorkDir, "workdir", "", "parent directory of the temporary data directories")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directories")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write the first helpdesk run's CPU profile (and FILE.heap) here")
+	fs.StringVar(&o.Store, "store", "bbolt", "storage engine: bbolt, or postgres (a PostgreSQL server the bench starts; the reference inserts into it)")
 	fs.BoolVar(&jsonOut, "json", false, "JSON output")
 	fs.BoolVar(&quiet, "q", false, "no progress lines on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -151,8 +161,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 
 // referenceServer is the hidden `helpdesk bench --reference-server DIR`:
 // the bench's reference in a process of its own, until SIGTERM.
-func referenceServer(dir string, stdout, stderr io.Writer) int {
-	r, err := bench.StartReference(dir, "127.0.0.1:0", 25<<20)
+func referenceServer(dir, dsn string, stdout, stderr io.Writer) int {
+	r, err := bench.StartReference(dir, dsn, "127.0.0.1:0", 25<<20)
 	if err != nil {
 		fmt.Fprintf(stderr, "reference: %v\n", err)
 		return 1

@@ -52,6 +52,8 @@ type Daemon struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	started time.Time
+	// leading: this daemon runs the one-node work (lead).
+	leading atomic.Bool
 }
 
 // Options tune Start.
@@ -129,6 +131,8 @@ func Start(cfg *config.Config, opt Options) (d *Daemon, err error) {
 		}
 	}
 	d.Worker = outbound.New(d.DB, d.Engine.Config, log.With("component", "outbound"), signer)
+	// Daemons sharing a store hold leases under their own names.
+	d.Worker.Holder = NodeName(cfg)
 	d.Engine.Wake = d.Worker.Wake
 	d.Worker.Busy = d.Engine.Busy
 	d.Hooks = webhook.New(d.DB, d.Engine.Config, log.With("component", "webhook"))
@@ -161,14 +165,10 @@ func Start(cfg *config.Config, opt Options) (d *Daemon, err error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
-	d.wg.Add(5)
+	d.wg.Add(4)
 	go func() { defer d.wg.Done(); d.backfill(ctx) }()
 	go func() { defer d.wg.Done(); d.Worker.Run(ctx) }()
-	// Webhooks have their own worker: a hanging receiver holds none of
-	// the mail's.
-	go func() { defer d.wg.Done(); d.Hooks.Run(ctx) }()
-	// The scheduler fires timers as they fall due (engine/timers.go).
-	go func() { defer d.wg.Done(); d.Engine.RunScheduler(ctx) }()
+	go func() { defer d.wg.Done(); d.lead(ctx, log) }()
 	go func() {
 		defer d.wg.Done()
 		if err := d.SMTP.Serve(d.smtpLn); err != nil {
@@ -194,6 +194,43 @@ func (d *Daemon) backfill(ctx context.Context) {
 		d.log.Info("customer profiles built for existing tickets", "tickets", n, "took", time.Since(start).Round(time.Millisecond))
 	}
 }
+
+// leaderElector is a store several daemons share (engine postgres): of
+// those daemons one at a time runs lead's work.
+type leaderElector interface {
+	Lead(ctx context.Context, interval time.Duration, node string, log *slog.Logger, lead func(context.Context))
+}
+
+// lead runs the work that must run on one node only: the scheduler (the
+// timers it fires) and the webhook deliveries, whose queue has no
+// leases. On a store of its own this daemon always leads; on
+// a shared one, while it holds the store's leader lock.
+func (d *Daemon) lead(ctx context.Context, log *slog.Logger) {
+	work := func(ctx context.Context) {
+		var wg sync.WaitGroup
+		wg.Add(2)
+		// Webhooks have their own worker: a hanging receiver holds none
+		// of the mail's.
+		go func() { defer wg.Done(); d.Hooks.Run(ctx) }()
+		// The scheduler fires timers as they fall due (engine/timers.go).
+		go func() { defer wg.Done(); d.Engine.RunScheduler(ctx) }()
+		wg.Wait()
+	}
+	if l, ok := d.DB.(leaderElector); ok {
+		d.leading.Store(false)
+		l.Lead(ctx, 2*time.Second, NodeName(d.Config), log, func(ctx context.Context) {
+			d.leading.Store(true)
+			defer d.leading.Store(false)
+			work(ctx)
+		})
+		return
+	}
+	d.leading.Store(true)
+	work(ctx)
+}
+
+// Leading reports whether this daemon runs the one-node work now.
+func (d *Daemon) Leading() bool { return d.leading.Load() }
 
 // NewAuthenticator builds the sender-authentication function from config.
 func NewAuthenticator(cfg *config.Config) (engine.Authenticator, error) {

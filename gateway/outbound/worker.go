@@ -646,7 +646,7 @@ func (w *Worker) record(cfg *config.Config, items []*model.Outbound, errs []erro
 		}
 	}
 	var lost []uint64
-	err := w.db.Update(func(tx store.Tx) error {
+	record := func(tx store.Tx) error {
 		lost = lost[:0] // the function may run again (group retry)
 		for i, o := range items {
 			// The round holds these items (leased): nobody else changes
@@ -679,7 +679,15 @@ func (w *Worker) record(cfg *config.Config, items []*model.Outbound, errs []erro
 			}
 		}
 		return nil
-	})
+	}
+	// A store that fails for a moment (a database restarting) must not
+	// leave delivered mail leased and unrecorded until the lease runs
+	// out: the write is tried again for a while.
+	err := w.db.Update(record)
+	for wait, deadline := 100*time.Millisecond, time.Now().Add(time.Minute); err != nil && !errors.Is(err, store.ErrClosed) && time.Now().Before(deadline); wait = min(2*wait, 2*time.Second) {
+		time.Sleep(wait)
+		err = w.db.Update(record)
+	}
 	if err != nil {
 		// The mails went out; not recording it means they go out again
 		// (at least once, SPEC 11), flagged by Started as duplicates.

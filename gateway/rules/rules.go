@@ -3,10 +3,13 @@ package rules
 import (
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"helpdesk/config"
 	"helpdesk/threading/command"
@@ -68,6 +71,10 @@ type Facts struct {
 	// organization's name ("" none) and the profile's tags; read only
 	// when a condition asks. nil: no profile.
 	Customer func() (org string, tags []string)
+
+	// low caches the lowercased texts conditions compare (a pass
+	// evaluates dozens of "contains" lines on the same 4 KiB body).
+	low [3]lowered
 }
 
 // customer reads Customer once.
@@ -78,6 +85,19 @@ func (f *Facts) customer() (string, []string) {
 	org, tags := f.Customer()
 	f.Customer = func() (string, []string) { return org, tags }
 	return org, tags
+}
+
+// lowered is one cached lowercase text: low is ToLower(src).
+type lowered struct{ src, low string }
+
+// lower returns strings.ToLower(v), computed once per distinct value of
+// the field (slot 0 subject, 1 body, 2 text).
+func (f *Facts) lower(slot int, v string) string {
+	c := &f.low[slot]
+	if c.src != v || c.low == "" && v != "" {
+		c.src, c.low = v, strings.ToLower(v)
+	}
+	return c.low
 }
 
 // Calendar is the business-time arithmetic of a ticket's calendar
@@ -94,6 +114,9 @@ type Calendar interface {
 // Conditions is a compiled all/any pair. The zero value always holds.
 type Conditions struct {
 	all, any []cond
+	// evalAll and evalAny are the same lines in the order Match tries
+	// them: cheapest first (cond.cost).
+	evalAll, evalAny []cond
 }
 
 // Match reports whether the conditions hold for f: every "all" line and,
@@ -102,15 +125,15 @@ func (c *Conditions) Match(f *Facts) bool {
 	if c == nil {
 		return true
 	}
-	for _, x := range c.all {
+	for _, x := range c.evalAll {
 		if !x.eval(f) {
 			return false
 		}
 	}
-	if len(c.any) == 0 {
+	if len(c.evalAny) == 0 {
 		return true
 	}
-	for _, x := range c.any {
+	for _, x := range c.evalAny {
 		if x.eval(f) {
 			return true
 		}
@@ -132,11 +155,35 @@ type cond struct {
 	op    string // is, is not, contains, not contains, matches, not matches, include, exclude, changed, more, less, inside, outside
 	vals  []string
 	re    *regexp.Regexp
-	dur   time.Duration
+	// need is a literal every match of re contains (lowercase when
+	// needFold): a text without it cannot match, so the regular
+	// expression is not run ("" none known).
+	need     string
+	needFold bool
+	// acc finds a leading literal itself (accel.go); nil: none.
+	acc *accel
+	dur time.Duration
 	// business: dur is business time of the ticket's calendar.
 	business bool
 	line     string // as written, with its index in its list
 	idx      int
+}
+
+// cost orders a rule's conditions for evaluation: fields and events
+// before text searches, regular expressions last, so that a line that
+// fails cheaply spares the expensive ones (the lists are "and" and "or":
+// the order changes no answer).
+func (x cond) cost() int {
+	switch {
+	case x.re != nil:
+		return 3
+	case x.op == "contains" || x.op == "not contains":
+		if x.field == "subject" || x.field == "sender" || x.field == "sender domain" || x.field == "mailbox" {
+			return 1
+		}
+		return 2
+	}
+	return 0
 }
 
 // timeFields are the fields measured as "more than D ago" / "less than D
@@ -173,6 +220,10 @@ func Compile(all, any []string, cfg *config.Config) (*Conditions, []Problem) {
 			Fix: `list at least one condition, or remove "any"`})
 	}
 	probs = append(probs, contradictions(c.all)...)
+	byCost := func(a, b cond) int { return a.cost() - b.cost() }
+	c.evalAll, c.evalAny = slices.Clone(c.all), slices.Clone(c.any)
+	slices.SortStableFunc(c.evalAll, byCost)
+	slices.SortStableFunc(c.evalAny, byCost)
 	return c, probs
 }
 
@@ -259,6 +310,8 @@ func parse(line string, cfg *config.Config) (cond, *Problem) {
 				Fix: "write a Go (RE2) regular expression, e.g. (?i)^re: *urgent; no lookahead or backreferences"}
 		}
 		x.re = re
+		x.need, x.needFold = requiredLiteral(val)
+		x.acc = newAccel(val)
 		return x, nil
 	case "contains", "not contains":
 		x.vals = []string{strings.ToLower(val)}
@@ -504,9 +557,22 @@ func (x cond) eval(f *Facts) bool {
 	case "is", "is not":
 		return slices.Contains(x.vals, strings.ToLower(v)) == (x.op == "is")
 	case "contains", "not contains":
-		return strings.Contains(strings.ToLower(v), x.vals[0]) == (x.op == "contains")
+		return strings.Contains(x.lower(f, v), x.vals[0]) == (x.op == "contains")
 	case "matches", "not matches":
-		return x.re.MatchString(v) == (x.op == "matches")
+		hit := false
+		switch {
+		case x.need != "" && x.needFold && !strings.Contains(x.lower(f, v), x.need):
+		case x.need != "" && !x.needFold && !strings.Contains(v, x.need):
+		default:
+			ok := false
+			if x.acc != nil {
+				hit, ok = x.acc.match(v, func() string { return x.lower(f, v) })
+			}
+			if !ok {
+				hit = x.re.MatchString(v)
+			}
+		}
+		return hit == (x.op == "matches")
 	}
 	return false
 }
@@ -590,6 +656,84 @@ func (c *Conditions) Lines() []string {
 	}
 	for _, x := range c.any {
 		out = append(out, "any: "+x.line)
+	}
+	return out
+}
+
+// lower is v lowercased, cached in f for the long texts.
+func (x cond) lower(f *Facts, v string) string {
+	switch x.field {
+	case "subject":
+		return f.lower(0, v)
+	case "body":
+		return f.lower(1, v)
+	case "text":
+		return f.lower(2, v)
+	}
+	return strings.ToLower(v)
+}
+
+// requiredLiteral finds a literal that every match of the regular
+// expression expr contains: the longest literal of its top-level
+// sequence (a sequence matches only where each of its parts does, one
+// after the other). fold: the literal matches case-insensitively, and is
+// returned lowercased (then only when lowercasing is exact for it:
+// ASCII letters, Hangul and other caseless text). "" when there is none.
+func requiredLiteral(expr string) (lit string, fold bool) {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return "", false
+	}
+	re = re.Simplify()
+	for re.Op == syntax.OpCapture {
+		re = re.Sub[0]
+	}
+	parts := []*syntax.Regexp{re}
+	if re.Op == syntax.OpConcat {
+		parts = re.Sub
+	}
+	for _, p := range parts {
+		if p.Op != syntax.OpLiteral {
+			continue
+		}
+		f := p.Flags&syntax.FoldCase != 0
+		// Any piece of a required literal is required too: with case
+		// folding, only the pieces whose runes fold simply.
+		for _, s := range foldPieces(p.Rune, f) {
+			if len(s) > len(lit) {
+				lit, fold = s, f
+			}
+		}
+	}
+	return lit, fold
+}
+
+// foldPieces splits a literal into the pieces a lowercased text must
+// contain: without folding, the literal itself; with it, its runs of
+// runes that fold only to their ASCII other case or have no case at all
+// (lowercased), since a text matching them case-insensitively then holds
+// them in strings.ToLower of the text. k and s are left out (they also
+// fold to the Kelvin sign and the long s), as are other cased letters.
+func foldPieces(runes []rune, fold bool) []string {
+	if !fold {
+		return []string{string(runes)}
+	}
+	var out []string
+	var cur []rune
+	for _, r := range runes {
+		simple := r < utf8.RuneSelf && !strings.ContainsRune("kKsS", r) ||
+			r >= utf8.RuneSelf && !unicode.IsUpper(r) && !unicode.IsLower(r) && !unicode.IsTitle(r) && unicode.SimpleFold(r) == r
+		if !simple {
+			if len(cur) > 0 {
+				out = append(out, strings.ToLower(string(cur)))
+			}
+			cur = cur[:0]
+			continue
+		}
+		cur = append(cur, r)
+	}
+	if len(cur) > 0 {
+		out = append(out, strings.ToLower(string(cur)))
 	}
 	return out
 }

@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"math/rand/v2"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -219,5 +221,92 @@ func TestRatingEvents(t *testing.T) {
 	f.Events = []string{Rating, BadRating}
 	if !rated.Match(f) || !bad.Match(f) {
 		t.Error("a bad rating: want both")
+	}
+}
+
+// The literal prefilter of "matches" never changes an answer: a text
+// without the required literal cannot match, and one with it is left to
+// the regular expression.
+func TestRequiredLiteral(t *testing.T) {
+	for _, c := range []struct {
+		expr, lit string
+		fold      bool
+	}{
+		{`request [0-9]*40 from`, "request ", false},
+		{`(?i)\binvoice\s+#?3\b`, "invoice", true},
+		{`(?i)status report`, " report", true}, // s folds to ſ too: the pieces around it
+		{`(?i)^re: *urgent`, "urgent", true},
+		{`도메인|dns`, "", false},
+		{`(환불)\s*요청`, "요청", false},
+		{`a+b`, "b", false},
+	} {
+		lit, fold := requiredLiteral(c.expr)
+		if lit != c.lit || fold != c.fold && lit != "" {
+			t.Errorf("requiredLiteral(%q) = %q %v, want %q %v", c.expr, lit, fold, c.lit, c.fold)
+		}
+	}
+	cfg := testConfig(t)
+	for _, c := range []struct {
+		line, body string
+		want       bool
+	}{
+		{"body matches (?i)invoice\\s+#?3", "About INVOICE #3, please.", true},
+		{"body matches (?i)invoice\\s+#?3", "About the bill.", false},
+		{"body matches (?i)ſtatus", "STATUS", true}, // long s folds to S
+		{"body matches (?i)kelvin", "\u212aELVIN", true},
+		{"body does not match (?i)invoice", "no bill", true},
+		{"body matches 환불\\s*요청", "환불 요청드립니다", true},
+	} {
+		cs, probs := Compile([]string{c.line}, nil, cfg)
+		if len(probs) > 0 {
+			t.Fatal(probs)
+		}
+		f := facts()
+		f.Body = c.body
+		if got := cs.Match(f); got != c.want {
+			t.Errorf("%q on %q = %v, want %v", c.line, c.body, got, c.want)
+		}
+	}
+}
+
+// The accelerated "matches" (accel.go) answers as regexp does, on
+// random texts built from the expressions' own words, in ASCII and not.
+func TestAccelAgreesWithRegexp(t *testing.T) {
+	exprs := []string{`(?i)\bcontract\s+no\.?\s*7\b`, `\binvoice\s+#?21\b`, `\Border`, `(?i)\bdns\b|domain`,
+		`(?i)\bprinter\b`, `(?i)(queue)\s+stuck`, `(?i)\bk[a-z]+`, `(?i)\bRe:\s*urgent$`, `\bx_1\b`, `(?i)\b\x{212a}elvin`, `(?i)\bſtatus`}
+	words := []string{"contract", "CONTRACT", "Contract", "no", "No.", "7", "17", "invoice", "#21", "21", "border", "order", "Order",
+		"dns", "DNS", "printer", "Printers", "queue", "Stuck", "stuck", "x_1", "re:", "Re:", "URGENT", "urgent", "kelvin", "\u212aelvin",
+		"ſtatus", "도메인", " ", "  ", "\n", ".", "_", "-", "é"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, e := range exprs {
+		re := regexp.MustCompile(e)
+		a := newAccel(e)
+		for n := 0; n < 3000; n++ {
+			var b strings.Builder
+			for range rng.IntN(12) {
+				b.WriteString(words[rng.IntN(len(words))])
+				if rng.IntN(3) > 0 {
+					b.WriteByte(' ')
+				}
+			}
+			text := b.String()
+			if a == nil {
+				continue
+			}
+			hit, ok := a.match(text, func() string { return strings.ToLower(text) })
+			if ok && hit != re.MatchString(text) {
+				t.Fatalf("%q on %q: accel %v, regexp %v", e, text, hit, !hit)
+			}
+		}
+	}
+	for _, e := range []string{`(?i)\bcontract\s+no\.?\s*7\b`, `\binvoice\s+#?21\b`, `(?i)\bprinter\b`} {
+		if newAccel(e) == nil {
+			t.Errorf("%q: no accelerator", e)
+		}
+	}
+	for _, e := range []string{`invoice`, `(?i)a(?-i)b`, `\b(a|b)`} {
+		if newAccel(e) != nil {
+			t.Errorf("%q: an accelerator", e)
+		}
 	}
 }

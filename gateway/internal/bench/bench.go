@@ -33,6 +33,7 @@ import (
 
 	"helpdesk/store"
 	"helpdesk/store/bolt"
+	"helpdesk/store/postgres/pgcluster"
 )
 
 // Modes.
@@ -46,10 +47,11 @@ const (
 	// fit its declared charset (issue 11): the daemon's peak RSS.
 	ModeCharsetFlood = "charset-flood"
 	ModeAll          = "all"
+	// ModeRules is in rules.go.
 )
 
 // Modes lists the modes `all` runs, in order.
-var Modes = []string{ModeNewTicket, ModeSequential, ModeMix, ModeLarge, ModeCharsetFlood}
+var Modes = []string{ModeNewTicket, ModeSequential, ModeMix, ModeLarge, ModeCharsetFlood, ModeRules}
 
 // floodSources is how many loopback source addresses (127.0.0.1 up)
 // the charset-flood sessions come from.
@@ -93,11 +95,16 @@ type Options struct {
 	CPUProfile string
 	// Progress receives progress lines (nil: none).
 	Progress io.Writer
+	// Store is the engine under test: "bbolt" (default) or "postgres"
+	// (the daemon and the reference on a PostgreSQL server the bench
+	// starts, fsync and synchronous_commit on, a fresh database per run).
+	Store string
 }
 
 type bench struct {
 	opt      Options
-	dns      *dnstest.Server // answers every DMARC lookup NXDOMAIN
+	pg       *pgcluster.Cluster // Store "postgres"
+	dns      *dnstest.Server    // answers every DMARC lookup NXDOMAIN
 	work     string
 	seq      int
 	profiled map[string]bool
@@ -151,6 +158,20 @@ func Execute(opt Options) ([]*Report, error) {
 		return nil, err
 	}
 	defer b.dns.Close()
+	switch opt.Store {
+	case "", "bbolt":
+	case "postgres":
+		if opt.Tickets > 0 || opt.Addr != "" {
+			return nil, errors.New("bench: -store postgres measures a daemon the bench starts, on an empty database (no -tickets, no -addr)")
+		}
+		b.logf("starting PostgreSQL (fsync on, synchronous_commit on)")
+		if b.pg, err = pgcluster.Start(pgcluster.Options{Fsync: true}); err != nil {
+			return nil, fmt.Errorf("bench: -store postgres: %w", err)
+		}
+		defer b.pg.Stop()
+	default:
+		return nil, fmt.Errorf("bench: -store %q: want bbolt or postgres", opt.Store)
+	}
 	modes := []string{opt.Mode}
 	if opt.Mode == ModeAll {
 		modes = Modes
@@ -159,9 +180,15 @@ func Execute(opt Options) ([]*Report, error) {
 	for _, m := range modes {
 		var r *Report
 		var err error
-		if opt.Tickets > 0 && m != ModeLarge && m != ModeCharsetFlood {
+		switch {
+		case m == ModeRules:
+			var p params
+			if p, err = b.params(m); err == nil {
+				r, err = b.rules(p)
+			}
+		case opt.Tickets > 0 && m != ModeLarge && m != ModeCharsetFlood:
 			r, err = b.prefilled(m)
-		} else {
+		default:
 			r, err = b.mode(m)
 		}
 		if err != nil {
@@ -213,6 +240,8 @@ type params struct {
 	warmup   int
 	large    int
 	sources  int // loopback source addresses (0: the kernel's choice)
+	// extraConfig is appended to the daemon's helpdesk.toml (rules).
+	extraConfig string
 }
 
 func (b *bench) params(mode string) (params, error) {
@@ -230,6 +259,8 @@ func (b *bench) params(mode string) (params, error) {
 	case ModeCharsetFlood:
 		p.sessions, p.messages, p.runs, p.sources = 200, 200, 1, floodSources
 		p.large = FloodBytes
+	case ModeRules:
+		p.sessions, p.messages = 32, 10000
 	default:
 		return p, fmt.Errorf("unknown mode %q (want %s, or all)", mode, strings.Join(Modes, ", "))
 	}
@@ -267,7 +298,7 @@ func (b *bench) mode(mode string) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Report{Mode: mode, Description: describe(p, b.opt.DKIM), Sessions: p.sessions, NewConn: p.newConn,
+	r := &Report{Mode: mode, Store: b.opt.Store, Description: describe(p, b.opt.DKIM) + b.storeNote(), Sessions: p.sessions, NewConn: p.newConn,
 		DKIM: b.opt.DKIM, Messages: p.messages, MailBytes: p.large}
 	if mode == ModeMix {
 		r.Mix = MixString()
@@ -369,4 +400,22 @@ func (b *bench) newDir(prefix string) (string, error) {
 
 func runID(i int) string {
 	return strconv.FormatUint(rand.Uint64()%1e9, 36) + strconv.Itoa(i)
+}
+
+// newDSN creates a fresh database for one run (Store "postgres"; "" for
+// bbolt).
+func (b *bench) newDSN(target string) (string, error) {
+	if b.pg == nil {
+		return "", nil
+	}
+	b.seq++
+	return b.pg.CreateDB(fmt.Sprintf("%s_%d", target, b.seq))
+}
+
+// storeNote names the engine in a report's description.
+func (b *bench) storeNote() string {
+	if b.pg == nil {
+		return ""
+	}
+	return "; store postgres (fsync and synchronous_commit on)"
 }

@@ -25,7 +25,7 @@ import (
 // The reference stores every mail it answers 250 for, and the load driver
 // counts what it sent.
 func TestReferenceStoresEveryMail(t *testing.T) {
-	ref, err := StartReference(t.TempDir(), "127.0.0.1:0", 1<<20)
+	ref, err := StartReference(t.TempDir(), "", "127.0.0.1:0", 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestReferenceStoresEveryMail(t *testing.T) {
 
 // The load stops at its time limit even when more messages are asked for.
 func TestLoadIsBoundedInTime(t *testing.T) {
-	ref, err := StartReference(t.TempDir(), "127.0.0.1:0", 1<<20)
+	ref, err := StartReference(t.TempDir(), "", "127.0.0.1:0", 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}

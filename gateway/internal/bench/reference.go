@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"helpdesk/store/bolt"
+	"helpdesk/store/postgres"
 
 	"github.com/emersion/go-smtp"
 )
@@ -21,7 +22,7 @@ import (
 // one fsync, and only then answers 250. It does nothing else: no parsing,
 // no threading, no indexes, no outbound mail.
 type Reference struct {
-	db   *bolt.RawLog
+	db   rawLog
 	srv  *smtp.Server
 	reqs chan *refReq
 	wg   sync.WaitGroup
@@ -38,10 +39,25 @@ type refReq struct {
 // refMaxBatch is bolt.Options.MaxBatch's default.
 const refMaxBatch = bolt.DefaultMaxBatch
 
+// rawLog is where the reference appends raw messages: bbolt or
+// PostgreSQL, as the store under test.
+type rawLog interface {
+	Append(raws [][]byte) error
+	Count() int
+	Close() error
+}
+
 // StartReference opens (creating) dir/reference.db with the same bbolt
-// options as the store and serves SMTP on listen (e.g. "127.0.0.1:0").
-func StartReference(dir, listen string, maxMessageBytes int64) (*Reference, error) {
-	db, err := bolt.OpenRawLog(dir, "reference.db")
+// options as the store, or with dsn a table in that PostgreSQL database,
+// and serves SMTP on listen (e.g. "127.0.0.1:0").
+func StartReference(dir, dsn, listen string, maxMessageBytes int64) (*Reference, error) {
+	var db rawLog
+	var err error
+	if dsn != "" {
+		db, err = postgres.OpenRawLog(dsn)
+	} else {
+		db, err = bolt.OpenRawLog(dir, "reference.db")
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -102,6 +102,7 @@ type Check struct {
 // Report is the result of one mode.
 type Report struct {
 	Mode        string    `json:"mode"`
+	Store       string    `json:"store,omitempty"`
 	Description string    `json:"description"`
 	Mix         string    `json:"mix,omitempty"`
 	Sessions    int       `json:"sessions"`
@@ -220,6 +221,8 @@ func describe(p params, dkim bool) string {
 		what = "new-ticket mail, 4 KiB text body, one client sending sequentially"
 	case ModeLarge:
 		what = fmt.Sprintf("new-ticket mail with one attachment, %d bytes per mail", p.large)
+	case ModeRules:
+		what = "new-ticket mail, 4 KiB text body, a distinct sender per mail"
 	case ModeCharsetFlood:
 		what = fmt.Sprintf("new-ticket mail of %d bytes, 8-bit text that does not decode in its declared charset (us-ascii, iso-2022-jp), from %d loopback addresses", p.large, p.sources)
 	}

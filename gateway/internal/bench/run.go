@@ -48,12 +48,19 @@ func (b *bench) runHelpdesk(p params, idx int, target, dir string) (Run, error) 
 			}
 		}
 		cfg := filepath.Join(dir, "helpdesk.toml")
-		text := DaemonConfig(data, sink.Addr, b.dns.Addr(), key)
+		text := DaemonConfig(data, sink.Addr, b.dns.Addr(), key) + p.extraConfig
 		if p.sources > 0 {
 			// The sessions come from several addresses, as many from
 			// each as the default per-IP limit allows (20): the limit
 			// counts per address, so this also shows they do.
 			text = strings.Replace(text, "max_connections_per_ip = 1000", fmt.Sprintf("max_connections_per_ip = %d", (p.sessions+p.sources-1)/p.sources), 1)
+		}
+		dsn, err := b.newDSN("helpdesk")
+		if err != nil {
+			return run, err
+		}
+		if dsn != "" {
+			text += fmt.Sprintf("\n[store]\nengine = \"postgres\"\ndsn = %q\n", dsn)
 		}
 		if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
 			return run, err
@@ -224,7 +231,15 @@ func (b *bench) runReference(p params, idx int) (Run, error) {
 		return run, err
 	}
 	defer b.cleanup(dir)
-	proc, err := StartProc("reference", b.opt.Binary, []string{"bench", "--reference-server", dir}, dir, nil, nil)
+	args := []string{"bench", "--reference-server", dir}
+	dsn, err := b.newDSN("reference")
+	if err != nil {
+		return run, err
+	}
+	if dsn != "" {
+		args = append(args, dsn)
+	}
+	proc, err := StartProc("reference", b.opt.Binary, args, dir, nil, nil)
 	if err != nil {
 		return run, err
 	}
@@ -277,7 +292,7 @@ func (b *bench) load(p params, addr string, gen *Gen) *LoadResult {
 		l.Next = func(i int, _ *rand.Rand) Job { return gen.Large(i) }
 	case ModeCharsetFlood:
 		l.Next = func(i int, _ *rand.Rand) Job { return gen.CharsetFlood(i) }
-	default:
+	default: // new-ticket, sequential, rules
 		l.Next = func(i int, _ *rand.Rand) Job { return gen.NewTicket(i, KindNew4K) }
 	}
 	return l.Run()

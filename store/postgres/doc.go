@@ -1,0 +1,31 @@
+// Package postgres is the PostgreSQL storage engine (issue 18): the
+// store's interfaces over real tables (tickets, comments, messages and
+// their raw bytes, users, the outbound and webhook queues, quarantine,
+// rate windows, counters), created and migrated by the binary
+// (schema.go; `helpdesk migrate-schema`), readable with psql: every record
+// is a row with its indexed fields as columns and the whole record as a
+// json column.
+//
+// # Writes
+//
+// Update keeps the bbolt engine's contract: one goroutine per process
+// groups concurrent Updates into one PostgreSQL transaction (one commit,
+// one WAL flush for many mails), and a request that fails is rolled back
+// alone. Every write transaction first takes one transaction-scoped
+// advisory lock, so writes of several daemons on one database are
+// serialized exactly as the single bbolt writer serializes them: ticket
+// numbers come from the sequences table without gaps or collisions, the
+// duplicate check and the insert of a message's identity cannot race
+// (the identity is also the primary key of message_identity, so a second
+// copy is refused by the database too: store.ErrDuplicate), and rate
+// windows, acknowledgement limits and round-robin positions are one shared
+// state. A request's writes are kept in the transaction's memory and sent
+// in one pipelined batch when it ends (or before a query that must see
+// them), so a mail costs the round trips of its reads, not of its writes.
+//
+// # Bodies
+//
+// Large bodies (above smtp.spool_threshold) are spooled to a temporary
+// file while they stream in and committed into the blobs table before the
+// record naming them: no node-local files, any daemon serves any ticket.
+package postgres

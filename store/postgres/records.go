@@ -1,0 +1,923 @@
+// The roles' operations over the tables of schema.go.
+
+package postgres
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"helpdesk/store"
+	"helpdesk/store/model"
+)
+
+func ks(id uint64) string { return strconv.FormatUint(id, 10) }
+
+func unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
+
+// --- Tickets and comments.
+
+// Ticket loads a ticket.
+func (t *Tx) Ticket(id uint64) (*model.Ticket, error) {
+	var tk model.Ticket
+	if err := t.getTicket(id, &tk); err != nil {
+		return nil, err
+	}
+	return &tk, nil
+}
+
+func (t *Tx) getTicket(id uint64, v any) error {
+	data, err := t.record(tTickets, ks(id), "SELECT data FROM tickets WHERE id = $1", int64(id))
+	if err != nil {
+		return fmt.Errorf("ticket %d: %w", id, err)
+	}
+	return unmarshal(data, v)
+}
+
+// Routing reads a ticket's routing fields.
+func (t *Tx) Routing(id uint64) (model.TicketRouting, error) {
+	var r model.TicketRouting
+	err := t.getTicket(id, &r)
+	return r, err
+}
+
+// Resolve follows merges.
+func (t *Tx) Resolve(id uint64) (*model.Ticket, error) {
+	tk, _, err := t.ResolveThread(id, 0)
+	return tk, err
+}
+
+// ResolveThread follows merges for a ticket and thread.
+func (t *Tx) ResolveThread(id uint64, thread uint32) (*model.Ticket, uint32, error) {
+	return store.ResolveWith(t.Ticket, id, thread)
+}
+
+// NewTicket assigns the next id and stores the ticket.
+func (t *Tx) NewTicket(tk *model.Ticket) error {
+	id, err := t.nextID("tickets")
+	if err != nil {
+		return err
+	}
+	tk.ID = id
+	if tk.Created.IsZero() {
+		tk.Created = t.Now()
+	}
+	tk.Updated = tk.Created
+	return t.putTicket(tk)
+}
+
+// AllocTicketID assigns the next ticket id.
+func (t *Tx) AllocTicketID() (uint64, error) { return t.nextID("tickets") }
+
+// InsertTicket stores a ticket whose id came from AllocTicketID.
+func (t *Tx) InsertTicket(tk *model.Ticket) error {
+	if tk.Created.IsZero() {
+		tk.Created = t.Now()
+	}
+	tk.Updated = t.Now()
+	return t.putTicket(tk)
+}
+
+// PutTicket stores a changed ticket.
+func (t *Tx) PutTicket(tk *model.Ticket) error {
+	tk.Updated = t.Now()
+	return t.putTicket(tk)
+}
+
+func (t *Tx) putTicket(tk *model.Ticket) error {
+	if tk.Status == "" {
+		tk.Status = model.StatusOpen
+	}
+	data, err := marshal(tk)
+	if err != nil {
+		return err
+	}
+	return t.put(tTickets, ks(tk.ID), int64(tk.ID), tk.Status, tk.Requester, data)
+}
+
+// TicketIDs lists ticket ids, newest first.
+func (t *Tx) TicketIDs(status string, limit int) []uint64 {
+	lim := "ALL"
+	if limit > 0 {
+		lim = strconv.Itoa(limit)
+	}
+	if status == "" {
+		return t.ids("SELECT id FROM tickets ORDER BY id DESC LIMIT " + lim)
+	}
+	return t.ids("SELECT id FROM tickets WHERE status = $1 ORDER BY id DESC LIMIT "+lim, status)
+}
+
+// TicketsOfRequester lists the tickets an address requested, newest first.
+func (t *Tx) TicketsOfRequester(addr string) []uint64 {
+	if addr == "" {
+		return nil
+	}
+	return t.ids("SELECT id FROM tickets WHERE requester = $1 ORDER BY id DESC", addr)
+}
+
+// TicketCount is the number of ticket ids given.
+func (t *Tx) TicketCount() int {
+	v, _ := t.seqValue("tickets")
+	return int(v)
+}
+
+func ckey(ticket uint64, id uint32) string {
+	return ks(ticket) + "/" + strconv.FormatUint(uint64(id), 10)
+}
+
+// AddComment appends c to tk and stores it.
+func (t *Tx) AddComment(tk *model.Ticket, c *model.Comment) error {
+	tk.LastSeq++
+	c.ID = tk.LastSeq
+	c.Ticket = tk.ID
+	if c.Created.IsZero() {
+		c.Created = t.Now()
+	}
+	if c.Kind == "" {
+		c.Kind = model.KindComment
+	}
+	if c.Kind == model.KindComment && c.Visibility == model.Public && c.Thread == 0 && !c.Hidden {
+		tk.LastPublicSeq = c.ID
+	}
+	return t.PutComment(c)
+}
+
+// PutComment rewrites a comment.
+func (t *Tx) PutComment(c *model.Comment) error {
+	data, err := marshal(c)
+	if err != nil {
+		return err
+	}
+	return t.put(tComments, ckey(c.Ticket, c.ID), int64(c.Ticket), int32(c.ID), data)
+}
+
+// Comment loads one comment.
+func (t *Tx) Comment(ticket uint64, id uint32) (*model.Comment, error) {
+	data, err := t.record(tComments, ckey(ticket, id), "SELECT data FROM comments WHERE ticket = $1 AND id = $2", int64(ticket), int32(id))
+	if err != nil {
+		return nil, fmt.Errorf("comment %d of ticket %d: %w", id, ticket, err)
+	}
+	var c model.Comment
+	return &c, unmarshal(data, &c)
+}
+
+// Comments lists a ticket's comments, oldest first.
+func (t *Tx) Comments(ticket uint64) ([]*model.Comment, error) {
+	datas, err := t.datas("SELECT data FROM comments WHERE ticket = $1 ORDER BY id", int64(ticket))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.Comment, 0, len(datas))
+	for _, d := range datas {
+		var c model.Comment
+		if err := unmarshal(d, &c); err != nil {
+			return nil, fmt.Errorf("a comment of ticket %d: %w", ticket, err)
+		}
+		out = append(out, &c)
+	}
+	return out, nil
+}
+
+// --- Messages.
+
+func normID(id string) string { return strings.ToLower(strings.Trim(id, "<> ")) }
+
+// PackRaw prepares raw bytes for AddPackedMessage: a copy (PostgreSQL
+// compresses large values itself, and the raw mail stays readable).
+func (db *DB) PackRaw(raw []byte) []byte { return append(make([]byte, 0, len(raw)), raw...) }
+
+// AddMessage stores a mail's record and, unless spooled, its raw bytes.
+func (t *Tx) AddMessage(m *model.Message, raw []byte) error {
+	if m.Blob == "" {
+		return t.AddPackedMessage(m, t.db.PackRaw(raw))
+	}
+	return t.AddPackedMessage(m, nil)
+}
+
+// AddPackedMessage is AddMessage with packed raw bytes.
+func (t *Tx) AddPackedMessage(m *model.Message, packed []byte) error {
+	if err := t.ReserveMessage(m, packed); err != nil {
+		return err
+	}
+	return t.PutMessage(m)
+}
+
+func idKey(msgID, hash string) string { return normID(msgID) + "\x00" + hash }
+
+// ReserveMessage gives m its id and stores its raw bytes and identity.
+func (t *Tx) ReserveMessage(m *model.Message, packed []byte) error {
+	hasID := m.MessageID != "" && m.BodyHash != ""
+	if hasID {
+		d, err := t.identity(m.MessageID, m.BodyHash)
+		if err != nil {
+			return err
+		}
+		if d != 0 {
+			return fmt.Errorf("message %s: %w", m.MessageID, store.ErrDuplicate)
+		}
+	}
+	id, err := t.nextID("messages")
+	if err != nil {
+		return err
+	}
+	m.ID = id
+	if m.Blob == "" {
+		if packed == nil {
+			packed = []byte{}
+		}
+		if err := t.put(tRaw, ks(id), int64(id), packed); err != nil {
+			return err
+		}
+	}
+	if hasID {
+		n := normID(m.MessageID)
+		return t.put(tIdentity, idKey(m.MessageID, m.BodyHash), n, m.BodyHash, int64(id))
+	}
+	return nil
+}
+
+// identity is the id of the message stored with this identity (0: none).
+func (t *Tx) identity(msgID, hash string) (uint64, error) {
+	if r, ok := t.pendingRow(tIdentity, idKey(msgID, hash)); ok && !r.del {
+		return uint64(r.vals[2].(int64)), nil
+	}
+	var id int64
+	_, err := t.lookup(&id, tIdentity, idKey(msgID, hash), "SELECT message FROM message_identity WHERE message_id = $1 AND body_hash = $2", normID(msgID), hash)
+	return uint64(id), err
+}
+
+// PutMessage rewrites a message record.
+func (t *Tx) PutMessage(m *model.Message) error {
+	data, err := marshal(m)
+	if err != nil {
+		return err
+	}
+	return t.put(tMessages, ks(m.ID), int64(m.ID), int64(m.Ticket), data)
+}
+
+// Message loads a message record.
+func (t *Tx) Message(id uint64) (*model.Message, error) {
+	data, err := t.record(tMessages, ks(id), "SELECT data FROM messages WHERE id = $1", int64(id))
+	if err != nil {
+		return nil, fmt.Errorf("message %d: %w", id, err)
+	}
+	var m model.Message
+	return &m, unmarshal(data, &m)
+}
+
+// RawInline returns the raw bytes of a message kept inline (nil when
+// spooled to a blob).
+func (t *Tx) RawInline(id uint64) []byte {
+	data, err := t.record(tRaw, ks(id), "SELECT raw FROM message_raw WHERE id = $1", int64(id))
+	if err != nil {
+		return nil
+	}
+	return append([]byte(nil), data...)
+}
+
+// Duplicate returns the message stored with this identity, or nil.
+func (t *Tx) Duplicate(msgID, hash string) (*model.Message, error) {
+	if msgID == "" || hash == "" {
+		return nil, nil
+	}
+	id, err := t.identity(msgID, hash)
+	if err != nil || id == 0 {
+		return nil, err
+	}
+	return t.Message(id)
+}
+
+// MessageCount is the number of message ids given.
+func (t *Tx) MessageCount() int {
+	v, _ := t.seqValue("messages")
+	return int(v)
+}
+
+// page is how many records a walk reads per query (a walk's callback may
+// use the transaction between pages).
+const page = 500
+
+// ForEachMessage calls fn for every message record in order.
+func (t *Tx) ForEachMessage(fn func(*model.Message) error) error {
+	var after int64
+	for {
+		datas, err := t.datas("SELECT data FROM messages WHERE id > $1 ORDER BY id LIMIT $2", after, page)
+		if err != nil {
+			return err
+		}
+		for _, d := range datas {
+			var m model.Message
+			if err := unmarshal(d, &m); err != nil {
+				return err
+			}
+			after = int64(m.ID)
+			if err := fn(&m); err != nil {
+				return err
+			}
+		}
+		if len(datas) < page {
+			return nil
+		}
+	}
+}
+
+// IndexMessageID records where a Message-ID belongs; the first owner
+// wins.
+func (t *Tx) IndexMessageID(id string, ref model.Ref) error {
+	if id == "" {
+		return nil
+	}
+	if _, ok := t.LookupMessageID(id); ok {
+		return nil
+	}
+	if t.dbErr != nil {
+		return t.dbErr
+	}
+	data, err := marshal(ref)
+	if err != nil {
+		return err
+	}
+	n := normID(id)
+	return t.put(tRefs, n, n, int64(ref.Ticket), data)
+}
+
+// LookupMessageID finds where a Message-ID belongs.
+func (t *Tx) LookupMessageID(id string) (model.Ref, bool) {
+	var r model.Ref
+	if id == "" {
+		return r, false
+	}
+	n := normID(id)
+	data, err := t.record(tRefs, n, "SELECT data FROM message_refs WHERE message_id = $1", n)
+	if err != nil || unmarshal(data, &r) != nil {
+		return r, false
+	}
+	return r, true
+}
+
+// --- Users.
+
+// userID finds the id of the user with this address (0: none).
+func (t *Tx) userID(addr string) (uint64, error) {
+	if k, ok := t.userAddr[addr]; ok {
+		if r, ok := t.pending[k]; ok && !r.del && r.vals[1].(string) == addr {
+			return uint64(r.vals[0].(int64)), nil
+		}
+	}
+	if id, ok := t.userIDs[addr]; ok {
+		return id, nil
+	}
+	var id int64
+	_, err := t.scalar(&id, "SELECT id FROM users WHERE addr = $1", addr)
+	if err == nil {
+		t.userIDs[addr] = uint64(id)
+	}
+	return uint64(id), err
+}
+
+// User finds a user by normalized address.
+func (t *Tx) User(addr string) (*model.User, error) {
+	id, err := t.userID(addr)
+	if err != nil {
+		return nil, err
+	}
+	if id == 0 {
+		return nil, store.ErrNotFound
+	}
+	return t.UserByID(id)
+}
+
+// UserAway reports whether the user at addr is marked away.
+func (t *Tx) UserAway(addr string) (bool, error) {
+	u, err := t.User(addr)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return u.Away, nil
+}
+
+// UserByID loads a user (a copy of its own).
+func (t *Tx) UserByID(id uint64) (*model.User, error) {
+	data, err := t.record(tUsers, ks(id), "SELECT data FROM users WHERE id = $1", int64(id))
+	if err != nil {
+		return nil, err
+	}
+	var u model.User
+	return &u, unmarshal(data, &u)
+}
+
+// EnsureUser returns the user for addr, creating it on first sight.
+func (t *Tx) EnsureUser(addr, name string) (*model.User, error) {
+	if addr == "" {
+		return nil, fmt.Errorf("EnsureUser: empty address")
+	}
+	if u, err := t.User(addr); err == nil {
+		if name != "" && u.Name == "" && t.Writable() {
+			u.Name = name
+			u.Updated = t.Now()
+			return u, t.PutUser(u)
+		}
+		return u, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	u, err := t.NewUser(addr, name)
+	if err != nil {
+		return nil, err
+	}
+	return u, t.PutUser(u)
+}
+
+// NewUser registers a user for an address that has none.
+func (t *Tx) NewUser(addr, name string) (*model.User, error) {
+	if addr == "" {
+		return nil, fmt.Errorf("NewUser: empty address")
+	}
+	id, err := t.nextID("users")
+	if err != nil {
+		return nil, err
+	}
+	now := t.Now()
+	u := &model.User{ID: id, Addr: addr, Name: name, Created: now, Updated: now}
+	// The row holds the address from now on (the caller's PutUser
+	// stores the record as it made it).
+	return u, t.PutUser(u)
+}
+
+// PutUser stores a changed user.
+func (t *Tx) PutUser(u *model.User) error {
+	data, err := marshal(u)
+	if err != nil {
+		return err
+	}
+	if err := t.put(tUsers, ks(u.ID), int64(u.ID), u.Addr, data); err != nil {
+		return err
+	}
+	t.userAddr[u.Addr] = pkey{tUsers, ks(u.ID)}
+	return nil
+}
+
+// --- The outbound queue.
+
+func (t *Tx) putOutbound(o *model.Outbound) error {
+	data, err := marshal(o)
+	if err != nil {
+		return err
+	}
+	var until int64
+	if !o.LeaseUntil.IsZero() {
+		until = o.LeaseUntil.UnixNano()
+	}
+	return t.put(tOutbound, ks(o.ID), int64(o.ID), o.State, o.NextAttempt.UnixNano(), o.LeaseHolder, until, data)
+}
+
+// Enqueue adds an outbound mail.
+func (t *Tx) Enqueue(o *model.Outbound) error {
+	id, err := t.nextID("outbound")
+	if err != nil {
+		return err
+	}
+	o.ID = id
+	if o.Created.IsZero() {
+		o.Created = t.Now()
+	}
+	if o.NextAttempt.IsZero() {
+		o.NextAttempt = o.Created
+	}
+	o.State = model.OutQueued
+	return t.putOutbound(o)
+}
+
+// Outbound loads a queue item.
+func (t *Tx) Outbound(id uint64) (*model.Outbound, error) {
+	data, err := t.record(tOutbound, ks(id), "SELECT data FROM outbound WHERE id = $1", int64(id))
+	if err != nil {
+		return nil, fmt.Errorf("outbound %d: %w", id, err)
+	}
+	var o model.Outbound
+	return &o, unmarshal(data, &o)
+}
+
+// PutOutbound stores a changed item.
+func (t *Tx) PutOutbound(o *model.Outbound, prevDue time.Time) error { return t.putOutbound(o) }
+
+func (t *Tx) outbounds(sql string, args ...any) ([]*model.Outbound, error) {
+	datas, err := t.datas(sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.Outbound, 0, len(datas))
+	for _, d := range datas {
+		var o model.Outbound
+		if err := unmarshal(d, &o); err != nil {
+			return nil, err
+		}
+		out = append(out, &o)
+	}
+	return out, nil
+}
+
+// Due returns queued items due at or before now, oldest first.
+func (t *Tx) Due(now time.Time, limit int) ([]*model.Outbound, error) {
+	return t.outbounds("SELECT data FROM outbound WHERE state = 'queued' AND due_ns <= $1 ORDER BY due_ns, id LIMIT $2", now.UnixNano(), limit)
+}
+
+// NextDue is the earliest next attempt of a queued item.
+func (t *Tx) NextDue() time.Time {
+	return t.minDue("SELECT min(due_ns) FROM outbound WHERE state = 'queued'")
+}
+
+func (t *Tx) minDue(sql string) time.Time {
+	if t.flush() != nil {
+		return time.Time{}
+	}
+	var ns *int64
+	if _, err := t.scalar(&ns, sql); err != nil || ns == nil {
+		return time.Time{}
+	}
+	return time.Unix(0, *ns)
+}
+
+// QueueDepth is the number of queued items.
+func (t *Tx) QueueDepth() int {
+	if t.flush() != nil {
+		return 0
+	}
+	var n int64
+	t.scalar(&n, "SELECT count(*) FROM outbound WHERE state = 'queued'")
+	return int(n)
+}
+
+// OldestQueued is the queued item enqueued first.
+func (t *Tx) OldestQueued() (*model.Outbound, error) {
+	os, err := t.outbounds("SELECT data FROM outbound WHERE state = 'queued' ORDER BY id LIMIT 1")
+	if err != nil || len(os) == 0 {
+		return nil, err
+	}
+	return os[0], nil
+}
+
+// ForEachOutbound calls fn for every item, newest first.
+func (t *Tx) ForEachOutbound(fn func(*model.Outbound) error) error {
+	after := int64(1) << 62
+	for {
+		os, err := t.outbounds("SELECT data FROM outbound WHERE id < $1 ORDER BY id DESC LIMIT $2", after, page)
+		if err != nil {
+			return err
+		}
+		for _, o := range os {
+			after = int64(o.ID)
+			if err := fn(o); err != nil {
+				return err
+			}
+		}
+		if len(os) < page {
+			return nil
+		}
+	}
+}
+
+// Claim leases up to n due items that no unexpired lease holds. The rows
+// are locked FOR UPDATE SKIP LOCKED: the write lock already serializes
+// writers, and a future writer that does not take it still never hands
+// one item to two workers.
+func (t *Tx) Claim(holder string, now time.Time, n int, lease time.Duration, start bool) ([]*model.Outbound, error) {
+	if holder == "" {
+		return nil, fmt.Errorf("claiming outbound mail: no holder named")
+	}
+	if !t.writable {
+		return nil, fmt.Errorf("claiming outbound mail: %w", errReadOnly)
+	}
+	ns := now.UnixNano()
+	os, err := t.outbounds(`SELECT data FROM outbound
+		WHERE state = 'queued' AND due_ns <= $1 AND (lease_holder = '' OR lease_until_ns <= $1)
+		ORDER BY due_ns, id LIMIT $2 FOR UPDATE SKIP LOCKED`, ns, n)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range os {
+		x := *o
+		x.LeaseHolder, x.LeaseUntil = holder, now.Add(lease)
+		o.LeaseHolder, o.LeaseUntil = x.LeaseHolder, x.LeaseUntil
+		if start {
+			x.Started = now
+		}
+		if err := t.putOutbound(&x); err != nil {
+			return nil, err
+		}
+	}
+	return os, nil
+}
+
+// held loads an item holder holds a lease on, as queued at due (any due
+// when due is zero).
+func (t *Tx) held(holder string, id uint64, due time.Time, anyDue bool) (*model.Outbound, error) {
+	o, err := t.Outbound(id)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	if err != nil || holder == "" || o.State != model.OutQueued || o.LeaseHolder != holder ||
+		(!anyDue && o.NextAttempt.UnixNano() != due.UnixNano()) {
+		return nil, fmt.Errorf("outbound %d is not held by %q: %w", id, holder, store.ErrLeaseLost)
+	}
+	return o, nil
+}
+
+// Extend moves holder's lease on id to until.
+func (t *Tx) Extend(holder string, id uint64, until time.Time) error {
+	o, err := t.held(holder, id, time.Time{}, true)
+	if err != nil {
+		return err
+	}
+	o.LeaseUntil = until
+	return t.putOutbound(o)
+}
+
+// Settle records a claimed item's outcome and ends the lease.
+func (t *Tx) Settle(holder string, o *model.Outbound, prevDue time.Time) error {
+	if _, err := t.held(holder, o.ID, prevDue, false); err != nil {
+		return err
+	}
+	o.LeaseHolder, o.LeaseUntil = "", time.Time{}
+	return t.putOutbound(o)
+}
+
+// ReleaseLeases ends every lease holder holds on a queued item.
+func (t *Tx) ReleaseLeases(holder string) (int, error) {
+	if holder == "" {
+		return 0, nil
+	}
+	os, err := t.outbounds("SELECT data FROM outbound WHERE state = 'queued' AND lease_holder = $1 ORDER BY id", holder)
+	if err != nil {
+		return 0, err
+	}
+	for _, o := range os {
+		o.LeaseHolder, o.LeaseUntil = "", time.Time{}
+		if err := t.putOutbound(o); err != nil {
+			return 0, err
+		}
+	}
+	return len(os), nil
+}
+
+// --- Webhook deliveries.
+
+func (t *Tx) putWebhook(d *model.WebhookDelivery) error {
+	data, err := marshal(d)
+	if err != nil {
+		return err
+	}
+	return t.put(tWebhooks, ks(d.ID), int64(d.ID), d.State, d.NextAttempt.UnixNano(), data)
+}
+
+// EnqueueWebhook adds a delivery.
+func (t *Tx) EnqueueWebhook(d *model.WebhookDelivery) error {
+	id, err := t.nextID("webhooks")
+	if err != nil {
+		return err
+	}
+	d.ID = id
+	if d.Created.IsZero() {
+		d.Created = t.Now()
+	}
+	if d.NextAttempt.IsZero() {
+		d.NextAttempt = d.Created
+	}
+	d.State = model.HookQueued
+	return t.putWebhook(d)
+}
+
+// WebhookDelivery loads one.
+func (t *Tx) WebhookDelivery(id uint64) (*model.WebhookDelivery, error) {
+	data, err := t.record(tWebhooks, ks(id), "SELECT data FROM webhooks WHERE id = $1", int64(id))
+	if err != nil {
+		return nil, fmt.Errorf("webhook delivery %d: %w", id, err)
+	}
+	var d model.WebhookDelivery
+	return &d, unmarshal(data, &d)
+}
+
+// PutWebhook stores a changed delivery.
+func (t *Tx) PutWebhook(d *model.WebhookDelivery, prevDue time.Time) error { return t.putWebhook(d) }
+
+func (t *Tx) webhooks(sql string, args ...any) ([]*model.WebhookDelivery, error) {
+	datas, err := t.datas(sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.WebhookDelivery, 0, len(datas))
+	for _, b := range datas {
+		var d model.WebhookDelivery
+		if err := unmarshal(b, &d); err != nil {
+			return nil, err
+		}
+		out = append(out, &d)
+	}
+	return out, nil
+}
+
+// DueWebhooks returns queued deliveries due at or before now.
+func (t *Tx) DueWebhooks(now time.Time, limit int) ([]*model.WebhookDelivery, error) {
+	return t.webhooks("SELECT data FROM webhooks WHERE state = 'queued' AND due_ns <= $1 ORDER BY due_ns, id LIMIT $2", now.UnixNano(), limit)
+}
+
+// NextWebhookDue is the earliest next attempt of a queued delivery.
+func (t *Tx) NextWebhookDue() time.Time {
+	return t.minDue("SELECT min(due_ns) FROM webhooks WHERE state = 'queued'")
+}
+
+// ForEachWebhook calls fn for every delivery, newest first.
+func (t *Tx) ForEachWebhook(fn func(*model.WebhookDelivery) error) error {
+	after := int64(1) << 62
+	for {
+		ds, err := t.webhooks("SELECT data FROM webhooks WHERE id < $1 ORDER BY id DESC LIMIT $2", after, page)
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			after = int64(d.ID)
+			if err := fn(d); err != nil {
+				return err
+			}
+		}
+		if len(ds) < page {
+			return nil
+		}
+	}
+}
+
+// --- Quarantine.
+
+// AddQuarantine stores a quarantined record.
+func (t *Tx) AddQuarantine(q *model.Quarantine) error {
+	id, err := t.nextID("quarantine")
+	if err != nil {
+		return err
+	}
+	q.ID = id
+	if q.Created.IsZero() {
+		q.Created = t.Now()
+	}
+	return t.PutQuarantine(q)
+}
+
+// QuarantineRecord loads one record.
+func (t *Tx) QuarantineRecord(id uint64) (*model.Quarantine, error) {
+	data, err := t.record(tQuarantin, ks(id), "SELECT data FROM quarantine WHERE id = $1", int64(id))
+	if err != nil {
+		return nil, fmt.Errorf("quarantine record %d: %w", id, err)
+	}
+	var q model.Quarantine
+	return &q, unmarshal(data, &q)
+}
+
+// PutQuarantine stores a changed record.
+func (t *Tx) PutQuarantine(q *model.Quarantine) error {
+	data, err := marshal(q)
+	if err != nil {
+		return err
+	}
+	return t.put(tQuarantin, ks(q.ID), int64(q.ID), data)
+}
+
+// Quarantined lists records, newest first.
+func (t *Tx) Quarantined(limit int) ([]*model.Quarantine, error) {
+	lim := "ALL"
+	if limit > 0 {
+		lim = strconv.Itoa(limit)
+	}
+	datas, err := t.datas("SELECT data FROM quarantine ORDER BY id DESC LIMIT " + lim)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.Quarantine, 0, len(datas))
+	for _, d := range datas {
+		var q model.Quarantine
+		if err := unmarshal(d, &q); err != nil {
+			return nil, err
+		}
+		out = append(out, &q)
+	}
+	return out, nil
+}
+
+// --- Keys, the manual clock, counters (table meta and counters).
+
+func (t *Tx) metaValue(key string) (string, bool, error) {
+	if r, ok := t.pendingRow(tMeta, key); ok {
+		return r.vals[1].(string), !r.del, nil
+	}
+	var v string
+	found, err := t.lookup(&v, tMeta, key, "SELECT value FROM meta WHERE key = $1", key)
+	return v, found, err
+}
+
+// Keys returns the key ring as stored.
+func (t *Tx) Keys() ([]model.TokenKey, error) {
+	v, ok, err := t.metaValue("token_keys")
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	var keys []model.TokenKey
+	return keys, unmarshal([]byte(v), &keys)
+}
+
+// RotateKey retires the current key and adds a new one.
+func (t *Tx) RotateKey(grace time.Duration) error {
+	keys, err := t.Keys()
+	if err != nil {
+		return err
+	}
+	now := t.Now()
+	used := map[uint8]bool{}
+	kept := keys[:0]
+	for _, k := range keys {
+		if k.Retired.IsZero() {
+			k.Retired = now
+		}
+		if now.Sub(k.Retired) > grace {
+			continue
+		}
+		used[k.ID] = true
+		kept = append(kept, k)
+	}
+	id := uint8(0)
+	for cand := 1; cand <= 255; cand++ {
+		if !used[uint8(cand)] {
+			id = uint8(cand)
+			break
+		}
+	}
+	if id == 0 {
+		return fmt.Errorf("255 token secrets still within their grace period: wait before rotating again")
+	}
+	k, err := newKey(id, now)
+	if err != nil {
+		return err
+	}
+	data, err := marshal(append(kept, k))
+	if err != nil {
+		return err
+	}
+	return t.put(tMeta, "token_keys", "token_keys", string(data))
+}
+
+// FirstStart is when the store was first opened.
+func (t *Tx) FirstStart() (time.Time, error) {
+	keys, err := t.Keys()
+	if err != nil {
+		return time.Time{}, err
+	}
+	var first time.Time
+	for _, k := range keys {
+		if first.IsZero() || k.Created.Before(first) {
+			first = k.Created
+		}
+	}
+	if first.IsZero() {
+		return time.Time{}, errors.New("the store records no start")
+	}
+	return first.UTC(), nil
+}
+
+// ManualClock returns the stored instant of the manual clock.
+func (t *Tx) ManualClock() (time.Time, bool, error) {
+	v, ok, err := t.metaValue("manual_clock")
+	if err != nil || !ok {
+		return time.Time{}, false, err
+	}
+	at, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("reading the manual clock: %w", err)
+	}
+	return at.UTC(), true, nil
+}
+
+// SetManualClock stores the instant of the manual clock.
+func (t *Tx) SetManualClock(at time.Time) error {
+	return t.put(tMeta, "manual_clock", "manual_clock", at.UTC().Format(time.RFC3339Nano))
+}
+
+// Counter adds delta to a named counter and returns the new value.
+func (t *Tx) Counter(name string, delta uint64) (uint64, error) {
+	var v int64
+	if r, ok := t.pendingRow(tCounters, name); ok {
+		v = r.vals[1].(int64)
+	} else if _, err := t.lookup(&v, tCounters, name, "SELECT value FROM counters WHERE name = $1", name); err != nil {
+		return 0, err
+	}
+	if delta == 0 {
+		return uint64(v), nil
+	}
+	v += int64(delta)
+	return uint64(v), t.put(tCounters, name, name, v)
+}

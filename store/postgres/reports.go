@@ -1,0 +1,107 @@
+package postgres
+
+// The report event index and the backlog (store.Reports, issue 16), as
+// two append-only tables an admin can read with psql:
+//
+//	report_events (seq, at_ns, kind, ticket, grp, mailbox, agent, since_ns, target, rating)
+//	report_backlog (seq, at_ns, key, delta)
+//
+// Rows are inserted in the write that records the change (the write lock
+// orders them, so seq follows insertion). The backlog as of an instant is
+// the sum of the moves before it; unlike the bbolt engine's daily
+// checkpoints, that sum reads every earlier move (an index-only scan):
+// fine for years of a team's tickets, a checkpoint table is the next step
+// if it is not.
+
+import (
+	"time"
+
+	"helpdesk/store/model"
+)
+
+func nsOrNil(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixNano()
+}
+
+// AddReportEvent records ev under ev.At.
+func (t *Tx) AddReportEvent(ev *model.ReportEvent) error {
+	return t.exec(`INSERT INTO report_events (at_ns, kind, ticket, grp, mailbox, agent, since_ns, target, rating)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		ev.At.UnixNano(), ev.Kind, int64(ev.Ticket), ev.Group, ev.Mailbox, ev.Agent, nsOrNil(ev.Since), ev.Target, ev.Rating)
+}
+
+// ReportEvents calls fn for every event with from <= At < to, in time
+// order (one instant's events in the order they were added). The event
+// is reused between calls.
+func (t *Tx) ReportEvents(from, to time.Time, fn func(*model.ReportEvent) error) error {
+	rows, err := t.query(`SELECT at_ns, kind, ticket, grp, mailbox, agent, since_ns, target, rating
+FROM report_events WHERE at_ns >= $1 AND at_ns < $2 ORDER BY at_ns, seq`, from.UnixNano(), to.UnixNano())
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	ev := &model.ReportEvent{}
+	for rows.Next() {
+		var at, ticket int64
+		var since *int64
+		var rating int32
+		*ev = model.ReportEvent{}
+		if err := rows.Scan(&at, &ev.Kind, &ticket, &ev.Group, &ev.Mailbox, &ev.Agent, &since, &ev.Target, &rating); err != nil {
+			return t.fail("reading report events", err)
+		}
+		ev.At, ev.Ticket, ev.Rating = time.Unix(0, at).UTC(), uint64(ticket), int(rating)
+		if since != nil {
+			ev.Since = time.Unix(0, *since).UTC()
+		}
+		if err := fn(ev); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return t.fail("reading report events", err)
+	}
+	return nil
+}
+
+// MoveBacklog records that at instant at one ticket left the backlog keys
+// dec and entered inc.
+func (t *Tx) MoveBacklog(at time.Time, dec, inc []string) error {
+	ns := at.UnixNano()
+	for _, k := range dec {
+		if err := t.exec(`INSERT INTO report_backlog (at_ns, key, delta) VALUES ($1, $2, -1)`, ns, k); err != nil {
+			return err
+		}
+	}
+	for _, k := range inc {
+		if err := t.exec(`INSERT INTO report_backlog (at_ns, key, delta) VALUES ($1, $2, 1)`, ns, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Backlog returns every key's count as of instant at (the moves before
+// at), leaving out zeros.
+func (t *Tx) Backlog(at time.Time) (map[string]int, error) {
+	rows, err := t.query(`SELECT key, sum(delta) FROM report_backlog WHERE at_ns < $1 GROUP BY key HAVING sum(delta) <> 0`, at.UnixNano())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var k string
+		var n int64
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, t.fail("reading the backlog", err)
+		}
+		out[k] = int(n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, t.fail("reading the backlog", err)
+	}
+	return out, nil
+}

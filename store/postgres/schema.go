@@ -1,0 +1,179 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// SchemaVersion is the schema this binary reads and writes.
+const SchemaVersion = 3
+
+// migrations[v-1] upgrades the schema from version v-1 to v. Append a
+// step when the layout changes; never edit one that shipped.
+var migrations = []string{
+	// 1: the first layout. Ids and due times are bigints (due times and
+	// leases in unix nanoseconds, as the records carry them: timestamptz
+	// keeps microseconds, and a queue comparing rounded instants would
+	// hand out items a little early or report a NextDue that is not the
+	// record's).
+	`
+CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL);
+CREATE TABLE sequences (name text PRIMARY KEY, value bigint NOT NULL);
+CREATE TABLE counters (name text PRIMARY KEY, value bigint NOT NULL);
+CREATE TABLE tickets (
+	id bigint PRIMARY KEY,
+	status text NOT NULL,
+	requester text NOT NULL,
+	data json NOT NULL
+);
+CREATE INDEX tickets_status ON tickets (status, id);
+CREATE INDEX tickets_requester ON tickets (requester, id);
+CREATE TABLE comments (
+	ticket bigint NOT NULL,
+	id integer NOT NULL,
+	data json NOT NULL,
+	PRIMARY KEY (ticket, id)
+);
+CREATE TABLE messages (id bigint PRIMARY KEY, ticket bigint NOT NULL, data json NOT NULL);
+CREATE TABLE message_raw (id bigint PRIMARY KEY, raw bytea NOT NULL);
+CREATE TABLE message_identity (
+	message_id text NOT NULL,
+	body_hash text NOT NULL,
+	message bigint NOT NULL,
+	PRIMARY KEY (message_id, body_hash)
+);
+CREATE TABLE message_refs (message_id text PRIMARY KEY, ticket bigint NOT NULL, data json NOT NULL);
+CREATE TABLE users (id bigint PRIMARY KEY, addr text NOT NULL UNIQUE, data json NOT NULL);
+CREATE TABLE outbound (
+	id bigint PRIMARY KEY,
+	state text NOT NULL,
+	due_ns bigint NOT NULL,
+	lease_holder text NOT NULL,
+	lease_until_ns bigint NOT NULL,
+	data json NOT NULL
+);
+CREATE INDEX outbound_due ON outbound (due_ns, id) WHERE state = 'queued';
+CREATE TABLE webhooks (id bigint PRIMARY KEY, state text NOT NULL, due_ns bigint NOT NULL, data json NOT NULL);
+CREATE INDEX webhooks_due ON webhooks (due_ns, id) WHERE state = 'queued';
+CREATE TABLE quarantine (id bigint PRIMARY KEY, data json NOT NULL);
+CREATE TABLE rates (key text PRIMARY KEY, data bytea NOT NULL);
+CREATE TABLE blobs (name text PRIMARY KEY, size bigint NOT NULL, raw bytea NOT NULL);
+`,
+	// 2: customer profiles (SPEC 8) and the scheduler's timers (issue 14).
+	`
+CREATE TABLE customers (id bigint PRIMARY KEY, organization text NOT NULL, data json NOT NULL);
+CREATE INDEX customers_organization ON customers (organization, id);
+CREATE TABLE customer_addresses (addr text PRIMARY KEY, customer bigint NOT NULL);
+CREATE TABLE customer_tickets (
+	customer bigint NOT NULL,
+	role text NOT NULL,
+	ticket bigint NOT NULL,
+	PRIMARY KEY (customer, role, ticket)
+);
+CREATE TABLE customer_activity (
+	customer bigint NOT NULL,
+	seq bigint NOT NULL,
+	at_ns bigint NOT NULL,
+	data json NOT NULL,
+	PRIMARY KEY (customer, seq)
+);
+CREATE INDEX customer_activity_at ON customer_activity (customer, at_ns, seq);
+CREATE TABLE timers (ticket bigint NOT NULL, kind text NOT NULL, at_ns bigint NOT NULL, PRIMARY KEY (ticket, kind));
+CREATE INDEX timers_due ON timers (at_ns, ticket, kind);
+`,
+	// 3: the report event index and the backlog's moves (issue 16).
+	`
+CREATE TABLE report_events (
+	seq bigserial PRIMARY KEY,
+	at_ns bigint NOT NULL,
+	kind text NOT NULL,
+	ticket bigint NOT NULL,
+	grp text NOT NULL,
+	mailbox text NOT NULL,
+	agent text NOT NULL,
+	since_ns bigint,
+	target text NOT NULL,
+	rating integer NOT NULL
+);
+CREATE INDEX report_events_at ON report_events (at_ns, seq);
+CREATE TABLE report_backlog (seq bigserial PRIMARY KEY, at_ns bigint NOT NULL, key text NOT NULL, delta integer NOT NULL);
+CREATE INDEX report_backlog_at ON report_backlog (at_ns, key, delta);
+`,
+}
+
+// Advisory lock keys (one 64-bit space per database): the schema
+// migration, the write lock every write transaction takes, and the
+// leader lock of package gateway/daemon.
+const (
+	lockSchema int64 = 0x68656c7064657331 // "helpdes1"
+	lockWrite  int64 = 0x68656c7064657332
+	// LockLeader is the session-level advisory lock the daemon that runs
+	// timers and sweeps holds (Leader).
+	LockLeader int64 = 0x68656c7064657333
+)
+
+// Migrate creates the schema or brings it to SchemaVersion and returns
+// the versions before and after. A schema newer than this binary's is
+// refused. Several processes may call it at once: the migration runs under
+// an advisory lock, each step in its own transaction.
+func Migrate(ctx context.Context, conn *pgx.Conn) (from, to int, err error) {
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockSchema); err != nil {
+		return 0, 0, fmt.Errorf("locking the schema for migration: %w", err)
+	}
+	defer conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", lockSchema)
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return 0, 0, fmt.Errorf("creating schema_migrations: %w", err)
+	}
+	from, err = schemaVersion(ctx, conn)
+	if err != nil {
+		return 0, 0, err
+	}
+	for v := from; v < SchemaVersion; v++ {
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, migrations[v]); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version) VALUES ($1)", v+1)
+			return err
+		})
+		if err != nil {
+			return from, v, fmt.Errorf("migrating the schema from version %d to %d: %w", v, v+1, err)
+		}
+	}
+	return from, SchemaVersion, nil
+}
+
+// schemaVersion reads the version a database's schema is at (0: none),
+// refusing one newer than this binary's.
+func schemaVersion(ctx context.Context, conn interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}) (int, error) {
+	var v int
+	err := conn.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&v)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reading the schema version: %w", err)
+	}
+	if v > SchemaVersion {
+		return v, fmt.Errorf("the database's helpdesk schema is version %d, newer than this binary's %d: use a newer helpdesk", v, SchemaVersion)
+	}
+	return v, nil
+}
+
+// MigrateDSN connects to dsn and runs Migrate.
+func MigrateDSN(ctx context.Context, dsn string) (from, to int, err error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return 0, 0, fmt.Errorf("connecting to PostgreSQL: %w", err)
+	}
+	defer conn.Close(context.Background())
+	return Migrate(ctx, conn)
+}

@@ -1,0 +1,396 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"helpdesk/store"
+	"helpdesk/store/model"
+)
+
+// Options tune Open.
+type Options struct {
+	// ReadOnly opens for inspection: no migration, no writer.
+	ReadOnly bool
+	// MaxBatch caps requests per group commit (default 512).
+	MaxBatch int
+	// Now is the store clock (tests inject one).
+	Now func() time.Time
+	// Coming and GatherMax are bolt.Options' (writes under way that a
+	// group waits for, at most GatherMax).
+	Coming    func() int
+	GatherMax time.Duration
+	// TmpDir holds bodies being spooled before they are committed into
+	// the database (default: the system's temporary directory).
+	TmpDir string
+	// MaxConns caps the connection pool (default 8).
+	MaxConns int32
+}
+
+// writeTimeout bounds one group's transaction: a database that stops
+// answering fails the mails of that group with 451 (their senders retry)
+// instead of holding them forever.
+const writeTimeout = 60 * time.Second
+
+// DB is an open PostgreSQL store.
+type DB struct {
+	pool   *pgxpool.Pool
+	now    func() time.Time
+	tmpDir string
+
+	reqs    chan *writeReq
+	coming  func() int
+	gather  time.Duration
+	wg      sync.WaitGroup
+	closeMu sync.RWMutex
+	closed  bool
+
+	installID string
+
+	commits, writes, writeErrs           atomic.Int64
+	applyNanos, commitNanos, gatherNanos atomic.Int64
+}
+
+type writeReq struct {
+	fn   func(store.Tx) error
+	done chan error
+}
+
+// The PostgreSQL engine implements the store's interfaces.
+var (
+	_ store.Store = (*DB)(nil)
+	_ store.Tx    = (*Tx)(nil)
+)
+
+// Open connects to the database dsn names (a PostgreSQL URL or key=value
+// string), creates or migrates the schema (unless read-only), and starts
+// the writer.
+func Open(dsn string, opt Options) (*DB, error) {
+	if opt.MaxBatch == 0 {
+		opt.MaxBatch = 512
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.MaxConns == 0 {
+		opt.MaxConns = 8
+	}
+	pcfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store.dsn: %w", err)
+	}
+	pcfg.MaxConns = opt.MaxConns
+	pcfg.HealthCheckPeriod = 5 * time.Second
+	if pcfg.ConnConfig.ConnectTimeout == 0 {
+		pcfg.ConnConfig.ConnectTimeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to PostgreSQL: %w", err)
+	}
+	db := &DB{pool: pool, now: opt.Now, tmpDir: opt.TmpDir, coming: opt.Coming, gather: opt.GatherMax}
+	if db.gather == 0 {
+		db.gather = 2 * time.Millisecond
+	}
+	if err := db.start(ctx, opt.ReadOnly); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if !opt.ReadOnly {
+		db.reqs = make(chan *writeReq, 4096)
+		db.wg.Add(1)
+		go db.writer(opt.MaxBatch)
+	}
+	return db, nil
+}
+
+// start migrates the schema (or checks it, read-only) and creates the
+// installation's id and first token key on first start.
+func (db *DB) start(ctx context.Context, readOnly bool) error {
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("connecting to PostgreSQL: %w", err)
+	}
+	defer conn.Release()
+	if readOnly {
+		v, err := schemaVersion(ctx, conn)
+		if err != nil {
+			return err
+		}
+		if v == 0 {
+			return errors.New("the database holds no helpdesk schema: run `helpdesk migrate-schema` (or start the daemon once)")
+		}
+	} else if _, _, err := Migrate(ctx, conn.Conn()); err != nil {
+		return err
+	}
+	if !readOnly {
+		err = pgx.BeginFunc(ctx, conn, func(ptx pgx.Tx) error {
+			if _, err := ptx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockWrite); err != nil {
+				return err
+			}
+			id := make([]byte, 8)
+			rand.Read(id)
+			if _, err := ptx.Exec(ctx, "INSERT INTO meta (key, value) VALUES ('installation_id', $1) ON CONFLICT DO NOTHING", hex.EncodeToString(id)); err != nil {
+				return err
+			}
+			var n int
+			if err := ptx.QueryRow(ctx, "SELECT count(*) FROM meta WHERE key = 'token_keys'").Scan(&n); err != nil || n > 0 {
+				return err
+			}
+			key, err := newKey(1, db.now())
+			if err != nil {
+				return err
+			}
+			data, err := marshal([]model.TokenKey{key})
+			if err != nil {
+				return err
+			}
+			_, err = ptx.Exec(ctx, "INSERT INTO meta (key, value) VALUES ('token_keys', $1)", string(data))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("initializing the store: %w", err)
+		}
+	}
+	if err := conn.QueryRow(ctx, "SELECT value FROM meta WHERE key = 'installation_id'").Scan(&db.installID); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("reading the installation id: %w", err)
+	}
+	return nil
+}
+
+// InstallationID identifies this installation in loop headers.
+func (db *DB) InstallationID() string { return db.installID }
+
+// Pool is the connection pool (the daemon's leader election and the
+// tools use it).
+func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+
+// Update runs fn in a write transaction, grouped with other concurrent
+// requests into one commit, and returns once it is committed (durable as
+// the server's synchronous_commit says: on, the default, is on disk).
+func (db *DB) Update(fn func(store.Tx) error) error {
+	db.closeMu.RLock()
+	if db.closed || db.reqs == nil {
+		db.closeMu.RUnlock()
+		return store.ErrClosed
+	}
+	r := &writeReq{fn: fn, done: make(chan error, 1)}
+	db.reqs <- r
+	db.closeMu.RUnlock()
+	return <-r.done
+}
+
+// View runs fn in a read-only transaction on a consistent snapshot.
+func (db *DB) View(fn func(store.Tx) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	ptx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return fmt.Errorf("starting a read: %w", err)
+	}
+	defer ptx.Rollback(context.Background())
+	tx := newTx(db, ctx, ptx, false)
+	err = safeRun(fn, tx)
+	if tx.dbErr != nil {
+		return tx.dbErr
+	}
+	return err
+}
+
+func (db *DB) writer(maxBatch int) {
+	defer db.wg.Done()
+	batch := make([]*writeReq, 0, maxBatch)
+	for {
+		r, ok := <-db.reqs
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], r)
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r, ok := <-db.reqs:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		if db.coming != nil && len(batch) < maxBatch && db.coming() > len(batch) {
+			t0 := time.Now()
+			batch = db.gatherMore(batch, maxBatch)
+			db.gatherNanos.Add(int64(time.Since(t0)))
+		}
+		db.commit(batch)
+	}
+}
+
+// gatherMore waits, at most db.gather, for writes that are under way to
+// join the batch.
+func (db *DB) gatherMore(batch []*writeReq, maxBatch int) []*writeReq {
+	t := time.NewTimer(db.gather)
+	defer t.Stop()
+	for len(batch) < maxBatch && db.coming() > len(batch) {
+		select {
+		case r, ok := <-db.reqs:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, r)
+		case <-t.C:
+			return batch
+		}
+	}
+	return batch
+}
+
+// commit runs a group in one transaction. A request whose function fails
+// gets its error and leaves nothing: its writes are still in memory, and
+// are dropped; when a query had to send them already, the transaction is
+// rolled back and the rest retried without it (bbolt's Batch does the
+// same). A database error fails the whole group: its senders get 451 and
+// retry.
+func (db *DB) commit(batch []*writeReq) {
+	for len(batch) > 0 {
+		failed, fnErr, err := db.tryCommit(batch)
+		if failed >= 0 {
+			batch[failed].done <- fnErr
+			db.writeErrs.Add(1)
+			batch = append(batch[:failed], batch[failed+1:]...)
+			continue
+		}
+		if err != nil {
+			db.writeErrs.Add(1)
+		} else {
+			db.commits.Add(1)
+		}
+		for _, r := range batch {
+			if r != nil {
+				r.done <- err
+			}
+		}
+		return
+	}
+}
+
+// tryCommit runs batch in one transaction. It answers the requests that
+// failed on their own and sets them to nil (a retry skips them), and
+// returns the index of one that must be retried without, or the commit's
+// error.
+func (db *DB) tryCommit(batch []*writeReq) (failed int, fnErr, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	t0 := time.Now()
+	var applied time.Duration
+	defer func() {
+		db.applyNanos.Add(int64(applied))
+		db.commitNanos.Add(int64(time.Since(t0) - applied))
+	}()
+	ptx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return -1, nil, fmt.Errorf("starting a write: %w", err)
+	}
+	defer ptx.Rollback(context.Background())
+	// Writes of every daemon on this database are serialized, as the
+	// bbolt writer serializes a process's (see the package comment).
+	if _, err := ptx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockWrite); err != nil {
+		return -1, nil, fmt.Errorf("taking the write lock: %w", err)
+	}
+	tx := newTx(db, ctx, ptx, true)
+	for i, r := range batch {
+		if r == nil {
+			continue // answered by an earlier try
+		}
+		tx.beginRequest()
+		err := safeRun(r.fn, tx)
+		if tx.dbErr != nil {
+			return -1, nil, tx.dbErr
+		}
+		if err == nil {
+			continue
+		}
+		if tx.flushedInRequest {
+			return i, err, nil
+		}
+		// Its writes never left memory: dropped, the others go on.
+		tx.undoRequest()
+		r.done <- err
+		db.writeErrs.Add(1)
+		batch[i] = nil
+	}
+	applied = time.Since(t0)
+	if err := tx.flush(); err != nil {
+		return -1, nil, err
+	}
+	if err := ptx.Commit(ctx); err != nil {
+		return -1, nil, fmt.Errorf("committing: %w", err)
+	}
+	for _, r := range batch {
+		if r != nil {
+			db.writes.Add(1)
+		}
+	}
+	return -1, nil, nil
+}
+
+func safeRun(fn func(store.Tx) error, tx *Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic in store write: %v", p)
+		}
+	}()
+	return fn(tx)
+}
+
+// Close finishes pending writes and closes the pool.
+func (db *DB) Close() error {
+	db.closeMu.Lock()
+	if db.closed {
+		db.closeMu.Unlock()
+		return nil
+	}
+	db.closed = true
+	if db.reqs != nil {
+		close(db.reqs)
+	}
+	db.closeMu.Unlock()
+	db.wg.Wait()
+	db.pool.Close()
+	return nil
+}
+
+// Stats are the writer's counters.
+func (db *DB) Stats() store.Stats {
+	return store.Stats{
+		Commits: db.commits.Load(), Writes: db.writes.Load(),
+		ApplyNanos: db.applyNanos.Load(), CommitNanos: db.commitNanos.Load(), GatherNanos: db.gatherNanos.Load(),
+	}
+}
+
+// Backup is not the engine's to do: PostgreSQL's own tools make
+// consistent online backups of the whole database.
+func (db *DB) Backup(w io.Writer) (int, error) {
+	return 0, errors.New("the postgres engine is backed up with PostgreSQL's tools: pg_dump -Fc DSN > helpdesk.dump (or pg_basebackup and WAL archiving for point-in-time recovery)")
+}
+
+func newKey(id uint8, now time.Time) (model.TokenKey, error) {
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return model.TokenKey{}, err
+	}
+	return model.TokenKey{ID: id, Secret: secret, Created: now}, nil
+}
