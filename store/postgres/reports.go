@@ -4,7 +4,7 @@ package postgres
 // two append-only tables an admin can read with psql:
 //
 //	report_events (seq, at_ns, kind, ticket, grp, mailbox, agent, since_ns, target, rating)
-//	report_backlog (seq, at_ns, key, delta)
+//	report_backlog (seq, at_ns, key, delta)  (key is bytea: report keys hold NUL separators)
 //
 // Rows are inserted in the write that records the change (the write lock
 // orders them, so seq follows insertion). The backlog as of an instant is
@@ -71,12 +71,12 @@ FROM report_events WHERE at_ns >= $1 AND at_ns < $2 ORDER BY at_ns, seq`, from.U
 func (t *Tx) MoveBacklog(at time.Time, dec, inc []string) error {
 	ns := at.UnixNano()
 	for _, k := range dec {
-		if err := t.exec(`INSERT INTO report_backlog (at_ns, key, delta) VALUES ($1, $2, -1)`, ns, k); err != nil {
+		if err := t.exec(`INSERT INTO report_backlog (at_ns, key, delta) VALUES ($1, $2, -1)`, ns, []byte(k)); err != nil {
 			return err
 		}
 	}
 	for _, k := range inc {
-		if err := t.exec(`INSERT INTO report_backlog (at_ns, key, delta) VALUES ($1, $2, 1)`, ns, k); err != nil {
+		if err := t.exec(`INSERT INTO report_backlog (at_ns, key, delta) VALUES ($1, $2, 1)`, ns, []byte(k)); err != nil {
 			return err
 		}
 	}
@@ -93,12 +93,12 @@ func (t *Tx) Backlog(at time.Time) (map[string]int, error) {
 	defer rows.Close()
 	out := map[string]int{}
 	for rows.Next() {
-		var k string
+		var k []byte
 		var n int64
 		if err := rows.Scan(&k, &n); err != nil {
 			return nil, t.fail("reading the backlog", err)
 		}
-		out[k] = int(n)
+		out[string(k)] = int(n)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, t.fail("reading the backlog", err)

@@ -100,7 +100,7 @@ CREATE TABLE report_events (
 	rating integer NOT NULL
 );
 CREATE INDEX report_events_at ON report_events (at_ns, seq);
-CREATE TABLE report_backlog (seq bigserial PRIMARY KEY, at_ns bigint NOT NULL, key text NOT NULL, delta integer NOT NULL);
+CREATE TABLE report_backlog (seq bigserial PRIMARY KEY, at_ns bigint NOT NULL, key bytea NOT NULL, delta integer NOT NULL);
 CREATE INDEX report_backlog_at ON report_backlog (at_ns, key, delta);
 `,
 }

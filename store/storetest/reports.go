@@ -76,13 +76,16 @@ func testBacklog(t *testing.T, e *env) {
 		dec, inc []string
 	}
 	moves := []mv{
-		{d0, nil, []string{"open", "open|g|a"}},
+		// Keys are the engine's to keep byte for byte: the reports join
+		// their parts with NUL.
+		{d0, nil, []string{"open", "open|g|a", "agent\x00ana\x00open"}},
 		{d0.Add(time.Hour), nil, []string{"open"}},
 		{d0.Add(26 * time.Hour), []string{"open"}, []string{"pending"}},
 		{d0.Add(75 * time.Hour), []string{"pending"}, []string{"resolved"}},
 		// Recorded last, dated first: the checkpoints after it count it.
 		{d0.Add(-48 * time.Hour), nil, []string{"open"}},
 		{d0.Add(30 * time.Minute), []string{"open|g|a"}, nil},
+		{d0.Add(3 * time.Hour), []string{"agent\x00ana\x00open"}, []string{"agent\x00ana\x00pending"}},
 	}
 	e.update(func(tx store.Tx) error {
 		for i, m := range moves {
