@@ -32,10 +32,10 @@ func (e *Engine) texts() *mailtext.Texts {
 }
 
 // customerLanguage picks a new ticket's language: the profile's, else the
-// mail's text (Hangul → ko), else the mailbox's.
+// mail's text (Hangul → ko), else the mailbox's. Subject and body are
+// read in place (joining them copied the body for every new ticket).
 func (a *applier) customerLanguage(mb *config.Mailbox) string {
-	m := a.mail()
-	return mailtext.Language(a.profileLanguage(a.in.sender), m.Subject+"\n"+a.bodyText(), mb.Language)
+	return mailtext.Language(a.profileLanguage(a.in.sender), []string{a.mail().Subject, a.bodyText()}, mb.Language)
 }
 
 // ticketLanguage is the language of mail to tk's customer: the one its

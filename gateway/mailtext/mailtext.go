@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -30,6 +31,7 @@ import (
 	"strings"
 	"text/template"
 	"unicode"
+	"unicode/utf8"
 
 	"helpdesk/config"
 	"helpdesk/gateway/kb"
@@ -521,13 +523,13 @@ func LoadKB(dir string) (*kb.Index, error) {
 }
 
 // Language picks the customer's language: the profile's when one exists
-// (profile != ""), else the mail's text (Hangul → ko), else the
-// mailbox's.
-func Language(profile, text, mailbox string) string {
+// (profile != ""), else the mail's text (Hangul → ko; text is the mail's
+// parts, e.g. subject and body, read as one), else the mailbox's.
+func Language(profile string, text []string, mailbox string) string {
 	if profile != "" {
 		return profile
 	}
-	if l := Detect(text); l != "" {
+	if l := Detect(text...); l != "" {
 		return l
 	}
 	if mailbox == "" {
@@ -536,19 +538,47 @@ func Language(profile, text, mailbox string) string {
 	return mailbox
 }
 
-// Detect names the language of text when its script tells: "ko" when
-// Hangul makes up a real part of its letters (a third of the Latin
-// ones: a Korean mail quoting an English error message is still
-// Korean; an English mail with a Korean name in its signature is not),
-// "" otherwise.
-func Detect(text string) string {
+// Detect names the language of text (its parts read as one) when its
+// script tells: "ko" when Hangul makes up a real part of its letters (a
+// third of the Latin ones: a Korean mail quoting an English error message
+// is still Korean; an English mail with a Korean name in its signature is
+// not), "" otherwise.
+//
+// It runs for every new ticket inside the store write, over the whole
+// body, so ASCII (most of most mail) is counted eight bytes at a time
+// (asciiLetters): an ASCII letter is Latin and nothing below U+1100 is
+// Hangul, which leaves the Hangul table's search to the runes that can
+// be in it.
+func Detect(text ...string) string {
 	hangul, latin := 0, 0
-	for _, r := range text {
-		switch {
-		case unicode.Is(unicode.Hangul, r):
-			hangul++
-		case r < unicode.MaxLatin1 && unicode.IsLetter(r):
-			latin++
+	for _, t := range text {
+		for i := 0; i < len(t); {
+			if i+8 <= len(t) {
+				w := uint64(t[i]) | uint64(t[i+1])<<8 | uint64(t[i+2])<<16 | uint64(t[i+3])<<24 |
+					uint64(t[i+4])<<32 | uint64(t[i+5])<<40 | uint64(t[i+6])<<48 | uint64(t[i+7])<<56
+				if w&highBits == 0 {
+					latin += asciiLetters(w)
+					i += 8
+					continue
+				}
+			}
+			if c := t[i]; c < utf8.RuneSelf {
+				if lc := c | 0x20; 'a' <= lc && lc <= 'z' {
+					latin++
+				}
+				i++
+				continue
+			}
+			r, n := utf8.DecodeRuneInString(t[i:])
+			i += n
+			switch {
+			case r < firstHangul:
+				if r < unicode.MaxLatin1 && unicode.IsLetter(r) {
+					latin++
+				}
+			case unicode.Is(unicode.Hangul, r):
+				hangul++
+			}
 		}
 	}
 	if hangul > 0 && hangul*3 >= latin {
@@ -556,3 +586,23 @@ func Detect(text string) string {
 	}
 	return ""
 }
+
+const (
+	highBits = 0x8080808080808080
+	ones     = 0x0101010101010101
+)
+
+// asciiLetters counts the ASCII letters among the eight ASCII bytes of w.
+// Each byte is folded to lower case (|0x20, which maps only A-Z onto
+// a-z); adding 0x80-'a' then sets its high bit when it is at least 'a',
+// adding 0x80-('z'+1) when it is past 'z'. No byte carries into the next
+// (at most 0x7f+0x1f).
+func asciiLetters(w uint64) int {
+	x := w | 0x20*ones
+	atLeastA := x + (0x80-'a')*ones
+	pastZ := x + (0x80-'z'-1)*ones
+	return bits.OnesCount64(atLeastA &^ pastZ & highBits)
+}
+
+// firstHangul is the lowest rune of unicode.Hangul (Hangul Jamo).
+var firstHangul = rune(unicode.Hangul.R16[0].Lo)

@@ -1,10 +1,12 @@
 package mailtext
 
 import (
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode"
 
 	"helpdesk/config"
 )
@@ -55,7 +57,8 @@ func TestDetect(t *testing.T) {
 			t.Errorf("Detect(%q) = %q, want %q", text, got, want)
 		}
 	}
-	if Language("", "hello", "ko") != "ko" || Language("en", "안녕하세요", "ko") != "en" || Language("", "안녕하세요", "en") != "ko" {
+	if Language("", []string{"hello"}, "ko") != "ko" || Language("en", []string{"안녕하세요"}, "ko") != "en" || Language("", []string{"안녕하세요"}, "en") != "ko" ||
+		Language("", []string{"Hello", "안녕하세요"}, "en") != "ko" {
 		t.Error("Language order: profile, text, mailbox")
 	}
 }
@@ -107,5 +110,101 @@ func TestSurveyTemplateNeededOnlyWhenEnabled(t *testing.T) {
 	cfg.Survey.Enabled = true
 	if _, err := Load(cfg); err == nil || !strings.Contains(err.Error(), "survey.txt") {
 		t.Fatalf("survey on: %v", err)
+	}
+}
+
+// detectRuneByRune is Detect as first written: every rune through the
+// Unicode tables. Detect's ASCII path must count exactly as it does.
+func detectRuneByRune(text string) string {
+	hangul, latin := 0, 0
+	for _, r := range text {
+		switch {
+		case unicode.Is(unicode.Hangul, r):
+			hangul++
+		case r < unicode.MaxLatin1 && unicode.IsLetter(r):
+			latin++
+		}
+	}
+	if hangul > 0 && hangul*3 >= latin {
+		return "ko"
+	}
+	return ""
+}
+
+func TestDetectCountsEveryRuneAsTheTablesDo(t *testing.T) {
+	// Each rune alone tells Hangul from the rest; after one Hangul
+	// syllable, four of it tell a Latin letter (4 > 3) from neither.
+	for r := rune(0); r <= unicode.MaxRune+1; r++ {
+		for _, s := range []string{string(r), "가" + strings.Repeat(string(r), 4)} {
+			if got, want := Detect(s), detectRuneByRune(s); got != want {
+				t.Fatalf("Detect(%q) = %q, rune by rune %q", s, got, want)
+			}
+		}
+	}
+	// Mixtures near the threshold, invalid UTF-8 included, and text given
+	// in parts reads as the parts joined by a line break.
+	rng := rand.New(rand.NewPCG(13, 13))
+	pieces := []string{"a", "Z", "é", "ÿ", "1", " ", "\n", "가", "힣", "ㄱ", "\u1100", "漢", "\xff", "\xed\xa0\x80", "\xea\xb0"}
+	for i := 0; i < 20000; i++ {
+		var b strings.Builder
+		for n := rng.IntN(24); n > 0; n-- {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		s := b.String()
+		if got, want := Detect(s), detectRuneByRune(s); got != want {
+			t.Fatalf("Detect(%q) = %q, rune by rune %q", s, got, want)
+		}
+		cut := rng.IntN(len(s) + 1)
+		if got, want := Detect(s[:cut], s[cut:]), detectRuneByRune(s[:cut]+"\n"+s[cut:]); got != want {
+			t.Fatalf("Detect(%q, %q) = %q, joined rune by rune %q", s[:cut], s[cut:], got, want)
+		}
+	}
+}
+
+func TestDetectCountsASCIIWordsAsBytes(t *testing.T) {
+	// Every ASCII byte at every place of an eight-byte word (four copies
+	// of it, so that after one Hangul syllable a letter tips the count),
+	// then random ASCII with a little Hangul: the word-at-a-time count
+	// must agree.
+	for c := 0; c < 0x80; c++ {
+		for at := 0; at < 8; at++ {
+			w := []byte("12345678가")
+			for k := 0; k < 4; k++ {
+				w[(at+k)%8] = byte(c)
+			}
+			s := string(w)
+			if got, want := Detect(s), detectRuneByRune(s); got != want {
+				t.Fatalf("Detect(%q) = %q, rune by rune %q", s, got, want)
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(8, 8))
+	for i := 0; i < 20000; i++ {
+		b := make([]byte, rng.IntN(64))
+		for j := range b {
+			b[j] = byte(rng.IntN(0x80))
+		}
+		s := string(b)
+		for n := rng.IntN(12); n > 0; n-- {
+			at := rng.IntN(len(s) + 1)
+			s = s[:at] + "한" + s[at:]
+		}
+		if got, want := Detect(s), detectRuneByRune(s); got != want {
+			t.Fatalf("Detect(%q) = %q, rune by rune %q", s, got, want)
+		}
+	}
+}
+
+// BenchmarkDetect reads the bench's new-ticket text: a subject and 4 KiB
+// of English.
+func BenchmarkDetect(b *testing.B) {
+	subject := "Printer queue stuck, request 42"
+	body := "Hello support,\r\n\r\nrequest 42 from c42@cust42.example.\r\n" +
+		strings.Repeat("The printer on the third floor keeps its queue stuck after a\r\n", 64) + "-- \r\nCustomer 42"
+	b.SetBytes(int64(len(subject) + len(body)))
+	for b.Loop() {
+		if Detect(subject, body) != "" {
+			b.Fatal("English read as Korean")
+		}
 	}
 }
