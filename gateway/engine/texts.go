@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"helpdesk/config"
+	"helpdesk/gateway/kb"
 	"helpdesk/gateway/mailtext"
 	"helpdesk/store/model"
 	"helpdesk/threading"
@@ -62,7 +63,11 @@ func (a *applier) ackText(tk *model.Ticket, mb *config.Mailbox, name string) (st
 	tx := a.e.texts()
 	d := a.publicData(tk, mb, name)
 	tk.Suggestions = nil
-	for _, h := range tx.KB.Suggest(tk.Subject+"\n"+a.bodyText(), 3, tx.MinScore) {
+	var hits []kb.Hit
+	if tx.KB.Len() > 0 { // without articles, no copy of the text to rank
+		hits = tx.KB.Suggest(tk.Subject+"\n"+a.bodyText(), 3, tx.MinScore)
+	}
+	for _, h := range hits {
 		d.Suggestions = append(d.Suggestions, mailtext.Article{Title: h.Article.Title, URL: h.Article.URL})
 		tk.Suggestions = append(tk.Suggestions, model.Suggestion{Article: h.Article.Name, Title: h.Article.Title, URL: h.Article.URL, Score: h.Score})
 	}
