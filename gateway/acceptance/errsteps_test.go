@@ -37,6 +37,10 @@ func TestErrorsNameTheirStep(t *testing.T) {
 	if !strings.HasPrefix(last, "send: RCPT TO: ") || !strings.Contains(last, "550") {
 		t.Errorf("last error %q: want it to start with the step (send: RCPT TO: 550 ...)", last)
 	}
+	// The log line may follow the outbox's state (another goroutine, a
+	// pipe): wait for it, then count.
+	e.Eventually(30*time.Second, func() bool { return countLines(e.Logs(), "outbound failed permanently", `send: RCPT TO: `) > 0 },
+		func() string { return "no log line names the failed step:\n" + e.Logs() })
 	if n := countLines(e.Logs(), "outbound failed permanently", `send: RCPT TO: `); n != 1 {
 		t.Errorf("%d log lines name the failed step, want 1:\n%s", n, e.Logs())
 	}
@@ -57,6 +61,10 @@ func TestErrorsNameTheirStep(t *testing.T) {
 	if !errors.As(err, &se) || se.Code != 451 {
 		t.Fatalf("with the blob directory broken: %v, want 451", err)
 	}
+	// The 451 reaches the client before the daemon's log line reaches
+	// the test through its pipe: wait for the line, then count.
+	e.Eventually(30*time.Second, func() bool { return countLines(e.Logs(), "storing message failed", `"err":"spooling message: `) > 0 },
+		func() string { return "no log line names the spooling step:\n" + e.Logs() })
 	if n := countLines(e.Logs(), "storing message failed", `"err":"spooling message: `); n != 1 {
 		t.Errorf("%d log lines name the spooling step, want 1:\n%s", n, e.Logs())
 	}
