@@ -18,6 +18,7 @@ package mailtext
 import (
 	"bytes"
 	"embed"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -32,6 +33,7 @@ import (
 	"text/template"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"helpdesk/config"
 	"helpdesk/gateway/kb"
@@ -554,8 +556,10 @@ func Detect(text ...string) string {
 	for _, t := range text {
 		for i := 0; i < len(t); {
 			if i+8 <= len(t) {
-				w := uint64(t[i]) | uint64(t[i+1])<<8 | uint64(t[i+2])<<16 | uint64(t[i+3])<<24 |
-					uint64(t[i+4])<<32 | uint64(t[i+5])<<40 | uint64(t[i+6])<<48 | uint64(t[i+7])<<56
+				// One load of eight bytes (assembling them from t[i+k]
+				// compiles to eight loads and shifts); the string is
+				// only read.
+				w := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(t[i:]), 8))
 				if w&highBits == 0 {
 					latin += asciiLetters(w)
 					i += 8
