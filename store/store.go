@@ -95,6 +95,7 @@ type Tx interface {
 	Rates
 	Timers
 	Reports
+	Erasing
 	// Now is the store clock.
 	Now() time.Time
 	// Writable reports whether this is a write transaction.
@@ -490,6 +491,42 @@ type Reports interface {
 	// before at), leaving out zeros. Its cost is bounded by one day's
 	// moves, not by the store.
 	Backlog(at time.Time) (map[string]int, error)
+}
+
+// Erasing is what erasing a customer (GDPR, issue 16 item 2) and
+// retention (issue 17 item 4) need beyond the other roles: records
+// deleted for good, and the records that erasures happened. Deleting
+// frees space in the file but leaves the bytes there until Compact.
+type Erasing interface {
+	// DeleteMessage removes a message record, its raw bytes kept in the
+	// store and its duplicate-check entry (a blob file it names is the
+	// caller's to remove once the write committed).
+	DeleteMessage(id uint64) error
+	// DeleteRaw removes only the raw bytes kept in the store of a
+	// message (retention: the record stays).
+	DeleteRaw(id uint64) error
+	// DeleteOutbound removes a queue item in any state, with its queue
+	// entry.
+	DeleteOutbound(id uint64) error
+	// DeleteQuarantine removes a quarantine record (not its message).
+	DeleteQuarantine(id uint64) error
+	// DeleteWebhook removes a webhook delivery in any state.
+	DeleteWebhook(id uint64) error
+	// DeleteUser removes the user at addr and its address key.
+	DeleteUser(addr string) error
+	// ForgetMessageIDs removes every Message-ID index entry whose ticket
+	// is in tickets, and the entries of ids; it returns how many.
+	ForgetMessageIDs(tickets map[uint64]bool, ids []string) (int, error)
+	// SettledOutbound returns up to limit sent or failed items that
+	// settled before before, oldest first (retention).
+	SettledOutbound(before time.Time, limit int) ([]*model.Outbound, error)
+	// OldQuarantine returns up to limit quarantine records created before
+	// before, oldest first.
+	OldQuarantine(before time.Time, limit int) ([]*model.Quarantine, error)
+	// AddErasure stores the record of an erasure (it gets its id).
+	AddErasure(r *model.Erasure) error
+	// Erasures lists the erasure records, oldest first.
+	Erasures() ([]*model.Erasure, error)
 }
 
 // Blobs hold the raw bytes of accepted mail outside the records.

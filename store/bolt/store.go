@@ -71,7 +71,7 @@ var (
 	iDue       = bOutbox
 	iDedupe    = iMsgID
 
-	allBuckets = [][]byte{bMeta, bTickets, bMessages, bUsers, bOutbox, bQuarantine, bRate, iMsgID, iStatus, bWebhooks, bCustomers, bTimers}
+	allBuckets = [][]byte{bMeta, bTickets, bMessages, bUsers, bOutbox, bQuarantine, bRate, iMsgID, iStatus, bWebhooks, bCustomers, bTimers, bErasures}
 
 	// appendOnly buckets get keys mostly in increasing order: their pages
 	// are filled before splitting (bbolt's default of half full doubles

@@ -153,6 +153,9 @@ type Ticket struct {
 	// Auto is what automations measure from and remember (issue 14
 	// item 5); nil until the first of it happens.
 	Auto *AutoState `json:"auto,omitempty"`
+	// Erased is when the requester was erased (issue 16 item 2): the
+	// ticket is a shell of figures, and no mail lands on it any more.
+	Erased *time.Time `json:"erased,omitempty"`
 }
 
 // CSAT is a satisfaction rating given by replying to the survey.
@@ -397,6 +400,44 @@ type Outbound struct {
 	// and once that has passed (the holder died) it is claimable again.
 	LeaseHolder string    `json:"lease_holder,omitempty"`
 	LeaseUntil  time.Time `json:"lease_until,omitzero"`
+}
+
+// Erasure records that a customer was erased (issue 16 item 2): when,
+// by whom, how much went, and what was kept. It names no one erased.
+type Erasure struct {
+	ID  uint64    `json:"id"`
+	At  time.Time `json:"at"`
+	By  string    `json:"by"`  // the admin's address, or "cli"
+	Via string    `json:"via"` // cli | mail
+	// Tickets are the erased person's tickets, now shells; Comments and
+	// Attachments the texts and files removed from them.
+	Tickets     int `json:"tickets"`
+	Comments    int `json:"comments"`
+	Attachments int `json:"attachments"`
+	// Messages are raw mails removed (with Blobs of them kept as files).
+	Messages int `json:"messages"`
+	Blobs    int `json:"blobs"`
+	// Outbound are queue items removed (queued, sent or failed), and
+	// OutboxFiles their .eml copies in data_dir/outbox.
+	Outbound    int `json:"outbound"`
+	OutboxFiles int `json:"outbox_files"`
+	Quarantine  int `json:"quarantine"`
+	Webhooks    int `json:"webhooks"`
+	// IndexEntries are Message-ID and address index entries removed.
+	IndexEntries int `json:"index_entries"`
+	// Profiles are customer records removed.
+	Profiles int `json:"profiles"`
+	// OtherTickets are other people's tickets on which the address was
+	// replaced (a CC), Replaced the places it was replaced in (lists
+	// and texts), and KeptRaw the raw mails of those tickets that still
+	// name it in their headers (kept: they are the other people's mail).
+	OtherTickets int `json:"other_tickets"`
+	Replaced     int `json:"replaced"`
+	KeptRaw      int `json:"kept_raw"`
+	// StoreBefore and StoreAfter are the store file's bytes around the
+	// compaction that took the deleted bytes off the disk.
+	StoreBefore int64 `json:"store_bytes_before"`
+	StoreAfter  int64 `json:"store_bytes_after"`
 }
 
 // CommentRef names one comment.

@@ -3,6 +3,7 @@ package storetest
 import (
 	"sync"
 	"testing"
+	"time"
 
 	"helpdesk/store"
 	"helpdesk/store/model"
@@ -80,4 +81,149 @@ func testCompact(t *testing.T, e *env) {
 	if got := counts(t, e, "a"); got != want {
 		t.Errorf("after compaction and reopen:\n%s\nwant:\n%s", got, want)
 	}
+}
+
+// Erasing deletes for good: a message with its raw bytes and duplicate
+// entry, queue items in any state, quarantine records, webhook
+// deliveries, a user and its address key, the Message-ID entries of
+// tickets; settled outbound and old quarantine are listed oldest first;
+// erasure records are kept in order.
+func testErasing(t *testing.T, e *env) {
+	var msgID, keep uint64
+	e.update(func(tx store.Tx) error {
+		if err := everything(tx, "a"); err != nil {
+			return err
+		}
+		m := &model.Message{MessageID: "gone@x", BodyHash: "h2"}
+		if err := tx.AddMessage(m, []byte("raw bytes to erase")); err != nil {
+			return err
+		}
+		msgID = m.ID
+		k := &model.Message{MessageID: "kept@x", BodyHash: "h3"}
+		if err := tx.AddMessage(k, []byte("raw bytes to keep")); err != nil {
+			return err
+		}
+		keep = k.ID
+		if err := tx.IndexMessageID("other@x", model.Ref{Ticket: 99}); err != nil {
+			return err
+		}
+		return tx.EnqueueWebhook(&model.WebhookDelivery{Webhook: "w", Ticket: 1, Body: []byte("{}")})
+	})
+	e.update(func(tx store.Tx) error {
+		if err := tx.DeleteMessage(msgID); err != nil {
+			return err
+		}
+		if err := tx.DeleteRaw(keep); err != nil {
+			return err
+		}
+		if err := tx.DeleteOutbound(1); err != nil {
+			return err
+		}
+		if err := tx.DeleteQuarantine(1); err != nil {
+			return err
+		}
+		if err := tx.DeleteWebhook(1); err != nil {
+			return err
+		}
+		if err := tx.DeleteUser("a@x"); err != nil {
+			return err
+		}
+		n, err := tx.ForgetMessageIDs(map[uint64]bool{1: true}, []string{"<other@x>"})
+		if err != nil {
+			return err
+		}
+		if n != 2 {
+			t.Errorf("ForgetMessageIDs removed %d entries, want 2 (a@x of ticket 1, other@x by name)", n)
+		}
+		return nil
+	})
+	e.view(func(tx store.Tx) error {
+		if _, err := tx.Message(msgID); err == nil {
+			t.Error("a deleted message is still there")
+		}
+		if d, _ := tx.Duplicate("gone@x", "h2"); d != nil {
+			t.Error("a deleted message's duplicate entry is still there")
+		}
+		if m, err := tx.Message(keep); err != nil || m.MessageID != "kept@x" {
+			t.Errorf("DeleteRaw took the record too: %v", err)
+		}
+		if tx.RawInline(keep) != nil {
+			t.Error("DeleteRaw left the raw bytes")
+		}
+		if _, err := tx.Outbound(1); err == nil || tx.QueueDepth() != 0 {
+			t.Errorf("a deleted queue item: %v, queue depth %d", err, tx.QueueDepth())
+		}
+		if qs, _ := tx.Quarantined(0); len(qs) != 0 {
+			t.Errorf("%d quarantine records after the delete", len(qs))
+		}
+		if _, err := tx.WebhookDelivery(1); err == nil || !tx.NextWebhookDue().IsZero() {
+			t.Error("a deleted webhook delivery is still there or queued")
+		}
+		if _, err := tx.User("a@x"); err == nil {
+			t.Error("a deleted user is still found by address")
+		}
+		for _, id := range []string{"a@x", "other@x"} {
+			if _, ok := tx.LookupMessageID(id); ok {
+				t.Errorf("Message-ID %s still indexed", id)
+			}
+		}
+		return nil
+	})
+	// A user at the address is new again.
+	e.update(func(tx store.Tx) error {
+		u, err := tx.EnsureUser("a@x", "")
+		if err == nil && u.Name != "" {
+			t.Errorf("the user after erasure kept a name: %+v", u)
+		}
+		return err
+	})
+	// Retention's lists.
+	e.update(func(tx store.Tx) error {
+		for i := 0; i < 3; i++ {
+			o := &model.Outbound{Rcpt: "r@x"}
+			if err := tx.Enqueue(o); err != nil {
+				return err
+			}
+			if i < 2 {
+				o.State, o.Done = model.OutSent, Start.Add(time.Duration(i)*time.Hour)
+				if err := tx.PutOutbound(o, o.NextAttempt); err != nil {
+					return err
+				}
+			}
+			if err := tx.AddQuarantine(&model.Quarantine{Reason: model.QLoop, Created: Start.Add(time.Duration(i) * time.Hour)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	e.view(func(tx store.Tx) error {
+		os, err := tx.SettledOutbound(Start.Add(90*time.Minute), 10)
+		if err != nil || len(os) != 2 || os[0].ID >= os[1].ID {
+			t.Errorf("SettledOutbound: %d items, %v; want the 2 sent, oldest first", len(os), err)
+		}
+		if os, _ := tx.SettledOutbound(Start.Add(90*time.Minute), 1); len(os) != 1 {
+			t.Errorf("SettledOutbound ignores its limit: %d", len(os))
+		}
+		qs, err := tx.OldQuarantine(Start.Add(90*time.Minute), 10)
+		if err != nil || len(qs) != 2 || qs[0].ID >= qs[1].ID {
+			t.Errorf("OldQuarantine: %d records, %v; want 2, oldest first", len(qs), err)
+		}
+		return nil
+	})
+	e.update(func(tx store.Tx) error {
+		for _, by := range []string{"ada@x", "cli"} {
+			if err := tx.AddErasure(&model.Erasure{By: by, Tickets: 2}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	e.reopen()
+	e.view(func(tx store.Tx) error {
+		rs, err := tx.Erasures()
+		if err != nil || len(rs) != 2 || rs[0].By != "ada@x" || rs[1].ID != 2 || !rs[0].At.Equal(Start) || rs[0].Tickets != 2 {
+			t.Errorf("Erasures after reopen: %v, %+v", err, rs)
+		}
+		return nil
+	})
 }

@@ -218,8 +218,9 @@ func roundTrip(t *testing.T, e *env, long bool) {
 		bf  model.CustomerBackfill
 		tm  model.Timer
 		rev model.ReportEvent
+		er  model.Erasure
 	)
-	for _, v := range []any{&tk, &c, &m, &u, &ob, &q, &ref, &wh, &cu, &ca, &bf, &tm, &rev} {
+	for _, v := range []any{&tk, &c, &m, &u, &ob, &q, &ref, &wh, &cu, &ca, &bf, &tm, &rev, &er} {
 		filled(v)
 	}
 	const msgID = "round-trip@client.test"
@@ -286,6 +287,9 @@ func roundTrip(t *testing.T, e *env, long bool) {
 			return err
 		}
 		if err := tx.AddCustomerActivity(cu.ID, &ca); err != nil {
+			return err
+		}
+		if err := tx.AddErasure(&er); err != nil {
 			return err
 		}
 		if err := tx.SetCustomerBackfill(bf); err != nil {
@@ -364,6 +368,11 @@ func roundTrip(t *testing.T, e *env, long bool) {
 			return fmt.Errorf("timers of ticket %d: %v, %v", tm.Ticket, gtm, err)
 		}
 		got["Timer"] = [2]any{&tm, &gtm[0]}
+		gers, err := tx.Erasures()
+		if err != nil || len(gers) != 1 {
+			return fmt.Errorf("erasures: %d, %v", len(gers), err)
+		}
+		got["Erasure"] = [2]any{&er, gers[0]}
 		gq, err := tx.QuarantineRecord(q.ID)
 		if err != nil {
 			return err

@@ -119,6 +119,7 @@ var cases = []struct {
 	{"reopen keeps everything", testReopen},
 	{"closed", testClosed},
 	{"compact keeps everything, writes during it commit", testCompact},
+	{"erasing deletes for good", testErasing},
 	{"spool and raw bytes", testBlobs},
 	{"every stored field round-trips (short)", func(t *testing.T, e *env) { roundTrip(t, e, false) }},
 	{"every stored field round-trips (long)", func(t *testing.T, e *env) { roundTrip(t, e, true) }},
