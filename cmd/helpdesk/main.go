@@ -92,6 +92,9 @@ commands:
   customers [--org O]         list customer profiles, newest first
   backup FILE                 write an online, consistent backup (tar)
   restore FILE                restore a backup into data_dir (which must hold no store)
+  customer erase ADDR --yes   erase a customer (GDPR): their tickets become shells, their mail and texts go;
+                              without --yes only says what would go
+  erasures                    list the records of erasures (when, by whom, how many items)
   compact                     rewrite the store without free space, online (writes wait); prints bytes before/after
   migrate-schema              create or upgrade the PostgreSQL schema ([store] engine = "postgres")
   rotate-key                  start a new reply-token secret (old tokens verify for secret_grace_period)
@@ -152,7 +155,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.BoolVar(&c.json, "json", false, "JSON output")
 	var status, view, atFlag, org string
 	var page int
-	var trust, failed, dryRun bool
+	var trust, failed, dryRun, yes bool
 	var limit int
 	var period, by, format, from, to, outFile string
 	var inj engine.InjectOptions
@@ -183,6 +186,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fs.StringVar(&atFlag, "at", "", "up to this instant (RFC 3339; default: the ticket clock's now)")
 	case "customer":
 		fs.IntVar(&page, "page", 1, "timeline page (1: the newest 10)")
+		fs.BoolVar(&yes, "yes", false, "customer erase: really erase (it cannot be undone)")
 	case "customers":
 		fs.StringVar(&org, "org", "", "only customers of this [[organization]]")
 		fs.IntVar(&limit, "limit", 0, "at most this many (0: all)")
@@ -269,6 +273,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "quarantine":
 		return c.quarantine(pos, limit)
 	case "customer":
+		if len(pos) > 0 && pos[0] == "erase" {
+			return c.customerErase(pos[1:], yes)
+		}
 		return c.customer(pos, page)
 	case "customers":
 		if len(pos) > 0 {
@@ -293,6 +300,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.automations(pos, dryRun, atFlag)
 	case "compact":
 		return c.compact()
+	case "erasures":
+		return c.erasures()
 	case "backup":
 		if len(pos) != 1 {
 			return c.fail(2, "usage: helpdesk backup FILE")

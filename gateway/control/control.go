@@ -68,6 +68,10 @@ type API interface {
 	// Export writes the tickets created in [from, to) to w as JSON lines
 	// (format "jsonl", with their comments) or a CSV list ("csv").
 	Export(w io.Writer, from, to time.Time, format string) (int, error)
+	// Erase erases a customer (GDPR); dry only counts what would go.
+	Erase(addr, by string, dry bool) (*engine.EraseResult, error)
+	// Erasures lists the records of erasures, oldest first.
+	Erasures() ([]*model.Erasure, error)
 }
 
 // ClockView is `helpdesk clock --json`.
@@ -110,6 +114,8 @@ type TicketView struct {
 	Attachments []AttachmentView `json:"attachments"`
 	MergedInto  uint64           `json:"merged_into,omitempty"`
 	Flags       []string         `json:"flags"`
+	// Erased is when the requester was erased: the ticket is a shell.
+	Erased *time.Time `json:"erased,omitempty"`
 	// Language of the customer's automatic mail; KBSuggestions are the
 	// articles the acknowledgement suggested (issue 15 items 4, 5).
 	Language      string             `json:"language,omitempty"`
@@ -376,7 +382,7 @@ func BuildView(tk *model.Ticket, cs []*model.Comment) *TicketView {
 		Mailbox: tk.Mailbox, Requester: tk.Requester, Assignee: tk.Assignee, Group: tk.Group,
 		CCs: nonNil(tk.CCs), Followers: nonNil(tk.Followers), Tags: nonNil(tk.Tags), Links: tk.Links,
 		MergedInto: tk.MergedInto, Flags: nonNil(tk.Flags), Created: tk.Created, Updated: tk.Updated,
-		Language: tk.Language, KBSuggestions: tk.Suggestions, CSAT: tk.CSAT,
+		Language: tk.Language, KBSuggestions: tk.Suggestions, CSAT: tk.CSAT, Erased: tk.Erased,
 		FirstResponseAt: tk.FirstResponseAt, LastResponseAt: tk.LastResponseAt, Responses: tk.Responses,
 		LastCustomerAt: tk.LastCustomerAt, AwaitingSince: tk.AwaitingSince, ResolvedAt: tk.ResolvedAt, OnBehalf: tk.OnBehalf,
 		Threads: []ThreadView{}, Comments: []CommentView{}, Attachments: []AttachmentView{},

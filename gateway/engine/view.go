@@ -17,7 +17,7 @@ func (v view) LookupMessageID(id string) (threading.MsgRef, bool) {
 		return threading.MsgRef{}, false
 	}
 	tk, th, err := v.tx.ResolveThread(r.Ticket, r.Thread)
-	if err != nil {
+	if err != nil || tk.Erased != nil {
 		return threading.MsgRef{}, false
 	}
 	return threading.MsgRef{Ticket: tk.ID, Thread: th, Private: r.Private}, true
@@ -25,7 +25,9 @@ func (v view) LookupMessageID(id string) (threading.MsgRef, bool) {
 
 func (v view) Ticket(id uint64) (*threading.TicketInfo, bool) {
 	tk, err := v.tx.Resolve(id)
-	if err != nil {
+	if err != nil || tk.Erased != nil {
+		// An erased requester's ticket takes no mail: what names it
+		// starts afresh.
 		return nil, false
 	}
 	return ticketInfo(tk), true
@@ -33,7 +35,7 @@ func (v view) Ticket(id uint64) (*threading.TicketInfo, bool) {
 
 func (v view) ResolveToken(t token.Token) (uint64, uint32, bool) {
 	tk, th, err := v.tx.ResolveThread(t.Ticket, t.Thread)
-	if err != nil {
+	if err != nil || tk.Erased != nil {
 		return 0, 0, false
 	}
 	return tk.ID, th, true

@@ -434,10 +434,6 @@ type Erasure struct {
 	OtherTickets int `json:"other_tickets"`
 	Replaced     int `json:"replaced"`
 	KeptRaw      int `json:"kept_raw"`
-	// StoreBefore and StoreAfter are the store file's bytes around the
-	// compaction that took the deleted bytes off the disk.
-	StoreBefore int64 `json:"store_bytes_before"`
-	StoreAfter  int64 `json:"store_bytes_after"`
 }
 
 // CommentRef names one comment.

@@ -1,0 +1,454 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"helpdesk/store"
+	"helpdesk/store/model"
+	"helpdesk/threading"
+)
+
+// ErasedMark stands for an erased address where other people's tickets
+// keep a trace of it (a comment's author, a text that named it).
+const ErasedMark = "[erased]"
+
+// EraseResult is what an erasure did (or, dry, would do), and the
+// compaction that took the deleted bytes off the disk.
+type EraseResult struct {
+	Record  model.Erasure       `json:"record"`
+	Dry     bool                `json:"dry_run,omitempty"`
+	Compact store.CompactResult `json:"compact"`
+}
+
+// ErrNothingToErase is an address the store knows nothing of.
+var ErrNothingToErase = errors.New("the store holds nothing of this address")
+
+// erasePlan is what the scan found, by id.
+type erasePlan struct {
+	own      map[uint64]bool // the person's tickets (requester)
+	others   map[uint64]bool // other tickets that name the address
+	messages []uint64        // raw mails to delete
+	blobs    []string        // blob files only those messages name
+	keptRaw  int             // raw mails of other tickets that stay
+	outbound []uint64        // queue items to delete
+	rewrite  []uint64        // queue items of other tickets to rewrite
+	quarant  []uint64        // quarantine records to delete
+	hooks    []uint64        // webhook deliveries to delete
+	rehooks  []uint64        // webhook payloads of other tickets to rewrite
+	msgIDs   []string        // Message-IDs of the deleted mail
+	user     bool
+}
+
+// Erase erases a customer (GDPR, issue 16 item 2): their tickets become
+// shells (number, dates, status, assignee and figures stay, marked
+// erased), and their raw mail, blobs, comment texts and attachments,
+// outbound mail (queued and sent, and its .eml copies), quarantine
+// entries, webhook payloads, index entries and user record go. Other
+// people's tickets that name the address (a CC) keep their texts with
+// the address replaced by ErasedMark and lose it from their lists; the
+// raw mail of those tickets is the other people's and stays (counted in
+// the record). The deletion and the record commit in one write; then the
+// store is compacted so that no freed page keeps the bytes. dry only
+// counts. by is who asked (an admin's address, or "cli"), via how.
+func (e *Engine) Erase(addr, by, via string, dry bool) (*EraseResult, error) {
+	addr = threading.NormalizeAddr(addr)
+	cfg := e.Config()
+	if !strings.Contains(addr, "@") {
+		return nil, fmt.Errorf("erase: %q is not an address", addr)
+	}
+	if cfg.Agent(addr) != nil {
+		return nil, fmt.Errorf("erase: %s is a staff member: remove them from [[agent]] first (erasure is for customers)", addr)
+	}
+	if cfg.Mailbox(addr) != nil {
+		return nil, fmt.Errorf("erase: %s is one of our mailboxes", addr)
+	}
+	var p *erasePlan
+	if err := e.db.View(func(tx store.Tx) error {
+		var err error
+		p, err = scanErase(tx, addr)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("erase: finding what names the address: %w", err)
+	}
+	res := &EraseResult{Dry: dry}
+	r := &res.Record
+	if dry {
+		r.Tickets, r.OtherTickets, r.Messages, r.Blobs = len(p.own), len(p.others), len(p.messages), len(p.blobs)
+		r.Outbound, r.Quarantine, r.Webhooks, r.KeptRaw = len(p.outbound), len(p.quarant), len(p.hooks), p.keptRaw
+		if p.user {
+			r.Profiles = 1
+		}
+		return res, nil
+	}
+	if len(p.own) == 0 && len(p.others) == 0 && len(p.messages) == 0 && len(p.outbound) == 0 && len(p.quarant) == 0 && !p.user {
+		return nil, fmt.Errorf("erase %s: %w", addr, ErrNothingToErase)
+	}
+	err := e.db.Update(func(tx store.Tx) error {
+		*r = model.Erasure{By: by, Via: via}
+		return applyErase(tx, addr, p, r)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("erase: %w", err)
+	}
+	// Files, once the records naming them are gone.
+	for _, b := range p.blobs {
+		if err := os.Remove(filepath.Join(cfg.DataDir, filepath.Clean(b))); err == nil || errors.Is(err, os.ErrNotExist) {
+			r.Blobs++
+		}
+	}
+	removeOutbox := func() int {
+		n := 0
+		for _, id := range p.outbound {
+			if os.Remove(outboxFile(cfg.DataDir, id)) == nil {
+				n++
+			}
+		}
+		return n
+	}
+	r.OutboxFiles = removeOutbox()
+	res.Compact, err = e.db.Compact()
+	if err != nil {
+		return res, fmt.Errorf("erase: the records are deleted, but compacting the store failed (run helpdesk compact): %w", err)
+	}
+	// A delivery under way when the items went may have written its copy
+	// since.
+	r.OutboxFiles += removeOutbox()
+	e.log.Info("customer erased", "erasure", r.ID, "by", by, "tickets", r.Tickets, "messages", r.Messages,
+		"outbound", r.Outbound, "other_tickets", r.OtherTickets, "store_bytes_before", res.Compact.Before, "store_bytes_after", res.Compact.After)
+	return res, nil
+}
+
+// outboxFile is where the outbound worker writes item id without a relay.
+func outboxFile(dataDir string, id uint64) string {
+	return filepath.Join(dataDir, "outbox", fmt.Sprintf("%08d.eml", id))
+}
+
+// mentions reports whether a ticket's own fields name addr.
+func mentions(tk *model.Ticket, addr string) bool {
+	if slices.Contains(tk.CCs, addr) || slices.Contains(tk.Followers, addr) {
+		return true
+	}
+	for _, th := range tk.Threads {
+		if slices.Contains(th.Collaborators, addr) {
+			return true
+		}
+	}
+	for k := range tk.Refs {
+		if strings.HasPrefix(k, addr+"|") {
+			return true
+		}
+	}
+	if _, ok := tk.FanTimes[addr]; ok {
+		return true
+	}
+	return strings.Contains(strings.ToLower(tk.Subject), addr)
+}
+
+// scanErase finds, in a read, everything that names addr. Other tickets
+// are found by their own fields (a CC, a side-thread collaborator, a
+// References chain or loop-guard entry of the address): whoever wrote or
+// was written on a ticket has one of those.
+func scanErase(tx store.Tx, addr string) (*erasePlan, error) {
+	p := &erasePlan{own: map[uint64]bool{}, others: map[uint64]bool{}}
+	for _, id := range tx.TicketsOfRequester(addr) {
+		p.own[id] = true
+	}
+	for _, id := range tx.TicketIDs("", 0) {
+		if p.own[id] {
+			continue
+		}
+		tk, err := tx.Ticket(id)
+		if err != nil {
+			return nil, err
+		}
+		if tk.Erased == nil && mentions(tk, addr) {
+			p.others[id] = true
+		}
+	}
+	if _, err := tx.User(addr); err == nil {
+		p.user = true
+	}
+	gone := map[uint64]bool{}
+	blobRefs := map[string]int{} // remaining references
+	var blobsOfGone []string
+	if err := tx.ForEachMessage(func(m *model.Message) error {
+		if p.own[m.Ticket] || threading.NormalizeAddr(m.MailFrom) == addr {
+			gone[m.ID] = true
+			p.messages = append(p.messages, m.ID)
+			if m.MessageID != "" {
+				p.msgIDs = append(p.msgIDs, m.MessageID)
+			}
+			if m.Blob != "" {
+				blobsOfGone = append(blobsOfGone, m.Blob)
+			}
+			return nil
+		}
+		if m.Blob != "" {
+			blobRefs[m.Blob]++
+		}
+		if p.others[m.Ticket] {
+			p.keptRaw++
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	qs, err := tx.Quarantined(0)
+	if err != nil {
+		return nil, err
+	}
+	for _, q := range qs {
+		if threading.NormalizeAddr(q.From) == addr || gone[q.Message] {
+			p.quarant = append(p.quarant, q.ID)
+			if !gone[q.Message] && q.Message != 0 && !q.Released {
+				if m, err := tx.Message(q.Message); err == nil {
+					gone[m.ID] = true
+					p.messages = append(p.messages, m.ID)
+					if m.Blob != "" {
+						blobRefs[m.Blob]--
+						blobsOfGone = append(blobsOfGone, m.Blob)
+					}
+				}
+			}
+		}
+	}
+	for _, b := range blobsOfGone {
+		if blobRefs[b] <= 0 && !slices.Contains(p.blobs, b) {
+			p.blobs = append(p.blobs, b)
+		}
+	}
+	if err := tx.ForEachOutbound(func(o *model.Outbound) error {
+		switch {
+		case p.own[o.Ticket] || threading.NormalizeAddr(o.Rcpt) == addr:
+			p.outbound = append(p.outbound, o.ID)
+		case outboundNames(o, addr):
+			p.rewrite = append(p.rewrite, o.ID)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if err := tx.ForEachWebhook(func(d *model.WebhookDelivery) error {
+		if p.own[d.Ticket] {
+			p.hooks = append(p.hooks, d.ID)
+		} else if strings.Contains(strings.ToLower(string(d.Body)), addr) {
+			p.rehooks = append(p.rehooks, d.ID)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// outboundNames reports whether a queue item's texts or headers name addr.
+func outboundNames(o *model.Outbound, addr string) bool {
+	for _, s := range append(append([]string{o.From, o.ReplyTo, o.Subject, o.Text, o.TextAfter}, o.To...), o.Cc...) {
+		if strings.Contains(strings.ToLower(s), addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// replacer replaces addr, in any case, with ErasedMark and counts.
+type replacer struct {
+	re *regexp.Regexp
+	n  int
+}
+
+func newReplacer(addr string) *replacer {
+	return &replacer{re: regexp.MustCompile(`(?i)` + regexp.QuoteMeta(addr))}
+}
+
+func (r *replacer) s(s string) string {
+	if !r.re.MatchString(s) {
+		return s
+	}
+	r.n += len(r.re.FindAllStringIndex(s, -1))
+	return r.re.ReplaceAllLiteralString(s, ErasedMark)
+}
+
+func (r *replacer) list(l []string) []string {
+	for i := range l {
+		l[i] = r.s(l[i])
+	}
+	return l
+}
+
+// without removes addr from a list, counting.
+func (r *replacer) without(l []string, addr string) []string {
+	out := l[:0]
+	for _, x := range l {
+		if strings.EqualFold(x, addr) {
+			r.n++
+			continue
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+// applyErase does, in one write, what the scan planned.
+func applyErase(tx store.Tx, addr string, p *erasePlan, r *model.Erasure) error {
+	now := tx.Now()
+	for id := range p.own {
+		tk, err := tx.Ticket(id)
+		if err != nil {
+			return err
+		}
+		cs, err := tx.Comments(id)
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if c.Text != "" || len(c.Attachments) > 0 {
+				r.Comments++
+			}
+			r.Attachments += len(c.Attachments)
+			if strings.EqualFold(c.Author, addr) {
+				c.Author = ErasedMark
+			}
+			c.Text, c.Attachments, c.AuthorName, c.Recipients, c.Reason, c.MessageID, c.Message = "", nil, "", nil, "", "", 0
+			if err := tx.PutComment(c); err != nil {
+				return err
+			}
+		}
+		// A shell: the figures stay (number, dates, status, priority,
+		// type, mailbox, group, assignee, tags, links, and whatever the
+		// service levels and ratings keep), the person's words go.
+		tk.Subject, tk.Requester, tk.CCs, tk.RootMessageID = "", "", nil, ""
+		tk.Refs, tk.FanTimes, tk.Suggestions = nil, nil, nil
+		for i := range tk.Threads {
+			th := &tk.Threads[i]
+			th.Subject, th.Collaborators, th.LastMessageID = "", nil, ""
+		}
+		t := now
+		tk.Erased = &t
+		if err := tx.PutTicket(tk); err != nil {
+			return err
+		}
+		r.Tickets++
+		r.IndexEntries++ // the requester's key of this ticket
+	}
+	rep := newReplacer(addr)
+	gone := map[uint64]bool{}
+	for _, m := range p.messages {
+		gone[m] = true
+	}
+	for id := range p.others {
+		tk, err := tx.Ticket(id)
+		if err != nil {
+			return err
+		}
+		tk.CCs = rep.without(tk.CCs, addr)
+		tk.Followers = rep.without(tk.Followers, addr)
+		for i := range tk.Threads {
+			tk.Threads[i].Collaborators = rep.without(tk.Threads[i].Collaborators, addr)
+		}
+		for k := range tk.Refs {
+			if strings.HasPrefix(k, addr+"|") {
+				delete(tk.Refs, k)
+				rep.n++
+			}
+		}
+		if _, ok := tk.FanTimes[addr]; ok {
+			delete(tk.FanTimes, addr)
+			rep.n++
+		}
+		tk.Subject = rep.s(tk.Subject)
+		cs, err := tx.Comments(id)
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			before := rep.n
+			if strings.EqualFold(c.Author, addr) {
+				c.Author, c.AuthorName = ErasedMark, ""
+				rep.n++
+			}
+			c.Text, c.Reason = rep.s(c.Text), rep.s(c.Reason)
+			c.Recipients = rep.list(c.Recipients)
+			changed := rep.n != before
+			if c.Message != 0 && gone[c.Message] {
+				// Their own mail's raw bytes go; its attachments lived there.
+				c.Message, c.Attachments, changed = 0, nil, true
+			}
+			if changed {
+				if err := tx.PutComment(c); err != nil {
+					return err
+				}
+			}
+		}
+		if err := tx.PutTicket(tk); err != nil {
+			return err
+		}
+		r.OtherTickets++
+	}
+	for _, id := range p.rewrite {
+		o, err := tx.Outbound(id)
+		if err != nil {
+			continue // settled and gone meanwhile
+		}
+		o.From, o.ReplyTo, o.Subject, o.Text, o.TextAfter = rep.s(o.From), rep.s(o.ReplyTo), rep.s(o.Subject), rep.s(o.Text), rep.s(o.TextAfter)
+		o.To, o.Cc = rep.list(o.To), rep.list(o.Cc)
+		if err := tx.PutOutbound(o, o.NextAttempt); err != nil {
+			return err
+		}
+	}
+	r.KeptRaw = p.keptRaw
+	for _, id := range p.messages {
+		if err := tx.DeleteMessage(id); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		r.Messages++
+	}
+	for _, id := range p.outbound {
+		if err := tx.DeleteOutbound(id); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		r.Outbound++
+	}
+	for _, id := range p.quarant {
+		if err := tx.DeleteQuarantine(id); err != nil {
+			return err
+		}
+		r.Quarantine++
+	}
+	for _, id := range p.hooks {
+		if err := tx.DeleteWebhook(id); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		r.Webhooks++
+	}
+	for _, id := range p.rehooks {
+		d, err := tx.WebhookDelivery(id)
+		if err != nil {
+			continue
+		}
+		d.Body = []byte(rep.s(string(d.Body)))
+		if err := tx.PutWebhook(d, d.NextAttempt); err != nil {
+			return err
+		}
+	}
+	r.Replaced = rep.n
+	n, err := tx.ForgetMessageIDs(p.own, p.msgIDs)
+	if err != nil {
+		return err
+	}
+	r.IndexEntries += n
+	if p.user {
+		if err := tx.DeleteUser(addr); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		r.IndexEntries++
+		r.Profiles++
+	}
+	return tx.AddErasure(r)
+}
