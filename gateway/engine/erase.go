@@ -68,57 +68,103 @@ func (e *Engine) Erase(addr, by, via string, dry bool) (*EraseResult, error) {
 	if cfg.Mailbox(addr) != nil {
 		return nil, fmt.Errorf("erase: %s is one of our mailboxes", addr)
 	}
-	var p *erasePlan
+	// The person is the profile (SPEC 8) when there is one: every
+	// address of it is erased, and the profile goes.
+	addrs := []string{addr}
+	var plans []*erasePlan
+	var profile uint64
 	if err := e.db.View(func(tx store.Tx) error {
-		var err error
-		p, err = scanErase(tx, addr)
-		return err
+		if c, err := tx.CustomerByAddr(addr); err == nil {
+			profile = c.ID
+			for _, a := range c.Addresses {
+				if a = threading.NormalizeAddr(a); a != addr && cfg.Agent(a) == nil && cfg.Mailbox(a) == nil {
+					addrs = append(addrs, a)
+				}
+			}
+		}
+		for _, a := range addrs {
+			p, err := scanErase(tx, a)
+			if err != nil {
+				return err
+			}
+			plans = append(plans, p)
+		}
+		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("erase: finding what names the address: %w", err)
 	}
 	res := &EraseResult{Dry: dry}
 	r := &res.Record
-	if dry {
-		r.Tickets, r.OtherTickets, r.Messages, r.Blobs = len(p.own), len(p.others), len(p.messages), len(p.blobs)
-		r.Outbound, r.Quarantine, r.Webhooks, r.KeptRaw = len(p.outbound), len(p.quarant), len(p.hooks), p.keptRaw
+	empty := profile == 0
+	for _, p := range plans {
+		r.Tickets, r.OtherTickets, r.Messages, r.Blobs = r.Tickets+len(p.own), r.OtherTickets+len(p.others), r.Messages+len(p.messages), r.Blobs+len(p.blobs)
+		r.Outbound, r.Quarantine, r.Webhooks, r.KeptRaw = r.Outbound+len(p.outbound), r.Quarantine+len(p.quarant), r.Webhooks+len(p.hooks), r.KeptRaw+p.keptRaw
 		if p.user {
-			r.Profiles = 1
+			r.Profiles++
 		}
+		if len(p.own) > 0 || len(p.others) > 0 || len(p.messages) > 0 || len(p.outbound) > 0 || len(p.quarant) > 0 || p.user {
+			empty = false
+		}
+	}
+	if profile != 0 {
+		r.Profiles++
+	}
+	if dry {
 		return res, nil
 	}
-	if len(p.own) == 0 && len(p.others) == 0 && len(p.messages) == 0 && len(p.outbound) == 0 && len(p.quarant) == 0 && !p.user {
+	if empty {
 		return nil, fmt.Errorf("erase %s: %w", addr, ErrNothingToErase)
 	}
 	err := e.db.Update(func(tx store.Tx) error {
 		*r = model.Erasure{By: by, Via: via}
-		return applyErase(tx, addr, p, r)
+		for i, p := range plans {
+			if err := applyErase(tx, addrs[i], p, r); err != nil {
+				return err
+			}
+		}
+		// The files go once this commits; the record counts them now.
+		for _, p := range plans {
+			r.Blobs += len(p.blobs)
+			for _, id := range p.outbound {
+				if _, err := os.Stat(outboxFile(cfg.DataDir, id)); err == nil {
+					r.OutboxFiles++
+				}
+			}
+		}
+		if profile != 0 {
+			if err := tx.DeleteCustomer(profile); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("deleting the customer profile: %w", err)
+			}
+			r.Profiles++
+		}
+		return tx.AddErasure(r)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("erase: %w", err)
 	}
 	// Files, once the records naming them are gone.
-	for _, b := range p.blobs {
-		if err := os.Remove(filepath.Join(cfg.DataDir, filepath.Clean(b))); err == nil || errors.Is(err, os.ErrNotExist) {
-			r.Blobs++
-		}
-	}
-	removeOutbox := func() int {
-		n := 0
-		for _, id := range p.outbound {
-			if os.Remove(outboxFile(cfg.DataDir, id)) == nil {
-				n++
+	for _, p := range plans {
+		for _, b := range p.blobs {
+			if err := os.Remove(filepath.Join(cfg.DataDir, filepath.Clean(b))); err != nil && !errors.Is(err, os.ErrNotExist) {
+				e.log.Error("erase: removing a blob file", "err", err)
 			}
 		}
-		return n
 	}
-	r.OutboxFiles = removeOutbox()
+	removeOutbox := func() {
+		for _, p := range plans {
+			for _, id := range p.outbound {
+				os.Remove(outboxFile(cfg.DataDir, id))
+			}
+		}
+	}
+	removeOutbox()
 	res.Compact, err = e.db.Compact()
 	if err != nil {
 		return res, fmt.Errorf("erase: the records are deleted, but compacting the store failed (run helpdesk compact): %w", err)
 	}
 	// A delivery under way when the items went may have written its copy
 	// since.
-	r.OutboxFiles += removeOutbox()
+	removeOutbox()
 	e.log.Info("customer erased", "erasure", r.ID, "by", by, "tickets", r.Tickets, "messages", r.Messages,
 		"outbound", r.Outbound, "other_tickets", r.OtherTickets, "store_bytes_before", res.Compact.Before, "store_bytes_after", res.Compact.After)
 	return res, nil
@@ -325,6 +371,9 @@ func applyErase(tx store.Tx, addr string, p *erasePlan, r *model.Erasure) error 
 		// service levels and ratings keep), the person's words go.
 		tk.Subject, tk.Requester, tk.CCs, tk.RootMessageID = "", "", nil, ""
 		tk.Refs, tk.FanTimes, tk.Suggestions = nil, nil, nil
+		if tk.CSAT != nil {
+			tk.CSAT.Comment = "" // the rating is a figure; the words are theirs
+		}
 		for i := range tk.Threads {
 			th := &tk.Threads[i]
 			th.Subject, th.Collaborators, th.LastMessageID = "", nil, ""
@@ -450,5 +499,5 @@ func applyErase(tx store.Tx, addr string, p *erasePlan, r *model.Erasure) error 
 		r.IndexEntries++
 		r.Profiles++
 	}
-	return tx.AddErasure(r)
+	return nil
 }
