@@ -41,9 +41,10 @@ type Config struct {
 	Organizations []Organization `toml:"organization"`
 	// SLAs are the service-level policies (config/sla.go), first match
 	// in file order.
-	SLAs    []SLA   `toml:"sla"`
-	Testing Testing `toml:"testing"`
-	Reports Reports `toml:"reports"`
+	SLAs      []SLA     `toml:"sla"`
+	Testing   Testing   `toml:"testing"`
+	Reports   Reports   `toml:"reports"`
+	Retention Retention `toml:"retention"`
 	// Store chooses the storage engine (config/store.go).
 	Store Store `toml:"store"`
 
@@ -272,6 +273,22 @@ func (r Reports) Location() *time.Location {
 		return time.UTC
 	}
 	return l
+
+// Retention says how long what piles up in the store is kept (issue 17
+// item 4); time is the ticket clock's.
+type Retention struct {
+	// SentOutbound: sent and given-up outbound mail (and its .eml copy
+	// in data_dir/outbox) is pruned this long after it settled.
+	SentOutbound Duration `toml:"sent_outbound"`
+	// Quarantine: quarantined mail is deleted this long after it arrived
+	// (release is possible until then).
+	Quarantine Duration `toml:"quarantine"`
+	// RawAfterClosed, when set, drops the raw mail of tickets closed
+	// this long ago; comment texts and attachments' names, types and
+	// sizes stay, the attachments' bytes (inside the raw mail) go.
+	RawAfterClosed Duration `toml:"raw_after_closed"`
+	// Compact, when set, compacts the store this often (helpdesk compact).
+	Compact Duration `toml:"compact"`
 }
 
 // Testing holds settings for trying the daemon out and black-box tests.
@@ -414,6 +431,7 @@ func Default() *Config {
 		Survey:    Survey{Delay: Duration(DefaultSurveyDelay)},
 		Testing:   Testing{Clock: ClockWall},
 		Store:     Store{Engine: EngineBolt},
+		Retention: Retention{SentOutbound: Duration(30 * 24 * time.Hour), Quarantine: Duration(30 * 24 * time.Hour)},
 		Auth: Auth{
 			Staff:          []string{"dmarc", "authres"},
 			DNSTimeout:     Duration(5 * time.Second),

@@ -90,14 +90,26 @@ func ParseSize(s string) (Size, error) {
 // Duration is a time.Duration written in Go syntax in TOML ("10m", "5s").
 type Duration time.Duration
 
-// UnmarshalText parses Go duration syntax.
+// UnmarshalText parses Go duration syntax, or whole days ("30d").
 func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(strings.TrimSpace(string(b)))
+	v, err := ParseDuration(string(b))
 	if err != nil {
-		return fmt.Errorf("%q is not a duration: use Go syntax such as \"90s\", \"10m\" or \"120h\"", string(b))
+		return fmt.Errorf("%q is not a duration: use Go syntax such as \"90s\", \"10m\" or \"120h\", or days such as \"30d\"", string(b))
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// ParseDuration is time.ParseDuration that also takes whole days ("30d"):
+// retention periods are counted in days.
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		if days, err := strconv.Atoi(n); err == nil && days >= 0 && days <= 100*365 {
+			return time.Duration(days) * 24 * time.Hour, nil
+		}
+	}
+	return time.ParseDuration(s)
 }
 
 // MarshalText formats the duration in Go syntax.

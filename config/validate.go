@@ -821,3 +821,21 @@ func (c *Config) validateTexts(v *validator) {
 		v.add("templates.staff_language", fmt.Sprintf("%q: staff notifications exist in English only", c.Templates.StaffLanguage), `use staff_language = "en"`)
 	}
 }
+
+// validateRetention checks [retention]: kept periods positive, the
+// optional ones zero (off) or long enough to mean something.
+func (c *Config) validateRetention(v *validator) {
+	r := c.Retention
+	v.dur("retention.sent_outbound", r.SentOutbound, 3650*dayDur, "30d")
+	v.dur("retention.quarantine", r.Quarantine, 3650*dayDur, "30d")
+	if r.RawAfterClosed != 0 {
+		if r.RawAfterClosed < dayDur || r.RawAfterClosed > 3650*dayDur {
+			v.add("retention.raw_after_closed", fmt.Sprintf("%s is not between 1 day and 10 years", r.RawAfterClosed), `use days such as "90d", or "0s" to keep raw mail`)
+		}
+	}
+	if r.Compact != 0 {
+		if r.Compact < Duration(time.Hour) || r.Compact > 3650*dayDur {
+			v.add("retention.compact", fmt.Sprintf("%s is not between 1 hour and 10 years", r.Compact), `use e.g. "7d" (weekly), or "0s" for no schedule`)
+		}
+	}
+}

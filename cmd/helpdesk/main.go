@@ -1084,7 +1084,7 @@ func (c *cli) automations(pos []string, dryRun bool, at string) int {
 	return 0
 }
 
-const clockUsage = "usage: helpdesk clock [--json] | helpdesk clock set TIME (RFC 3339, e.g. 2026-12-25T09:00:00+09:00) | helpdesk clock advance DURATION (Go syntax, e.g. 26h or 90m)"
+const clockUsage = "usage: helpdesk clock [--json] | helpdesk clock set TIME (RFC 3339, e.g. 2026-12-25T09:00:00+09:00) | helpdesk clock advance DURATION (Go syntax, e.g. 26h or 90m, or whole days, e.g. 31d)"
 
 // clock prints or moves the ticket clock (issue 14 item 7).
 func (c *cli) clock(pos []string) int {
@@ -1098,9 +1098,9 @@ func (c *cli) clock(pos []string) int {
 		}
 		move = func(api control.API) (control.ClockView, error) { return api.SetClock(at) }
 	case len(pos) == 2 && pos[0] == "advance":
-		d, err := time.ParseDuration(pos[1])
+		d, err := config.ParseDuration(pos[1])
 		if err != nil {
-			return c.fail(2, "%q is not a Go duration\n%s", pos[1], clockUsage)
+			return c.fail(2, "%q is not a duration (Go syntax, or whole days such as 31d)\n%s", pos[1], clockUsage)
 		}
 		if d < 0 {
 			return c.fail(1, "the manual clock never goes backwards: give a positive duration such as 26h")

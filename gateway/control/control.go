@@ -612,6 +612,11 @@ func (l *Local) move(f func() (int, error)) (ClockView, error) {
 		return ClockView{}, errors.New("moving the clock needs the engine (a writable store)")
 	}
 	n, err := f()
+	if err == nil {
+		// The store-wide retention sweep reads the ticket clock too: a
+		// move runs it as the daemon's hourly loop would have.
+		_, err = l.Engine.Retain()
+	}
 	v := ClockView{Now: l.Manual.Now(), Mode: "manual", Fired: n}
 	return v, err
 }

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"helpdesk/config"
 	"helpdesk/gateway/engine"
 	"helpdesk/gateway/report"
 	"helpdesk/store"
@@ -179,7 +180,7 @@ func Handler(api API) http.Handler {
 		reply(w, v, err)
 	})
 	mux.HandleFunc("POST /clock/advance", func(w http.ResponseWriter, r *http.Request) {
-		d, err := time.ParseDuration(r.URL.Query().Get("by"))
+		d, err := config.ParseDuration(r.URL.Query().Get("by"))
 		if err != nil {
 			reply(w, nil, fmt.Errorf("bad duration: %w", err))
 			return

@@ -169,6 +169,10 @@ func Start(cfg *config.Config, opt Options) (d *Daemon, err error) {
 	go func() { defer d.wg.Done(); d.backfill(ctx) }()
 	go func() { defer d.wg.Done(); d.Worker.Run(ctx) }()
 	go func() { defer d.wg.Done(); d.lead(ctx, log) }()
+	// Retention runs on every daemon: its sweep is idempotent, and the
+	// outbox files it removes are this daemon's.
+	d.wg.Add(1)
+	go func() { defer d.wg.Done(); d.retain(ctx) }()
 	go func() {
 		defer d.wg.Done()
 		if err := d.SMTP.Serve(d.smtpLn); err != nil {
@@ -231,6 +235,23 @@ func (d *Daemon) lead(ctx context.Context, log *slog.Logger) {
 
 // Leading reports whether this daemon runs the one-node work now.
 func (d *Daemon) Leading() bool { return d.leading.Load() }
+
+// retain runs the retention sweep ([retention]) at start and hourly; on
+// a manual clock every clock move runs it as well (control).
+func (d *Daemon) retain(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if _, err := d.Engine.Retain(); err != nil {
+			d.log.Error("retention sweep", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
 
 // NewAuthenticator builds the sender-authentication function from config.
 func NewAuthenticator(cfg *config.Config) (engine.Authenticator, error) {
