@@ -60,9 +60,18 @@ func (db *DB) compact() (store.CompactResult, error) {
 		os.Remove(tmp)
 		return res, fmt.Errorf("compacting: copying into %s: %w", tmp, err)
 	}
+	// bbolt grows a file in steps (up to 16 MiB beyond its data): the
+	// compacted file is cut to its last page, or it could come out larger
+	// than a store with little free space.
+	var used int64
+	dst.View(func(tx *bbolt.Tx) error { used = tx.Size(); return nil })
 	if err := dst.Close(); err != nil { // every commit was fsync'd
 		os.Remove(tmp)
 		return res, fmt.Errorf("compacting: closing %s: %w", tmp, err)
+	}
+	if err := truncateSync(tmp, used); err != nil {
+		os.Remove(tmp)
+		return res, fmt.Errorf("compacting: %w", err)
 	}
 	// The old file keeps a second name until the new one opened, so a
 	// failure to open it can put the old one back.
@@ -115,4 +124,20 @@ func (db *DB) compact() (store.CompactResult, error) {
 func removeCompactLeftovers(path string) {
 	os.Remove(path + compactSuffix)
 	os.Remove(path + oldSuffix)
+}
+
+// truncateSync cuts the file at path to size bytes (if larger) and
+// fsyncs it.
+func truncateSync(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && size > 0 && st.Size() > size {
+		if err := f.Truncate(size); err != nil {
+			return err
+		}
+	}
+	return f.Sync()
 }
