@@ -118,7 +118,7 @@ func TestManualClockSetSurvivesRestart(t *testing.T) {
 		msg  string
 	}{
 		{[]string{"clock", "set", "2026-01-01T00:00:00Z"}, 1, "never goes backwards"},
-		{[]string{"clock", "advance", "1d"}, 2, `"1d" is not a Go duration`},
+		{[]string{"clock", "advance", "1x"}, 2, `"1x" is not a duration (Go syntax, or whole days such as 31d)`},
 		{[]string{"clock", "set", "2027-01-05 09:00"}, 2, "not an RFC 3339 time"},
 		{[]string{"clock", "rewind"}, 2, "usage: helpdesk clock"},
 	} {
