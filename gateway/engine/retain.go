@@ -237,6 +237,11 @@ func (e *Engine) dropClosedRaw(cutoff time.Time, blobs *[]string) (int, error) {
 					continue // erased meanwhile
 				}
 				if m.Blob != "" {
+					// DeleteRaw first: an engine keeping bodies as
+					// rows (postgres) drops the one m names.
+					if err := tx.DeleteRaw(id); err != nil {
+						return err
+					}
 					bl = append(bl, m.Blob)
 					m.Blob = ""
 					if err := tx.PutMessage(m); err != nil {

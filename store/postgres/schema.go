@@ -10,7 +10,7 @@ import (
 )
 
 // SchemaVersion is the schema this binary reads and writes.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // migrations[v-1] upgrades the schema from version v-1 to v. Append a
 // step when the layout changes; never edit one that shipped.
@@ -102,6 +102,20 @@ CREATE TABLE report_events (
 CREATE INDEX report_events_at ON report_events (at_ns, seq);
 CREATE TABLE report_backlog (seq bigserial PRIMARY KEY, at_ns bigint NOT NULL, key bytea NOT NULL, delta integer NOT NULL);
 CREATE INDEX report_backlog_at ON report_backlog (at_ns, key, delta);
+`,
+	// 4: erasure records (GDPR, issue 16 item 2), and an index of the
+	// messages naming a large body, so deleting one message's raw mail
+	// finds whether another shares the content-addressed row.
+	`
+CREATE TABLE erasures (
+	id bigint PRIMARY KEY,
+	at timestamptz NOT NULL,
+	erased_by text NOT NULL,
+	via text NOT NULL,
+	tickets integer NOT NULL,
+	data json NOT NULL
+);
+CREATE INDEX messages_blob ON messages ((data->>'blob')) WHERE data->>'blob' IS NOT NULL;
 `,
 }
 

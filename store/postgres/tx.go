@@ -71,6 +71,7 @@ var (
 	tCustTk    = newTable("customer_tickets", 3, "customer", "role", "ticket")
 	tCustAct   = newTable("customer_activity", 2, "customer", "seq", "at_ns", "data")
 	tTimers    = newTable("timers", 2, "ticket", "kind", "at_ns")
+	tErasures  = newTable("erasures", 1, "id", "at", "erased_by", "via", "tickets", "data")
 )
 
 // pkey names a row: its table and its key's text.

@@ -120,6 +120,7 @@ var cases = []struct {
 	{"closed", testClosed},
 	{"compact keeps everything, writes during it commit", testCompact},
 	{"erasing deletes for good", testErasing},
+	{"erasing a message keeps a body another shares", testErasingSharedBody},
 	{"spool and raw bytes", testBlobs},
 	{"every stored field round-trips (short)", func(t *testing.T, e *env) { roundTrip(t, e, false) }},
 	{"every stored field round-trips (long)", func(t *testing.T, e *env) { roundTrip(t, e, true) }},
