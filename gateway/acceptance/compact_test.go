@@ -26,6 +26,7 @@ type compactView struct {
 // the store is compacted three times; every mail that got its 250 is a
 // ticket afterwards, and again after a restart.
 func TestCompactUnderFlowingMail(t *testing.T) {
+	bboltOnly(t)
 	e := Start(t, Options{NoRelay: true})
 	// Some history first, so that there are freed pages.
 	for i := 0; i < 20; i++ {

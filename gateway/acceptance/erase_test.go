@@ -77,6 +77,7 @@ func filesHolding(t *testing.T, dir string, needles ...string) []string {
 // Issue 16 item 2: an erase followed by a byte search of the data
 // directory, for a customer who appears only in their own tickets.
 func TestEraseCustomerLeavesNoBytes(t *testing.T) {
+	bboltOnly(t) // data_dir's files; TestEraseCustomerLeavesNoRowsOnPostgres is the database's
 	e := Start(t, Options{NoRelay: true, SMTP: `spool_threshold = "4KiB"`})
 	const ken = "ken.erase@e-fun.example"
 	const sentence = "My grandmother's teapot collection is insured under policy 7731."

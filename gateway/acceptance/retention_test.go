@@ -17,6 +17,7 @@ var _ = claim("[retention] on the ticket clock: with raw_after_closed the raw ma
 // Issue 17 item 4, on a manual clock: nothing goes before its time,
 // everything goes after it.
 func TestRetentionOnManualClock(t *testing.T) {
+	bboltOnly(t)
 	e := Start(t, Options{NoRelay: true, SMTP: `spool_threshold = "4KiB"`, Config: Staff + `
 [testing]
 clock = "manual"
