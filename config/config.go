@@ -273,6 +273,7 @@ func (r Reports) Location() *time.Location {
 		return time.UTC
 	}
 	return l
+}
 
 // Retention says how long what piles up in the store is kept (issue 17
 // item 4); time is the ticket clock's.
