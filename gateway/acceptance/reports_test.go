@@ -283,6 +283,7 @@ var _ = claim("a store written before the report index existed gets it once when
 // Issue 16: the old fixture store (two tickets, one pending, one open,
 // both of group support) reports them once the daemon has upgraded it.
 func TestReportIndexBackfilledOnUpgrade(t *testing.T) {
+	bboltOnly(t) // the fixture is a bbolt store of schema 1
 	dir, _ := unpackFixture(t, 1)
 	e := Start(t, Options{Dir: dir, SMTP: fixtureSMTP})
 	check := func(when string) {
