@@ -1,4 +1,4 @@
-package bolt
+package ratewin
 
 import (
 	"encoding/json"
@@ -11,27 +11,27 @@ import (
 // list of stamps written by an earlier version is still counted.
 func TestRateWindowBuckets(t *testing.T) {
 	t0 := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
-	r := loadRate(nil, t0, time.Hour)
+	r := Load(nil, t0, time.Hour)
 	for i := 0; i < 5000; i++ {
-		r.add(t0.Add(time.Duration(i) * 600 * time.Millisecond)) // 50 minutes
+		r.Add(t0.Add(time.Duration(i) * 600 * time.Millisecond)) // 50 minutes
 	}
-	if got := r.count(); got != 5000 {
+	if got := r.Count(); got != 5000 {
 		t.Fatalf("count = %d, want 5000", got)
 	}
-	if len(r.Counts) > rateBuckets {
-		t.Fatalf("%d counters, want at most %d", len(r.Counts), rateBuckets)
+	if len(r.Counts) > Buckets {
+		t.Fatalf("%d counters, want at most %d", len(r.Counts), Buckets)
 	}
 	b, _ := json.Marshal(r)
-	later := loadRate(b, t0.Add(90*time.Minute), time.Hour)
+	later := Load(b, t0.Add(90*time.Minute), time.Hour)
 	// Events from minute 30 to 50 are still within the hour before 11:30.
-	if got := later.count(); got < 1900 || got > 2100 {
+	if got := later.Count(); got < 1900 || got > 2100 {
 		t.Errorf("after 90 minutes count = %d, want about 2000", got)
 	}
-	if got := loadRate(b, t0.Add(3*time.Hour), time.Hour).count(); got != 0 {
+	if got := Load(b, t0.Add(3*time.Hour), time.Hour).Count(); got != 0 {
 		t.Errorf("after 3 hours count = %d, want 0", got)
 	}
 	stamps, _ := json.Marshal([]int64{t0.Add(-2 * time.Hour).UnixNano(), t0.Add(-30 * time.Minute).UnixNano(), t0.UnixNano()})
-	if got := loadRate(stamps, t0, time.Hour).count(); got != 2 {
+	if got := Load(stamps, t0, time.Hour).Count(); got != 2 {
 		t.Errorf("legacy stamps counted %d, want 2", got)
 	}
 }
@@ -40,15 +40,15 @@ func TestRateWindowBuckets(t *testing.T) {
 // cut short starts afresh instead of failing.
 func TestRateRecordBinary(t *testing.T) {
 	t0 := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
-	r := loadRate(nil, t0, time.Hour)
+	r := Load(nil, t0, time.Hour)
 	for i := 0; i < 30; i++ {
-		r.add(t0.Add(time.Duration(i) * time.Minute))
+		r.Add(t0.Add(time.Duration(i) * time.Minute))
 	}
-	b := r.encode()
-	if got := loadRate(b, t0.Add(29*time.Minute), time.Hour).count(); got != 30 {
+	b := r.Encode()
+	if got := Load(b, t0.Add(29*time.Minute), time.Hour).Count(); got != 30 {
 		t.Errorf("binary record counted %d, want 30", got)
 	}
-	if got := loadRate(b[:20], t0, time.Hour).count(); got != 0 {
+	if got := Load(b[:20], t0, time.Hour).Count(); got != 0 {
 		t.Errorf("a cut record counted %d, want 0", got)
 	}
 }
