@@ -20,6 +20,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"helpdesk/store"
+	"helpdesk/store/internal/keyring"
 	"helpdesk/store/model"
 )
 
@@ -284,7 +285,7 @@ func (db *DB) init() error {
 			}
 		}
 		if meta.Get([]byte("token_keys")) == nil {
-			key, err := newKey(1, db.now())
+			key, err := keyring.New(1, db.now())
 			if err != nil {
 				return err
 			}
@@ -292,14 +293,6 @@ func (db *DB) init() error {
 		}
 		return nil
 	})
-}
-
-func newKey(id uint8, now time.Time) (model.TokenKey, error) {
-	secret := make([]byte, 32)
-	if _, err := rand.Read(secret); err != nil {
-		return model.TokenKey{}, err
-	}
-	return model.TokenKey{ID: id, Secret: secret, Created: now}, nil
 }
 
 // InstallationID identifies this installation in loop headers.

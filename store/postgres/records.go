@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"helpdesk/store"
+	"helpdesk/store/internal/keyring"
 	"helpdesk/store/model"
 )
 
@@ -837,34 +838,11 @@ func (t *Tx) RotateKey(grace time.Duration) error {
 	if err != nil {
 		return err
 	}
-	now := t.Now()
-	used := map[uint8]bool{}
-	kept := keys[:0]
-	for _, k := range keys {
-		if k.Retired.IsZero() {
-			k.Retired = now
-		}
-		if now.Sub(k.Retired) > grace {
-			continue
-		}
-		used[k.ID] = true
-		kept = append(kept, k)
-	}
-	id := uint8(0)
-	for cand := 1; cand <= 255; cand++ {
-		if !used[uint8(cand)] {
-			id = uint8(cand)
-			break
-		}
-	}
-	if id == 0 {
-		return fmt.Errorf("255 token secrets still within their grace period: wait before rotating again")
-	}
-	k, err := newKey(id, now)
+	ring, err := keyring.Rotate(keys, t.Now(), grace)
 	if err != nil {
 		return err
 	}
-	data, err := marshal(append(kept, k))
+	data, err := marshal(ring)
 	if err != nil {
 		return err
 	}

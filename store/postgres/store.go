@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"helpdesk/store"
+	"helpdesk/store/internal/keyring"
 	"helpdesk/store/model"
 )
 
@@ -149,7 +150,7 @@ func (db *DB) start(ctx context.Context, readOnly bool) error {
 			if err := ptx.QueryRow(ctx, "SELECT count(*) FROM meta WHERE key = 'token_keys'").Scan(&n); err != nil || n > 0 {
 				return err
 			}
-			key, err := newKey(1, db.now())
+			key, err := keyring.New(1, db.now())
 			if err != nil {
 				return err
 			}
@@ -385,12 +386,4 @@ func (db *DB) Stats() store.Stats {
 // consistent online backups of the whole database.
 func (db *DB) Backup(w io.Writer) (int, error) {
 	return 0, errors.New("the postgres engine is backed up with PostgreSQL's tools: pg_dump -Fc DSN > helpdesk.dump (or pg_basebackup and WAL archiving for point-in-time recovery)")
-}
-
-func newKey(id uint8, now time.Time) (model.TokenKey, error) {
-	secret := make([]byte, 32)
-	if _, err := rand.Read(secret); err != nil {
-		return model.TokenKey{}, err
-	}
-	return model.TokenKey{ID: id, Secret: secret, Created: now}, nil
 }
