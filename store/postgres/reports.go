@@ -6,8 +6,9 @@ package postgres
 //	report_events (seq, at_ns, kind, ticket, grp, mailbox, agent, since_ns, target, rating)
 //	report_backlog (seq, at_ns, key, delta)  (key is bytea: report keys hold NUL separators)
 //
-// Rows are inserted in the write that records the change (the write lock
-// orders them, so seq follows insertion). The backlog as of an instant is
+// Rows are queued in the write that records the change and sent in its
+// batch (the write lock orders writers and a batch keeps its order, so seq
+// follows insertion). The backlog as of an instant is
 // the sum of the moves before it; unlike the bbolt engine's daily
 // checkpoints, that sum reads every earlier move (an index-only scan):
 // fine for years of a team's tickets, a checkpoint table is the next step
@@ -26,11 +27,16 @@ func nsOrNil(t time.Time) any {
 	return t.UnixNano()
 }
 
+// Both tables are append-only: their rows go out in the write's batch,
+// no round trip of their own on a mail's write.
+var (
+	tReportEvents = newTable("report_events", 0, "at_ns", "kind", "ticket", "grp", "mailbox", "agent", "since_ns", "target", "rating")
+	tBacklog      = newTable("report_backlog", 0, "at_ns", "key", "delta")
+)
+
 // AddReportEvent records ev under ev.At.
 func (t *Tx) AddReportEvent(ev *model.ReportEvent) error {
-	return t.exec(`INSERT INTO report_events (at_ns, kind, ticket, grp, mailbox, agent, since_ns, target, rating)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		ev.At.UnixNano(), ev.Kind, int64(ev.Ticket), ev.Group, ev.Mailbox, ev.Agent, nsOrNil(ev.Since), ev.Target, ev.Rating)
+	return t.appendRow(tReportEvents, ev.At.UnixNano(), ev.Kind, int64(ev.Ticket), ev.Group, ev.Mailbox, ev.Agent, nsOrNil(ev.Since), ev.Target, int32(ev.Rating))
 }
 
 // ReportEvents calls fn for every event with from <= At < to, in time
@@ -71,12 +77,12 @@ FROM report_events WHERE at_ns >= $1 AND at_ns < $2 ORDER BY at_ns, seq`, from.U
 func (t *Tx) MoveBacklog(at time.Time, dec, inc []string) error {
 	ns := at.UnixNano()
 	for _, k := range dec {
-		if err := t.exec(`INSERT INTO report_backlog (at_ns, key, delta) VALUES ($1, $2, -1)`, ns, []byte(k)); err != nil {
+		if err := t.appendRow(tBacklog, ns, []byte(k), int32(-1)); err != nil {
 			return err
 		}
 	}
 	for _, k := range inc {
-		if err := t.exec(`INSERT INTO report_backlog (at_ns, key, delta) VALUES ($1, $2, 1)`, ns, []byte(k)); err != nil {
+		if err := t.appendRow(tBacklog, ns, []byte(k), int32(1)); err != nil {
 			return err
 		}
 	}

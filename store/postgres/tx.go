@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +40,13 @@ func newTable(name string, nkey int, cols ...string) *table {
 		} else {
 			set = append(set, c+" = EXCLUDED."+c)
 		}
+	}
+	if nkey == 0 {
+		// An append-only table (its key a bigserial the database
+		// assigns): rows are inserted in the batch's order, never
+		// updated or deleted through the cache.
+		t.upsert = fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", name, strings.Join(cols, ", "), strings.Join(ph, ", "))
+		return t
 	}
 	action := "DO NOTHING" // a table of keys only
 	if len(set) > 0 {
@@ -119,6 +127,10 @@ type Tx struct {
 	// earlier request's, written after it began) were sent.
 	journal          []undo
 	flushedInRequest bool
+	// appended numbers the rows queued for append-only tables (their
+	// pending keys; never reused, so a rolled-back request's rows stay
+	// distinct from later ones).
+	appended uint64
 
 	// dbErr is the first database error: the PostgreSQL transaction is
 	// aborted then, and the whole write fails (operations that return no
@@ -178,6 +190,14 @@ func (t *Tx) write(tb *table, k string, r *prow) error {
 // put writes a row (vals in the table's column order).
 func (t *Tx) put(tb *table, k string, vals ...any) error {
 	return t.write(tb, k, &prow{vals: vals})
+}
+
+// appendRow queues a row of an append-only table (newTable with no key
+// columns): it goes out with the transaction's next batch, after the
+// writes queued before it.
+func (t *Tx) appendRow(tb *table, vals ...any) error {
+	t.appended++
+	return t.write(tb, strconv.FormatUint(t.appended, 10), &prow{vals: vals})
 }
 
 // remove deletes a row.
