@@ -200,3 +200,34 @@ func TestPostgresTwoDaemonsShareOneDatabase(t *testing.T) {
 		t.Errorf("ticket %d after the failover: %+v", n+2, tk)
 	}
 }
+
+var _ = claim("several daemons on one PostgreSQL database keep one acknowledgement limit: a sender writing new tickets alternately to two daemons gets ack_per_sender_per_hour acknowledgements in all, not that many per daemon",
+	"TestPostgresDaemonsShareOneAckLimit")
+
+// The README says rate and acknowledgement limits are one state across
+// daemons sharing a database: the limit's record is a row both write.
+func TestPostgresDaemonsShareOneAckLimit(t *testing.T) {
+	dsn := pgtest.NewDB(t)
+	a := Start(t, Options{Config: Staff + pgConfig(dsn, "mx1")})
+	b := Start(t, Options{Config: Staff + pgConfig(dsn, "mx2"), Sink: a.Sink})
+	const sender = "eager@example.net"
+	for i := range 8 {
+		e := []*Env{a, b}[i%2]
+		e.Customer(testkit.Mail{From: sender, To: []string{"support@example.com"},
+			Subject: fmt.Sprintf("request %d", i), Body: "please", MessageID: fmt.Sprintf("eager%d@client.test", i)})
+	}
+	a.Settle()
+	b.Settle()
+	var list []struct {
+		ID uint64 `json:"id"`
+	}
+	a.JSON(&list, "tickets")
+	if len(list) != 8 {
+		t.Fatalf("%d tickets, want 8 (a limit caps acknowledgements, never tickets)", len(list))
+	}
+	// ack_per_sender_per_hour is 5 by default: 5 in all, whichever
+	// daemon took each mail (4 each would be 8 if each counted alone).
+	if got := len(a.Sink.To(sender)); got != 5 {
+		t.Errorf("the sender got %d acknowledgements from two daemons, want 5 (one shared limit)", got)
+	}
+}
