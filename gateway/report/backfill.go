@@ -22,15 +22,11 @@ const (
 // History is what the index would hold for a ticket written before it
 // existed, from what the ticket kept: its arrival, its first response,
 // its resolution (ResolvedAt, or ClosedAt), its close, and its current
-// status since its last update. Reopens before the index are not known.
+// status since its last update. A ticket that logged its status changes
+// (StatusLog, kept since the service levels) replays them instead, each
+// at its time, so its reopens and every resolution are recovered; only
+// tickets older than that log lose the reopens.
 func History(tk *model.Ticket) (evs []model.ReportEvent, moves []Move) {
-	type mark struct {
-		at     time.Time
-		status string
-		fr     bool
-		rating int
-		breach *breach
-	}
 	marks := []mark{{at: tk.Created, status: model.StatusOpen}}
 	fr := firstResponse(tk)
 	if !fr.IsZero() {
@@ -42,12 +38,14 @@ func History(tk *model.Ticket) (evs []model.ReportEvent, moves []Move) {
 	if tk.CSAT != nil && tk.CSAT.Rating != 0 {
 		marks = append(marks, mark{at: tk.CSAT.At, rating: tk.CSAT.Rating})
 	}
-	switch tk.Status {
-	case model.StatusResolved:
+	switch {
+	case len(tk.StatusLog) > 0:
+		marks = append(marks, statusMarks(tk)...)
+	case tk.Status == model.StatusResolved:
 		if tk.ResolvedAt != nil {
 			marks = append(marks, mark{at: *tk.ResolvedAt, status: model.StatusResolved})
 		}
-	case model.StatusClosed:
+	case tk.Status == model.StatusClosed:
 		if tk.ResolvedAt != nil {
 			marks = append(marks, mark{at: *tk.ResolvedAt, status: model.StatusResolved})
 		}
@@ -56,7 +54,7 @@ func History(tk *model.Ticket) (evs []model.ReportEvent, moves []Move) {
 		} else {
 			marks = append(marks, mark{at: tk.Updated, status: model.StatusClosed})
 		}
-	case model.StatusOpen:
+	case tk.Status == model.StatusOpen:
 	default:
 		marks = append(marks, mark{at: tk.Updated, status: tk.Status})
 	}
@@ -87,6 +85,40 @@ func History(tk *model.Ticket) (evs []model.ReportEvent, moves []Move) {
 		prev = cur
 	}
 	return evs, moves
+}
+
+// mark is one moment of a ticket's history.
+type mark struct {
+	at     time.Time
+	status string
+	fr     bool
+	rating int
+	breach *breach
+}
+
+// statusMarks are the ticket's logged status changes. The log keeps whole
+// seconds: the last resolution and close take their exact instants from
+// ResolvedAt and ClosedAt when those fall in the same second.
+func statusMarks(tk *model.Ticket) []mark {
+	out := make([]mark, 0, len(tk.StatusLog))
+	lastRes, lastClose := -1, -1
+	for i, l := range tk.StatusLog {
+		switch l.S {
+		case model.StatusResolved:
+			lastRes = i
+		case model.StatusClosed:
+			lastClose = i
+		}
+		out = append(out, mark{at: time.Unix(l.At, 0).UTC(), status: l.S})
+	}
+	exact := func(i int, t *time.Time) {
+		if i >= 0 && t != nil && t.Unix() == tk.StatusLog[i].At {
+			out[i].at = *t
+		}
+	}
+	exact(lastRes, tk.ResolvedAt)
+	exact(lastClose, tk.ClosedAt)
+	return out
 }
 
 // Move is one backlog move.

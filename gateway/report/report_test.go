@@ -283,3 +283,69 @@ func TestBackfill(t *testing.T) {
 		t.Fatalf("group row after the backfill: %+v %+v", g, g.Resolution)
 	}
 }
+
+// TestBackfillReplaysStatusLog: a ticket that logged its status changes
+// gets every resolution and reopen back from the log (issue 16 item 4),
+// by the assignee it has now; one without the log gets its last state.
+func TestBackfillReplaysStatusLog(t *testing.T) {
+	db, err := bolt.Open(t.TempDir(), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cfg, err := config.Parse("data_dir = \"x\"\nhostname = \"h.example.com\"\n[[group]]\nname = \"g\"\n[[mailbox]]\naddress = \"s@example.com\"\ngroup = \"g\"\n[[agent]]\nemail = \"a@x.example\"\nrole = \"agent\"\ngroups = [\"g\"]\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	at := func(m int) time.Time { return c0.Add(time.Duration(m) * time.Minute) }
+	ptr := func(x time.Time) *time.Time { return &x }
+	logged := &model.Ticket{Status: model.StatusResolved, Group: "g", Mailbox: "s@example.com", Assignee: "a@x.example",
+		Created: c0, Updated: at(300), ResolvedAt: ptr(at(300).Add(400 * time.Millisecond))}
+	// Resolved after 1 hour, reopened by the customer, pending, resolved
+	// again after 5 hours.
+	for _, m := range []struct {
+		min int
+		s   string
+	}{{60, model.StatusResolved}, {120, model.StatusOpen}, {180, model.StatusPending}, {300, model.StatusResolved}} {
+		logged.LogStatus(m.s, at(m.min))
+	}
+	unlogged := &model.Ticket{Status: model.StatusResolved, Group: "g", Mailbox: "s@example.com", Assignee: "a@x.example",
+		Created: at(10), Updated: at(70), ResolvedAt: ptr(at(70))}
+	if err := db.Update(func(tx store.Tx) error {
+		for _, tk := range []*model.Ticket{logged, unlogged} {
+			if err := tx.NewTicket(tk); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := Backfill(db, nil, 10); err != nil || n != 2 {
+		t.Fatalf("backfill: %d tickets, %v", n, err)
+	}
+	var r *Report
+	db.View(func(tx store.Tx) error {
+		r, err = Build(tx, cfg, Request{Period: "2026-11-02", By: ByAgents, Now: c0.AddDate(0, 0, 30)})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := r.Rows[0]
+	// Resolutions: 60 minutes and 300 (the logged ticket twice), 60 (the
+	// other): median 60, p90 300.
+	if a.Key != "a@x.example" || a.Received != 2 || a.Resolved != 3 || a.Reopened != 1 ||
+		*a.Resolution.CalendarMedian != 60 || *a.Resolution.CalendarP90 != 300 || a.Backlog[model.StatusResolved] != 2 {
+		t.Fatalf("agent row after the backfill: %+v %+v", a, a.Resolution)
+	}
+	// The backlog in between: at 2:30 the logged ticket was open again.
+	db.View(func(tx store.Tx) error {
+		r, err = Build(tx, cfg, Request{Period: "2026-11-02", By: ByAgents, Now: at(150)})
+		return err
+	})
+	if a := r.Rows[0]; err != nil || a.Backlog[model.StatusOpen] != 1 || a.Backlog[model.StatusResolved] != 1 || a.Reopened != 1 {
+		t.Fatalf("agent row at 11:30: %+v, %v", a, err)
+	}
+}
