@@ -230,6 +230,8 @@ type inbound struct {
 	tokens  []rcptToken // valid tokens among the recipients
 	forged  []string    // recipient tags that failed verification
 	started time.Time
+	// reports are the #report answers built before the write (reports.go).
+	reports map[reportKey]*prebuilt
 }
 
 type rcptToken struct {
@@ -281,6 +283,8 @@ func (e *Engine) Deliver(ctx context.Context, env Envelope, sp store.Spool) (Res
 	} else {
 		in.raw = e.db.PackRaw(sp.Bytes())
 	}
+
+	e.prepareReports(cfg, in)
 
 	var res Result
 	var enqueued int

@@ -2,17 +2,98 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 
+	"helpdesk/config"
 	"helpdesk/gateway/plan"
 	"helpdesk/gateway/report"
+	"helpdesk/store"
 	"helpdesk/store/model"
+	"helpdesk/threading/command"
 )
+
+// A #report is read from the event index in a read transaction before
+// the mail's write (prepareReports), not inside it: a year's report takes
+// seconds, and the store has a single writer, which every other mail
+// waits for. The report and the transcript that attaches it still commit
+// together, in the mail's write, so a crash cannot leave a transcript
+// that claims a report without it (or a report without its transcript).
+// What the report shows is the store as the mail found it: the mail's
+// own changes are not in it, as they never were (answers are computed
+// before a mail's changes).
+
+// reportKey names one #report request: its period and kind as written.
+type reportKey struct{ period, by string }
+
+// prebuilt is a report built before the mail's write, or why it failed.
+type prebuilt struct {
+	rep *report.Report
+	err error
+}
+
+// prepareReports builds, in one read, every report a staff mail's #report
+// lines ask for, for the staff member it claims to be from. A mail that
+// cannot pass staff authentication gets none (its commands will not run:
+// no report is read for a forger); one whose write then finds it is not
+// staff after all just drops them.
+func (e *Engine) prepareReports(cfg *config.Config, in *inbound) {
+	if in.agent == nil || !strings.Contains(strings.ToLower(in.mail.StaffText+in.mail.NewText), "#report") {
+		return
+	}
+	if ok, _ := staffChecks(cfg.Auth.Staff, in.verdict, func() (bool, string) { return len(in.tokens) > 0, "" }); !ok {
+		return
+	}
+	var keys []reportKey
+	for _, text := range []string{in.mail.StaffText, in.mail.NewText} {
+		for _, c := range command.Parse(text).Commands {
+			if c.Name != "report" {
+				continue
+			}
+			period, by, problem := command.ReportArgs(c.Args)
+			if k := (reportKey{period, by}); problem == "" && in.reports[k] == nil {
+				if in.reports == nil {
+					in.reports = map[reportKey]*prebuilt{}
+				}
+				in.reports[k] = &prebuilt{}
+				keys = append(keys, k)
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return
+	}
+	// Like a DNS lookup, a report may take a while: no commit waits for
+	// this delivery meanwhile.
+	e.coming.Add(-1)
+	defer e.coming.Add(1)
+	err := e.db.View(func(tx store.Tx) error {
+		now := tx.Now()
+		for _, k := range keys {
+			p := in.reports[k]
+			p.rep, p.err = report.Build(tx, cfg, report.Request{Period: k.period, By: k.by, Now: now, Viewer: in.agent})
+		}
+		return nil
+	})
+	if err != nil {
+		// The write builds them then, as it would without this.
+		e.log.Warn("reading the reports before the mail's write failed", "err", err)
+		in.reports = nil
+	}
+}
 
 // mailReport answers #report (SPEC 9): the report's CSV is attached to
 // the transcript, whose line for the command says what is attached, or
 // why nothing is; it never claims a file the mail does not carry.
 func (a *applier) mailReport(r *cmdRun, ch plan.MailReport) error {
-	rep, err := report.Build(a.tx, a.cfg, report.Request{Period: ch.Period, By: ch.By, Now: a.now, Viewer: a.in.agent})
+	var rep *report.Report
+	var err error
+	if p := a.in.reports[reportKey{ch.Period, ch.By}]; p != nil {
+		rep, err = p.rep, p.err
+	} else {
+		// Not prepared (a released quarantine record, a held mail sent
+		// by #send): built here, in the write.
+		rep, err = report.Build(a.tx, a.cfg, report.Request{Period: ch.Period, By: ch.By, Now: a.now, Viewer: a.in.agent})
+	}
 	if err != nil {
 		return fmt.Errorf("building the report: %w", err)
 	}
