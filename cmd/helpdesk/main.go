@@ -12,6 +12,7 @@
 //	helpdesk report [--period P] [--by agents|groups|mailboxes|tickets] [--format csv|json]
 //	helpdesk export --from DAY --to DAY [--format jsonl|csv]
 //	helpdesk backup FILE
+//	helpdesk migrate --from bbolt|postgres --to postgres|bbolt [--data-dir DIR] [--dsn DSN]
 //	helpdesk check-config
 //	helpdesk dkim-record [--json]
 //	helpdesk bench [flags]
@@ -97,6 +98,8 @@ commands:
   erasures                    list the records of erasures (when, by whom, how many items)
   compact                     rewrite the store without free space, online (writes wait); prints bytes before/after
   migrate-schema              create or upgrade the PostgreSQL schema ([store] engine = "postgres")
+  migrate --from E --to E     copy the whole store into the other engine (bbolt, postgres) and verify it
+                              equal; daemons stopped, target empty (helpdesk migrate -h)
   rotate-key                  start a new reply-token secret (old tokens verify for secret_grace_period)
   clock                       print the ticket clock
   clock set TIME              move a manual clock ([testing] clock = "manual") to TIME (RFC 3339),
@@ -157,7 +160,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var page int
 	var trust, failed, dryRun, yes bool
 	var limit int
-	var period, by, format, from, to, outFile string
+	var period, by, format, from, to, outFile, dataDir, dsn string
 	var inj engine.InjectOptions
 	switch cmd {
 	case "tickets":
@@ -200,6 +203,16 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fs.StringVar(&to, "to", "", "last day, included (YYYY-MM-DD), or RFC 3339 instant, excluded")
 		fs.StringVar(&format, "format", "jsonl", "jsonl (each ticket with its comments) or csv (a ticket list)")
 		fs.StringVar(&outFile, "out", "", "write to this file instead of standard output")
+	case "migrate":
+		fs.StringVar(&from, "from", "", "the engine to copy from: bbolt or postgres")
+		fs.StringVar(&to, "to", "", "the engine to copy into: postgres or bbolt")
+		fs.StringVar(&dataDir, "data-dir", "", "the bbolt side's data_dir (default: data_dir of the configuration)")
+		fs.StringVar(&dsn, "dsn", "", "the PostgreSQL side's database (default: [store] dsn of the configuration)")
+		fs.Usage = func() {
+			fmt.Fprint(stdout, migrateHelp)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+		}
 	case "bench":
 		return benchMain(rest, stdout, stderr)
 	}
@@ -314,6 +327,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.restore(pos[0])
 	case "migrate-schema":
 		return c.migrateSchema()
+	case "migrate":
+		if len(pos) > 0 {
+			return c.fail(2, "usage: helpdesk migrate --from bbolt|postgres --to postgres|bbolt [--data-dir DIR] [--dsn DSN] (helpdesk migrate -h explains)")
+		}
+		return c.migrateCmd(from, to, dataDir, dsn)
 	}
 	fmt.Fprintf(stderr, "helpdesk: unknown command %q\n\n%s", cmd, usage)
 	return 2
@@ -888,6 +906,11 @@ func (c *cli) quarantine(pos []string, limit int) int {
 }
 
 func (c *cli) backup(path string) int {
+	if cfg, ok := c.loadConfig(); !ok {
+		return 1
+	} else if cfg.Store.Engine == config.EnginePostgres {
+		return c.fail(1, "backup: %s", pgBackupHint(cfg, path))
+	}
 	api, done, ok := c.api(false)
 	if !ok {
 		return 1
@@ -937,6 +960,9 @@ func (c *cli) restore(path string) int {
 	cfg, ok := c.loadConfig()
 	if !ok {
 		return 1
+	}
+	if cfg.Store.Engine == config.EnginePostgres {
+		return c.fail(1, "restore: %s", pgBackupHint(cfg, path))
 	}
 	if _, err := control.Dial(cfg.DataDir); err == nil {
 		return c.fail(1, "a daemon is running on %s: stop it before restoring", cfg.DataDir)

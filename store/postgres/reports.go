@@ -10,9 +10,11 @@ package postgres
 // batch (the write lock orders writers and a batch keeps its order, so seq
 // follows insertion). The backlog as of an instant is
 // the sum of the moves before it; unlike the bbolt engine's daily
-// checkpoints, that sum reads every earlier move (an index-only scan):
-// fine for years of a team's tickets, a checkpoint table is the next step
-// if it is not.
+// checkpoints, that sum reads every earlier move: 9 million moves (about
+// a million tickets) took 5 s per report on a loaded 2-core machine (a
+// parallel scan of the 1 GB table). Checkpoints would cost every mail's
+// write a read or an upsert of the day's counts; a report is rare, so
+// the report pays.
 
 import (
 	"time"
