@@ -106,7 +106,8 @@ func TestMigrateBboltToPostgresAndBack(t *testing.T) {
 	}
 	a.Stop()
 	before := shows(a, tickets)
-	queued := a.Outbox().Queued
+	ob := a.Outbox()
+	queued, sentBefore := ob.Queued, ob.Sent
 	if queued == 0 {
 		t.Fatalf("nothing queued before the move, want amy's acknowledgement and the agents' notifications")
 	}
@@ -127,12 +128,17 @@ func TestMigrateBboltToPostgresAndBack(t *testing.T) {
 
 	b := Start(t, Options{Store: "postgres", DSN: dsn})
 	sameShows(t, "bbolt → postgres", before, shows(b, tickets))
-	if q := b.Outbox().Queued; q != queued {
-		t.Errorf("%d items queued after the move, %d before:\n%s", q, queued, b.MustCLI("outbox"))
-	}
-	// The queued acknowledgement goes out from the new store.
+	// The queued acknowledgement goes out from the new store, once (the
+	// old relay never took it).
 	b.MustCLI("outbox", "retry", "--failed")
 	b.Sink.WaitCount(t, "amy@e-fun.example", 1, 60*time.Second)
+	b.Settle()
+	if n, old := len(b.Sink.To("amy@e-fun.example")), len(a.Sink.To("amy@e-fun.example")); n != 1 || old != 0 {
+		t.Errorf("amy's acknowledgement was delivered %d times after the move, %d before; want once after", n, old)
+	}
+	if o := b.Outbox(); o.Queued != 0 || o.Sent != sentBefore+queued {
+		t.Errorf("after the move: %d queued, %d sent; before: %d queued, %d sent", o.Queued, o.Sent, queued, sentBefore)
+	}
 	// A reply to a reply address given out before the move lands in its
 	// ticket.
 	b.Customer(testkit.Mail{From: kenFr, To: []string{ReplyTo(kenAck)}, Subject: "Re: " + kenAck.Header("Subject"), Body: "Any news after the move?"})
@@ -147,6 +153,11 @@ func TestMigrateBboltToPostgresAndBack(t *testing.T) {
 	b.Customer(testkit.Mail{From: "Zoe <zoe@e-fun.example>", To: []string{"support@example.com"}, Subject: "After the move", Body: "new"})
 	if tk := b.Show(tickets + 1); tk.Subject != "After the move" {
 		t.Errorf("ticket %d: %+v", tickets+1, tk)
+	}
+	// A daemon on the PostgreSQL source is refused too.
+	b.Eventually(60*time.Second, func() bool { return strings.Contains(b.Logs(), "this node leads") }, func() string { return "no leader" })
+	if out, code := migrateCLI(t, b.Config, "--from", "postgres", "--to", "bbolt", "--data-dir", t.TempDir()); code == 0 || !strings.Contains(out, "daemon is running") {
+		t.Errorf("migrate from a database a daemon uses: exit %d\n%s", code, out)
 	}
 	b.Stop()
 	after := shows(b, tickets+1)
