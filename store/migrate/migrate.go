@@ -307,19 +307,60 @@ func compareTickets(src, dst store.Store, res *Result) error {
 		res.TicketDiffs = append(res.TicketDiffs, fmt.Sprintf("the next ticket number differs: %d in the source, %d in the target", nSrc+1, nDst+1))
 	}
 	slices.Sort(ids)
-	for len(ids) > 0 {
-		batch := ids[:min(ticketBatch, len(ids))]
-		ids = ids[len(batch):]
-		sa, err := readTickets(src, batch)
-		if err != nil {
-			return fmt.Errorf("reading the source: %w", err)
+	// Batches are read by a few workers at once (on PostgreSQL each
+	// ticket costs a few queries, which the database serves in parallel)
+	// and compared in order; at most 2*compareWorkers batches are held.
+	type batch struct {
+		ids   []uint64
+		views [2][]*ticketView
+		err   error
+		done  chan struct{}
+	}
+	work := make(chan *batch)
+	pending := make(chan *batch, 2*compareWorkers)
+	var wg sync.WaitGroup
+	for range compareWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range work {
+				if b.views[0], b.err = readTickets(src, b.ids); b.err != nil {
+					b.err = fmt.Errorf("reading the source: %w", b.err)
+				} else if b.views[1], b.err = readTickets(dst, b.ids); b.err != nil {
+					b.err = fmt.Errorf("reading the target: %w", b.err)
+				}
+				close(b.done)
+			}
+		}()
+	}
+	stop := make(chan struct{})
+	go func() {
+		defer close(pending)
+		defer close(work)
+		for len(ids) > 0 {
+			b := &batch{ids: ids[:min(ticketBatch, len(ids))], done: make(chan struct{})}
+			ids = ids[len(b.ids):]
+			select {
+			case pending <- b:
+			case <-stop:
+				return
+			}
+			work <- b
 		}
-		sb, err := readTickets(dst, batch)
-		if err != nil {
-			return fmt.Errorf("reading the target: %w", err)
+	}()
+	var firstErr error
+	for b := range pending {
+		<-b.done
+		if firstErr != nil {
+			continue
 		}
-		for i, ta := range sa {
-			tb := sb[i]
+		if b.err != nil {
+			firstErr = b.err
+			close(stop)
+			continue
+		}
+		for i, ta := range b.views[0] {
+			tb := b.views[1][i]
 			res.Tickets++
 			res.Comments += ta.comments
 			res.Messages += len(ta.raws)
@@ -327,12 +368,16 @@ func compareTickets(src, dst store.Store, res *Result) error {
 				res.RawBytes += int64(len(r))
 			}
 			if d := ta.diff(tb); d != "" && len(res.TicketDiffs) < maxDiffs {
-				res.TicketDiffs = append(res.TicketDiffs, fmt.Sprintf("ticket %d: %s", batch[i], d))
+				res.TicketDiffs = append(res.TicketDiffs, fmt.Sprintf("ticket %d: %s", b.ids[i], d))
 			}
 		}
 	}
-	return nil
+	wg.Wait()
+	return firstErr
 }
+
+// compareWorkers is how many batches of tickets are read at once.
+const compareWorkers = 4
 
 // ticketView is what the comparison reads of one ticket.
 type ticketView struct {
