@@ -43,6 +43,10 @@ type Run struct {
 	// getrusage. Less sensitive to a noisy machine than msg/s.
 	ServerCPUMs float64 `json:"server_cpu_ms_per_msg,omitempty"`
 	ClientCPUMs float64 `json:"client_cpu_ms_per_msg,omitempty"`
+	// InstrPerMsg is the instructions the daemon executed during the
+	// burst per accepted mail, counted by callgrind (CallgrindEnv; 0:
+	// not counted). The same on a loaded machine as on a quiet one.
+	InstrPerMsg float64 `json:"instructions_per_msg,omitempty"`
 	// The store writer over the burst: the share of wall time it was busy
 	// (running write functions or committing; 1.0 means it bounds the
 	// rate) and its milliseconds per accepted mail applying, committing

@@ -56,3 +56,32 @@ func TestRulesModeConfig(t *testing.T) {
 		t.Errorf("webhooks fired: %v, want all ten", hooks)
 	}
 }
+
+// BenchmarkRulesModeMatch is the condition evaluation of one pass of the
+// rules mode's 50 triggers over a bench mail (the facts built once per
+// pass, as the engine does): go test -run X -bench RulesModeMatch
+// ./gateway/internal/bench (add -cpuprofile for shares).
+func BenchmarkRulesModeMatch(b *testing.B) {
+	text := DaemonConfig(b.TempDir(), "127.0.0.1:1", "127.0.0.1:53", "") + RulesConfig("http://127.0.0.1:1/hook", "http://127.0.0.1:2/hook")
+	cfg, err := config.Parse(text)
+	if err != nil {
+		b.Fatal(err)
+	}
+	set, _ := rules.Load(cfg)
+	gen := NewGen("t", nil)
+	var mails []*threading.Mail
+	for i := range 100 {
+		mails = append(mails, threading.ParseBytes(gen.NewTicket(i, KindNew4K).Raw, threading.ParseOptions{}))
+	}
+	now := time.Now()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		m := mails[i%len(mails)]
+		f := &rules.Facts{Events: []string{rules.Created}, Mailbox: benchMailbox, Sender: "c@cust1.example",
+			Subject: m.Subject, Body: m.Text, Status: "open", Priority: "normal", Assignee: "a@bench.example", Now: now}
+		for _, tr := range set.Triggers {
+			tr.Cond.Match(f)
+		}
+	}
+}

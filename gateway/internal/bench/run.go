@@ -77,7 +77,16 @@ func (b *bench) runHelpdesk(p params, idx int, target, dir string) (Run, error) 
 			env = append(env, ProfileEnv+"="+prof)
 		}
 		t0 := time.Now()
-		proc, err = StartProc("helpdesk", b.opt.Binary, []string{"serve", "-config", cfg}, dir, nil, env)
+		bin, args := b.opt.Binary, []string{"serve", "-config", cfg}
+		if callgrind() {
+			bin, args = callgrindCommand(dir, bin, args)
+			// valgrind 3.19 does not know RDTSCP, which Go's runtime
+			// uses for its tick counter when the CPU has it, and
+			// callgrind's signal bookkeeping trips over the
+			// preemption signals.
+			env = append(env, "GODEBUG=cpu.rdtscp=off,asyncpreemptoff=1")
+		}
+		proc, err = StartProc("helpdesk", bin, args, dir, nil, env)
 		if err != nil {
 			return run, err
 		}
@@ -132,10 +141,21 @@ func (b *bench) runHelpdesk(p params, idx int, target, dir string) (Run, error) 
 	if sink != nil {
 		deliveredBefore = sink.Delivered.Load()
 	}
+	counting := proc != nil && callgrind()
+	if counting {
+		if err := callgrindInstr(proc.Pid(), true); err != nil {
+			return run, err
+		}
+	}
 	cpu := b.startCPU(b.pid(proc))
 	res := b.load(p, addr, gen)
 	run.fill(res)
 	cpu.finish(&run)
+	if counting {
+		if err := callgrindInstr(proc.Pid(), false); err != nil {
+			return run, err
+		}
+	}
 	if before != nil {
 		after := scrape(proc.HTTPAddr)
 		delta := func(k string) float64 { return float64(after[k] - before[k]) }
@@ -177,6 +197,16 @@ func (b *bench) runHelpdesk(p params, idx int, target, dir string) (Run, error) 
 			b.logf("   %-18s run %d: stopping the daemon: %s", target, idx, run.StopError)
 		}
 		run.LogBytes = proc.LogBytes()
+		if counting {
+			n, err := callgrindTotal(callgrindOut(dir))
+			if err != nil {
+				return run, fmt.Errorf("%s: reading the callgrind counts: %w", target, err)
+			}
+			if run.OK > 0 {
+				run.InstrPerMsg = float64(n) / float64(run.OK)
+			}
+			b.logf("   %-18s run %d: callgrind: %d instructions in the burst, %.0f per mail", target, idx, n, run.InstrPerMsg)
+		}
 		run.StoreBytes = DirSize(data)
 	}
 	b.logf("   %-18s run %d: %6.0f msg/s  p50 %6.2f ms  p99 %7.2f ms  max %7.1f ms  rss %4d MiB (anon %d)  ok %d failed %d  start %.2fs",
