@@ -50,6 +50,7 @@ func (a *applier) resolveThread(id uint64, thread uint32) (*model.Ticket, uint32
 
 // create assigns a new ticket its id; it is stored with the others.
 func (a *applier) create(tk *model.Ticket) error {
+	a.logComments()
 	id, err := a.tx.AllocTicketID()
 	if err != nil {
 		return err

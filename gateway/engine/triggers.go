@@ -12,6 +12,7 @@ import (
 	"helpdesk/gateway/audience"
 	"helpdesk/gateway/plan"
 	"helpdesk/gateway/rules"
+	"helpdesk/store"
 	"helpdesk/store/model"
 	"helpdesk/threading"
 )
@@ -62,11 +63,53 @@ func (a *applier) remember(tk *model.Ticket) {
 	if len(a.cfg.Triggers) == 0 {
 		return
 	}
+	a.logComments()
 	if a.before == nil {
 		a.before = map[uint64]before{}
 	}
 	a.before[tk.ID] = before{seq: tk.LastSeq, status: tk.Status, priority: tk.Priority, typ: tk.Type, group: tk.Group,
 		assignee: tk.Assignee, tags: slices.Clone(tk.Tags), mergedInto: tk.MergedInto, links: len(tk.Links)}
+}
+
+// commentLog is a write's transaction that also keeps the comments the
+// write adds, by ticket: the triggers' pass reads the update's records
+// from it instead of decoding them back from the store (a new ticket's
+// first comment holds the whole mail text).
+type commentLog struct {
+	store.Tx
+	added map[uint64][]*model.Comment // in the order added (id order)
+}
+
+func (l *commentLog) AddComment(tk *model.Ticket, c *model.Comment) error {
+	if err := l.Tx.AddComment(tk, c); err != nil {
+		return err
+	}
+	l.added[tk.ID] = append(l.added[tk.ID], c)
+	return nil
+}
+
+// logComments makes the write keep the comments it adds from now on
+// (when triggers are configured; before any ticket is read or created).
+func (a *applier) logComments() {
+	if len(a.cfg.Triggers) == 0 {
+		return
+	}
+	if _, ok := a.tx.(*commentLog); !ok {
+		a.tx = &commentLog{Tx: a.tx, added: map[uint64][]*model.Comment{}}
+	}
+}
+
+// commentAt is comment seq of a ticket: as this write added it, else as
+// stored.
+func (a *applier) commentAt(ticket uint64, seq uint32) (*model.Comment, error) {
+	if l, ok := a.tx.(*commentLog); ok {
+		for _, c := range l.added[ticket] {
+			if c.ID == seq {
+				return c, nil
+			}
+		}
+	}
+	return a.tx.Comment(ticket, seq)
 }
 
 // triggers runs one pass over the triggers for every ticket this write
@@ -147,7 +190,7 @@ func (a *applier) facts(tk *model.Ticket) (*rules.Facts, error) {
 		b, known = before{}, false
 	}
 	for seq := b.seq + 1; seq <= tk.LastSeq; seq++ {
-		c, err := a.tx.Comment(tk.ID, seq)
+		c, err := a.commentAt(tk.ID, seq)
 		if err != nil {
 			return nil, fmt.Errorf("reading comment %d of ticket %d: %w", seq, tk.ID, err)
 		}
