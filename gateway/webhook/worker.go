@@ -73,6 +73,15 @@ func (w *Worker) Run(ctx context.Context) {
 
 // round starts an attempt for every due delivery not under way.
 func (w *Worker) round(ctx context.Context) {
+	w.mu.Lock()
+	full := len(w.inflight) >= w.Parallel
+	w.mu.Unlock()
+	if full {
+		// Nothing could start: spare the read and decoding of the due
+		// deliveries (with receivers hanging, every round until one of
+		// them times out).
+		return
+	}
 	var due []*model.WebhookDelivery
 	if err := w.db.View(func(tx store.Tx) error {
 		var err error
