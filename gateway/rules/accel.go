@@ -86,18 +86,17 @@ func lowerLiterals(re *syntax.Regexp) bool {
 	return true
 }
 
-// match reports whether the expression matches v (low is v lowercased);
-// ok is false when the accelerator does not apply (non-ASCII text for a
-// case-insensitive expression).
-func (a *accel) match(v string, low func() string) (hit, ok bool) {
+// match reports whether the expression matches v (low gives v
+// lowercased and whether v is ASCII); ok is false when the accelerator
+// does not apply (non-ASCII text for a case-insensitive expression).
+func (a *accel) match(v string, low func() (string, bool)) (hit, ok bool) {
 	t := v
 	if a.fold {
-		for i := 0; i < len(v); i++ {
-			if v[i] >= utf8.RuneSelf {
-				return false, false
-			}
+		lt, ascii := low()
+		if !ascii {
+			return false, false
 		}
-		t = low()
+		t = lt
 	}
 	for from := 0; ; {
 		k := strings.Index(t[from:], a.lit)

@@ -73,8 +73,10 @@ type Facts struct {
 	Customer func() (org string, tags []string)
 
 	// low caches the lowercased texts conditions compare (a pass
-	// evaluates dozens of "contains" lines on the same 4 KiB body).
+	// evaluates dozens of "contains" lines on the same 4 KiB body), txt
+	// the "text" field (subject and body).
 	low [3]lowered
+	txt struct{ subject, body, v string }
 }
 
 // customer reads Customer once.
@@ -87,17 +89,164 @@ func (f *Facts) customer() (string, []string) {
 	return org, tags
 }
 
-// lowered is one cached lowercase text: low is ToLower(src).
-type lowered struct{ src, low string }
+// lowered is one cached text of a long field: low is lowerText(src)
+// and ascii whether src is all ASCII (computed when first asked for),
+// gram the gram set of low (built when first asked for).
+type lowered struct {
+	src, low       string
+	lowDone, ascii bool
+	gram           *grams
+}
 
-// lower returns strings.ToLower(v), computed once per distinct value of
-// the field (slot 0 subject, 1 body, 2 text).
-func (f *Facts) lower(slot int, v string) string {
+// slot returns the cache of field slot (0 subject, 1 body, 2 text) for
+// its current value v.
+func (f *Facts) slot(slot int, v string) *lowered {
 	c := &f.low[slot]
-	if c.src != v || c.low == "" && v != "" {
-		c.src, c.low = v, strings.ToLower(v)
+	if c.src != v || c.src == "" && v != "" {
+		*c = lowered{src: v}
 	}
-	return c.low
+	return c
+}
+
+// lower returns strings.ToLower(v) and whether v is ASCII, computed once
+// per distinct value of the field (slot 0 subject, 1 body, 2 text).
+func (f *Facts) lower(slot int, v string) (string, bool) {
+	c := f.slot(slot, v)
+	if !c.lowDone {
+		if slot == 2 && v == f.text() {
+			// Subject and body are lowercased (or will be) anyway:
+			// ToLower works rune by rune, so theirs joined is the
+			// text's.
+			sl, sa := f.lower(0, f.Subject)
+			bl, ba := f.lower(1, f.Body)
+			c.low, c.ascii = sl+"\n"+bl, sa && ba
+		} else {
+			c.low, c.ascii = lowerText(v)
+		}
+		c.lowDone = true
+	}
+	return c.low, c.ascii
+}
+
+// lowerText is strings.ToLower(s) and whether s is ASCII, in one pass
+// over ASCII text (a mail's body, most of the time).
+func lowerText(s string) (string, bool) {
+	b := make([]byte, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return strings.ToLower(s), false
+		}
+		b[i] = lowerASCII[c]
+	}
+	return string(b), true
+}
+
+var lowerASCII = func() (t [utf8.RuneSelf]byte) {
+	for i := range t {
+		t[i] = byte(i)
+		if 'A' <= i && i <= 'Z' {
+			t[i] += 'a' - 'A'
+		}
+	}
+	return t
+}()
+
+// gramMin is the length from which a text gets a gram set: shorter ones
+// are scanned at once.
+const gramMin = 256
+
+// grams is a hashed set of the byte pairs of a long text (4,096 bits): a
+// needle with a pair the text lacks cannot be in it, and is rejected
+// without scanning the text. A pass tests dozens of needles ("contains",
+// and the literals a regular expression requires) against the same 4 KiB
+// body; building the set costs about one scan of it.
+type grams [64]uint64
+
+func gramBit(a, b byte) uint { return (uint(a)*31 + uint(b)) & 4095 }
+
+func (g *grams) add(s string) {
+	if len(s) < 2 {
+		return
+	}
+	prev := s[0]
+	for _, c := range []byte(s[1:]) {
+		h := gramBit(prev, c)
+		g[h>>6] |= 1 << (h & 63)
+		prev = c
+	}
+}
+
+// mayContain is false when the text cannot contain needle.
+func (g *grams) mayContain(needle string) bool {
+	for i := 0; i+1 < len(needle); i++ {
+		h := gramBit(needle[i], needle[i+1])
+		if g[h>>6]&(1<<(h&63)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// gramsOf is the gram set of field slot's lowercased value v.
+func (f *Facts) gramsOf(slot int, v string) *grams {
+	c := f.slot(slot, v)
+	if c.gram != nil {
+		return c.gram
+	}
+	low, _ := f.lower(slot, v)
+	g := new(grams)
+	if slot == 2 && v == f.text() && len(f.Body) >= gramMin {
+		// The body's set, the subject's pairs and the two at the join.
+		*g = *f.gramsOf(1, f.Body)
+		sl, _ := f.lower(0, f.Subject)
+		bl, _ := f.lower(1, f.Body)
+		g.add(sl + "\n" + bl[:min(len(bl), 1)])
+	} else {
+		g.add(low)
+	}
+	c.gram = g
+	return g
+}
+
+// contains reports whether field slot's value v (lowercased when fold)
+// contains needle, rejecting needles the text's gram set excludes. The
+// set is of the lowercased text: it serves a case-sensitive needle too
+// (lowercased) when the text is ASCII.
+func (f *Facts) contains(slot int, v string, fold bool, needle string) bool {
+	t := v
+	low, ascii := f.lower(slot, v)
+	if fold {
+		t = low
+	}
+	if len(t) >= gramMin && len(needle) >= 2 && (fold || ascii) {
+		probe := needle
+		if !fold {
+			probe, _ = lowerText(needle)
+		}
+		if !f.gramsOf(slot, v).mayContain(probe) {
+			return false
+		}
+	}
+	return strings.Contains(t, needle)
+}
+
+// text is the "text" field, subject and body: built once per distinct
+// pair, so that its lowercase form is cached too.
+func (f *Facts) text() string {
+	if f.txt.subject != f.Subject || f.txt.body != f.Body || f.txt.v == "" {
+		f.txt.subject, f.txt.body, f.txt.v = f.Subject, f.Body, f.Subject+"\n"+f.Body
+	}
+	return f.txt.v
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // Calendar is the business-time arithmetic of a ticket's calendar
@@ -155,11 +304,10 @@ type cond struct {
 	op    string // is, is not, contains, not contains, matches, not matches, include, exclude, changed, more, less, inside, outside
 	vals  []string
 	re    *regexp.Regexp
-	// need is a literal every match of re contains (lowercase when
-	// needFold): a text without it cannot match, so the regular
-	// expression is not run ("" none known).
-	need     string
-	needFold bool
+	// needs are literals every match of re contains (lowercase when
+	// fold): a text without one of them cannot match, so the regular
+	// expression is not run.
+	needs []needLit
 	// acc finds a leading literal itself (accel.go); nil: none.
 	acc *accel
 	dur time.Duration
@@ -310,7 +458,7 @@ func parse(line string, cfg *config.Config) (cond, *Problem) {
 				Fix: "write a Go (RE2) regular expression, e.g. (?i)^re: *urgent; no lookahead or backreferences"}
 		}
 		x.re = re
-		x.need, x.needFold = requiredLiteral(val)
+		x.needs = requiredLiterals(val)
 		x.acc = newAccel(val)
 		return x, nil
 	case "contains", "not contains":
@@ -557,16 +705,15 @@ func (x cond) eval(f *Facts) bool {
 	case "is", "is not":
 		return slices.Contains(x.vals, strings.ToLower(v)) == (x.op == "is")
 	case "contains", "not contains":
-		return strings.Contains(x.lower(f, v), x.vals[0]) == (x.op == "contains")
+		return x.contains(f, v, true, x.vals[0]) == (x.op == "contains")
 	case "matches", "not matches":
 		hit := false
 		switch {
-		case x.need != "" && x.needFold && !strings.Contains(x.lower(f, v), x.need):
-		case x.need != "" && !x.needFold && !strings.Contains(v, x.need):
+		case slices.ContainsFunc(x.needs, func(n needLit) bool { return !x.contains(f, v, n.fold, n.s) }):
 		default:
 			ok := false
 			if x.acc != nil {
-				hit, ok = x.acc.match(v, func() string { return x.lower(f, v) })
+				hit, ok = x.acc.match(v, func() (string, bool) { return x.lower(f, v) })
 			}
 			if !ok {
 				hit = x.re.MatchString(v)
@@ -660,8 +807,9 @@ func (c *Conditions) Lines() []string {
 	return out
 }
 
-// lower is v lowercased, cached in f for the long texts.
-func (x cond) lower(f *Facts, v string) string {
+// lower is v lowercased, cached in f for the long texts, and whether v
+// is ASCII.
+func (x cond) lower(f *Facts, v string) (string, bool) {
 	switch x.field {
 	case "subject":
 		return f.lower(0, v)
@@ -670,7 +818,63 @@ func (x cond) lower(f *Facts, v string) string {
 	case "text":
 		return f.lower(2, v)
 	}
-	return strings.ToLower(v)
+	return strings.ToLower(v), isASCII(v)
+}
+
+// contains reports whether v (lowercased when fold) contains needle;
+// through the facts' cache for the long texts.
+func (x cond) contains(f *Facts, v string, fold bool, needle string) bool {
+	switch x.field {
+	case "subject":
+		return f.contains(0, v, fold, needle)
+	case "body":
+		return f.contains(1, v, fold, needle)
+	case "text":
+		return f.contains(2, v, fold, needle)
+	}
+	if fold {
+		v = strings.ToLower(v)
+	}
+	return strings.Contains(v, needle)
+}
+
+// needLit is a literal a text must contain (lowercase when fold: the
+// lowercased text must).
+type needLit struct {
+	s    string
+	fold bool
+}
+
+// requiredLiterals are the literals of at least two bytes that every
+// match of expr contains: each literal of its top-level sequence (with
+// case folding, the pieces requiredLiteral says are safe), longest first.
+func requiredLiterals(expr string) []needLit {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	re = re.Simplify()
+	for re.Op == syntax.OpCapture {
+		re = re.Sub[0]
+	}
+	parts := []*syntax.Regexp{re}
+	if re.Op == syntax.OpConcat {
+		parts = re.Sub
+	}
+	var out []needLit
+	for _, p := range parts {
+		if p.Op != syntax.OpLiteral {
+			continue
+		}
+		f := p.Flags&syntax.FoldCase != 0
+		for _, s := range foldPieces(p.Rune, f) {
+			if len(s) >= 2 {
+				out = append(out, needLit{s, f})
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b needLit) int { return len(b.s) - len(a.s) })
+	return out
 }
 
 // requiredLiteral finds a literal that every match of the regular
@@ -754,7 +958,7 @@ func (x cond) value(f *Facts) string {
 	case "body":
 		return f.Body
 	case "text":
-		return f.Subject + "\n" + f.Body
+		return f.text()
 	case "status":
 		return f.Status
 	case "priority":

@@ -3,6 +3,7 @@ package rules
 import (
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -293,7 +294,7 @@ func TestAccelAgreesWithRegexp(t *testing.T) {
 			if a == nil {
 				continue
 			}
-			hit, ok := a.match(text, func() string { return strings.ToLower(text) })
+			hit, ok := a.match(text, func() (string, bool) { return strings.ToLower(text), isASCII(text) })
 			if ok && hit != re.MatchString(text) {
 				t.Fatalf("%q on %q: accel %v, regexp %v", e, text, hit, !hit)
 			}
@@ -308,5 +309,53 @@ func TestAccelAgreesWithRegexp(t *testing.T) {
 		if newAccel(e) != nil {
 			t.Errorf("%q: an accelerator", e)
 		}
+	}
+}
+
+// The gram set only ever rejects needles a text cannot contain, and the
+// ASCII lowercasing is strings.ToLower's: long random texts (ASCII and
+// Korean) against needles cut from them and made up.
+func TestLongTextPrefilter(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	words := []string{"Printer", "queue", "stuck", "request", "12", "30", "from", "환불", "요청", "Outage", "in", "region", "\r\n", "contract", "No."}
+	for range 200 {
+		var b strings.Builder
+		for b.Len() < gramMin+rng.IntN(4000) {
+			b.WriteString(words[rng.IntN(len(words))])
+			b.WriteByte(' ')
+		}
+		text := b.String()
+		if low, ascii := lowerText(text); low != strings.ToLower(text) || ascii != isASCII(text) {
+			t.Fatalf("lowerText(%q) = %q %v", text, low, ascii)
+		}
+		f := &Facts{Subject: "Re: Printer 요청 " + words[rng.IntN(len(words))], Body: text}
+		for range 50 {
+			needle := words[rng.IntN(len(words))] + " " + words[rng.IntN(len(words))]
+			if rng.IntN(2) == 0 {
+				i := rng.IntN(len(text) - 8)
+				needle = text[i : i+2+rng.IntN(6)]
+			}
+			for _, fold := range []bool{false, true} {
+				want := strings.Contains(text, needle)
+				if fold {
+					want = strings.Contains(strings.ToLower(text), needle)
+				}
+				if got := f.contains(1, text, fold, needle); got != want {
+					t.Fatalf("contains(%q, fold %v) = %v, want %v", needle, fold, got, want)
+				}
+				all := f.Subject + "\n" + text
+				want = strings.Contains(all, needle)
+				if fold {
+					want = strings.Contains(strings.ToLower(all), needle)
+				}
+				if got := f.contains(2, f.text(), fold, needle); got != want {
+					t.Fatalf("text contains(%q, fold %v) = %v, want %v", needle, fold, got, want)
+				}
+			}
+		}
+	}
+	got := requiredLiterals(`request [0-9]*30 from`)
+	if want := []needLit{{"request ", false}, {"30 from", false}}; !slices.Equal(got, want) {
+		t.Errorf("requiredLiterals = %v, want %v", got, want)
 	}
 }
