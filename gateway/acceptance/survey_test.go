@@ -288,3 +288,110 @@ func TestSurveyNotForSpamMergedBouncedOrMachine(t *testing.T) {
 		t.Errorf("ticket 5 does not say why no survey went out: %q", events(e.Show(5)))
 	}
 }
+
+var _ = claim("[survey]: a reply that lost the survey's reply address is still a rating and never reopens: an answer to the survey mail sent to the plain support address (In-Reply-To/References name the survey), or a new mail from the requester quoting the ticket's subject tag whose text begins with a rating (\"5\", \"매우 만족\", \"excellent\", \"별로\"), within 28 days of the survey, on a resolved or closed ticket; a token-less mail without a rating is ordinary mail (it reopens as before)",
+	"TestSurveyRepliesWithoutTheirToken")
+
+// TestSurveyRepliesWithoutTheirToken: customers' mail programs drop the
+// survey's Reply-To, and customers write a new mail quoting the survey's
+// subject: in Korean and English, such replies are ratings too.
+func TestSurveyRepliesWithoutTheirToken(t *testing.T) {
+	e := Start(t, Options{Config: surveyConfig})
+	e.MustCLI("clock", "set", "2027-01-04T09:00:00Z")
+	n1 := e.Open(kenFr, "Cannot renew certificate", "The renewal page fails with an error.", vic)
+	n2 := e.Open(kimFr, "인증서 갱신이 안 됩니다", "갱신 페이지에서 오류가 납니다. 도와주세요.", vic)
+	n3 := e.Open(kenFr, "Invoice address", "Please change our invoice address.", vic)
+	for _, n := range []*testkit.Received{n1, n2, n3} {
+		e.Reply(vicFr, n, "#assign me\n#resolved\nDone.")
+	}
+	e.MustCLI("clock", "advance", "25h")
+	e.Eventually(20e9, func() bool { return len(e.surveys(ken)) == 2 && len(e.surveys(kim)) == 1 },
+		func() string {
+			return fmt.Sprintf("ken has %d surveys, kim %d", len(e.surveys(ken)), len(e.surveys(kim)))
+		})
+	var sv1, sv3 *testkit.Received
+	for _, m := range e.surveys(ken) {
+		if strings.Contains(m.Header("Subject"), "Invoice") {
+			sv3 = m
+		} else {
+			sv1 = m
+		}
+	}
+	sv2 := e.surveys(kim)[0]
+	vicBefore, kenBefore, kimBefore := len(e.Mailbox(vic)), len(e.Mailbox(ken)), len(e.Mailbox(kim))
+
+	// Ken's mail program answers the survey at its From address, the
+	// plain support address: In-Reply-To names the survey.
+	e.Customer(testkit.Mail{From: kenFr, To: []string{"support@example.com"}, Subject: "Re: " + sv1.Header("Subject"),
+		InReplyTo: strings.Trim(sv1.Header("Message-Id"), "<> "), Body: "Excellent, thank you\n\n> " + strings.ReplaceAll(Text(sv1), "\n", "\n> ")})
+	// Kim writes a new mail quoting the survey's subject.
+	e.Customer(testkit.Mail{From: kimFr, To: []string{"support@example.com"}, Subject: "Re: " + sv2.Header("Subject"), Body: "매우 만족"})
+	// Ken answers the other survey, token-less, with no rating: it is
+	// still his answer to the survey (a private survey comment).
+	e.Customer(testkit.Mail{From: kenFr, To: []string{"support@example.com"}, Subject: "Re: " + sv3.Header("Subject"),
+		InReplyTo: strings.Trim(sv3.Header("Message-Id"), "<> "), Body: "Who do I ask about the contract?"})
+	for _, c := range []struct {
+		n       uint64
+		rating  int
+		comment string
+	}{{1, 5, "thank you"}, {2, 5, ""}} {
+		tk := e.Show(c.n)
+		if tk.Status != "resolved" {
+			t.Errorf("ticket %d is %s after a token-less rating, want resolved (a rating never reopens)", c.n, tk.Status)
+		}
+		if tk.CSAT == nil || tk.CSAT.Rating != c.rating || tk.CSAT.Comment != c.comment {
+			t.Errorf("ticket %d csat = %+v, want rating %d comment %q", c.n, tk.CSAT, c.rating, c.comment)
+		}
+		if !hasTag(tk.Tags, "rated") {
+			t.Errorf("ticket %d tags %v: the rating trigger did not fire", c.n, tk.Tags)
+		}
+	}
+	tk := e.Show(3)
+	if tk.Status != "resolved" || tk.CSAT != nil {
+		t.Errorf("ticket 3: status %s csat %+v after an unrated answer to its survey, want resolved and no rating", tk.Status, tk.CSAT)
+	}
+	if c := tk.Comments[len(tk.Comments)-1]; c.Visibility != "private" || c.Reason != "survey reply without a rating" || !strings.Contains(c.Text, "contract") {
+		t.Errorf("the unrated token-less answer is %+v, want a private survey comment", c)
+	}
+	if n := ticketCount(t, e); n != 3 {
+		t.Errorf("%d tickets after token-less ratings, want 3 (none opened)", n)
+	}
+	told := e.Count(vic, vicBefore+1) // the unrated answer only
+	WantText(t, "Victoria's notice of the unrated answer", told[len(told)-1], "without a rating", "contract")
+	e.Count(ken, kenBefore)
+	e.Count(kim, kimBefore)
+
+	// Closed by auto-close: a new mail with a bad rating replaces the
+	// rating and opens no follow-up.
+	e.MustCLI("clock", "advance", "120h")
+	if tk := e.Show(2); tk.Status != "closed" {
+		t.Fatalf("ticket 2 is %s after auto_close_after, want closed", tk.Status)
+	}
+	e.Customer(testkit.Mail{From: kimFr, To: []string{"support@example.com"}, Subject: "Re: " + sv2.Header("Subject"), Body: "별로 - 또 오류가 납니다"})
+	if tk := e.Show(2); tk.Status != "closed" || tk.CSAT == nil || tk.CSAT.Rating != 1 || tk.CSAT.Comment != "또 오류가 납니다" || !hasTag(tk.Tags, "bad-csat") {
+		t.Errorf("ticket 2 after a token-less bad rating: status %s csat %+v tags %v, want closed, rating 1 '또 오류가 납니다', bad-csat", tk.Status, tk.CSAT, tk.Tags)
+	}
+	if n := ticketCount(t, e); n != 3 {
+		t.Errorf("%d tickets after a token-less rating of a closed ticket, want 3 (no follow-up)", n)
+	}
+
+	// A token-less mail that is no rating is ordinary mail: on the
+	// closed ticket it opens the follow-up, as before.
+	e.Customer(testkit.Mail{From: kenFr, To: []string{"support@example.com"}, Subject: "Re: " + sv1.Header("Subject"), Body: "The renewal page fails again."})
+	if n := ticketCount(t, e); n != 4 {
+		t.Errorf("%d tickets after a token-less mail without a rating on a closed ticket, want 4 (its follow-up)", n)
+	}
+	if tk := e.Show(1); tk.CSAT == nil || tk.CSAT.Rating != 5 {
+		t.Errorf("ticket 1 csat %+v: ordinary mail changed the rating", tk.CSAT)
+	}
+
+	// After 28 days a rating-like mail is ordinary mail again.
+	e.MustCLI("clock", "advance", "600h")
+	e.Customer(testkit.Mail{From: kimFr, To: []string{"support@example.com"}, Subject: "Re: " + sv2.Header("Subject"), Body: "5"})
+	if tk := e.Show(2); tk.CSAT == nil || tk.CSAT.Rating != 1 {
+		t.Errorf("a token-less rating 31 days after the survey rated the ticket: %+v", tk.CSAT)
+	}
+	if n := ticketCount(t, e); n != 5 {
+		t.Errorf("%d tickets after a rating-like mail 31 days after the survey, want 5 (a follow-up)", n)
+	}
+}

@@ -204,6 +204,9 @@ func (a *applier) route() error {
 	}
 	d := threading.Decide(a.decideInput(), view{a.tx})
 	a.trace.decided(d)
+	if tk, ok := a.tokenlessSurveyTicket(d); ok {
+		return a.surveyReply(tk)
+	}
 	a.res.Detail = d.Reason
 	switch d.Outcome {
 	case threading.OutPublicComment:

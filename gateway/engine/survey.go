@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,6 +52,8 @@ const (
 	surveySent    = "survey sent"
 	surveyRated   = "survey rating "
 	surveyUnrated = "survey reply without a rating"
+	// surveyMailedText begins the event of a survey mailed.
+	surveyMailedText = "satisfaction survey sent to "
 )
 
 // surveyTicket returns the ticket a reply rates: the mail went to a
@@ -79,6 +82,83 @@ func (a *applier) surveyTicket() (*model.Ticket, bool) {
 		return tk, true
 	}
 	return nil, false
+}
+
+// tokenlessSurveyTicket returns the ticket a mail without the survey's
+// reply token still rates. Customers' mail programs drop a Reply-To
+// (answering the From address), and customers write a new mail quoting
+// the survey's subject: such a mail reaches the ticket by its other keys
+// (References, the subject tag; threading.Decide, which refuses them to
+// a sender failing DMARC), and is a rating when it comes from the
+// requester of a resolved or closed ticket whose survey for the current
+// resolution went out no more than survey.ReplyWindow ago, and either
+// answers the survey mail itself (In-Reply-To or References name it:
+// then as the token's reply, a rating or a private survey comment) or
+// begins with a rating ("5", "좋아요", "매우 만족"). Anything else is an
+// ordinary mail: it reopens the ticket or opens a follow-up as before.
+func (a *applier) tokenlessSurveyTicket(d threading.Decision) (*model.Ticket, bool) {
+	if a.staff != nil || !a.cfg.Survey.Enabled {
+		return nil, false
+	}
+	var id uint64
+	switch {
+	case d.Outcome == threading.OutPublicComment && d.Thread == 0:
+		id = d.Ticket
+	case d.FollowUpOf != 0:
+		id = d.FollowUpOf
+	default:
+		return nil, false
+	}
+	tk, err := a.resolve(id)
+	if err != nil || tk.Requester != a.in.sender || tk.ResolvedAt == nil || tk.SurveyFor == nil ||
+		!tk.SurveyFor.Equal(*tk.ResolvedAt) || tk.Status != model.StatusResolved && tk.Status != model.StatusClosed {
+		return nil, false
+	}
+	var sent time.Time
+	m := a.mail()
+	for _, mid := range slices.Concat(m.InReplyTo, m.References) {
+		ref, ok := a.tx.LookupMessageID(mid)
+		if !ok || ref.Ticket != tk.ID {
+			continue
+		}
+		if c, err := a.tx.Comment(ref.Ticket, ref.Comment); err == nil && surveyMailed(c) {
+			sent = c.Created
+			break
+		}
+	}
+	if sent.IsZero() {
+		if survey.ParseRating(a.bodyText()).Score == 0 {
+			return nil, false
+		}
+		sent = a.surveySentAt(tk)
+	}
+	if sent.IsZero() || a.now.Sub(sent) > survey.ReplyWindow {
+		return nil, false
+	}
+	return tk, true
+}
+
+// surveyMailed reports whether c records a survey mailed to the
+// requester (not one left unsent).
+func surveyMailed(c *model.Comment) bool {
+	return c.Reason == surveySent && strings.HasPrefix(c.Text, surveyMailedText)
+}
+
+// surveySentAt is when the ticket's latest survey was mailed (zero: its
+// latest survey record says it was not sent, or none is found among the
+// last 500 records).
+func (a *applier) surveySentAt(tk *model.Ticket) time.Time {
+	for seq := tk.LastSeq; seq > 0 && tk.LastSeq-seq < 500; seq-- {
+		c, err := a.tx.Comment(tk.ID, seq)
+		if err != nil || c.Reason != surveySent {
+			continue
+		}
+		if surveyMailed(c) {
+			return c.Created
+		}
+		return time.Time{}
+	}
+	return time.Time{}
 }
 
 // surveyReply records a reply to the survey: its rating (Ticket.CSAT,
@@ -176,7 +256,7 @@ func (a *applier) sendSurvey(tk *model.Ticket) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("rendering the survey of #%d: %w", tk.ID, err)
 	}
-	if err := a.survey(tk, "satisfaction survey sent to "+rcpt); err != nil {
+	if err := a.survey(tk, surveyMailedText+rcpt); err != nil {
 		return false, err
 	}
 	return true, a.enqueue(out{

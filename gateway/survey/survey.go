@@ -13,7 +13,10 @@
 //
 // A reply to the survey's own reply address is a rating for ReplyWindow
 // (28 days) after it was sent, whatever the ticket's status: it never
-// reopens the ticket, never opens a follow-up and never a new ticket.
+// reopens the ticket, never opens a follow-up and never a new ticket. So
+// is the requester's mail that lost that address but still answers the
+// survey mail (References) or begins with a rating (the engine decides
+// which ticket; ParseRating what the text says).
 package survey
 
 import (
@@ -80,8 +83,16 @@ var words = []struct {
 	{"좋아요", 5, true}, {"만족", 5, true}, {"최고", 5, true},
 	{"보통", 3, true},
 	{"good", 5, false}, {"bad", 1, false},
+	// The English survey asks for "1 (poor) to 5 (excellent)": its
+	// own words are ratings too.
+	{"excellent", 5, false}, {"poor", 1, false},
 	{"👍", 5, true}, {"👎", 1, true},
 }
+
+// intensifiers may come before a rating word and change nothing: the
+// Korean survey offers "1(매우 불만족)부터 5(매우 만족)", so customers
+// answer "매우 만족"; "very good", "정말 좋아요", "아주 별로" likewise.
+var intensifiers = []string{"매우", "아주", "정말", "정말로", "너무", "진짜", "참", "완전", "very", "really", "so", "extremely"}
 
 // negations turn a Korean rating word into its opposite when they end
 // it or begin the next word ("만족하지 않습니다", "만족 못 했어요"): a
@@ -95,8 +106,9 @@ func negated(word, rest string) bool {
 
 // ParseRating reads the rating at the start of a reply's text: a digit
 // 1-5 as written ("5", "4/5", "5점", "3 stars"), or one of the rating
-// words (good/👍/좋아요/만족/최고 = 5, 보통 = 3, bad/👎/별로/불만족/나빠요
-// = 1). What follows it is the comment. A text whose first word is none
+// words (good/excellent/👍/좋아요/만족/최고 = 5, 보통 = 3,
+// bad/poor/👎/별로/불만족/나빠요 = 1), possibly after an intensifier
+// ("매우 만족", "very good"). What follows it is the comment. A text whose first word is none
 // of these, or that negates its rating word, has Score 0: the whole text
 // is the comment.
 func ParseRating(text string) Rating {
@@ -107,6 +119,16 @@ func ParseRating(text string) Rating {
 	}
 	first, rest := firstWord(text)
 	if first == "" {
+		return whole
+	}
+	if slices.Contains(intensifiers, strings.ToLower(first)) {
+		// "매우 만족", "very good": the rating is the next word.
+		if next, after := firstWord(strings.TrimSpace(rest)); next != "" {
+			if r := ParseRating(next + after); r.Score > 0 && !isDigitRating(r.Word) {
+				r.Word = first + " " + r.Word
+				return r
+			}
+		}
 		return whole
 	}
 	core := strings.TrimRightFunc(first, isTrail)
@@ -130,6 +152,13 @@ func ParseRating(text string) Rating {
 		return Rating{Score: w.score, Word: core, Comment: comment(rest)}
 	}
 	return whole
+}
+
+// isDigitRating reports whether a rating was written as a digit ("5",
+// "4/5", "5점"): "very 5" is no way to rate.
+func isDigitRating(w string) bool {
+	r, _ := utf8.DecodeRuneInString(w)
+	return r >= '1' && r <= '5'
 }
 
 // firstWord splits off the first word of s (up to white space).
