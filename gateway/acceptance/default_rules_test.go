@@ -139,7 +139,9 @@ timeout = "1s"`)})
 			}
 		}
 		return false
-	}, func() string { return fmt.Sprintf("%d requests, none retried\n%s", len(r.got()), e.MustCLI("webhooks")) })
+	}, func() string {
+		return fmt.Sprintf("%d requests, none retried\n%s", len(r.got()), e.MustCLI("webhooks"))
+	})
 	v := e.hooks()
 	retried := false
 	for _, it := range v.Items {
