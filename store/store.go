@@ -78,6 +78,10 @@ type Stats struct {
 	ApplyNanos, CommitNanos, GatherNanos int64
 	// PageWrites are page writes by commits.
 	PageWrites int64
+	// A database server's engine: the statements sent and the round trips
+	// they took, by the writer's transactions and by all connections.
+	WriteQueries, WriteRoundTrips int64
+	Queries, RoundTrips           int64
 }
 
 // Tx is one transaction: every role's operations. Values returned are

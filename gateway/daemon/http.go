@@ -128,6 +128,14 @@ func (d *Daemon) metricsRegistry() *prometheus.Registry {
 		func(s store.Stats) int64 { return s.CommitNanos })
 	storeCounter("helpdesk_store_page_writes_total", "Page writes by commits (one per page, or per run of overflow pages).",
 		func(s store.Stats) int64 { return s.PageWrites })
+	storeCounter("helpdesk_store_write_queries_total", "Statements the store writer sent to the database server (postgres engine).",
+		func(s store.Stats) int64 { return s.WriteQueries })
+	storeCounter("helpdesk_store_write_round_trips_total", "Round trips to the database server the store writer waited for (postgres engine; a pipelined batch is one).",
+		func(s store.Stats) int64 { return s.WriteRoundTrips })
+	storeCounter("helpdesk_store_queries_total", "Statements sent to the database server by all of the daemon's connections (postgres engine).",
+		func(s store.Stats) int64 { return s.Queries })
+	storeCounter("helpdesk_store_round_trips_total", "Round trips to the database server by all of the daemon's connections (postgres engine).",
+		func(s store.Stats) int64 { return s.RoundTrips })
 	storeCounter("helpdesk_store_gather_nanoseconds_total", "Time the store writer waited for writes under way to join a group.",
 		func(s store.Stats) int64 { return s.GatherNanos })
 	gauge("helpdesk_outbound_queued", "Mails waiting in the outbound queue.", func() int64 {

@@ -16,6 +16,8 @@ import (
 	"helpdesk/config"
 	"helpdesk/store"
 	"helpdesk/store/bolt"
+	"helpdesk/store/postgres"
+	"helpdesk/store/postgres/pgtest"
 	"helpdesk/threading"
 	"helpdesk/threading/machine"
 )
@@ -29,6 +31,35 @@ import (
 // apply-cpu-ns/mail counts only the CPU time of the writer's thread while
 // it applies (steadier than wall time on a loaded machine).
 func BenchmarkApplyNewTicket(b *testing.B) {
+	benchApplyNewTicket(b, func(cfg *config.Config) (store.Store, error) { return bolt.Open(cfg.DataDir, bolt.Options{}) }, nil)
+}
+
+// BenchmarkApplyNewTicketPostgres is BenchmarkApplyNewTicket on the
+// PostgreSQL engine, committing as well (eight mails per commit), and
+// reports the statements and round trips per mail of the writer's
+// transactions (load-insensitive, unlike the times); -v lists them by
+// statement.
+func BenchmarkApplyNewTicketPostgres(b *testing.B) {
+	var pg *postgres.DB
+	var before store.Stats
+	benchApplyNewTicket(b, func(cfg *config.Config) (store.Store, error) {
+		db, err := postgres.Open(pgtest.NewDB(b), postgres.Options{TmpDir: b.TempDir()})
+		pg = db
+		return db, err
+	}, func() {
+		// What the engine's start wrote is not the mails'.
+		before = pg.Stats()
+		pg.TraceSQL()
+	})
+	st := pg.Stats()
+	b.ReportMetric(float64(st.WriteQueries-before.WriteQueries)/float64(b.N), "queries/mail")
+	b.ReportMetric(float64(st.WriteRoundTrips-before.WriteRoundTrips)/float64(b.N), "round-trips/mail")
+	for _, c := range pg.WriterSQL() {
+		b.Logf("%6d round trips %6d statements  %s", c.RoundTrips, c.Queries, strings.Join(strings.Fields(c.SQL), " "))
+	}
+}
+
+func benchApplyNewTicket(b *testing.B, open func(*config.Config) (store.Store, error), started func()) {
 	cfg, err := config.Parse(`data_dir = "` + b.TempDir() + `"
 hostname = "helpdesk.bench"
 [auth]
@@ -56,7 +87,7 @@ groups = ["support"]
 	if err != nil {
 		b.Fatal(err)
 	}
-	db, err := bolt.Open(cfg.DataDir, bolt.Options{})
+	db, err := open(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -89,6 +120,9 @@ groups = ["support"]
 	const perCommit = 8
 	var applying, cpu time.Duration
 	b.ReportAllocs()
+	if started != nil {
+		started()
+	}
 	b.ResetTimer()
 	for i := 0; i < len(ins); i += perCommit {
 		batch := ins[i:min(i+perCommit, len(ins))]

@@ -60,6 +60,8 @@ type DB struct {
 
 	commits, writes, writeErrs           atomic.Int64
 	applyNanos, commitNanos, gatherNanos atomic.Int64
+	// trace counts statements and round trips (trace.go).
+	trace *counter
 }
 
 type writeReq struct {
@@ -91,6 +93,8 @@ func Open(dsn string, opt Options) (*DB, error) {
 		return nil, fmt.Errorf("store.dsn: %w", err)
 	}
 	pcfg.MaxConns = opt.MaxConns
+	trace := &counter{}
+	pcfg.ConnConfig.Tracer = trace
 	pcfg.HealthCheckPeriod = 5 * time.Second
 	if pcfg.ConnConfig.ConnectTimeout == 0 {
 		pcfg.ConnConfig.ConnectTimeout = 10 * time.Second
@@ -101,7 +105,7 @@ func Open(dsn string, opt Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to PostgreSQL: %w", err)
 	}
-	db := &DB{pool: pool, now: opt.Now, tmpDir: opt.TmpDir, coming: opt.Coming, gather: opt.GatherMax}
+	db := &DB{pool: pool, now: opt.Now, tmpDir: opt.TmpDir, coming: opt.Coming, gather: opt.GatherMax, trace: trace}
 	if db.gather == 0 {
 		db.gather = 2 * time.Millisecond
 	}
@@ -293,7 +297,7 @@ func (db *DB) commit(batch []*writeReq) {
 // returns the index of one that must be retried without, or the commit's
 // error.
 func (db *DB) tryCommit(batch []*writeReq) (failed int, fnErr, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	ctx, cancel := context.WithTimeout(writerCtx(context.Background()), writeTimeout)
 	defer cancel()
 	t0 := time.Now()
 	var applied time.Duration
@@ -379,6 +383,8 @@ func (db *DB) Stats() store.Stats {
 	return store.Stats{
 		Commits: db.commits.Load(), Writes: db.writes.Load(),
 		ApplyNanos: db.applyNanos.Load(), CommitNanos: db.commitNanos.Load(), GatherNanos: db.gatherNanos.Load(),
+		WriteQueries: db.trace.wQueries.Load(), WriteRoundTrips: db.trace.wRoundTrips.Load(),
+		Queries: db.trace.queries.Load(), RoundTrips: db.trace.roundTrips.Load(),
 	}
 }
 

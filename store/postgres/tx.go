@@ -263,6 +263,10 @@ func (t *Tx) exec(sql string, args ...any) error {
 		return err
 	}
 	t.flushedInRequest = true
+	// A statement that is not by key may change rows the read cache
+	// holds (a customer's ticket links, deleted by customer).
+	clear(t.read)
+	clear(t.userIDs)
 	if _, err := t.q.Exec(t.ctx, sql, args...); err != nil {
 		return t.fail("writing to PostgreSQL", err)
 	}

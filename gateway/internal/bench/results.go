@@ -59,6 +59,16 @@ type Run struct {
 	// (mails) per commit over the burst.
 	PagesPerCommit float64 `json:"page_writes_per_commit,omitempty"`
 	MailsPerCommit float64 `json:"writes_per_commit,omitempty"`
+	// A database server's engine (postgres) over the burst, per accepted
+	// mail: the statements the daemon sent and the round trips it waited
+	// for, all connections and the writer's transactions alone, and the
+	// writer's round trips per commit. Unlike msg/s they do not change
+	// with the machine's load.
+	QueriesPerMsg          float64 `json:"queries_per_msg,omitempty"`
+	RoundTripsPerMsg       float64 `json:"round_trips_per_msg,omitempty"`
+	WriterQueriesPerMsg    float64 `json:"writer_queries_per_msg,omitempty"`
+	WriterRoundTripsPerMsg float64 `json:"writer_round_trips_per_msg,omitempty"`
+	WriterRoundTripsCommit float64 `json:"writer_round_trips_per_commit,omitempty"`
 	// Daemon metrics at the end of the run.
 	Commits           int64 `json:"store_commits,omitempty"`
 	Writes            int64 `json:"store_writes,omitempty"`

@@ -168,7 +168,13 @@ func (b *bench) runHelpdesk(p params, idx int, target, dir string) (Run, error) 
 			if c := delta("helpdesk_store_commits_total"); c > 0 {
 				run.PagesPerCommit = delta("helpdesk_store_page_writes_total") / c
 				run.MailsPerCommit = delta("helpdesk_store_writes_total") / c
+				run.WriterRoundTripsCommit = delta("helpdesk_store_write_round_trips_total") / c
 			}
+			n := float64(run.OK)
+			run.QueriesPerMsg = delta("helpdesk_store_queries_total") / n
+			run.RoundTripsPerMsg = delta("helpdesk_store_round_trips_total") / n
+			run.WriterQueriesPerMsg = delta("helpdesk_store_write_queries_total") / n
+			run.WriterRoundTripsPerMsg = delta("helpdesk_store_write_round_trips_total") / n
 		}
 	}
 	close(stopSampling)
