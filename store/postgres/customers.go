@@ -170,9 +170,9 @@ func (t *Tx) LinkCustomerTicket(id, ticket uint64, role string) (bool, error) {
 		if !r.del {
 			return false, nil
 		}
-	} else {
-		var one int
-		found, err := t.scalar(&one, "SELECT 1 FROM customer_tickets WHERE customer = $1 AND role = $2 AND ticket = $3", int64(id), role, int64(ticket))
+	} else if !t.newTicket(ticket) {
+		var one int64
+		found, err := t.lookup(&one, tCustTk, k, "SELECT 1::bigint FROM customer_tickets WHERE customer = $1 AND role = $2 AND ticket = $3", int64(id), role, int64(ticket))
 		if err != nil {
 			return false, err
 		}

@@ -331,18 +331,26 @@ func (t *Tx) IndexMessageID(id string, ref model.Ref) error {
 	if id == "" {
 		return nil
 	}
-	if _, ok := t.LookupMessageID(id); ok {
-		return nil
-	}
 	if t.dbErr != nil {
 		return t.dbErr
+	}
+	n := normID(id)
+	if v, ok := t.read[pkey{tRefs, n}]; ok && v != nil {
+		return nil
+	}
+	if _, ok := t.pendingRow(tRefs, n); ok {
+		if _, ok := t.LookupMessageID(id); ok {
+			return nil
+		}
 	}
 	data, err := marshal(ref)
 	if err != nil {
 		return err
 	}
-	n := normID(id)
-	return t.put(tRefs, n, n, int64(ref.Ticket), data)
+	// No lookup first: most ids indexed are new (the mail's own, the
+	// replies' it sends), so the row is inserted unless the database
+	// has one, in the write's batch.
+	return t.putIfAbsent(tRefs, n, n, int64(ref.Ticket), data)
 }
 
 // LookupMessageID finds where a Message-ID belongs.
@@ -374,7 +382,7 @@ func (t *Tx) userID(addr string) (uint64, error) {
 	var id int64
 	_, err := t.scalar(&id, "SELECT id FROM users WHERE addr = $1", addr)
 	if err == nil {
-		t.userIDs[addr] = uint64(id)
+		t.cacheUserID(addr, uint64(id))
 	}
 	return uint64(id), err
 }

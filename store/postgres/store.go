@@ -62,6 +62,10 @@ type DB struct {
 	applyNanos, commitNanos, gatherNanos atomic.Int64
 	// trace counts statements and round trips (trace.go).
 	trace *counter
+	// The writer's read cache, and the write generation its entries
+	// are valid for ("": none; see tryCommit).
+	cache *readCache
+	gen   string
 }
 
 type writeReq struct {
@@ -105,7 +109,7 @@ func Open(dsn string, opt Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to PostgreSQL: %w", err)
 	}
-	db := &DB{pool: pool, now: opt.Now, tmpDir: opt.TmpDir, coming: opt.Coming, gather: opt.GatherMax, trace: trace}
+	db := &DB{pool: pool, now: opt.Now, tmpDir: opt.TmpDir, coming: opt.Coming, gather: opt.GatherMax, trace: trace, cache: newReadCache()}
 	if db.gather == 0 {
 		db.gather = 2 * time.Millisecond
 	}
@@ -206,7 +210,7 @@ func (db *DB) View(fn func(store.Tx) error) error {
 		return fmt.Errorf("starting a read: %w", err)
 	}
 	defer ptx.Rollback(context.Background())
-	tx := newTx(db, ctx, ptx, false)
+	tx := newTx(db, ctx, ptx, false, newReadCache())
 	err = safeRun(fn, tx)
 	if tx.dbErr != nil {
 		return tx.dbErr
@@ -296,6 +300,19 @@ func (db *DB) commit(batch []*writeReq) {
 // failed on their own and sets them to nil (a retry skips them), and
 // returns the index of one that must be retried without, or the commit's
 // error.
+//
+// Round trips: the transaction begins, takes the write lock and reads
+// the write generation in one pipelined batch; the requests' writes, the
+// next generation and the COMMIT go in another. In between, a request
+// waits only for the reads it makes of rows no earlier request of the
+// group (or, while no other process wrote, of an earlier group) read or
+// wrote.
+//
+// The write generation (meta write_generation) is a random value every
+// commit writes: a writer that finds its own last value there knows no
+// other process wrote since its last commit, and keeps its read cache
+// (sequences, counters, the key ring, rate windows, users); otherwise it
+// starts with an empty one.
 func (db *DB) tryCommit(batch []*writeReq) (failed int, fnErr, err error) {
 	ctx, cancel := context.WithTimeout(writerCtx(context.Background()), writeTimeout)
 	defer cancel()
@@ -305,17 +322,52 @@ func (db *DB) tryCommit(batch []*writeReq) (failed int, fnErr, err error) {
 		db.applyNanos.Add(int64(applied))
 		db.commitNanos.Add(int64(time.Since(t0) - applied))
 	}()
-	ptx, err := db.pool.Begin(ctx)
+	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return -1, nil, fmt.Errorf("starting a write: %w", err)
 	}
-	defer ptx.Rollback(context.Background())
+	committed := false
+	defer func() {
+		if !committed {
+			// The read cache may hold what this transaction wrote.
+			db.cache.clearAll()
+			db.gen = ""
+			if conn.Conn().PgConn().TxStatus() != 'I' {
+				rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+				conn.Exec(rctx, "ROLLBACK")
+				rcancel()
+			}
+		}
+		// A connection still in a transaction is closed, not reused.
+		conn.Release()
+	}()
 	// Writes of every daemon on this database are serialized, as the
 	// bbolt writer serializes a process's (see the package comment).
-	if _, err := ptx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockWrite); err != nil {
-		return -1, nil, fmt.Errorf("taking the write lock: %w", err)
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue("SELECT pg_advisory_xact_lock($1)", lockWrite)
+	b.Queue("SELECT value FROM meta WHERE key = 'write_generation'")
+	br := conn.SendBatch(ctx, b)
+	_, err = br.Exec()
+	if err == nil {
+		_, err = br.Exec()
 	}
-	tx := newTx(db, ctx, ptx, true)
+	var gen string
+	if err == nil {
+		if err = br.QueryRow().Scan(&gen); errors.Is(err, pgx.ErrNoRows) {
+			err = nil
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return -1, nil, fmt.Errorf("starting a write and taking the write lock: %w", err)
+	}
+	if gen == "" || gen != db.gen {
+		db.cache.clearAll()
+	}
+	tx := newTx(db, ctx, conn, true, db.cache)
 	for i, r := range batch {
 		if r == nil {
 			continue // answered by an earlier try
@@ -338,18 +390,30 @@ func (db *DB) tryCommit(batch []*writeReq) (failed int, fnErr, err error) {
 		batch[i] = nil
 	}
 	applied = time.Since(t0)
-	if err := tx.flush(); err != nil {
-		return -1, nil, err
+	next := newGeneration()
+	b = &pgx.Batch{}
+	tx.queuePending(b)
+	b.Queue(tMeta.upsert, "write_generation", next)
+	b.Queue("COMMIT")
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return -1, nil, fmt.Errorf("committing: %w", writeErr(err))
 	}
-	if err := ptx.Commit(ctx); err != nil {
-		return -1, nil, fmt.Errorf("committing: %w", err)
-	}
+	committed = true
+	db.gen = next
+	db.cache.endWrite()
 	for _, r := range batch {
 		if r != nil {
 			db.writes.Add(1)
 		}
 	}
 	return -1, nil, nil
+}
+
+// newGeneration is a write generation no other commit wrote.
+func newGeneration() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 func safeRun(fn func(store.Tx) error, tx *Tx) (err error) {

@@ -25,10 +25,23 @@ type table struct {
 	nkey   int
 	upsert string
 	del    string
+	// ignore inserts a row unless its key is taken (putIfAbsent).
+	ignore string
+	// rcol is the column the key lookups read (and the read cache
+	// holds); -1 for a table of keys only (the cache holds int64(1) for
+	// a row that exists).
+	rcol int
+	// keep: the writer's read cache keeps this table's rows from one
+	// commit to the next (small tables every write reads: sequences,
+	// counters, the key ring, rate windows, users).
+	keep bool
 }
 
 func newTable(name string, nkey int, cols ...string) *table {
-	t := &table{name: name, cols: cols, nkey: nkey}
+	t := &table{name: name, cols: cols, nkey: nkey, rcol: len(cols) - 1}
+	if nkey == len(cols) {
+		t.rcol = -1
+	}
 	ph := make([]string, len(cols))
 	for i := range cols {
 		ph[i] = fmt.Sprintf("$%d", i+1)
@@ -54,6 +67,8 @@ func newTable(name string, nkey int, cols ...string) *table {
 	}
 	t.upsert = fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (%s) %s",
 		name, strings.Join(cols, ", "), strings.Join(ph, ", "), strings.Join(cols[:nkey], ", "), action)
+	t.ignore = fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (%s) DO NOTHING",
+		name, strings.Join(cols, ", "), strings.Join(ph, ", "), strings.Join(cols[:nkey], ", "))
 	t.del = fmt.Sprintf("DELETE FROM %s WHERE %s", name, strings.Join(where, " AND "))
 	return t
 }
@@ -82,6 +97,15 @@ var (
 	tErasures  = newTable("erasures", 1, "id", "at", "erased_by", "via", "tickets", "data")
 )
 
+func init() {
+	// The key lookups of these tables read a column other than the last.
+	tMeta.rcol, tSeq.rcol, tCounters.rcol, tCustAddr.rcol = 1, 1, 1, 1
+	tIdentity.rcol = 2
+	for _, tb := range []*table{tMeta, tSeq, tCounters, tRates, tUsers} {
+		tb.keep = true
+	}
+}
+
 // pkey names a row: its table and its key's text.
 type pkey struct {
 	t *table
@@ -93,6 +117,9 @@ type pkey struct {
 type prow struct {
 	vals []any
 	del  bool
+	// ifAbsent: inserted unless the database has the key already
+	// (putIfAbsent); the row's value is the database's then.
+	ifAbsent bool
 }
 
 // undo restores a pending row as it was before a request wrote it.
@@ -108,20 +135,17 @@ type undo struct {
 type Tx struct {
 	db       *DB
 	ctx      context.Context
-	q        pgx.Tx
+	q        querier
 	writable bool
 
 	pending map[pkey]*prow
 	order   []pkey
 	// userAddr finds pending users by address.
 	userAddr map[string]pkey
-	// read caches what key lookups read from the database (nil: no
-	// row), userIDs the ids of addresses. Every writer holds the write
-	// lock, so the database changes only by this transaction's flushes,
-	// which drop the entries of the rows they send: a group of mails
-	// looks up the same agents, threads and counters once.
-	read    map[pkey]any
-	userIDs map[string]uint64
+	// cache holds what key lookups read from the database (see
+	// readCache): the writer's own, kept from commit to commit, or a
+	// View's.
+	*readCache
 
 	// The current request's undo log, and whether its writes (or an
 	// earlier request's, written after it began) were sent.
@@ -132,15 +156,93 @@ type Tx struct {
 	// distinct from later ones).
 	appended uint64
 
+	// firstNewTicket is the first ticket id this transaction took (0:
+	// none).
+	firstNewTicket uint64
+
 	// dbErr is the first database error: the PostgreSQL transaction is
 	// aborted then, and the whole write fails (operations that return no
 	// error, like TicketIDs, record theirs here).
 	dbErr error
 }
 
-func newTx(db *DB, ctx context.Context, q pgx.Tx, writable bool) *Tx {
+// querier is a transaction's connection: a pgx.Tx (a View) or the
+// writer's connection inside the transaction it began.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// readCache is what key lookups read from the database: rows by key
+// (read: the table's rcol value, nil for no row) and users' ids by
+// address. Every writer holds the write lock, so within a write the
+// database changes only by the write's own flushes, which update the
+// entries of the rows they send: a group of mails looks up the same
+// agents, threads and counters once. The writer keeps the entries of
+// tables marked keep from one commit to the next while no other process
+// wrote in between (the write generation, see DB.tryCommit).
+type readCache struct {
+	read       map[pkey]any
+	userIDs    map[string]uint64
+	userAddrOf map[uint64]string
+	// transient lists the entries of tables not kept (dropped when
+	// the write ends).
+	transient []pkey
+}
+
+func newReadCache() *readCache {
+	return &readCache{read: map[pkey]any{}, userIDs: map[string]uint64{}, userAddrOf: map[uint64]string{}}
+}
+
+// cacheRead records what a lookup read (v nil: no row).
+func (c *readCache) cacheRead(k pkey, v any) {
+	if _, ok := c.read[k]; !ok && !k.t.keep {
+		c.transient = append(c.transient, k)
+	}
+	c.read[k] = v
+}
+
+// cacheUserID records the id of an address (0: no user).
+func (c *readCache) cacheUserID(addr string, id uint64) {
+	if id != 0 {
+		if old, ok := c.userAddrOf[id]; ok && old != addr {
+			delete(c.userIDs, old)
+		}
+		c.userAddrOf[id] = addr
+	}
+	c.userIDs[addr] = id
+}
+
+// clearAll forgets everything (the database may have changed under it).
+func (c *readCache) clearAll() {
+	clear(c.read)
+	clear(c.userIDs)
+	clear(c.userAddrOf)
+	c.transient = c.transient[:0]
+}
+
+// endWrite drops the entries of tables not kept, and everything when the
+// cache has grown large (many senders' users and rate windows).
+func (c *readCache) endWrite() {
+	if len(c.read)+len(c.userIDs) > maxCached {
+		c.clearAll()
+		return
+	}
+	for _, k := range c.transient {
+		delete(c.read, k)
+	}
+	c.transient = c.transient[:0]
+}
+
+// maxCached bounds the entries the writer's read cache keeps between
+// commits.
+const maxCached = 20000
+
+func newTx(db *DB, ctx context.Context, q querier, writable bool, cache *readCache) *Tx {
 	return &Tx{db: db, ctx: ctx, q: q, writable: writable, pending: map[pkey]*prow{}, userAddr: map[string]pkey{},
-		read: map[pkey]any{}, userIDs: map[string]uint64{}}
+		readCache: cache}
 }
 
 // Writable reports whether this is a write transaction.
@@ -192,6 +294,14 @@ func (t *Tx) put(tb *table, k string, vals ...any) error {
 	return t.write(tb, k, &prow{vals: vals})
 }
 
+// putIfAbsent writes a row unless the database has one under its key
+// (the first writer wins), without reading it first: the row goes out as
+// INSERT ... ON CONFLICT DO NOTHING, and a lookup of the key in this
+// transaction reads the database's row before this one.
+func (t *Tx) putIfAbsent(tb *table, k string, vals ...any) error {
+	return t.write(tb, k, &prow{vals: vals, ifAbsent: true})
+}
+
 // appendRow queues a row of an append-only table (newTable with no key
 // columns): it goes out with the transaction's next batch, after the
 // writes queued before it.
@@ -221,36 +331,82 @@ func (t *Tx) flush() error {
 		return nil
 	}
 	b := &pgx.Batch{}
+	t.queuePending(b)
+	t.flushedInRequest = true
+	if err := t.q.SendBatch(t.ctx, b).Close(); err != nil {
+		t.dbErr = writeErr(err)
+		return t.dbErr
+	}
+	return nil
+}
+
+// queuePending moves the pending writes into b, in the order they were
+// made, and updates the read cache to what the database holds once b
+// is sent.
+func (t *Tx) queuePending(b *pgx.Batch) {
 	for _, k := range t.order {
 		r, ok := t.pending[k]
 		if !ok {
 			continue
 		}
 		delete(t.pending, k)
-		delete(t.read, k)
-		if k.t == tUsers && !r.del {
-			delete(t.userIDs, r.vals[1].(string))
-		}
-		if r.del {
+		switch {
+		case r.del:
 			b.Queue(k.t.del, r.vals...)
-		} else {
+		case r.ifAbsent:
+			b.Queue(k.t.ignore, r.vals...)
+		default:
 			b.Queue(k.t.upsert, r.vals...)
 		}
+		t.cacheWritten(k, r)
 	}
 	t.order = t.order[:0]
 	clear(t.userAddr)
-	t.flushedInRequest = true
-	if err := t.q.SendBatch(t.ctx, b).Close(); err != nil {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.TableName == "message_identity" {
-			err = fmt.Errorf("%w (%s)", store.ErrDuplicate, pgErr.Message)
-		} else {
-			err = fmt.Errorf("writing to PostgreSQL: %w", err)
-		}
-		t.dbErr = err
-		return err
+}
+
+// cacheWritten updates the read cache for a row being sent.
+func (t *Tx) cacheWritten(k pkey, r *prow) {
+	if k.t.nkey == 0 {
+		return // append-only: never looked up by key
 	}
-	return nil
+	if k.t == tUsers {
+		id := uint64(r.vals[0].(int64))
+		if addr, ok := t.userAddrOf[id]; ok && (r.del || addr != r.vals[1].(string)) {
+			delete(t.userIDs, addr)
+			delete(t.userAddrOf, id)
+		}
+		if !r.del {
+			t.cacheUserID(r.vals[1].(string), id)
+		}
+	}
+	var v any
+	switch {
+	case r.del:
+		v = nil
+	case k.t.rcol < 0:
+		v = int64(1)
+	default:
+		v = r.vals[k.t.rcol]
+	}
+	if r.ifAbsent {
+		old, known := t.read[k]
+		if !known {
+			return // the database's row, if any, stays: unknown
+		}
+		if old != nil {
+			return // the database's row stays
+		}
+	}
+	t.cacheRead(k, v)
+}
+
+// writeErr names what failed in sending writes.
+func writeErr(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.TableName == "message_identity" {
+		return fmt.Errorf("%w (%s)", store.ErrDuplicate, pgErr.Message)
+	}
+	return fmt.Errorf("writing to PostgreSQL: %w", err)
 }
 
 // exec runs a statement that must come after this transaction's writes
@@ -265,8 +421,7 @@ func (t *Tx) exec(sql string, args ...any) error {
 	t.flushedInRequest = true
 	// A statement that is not by key may change rows the read cache
 	// holds (a customer's ticket links, deleted by customer).
-	clear(t.read)
-	clear(t.userIDs)
+	t.clearAll()
 	if _, err := t.q.Exec(t.ctx, sql, args...); err != nil {
 		return t.fail("writing to PostgreSQL", err)
 	}
@@ -349,14 +504,18 @@ func (t *Tx) scalar(dst any, sql string, args ...any) (bool, error) {
 // record reads a row's last column by key: this transaction's pending
 // row, else the database's (store.ErrNotFound when there is none).
 func (t *Tx) record(tb *table, k string, sql string, args ...any) ([]byte, error) {
-	if r, ok := t.pendingRow(tb, k); ok {
-		if r.del {
-			return nil, store.ErrNotFound
-		}
+	r, ok := t.pendingRow(tb, k)
+	if ok && r.del {
+		return nil, store.ErrNotFound
+	}
+	if ok && !r.ifAbsent {
 		return r.vals[len(r.vals)-1].([]byte), nil
 	}
 	var v []byte
 	found, err := t.lookup(&v, tb, k, sql, args...)
+	if err == nil && !found && ok {
+		return r.vals[len(r.vals)-1].([]byte), nil // the row to be inserted
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -389,16 +548,16 @@ func (t *Tx) lookup(dst any, tb *table, k string, sql string, args ...any) (bool
 		return false, err
 	}
 	if !found {
-		t.read[key] = nil
+		t.cacheRead(key, nil)
 		return false, nil
 	}
 	switch d := dst.(type) {
 	case *[]byte:
-		t.read[key] = *d
+		t.cacheRead(key, *d)
 	case *int64:
-		t.read[key] = *d
+		t.cacheRead(key, *d)
 	case *string:
-		t.read[key] = *d
+		t.cacheRead(key, *d)
 	}
 	return true, nil
 }
@@ -410,8 +569,17 @@ func (t *Tx) nextID(name string) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if name == "tickets" && t.firstNewTicket == 0 {
+		t.firstNewTicket = v + 1
+	}
 	v++
 	return v, t.put(tSeq, name, name, int64(v))
+}
+
+// newTicket reports a ticket id this transaction took from the sequence:
+// no row of the database names it yet (ids are never given twice).
+func (t *Tx) newTicket(id uint64) bool {
+	return t.firstNewTicket != 0 && id >= t.firstNewTicket
 }
 
 // seqValue is the last id a sequence gave.
