@@ -1,0 +1,143 @@
+package postgres
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"helpdesk/store"
+	"helpdesk/store/model"
+	"helpdesk/store/postgres/pgtest"
+)
+
+// The writer keeps what it read (sequences, counters, users, rate
+// windows) from one commit to the next; two processes writing to one
+// database in turn must each see the other's writes anyway: ticket
+// numbers without collisions, counters that add up, a user's changed
+// address and name, a rate window's events.
+func TestWritersOfOneDatabaseSeeEachOthersWrites(t *testing.T) {
+	dsn := pgtest.NewDB(t)
+	open := func() *DB {
+		db, err := Open(dsn, Options{Now: time.Now, TmpDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	a, b := open(), open()
+	update := func(db *DB, fn func(tx store.Tx) error) {
+		t.Helper()
+		if err := db.Update(fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type seen struct {
+		ticket  uint64
+		counter uint64
+		user    *model.User
+		byOld   error
+		allowed bool
+	}
+	step := func(db *DB, addr, newAddr, name string) seen {
+		t.Helper()
+		var s seen
+		update(db, func(tx store.Tx) error {
+			tk := &model.Ticket{Subject: "cache", Requester: "c@example.com"}
+			if err := tx.NewTicket(tk); err != nil {
+				return err
+			}
+			s.ticket = tk.ID
+			var err error
+			if s.counter, err = tx.Counter("mails", 1); err != nil {
+				return err
+			}
+			if s.allowed, err = tx.RateAllow("sender:c@example.com", time.Hour, 3); err != nil {
+				return err
+			}
+			u, err := tx.EnsureUser(addr, "")
+			if err != nil {
+				return err
+			}
+			if name != "" {
+				u.Name, u.Addr = name, newAddr
+				if err := tx.PutUser(u); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		update(db, func(tx store.Tx) error {
+			var err error
+			s.user, err = tx.User(newAddr)
+			_, s.byOld = tx.User(addr)
+			return err
+		})
+		return s
+	}
+	// Each writer warms its cache, then they take turns.
+	s1 := step(a, "agent@example.com", "agent@example.com", "")
+	s2 := step(b, "agent@example.com", "agent@example.com", "")
+	s3 := step(a, "agent@example.com", "agent2@example.com", "Agent Two")
+	s4 := step(b, "agent2@example.com", "agent3@example.com", "Agent Three")
+	s5 := step(a, "agent3@example.com", "agent3@example.com", "")
+	if got := []uint64{s1.ticket, s2.ticket, s3.ticket, s4.ticket, s5.ticket}; got[0] != 1 || got[1] != 2 || got[2] != 3 || got[3] != 4 || got[4] != 5 {
+		t.Errorf("ticket ids %v, want 1..5", got)
+	}
+	if got := []uint64{s1.counter, s2.counter, s3.counter, s4.counter, s5.counter}; got[4] != 5 {
+		t.Errorf("counter values %v, want 1..5", got)
+	}
+	if got := []bool{s1.allowed, s2.allowed, s3.allowed, s4.allowed, s5.allowed}; !got[2] || got[3] || got[4] {
+		t.Errorf("rate allowed %v, want the first three only", got)
+	}
+	if s4.user.Name != "Agent Three" || !errors.Is(s4.byOld, store.ErrNotFound) {
+		t.Errorf("after b renamed: %+v, old address: %v", s4.user, s4.byOld)
+	}
+	if s5.user.Name != "Agent Three" || s5.user.ID != s1.user.ID {
+		t.Errorf("a reads %+v after b changed the user, want Agent Three with id %d", s5.user, s1.user.ID)
+	}
+	var old error
+	update(a, func(tx store.Tx) error {
+		_, old = tx.User("agent2@example.com")
+		return nil
+	})
+	if !errors.Is(old, store.ErrNotFound) {
+		t.Errorf("a finds the address b moved the user away from: %v", old)
+	}
+}
+
+// A group that fails after its writes were sent is rolled back, and what
+// the writer cached of it must go too.
+func TestRolledBackGroupLeavesNothingCached(t *testing.T) {
+	db, err := Open(pgtest.NewDB(t), Options{Now: time.Now, TmpDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	boom := errors.New("boom")
+	err = db.Update(func(tx store.Tx) error {
+		if _, err := tx.Counter("n", 5); err != nil {
+			return err
+		}
+		if _, err := tx.EnsureUser("gone@example.com", "Gone"); err != nil {
+			return err
+		}
+		tx.TicketIDs("", 1) // a query: the writes above are sent
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("update: %v", err)
+	}
+	var n uint64
+	var uerr error
+	if err := db.Update(func(tx store.Tx) error {
+		n, _ = tx.Counter("n", 0)
+		_, uerr = tx.User("gone@example.com")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 || !errors.Is(uerr, store.ErrNotFound) {
+		t.Errorf("after the rollback: counter %d, user lookup %v; want 0 and not found", n, uerr)
+	}
+}
