@@ -67,6 +67,27 @@ type CompactResult struct {
 	Took       time.Duration `json:"took_ns"`
 }
 
+// Hints name records a write is about to look up. An engine that reads
+// from a database server fetches them for a whole group of writes in
+// one round trip before the group runs; one that reads from memory
+// ignores them. Only hints: the write reads what it reads, and sees what
+// earlier writes of its group wrote, hinted or not.
+type Hints struct {
+	Users      []string   // User, EnsureUser, UserAway by address
+	Customers  []string   // CustomerByAddr by address
+	MessageIDs []string   // LookupMessageID
+	Identities []Identity // Duplicate
+}
+
+// Identity is a message's identity (Message-ID and body hash).
+type Identity struct{ MessageID, BodyHash string }
+
+// Hinted is a Store that takes Hints: UpdateHinted is Update, h naming
+// what fn will look up.
+type Hinted interface {
+	UpdateHinted(h *Hints, fn func(Tx) error) error
+}
+
 // Stats are cumulative counters of an engine's writer. An engine leaves
 // zero what it does not measure.
 type Stats struct {

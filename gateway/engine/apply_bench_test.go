@@ -126,7 +126,16 @@ groups = ["support"]
 	b.ResetTimer()
 	for i := 0; i < len(ins); i += perCommit {
 		batch := ins[i:min(i+perCommit, len(ins))]
-		err := db.Update(func(tx store.Tx) error {
+		// The group's hints, as the daemon's Deliver gives them.
+		h := &store.Hints{}
+		for _, in := range batch {
+			x := in.hints()
+			h.Users = append(h.Users, x.Users...)
+			h.Customers = append(h.Customers, x.Customers...)
+			h.MessageIDs = append(h.MessageIDs, x.MessageIDs...)
+			h.Identities = append(h.Identities, x.Identities...)
+		}
+		err := db.(store.Hinted).UpdateHinted(h, func(tx store.Tx) error {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
 			for _, in := range batch {

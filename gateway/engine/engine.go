@@ -234,6 +234,26 @@ type inbound struct {
 	reports map[reportKey]*prebuilt
 }
 
+// hints name what applying the mail looks up first (the duplicate
+// check, the sender's user, domain user and customer profile, the
+// threads it refers to): an engine reading from a database server
+// fetches them with the other mails of the group in one round trip.
+func (in *inbound) hints() *store.Hints {
+	m := in.mail
+	h := &store.Hints{
+		Identities: []store.Identity{{MessageID: m.MessageID, BodyHash: m.BodyHash}},
+		MessageIDs: append(append(make([]string, 0, len(m.InReplyTo)+len(m.References)), m.InReplyTo...), m.References...),
+	}
+	if in.sender != "" {
+		h.Users = []string{in.sender}
+		if d := threading.Domain(in.sender); d != "" {
+			h.Users = append(h.Users, "@"+d)
+		}
+		h.Customers = []string{in.sender}
+	}
+	return h
+}
+
 type rcptToken struct {
 	addr string
 	tok  token.Token
@@ -288,7 +308,7 @@ func (e *Engine) Deliver(ctx context.Context, env Envelope, sp store.Spool) (Res
 
 	var res Result
 	var enqueued int
-	err = e.update(func(tx store.Tx) error {
+	err = e.updateHinted(in.hints(), func(tx store.Tx) error {
 		a := &applier{e: e, cfg: cfg, tx: tx, in: in, now: tx.Now()}
 		if err := a.run(); err != nil {
 			return err

@@ -153,8 +153,16 @@ func (s *scheduler) init() {
 // update is db.Update for the engine's writes: once the write has
 // committed, the scheduler is woken if it armed a timer earlier than the
 // one the scheduler sleeps until.
-func (e *Engine) update(fn func(store.Tx) error) error {
-	err := e.db.Update(fn)
+func (e *Engine) update(fn func(store.Tx) error) error { return e.updateHinted(nil, fn) }
+
+// updateHinted is update with store hints (when the engine takes them).
+func (e *Engine) updateHinted(h *store.Hints, fn func(store.Tx) error) error {
+	var err error
+	if hs, ok := e.db.(store.Hinted); ok && h != nil {
+		err = hs.UpdateHinted(h, fn)
+	} else {
+		err = e.db.Update(fn)
+	}
 	if e.sched.wakeDue.Swap(false) {
 		e.WakeTimers()
 	}

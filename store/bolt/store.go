@@ -319,6 +319,10 @@ func (db *DB) Update(fn func(store.Tx) error) error {
 	return <-r.done
 }
 
+// UpdateHinted is Update: this engine reads from memory (the hints are
+// for engines that fetch from a server).
+func (db *DB) UpdateHinted(_ *store.Hints, fn func(store.Tx) error) error { return db.Update(fn) }
+
 // View runs fn in a read-only transaction (concurrent with writes).
 func (db *DB) View(fn func(store.Tx) error) error {
 	return db.view(func(btx *bbolt.Tx) error { return fn(&Tx{tx: btx, db: db}) })
@@ -596,6 +600,7 @@ func (db *DB) Stats() store.Stats {
 // The bbolt engine implements the store's interfaces.
 var (
 	_ store.Store = (*DB)(nil)
+	_ store.Hinted = (*DB)(nil)
 	_ store.Tx    = (*Tx)(nil)
 	_ store.Spool = (*Spool)(nil)
 )

@@ -69,13 +69,15 @@ type DB struct {
 }
 
 type writeReq struct {
-	fn   func(store.Tx) error
-	done chan error
+	fn    func(store.Tx) error
+	hints *store.Hints
+	done  chan error
 }
 
 // The PostgreSQL engine implements the store's interfaces.
 var (
-	_ store.Store = (*DB)(nil)
+	_ store.Store  = (*DB)(nil)
+	_ store.Hinted = (*DB)(nil)
 	_ store.Tx    = (*Tx)(nil)
 )
 
@@ -189,13 +191,17 @@ func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 // Update runs fn in a write transaction, grouped with other concurrent
 // requests into one commit, and returns once it is committed (durable as
 // the server's synchronous_commit says: on, the default, is on disk).
-func (db *DB) Update(fn func(store.Tx) error) error {
+func (db *DB) Update(fn func(store.Tx) error) error { return db.UpdateHinted(nil, fn) }
+
+// UpdateHinted is Update; the rows h names are read for the whole group
+// in the batch that begins its transaction (see tryCommit).
+func (db *DB) UpdateHinted(h *store.Hints, fn func(store.Tx) error) error {
 	db.closeMu.RLock()
 	if db.closed || db.reqs == nil {
 		db.closeMu.RUnlock()
 		return store.ErrClosed
 	}
-	r := &writeReq{fn: fn, done: make(chan error, 1)}
+	r := &writeReq{fn: fn, hints: h, done: make(chan error, 1)}
 	db.reqs <- r
 	db.closeMu.RUnlock()
 	return <-r.done
@@ -347,6 +353,8 @@ func (db *DB) tryCommit(batch []*writeReq) (failed int, fnErr, err error) {
 	b.Queue("BEGIN")
 	b.Queue("SELECT pg_advisory_xact_lock($1)", lockWrite)
 	b.Queue("SELECT value FROM meta WHERE key = 'write_generation'")
+	pf := prefetchOf(batch)
+	pf.queue(b)
 	br := conn.SendBatch(ctx, b)
 	_, err = br.Exec()
 	if err == nil {
@@ -358,14 +366,17 @@ func (db *DB) tryCommit(batch []*writeReq) (failed int, fnErr, err error) {
 			err = nil
 		}
 	}
+	if err == nil && (gen == "" || gen != db.gen) {
+		db.cache.clearAll()
+	}
+	if err == nil {
+		err = pf.read(br, db.cache)
+	}
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return -1, nil, fmt.Errorf("starting a write and taking the write lock: %w", err)
-	}
-	if gen == "" || gen != db.gen {
-		db.cache.clearAll()
 	}
 	tx := newTx(db, ctx, conn, true, db.cache)
 	for i, r := range batch {

@@ -111,6 +111,7 @@ var cases = []struct {
 	{"counters", testCounters},
 	{"report events", testReportEvents},
 	{"report backlog", testBacklog},
+	{"hinted writes read what they would without hints", testHints},
 	{"a failed update leaves nothing", testRollback},
 	{"a panicking update is an error", testPanic},
 	{"a view does not write", testViewReadOnly},
