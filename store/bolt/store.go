@@ -599,10 +599,10 @@ func (db *DB) Stats() store.Stats {
 
 // The bbolt engine implements the store's interfaces.
 var (
-	_ store.Store = (*DB)(nil)
+	_ store.Store  = (*DB)(nil)
 	_ store.Hinted = (*DB)(nil)
-	_ store.Tx    = (*Tx)(nil)
-	_ store.Spool = (*Spool)(nil)
+	_ store.Tx     = (*Tx)(nil)
+	_ store.Spool  = (*Spool)(nil)
 )
 
 // DebugBuckets describes the buckets' shapes (for benchmarks).

@@ -78,7 +78,7 @@ type writeReq struct {
 var (
 	_ store.Store  = (*DB)(nil)
 	_ store.Hinted = (*DB)(nil)
-	_ store.Tx    = (*Tx)(nil)
+	_ store.Tx     = (*Tx)(nil)
 )
 
 // Open connects to the database dsn names (a PostgreSQL URL or key=value
