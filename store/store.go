@@ -77,6 +77,7 @@ type Hints struct {
 	Customers  []string   // CustomerByAddr by address
 	MessageIDs []string   // LookupMessageID
 	Identities []Identity // Duplicate
+	Outbound   []uint64   // Outbound, Settle, Extend by id
 }
 
 // Identity is a message's identity (Message-ID and body hash).

@@ -683,10 +683,14 @@ func (w *Worker) record(cfg *config.Config, items []*model.Outbound, errs []erro
 	// A store that fails for a moment (a database restarting) must not
 	// leave delivered mail leased and unrecorded until the lease runs
 	// out: the write is tried again for a while.
-	err := w.db.Update(record)
+	hints := &store.Hints{Outbound: make([]uint64, len(items))}
+	for i, o := range items {
+		hints.Outbound[i] = o.ID
+	}
+	err := w.update(hints, record)
 	for wait, deadline := 100*time.Millisecond, time.Now().Add(time.Minute); err != nil && !errors.Is(err, store.ErrClosed) && time.Now().Before(deadline); wait = min(2*wait, 2*time.Second) {
 		time.Sleep(wait)
-		err = w.db.Update(record)
+		err = w.update(hints, record)
 	}
 	if err != nil {
 		// The mails went out; not recording it means they go out again
@@ -725,7 +729,7 @@ func (w *Worker) renewLeases(items []*model.Outbound, done <-chan struct{}) {
 		}
 		w.inflMu.Unlock()
 		until := w.now().Add(w.Lease)
-		err := w.db.Update(func(tx store.Tx) error {
+		err := w.update(&store.Hints{Outbound: ids}, func(tx store.Tx) error {
 			for _, id := range ids {
 				// Settled meanwhile (or lost): nothing to extend.
 				if err := tx.Extend(w.Holder, id, until); err != nil && !errors.Is(err, store.ErrLeaseLost) {
@@ -738,6 +742,16 @@ func (w *Worker) renewLeases(items []*model.Outbound, done <-chan struct{}) {
 			w.log.Error("outbound: extending leases", "err", err)
 		}
 	}
+}
+
+// update is a store write naming the queue items it reads (Settle and
+// Extend check the lease): an engine reading from a database server
+// fetches them with the rest of the group in one round trip.
+func (w *Worker) update(h *store.Hints, fn func(store.Tx) error) error {
+	if hs, ok := w.db.(store.Hinted); ok {
+		return hs.UpdateHinted(h, fn)
+	}
+	return w.db.Update(fn)
 }
 
 func (w *Worker) commentText(ticket uint64, id uint32) (string, error) {

@@ -13,6 +13,7 @@ import (
 type prefetch struct {
 	users, customers, refs []string
 	idIDs, idHashes        []string
+	outbound               []int64
 }
 
 func prefetchOf(batch []*writeReq) *prefetch {
@@ -39,6 +40,12 @@ func prefetchOf(batch []*writeReq) *prefetch {
 		for _, id := range h.MessageIDs {
 			add(&pf.refs, "r", normID(id))
 		}
+		for _, id := range h.Outbound {
+			if k := "o" + ks(id); !seen[k] {
+				seen[k] = true
+				pf.outbound = append(pf.outbound, int64(id))
+			}
+		}
 		for _, id := range h.Identities {
 			if id.MessageID == "" || id.BodyHash == "" || seen["i"+idKey(id.MessageID, id.BodyHash)] {
 				continue
@@ -55,6 +62,7 @@ const (
 	pfUsers     = "SELECT addr, id, data FROM users WHERE addr = ANY($1)"
 	pfCustomers = "SELECT addr, customer FROM customer_addresses WHERE addr = ANY($1)"
 	pfRefs      = "SELECT message_id, data FROM message_refs WHERE message_id = ANY($1)"
+	pfOutbound  = "SELECT id, data FROM outbound WHERE id = ANY($1)"
 	pfIdentity  = "SELECT i.message_id, i.body_hash, i.message FROM message_identity i JOIN unnest($1::text[], $2::text[]) AS k(message_id, body_hash) USING (message_id, body_hash)"
 )
 
@@ -71,6 +79,9 @@ func (pf *prefetch) queue(b *pgx.Batch) {
 	}
 	if len(pf.idIDs) > 0 {
 		b.Queue(pfIdentity, pf.idIDs, pf.idHashes)
+	}
+	if len(pf.outbound) > 0 {
+		b.Queue(pfOutbound, pf.outbound)
 	}
 }
 
@@ -177,6 +188,27 @@ func (pf *prefetch) read(br pgx.BatchResults, c *readCache) error {
 		for i, id := range pf.idIDs {
 			if k := id + "\x00" + pf.idHashes[i]; !found[k] {
 				c.cacheRead(pkey{tIdentity, k}, nil)
+			}
+		}
+	}
+	if len(pf.outbound) > 0 {
+		found := map[int64]bool{}
+		err := each("the outbound queue", func(rows pgx.Rows) error {
+			var id int64
+			var data []byte
+			if err := rows.Scan(&id, &data); err != nil {
+				return err
+			}
+			found[id] = true
+			c.cacheRead(pkey{tOutbound, ks(uint64(id))}, data)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, id := range pf.outbound {
+			if !found[id] {
+				c.cacheRead(pkey{tOutbound, ks(uint64(id))}, nil)
 			}
 		}
 	}
