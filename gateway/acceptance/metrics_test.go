@@ -65,6 +65,12 @@ var metricsBefore = map[string]struct {
 	// Added with the health checks of issue 17 (README "Monitoring").
 	"helpdesk_outbound_oldest_queued_seconds": {dto.MetricType_GAUGE, []string{""}},
 	"helpdesk_data_dir_free_bytes":            {dto.MetricType_GAUGE, []string{""}},
+	// Added for the PostgreSQL engine's round trips (issue 18 item 6;
+	// README "Benchmark"); zero on bbolt.
+	"helpdesk_store_queries_total":           {dto.MetricType_COUNTER, []string{""}},
+	"helpdesk_store_round_trips_total":       {dto.MetricType_COUNTER, []string{""}},
+	"helpdesk_store_write_queries_total":     {dto.MetricType_COUNTER, []string{""}},
+	"helpdesk_store_write_round_trips_total": {dto.MetricType_COUNTER, []string{""}},
 }
 
 // The DATA-end -> 250 histogram's bucket upper bounds, in seconds.
