@@ -35,6 +35,38 @@ type table struct {
 	// commit to the next (small tables every write reads: sequences,
 	// counters, the key ring, rate windows, users).
 	keep bool
+	// upsertN and ignoreN are upsert and ignore for n rows at once
+	// (n in chunkSizes).
+	upsertN, ignoreN map[int]string
+}
+
+// chunkSizes are the row counts of the multi-row statements a batch
+// sends (largest first): one statement per table and chunk instead of
+// one per row costs the server a fraction of the work, and a few fixed
+// sizes keep the prepared statements few.
+var chunkSizes = []int{64, 16, 4, 1}
+
+// rowsSQL is "INSERT INTO name (cols) VALUES (...), ... tail" for n rows.
+func rowsSQL(name string, cols []string, n int, tail string) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "INSERT INTO %s (%s) VALUES ", name, strings.Join(cols, ", "))
+	p := 1
+	for i := range n {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteByte('(')
+		for j := range cols {
+			if j > 0 {
+				sb.WriteString(", ")
+			}
+			fmt.Fprintf(&sb, "$%d", p)
+			p++
+		}
+		sb.WriteByte(')')
+	}
+	sb.WriteString(tail)
+	return sb.String()
 }
 
 func newTable(name string, nkey int, cols ...string) *table {
@@ -54,21 +86,30 @@ func newTable(name string, nkey int, cols ...string) *table {
 			set = append(set, c+" = EXCLUDED."+c)
 		}
 	}
+	t.upsertN, t.ignoreN = map[int]string{}, map[int]string{}
 	if nkey == 0 {
 		// An append-only table (its key a bigserial the database
 		// assigns): rows are inserted in the batch's order, never
 		// updated or deleted through the cache.
 		t.upsert = fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", name, strings.Join(cols, ", "), strings.Join(ph, ", "))
+		for _, n := range chunkSizes {
+			t.upsertN[n] = rowsSQL(name, cols, n, "")
+		}
 		return t
 	}
 	action := "DO NOTHING" // a table of keys only
 	if len(set) > 0 {
 		action = "DO UPDATE SET " + strings.Join(set, ", ")
 	}
+	conflict := fmt.Sprintf(" ON CONFLICT (%s) ", strings.Join(cols[:nkey], ", "))
 	t.upsert = fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (%s) %s",
 		name, strings.Join(cols, ", "), strings.Join(ph, ", "), strings.Join(cols[:nkey], ", "), action)
 	t.ignore = fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (%s) DO NOTHING",
 		name, strings.Join(cols, ", "), strings.Join(ph, ", "), strings.Join(cols[:nkey], ", "))
+	for _, n := range chunkSizes {
+		t.upsertN[n] = rowsSQL(name, cols, n, conflict+action)
+		t.ignoreN[n] = rowsSQL(name, cols, n, conflict+"DO NOTHING")
+	}
 	t.del = fmt.Sprintf("DELETE FROM %s WHERE %s", name, strings.Join(where, " AND "))
 	return t
 }
@@ -343,22 +384,62 @@ func (t *Tx) flush() error {
 // queuePending moves the pending writes into b, in the order they were
 // made, and updates the read cache to what the database holds once b
 // is sent.
+//
+// Deletions go first, one statement each; then each table's rows, in the
+// order they were first written, as multi-row INSERTs (chunkSizes). A
+// key is pending once, so no statement names a row twice; the only
+// constraint besides keys (users.addr is unique) sees the deletions
+// before the inserts, and the tables' rows in the order written, as
+// before.
 func (t *Tx) queuePending(b *pgx.Batch) {
+	type group struct {
+		t        *table
+		ifAbsent bool
+		rows     []*prow
+	}
+	var groups []*group
+	byTable := map[*table][2]*group{}
 	for _, k := range t.order {
 		r, ok := t.pending[k]
 		if !ok {
 			continue
 		}
 		delete(t.pending, k)
-		switch {
-		case r.del:
-			b.Queue(k.t.del, r.vals...)
-		case r.ifAbsent:
-			b.Queue(k.t.ignore, r.vals...)
-		default:
-			b.Queue(k.t.upsert, r.vals...)
-		}
 		t.cacheWritten(k, r)
+		if r.del {
+			b.Queue(k.t.del, r.vals...)
+			continue
+		}
+		i := 0
+		if r.ifAbsent {
+			i = 1
+		}
+		gs := byTable[k.t]
+		g := gs[i]
+		if g == nil {
+			g = &group{t: k.t, ifAbsent: r.ifAbsent}
+			gs[i] = g
+			byTable[k.t] = gs
+			groups = append(groups, g)
+		}
+		g.rows = append(g.rows, r)
+	}
+	for _, g := range groups {
+		stmts := g.t.upsertN
+		if g.ifAbsent {
+			stmts = g.t.ignoreN
+		}
+		rows := g.rows
+		for _, n := range chunkSizes {
+			for len(rows) >= n {
+				args := make([]any, 0, n*len(g.t.cols))
+				for _, r := range rows[:n] {
+					args = append(args, r.vals...)
+				}
+				b.Queue(stmts[n], args...)
+				rows = rows[n:]
+			}
+		}
 	}
 	t.order = t.order[:0]
 	clear(t.userAddr)
