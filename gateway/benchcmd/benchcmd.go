@@ -103,6 +103,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directories")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write the first helpdesk run's CPU profile (and FILE.heap) here")
 	fs.StringVar(&o.Store, "store", "bbolt", "storage engine: bbolt, or postgres (a PostgreSQL server the bench starts; the reference inserts into it)")
+	fs.IntVar(&o.Daemons, "daemons", 1, "with -store postgres: daemons sharing the database, the sessions spread over them")
 	fs.BoolVar(&jsonOut, "json", false, "JSON output")
 	fs.BoolVar(&quiet, "q", false, "no progress lines on stderr")
 	if err := fs.Parse(args); err != nil {

@@ -99,6 +99,9 @@ type Options struct {
 	// (the daemon and the reference on a PostgreSQL server the bench
 	// starts, fsync and synchronous_commit on, a fresh database per run).
 	Store string
+	// Daemons is how many daemons share the database (Store "postgres";
+	// default 1): the sessions go to them in turn.
+	Daemons int
 }
 
 type bench struct {
@@ -171,6 +174,9 @@ func Execute(opt Options) ([]*Report, error) {
 		defer b.pg.Stop()
 	default:
 		return nil, fmt.Errorf("bench: -store %q: want bbolt or postgres", opt.Store)
+	}
+	if opt.Daemons > 1 && b.pg == nil {
+		return nil, errors.New("bench: -daemons needs -store postgres (daemons share a database)")
 	}
 	modes := []string{opt.Mode}
 	if opt.Mode == ModeAll {
@@ -416,6 +422,9 @@ func (b *bench) newDSN(target string) (string, error) {
 func (b *bench) storeNote() string {
 	if b.pg == nil {
 		return ""
+	}
+	if b.opt.Daemons > 1 {
+		return fmt.Sprintf("; store postgres (fsync and synchronous_commit on), %d daemons on one database", b.opt.Daemons)
 	}
 	return "; store postgres (fsync and synchronous_commit on)"
 }

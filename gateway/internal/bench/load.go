@@ -17,6 +17,8 @@ import (
 
 // Load describes one bounded burst of SMTP traffic.
 type Load struct {
+	// Addr is the server's host:port, or several separated by commas
+	// (session s connects to the s-th, in turn).
 	Addr     string
 	Sessions int
 	Messages int           // at most this many mails
@@ -63,6 +65,7 @@ func (l Load) Run() *LoadResult {
 		l.Duration = time.Minute
 	}
 	var next atomic.Int64
+	addrs := strings.Split(l.Addr, ",")
 	deadline := time.Now().Add(l.Duration)
 	type sessResult struct {
 		ok, failed int
@@ -100,7 +103,7 @@ func (l Load) Run() *LoadResult {
 					if len(l.Sources) > 0 {
 						src = l.Sources[s%len(l.Sources)]
 					}
-					c, err = dial(l.Addr, src)
+					c, err = dial(addrs[s%len(addrs)], src)
 				}
 				if err == nil {
 					lat, err = send(c, j)

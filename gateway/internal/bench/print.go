@@ -67,8 +67,10 @@ func Print(w io.Writer, reports []*Report) {
 					run.Target, run.Index, 100*run.WriterBusy, run.WriterApplyMs, run.WriterCommitMs, run.WriterGatherMs, run.MailsPerCommit, run.PagesPerCommit)
 			}
 			if run.RoundTripsPerMsg > 0 {
-				fmt.Fprintf(w, "database, %s run %d: per mail %.1f statements in %.1f round trips (the writer's transactions: %.1f statements, %.1f round trips; %.1f round trips per commit)\n",
-					run.Target, run.Index, run.QueriesPerMsg, run.RoundTripsPerMsg, run.WriterQueriesPerMsg, run.WriterRoundTripsPerMsg, run.WriterRoundTripsCommit)
+				fmt.Fprintf(w, "database, %s run %d: per mail %.1f statements in %.1f round trips (the writer's transactions: %.1f statements, %.1f round trips; %.1f round trips per commit); server CPU %.3f ms per mail\n",
+					run.Target, run.Index, run.QueriesPerMsg, run.RoundTripsPerMsg, run.WriterQueriesPerMsg, run.WriterRoundTripsPerMsg, run.WriterRoundTripsCommit, run.DBCPUMs)
+			} else if run.DBCPUMs > 0 {
+				fmt.Fprintf(w, "database, %s run %d: server CPU %.3f ms per mail\n", run.Target, run.Index, run.DBCPUMs)
 			}
 		}
 		if r.RatioOf != "" {

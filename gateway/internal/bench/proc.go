@@ -324,3 +324,39 @@ func (t *tailWriter) Tail() string {
 
 // ErrNotLoopback refuses a target outside 127.0.0.0/8 and ::1.
 var ErrNotLoopback = errors.New("bench: only loopback targets (127.0.0.0/8, ::1) are allowed")
+
+// treeCPU is the CPU seconds (user+system) of a process and its live
+// children (a PostgreSQL server: the postmaster and its backends).
+func treeCPU(pid int) (float64, error) {
+	total, err := procCPU(pid)
+	if err != nil {
+		return 0, err
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range ents {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil || child == pid {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", child))
+		if err != nil {
+			continue // gone meanwhile
+		}
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		// f[1] is field 4, the parent's pid.
+		if len(f) < 13 || f[1] != strconv.Itoa(pid) {
+			continue
+		}
+		if c, err := procCPU(child); err == nil {
+			total += c
+		}
+	}
+	return total, nil
+}

@@ -69,6 +69,10 @@ type Run struct {
 	WriterQueriesPerMsg    float64 `json:"writer_queries_per_msg,omitempty"`
 	WriterRoundTripsPerMsg float64 `json:"writer_round_trips_per_msg,omitempty"`
 	WriterRoundTripsCommit float64 `json:"writer_round_trips_per_commit,omitempty"`
+	// DBCPUMs is the CPU milliseconds per accepted mail of the database
+	// server the bench started (-store postgres: the postmaster and its
+	// processes) over the burst.
+	DBCPUMs float64 `json:"db_cpu_ms_per_msg,omitempty"`
 	// Daemon metrics at the end of the run.
 	Commits           int64 `json:"store_commits,omitempty"`
 	Writes            int64 `json:"store_writes,omitempty"`

@@ -21,6 +21,7 @@ func (b *bench) runHelpdesk(p params, idx int, target, dir string) (Run, error) 
 	var sink *Sink
 	var err error
 	var proc *Proc
+	var others []*Proc // -daemons: the daemons after the first
 	addr := b.opt.Addr
 	if addr == "" || b.opt.SinkListen != "" {
 		listen := "127.0.0.1:0"
@@ -62,6 +63,9 @@ func (b *bench) runHelpdesk(p params, idx int, target, dir string) (Run, error) 
 		if dsn != "" {
 			text += fmt.Sprintf("\n[store]\nengine = \"postgres\"\ndsn = %q\n", dsn)
 		}
+		if b.opt.Daemons > 1 {
+			text += "node = \"bench-1\"\n"
+		}
 		if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
 			return run, err
 		}
@@ -94,6 +98,29 @@ func (b *bench) runHelpdesk(p params, idx int, target, dir string) (Run, error) 
 		proc.Profile = prof
 		defer proc.Kill()
 		addr = proc.SMTPAddr
+		// More daemons on the same database (-daemons): each with a data
+		// directory and node name of its own.
+		for i := 2; i <= b.opt.Daemons; i++ {
+			dir2, err := b.newDir(fmt.Sprintf("helpdesk%d", i))
+			if err != nil {
+				return run, err
+			}
+			defer b.cleanup(dir2)
+			cfg2 := filepath.Join(dir2, "helpdesk.toml")
+			text2 := DaemonConfig(filepath.Join(dir2, "data"), sink.Addr, b.dns.Addr(), key) + p.extraConfig
+			text2 = strings.Replace(text2, "max_connections_per_ip = 1000", fmt.Sprintf("max_connections_per_ip = %d", (p.sessions+max(p.sources, 1)-1)/max(p.sources, 1)), 1)
+			text2 += fmt.Sprintf("\n[store]\nengine = \"postgres\"\ndsn = %q\nnode = \"bench-%d\"\n", dsn, i)
+			if err := os.WriteFile(cfg2, []byte(text2), 0o600); err != nil {
+				return run, err
+			}
+			p2, err := StartProc(fmt.Sprintf("helpdesk%d", i), b.opt.Binary, []string{"serve", "-config", cfg2}, dir2, nil, nil)
+			if err != nil {
+				return run, err
+			}
+			defer p2.Kill()
+			others = append(others, p2)
+			addr += "," + p2.SMTPAddr
+		}
 	}
 	var tokens TokenSource
 	if sink != nil {
@@ -125,7 +152,7 @@ func (b *bench) runHelpdesk(p params, idx int, target, dir string) (Run, error) 
 		if err != nil {
 			return run, fmt.Errorf("%s: %v", target, err)
 		}
-		before = scrape(proc.HTTPAddr)
+		before = scrapeAll(proc, others)
 		// The daemon started with this run, so everything it has sent
 		// so far was sent before the burst. The worker counts a mail
 		// sent before it takes it off the queue, so this scrape, made
@@ -148,16 +175,18 @@ func (b *bench) runHelpdesk(p params, idx int, target, dir string) (Run, error) 
 		}
 	}
 	cpu := b.startCPU(b.pid(proc))
+	db0 := b.dbCPU()
 	res := b.load(p, addr, gen)
 	run.fill(res)
 	cpu.finish(&run)
+	b.dbCPUFinish(&run, db0)
 	if counting {
 		if err := callgrindInstr(proc.Pid(), false); err != nil {
 			return run, err
 		}
 	}
 	if before != nil {
-		after := scrape(proc.HTTPAddr)
+		after := scrapeAll(proc, others)
 		delta := func(k string) float64 { return float64(after[k] - before[k]) }
 		if run.Seconds > 0 && run.OK > 0 {
 			busy := delta("helpdesk_store_apply_nanoseconds_total") + delta("helpdesk_store_commit_nanoseconds_total")
@@ -187,11 +216,16 @@ func (b *bench) runHelpdesk(p params, idx int, target, dir string) (Run, error) 
 		}
 	}
 	if proc != nil && proc.HTTPAddr != "" {
-		m := scrape(proc.HTTPAddr)
+		m := scrapeAll(proc, others)
 		run.Commits, run.Writes, run.OutboundQueued = m["helpdesk_store_commits_total"], m["helpdesk_store_writes_total"], m["helpdesk_outbound_queued"]
 	}
 	if sink != nil {
 		run.OutboundDelivered = sink.Delivered.Load() - deliveredBefore
+	}
+	for _, o := range others {
+		if err := o.Stop(60 * time.Second); err != nil && run.StopError == "" {
+			run.StopError = fmt.Sprintf("%v: %s", err, firstWords(o.LogTail(), 40))
+		}
 	}
 	if proc != nil {
 		if proc.Profile != "" {
@@ -290,9 +324,11 @@ func (b *bench) runReference(p params, idx int) (Run, error) {
 		run.Warmup = warm.Run().OK
 	}
 	cpu := b.startCPU(proc.Pid())
+	db0 := b.dbCPU()
 	res := b.load(p, proc.SMTPAddr, gen)
 	run.fill(res)
 	cpu.finish(&run)
+	b.dbCPUFinish(&run, db0)
 	close(stopSampling)
 	run.PeakAnon = <-anon
 	if st, err := ProcStats(proc.Pid()); err == nil {
@@ -383,6 +419,28 @@ func (m cpuMark) finish(run *Run) {
 	}
 }
 
+// dbCPU is the CPU seconds of the database server the bench started (-1:
+// none, or unknown).
+func (b *bench) dbCPU() float64 {
+	if b.pg == nil {
+		return -1
+	}
+	c, err := treeCPU(b.pg.Pid())
+	if err != nil {
+		return -1
+	}
+	return c
+}
+
+func (b *bench) dbCPUFinish(run *Run, before float64) {
+	if before < 0 || run.OK == 0 {
+		return
+	}
+	if c := b.dbCPU(); c >= before {
+		run.DBCPUMs = (c - before) * 1000 / float64(run.OK)
+	}
+}
+
 // drainQueue waits until the daemon's outbound queue is empty and returns
 // how long it waited.
 func drainQueue(addr string, limit time.Duration) (float64, error) {
@@ -404,6 +462,21 @@ func drainQueue(addr string, limit time.Duration) (float64, error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// scrapeAll is scrape of every daemon of a run, summed (the writer's
+// figures of several daemons on one database add up: each groups its
+// own mails into commits).
+func scrapeAll(first *Proc, others []*Proc) map[string]int64 {
+	m := scrape(first.HTTPAddr)
+	queued := m["helpdesk_outbound_queued"] // the database's, not a daemon's
+	for _, o := range others {
+		for k, v := range scrape(o.HTTPAddr) {
+			m[k] += v
+		}
+	}
+	m["helpdesk_outbound_queued"] = queued
+	return m
 }
 
 // scrape reads the daemon's /metrics (bounded).

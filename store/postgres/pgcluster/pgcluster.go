@@ -184,3 +184,14 @@ func (c *Cluster) CreateDB(name string) (string, error) {
 	}
 	return c.DSN(name), nil
 }
+
+// Pid is the postmaster's process id (0: unknown), from postmaster.pid.
+func (c *Cluster) Pid() int {
+	b, err := os.ReadFile(filepath.Join(c.data(), "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	pid, _ := strconv.Atoi(strings.TrimSpace(line))
+	return pid
+}
