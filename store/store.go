@@ -73,15 +73,16 @@ type CompactResult struct {
 // ignores them. Only hints: the write reads what it reads, and sees what
 // earlier writes of its group wrote, hinted or not.
 type Hints struct {
-	Users      []string   // User, EnsureUser, UserAway by address
-	Customers  []string   // CustomerByAddr by address
-	MessageIDs []string   // LookupMessageID
-	Identities []Identity // Duplicate
-	Outbound   []uint64   // Outbound, Settle, Extend by id
+	Users      []string          // User, EnsureUser, UserAway by address
+	Customers  []string          // CustomerByAddr by address
+	MessageIDs []string          // LookupMessageID
+	Identities []MessageIdentity // Duplicate
+	Outbound   []uint64          // Outbound, Settle, Extend by id
 }
 
-// Identity is a message's identity (Message-ID and body hash).
-type Identity struct{ MessageID, BodyHash string }
+// MessageIdentity is what the duplicate check looks up: a message's
+// Message-ID and body hash.
+type MessageIdentity struct{ MessageID, BodyHash string }
 
 // Hinted is a Store that takes Hints: UpdateHinted is Update, h naming
 // what fn will look up.

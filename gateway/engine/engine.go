@@ -241,7 +241,7 @@ type inbound struct {
 func (in *inbound) hints() *store.Hints {
 	m := in.mail
 	h := &store.Hints{
-		Identities: []store.Identity{{MessageID: m.MessageID, BodyHash: m.BodyHash}},
+		Identities: []store.MessageIdentity{{MessageID: m.MessageID, BodyHash: m.BodyHash}},
 		MessageIDs: append(append(make([]string, 0, len(m.InReplyTo)+len(m.References)), m.InReplyTo...), m.References...),
 	}
 	if in.sender != "" {

@@ -37,7 +37,7 @@ func testHints(t *testing.T, e *env) {
 			Users:      []string{"old@x", "new@x", fmt.Sprintf("new%d@x", i), "@x"},
 			Customers:  []string{"old@x", "new@x"},
 			MessageIDs: []string{"<OLD@x>", "new@x", ""},
-			Identities: []store.Identity{{MessageID: "old@x", BodyHash: "h"}, {MessageID: "new@x", BodyHash: "h"}, {}},
+			Identities: []store.MessageIdentity{{MessageID: "old@x", BodyHash: "h"}, {MessageID: "new@x", BodyHash: "h"}, {}},
 		}
 	}
 	// Several hinted writes at once (an engine may group them): each
