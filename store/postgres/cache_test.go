@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -139,5 +140,94 @@ func TestRolledBackGroupLeavesNothingCached(t *testing.T) {
 	}
 	if n != 0 || !errors.Is(uerr, store.ErrNotFound) {
 		t.Errorf("after the rollback: counter %d, user lookup %v; want 0 and not found", n, uerr)
+	}
+}
+
+// A write's rows go out as multi-row INSERTs per table (chunks of 64, 16,
+// 4, 1): a write of many rows of several tables, with deletions and an
+// address handed from one user to another, stores exactly what it wrote.
+func TestManyRowsInOneWrite(t *testing.T) {
+	db, err := Open(pgtest.NewDB(t), Options{Now: time.Now, TmpDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const n = 150
+	if err := db.Update(func(tx store.Tx) error {
+		for i := range n {
+			tk := &model.Ticket{Subject: "many", Requester: "c@example.com"}
+			if err := tx.NewTicket(tk); err != nil {
+				return err
+			}
+			if err := tx.AddComment(tk, &model.Comment{Author: "c@example.com", Text: strconv.Itoa(i)}); err != nil {
+				return err
+			}
+			if err := tx.PutTicket(tk); err != nil {
+				return err
+			}
+		}
+		_, err := tx.EnsureUser("old@example.com", "Old")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx store.Tx) error {
+		u, err := tx.User("old@example.com")
+		if err != nil {
+			return err
+		}
+		u.Addr = "moved@example.com"
+		if err := tx.PutUser(u); err != nil {
+			return err
+		}
+		if _, err := tx.EnsureUser("old@example.com", "New"); err != nil {
+			return err
+		}
+		for i := uint64(1); i <= n; i += 3 {
+			tk, err := tx.Ticket(i)
+			if err != nil {
+				return err
+			}
+			tk.Status = model.StatusResolved
+			if err := tx.PutTicket(tk); err != nil {
+				return err
+			}
+		}
+		for i := 1; i <= 10; i++ {
+			if err := tx.Enqueue(&model.Outbound{Rcpt: "r@example.com", Ticket: 1}); err != nil {
+				return err
+			}
+		}
+		return tx.DeleteOutbound(5)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.View(func(tx store.Tx) error {
+		if ids := tx.TicketIDs("", 0); len(ids) != n {
+			t.Errorf("%d tickets, want %d", len(ids), n)
+		}
+		if ids := tx.TicketIDs(model.StatusResolved, 0); len(ids) != n/3 {
+			t.Errorf("%d solved tickets, want %d", len(ids), n/3)
+		}
+		for i := uint64(1); i <= n; i++ {
+			cs, err := tx.Comments(i)
+			if err != nil || len(cs) != 1 || cs[0].Text != strconv.Itoa(int(i-1)) {
+				t.Fatalf("ticket %d comments %v %v", i, cs, err)
+			}
+		}
+		moved, err1 := tx.User("moved@example.com")
+		fresh, err2 := tx.User("old@example.com")
+		if err1 != nil || err2 != nil || moved.Name != "Old" || fresh.Name != "New" || moved.ID == fresh.ID {
+			t.Errorf("users after the move: %+v %v, %+v %v", moved, err1, fresh, err2)
+		}
+		if _, err := tx.Outbound(5); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("deleted outbound item: %v", err)
+		}
+		if o, err := tx.Outbound(10); err != nil || o.Rcpt != "r@example.com" {
+			t.Errorf("outbound item 10: %+v %v", o, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }

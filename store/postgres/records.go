@@ -376,15 +376,22 @@ func (t *Tx) userID(addr string) (uint64, error) {
 			return uint64(r.vals[0].(int64)), nil
 		}
 	}
-	if id, ok := t.userIDs[addr]; ok {
-		return id, nil
+	id, ok := t.userIDs[addr]
+	if !ok {
+		var v int64
+		if _, err := t.scalar(&v, "SELECT id FROM users WHERE addr = $1", addr); err != nil {
+			return 0, err
+		}
+		id = uint64(v)
+		t.cacheUserID(addr, id)
 	}
-	var id int64
-	_, err := t.scalar(&id, "SELECT id FROM users WHERE addr = $1", addr)
-	if err == nil {
-		t.cacheUserID(addr, uint64(id))
+	// The database's user of addr may have been given another address
+	// (or deleted) in this transaction: addr has none then (addresses
+	// are unique).
+	if r, ok := t.pending[pkey{tUsers, ks(id)}]; id != 0 && ok && (r.del || r.vals[1].(string) != addr) {
+		return 0, nil
 	}
-	return uint64(id), err
+	return id, nil
 }
 
 // User finds a user by normalized address.
