@@ -21,7 +21,20 @@
 // windows, acknowledgement limits and round-robin positions are one shared
 // state. A request's writes are kept in the transaction's memory and sent
 // in one pipelined batch when it ends (or before a query that must see
-// them), so a mail costs the round trips of its reads, not of its writes.
+// them), as multi-row INSERTs per table, so a mail costs the round trips
+// of its reads, not of its writes.
+//
+// The reads are cut too (tryCommit): a commit begins, takes the lock,
+// reads the write generation, the sequences and the rows the group's
+// requests named (store.Hints: the duplicate check, the sender's user and
+// profile, the threads referred to, the queue items settled) in one
+// pipelined batch, and ends with its writes and the COMMIT in another.
+// The writer keeps what it read and wrote (sequences, counters, the key
+// ring, rate windows, users) from commit to commit while no other process
+// wrote: every commit writes a new random write_generation (table meta),
+// and a writer that does not find its own there starts with an empty
+// cache. Every write to the tables goes through a writer; a tool that
+// writes otherwise (the import) deletes the generation.
 //
 // # Bodies
 //
