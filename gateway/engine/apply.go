@@ -507,7 +507,7 @@ func (a *applier) deliveryReport() error {
 		Text:   fmt.Sprintf("%s for %s: %s", what, orDash(target), orDash(reason)),
 		Reason: reason,
 	}
-	if err := a.tx.AddComment(tk, c); err != nil {
+	if err := a.addComment(tk, c); err != nil {
 		return err
 	}
 	a.res.Ticket, a.res.Disposition, a.res.Detail = tk.ID, model.DispDelivery, c.Text
@@ -579,7 +579,7 @@ func (a *applier) autoReply() error {
 				Visibility: model.Private, Text: a.bodyText(), Message: a.msg.ID, MessageID: m.MessageID,
 				Attachments: a.attachments(),
 			}
-			if err := a.tx.AddComment(tk, c); err != nil {
+			if err := a.addComment(tk, c); err != nil {
 				return err
 			}
 			if err := a.save(tk); err != nil {
@@ -608,4 +608,16 @@ func (a *applier) attachments() []model.Attachment {
 		out = append(out, model.Attachment{Name: at.Name, ContentType: at.ContentType, Size: at.Size, Inline: at.Inline, Part: at.Part, Message: a.msg.ID})
 	}
 	return out
+}
+
+// addComment stores a comment of this write. Its time is the write's
+// instant a.now, the one its changes (resolved_at, a timer's instant)
+// carry, not a later reading of the clock: an event and the change it
+// records agree, and a timer counted from the change never looks as if
+// it fired before its instant.
+func (a *applier) addComment(tk *model.Ticket, c *model.Comment) error {
+	if c.Created.IsZero() && !a.now.IsZero() {
+		c.Created = a.now
+	}
+	return a.tx.AddComment(tk, c)
 }

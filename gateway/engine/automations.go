@@ -71,7 +71,7 @@ func (a *applier) autoFacts(tk *model.Ticket, now time.Time) *rules.Facts {
 	f.Sender = tk.Requester
 	f.StatusChanged = tk.Created
 	if n := len(tk.StatusLog); n > 0 {
-		f.StatusChanged = time.Unix(tk.StatusLog[n-1].At, 0).UTC()
+		f.StatusChanged = tk.StatusLog[n-1].Time()
 	}
 	if tk.LastCustomerAt != nil {
 		f.LastCustomer = *tk.LastCustomerAt
@@ -196,7 +196,7 @@ func (a *applier) fireAutomation(tk *model.Ticket, au *rules.AutomationRule) err
 		tk.LogStatus(model.StatusClosed, t)
 		// By "helpdesk", as before automations: the triggers' pass sees
 		// it as event automation.
-		return a.tx.AddComment(tk, &model.Comment{Kind: model.KindEvent, Visibility: model.Private, Author: "helpdesk",
+		return a.addComment(tk, &model.Comment{Kind: model.KindEvent, Visibility: model.Private, Author: "helpdesk",
 			Text: fmt.Sprintf("status resolved → closed (automatically, %s after resolution)", after)})
 	}
 	return a.fire(tk, &au.Trigger, []string{rules.Automation})

@@ -126,3 +126,33 @@ actions = ["#priority high"]
 	// A customer's mail is activity: the rule may fire again 24h after it.
 	h.mustApply(mailFrom("Ken <ken@e-fun.example>", "Re: Invoice", "#ticket 1 means nothing to me"), nil)
 }
+
+// A timer counted from a status change falls due at the change's
+// instant plus the age, to the nanosecond: the status log once kept
+// whole seconds, so "status changed more than 10s ago" fell due up to a
+// second before its instant.
+func TestStatusChangedTimerNotBeforeItsInstant(t *testing.T) {
+	h := newHarness(t, `
+[[automation]]
+name = "pending nudge"
+all = ["status is pending", "status changed more than 10s ago"]
+actions = ["#tag nudged"]
+`)
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	h.setClock(t0)
+	h.mustApply(mailFrom("Ken <ken@e-fun.example>", "Invoice", "Hello."), nil)
+	changed := t0.Add(5*time.Second + 900*time.Millisecond)
+	h.setClock(changed)
+	h.mustApply(mailFrom(vicFrom, "Re: Invoice", "#ticket 1\n#status pending\nWaiting for the bank."), staffVerdict)
+	if at := h.timers(1)[kindAutomation]; !at.Equal(changed.Add(10 * time.Second)) {
+		t.Fatalf("armed at %s, want %s (the change + 10s)", at, changed.Add(10*time.Second))
+	}
+	h.setClock(changed.Add(10*time.Second - time.Nanosecond))
+	if n, err := h.e.RunTimers(); err != nil || n != 0 {
+		t.Fatalf("1ns before the instant RunTimers fired %d (%v)", n, err)
+	}
+	h.setClock(changed.Add(10 * time.Second))
+	if n, err := h.e.RunTimers(); err != nil || n != 1 {
+		t.Fatalf("at the instant RunTimers fired %d (%v), want 1", n, err)
+	}
+}

@@ -178,7 +178,7 @@ func (a *applier) comment(r *cmdRun, thread uint32, vis string, o fanOpts, reope
 	tk := r.tk
 	c := a.inboundComment(thread, vis)
 	c.Text = r.Text
-	if err := a.tx.AddComment(tk, c); err != nil {
+	if err := a.addComment(tk, c); err != nil {
 		return err
 	}
 	if a.isResponse(tk, c) {
@@ -387,7 +387,7 @@ func (a *applier) openChild(parent *model.Ticket, r *cmdRun, subject string) err
 	if strings.TrimSpace(r.Text) != "" {
 		c := a.inboundComment(0, model.Private)
 		c.Text = r.Text
-		if err := a.tx.AddComment(ch, c); err != nil {
+		if err := a.addComment(ch, c); err != nil {
 			return err
 		}
 	}
@@ -421,7 +421,7 @@ func (a *applier) startSideThread(tk *model.Ticket, r *cmdRun, fw plan.StartSide
 	}
 	c := a.inboundComment(th.ID, model.Private)
 	c.Text = r.Text
-	if err := a.tx.AddComment(tk, c); err != nil {
+	if err := a.addComment(tk, c); err != nil {
 		return err
 	}
 	if err := a.event(tk, fmt.Sprintf("side thread %d started with %s (include %s)", th.ID, strings.Join(th.Collaborators, ", "), fw.Include)); err != nil {
@@ -493,7 +493,7 @@ func (a *applier) merge(tk *model.Ticket, intoID uint64, cc bool) error {
 			nc.Reason += "; " + c.Reason
 		}
 		lastPublic := into.LastPublicSeq
-		if err := a.tx.AddComment(into, &nc); err != nil {
+		if err := a.addComment(into, &nc); err != nil {
 			return err
 		}
 		into.LastPublicSeq = lastPublic // moved history is not a new reply
@@ -537,7 +537,7 @@ func (a *applier) merge(tk *model.Ticket, intoID uint64, cc bool) error {
 	}
 	note := &model.Comment{Kind: model.KindComment, Author: a.staff.Email, AuthorName: a.in.agent.Name, Visibility: model.Public,
 		Reason: fmt.Sprintf("%s notice that #%d was merged here", mergeMark, tk.ID), Text: text}
-	if err := a.tx.AddComment(into, note); err != nil {
+	if err := a.addComment(into, note); err != nil {
 		return err
 	}
 	if err := a.save(into); err != nil {

@@ -142,7 +142,7 @@ func (a *applier) onBehalfTicket(text string, b command.Block) error {
 	if firstText != "" {
 		first = &model.Comment{Kind: model.KindComment, Author: requester, AuthorName: reqName, Visibility: model.Public,
 			Text: firstText, Message: a.msg.ID, MessageID: m.MessageID, Attachments: a.attachments()}
-		if err := a.tx.AddComment(tk, first); err != nil {
+		if err := a.addComment(tk, first); err != nil {
 			return err
 		}
 		a.markCustomer(tk, a.now, false)
@@ -266,7 +266,7 @@ func (a *applier) reject(tk *model.Ticket, r *cmdRun) error {
 		c := &model.Comment{Kind: model.KindRejected, Author: a.staff.Email, AuthorName: a.in.agent.Name,
 			Visibility: model.Private, Hidden: true, Text: a.staffText(), Message: a.msg.ID, MessageID: a.mail().MessageID,
 			Reason: "commands refused; nothing applied:\n" + transcript}
-		if err := a.tx.AddComment(tk, c); err != nil {
+		if err := a.addComment(tk, c); err != nil {
 			return err
 		}
 		if err := a.save(tk); err != nil {

@@ -270,7 +270,7 @@ func windowHash(words []string) uint64 {
 // hold keeps c as a hidden held comment and tells its author.
 func (a *applier) hold(tk *model.Ticket, c *model.Comment, why string) error {
 	c.Kind, c.Hidden, c.Reason = model.KindHeld, true, why
-	if err := a.tx.AddComment(tk, c); err != nil {
+	if err := a.addComment(tk, c); err != nil {
 		return err
 	}
 	if err := a.save(tk); err != nil {

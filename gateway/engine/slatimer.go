@@ -85,7 +85,7 @@ func slaFire(a *applier, tk *model.Ticket, _ time.Time) error {
 // slaEvent records the notice on the ticket's audit trail; the triggers
 // see it as an sla-warning or sla-breach event.
 func (a *applier) slaEvent(tk *model.Ticket, text, what string) error {
-	return a.tx.AddComment(tk, &model.Comment{Kind: model.KindEvent, Visibility: model.Private, Author: slaAuthor, Reason: map[bool]string{true: rules.SLABreach, false: rules.SLAWarning}[what == "breach"], Text: text})
+	return a.addComment(tk, &model.Comment{Kind: model.KindEvent, Visibility: model.Private, Author: slaAuthor, Reason: map[bool]string{true: rules.SLABreach, false: rules.SLAWarning}[what == "breach"], Text: text})
 }
 
 // slaAuthor is the author of SLA events.

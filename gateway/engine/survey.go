@@ -175,7 +175,7 @@ func (a *applier) surveyReply(tk *model.Ticket) error {
 	if r.Score > 0 {
 		c.Reason = fmt.Sprintf("%s%d", surveyRated, r.Score)
 	}
-	if err := a.tx.AddComment(tk, c); err != nil {
+	if err := a.addComment(tk, c); err != nil {
 		return err
 	}
 	a.res.Ticket, a.res.Disposition = tk.ID, model.DispComment
@@ -269,7 +269,7 @@ func (a *applier) sendSurvey(tk *model.Ticket) (bool, error) {
 // survey records what became of a ticket's survey: an event marked so
 // the triggers' pass sees no update in it.
 func (a *applier) survey(tk *model.Ticket, text string) error {
-	if err := a.tx.AddComment(tk, &model.Comment{Kind: model.KindEvent, Visibility: model.Private, Author: "helpdesk", Text: text, Reason: surveySent}); err != nil {
+	if err := a.addComment(tk, &model.Comment{Kind: model.KindEvent, Visibility: model.Private, Author: "helpdesk", Text: text, Reason: surveySent}); err != nil {
 		return err
 	}
 	return a.save(tk)

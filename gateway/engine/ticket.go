@@ -112,7 +112,7 @@ func (a *applier) newTicket(d threading.Decision) error {
 		return err
 	}
 	c := a.inboundComment(0, model.Public)
-	if err := a.tx.AddComment(tk, c); err != nil {
+	if err := a.addComment(tk, c); err != nil {
 		return err
 	}
 	a.markCustomer(tk, a.now, false)
@@ -167,7 +167,7 @@ func (a *applier) replyToClosed(d threading.Decision) error {
 			return err
 		}
 		c := a.inboundComment(0, model.Public)
-		if err := a.tx.AddComment(closed, c); err != nil {
+		if err := a.addComment(closed, c); err != nil {
 			return err
 		}
 		a.markCustomer(closed, a.now, true)
@@ -280,7 +280,7 @@ func (a *applier) tellRelated(n uint64, tk *model.Ticket) error {
 	}
 	ev := &model.Comment{Kind: model.KindEvent, Visibility: model.Private, Author: "helpdesk",
 		Text: fmt.Sprintf("A mail from %s that looked like a reply to this ticket opened #%d (the sender is not a participant here).", tk.Requester, tk.ID)}
-	if err := a.tx.AddComment(rel, ev); err != nil {
+	if err := a.addComment(rel, ev); err != nil {
 		return err
 	}
 	if err := a.save(rel); err != nil {
@@ -357,7 +357,7 @@ func (a *applier) event(tk *model.Ticket, text string) error {
 			author = "automation:" + a.rule
 		}
 	}
-	return a.tx.AddComment(tk, &model.Comment{Kind: model.KindEvent, Visibility: model.Private, Author: author, Text: text, Message: msg})
+	return a.addComment(tk, &model.Comment{Kind: model.KindEvent, Visibility: model.Private, Author: author, Text: text, Message: msg})
 }
 
 // autoAssign assigns a new ticket round-robin to the available agents of
@@ -444,7 +444,7 @@ func (a *applier) endUserComment(d threading.Decision) error {
 		return err
 	}
 	c := a.inboundComment(0, model.Public)
-	if err := a.tx.AddComment(tk, c); err != nil {
+	if err := a.addComment(tk, c); err != nil {
 		return err
 	}
 	ack := a.isAcknowledgement(c.Text)
@@ -518,7 +518,7 @@ func (a *applier) sideMessage(d threading.Decision) error {
 	if a.staff != nil {
 		c.Text = a.staffText()
 	}
-	if err := a.tx.AddComment(tk, c); err != nil {
+	if err := a.addComment(tk, c); err != nil {
 		return err
 	}
 	if th.Status == "done" {

@@ -289,10 +289,10 @@ func timeline(tk *model.Ticket) []Span {
 		if tk.ResolvedAt != nil && (tk.Status == model.StatusResolved || tk.Status == model.StatusClosed) {
 			at = *tk.ResolvedAt
 		}
-		log = []model.StatusMark{{At: at.Unix(), S: tk.Status}}
+		log = []model.StatusMark{{At: at.Unix(), Ns: int32(at.Nanosecond()), S: tk.Status}}
 	}
 	for _, m := range log {
-		at := time.Unix(m.At, 0).UTC()
+		at := m.Time()
 		if at.Before(tk.Created) {
 			at = tk.Created
 		}

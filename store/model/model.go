@@ -170,7 +170,14 @@ type CSAT struct {
 type StatusMark struct {
 	At int64  `json:"t"`
 	S  string `json:"s"`
+	// Ns is the nanoseconds of the instant (marks written before it was
+	// kept have none): a timer counted from a status change must not
+	// fall due up to a second before it.
+	Ns int32 `json:"n,omitempty"`
 }
+
+// Time is the instant of the change.
+func (m StatusMark) Time() time.Time { return time.Unix(m.At, int64(m.Ns)).UTC() }
 
 // SLAMark records the notices of one SLA target instance: its kind and
 // start (unix seconds) name it; Warned is the fingerprint of the target
@@ -187,7 +194,7 @@ type SLAMark struct {
 
 // LogStatus records that the ticket entered status at at.
 func (t *Ticket) LogStatus(status string, at time.Time) {
-	t.StatusLog = append(t.StatusLog, StatusMark{At: at.Unix(), S: status})
+	t.StatusLog = append(t.StatusLog, StatusMark{At: at.Unix(), Ns: int32(at.Nanosecond()), S: status})
 }
 
 // Suggestion is a knowledge-base article suggested to the requester.
