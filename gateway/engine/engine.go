@@ -308,6 +308,7 @@ func (e *Engine) Deliver(ctx context.Context, env Envelope, sp store.Spool) (Res
 
 	var res Result
 	var enqueued int
+	e.sched.mailWrites.Add(1) // firing writes make way (timers.go)
 	err = e.updateHinted(in.hints(), func(tx store.Tx) error {
 		a := &applier{e: e, cfg: cfg, tx: tx, in: in, now: tx.Now()}
 		if err := a.run(); err != nil {
@@ -316,6 +317,7 @@ func (e *Engine) Deliver(ctx context.Context, env Envelope, sp store.Spool) (Res
 		res, enqueued = a.res, a.enqueued
 		return nil
 	})
+	e.sched.mailWrites.Add(-1)
 	if err != nil {
 		e.Metrics.StoreErrors.Add(1)
 		e.Commits.Record(err, time.Now())

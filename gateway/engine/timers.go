@@ -33,6 +33,15 @@ import (
 //     pass) and the re-arming of its ticket commit together, so a crash
 //     cannot fire one twice or lose it. A timer that fell due while the
 //     daemon was down is one index entry and fires once, at start.
+//   - Sharing the writer with mail: the store has one writer, and a
+//     mail's 250 waits for the commit its write is in. So firing never
+//     holds it long: a firing write stops after timerBudget of work, and
+//     after timerYield firings when a mail write is waiting; before the
+//     next firing write, the scheduler lets the mail writes under way
+//     commit first (at most ingestFirst). 10,000 timers due in the same
+//     minute then go out as a stream of small writes between the mails,
+//     instead of writes of 200 firings that each hold up every mail
+//     behind them (bench -mode timers measures both sides).
 //   - Waiting: RunScheduler sleeps until the next timer, or until a write
 //     arms an earlier one (it is woken after that write commits), so a
 //     timer fires within moments of its instant.
@@ -96,8 +105,19 @@ func timerSourceOf(kind string) *timerSource {
 }
 
 const (
-	// timerBatch is how many due timers one store write fires.
+	// timerBatch is how many due timers one store write fires at most.
 	timerBatch = 200
+	// timerBudget bounds the work of one firing write (its firings; the
+	// triggers' pass and re-arming of what it fired follow): a mail whose
+	// write queues behind it waits about this much longer.
+	timerBudget = 4 * time.Millisecond
+	// timerYield is how many timers a firing write fires at most while a
+	// mail write is waiting for the writer.
+	timerYield = 4
+	// ingestFirst bounds how long the scheduler lets mail writes under
+	// way commit before its next firing write (timers must not starve
+	// under steady mail: they stay within seconds of their instant).
+	ingestFirst = 20 * time.Millisecond
 	// rearmChunk is how many tickets one write of a re-arming visits.
 	rearmChunk = 500
 	// timerRetry is how long a timer whose firing failed waits.
@@ -136,6 +156,9 @@ type scheduler struct {
 	// the write's caller wake the loop once the write committed.
 	sleepUntil atomic.Int64
 	wakeDue    atomic.Bool
+	// mailWrites counts the mail writes (Inject) waiting for or in the
+	// store writer: firing writes make way for them.
+	mailWrites atomic.Int32
 
 	// Fired counts fired timers, Late their total lateness (ns) and
 	// Failed the firings that failed (retried after timerRetry).
@@ -284,10 +307,17 @@ func (e *Engine) ensureArmed() error {
 		slices.Reverse(ids) // oldest first
 		for len(ids) > 0 {
 			chunk := ids[:min(rearmChunk, len(ids))]
-			ids = ids[len(chunk):]
+			// As firing: small writes that make way for mail.
+			e.letMailFirst()
+			n := 0
 			if err := e.update(func(tx store.Tx) error {
 				a := &applier{e: e, cfg: cfg, tx: tx, now: tx.Now()}
+				start := time.Now()
+				n = 0
 				for _, id := range chunk {
+					if n > 0 && time.Since(start) >= timerBudget && e.sched.mailWrites.Load() > 0 {
+						break
+					}
 					tk, err := tx.Ticket(id)
 					if err != nil {
 						return err
@@ -295,11 +325,13 @@ func (e *Engine) ensureArmed() error {
 					if err := a.arm(tk); err != nil {
 						return fmt.Errorf("ticket %d: %w", id, err)
 					}
+					n++
 				}
 				return nil
 			}); err != nil {
 				return fmt.Errorf("re-arming the timers: %w", err)
 			}
+			ids = ids[n:]
 		}
 		if err := e.update(func(tx store.Tx) error { return tx.SetTimerStamp(want) }); err != nil {
 			return fmt.Errorf("storing the timer stamp: %w", err)
@@ -348,13 +380,15 @@ func (e *Engine) RunTimers() (int, error) {
 		if len(due) == 0 {
 			return total, nil
 		}
-		n, err := e.fireTimers(due, now)
+		e.letMailFirst()
+		_, n, err := e.fireTimers(due, now)
 		if err != nil {
 			// One firing's error rolls back its whole batch: fire them
 			// one per write, so only the failing one waits.
 			n = 0
 			for _, tm := range due {
-				k, err := e.fireTimers([]model.Timer{tm}, now)
+				e.letMailFirst()
+				_, k, err := e.fireTimers([]model.Timer{tm}, now)
 				n += k
 				if err == nil {
 					continue
@@ -372,21 +406,48 @@ func (e *Engine) RunTimers() (int, error) {
 	}
 }
 
-// fireTimers fires due timers in one store write and returns how many
-// fired.
-func (e *Engine) fireTimers(due []model.Timer, now time.Time) (int, error) {
+// letMailFirst waits, at most ingestFirst, until no mail write is
+// waiting for the store writer, so that a firing write queues behind the
+// mail under way rather than ahead of it.
+func (e *Engine) letMailFirst() {
+	if e.sched.mailWrites.Load() == 0 {
+		return
+	}
+	deadline := time.Now().Add(ingestFirst)
+	for e.sched.mailWrites.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(250 * time.Microsecond)
+	}
+}
+
+// fireTimers fires due timers, in order, in one store write: at least
+// one, and no more than timerBudget of work allows (timerYield while a
+// mail write waits); the rest stay due for the next write. It returns
+// how many it looked at and how many of those fired (the others had been
+// re-armed or fired since they were read).
+func (e *Engine) fireTimers(due []model.Timer, now time.Time) (done, fired int, err error) {
 	cfg := e.Config()
 	type firing struct {
 		kind string
-		late time.Duration
+		at   time.Time
 	}
-	var fired, queued int
+	var queued int
 	var late []firing
-	err := e.update(func(tx store.Tx) error {
-		fired, late = 0, late[:0]
-		a := &applier{e: e, cfg: cfg, tx: tx, now: now, firing: map[timerKey]bool{}}
+	err = e.update(func(tx store.Tx) error {
+		done, fired, late = 0, 0, late[:0]
+		// The write's instant: the clock's when it runs (never before
+		// the instant the due timers were read at).
+		at := e.now()
+		if at.Before(now) {
+			at = now
+		}
+		a := &applier{e: e, cfg: cfg, tx: tx, now: at, firing: map[timerKey]bool{}}
 		defer func() { queued = a.enqueued }()
-		for _, tm := range due {
+		start := time.Now()
+		for i, tm := range due {
+			if i > 0 && (time.Since(start) >= timerBudget || i >= timerYield && e.sched.mailWrites.Load() > 0) {
+				break
+			}
+			done++
 			have, err := tx.TimersOf(tm.Ticket)
 			if err != nil {
 				return err
@@ -413,24 +474,27 @@ func (e *Engine) fireTimers(due []model.Timer, now time.Time) (int, error) {
 			}
 			a.touch(tk) // re-armed from next even if fire did not save it
 			fired++
-			late = append(late, firing{tm.Kind, now.Sub(tm.At)})
+			late = append(late, firing{tm.Kind, tm.At})
 		}
 		return a.finish()
 	})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if queued > 0 && e.Wake != nil {
 		e.Wake() // mail was queued
 	}
+	// Lateness is the timer's instant to its effects' commit.
+	committed := e.now()
 	e.sched.Fired.Add(int64(fired))
 	for _, f := range late {
-		e.sched.LateNanos.Add(int64(f.late))
+		d := committed.Sub(f.at)
+		e.sched.LateNanos.Add(int64(d))
 		if e.sched.Observe != nil {
-			e.sched.Observe(f.kind, f.late)
+			e.sched.Observe(f.kind, d)
 		}
 	}
-	return fired, nil
+	return done, fired, nil
 }
 
 // SchedulerStats are the scheduler's counters (/metrics).

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -283,5 +284,54 @@ func TestSchedulerWokenByAnEarlierTimer(t *testing.T) {
 	}
 	if late := time.Since(at); late > 15*time.Second {
 		t.Errorf("fired %s late", late)
+	}
+}
+
+// A firing write makes way for mail: while a mail write waits for the
+// store's writer, one write fires no more than timerYield timers (the
+// rest stay due and fire in the next writes), so a mail's commit is not
+// stuck behind a storm of firings; without mail waiting, a write fires
+// up to timerBatch within timerBudget. Every due timer still fires once.
+func TestFiringWritesMakeWayForMail(t *testing.T) {
+	h := newHarness(t, "")
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	h.setClock(t0)
+	const n = 12
+	for i := 1; i <= n; i++ {
+		h.mustApply(mailFrom("Ken <ken@e-fun.example>", fmt.Sprintf("Request %d", i), "Hello."), nil)
+		setTestTimer(uint64(i), t0.Add(time.Minute), false)
+	}
+	t.Cleanup(func() {
+		for i := 1; i <= n; i++ {
+			setTestTimer(uint64(i), time.Time{}, false)
+		}
+	})
+	// Arm them (a write re-arms what it stores; here the settings'
+	// re-arming of every ticket does).
+	if _, err := h.e.RunTimers(); err != nil {
+		t.Fatal(err)
+	}
+	h.setClock(t0.Add(time.Minute))
+	var due []model.Timer
+	h.db.View(func(tx store.Tx) error {
+		due, _ = tx.DueTimers(h.now(), timerBatch)
+		return nil
+	})
+	if len(due) != n {
+		t.Fatalf("%d timers due, want %d", len(due), n)
+	}
+	h.e.sched.mailWrites.Add(1) // a mail write waits
+	done, fired, err := h.e.fireTimers(due, h.now())
+	h.e.sched.mailWrites.Add(-1)
+	if err != nil || done != timerYield || fired != timerYield {
+		t.Fatalf("with a mail waiting one write looked at %d, fired %d (%v), want %d", done, fired, err, timerYield)
+	}
+	if got, err := h.e.RunTimers(); err != nil || got != n-timerYield {
+		t.Fatalf("the rest: RunTimers fired %d (%v), want %d", got, err, n-timerYield)
+	}
+	for i := uint64(1); i <= n; i++ {
+		if c := h.events(i, "test timer fired"); c != 1 {
+			t.Errorf("ticket %d: fired %d times", i, c)
+		}
 	}
 }
