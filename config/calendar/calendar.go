@@ -22,6 +22,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	// Zones must resolve the same on a host without /usr/share/zoneinfo
@@ -177,7 +179,16 @@ type Calendar struct {
 	week     [7][]Span // by weekday, sorted by start
 	holidays map[Date]bool
 	always   bool
+	// days caches the openings of each date (day): every ticket's
+	// targets walk the same days again (arming a store of a million
+	// tickets walks months of days for each open one), and working out
+	// a day's wall times in its zone is the cost. Bounded by daysMax.
+	days  sync.Map // Date -> []interval
+	nDays atomic.Int32
 }
+
+// daysMax bounds the day cache (about 80 years of days).
+const daysMax = 30_000
 
 // AlwaysName is the name of the built-in calendar that is always open.
 const AlwaysName = "24/7"
@@ -322,6 +333,20 @@ type interval struct{ s, e time.Time }
 
 // day returns the openings of the shifts that begin on date d, in order.
 func (c *Calendar) day(d Date) []interval {
+	if v, ok := c.days.Load(d); ok {
+		return v.([]interval)
+	}
+	out := c.openings(d)
+	if c.nDays.Load() < daysMax {
+		if _, had := c.days.LoadOrStore(d, out); !had {
+			c.nDays.Add(1)
+		}
+	}
+	return out
+}
+
+// openings works out the openings of date d (day caches it).
+func (c *Calendar) openings(d Date) []interval {
 	if c.holidays[d] {
 		return nil
 	}
