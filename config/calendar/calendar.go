@@ -453,6 +453,42 @@ func (c *Calendar) NextOpen(t time.Time) (time.Time, bool) {
 	return at.UTC(), found
 }
 
+// NextClose returns, when the calendar is open at t, the instant it next
+// closes (openings that touch, a night shift running into the next day's,
+// are one); ok is false when it is closed at t, or never closes (24/7,
+// or open without end for years).
+func (c *Calendar) NextClose(t time.Time) (time.Time, bool) {
+	if c.always {
+		return time.Time{}, false
+	}
+	var end time.Time
+	open, endless := false, false
+	limit := t.Add(searchDays * 24 * time.Hour)
+	c.walk(t, func(iv interval) bool {
+		if !open {
+			if iv.s.After(t) {
+				return false // closed at t
+			}
+			open, end = true, iv.e
+			return true
+		}
+		if iv.s.After(end) {
+			return false // a gap: it closes at end
+		}
+		if iv.e.After(end) {
+			end = iv.e
+		}
+		if end.After(limit) {
+			endless = true // open around the clock for years
+			return false
+		}
+		return true
+	})
+	// (A walk that runs out of openings after end leaves closed time
+	// after it too.)
+	return end.UTC(), open && !endless
+}
+
 // IsOpen reports whether the calendar is open at t.
 func (c *Calendar) IsOpen(t time.Time) bool {
 	at, ok := c.NextOpen(t)

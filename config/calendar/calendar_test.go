@@ -292,3 +292,43 @@ func TestReadICS(t *testing.T) {
 		}
 	}
 }
+
+// NextClose: the end of the opening under way (touching openings are
+// one), in the zone's wall time of that day.
+func TestNextClose(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		zone  string
+		hours []string
+		from  string
+		want  string // RFC 3339 UTC; "" closed at from (or never closes)
+	}{
+		{"inside the day", seoul, office, "2026-12-07 10:00", "2026-12-07T09:00:00Z"},
+		{"at opening", seoul, office, "2026-12-07 09:00", "2026-12-07T09:00:00Z"},
+		{"at closing: closed", seoul, office, "2026-12-07 18:00", ""},
+		{"Saturday: closed", seoul, office, "2026-12-05 12:00", ""},
+		{"lunch break", seoul, []string{"mon-fri 09:00-12:00, 13:00-18:00"}, "2026-12-07 11:00", "2026-12-07T03:00:00Z"},
+		{"touching days are one opening", seoul, []string{"mon 09:00-24:00", "tue 00:00-06:00"}, "2026-12-07 20:00", "2026-12-07T21:00:00Z"},
+		{"night shift over midnight", seoul, []string{"mon-fri 22:00-06:00"}, "2026-12-08 02:00", "2026-12-07T21:00:00Z"},
+		{"New York after spring-forward", ny, office, "2026-03-09 10:00", "2026-03-09T22:00:00Z"},
+		{"New York before spring-forward", ny, office, "2026-03-06 10:00", "2026-03-06T23:00:00Z"},
+		{"around the clock: never", seoul, []string{"mon-sun 00:00-24:00"}, "2026-12-07 10:00", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := mustCal(t, tc.zone, tc.hours)
+			got, ok := c.NextClose(at(t, tc.zone, tc.from))
+			if tc.want == "" {
+				if ok {
+					t.Errorf("NextClose(%s) = %v, want none", tc.from, got)
+				}
+				return
+			}
+			if !ok || !got.Equal(utc(t, tc.want)) {
+				t.Errorf("NextClose(%s) = %v %v, want %s", tc.from, got, ok, tc.want)
+			}
+		})
+	}
+	if _, ok := Always.NextClose(utc(t, "2026-12-07T00:00:00Z")); ok {
+		t.Error("24/7 closes")
+	}
+}

@@ -259,15 +259,17 @@ func (a *applier) ticketFacts(f *rules.Facts, tk *model.Ticket) {
 	if tk.ResolvedAt != nil {
 		f.Resolved = *tk.ResolvedAt
 	}
-	f.InHours = a.e.InHours(tk)
+	f.InHours = inHours(a.cfg, tk) // the write's settings, as f.Calendar
 	a.customerFacts(tk, f)
 }
 
 // InHours is the business-hours predicate of a ticket's calendar (its
 // group's, else its mailbox's, config.CalendarFor); nil for the 24/7
 // calendar, which the rules read as always inside.
-func (e *Engine) InHours(tk *model.Ticket) func(time.Time) bool {
-	cal := e.Config().CalendarFor(tk.Mailbox, tk.Group)
+func (e *Engine) InHours(tk *model.Ticket) func(time.Time) bool { return inHours(e.Config(), tk) }
+
+func inHours(cfg *config.Config, tk *model.Ticket) func(time.Time) bool {
+	cal := cfg.CalendarFor(tk.Mailbox, tk.Group)
 	if cal == nil || cal.IsAlways() {
 		return nil
 	}

@@ -258,6 +258,8 @@ type Calendar interface {
 	Add(t time.Time, d time.Duration) (time.Time, bool)
 	// NextOpen is t when open at t, else when the calendar next opens.
 	NextOpen(t time.Time) (time.Time, bool)
+	// NextClose is, when open at t, when the calendar next closes.
+	NextClose(t time.Time) (time.Time, bool)
 }
 
 // Conditions is a compiled all/any pair. The zero value always holds.
@@ -751,9 +753,9 @@ func (x cond) timed() bool { return x.op == "more" || x.op == "less" }
 // Instants returns the instants after f.Now at which, the ticket staying
 // as it is, one of the conditions may change its answer: when a "more
 // than" or "less than" age is reached, and when the calendar next opens
-// for "inside business hours". Between two of them (and without an
-// update) the answer of Match stays what it is: an automation needs
-// looking at only then.
+// or closes for "inside/outside business hours". Between two of them
+// (and without an update) the answer of Match stays what it is: an
+// automation needs looking at only then.
 func (c *Conditions) Instants(f *Facts) []time.Time {
 	if c == nil {
 		return nil
@@ -777,7 +779,13 @@ func (c *Conditions) Instants(f *Facts) []time.Time {
 				out = append(out, due)
 			}
 		case x.field == "hours" && f.Calendar != nil:
+			// Both sides change the answer: "inside" starts holding at
+			// the opening, "outside" at the closing (and each stops at
+			// the other, which ends a fired rule's epoch).
 			if at, ok := f.Calendar.NextOpen(f.Now); ok && at.After(f.Now) {
+				out = append(out, at)
+			}
+			if at, ok := f.Calendar.NextClose(f.Now); ok && at.After(f.Now) {
 				out = append(out, at)
 			}
 		}
