@@ -44,11 +44,15 @@ modes (-mode):
                  answering: ratio rules/none and hanging/answering
   all            every mode above, and new-ticket-4k with DKIM signing on
   timers         in process (engine + store, no SMTP): a store of -tickets
-                 (default 1,000,000) tickets, a fifth open under automations;
-                 ingest with automations + scheduler on vs off (median of
-                 -runs alternating pairs of -n mails), then 10,000 timers due
-                 in one wall-clock minute: their lateness p99 and the ingest
-                 p99 meanwhile. -prefill-dir keeps the store for the next run
+                 (default 1,000,000) tickets, a fifth open under SLA policies
+                 (business hours) and automations; ingest of mail that arms
+                 an SLA and an automation timer per new ticket, with them and
+                 the scheduler on vs off (median of -runs alternating pairs
+                 of -n mails), then 10,000 timers (SLA warnings mailing the
+                 assignee, automations) due in one wall-clock minute while
+                 mail comes at 50/s: their lateness p99, and the ingest p99
+                 before and during. -prefill-dir keeps the prefilled, armed
+                 store for the next run (each run works on a copy of it)
   reports        a store of -tickets tickets (default 1,000,000) over two
                  years with replies and resolutions (kept in -prefill-dir
                  for reuse): one-month and one-year reports by agent
