@@ -151,9 +151,11 @@ type scheduler struct {
 	armedFor *config.Config
 
 	wake chan struct{}
-	// sleepUntil is the instant (unix nanos) the loop sleeps until;
-	// wakeDue is set by a write that armed an earlier timer, and makes
-	// the write's caller wake the loop once the write committed.
+	// sleepUntil is the instant (unix nanos) the loop sleeps until
+	// (MaxInt64 while it looks at the index: any write that arms a
+	// timer then wakes it again; MinInt64 before it runs); wakeDue is
+	// set by a write that armed an earlier timer, and makes the write's
+	// caller wake the loop once the write committed.
 	sleepUntil atomic.Int64
 	wakeDue    atomic.Bool
 	// mailWrites counts the mail writes (Inject) waiting for or in the
@@ -272,7 +274,11 @@ func (a *applier) arm(tk *model.Ticket) error {
 			if err := a.tx.SetTimer(model.Timer{Ticket: tk.ID, Kind: s.kind, At: at}); err != nil {
 				return err
 			}
-			if at.UnixNano() < a.e.sched.sleepUntil.Load() {
+			// Wake the loop for a timer before the one it sleeps until,
+			// and for one due at once: on a manual clock, which `helpdesk
+			// clock` moves past the instant the loop went to sleep for,
+			// that instant is no bound.
+			if at.UnixNano() < a.e.sched.sleepUntil.Load() || !at.After(a.now) {
 				a.e.sched.wakeDue.Store(true)
 			}
 		}
@@ -514,8 +520,9 @@ func (e *Engine) ObserveTimers(f func(kind string, late time.Duration)) { e.sche
 func (e *Engine) RunScheduler(ctx context.Context) {
 	for {
 		// Until the next instant is known, any write that arms a timer
-		// wakes the loop again (it may arm one before that instant).
-		e.sched.sleepUntil.Store(math.MinInt64)
+		// wakes the loop again (it may arm one before that instant, and
+		// commit after NextTimer read the index).
+		e.sched.sleepUntil.Store(math.MaxInt64)
 		if _, err := e.RunTimers(); err != nil && ctx.Err() == nil {
 			e.log.Error("running timers", "err", err)
 		}
@@ -526,7 +533,7 @@ func (e *Engine) RunScheduler(ctx context.Context) {
 			if ctx.Err() == nil {
 				e.log.Error("finding the next timer", "err", err)
 			}
-			e.sched.sleepUntil.Store(math.MinInt64)
+			e.sched.sleepUntil.Store(math.MaxInt64)
 		case ok:
 			e.sched.sleepUntil.Store(next.UnixNano())
 			if d := next.Sub(e.now()); d < wait {
