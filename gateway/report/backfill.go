@@ -96,9 +96,10 @@ type mark struct {
 	breach *breach
 }
 
-// statusMarks are the ticket's logged status changes. The log keeps whole
-// seconds: the last resolution and close take their exact instants from
-// ResolvedAt and ClosedAt when those fall in the same second.
+// statusMarks are the ticket's logged status changes. Marks logged before
+// the log kept nanoseconds have whole seconds: the last resolution and
+// close take their exact instants from ResolvedAt and ClosedAt when those
+// fall in the same second.
 func statusMarks(tk *model.Ticket) []mark {
 	out := make([]mark, 0, len(tk.StatusLog))
 	lastRes, lastClose := -1, -1
@@ -109,7 +110,7 @@ func statusMarks(tk *model.Ticket) []mark {
 		case model.StatusClosed:
 			lastClose = i
 		}
-		out = append(out, mark{at: time.Unix(l.At, 0).UTC(), status: l.S})
+		out = append(out, mark{at: l.Time(), status: l.S})
 	}
 	exact := func(i int, t *time.Time) {
 		if i >= 0 && t != nil && t.Unix() == tk.StatusLog[i].At {
