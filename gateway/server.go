@@ -506,6 +506,10 @@ type limitConn struct {
 	raw   atomic.Int64
 }
 
+// startTLSReady is go-smtp's reply to STARTTLS, written just before the
+// handshake.
+var startTLSReady = []byte("220 2.0.0 Ready to start TLS")
+
 // tlsSlack is what TLS and the read buffers may read ahead of the line
 // being read: a record (16 KiB and its overhead) and more, so that no
 // command line within maxLine is ever refused.
@@ -560,6 +564,14 @@ func (c *limitConn) endData() {
 func (c *limitConn) Write(p []byte) (int, error) {
 	if bytes.HasPrefix(p, []byte("221 ")) || bytes.HasPrefix(p, []byte("421 ")) {
 		c.once.Do(c.release)
+	}
+	if bytes.HasPrefix(p, startTLSReady) {
+		// What the client sends next is its ClientHello, binary: a
+		// post-quantum key share alone is 1.2 KB of random bytes, often
+		// without a line feed, which the line bound would refuse (and
+		// go-smtp answer 550 in plain text). GetCertificate comes only
+		// after the whole hello has been read.
+		c.startTLS()
 	}
 	// A reply (under TLS: a record) ends what the command bound counts.
 	c.raw.Store(0)

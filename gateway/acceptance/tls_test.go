@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"os"
@@ -446,4 +447,101 @@ func TestTLSFilesConfigErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+var _ = claim("the STARTTLS handshake is not read as command lines: a ClientHello longer than [smtp] max_line_length without a line feed in it (a post-quantum key share is 1.2 KB of random bytes) gets the server's handshake, not 550 Handshake error",
+	"TestSTARTTLSClientHelloNotBoundByLineLength")
+
+// Found as a flaky TestRequireTLSAndLimitsUnderTLS ("first record does
+// not look like a TLS handshake"): the command line bound (limitConn)
+// switched to TLS only once the ClientHello had been read, so a hello
+// with a run of more than max_line_length bytes without 0x0A (about one
+// in twenty with Go's X25519MLKEM768 key share and a bound of 1000) was
+// cut as a too long line, and go-smtp answered 550 in plain text.
+func TestSTARTTLSClientHelloNotBoundByLineLength(t *testing.T) {
+	ca := newCA(t, "Test CA")
+	certFile, keyFile := ca.issue(t, t.TempDir(), "mx")
+	const maxLine = 1000
+	e := Start(t, Options{SMTP: fmt.Sprintf("tls_cert_file = %q\ntls_key_file = %q\nmax_line_length = %d", certFile, keyFile, maxLine)})
+
+	// A real ClientHello with such a run: made over a pipe until one has
+	// it (each try is a fresh key share).
+	var hello []byte
+	for try := 0; try < 5000 && hello == nil; try++ {
+		cli, srv := net.Pipe()
+		tc := tls.Client(cli, &tls.Config{ServerName: "127.0.0.1", RootCAs: ca.pool,
+			CurvePreferences: []tls.CurveID{tls.X25519MLKEM768, tls.X25519}})
+		go tc.Handshake()
+		rec := make([]byte, 5)
+		if _, err := io.ReadFull(srv, rec); err != nil {
+			t.Fatal(err)
+		}
+		rec = append(rec, make([]byte, int(rec[3])<<8|int(rec[4]))...)
+		if _, err := io.ReadFull(srv, rec[5:]); err != nil {
+			t.Fatal(err)
+		}
+		srv.Close()
+		cli.Close()
+		if longestRunWithoutLF(rec) > maxLine {
+			hello = rec
+		}
+	}
+	if hello == nil {
+		t.Fatalf("no ClientHello with a run of more than %d bytes without a line feed in 5000 tries", maxLine)
+	}
+
+	conn, err := net.Dial("tcp", e.SMTP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(60 * time.Second))
+	r := bufio.NewReader(conn)
+	reply := func() string {
+		var last string
+		for {
+			l, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("reading a reply: %q %v", l, err)
+			}
+			if last = l; len(l) < 4 || l[3] != '-' {
+				return last
+			}
+		}
+	}
+	reply()
+	fmt.Fprintf(conn, "EHLO client.test\r\n")
+	if l := reply(); !strings.HasPrefix(l, "250") {
+		t.Fatalf("EHLO: %q", l)
+	}
+	fmt.Fprintf(conn, "STARTTLS\r\n")
+	if l := reply(); !strings.HasPrefix(l, "220") {
+		t.Fatalf("STARTTLS: %q", l)
+	}
+	if _, err := conn.Write(hello); err != nil {
+		t.Fatal(err)
+	}
+	// The server's answer is a TLS record (content type 22, handshake:
+	// its ServerHello), not a plain-text reply.
+	first := make([]byte, 5)
+	n, err := io.ReadFull(r, first)
+	if n == 0 || first[0] != 22 {
+		rest, _ := r.ReadString('\n')
+		t.Fatalf("after a %d-byte ClientHello the server answered %q%q (%v), want a TLS handshake record", len(hello), first[:n], rest, err)
+	}
+}
+
+// longestRunWithoutLF is the longest run of bytes in b without a line
+// feed.
+func longestRunWithoutLF(b []byte) int {
+	best, run := 0, 0
+	for _, c := range b {
+		if c == '\n' {
+			run = 0
+			continue
+		}
+		run++
+		best = max(best, run)
+	}
+	return best
 }
