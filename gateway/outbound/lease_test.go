@@ -118,3 +118,64 @@ func TestLeaseOfADeadWorker(t *testing.T) {
 		t.Errorf("a worker started again under the same name sent %d, want its earlier lease released and the mail sent", again.Metrics.Sent.Load())
 	}
 }
+
+// hookStore runs after, once, right after its at-th Update returned.
+type hookStore struct {
+	store.Store
+	mu    sync.Mutex
+	calls int
+	at    int
+	after func()
+}
+
+func (s *hookStore) Update(fn func(store.Tx) error) error {
+	err := s.Store.Update(fn)
+	s.mu.Lock()
+	s.calls++
+	hit := s.calls == s.at
+	s.mu.Unlock()
+	if hit {
+		s.after()
+	}
+	return err
+}
+
+// Found as a flaky acceptance test (mail waiting 20 s after a reload):
+// a round records its results and only then took its items out of the
+// in-flight set. A drain in between found an item due again (a retry
+// without backoff) and claimable, claimed it, and skipped it as still in
+// flight: leased for 10 minutes, delivered by nobody. The results and
+// the in-flight set now change in the same write.
+func TestItemDueAgainWhileItsRoundRecordsIsNotLeftLeased(t *testing.T) {
+	dir := t.TempDir()
+	bdb, err := bolt.Open(dir, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bdb.Close() })
+	if err := bdb.Update(func(tx store.Tx) error {
+		return tx.Enqueue(&model.Outbound{Kind: "ack", MailFrom: "support@example.com", Rcpt: "ken@example.net",
+			From: "Support <support@example.com>", To: []string{"ken@example.net"}, Subject: "Re: x",
+			MessageID: "due-again@example.com", Text: "hello"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.DataDir = dir
+	cfg.Outbound.Relay = "127.0.0.1:1" // refused: a relay failure, retried
+	cfg.Outbound.RetryInitial, cfg.Outbound.RetryMax = config.Duration(time.Nanosecond), config.Duration(time.Nanosecond)
+	db := &hookStore{Store: bdb, at: 2} // 1: the claim, 2: the first attempt's results
+	w := New(db, func() *config.Config { return cfg }, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	db.after = func() { w.drainOnce() }
+	w.drainOnce()
+	w.active.Wait()
+	var o *model.Outbound
+	bdb.View(func(tx store.Tx) error { o, err = tx.Outbound(1); return err })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Attempts != 2 || o.LeaseHolder != "" {
+		t.Errorf("item due again while its round recorded: %d attempts, lease %q until %s; want 2 attempts and no lease (the drain in between delivers it)",
+			o.Attempts, o.LeaseHolder, o.LeaseUntil.Format(time.RFC3339))
+	}
+}

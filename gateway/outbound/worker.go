@@ -678,6 +678,17 @@ func (w *Worker) record(cfg *config.Config, items []*model.Outbound, errs []erro
 				return fmt.Errorf("mark outbox item %d %s: %w", x.ID, x.State, err)
 			}
 		}
+		// The items leave the in-flight set in this write, not after it:
+		// a drain claiming between the two would find an item due again
+		// (a retry without backoff) claimable but still in flight, skip
+		// it, and leave it leased to nobody's round until the lease ran
+		// out. Writes apply one at a time, so a claim sees both changes
+		// or neither.
+		w.inflMu.Lock()
+		for _, o := range items {
+			delete(w.inflight, o.ID)
+		}
+		w.inflMu.Unlock()
 		return nil
 	}
 	// A store that fails for a moment (a database restarting) must not
@@ -700,11 +711,15 @@ func (w *Worker) record(cfg *config.Config, items []*model.Outbound, errs []erro
 	if len(lost) > 0 {
 		w.log.Warn("outbound: leases lost before the results were recorded (another worker delivers these again)", "ids", lost)
 	}
-	w.inflMu.Lock()
-	for _, o := range items {
-		delete(w.inflight, o.ID)
+	if err != nil {
+		// Not recorded: the items stay leased to this worker until the
+		// lease runs out, then are claimed and delivered again.
+		w.inflMu.Lock()
+		for _, o := range items {
+			delete(w.inflight, o.ID)
+		}
+		w.inflMu.Unlock()
 	}
-	w.inflMu.Unlock()
 	w.Wake()
 }
 
