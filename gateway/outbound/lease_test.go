@@ -4,7 +4,9 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -177,5 +179,46 @@ func TestItemDueAgainWhileItsRoundRecordsIsNotLeftLeased(t *testing.T) {
 	if o.Attempts != 2 || o.LeaseHolder != "" {
 		t.Errorf("item due again while its round recorded: %d attempts, lease %q until %s; want 2 attempts and no lease (the drain in between delivers it)",
 			o.Attempts, o.LeaseHolder, o.LeaseUntil.Format(time.RFC3339))
+	}
+}
+
+// Found as a flaky TestReloadRemovesStaff: a round checked "still
+// staff?" against the configuration it started with, so a staff member
+// removed by a reload while the round was under way still got its
+// notifications. The check reads the configuration in force at the
+// attempt.
+func TestStaffRemovedDuringARoundGetsNothing(t *testing.T) {
+	dir := t.TempDir()
+	bdb, err := bolt.Open(dir, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bdb.Close() })
+	if err := bdb.Update(func(tx store.Tx) error {
+		return tx.Enqueue(&model.Outbound{Kind: "notification", MailFrom: "support@example.com", Rcpt: "bob@certs.example",
+			From: "Support <support@example.com>", To: []string{"bob@certs.example"}, Subject: "[#1] x",
+			MessageID: "bob-note@example.com", Text: "hello"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	with := config.Default()
+	with.DataDir = dir
+	with.Agents = []config.Agent{{Email: "bob@certs.example", Name: "Bob", Role: "agent"}}
+	without := config.Default()
+	without.DataDir = dir
+	var cur atomic.Pointer[config.Config]
+	cur.Store(with)
+	// The reload comes right after the round claimed the mail (the
+	// store's first write), before its attempt.
+	db := &hookStore{Store: bdb, at: 1, after: func() { cur.Store(without) }}
+	w := New(db, cur.Load, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	w.Drain()
+	if n := w.Metrics.Sent.Load(); n != 0 {
+		t.Errorf("%d notifications sent to a staff member removed before the attempt, want none", n)
+	}
+	var o *model.Outbound
+	bdb.View(func(tx store.Tx) error { o, err = tx.Outbound(1); return err })
+	if err != nil || o.State != model.OutFailed || !strings.Contains(o.LastError, "no longer staff") {
+		t.Errorf("the notification: %+v %v, want failed as no longer staff", o, err)
 	}
 }

@@ -539,9 +539,11 @@ func (w *Worker) relayBackoff(cfg *config.Config) time.Duration {
 // attempt renders, signs and sends one mail; *conn is the connection,
 // opened on first use and reused.
 func (w *Worker) attempt(cfg *config.Config, o *model.Outbound, relay bool, conn **relayConn) error {
-	if staffKinds[o.Kind] && cfg.Agent(o.Rcpt) == nil {
+	if staffKinds[o.Kind] && w.cfg().Agent(o.Rcpt) == nil {
 		// Removed from the staff since it was queued: a removed staff
-		// member receives nothing from then on (SPEC 1).
+		// member receives nothing from then on (SPEC 1). The staff list
+		// in force now, not the one the round started with: a reload
+		// during the round counts.
 		return permanentError{fmt.Errorf("%s is no longer staff; not sent", o.Rcpt)}
 	}
 	// Each step's error names the step (render, sign, dial, send, or
