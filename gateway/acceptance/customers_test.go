@@ -299,6 +299,7 @@ func TestCustomerCommandsByMail(t *testing.T) {
 }
 
 func TestCustomerProfilesBackfilledFromOldStore(t *testing.T) {
+	bboltOnly(t) // the old store is a bbolt file (testdata fixture)
 	// The daemon builds them at start.
 	dir, _ := unpackFixture(t, 1)
 	e := Start(t, Options{Dir: dir, SMTP: fixtureSMTP})

@@ -104,9 +104,22 @@ func TestRelayAuthFailureIsTemporaryAndOutboxRetry(t *testing.T) {
 		testkit.Mail{From: "ken@e-fun.example", To: []string{"support@example.com"}, Subject: "Relay says 535", Body: "Hello.\n"}.Build()); err != nil {
 		t.Fatal(err)
 	}
-	// Several rounds of attempts (retry_max is 200ms in tests).
-	e.Eventually(30*time.Second, func() bool { return sink.AuthCount() >= 4 }, func() string { return "fewer than 4 AUTH attempts" })
-	ob := e.Outbox()
+	// Several rounds of attempts (retry_max is 200ms in tests), and
+	// their results recorded: the relay sees an AUTH before the attempt
+	// is written to the store (on PostgreSQL and under load, visibly so).
+	var ob *Outbox
+	recorded := func() bool {
+		for _, it := range ob.Items {
+			if it.Attempts > 0 {
+				return true
+			}
+		}
+		return false
+	}
+	e.Eventually(60*time.Second, func() bool { ob = e.Outbox(); return sink.AuthCount() >= 4 && recorded() },
+		func() string {
+			return fmt.Sprintf("%d AUTH attempts, want 4 or more with an attempt recorded:\n%s", sink.AuthCount(), e.MustCLI("outbox"))
+		})
 	if ob.Failed != 0 || ob.Queued != 4 {
 		t.Fatalf("with the relay refusing our password: queued %d failed %d, want 4 queued and none failed\n%s", ob.Queued, ob.Failed, e.MustCLI("outbox"))
 	}
@@ -209,7 +222,7 @@ func TestRelayCommandTimeout(t *testing.T) {
 	sink := testkit.StartSink(t)
 	sink.Password = "secret"
 	sink.HangAuth = -1
-	e := Start(t, Options{Sink: sink, Outbound: "username = \"helpdesk\"\npassword = \"secret\"\ncommand_timeout = \"1s\""})
+	e := Start(t, Options{Sink: sink, Outbound: "username = \"helpdesk\"\npassword = \"secret\"\ncommand_timeout = \"3s\""})
 	if err := e.Send("ken@e-fun.example", []string{"support@example.com"},
 		testkit.Mail{From: "ken@e-fun.example", To: []string{"support@example.com"}, Subject: "Hung relay", Body: "Hello.\n"}.Build()); err != nil {
 		t.Fatal(err)

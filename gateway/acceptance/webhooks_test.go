@@ -366,7 +366,12 @@ func TestWebhookQueueSurvivesRestart(t *testing.T) {
 	}, false)
 	e := Start(t, Options{Config: webhookConfig(r.URL, "json", "allow_private = true")})
 	e.Customer(testkit.Mail{From: kenFr, To: []string{"support@example.com"}, Subject: "Before restart", Body: "Hello."})
-	e.Eventually(30*time.Second, func() bool { return len(r.got()) >= 1 }, func() string { return "no attempt before the restart" })
+	// The receiver has the request before the daemon has written the
+	// attempt's outcome: wait for that, or the stop may cut it short.
+	e.Eventually(60*time.Second, func() bool {
+		v := e.hooks()
+		return len(r.got()) >= 1 && len(v.Items) == 1 && strings.Contains(v.Items[0].LastError, "HTTP 503")
+	}, func() string { return "no attempt recorded before the restart:\n" + e.MustCLI("webhooks") })
 	e.Stop()
 	if v := e.hooks(); v.Queued != 1 || len(v.Items) != 1 || !strings.Contains(v.Items[0].LastError, "HTTP 503") {
 		t.Fatalf("with the daemon stopped: %+v, want one queued delivery with its error", v)
@@ -375,7 +380,7 @@ func TestWebhookQueueSurvivesRestart(t *testing.T) {
 	accept = true
 	up.Unlock()
 	e.Restart()
-	e.Eventually(30*time.Second, func() bool { return e.hooks().Delivered == 1 }, func() string { return e.MustCLI("webhooks") })
+	e.Eventually(60*time.Second, func() bool { return e.hooks().Delivered == 1 }, func() string { return e.MustCLI("webhooks") })
 	reqs := r.got()
 	if last := reqs[len(reqs)-1]; last.Header.Get("X-Helpdesk-Delivery") != reqs[0].Header.Get("X-Helpdesk-Delivery") {
 		t.Errorf("delivery id changed across the restart: %q then %q", reqs[0].Header.Get("X-Helpdesk-Delivery"), last.Header.Get("X-Helpdesk-Delivery"))
