@@ -231,3 +231,53 @@ func TestPostgresDaemonsShareOneAckLimit(t *testing.T) {
 		t.Errorf("the sender got %d acknowledgements from two daemons, want 5 (one shared limit)", got)
 	}
 }
+
+var _ = claim("on daemons sharing a PostgreSQL database the retention sweep (with its scheduled compaction) runs on the leader only: its effect and its log line appear once, the other daemon runs no sweep until it takes over (helpdesk_retention_sweeps_total)",
+	"TestPostgresRetentionSweepsOnTheLeaderOnly")
+
+// Issue 18 item 3: "timers, automations and sweeps run on exactly one
+// node". Every daemon used to run the sweep at start and hourly.
+func TestPostgresRetentionSweepsOnTheLeaderOnly(t *testing.T) {
+	dsn := pgtest.NewDB(t)
+	const clock = "\n[testing]\nclock = \"manual\"\n"
+	// An acknowledgement sent two days ago on the ticket clock, kept
+	// (30 days by default).
+	a := Start(t, Options{Config: Staff + clock + pgConfig(dsn, "mx1")})
+	a.Customer(testkit.Mail{From: "ken@example.net", To: []string{"support@example.com"}, Subject: "Two days ago", Body: "hello"})
+	a.MustCLI("clock", "advance", "2d")
+	if got := pgQuery(t, dsn, "SELECT count(*) FROM outbound WHERE state = 'sent'"); got[0] == "0" {
+		t.Fatalf("no sent outbound mail to prune")
+	}
+	// Both daemons now keep sent mail one day: whichever leads prunes it.
+	a.Stop()
+	const keep = "\n[retention]\nsent_outbound = \"1d\"\n"
+	f, err := os.OpenFile(a.Config, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(keep)
+	f.Close()
+	a.Restart()
+	b := Start(t, Options{Config: Staff + clock + keep + pgConfig(dsn, "mx2"), Sink: a.Sink})
+
+	leads := func(e *Env) bool { return strings.Contains(e.Logs(), "this node leads") }
+	a.Eventually(60*time.Second, func() bool { return leads(a) || leads(b) }, func() string { return "no node leads" })
+	leader, other := a, b
+	if leads(b) {
+		leader, other = b, a
+	}
+	leader.Eventually(60*time.Second, func() bool {
+		return leader.Metric("helpdesk_retention_sweeps_total") >= 1 && pgQuery(t, dsn, "SELECT count(*) FROM outbound WHERE state = 'sent'")[0] == "0"
+	}, func() string { return "the leader's sweep did not prune the sent mail:\n" + leader.Logs() })
+	if n := other.Metric("helpdesk_retention_sweeps_total"); n != 0 {
+		t.Errorf("the daemon that does not lead ran %v retention sweeps, want none", n)
+	}
+	if n := countLines(leader.Logs()+other.Logs(), "retention sweep", "outbound_pruned"); n != 1 {
+		t.Errorf("the sweep's log line appears %d times on the two daemons, want once:\n%s\n%s", n, leader.Logs(), other.Logs())
+	}
+
+	// The leader dies: the other takes the sweeps over.
+	leader.Proc.Kill()
+	other.Eventually(60*time.Second, func() bool { return leads(other) && other.Metric("helpdesk_retention_sweeps_total") >= 1 },
+		func() string { return "the survivor runs no sweep:\n" + other.Logs() })
+}

@@ -169,10 +169,6 @@ func Start(cfg *config.Config, opt Options) (d *Daemon, err error) {
 	go func() { defer d.wg.Done(); d.backfill(ctx) }()
 	go func() { defer d.wg.Done(); d.Worker.Run(ctx) }()
 	go func() { defer d.wg.Done(); d.lead(ctx, log) }()
-	// Retention runs on every daemon: its sweep is idempotent, and the
-	// outbox files it removes are this daemon's.
-	d.wg.Add(1)
-	go func() { defer d.wg.Done(); d.retain(ctx) }()
 	go func() {
 		defer d.wg.Done()
 		if err := d.SMTP.Serve(d.smtpLn); err != nil {
@@ -206,13 +202,16 @@ type leaderElector interface {
 }
 
 // lead runs the work that must run on one node only: the scheduler (the
-// timers it fires) and the webhook deliveries, whose queue has no
-// leases. On a store of its own this daemon always leads; on
-// a shared one, while it holds the store's leader lock.
+// timers it fires), the webhook deliveries, whose queue has no leases,
+// and the retention sweep (with its scheduled compaction: on PostgreSQL
+// a VACUUM FULL that holds every daemon's writes, which must not run
+// once per node). On a store of its own this daemon always leads; on a
+// shared one, while it holds the store's leader lock.
 func (d *Daemon) lead(ctx context.Context, log *slog.Logger) {
 	work := func(ctx context.Context) {
 		var wg sync.WaitGroup
-		wg.Add(2)
+		wg.Add(3)
+		go func() { defer wg.Done(); d.retain(ctx) }()
 		// Webhooks have their own worker: a hanging receiver holds none
 		// of the mail's.
 		go func() { defer wg.Done(); d.Hooks.Run(ctx) }()
@@ -236,8 +235,9 @@ func (d *Daemon) lead(ctx context.Context, log *slog.Logger) {
 // Leading reports whether this daemon runs the one-node work now.
 func (d *Daemon) Leading() bool { return d.leading.Load() }
 
-// retain runs the retention sweep ([retention]) at start and hourly; on
-// a manual clock every clock move runs it as well (control).
+// retain runs the retention sweep ([retention]) when this daemon starts
+// leading and hourly while it leads; on a manual clock every clock move
+// runs it as well, on the daemon told to move it (control).
 func (d *Daemon) retain(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()

@@ -78,6 +78,7 @@ func (d *Daemon) metricsRegistry() *prometheus.Registry {
 	atomicCounter("helpdesk_tickets_created_total", "Tickets opened.", &em.NewTickets)
 	atomicCounter("helpdesk_outbound_enqueued_total", "Mails queued for delivery.", &em.Enqueued)
 	atomicCounter("helpdesk_store_errors_total", "Store failures answered with 451.", &em.StoreErrors)
+	atomicCounter("helpdesk_retention_sweeps_total", "Retention sweeps this daemon ran (on a shared database only the leader runs them).", &em.RetentionSweeps)
 	const acksHelp = "New-ticket acknowledgements skipped by a limit ([tickets] ack_per_*); the tickets were opened."
 	for limit, v := range map[string]*atomic.Int64{"sender": &em.AcksLimitedSender, "ip": &em.AcksLimitedIP, "global": &em.AcksLimitedGlobal} {
 		counter("helpdesk_acks_suppressed_total", acksHelp, v.Load, prometheus.Labels{"limit": limit})

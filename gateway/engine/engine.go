@@ -137,6 +137,9 @@ type Metrics struct {
 	StoreErrors    atomic.Int64
 	// Acknowledgements skipped by each limit.
 	AcksLimitedSender, AcksLimitedIP, AcksLimitedGlobal atomic.Int64
+	// RetentionSweeps counts the retention sweeps this process ran (on
+	// a shared database only the leader's loop runs them).
+	RetentionSweeps atomic.Int64
 }
 
 // Options configure New.

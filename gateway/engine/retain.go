@@ -47,6 +47,7 @@ const (
 func (e *Engine) Retain() (RetainResult, error) {
 	retainMu.Lock()
 	defer retainMu.Unlock()
+	e.Metrics.RetentionSweeps.Add(1)
 	cfg := e.Config()
 	r := cfg.Retention
 	now := e.now()
