@@ -59,6 +59,13 @@ modes (-mode):
                  through helpdesk report, the daemon's memory growth, and
                  ingest (-n mails, default 3000) alone and with one-year
                  reports running, -runs times (default 3); steal time printed
+  size           bytes per ticket over a ticket's life (-store bbolt or
+                 postgres): the mix (-n mails, default 3000) on a manual
+                 clock with [retention], every ticket resolved, the clock
+                 advanced past sent_outbound (30d) and raw_after_closed
+                 (60d); the store compacted and measured at each stage, a
+                 projection for 1M tickets a year; and helpdesk compact
+                 under ingest: its duration and the longest 250 wait
 
 The bench daemon has one mailbox and two agents in a group with round-robin
 assignment, relays outbound mail to an in-bench sink (which harvests the
@@ -90,7 +97,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	var o bench.Options
 	var jsonOut, quiet bool
-	fs.StringVar(&o.Mode, "mode", bench.ModeNewTicket, "new-ticket-4k, sequential, mix, large, charset-flood, rules, reports or all")
+	fs.StringVar(&o.Mode, "mode", bench.ModeNewTicket, "new-ticket-4k, sequential, mix, large, charset-flood, rules, reports, timers, size or all")
 	fs.IntVar(&o.Sessions, "sessions", 0, "concurrent SMTP sessions (0: the mode's default)")
 	fs.IntVar(&o.Messages, "n", 0, "mails per run (0: the mode's default: 10000, sequential 2000, large 8, charset-flood 200)")
 	fs.DurationVar(&o.Duration, "duration", 0, "time limit per run (default 60s)")
@@ -133,6 +140,23 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	if o.Mode == bench.ModeTimers {
 		if err := bench.Timers(bench.TimersOptions{Tickets: o.Tickets, Mails: o.Messages, Runs: o.Runs, Dir: o.PrefillDir, Progress: o.Progress}, stdout); err != nil {
+			fmt.Fprintf(stderr, "helpdesk bench: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	if o.Mode == bench.ModeSize {
+		res, err := bench.ExecuteSize(o)
+		if res != nil {
+			if jsonOut {
+				enc := json.NewEncoder(stdout)
+				enc.SetIndent("", "  ")
+				enc.Encode(res)
+			} else {
+				bench.PrintSize(stdout, res)
+			}
+		}
+		if err != nil {
 			fmt.Fprintf(stderr, "helpdesk bench: %v\n", err)
 			return 1
 		}

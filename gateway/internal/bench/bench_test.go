@@ -543,3 +543,36 @@ func TestReportsMode(t *testing.T) {
 		}
 	}
 }
+
+// -mode size (issue 17 item 4): every stage measured, the raw mail of
+// closed tickets dropped shrinks the store, the compaction under
+// ingest measured.
+func TestSizeMode(t *testing.T) {
+	bin := buildHelpdesk(t)
+	work, err := os.MkdirTemp("", "hb") // short: the control socket's path
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(work) })
+	var progress bytes.Buffer
+	res, err := ExecuteSize(Options{Mode: ModeSize, Binary: bin, Messages: 60, WorkDir: work, Progress: &progress})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, progress.String())
+	}
+	if len(res.Stages) != 4 || res.Stages[0].Tickets == 0 || res.Resolved != res.Stages[1].Tickets || res.Stages[3].Tickets != res.Stages[1].Tickets {
+		t.Fatalf("stages %+v, %d resolved\n%s", res.Stages, res.Resolved, progress.String())
+	}
+	if s := res.Stages; s[3].After >= s[2].After || s[0].After <= 0 {
+		t.Errorf("dropping the closed tickets' raw mail did not shrink the store: %+v", s)
+	}
+	if res.PauseSeconds <= 0 || res.PauseMails == 0 || res.PauseMaxWaitMs <= 0 {
+		t.Errorf("compaction under ingest: %+v", res)
+	}
+	var out bytes.Buffer
+	PrintSize(&out, res)
+	for _, want := range []string{"per ticket", "projection, 1M tickets a year", "raw_after_closed 365d", "helpdesk compact under ingest"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("printout lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -29,6 +29,9 @@ type Load struct {
 	Sources []string
 	// Next returns the i-th mail; rng is the session's own.
 	Next func(i int, rng *rand.Rand) Job
+	// Stop, when closed, ends the burst early (after the mails under
+	// way).
+	Stop <-chan struct{}
 }
 
 // LoadResult is what the clients saw.
@@ -92,7 +95,7 @@ func (l Load) Run() *LoadResult {
 			}()
 			for {
 				i := int(next.Add(1)) - 1
-				if i >= l.Messages || time.Now().After(deadline) {
+				if i >= l.Messages || time.Now().After(deadline) || stopped(l.Stop) {
 					break
 				}
 				j := l.Next(i, rng)
@@ -237,4 +240,14 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// stopped reports whether c is closed (nil: never).
+func stopped(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }

@@ -3,10 +3,12 @@ package bench
 import (
 	"bufio"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/textproto"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,6 +32,9 @@ type Sink struct {
 	mu     sync.Mutex
 	cust   *ring
 	staff  *ring
+	// ticketStaff is the newest agent token of each ticket (by the
+	// "[#N]" of its subject): -mode size resolves every ticket.
+	ticketStaff map[uint64]Token
 }
 
 // Token is a reply address harvested from an outbound mail.
@@ -78,7 +83,7 @@ func StartSink(listen string, agents []string) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Sink{Addr: ln.Addr().String(), agents: map[string]bool{}, cust: newRing(20000), staff: newRing(20000)}
+	s := &Sink{Addr: ln.Addr().String(), agents: map[string]bool{}, cust: newRing(20000), staff: newRing(20000), ticketStaff: map[uint64]Token{}}
 	for _, a := range agents {
 		s.agents[strings.ToLower(a)] = true
 	}
@@ -111,6 +116,14 @@ func (s *Sink) AgentToken(rng *rand.Rand) (Token, bool) {
 	return s.staff.pick(rng)
 }
 
+// TicketAgentTokens returns the newest agent token of every ticket seen,
+// by ticket number.
+func (s *Sink) TicketAgentTokens() map[uint64]Token {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.ticketStaff)
+}
+
 // Tokens reports how many customer and agent tokens are known.
 func (s *Sink) Tokens() (customers, agents int) {
 	s.mu.Lock()
@@ -131,7 +144,10 @@ func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	return nil
 }
 
-var tokenAddrRe = regexp.MustCompile(`[A-Za-z0-9._-]+[+-][a-z2-7]{16,}@[A-Za-z0-9.-]+`)
+var (
+	tokenAddrRe = regexp.MustCompile(`[A-Za-z0-9._-]+[+-][a-z2-7]{16,}@[A-Za-z0-9.-]+`)
+	ticketRe    = regexp.MustCompile(`\[#(\d+)\]`)
+)
 
 func (ss *sinkSession) Data(r io.Reader) error {
 	br := bufio.NewReaderSize(r, 16<<10)
@@ -155,6 +171,11 @@ func (ss *sinkSession) Data(r io.Reader) error {
 		t.Rcpt = rc
 		if ss.s.agents[rc] {
 			ss.s.staff.add(t)
+			if m := ticketRe.FindStringSubmatch(t.Subject); m != nil {
+				if n, err := strconv.ParseUint(m[1], 10, 64); err == nil {
+					ss.s.ticketStaff[n] = t
+				}
+			}
 		} else {
 			ss.s.cust.add(t)
 		}
