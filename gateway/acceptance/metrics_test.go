@@ -71,6 +71,8 @@ var metricsBefore = map[string]struct {
 	"helpdesk_store_round_trips_total":       {dto.MetricType_COUNTER, []string{""}},
 	"helpdesk_store_write_queries_total":     {dto.MetricType_COUNTER, []string{""}},
 	"helpdesk_store_write_round_trips_total": {dto.MetricType_COUNTER, []string{""}},
+	// Issue 18 item 3: sweeps on the leader only (README "Retention").
+	"helpdesk_retention_sweeps_total": {dto.MetricType_COUNTER, []string{""}},
 }
 
 // The DATA-end -> 250 histogram's bucket upper bounds, in seconds.
