@@ -242,7 +242,16 @@ func (w *Worker) drain(yield bool) (int, time.Time) {
 	var next, oldest time.Time
 	claimable := false
 	err := w.db.View(func(tx store.Tx) error {
-		due, err := tx.Due(now, batchMax+busy)
+		// Each item read is a record decoded, and the look needs only
+		// the first claimable one. At most busy of the due items are
+		// under this worker's leases, so one of the first busy+1 is
+		// claimable unless other workers hold leases too; only then is
+		// the whole window read. (Reading the whole window every round
+		// decoded 128 records or more to claim 16 while ingest was busy.)
+		due, err := tx.Due(now, busy+1)
+		if err == nil && len(due) == busy+1 && !anyClaimable(due, now) {
+			due, err = tx.Due(now, batchMax+busy)
+		}
 		for _, o := range due {
 			if !o.LeaseUntil.After(now) {
 				claimable, oldest = true, o.NextAttempt
@@ -402,6 +411,16 @@ func (w *Worker) drain(yield bool) (int, time.Time) {
 	}
 	<-allTaken
 	return len(ready), time.Time{}
+}
+
+// anyClaimable reports whether one of due is under no unexpired lease.
+func anyClaimable(due []*model.Outbound, now time.Time) bool {
+	for _, o := range due {
+		if !o.LeaseUntil.After(now) {
+			return true
+		}
+	}
+	return false
 }
 
 // busyBatch is the size of a round that runs while mail keeps coming in.
