@@ -552,6 +552,13 @@ func Language(profile string, text []string, mailbox string) string {
 // Hangul, which leaves the Hangul table's search to the runes that can
 // be in it.
 func Detect(text ...string) string {
+	// Hangul is never ASCII: text without a byte of 0x80 or above has
+	// none, whatever its letters, and most mail is such text. Finding
+	// that out is one test per eight bytes, where counting the letters
+	// costs several.
+	if !anyNonASCII(text) {
+		return ""
+	}
 	hangul, latin := 0, 0
 	for _, t := range text {
 		for i := 0; i < len(t); {
@@ -595,6 +602,24 @@ const (
 	highBits = 0x8080808080808080
 	ones     = 0x0101010101010101
 )
+
+// anyNonASCII reports whether a byte of text is 0x80 or above.
+func anyNonASCII(text []string) bool {
+	for _, t := range text {
+		i := 0
+		for ; i+8 <= len(t); i += 8 {
+			if binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(t[i:]), 8))&highBits != 0 {
+				return true
+			}
+		}
+		for ; i < len(t); i++ {
+			if t[i] >= utf8.RuneSelf {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // asciiLetters counts the ASCII letters among the eight ASCII bytes of w.
 // Each byte is folded to lower case (|0x20, which maps only A-Z onto

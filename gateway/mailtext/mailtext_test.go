@@ -195,6 +195,26 @@ func TestDetectCountsASCIIWordsAsBytes(t *testing.T) {
 	}
 }
 
+func TestDetectFindsHangulAnywhereInASCII(t *testing.T) {
+	// ASCII alone is never Korean; one Hangul syllable at any offset of
+	// either part (word boundaries and tails included) is read, so two
+	// ASCII letters or fewer beside it still make it Korean.
+	for n := 0; n < 40; n++ {
+		ascii := strings.Repeat("1", n)
+		if got := Detect(ascii, ascii); got != "" {
+			t.Fatalf("Detect(%q, %q) = %q, want none", ascii, ascii, got)
+		}
+		for at := 0; at <= n; at++ {
+			s := ascii[:at] + "한" + ascii[at:]
+			for _, parts := range [][]string{{s}, {"ab", s}, {s, "ab"}, {ascii, s}} {
+				if got, want := Detect(parts...), detectRuneByRune(strings.Join(parts, "\n")); got != want || got != "ko" {
+					t.Fatalf("Detect(%q) = %q, rune by rune %q, want ko", parts, got, want)
+				}
+			}
+		}
+	}
+}
+
 // BenchmarkDetect reads the bench's new-ticket text: a subject and 4 KiB
 // of English.
 func BenchmarkDetect(b *testing.B) {
