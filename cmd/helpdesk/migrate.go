@@ -139,7 +139,8 @@ func (c *cli) migrateCmd(from, to, dataDir, dsn string) int {
 			fmt.Fprintf(c.stdout, "      %s %s\n", k.Kind, d)
 		}
 	}
-	fmt.Fprintf(c.stdout, "  tickets compared one by one: %d (%d comments, %d messages, %d raw bytes)\n", res.Tickets, res.Comments, res.Messages, res.RawBytes)
+	fmt.Fprintf(c.stdout, "  every record compared by kind in %s\n", res.RecordsTook.Round(100*time.Millisecond))
+	fmt.Fprintf(c.stdout, "  tickets compared one by one: %d (%d comments, %d messages, %d raw bytes) in %s\n", res.Tickets, res.Comments, res.Messages, res.RawBytes, res.TicketsTook.Round(100*time.Millisecond))
 	for _, d := range res.TicketDiffs {
 		fmt.Fprintf(c.stdout, "      DIFFERENT: %s\n", d)
 	}

@@ -108,6 +108,8 @@ type Result struct {
 	Tickets, Comments, Messages int
 	RawBytes                    int64
 	TicketDiffs                 []string
+	// How long each pass took.
+	RecordsTook, TicketsTook time.Duration
 }
 
 // Equal reports whether the stores hold the same.
@@ -193,6 +195,7 @@ func digests(db store.Dumper, keep map[store.RecordKind]bool) (map[store.RecordK
 // Verify compares every record of src and dst, and then ticket by
 // ticket through the roles' operations.
 func Verify(src, dst Engine) (*Result, error) {
+	t0 := time.Now()
 	a, b, err := bothDigests(src, dst, nil)
 	if err != nil {
 		return nil, err
@@ -231,9 +234,12 @@ func Verify(src, dst Engine) (*Result, error) {
 			res.Kinds[i].Differ = diffIDs(a[ks.Kind], b[ks.Kind])
 		}
 	}
+	res.RecordsTook = time.Since(t0)
+	t0 = time.Now()
 	if err := compareTickets(src, dst, res); err != nil {
 		return nil, err
 	}
+	res.TicketsTook = time.Since(t0)
 	return res, nil
 }
 
