@@ -8,6 +8,7 @@ import (
 
 	"helpdesk/config"
 	"helpdesk/gateway/daemon"
+	"helpdesk/gateway/report"
 	"helpdesk/store"
 	"helpdesk/store/migrate"
 )
@@ -148,6 +149,19 @@ func (c *cli) migrateCmd(from, to, dataDir, dsn string) int {
 		return c.fail(1, "migrate: the copy differs from the source (see above): do not switch to it")
 	}
 	fmt.Fprintf(c.stdout, "verified in %s: the stores are equal\n", migrate.Since(vstart))
+	if dstSide.Engine == config.EnginePostgres {
+		// A bbolt store that no daemon opened since the report index
+		// exists (a bench's, an old one) gets it when a daemon opens it;
+		// on PostgreSQL the daemons do not build it (several may start
+		// at once), so the migration does, once, as the last step.
+		n, err := report.Backfill(dst, nil, 0)
+		if err != nil {
+			return c.fail(1, "migrate: the copy is complete and equal, but %v", err)
+		}
+		if n > 0 {
+			fmt.Fprintf(c.stdout, "built the report index for %d tickets (the source predates it; a bbolt daemon would have built it on its start)\n", n)
+		}
+	}
 	if dstSide.Engine == config.EnginePostgres {
 		fmt.Fprintf(c.stdout, "next: set [store] engine = \"postgres\" and dsn in %s, then start the daemon(s)\n", c.configPath)
 	} else {
