@@ -179,6 +179,22 @@ func (r *Record) ID() string {
 	return r.Name
 }
 
+// Size is about how many bytes the record holds (its bodies and texts
+// dominate): loaders bound what they hold in memory by it.
+func (r *Record) Size() int {
+	n := 256 + len(r.Bytes) + len(r.Raw)
+	if r.Comment != nil {
+		n += len(r.Comment.Text)
+	}
+	if r.Outbound != nil {
+		n += len(r.Outbound.Text)
+	}
+	if r.Webhook != nil {
+		n += len(r.Webhook.Body)
+	}
+	return n
+}
+
 // Dumper is an engine's export.
 type Dumper interface {
 	// Dump calls fn for every record the store holds, kind by kind in the

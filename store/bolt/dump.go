@@ -384,9 +384,13 @@ func dumpBlobs(dir string, emit func(*store.Record) error) error {
 	})
 }
 
-// loadChunk is how many records one write transaction of a load stores:
-// bbolt keeps a transaction's dirty pages in memory until it commits.
-const loadChunk = 20000
+// loadChunk and loadChunkBytes bound one write transaction of a load
+// (records, and about their bytes): the chunk is held in memory, and
+// bbolt keeps a transaction's dirty pages until it commits.
+const (
+	loadChunk      = 20000
+	loadChunkBytes = 64 << 20
+)
 
 // Load builds this (empty) store from records; see store.Loader. It
 // writes in transactions of loadChunk records: a load that fails part
@@ -402,7 +406,8 @@ func (db *DB) Load(next func() (*store.Record, error), progress func(n int)) err
 	var custSeq uint64
 	for !done {
 		var chunk []*store.Record
-		for len(chunk) < loadChunk {
+		size := 0
+		for len(chunk) < loadChunk && size < loadChunkBytes {
 			r, err := next()
 			if err == io.EOF {
 				done = true
@@ -412,6 +417,7 @@ func (db *DB) Load(next func() (*store.Record, error), progress func(n int)) err
 				return err
 			}
 			chunk = append(chunk, r)
+			size += r.Size()
 		}
 		clearMeta := first
 		first = false

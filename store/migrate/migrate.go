@@ -38,7 +38,9 @@ type Progress func(kind store.RecordKind, n int)
 // returns how many records of each kind it copied.
 func Copy(src store.Dumper, dst store.Loader, progress Progress) (map[store.RecordKind]int, error) {
 	counts := map[store.RecordKind]int{}
-	ch := make(chan *store.Record, 256)
+	// A short queue between the dump and the load: records may hold
+	// large bodies.
+	ch := make(chan *store.Record, 32)
 	stop := make(chan struct{})
 	var dumpErr error
 	go func() {

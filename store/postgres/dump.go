@@ -351,8 +351,12 @@ FROM report_events ORDER BY at_ns, seq`, func(rows pgx.Rows) error {
 	})
 }
 
-// copyChunk is how many rows go into one COPY.
-const copyChunk = 5000
+// copyChunk and copyChunkBytes bound one COPY (rows, and about their
+// bytes: large bodies are held in memory until sent).
+const (
+	copyChunk      = 5000
+	copyChunkBytes = 32 << 20
+)
 
 // loader gathers rows per table and sends each table's with COPY when
 // it has copyChunk of them (and all at the end): records come kind by
@@ -366,8 +370,9 @@ type loader struct {
 }
 
 type copyBuf struct {
-	cols []string
-	rows [][]any
+	cols  []string
+	rows  [][]any
+	bytes int
 }
 
 func (l *loader) add(table string, cols []string, vals ...any) error {
@@ -378,7 +383,15 @@ func (l *loader) add(table string, cols []string, vals ...any) error {
 		l.order = append(l.order, table)
 	}
 	b.rows = append(b.rows, vals)
-	if len(b.rows) >= copyChunk {
+	for _, v := range vals {
+		switch v := v.(type) {
+		case []byte:
+			b.bytes += len(v)
+		case string:
+			b.bytes += len(v)
+		}
+	}
+	if len(b.rows) >= copyChunk || b.bytes >= copyChunkBytes {
 		return l.send(table, b)
 	}
 	return nil
@@ -389,7 +402,8 @@ func (l *loader) send(table string, b *copyBuf) error {
 		return nil
 	}
 	_, err := l.q.CopyFrom(l.ctx, pgx.Identifier{table}, b.cols, pgx.CopyFromRows(b.rows))
-	b.rows = b.rows[:0]
+	clear(b.rows) // the bodies go with the slots
+	b.rows, b.bytes = b.rows[:0], 0
 	if err != nil {
 		return fmt.Errorf("copying into %s: %w", table, err)
 	}
