@@ -137,16 +137,20 @@ func (e *Engine) Release(ctx context.Context, id uint64) (Result, error) {
 	e.verifyTokens(cfg, in)
 	var res Result
 	var enq int
+	var erase *mailErase
 	err = e.update(func(tx store.Tx) error {
 		a := &applier{e: e, cfg: cfg, tx: tx, in: in, now: tx.Now(), release: q}
 		if err := a.run(); err != nil {
 			return err
 		}
-		res, enq = a.res, a.enqueued
+		res, enq, erase = a.res, a.enqueued, a.eraseJob
 		return nil
 	})
 	if err != nil {
 		return Result{}, err
+	}
+	if erase != nil {
+		go e.eraseByMail(erase)
 	}
 	res.Outbound = enq
 	e.ackLimited(res, in.env, in.mail.From.Addr)

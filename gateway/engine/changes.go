@@ -118,6 +118,10 @@ func (a *applier) apply(r *cmdRun, ch plan.Change) error {
 			return err
 		}
 		return a.merge(tk, ch.Into, ch.CC)
+	case plan.RequestErase:
+		return a.requestErase(r, tk, ch)
+	case plan.ConfirmErase:
+		return a.confirmErase(r, tk, ch)
 	default:
 		if customerChange(ch) {
 			return a.applyCustomer(r, ch)

@@ -244,7 +244,10 @@ func (v *planView) HeldReply() (uint32, bool) {
 
 // snapshot is what the planner sees of a ticket.
 func snapshot(tk *model.Ticket) plan.Ticket {
-	s := plan.Ticket{ID: tk.ID, Requester: tk.Requester, CCs: tk.CCs, Status: tk.Status, MergedInto: tk.MergedInto}
+	s := plan.Ticket{ID: tk.ID, Requester: tk.Requester, CCs: tk.CCs, Status: tk.Status, MergedInto: tk.MergedInto, Erased: tk.Erased != nil}
+	if q := tk.EraseRequest; q != nil {
+		s.Erase = &plan.PendingErase{Hash: q.Hash, By: q.By, Addr: q.Addr, Expires: q.Expires}
+	}
 	for _, l := range tk.Links {
 		switch l.Kind {
 		case model.LinkParent:

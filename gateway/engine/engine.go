@@ -107,6 +107,9 @@ type Engine struct {
 
 	// sched is the scheduler's state (timers.go).
 	sched scheduler
+
+	// eraseMu runs erases confirmed by mail one at a time.
+	eraseMu sync.Mutex
 }
 
 // Coming is how many deliveries are on their way to their store write
@@ -311,13 +314,14 @@ func (e *Engine) Deliver(ctx context.Context, env Envelope, sp store.Spool) (Res
 
 	var res Result
 	var enqueued int
+	var erase *mailErase
 	e.sched.mailWrites.Add(1) // firing writes make way (timers.go)
 	err = e.updateHinted(in.hints(), func(tx store.Tx) error {
 		a := &applier{e: e, cfg: cfg, tx: tx, in: in, now: tx.Now()}
 		if err := a.run(); err != nil {
 			return err
 		}
-		res, enqueued = a.res, a.enqueued
+		res, enqueued, erase = a.res, a.enqueued, a.eraseJob
 		return nil
 	})
 	e.sched.mailWrites.Add(-1)
@@ -327,6 +331,10 @@ func (e *Engine) Deliver(ctx context.Context, env Envelope, sp store.Spool) (Res
 		return Result{}, fmt.Errorf("storing message: %w", err)
 	}
 	e.Commits.Record(nil, time.Now())
+	if erase != nil {
+		// Not in this SMTP session: an erase compacts the store.
+		go e.eraseByMail(erase)
+	}
 	res.Outbound = enqueued
 	e.Metrics.Accepted.Add(1)
 	e.Metrics.Enqueued.Add(int64(enqueued))

@@ -57,6 +57,12 @@ type erasePlan struct {
 // store is compacted so that no freed page keeps the bytes. dry only
 // counts. by is who asked (an admin's address, or "cli"), via how.
 func (e *Engine) Erase(addr, by, via string, dry bool) (*EraseResult, error) {
+	return e.erase(addr, by, via, dry, nil)
+}
+
+// erase is Erase; check, when set, runs first in the erase's write and
+// stops it with its error (a confirmation code still unused).
+func (e *Engine) erase(addr, by, via string, dry bool, check func(store.Tx) error) (*EraseResult, error) {
 	addr = threading.NormalizeAddr(addr)
 	cfg := e.Config()
 	if !strings.Contains(addr, "@") {
@@ -116,6 +122,11 @@ func (e *Engine) Erase(addr, by, via string, dry bool) (*EraseResult, error) {
 		return nil, fmt.Errorf("erase %s: %w", addr, ErrNothingToErase)
 	}
 	err := e.db.Update(func(tx store.Tx) error {
+		if check != nil {
+			if err := check(tx); err != nil {
+				return err
+			}
+		}
 		*r = model.Erasure{By: by, Via: via}
 		for i, p := range plans {
 			if err := applyErase(tx, addrs[i], p, r); err != nil {
@@ -379,7 +390,7 @@ func applyErase(tx store.Tx, addr string, p *erasePlan, r *model.Erasure) error 
 			th.Subject, th.Collaborators, th.LastMessageID = "", nil, ""
 		}
 		t := now
-		tk.Erased = &t
+		tk.Erased, tk.EraseRequest = &t, nil // a pending code goes with the rest (single use)
 		if err := tx.PutTicket(tk); err != nil {
 			return err
 		}

@@ -1,6 +1,8 @@
 package plan
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"time"
 
@@ -43,6 +45,40 @@ type CustomerAddresses struct{ Add, Remove []string }
 // MergeCustomer merges the profile of Addr into the requester's.
 type MergeCustomer struct{ Addr string }
 
+// RequestErase asks for an erase of the requester: the engine makes a
+// confirmation code, keeps its hash on the ticket (bound to the admin,
+// the requester and EraseCodeTTL) and words command Command's line.
+type RequestErase struct{ Command int }
+
+// ConfirmErase erases Addr (the requester) once the mail's write has
+// committed, as `helpdesk customer erase` does; the erase's own write
+// consumes the code whose hash is Hash, so it works once.
+type ConfirmErase struct {
+	Addr, Hash string
+	Command    int
+}
+
+// PendingErase is a #customer erase waiting for its code.
+type PendingErase struct {
+	Hash    string // EraseCodeHash of the code
+	By      string // the admin who asked
+	Addr    string // the requester then
+	Expires time.Time
+}
+
+// EraseCodeTTL is how long a #customer erase code may be confirmed.
+const EraseCodeTTL = 15 * time.Minute
+
+// EraseCodeHash is the hash a confirmation code is kept as: of the code
+// in capitals, without spaces and dashes (as it may be retyped).
+func EraseCodeHash(code string) string {
+	c := strings.ToUpper(strings.NewReplacer("-", "", " ", "").Replace(code))
+	h := sha256.Sum256([]byte("helpdesk-erase:" + c))
+	return hex.EncodeToString(h[:])
+}
+
+func (RequestErase) change()        {}
+func (ConfirmErase) change()        {}
 func (ShowCustomer) change()        {}
 func (CustomerTags) change()        {}
 func (CustomerNote) change()        {}
@@ -55,6 +91,16 @@ func (MergeCustomer) change()       {}
 func (r *planner) customer(i int, c command.Command) {
 	if r.tk == nil {
 		r.fail(c, "#customer needs a ticket: reply to a notification of one of the customer's tickets, or start with #ticket <n>")
+		return
+	}
+	if arg(c, 0) == "erase" && r.in.NewTicket {
+		// A reply about an erased customer's ticket lands on none: the
+		// likely case is a confirmation sent twice.
+		r.fail(c, "#customer erase needs the customer's ticket, and this mail is about none: a reply about an erased customer's ticket lands on no ticket (a confirmation code works once); otherwise start with #ticket <n>")
+		return
+	}
+	if r.tk.Erased {
+		r.fail(c, "#%d is what is left of an erased customer's ticket: it has no customer any more (a confirmation code works once)", r.tk.ID)
 		return
 	}
 	req := r.tk.Requester
@@ -162,7 +208,45 @@ func (r *planner) customer(i int, c command.Command) {
 		}
 		r.ok(i, "the profile of %s merged into the profile of %s (its tickets, addresses, tags and notes)", a, req)
 		r.add(MergeCustomer{Addr: a})
+	case "erase":
+		r.erase(i, c, req)
 	}
+}
+
+// erase plans #customer erase (a code is made) and #customer erase
+// confirm <code> (checked against the ticket's pending request: the same
+// admin, the same requester, in time, the right code).
+func (r *planner) erase(i int, c command.Command, req string) {
+	if r.role != Admin {
+		r.fail(c, "#customer erase is for admins only")
+		return
+	}
+	if len(c.Args) == 1 {
+		r.ok(i, "confirmation code: see below")
+		r.add(RequestErase{Command: i})
+		r.p.Confirm = true
+		return
+	}
+	pe := r.tk.Erase
+	switch {
+	case pe == nil:
+		r.fail(c, "no erase is waiting for confirmation on #%d: send #customer erase first for a code (a code works once)", r.tk.ID)
+		return
+	case pe.By != r.in.Actor.Email:
+		r.fail(c, "the code was given to %s: only they can confirm it (or send #customer erase for a code of your own)", pe.By)
+		return
+	case pe.Addr != req:
+		r.fail(c, "the code was for %s, who is no longer the requester: nothing was erased; send #customer erase again", pe.Addr)
+		return
+	case !r.in.Now.Before(pe.Expires):
+		r.fail(c, "the code expired at %s: nothing was erased; send #customer erase again for a new one", pe.Expires.UTC().Format("2006-01-02 15:04 MST"))
+		return
+	case EraseCodeHash(strings.Join(c.Args[2:], "")) != pe.Hash:
+		r.fail(c, "wrong confirmation code: nothing was erased (quote the code of the latest #customer erase answer, or send #customer erase again)")
+		return
+	}
+	r.ok(i, "erasing %s: a transcript with the erasure record follows", req)
+	r.add(ConfirmErase{Addr: req, Hash: pe.Hash, Command: i})
 }
 
 func orNobody(s string) string {

@@ -40,8 +40,8 @@ type Input struct {
 	// Replaying: the mail is a held mail #send applies now; a #send in
 	// it does nothing.
 	Replaying bool
-	// Now is the time the plan is made for. No command of today depends
-	// on it; a rule's time conditions will.
+	// Now is the time the plan is made for (the ticket clock): a
+	// #customer erase code expires by it.
 	Now time.Time
 }
 
@@ -54,6 +54,10 @@ type Ticket struct {
 	MergedInto uint64
 	Parent     uint64   // 0: none
 	Children   []uint64 // as linked, in order
+	// Erased: the ticket is the shell of an erased customer's ticket.
+	Erased bool
+	// Erase is the #customer erase waiting for its code (nil: none).
+	Erase *PendingErase
 }
 
 // View is the part of the store a plan may read, read-only, as

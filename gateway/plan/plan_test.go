@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"helpdesk/config"
 	"helpdesk/threading/command"
@@ -99,8 +100,18 @@ func tickets() view {
 		6: {ID: 6, Requester: ken, Status: "resolved", Parent: 1, Children: []uint64{8}},
 		7: {ID: 7, Requester: alice, Status: "open"},
 		8: {ID: 8, Requester: ken, Status: "open", Parent: 6},
+		// #9 Ken's with a #customer erase by Ada waiting for its code;
+		// #10 the shell of an erased customer's ticket.
+		9:  {ID: 9, Requester: ken, Status: "open", Erase: &PendingErase{Hash: EraseCodeHash("7KQ2-M9XD"), By: ada, Addr: ken, Expires: eraseExpires}},
+		10: {ID: 10, Status: "resolved", Erased: true},
+		11: {ID: 11, Requester: ken, Status: "open", Erase: &PendingErase{Hash: EraseCodeHash("7KQ2-M9XD"), By: "root@certs.example", Addr: ken, Expires: eraseExpires}},
+		12: {ID: 12, Requester: "quinn@q.example", Status: "open", Erase: &PendingErase{Hash: EraseCodeHash("7KQ2-M9XD"), By: ada, Addr: ken, Expires: eraseExpires}},
 	}}
 }
+
+// eraseExpires is when #9's erase code expires; plans are made 5 minutes
+// before unless a case says otherwise.
+var eraseExpires = time.Date(2026, 12, 7, 13, 0, 0, 0, time.UTC)
 
 var people = map[Role]Actor{
 	Agent:        {Email: victoria, Name: "Victoria", Role: Agent},
@@ -125,6 +136,7 @@ type tc struct {
 	attachments                                   int
 	held                                          uint32
 
+	now      time.Time // default: 5 minutes before eraseExpires
 	want     []Change
 	problems []string // "#written: message", in order
 	results  map[int]string
@@ -144,6 +156,10 @@ func (c tc) input(t *testing.T) Input {
 		Replaying:   c.replaying,
 		NewTicket:   c.newTicket,
 		Attachments: c.attachments,
+		Now:         c.now,
+	}
+	if in.Now.IsZero() {
+		in.Now = eraseExpires.Add(-5 * time.Minute)
 	}
 	if c.side {
 		in.Answering = Answering{Side: true, Thread: 2, DefaultPrivate: true}
@@ -377,6 +393,30 @@ func TestPlanCommands(t *testing.T) {
 			problems: []string{"#customer: new@x.example has no customer profile; to add it as another address of " + ken + " use #customer address +new@x.example"}},
 		{name: "customer merge of the same customer", text: "#customer merge ken@home.example", role: Admin,
 			problems: []string{"#customer: ken@home.example is already on the profile of " + ken}},
+		// #customer erase: a code, then its confirmation (admins only).
+		{name: "customer erase asks for a code", text: "#customer erase", role: Admin,
+			want: []Change{RequestErase{Command: 0}, none}, confirm: true, results: map[int]string{0: "confirmation code: see below"}},
+		{name: "customer erase by an agent", text: "#customer erase",
+			problems: []string{"#customer: #customer erase is for admins only"}},
+		{name: "customer erase confirmed", text: "#customer erase confirm 7kq2 m9xd", role: Admin, on: 9,
+			want:    []Change{ConfirmErase{Addr: ken, Hash: EraseCodeHash("7KQ2M9XD"), Command: 0}, none},
+			results: map[int]string{0: "erasing " + ken + ": a transcript with the erasure record follows"}},
+		{name: "customer erase confirmed by an agent", text: "#customer erase confirm 7KQ2-M9XD", on: 9,
+			problems: []string{"#customer: #customer erase is for admins only"}},
+		{name: "customer erase confirmed by another admin", text: "#customer erase confirm 7KQ2-M9XD", role: Admin, on: 11,
+			problems: []string{"#customer: the code was given to root@certs.example: only they can confirm it (or send #customer erase for a code of your own)"}},
+		{name: "customer erase for a requester since replaced", text: "#customer erase confirm 7KQ2-M9XD", role: Admin, on: 12,
+			problems: []string{"#customer: the code was for " + ken + ", who is no longer the requester: nothing was erased; send #customer erase again"}},
+		{name: "customer erase with a wrong code", text: "#customer erase confirm 7KQ2-M9XE", role: Admin, on: 9,
+			problems: []string{"#customer: wrong confirmation code: nothing was erased (quote the code of the latest #customer erase answer, or send #customer erase again)"}},
+		{name: "customer erase with an expired code", text: "#customer erase confirm 7KQ2-M9XD", role: Admin, on: 9, now: eraseExpires,
+			problems: []string{"#customer: the code expired at 2026-12-07 13:00 UTC: nothing was erased; send #customer erase again for a new one"}},
+		{name: "customer erase confirmed with none asked", text: "#customer erase confirm 7KQ2-M9XD", role: Admin, on: 4,
+			problems: []string{"#customer: no erase is waiting for confirmation on #4: send #customer erase first for a code (a code works once)"}},
+		{name: "customer erase confirmed on an erased ticket", text: "#customer erase confirm 7KQ2-M9XD", role: Admin, on: 10,
+			problems: []string{"#customer: #10 is what is left of an erased customer's ticket: it has no customer any more (a confirmation code works once)"}},
+		{name: "customer erase confirmed in a new mail", text: "#customer erase confirm 7KQ2-M9XD", role: Admin, newTicket: true,
+			problems: []string{"#customer: #customer erase needs the customer's ticket, and this mail is about none: a reply about an erased customer's ticket lands on no ticket (a confirmation code works once); otherwise start with #ticket <n>"}},
 		{name: "customer of a staff requester", text: "#customer", on: 7,
 			problems: []string{"#customer: the requester alice@certs.example is staff, who have no customer profile"}},
 		{name: "customer without a ticket", text: "#customer", noTicket: true,

@@ -156,6 +156,20 @@ type Ticket struct {
 	// Erased is when the requester was erased (issue 16 item 2): the
 	// ticket is a shell of figures, and no mail lands on it any more.
 	Erased *time.Time `json:"erased,omitempty"`
+	// EraseRequest is an admin's #customer erase waiting for its
+	// confirmation code (issue 16): nil when none is.
+	EraseRequest *EraseRequest `json:"erase_request,omitempty"`
+}
+
+// EraseRequest is a #customer erase waiting for the second mail that
+// quotes its code: the code is bound to the admin who asked, the
+// customer (the requester then) and an expiry. Only the code's hash is
+// kept; the erase that it confirms removes the request with the rest.
+type EraseRequest struct {
+	Hash    string    `json:"hash"` // hex SHA-256 of the normalized code
+	By      string    `json:"by"`
+	Addr    string    `json:"addr"`
+	Expires time.Time `json:"expires"`
 }
 
 // CSAT is a satisfaction rating given by replying to the survey.

@@ -19,9 +19,11 @@ import (
 //	#customer address +a -b        add or remove another address of theirs
 //	#customer merge <addr>         (admins) merge that address's profile
 //	                               into the requester's
+//	#customer erase                (admins) ask for a confirmation code
+//	#customer erase confirm <code> (admins) erase the requester (GDPR)
 
 // CustomerOps are the operations of #customer, in help-card order.
-var CustomerOps = []string{"tag", "note", "lang", "tz", "address", "merge"}
+var CustomerOps = []string{"tag", "note", "lang", "tz", "address", "merge", "erase"}
 
 // MaxNoteLen bounds a #customer note, in characters.
 const MaxNoteLen = 2000
@@ -123,6 +125,13 @@ func (v *validator) customer(c Command) {
 		}
 		if _, ok := ParseAddr(args[0]); !ok {
 			v.bad(c, "address", args)
+		}
+	case "erase":
+		switch {
+		case len(args) == 0:
+		case len(args) >= 2 && len(args) <= 3 && strings.EqualFold(args[0], "confirm"): // the code may be retyped as two words
+		default:
+			v.add(c, "", "#customer erase alone asks for a confirmation code; #customer erase confirm <code> erases")
 		}
 	default:
 		if s := Suggest(op, CustomerOps); s != "" {

@@ -32,7 +32,12 @@ func TestCustomerCommand(t *testing.T) {
 		{"#customer address +not-an-address", []string{"address", "+not-an-address"}, "not-an-address"},
 		{"#customer merge a@x.example b@x.example", []string{"merge", "a@x.example", "b@x.example"}, "one address"},
 		{"#customer tga +vip", []string{"tga", "+vip"}, "did you mean tag?"},
-		{"#customer frobnicate", []string{"frobnicate"}, "use tag, note, lang, tz, address or merge"},
+		{"#customer frobnicate", []string{"frobnicate"}, "use tag, note, lang, tz, address, merge or erase"},
+		{"#customer erase", []string{"erase"}, ""},
+		{"#customer erase confirm 7KQ2-M9XD", []string{"erase", "confirm", "7KQ2-M9XD"}, ""},
+		{"#customer erase Confirm 7kq2m9xd", []string{"erase", "Confirm", "7kq2m9xd"}, ""},
+		{"#customer erase ken@efun.example", []string{"erase", "ken@efun.example"}, "asks for a confirmation code"},
+		{"#customer erase confirm", []string{"erase", "confirm"}, "asks for a confirmation code"},
 		{"#customer note \u202eevil", []string{"note", "\u202eevil"}, "control or bidi"},
 	} {
 		b := Parse(tc.line + "\n\nHello")

@@ -87,6 +87,9 @@ CUSTOMER (the requester's profile; staff only, never shown to customers)
   #customer address +a -b     add or remove another address of theirs
   #customer merge <addr>      (admins) merge the profile of addr into the
                        requester's: its tickets, addresses, tags and notes
+  #customer erase             (admins) erase the requester (GDPR): answered
+                       with a code, valid 15 minutes, for you alone
+  #customer erase confirm <code>   erases them; it cannot be undone
 
 OTHER
   #macro <name>        apply a configured macro (its commands and its text)
@@ -119,8 +122,8 @@ NOT TOGETHER IN ONE MAIL
   #forward. #include needs #forward; #subject needs #forward or #child.
 
 WHO MAY USE WHAT
-  agents and admins    every command (#spam domain, #customer merge:
-                       admins only)
+  agents and admins    every command (#spam domain, #customer merge,
+                       #customer erase: admins only)
   light agents         #note, #notify, #follow, #unfollow, #list, #help, #end
 
 EXAMPLE
