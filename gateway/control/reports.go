@@ -19,14 +19,14 @@ import (
 // export), issue 16 items 3 and 4.
 
 // Report builds a report over the whole team (the CLI is an admin's).
+// In the daemon it reads in short read transactions and yields to mail
+// coming in (report.Paced, engine.ReportPace).
 func (l *Local) Report(period, by string) (*report.Report, error) {
-	var r *report.Report
-	err := l.DB.View(func(tx store.Tx) error {
-		var err error
-		r, err = report.Build(tx, l.config(), report.Request{Period: period, By: by, Now: l.now()})
-		return err
-	})
-	return r, err
+	src := &report.Paced{View: l.DB.View}
+	if l.Engine != nil {
+		src.Pace = l.Engine.ReportPace()
+	}
+	return report.Build(src, l.config(), report.Request{Period: period, By: by, Now: l.now()})
 }
 
 // ExportFormats are helpdesk export's formats.

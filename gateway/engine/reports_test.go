@@ -86,8 +86,9 @@ groups = ["support"]
 	}
 	deliver("ken@example.org", "help", "My printer is on fire.")
 	deliver("victoria@certs.example", "numbers", "#report today\n#report week groups\n")
-	if w, r := db.inWrite.Load(), db.inRead.Load(); w != 0 || r != 2 {
-		t.Errorf("report index reads: %d in writes, %d in reads; want 0 and 2", w, r)
+	// Paced: a read per day of the periods (today, this week).
+	if w, r := db.inWrite.Load(), db.inRead.Load(); w != 0 || r < 2 {
+		t.Errorf("report index reads: %d in writes, %d in reads; want none in writes, all in reads", w, r)
 	}
 	var tr *model.Outbound
 	db.View(func(tx store.Tx) error {

@@ -99,7 +99,7 @@ type Row struct {
 
 	csatGood int
 
-	frBiz, frCal, resBiz, resCal []int32
+	fr, res durations
 }
 
 // Times are the median and 90th percentile (nearest rank) of a set of
@@ -152,18 +152,6 @@ func minutes(sec int32) *float64 {
 	return &m
 }
 
-func times(biz, cal []int32) Times {
-	t := Times{Count: len(cal)}
-	if len(cal) == 0 {
-		return t
-	}
-	slices.Sort(biz)
-	slices.Sort(cal)
-	t.BusinessMedian, t.BusinessP90 = minutes(Percentile(biz, 50)), minutes(Percentile(biz, 90))
-	t.CalendarMedian, t.CalendarP90 = minutes(Percentile(cal, 50)), minutes(Percentile(cal, 90))
-	return t
-}
-
 func seconds(d time.Duration) int32 {
 	s := d / time.Second
 	if s < 0 {
@@ -211,8 +199,66 @@ func (c *calendars) between(mailbox, group string, a, b time.Time) int32 {
 	return seconds(cal.Between(a, b))
 }
 
+// Source is what a report reads: a store transaction, or Paced.
+type Source interface {
+	ReportEvents(from, to time.Time, fn func(*model.ReportEvent) error) error
+	Backlog(at time.Time) (map[string]int, error)
+	Ticket(id uint64) (*model.Ticket, error)
+}
+
+// Paced reads a report in short read transactions, a day of events each,
+// and calls Pace between them: a year's report neither holds one read
+// transaction for seconds (in bbolt, a growing file's remap waits for
+// every open read) nor takes the CPU from mail coming in (Pace sleeps
+// while it does). The days of a past period are not written any more, so
+// reading them one by one reads what one transaction would.
+type Paced struct {
+	View func(func(store.Tx) error) error
+	Pace func()
+	n    int // tickets read since the last Pace
+}
+
+// paceDay is the span of events Paced reads per transaction.
+const paceDay = 24 * time.Hour
+
+func (p *Paced) ReportEvents(from, to time.Time, fn func(*model.ReportEvent) error) error {
+	for a := from; a.Before(to); {
+		b := a.Add(paceDay)
+		if b.After(to) {
+			b = to
+		}
+		if err := p.View(func(tx store.Tx) error { return tx.ReportEvents(a, b, fn) }); err != nil {
+			return err
+		}
+		if p.Pace != nil {
+			p.Pace()
+		}
+		a = b
+	}
+	return nil
+}
+
+func (p *Paced) Backlog(at time.Time) (counts map[string]int, err error) {
+	err = p.View(func(tx store.Tx) error {
+		counts, err = tx.Backlog(at)
+		return err
+	})
+	return counts, err
+}
+
+func (p *Paced) Ticket(id uint64) (tk *model.Ticket, err error) {
+	if p.n++; p.n%256 == 0 && p.Pace != nil {
+		p.Pace()
+	}
+	err = p.View(func(tx store.Tx) error {
+		tk, err = tx.Ticket(id)
+		return err
+	})
+	return tk, err
+}
+
 // Build computes a report from the event index in tx.
-func Build(tx store.Tx, cfg *config.Config, req Request) (*Report, error) {
+func Build(tx Source, cfg *config.Config, req Request) (*Report, error) {
 	by := strings.ToLower(req.By)
 	if by == "" {
 		by = ByAgents
@@ -301,11 +347,11 @@ func Build(tx store.Tx, cfg *config.Config, req Request) (*Report, error) {
 				rw.Received++
 			case model.EvResolved:
 				rw.Resolved++
-				rw.resBiz, rw.resCal = append(rw.resBiz, biz), append(rw.resCal, cal)
+				rw.res.add(cal, biz)
 			case model.EvReopened:
 				rw.Reopened++
 			case model.EvFirstResponse:
-				rw.frBiz, rw.frCal = append(rw.frBiz, biz), append(rw.frCal, cal)
+				rw.fr.add(cal, biz)
 			case model.EvBreach:
 				rw.Breaches[ev.Target]++
 			case model.EvRating:
@@ -344,13 +390,12 @@ func Build(tx store.Tx, cfg *config.Config, req Request) (*Report, error) {
 		}
 	}
 	for _, rw := range rows {
-		rw.FirstResponse = times(rw.frBiz, rw.frCal)
-		rw.Resolution = times(rw.resBiz, rw.resCal)
+		rw.FirstResponse = rw.fr.times()
+		rw.Resolution = rw.res.times()
 		if rw.CSATCount > 0 {
 			p := 100 * float64(rw.csatGood) / float64(rw.CSATCount)
 			rw.CSATGoodPercent = &p
 		}
-		rw.frBiz, rw.frCal, rw.resBiz, rw.resCal = nil, nil, nil, nil
 		for _, st := range BacklogStatuses {
 			rw.Backlog[st] += 0 // every status, in JSON too
 		}
@@ -439,7 +484,7 @@ func (f *filter) ticket(tk *model.Ticket) bool {
 
 // ticketRows lists the tickets received in the period, as they are now:
 // loading each is proportional to the period, not to the store.
-func ticketRows(tx store.Tx, cfg *config.Config, r *Report, f *filter) error {
+func ticketRows(tx Source, cfg *config.Config, r *Report, f *filter) error {
 	var ids []uint64
 	err := tx.ReportEvents(r.From, r.To, func(ev *model.ReportEvent) error {
 		if ev.Kind == model.EvReceived {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -347,5 +348,41 @@ func TestBackfillReplaysStatusLog(t *testing.T) {
 	})
 	if a := r.Rows[0]; err != nil || a.Backlog[model.StatusOpen] != 1 || a.Backlog[model.StatusResolved] != 1 || a.Reopened != 1 {
 		t.Fatalf("agent row at 11:30: %+v, %v", a, err)
+	}
+}
+
+// TestDurationsPercentiles: the block store gives the nearest-rank
+// percentiles Percentile gives on one sorted slice, across several
+// blocks, with business time kept apart only once it differs.
+func TestDurationsPercentiles(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{1, 2, 3, 10, blockLen - 1, blockLen, blockLen + 1, 3*blockLen + 17} {
+		for _, differ := range []int{-1, 0, n / 2} { // the index from which biz differs (-1: never)
+			var d durations
+			var cal, biz []int32
+			for i := 0; i < n; i++ {
+				c := int32(rng.IntN(300000))
+				b := c
+				if differ >= 0 && i >= differ {
+					b = c / 3
+				}
+				d.add(c, b)
+				cal, biz = append(cal, c), append(biz, b)
+			}
+			got := d.times()
+			slices.Sort(cal)
+			slices.Sort(biz)
+			want := func(v []int32, p float64) float64 { return float64(Percentile(v, p)) / 60 }
+			if got.Count != n || *got.CalendarMedian != want(cal, 50) || *got.CalendarP90 != want(cal, 90) ||
+				*got.BusinessMedian != want(biz, 50) || *got.BusinessP90 != want(biz, 90) {
+				t.Errorf("n %d, differ %d: %+v: cal %v/%v biz %v/%v, want %v/%v %v/%v", n, differ, got,
+					*got.CalendarMedian, *got.CalendarP90, *got.BusinessMedian, *got.BusinessP90,
+					want(cal, 50), want(cal, 90), want(biz, 50), want(biz, 90))
+			}
+		}
+	}
+	var empty durations
+	if tm := empty.times(); tm.Count != 0 || tm.CalendarMedian != nil {
+		t.Errorf("no values: %+v", tm)
 	}
 }
