@@ -118,14 +118,23 @@ const (
 	// way commit before its next firing write (timers must not starve
 	// under steady mail: they stay within seconds of their instant).
 	ingestFirst = 20 * time.Millisecond
-	// rearmChunk is how many tickets one write of a re-arming visits.
-	rearmChunk = 500
 	// timerRetry is how long a timer whose firing failed waits.
 	timerRetry = time.Minute
 	// schedulerPoll bounds the scheduler's sleep: it looks at the
 	// configuration and the index at least this often.
 	schedulerPoll = time.Minute
 )
+
+// rearmChunk is how many tickets one write of a re-arming visits (a
+// variable for tests); rearmHook, when set, is called after each such
+// write (tests).
+var (
+	rearmChunk = 500
+	rearmHook  func()
+)
+
+// errStopping ends a re-arming when the scheduler's context ended.
+var errStopping = errors.New("the scheduler is stopping")
 
 // timerStampOf is the index stamp for cfg.
 func timerStampOf(cfg *config.Config) string {
@@ -158,6 +167,11 @@ type scheduler struct {
 	// caller wake the loop once the write committed.
 	sleepUntil atomic.Int64
 	wakeDue    atomic.Bool
+	// stopping is set when RunScheduler's context ends: a re-arming
+	// of every ticket stops between its writes (SIGTERM must not wait
+	// for minutes of re-arming; the stamp is not stored, so the next
+	// start re-arms again).
+	stopping atomic.Bool
 	// mailWrites counts the mail writes (Inject) waiting for or in the
 	// store writer: firing writes make way for them.
 	mailWrites atomic.Int32
@@ -312,6 +326,10 @@ func (e *Engine) ensureArmed() error {
 		start := time.Now()
 		slices.Reverse(ids) // oldest first
 		for len(ids) > 0 {
+			if e.sched.stopping.Load() {
+				e.log.Info("re-arming the timers stopped by the shutdown; the next start re-arms again", "left", len(ids))
+				return errStopping
+			}
 			chunk := ids[:min(rearmChunk, len(ids))]
 			// As firing: small writes that make way for mail.
 			e.letMailFirst()
@@ -338,6 +356,9 @@ func (e *Engine) ensureArmed() error {
 				return fmt.Errorf("re-arming the timers: %w", err)
 			}
 			ids = ids[n:]
+			if rearmHook != nil {
+				rearmHook()
+			}
 		}
 		if err := e.update(func(tx store.Tx) error { return tx.SetTimerStamp(want) }); err != nil {
 			return fmt.Errorf("storing the timer stamp: %w", err)
@@ -518,6 +539,7 @@ func (e *Engine) ObserveTimers(f func(kind string, late time.Duration)) { e.sche
 // moves (running the timers itself); the loop still fires what a write
 // arms at or before the clock's instant.
 func (e *Engine) RunScheduler(ctx context.Context) {
+	defer context.AfterFunc(ctx, func() { e.sched.stopping.Store(true) })()
 	for {
 		// Until the next instant is known, any write that arms a timer
 		// wakes the loop again (it may arm one before that instant, and

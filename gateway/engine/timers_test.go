@@ -335,3 +335,53 @@ func TestFiringWritesMakeWayForMail(t *testing.T) {
 		}
 	}
 }
+
+// A re-arming of every ticket (new timer settings, or a binary whose
+// stamp differs) stops between its writes when the scheduler's context
+// ends: on a store of a million tickets it takes minutes, and SIGTERM
+// must not wait for it (the daemon waits for the scheduler before
+// closing the store). The stamp stays the old one, so the next start
+// re-arms again.
+func TestRearmStopsWhenTheSchedulerStops(t *testing.T) {
+	h := newHarness(t, "[tickets]\nauto_close_after = \"48h\"\n")
+	h.setClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	for i := 0; i < 3; i++ {
+		h.mustApply(mailFrom(fmt.Sprintf("Ken <ken%d@e-fun.example>", i), "Invoice", "Hello."), nil)
+	}
+	if _, err := h.e.RunTimers(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.db.Update(func(tx store.Tx) error { return tx.SetTimerStamp("") }); err != nil {
+		t.Fatal(err)
+	}
+	h.e.sched.armedFor = nil // a new process
+	defer func(n int) { rearmChunk = n }(rearmChunk)
+	rearmChunk = 1
+	ctx, cancel := context.WithCancel(context.Background())
+	chunks := 0
+	rearmHook = func() {
+		chunks++
+		if chunks == 1 { // the shutdown arrives during the re-arming
+			cancel()
+			for !h.e.sched.stopping.Load() {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}
+	defer func() { rearmHook = nil }()
+	done := make(chan struct{})
+	go func() { h.e.RunScheduler(ctx); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("RunScheduler did not return 30s after its context ended")
+	}
+	if chunks != 1 {
+		t.Errorf("the re-arming wrote %d chunks of 1 ticket after the context ended at the first, want it to stop there", chunks)
+	}
+	var stamp string
+	h.db.View(func(tx store.Tx) error { stamp, _ = tx.TimerStamp(); return nil })
+	if stamp != "" {
+		t.Errorf("timer stamp %q stored by a re-arming that was stopped", stamp)
+	}
+}
