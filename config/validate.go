@@ -426,7 +426,7 @@ func (c *Config) validatePeople(v *validator) {
 		if m.Group != "" {
 			groupRef(k+".group", m.Group)
 		}
-		if m.Language != "" && !validLang(m.Language) {
+		if m.Language != "" && !ValidLang(m.Language) {
 			v.add(k+".language", fmt.Sprintf("%q is not a language tag", m.Language), `write a lowercase language code such as "en" or "ko"`)
 		}
 	}
@@ -782,22 +782,15 @@ func (c *Config) groupAgentCount(group string) int {
 	return n
 }
 
-// validLang accepts a lowercase language code of 2-3 letters with an
-// optional region ("en", "ko", "pt-br"): it names a template folder.
-func validLang(s string) bool {
-	base, region, _ := strings.Cut(s, "-")
+// ValidLang accepts a lowercase language code of 2-3 letters with an
+// optional region ("en", "ko", "pt-br"): it names a template folder, and
+// #customer lang sets one.
+func ValidLang(s string) bool {
+	base, region, has := strings.Cut(s, "-")
 	letters := func(x string, lo, hi int) bool {
-		if len(x) < lo || len(x) > hi {
-			return false
-		}
-		for _, r := range x {
-			if r < 'a' || r > 'z' {
-				return false
-			}
-		}
-		return true
+		return len(x) >= lo && len(x) <= hi && strings.Trim(x, "abcdefghijklmnopqrstuvwxyz") == ""
 	}
-	return letters(base, 2, 3) && (!strings.Contains(s, "-") || letters(region, 2, 4))
+	return letters(base, 2, 3) && (!has || letters(region, 2, 4))
 }
 
 // validateTexts checks [knowledge_base] and [templates]. The templates

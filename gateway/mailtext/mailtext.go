@@ -270,9 +270,9 @@ func loadTemplates(cfg *config.Config) (*Set, []Problem) {
 			probs = append(probs, Problem{File: path, Msg: fmt.Sprintf("%q is not a template name", name+".txt"),
 				Fix: "name it one of " + strings.Join(withTxt(known), ", ") + " (a [[trigger]]'s requester_template names its own; or move it out of templates.dir)"})
 			return nil
-		case len(parts) == 2 && validLang(parts[0]):
+		case len(parts) == 2 && config.ValidLang(parts[0]):
 			key = parts[0] + "/" + name
-		case len(parts) == 3 && validLang(parts[1]):
+		case len(parts) == 3 && config.ValidLang(parts[1]):
 			if !mailboxes[strings.ToLower(parts[0])] {
 				probs = append(probs, Problem{File: path, Msg: fmt.Sprintf("%q is not the address of a configured [[mailbox]]", parts[0]),
 					Fix: "name the folder after a mailbox's address, e.g. support@example.com/ko/ack.txt"})
@@ -413,14 +413,6 @@ func withTxt(ns []string) []string {
 		out[i] = n + ".txt"
 	}
 	return out
-}
-
-func validLang(s string) bool {
-	base, region, has := strings.Cut(s, "-")
-	ok := func(x string, lo, hi int) bool {
-		return len(x) >= lo && len(x) <= hi && strings.Trim(x, "abcdefghijklmnopqrstuvwxyz") == ""
-	}
-	return ok(base, 2, 3) && (!has || ok(region, 2, 4))
 }
 
 var lineRE = regexp.MustCompile(`^template: [^:]*:(\d+)(?::\d+)?: (.*)$`)

@@ -5,6 +5,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"helpdesk/config"
 	"helpdesk/threading/safetext"
 )
 
@@ -105,7 +106,7 @@ func (v *validator) customer(c Command) {
 			v.add(c, "", "#customer lang takes one language code (en, ko ...) or none")
 			return
 		}
-		if args[0] != "none" && !langCode(args[0]) {
+		if args[0] != "none" && !config.ValidLang(args[0]) {
 			v.add(c, "", "%q is not a language code; use one like en or ko, or none", args[0])
 		}
 	case "tz":
@@ -155,21 +156,4 @@ func badItems(items []string, ok func(string) bool) []string {
 		}
 	}
 	return bad
-}
-
-// langCode accepts "en", "ko", "pt-br": 2-3 letters, an optional region.
-func langCode(s string) bool {
-	base, region, has := strings.Cut(s, "-")
-	letters := func(x string, lo, hi int) bool {
-		if len(x) < lo || len(x) > hi {
-			return false
-		}
-		for _, r := range x {
-			if r < 'a' || r > 'z' {
-				return false
-			}
-		}
-		return true
-	}
-	return letters(base, 2, 3) && (!has || letters(region, 2, 4))
 }
