@@ -46,6 +46,13 @@ var ExportColumns = []string{"ticket", "subject", "status", "priority", "type", 
 // Export writes the tickets created in [from, to) (found through the
 // report index, in creation order) to w: JSON lines of each ticket with
 // its comments, or a CSV ticket list. It returns how many it wrote.
+//
+// Each ticket is read with its comments in a read transaction of its own
+// and written to w outside it (the index through report.Paced, a day per
+// transaction): w is the CLI's socket, and a year's export to a slow
+// reader held one read transaction open for as long, which in bbolt a
+// growing file's remap (and with it every mail's write) waits for. In the
+// daemon it yields to mail coming in, as a report does.
 func (l *Local) Export(w io.Writer, from, to time.Time, format string) (int, error) {
 	if format == "" {
 		format = "jsonl"
@@ -53,43 +60,50 @@ func (l *Local) Export(w io.Writer, from, to time.Time, format string) (int, err
 	if format != "jsonl" && format != "csv" {
 		return 0, fmt.Errorf("unknown export format %q: use jsonl or csv", format)
 	}
-	bw := bufio.NewWriterSize(w, 64<<10)
-	var cw interface {
-		Flush()
-		Error() error
+	src := &report.Paced{View: l.DB.View}
+	if l.Engine != nil {
+		src.Pace = l.Engine.ReportPace()
 	}
-	n := 0
-	err := l.DB.View(func(tx store.Tx) error {
-		var ids []uint64
-		if err := tx.ReportEvents(from, to, func(ev *model.ReportEvent) error {
-			if ev.Kind == model.EvReceived {
-				ids = append(ids, ev.Ticket)
-			}
-			return nil
-		}); err != nil {
-			return fmt.Errorf("reading the ticket index: %w", err)
+	var ids []uint64
+	if err := src.ReportEvents(from, to, func(ev *model.ReportEvent) error {
+		if ev.Kind == model.EvReceived {
+			ids = append(ids, ev.Ticket)
 		}
-		enc := json.NewEncoder(bw)
-		enc.SetEscapeHTML(false)
-		var csvw *csv.Writer
-		if format == "csv" {
-			csvw = report.NewCSVWriter(bw)
-			cw = csvw
+		return nil
+	}); err != nil {
+		return 0, fmt.Errorf("reading the ticket index: %w", err)
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	var csvw *csv.Writer
+	if format == "csv" {
+		csvw = report.NewCSVWriter(bw)
+	}
+	loc := l.config().Reports.Location()
+	n := 0
+	err := func() error {
+		if csvw != nil {
 			if err := csvw.Write(ExportColumns); err != nil {
 				return err
 			}
 		}
-		loc := l.config().Reports.Location()
 		for _, id := range ids {
-			tk, err := tx.Ticket(id)
-			if err != nil {
-				return fmt.Errorf("loading ticket %d: %w", id, err)
+			var tk *model.Ticket
+			var cs []*model.Comment
+			if err := src.View(func(tx store.Tx) error {
+				var err error
+				if tk, err = tx.Ticket(id); err != nil {
+					return fmt.Errorf("loading ticket %d: %w", id, err)
+				}
+				if cs, err = tx.Comments(id); err != nil {
+					return fmt.Errorf("loading the comments of ticket %d: %w", id, err)
+				}
+				return nil
+			}); err != nil {
+				return err
 			}
-			cs, err := tx.Comments(id)
-			if err != nil {
-				return fmt.Errorf("loading the comments of ticket %d: %w", id, err)
-			}
-			if format == "jsonl" {
+			if csvw == nil {
 				if err := enc.Encode(ExportTicket{Ticket: tk, Comments: cs}); err != nil {
 					return err
 				}
@@ -102,13 +116,16 @@ func (l *Local) Export(w io.Writer, from, to time.Time, format string) (int, err
 				}
 			}
 			n++
+			if n%256 == 0 && src.Pace != nil {
+				src.Pace()
+			}
 		}
 		return nil
-	})
-	if cw != nil {
-		cw.Flush()
+	}()
+	if csvw != nil {
+		csvw.Flush()
 		if err == nil {
-			err = cw.Error()
+			err = csvw.Error()
 		}
 	}
 	if ferr := bw.Flush(); err == nil {
