@@ -22,11 +22,17 @@ import (
 // In the daemon it reads in short read transactions and yields to mail
 // coming in (report.Paced, engine.ReportPace).
 func (l *Local) Report(period, by string) (*report.Report, error) {
+	return report.Build(l.paced(), l.config(), report.Request{Period: period, By: by, Now: l.now()})
+}
+
+// paced reads the store in short read transactions; in the daemon it
+// yields to mail coming in.
+func (l *Local) paced() *report.Paced {
 	src := &report.Paced{View: l.DB.View}
 	if l.Engine != nil {
 		src.Pace = l.Engine.ReportPace()
 	}
-	return report.Build(src, l.config(), report.Request{Period: period, By: by, Now: l.now()})
+	return src
 }
 
 // ExportFormats are helpdesk export's formats.
@@ -60,10 +66,7 @@ func (l *Local) Export(w io.Writer, from, to time.Time, format string) (int, err
 	if format != "jsonl" && format != "csv" {
 		return 0, fmt.Errorf("unknown export format %q: use jsonl or csv", format)
 	}
-	src := &report.Paced{View: l.DB.View}
-	if l.Engine != nil {
-		src.Pace = l.Engine.ReportPace()
-	}
+	src := l.paced()
 	var ids []uint64
 	if err := src.ReportEvents(from, to, func(ev *model.ReportEvent) error {
 		if ev.Kind == model.EvReceived {
