@@ -115,11 +115,40 @@ func (t *Tx) NewUser(addr, name string) (*model.User, error) {
 	return u, nil
 }
 
-// PutUser stores a changed user.
+// PutUser stores a changed user. A user given another address is
+// indexed under the new one only (as PostgreSQL's unique addr column
+// does): the old address then finds nobody and may be given to someone
+// else.
 func (t *Tx) PutUser(u *model.User) error {
+	if v := t.b(iUserAddr).Get([]byte(u.Addr)); v == nil || binary.BigEndian.Uint64(v) != u.ID {
+		if err := t.moveUserAddr(u); err != nil {
+			return err
+		}
+	}
 	if err := putJSON(t.b(bUsers), u64(u.ID), u); err != nil {
 		return err
 	}
 	t.keepUser(cloneUser(u))
 	return nil
+}
+
+// moveUserAddr indexes u under its address, which is not yet its key,
+// and drops the key of the address it had.
+func (t *Tx) moveUserAddr(u *model.User) error {
+	idx := t.b(iUserAddr)
+	if v := idx.Get([]byte(u.Addr)); v != nil {
+		return fmt.Errorf("storing user %d: %s belongs to user %d", u.ID, u.Addr, binary.BigEndian.Uint64(v))
+	}
+	old, err := t.userByID(u.ID)
+	switch {
+	case err == nil:
+		if v := idx.Get([]byte(old.Addr)); v != nil && binary.BigEndian.Uint64(v) == u.ID {
+			if err := idx.Delete([]byte(old.Addr)); err != nil {
+				return err
+			}
+		}
+	case err != store.ErrNotFound:
+		return err
+	}
+	return idx.Put([]byte(u.Addr), u64(u.ID))
 }

@@ -450,6 +450,59 @@ func testUserCopies(t *testing.T, e *env) {
 	})
 }
 
+// A user stored with another address is found by the new one, and the
+// old one finds nobody: in the write that changes it, in later ones, and
+// after a restart. Addresses are unique, so the old one can be given to
+// someone else.
+func testUserAddressChange(t *testing.T, e *env) {
+	var id uint64
+	e.update(func(tx store.Tx) error {
+		u, err := tx.EnsureUser("old@x", "Una")
+		id = u.ID
+		return err
+	})
+	check := func(when string, tx store.Tx) {
+		t.Helper()
+		if u, err := tx.User("new@x"); err != nil || u.ID != id || u.Addr != "new@x" {
+			t.Errorf("%s: User(new@x) = %+v, %v; want user %d", when, u, err, id)
+		}
+		if u, err := tx.User("old@x"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s: User(old@x) = %+v, %v; want ErrNotFound", when, u, err)
+		}
+	}
+	e.update(func(tx store.Tx) error {
+		u, err := tx.User("old@x")
+		if err != nil {
+			return err
+		}
+		u.Addr = "new@x"
+		if err := tx.PutUser(u); err != nil {
+			return err
+		}
+		check("in the write", tx)
+		return nil
+	})
+	e.view(func(tx store.Tx) error { check("after the write", tx); return nil })
+	e.reopen()
+	e.view(func(tx store.Tx) error { check("after a restart", tx); return nil })
+	e.update(func(tx store.Tx) error {
+		u, err := tx.EnsureUser("old@x", "Otto")
+		if err == nil && u.ID == id {
+			t.Errorf("EnsureUser(old@x) found the user that left it: %+v", u)
+		}
+		return err
+	})
+	e.view(func(tx store.Tx) error {
+		if u, err := tx.User("new@x"); err != nil || u.ID != id {
+			t.Errorf("after old@x is taken again: User(new@x) = %+v, %v; want user %d", u, err, id)
+		}
+		if u, err := tx.User("old@x"); err != nil || u.ID == id || u.Name != "Otto" {
+			t.Errorf("after old@x is taken again: User(old@x) = %+v, %v; want Otto", u, err)
+		}
+		return nil
+	})
+}
+
 func testOutbound(t *testing.T, e *env) {
 	now := Start
 	e.update(func(tx store.Tx) error {

@@ -96,6 +96,7 @@ var cases = []struct {
 	{"Message-ID index", testMessageIDIndex},
 	{"users", testUsers},
 	{"user copies", testUserCopies},
+	{"a user's new address moves its index", testUserAddressChange},
 	{"customers", testCustomers},
 	{"customer timeline and merge", testCustomerTimeline},
 	{"customer backfill progress", testCustomerBackfill},
