@@ -3,18 +3,16 @@ package postgres
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"helpdesk/store"
+	"helpdesk/store/internal/spool"
 	"helpdesk/store/model"
 )
 
@@ -23,101 +21,46 @@ import (
 // tells the two apart.
 const blobPrefix = "pg:"
 
-// Spool receives one body: up to threshold bytes in memory, the rest in a
-// temporary file, committed into table blobs (content-addressed) before
-// the record naming it.
+// Spool receives one body: up to threshold bytes in memory, the rest in
+// a temporary file (spool.Buffer), committed into table blobs
+// (content-addressed) before the record naming it.
 type Spool struct {
-	db        *DB
-	threshold int64
-	buf       bytes.Buffer
-	f         *os.File
-	n         int64
-	h         hash.Hash
+	spool.Buffer
+	db *DB
 }
 
 var _ store.Spool = (*Spool)(nil)
 
-// NewSpool starts a spool for one message.
-func (db *DB) NewSpool(threshold int64) store.Spool { return &Spool{db: db, threshold: threshold} }
-
-// Write implements io.Writer.
-func (s *Spool) Write(p []byte) (int, error) {
-	s.n += int64(len(p))
-	if s.f == nil && int64(s.buf.Len()+len(p)) <= s.threshold {
-		return s.buf.Write(p)
-	}
-	if s.f == nil {
-		f, err := os.CreateTemp(s.db.tmpDir, "helpdesk-spool-*")
-		if err != nil {
-			return 0, fmt.Errorf("creating spool file: %w", err)
-		}
-		s.f = f
-		s.h = sha256.New()
-		s.h.Write(s.buf.Bytes())
-		if _, err := f.Write(s.buf.Bytes()); err != nil {
-			return 0, fmt.Errorf("writing spool file: %w", err)
-		}
-		s.buf = bytes.Buffer{}
-	}
-	s.h.Write(p)
-	if _, err := s.f.Write(p); err != nil {
-		return 0, fmt.Errorf("writing spool file: %w", err)
-	}
-	return len(p), nil
-}
-
-// Size is the number of bytes written.
-func (s *Spool) Size() int64 { return s.n }
-
-// Spooled reports whether the body went to a file.
-func (s *Spool) Spooled() bool { return s.f != nil }
-
-// Bytes returns the in-memory body (nil when spooled).
-func (s *Spool) Bytes() []byte {
-	if s.f != nil {
-		return nil
-	}
-	return s.buf.Bytes()
-}
-
-// Reader reads the whole body from the start.
-func (s *Spool) Reader() (io.Reader, error) {
-	if s.f == nil {
-		return bytes.NewReader(s.buf.Bytes()), nil
-	}
-	return io.NewSectionReader(s.f, 0, s.n), nil
+// NewSpool starts a spool for one message. Close it when the message is
+// handled: what Bytes returned must not be used after that.
+func (db *DB) NewSpool(threshold int64) store.Spool {
+	s := &Spool{db: db}
+	s.Init(db.tmpDir, "helpdesk-spool-*", threshold)
+	return s
 }
 
 // Commit stores a spooled body in table blobs (committed before it
 // returns) and returns its name; "" for a body in memory.
 func (s *Spool) Commit() (string, error) {
-	if s.f == nil {
+	f := s.File()
+	if f == nil {
 		return "", nil
 	}
-	name := blobPrefix + hex.EncodeToString(s.h.Sum(nil))
-	raw := make([]byte, s.n)
-	if _, err := s.f.ReadAt(raw, 0); err != nil && !errors.Is(err, io.EOF) {
+	name := blobPrefix + hex.EncodeToString(s.Sum())
+	raw := make([]byte, s.Size())
+	if _, err := f.ReadAt(raw, 0); err != nil && !errors.Is(err, io.EOF) {
 		return "", fmt.Errorf("reading spool file: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
-	if _, err := s.db.pool.Exec(ctx, "INSERT INTO blobs (name, size, raw) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING", name, s.n, raw); err != nil {
+	if _, err := s.db.pool.Exec(ctx, "INSERT INTO blobs (name, size, raw) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING", name, s.Size(), raw); err != nil {
 		return "", fmt.Errorf("storing a large body in PostgreSQL: %w", err)
 	}
 	return name, nil
 }
 
-// Close releases the spool and its temporary file.
-func (s *Spool) Close() error {
-	if s.f == nil {
-		return nil
-	}
-	name := s.f.Name()
-	err := s.f.Close()
-	os.Remove(name)
-	s.f = nil
-	return err
-}
+// Close releases the spool and removes its temporary file.
+func (s *Spool) Close() error { return s.Finish(false) }
 
 // OpenRaw opens the raw bytes of a stored message.
 func (db *DB) OpenRaw(m *model.Message) (io.ReadCloser, error) {
