@@ -37,15 +37,7 @@ func (s MigrationSide) Where() string {
 // compared (a running daemon is refused, naming the fix).
 func OpenMigrationSource(s MigrationSide) (migrate.Engine, error) {
 	if s.Engine == config.EnginePostgres {
-		db, err := postgres.Open(s.DSN, postgres.Options{ReadOnly: true})
-		if err != nil {
-			return nil, fmt.Errorf("opening %s: %w", s.Where(), err)
-		}
-		if err := refuseDaemons(db, s); err != nil {
-			db.Close()
-			return nil, err
-		}
-		return db, nil
+		return openPostgresSide(s, postgres.Options{ReadOnly: true})
 	}
 	if _, err := control.Dial(s.Dir); err == nil {
 		return nil, fmt.Errorf("a daemon is running on %s: stop it first (the source must not change while it is copied; `helpdesk migrate` opens it read-only)", s.Where())
@@ -64,15 +56,7 @@ func OpenMigrationSource(s MigrationSide) (migrate.Engine, error) {
 // empty, which the load checks, and no daemon may use it.
 func OpenMigrationTarget(s MigrationSide) (migrate.Engine, error) {
 	if s.Engine == config.EnginePostgres {
-		db, err := postgres.Open(s.DSN, postgres.Options{TmpDir: os.TempDir()})
-		if err != nil {
-			return nil, fmt.Errorf("opening %s: %w", s.Where(), err)
-		}
-		if err := refuseDaemons(db, s); err != nil {
-			db.Close()
-			return nil, err
-		}
-		return db, nil
+		return openPostgresSide(s, postgres.Options{TmpDir: os.TempDir()})
 	}
 	if _, err := control.Dial(s.Dir); err == nil {
 		return nil, fmt.Errorf("a daemon is running on %s: the target must be a new, empty data_dir", s.Where())
@@ -84,15 +68,22 @@ func OpenMigrationTarget(s MigrationSide) (migrate.Engine, error) {
 	return db, nil
 }
 
-func refuseDaemons(db *postgres.DB, s MigrationSide) error {
-	held, err := db.LeaderHeld()
+// openPostgresSide opens one side on PostgreSQL; no daemon may use it
+// (one holds the leader lock).
+func openPostgresSide(s MigrationSide, opts postgres.Options) (migrate.Engine, error) {
+	db, err := postgres.Open(s.DSN, opts)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("opening %s: %w", s.Where(), err)
 	}
-	if held {
-		return fmt.Errorf("a daemon is running on %s (it holds the leader lock): stop every daemon using it first", s.Where())
+	held, err := db.LeaderHeld()
+	if err == nil && held {
+		err = fmt.Errorf("a daemon is running on %s (it holds the leader lock): stop every daemon using it first", s.Where())
 	}
-	return nil
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
 // RedactDSN is a DSN without its password, for messages.
