@@ -157,8 +157,8 @@ func TestReportWeekByMail(t *testing.T) {
 	// Each resolving answer is also the ticket's first response.
 	firstResponse := resolution
 	period := "2027-01-04T00:00:00+09:00,2027-01-11T00:00:00+09:00"
-	csat := "0,"          // no ratings: the survey is not sent yet on main (its timer awaits the scheduler)
-	breaches := "0,0,0,0" // no [[sla]] policy here (breach recording is issue 14's, not merged yet)
+	csat := "0,"          // no [survey] here, so no ratings (TestReportCountsBreachesAndRatings has them)
+	breaches := "0,0,0,0" // no [[sla]] policy here (TestReportCountsBreachesAndRatings has one)
 	figures := fmt.Sprintf("%s,8,6,1,%s,%s,%s,%s,%s", period, firstResponse, resolution, backlog, breaches, csat)
 	header := "kind,key,name,period_from,period_to,received,resolved,reopened," +
 		"first_response_count,first_response_business_median_min,first_response_business_p90_min,first_response_calendar_median_min,first_response_calendar_p90_min," +
