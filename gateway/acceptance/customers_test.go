@@ -24,7 +24,7 @@ var _ = claim("[[organization]] tags go on every new ticket of its customers, an
 	"TestCustomerKoreanMergeTimeline")
 var _ = claim("#customer by mail: an agent's `#customer tag +vip`, `note`, `lang ko`, `tz`, `address +ADDR` change the requester's profile (mail from the added address lands on it; a CC gets a profile listing the ticket CC'd on) and `#customer` mails it to that agent only; the customer's next ticket carries the tag and its acknowledgement speaks the profile's language; the customer never receives profile data, and their own '#customer' lines stay text",
 	"TestCustomerCommandsByMail")
-var _ = claim("#customer is refused with a transcript line for a light agent, and `#customer merge` for an agent who is not an admin; an admin's `#customer merge ADDR` keeps the ticket's requester's profile and adds ADDR's tickets and addresses",
+var _ = claim("#customer is refused with a transcript line for a light agent, and `#customer merge` for an agent who is not an admin; an admin's `#customer merge ADDR` keeps the ticket's requester's profile and adds ADDR's tickets, addresses, tags and notes",
 	"TestCustomerCommandsByMail")
 var _ = claim("a store written before profiles gets them for its existing requesters by a one-time backfill: by the daemon at start and by the CLI without a daemon (testdata/store-v1)",
 	"TestCustomerProfilesBackfilledFromOldStore")
@@ -284,17 +284,29 @@ func TestCustomerCommandsByMail(t *testing.T) {
 
 	// An admin merges Quinn's profile into Ken's, from Ken's ticket.
 	e.Customer(testkit.Mail{From: "Quinn <quinn@q.example>", To: []string{"support@example.com"}, Subject: "From my other job", Body: "Same person, other address."})
+	// Quinn's profile has a tag and a note of its own; they move too.
+	e.Fresh(vic, "quinn", "#ticket 4\n#customer tag +phone\n#customer note Calls on Fridays")
+	if q := e.Profile("quinn@q.example"); !slices.Equal(q.Tags, []string{"phone"}) || len(q.Notes) != 1 {
+		t.Fatalf("Quinn's profile before the merge: %+v", q)
+	}
 	e.Fresh(ada, "merge", "#ticket 1\n#customer merge quinn@q.example\n#customer")
 	WantText(t, "Ada's transcript", e.Find(ada, "merged into the profile"), "other addresses: ken@home.example, quinn@q.example", "Tickets requested: 4")
 	p = e.Profile("quinn@q.example")
 	if p.Primary != ken || !slices.Equal(p.ticketIDs(false), []uint64{4, 3, 2, 1}) {
 		t.Errorf("after #customer merge: %+v", p)
 	}
+	var noteTexts []string
+	for _, n := range p.Notes {
+		noteTexts = append(noteTexts, n.Text)
+	}
+	if !slices.Contains(p.Tags, "vip") || !slices.Contains(p.Tags, "phone") || len(p.Notes) != 2 || !slices.Contains(noteTexts, "Calls on Fridays") {
+		t.Errorf("after #customer merge the profile has tags %q and notes %q, want Ken's and Quinn's", p.Tags, noteTexts)
+	}
 	if tk := e.Show(4); tk.Requester != "quinn@q.example" {
 		t.Errorf("the merge changed ticket 4's requester to %s", tk.Requester)
 	}
 	for _, m := range e.Mailbox("quinn@q.example") {
-		NoneOf(t, "Quinn", m, "Prefers phone", "merged", "profile")
+		NoneOf(t, "Quinn", m, "Prefers phone", "Calls on Fridays", "merged", "profile")
 	}
 }
 

@@ -259,3 +259,61 @@ clock = "manual"
 	w := []string{"SLA warning: first reply due soon", "SLA breached: first reply overdue"}
 	wantSLAMails(t, e, "after the reload", map[string][]string{vic: w, venkat: w, ada: w})
 }
+
+var _ = claim("SLA notices that fall due while the calendar is closed wait for it to open; with notify_outside_hours = true they go out at once",
+	"TestSLANotifyOutsideHours")
+
+// Two policies on one office calendar, both with a first reply of 2h
+// counted in calendar time, so that the breach falls on Friday evening
+// with the office closed: Ken's policy sends outside hours, Quinn's
+// waits for Monday's opening.
+func TestSLANotifyOutsideHours(t *testing.T) {
+	e := Start(t, Options{Config: Staff + `
+[[calendar]]
+name = "office"
+time_zone = "UTC"
+hours = ["mon-fri 09:00-17:00"]
+
+[[sla]]
+name = "night-watch"
+requester_domain = ["e-fun.example"]
+calendar = "office"
+first_reply = "2h"
+calendar_time = ["first-reply"]
+warn_at = "off"
+notify_outside_hours = true
+
+[[sla]]
+name = "office-only"
+requester_domain = ["q.example"]
+calendar = "office"
+first_reply = "2h"
+calendar_time = ["first-reply"]
+warn_at = "off"
+
+[testing]
+clock = "manual"
+`})
+	const quinn = "quinn@q.example"
+	// Friday 18:00, after closing: both first replies are due at 20:00.
+	e.MustCLI("clock", "set", "2027-01-08T18:00:00Z")
+	e.Open(kenFr, "Shop is down", "Our certificate expired.", vic)
+	e.Open("Quinn <"+quinn+">", "Invoice missing", "Where is my invoice?", vic)
+	e.MustCLI("clock", "set", "2027-01-08T19:59:00Z")
+	wantSLAMails(t, e, "Friday 19:59", nil)
+
+	// 20:00: Ken's breach notice goes out at once, Quinn's waits.
+	e.MustCLI("clock", "set", "2027-01-08T20:01:00Z")
+	b1 := []string{"[#1] SLA breached: first reply overdue"}
+	wantSLAMails(t, e, "Friday 20:01", map[string][]string{vic: b1, venkat: b1, ada: b1})
+	e.MustCLI("clock", "set", "2027-01-11T08:59:00Z")
+	wantSLAMails(t, e, "Monday 08:59", map[string][]string{vic: b1, venkat: b1, ada: b1})
+
+	// Monday 09:00 the office opens: Quinn's goes out.
+	e.MustCLI("clock", "set", "2027-01-11T09:01:00Z")
+	both := append(b1, "[#2] SLA breached: first reply overdue")
+	wantSLAMails(t, e, "Monday 09:01", map[string][]string{vic: both, venkat: both, ada: both})
+	if got := slaMails(e, quinn); len(got) != 0 {
+		t.Errorf("Quinn got an SLA mail: %q", got[0].Header("Subject"))
+	}
+}
