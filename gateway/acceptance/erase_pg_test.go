@@ -1,7 +1,6 @@
 package acceptance
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
 	"testing"
@@ -39,15 +38,8 @@ func pgRowsHolding(t *testing.T, dsn string, needles ...string) []string {
 func TestEraseCustomerLeavesNoRowsOnPostgres(t *testing.T) {
 	dsn := pgtest.NewDB(t)
 	e := Start(t, Options{NoRelay: true, Store: "postgres", DSN: dsn, SMTP: `spool_threshold = "4KiB"`})
-	const ken = "ken.erase@e-fun.example"
-	const sentence = "My grandmother's teapot collection is insured under policy 7731."
-	e.Customer(testkit.Mail{From: "Ken Eraseme <" + ken + ">", To: []string{"support@example.com"},
-		Subject: "Teapot insurance question", Body: sentence + "\nKen"})
-	// Large enough to be kept in table blobs.
-	big := bytes.Repeat([]byte("teapot inventory line 7731\n"), 1000)
-	e.Customer(testkit.Mail{From: ken, To: []string{"support@example.com"}, Subject: "Inventory attached",
-		Body: "Here is the inventory. " + sentence, Files: []testkit.File{{Name: "inventory.txt", ContentType: "text/plain", Data: big}}})
-	e.Customer(testkit.Mail{From: "bob@other.example", To: []string{"support@example.com"}, Subject: "Bob's question", Body: "Bob asks about certificates."})
+	const ken, sentence = eraseKen, eraseSentence
+	mailEraseTickets(e)
 	e.Agent(testkit.Mail{From: vicFr, To: []string{"support@example.com"}, Subject: "Re: teapot", Body: "#ticket 1\n#status pending\nDear Ken, we are checking the policy."})
 	e.Eventually(30*time.Second, func() bool { return e.Outbox().Queued == 0 }, func() string { return e.MustCLI("outbox") })
 	needles := []string{ken, sentence, "Eraseme", "teapot inventory line"}

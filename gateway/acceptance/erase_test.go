@@ -74,21 +74,32 @@ func filesHolding(t *testing.T, dir string, needles ...string) []string {
 	return hits
 }
 
+// The customer the erase tests erase, and a sentence only his mail holds.
+const (
+	eraseKen      = "ken.erase@e-fun.example"
+	eraseSentence = "My grandmother's teapot collection is insured under policy 7731."
+)
+
+// mailEraseTickets opens tickets 1 and 2 of eraseKen (the second with an
+// attachment big enough to be kept apart: a blob file, or on PostgreSQL a
+// row of table blobs) and ticket 3 of Bob's, which must stay whole.
+func mailEraseTickets(e *Env) {
+	e.T.Helper()
+	e.Customer(testkit.Mail{From: "Ken Eraseme <" + eraseKen + ">", To: []string{"support@example.com"},
+		Subject: "Teapot insurance question", Body: eraseSentence + "\nKen"})
+	big := bytes.Repeat([]byte("teapot inventory line 7731\n"), 1000)
+	e.Customer(testkit.Mail{From: eraseKen, To: []string{"support@example.com"}, Subject: "Inventory attached",
+		Body: "Here is the inventory. " + eraseSentence, Files: []testkit.File{{Name: "inventory.txt", ContentType: "text/plain", Data: big}}})
+	e.Customer(testkit.Mail{From: "bob@other.example", To: []string{"support@example.com"}, Subject: "Bob's question", Body: "Bob asks about certificates."})
+}
+
 // Issue 16 item 2: an erase followed by a byte search of the data
 // directory, for a customer who appears only in their own tickets.
 func TestEraseCustomerLeavesNoBytes(t *testing.T) {
 	bboltOnly(t) // data_dir's files; TestEraseCustomerLeavesNoRowsOnPostgres is the database's
 	e := Start(t, Options{NoRelay: true, SMTP: `spool_threshold = "4KiB"`})
-	const ken = "ken.erase@e-fun.example"
-	const sentence = "My grandmother's teapot collection is insured under policy 7731."
-	e.Customer(testkit.Mail{From: "Ken Eraseme <" + ken + ">", To: []string{"support@example.com"},
-		Subject: "Teapot insurance question", Body: sentence + "\nKen"})
-	// A second ticket with an attachment big enough to be a blob file.
-	big := bytes.Repeat([]byte("teapot inventory line 7731\n"), 1000)
-	e.Customer(testkit.Mail{From: ken, To: []string{"support@example.com"}, Subject: "Inventory attached",
-		Body: "Here is the inventory. " + sentence, Files: []testkit.File{{Name: "inventory.txt", ContentType: "text/plain", Data: big}}})
-	// Someone else's ticket, which must stay whole.
-	e.Customer(testkit.Mail{From: "bob@other.example", To: []string{"support@example.com"}, Subject: "Bob's question", Body: "Bob asks about certificates."})
+	const ken, sentence = eraseKen, eraseSentence
+	mailEraseTickets(e)
 	// An agent answers Ken on ticket 1: outbound mail to him, written to the outbox.
 	e.Agent(testkit.Mail{From: vicFr, To: []string{"support@example.com"}, Subject: "Re: teapot", Body: "#ticket 1\n#assign me\n#status pending\nDear Ken, we are checking the policy."})
 	// A looping mail from Ken, quarantined.

@@ -99,6 +99,25 @@ func slaEvents(e *Env) []Comment {
 	return out
 }
 
+// slaEvent is an SLA event ticket 1 should have: the start of its text
+// and its instant (RFC 3339).
+type slaEvent struct{ text, at string }
+
+// wantSLAEvents fails unless ticket 1's SLA events are want, in order.
+func wantSLAEvents(t *testing.T, e *Env, want []slaEvent) {
+	t.Helper()
+	evs := slaEvents(e)
+	if len(evs) != len(want) {
+		t.Fatalf("SLA events: %+v", evs)
+	}
+	for i, w := range want {
+		at, _ := time.Parse(time.RFC3339, w.at)
+		if !strings.HasPrefix(evs[i].Text, w.text) || !evs[i].Created.Equal(at) {
+			t.Errorf("event %d: %q at %s, want %q at %s", i, evs[i].Text, evs[i].Created.UTC(), w.text, at.UTC())
+		}
+	}
+}
+
 func TestSLANoticesOnceAtTheRightInstant(t *testing.T) {
 	e := Start(t, Options{Config: slaBerlin})
 	cet := func(s string) string { return s + "+01:00" }
@@ -163,22 +182,12 @@ func TestSLANoticesOnceAtTheRightInstant(t *testing.T) {
 	wantTarget(t, e, 1, "urgent", "resolution", cet("2027-11-04T09:30:00"), -1800, false, true, false)
 
 	// Each notice is an event naming the policy, at its own instant.
-	evs := slaEvents(e)
-	wantEv := []struct{ text, at string }{
+	wantSLAEvents(t, e, []slaEvent{
 		{`SLA warning (policy "urgent"): first reply due in 45m`, cet("2027-11-02T11:15:00")},
 		{`SLA breach (policy "urgent"): first reply breached just now`, cet("2027-11-02T12:00:00")},
 		{`SLA warning (policy "urgent"): resolution due in 2h`, cet("2027-11-03T15:30:00")},
 		{`SLA breach (policy "urgent"): resolution breached just now`, cet("2027-11-04T09:30:00")},
-	}
-	if len(evs) != len(wantEv) {
-		t.Fatalf("SLA events: %+v", evs)
-	}
-	for i, w := range wantEv {
-		at, _ := time.Parse(time.RFC3339, w.at)
-		if !strings.HasPrefix(evs[i].Text, w.text) || !evs[i].Created.Equal(at) {
-			t.Errorf("event %d: %q at %s, want %q at %s", i, evs[i].Text, evs[i].Created.UTC(), w.text, at.UTC())
-		}
-	}
+	})
 	// #list overdue names it.
 	e.Fresh(vicFr, "lists", "#list overdue\n")
 	WantText(t, "#list overdue", e.Last(vic), "Tickets (overdue): 1", "resolution overdue by 30m (business hours)")
