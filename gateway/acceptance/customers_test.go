@@ -22,7 +22,7 @@ var _ = claim("a customer profile is made with the first mail (name decoded from
 	"TestCustomerKoreanMergeTimeline")
 var _ = claim("[[organization]] tags go on every new ticket of its customers, and `organization is NAME` holds in triggers and views for them only (a merged profile's organization counts for mail from its other address)",
 	"TestCustomerKoreanMergeTimeline")
-var _ = claim("#customer by mail: an agent's `#customer tag +vip`, `note`, `lang ko`, `tz`, `address +ADDR` change the requester's profile (mail from the added address lands on it; a CC gets a profile listing the ticket CC'd on) and `#customer` mails it to that agent only; the customer's next ticket carries the tag and its acknowledgement speaks the profile's language; the customer never receives profile data, and their own '#customer' lines stay text",
+var _ = claim("#customer by mail: an agent's `#customer tag +vip`, `note`, `lang ko` (`none` clears it), `tz` (`none` too), `address +ADDR` change the requester's profile (mail from the added address lands on it; a CC gets a profile listing the ticket CC'd on) and `#customer` mails it to that agent only; the customer's next ticket carries the tag and its acknowledgement speaks the profile's language; the customer never receives profile data, and their own '#customer' lines stay text",
 	"TestCustomerCommandsByMail")
 var _ = claim("#customer is refused with a transcript line for a light agent, and `#customer merge` for an agent who is not an admin; an admin's `#customer merge ADDR` keeps the ticket's requester's profile and adds ADDR's tickets, addresses, tags and notes",
 	"TestCustomerCommandsByMail")
@@ -308,6 +308,17 @@ func TestCustomerCommandsByMail(t *testing.T) {
 	for _, m := range e.Mailbox("quinn@q.example") {
 		NoneOf(t, "Quinn", m, "Prefers phone", "Calls on Fridays", "merged", "profile")
 	}
+
+	// `none` clears the language and the time zone: his next
+	// acknowledgement follows his English mail again.
+	e.Fresh(vic, "clear", "#ticket 1\n#customer lang none\n#customer tz none")
+	if p := e.Profile(ken); p.Language != "" || p.TimeZone != "" {
+		t.Errorf("after #customer lang none and tz none: language %q, time zone %q", p.Language, p.TimeZone)
+	}
+	e.Customer(testkit.Mail{From: kenFr, To: []string{"support@example.com"}, Subject: "One more question", Body: "Can I renew for two years?"})
+	ack = e.Find(ken, "One more question")
+	WantText(t, "Ken's acknowledgement after lang none", ack, "we received your request")
+	NoneOf(t, "Ken's acknowledgement after lang none", ack, "접수되어")
 }
 
 func TestCustomerProfilesBackfilledFromOldStore(t *testing.T) {
