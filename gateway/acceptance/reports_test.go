@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -20,7 +22,7 @@ var (
 		"TestReportWeekByMail")
 	_ = claim("report cells that a spreadsheet would run as a formula (starting with =, +, -, @) are neutralized with a leading apostrophe, in #report's tickets CSV and in helpdesk export --format csv",
 		"TestReportWeekByMail")
-	_ = claim("`helpdesk report --period P --by K [--format csv|json]` prints the same report as #report mails (byte for byte for CSV); `helpdesk export --from DAY --to DAY` writes each ticket created in those days with its comments as a JSON line (--format csv: a ticket list under the same CSV rules)",
+	_ = claim("`helpdesk report --period P --by K [--format csv|json] [--out FILE]` prints (or writes to FILE) the same report as #report mails (byte for byte for CSV); `helpdesk export --from DAY --to DAY [--out FILE]` writes each ticket created in those days with its comments as a JSON line (--format csv: a ticket list under the same CSV rules)",
 		"TestReportWeekByMail")
 	_ = claim("#report with a period that does not parse is an error line: nothing is claimed, nothing is attached",
 		"TestReportIsRefusedNotClaimed")
@@ -202,6 +204,20 @@ func TestReportWeekByMail(t *testing.T) {
 		t.Errorf("ticket 1's row: %q", recs[1])
 	}
 
+	// By mailboxes: its Korean name arrives intact; the CLI writes the
+	// same bytes to --out.
+	e.Fresh("Ada <ada@certs.example>", "mailboxes", "#report last week mailboxes\n")
+	_, data = attachment(t, e.Find("ada@certs.example", "report by mailboxes"))
+	mailboxRow := "mailbox,support@example.com,고객지원," + figures + "\r\n"
+	if want := "\ufeff" + header + mailboxRow; string(data) != want {
+		t.Errorf("the admin's report by mailboxes:\n%q\nwant\n%q", data, want)
+	}
+	outFile := filepath.Join(t.TempDir(), "mailboxes.csv")
+	e.MustCLI("report", "--period", "last-week", "--by", "mailboxes", "--out", outFile)
+	if b, err := os.ReadFile(outFile); err != nil || !bytes.Equal(b, data) {
+		t.Errorf("helpdesk report --out wrote %q (%v), want the mailed CSV", b, err)
+	}
+
 	// The CLI prints the same CSV, and JSON with the same figures.
 	out := e.MustCLI("report", "--period", "2027-01-04..2027-01-10", "--by", "groups")
 	if out != "\ufeff"+header+groupRow {
@@ -252,6 +268,11 @@ func TestReportWeekByMail(t *testing.T) {
 	}
 	if n != 8 {
 		t.Errorf("export wrote %d tickets, want 8", n)
+	}
+	outFile = filepath.Join(t.TempDir(), "export.jsonl")
+	e.MustCLI("export", "--from", "2027-01-04", "--to", "2027-01-10", "--out", outFile)
+	if b, err := os.ReadFile(outFile); err != nil || string(b) != out {
+		t.Errorf("helpdesk export --out wrote %d bytes (%v), want the %d it prints", len(b), err, len(out))
 	}
 	out = e.MustCLI("export", "--from", "2027-01-10", "--to", "2027-01-10", "--format", "csv")
 	if !strings.HasPrefix(out, "\ufeffticket,subject,status,") || !strings.Contains(out, "\r\n8,\"'=HYPERLINK(") || strings.Count(out, "\r\n") != 3 {
