@@ -133,50 +133,19 @@ func Execute(opt Options) ([]*Report, error) {
 			return nil, err
 		}
 	}
-	// The daemon runs with its own working directory: paths given
-	// relative to ours must not change meaning there.
-	for _, p := range []*string{&opt.PrefillDir, &opt.WorkDir, &opt.CPUProfile} {
-		if *p != "" {
-			abs, err := filepath.Abs(*p)
-			if err != nil {
-				return nil, err
-			}
-			*p = abs
-		}
+	if opt.Store == "postgres" && (opt.Tickets > 0 || opt.Addr != "") {
+		return nil, errors.New("bench: -store postgres measures a daemon the bench starts, on an empty database (no -tickets, no -addr)")
 	}
-	b := &bench{opt: opt, profiled: map[string]bool{}}
-	parent := opt.WorkDir
-	if parent == "" {
-		parent = os.TempDir()
+	if opt.Daemons > 1 && opt.Store != "postgres" {
+		return nil, errors.New("bench: -daemons needs -store postgres (daemons share a database)")
 	}
-	work, err := os.MkdirTemp(parent, "helpdesk-bench-*")
+	b, cleanup, err := newBench(opt)
 	if err != nil {
 		return nil, err
 	}
-	b.work = work
-	if !opt.Keep {
-		defer os.RemoveAll(work)
-	}
-	if b.dns, err = dnstest.New(); err != nil {
+	defer cleanup()
+	if err := b.startStore(); err != nil {
 		return nil, err
-	}
-	defer b.dns.Close()
-	switch opt.Store {
-	case "", "bbolt":
-	case "postgres":
-		if opt.Tickets > 0 || opt.Addr != "" {
-			return nil, errors.New("bench: -store postgres measures a daemon the bench starts, on an empty database (no -tickets, no -addr)")
-		}
-		b.logf("starting PostgreSQL (fsync on, synchronous_commit on)")
-		if b.pg, err = pgcluster.Start(pgcluster.Options{Fsync: true}); err != nil {
-			return nil, fmt.Errorf("bench: -store postgres: %w", err)
-		}
-		defer b.pg.Stop()
-	default:
-		return nil, fmt.Errorf("bench: -store %q: want bbolt or postgres", opt.Store)
-	}
-	if opt.Daemons > 1 && b.pg == nil {
-		return nil, errors.New("bench: -daemons needs -store postgres (daemons share a database)")
 	}
 	modes := []string{opt.Mode}
 	if opt.Mode == ModeAll {
@@ -213,6 +182,67 @@ func Execute(opt Options) ([]*Report, error) {
 		}
 	}
 	return reports, nil
+}
+
+// newBench makes a bench for opt: paths absolute (the daemon runs with
+// its own working directory, where relative ones would change meaning),
+// its temporary work directory and the DNS stub. cleanup stops what
+// newBench and startStore started and removes the work directory unless
+// -keep.
+func newBench(opt Options) (b *bench, cleanup func(), err error) {
+	for _, p := range []*string{&opt.PrefillDir, &opt.WorkDir, &opt.CPUProfile} {
+		if *p != "" {
+			abs, err := filepath.Abs(*p)
+			if err != nil {
+				return nil, nil, err
+			}
+			*p = abs
+		}
+	}
+	b = &bench{opt: opt, profiled: map[string]bool{}}
+	parent := opt.WorkDir
+	if parent == "" {
+		parent = os.TempDir()
+	}
+	if b.work, err = os.MkdirTemp(parent, "helpdesk-bench-*"); err != nil {
+		return nil, nil, err
+	}
+	cleanup = func() {
+		if b.pg != nil {
+			b.pg.Stop()
+		}
+		if b.dns != nil {
+			b.dns.Close()
+		}
+		if !opt.Keep {
+			os.RemoveAll(b.work)
+		}
+	}
+	if b.dns, err = dnstest.New(); err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return b, cleanup, nil
+}
+
+// startStore starts the PostgreSQL server of -store postgres (fsync and
+// synchronous_commit on; each run gets a fresh database); bbolt needs
+// nothing started.
+func (b *bench) startStore() error {
+	switch b.opt.Store {
+	case "", "bbolt":
+		return nil
+	case "postgres":
+		b.logf("starting PostgreSQL (fsync on, synchronous_commit on)")
+		pg, err := pgcluster.Start(pgcluster.Options{Fsync: true})
+		if err != nil {
+			return fmt.Errorf("bench: -store postgres: %w", err)
+		}
+		b.pg = pg
+		return nil
+	default:
+		return fmt.Errorf("bench: -store %q: want bbolt or postgres", b.opt.Store)
+	}
 }
 
 func checkLoopback(addr string) error {

@@ -16,7 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"helpdesk/gateway/internal/dnstest"
 	"helpdesk/gateway/report"
 	"helpdesk/store"
 	"helpdesk/store/bolt"
@@ -207,32 +206,11 @@ func ExecuteReports(opt Options) (*ReportsResult, error) {
 	if opt.Binary == "" || opt.Addr != "" {
 		return nil, fmt.Errorf("bench -mode reports starts its own daemon: no -addr")
 	}
-	for _, p := range []*string{&opt.PrefillDir, &opt.WorkDir} {
-		if *p != "" {
-			abs, err := filepath.Abs(*p)
-			if err != nil {
-				return nil, err
-			}
-			*p = abs
-		}
-	}
-	b := &bench{opt: opt, profiled: map[string]bool{}}
-	parent := opt.WorkDir
-	if parent == "" {
-		parent = os.TempDir()
-	}
-	work, err := os.MkdirTemp(parent, "helpdesk-bench-*")
+	b, cleanup, err := newBench(opt)
 	if err != nil {
 		return nil, err
 	}
-	b.work = work
-	if !opt.Keep {
-		defer os.RemoveAll(work)
-	}
-	if b.dns, err = dnstest.New(); err != nil {
-		return nil, err
-	}
-	defer b.dns.Close()
+	defer cleanup()
 	return b.runReports()
 }
 

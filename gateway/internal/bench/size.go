@@ -13,9 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"helpdesk/gateway/internal/dnstest"
 	"helpdesk/store"
-	"helpdesk/store/postgres/pgcluster"
 )
 
 // ModeSize is `helpdesk bench -mode size` (issue 17 item 4): what a
@@ -77,40 +75,13 @@ func ExecuteSize(opt Options) (*SizeResult, error) {
 	if opt.Binary == "" || opt.Addr != "" {
 		return nil, fmt.Errorf("bench -mode size starts its own daemon: no -addr")
 	}
-	if opt.WorkDir != "" {
-		abs, err := filepath.Abs(opt.WorkDir)
-		if err != nil {
-			return nil, err
-		}
-		opt.WorkDir = abs
-	}
-	b := &bench{opt: opt, profiled: map[string]bool{}}
-	parent := opt.WorkDir
-	if parent == "" {
-		parent = os.TempDir()
-	}
-	work, err := os.MkdirTemp(parent, "helpdesk-bench-*")
+	b, cleanup, err := newBench(opt)
 	if err != nil {
 		return nil, err
 	}
-	b.work = work
-	if !opt.Keep {
-		defer os.RemoveAll(work)
-	}
-	if b.dns, err = dnstest.New(); err != nil {
+	defer cleanup()
+	if err := b.startStore(); err != nil {
 		return nil, err
-	}
-	defer b.dns.Close()
-	switch opt.Store {
-	case "", "bbolt":
-	case "postgres":
-		b.logf("starting PostgreSQL (fsync on, synchronous_commit on)")
-		if b.pg, err = pgcluster.Start(pgcluster.Options{Fsync: true}); err != nil {
-			return nil, fmt.Errorf("bench: -store postgres: %w", err)
-		}
-		defer b.pg.Stop()
-	default:
-		return nil, fmt.Errorf("bench: -store %q: want bbolt or postgres", opt.Store)
 	}
 	return b.size()
 }
