@@ -6,7 +6,6 @@
 package benchcmd
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -145,39 +144,13 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	if o.Mode == bench.ModeSize {
+	switch o.Mode {
+	case bench.ModeSize:
 		res, err := bench.ExecuteSize(o)
-		if res != nil {
-			if jsonOut {
-				enc := json.NewEncoder(stdout)
-				enc.SetIndent("", "  ")
-				enc.Encode(res)
-			} else {
-				bench.PrintSize(stdout, res)
-			}
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "helpdesk bench: %v\n", err)
-			return 1
-		}
-		return 0
-	}
-	if o.Mode == bench.ModeReports {
+		return writeResult(stdout, stderr, res, err, jsonOut, bench.PrintSize)
+	case bench.ModeReports:
 		res, err := bench.ExecuteReports(o)
-		if res != nil {
-			if jsonOut {
-				enc := json.NewEncoder(stdout)
-				enc.SetIndent("", "  ")
-				enc.Encode(res)
-			} else {
-				bench.PrintReports(stdout, res)
-			}
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "helpdesk bench: %v\n", err)
-			return 1
-		}
-		return 0
+		return writeResult(stdout, stderr, res, err, jsonOut, bench.PrintReports)
 	}
 	reports, err := bench.Execute(o)
 	writeReports(stdout, reports, jsonOut)
