@@ -43,6 +43,20 @@ func Prefill(dir string, o PrefillOptions) (time.Duration, error) {
 	if o.BodyBytes <= 0 {
 		o.BodyBytes = 1024
 	}
+	body := lorem(9, o.BodyBytes)
+	base := time.Now().Add(-3 * 365 * 24 * time.Hour)
+	step := 3 * 365 * 24 * time.Hour / time.Duration(max(o.Tickets, 1))
+	return fillStore(dir, o.Tickets, o.Batch, func(tx store.Tx, i int) error {
+		return prefillOne(tx, i, o.Tickets, o.Open, body, base.Add(time.Duration(i)*step))
+	}, nil, o.Progress)
+}
+
+// fillStore writes tickets into the bbolt store in dir (no daemon may run
+// on it) from the number it holds up to n, batch to a transaction, each by
+// put; last, when set, runs in the transaction that writes ticket n-1.
+// progress, when set, is called after every transaction. A store that
+// holds n tickets is left as it is.
+func fillStore(dir string, n, batch int, put func(tx store.Tx, i int) error, last func(tx store.Tx) error, progress func(done int, elapsed time.Duration)) (time.Duration, error) {
 	start := time.Now()
 	db, err := bolt.Open(dir, bolt.Options{})
 	if err != nil {
@@ -51,26 +65,26 @@ func Prefill(dir string, o PrefillOptions) (time.Duration, error) {
 	defer db.Close()
 	var existing int
 	db.View(func(tx store.Tx) error { existing = tx.TicketCount(); return nil })
-	body := lorem(9, o.BodyBytes)
-	base := time.Now().Add(-3 * 365 * 24 * time.Hour)
-	step := 3 * 365 * 24 * time.Hour / time.Duration(max(o.Tickets, 1))
-	for done := existing; done < o.Tickets; {
-		n := min(o.Batch, o.Tickets-done)
+	for done := existing; done < n; {
+		k := min(batch, n-done)
 		first := done
 		err := db.Update(func(tx store.Tx) error {
-			for i := first; i < first+n; i++ {
-				if err := prefillOne(tx, i, o.Tickets, o.Open, body, base.Add(time.Duration(i)*step)); err != nil {
+			for i := first; i < first+k; i++ {
+				if err := put(tx, i); err != nil {
 					return fmt.Errorf("ticket %d: %w", i, err)
 				}
+			}
+			if last != nil && first+k == n {
+				return last(tx)
 			}
 			return nil
 		})
 		if err != nil {
 			return time.Since(start), err
 		}
-		done += n
-		if o.Progress != nil {
-			o.Progress(done, time.Since(start))
+		done += k
+		if progress != nil {
+			progress(done, time.Since(start))
 		}
 	}
 	return time.Since(start), db.Close()

@@ -18,7 +18,6 @@ import (
 
 	"helpdesk/gateway/report"
 	"helpdesk/store"
-	"helpdesk/store/bolt"
 	"helpdesk/store/model"
 )
 
@@ -87,42 +86,18 @@ func reportMailbox(i int) string {
 // prefillReports writes n tickets over the two years before end into dir,
 // with their report index; it returns at once when dir holds them.
 func prefillReports(dir string, n int, end time.Time, progress io.Writer) (time.Duration, error) {
-	start := time.Now()
-	db, err := bolt.Open(dir, bolt.Options{})
-	if err != nil {
-		return 0, err
-	}
-	defer db.Close()
-	var existing int
-	db.View(func(tx store.Tx) error { existing = tx.TicketCount(); return nil })
 	begin := end.Add(-2 * 365 * 24 * time.Hour)
 	step := end.Sub(begin) / time.Duration(max(n, 1))
 	text := lorem(7, 400)
 	answer := lorem(8, 250)
 	const batch = 4000
-	for done := existing; done < n; {
-		k := min(batch, n-done)
-		first := done
-		err := db.Update(func(tx store.Tx) error {
-			for i := first; i < first+k; i++ {
-				if err := prefillReportTicket(tx, i, n, begin.Add(time.Duration(i)*step), end, text, answer); err != nil {
-					return fmt.Errorf("ticket %d: %w", i, err)
-				}
-			}
-			if first+k == n {
-				return report.MarkIndexed(tx)
-			}
-			return nil
-		})
-		if err != nil {
-			return time.Since(start), err
-		}
-		done += k
+	return fillStore(dir, n, batch, func(tx store.Tx, i int) error {
+		return prefillReportTicket(tx, i, n, begin.Add(time.Duration(i)*step), end, text, answer)
+	}, report.MarkIndexed, func(done int, elapsed time.Duration) {
 		if progress != nil && (done%100000 < batch || done == n) {
-			fmt.Fprintf(progress, "bench: pre-filled %d of %d tickets in %s\n", done, n, time.Since(start).Round(time.Second))
+			fmt.Fprintf(progress, "bench: pre-filled %d of %d tickets in %s\n", done, n, elapsed.Round(time.Second))
 		}
-	}
-	return time.Since(start), db.Close()
+	})
 }
 
 func prefillReportTicket(tx store.Tx, i, n int, at, end time.Time, text, answer string) error {
