@@ -120,7 +120,7 @@ func TestPostgresFaultDrill(t *testing.T) {
 	sink := testkit.StartSink(t)
 	dns := dnstest.Start(t)
 	var nodes []*node
-	for i, name := range []string{"mx1", "mx2"} {
+	for _, name := range []string{"mx1", "mx2"} {
 		n := &node{name: name, dir: filepath.Join(dir, name)}
 		os.MkdirAll(n.dir, 0o750)
 		n.cfg = filepath.Join(n.dir, "helpdesk.toml")
@@ -130,7 +130,6 @@ func TestPostgresFaultDrill(t *testing.T) {
 		n.log, _ = os.Create(filepath.Join(n.dir, "daemon.log"))
 		n.start(t, bin)
 		nodes = append(nodes, n)
-		_ = i
 	}
 	t.Cleanup(func() {
 		for _, n := range nodes {
