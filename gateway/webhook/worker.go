@@ -33,7 +33,11 @@ type Metrics struct {
 
 // Worker delivers queued webhook deliveries: each in its own goroutine
 // (at most Parallel at once), so a hanging receiver holds one slot for its
-// timeout and nothing else.
+// timeout and nothing else. One webhook holds at most PerWebhook slots,
+// and a failing one (its last attempt timed out or was refused) a single
+// probe while its other deliveries wait for its retry: receivers that
+// answer keep their slots while another hangs, as a mail queue keeps
+// delivering to other destinations while one is down.
 type Worker struct {
 	db      store.Store
 	cfg     func() *config.Config
@@ -42,17 +46,40 @@ type Worker struct {
 	// Poll is how often the queue is looked at; the store's read
 	// transactions do not block its writer.
 	Poll time.Duration
-	// Parallel bounds the attempts under way.
-	Parallel int
+	// Parallel bounds the attempts under way; PerWebhook those of one
+	// webhook.
+	Parallel, PerWebhook int
 
 	mu       sync.Mutex
 	inflight map[uint64]bool
+	hooks    map[string]*hookState
 	wg       sync.WaitGroup
+}
+
+// hookState is what the worker knows of one webhook's receiver (in
+// memory: a restart tries every receiver afresh).
+type hookState struct {
+	inflight int
+	// failing: the last attempt ended in a retryable failure, lastErr;
+	// until then (its retry) the webhook's other deliveries wait.
+	failing bool
+	until   time.Time
+	lastErr string
 }
 
 // New makes a worker over db; cfg returns the configuration in force.
 func New(db store.Store, cfg func() *config.Config, log *slog.Logger) *Worker {
-	return &Worker{db: db, cfg: cfg, log: log, Poll: 200 * time.Millisecond, Parallel: 8, inflight: map[uint64]bool{}}
+	return &Worker{db: db, cfg: cfg, log: log, Poll: 200 * time.Millisecond, Parallel: 16, PerWebhook: 8,
+		inflight: map[uint64]bool{}, hooks: map[string]*hookState{}}
+}
+
+func (w *Worker) hook(name string) *hookState {
+	st := w.hooks[name]
+	if st == nil {
+		st = &hookState{}
+		w.hooks[name] = st
+	}
+	return st
 }
 
 // Run delivers until ctx ends, then waits for the attempts under way
@@ -71,7 +98,9 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 }
 
-// round starts an attempt for every due delivery not under way.
+// round starts an attempt for every due delivery not under way that its
+// webhook's bound allows, and moves the due deliveries of failing
+// webhooks to their retry.
 func (w *Worker) round(ctx context.Context) {
 	w.mu.Lock()
 	full := len(w.inflight) >= w.Parallel
@@ -82,47 +111,122 @@ func (w *Worker) round(ctx context.Context) {
 		// them times out).
 		return
 	}
+	now := time.Now()
 	var due []*model.WebhookDelivery
 	if err := w.db.View(func(tx store.Tx) error {
 		var err error
-		due, err = tx.DueWebhooks(time.Now(), 4*w.Parallel)
+		due, err = tx.DueWebhooks(now, 4*w.Parallel)
 		return err
 	}); err != nil {
 		w.log.Error("reading the webhook queue", "err", err)
 		return
 	}
+	cfg := w.cfg()
+	var wait []waiting
 	for _, d := range due {
 		w.mu.Lock()
-		if w.inflight[d.ID] || len(w.inflight) >= w.Parallel {
+		st := w.hook(d.Webhook)
+		switch {
+		case w.inflight[d.ID]:
+			w.mu.Unlock()
+			continue
+		case st.failing && (st.inflight > 0 || now.Before(st.until)):
+			// Its probe is under way or its retry not yet due: the
+			// delivery waits for the retry (or, while the probe runs,
+			// for as long as the probe can take), out of the due
+			// deliveries the next rounds read.
+			until := st.until
+			if st.inflight > 0 {
+				until = now.Add(attemptTimeout(cfg, d.Webhook))
+			}
+			wait = append(wait, waiting{d, until, st.lastErr})
+			w.mu.Unlock()
+			continue
+		case st.inflight >= max(w.PerWebhook, 1) || st.failing && st.inflight > 0 || len(w.inflight) >= w.Parallel:
 			w.mu.Unlock()
 			continue
 		}
 		w.inflight[d.ID] = true
+		st.inflight++
 		w.mu.Unlock()
 		w.wg.Add(1)
 		go func() {
 			defer w.wg.Done()
-			defer func() { w.mu.Lock(); delete(w.inflight, d.ID); w.mu.Unlock() }()
-			w.attempt(ctx, d)
+			w.attempt(ctx, d, st)
 		}()
 	}
+	if len(wait) > 0 {
+		w.postpone(cfg, now, wait)
+	}
+}
+
+// waiting is a due delivery of a failing webhook, to be tried at until.
+type waiting struct {
+	d       *model.WebhookDelivery
+	until   time.Time
+	lastErr string
+}
+
+// attemptTimeout is the timeout of the named webhook's attempts.
+func attemptTimeout(cfg *config.Config, name string) time.Duration {
+	if wh := cfg.WebhookNamed(name); wh != nil {
+		return wh.AttemptTimeout()
+	}
+	return config.DefaultWebhookTimeout
+}
+
+// postpone moves waiting deliveries to their webhook's retry, without
+// counting an attempt, or gives them up once give_up_after has passed
+// since they were queued (as a failed attempt would).
+func (w *Worker) postpone(cfg *config.Config, now time.Time, wait []waiting) {
+	gaveUp := 0
+	err := w.db.Update(func(tx store.Tx) error {
+		gaveUp = 0
+		for _, x := range wait {
+			d, err := tx.WebhookDelivery(x.d.ID)
+			if err != nil || d.State != model.HookQueued || !d.NextAttempt.Equal(x.d.NextAttempt) {
+				continue // gone (an erase), or changed since it was read
+			}
+			prev := d.NextAttempt
+			if now.Sub(d.Created) >= cfg.Outbound.GiveUpAfter.D() {
+				d.State, d.Done = model.HookFailed, now
+				d.LastError = fmt.Sprintf("given up: webhook %q kept failing: %s", d.Webhook, x.lastErr)
+				gaveUp++
+			} else {
+				d.NextAttempt = x.until
+				d.LastError = fmt.Sprintf("not attempted: webhook %q is failing (%s); waits for its retry", d.Webhook, x.lastErr)
+			}
+			if err := tx.PutWebhook(d, prev); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		w.log.Error("postponing the deliveries of failing webhooks", "err", err)
+		return
+	}
+	w.Metrics.Failed.Add(int64(gaveUp))
 }
 
 // permanent is a failure retrying cannot change (a refused destination,
 // a redirect, a webhook no longer configured).
 type permanent struct{ error }
 
-// attempt POSTs one delivery and records the outcome.
-func (w *Worker) attempt(ctx context.Context, d *model.WebhookDelivery) {
+// attempt POSTs one delivery, records the outcome and what it tells of
+// the webhook's receiver.
+func (w *Worker) attempt(ctx context.Context, d *model.WebhookDelivery, st *hookState) {
 	cfg := w.cfg()
 	prevDue := d.NextAttempt
 	err := w.post(ctx, cfg, d)
 	if ctx.Err() != nil && err != nil {
+		w.done(d, st, nil)
 		return // shutting down: the delivery stays due, and is sent after the restart
 	}
 	now := time.Now()
 	d.Attempts++
 	var perm permanent
+	defer func() { w.done(d, st, err) }()
 	switch {
 	case err == nil:
 		d.State, d.Done, d.LastError = model.HookDelivered, now, ""
@@ -142,6 +246,24 @@ func (w *Worker) attempt(ctx context.Context, d *model.WebhookDelivery) {
 		// The delivery stays due as it was: it is attempted again (at
 		// least once; the receiver deduplicates by X-Helpdesk-Delivery).
 		w.log.Error("recording a webhook attempt", "id", d.ID, "err", err)
+	}
+}
+
+// done ends an attempt: its slot is free, and a retryable failure makes
+// the webhook failing until the delivery's retry, a success healthy.
+// (Recorded after the attempt's write, so a round that sees the webhook
+// healthy again reads the delivery as it now is.)
+func (w *Worker) done(d *model.WebhookDelivery, st *hookState, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.inflight, d.ID)
+	st.inflight--
+	var perm permanent
+	switch {
+	case err == nil && d.State == model.HookDelivered:
+		st.failing, st.until, st.lastErr = false, time.Time{}, ""
+	case err != nil && !errors.As(err, &perm) && d.State == model.HookQueued:
+		st.failing, st.until, st.lastErr = true, d.NextAttempt, err.Error()
 	}
 }
 
