@@ -3,12 +3,20 @@ package webhook
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"helpdesk/config"
+	"helpdesk/store"
+	"helpdesk/store/bolt"
+	"helpdesk/store/model"
 )
 
 func TestPrivate(t *testing.T) {
@@ -54,5 +62,86 @@ func TestClientRefusesLoopbackByName(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusFound || hits.Load() != 1 {
 		t.Errorf("with allow_private: status %d after %d requests, want the 302 itself, not followed", resp.StatusCode, hits.Load())
+	}
+}
+
+// A failing webhook's other deliveries are not attempted while it fails:
+// they wait for its retry, and one queued longer than give_up_after is
+// given up then, as an attempt would have been, so a receiver that stays
+// down cannot keep its queue forever.
+func TestFailingWebhookPostponesAndGivesUpItsOtherDeliveries(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	cfg, err := config.Parse(fmt.Sprintf(`
+[[mailbox]]
+address = "support@example.com"
+
+[[webhook]]
+name = "down"
+url = %q
+format = "json"
+allow_private = true
+`, srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(t.TempDir(), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Now()
+	old := now.Add(-cfg.Outbound.GiveUpAfter.D() - time.Hour)
+	ds := []*model.WebhookDelivery{
+		{Webhook: "down", Ticket: 1, Created: now, NextAttempt: now.Add(-time.Minute), Body: []byte(`{}`)},
+		{Webhook: "down", Ticket: 2, Created: now, NextAttempt: now.Add(-time.Second), Body: []byte(`{}`)},
+		{Webhook: "down", Ticket: 3, Created: old, NextAttempt: now.Add(-time.Second), Body: []byte(`{}`)},
+	}
+	enqueue := func(ds ...*model.WebhookDelivery) {
+		t.Helper()
+		if err := db.Update(func(tx store.Tx) error {
+			for _, d := range ds {
+				if err := tx.EnqueueWebhook(d); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := New(db, func() *config.Config { return cfg }, slog.New(slog.DiscardHandler))
+	ctx := context.Background()
+	enqueue(ds[0])
+	w.round(ctx) // attempted: fails, retried later; the webhook is failing
+	w.wg.Wait()
+	enqueue(ds[1:]...)
+	w.round(ctx) // the others wait for its retry, or are given up
+	w.wg.Wait()
+	if n := hits.Load(); n != 1 {
+		t.Fatalf("the failing receiver got %d requests, want 1", n)
+	}
+	got := map[uint64]*model.WebhookDelivery{}
+	db.View(func(tx store.Tx) error {
+		for _, d := range ds {
+			got[d.Ticket], _ = tx.WebhookDelivery(d.ID)
+		}
+		return nil
+	})
+	if d := got[1]; d.State != model.HookQueued || d.Attempts != 1 || !strings.Contains(d.LastError, "HTTP 500") {
+		t.Errorf("the attempted delivery: %s, %d attempts, %q", d.State, d.Attempts, d.LastError)
+	}
+	if d := got[2]; d.State != model.HookQueued || d.Attempts != 0 || !d.NextAttempt.Equal(got[1].NextAttempt) || !strings.Contains(d.LastError, "not attempted") {
+		t.Errorf("the fresh waiting delivery: %s, %d attempts, next %s (the failing one's retry %s), %q", d.State, d.Attempts, d.NextAttempt, got[1].NextAttempt, d.LastError)
+	}
+	if d := got[3]; d.State != model.HookFailed || d.Attempts != 0 || !strings.Contains(d.LastError, "given up") {
+		t.Errorf("the delivery queued past give_up_after: %s, %d attempts, %q", d.State, d.Attempts, d.LastError)
+	}
+	if n := w.Metrics.Failed.Load(); n != 1 {
+		t.Errorf("failed metric %d, want 1", n)
 	}
 }
