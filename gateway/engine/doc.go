@@ -129,27 +129,16 @@
 //
 // # SPEC 8: Customers
 //
-// Every address that writes to us or is CC'd has a user record
-// (store.User): its comparison form and its owner's spelling (mail goes to
-// that spelling), display name, whether it bounces or is blocked, and for
-// staff whether they are away. An end user's record is a customer
-// profile (customers.go), created with their first mail and found by any
-// of their addresses: name, other addresses, organization (the
-// [[organization]] whose domains hold the address), tags (added to each
-// of their new tickets, with the organization's), staff notes, language
-// (it wins for their automatic mail), time zone, and the tickets they
-// requested or were CC'd on. Rules test "organization is NAME" and
-// "customer tags include T". Agents change a profile by mail
-// (#customer tag|note|lang|tz|address) and read it with #customer,
-// mailed to them only: profiles are staff data and no mail to a customer
-// shows them. Admins merge profiles (#customer merge ADDR, helpdesk
-// customer merge A B: addresses, tickets, tags and notes move to the kept
-// one) and erase a customer (GDPR: helpdesk customer erase ADDR --yes, or
-// #customer erase answered with a code a second mail must quote): their
-// tickets stay as shells, every stored text, raw message, attachment,
-// queued or sent mail and index entry of theirs goes, the address is
-// replaced in other people's tickets, and the store is compacted so that
-// no file under data_dir keeps their bytes; an erasure record keeps when,
-// by whom and how many, with no personal data. A store written before
-// profiles gets them by a resumable backfill at start.
+// What exists: a user record per address (store.User), created the first
+// time an address writes to us or is added as a CC. It holds the address in
+// its comparison form and as its owner spells it (mail goes to that
+// spelling), the display name, created and updated times, whether the
+// address bounces (and why), whether it is blocked (#spam), and, for
+// staff, whether they are away. `helpdesk show` and `tickets` name the
+// requester and CCs of each ticket.
+//
+// Not built yet: customer profiles (other addresses, organization, tags
+// for new tickets, staff notes, language, time zone), the activity
+// timeline and ticket lists per customer, merging and erasing customers,
+// and a `helpdesk customer` subcommand. This package would own them.
 package engine
