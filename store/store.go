@@ -554,6 +554,12 @@ type Erasing interface {
 	AddErasure(r *model.Erasure) error
 	// Erasures lists the erasure records, oldest first.
 	Erasures() ([]*model.Erasure, error)
+	// PutErasure rewrites a stored erasure record (r.ID) as it moves
+	// through its states (model.Erasure.State).
+	PutErasure(r *model.Erasure) error
+	// DeleteErasure removes an erasure record: an erase confirmed by
+	// mail that erased nothing (ErrNotFound when there is none).
+	DeleteErasure(id uint64) error
 }
 
 // Blobs hold the raw bytes of accepted mail outside the records.

@@ -8,6 +8,7 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 
+	"helpdesk/internal/testhook"
 	"helpdesk/store"
 )
 
@@ -73,6 +74,7 @@ func (db *DB) compact() (store.CompactResult, error) {
 		os.Remove(tmp)
 		return res, fmt.Errorf("compacting: %w", err)
 	}
+	testhook.Hold("compact")
 	// The old file keeps a second name until the new one opened, so a
 	// failure to open it can put the old one back.
 	old := path + oldSuffix

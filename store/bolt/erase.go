@@ -198,3 +198,21 @@ func (t *Tx) Erasures() ([]*model.Erasure, error) {
 	})
 	return out, err
 }
+
+// PutErasure rewrites a stored erasure record.
+func (t *Tx) PutErasure(r *model.Erasure) error {
+	b := t.erasures()
+	if b == nil || b.Get(u64(r.ID)) == nil {
+		return fmt.Errorf("erasure record %d: %w", r.ID, store.ErrNotFound)
+	}
+	return putJSON(b, u64(r.ID), r)
+}
+
+// DeleteErasure removes an erasure record.
+func (t *Tx) DeleteErasure(id uint64) error {
+	b := t.erasures()
+	if b == nil || b.Get(u64(id)) == nil {
+		return fmt.Errorf("erasure record %d: %w", id, store.ErrNotFound)
+	}
+	return b.Delete(u64(id))
+}

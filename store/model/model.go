@@ -455,6 +455,44 @@ type Erasure struct {
 	OtherTickets int `json:"other_tickets"`
 	Replaced     int `json:"replaced"`
 	KeptRaw      int `json:"kept_raw"`
+	// State is "" once an erasure is complete. An erase confirmed by
+	// mail is recorded in the confirming mail's write, ErasureConfirmed
+	// (Pending names the requester and what the transcript needs); the
+	// erase's own write makes it ErasureErased (the address leaves the
+	// record; Pending keeps the files to remove, and the store is still
+	// to be compacted); the write that queues the admin's transcript
+	// completes it. An erase by the CLI is ErasureErased from its write
+	// until its compaction is done. A daemon resumes the records not
+	// complete when it starts, so a crash between those writes loses no
+	// erase and no transcript (issue 16).
+	State   string           `json:"state,omitempty"`
+	Pending *PendingErasure `json:"pending,omitempty"`
+}
+
+// The states of an erasure record not complete.
+const (
+	ErasureConfirmed = "confirmed"
+	ErasureErased    = "erased"
+)
+
+// PendingErasure is what an erasure not complete still needs.
+type PendingErasure struct {
+	// Addr is the requester to erase (ErasureConfirmed only) and Ticket
+	// the ticket the code was confirmed on.
+	Addr   string `json:"addr,omitempty"`
+	Ticket uint64 `json:"ticket,omitempty"`
+	// For the admin's transcript (By is the admin): their name, the
+	// mailbox it is sent from, the confirming line and mail's
+	// Message-ID; Line is empty for an erase by the CLI (no transcript).
+	ByName    string `json:"by_name,omitempty"`
+	Mailbox   string `json:"mailbox,omitempty"`
+	Line      string `json:"line,omitempty"`
+	MessageID string `json:"message_id,omitempty"`
+	// Blobs (paths under data_dir) and Outbox (queue item ids, whose
+	// data_dir/outbox/*.eml copies go) are the files the erase's write
+	// orphaned, removed before the compaction.
+	Blobs  []string `json:"blobs,omitempty"`
+	Outbox []uint64 `json:"outbox,omitempty"`
 }
 
 // CommentRef names one comment.

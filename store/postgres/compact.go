@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"helpdesk/internal/testhook"
 	"helpdesk/store"
 )
 
@@ -35,6 +36,7 @@ func (db *DB) Compact() (store.CompactResult, error) {
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockWrite); err != nil {
 		return res, fmt.Errorf("compacting: taking the write lock: %w", err)
 	}
+	testhook.Hold("compact")
 	_, err = conn.Exec(ctx, "VACUUM (FULL, ANALYZE)")
 	if _, uerr := conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", lockWrite); uerr != nil && err == nil {
 		err = uerr

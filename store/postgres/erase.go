@@ -236,3 +236,31 @@ func (t *Tx) Erasures() ([]*model.Erasure, error) {
 	}
 	return out, nil
 }
+
+// erasureExists reports ErrNotFound for an erasure record id not stored.
+func (t *Tx) erasureExists(id uint64) error {
+	if _, err := t.record(tErasures, ks(id), "SELECT data FROM erasures WHERE id = $1", int64(id)); err != nil {
+		return fmt.Errorf("erasure record %d: %w", id, err)
+	}
+	return nil
+}
+
+// PutErasure rewrites a stored erasure record.
+func (t *Tx) PutErasure(r *model.Erasure) error {
+	if err := t.erasureExists(r.ID); err != nil {
+		return err
+	}
+	data, err := marshal(r)
+	if err != nil {
+		return err
+	}
+	return t.put(tErasures, ks(r.ID), int64(r.ID), r.At, r.By, r.Via, int32(r.Tickets), data)
+}
+
+// DeleteErasure removes an erasure record.
+func (t *Tx) DeleteErasure(id uint64) error {
+	if err := t.erasureExists(id); err != nil {
+		return err
+	}
+	return t.remove(tErasures, ks(id), int64(id))
+}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"sync"
 	"testing"
@@ -273,6 +274,98 @@ func testErasingSharedBody(t *testing.T, e *env) {
 		defer r.Close()
 		if b, _ := io.ReadAll(r); !bytes.Equal(b, big) {
 			t.Errorf("the other message's body: %d bytes, want %d", len(b), len(big))
+		}
+		return nil
+	})
+}
+
+// An erasure record not complete (an erase confirmed by mail, issue 16)
+// is written in the same write as the confirming mail's ticket change:
+// a write that fails leaves neither. It keeps its state and what it
+// still needs across a reopen, moves on with PutErasure, and goes with
+// DeleteErasure; both name an unknown record ErrNotFound.
+func testPendingErasure(t *testing.T, e *env) {
+	e.update(func(tx store.Tx) error {
+		return tx.NewTicket(&model.Ticket{Subject: "s", Requester: "ken@x", EraseRequest: &model.EraseRequest{Hash: "h", By: "ada@x", Addr: "ken@x"}})
+	})
+	confirm := func(tx store.Tx) (*model.Erasure, error) {
+		tk, err := tx.Ticket(1)
+		if err != nil {
+			return nil, err
+		}
+		tk.EraseRequest = nil
+		if err := tx.PutTicket(tk); err != nil {
+			return nil, err
+		}
+		r := &model.Erasure{By: "ada@x", Via: "mail", State: model.ErasureConfirmed,
+			Pending: &model.PendingErasure{Addr: "ken@x", Ticket: 1, ByName: "Ada", Mailbox: "support@x", Line: "#customer erase confirm C", MessageID: "<m@x>"}}
+		return r, tx.AddErasure(r)
+	}
+	boom := errors.New("boom")
+	if err := e.db.Update(func(tx store.Tx) error {
+		if _, err := confirm(tx); err != nil {
+			return err
+		}
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("the failing write: %v", err)
+	}
+	e.view(func(tx store.Tx) error {
+		rs, err := tx.Erasures()
+		tk, terr := tx.Ticket(1)
+		if err != nil || len(rs) != 0 || terr != nil || tk.EraseRequest == nil {
+			t.Errorf("after a failed write: erasures %+v (%v), ticket %+v (%v)", rs, err, tk, terr)
+		}
+		return nil
+	})
+	var id uint64
+	e.update(func(tx store.Tx) error {
+		r, err := confirm(tx)
+		id = r.ID
+		return err
+	})
+	e.reopen()
+	e.update(func(tx store.Tx) error {
+		rs, err := tx.Erasures()
+		if err != nil || len(rs) != 1 || rs[0].ID != id || rs[0].State != model.ErasureConfirmed || rs[0].Pending == nil ||
+			rs[0].Pending.Addr != "ken@x" || rs[0].Pending.Line != "#customer erase confirm C" {
+			t.Fatalf("the pending erasure after reopen: %v, %+v", err, rs)
+		}
+		if tk, err := tx.Ticket(1); err != nil || tk.EraseRequest != nil {
+			t.Errorf("the ticket after the confirming write: %+v, %v", tk, err)
+		}
+		r := rs[0]
+		r.State, r.Tickets, r.Pending.Addr = model.ErasureErased, 1, ""
+		r.Pending.Blobs, r.Pending.Outbox = []string{"blobs/a/b.eml"}, []uint64{7}
+		if err := tx.PutErasure(r); err != nil {
+			return err
+		}
+		// Read back in the same write.
+		rs, err = tx.Erasures()
+		if err != nil || len(rs) != 1 || rs[0].State != model.ErasureErased || rs[0].Tickets != 1 {
+			t.Errorf("in the write that moved it: %v, %+v", err, rs)
+		}
+		if err := tx.PutErasure(&model.Erasure{ID: id + 1}); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("PutErasure of an unknown record: %v", err)
+		}
+		if err := tx.DeleteErasure(id + 1); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("DeleteErasure of an unknown record: %v", err)
+		}
+		return nil
+	})
+	e.reopen()
+	e.update(func(tx store.Tx) error {
+		rs, err := tx.Erasures()
+		if err != nil || len(rs) != 1 || rs[0].State != model.ErasureErased || rs[0].Pending.Addr != "" ||
+			len(rs[0].Pending.Blobs) != 1 || len(rs[0].Pending.Outbox) != 1 || rs[0].Pending.Outbox[0] != 7 {
+			t.Fatalf("the erased record after reopen: %v, %+v", err, rs)
+		}
+		return tx.DeleteErasure(id)
+	})
+	e.reopen()
+	e.view(func(tx store.Tx) error {
+		if rs, err := tx.Erasures(); err != nil || len(rs) != 0 {
+			t.Errorf("after DeleteErasure: %v, %+v", err, rs)
 		}
 		return nil
 	})

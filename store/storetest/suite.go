@@ -123,6 +123,7 @@ var cases = []struct {
 	{"compact keeps everything, writes during it commit", testCompact},
 	{"erasing deletes for good", testErasing},
 	{"erasing a message keeps a body another shares", testErasingSharedBody},
+	{"a pending erasure moves through its states", testPendingErasure},
 	{"spool and raw bytes", testBlobs},
 	{"every stored field round-trips (short)", func(t *testing.T, e *env) { roundTrip(t, e, false) }},
 	{"every stored field round-trips (long)", func(t *testing.T, e *env) { roundTrip(t, e, true) }},
