@@ -260,6 +260,25 @@ func (e *Env) Restart() {
 	e.start()
 }
 
+// Crash kills the daemon with SIGKILL (no shutdown of any kind) and
+// waits for it to be gone.
+func (e *Env) Crash() {
+	e.T.Helper()
+	if e.Proc != nil {
+		e.Proc.Kill()
+		e.Proc = nil
+	}
+}
+
+// StartAgain starts the daemon again on the same data directory and
+// config (after Crash or Stop), with env as its extra environment.
+func (e *Env) StartAgain(env ...string) {
+	e.T.Helper()
+	e.Stop()
+	e.env = env
+	e.start()
+}
+
 // Logs is everything the daemon wrote to stderr.
 func (e *Env) Logs() string { return e.logs.String() }
 

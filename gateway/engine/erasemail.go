@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"helpdesk/gateway/plan"
+	"helpdesk/internal/testhook"
 	"helpdesk/store"
 	"helpdesk/store/model"
 	"helpdesk/threading/command"
@@ -88,6 +89,7 @@ func (a *applier) confirmErase(r *cmdRun, tk *model.Ticket, ch plan.ConfirmErase
 
 // eraseByMail runs a confirmed erase and mails the admin its transcript.
 func (e *Engine) eraseByMail(j *mailErase) {
+	testhook.Hold("erase-confirmed")
 	e.eraseMu.Lock()
 	defer e.eraseMu.Unlock()
 	res, err := e.erase(j.addr, j.by, "mail", false, func(tx store.Tx) error {

@@ -465,7 +465,7 @@ type Erasure struct {
 	// until its compaction is done. A daemon resumes the records not
 	// complete when it starts, so a crash between those writes loses no
 	// erase and no transcript (issue 16).
-	State   string           `json:"state,omitempty"`
+	State   string          `json:"state,omitempty"`
 	Pending *PendingErasure `json:"pending,omitempty"`
 }
 
