@@ -203,15 +203,19 @@ type leaderElector interface {
 
 // lead runs the work that must run on one node only: the scheduler (the
 // timers it fires), the webhook deliveries, whose queue has no leases,
-// and the retention sweep (with its scheduled compaction: on PostgreSQL
+// erases confirmed by mail and those a crash interrupted, and the
+// retention sweep (with its scheduled compaction: on PostgreSQL
 // a VACUUM FULL that holds every daemon's writes, which must not run
 // once per node). On a store of its own this daemon always leads; on a
 // shared one, while it holds the store's leader lock.
 func (d *Daemon) lead(ctx context.Context, log *slog.Logger) {
 	work := func(ctx context.Context) {
 		var wg sync.WaitGroup
-		wg.Add(3)
+		wg.Add(4)
 		go func() { defer wg.Done(); d.retain(ctx) }()
+		// Erases confirmed by mail, and erasures a crash left
+		// unfinished (engine/erasures.go): once, by the leader.
+		go func() { defer wg.Done(); d.Engine.RunErasures(ctx) }()
 		// Webhooks have their own worker: a hanging receiver holds none
 		// of the mail's.
 		go func() { defer wg.Done(); d.Hooks.Run(ctx) }()

@@ -137,20 +137,20 @@ func (e *Engine) Release(ctx context.Context, id uint64) (Result, error) {
 	e.verifyTokens(cfg, in)
 	var res Result
 	var enq int
-	var erase *mailErase
+	var erase bool
 	err = e.update(func(tx store.Tx) error {
 		a := &applier{e: e, cfg: cfg, tx: tx, in: in, now: tx.Now(), release: q}
 		if err := a.run(); err != nil {
 			return err
 		}
-		res, enq, erase = a.res, a.enqueued, a.eraseJob
+		res, enq, erase = a.res, a.enqueued, a.erasing
 		return nil
 	})
 	if err != nil {
 		return Result{}, err
 	}
-	if erase != nil {
-		go e.eraseByMail(erase)
+	if erase {
+		e.WakeErasures()
 	}
 	res.Outbound = enq
 	e.ackLimited(res, in.env, in.mail.From.Addr)

@@ -43,9 +43,9 @@ type applier struct {
 	lastMessageID string
 	res           Result
 	enqueued      int
-	// eraseJob is a #customer erase confirmed by this mail, run once the
-	// write has committed (erasemail.go).
-	eraseJob *mailErase
+	// erasing: this mail confirmed a #customer erase, recorded in its
+	// write; the erase runs once it has committed (erasures.go).
+	erasing bool
 	// release is set when an admin released a quarantined record: the
 	// failed check is waived and the stored message reused.
 	release *model.Quarantine

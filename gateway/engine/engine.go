@@ -108,8 +108,10 @@ type Engine struct {
 	// sched is the scheduler's state (timers.go).
 	sched scheduler
 
-	// eraseMu runs erases confirmed by mail one at a time.
-	eraseMu sync.Mutex
+	// eraseMu runs erases (by mail and the CLI) one at a time;
+	// eraseWake tells RunErasures of an erase confirmed by mail.
+	eraseMu   sync.Mutex
+	eraseWake chan struct{}
 }
 
 // Coming is how many deliveries are on their way to their store write
@@ -154,7 +156,7 @@ type Options struct {
 
 // New creates an engine over an open store.
 func New(cfg *config.Config, db store.Store, opt Options) (*Engine, error) {
-	e := &Engine{db: db, log: opt.Logger, now: opt.Now}
+	e := &Engine{db: db, log: opt.Logger, now: opt.Now, eraseWake: make(chan struct{}, 1)}
 	e.sched.init()
 	if opt.Auth != nil {
 		e.SetAuthenticator(opt.Auth)
@@ -314,14 +316,14 @@ func (e *Engine) Deliver(ctx context.Context, env Envelope, sp store.Spool) (Res
 
 	var res Result
 	var enqueued int
-	var erase *mailErase
+	var erase bool
 	e.sched.mailWrites.Add(1) // firing writes make way (timers.go)
 	err = e.updateHinted(in.hints(), func(tx store.Tx) error {
 		a := &applier{e: e, cfg: cfg, tx: tx, in: in, now: tx.Now()}
 		if err := a.run(); err != nil {
 			return err
 		}
-		res, enqueued, erase = a.res, a.enqueued, a.eraseJob
+		res, enqueued, erase = a.res, a.enqueued, a.erasing
 		return nil
 	})
 	e.sched.mailWrites.Add(-1)
@@ -331,9 +333,9 @@ func (e *Engine) Deliver(ctx context.Context, env Envelope, sp store.Spool) (Res
 		return Result{}, fmt.Errorf("storing message: %w", err)
 	}
 	e.Commits.Record(nil, time.Now())
-	if erase != nil {
+	if erase {
 		// Not in this SMTP session: an erase compacts the store.
-		go e.eraseByMail(erase)
+		e.WakeErasures()
 	}
 	res.Outbound = enqueued
 	e.Metrics.Accepted.Add(1)

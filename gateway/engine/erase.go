@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"helpdesk/internal/testhook"
 	"helpdesk/store"
 	"helpdesk/store/model"
 	"helpdesk/threading"
@@ -56,23 +57,49 @@ type erasePlan struct {
 // the record). The deletion and the record commit in one write; then the
 // store is compacted so that no freed page keeps the bytes. dry only
 // counts. by is who asked (an admin's address, or "cli"), via how.
+//
+// The record is written in the erase's write in state
+// model.ErasureErased, naming the files to remove; it is complete once
+// the compaction is done. A daemon killed before that finishes the
+// erasure when it starts again (RunErasures).
 func (e *Engine) Erase(addr, by, via string, dry bool) (*EraseResult, error) {
-	return e.erase(addr, by, via, dry, nil)
+	if dry {
+		return e.erase(addr, by, via, true, nil)
+	}
+	e.eraseMu.Lock()
+	defer e.eraseMu.Unlock()
+	res, err := e.erase(addr, by, via, false, nil)
+	if err != nil {
+		return nil, err
+	}
+	res.Compact, err = e.completeErasure(res.Record.ID, &res.Record)
+	if err != nil {
+		return res, fmt.Errorf("erase: the records are deleted, but compacting the store failed (the daemon tries again, also when it starts; or run helpdesk compact): %w", err)
+	}
+	return res, nil
 }
 
-// erase is Erase; check, when set, runs first in the erase's write and
-// stops it with its error (a confirmation code still unused).
-func (e *Engine) erase(addr, by, via string, dry bool, check func(store.Tx) error) (*EraseResult, error) {
+// refusedError is an erase refused for what was asked (not an address,
+// staff, nothing stored): asking again later cannot succeed.
+type refusedError struct{ error }
+
+func (r refusedError) Unwrap() error { return r.error }
+
+// erase is Erase's scan and write (dry: the scan only). job, when set, is
+// the record of an erase confirmed by mail: the write checks it is still
+// waiting (errNoLongerPending otherwise) and moves it on instead of
+// adding a record.
+func (e *Engine) erase(addr, by, via string, dry bool, job *model.Erasure) (*EraseResult, error) {
 	addr = threading.NormalizeAddr(addr)
 	cfg := e.Config()
 	if !strings.Contains(addr, "@") {
-		return nil, fmt.Errorf("erase: %q is not an address", addr)
+		return nil, refusedError{fmt.Errorf("erase: %q is not an address", addr)}
 	}
 	if cfg.Agent(addr) != nil {
-		return nil, fmt.Errorf("erase: %s is a staff member: remove them from [[agent]] first (erasure is for customers)", addr)
+		return nil, refusedError{fmt.Errorf("erase: %s is a staff member: remove them from [[agent]] first (erasure is for customers)", addr)}
 	}
 	if cfg.Mailbox(addr) != nil {
-		return nil, fmt.Errorf("erase: %s is one of our mailboxes", addr)
+		return nil, refusedError{fmt.Errorf("erase: %s is one of our mailboxes", addr)}
 	}
 	// The person is the profile (SPEC 8) when there is one: every
 	// address of it is erased, and the profile goes.
@@ -119,12 +146,12 @@ func (e *Engine) erase(addr, by, via string, dry bool, check func(store.Tx) erro
 		return res, nil
 	}
 	if empty {
-		return nil, fmt.Errorf("erase %s: %w", addr, ErrNothingToErase)
+		return nil, refusedError{fmt.Errorf("erase %s: %w", addr, ErrNothingToErase)}
 	}
 	err := e.db.Update(func(tx store.Tx) error {
-		if check != nil {
-			if err := check(tx); err != nil {
-				return err
+		if job != nil {
+			if cur, err := erasureRecord(tx, job.ID); err != nil || cur.State != model.ErasureConfirmed {
+				return errNoLongerPending
 			}
 		}
 		*r = model.Erasure{By: by, Via: via}
@@ -148,37 +175,131 @@ func (e *Engine) erase(addr, by, via string, dry bool, check func(store.Tx) erro
 			}
 			r.Profiles++
 		}
+		// Until the compaction is done: the files this write orphaned
+		// (names of no one), and for an erase by mail what its transcript
+		// needs; the address leaves the record here.
+		p := &model.PendingErasure{}
+		if job != nil && job.Pending != nil {
+			*p = *job.Pending
+			p.Addr = ""
+		}
+		for _, pl := range plans {
+			p.Blobs = append(p.Blobs, pl.blobs...)
+			p.Outbox = append(p.Outbox, pl.outbound...)
+		}
+		r.State, r.Pending = model.ErasureErased, p
+		if job != nil {
+			r.ID, r.At = job.ID, tx.Now()
+			return tx.PutErasure(r)
+		}
 		return tx.AddErasure(r)
 	})
 	if err != nil {
+		if errors.Is(err, errNoLongerPending) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("erase: %w", err)
 	}
-	// Files, once the records naming them are gone.
-	for _, p := range plans {
-		for _, b := range p.blobs {
+	testhook.Hold("erase-erased")
+	return res, nil
+}
+
+// completeErasure finishes erasure record id once its write committed:
+// it removes the files the write orphaned, compacts the store, and in
+// one write marks the record complete and, for an erase by mail, queues
+// the admin's transcript. Each step may run again after a crash: a file
+// already gone is no error, a second compaction finds nothing more, and
+// the last write does nothing for a record already complete. done, when
+// set, gets the record as completed.
+func (e *Engine) completeErasure(id uint64, done *model.Erasure) (store.CompactResult, error) {
+	var c store.CompactResult
+	var rec *model.Erasure
+	if err := e.db.View(func(tx store.Tx) error {
+		var err error
+		rec, err = erasureRecord(tx, id)
+		return err
+	}); err != nil {
+		return c, fmt.Errorf("erase: reading erasure record %d: %w", id, err)
+	}
+	if rec.State != model.ErasureErased {
+		return c, nil
+	}
+	cfg := e.Config()
+	removeOutbox := func() {
+		for _, o := range rec.Pending.Outbox {
+			if err := os.Remove(outboxFile(cfg.DataDir, o)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				e.log.Error("erase: removing an outbox file", "err", err)
+			}
+		}
+	}
+	if rec.Pending != nil {
+		for _, b := range rec.Pending.Blobs {
 			if err := os.Remove(filepath.Join(cfg.DataDir, filepath.Clean(b))); err != nil && !errors.Is(err, os.ErrNotExist) {
 				e.log.Error("erase: removing a blob file", "err", err)
 			}
 		}
+		removeOutbox()
 	}
-	removeOutbox := func() {
-		for _, p := range plans {
-			for _, id := range p.outbound {
-				os.Remove(outboxFile(cfg.DataDir, id))
-			}
+	var err error
+	c, err = e.db.Compact()
+	if err != nil {
+		return c, err
+	}
+	if rec.Pending != nil {
+		// A delivery under way when the items went may have written its
+		// copy since.
+		removeOutbox()
+	}
+	queued := 0
+	if err := e.update(func(tx store.Tx) error {
+		queued = 0
+		cur, err := erasureRecord(tx, id)
+		if err != nil {
+			return err
+		}
+		if cur.State != model.ErasureErased {
+			*rec = *cur
+			return nil // completed by another run
+		}
+		p := cur.Pending
+		cur.State, cur.Pending = "", nil
+		if err := tx.PutErasure(cur); err != nil {
+			return err
+		}
+		*rec = *cur
+		if cur.Via != "mail" || p == nil || p.Line == "" {
+			return nil
+		}
+		subject, text := eraseTranscript(p, cur, &c, nil)
+		queued, err = e.queueEraseTranscript(tx, cur.By, p, subject, text)
+		return err
+	}); err != nil {
+		return c, fmt.Errorf("erase: completing erasure record %d: %w", id, err)
+	}
+	if queued > 0 && e.Wake != nil {
+		e.Wake()
+	}
+	if done != nil {
+		*done = *rec
+	}
+	r := rec
+	e.log.Info("customer erased", "erasure", r.ID, "by", r.By, "via", r.Via, "tickets", r.Tickets, "messages", r.Messages,
+		"outbound", r.Outbound, "other_tickets", r.OtherTickets, "store_bytes_before", c.Before, "store_bytes_after", c.After)
+	return c, nil
+}
+
+// erasureRecord reads erasure record id (ErrNotFound: none).
+func erasureRecord(tx store.Tx, id uint64) (*model.Erasure, error) {
+	rs, err := tx.Erasures()
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rs {
+		if r.ID == id {
+			return r, nil
 		}
 	}
-	removeOutbox()
-	res.Compact, err = e.db.Compact()
-	if err != nil {
-		return res, fmt.Errorf("erase: the records are deleted, but compacting the store failed (run helpdesk compact): %w", err)
-	}
-	// A delivery under way when the items went may have written its copy
-	// since.
-	removeOutbox()
-	e.log.Info("customer erased", "erasure", r.ID, "by", by, "tickets", r.Tickets, "messages", r.Messages,
-		"outbound", r.Outbound, "other_tickets", r.OtherTickets, "store_bytes_before", res.Compact.Before, "store_bytes_after", res.Compact.After)
-	return res, nil
+	return nil, fmt.Errorf("erasure record %d: %w", id, store.ErrNotFound)
 }
 
 // outboxFile is where the outbound worker writes item id without a relay.

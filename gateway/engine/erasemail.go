@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"helpdesk/gateway/plan"
-	"helpdesk/internal/testhook"
 	"helpdesk/store"
 	"helpdesk/store/model"
 	"helpdesk/threading/command"
@@ -20,13 +19,15 @@ import (
 // code is kept on the ticket as a hash, bound to the admin, the
 // requester and plan.EraseCodeTTL on the ticket clock; the planner
 // checks all of that. The erase cannot run inside the confirming mail's
-// write (it reads the whole store, writes once and compacts), so it runs
-// after that write commits, and its own write consumes the code: a
-// replayed mail finds none. The admin's transcript goes out afterwards,
-// with the erasure record's counts and no personal data (it is the one
-// mail about the customer that stays in the store). A daemon stopped
-// between the two writes erases nothing and sends nothing: the code stays
-// valid until it expires, so the admin sends the confirmation again.
+// write (it reads the whole store, writes once and compacts), so that
+// write consumes the code and records the pending erase (an erasure
+// record in state model.ErasureConfirmed): a replayed mail finds no code,
+// and a crash after the 250 loses nothing. The erase runs after that
+// write commits, on the node that leads (RunErasures, erasures.go), and
+// the admin's transcript goes out once its compaction is done, with the
+// erasure record's counts and no personal data (it is the one mail about
+// the customer that stays in the store). A daemon killed at any point in
+// between resumes the erase when it starts (erasures.go).
 
 // eraseCodeAlphabet has no 0/O, 1/I/L: codes are retyped.
 const eraseCodeAlphabet = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -45,21 +46,9 @@ func newEraseCode() string {
 	return sb.String()
 }
 
-// mailErase is a confirmed erase, run once the mail's write committed.
-type mailErase struct {
-	ticket  uint64
-	addr    string
-	hash    string
-	by      string // the admin
-	name    string // the admin's name
-	mailbox string
-	line    command.Command // the confirming command, echoed
-	msgID   string          // the confirming mail's Message-ID
-}
-
-// errCodeUsed: the code was consumed between the confirming mail's write
-// and the erase (two confirmations at once).
-var errCodeUsed = errors.New("the confirmation code was used already (or replaced by a newer #customer erase): nothing more was erased")
+// errNoLongerPending: the erasure record moved on (or went) since it was
+// read: another run (an earlier leader, the CLI) got there first.
+var errNoLongerPending = errors.New("the erasure is no longer waiting for this step")
 
 // requestErase makes the code of a #customer erase and keeps its hash on
 // the ticket.
@@ -76,80 +65,60 @@ func (a *applier) requestErase(r *cmdRun, tk *model.Ticket, ch plan.RequestErase
 	return a.event(tk, fmt.Sprintf("erase of the customer %s requested by %s (confirmation code valid until %s)", tk.Requester, a.staff.Email, exp.UTC().Format("15:04 MST")))
 }
 
-// confirmErase records the confirmed erase for after the write.
+// confirmErase consumes the code and records the pending erase, in the
+// confirming mail's write; the erase runs once it has committed.
 func (a *applier) confirmErase(r *cmdRun, tk *model.Ticket, ch plan.ConfirmErase) error {
-	job := &mailErase{ticket: tk.ID, addr: ch.Addr, hash: ch.Hash, by: a.staff.Email, name: a.in.agent.Name,
-		mailbox: tk.Mailbox, msgID: a.mail().MessageID}
+	line := ""
 	if ch.Command < len(r.Block.Commands) {
-		job.line = r.Block.Commands[ch.Command]
+		line = r.Block.Commands[ch.Command].Raw
 	}
-	a.eraseJob = job
-	return nil
+	rec := &model.Erasure{By: a.staff.Email, Via: "mail", State: model.ErasureConfirmed, Pending: &model.PendingErasure{
+		Addr: ch.Addr, Ticket: tk.ID, ByName: a.in.agent.Name, Mailbox: tk.Mailbox, Line: line, MessageID: a.mail().MessageID}}
+	if err := a.tx.AddErasure(rec); err != nil {
+		return fmt.Errorf("recording the confirmed erase: %w", err)
+	}
+	tk.EraseRequest = nil // the code works once
+	a.erasing = true
+	return a.event(tk, fmt.Sprintf("erase of the requester confirmed by %s (erasure record %d)", a.staff.Email, rec.ID))
 }
 
-// eraseByMail runs a confirmed erase and mails the admin its transcript.
-func (e *Engine) eraseByMail(j *mailErase) {
-	testhook.Hold("erase-confirmed")
-	e.eraseMu.Lock()
-	defer e.eraseMu.Unlock()
-	res, err := e.erase(j.addr, j.by, "mail", false, func(tx store.Tx) error {
-		tk, err := tx.Ticket(j.ticket)
-		if err != nil {
-			return fmt.Errorf("loading ticket %d: %w", j.ticket, err)
-		}
-		if tk.EraseRequest == nil || tk.EraseRequest.Hash != j.hash {
-			return errCodeUsed
-		}
-		return nil
-	})
-	result := command.Result{Command: j.line}
-	subject := "Customer erased"
-	switch {
-	case err == nil || (res != nil && res.Record.ID != 0):
-		r := res.Record
-		result.OK = true
-		result.Message = fmt.Sprintf("the customer was erased (erasure record %d, `helpdesk erasures`): %d tickets left as shells; "+
-			"%d comments with %d attachments emptied; %d raw mails (%d kept as files) deleted; %d outbound mails (%d outbox files), "+
-			"%d quarantine entries, %d webhook deliveries, %d index entries and %d profile records removed; "+
-			"on %d other people's tickets the address was replaced %d times (%d of their raw mails kept)",
-			r.ID, r.Tickets, r.Comments, r.Attachments, r.Messages, r.Blobs, r.Outbound, r.OutboxFiles,
-			r.Quarantine, r.Webhooks, r.IndexEntries, r.Profiles, r.OtherTickets, r.Replaced, r.KeptRaw)
-		if err != nil {
-			result.Message += ". Compacting the store afterwards FAILED: run helpdesk compact on the server (" + err.Error() + ")"
-		} else {
-			result.Message += fmt.Sprintf(". The store was compacted (%d to %d bytes), so no file keeps their data.", res.Compact.Before, res.Compact.After)
-		}
-		subject = fmt.Sprintf("Customer erased: erasure record %d", r.ID)
-	default:
+// eraseTranscript is the admin's transcript of an erase by mail: the
+// record's counts (res: the erase's, or nil when it was refused by err).
+func eraseTranscript(p *model.PendingErasure, r *model.Erasure, compact *store.CompactResult, err error) (subject, text string) {
+	result := command.Result{Command: command.Command{Raw: p.Line}}
+	if r == nil {
 		result.Message = "nothing was erased: " + err.Error()
-		subject = "Customer NOT erased"
+		return "Customer NOT erased", command.FormatTranscript([]command.Result{result}, false)
 	}
-	if res == nil || res.Record.ID == 0 {
-		e.log.Error("erase by mail failed", "by", j.by, "err", err)
-	}
+	result.OK = true
+	result.Message = fmt.Sprintf("the customer was erased (erasure record %d, `helpdesk erasures`): %d tickets left as shells; "+
+		"%d comments with %d attachments emptied; %d raw mails (%d kept as files) deleted; %d outbound mails (%d outbox files), "+
+		"%d quarantine entries, %d webhook deliveries, %d index entries and %d profile records removed; "+
+		"on %d other people's tickets the address was replaced %d times (%d of their raw mails kept)",
+		r.ID, r.Tickets, r.Comments, r.Attachments, r.Messages, r.Blobs, r.Outbound, r.OutboxFiles,
+		r.Quarantine, r.Webhooks, r.IndexEntries, r.Profiles, r.OtherTickets, r.Replaced, r.KeptRaw)
+	result.Message += fmt.Sprintf(". The store was compacted (%d to %d bytes), so no file keeps their data.", compact.Before, compact.After)
+	return fmt.Sprintf("Customer erased: erasure record %d", r.ID), command.FormatTranscript([]command.Result{result}, true)
+}
+
+// queueEraseTranscript queues the admin's transcript in tx.
+func (e *Engine) queueEraseTranscript(tx store.Tx, by string, p *model.PendingErasure, subject, body string) (int, error) {
 	cfg := e.Config()
-	mb := cfg.Mailbox(j.mailbox)
+	mb := cfg.Mailbox(p.Mailbox)
 	if mb == nil && len(cfg.Mailboxes) > 0 {
 		mb = &cfg.Mailboxes[0]
 	}
 	var text strings.Builder
 	text.WriteString(cfg.Threading.ReplyMarker)
 	text.WriteString("\n\n")
-	text.WriteString(command.FormatTranscript([]command.Result{result}, result.OK))
+	text.WriteString(body)
 	text.WriteString("\n")
-	queued := 0
-	if err := e.update(func(tx store.Tx) error {
-		a := &applier{e: e, cfg: cfg, tx: tx, now: tx.Now()}
-		defer func() { queued = a.enqueued }()
-		if err := a.enqueueSystem(j.by, j.name, "transcript", mb, subject, text.String(), j.msgID, nil); err != nil {
-			return err
-		}
-		return a.finish()
-	}); err != nil {
-		e.log.Error("erase by mail: queueing the transcript", "by", j.by, "err", err)
-		return
+	a := &applier{e: e, cfg: cfg, tx: tx, now: tx.Now()}
+	if err := a.enqueueSystem(by, p.ByName, "transcript", mb, subject, text.String(), p.MessageID, nil); err != nil {
+		return 0, err
 	}
-	if queued > 0 && e.Wake != nil {
-		e.Wake()
+	if err := a.finish(); err != nil {
+		return 0, err
 	}
+	return a.enqueued, nil
 }
