@@ -30,9 +30,9 @@
 // an address writes or is named (SPEC 8).
 //
 // Mailboxes ([[mailbox]]: address, name, group), groups ([[group]]: name,
-// auto_assign) and macros ([[macro]]) are declared here too. Admin rights
-// that the product brief also names (reports for everyone, merging
-// customers) belong to features that are not built (SPEC 8, SPEC 9);
+// auto_assign) and macros ([[macro]]) are declared here too. Admins also
+// get every row of a report (SPEC 9) and merge and erase customers by
+// mail (SPEC 8, package gateway/engine);
 // releasing quarantined mail is done with `helpdesk quarantine release` by
 // whoever may use the CLI (the control socket is mode 0600).
 //

@@ -82,6 +82,11 @@ func (c *cli) erasures() int {
 	if err != nil {
 		return c.fail(1, "%v", err)
 	}
+	for _, r := range rs {
+		// What an erasure not complete still needs (the address, until
+		// the erase's write) is the daemon's; its state is shown.
+		r.Pending = nil
+	}
 	if c.json {
 		return c.printJSON(rs)
 	}
@@ -92,7 +97,11 @@ func (c *cli) erasures() int {
 	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tWHEN\tBY\tVIA\tTICKETS\tMESSAGES\tOUTBOUND\tOTHER TICKETS\tKEPT RAW")
 	for _, r := range rs {
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", r.ID, r.At.UTC().Format(time.RFC3339), esc(r.By), r.Via, r.Tickets, r.Messages, r.Outbound, r.OtherTickets, r.KeptRaw)
+		via := r.Via
+		if r.State != "" {
+			via += " (" + r.State + ", not complete)"
+		}
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", r.ID, r.At.UTC().Format(time.RFC3339), esc(r.By), via, r.Tickets, r.Messages, r.Outbound, r.OtherTickets, r.KeptRaw)
 	}
 	if err := w.Flush(); err != nil {
 		return c.fail(1, "%v", err)

@@ -17,7 +17,7 @@ var _ = claim("an erase confirmed by mail survives a crash (kill -9) at any poin
 // The crash window of issue 16's erase by mail: the confirming mail is
 // committed (250, code used) and the daemon is killed before the erase
 // ran; then killed again while resuming it, once after its write and
-// once in its compaction. HELPDESK_TEST_HOLD (internal/testhook) stops
+// once in its compaction. HELPDESK_TEST_HOLD (store/testhook) stops
 // the daemon at each of those points, so the kill lands exactly there.
 func TestEraseByMailSurvivesCrashes(t *testing.T) {
 	eraseCrash(t, os.Getenv("HELPDESK_TEST_STORE"))

@@ -9,11 +9,12 @@
 // runs the daemon built here; the other subcommands administer it:
 // tickets, show, inject (a message file or stdin, so an MTA can pipe mail
 // in; exit codes follow sysexits), outbox and outbox retry, quarantine
-// (list, show, release), backup, restore, rotate-key, check-config, bench
-// and version. There is no customer or report subcommand (SPEC 8, SPEC 9
-// in package gateway/engine). The CLI talks to a running daemon over the
-// unix socket data_dir/helpdesk.sock (mode 0600, package gateway/control)
-// and opens the store itself when no daemon runs. The --json output of
+// (list, show, release), backup, restore, rotate-key, check-config, bench,
+// version, customer, customers, erasures and compact (SPEC 8, package
+// gateway/engine), report and export (SPEC 9, package gateway/report).
+// The CLI talks to a running daemon over the unix socket
+// data_dir/helpdesk.sock (mode 0600, package gateway/control) and opens
+// the store itself when no daemon runs. The --json output of
 // tickets and show is a stable interface (README.md shows it).
 //
 // The shipped helpdesk.toml runs as is on one machine: SMTP on

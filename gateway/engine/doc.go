@@ -129,16 +129,42 @@
 //
 // # SPEC 8: Customers
 //
-// What exists: a user record per address (store.User), created the first
-// time an address writes to us or is added as a CC. It holds the address in
-// its comparison form and as its owner spells it (mail goes to that
-// spelling), the display name, created and updated times, whether the
-// address bounces (and why), whether it is blocked (#spam), and, for
-// staff, whether they are away. `helpdesk show` and `tickets` name the
-// requester and CCs of each ticket.
+// Each end user has a user record per address (store.User: the address in
+// its comparison form and as its owner spells it, display name, bounces,
+// #spam blocks) and a customer profile (store/model.Customer, customers.go)
+// created with their first mail or CC: name, primary and other addresses,
+// organization (by address domain, [[organization]]), tags added to their
+// new tickets, staff notes, language and time zone, created/updated, an
+// activity timeline (newest first, 10 at a time) and the tickets they
+// requested and are CC'd on. Agents change it with #customer
+// tag|note|lang|tz|address and read it with #customer (mailed to them
+// only); admins merge profiles (#customer merge ADDR, `helpdesk customer
+// merge A B`: A is kept). Organization and customer tags are words of the
+// rule vocabulary (package gateway/rules).
 //
-// Not built yet: customer profiles (other addresses, organization, tags
-// for new tickets, staff notes, language, time zone), the activity
-// timeline and ticket lists per customer, merging and erasing customers,
-// and a `helpdesk customer` subcommand. This package would own them.
+// Erase (erase.go, erasemail.go, erasures.go): an admin erases a customer
+// with `helpdesk customer erase ADDR --yes`, or by mail with #customer
+// erase, answered with a confirmation code (kept as a hash on the ticket,
+// for that admin and requester, 15 minutes on the ticket clock) that a
+// second mail must quote. One write makes their tickets shells (figures
+// kept, words gone, marked erased) and removes their raw mail, comment
+// texts and attachments, outbound mail, quarantine entries, webhook
+// payloads, index entries and profile; on other people's tickets the
+// address is replaced; an erasure record counts what went and names no
+// one. Then the files it orphaned go and the store is compacted, so no
+// file under data_dir (no row on PostgreSQL) keeps their bytes.
+//
+// An erase by mail is recorded in the confirming mail's write, which
+// consumes the code (an erasure record in state confirmed, naming the
+// requester until the erase's write). The node that leads runs it once
+// that write has committed; the erase's write moves the record to erased
+// (the address leaves it), and one write after the compaction completes
+// it and queues the admin's transcript. A daemon killed at any point
+// (kill -9 after the 250, in the erase's write, in the compaction)
+// resumes the erasures not complete when it starts, on a shared database
+// the leader only; each write checks the record's state, so the erase
+// runs once and one transcript goes. An erase the CLI ran is completed
+// the same way if its compaction was cut short. A confirmed erase that
+// can no longer run (the requester is staff now, nothing is stored) is
+// dropped and the admin told why.
 package engine

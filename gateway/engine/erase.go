@@ -9,9 +9,9 @@ import (
 	"slices"
 	"strings"
 
-	"helpdesk/internal/testhook"
 	"helpdesk/store"
 	"helpdesk/store/model"
+	"helpdesk/store/testhook"
 	"helpdesk/threading"
 )
 

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"time"
 
-	"helpdesk/internal/testhook"
 	"helpdesk/store"
 	"helpdesk/store/model"
+	"helpdesk/store/testhook"
 )
 
 // Erasures not complete (issue 16, SPEC 8). An erase confirmed by mail is

@@ -8,8 +8,8 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 
-	"helpdesk/internal/testhook"
 	"helpdesk/store"
+	"helpdesk/store/testhook"
 )
 
 // Compact rewrites the store file without free pages (bbolt.Compact into

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"helpdesk/internal/testhook"
 	"helpdesk/store"
+	"helpdesk/store/testhook"
 )
 
 // Compact rewrites the database's tables without dead rows (VACUUM FULL:

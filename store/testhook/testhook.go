@@ -4,7 +4,9 @@
 // POINT" on stderr and kills the process there with SIGKILL, so the kill
 // lands exactly between two writes instead of at a random moment (the
 // crash drill's). Never set it on a real installation: a held daemon
-// does nothing more on that path until it is killed.
+// does nothing more on that path until it is killed. It lives under
+// store/ because the storage engines hold in it too (store imports
+// nothing of the project's outside store/).
 //
 // The points:
 //
