@@ -52,7 +52,10 @@ func eraseCrash(t *testing.T, engine string) {
 	if n == nil {
 		t.Fatal("the admin got no notification of the new ticket")
 	}
-	e.Reply(vicFr, e.Find(vic, "Locked out"), "#assign me\nDear Ken, a locksmith is on the way.")
+	e.Reply(vicFr, e.Find(vic, "Locked out"), "#assign me\n#customer tag +vip\n#customer note Prefers the back door\nDear Ken, a locksmith is on the way.")
+	if p := e.Profile(ken); len(p.Tags) == 0 || len(p.Notes) == 0 {
+		t.Fatalf("Ken's profile before the erase: %+v", p)
+	}
 	if hits := search(); len(hits) < 2 {
 		t.Fatalf("before the erase the data is only in %v: the search would prove nothing", hits)
 	}
@@ -137,5 +140,76 @@ func eraseCrash(t *testing.T, engine string) {
 	e.Settle()
 	if n := len(e.Mailbox(ada)); n != k+2 {
 		t.Errorf("after another restart the admin has %d mails, want %d", n, k+2)
+	}
+	// Later mail from the address starts a fresh profile: no tag, note or
+	// ticket of before.
+	e.Customer(testkit.Mail{From: "Ken Again <" + ken + ">", To: []string{"support@example.com"}, Subject: "New door", Body: "Hello again."})
+	p := e.Profile(ken)
+	if p.Name != "Ken Again" || len(p.Tags) != 0 || len(p.Notes) != 0 || len(p.Requested) != 1 || p.Requested[0].ID != 2 || len(p.Timeline) != 1 {
+		t.Errorf("Ken's profile after the erase and a new mail is not fresh: %+v", p)
+	}
+}
+
+var _ = claim("on a PostgreSQL database several daemons share, an erase confirmed by mail at any of them is run by the leader only, and once: when the leader is killed holding the confirmed erase, the daemon that takes over the lead runs it, the admin gets one transcript, and the killed daemon, started again, does nothing more",
+	"TestEraseByMailRunsOnceOnSharedPostgres")
+
+func TestEraseByMailRunsOnceOnSharedPostgres(t *testing.T) {
+	dsn := pgtest.NewDB(t)
+	leads := func(e *Env) func() bool {
+		return func() bool { return strings.Contains(e.Logs(), "this node leads") }
+	}
+	a := Start(t, Options{Config: Staff + pgConfig(dsn, "mx1"), Env: []string{"HELPDESK_TEST_HOLD=erase-confirmed"}})
+	a.Eventually(60*time.Second, leads(a), func() string { return "the first daemon does not lead:\n" + a.Logs() })
+	b := Start(t, Options{Config: Staff + pgConfig(dsn, "mx2"), Sink: a.Sink})
+	const ken = "ken.shared@e-fun.example"
+	const adaFr = "Ada <ada@certs.example>"
+	const sentence = "The spare key is under the red flowerpot at 14 Elm Road."
+	b.Customer(testkit.Mail{From: "Ken Shared <" + ken + ">", To: []string{"support@example.com"}, Subject: "Locked out again", Body: sentence})
+	n := b.Find(ada, "Locked out again")
+	if n == nil {
+		t.Fatal("the admin got no notification of the new ticket")
+	}
+	k := len(b.Mailbox(ada))
+	b.Reply(adaFr, n, "#customer erase")
+	m := eraseCodeRE.FindStringSubmatch(Text(b.Count(ada, k+1)[k]))
+	if m == nil {
+		t.Fatal("no confirmation code")
+	}
+	// Confirmed at the daemon that does not lead: the leader runs it.
+	b.Reply(adaFr, n, "#customer erase confirm "+m[1])
+	a.Eventually(2*time.Minute, func() bool { return strings.Contains(a.Logs(), "holding at erase-confirmed") },
+		func() string {
+			return "the leader did not take up the confirmed erase:\n" + a.Logs() + "\n---\n" + b.Logs()
+		})
+	if strings.Contains(b.Logs(), "erase by mail: erasing") {
+		t.Fatalf("the daemon that does not lead ran the erase:\n%s", b.Logs())
+	}
+	a.Crash()
+	b.Eventually(60*time.Second, leads(b), func() string { return "the survivor did not take over:\n" + b.Logs() })
+	transcripts := func() (n int) {
+		for _, r := range b.Mailbox(ada)[k+1:] {
+			if strings.HasPrefix(r.Header("Subject"), "Customer erased") {
+				n++
+			}
+		}
+		return n
+	}
+	b.Eventually(2*time.Minute, func() bool { return transcripts() > 0 }, func() string { return b.Logs() })
+	a.StartAgain()
+	a.Settle()
+	b.Settle()
+	if got := len(b.Mailbox(ada)) - (k + 1); got != 1 || transcripts() != 1 {
+		t.Errorf("the admin got %d mails after the confirmation (%d transcripts), want exactly one transcript", got, transcripts())
+	}
+	if runs := strings.Count(a.Logs(), "erase by mail: erasing") + strings.Count(b.Logs(), "erase by mail: erasing"); runs != 1 {
+		t.Errorf("the erase ran %d times, want once", runs)
+	}
+	var rs []struct{ State string }
+	a.JSON(&rs, "erasures")
+	if len(rs) != 1 || rs[0].State != "" {
+		t.Errorf("erasures: %+v, want one, complete", rs)
+	}
+	if hits := pgRowsHolding(t, dsn, ken, sentence); len(hits) > 0 {
+		t.Errorf("after the erase the database still holds %v", hits)
 	}
 }
