@@ -250,9 +250,9 @@ func (e *Engine) completeErasure(id uint64, done *model.Erasure) (store.CompactR
 		// copy since.
 		removeOutbox()
 	}
-	queued := 0
+	queued, completed := 0, false
 	if err := e.update(func(tx store.Tx) error {
-		queued = 0
+		queued, completed = 0, false
 		cur, err := erasureRecord(tx, id)
 		if err != nil {
 			return err
@@ -266,7 +266,7 @@ func (e *Engine) completeErasure(id uint64, done *model.Erasure) (store.CompactR
 		if err := tx.PutErasure(cur); err != nil {
 			return err
 		}
-		*rec = *cur
+		*rec, completed = *cur, true
 		if cur.Via != "mail" || p == nil || p.Line == "" {
 			return nil
 		}
@@ -281,6 +281,9 @@ func (e *Engine) completeErasure(id uint64, done *model.Erasure) (store.CompactR
 	}
 	if done != nil {
 		*done = *rec
+	}
+	if !completed {
+		return c, nil
 	}
 	r := rec
 	e.log.Info("customer erased", "erasure", r.ID, "by", r.By, "via", r.Via, "tickets", r.Tickets, "messages", r.Messages,
