@@ -259,3 +259,51 @@ func TestEraseCustomerCCdElsewhere(t *testing.T) {
 		t.Errorf("Ken got %d more mails after his erasure", n-kenGot)
 	}
 }
+
+var _ = claim("an erased customer's tickets stay in the reports: the report by agents, groups and mailboxes reads the same before and after the erase, and the tickets report keeps one row per ticket",
+	"TestEraseKeepsReportCounts")
+
+// Issue 16 item 2: the shells keep their figures "so reports keep their
+// counts".
+func TestEraseKeepsReportCounts(t *testing.T) {
+	// A manual clock: the period "30d" ends at the same instant twice.
+	e := Start(t, Options{Config: Staff + "\n[testing]\nclock = \"manual\"\n"})
+	const ken = "ken.report@e-fun.example"
+	for i, subj := range []string{"First question", "Second question"} {
+		e.Customer(testkit.Mail{From: ken, To: []string{"support@example.com"}, Subject: subj, Body: "Ken asks."})
+		e.Agent(testkit.Mail{From: vicFr, To: []string{"support@example.com"}, Subject: "Re: " + subj,
+			Body: fmt.Sprintf("#ticket %d\n#assign me\n#status resolved\nDear Ken, done.", i+1)})
+	}
+	e.Customer(testkit.Mail{From: "bob@other.example", To: []string{"support@example.com"}, Subject: "Bob's", Body: "Bob asks."})
+	e.MustCLI("clock", "advance", "1h") // the period ends after every ticket's times
+	reports := func() map[string]string {
+		out := map[string]string{}
+		for _, by := range []string{"agents", "groups", "mailboxes"} {
+			out[by] = e.MustCLI("report", "--period", "30d", "--by", by, "--format", "json")
+		}
+		out["tickets"] = e.MustCLI("report", "--period", "30d", "--by", "tickets")
+		return out
+	}
+	before := reports()
+	if !strings.Contains(before["agents"], vic) {
+		t.Fatalf("the report before the erase has no row of Victoria:\n%s", before["agents"])
+	}
+	var ev erasureView
+	e.JSON(&ev, "customer", "erase", ken, "--yes")
+	if ev.Record.Tickets != 2 {
+		t.Fatalf("erasure record %+v: want 2 tickets", ev.Record)
+	}
+	after := reports()
+	for _, by := range []string{"agents", "groups", "mailboxes"} {
+		if after[by] != before[by] {
+			t.Errorf("the report by %s changed with the erase:\nbefore %s\nafter  %s", by, before[by], after[by])
+		}
+	}
+	rows := func(csv string) int { return strings.Count(strings.TrimSpace(csv), "\n") }
+	if rows(after["tickets"]) != rows(before["tickets"]) || rows(before["tickets"]) < 3 {
+		t.Errorf("the tickets report had %d rows, has %d after the erase:\n%s", rows(before["tickets"]), rows(after["tickets"]), after["tickets"])
+	}
+	if strings.Contains(after["tickets"], ken) || strings.Contains(after["tickets"], "First question") {
+		t.Errorf("the tickets report names the erased customer:\n%s", after["tickets"])
+	}
+}
