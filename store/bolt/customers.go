@@ -1,13 +1,27 @@
 // Customer profiles (bucket customers, SPEC 8). One bucket holds the
 // records and their indexes, told apart by a one-byte prefix, so a
-// profile's change touches the pages of one bucket:
+// profile's change touches the pages of one bucket. A profile's ticket
+// links and timeline sit right after its record, under the same 'c' id
+// prefix (schema 4): a new ticket's profile, link and timeline entry are
+// neighbours (a new customer's at the end of the records), so a commit
+// of several new tickets dirties one leaf for them instead of three.
 //
 //	'c' id                      -> Customer
-//	'a' address                 -> id (each address belongs to one customer)
+//	'c' id 't' role ticket      -> nil (role 'r' requester, 'c' CC)
+//	'c' id 'x' at(ns) seq       -> CustomerActivity (the timeline, by time)
 //	'o' lower(org) 0x00 id      -> nil (customers --org)
-//	't' id role ticket          -> nil (role 'r' requester, 'c' CC)
-//	'e' id at(ns) seq           -> CustomerActivity (the timeline, by time)
 //	"m.backfill"                -> CustomerBackfill
+//
+// The address index is in bucket users, beside the user's own keys of
+// the same address (address -> user id, address 0x00 ticket):
+//
+//	address 0x01                -> customer id (each address belongs to one customer)
+//
+// A new requester's user and profile are written by the same mail, and
+// an address lands on a random page: one page for both instead of two.
+// Schema 3 had the address index in this bucket ('a' address), the
+// links under 't' id and the timeline under 'e' id (migrateCustomerKeys
+// moves them).
 
 package bolt
 
@@ -30,12 +44,65 @@ var (
 )
 
 const (
-	custRec  = 'c'
-	custAddr = 'a'
-	custOrg  = 'o'
-	custTk   = 't'
-	custAct  = 'e'
+	custRec    = 'c'
+	custAddrV3 = 'a'
+	custOrg    = 'o'
+	// After 'c' id: a ticket link, a timeline entry.
+	custTk  = 't'
+	custAct = 'x'
+	// Schema 3's prefixes of links and timeline entries.
+	custTkV3  = 't'
+	custActV3 = 'e'
 )
+
+// The address index: bucket users, address 0x01 (schema 3: bucket
+// customers, 'a' address).
+func (t *Tx) custAddrs() (*bbolt.Bucket, func(string) []byte) {
+	if t.db.custV3 {
+		return t.customers(), func(a string) []byte { return custKey(custAddrV3, []byte(a)) }
+	}
+	return t.b(iCustAddr), custAddrKey
+}
+
+func custAddrKey(a string) []byte { return append([]byte(a), 1) }
+
+// customerOf is the id of the profile addr belongs to (0: none).
+func (t *Tx) customerOf(addr string) uint64 {
+	b, key := t.custAddrs()
+	if b == nil {
+		return 0
+	}
+	if v := b.Get(key(addr)); len(v) == 8 {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
+// linkPrefix is the prefix of a profile's links of one role (role 0:
+// every link), actPrefix of its timeline entries.
+func (t *Tx) linkPrefix(id uint64, role byte) []byte {
+	var r []byte
+	if role != 0 {
+		r = []byte{role}
+	}
+	if t.db.custV3 {
+		return custKey(custTkV3, u64(id), r)
+	}
+	return custSub(id, custTk, r)
+}
+
+func (t *Tx) actPrefix(id uint64) []byte {
+	if t.db.custV3 {
+		return custKey(custActV3, u64(id))
+	}
+	return custSub(id, custAct)
+}
+
+// custSub is the key of a profile's link or timeline entry: 'c' id sub
+// parts...
+func custSub(id uint64, sub byte, parts ...[]byte) []byte {
+	return custKey(custRec, append([][]byte{u64(id), {sub}}, parts...)...)
+}
 
 // customers is the bucket; nil only in a read-only store written by a
 // binary from before profiles (none exist then).
@@ -90,17 +157,13 @@ func (t *Tx) Customer(id uint64) (*model.Customer, error) {
 
 // CustomerByAddr finds the profile an address belongs to.
 func (t *Tx) CustomerByAddr(addr string) (*model.Customer, error) {
-	b := t.customers()
-	if b == nil {
-		return nil, fmt.Errorf("customer %s: %w", addr, store.ErrNotFound)
-	}
-	v := b.Get(custKey(custAddr, []byte(addr)))
-	if len(v) != 8 {
+	id := t.customerOf(addr)
+	if id == 0 {
 		// Bare: every new ticket's requester is looked up, and most
 		// first mails find none.
 		return nil, store.ErrNotFound
 	}
-	return t.Customer(binary.BigEndian.Uint64(v))
+	return t.Customer(id)
 }
 
 // NewCustomer stores a new profile.
@@ -110,7 +173,7 @@ func (t *Tx) NewCustomer(c *model.Customer) error {
 		return err
 	}
 	for _, a := range c.Addresses {
-		if v := b.Get(custKey(custAddr, []byte(a))); v != nil {
+		if t.customerOf(a) != 0 {
 			return fmt.Errorf("new customer with %s: %w", a, store.ErrAddressTaken)
 		}
 	}
@@ -140,7 +203,7 @@ func (t *Tx) PutCustomer(c *model.Customer) error {
 		return fmt.Errorf("customer %d: %w", c.ID, err)
 	}
 	for _, a := range c.Addresses {
-		if v := b.Get(custKey(custAddr, []byte(a))); v != nil && binary.BigEndian.Uint64(v) != c.ID {
+		if id := t.customerOf(a); id != 0 && id != c.ID {
 			return fmt.Errorf("customer %d with %s: %w", c.ID, a, store.ErrAddressTaken)
 		}
 	}
@@ -150,10 +213,11 @@ func (t *Tx) PutCustomer(c *model.Customer) error {
 // putCustomer writes the record and the index entries that changed
 // from old (nil: a new profile).
 func (t *Tx) putCustomer(b *bbolt.Bucket, c *model.Customer, old *model.Customer) error {
+	ab := t.b(iCustAddr)
 	if old != nil {
 		for _, a := range old.Addresses {
 			if !c.HasAddress(a) {
-				if err := b.Delete(custKey(custAddr, []byte(a))); err != nil {
+				if err := ab.Delete(custAddrKey(a)); err != nil {
 					return err
 				}
 			}
@@ -164,12 +228,17 @@ func (t *Tx) putCustomer(b *bbolt.Bucket, c *model.Customer, old *model.Customer
 			}
 		}
 	}
+	// Index entries already there are not written again: a Put of the
+	// same key and value still dirties its page (an address key is on a
+	// random one).
 	for _, a := range c.Addresses {
-		if err := b.Put(custKey(custAddr, []byte(a)), u64(c.ID)); err != nil {
-			return err
+		if k := custAddrKey(a); !bytes.Equal(ab.Get(k), u64(c.ID)) {
+			if err := ab.Put(k, u64(c.ID)); err != nil {
+				return err
+			}
 		}
 	}
-	if c.Organization != "" {
+	if c.Organization != "" && (old == nil || !strings.EqualFold(old.Organization, c.Organization)) {
 		if err := b.Put(orgKey(c.Organization, c.ID), nil); err != nil {
 			return err
 		}
@@ -191,8 +260,8 @@ func (t *Tx) DeleteCustomer(id uint64) error {
 		return err
 	}
 	for _, a := range c.Addresses {
-		if v := b.Get(custKey(custAddr, []byte(a))); v != nil && binary.BigEndian.Uint64(v) == id {
-			if err := b.Delete(custKey(custAddr, []byte(a))); err != nil {
+		if t.customerOf(a) == id {
+			if err := t.b(iCustAddr).Delete(custAddrKey(a)); err != nil {
 				return err
 			}
 		}
@@ -202,12 +271,8 @@ func (t *Tx) DeleteCustomer(id uint64) error {
 			return err
 		}
 	}
-	for _, prefix := range [][]byte{custKey(custTk, u64(id)), custKey(custAct, u64(id))} {
-		if err := deletePrefix(b, prefix); err != nil {
-			return err
-		}
-	}
-	return b.Delete(custKey(custRec, u64(id)))
+	// The record and its links and timeline entries.
+	return deletePrefix(b, custKey(custRec, u64(id)))
 }
 
 func deletePrefix(b *bbolt.Bucket, prefix []byte) error {
@@ -230,17 +295,13 @@ func (t *Tx) CustomerIDs(org string, limit int) []uint64 {
 	if b == nil {
 		return nil
 	}
-	var prefix []byte
 	if org == "" {
-		prefix = []byte{custRec}
-	} else {
-		prefix = custKey(custOrg, []byte(strings.ToLower(org)), []byte{0})
+		return lastRecords(b, limit)
 	}
+	prefix := custKey(custOrg, []byte(strings.ToLower(org)), []byte{0})
 	var out []uint64
 	c := b.Cursor()
-	// The last key with the prefix: seek past it, step back.
-	end := append(append([]byte(nil), prefix...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
-	k, _ := c.Seek(end)
+	k, _ := c.Seek(prefixEnd(prefix))
 	if k == nil {
 		k, _ = c.Last()
 	} else {
@@ -251,6 +312,53 @@ func (t *Tx) CustomerIDs(org string, limit int) []uint64 {
 			continue
 		}
 		out = append(out, binary.BigEndian.Uint64(k[len(prefix):]))
+	}
+	return out
+}
+
+// prefixEnd is a key above every key with prefix (and below the next
+// prefix's keys of the same length or shorter).
+func prefixEnd(prefix []byte) []byte {
+	return append(append([]byte(nil), prefix...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+}
+
+// prefixSucc is the least key above every key with prefix (nil: none).
+func prefixSucc(prefix []byte) []byte {
+	k := append([]byte(nil), prefix...)
+	for i := len(k) - 1; i >= 0; i-- {
+		if k[i]++; k[i] != 0 {
+			return k[:i+1]
+		}
+	}
+	return nil
+}
+
+// lastRecords lists the ids of the newest profiles, newest first: from
+// the end of the 'c' keys back, one seek per profile over its links and
+// timeline entries.
+func lastRecords(b *bbolt.Bucket, limit int) []uint64 {
+	var out []uint64
+	c := b.Cursor()
+	k, _ := c.Seek([]byte{custRec + 1})
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	for k != nil && k[0] == custRec && len(k) >= 9 && (limit <= 0 || len(out) < limit) {
+		rec := k[:9]
+		if len(k) != 9 {
+			// A link or timeline entry: its record is the greatest key
+			// at or below 'c' id.
+			rec = append([]byte(nil), rec...)
+			k, _ = c.Seek(rec)
+			if !bytes.Equal(k, rec) {
+				k, _ = c.Prev()
+				continue
+			}
+		}
+		out = append(out, binary.BigEndian.Uint64(k[1:9]))
+		k, _ = c.Prev()
 	}
 	return out
 }
@@ -267,7 +375,7 @@ func (t *Tx) LinkCustomerTicket(id, ticket uint64, role string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	k := custKey(custTk, u64(id), []byte{r}, u64(ticket))
+	k := custSub(id, custTk, []byte{r}, u64(ticket))
 	if got, _ := b.Cursor().Seek(k); bytes.Equal(got, k) {
 		return false, nil
 	}
@@ -284,7 +392,7 @@ func (t *Tx) UnlinkCustomerTicket(id, ticket uint64, role string) error {
 	if err != nil {
 		return err
 	}
-	return b.Delete(custKey(custTk, u64(id), []byte{r}, u64(ticket)))
+	return b.Delete(custSub(id, custTk, []byte{r}, u64(ticket)))
 }
 
 // CustomerTickets lists the tickets of a role, newest first.
@@ -294,7 +402,7 @@ func (t *Tx) CustomerTickets(id uint64, role string) []uint64 {
 	if b == nil || err != nil {
 		return nil
 	}
-	prefix := custKey(custTk, u64(id), []byte{r})
+	prefix := t.linkPrefix(id, r)
 	var out []uint64
 	c := b.Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
@@ -323,7 +431,7 @@ func (t *Tx) AddCustomerActivity(id uint64, a *model.CustomerActivity) error {
 	}
 	// Offset so instants before 1970 still sort below later ones.
 	at := uint64(a.At.UnixNano()) ^ (1 << 63)
-	return putJSON(b, custKey(custAct, u64(id), u64(at), u64(seq)), a)
+	return putJSON(b, custSub(id, custAct, u64(at), u64(seq)), a)
 }
 
 // CustomerActivity lists a timeline newest first.
@@ -332,9 +440,9 @@ func (t *Tx) CustomerActivity(id uint64, skip, limit int) ([]*model.CustomerActi
 	if b == nil {
 		return nil, nil
 	}
-	prefix := custKey(custAct, u64(id))
+	prefix := t.actPrefix(id)
 	c := b.Cursor()
-	k, v := c.Seek(custKey(custAct, u64(id+1)))
+	k, v := c.Seek(prefixSucc(prefix))
 	if k == nil {
 		k, v = c.Last()
 	} else {
@@ -375,4 +483,63 @@ func (t *Tx) SetCustomerBackfill(p model.CustomerBackfill) error {
 		return err
 	}
 	return putJSON(b, keyBackfill, p)
+}
+
+// migrateCustomerKeys moves schema 3's links ('t' id role ticket) and
+// timeline entries ('e' id at seq) under their profile's record ('c' id
+// 't' ..., 'c' id 'x' ...), values unchanged. Keys are moved in chunks:
+// a bbolt cursor must not walk a bucket that is being changed.
+func migrateCustomerKeys(tx *bbolt.Tx) error {
+	b := tx.Bucket(bCustomers)
+	if b == nil {
+		return nil
+	}
+	// The address index moves to bucket users.
+	users := tx.Bucket(iCustAddr)
+	for {
+		var keys, vals [][]byte
+		c := b.Cursor()
+		for k, v := c.Seek([]byte{custAddrV3}); k != nil && k[0] == custAddrV3 && len(keys) < 10000; k, v = c.Next() {
+			keys, vals = append(keys, append([]byte(nil), k...)), append(vals, append([]byte(nil), v...))
+		}
+		if len(keys) == 0 {
+			break
+		}
+		for i, k := range keys {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+			if err := users.Put(custAddrKey(string(k[1:])), vals[i]); err != nil {
+				return fmt.Errorf("moving customer address key %q: %w", k[1:], err)
+			}
+		}
+	}
+	for _, m := range []struct {
+		old, sub byte
+		n        int
+	}{{custTkV3, custTk, 18}, {custActV3, custAct, 25}} {
+		for {
+			type kv struct{ k, v []byte }
+			var chunk []kv
+			c := b.Cursor()
+			for k, v := c.Seek([]byte{m.old}); k != nil && k[0] == m.old && len(chunk) < 10000; k, v = c.Next() {
+				chunk = append(chunk, kv{append([]byte(nil), k...), append([]byte(nil), v...)})
+			}
+			if len(chunk) == 0 {
+				break
+			}
+			for _, e := range chunk {
+				if len(e.k) != m.n {
+					return fmt.Errorf("customer key %x: damaged", e.k)
+				}
+				if err := b.Delete(e.k); err != nil {
+					return err
+				}
+				if err := b.Put(custSub(binary.BigEndian.Uint64(e.k[1:9]), m.sub, e.k[9:]), e.v); err != nil {
+					return fmt.Errorf("moving customer key %x: %w", e.k, err)
+				}
+			}
+		}
+	}
+	return nil
 }

@@ -315,47 +315,56 @@ func dumpCustomers(tx *Tx, emit func(*store.Record) error) error {
 	if b == nil {
 		return nil
 	}
-	each := func(prefix byte, fn func(k, v []byte) error) error {
+	if tx.db.custV3 {
+		return dumpCustomersV3(tx, emit)
+	}
+	// The records first, then the links, then the timelines (a loader
+	// finds each link's profile stored): three passes over the 'c' keys,
+	// where each profile's record, links and timeline sit together.
+	each := func(sub byte, n int, fn func(id uint64, k, v []byte) error) error {
 		c := b.Cursor()
-		for k, v := c.Seek([]byte{prefix}); k != nil && k[0] == prefix; k, v = c.Next() {
-			if err := fn(k[1:], v); err != nil {
+		for k, v := c.Seek([]byte{custRec}); k != nil && k[0] == custRec; k, v = c.Next() {
+			if len(k) < 9 {
+				return fmt.Errorf("customer key %x: damaged", k)
+			}
+			if (sub == 0) != (len(k) == 9) || (sub != 0 && k[9] != sub) {
+				continue
+			}
+			if len(k) != n {
+				return fmt.Errorf("customer key %x: damaged", k)
+			}
+			if err := fn(binary.BigEndian.Uint64(k[1:9]), k[min(len(k), 10):], v); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	if err := each(custRec, func(k, v []byte) error {
+	if err := each(0, 9, func(id uint64, _, v []byte) error {
 		var c model.Customer
 		if err := unmarshal(v, &c); err != nil {
-			return fmt.Errorf("customer %x: %w", k, err)
+			return fmt.Errorf("customer %d: %w", id, err)
 		}
 		return emit(&store.Record{Kind: store.KindCustomer, Customer: &c})
 	}); err != nil {
 		return err
 	}
-	if err := each(custTk, func(k, _ []byte) error {
-		if len(k) != 17 {
-			return fmt.Errorf("customer ticket link %x: damaged key", k)
-		}
+	if err := each(custTk, 19, func(id uint64, k, _ []byte) error {
 		role := model.CustomerRequester
-		if k[8] == 'c' {
+		if k[0] == 'c' {
 			role = model.CustomerCC
 		}
 		return emit(&store.Record{Kind: store.KindCustomerLink, Link: &store.CustomerLink{
-			Customer: binary.BigEndian.Uint64(k[:8]), Role: role, Ticket: binary.BigEndian.Uint64(k[9:])}})
+			Customer: id, Role: role, Ticket: binary.BigEndian.Uint64(k[1:])}})
 	}); err != nil {
 		return err
 	}
-	return each(custAct, func(k, v []byte) error {
-		if len(k) != 24 {
-			return fmt.Errorf("customer activity %x: damaged key", k)
-		}
+	return each(custAct, 26, func(id uint64, k, v []byte) error {
 		var a model.CustomerActivity
 		if err := unmarshal(v, &a); err != nil {
-			return fmt.Errorf("customer activity %x: %w", k, err)
+			return fmt.Errorf("customer %d's activity %x: %w", id, k, err)
 		}
 		return emit(&store.Record{Kind: store.KindActivity, Activity: &store.Activity{
-			Customer: binary.BigEndian.Uint64(k[:8]), Seq: binary.BigEndian.Uint64(k[16:]), Entry: &a}})
+			Customer: id, Seq: binary.BigEndian.Uint64(k[8:]), Entry: &a}})
 	})
 }
 
@@ -562,7 +571,7 @@ func loadRecord(db *DB, tx *Tx, r *store.Record, seqs map[string]uint64, custSeq
 		a := r.Activity
 		*custSeq = max(*custSeq, a.Seq)
 		at := uint64(a.Entry.At.UnixNano()) ^ (1 << 63)
-		return putJSON(b, custKey(custAct, u64(a.Customer), u64(at), u64(a.Seq)), a.Entry)
+		return putJSON(b, custSub(a.Customer, custAct, u64(at), u64(a.Seq)), a.Entry)
 	case store.KindOutbound:
 		o := r.Outbound
 		if o.State == model.OutQueued {
@@ -624,4 +633,55 @@ func writeBlob(dir, name string, raw []byte) error {
 		return err
 	}
 	return syncDir(filepath.Dir(abs))
+}
+
+// dumpCustomersV3 reads the customers of a schema 3 store (opened
+// read-only, e.g. as a migration's source).
+func dumpCustomersV3(tx *Tx, emit func(*store.Record) error) error {
+	b := tx.customers()
+	if b == nil {
+		return nil
+	}
+	each := func(prefix byte, fn func(k, v []byte) error) error {
+		c := b.Cursor()
+		for k, v := c.Seek([]byte{prefix}); k != nil && k[0] == prefix; k, v = c.Next() {
+			if err := fn(k[1:], v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := each(custRec, func(k, v []byte) error {
+		var c model.Customer
+		if err := unmarshal(v, &c); err != nil {
+			return fmt.Errorf("customer %x: %w", k, err)
+		}
+		return emit(&store.Record{Kind: store.KindCustomer, Customer: &c})
+	}); err != nil {
+		return err
+	}
+	if err := each(custTkV3, func(k, _ []byte) error {
+		if len(k) != 17 {
+			return fmt.Errorf("customer ticket link %x: damaged key", k)
+		}
+		role := model.CustomerRequester
+		if k[8] == 'c' {
+			role = model.CustomerCC
+		}
+		return emit(&store.Record{Kind: store.KindCustomerLink, Link: &store.CustomerLink{
+			Customer: binary.BigEndian.Uint64(k[:8]), Role: role, Ticket: binary.BigEndian.Uint64(k[9:])}})
+	}); err != nil {
+		return err
+	}
+	return each(custActV3, func(k, v []byte) error {
+		if len(k) != 24 {
+			return fmt.Errorf("customer activity %x: damaged key", k)
+		}
+		var a model.CustomerActivity
+		if err := unmarshal(v, &a); err != nil {
+			return fmt.Errorf("customer activity %x: %w", k, err)
+		}
+		return emit(&store.Record{Kind: store.KindActivity, Activity: &store.Activity{
+			Customer: binary.BigEndian.Uint64(k[:8]), Seq: binary.BigEndian.Uint64(k[16:]), Entry: &a}})
+	})
 }

@@ -33,6 +33,7 @@ var (
 func init() {
 	allBuckets = append(allBuckets, bReportEvents, bBacklog)
 	appendOnly[string(bReportEvents)] = true
+	appendOnly[string(bBacklog)] = true
 }
 
 const dayNanos = int64(24 * time.Hour)

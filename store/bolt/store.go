@@ -29,8 +29,10 @@ import (
 // S2-compressed: a binary that knows only version 1 must refuse such a
 // store rather than misread it. Version 3 adds the timer index (bucket
 // timers): a binary that does not keep it current would leave timers
-// stale, so an older one must refuse the store too.
-const SchemaVersion = 3
+// stale, so an older one must refuse the store too. Version 4 keeps a
+// customer profile's ticket links and timeline under its record's key
+// (customers.go): an older binary would not find them.
+const SchemaVersion = 4
 
 // migrations[v] upgrades a store from version v to v+1. Version 0 is a
 // fresh file. Add a function here (never edit an old one) when the layout
@@ -43,6 +45,9 @@ var migrations = map[int]func(*bbolt.Tx) error{
 	// 2 -> 3: the bucket timers is created empty; the engine fills it
 	// (it finds no timer stamp, and arms every ticket once).
 	2: func(*bbolt.Tx) error { return nil },
+	// 3 -> 4: a profile's links and timeline entries move next to its
+	// record.
+	3: migrateCustomerKeys,
 }
 
 // The layout. Records written by the same mail share a bucket and sit
@@ -54,7 +59,7 @@ var (
 	bMeta       = []byte("meta")
 	bTickets    = []byte("tickets")    // id -> Ticket; id+seq -> Comment
 	bMessages   = []byte("messages")   // id -> Message; id+'r' -> raw bytes (packed)
-	bUsers      = []byte("users")      // id -> User; address -> id; address \0 ticket -> nil (requester)
+	bUsers      = []byte("users")      // id -> User; address -> id; address \0 ticket -> nil (requester); address \x01 -> customer id
 	bOutbox     = []byte("outbox")     // id -> Outbound; dueMark+time+id -> nil (the queue)
 	bQuarantine = []byte("quarantine") // id -> Quarantine
 	bRate       = []byte("ratelimit")  // key -> timestamps
@@ -69,6 +74,7 @@ var (
 	bRaw       = bMessages
 	iUserAddr  = bUsers
 	iRequester = bUsers
+	iCustAddr  = bUsers
 	iDue       = bOutbox
 	iDedupe    = iMsgID
 
@@ -78,7 +84,7 @@ var (
 	// are filled before splitting (bbolt's default of half full doubles
 	// the pages written).
 	appendOnly = map[string]bool{string(bTickets): true, string(bMessages): true, string(bOutbox): true,
-		string(bQuarantine): true, string(bWebhooks): true}
+		string(bQuarantine): true, string(bWebhooks): true, string(bCustomers): true}
 )
 
 // Options tune Open.
@@ -129,6 +135,10 @@ type DB struct {
 	ApplyNanos, CommitNanos, GatherNanos atomic.Int64
 
 	installID string
+	// custV3: a store of schema 3 or older opened read-only (a writable
+	// open migrates it): its customer links and timelines are read
+	// where schema 3 kept them.
+	custV3 bool
 }
 
 type writeReq struct {
@@ -220,9 +230,12 @@ func Open(dir string, opt Options) (*DB, error) {
 			db.installID = string(b.Get([]byte("installation_id")))
 			// A read-only open migrates nothing; an older store's values
 			// are read as they are, a newer one's would be misread.
-			if _, err := db.schemaOf(b); err != nil {
+			v, err := db.schemaOf(b)
+			if err != nil {
 				return err
 			}
+			db.custV3 = v < 4
+
 		}
 		return nil
 	}); err != nil {

@@ -137,6 +137,25 @@ func testCustomers(t *testing.T, e *env) {
 		}
 		return nil
 	})
+	// Profiles with links and timeline entries list as before: each
+	// once, newest first.
+	e.update(func(tx store.Tx) error {
+		for _, id := range []uint64{ken, ada} {
+			if err := tx.AddCustomerActivity(id, &model.CustomerActivity{Kind: model.ActTicket, Ticket: 5, Text: "requested #5"}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	e.view(func(tx store.Tx) error {
+		if got := tx.CustomerIDs("", 0); !slices.Equal(got, []uint64{ada, ken}) {
+			t.Errorf("all customers with links and timelines %v, want [%d %d]", got, ada, ken)
+		}
+		if got := tx.CustomerIDs("", 1); !slices.Equal(got, []uint64{ada}) {
+			t.Errorf("all customers with links and timelines, limit 1: %v, want [%d]", got, ada)
+		}
+		return nil
+	})
 	e.update(func(tx store.Tx) error { return tx.DeleteCustomer(ada) })
 	e.reopen()
 	e.view(func(tx store.Tx) error {
@@ -151,6 +170,12 @@ func testCustomers(t *testing.T, e *env) {
 		}
 		if got := tx.CustomerIDs("acme", 0); !slices.Equal(got, []uint64{ken}) {
 			t.Errorf("acme after the delete: %v, want [%d]", got, ken)
+		}
+		if got := tx.CustomerIDs("", 0); !slices.Equal(got, []uint64{ken}) {
+			t.Errorf("all customers after the delete: %v, want [%d]", got, ken)
+		}
+		if tl, err := tx.CustomerActivity(ada, 0, 0); err != nil || len(tl) != 0 {
+			t.Errorf("deleted customer's timeline %+v, %v", tl, err)
 		}
 		if c, err := tx.CustomerByAddr("ken@e-fun.example"); err != nil || c.ID != ken {
 			t.Errorf("Ken after a reopen: %v, %v", c, err)
