@@ -485,61 +485,58 @@ func (t *Tx) SetCustomerBackfill(p model.CustomerBackfill) error {
 	return putJSON(b, keyBackfill, p)
 }
 
-// migrateCustomerKeys moves schema 3's links ('t' id role ticket) and
-// timeline entries ('e' id at seq) under their profile's record ('c' id
-// 't' ..., 'c' id 'x' ...), values unchanged. Keys are moved in chunks:
-// a bbolt cursor must not walk a bucket that is being changed.
-func migrateCustomerKeys(tx *bbolt.Tx) error {
+// moveCustomerKeysV3 moves up to max (0: all) of schema 3's keys of
+// bucket customers to schema 4's places, values unchanged: the address
+// index ('a' address) to bucket users (address 0x01), the links ('t' id
+// role ticket) and timeline entries ('e' id at seq) under their
+// profile's record ('c' id 't' ..., 'c' id 'x' ...). It returns how many
+// it moved (0: none left). Keys are read before they are moved: a bbolt
+// cursor must not walk a bucket that is being changed.
+func moveCustomerKeysV3(tx *bbolt.Tx, max int) (int, error) {
 	b := tx.Bucket(bCustomers)
-	if b == nil {
-		return nil
-	}
-	// The address index moves to bucket users.
 	users := tx.Bucket(iCustAddr)
-	for {
-		var keys, vals [][]byte
-		c := b.Cursor()
-		for k, v := c.Seek([]byte{custAddrV3}); k != nil && k[0] == custAddrV3 && len(keys) < 10000; k, v = c.Next() {
-			keys, vals = append(keys, append([]byte(nil), k...)), append(vals, append([]byte(nil), v...))
-		}
-		if len(keys) == 0 {
-			break
-		}
-		for i, k := range keys {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-			if err := users.Put(custAddrKey(string(k[1:])), vals[i]); err != nil {
-				return fmt.Errorf("moving customer address key %q: %w", k[1:], err)
-			}
-		}
+	if b == nil || users == nil {
+		return 0, nil
 	}
+	// Keys go in in order of their profile: pages filled before splitting.
+	b.FillPercent = 0.9
+	moved := 0
 	for _, m := range []struct {
-		old, sub byte
-		n        int
-	}{{custTkV3, custTk, 18}, {custActV3, custAct, 25}} {
-		for {
-			type kv struct{ k, v []byte }
-			var chunk []kv
+		old byte
+		n   int
+		to  func(k []byte) (*bbolt.Bucket, []byte)
+	}{
+		{custAddrV3, 0, func(k []byte) (*bbolt.Bucket, []byte) { return users, custAddrKey(string(k[1:])) }},
+		{custTkV3, 18, func(k []byte) (*bbolt.Bucket, []byte) {
+			return b, custSub(binary.BigEndian.Uint64(k[1:9]), custTk, k[9:])
+		}},
+		{custActV3, 25, func(k []byte) (*bbolt.Bucket, []byte) {
+			return b, custSub(binary.BigEndian.Uint64(k[1:9]), custAct, k[9:])
+		}},
+	} {
+		for max <= 0 || moved < max {
+			var keys, vals [][]byte
 			c := b.Cursor()
-			for k, v := c.Seek([]byte{m.old}); k != nil && k[0] == m.old && len(chunk) < 10000; k, v = c.Next() {
-				chunk = append(chunk, kv{append([]byte(nil), k...), append([]byte(nil), v...)})
+			for k, v := c.Seek([]byte{m.old}); k != nil && k[0] == m.old && len(keys) < 10000 && (max <= 0 || moved+len(keys) < max); k, v = c.Next() {
+				keys, vals = append(keys, append([]byte(nil), k...)), append(vals, append([]byte(nil), v...))
 			}
-			if len(chunk) == 0 {
+			if len(keys) == 0 {
 				break
 			}
-			for _, e := range chunk {
-				if len(e.k) != m.n {
-					return fmt.Errorf("customer key %x: damaged", e.k)
+			for i, k := range keys {
+				if m.n != 0 && len(k) != m.n || len(k) < 2 {
+					return moved, fmt.Errorf("customer key %x: damaged", k)
 				}
-				if err := b.Delete(e.k); err != nil {
-					return err
+				if err := b.Delete(k); err != nil {
+					return moved, err
 				}
-				if err := b.Put(custSub(binary.BigEndian.Uint64(e.k[1:9]), m.sub, e.k[9:]), e.v); err != nil {
-					return fmt.Errorf("moving customer key %x: %w", e.k, err)
+				to, nk := m.to(k)
+				if err := to.Put(nk, vals[i]); err != nil {
+					return moved, fmt.Errorf("moving customer key %x: %w", k, err)
 				}
 			}
+			moved += len(keys)
 		}
 	}
-	return nil
+	return moved, nil
 }

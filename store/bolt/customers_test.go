@@ -17,7 +17,7 @@ import (
 // their own prefixes of bucket customers) reads the same read-only, as
 // it is, and after a writable open moved its keys to schema 4's places
 // (addresses beside the user keys, links and timeline under the
-// profile's record).
+// profile's record), also when an earlier start moved only some.
 func TestCustomerKeysMigrateFromSchema3(t *testing.T) {
 	dir := t.TempDir()
 	db, err := Open(dir, Options{})
@@ -127,6 +127,22 @@ func TestCustomerKeysMigrateFromSchema3(t *testing.T) {
 	}
 	check("schema 3 read-only", ro)
 	ro.Close()
+
+	// A start that stopped after a migration's first transaction: the
+	// next moves the rest.
+	if bdb, err = bbolt.Open(filepath.Join(dir, "helpdesk.db"), 0o600, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := bdb.Update(func(tx *bbolt.Tx) error {
+		n, err := moveCustomerKeysV3(tx, 4)
+		if n != 4 {
+			t.Errorf("moved %d keys, want 4 (the limit)", n)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	bdb.Close()
 
 	db, err = Open(dir, Options{})
 	if err != nil {

@@ -46,8 +46,9 @@ var migrations = map[int]func(*bbolt.Tx) error{
 	// (it finds no timer stamp, and arms every ticket once).
 	2: func(*bbolt.Tx) error { return nil },
 	// 3 -> 4: a profile's links and timeline entries move next to its
-	// record.
-	3: migrateCustomerKeys,
+	// record, its address keys to bucket users. premigrate has moved
+	// them in transactions of their own; this finds none left.
+	3: func(tx *bbolt.Tx) error { _, err := moveCustomerKeysV3(tx, 0); return err },
 }
 
 // The layout. Records written by the same mail share a bucket and sit
@@ -269,6 +270,9 @@ func cleanTmp(dir string) {
 // init creates buckets, runs migrations and creates the installation id and
 // the first reply-token secret on first start.
 func (db *DB) init() error {
+	if err := db.premigrate(); err != nil {
+		return err
+	}
 	return db.bdb().Update(func(tx *bbolt.Tx) error {
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -306,6 +310,42 @@ func (db *DB) init() error {
 		}
 		return nil
 	})
+}
+
+// premigrate does the part of a migration that rewrites many records, in
+// transactions of a bounded size (one transaction holds every page it
+// changes in memory until it commits: schema 3 -> 4 moves three keys per
+// ticket of a store's profiles, millions on a large store). Each
+// transaction leaves the store consistent; the schema version is
+// recorded afterwards (init), so a start interrupted meanwhile moves the
+// rest on the next start.
+func (db *DB) premigrate() error {
+	v := 0
+	if err := db.bdb().View(func(tx *bbolt.Tx) error {
+		if meta := tx.Bucket(bMeta); meta != nil {
+			var err error
+			v, err = db.schemaOf(meta)
+			return err
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if v == 0 || v >= 4 {
+		return nil
+	}
+	for {
+		n := 0
+		if err := db.bdb().Update(func(tx *bbolt.Tx) (err error) {
+			n, err = moveCustomerKeysV3(tx, 20000)
+			return err
+		}); err != nil {
+			return fmt.Errorf("migrating the customer profiles' keys to schema 4: %w", err)
+		}
+		if n == 0 {
+			return nil
+		}
+	}
 }
 
 // InstallationID identifies this installation in loop headers.
