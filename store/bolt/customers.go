@@ -99,9 +99,17 @@ func (t *Tx) actPrefix(id uint64) []byte {
 }
 
 // custSub is the key of a profile's link or timeline entry: 'c' id sub
-// parts...
+// parts... (one allocation: a new ticket builds several).
 func custSub(id uint64, sub byte, parts ...[]byte) []byte {
-	return custKey(custRec, append([][]byte{u64(id), {sub}}, parts...)...)
+	n := 10
+	for _, p := range parts {
+		n += len(p)
+	}
+	k := append(binary.BigEndian.AppendUint64(append(make([]byte, 0, n), custRec), id), sub)
+	for _, p := range parts {
+		k = append(k, p...)
+	}
+	return k
 }
 
 // customers is the bucket; nil only in a read-only store written by a
