@@ -72,6 +72,10 @@ func Print(w io.Writer, reports []*Report) {
 			} else if run.DBCPUMs > 0 {
 				fmt.Fprintf(w, "database, %s run %d: server CPU %.3f ms per mail\n", run.Target, run.Index, run.DBCPUMs)
 			}
+			if run.RowsPerMsg != nil {
+				fmt.Fprintf(w, "database, %s run %d: per mail %.1f rows written, %.0f WAL bytes; by table ins/upd(hot)/del: %s\n",
+					run.Target, run.Index, run.RowWritesPerMsg, run.WALBytesPerMsg, rowsLine(run.RowsPerMsg))
+			}
 		}
 		if r.RatioOf != "" {
 			fmt.Fprintf(w, "ratio %s (median of %d paired runs): %.2f\n", r.RatioOf, pairs(r), r.Ratio)

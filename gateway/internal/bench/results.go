@@ -73,6 +73,14 @@ type Run struct {
 	// server the bench started (-store postgres: the postmaster and its
 	// processes) over the burst.
 	DBCPUMs float64 `json:"db_cpu_ms_per_msg,omitempty"`
+	// The database's rows written (inserted, updated, deleted) and the
+	// cluster's WAL bytes per accepted mail, from the burst's start to
+	// the end of the run (the outbound mail it queued delivered, the
+	// daemons stopped); RowsPerMsg by table: inserted, updated, of them
+	// HOT, deleted.
+	RowWritesPerMsg float64               `json:"row_writes_per_msg,omitempty"`
+	RowsPerMsg      map[string][4]float64 `json:"rows_per_msg,omitempty"`
+	WALBytesPerMsg  float64               `json:"wal_bytes_per_msg,omitempty"`
 	// Daemon metrics at the end of the run.
 	Commits           int64 `json:"store_commits,omitempty"`
 	Writes            int64 `json:"store_writes,omitempty"`

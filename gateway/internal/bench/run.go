@@ -34,6 +34,7 @@ func (b *bench) runHelpdesk(p params, idx int, target, dir string) (Run, error) 
 		defer sink.Close()
 	}
 	data := ""
+	runDSN := "" // -store postgres: the run's database
 	if addr == "" {
 		if dir == "" {
 			if dir, err = b.newDir("helpdesk"); err != nil {
@@ -62,6 +63,7 @@ func (b *bench) runHelpdesk(p params, idx int, target, dir string) (Run, error) 
 		}
 		if dsn != "" {
 			text += fmt.Sprintf("\n[store]\nengine = \"postgres\"\ndsn = %q\n", dsn)
+			runDSN = dsn
 		}
 		if b.opt.Daemons > 1 {
 			text += "node = \"bench-1\"\n"
@@ -176,6 +178,7 @@ func (b *bench) runHelpdesk(p params, idx int, target, dir string) (Run, error) 
 	}
 	cpu := b.startCPU(b.pid(proc))
 	db0 := b.dbCPU()
+	rows0 := dbStats(runDSN)
 	res := b.load(p, addr, gen)
 	run.fill(res)
 	cpu.finish(&run)
@@ -222,6 +225,13 @@ func (b *bench) runHelpdesk(p params, idx int, target, dir string) (Run, error) 
 	if sink != nil {
 		run.OutboundDelivered = sink.Delivered.Load() - deliveredBefore
 	}
+	if rows0.ok && proc != nil && proc.HTTPAddr != "" {
+		// The rows per mail count the outbound mail the burst queued as
+		// delivered (its queue rows settled).
+		if _, err := drainQueue(proc.HTTPAddr, time.Minute); err != nil {
+			b.logf("   %-18s run %d: %v", target, idx, err)
+		}
+	}
 	for _, o := range others {
 		if err := o.Stop(60 * time.Second); err != nil && run.StopError == "" {
 			run.StopError = fmt.Sprintf("%v: %s", err, firstWords(o.LogTail(), 40))
@@ -248,6 +258,9 @@ func (b *bench) runHelpdesk(p params, idx int, target, dir string) (Run, error) 
 			b.logf("   %-18s run %d: callgrind: %d instructions in the burst, %.0f per mail", target, idx, n, run.InstrPerMsg)
 		}
 		run.StoreBytes = DirSize(data)
+	}
+	if rows0.ok {
+		dbStatsFinish(&run, rows0, settledDBStats(runDSN))
 	}
 	b.logf("   %-18s run %d: %6.0f msg/s  p50 %6.2f ms  p99 %7.2f ms  max %7.1f ms  rss %4d MiB (anon %d)  ok %d failed %d  start %.2fs",
 		target, idx, run.MsgPerSec, run.P50Ms, run.P99Ms, run.MaxMs, run.PeakRSS>>20, run.PeakAnon>>20, run.OK, run.Failed, run.StartSeconds)
@@ -325,6 +338,7 @@ func (b *bench) runReference(p params, idx int) (Run, error) {
 	}
 	cpu := b.startCPU(proc.Pid())
 	db0 := b.dbCPU()
+	rows0 := dbStats(dsn)
 	res := b.load(p, proc.SMTPAddr, gen)
 	run.fill(res)
 	cpu.finish(&run)
@@ -338,6 +352,9 @@ func (b *bench) runReference(p params, idx int) (Run, error) {
 		return run, err
 	}
 	run.StoreBytes = DirSize(dir)
+	if rows0.ok {
+		dbStatsFinish(&run, rows0, settledDBStats(dsn))
+	}
 	b.logf("   %-18s run %d: %6.0f msg/s  p50 %6.2f ms  p99 %7.2f ms  max %7.1f ms  rss %4d MiB  ok %d failed %d",
 		"reference", idx, run.MsgPerSec, run.P50Ms, run.P99Ms, run.MaxMs, run.PeakRSS>>20, run.OK, run.Failed)
 	if run.OK == 0 {
