@@ -4,7 +4,11 @@
 // rate windows, counters), created and migrated by the binary
 // (schema.go; `helpdesk migrate-schema`), readable with psql: every record
 // is a row with its indexed fields as columns and the whole record as a
-// json column.
+// json column. An outbound queue item is the exception that is written
+// most: its record (the mail) is written once, when it is queued, and its
+// claims and outcome go to the columns and the progress column, whose
+// JSON fields override the record's when it is read (outData), so a mail
+// sent costs one record written, not three.
 //
 // # Writes
 //

@@ -285,7 +285,7 @@ func dumpTables(ctx context.Context, q pgx.Tx, emit func(*store.Record) error) e
 	}); err != nil {
 		return err
 	}
-	if err := jsonRows(ctx, q, "SELECT data FROM outbound ORDER BY id", func(o *model.Outbound) error {
+	if err := jsonRows(ctx, q, "SELECT "+outData+" FROM outbound ORDER BY id", func(o *model.Outbound) error {
 		return emit(&store.Record{Kind: store.KindOutbound, Outbound: o})
 	}); err != nil {
 		return err
@@ -328,19 +328,18 @@ FROM report_events ORDER BY at_ns, seq`, func(rows pgx.Rows) error {
 	}); err != nil {
 		return err
 	}
-	if err := each(ctx, q, "SELECT at_ns, key, delta FROM report_backlog ORDER BY at_ns, seq", func(rows pgx.Rows) error {
+	if err := each(ctx, q, "SELECT at_ns, dec, inc FROM report_backlog_moves ORDER BY at_ns, seq", func(rows pgx.Rows) error {
 		var at int64
-		var key []byte
-		var delta int32
-		if err := rows.Scan(&at, &key, &delta); err != nil {
+		var dec, inc [][]byte
+		if err := rows.Scan(&at, &dec, &inc); err != nil {
 			return err
 		}
 		mv := &store.BacklogMove{At: time.Unix(0, at).UTC()}
-		for ; delta < 0; delta++ {
-			mv.Dec = append(mv.Dec, string(key))
+		for _, k := range dec {
+			mv.Dec = append(mv.Dec, string(k))
 		}
-		for ; delta > 0; delta-- {
-			mv.Inc = append(mv.Inc, string(key))
+		for _, k := range inc {
+			mv.Inc = append(mv.Inc, string(k))
 		}
 		return emit(&store.Record{Kind: store.KindBacklogMove, Move: mv})
 	}); err != nil {
@@ -473,7 +472,7 @@ func (db *DB) Load(next func() (*store.Record, error), progress func(n int)) err
 // the database writes (meta, counters, sequences at zero).
 var emptyTables = []string{"tickets", "comments", "messages", "message_raw", "message_identity", "message_refs",
 	"users", "outbound", "webhooks", "quarantine", "rates", "blobs", "customers", "customer_addresses",
-	"customer_tickets", "customer_activity", "timers", "report_events", "report_backlog", "erasures"}
+	"customer_tickets", "customer_activity", "timers", "report_events", "report_backlog_moves", "erasures"}
 
 func checkEmpty(ctx context.Context, q pgx.Tx) error {
 	for _, t := range emptyTables {
@@ -649,7 +648,7 @@ func loadRecord(l *loader, r *store.Record) error {
 		if !o.LeaseUntil.IsZero() {
 			until = o.LeaseUntil.UnixNano()
 		}
-		return l.add("outbound", tOutbound.cols, int64(o.ID), o.State, o.NextAttempt.UnixNano(), o.LeaseHolder, until, data)
+		return l.add("outbound", tOutbound.cols, int64(o.ID), o.State, o.NextAttempt.UnixNano(), o.LeaseHolder, until, nil, data)
 	case store.KindWebhook:
 		d := r.Webhook
 		data, err := marshal(d)
@@ -669,18 +668,10 @@ func loadRecord(l *loader, r *store.Record) error {
 		ev := r.Event
 		return l.add("report_events", tReportEvents.cols, ev.At.UnixNano(), ev.Kind, int64(ev.Ticket), ev.Group, ev.Mailbox, ev.Agent, nsOrNil(ev.Since), ev.Target, int32(ev.Rating))
 	case store.KindBacklogMove:
-		ns := r.Move.At.UnixNano()
-		for _, k := range r.Move.Dec {
-			if err := l.add("report_backlog", tBacklog.cols, ns, []byte(k), int32(-1)); err != nil {
-				return err
-			}
+		if len(r.Move.Dec) == 0 && len(r.Move.Inc) == 0 {
+			return nil
 		}
-		for _, k := range r.Move.Inc {
-			if err := l.add("report_backlog", tBacklog.cols, ns, []byte(k), int32(1)); err != nil {
-				return err
-			}
-		}
-		return nil
+		return l.add("report_backlog_moves", tBacklog.cols, r.Move.At.UnixNano(), byteKeys(r.Move.Dec), byteKeys(r.Move.Inc))
 	case store.KindErasure:
 		e := r.Erasure
 		data, err := marshal(e)

@@ -148,7 +148,7 @@ func (t *Tx) SettledOutbound(before time.Time, limit int) ([]*model.Outbound, er
 	var out []*model.Outbound
 	var after int64
 	for len(out) < limit {
-		os, err := t.outbounds("SELECT data FROM outbound WHERE id > $1 AND state <> 'queued' ORDER BY id LIMIT $2", after, page)
+		os, err := t.outbounds("SELECT "+outData+" FROM outbound WHERE id > $1 AND state <> 'queued' ORDER BY id LIMIT $2", after, page)
 		if err != nil {
 			return nil, err
 		}

@@ -62,7 +62,7 @@ const (
 	pfUsers     = "SELECT addr, id, data FROM users WHERE addr = ANY($1)"
 	pfCustomers = "SELECT addr, customer FROM customer_addresses WHERE addr = ANY($1)"
 	pfRefs      = "SELECT message_id, data FROM message_refs WHERE message_id = ANY($1)"
-	pfOutbound  = "SELECT id, data FROM outbound WHERE id = ANY($1)"
+	pfOutbound  = "SELECT id, " + outData + " FROM outbound WHERE id = ANY($1)"
 	pfIdentity  = "SELECT i.message_id, i.body_hash, i.message FROM message_identity i JOIN unnest($1::text[], $2::text[]) AS k(message_id, body_hash) USING (message_id, body_hash)"
 )
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -490,7 +491,71 @@ func (t *Tx) putOutbound(o *model.Outbound) error {
 	if !o.LeaseUntil.IsZero() {
 		until = o.LeaseUntil.UnixNano()
 	}
-	return t.put(tOutbound, ks(o.ID), int64(o.ID), o.State, o.NextAttempt.UnixNano(), o.LeaseHolder, until, data)
+	return t.put(tOutbound, ks(o.ID), int64(o.ID), o.State, o.NextAttempt.UnixNano(), o.LeaseHolder, until, nil, data)
+}
+
+// outProgress is what claiming and settling change of a queue item.
+// Stored as the row's progress, its fields override the record's
+// (outData): the record (the mail, a kilobyte or more) is written when
+// it is queued, and its claim and outcome as these fields and the
+// columns, a smaller row version and WAL record (issue 18 item 6).
+type outProgress struct {
+	State       string    `json:"state"`
+	Attempts    int       `json:"attempts"`
+	NextAttempt time.Time `json:"next_attempt"`
+	LastError   string    `json:"last_error"`
+	Done        time.Time `json:"done"`
+	Started     time.Time `json:"started"`
+	LeaseHolder string    `json:"lease_holder"`
+	LeaseUntil  time.Time `json:"lease_until"`
+}
+
+// outData reads an outbound row's record as it stands: data, with the
+// progress's fields after it when a claim or settling changed them
+// (encoding/json keeps the last of duplicate keys).
+const outData = "CASE WHEN progress IS NULL THEN data::text ELSE left(data::text, -1) || ',' || substr(progress, 2) END"
+
+// progressSQL sets the queue columns and progress of rows by id (one
+// statement for a commit's claims and outcomes).
+const progressSQL = `UPDATE outbound o SET state = v.s, due_ns = v.d, lease_holder = v.h, lease_until_ns = v.u, progress = v.p
+FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[]) AS v(id, s, d, h, u, p) WHERE o.id = v.id`
+
+// sameMail reports whether a and b differ at most in outProgress's
+// fields.
+func sameMail(a, b *model.Outbound) bool {
+	x, y := *a, *b
+	for _, o := range []*model.Outbound{&x, &y} {
+		o.State, o.Attempts, o.NextAttempt, o.LastError, o.Done, o.Started, o.LeaseHolder, o.LeaseUntil =
+			"", 0, time.Time{}, "", time.Time{}, time.Time{}, "", time.Time{}
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+// putProgress stores o, which the database holds as was except for
+// outProgress's fields (else it is written whole): this transaction and
+// the read cache read o whole, the database gets the queue columns and
+// the progress.
+func (t *Tx) putProgress(o, was *model.Outbound) error {
+	if !sameMail(o, was) {
+		return t.putOutbound(o)
+	}
+	data, err := marshal(o)
+	if err != nil {
+		return err
+	}
+	p, err := marshal(outProgress{o.State, o.Attempts, o.NextAttempt, o.LastError, o.Done, o.Started, o.LeaseHolder, o.LeaseUntil})
+	if err != nil {
+		return err
+	}
+	var until int64
+	if !o.LeaseUntil.IsZero() {
+		until = o.LeaseUntil.UnixNano()
+	}
+	due := o.NextAttempt.UnixNano()
+	return t.write(tOutbound, ks(o.ID), &prow{
+		vals:     []any{int64(o.ID), o.State, due, o.LeaseHolder, until, nil, data},
+		progress: []any{int64(o.ID), o.State, due, o.LeaseHolder, until, string(p)},
+	})
 }
 
 // Enqueue adds an outbound mail.
@@ -512,7 +577,7 @@ func (t *Tx) Enqueue(o *model.Outbound) error {
 
 // Outbound loads a queue item.
 func (t *Tx) Outbound(id uint64) (*model.Outbound, error) {
-	data, err := t.record(tOutbound, ks(id), "SELECT data FROM outbound WHERE id = $1", int64(id))
+	data, err := t.record(tOutbound, ks(id), "SELECT "+outData+" FROM outbound WHERE id = $1", int64(id))
 	if err != nil {
 		return nil, fmt.Errorf("outbound %d: %w", id, err)
 	}
@@ -541,7 +606,7 @@ func (t *Tx) outbounds(sql string, args ...any) ([]*model.Outbound, error) {
 
 // Due returns queued items due at or before now, oldest first.
 func (t *Tx) Due(now time.Time, limit int) ([]*model.Outbound, error) {
-	return t.outbounds("SELECT data FROM outbound WHERE state = 'queued' AND due_ns <= $1 ORDER BY due_ns, id LIMIT $2", now.UnixNano(), limit)
+	return t.outbounds("SELECT "+outData+" FROM outbound WHERE state = 'queued' AND due_ns <= $1 ORDER BY due_ns, id LIMIT $2", now.UnixNano(), limit)
 }
 
 // NextDue is the earliest next attempt of a queued item.
@@ -572,7 +637,7 @@ func (t *Tx) QueueDepth() int {
 
 // OldestQueued is the queued item enqueued first.
 func (t *Tx) OldestQueued() (*model.Outbound, error) {
-	os, err := t.outbounds("SELECT data FROM outbound WHERE state = 'queued' ORDER BY id LIMIT 1")
+	os, err := t.outbounds("SELECT " + outData + " FROM outbound WHERE state = 'queued' ORDER BY id LIMIT 1")
 	if err != nil || len(os) == 0 {
 		return nil, err
 	}
@@ -583,7 +648,7 @@ func (t *Tx) OldestQueued() (*model.Outbound, error) {
 func (t *Tx) ForEachOutbound(fn func(*model.Outbound) error) error {
 	after := int64(1) << 62
 	for {
-		os, err := t.outbounds("SELECT data FROM outbound WHERE id < $1 ORDER BY id DESC LIMIT $2", after, page)
+		os, err := t.outbounds("SELECT "+outData+" FROM outbound WHERE id < $1 ORDER BY id DESC LIMIT $2", after, page)
 		if err != nil {
 			return err
 		}
@@ -611,7 +676,7 @@ func (t *Tx) Claim(holder string, now time.Time, n int, lease time.Duration, sta
 		return nil, fmt.Errorf("claiming outbound mail: %w", errReadOnly)
 	}
 	ns := now.UnixNano()
-	os, err := t.outbounds(`SELECT data FROM outbound
+	os, err := t.outbounds(`SELECT `+outData+` FROM outbound
 		WHERE state = 'queued' AND due_ns <= $1 AND (lease_holder = '' OR lease_until_ns <= $1)
 		ORDER BY due_ns, id LIMIT $2 FOR UPDATE SKIP LOCKED`, ns, n)
 	if err != nil {
@@ -624,7 +689,7 @@ func (t *Tx) Claim(holder string, now time.Time, n int, lease time.Duration, sta
 		if start {
 			x.Started = now
 		}
-		if err := t.putOutbound(&x); err != nil {
+		if err := t.putProgress(&x, o); err != nil {
 			return nil, err
 		}
 	}
@@ -651,17 +716,19 @@ func (t *Tx) Extend(holder string, id uint64, until time.Time) error {
 	if err != nil {
 		return err
 	}
+	was := *o
 	o.LeaseUntil = until
-	return t.putOutbound(o)
+	return t.putProgress(o, &was)
 }
 
 // Settle records a claimed item's outcome and ends the lease.
 func (t *Tx) Settle(holder string, o *model.Outbound, prevDue time.Time) error {
-	if _, err := t.held(holder, o.ID, prevDue, false); err != nil {
+	was, err := t.held(holder, o.ID, prevDue, false)
+	if err != nil {
 		return err
 	}
 	o.LeaseHolder, o.LeaseUntil = "", time.Time{}
-	return t.putOutbound(o)
+	return t.putProgress(o, was)
 }
 
 // ReleaseLeases ends every lease holder holds on a queued item.
@@ -669,13 +736,14 @@ func (t *Tx) ReleaseLeases(holder string) (int, error) {
 	if holder == "" {
 		return 0, nil
 	}
-	os, err := t.outbounds("SELECT data FROM outbound WHERE state = 'queued' AND lease_holder = $1 ORDER BY id", holder)
+	os, err := t.outbounds("SELECT "+outData+" FROM outbound WHERE state = 'queued' AND lease_holder = $1 ORDER BY id", holder)
 	if err != nil {
 		return 0, err
 	}
 	for _, o := range os {
+		was := *o
 		o.LeaseHolder, o.LeaseUntil = "", time.Time{}
-		if err := t.putOutbound(o); err != nil {
+		if err := t.putProgress(o, &was); err != nil {
 			return 0, err
 		}
 	}

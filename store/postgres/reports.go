@@ -4,7 +4,7 @@ package postgres
 // two append-only tables an admin can read with psql:
 //
 //	report_events (seq, at_ns, kind, ticket, grp, mailbox, agent, since_ns, target, rating)
-//	report_backlog (seq, at_ns, key, delta)  (key is bytea: report keys hold NUL separators)
+//	report_backlog_moves (seq, at_ns, dec, inc)  (one row per move; keys are bytea: report keys hold NUL separators)
 //
 // Rows are queued in the write that records the change and sent in its
 // batch (the write lock orders writers and a batch keeps its order, so seq
@@ -33,7 +33,7 @@ func nsOrNil(t time.Time) any {
 // no round trip of their own on a mail's write.
 var (
 	tReportEvents = newTable("report_events", 0, "at_ns", "kind", "ticket", "grp", "mailbox", "agent", "since_ns", "target", "rating")
-	tBacklog      = newTable("report_backlog", 0, "at_ns", "key", "delta")
+	tBacklog      = newTable("report_backlog_moves", 0, "at_ns", "dec", "inc")
 )
 
 // AddReportEvent records ev under ev.At.
@@ -77,24 +77,30 @@ FROM report_events WHERE at_ns >= $1 AND at_ns < $2 ORDER BY at_ns, seq`, from.U
 // MoveBacklog records that at instant at one ticket left the backlog keys
 // dec and entered inc.
 func (t *Tx) MoveBacklog(at time.Time, dec, inc []string) error {
-	ns := at.UnixNano()
-	for _, k := range dec {
-		if err := t.appendRow(tBacklog, ns, []byte(k), int32(-1)); err != nil {
-			return err
-		}
+	if len(dec) == 0 && len(inc) == 0 {
+		return nil
 	}
-	for _, k := range inc {
-		if err := t.appendRow(tBacklog, ns, []byte(k), int32(1)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return t.appendRow(tBacklog, at.UnixNano(), byteKeys(dec), byteKeys(inc))
 }
+
+// byteKeys is keys as a bytea[] (never NULL: an empty array).
+func byteKeys(keys []string) [][]byte {
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		out[i] = []byte(k)
+	}
+	return out
+}
+
+// backlogSQL sums the moves before $1 by key.
+const backlogSQL = `SELECT k, sum(d) FROM report_backlog_moves m,
+	LATERAL (SELECT unnest(m.inc) AS k, 1 AS d UNION ALL SELECT unnest(m.dec), -1) x
+WHERE m.at_ns < $1 GROUP BY k HAVING sum(d) <> 0`
 
 // Backlog returns every key's count as of instant at (the moves before
 // at), leaving out zeros.
 func (t *Tx) Backlog(at time.Time) (map[string]int, error) {
-	rows, err := t.query(`SELECT key, sum(delta) FROM report_backlog WHERE at_ns < $1 GROUP BY key HAVING sum(delta) <> 0`, at.UnixNano())
+	rows, err := t.query(backlogSQL, at.UnixNano())
 	if err != nil {
 		return nil, err
 	}

@@ -126,7 +126,7 @@ var (
 	tIdentity  = newTable("message_identity", 2, "message_id", "body_hash", "message")
 	tRefs      = newTable("message_refs", 1, "message_id", "ticket", "data")
 	tUsers     = newTable("users", 1, "id", "addr", "data")
-	tOutbound  = newTable("outbound", 1, "id", "state", "due_ns", "lease_holder", "lease_until_ns", "data")
+	tOutbound  = newTable("outbound", 1, "id", "state", "due_ns", "lease_holder", "lease_until_ns", "progress", "data")
 	tWebhooks  = newTable("webhooks", 1, "id", "state", "due_ns", "data")
 	tQuarantin = newTable("quarantine", 1, "id", "data")
 	tRates     = newTable("rates", 1, "key", "data")
@@ -161,6 +161,12 @@ type prow struct {
 	// ifAbsent: inserted unless the database has the key already
 	// (putIfAbsent); the row's value is the database's then.
 	ifAbsent bool
+	// progress: the row exists in the database and only the queue
+	// item's progress changed (an outbound claim or outcome,
+	// putProgress): sent as an UPDATE of the queue columns and progress
+	// (id, state, due, holder, lease end, progress object), while vals
+	// is the whole row as it now reads.
+	progress []any
 }
 
 // undo restores a pending row as it was before a request wrote it.
@@ -322,6 +328,10 @@ func (t *Tx) write(tb *table, k string, r *prow) error {
 	}
 	key := pkey{tb, k}
 	prev, existed := t.pending[key]
+	if r.progress != nil && existed && prev.progress == nil {
+		// The row itself is not sent yet: it goes out whole.
+		r = &prow{vals: r.vals}
+	}
 	t.journal = append(t.journal, undo{key, prev, existed})
 	if !existed {
 		t.order = append(t.order, key)
@@ -399,6 +409,7 @@ func (t *Tx) queuePending(b *pgx.Batch) {
 	}
 	var groups []*group
 	byTable := map[*table][2]*group{}
+	var progress []*prow
 	for _, k := range t.order {
 		r, ok := t.pending[k]
 		if !ok {
@@ -408,6 +419,10 @@ func (t *Tx) queuePending(b *pgx.Batch) {
 		t.cacheWritten(k, r)
 		if r.del {
 			b.Queue(k.t.del, r.vals...)
+			continue
+		}
+		if r.progress != nil {
+			progress = append(progress, r)
 			continue
 		}
 		i := 0
@@ -440,6 +455,16 @@ func (t *Tx) queuePending(b *pgx.Batch) {
 				rows = rows[n:]
 			}
 		}
+	}
+	if n := len(progress); n > 0 {
+		// After the inserts: a row is pending once, so none of these
+		// rows is among them.
+		ids, states, dues, holders, untils, ps := make([]int64, n), make([]string, n), make([]int64, n), make([]string, n), make([]int64, n), make([]string, n)
+		for i, r := range progress {
+			v := r.progress
+			ids[i], states[i], dues[i], holders[i], untils[i], ps[i] = v[0].(int64), v[1].(string), v[2].(int64), v[3].(string), v[4].(int64), v[5].(string)
+		}
+		b.Queue(progressSQL, ids, states, dues, holders, untils, ps)
 	}
 	t.order = t.order[:0]
 	clear(t.userAddr)

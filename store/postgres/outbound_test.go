@@ -1,0 +1,211 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"helpdesk/store"
+	"helpdesk/store/model"
+	"helpdesk/store/postgres/pgtest"
+)
+
+// An outbound item's record (the mail) is written once, when it is
+// queued: claiming and settling it write its progress (state, lease,
+// attempts, outcome) beside it, and it reads back whole and as settled,
+// also by a process that did not write it. A settle that changes the
+// mail itself writes it whole.
+func TestOutboundRecordIsWrittenOnce(t *testing.T) {
+	dsn := pgtest.NewDB(t)
+	open := func() *DB {
+		db, err := Open(dsn, Options{Now: time.Now, TmpDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	db := open()
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	wal := func() int64 {
+		var n int64
+		if err := conn.QueryRow(context.Background(), "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	const n = 50
+	text := fmt.Sprintf("%01000d", 0) // a mail of a kilobyte, as an acknowledgement is
+	w0 := wal()
+	if err := db.Update(func(tx store.Tx) error {
+		for i := range n {
+			if err := tx.Enqueue(&model.Outbound{Kind: "ack", Rcpt: fmt.Sprintf("c%d@example.com", i), Subject: "s", Text: text}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	w1 := wal()
+	now := time.Now()
+	var claimed []*model.Outbound
+	if err := db.Update(func(tx store.Tx) error {
+		claimed, err = tx.Claim("w1", now, n, time.Minute, true)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(claimed) != n {
+		t.Fatalf("claimed %d of %d", len(claimed), n)
+	}
+	w2 := wal()
+	if err := db.Update(func(tx store.Tx) error {
+		for i, o := range claimed {
+			x := *o
+			prev := x.NextAttempt
+			x.Started, x.Attempts = time.Time{}, x.Attempts+1
+			x.State, x.Done = model.OutSent, now
+			if i == 0 {
+				x.Text = "changed" // not progress: written whole
+			}
+			if err := tx.Settle("w1", &x, prev); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	w3 := wal()
+	t.Logf("WAL bytes per item: queued %d, claimed %d, settled %d", (w1-w0)/n, (w2-w1)/n, (w3-w2)/n)
+
+	var whole, progress int
+	if err := conn.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE progress IS NULL),
+		count(*) FILTER (WHERE progress IS NOT NULL AND data->>'state' = 'queued' AND data->>'text' = $1) FROM outbound`, text).Scan(&whole, &progress); err != nil {
+		t.Fatal(err)
+	}
+	if whole != 1 || progress != n-1 {
+		t.Errorf("rows written whole %d (want 1: the changed mail), with progress beside the queued record %d (want %d)", whole, progress, n-1)
+	}
+	// Read back by another process (no cache) and by the writer.
+	for _, r := range []*DB{open(), db} {
+		if err := r.View(func(tx store.Tx) error {
+			for i, c := range claimed {
+				o, err := tx.Outbound(c.ID)
+				if err != nil {
+					return err
+				}
+				want := text
+				if i == 0 {
+					want = "changed"
+				}
+				if o.State != model.OutSent || o.Attempts != 1 || !o.Done.Equal(now) || !o.Started.IsZero() || o.LeaseHolder != "" || !o.LeaseUntil.IsZero() || o.Text != want || o.Rcpt != c.Rcpt {
+					return fmt.Errorf("outbound %d reads %+v", c.ID, o)
+				}
+			}
+			if d := tx.QueueDepth(); d != 0 {
+				return fmt.Errorf("queue depth %d after settling all", d)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Update(func(tx store.Tx) error {
+		o, err := tx.Outbound(claimed[1].ID)
+		if err != nil {
+			return err
+		}
+		if o.State != model.OutSent {
+			return fmt.Errorf("the writer reads outbound %d as %s", o.ID, o.State)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A version 4 database's outbound queue and backlog moves read the same
+// after the migration to version 5.
+func TestSchema5KeepsOutboundAndBacklog(t *testing.T) {
+	dsn := pgtest.NewDB(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())"); err != nil {
+		t.Fatal(err)
+	}
+	for v := 1; v <= 4; v++ {
+		if _, err := conn.Exec(ctx, migrations[v-1]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(ctx, "INSERT INTO schema_migrations (version) VALUES ($1)", v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	o := &model.Outbound{ID: 7, Kind: "ack", Rcpt: "c@example.com", Text: "hello", State: model.OutQueued, NextAttempt: now, Created: now,
+		LeaseHolder: "w1", LeaseUntil: now.Add(time.Minute), Started: now}
+	data, err := marshal(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "INSERT INTO outbound (id, state, due_ns, lease_holder, lease_until_ns, data) VALUES (7, 'queued', $1, 'w1', $2, $3)",
+		now.UnixNano(), now.Add(time.Minute).UnixNano(), data); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO report_backlog (at_ns, key, delta) VALUES
+		($1, 'open'::bytea, 1), ($1, 'grp'::bytea, 1), ($2, 'open'::bytea, -1), ($2, 'solved'::bytea, 1)`,
+		now.Add(-time.Hour).UnixNano(), now.Add(-time.Minute).UnixNano()); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(dsn, Options{Now: time.Now, TmpDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.View(func(tx store.Tx) error {
+		got, err := tx.Outbound(7)
+		if err != nil {
+			return err
+		}
+		if got.Text != "hello" || got.LeaseHolder != "w1" || !got.Started.Equal(now) || tx.QueueDepth() != 1 {
+			return fmt.Errorf("outbound 7 reads %+v", got)
+		}
+		b, err := tx.Backlog(now)
+		if err != nil {
+			return err
+		}
+		if len(b) != 2 || b["grp"] != 1 || b["solved"] != 1 {
+			return fmt.Errorf("backlog now %v, want grp 1 and solved 1", b)
+		}
+		if b, err = tx.Backlog(now.Add(-30 * time.Minute)); err != nil || len(b) != 2 || b["open"] != 1 || b["grp"] != 1 {
+			return fmt.Errorf("backlog half an hour ago %v (%v), want open 1 and grp 1", b, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The claim the old version recorded holds: another holder gets
+	// nothing until the lease ends.
+	if err := db.Update(func(tx store.Tx) error {
+		c, err := tx.Claim("w2", now, 10, time.Minute, true)
+		if err == nil && len(c) != 0 {
+			err = fmt.Errorf("w2 claimed %d items under w1's lease", len(c))
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
