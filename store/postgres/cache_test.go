@@ -231,3 +231,79 @@ func TestManyRowsInOneWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// With two daemons on one database, each commit of one used to empty the
+// other's read cache: its next commit read the agents, counters and rate
+// windows again, one round trip each. The write log names what a commit
+// wrote, so the other writer drops only that.
+func TestWriterKeepsWhatTheOtherWriterDidNotWrite(t *testing.T) {
+	dsn := pgtest.NewDB(t)
+	open := func() *DB {
+		db, err := Open(dsn, Options{Now: time.Now, TmpDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	a, b := open(), open()
+	update := func(db *DB, fn func(tx store.Tx) error) {
+		t.Helper()
+		if err := db.Update(fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var name string
+	mail := func(tx store.Tx) error {
+		tk := &model.Ticket{Subject: "cache", Requester: "c@example.com"}
+		if err := tx.NewTicket(tk); err != nil {
+			return err
+		}
+		if _, err := tx.Counter("mails", 1); err != nil {
+			return err
+		}
+		if _, err := tx.RateAllow("sender:c@example.com", time.Hour, 100); err != nil {
+			return err
+		}
+		u, err := tx.User("agent@example.com")
+		if err != nil {
+			return err
+		}
+		name = u.Name
+		return nil
+	}
+	update(a, func(tx store.Tx) error {
+		_, err := tx.EnsureUser("agent@example.com", "Agent")
+		return err
+	})
+	update(a, mail)                     // warms a's cache
+	update(b, func(tx store.Tx) error { // b writes other rows
+		tk := &model.Ticket{Subject: "other", Requester: "d@example.com"}
+		if err := tx.NewTicket(tk); err != nil {
+			return err
+		}
+		_, err := tx.Counter("other", 1)
+		return err
+	})
+	trips, forgets, clears := a.trace.wRoundTrips.Load(), a.forgets.Load(), a.clears.Load()
+	update(a, mail)
+	if got := a.trace.wRoundTrips.Load() - trips; got != 2 {
+		t.Errorf("a's commit after b's took %d round trips, want 2 (begin and commit: the agent, counter and rate window still cached)", got)
+	}
+	if a.forgets.Load() != forgets+1 || a.clears.Load() != clears {
+		t.Errorf("a caught up by the write log %d times and cleared its cache %d times, want 1 and 0", a.forgets.Load()-forgets, a.clears.Load()-clears)
+	}
+	// What b does write, a reads anew.
+	update(b, func(tx store.Tx) error {
+		u, err := tx.User("agent@example.com")
+		if err != nil {
+			return err
+		}
+		u.Name = "Renamed"
+		return tx.PutUser(u)
+	})
+	update(a, mail)
+	if name != "Renamed" {
+		t.Errorf("a reads the agent's name %q after b renamed them", name)
+	}
+}

@@ -34,11 +34,15 @@
 // profile, the threads referred to, the queue items settled) in one
 // pipelined batch, and ends with its writes and the COMMIT in another.
 // The writer keeps what it read and wrote (sequences, counters, the key
-// ring, rate windows, users) from commit to commit while no other process
-// wrote: every commit writes a new random write_generation (table meta),
-// and a writer that does not find its own there starts with an empty
-// cache. Every write to the tables goes through a writer; a tool that
-// writes otherwise (the import) deletes the generation.
+// ring, rate windows, users) from commit to commit: every commit numbers
+// itself (meta write_seq) and lists in the write log (table write_log)
+// the keys of such rows it wrote; a writer that finds commits of another
+// process after its own drops only the rows they name (with two daemons
+// on one database, the other's mails touch few of them: the agents,
+// counters and key ring stay cached), and everything when the log does
+// not reach back (pruned after 1,024 commits) or names a statement not
+// by key. Every write to the tables goes through a writer; a tool that
+// writes otherwise (the import) deletes the number.
 //
 // # Bodies
 //

@@ -10,7 +10,7 @@ import (
 )
 
 // SchemaVersion is the schema this binary reads and writes.
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 // migrations[v-1] upgrades the schema from version v-1 to v. Append a
 // step when the layout changes; never edit one that shipped.
@@ -151,6 +151,12 @@ INSERT INTO report_backlog_moves (at_ns, dec, inc)
 	SELECT at_ns, array_fill(key, ARRAY[greatest(-delta, 0)]), array_fill(key, ARRAY[greatest(delta, 0)])
 	FROM report_backlog ORDER BY seq;
 DROP TABLE report_backlog;
+`,
+	// 6: the write log (DB.tryCommit): each commit's number (meta
+	// write_seq) and the keys of the rows it wrote that writers keep
+	// cached, so a daemon sharing the database drops only those.
+	`
+CREATE TABLE write_log (seq bigint PRIMARY KEY, keys text[] NOT NULL);
 `,
 }
 

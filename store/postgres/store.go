@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,10 +63,14 @@ type DB struct {
 	applyNanos, commitNanos, gatherNanos atomic.Int64
 	// trace counts statements and round trips (trace.go).
 	trace *counter
-	// The writer's read cache, and the write generation its entries
-	// are valid for ("": none; see tryCommit).
+	// The writer's read cache, and the commit (meta write_seq) its
+	// entries are valid for (0: none; see tryCommit).
 	cache *readCache
-	gen   string
+	seq   int64
+	// forgets counts commits that found another process's commits in
+	// the write log and dropped only what those wrote; clears, commits
+	// that dropped the whole cache.
+	forgets, clears atomic.Int64
 }
 
 type writeReq struct {
@@ -345,7 +350,7 @@ func (db *DB) tryCommit(batch []*writeReq) (failed int, fnErr, err error) {
 		if !committed {
 			// The read cache may hold what this transaction wrote.
 			db.cache.clearAll()
-			db.gen = ""
+			db.seq = 0
 			if conn.Conn().PgConn().TxStatus() != 'I' {
 				rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
 				conn.Exec(rctx, "ROLLBACK")
@@ -360,7 +365,10 @@ func (db *DB) tryCommit(batch []*writeReq) (failed int, fnErr, err error) {
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue("SELECT pg_advisory_xact_lock($1)", lockWrite)
-	b.Queue("SELECT value FROM meta WHERE key = 'write_generation'")
+	b.Queue(seqSQL)
+	if db.seq > 0 {
+		b.Queue(logSQL, db.seq)
+	}
 	// Every write takes ids: the sequences come along (after another
 	// process wrote, the cache has none).
 	b.Queue("SELECT name, value FROM sequences")
@@ -371,13 +379,29 @@ func (db *DB) tryCommit(batch []*writeReq) (failed int, fnErr, err error) {
 	if err == nil {
 		_, err = br.Exec()
 	}
-	var gen string
+	var seq int64
 	if err == nil {
-		if err = br.QueryRow().Scan(&gen); errors.Is(err, pgx.ErrNoRows) {
+		if err = br.QueryRow().Scan(&seq); errors.Is(err, pgx.ErrNoRows) {
 			err = nil
 		}
 	}
-	if err == nil && (gen == "" || gen != db.gen) {
+	if err == nil && db.seq > 0 {
+		var logged [][]string
+		var rows pgx.Rows
+		if rows, err = br.Query(); err == nil {
+			var n int64
+			var keys []string
+			_, err = pgx.ForEachRow(rows, []any{&n, &keys}, func() error {
+				if n <= seq {
+					logged = append(logged, keys)
+				}
+				return nil
+			})
+		}
+		if err == nil {
+			db.catchUp(seq, logged)
+		}
+	} else if err == nil {
 		db.cache.clearAll()
 	}
 	if err == nil {
@@ -426,16 +450,23 @@ func (db *DB) tryCommit(batch []*writeReq) (failed int, fnErr, err error) {
 		batch[i] = nil
 	}
 	applied = time.Since(t1)
-	next := newGeneration()
+	next := seq + 1
 	b = &pgx.Batch{}
 	tx.queuePending(b)
-	b.Queue(tMeta.upsert, "write_generation", next)
+	b.Queue(tMeta.upsert, "write_seq", strconv.FormatInt(next, 10))
+	if tx.logged == nil {
+		tx.logged = []string{}
+	}
+	b.Queue(logInsertSQL, next, tx.logged)
+	if next%logPrune == 0 {
+		b.Queue("DELETE FROM write_log WHERE seq <= $1", next-logKeep)
+	}
 	b.Queue("COMMIT")
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return -1, nil, fmt.Errorf("committing: %w", writeErr(err))
 	}
 	committed = true
-	db.gen = next
+	db.seq = next
 	db.cache.endWrite()
 	for _, r := range batch {
 		if r != nil {
@@ -445,11 +476,39 @@ func (db *DB) tryCommit(batch []*writeReq) (failed int, fnErr, err error) {
 	return -1, nil, nil
 }
 
-// newGeneration is a write generation no other commit wrote.
-func newGeneration() string {
-	b := make([]byte, 12)
-	rand.Read(b)
-	return hex.EncodeToString(b)
+// The write log (tryCommit): the last commit's number, the commits
+// after one, a commit's entry (kept for the logKeep commits before the
+// last, pruned every logPrune).
+const (
+	seqSQL       = "SELECT value::bigint FROM meta WHERE key = 'write_seq'"
+	logSQL       = "SELECT seq, keys FROM write_log WHERE seq > $1 ORDER BY seq"
+	logInsertSQL = "INSERT INTO write_log (seq, keys) VALUES ($1, $2) ON CONFLICT (seq) DO UPDATE SET keys = EXCLUDED.keys"
+	logKeep      = 1024
+	logPrune     = 256
+)
+
+// catchUp brings the read cache from commit db.seq to seq, given the
+// write log's entries after db.seq up to seq: it drops the rows they
+// name, or everything when one is missing (pruned, or a tool that
+// rewrote the database restarted the numbers) or names no rows.
+func (db *DB) catchUp(seq int64, logged [][]string) {
+	switch {
+	case seq == db.seq:
+		return
+	case seq > db.seq && int64(len(logged)) == seq-db.seq:
+		ok := true
+		for _, keys := range logged {
+			if ok = db.cache.forget(keys); !ok {
+				break
+			}
+		}
+		if ok {
+			db.forgets.Add(1)
+			return
+		}
+	}
+	db.clears.Add(1)
+	db.cache.clearAll()
 }
 
 func safeRun(fn func(store.Tx) error, tx *Tx) (err error) {

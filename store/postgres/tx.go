@@ -144,6 +144,7 @@ func init() {
 	tIdentity.rcol = 2
 	for _, tb := range []*table{tMeta, tSeq, tCounters, tRates, tUsers} {
 		tb.keep = true
+		keptTables[tb.name] = tb
 	}
 }
 
@@ -207,6 +208,10 @@ type Tx struct {
 	// none).
 	firstNewTicket uint64
 
+	// logged are the write log's keys of the kept rows this
+	// transaction sent (sequences aside: every commit reads them).
+	logged []string
+
 	// dbErr is the first database error: the PostgreSQL transaction is
 	// aborted then, and the whole write fails (operations that return no
 	// error, like TicketIDs, record theirs here).
@@ -237,6 +242,54 @@ type readCache struct {
 	// transient lists the entries of tables not kept (dropped when
 	// the write ends).
 	transient []pkey
+}
+
+// logKey names a kept row in the write log: the table's name and the
+// row's key ("users/" + id; keys are text, no NUL), or "@" + address
+// for a user's address.
+func logKey(k pkey) string { return k.t.name + "/" + k.k }
+
+// logAll in the write log means: drop everything (a statement not by
+// key, see Tx.exec).
+const logAll = "*"
+
+// keptTables are the tables whose rows the writer keeps from commit to
+// commit, by name (the write log names them).
+var keptTables = map[string]*table{}
+
+// forget drops what the write log's keys name; false for logAll.
+func (c *readCache) forget(keys []string) bool {
+	for _, key := range keys {
+		if key == logAll {
+			return false
+		}
+		if addr, ok := strings.CutPrefix(key, "@"); ok {
+			if id, ok := c.userIDs[addr]; ok {
+				delete(c.userIDs, addr)
+				if c.userAddrOf[id] == addr {
+					delete(c.userAddrOf, id)
+				}
+			}
+			continue
+		}
+		name, k, ok := strings.Cut(key, "/")
+		tb := keptTables[name]
+		if !ok || tb == nil {
+			return false
+		}
+		delete(c.read, pkey{tb, k})
+		if tb == tUsers {
+			id, err := strconv.ParseUint(k, 10, 64)
+			if err != nil {
+				return false
+			}
+			if addr, ok := c.userAddrOf[id]; ok {
+				delete(c.userIDs, addr)
+				delete(c.userAddrOf, id)
+			}
+		}
+	}
+	return true
 }
 
 func newReadCache() *readCache {
@@ -417,6 +470,12 @@ func (t *Tx) queuePending(b *pgx.Batch) {
 		}
 		delete(t.pending, k)
 		t.cacheWritten(k, r)
+		if k.t.keep && k.t != tSeq {
+			t.logged = append(t.logged, logKey(k))
+			if k.t == tUsers && !r.del {
+				t.logged = append(t.logged, "@"+r.vals[1].(string))
+			}
+		}
 		if r.del {
 			b.Queue(k.t.del, r.vals...)
 			continue
@@ -526,8 +585,10 @@ func (t *Tx) exec(sql string, args ...any) error {
 	}
 	t.flushedInRequest = true
 	// A statement that is not by key may change rows the read cache
-	// holds (a customer's ticket links, deleted by customer).
+	// holds (a customer's ticket links, deleted by customer), here and
+	// in other writers.
 	t.clearAll()
+	t.logged = append(t.logged, logAll)
 	if _, err := t.q.Exec(t.ctx, sql, args...); err != nil {
 		return t.fail("writing to PostgreSQL", err)
 	}
