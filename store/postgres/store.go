@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -454,6 +455,8 @@ func (db *DB) tryCommit(batch []*writeReq) (failed int, fnErr, err error) {
 	b = &pgx.Batch{}
 	tx.queuePending(b)
 	b.Queue(tMeta.upsert, "write_seq", strconv.FormatInt(next, 10))
+	slices.Sort(tx.logged)
+	tx.logged = slices.Compact(tx.logged)
 	if tx.logged == nil {
 		tx.logged = []string{}
 	}

@@ -239,15 +239,24 @@ type readCache struct {
 	read       map[pkey]any
 	userIDs    map[string]uint64
 	userAddrOf map[uint64]string
+	// noUser are the addresses userIDs knows as no user's.
+	noUser map[string]bool
 	// transient lists the entries of tables not kept (dropped when
 	// the write ends).
 	transient []pkey
 }
 
-// logKey names a kept row in the write log: the table's name and the
-// row's key ("users/" + id; keys are text, no NUL), or "@" + address
-// for a user's address.
-func logKey(k pkey) string { return k.t.name + "/" + k.k }
+// logKey names a kept row in the write log. The log holds no personal
+// data (an erasure leaves none behind): users by id, meta by its key
+// (fixed names), and the tables keyed by names that may hold an address
+// (rate windows per sender, counters) by the table's name alone: a
+// writer drops all its entries of those.
+func logKey(k pkey) string {
+	if k.t == tUsers || k.t == tMeta {
+		return k.t.name + "/" + k.k
+	}
+	return k.t.name
+}
 
 // logAll in the write log means: drop everything (a statement not by
 // key, see Tx.exec).
@@ -263,19 +272,18 @@ func (c *readCache) forget(keys []string) bool {
 		if key == logAll {
 			return false
 		}
-		if addr, ok := strings.CutPrefix(key, "@"); ok {
-			if id, ok := c.userIDs[addr]; ok {
-				delete(c.userIDs, addr)
-				if c.userAddrOf[id] == addr {
-					delete(c.userAddrOf, id)
+		name, k, byKey := strings.Cut(key, "/")
+		tb := keptTables[name]
+		if tb == nil {
+			return false
+		}
+		if !byKey {
+			for pk := range c.read {
+				if pk.t == tb {
+					delete(c.read, pk)
 				}
 			}
 			continue
-		}
-		name, k, ok := strings.Cut(key, "/")
-		tb := keptTables[name]
-		if !ok || tb == nil {
-			return false
 		}
 		delete(c.read, pkey{tb, k})
 		if tb == tUsers {
@@ -287,13 +295,19 @@ func (c *readCache) forget(keys []string) bool {
 				delete(c.userIDs, addr)
 				delete(c.userAddrOf, id)
 			}
+			// The user may have an address this cache knows as
+			// nobody's.
+			for addr := range c.noUser {
+				delete(c.userIDs, addr)
+			}
+			clear(c.noUser)
 		}
 	}
 	return true
 }
 
 func newReadCache() *readCache {
-	return &readCache{read: map[pkey]any{}, userIDs: map[string]uint64{}, userAddrOf: map[uint64]string{}}
+	return &readCache{read: map[pkey]any{}, userIDs: map[string]uint64{}, userAddrOf: map[uint64]string{}, noUser: map[string]bool{}}
 }
 
 // cacheRead records what a lookup read (v nil: no row).
@@ -313,6 +327,11 @@ func (c *readCache) cacheUserID(addr string, id uint64) {
 		c.userAddrOf[id] = addr
 	}
 	c.userIDs[addr] = id
+	if id == 0 {
+		c.noUser[addr] = true
+	} else {
+		delete(c.noUser, addr)
+	}
 }
 
 // clearAll forgets everything (the database may have changed under it).
@@ -320,6 +339,7 @@ func (c *readCache) clearAll() {
 	clear(c.read)
 	clear(c.userIDs)
 	clear(c.userAddrOf)
+	clear(c.noUser)
 	c.transient = c.transient[:0]
 }
 
@@ -471,9 +491,8 @@ func (t *Tx) queuePending(b *pgx.Batch) {
 		delete(t.pending, k)
 		t.cacheWritten(k, r)
 		if k.t.keep && k.t != tSeq {
-			t.logged = append(t.logged, logKey(k))
-			if k.t == tUsers && !r.del {
-				t.logged = append(t.logged, "@"+r.vals[1].(string))
+			if key := logKey(k); len(t.logged) == 0 || t.logged[len(t.logged)-1] != key {
+				t.logged = append(t.logged, key)
 			}
 		}
 		if r.del {
