@@ -494,6 +494,13 @@ type Timers interface {
 	// with a new source, an upgraded store, a reloaded configuration).
 	TimerStamp() (string, error)
 	SetTimerStamp(stamp string) error
+	// RearmProgress is what SetRearmProgress last stored ("" and 0 when
+	// nothing): how far a re-arming of every ticket for stamp got (the
+	// tickets up to id done, in id order), so that a restart resumes it
+	// instead of starting again from the first ticket. Stamp "" clears it.
+	// (A dump does not carry it: a restored store re-arms from the start.)
+	RearmProgress() (stamp string, done uint64, err error)
+	SetRearmProgress(stamp string, done uint64) error
 }
 
 // Reports is the event index reports read (SPEC 9, issue 16): what

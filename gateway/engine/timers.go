@@ -49,7 +49,8 @@ import (
 //     the settings their next reads). When the stamp changes (a new
 //     binary with a new source, an upgraded store, a reload that changes
 //     auto_close_after), every ticket is re-armed once, in the
-//     background of the scheduler, in writes of rearmChunk tickets.
+//     background of the scheduler, in writes of rearmChunk tickets that
+//     record their progress: a restart resumes where it stopped.
 //
 // Adding a source is one call, from an init function of its own file:
 //
@@ -149,6 +150,22 @@ func timerStampOf(cfg *config.Config) string {
 	return b.String()
 }
 
+// cfgStamp is a configuration's timer stamp.
+type cfgStamp struct {
+	cfg   *config.Config
+	stamp string
+}
+
+// stampOf is timerStampOf(cfg), computed once per configuration.
+func (s *scheduler) stampOf(cfg *config.Config) string {
+	if c := s.stamp.Load(); c != nil && c.cfg == cfg {
+		return c.stamp
+	}
+	st := timerStampOf(cfg)
+	s.stamp.Store(&cfgStamp{cfg, st})
+	return st
+}
+
 // scheduler is the engine's scheduler state.
 type scheduler struct {
 	// runMu serialises RunTimers (the scheduler loop and the manual
@@ -158,6 +175,11 @@ type scheduler struct {
 	// be built for.
 	armMu    sync.Mutex
 	armedFor *config.Config
+	// indexFor is the configuration the index is known to be built for
+	// (read by every write, without armMu, which a re-arming holds
+	// across its writes); stamp caches timerStampOf of one configuration.
+	indexFor atomic.Pointer[config.Config]
+	stamp    atomic.Pointer[cfgStamp]
 
 	wake chan struct{}
 	// sleepUntil is the instant (unix nanos) the loop sleeps until
@@ -169,8 +191,8 @@ type scheduler struct {
 	wakeDue    atomic.Bool
 	// stopping is set when RunScheduler's context ends: a re-arming
 	// of every ticket stops between its writes (SIGTERM must not wait
-	// for minutes of re-arming; the stamp is not stored, so the next
-	// start re-arms again).
+	// for minutes of re-arming; the stamp is not stored, and the next
+	// start resumes after the last ticket done).
 	stopping atomic.Bool
 	// mailWrites counts the mail writes (Inject) waiting for or in the
 	// store writer: firing writes make way for them.
@@ -247,6 +269,11 @@ func (a *applier) armAll() error {
 		}
 	}
 	slices.Sort(ids)
+	if len(ids) > 0 {
+		if err := a.checkRearm(); err != nil {
+			return fmt.Errorf("checking the re-arming's progress: %w", err)
+		}
+	}
 	for _, id := range ids {
 		if err := a.arm(a.tickets[id]); err != nil {
 			return fmt.Errorf("arming the timers of ticket %d: %w", id, err)
@@ -301,72 +328,156 @@ func (a *applier) arm(tk *model.Ticket) error {
 }
 
 // ensureArmed makes sure the index is built for the current
-// configuration's stamp: if not, every ticket is re-armed first.
+// configuration's stamp: if not, every ticket is re-armed first, oldest
+// first, in writes of rearmChunk tickets. Each of those writes also
+// records how far the re-arming got (store RearmProgress), so a restart
+// (or SIGTERM) in the middle of a store of a million tickets resumes
+// after the last ticket done instead of starting again from the first.
+// The record names the stamp it is for: a write that arms tickets under
+// other settings meanwhile clears it (checkRearm), and a re-arming that
+// finds its record gone starts again for the settings now in force.
 func (e *Engine) ensureArmed() error {
-	cfg := e.Config()
 	e.sched.armMu.Lock()
 	defer e.sched.armMu.Unlock()
-	if e.sched.armedFor == cfg {
-		return nil
+	for {
+		cfg := e.Config()
+		if e.sched.armedFor == cfg {
+			return nil
+		}
+		again, err := e.rearm(cfg)
+		if err != nil {
+			return err
+		}
+		if !again {
+			e.sched.armedFor = cfg
+			e.sched.indexFor.Store(cfg)
+			return nil
+		}
 	}
-	want := timerStampOf(cfg)
-	var have string
+}
+
+// rearm re-arms every ticket for cfg unless the index is built for it
+// (resuming a re-arming for the same settings where it stopped). again
+// is true when a write under other settings interrupted it (a reload):
+// the caller starts over with the settings now in force.
+func (e *Engine) rearm(cfg *config.Config) (again bool, err error) {
+	want := e.sched.stampOf(cfg)
+	var have, resumeFor string
+	var resumeAfter uint64
 	var ids []uint64
 	if err := e.db.View(func(tx store.Tx) error {
 		var err error
 		if have, err = tx.TimerStamp(); err != nil || have == want {
 			return err
 		}
+		if resumeFor, resumeAfter, err = tx.RearmProgress(); err != nil {
+			return err
+		}
 		ids = tx.TicketIDs("", 0)
 		return nil
 	}); err != nil {
-		return fmt.Errorf("reading the timer stamp: %w", err)
+		return false, fmt.Errorf("reading the timer stamp: %w", err)
 	}
-	if have != want {
-		start := time.Now()
-		slices.Reverse(ids) // oldest first
-		for len(ids) > 0 {
-			if e.sched.stopping.Load() {
-				e.log.Info("re-arming the timers stopped by the shutdown; the next start re-arms again", "left", len(ids))
-				return errStopping
+	if have == want {
+		return false, nil
+	}
+	if e.sched.stopping.Load() {
+		return false, errStopping
+	}
+	start := time.Now()
+	slices.Reverse(ids) // oldest first
+	if resumeFor == want {
+		// Every ticket up to resumeAfter was re-armed for these settings,
+		// and every write since armed what it stored under them.
+		n, _ := slices.BinarySearch(ids, resumeAfter+1)
+		e.log.Info("resuming the re-arming of the timers where it stopped", "after_ticket", resumeAfter, "done", n, "left", len(ids)-n)
+		ids = ids[n:]
+	} else if err := e.update(func(tx store.Tx) error { return tx.SetRearmProgress(want, 0) }); err != nil {
+		return false, fmt.Errorf("starting to re-arm the timers: %w", err)
+	}
+	// ours reports whether the progress record is still this
+	// re-arming's (a write under other settings clears it).
+	ours := func(tx store.Tx) (bool, error) {
+		s, _, err := tx.RearmProgress()
+		return s == want, err
+	}
+	for len(ids) > 0 {
+		if e.sched.stopping.Load() {
+			e.log.Info("re-arming the timers stopped by the shutdown; the next start resumes it", "left", len(ids))
+			return false, errStopping
+		}
+		chunk := ids[:min(rearmChunk, len(ids))]
+		// As firing: small writes that make way for mail.
+		e.letMailFirst()
+		n := 0
+		if err := e.update(func(tx store.Tx) error {
+			n = 0
+			if ok, err := ours(tx); err != nil || !ok {
+				again = true
+				return err
 			}
-			chunk := ids[:min(rearmChunk, len(ids))]
-			// As firing: small writes that make way for mail.
-			e.letMailFirst()
-			n := 0
-			if err := e.update(func(tx store.Tx) error {
-				a := &applier{e: e, cfg: cfg, tx: tx, now: tx.Now()}
-				start := time.Now()
-				n = 0
-				for _, id := range chunk {
-					if n > 0 && time.Since(start) >= timerBudget && e.sched.mailWrites.Load() > 0 {
-						break
-					}
-					tk, err := tx.Ticket(id)
-					if err != nil {
-						return err
-					}
-					if err := a.arm(tk); err != nil {
-						return fmt.Errorf("ticket %d: %w", id, err)
-					}
-					n++
+			a := &applier{e: e, cfg: cfg, tx: tx, now: tx.Now()}
+			start := time.Now()
+			for _, id := range chunk {
+				if n > 0 && time.Since(start) >= timerBudget && e.sched.mailWrites.Load() > 0 {
+					break
 				}
-				return nil
-			}); err != nil {
-				return fmt.Errorf("re-arming the timers: %w", err)
+				tk, err := tx.Ticket(id)
+				if err != nil {
+					return err
+				}
+				if err := a.arm(tk); err != nil {
+					return fmt.Errorf("ticket %d: %w", id, err)
+				}
+				n++
 			}
-			ids = ids[n:]
-			if rearmHook != nil {
-				rearmHook()
-			}
+			return tx.SetRearmProgress(want, chunk[n-1])
+		}); err != nil {
+			return false, fmt.Errorf("re-arming the timers: %w", err)
 		}
-		if err := e.update(func(tx store.Tx) error { return tx.SetTimerStamp(want) }); err != nil {
-			return fmt.Errorf("storing the timer stamp: %w", err)
+		if again {
+			e.log.Info("re-arming the timers: the settings changed meanwhile; starting again", "left", len(ids))
+			return true, nil
 		}
-		e.log.Info("timers re-armed for the current settings", "was", have, "now", want, "took", time.Since(start).Round(time.Millisecond))
+		ids = ids[n:]
+		if rearmHook != nil {
+			rearmHook()
+		}
 	}
-	e.sched.armedFor = cfg
-	return nil
+	if err := e.update(func(tx store.Tx) error {
+		if ok, err := ours(tx); err != nil || !ok {
+			again = true
+			return err
+		}
+		if err := tx.SetRearmProgress("", 0); err != nil {
+			return err
+		}
+		return tx.SetTimerStamp(want)
+	}); err != nil {
+		return false, fmt.Errorf("storing the timer stamp: %w", err)
+	}
+	if again {
+		e.log.Info("re-arming the timers: the settings changed meanwhile; starting again")
+		return true, nil
+	}
+	e.log.Info("timers re-armed for the current settings", "was", have, "now", want, "took", time.Since(start).Round(time.Millisecond))
+	return false, nil
+}
+
+// checkRearm clears the progress record of a re-arming for other
+// settings than the write's, before the write arms tickets under its
+// own: those tickets would otherwise count as done when the re-arming
+// resumes. Only read while the index is not known to be built for the
+// write's settings (at start, after a reload, during a re-arming).
+func (a *applier) checkRearm() error {
+	if a.e.sched.indexFor.Load() == a.cfg {
+		return nil
+	}
+	s, _, err := a.tx.RearmProgress()
+	if err != nil || s == "" || s == a.e.sched.stampOf(a.cfg) {
+		return err
+	}
+	return a.tx.SetRearmProgress("", 0)
 }
 
 // NextTimer returns the earliest instant of the ticket clock at which a

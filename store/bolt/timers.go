@@ -27,7 +27,11 @@ const (
 	timerRev = 'r'
 )
 
-var keyTimerStamp = []byte("timer_stamp")
+var (
+	keyTimerStamp = []byte("timer_stamp")
+	// keyRearm is the re-arming's progress: done (8 bytes) then stamp.
+	keyRearm = []byte("timer_rearm")
+)
 
 func timerAt(t time.Time) []byte {
 	n := int64(math.MinInt64)
@@ -172,4 +176,27 @@ func (t *Tx) SetTimerStamp(stamp string) error {
 		return err
 	}
 	return t.b(bMeta).Put(keyTimerStamp, []byte(stamp))
+}
+
+// RearmProgress is what SetRearmProgress stored.
+func (t *Tx) RearmProgress() (string, uint64, error) {
+	v := t.b(bMeta).Get(keyRearm)
+	if v == nil {
+		return "", 0, nil
+	}
+	if len(v) < 8 {
+		return "", 0, fmt.Errorf("the re-arming's progress: damaged entry %x", v)
+	}
+	return string(v[8:]), binary.BigEndian.Uint64(v[:8]), nil
+}
+
+// SetRearmProgress records how far a re-arming for stamp got ("": none).
+func (t *Tx) SetRearmProgress(stamp string, done uint64) error {
+	if err := t.writableTimers("storing the re-arming's progress"); err != nil {
+		return err
+	}
+	if stamp == "" {
+		return t.b(bMeta).Delete(keyRearm)
+	}
+	return t.b(bMeta).Put(keyRearm, append(u64(done), stamp...))
 }

@@ -4,8 +4,10 @@ package postgres
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"helpdesk/store/model"
@@ -91,4 +93,26 @@ func (t *Tx) TimerStamp() (string, error) {
 // SetTimerStamp stores it.
 func (t *Tx) SetTimerStamp(stamp string) error {
 	return t.put(tMeta, "timer_stamp", "timer_stamp", stamp)
+}
+
+// RearmProgress is what SetRearmProgress stored: "done stamp" in meta.
+func (t *Tx) RearmProgress() (string, uint64, error) {
+	v, ok, err := t.metaValue("timer_rearm")
+	if err != nil || !ok || v == "" {
+		return "", 0, err
+	}
+	n, stamp, found := strings.Cut(v, " ")
+	done, perr := strconv.ParseUint(n, 10, 64)
+	if !found || perr != nil {
+		return "", 0, fmt.Errorf("the re-arming's progress: damaged value %q", v)
+	}
+	return stamp, done, nil
+}
+
+// SetRearmProgress records how far a re-arming for stamp got ("": none).
+func (t *Tx) SetRearmProgress(stamp string, done uint64) error {
+	if stamp == "" {
+		return t.put(tMeta, "timer_rearm", "timer_rearm", "")
+	}
+	return t.put(tMeta, "timer_rearm", "timer_rearm", strconv.FormatUint(done, 10)+" "+stamp)
 }

@@ -39,6 +39,15 @@ func testTimers(t *testing.T, e *env) {
 				return err
 			}
 		}
+		if s, n, err := tx.RearmProgress(); s != "" || n != 0 || err != nil {
+			t.Errorf("empty store: RearmProgress %q %d, %v", s, n, err)
+		}
+		if err := tx.SetRearmProgress("v2 auto-close 48h", 1); err != nil {
+			return err
+		}
+		if err := tx.SetRearmProgress("v2 auto-close 48h", 1<<40+7); err != nil { // replaces
+			return err
+		}
 		return tx.SetTimerStamp("v1 auto-close 120h")
 	})
 	check := func(upTo time.Time, limit int, want ...model.Timer) {
@@ -93,6 +102,12 @@ func testTimers(t *testing.T, e *env) {
 		if s, _ := tx.TimerStamp(); s != "v1 auto-close 120h" {
 			t.Errorf("TimerStamp after reopen %q", s)
 		}
+		if s, n, err := tx.RearmProgress(); s != "v2 auto-close 48h" || n != 1<<40+7 || err != nil {
+			t.Errorf("RearmProgress after reopen %q %d, %v", s, n, err)
+		}
+		if err := tx.SetRearmProgress("", 0); err == nil {
+			t.Error("SetRearmProgress in a view succeeded")
+		}
 		if next, ok, _ := tx.NextTimerAt(); !ok || !next.Equal(at(10)) {
 			t.Errorf("NextTimerAt after clearing = %s %v", next, ok)
 		}
@@ -106,4 +121,12 @@ func testTimers(t *testing.T, e *env) {
 		return errRollback
 	})
 	check(at(10), 0, model.Timer{Ticket: 1, Kind: "auto-close", At: at(10)})
+	// Clearing the re-arming's progress.
+	e.update(func(tx store.Tx) error { return tx.SetRearmProgress("", 0) })
+	e.view(func(tx store.Tx) error {
+		if s, n, err := tx.RearmProgress(); s != "" || n != 0 || err != nil {
+			t.Errorf("cleared RearmProgress %q %d, %v", s, n, err)
+		}
+		return nil
+	})
 }
