@@ -34,6 +34,8 @@ type applier struct {
 	tx      store.Tx
 	in      *inbound
 	now     time.Time
+	// slaMemo keeps each ticket's SLA targets for this write (slaFor).
+	slaMemo map[uint64]*slaMemo
 
 	msg   *model.Message
 	staff *threading.Staff

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"helpdesk/gateway/sla"
 	"helpdesk/store/model"
 )
 
@@ -59,7 +58,7 @@ const defaultDueWithin = 4 * time.Hour
 // "urgent": first reply due in 2h 10m (business hours)`; "" without a
 // policy or a running target.
 func (a *applier) slaLine(tk *model.Ticket) string {
-	r := sla.For(a.cfg, tk, a.now)
+	r := a.slaFor(tk)
 	var parts []string
 	for _, t := range r.Running() {
 		parts = append(parts, t.Human())

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,14 +48,88 @@ func slaNext(a *applier, tk *model.Ticket) (time.Time, bool) {
 	if len(a.cfg.SLAs) == 0 || tk.MergedInto != 0 {
 		return time.Time{}, false
 	}
-	return sla.For(a.cfg, tk, a.now).Next(tk.SLAMarks)
+	return a.slaFor(tk).Next(tk.SLAMarks)
+}
+
+// slaMemo is a ticket's SLA targets as computed in this write, with
+// what they were computed from.
+type slaMemo struct {
+	in slaInputs
+	r  *sla.Result
+}
+
+// slaInputs is what sla.For reads of a ticket (besides the write's
+// configuration and instant, fixed for the write).
+type slaInputs struct {
+	priority, mailbox, group, requester, status   string
+	onBehalf                                      bool
+	created, updated                              time.Time
+	firstResponse, awaiting, lastWait, lastResp   time.Time
+	resolved                                      time.Time
+	hasFirst, hasAwaiting, hasWait, hasResp, hasR bool
+	tags                                          []string
+	statusLog                                     []model.StatusMark
+	marks                                         []model.SLAMark
+}
+
+func at(p *time.Time) (time.Time, bool) {
+	if p == nil {
+		return time.Time{}, false
+	}
+	return *p, true
+}
+
+func slaInputsOf(tk *model.Ticket) slaInputs {
+	in := slaInputs{priority: tk.Priority, mailbox: tk.Mailbox, group: tk.Group, requester: tk.Requester, status: tk.Status,
+		onBehalf: tk.OnBehalf, created: tk.Created, updated: tk.Updated,
+		tags: slices.Clone(tk.Tags), statusLog: slices.Clone(tk.StatusLog), marks: slices.Clone(tk.SLAMarks)}
+	in.firstResponse, in.hasFirst = at(tk.FirstResponseAt)
+	in.awaiting, in.hasAwaiting = at(tk.AwaitingSince)
+	in.lastWait, in.hasWait = at(tk.LastWaitStart)
+	in.lastResp, in.hasResp = at(tk.LastResponseAt)
+	in.resolved, in.hasR = at(tk.ResolvedAt)
+	return in
+}
+
+func (x *slaInputs) same(y *slaInputs) bool {
+	return x.priority == y.priority && x.mailbox == y.mailbox && x.group == y.group && x.requester == y.requester &&
+		x.status == y.status && x.onBehalf == y.onBehalf && x.created.Equal(y.created) && x.updated.Equal(y.updated) &&
+		x.hasFirst == y.hasFirst && x.firstResponse.Equal(y.firstResponse) &&
+		x.hasAwaiting == y.hasAwaiting && x.awaiting.Equal(y.awaiting) &&
+		x.hasWait == y.hasWait && x.lastWait.Equal(y.lastWait) &&
+		x.hasResp == y.hasResp && x.lastResp.Equal(y.lastResp) &&
+		x.hasR == y.hasR && x.resolved.Equal(y.resolved) &&
+		slices.Equal(x.tags, y.tags) && slices.Equal(x.statusLog, y.statusLog) && slices.Equal(x.marks, y.marks)
+}
+
+// slaFor is sla.For(a.cfg, tk, a.now), computed once per write for a
+// ticket: a new ticket's staff notification (its SLA line) and the
+// arming of its timer at the end of the write read the same targets.
+// It is computed again when anything it reads of the ticket changed in
+// between (a trigger raised the priority, a notice was recorded...).
+// Callers must not change the result.
+func (a *applier) slaFor(tk *model.Ticket) *sla.Result {
+	if m := a.slaMemo[tk.ID]; m != nil {
+		in := slaInputsOf(tk)
+		if m.in.same(&in) {
+			return m.r
+		}
+		m.in, m.r = in, sla.For(a.cfg, tk, a.now)
+		return m.r
+	}
+	if a.slaMemo == nil {
+		a.slaMemo = map[uint64]*slaMemo{}
+	}
+	m := &slaMemo{in: slaInputsOf(tk), r: sla.For(a.cfg, tk, a.now)}
+	a.slaMemo[tk.ID] = m
+	return m.r
 }
 
 func slaFire(a *applier, tk *model.Ticket, _ time.Time) error {
 	if tk.MergedInto != 0 {
 		return nil
 	}
-	r := sla.For(a.cfg, tk, a.now)
+	r := a.slaFor(tk)
 	due := r.Due(tk.SLAMarks, a.now)
 	if len(due) == 0 {
 		return nil
