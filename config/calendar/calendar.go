@@ -23,7 +23,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	// Zones must resolve the same on a host without /usr/share/zoneinfo
@@ -43,15 +42,33 @@ func (d Date) String() string { return fmt.Sprintf("%04d-%02d-%02d", d.Year, d.M
 
 // add returns the date days later (month and year lengths by time.Date).
 func (d Date) add(days int) Date {
-	t := time.Date(d.Year, d.Month, d.Day+days, 12, 0, 0, 0, time.UTC)
-	return Date{t.Year(), t.Month(), t.Day()}
+	return dateOf(time.Date(d.Year, d.Month, d.Day+days, 12, 0, 0, 0, time.UTC))
+}
+
+// dayNumber is the date's number of days since 1970-01-01.
+func (d Date) dayNumber() int64 {
+	return floorDiv(time.Date(d.Year, d.Month, d.Day, 12, 0, 0, 0, time.UTC).Unix(), 86400)
+}
+
+// dateOfNumber is the date of a dayNumber.
+func dateOfNumber(n int64) Date { return dateOf(time.Unix(n*86400+43200, 0).UTC()) }
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
 }
 
 func (d Date) weekday() time.Weekday {
 	return time.Date(d.Year, d.Month, d.Day, 12, 0, 0, 0, time.UTC).Weekday()
 }
 
-func dateOf(t time.Time) Date { return Date{t.Year(), t.Month(), t.Day()} }
+func dateOf(t time.Time) Date {
+	y, m, d := t.Date()
+	return Date{y, m, d}
+}
 
 // ParseDate parses "YYYY-MM-DD".
 func ParseDate(s string) (Date, error) {
@@ -179,12 +196,13 @@ type Calendar struct {
 	week     [7][]Span // by weekday, sorted by start
 	holidays map[Date]bool
 	always   bool
-	// days caches the openings of each date (day): every ticket's
-	// targets walk the same days again (arming a store of a million
-	// tickets walks months of days for each open one), and working out
-	// a day's wall times in its zone is the cost. Bounded by daysMax.
-	days  sync.Map // Date -> []interval
-	nDays atomic.Int32
+	// days caches the openings of each date by its dayNumber (day):
+	// every ticket's targets walk the same days again (arming a store
+	// of a million tickets walks months of days for each open one; each
+	// new ticket's targets walk the next days), and working out a day's
+	// wall times in its zone is the cost. Bounded by daysMax.
+	daysMu sync.RWMutex
+	days   map[int64][]interval
 }
 
 // daysMax bounds the day cache (about 80 years of days).
@@ -331,17 +349,24 @@ func (c *Calendar) wall(d Date, m int) time.Time {
 // interval is an opening as instants, [s, e).
 type interval struct{ s, e time.Time }
 
-// day returns the openings of the shifts that begin on date d, in order.
-func (c *Calendar) day(d Date) []interval {
-	if v, ok := c.days.Load(d); ok {
-		return v.([]interval)
+// day returns the openings of the shifts that begin on the date of
+// dayNumber n, in order.
+func (c *Calendar) day(n int64) []interval {
+	c.daysMu.RLock()
+	v, ok := c.days[n]
+	c.daysMu.RUnlock()
+	if ok {
+		return v
 	}
-	out := c.openings(d)
-	if c.nDays.Load() < daysMax {
-		if _, had := c.days.LoadOrStore(d, out); !had {
-			c.nDays.Add(1)
-		}
+	out := c.openings(dateOfNumber(n))
+	c.daysMu.Lock()
+	if c.days == nil {
+		c.days = map[int64][]interval{}
 	}
+	if len(c.days) < daysMax {
+		c.days[n] = out
+	}
+	c.daysMu.Unlock()
 	return out
 }
 
@@ -372,10 +397,10 @@ const searchDays = 3 * 366
 // them merged.
 func (c *Calendar) walk(from time.Time, f func(interval) bool) {
 	// A shift of the day before may still be running.
-	d := dateOf(from.In(c.loc)).add(-1)
-	for idle := 0; idle < searchDays; d = d.add(1) {
+	n := dateOf(from.In(c.loc)).dayNumber() - 1
+	for idle := 0; idle < searchDays; n++ {
 		idle++
-		for _, iv := range c.day(d) {
+		for _, iv := range c.day(n) {
 			if !iv.e.After(from) {
 				continue
 			}

@@ -332,3 +332,22 @@ func TestNextClose(t *testing.T) {
 		t.Error("24/7 closes")
 	}
 }
+
+// Day numbers (the day cache's keys) count civil dates one by one,
+// across month ends, leap days and 1970.
+func TestDayNumbers(t *testing.T) {
+	d := Date{1969, time.December, 1}
+	n := d.dayNumber()
+	for i := 0; i < 6*366*10; i++ {
+		if got := dateOfNumber(n); got != d {
+			t.Fatalf("dateOfNumber(%d) = %s, want %s", n, got, d)
+		}
+		if got := d.dayNumber(); got != n {
+			t.Fatalf("%s.dayNumber() = %d, want %d", d, got, n)
+		}
+		d, n = d.add(1), n+1
+	}
+	if got := (Date{1970, time.January, 1}).dayNumber(); got != 0 {
+		t.Errorf("1970-01-01 is day %d", got)
+	}
+}
