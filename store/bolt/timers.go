@@ -27,6 +27,12 @@ const (
 	timerRev = 'r'
 )
 
+// The index grows at its ends: each new ticket's reverse keys at the
+// end of the 'r' range, its timers at the end of the instants armed so
+// far (a time after its creation). Pages filled before splitting keep
+// the leaves a commit of new tickets writes (and reads into memory) few.
+func init() { appendOnly[string(bTimers)] = true }
+
 var (
 	keyTimerStamp = []byte("timer_stamp")
 	// keyRearm is the re-arming's progress: done (8 bytes) then stamp.
