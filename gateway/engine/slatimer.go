@@ -91,15 +91,15 @@ func slaInputsOf(tk *model.Ticket) slaInputs {
 	return in
 }
 
-func (x *slaInputs) same(y *slaInputs) bool {
-	return x.priority == y.priority && x.mailbox == y.mailbox && x.group == y.group && x.requester == y.requester &&
-		x.status == y.status && x.onBehalf == y.onBehalf && x.created.Equal(y.created) && x.updated.Equal(y.updated) &&
-		x.hasFirst == y.hasFirst && x.firstResponse.Equal(y.firstResponse) &&
-		x.hasAwaiting == y.hasAwaiting && x.awaiting.Equal(y.awaiting) &&
-		x.hasWait == y.hasWait && x.lastWait.Equal(y.lastWait) &&
-		x.hasResp == y.hasResp && x.lastResp.Equal(y.lastResp) &&
-		x.hasR == y.hasR && x.resolved.Equal(y.resolved) &&
-		slices.Equal(x.tags, y.tags) && slices.Equal(x.statusLog, y.statusLog) && slices.Equal(x.marks, y.marks)
+// sameAs reports whether tk still holds what x was taken from.
+func (x *slaInputs) sameAs(tk *model.Ticket) bool {
+	same := func(has bool, v time.Time, p *time.Time) bool { return has == (p != nil) && (p == nil || v.Equal(*p)) }
+	return x.priority == tk.Priority && x.mailbox == tk.Mailbox && x.group == tk.Group && x.requester == tk.Requester &&
+		x.status == tk.Status && x.onBehalf == tk.OnBehalf && x.created.Equal(tk.Created) && x.updated.Equal(tk.Updated) &&
+		same(x.hasFirst, x.firstResponse, tk.FirstResponseAt) && same(x.hasAwaiting, x.awaiting, tk.AwaitingSince) &&
+		same(x.hasWait, x.lastWait, tk.LastWaitStart) && same(x.hasResp, x.lastResp, tk.LastResponseAt) &&
+		same(x.hasR, x.resolved, tk.ResolvedAt) &&
+		slices.Equal(x.tags, tk.Tags) && slices.Equal(x.statusLog, tk.StatusLog) && slices.Equal(x.marks, tk.SLAMarks)
 }
 
 // slaFor is sla.For(a.cfg, tk, a.now), computed once per write for a
@@ -110,11 +110,10 @@ func (x *slaInputs) same(y *slaInputs) bool {
 // Callers must not change the result.
 func (a *applier) slaFor(tk *model.Ticket) *sla.Result {
 	if m := a.slaMemo[tk.ID]; m != nil {
-		in := slaInputsOf(tk)
-		if m.in.same(&in) {
+		if m.in.sameAs(tk) {
 			return m.r
 		}
-		m.in, m.r = in, sla.For(a.cfg, tk, a.now)
+		m.in, m.r = slaInputsOf(tk), sla.For(a.cfg, tk, a.now)
 		return m.r
 	}
 	if a.slaMemo == nil {
