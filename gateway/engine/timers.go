@@ -105,9 +105,15 @@ func timerSourceOf(kind string) *timerSource {
 	return nil
 }
 
-const (
-	// timerBatch is how many due timers one store write fires at most.
+// timerBatch is how many due timers one store write fires at most (a
+// variable for tests); fireHook, when set, is called after each firing
+// write of RunTimers (tests).
+var (
 	timerBatch = 200
+	fireHook   func()
+)
+
+const (
 	// timerBudget bounds the work of one firing write (its firings; the
 	// triggers' pass and re-arming of what it fired follow): a mail whose
 	// write queues behind it waits about this much longer.
@@ -498,7 +504,13 @@ func (e *Engine) NextTimer() (at time.Time, ok bool, err error) {
 // RunTimers fires every timer due at the ticket clock's instant, in due
 // order, and returns how many it fired. A timer whose firing fails is
 // logged and tried again timerRetry later.
-func (e *Engine) RunTimers() (int, error) {
+func (e *Engine) RunTimers() (int, error) { return e.runTimers(func() bool { return false }) }
+
+// runTimers is RunTimers that stops between firing writes once stop
+// says so (the scheduler's context ended): a shutdown must not wait for
+// thousands of due timers; those left stay armed and fire at the next
+// start.
+func (e *Engine) runTimers(stop func() bool) (int, error) {
 	e.sched.runMu.Lock()
 	defer e.sched.runMu.Unlock()
 	if err := e.ensureArmed(); err != nil {
@@ -507,6 +519,9 @@ func (e *Engine) RunTimers() (int, error) {
 	now := e.now()
 	total := 0
 	for {
+		if stop() {
+			return total, nil
+		}
 		var due []model.Timer
 		if err := e.db.View(func(tx store.Tx) error {
 			var err error
@@ -541,6 +556,9 @@ func (e *Engine) RunTimers() (int, error) {
 			}
 		}
 		total += n
+		if fireHook != nil {
+			fireHook()
+		}
 	}
 }
 
@@ -650,13 +668,16 @@ func (e *Engine) ObserveTimers(f func(kind string, late time.Duration)) { e.sche
 // moves (running the timers itself); the loop still fires what a write
 // arms at or before the clock's instant.
 func (e *Engine) RunScheduler(ctx context.Context) {
+	// A scheduler started again (the lead taken again on a shared
+	// database) re-arms and fires: the last one's stop is over.
+	e.sched.stopping.Store(false)
 	defer context.AfterFunc(ctx, func() { e.sched.stopping.Store(true) })()
 	for {
 		// Until the next instant is known, any write that arms a timer
 		// wakes the loop again (it may arm one before that instant, and
 		// commit after NextTimer read the index).
 		e.sched.sleepUntil.Store(math.MaxInt64)
-		if _, err := e.RunTimers(); err != nil && ctx.Err() == nil {
+		if _, err := e.runTimers(e.sched.stopping.Load); err != nil && ctx.Err() == nil {
 			e.log.Error("running timers", "err", err)
 		}
 		wait := schedulerPoll
