@@ -161,6 +161,13 @@ type Tickets interface {
 	// AddComment appends c to tk (its id is tk.LastSeq+1) and stores it;
 	// the caller stores tk afterwards.
 	AddComment(tk *model.Ticket, c *model.Comment) error
+	// AppendComment is AddComment for a record that may share its stored
+	// record with the comment before it, when that one was also added by
+	// AppendComment in this transaction: a trigger pass's events (issue
+	// 15), one record instead of one per firing. Readers see no
+	// difference: Comment, Comments, PutComment and Dump give each
+	// comment as AddComment would have stored it.
+	AppendComment(tk *model.Ticket, c *model.Comment) error
 	// PutComment rewrites an existing comment.
 	PutComment(c *model.Comment) error
 	// Comment loads one comment.

@@ -357,7 +357,18 @@ func (a *applier) event(tk *model.Ticket, text string) error {
 			author = "automation:" + a.rule
 		}
 	}
-	return a.addComment(tk, &model.Comment{Kind: model.KindEvent, Visibility: model.Private, Author: author, Text: text, Message: msg})
+	c := &model.Comment{Kind: model.KindEvent, Visibility: model.Private, Author: author, Text: text, Message: msg}
+	if a.rule != "" {
+		// A rule's events (its firing and what it changed) share one
+		// stored record with the pass's events before them: a record per
+		// firing was most of what rules cost a new ticket's commit
+		// (issue 15). show --json lists each as before.
+		if c.Created.IsZero() && !a.now.IsZero() {
+			c.Created = a.now
+		}
+		return a.tx.AppendComment(tk, c)
+	}
+	return a.addComment(tk, c)
 }
 
 // autoAssign assigns a new ticket round-robin to the available agents of

@@ -88,6 +88,14 @@ func (l *commentLog) AddComment(tk *model.Ticket, c *model.Comment) error {
 	return nil
 }
 
+func (l *commentLog) AppendComment(tk *model.Ticket, c *model.Comment) error {
+	if err := l.Tx.AppendComment(tk, c); err != nil {
+		return err
+	}
+	l.added[tk.ID] = append(l.added[tk.ID], c)
+	return nil
+}
+
 // logComments makes the write keep the comments it adds from now on
 // (when triggers are configured; before any ticket is read or created).
 func (a *applier) logComments() {

@@ -130,11 +130,16 @@ func dumpTx(db *DB, tx *Tx, fn func(*store.Record) error) error {
 				}
 				return emit(&store.Record{Kind: store.KindTicket, Ticket: &tk})
 			}
-			var cm model.Comment
-			if err := unmarshal(v, &cm); err != nil {
+			cs, err := decodeComments(v) // one, or a group (AppendComment)
+			if err != nil {
 				return fmt.Errorf("comment %x: %w", k, err)
 			}
-			return emit(&store.Record{Kind: store.KindComment, Comment: &cm})
+			for _, cm := range cs {
+				if err := emit(&store.Record{Kind: store.KindComment, Comment: cm}); err != nil {
+					return err
+				}
+			}
+			return nil
 		}); err != nil {
 			return err
 		}

@@ -17,6 +17,9 @@ type Tx struct {
 	// one commit groups many mails, and each mail of a new ticket looks up
 	// the same agents several times. Callers get copies.
 	users map[uint64]*model.User
+	// groups are the comment groups AppendComment wrote in this
+	// transaction, by ticket: the next one of the same ticket joins it.
+	groups map[uint64]*commentGroup
 }
 
 func (t *Tx) b(name []byte) *bbolt.Bucket {

@@ -147,6 +147,10 @@ func (t *Tx) AddComment(tk *model.Ticket, c *model.Comment) error {
 	return t.PutComment(c)
 }
 
+// AppendComment is AddComment: a row per comment here (the grouping is
+// bbolt's, whose page writes it saves).
+func (t *Tx) AppendComment(tk *model.Ticket, c *model.Comment) error { return t.AddComment(tk, c) }
+
 // PutComment rewrites a comment.
 func (t *Tx) PutComment(c *model.Comment) error {
 	data, err := marshal(c)

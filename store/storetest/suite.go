@@ -90,6 +90,7 @@ var cases = []struct {
 	{"tickets", testTickets},
 	{"ticket merges", testMerges},
 	{"comments", testComments},
+	{"comment groups (AppendComment) read as single comments", testCommentGroups},
 	{"messages", testMessages},
 	{"message identity is unique", testMessageIdentity},
 	{"message identity under concurrent writes", testMessageIdentityConcurrent},

@@ -36,6 +36,8 @@ import (
 // instructions per mail are then the difference of two runs' totals (N
 // and a smaller N) divided by the difference of N (start, warm-up and
 // exit cancel out), per function by comparing the two files.
+// HELPDESK_PERCOST_RULES=1 adds the triggers and webhooks of -mode rules
+// (all receivers answering).
 // HELPDESK_PERCOST_PROFILE=FILE writes the daemon's CPU profile and
 // FILE.heap (GODEBUG=memprofilerate=1 makes its allocation counts exact).
 func TestPerMailCost(t *testing.T) {
@@ -63,7 +65,17 @@ func TestPerMailCost(t *testing.T) {
 	defer sink.Close()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "helpdesk.toml")
-	if err := os.WriteFile(cfg, []byte(DaemonConfig(filepath.Join(dir, "data"), sink.Addr, dns.Addr(), "")), 0o600); err != nil {
+	text := DaemonConfig(filepath.Join(dir, "data"), sink.Addr, dns.Addr(), "")
+	if os.Getenv("HELPDESK_PERCOST_RULES") != "" {
+		// -mode rules' triggers and webhooks, every receiver answering.
+		hooks, err := startHookReceiver(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer hooks.Close()
+		text += RulesConfig(hooks.URL, hooks.URL)
+	}
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	exe, args := bin, []string{"serve", "-config", cfg}
