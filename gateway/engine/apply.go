@@ -599,8 +599,9 @@ func (a *applier) autoReply() error {
 
 // bodyText is the stored text of a comment: the new text, or the whole
 // text when stripping left nothing.
-func (a *applier) bodyText() string {
-	m := a.mail()
+func (a *applier) bodyText() string { return bodyText(a.mail()) }
+
+func bodyText(m *threading.Mail) string {
 	if t := strings.TrimSpace(m.NewText); t != "" {
 		return t
 	}

@@ -176,6 +176,7 @@ groups = ["support"]
 		machine.Classify(in.mail)
 		e.identify(cfg, in)
 		e.verifyTokens(cfg, in)
+		prepareRules(cfg, in) // as Deliver does, before the write
 		// What the bench daemon's DMARC check finds (its DNS stub answers
 		// NXDOMAIN): checked, no policy, so the sender is acknowledged.
 		in.verdict = AuthVerdict{Checked: true, DMARC: "none"}

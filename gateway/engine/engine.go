@@ -13,6 +13,7 @@ import (
 
 	"helpdesk/config"
 	"helpdesk/gateway/mailtext"
+	"helpdesk/gateway/rules"
 	"helpdesk/store"
 	"helpdesk/store/model"
 	"helpdesk/threading"
@@ -240,6 +241,9 @@ type inbound struct {
 	started time.Time
 	// reports are the #report answers built before the write (reports.go).
 	reports map[reportKey]*prebuilt
+	// prep is the mail's text prepared for the triggers' conditions
+	// before the write (nil: none configured, or not prepared).
+	prep *rules.Prepared
 }
 
 // hints name what applying the mail looks up first (the duplicate
@@ -293,6 +297,7 @@ func (e *Engine) Deliver(ctx context.Context, env Envelope, sp store.Spool) (Res
 	machine.Classify(in.mail)
 	e.identify(cfg, in)
 	e.verifyTokens(cfg, in)
+	prepareRules(cfg, in)
 
 	// Authentication needs DNS: only when the answer matters, and never
 	// inside the store write (SPEC 5).

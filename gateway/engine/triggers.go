@@ -180,10 +180,23 @@ func (a *applier) finish() error {
 	return a.flushUsers()
 }
 
+// prepareRules lowercases the mail's text and builds its gram set for
+// the triggers' text conditions before the write, in the mail's own
+// goroutine: the pass in the store's single writer then only compares
+// (issue 15). The pass uses it only for a field whose value it is.
+func prepareRules(cfg *config.Config, in *inbound) {
+	if len(cfg.Triggers) > 0 {
+		in.prep = rules.Prepare(bodyText(in.mail))
+	}
+}
+
 // facts are the update's facts for a ticket: its events, from the
 // records this write added to it, and what it changed.
 func (a *applier) facts(tk *model.Ticket) (*rules.Facts, error) {
 	f := &rules.Facts{Now: a.now}
+	if a.in != nil {
+		f.Prepared = a.in.prep
+	}
 	switch {
 	case a.staff != nil:
 		f.Sender = a.staff.Email

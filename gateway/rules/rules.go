@@ -72,6 +72,11 @@ type Facts struct {
 	// when a condition asks. nil: no profile.
 	Customer func() (org string, tags []string)
 
+	// Prepared, when set, is the lowercase form and gram set of the
+	// update's text made before the store write (Prepare): used for the
+	// subject, body or text field whose value it was made from.
+	Prepared *Prepared
+
 	// low caches the lowercased texts conditions compare (a pass
 	// evaluates dozens of "contains" lines on the same 4 KiB body), txt
 	// the "text" field (subject and body).
@@ -104,8 +109,28 @@ func (f *Facts) slot(slot int, v string) *lowered {
 	c := &f.low[slot]
 	if c.src != v || c.src == "" && v != "" {
 		*c = lowered{src: v}
+		if p := f.Prepared; p != nil && p.l.src == v && v != "" {
+			*c = p.l
+		}
 	}
 	return c
+}
+
+// Prepared is a text's lowercase form and, when it is long, its gram
+// set: what a pass computes first about a mail's body, made outside the
+// store's single writer (in the mail's own goroutine, before its write)
+// so that the write only compares (issue 15). Read-only once made.
+type Prepared struct{ l lowered }
+
+// Prepare makes the Prepared of s.
+func Prepare(s string) *Prepared {
+	p := &Prepared{l: lowered{src: s, lowDone: true}}
+	p.l.low, p.l.ascii = lowerText(s)
+	if len(s) >= gramMin {
+		p.l.gram = new(grams)
+		p.l.gram.add(p.l.low)
+	}
+	return p
 }
 
 // lower returns strings.ToLower(v) and whether v is ASCII, computed once

@@ -359,3 +359,41 @@ func TestLongTextPrefilter(t *testing.T) {
 		t.Errorf("requiredLiterals = %v, want %v", got, want)
 	}
 }
+
+// A text prepared before the write (Prepare) answers every contains as
+// the pass's own lowercasing does, for the body and the text field; one
+// prepared from another value (the subject, a stale body) is not used.
+func TestPreparedTextMatchesAsUnprepared(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	words := []string{"Printer", "queue", "stuck", "request", "12", "30", "from", "환불", "요청", "Outage", "İstanbul", "region", "\r\n", "contract", "No."}
+	for i := range 200 {
+		var b strings.Builder
+		for n := rng.IntN(3 * gramMin); b.Len() < n; {
+			b.WriteString(words[rng.IntN(len(words))])
+			b.WriteByte(' ')
+		}
+		text := b.String()
+		subject := "Re: Printer 요청 " + words[rng.IntN(len(words))]
+		prep := Prepare(text)
+		if i%3 == 0 {
+			prep = Prepare(text + "x") // stale: not this body
+		}
+		plain := &Facts{Subject: subject, Body: text}
+		prepared := &Facts{Subject: subject, Body: text, Prepared: prep}
+		for range 50 {
+			needle := words[rng.IntN(len(words))] + " " + words[rng.IntN(len(words))]
+			if rng.IntN(2) == 0 && len(text) > 8 {
+				j := rng.IntN(len(text) - 8)
+				needle = text[j : j+2+rng.IntN(6)]
+			}
+			for _, fold := range []bool{false, true} {
+				for slot, v := range []string{subject, text, plain.text()} {
+					want := plain.contains(slot, v, fold, needle)
+					if got := prepared.contains(slot, v, fold, needle); got != want {
+						t.Fatalf("slot %d contains(%q, fold %v) prepared = %v, unprepared %v (text %q)", slot, needle, fold, got, want, text)
+					}
+				}
+			}
+		}
+	}
+}

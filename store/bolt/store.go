@@ -499,7 +499,7 @@ func (db *DB) commit(batch []*writeReq) {
 					return err
 				}
 			}
-			return nil
+			return tx.sealGroups()
 		})
 		db.ApplyNanos.Add(int64(applied))
 		db.CommitNanos.Add(int64(time.Since(t0) - applied))

@@ -6,6 +6,7 @@ package bolt
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"sort"
 
@@ -215,15 +216,21 @@ func (t *Tx) number(tk *model.Ticket, c *model.Comment) {
 // record as marshal writes it. A pass's six events (three firings and
 // what they changed, alike but for names and texts) then cost one key
 // and a third of their bytes (issue 15: the bytes, not the keys, made
-// the page writes). Values of a single comment (every comment before
-// groups existed, and every comment AddComment stores) stay as they
-// were: readers take both.
-const valGroup = 0x03
+// the page writes). While the write that makes a group runs, the group
+// is stored uncompressed (valGroupRaw, the same entries), and the commit
+// compresses it once (sealGroups) instead of at each append; readers take
+// both. Values of a single comment (every comment before groups existed,
+// and every comment AddComment stores) stay as they were: readers take
+// those too.
+const (
+	valGroup    = 0x03
+	valGroupRaw = 0x04
+)
 
 type commentGroup struct {
 	key  []byte
 	last uint32 // the id of its last comment
-	raw  []byte // the entries, uncompressed
+	val  []byte // valGroupRaw and the entries
 }
 
 // groupValue is the stored value of a group's entries.
@@ -244,31 +251,61 @@ func groupValue(raw []byte) []byte {
 // that one in this transaction.
 func (t *Tx) AppendComment(tk *model.Ticket, c *model.Comment) error {
 	t.number(tk, c)
-	rec, err := marshal(c)
-	if err != nil {
-		return err
-	}
 	g := t.groups[tk.ID]
 	if g == nil || g.last+1 != c.ID {
-		g = &commentGroup{key: ckey(tk.ID, c.ID)}
+		g = &commentGroup{key: ckey(tk.ID, c.ID), val: append(make([]byte, 0, 2048), valGroupRaw)}
 		if t.groups == nil {
 			t.groups = map[uint64]*commentGroup{}
 		}
 		t.groups[tk.ID] = g
 	}
-	g.raw = binary.AppendUvarint(g.raw, uint64(len(rec)))
-	g.raw = append(g.raw, rec...)
+	// Appending in place never changes the bytes bbolt holds from the
+	// Put before (up to that value's length). The record is not
+	// compressed on its own: the group is, when sealed.
+	val, err := appendRecord(g.val, c)
+	if err != nil {
+		return err
+	}
+	g.val = val
 	g.last = c.ID
-	// A fresh value each time: bbolt keeps the one put before until the
-	// commit.
-	return t.b(bComments).Put(g.key, groupValue(g.raw))
+	return t.b(bComments).Put(g.key, g.val)
+}
+
+// appendRecord appends v's JSON record, after its length (uvarint), to dst.
+func appendRecord(dst []byte, v any) ([]byte, error) {
+	buf := encBufs.Get().(*bytes.Buffer)
+	defer encBufs.Put(buf)
+	buf.Reset()
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	rec := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	dst = binary.AppendUvarint(dst, uint64(len(rec)))
+	return append(dst, rec...), nil
+}
+
+// sealGroups stores the groups this transaction wrote compressed, once
+// its writes are done (before its commit).
+func (t *Tx) sealGroups() error {
+	for _, g := range t.groups {
+		if err := t.b(bComments).Put(g.key, groupValue(g.val[1:])); err != nil {
+			return fmt.Errorf("storing comment group %x: %w", g.key, err)
+		}
+	}
+	t.groups = nil
+	return nil
 }
 
 // splitGroup returns the records of a group value.
 func splitGroup(v []byte) ([][]byte, error) {
-	raw, err := s2.Decode(nil, v[1:])
-	if err != nil {
-		return nil, fmt.Errorf("decompressing a comment group: %w", err)
+	raw := v[1:]
+	if v[0] == valGroup {
+		var err error
+		if raw, err = s2.Decode(nil, raw); err != nil {
+			return nil, fmt.Errorf("decompressing a comment group: %w", err)
+		}
 	}
 	var recs [][]byte
 	for len(raw) > 0 {
@@ -282,7 +319,7 @@ func splitGroup(v []byte) ([][]byte, error) {
 	return recs, nil
 }
 
-func isGroup(v []byte) bool { return len(v) > 0 && v[0] == valGroup }
+func isGroup(v []byte) bool { return len(v) > 0 && (v[0] == valGroup || v[0] == valGroupRaw) }
 
 // decodeComments decodes a stored comment value: one comment, or a group.
 func decodeComments(v []byte) ([]*model.Comment, error) {
@@ -345,23 +382,24 @@ func (t *Tx) PutComment(c *model.Comment) error {
 	if int(c.ID-first) >= len(recs) {
 		return putJSON(t.b(bComments), ckey(c.Ticket, c.ID), c) // after the group: a comment of its own
 	}
-	rec, err := marshal(c)
-	if err != nil {
-		return err
-	}
-	var raw []byte
+	raw := []byte{valGroupRaw}
 	for i, r := range recs {
 		if uint32(i) == c.ID-first {
-			r = rec
+			if raw, err = appendRecord(raw, c); err != nil {
+				return err
+			}
+			continue
 		}
 		raw = binary.AppendUvarint(raw, uint64(len(r)))
 		raw = append(raw, r...)
 	}
-	// A group of this transaction continues from the rewritten value.
 	if g := t.groups[c.Ticket]; g != nil && bytes.Equal(g.key, k) {
-		g.raw = raw
+		// A group of this transaction: appended to and sealed from the
+		// rewritten value.
+		g.val = raw
+		return t.b(bComments).Put(g.key, g.val)
 	}
-	return t.b(bComments).Put(bytes.Clone(k), groupValue(raw))
+	return t.b(bComments).Put(bytes.Clone(k), groupValue(raw[1:]))
 }
 
 // Comment loads one comment.
