@@ -53,7 +53,7 @@ func (db *DB) leadOnce(ctx context.Context, interval time.Duration, node string,
 		case <-time.After(interval):
 		}
 	}
-	log.Info("this node leads: it runs the sweeps, timers and webhook deliveries", "node", node)
+	log.Info("this node leads: it runs the sweeps, timers, webhook deliveries and erasures", "node", node)
 	lctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); lead(lctx) }()
