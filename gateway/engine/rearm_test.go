@@ -48,18 +48,30 @@ func rearmStore(t *testing.T, h *harness, n int) time.Time {
 // chunks writes, then stops it as SIGTERM does.
 func stopRearmAfter(t *testing.T, e *Engine, chunks int) {
 	t.Helper()
+	if n := stopSchedulerAt(t, e, &rearmHook, chunks); n != chunks {
+		t.Fatalf("the re-arming wrote %d chunks, want it stopped after %d", n, chunks)
+	}
+}
+
+// stopSchedulerAt runs e's scheduler until *hook (rearmHook or
+// fireHook: called after each write of a re-arming or a firing) has run
+// at times, then ends its context as SIGTERM does and waits for
+// RunScheduler to return. It returns how many times the hook ran in all.
+func stopSchedulerAt(t *testing.T, e *Engine, hook *func(), at int) int {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	n := 0
-	rearmHook = func() {
+	*hook = func() {
 		n++
-		if n == chunks {
+		if n == at {
 			cancel()
 			for !e.sched.stopping.Load() {
 				time.Sleep(time.Millisecond)
 			}
 		}
 	}
-	defer func() { rearmHook = nil }()
+	defer func() { *hook = nil }()
 	done := make(chan struct{})
 	go func() { e.RunScheduler(ctx); close(done) }()
 	select {
@@ -67,9 +79,7 @@ func stopRearmAfter(t *testing.T, e *Engine, chunks int) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("RunScheduler did not return 30s after its context ended")
 	}
-	if n != chunks {
-		t.Fatalf("the re-arming wrote %d chunks, want it stopped after %d", n, chunks)
-	}
+	return n
 }
 
 // countRearm builds a new engine on h's store with cfg (a new process)

@@ -357,25 +357,8 @@ func TestRearmStopsWhenTheSchedulerStops(t *testing.T) {
 	h.e.sched.armedFor = nil // a new process
 	defer func(n int) { rearmChunk = n }(rearmChunk)
 	rearmChunk = 1
-	ctx, cancel := context.WithCancel(context.Background())
-	chunks := 0
-	rearmHook = func() {
-		chunks++
-		if chunks == 1 { // the shutdown arrives during the re-arming
-			cancel()
-			for !h.e.sched.stopping.Load() {
-				time.Sleep(time.Millisecond)
-			}
-		}
-	}
-	defer func() { rearmHook = nil }()
-	done := make(chan struct{})
-	go func() { h.e.RunScheduler(ctx); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("RunScheduler did not return 30s after its context ended")
-	}
+	// The shutdown arrives during the re-arming.
+	chunks := stopSchedulerAt(t, h.e, &rearmHook, 1)
 	if chunks != 1 {
 		t.Errorf("the re-arming wrote %d chunks of 1 ticket after the context ended at the first, want it to stop there", chunks)
 	}
@@ -404,25 +387,8 @@ func TestFiringStopsWhenTheSchedulerStops(t *testing.T) {
 	h.setClock(t0.Add(30 * 24 * time.Hour))
 	defer func(n int) { timerBatch = n }(timerBatch)
 	timerBatch = 1
-	ctx, cancel := context.WithCancel(context.Background())
-	writes := 0
-	fireHook = func() {
-		writes++
-		if writes == 1 { // the shutdown arrives after the first firing write
-			cancel()
-			for !h.e.sched.stopping.Load() {
-				time.Sleep(time.Millisecond)
-			}
-		}
-	}
-	defer func() { fireHook = nil }()
-	done := make(chan struct{})
-	go func() { h.e.RunScheduler(ctx); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("RunScheduler did not return 30s after its context ended")
-	}
+	// The shutdown arrives after the first firing write.
+	writes := stopSchedulerAt(t, h.e, &fireHook, 1)
 	if writes != 1 {
 		t.Errorf("the scheduler made %d firing writes of 1 timer after its context ended at the first, want it to stop there", writes)
 	}
