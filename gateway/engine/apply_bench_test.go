@@ -5,6 +5,7 @@ package engine
 import (
 	"bytes"
 	"fmt"
+	"helpdesk/gateway/internal/bench/rulesconf"
 	"net/netip"
 	"runtime"
 	"strings"
@@ -56,47 +57,10 @@ func BenchmarkApplyNewTicketRules(b *testing.B) {
 	}
 }
 
-// benchRulesConfig is gateway/internal/bench.RulesConfig (which imports
-// this package, so it cannot be called from here) with both receivers
-// on a closed loopback port: nothing is sent in process. Keep the two
-// alike.
+// benchRulesConfig is the rules of `helpdesk bench -mode rules` with
+// both receivers on a closed loopback port: nothing is sent in process.
 func benchRulesConfig() string {
-	var b strings.Builder
-	for k := range 10 {
-		fmt.Fprintf(&b, "\n[[webhook]]\nname = \"hook-%d\"\nurl = \"http://127.0.0.1:9/hook\"\nformat = %q\nallow_private = true\ntimeout = \"30s\"\n",
-			k, []string{"json", "slack", "teams"}[k%3])
-	}
-	for i, m := range []struct{ all, actions string }{
-		{`"event is created", "subject matches (?i)\\bprinter\\b"`, `"#tag service:printer"`},
-		{`"event is created", "body contains queue"`, `"#priority high"`},
-		{`"event is created", "sender domain matches ^cust[0-9]+\\.example$"`, `"#tag customer"`},
-	} {
-		fmt.Fprintf(&b, "\n[[trigger]]\nname = \"match-%d\"\nall = [%s]\nactions = [%s]\n", i, m.all, m.actions)
-	}
-	for i := range 37 {
-		var cond string
-		switch i % 8 {
-		case 0, 1:
-			cond = fmt.Sprintf(`"event is created", "subject contains refund %d"`, i)
-		case 2:
-			cond = fmt.Sprintf(`"event is created", "subject matches (?i)\\b(dns|domain)-%d\\b"`, i)
-		case 3:
-			cond = fmt.Sprintf(`"event is created", "body contains outage in region %d"`, i)
-		case 4:
-			cond = fmt.Sprintf(`"event is created", "sender domain is vip%d.example"`, i)
-		case 5:
-			cond = fmt.Sprintf(`"event is created", "text contains 환불 요청 %d"`, i)
-		case 6:
-			cond = fmt.Sprintf(`"event is created", "body matches (?i)\\bcontract\\s+no\\.?\\s*%d\\b"`, i)
-		case 7:
-			cond = fmt.Sprintf(`"event is customer-comment", "tags include escalated-%d"`, i)
-		}
-		fmt.Fprintf(&b, "\n[[trigger]]\nname = \"other-%d\"\nall = [%s]\nactions = [\"#tag other-%d\", \"#priority urgent\"]\n", i, cond, i)
-	}
-	for k := range 10 {
-		fmt.Fprintf(&b, "\n[[trigger]]\nname = \"announce-%d\"\nall = [\"event is created\", \"body matches request [0-9]*%d0 from\"]\nwebhook = \"hook-%d\"\n", k, k, k)
-	}
-	return b.String()
+	return rulesconf.Config("http://127.0.0.1:9/hook", "http://127.0.0.1:9/hook")
 }
 
 // BenchmarkApplyNewTicketPostgres is BenchmarkApplyNewTicket on the
