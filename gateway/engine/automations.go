@@ -226,6 +226,12 @@ func (a *applier) autoBookkeeping(tk *model.Ticket) {
 			if au != nil {
 				if f == nil {
 					f = a.autoFacts(tk, a.now)
+					if a.in != nil {
+						// A person's update: the store moves Updated to now
+						// when it writes tk, after this look; "updated ... ago"
+						// must see that move, or its epoch never ends.
+						f.Updated = a.now
+					}
 				}
 				if au.Cond.Match(f) {
 					continue

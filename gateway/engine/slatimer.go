@@ -133,6 +133,11 @@ func slaFire(a *applier, tk *model.Ticket, _ time.Time) error {
 	if len(due) == 0 {
 		return nil
 	}
+	// A notice is no update by a person or a mail: automations' "updated"
+	// keeps counting from the last one (storing tk moves Updated).
+	if st := autoState(tk); st.Activity.IsZero() {
+		st.Activity = tk.Updated
+	}
 	for _, n := range due {
 		var t sla.Target
 		for _, x := range r.Targets {
