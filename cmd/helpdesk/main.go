@@ -17,6 +17,10 @@
 //	helpdesk dkim-record [--json]
 //	helpdesk bench [flags]
 //	helpdesk version
+//	helpdesk help [COMMAND]
+//
+// `helpdesk help COMMAND` (or `helpdesk COMMAND -h`) prints the whole
+// description of a command, kept in help.go's helpTopics.
 //
 // Every subcommand takes -config FILE (default ./helpdesk.toml), which, like
 // --json, may also stand before the subcommand; flags
@@ -121,6 +125,12 @@ common flags (also before the command: helpdesk -config FILE show 1):
   -config FILE                configuration file (default ./helpdesk.toml)
   --json                      machine-readable output (tickets, show, sla, outbox, webhooks,
                               quarantine, customer, customers)
+Flags may stand before or after positional arguments. While the daemon runs
+the CLI talks to it over the unix socket data_dir/helpdesk.sock (mode 0600);
+otherwise it opens the store itself, and refuses a damaged store file with
+the way to restore it from a backup.
+
+helpdesk help COMMAND (or helpdesk COMMAND -h) describes one command in full.
 `
 
 func main() {
@@ -128,7 +138,7 @@ func main() {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || (args[0] == "help" && len(args) == 1) {
 		fmt.Fprint(stdout, usage)
 		if len(args) == 0 {
 			return 2
@@ -145,6 +155,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if args[0] == "help" {
+		if len(args) > 1 {
+			return helpCommand(args[1], stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
 		return 0
 	}
@@ -208,13 +221,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fs.StringVar(&to, "to", "", "the engine to copy into: postgres or bbolt")
 		fs.StringVar(&dataDir, "data-dir", "", "the bbolt side's data_dir (default: data_dir of the configuration)")
 		fs.StringVar(&dsn, "dsn", "", "the PostgreSQL side's database (default: [store] dsn of the configuration)")
-		fs.Usage = func() {
-			fmt.Fprint(stdout, migrateHelp)
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
-		}
+		fs.Usage = func() { printHelp(fs, "migrate", stdout) }
 	case "bench":
 		return benchMain(rest, stdout, stderr)
+	}
+	if _, ok := helpTopics[cmd]; ok && wantsHelp(rest) {
+		printHelp(fs, cmd, stdout)
+		return 0
 	}
 	pos, err := parseInterspersed(fs, rest)
 	if err != nil {

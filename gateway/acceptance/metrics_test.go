@@ -62,16 +62,16 @@ var metricsBefore = map[string]struct {
 	"helpdesk_webhook_failed_total":               {dto.MetricType_COUNTER, []string{""}},
 	"helpdesk_webhook_queued":                     {dto.MetricType_GAUGE, []string{""}},
 	"helpdesk_tickets":                            {dto.MetricType_GAUGE, []string{""}},
-	// Added with the health checks of issue 17 (README "Monitoring").
+	// Added with the health checks of issue 17 (config package doc, "Monitoring").
 	"helpdesk_outbound_oldest_queued_seconds": {dto.MetricType_GAUGE, []string{""}},
 	"helpdesk_data_dir_free_bytes":            {dto.MetricType_GAUGE, []string{""}},
 	// Added for the PostgreSQL engine's round trips (issue 18 item 6;
-	// README "Benchmark"); zero on bbolt.
+	// gateway/internal/bench/RESULTS.md); zero on bbolt.
 	"helpdesk_store_queries_total":           {dto.MetricType_COUNTER, []string{""}},
 	"helpdesk_store_round_trips_total":       {dto.MetricType_COUNTER, []string{""}},
 	"helpdesk_store_write_queries_total":     {dto.MetricType_COUNTER, []string{""}},
 	"helpdesk_store_write_round_trips_total": {dto.MetricType_COUNTER, []string{""}},
-	// Issue 18 item 3: sweeps on the leader only (README "Retention").
+	// Issue 18 item 3: sweeps on the leader only (config package doc, "Retention").
 	"helpdesk_retention_sweeps_total": {dto.MetricType_COUNTER, []string{""}},
 }
 

@@ -11,7 +11,7 @@ import (
 var _ = claim("daemons sharing a PostgreSQL database keep one round-robin: new tickets arriving alternately at two daemons are assigned to the group's agents as one sequence",
 	"TestPostgresDaemonsShareOneRoundRobin")
 
-// The README says round-robin is one state across daemons sharing a
+// The config package doc ("PostgreSQL") says round-robin is one state across daemons sharing a
 // database: the group's position is a counter row both write. Each
 // daemon counting alone would give each agent two tickets in a row.
 func TestPostgresDaemonsShareOneRoundRobin(t *testing.T) {

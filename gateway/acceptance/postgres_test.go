@@ -204,7 +204,7 @@ func TestPostgresTwoDaemonsShareOneDatabase(t *testing.T) {
 var _ = claim("several daemons on one PostgreSQL database keep one acknowledgement limit: a sender writing new tickets alternately to two daemons gets ack_per_sender_per_hour acknowledgements in all, not that many per daemon",
 	"TestPostgresDaemonsShareOneAckLimit")
 
-// The README says rate and acknowledgement limits are one state across
+// The config package doc ("PostgreSQL") says rate and acknowledgement limits are one state across
 // daemons sharing a database: the limit's record is a row both write.
 func TestPostgresDaemonsShareOneAckLimit(t *testing.T) {
 	dsn := pgtest.NewDB(t)

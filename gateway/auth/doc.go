@@ -55,5 +55,16 @@
 // auth.notice_interval (1h). `helpdesk quarantine` lists and shows such
 // records; `quarantine release N` applies the mail as if the failed check
 // had passed (the admin vouches for it). The control socket the CLI uses
-// is mode 0600.
+// is mode 0600.//
+// Even though a header below the relay's block is ignored, let the front MTA
+// remove Authentication-Results headers it did not write: OpenDKIM's
+// RemoveARAll yes (its default adds nothing to unsigned mail, and OpenDMARC
+// skips local clients); scripts/deploy/GUIDE.md shows it. A token proves
+// only that the mail answers a notification sent to that staff member: a new
+// mail from an agent to the support address (to open a ticket or use #ticket
+// N) carries no token and, with "token" alone, is quarantined as failed
+// staff authentication; such mail needs "dmarc" or "authres". To try agent
+// commands on one machine without DKIM, set staff = ["token"] and answer the
+// Reply-To address of a notification in data/outbox/ (the README shows the
+// swaks command).
 package auth

@@ -264,7 +264,7 @@ const MaxWakeAssign = 200
 //
 // The store indexes tickets by status only, so this reads the open
 // tickets, oldest first, until it has assigned MaxWakeAssign: a cost that
-// grows with the open backlog, not with the store (see README).
+// grows with the open backlog, not with the store.
 func (a *applier) assignWaiting() (int, bool, error) {
 	me := a.staff.Email
 	groups := map[string]*config.Group{}

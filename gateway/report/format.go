@@ -16,8 +16,8 @@ import (
 // come out garbled.
 const BOM = "\uFEFF"
 
-// Columns of a report by agents, groups or mailboxes (documented in the
-// README; keep them in step).
+// Columns of a report by agents, groups or mailboxes (documented in
+// doc.go, "Periods and columns"; keep them in step).
 func Columns() []string {
 	cols := []string{"kind", "key", "name", "period_from", "period_to", "received", "resolved", "reopened",
 		"first_response_count", "first_response_business_median_min", "first_response_business_p90_min",

@@ -58,7 +58,7 @@ type Request struct {
 // ErrPeriod is returned for a period that does not parse.
 var ErrPeriod = errors.New("unknown period")
 
-// Report is one report (its JSON form is documented in the README).
+// Report is one report (its columns are documented in the package doc).
 type Report struct {
 	Period   string    `json:"period"`
 	From     time.Time `json:"from"`

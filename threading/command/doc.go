@@ -91,5 +91,19 @@
 //
 // A light agent may use #note, #notify, #follow, #unfollow, #list and
 // #help (and #end); anything else, typed or from a macro, is refused the
-// same way. His text is a private note whatever he writes.
+// same way. His text is a private note whatever he writes.//
+// A few commands in more detail (moved from the README): #cc may add a staff
+// address, and only this way: that staff member then gets every public
+// update as a CC. #requester takes an address or "Name <addr>". #list <view>
+// mails the tickets of a [[view]] (conditions of the trigger vocabulary and
+// a sort). #report mails the report's CSV with the transcript; an agent gets
+// their own row and their groups' rows, an admin all; it is read before the
+// mail's write, so other mail does not wait for it, and the CSV commits with
+// the transcript that claims it. #customer tag|note|lang|tz|address changes
+// the requester's profile, #customer alone mails it to the agent only;
+// admins merge profiles with #customer merge ADDR and erase the requester
+// with #customer erase, confirmed by #customer erase confirm CODE (SPEC 8,
+// package gateway/engine). A transcript names every bad line at once. With
+// [commands] confirm = "always" every command mail is answered with a
+// transcript.
 package command
