@@ -80,3 +80,54 @@ first_reply = "1h"
 		t.Fatalf("firings %+v, want one at %s (2h after Ken's mail; the SLA notices at 07:45 and 08:00 are no update)\n%s", fired, want, e.MustCLI("show", "1"))
 	}
 }
+
+var _ = claim("an SLA deadline that uses the day's last business minute (a resolution of whole business days, due at closing time) is breached at that instant: the breach notice goes out then, matching show --json, not at the next morning's opening; a kill -9 while a warning falls due, with the clock moved while the daemon is down, still sends that warning once",
+	"TestSLABreachAtClosingGoesOutThen")
+
+// Berlin, the week the clocks fall back, a Friday-evening ticket before
+// the Monday holiday (slaBerlin): "normal" has 4h first reply and 16h
+// (two business days) resolution, counted from Tuesday 09:00 CET.
+func TestSLABreachAtClosingGoesOutThen(t *testing.T) {
+	e := Start(t, Options{Config: slaBerlin})
+	cet := func(s string) string { return s + "+01:00" }
+	e.MustCLI("clock", "set", "2027-10-29T18:00:00+02:00")
+	n1 := e.Open(kenFr, "Shop is down", "Our certificate expired.", vic)
+	wantTarget(t, e, 1, "normal", "first-reply", cet("2027-11-02T13:00:00"), 4*3600, false, false, false)
+	wantTarget(t, e, 1, "normal", "resolution", cet("2027-11-03T17:00:00"), 16*3600, false, false, false)
+	e.MustCLI("clock", "set", cet("2027-11-02T11:59:00"))
+	wantSLAMails(t, e, "Tuesday 11:59", nil)
+
+	// kill -9 a minute before the first reply's warning (12:00); the
+	// clock passes it while the daemon is down; it goes out once, to the
+	// group's agents (unassigned).
+	e.Crash()
+	e.MustCLI("clock", "set", cet("2027-11-02T12:05:00"))
+	e.StartAgain()
+	w := []string{"SLA warning: first reply due soon"}
+	want := map[string][]string{vic: w, venkat: slicesClone(w), ada: slicesClone(w)}
+	wantSLAMails(t, e, "warning across a kill -9", want)
+
+	// Victoria takes it and answers: first reply met. A restart sends
+	// nothing again.
+	e.Reply(vicFr, n1, "#assign me\nWe are renewing it now.\n")
+	e.Restart()
+	e.MustCLI("clock", "set", cet("2027-11-02T12:30:00"))
+	wantSLAMails(t, e, "after a restart", want)
+
+	// Wednesday 17:00 the resolution's 16 business hours are used up, as
+	// the office closes: at 17:01 the JSON says breached, and so does
+	// Victoria's mailbox (the warning at 13:00, 12h used, came before).
+	e.MustCLI("clock", "set", cet("2027-11-03T17:01:00"))
+	wantTarget(t, e, 1, "normal", "resolution", cet("2027-11-03T17:00:00"), 0, false, true, false)
+	want[vic] = append(want[vic], "SLA warning: resolution due soon", "SLA breached: resolution overdue")
+	wantSLAMails(t, e, "Wednesday 17:01", want)
+	wantSLAEvents(t, e, []slaEvent{
+		{`SLA warning (policy "normal"): first reply due in 1h`, cet("2027-11-02T12:00:00")},
+		{`SLA warning (policy "normal"): resolution due in 4h`, cet("2027-11-03T13:00:00")},
+		{`SLA breach (policy "normal"): resolution breached just now`, cet("2027-11-03T17:00:00")},
+	})
+	// Thursday's opening brings nothing more.
+	e.Restart()
+	e.MustCLI("clock", "set", cet("2027-11-04T09:30:00"))
+	wantSLAMails(t, e, "Thursday 09:30", want)
+}

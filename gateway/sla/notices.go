@@ -65,9 +65,17 @@ func (r *Result) Pending(marks []model.SLAMark) []Notice {
 
 // wait is when a notice whose point is at goes out: at, or when the
 // business calendar next opens unless the policy sends outside hours.
+// A point that ends an opening (a deadline that used the day's last
+// business minute, as whole business days do) is reached inside business
+// hours: it goes out then, when show --json starts saying breached, not
+// at the next opening.
 func (r *Result) wait(at time.Time) time.Time {
 	if r.pol.NotifyOutsideHours || r.cal.IsAlways() {
 		return at
+	}
+	before := at.Add(-time.Nanosecond)
+	if open, ok := r.cal.NextOpen(before); ok && !open.After(before) {
+		return at // open until at
 	}
 	if open, ok := r.cal.NextOpen(at); ok {
 		return open

@@ -311,6 +311,13 @@ func TestNotices(t *testing.T) {
 	if d := Compute(elapsed, seoul, fri, at(t, "2027-01-11T09:00:00+09:00")).Due(nil, at(t, "2027-01-11T09:00:00+09:00")); len(d) != 1 || !d[0].Breach {
 		t.Errorf("warning and breach both due on Monday: want the breach only, got %+v", d)
 	}
+	// The 1h target's breach point, Friday 18:00, ends the day's opening:
+	// it goes out at 18:00, not on Monday.
+	p1 := &config.SLA{Name: "p1", FirstReply: config.Duration(time.Hour)}
+	if n := Compute(p1, seoul, fri, fri.Created).Pending(nil); len(n) != 2 || !n[0].At.Equal(at(t, "2027-01-08T17:45:00+09:00")) ||
+		!n[1].Breach || !n[1].At.Equal(at(t, "2027-01-08T18:00:00+09:00")) {
+		t.Errorf("a breach at closing time goes out at closing time: %+v", n)
+	}
 	loud := *elapsed
 	loud.NotifyOutsideHours = true
 	if n := Compute(&loud, seoul, fri, fri.Created).Pending(nil); !n[0].At.Equal(at(t, "2027-01-08T18:30:00+09:00")) {
