@@ -135,7 +135,13 @@ func (c *cli) migrateCmd(from, to, dataDir, dsn string) int {
 		if !k.Equal {
 			mark = "DIFFERENT"
 		}
-		fmt.Fprintf(c.stdout, "  %-18s %10d %10d  %s\n", k.Kind, k.Source, k.Target, mark)
+		label := string(k.Kind)
+		if k.Kind == store.KindBacklogMove {
+			// Compared key by key (engines group a move's keys
+			// differently), so not the number of moves copied above.
+			label += " keys"
+		}
+		fmt.Fprintf(c.stdout, "  %-18s %10d %10d  %s\n", label, k.Source, k.Target, mark)
 		for _, d := range k.Differ {
 			fmt.Fprintf(c.stdout, "      %s %s\n", k.Kind, d)
 		}
