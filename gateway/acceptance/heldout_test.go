@@ -1,6 +1,8 @@
 package acceptance
 
 import (
+	"encoding/json"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -172,5 +174,58 @@ func TestMigrateCountsAgree(t *testing.T) {
 	}
 	if !strings.Contains(out, "backlog_move keys") {
 		t.Errorf("the backlog moves' verification row does not say it counts keys:\n%s", out)
+	}
+}
+
+var _ = claim("helpdesk bench -addr drives running daemons (several, comma-separated: two daemons on one PostgreSQL database), every mail it counts as accepted is a ticket; against a daemon without the bench's mailbox it says which [[mailbox]] to add",
+	"TestBenchAddrDrivesRunningDaemons")
+
+func TestBenchAddrDrivesRunningDaemons(t *testing.T) {
+	bench := func(addr string) (string, int) {
+		cmd := exec.Command(bin, "bench", "-addr", addr, "-n", "200", "-runs", "1", "-no-reference", "-q", "-json")
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if x, ok := err.(*exec.ExitError); ok {
+			code = x.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	// A new user points it at their daemon: refused, and told why.
+	d := Start(t, Options{})
+	if out, code := bench(d.SMTP); code == 0 || !strings.Contains(out, `[[mailbox]] address = "support@bench.example"`) {
+		t.Errorf("bench -addr at a daemon without the bench's mailbox: exit %d\n%s", code, out)
+	}
+	d.Stop()
+
+	// Two daemons on one database, the load spread over both.
+	dsn := pgtest.NewDB(t)
+	mbox := "\n[[mailbox]]\naddress = \"support@bench.example\"\ngroup = \"support\"\n"
+	a := Start(t, Options{Config: Staff + mbox + pgConfig(dsn, "mx1")})
+	b := Start(t, Options{Config: Staff + mbox + pgConfig(dsn, "mx2"), Sink: a.Sink})
+	out, code := bench(a.SMTP + "," + b.SMTP)
+	if code != 0 {
+		t.Fatalf("bench -addr A,B: exit %d\n%s", code, out)
+	}
+	var reps []struct {
+		Runs []struct {
+			Target     string
+			OK, Failed int
+		}
+	}
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "["):]), &reps); err != nil || len(reps) != 1 || len(reps[0].Runs) != 1 {
+		t.Fatalf("bench -json: %v\n%s", err, out)
+	}
+	rep := reps[0]
+	var list []struct{ ID uint64 }
+	a.JSON(&list, "tickets", "--limit", "1000")
+	if r := rep.Runs[0]; r.OK+r.Failed != 200 || r.OK == 0 || len(list) != r.OK {
+		t.Errorf("bench counted %d accepted, %d failed; the database holds %d tickets", r.OK, r.Failed, len(list))
+	}
+	for _, e := range []*Env{a, b} {
+		if !strings.Contains(e.Logs(), `"accepted"`) {
+			t.Errorf("daemon %s got none of the load", e.SMTP)
+		}
 	}
 }

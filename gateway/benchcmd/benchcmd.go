@@ -106,7 +106,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.NoReference, "no-reference", false, "skip the reference runs")
 	fs.IntVar(&o.Tickets, "tickets", 0, "pre-fill a store with this many tickets and compare ingest with an empty store")
 	fs.StringVar(&o.PrefillDir, "prefill-dir", "", "keep (or reuse) the pre-filled store in this directory")
-	fs.StringVar(&o.Addr, "addr", "", "drive a running daemon at this loopback host:port instead of starting one")
+	fs.StringVar(&o.Addr, "addr", "", "drive a running daemon at this loopback host:port (several, comma-separated: daemons sharing a PostgreSQL database) instead of starting one; its configuration needs [[mailbox]] address = \"support@bench.example\"")
 	fs.IntVar(&o.Pid, "pid", 0, "with -addr: the daemon's pid, for peak RSS and bytes written")
 	fs.StringVar(&o.SinkListen, "sink", "", "with -addr and -mode mix: listen here as the daemon's relay to harvest reply tokens")
 	fs.StringVar(&o.WorkDir, "workdir", "", "parent directory of the temporary data directories")

@@ -246,6 +246,15 @@ func (b *bench) startStore() error {
 }
 
 func checkLoopback(addr string) error {
+	if strings.Contains(addr, ",") {
+		// -addr of several daemons (on one PostgreSQL database).
+		for _, a := range strings.Split(addr, ",") {
+			if err := checkLoopback(strings.TrimSpace(a)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return err

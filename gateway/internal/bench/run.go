@@ -265,6 +265,9 @@ func (b *bench) runHelpdesk(p params, idx int, target, dir string) (Run, error) 
 	b.logf("   %-18s run %d: %6.0f msg/s  p50 %6.2f ms  p99 %7.2f ms  max %7.1f ms  rss %4d MiB (anon %d)  ok %d failed %d  start %.2fs",
 		target, idx, run.MsgPerSec, run.P50Ms, run.P99Ms, run.MaxMs, run.PeakRSS>>20, run.PeakAnon>>20, run.OK, run.Failed, run.StartSeconds)
 	if run.OK == 0 {
+		if b.opt.Addr != "" {
+			return run, fmt.Errorf("%s at %s accepted no mail: %v (the bench's mail goes to %s: the daemon's configuration needs [[mailbox]] address = %q)", target, b.opt.Addr, run.Errors, benchMailbox, benchMailbox)
+		}
 		return run, fmt.Errorf("%s accepted no mail: %v", target, run.Errors)
 	}
 	return run, nil
