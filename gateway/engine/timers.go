@@ -189,10 +189,10 @@ type scheduler struct {
 
 	wake chan struct{}
 	// sleepUntil is the instant (unix nanos) the loop sleeps until
-	// (MaxInt64 while it looks at the index: any write that arms a
-	// timer then wakes it again; MinInt64 before it runs); wakeDue is
+	// (MaxInt64 while it looks at the index, and before it first runs:
+	// any write that arms a timer then wakes it again); wakeDue is
 	// set by a write that armed an earlier timer, and makes the write's
-	// caller wake the loop once the write committed.
+	// caller wake the loop once the write committed (updateHinted).
 	sleepUntil atomic.Int64
 	wakeDue    atomic.Bool
 	// stopping is set when RunScheduler's context ends: a re-arming
@@ -214,7 +214,10 @@ type scheduler struct {
 
 func (s *scheduler) init() {
 	s.wake = make(chan struct{}, 1)
-	s.sleepUntil.Store(math.MinInt64) // until the loop runs, no wake is needed
+	// Until the loop has looked at the index, every write that arms a
+	// timer leaves a wake in the channel: one that committed after the
+	// loop's first look would otherwise wait for its poll.
+	s.sleepUntil.Store(math.MaxInt64)
 }
 
 // update is db.Update for the engine's writes: once the write has
@@ -223,14 +226,31 @@ func (s *scheduler) init() {
 func (e *Engine) update(fn func(store.Tx) error) error { return e.updateHinted(nil, fn) }
 
 // updateHinted is update with store hints (when the engine takes them).
+//
+// The wake is this write's own: the store's writer runs the functions of
+// its writes one at a time, so the flag taken right after fn ran is the
+// one fn (or a write without this wrapper before it) set. Taking it only
+// after the commit let another write's caller, returning late from an
+// earlier commit, take it and wake the loop before this write was
+// visible: the loop read the index without the new timer and slept
+// until its next poll, a minute (TestSchedulerWokenByAnEarlierTimer
+// under load).
 func (e *Engine) updateHinted(h *store.Hints, fn func(store.Tx) error) error {
+	var wake bool
+	body := func(tx store.Tx) error {
+		err := fn(tx)
+		if e.sched.wakeDue.Swap(false) {
+			wake = true
+		}
+		return err
+	}
 	var err error
 	if hs, ok := e.db.(store.Hinted); ok && h != nil {
-		err = hs.UpdateHinted(h, fn)
+		err = hs.UpdateHinted(h, body)
 	} else {
-		err = e.db.Update(fn)
+		err = e.db.Update(body)
 	}
-	if e.sched.wakeDue.Swap(false) {
+	if wake {
 		e.WakeTimers()
 	}
 	return err
