@@ -45,7 +45,8 @@ type SLA struct {
 	// warning and breach notice too (a team lead).
 	Escalate string `toml:"escalate_to"`
 	// NotifyOutsideHours sends notices when they fall due even while the
-	// calendar is closed; by default they wait for it to open.
+	// calendar is closed; by default they wait for it to open (a point
+	// at closing time counts as open: gateway/sla wait).
 	NotifyOutsideHours bool `toml:"notify_outside_hours"`
 }
 
