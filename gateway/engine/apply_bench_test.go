@@ -154,6 +154,10 @@ groups = ["support"]
 		started()
 	}
 	st0 := db.Stats()
+	bdb, _ := db.(*bolt.DB)
+	if bdb != nil {
+		bdb.CountNodes(true)
+	}
 	b.ResetTimer()
 	for i := 0; i < len(ins); i += perCommit {
 		batch := ins[i:min(i+perCommit, len(ins))]
@@ -189,6 +193,14 @@ groups = ["support"]
 		}
 	}
 	b.StopTimer()
+	if bdb != nil {
+		// Which buckets the page writes went to: the nodes each commit
+		// held, by bucket (load-insensitive, like the page writes).
+		n := bdb.CountNodes(false)
+		for _, name := range n.Buckets() {
+			b.ReportMetric(float64(n.Nodes[name])/float64(n.Commits), "nodes-"+name+"/commit")
+		}
+	}
 	// Page writes per commit: what the commit's fsync'd bytes follow
 	// (bbolt only; PostgreSQL reports none).
 	if st := db.Stats(); st.Commits > st0.Commits && st.PageWrites > 0 {

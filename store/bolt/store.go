@@ -136,6 +136,9 @@ type DB struct {
 	ApplyNanos, CommitNanos, GatherNanos atomic.Int64
 
 	installID string
+	// nodes counts dirty nodes per bucket when a benchmark asks
+	// (CountNodes; nil: off).
+	nodes atomic.Pointer[nodeCounter]
 	// custV3: a store of schema 3 or older opened read-only (a writable
 	// open migrates it): its customer links and timelines are read
 	// where schema 3 kept them.
@@ -499,7 +502,13 @@ func (db *DB) commit(batch []*writeReq) {
 					return err
 				}
 			}
-			return tx.sealGroups()
+			if err := tx.sealGroups(); err != nil {
+				return err
+			}
+			if c := db.nodes.Load(); c != nil {
+				c.count(btx)
+			}
+			return nil
 		})
 		db.ApplyNanos.Add(int64(applied))
 		db.CommitNanos.Add(int64(time.Since(t0) - applied))
@@ -632,6 +641,7 @@ func unmarshal(data []byte, v any) error {
 	return json.Unmarshal(data, v)
 }
 
+// getJSON is Tx.getJSON for code that holds only a bucket.
 func getJSON(b *bbolt.Bucket, key []byte, v any) error {
 	data := b.Get(key)
 	if data == nil {
