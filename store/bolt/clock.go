@@ -15,7 +15,7 @@ var keyManualClock = []byte("manual_clock")
 // ManualClock returns the stored instant of the manual clock; ok is false
 // when none was ever stored.
 func (t *Tx) ManualClock() (at time.Time, ok bool, err error) {
-	raw := t.b(bMeta).Get(keyManualClock)
+	raw := t.get(t.b(bMeta), keyManualClock)
 	if raw == nil {
 		return time.Time{}, false, nil
 	}

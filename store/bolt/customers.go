@@ -72,7 +72,7 @@ func (t *Tx) customerOf(addr string) uint64 {
 	if b == nil {
 		return 0
 	}
-	if v := b.Get(key(addr)); len(v) == 8 {
+	if v := t.get(b, key(addr)); len(v) == 8 {
 		return binary.BigEndian.Uint64(v)
 	}
 	return 0
@@ -157,7 +157,7 @@ func (t *Tx) Customer(id uint64) (*model.Customer, error) {
 		return nil, fmt.Errorf("customer %d: %w", id, store.ErrNotFound)
 	}
 	var c model.Customer
-	if err := getJSON(b, custKey(custRec, u64(id)), &c); err != nil {
+	if err := t.getJSON(b, custKey(custRec, u64(id)), &c); err != nil {
 		return nil, fmt.Errorf("customer %d: %w", id, err)
 	}
 	return &c, nil
@@ -207,7 +207,7 @@ func (t *Tx) PutCustomer(c *model.Customer) error {
 		return err
 	}
 	var old model.Customer
-	if err := getJSON(b, custKey(custRec, u64(c.ID)), &old); err != nil {
+	if err := t.getJSON(b, custKey(custRec, u64(c.ID)), &old); err != nil {
 		return fmt.Errorf("customer %d: %w", c.ID, err)
 	}
 	for _, a := range c.Addresses {
@@ -238,9 +238,10 @@ func (t *Tx) putCustomer(b *bbolt.Bucket, c *model.Customer, old *model.Customer
 	}
 	// Index entries already there are not written again: a Put of the
 	// same key and value still dirties its page (an address key is on a
-	// random one).
+	// random one). A new profile's are not there (NewCustomer checked,
+	// a restore starts empty): no look.
 	for _, a := range c.Addresses {
-		if k := custAddrKey(a); !bytes.Equal(ab.Get(k), u64(c.ID)) {
+		if k := custAddrKey(a); old == nil || !bytes.Equal(t.get(ab, k), u64(c.ID)) {
 			if err := ab.Put(k, u64(c.ID)); err != nil {
 				return err
 			}
@@ -384,7 +385,7 @@ func (t *Tx) LinkCustomerTicket(id, ticket uint64, role string) (bool, error) {
 		return false, err
 	}
 	k := custSub(id, custTk, []byte{r}, u64(ticket))
-	if got, _ := b.Cursor().Seek(k); bytes.Equal(got, k) {
+	if got, _ := t.cursor(b).Seek(k); bytes.Equal(got, k) {
 		return false, nil
 	}
 	return true, b.Put(k, nil)
@@ -478,7 +479,7 @@ func (t *Tx) CustomerBackfill() (model.CustomerBackfill, error) {
 	if b == nil {
 		return p, nil
 	}
-	if err := getJSON(b, keyBackfill, &p); err != nil && err != store.ErrNotFound {
+	if err := t.getJSON(b, keyBackfill, &p); err != nil && err != store.ErrNotFound {
 		return p, err
 	}
 	return p, nil

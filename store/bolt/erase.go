@@ -68,7 +68,7 @@ func (t *Tx) DeleteWebhook(id uint64) error {
 
 // DeleteUser removes a user record and its address key.
 func (t *Tx) DeleteUser(addr string) error {
-	v := t.b(iUserAddr).Get([]byte(addr))
+	v := t.get(t.b(iUserAddr), []byte(addr))
 	if v == nil {
 		return fmt.Errorf("user %s: %w", addr, store.ErrNotFound)
 	}

@@ -12,7 +12,7 @@ import (
 // Keys returns the reply-token key ring, as stored.
 func (t *Tx) Keys() ([]model.TokenKey, error) {
 	var keys []model.TokenKey
-	err := getJSON(t.b(bMeta), []byte("token_keys"), &keys)
+	err := t.getJSON(t.b(bMeta), []byte("token_keys"), &keys)
 	return keys, err
 }
 

@@ -41,7 +41,7 @@ func (t *Tx) ReserveMessage(m *model.Message, packed []byte) error {
 	var dk []byte
 	if m.MessageID != "" && m.BodyHash != "" {
 		dk = dedupeKey(m.MessageID, m.BodyHash)
-		if t.b(iDedupe).Get(dk) != nil {
+		if t.get(t.b(iDedupe), dk) != nil {
 			return fmt.Errorf("message %s: %w", m.MessageID, store.ErrDuplicate)
 		}
 	}
@@ -69,7 +69,7 @@ func (t *Tx) PutMessage(m *model.Message) error { return putJSON(t.b(bMessages),
 // Message loads a message record.
 func (t *Tx) Message(id uint64) (*model.Message, error) {
 	var m model.Message
-	if err := getJSON(t.b(bMessages), u64(id), &m); err != nil {
+	if err := t.getJSON(t.b(bMessages), u64(id), &m); err != nil {
 		return nil, err
 	}
 	return &m, nil
@@ -78,7 +78,7 @@ func (t *Tx) Message(id uint64) (*model.Message, error) {
 // RawInline returns the raw bytes of a message kept in the database (nil
 // when it was spooled to a blob).
 func (t *Tx) RawInline(id uint64) []byte {
-	v := t.b(bRaw).Get(rawKey(id))
+	v := t.get(t.b(bRaw), rawKey(id))
 	if v == nil {
 		return nil
 	}
@@ -101,7 +101,7 @@ func (t *Tx) Duplicate(msgID, hash string) (*model.Message, error) {
 	if msgID == "" || hash == "" {
 		return nil, nil
 	}
-	v := t.b(iDedupe).Get(dedupeKey(msgID, hash))
+	v := t.get(t.b(iDedupe), dedupeKey(msgID, hash))
 	if v == nil {
 		return nil, nil
 	}
@@ -137,7 +137,7 @@ func (t *Tx) IndexMessageID(id string, ref model.Ref) error {
 		return nil
 	}
 	k := normID(id)
-	if t.b(iMsgID).Get(k) != nil {
+	if t.get(t.b(iMsgID), k) != nil {
 		return nil
 	}
 	return putJSON(t.b(iMsgID), k, ref)
@@ -149,7 +149,7 @@ func (t *Tx) LookupMessageID(id string) (model.Ref, bool) {
 	if id == "" {
 		return r, false
 	}
-	if err := getJSON(t.b(iMsgID), normID(id), &r); err != nil {
+	if err := t.getJSON(t.b(iMsgID), normID(id), &r); err != nil {
 		return r, false
 	}
 	return r, true

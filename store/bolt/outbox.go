@@ -47,7 +47,7 @@ func (t *Tx) Enqueue(o *model.Outbound) error {
 // Outbound loads a queue item.
 func (t *Tx) Outbound(id uint64) (*model.Outbound, error) {
 	var o model.Outbound
-	if err := getJSON(t.b(bOutbox), u64(id), &o); err != nil {
+	if err := t.getJSON(t.b(bOutbox), u64(id), &o); err != nil {
 		return nil, err
 	}
 	return &o, nil
@@ -171,7 +171,7 @@ func (t *Tx) Claim(holder string, now time.Time, n int, lease time.Duration, sta
 		return nil, fmt.Errorf("claiming outbound mail: no holder named")
 	}
 	var keys [][]byte
-	c := t.b(iDue).Cursor()
+	c := t.cursor(t.b(iDue))
 	end := uint64(now.UnixNano())
 	for k, v := c.Seek([]byte{dueMark}); len(k) == 17 && k[0] == dueMark && len(keys) < n; k, v = c.Next() {
 		if binary.BigEndian.Uint64(k[1:9]) > end {
@@ -213,7 +213,7 @@ func (t *Tx) Claim(holder string, now time.Time, n int, lease time.Duration, sta
 // queued at due.
 func (t *Tx) heldKey(holder string, id uint64, due time.Time) ([]byte, error) {
 	k := dueKey(due, id)
-	v := t.b(iDue).Get(k)
+	v := t.get(t.b(iDue), k)
 	if h, _ := leaseOf(v); v == nil || h != holder || holder == "" {
 		return nil, fmt.Errorf("outbound %d is not held by %q: %w", id, holder, store.ErrLeaseLost)
 	}

@@ -20,7 +20,7 @@ func (t *Tx) AddQuarantine(q *model.Quarantine) error {
 // QuarantineRecord loads one record.
 func (t *Tx) QuarantineRecord(id uint64) (*model.Quarantine, error) {
 	var q model.Quarantine
-	if err := getJSON(t.b(bQuarantine), u64(id), &q); err != nil {
+	if err := t.getJSON(t.b(bQuarantine), u64(id), &q); err != nil {
 		return nil, err
 	}
 	return &q, nil

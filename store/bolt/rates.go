@@ -14,7 +14,7 @@ import (
 // limits hold across restarts.
 type rateKV struct{ t *Tx }
 
-func (kv rateKV) Get(key string) ([]byte, error) { return kv.t.b(bRate).Get([]byte(key)), nil }
+func (kv rateKV) Get(key string) ([]byte, error) { return kv.t.get(kv.t.b(bRate), []byte(key)), nil }
 func (kv rateKV) Put(key string, v []byte) error { return kv.t.b(bRate).Put([]byte(key), v) }
 
 // RateAllow records an event for key and reports whether at most limit
@@ -45,7 +45,7 @@ func (t *Tx) RateCountAt(key string, now time.Time, window time.Duration) int {
 func (t *Tx) Counter(name string, delta uint64) (uint64, error) {
 	k := []byte("counter:" + name)
 	var v uint64
-	if raw := t.b(bMeta).Get(k); len(raw) == 8 {
+	if raw := t.get(t.b(bMeta), k); len(raw) == 8 {
 		v = binary.BigEndian.Uint64(raw)
 	}
 	v += delta

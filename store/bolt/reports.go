@@ -231,7 +231,7 @@ func (t *Tx) MoveBacklog(at time.Time, dec, inc []string) error {
 	b := t.b(bBacklog)
 	day := dayOf(at)
 	// The day's checkpoint comes first: the counts before this move.
-	if b.Get(dayMark(day)) == nil {
+	if t.get(b, dayMark(day)) == nil {
 		counts, err := t.backlogAt(b, time.Unix(0, day))
 		if err != nil {
 			return err
@@ -254,7 +254,7 @@ func (t *Tx) MoveBacklog(at time.Time, dec, inc []string) error {
 	}
 	// Checkpoints of later days count this move too.
 	var later []int64
-	c := b.Cursor()
+	c := t.cursor(b)
 	for k, _ := c.Seek(dayMark(day + dayNanos)); k != nil && k[0] == 'd'; k, _ = c.Next() {
 		later = append(later, int64(binary.BigEndian.Uint64(k[1:])))
 	}

@@ -21,7 +21,7 @@ func tkey(id uint64) []byte { return u64(id) }
 // Ticket loads a ticket.
 func (t *Tx) Ticket(id uint64) (*model.Ticket, error) {
 	var tk model.Ticket
-	if err := getJSON(t.b(bTickets), tkey(id), &tk); err != nil {
+	if err := t.getJSON(t.b(bTickets), tkey(id), &tk); err != nil {
 		if err == store.ErrNotFound {
 			return nil, fmt.Errorf("ticket %d: %w", id, store.ErrNotFound)
 		}
@@ -34,7 +34,7 @@ func (t *Tx) Ticket(id uint64) (*model.Ticket, error) {
 // a scan that skips most tickets (no slices, maps or texts are built).
 func (t *Tx) Routing(id uint64) (model.TicketRouting, error) {
 	var r model.TicketRouting
-	if err := getJSON(t.b(bTickets), tkey(id), &r); err != nil {
+	if err := t.getJSON(t.b(bTickets), tkey(id), &r); err != nil {
 		return r, fmt.Errorf("ticket %d: %w", id, err)
 	}
 	return r, nil
@@ -85,7 +85,7 @@ func (t *Tx) PutTicket(tk *model.Ticket) error {
 	// Only the indexed fields of the stored record are needed: decode
 	// just those (much cheaper than the whole ticket).
 	var old ticketIndex
-	if err := getJSON(t.b(bTickets), tkey(tk.ID), &old); err != nil {
+	if err := t.getJSON(t.b(bTickets), tkey(tk.ID), &old); err != nil {
 		return fmt.Errorf("ticket %d: %w", tk.ID, err)
 	}
 	tk.Updated = t.Now()
@@ -351,10 +351,10 @@ func decodeComments(v []byte) ([]*model.Comment, error) {
 func (t *Tx) commentValue(ticket uint64, id uint32) (key, val []byte) {
 	b := t.b(bComments)
 	k := ckey(ticket, id)
-	if v := b.Get(k); v != nil {
+	if v := t.get(b, k); v != nil {
 		return k, v
 	}
-	c := b.Cursor()
+	c := t.cursor(b)
 	gk, gv := c.Seek(k)
 	if gk == nil {
 		gk, gv = c.Last()

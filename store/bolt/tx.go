@@ -1,10 +1,12 @@
 package bolt
 
 import (
+	"bytes"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
 
+	"helpdesk/store"
 	"helpdesk/store/model"
 )
 
@@ -20,6 +22,52 @@ type Tx struct {
 	// groups are the comment groups AppendComment wrote in this
 	// transaction, by ticket: the next one of the same ticket joins it.
 	groups map[uint64]*commentGroup
+	// cursors are the cursors get reads with, one per bucket of a write
+	// transaction (a read transaction's buckets are new objects at each
+	// lookup, so it reads with Get).
+	cursors map[*bbolt.Bucket]*bbolt.Cursor
+}
+
+// get is b.Get(key) through a cursor kept for b in a write transaction:
+// bbolt's Get makes a new cursor each time, and its path stack grows by
+// an allocation or two per level, which a kept cursor's stack has
+// already done (a new ticket's write reads some twenty keys). A Seek
+// starts again at the bucket's root, so writes in between do not matter.
+func (t *Tx) get(b *bbolt.Bucket, key []byte) []byte {
+	if !t.tx.Writable() {
+		return b.Get(key)
+	}
+	k, v := t.cursor(b).Seek(key)
+	if !bytes.Equal(k, key) {
+		return nil
+	}
+	return v
+}
+
+// cursor is b.Cursor(), in a write transaction the one kept for b: for
+// a Seek, or a walk with no write to b before it ends.
+func (t *Tx) cursor(b *bbolt.Bucket) *bbolt.Cursor {
+	if !t.tx.Writable() {
+		return b.Cursor()
+	}
+	c := t.cursors[b]
+	if c == nil {
+		if t.cursors == nil {
+			t.cursors = make(map[*bbolt.Bucket]*bbolt.Cursor, 8)
+		}
+		c = b.Cursor()
+		t.cursors[b] = c
+	}
+	return c
+}
+
+// getJSON reads the record at key into v (store.ErrNotFound: none).
+func (t *Tx) getJSON(b *bbolt.Bucket, key []byte, v any) error {
+	data := t.get(b, key)
+	if data == nil {
+		return store.ErrNotFound
+	}
+	return unmarshal(data, v)
 }
 
 func (t *Tx) b(name []byte) *bbolt.Bucket {

@@ -12,7 +12,7 @@ import (
 
 // User finds a user by normalized address.
 func (t *Tx) User(addr string) (*model.User, error) {
-	v := t.b(iUserAddr).Get([]byte(addr))
+	v := t.get(t.b(iUserAddr), []byte(addr))
 	if v == nil {
 		return nil, store.ErrNotFound
 	}
@@ -23,7 +23,7 @@ func (t *Tx) User(addr string) (*model.User, error) {
 // (false when there is none): round-robin assignment asks it of every
 // agent of a group for every new ticket.
 func (t *Tx) UserAway(addr string) (bool, error) {
-	v := t.b(iUserAddr).Get([]byte(addr))
+	v := t.get(t.b(iUserAddr), []byte(addr))
 	if v == nil {
 		return false, nil
 	}
@@ -50,7 +50,7 @@ func (t *Tx) userByID(id uint64) (*model.User, error) {
 		return u, nil
 	}
 	var u model.User
-	if err := getJSON(t.b(bUsers), u64(id), &u); err != nil {
+	if err := t.getJSON(t.b(bUsers), u64(id), &u); err != nil {
 		return nil, err
 	}
 	t.keepUser(&u)
@@ -120,7 +120,7 @@ func (t *Tx) NewUser(addr, name string) (*model.User, error) {
 // does): the old address then finds nobody and may be given to someone
 // else.
 func (t *Tx) PutUser(u *model.User) error {
-	if v := t.b(iUserAddr).Get([]byte(u.Addr)); v == nil || binary.BigEndian.Uint64(v) != u.ID {
+	if v := t.get(t.b(iUserAddr), []byte(u.Addr)); v == nil || binary.BigEndian.Uint64(v) != u.ID {
 		if err := t.moveUserAddr(u); err != nil {
 			return err
 		}
@@ -136,13 +136,13 @@ func (t *Tx) PutUser(u *model.User) error {
 // and drops the key of the address it had.
 func (t *Tx) moveUserAddr(u *model.User) error {
 	idx := t.b(iUserAddr)
-	if v := idx.Get([]byte(u.Addr)); v != nil {
+	if v := t.get(idx, []byte(u.Addr)); v != nil {
 		return fmt.Errorf("storing user %d: %s belongs to user %d", u.ID, u.Addr, binary.BigEndian.Uint64(v))
 	}
 	old, err := t.userByID(u.ID)
 	switch {
 	case err == nil:
-		if v := idx.Get([]byte(old.Addr)); v != nil && binary.BigEndian.Uint64(v) == u.ID {
+		if v := t.get(idx, []byte(old.Addr)); v != nil && binary.BigEndian.Uint64(v) == u.ID {
 			if err := idx.Delete([]byte(old.Addr)); err != nil {
 				return err
 			}

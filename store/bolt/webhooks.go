@@ -49,7 +49,7 @@ func (t *Tx) WebhookDelivery(id uint64) (*model.WebhookDelivery, error) {
 		return nil, fmt.Errorf("webhook delivery %d: %w", id, store.ErrNotFound)
 	}
 	var d model.WebhookDelivery
-	if err := getJSON(b, u64(id), &d); err != nil {
+	if err := t.getJSON(b, u64(id), &d); err != nil {
 		return nil, fmt.Errorf("webhook delivery %d: %w", id, err)
 	}
 	return &d, nil
