@@ -44,8 +44,9 @@ func (t *Tx) get(b *bbolt.Bucket, key []byte) []byte {
 	return v
 }
 
-// cursor is b.Cursor(), in a write transaction the one kept for b: for
-// a Seek, or a walk with no write to b before it ends.
+// cursor is b.Cursor(), in a write transaction the one kept for b (get
+// reads through it too): for a Seek, or a walk during which nothing
+// writes to b or reads it through get or cursor (that would move it).
 func (t *Tx) cursor(b *bbolt.Bucket) *bbolt.Cursor {
 	if !t.tx.Writable() {
 		return b.Cursor()
