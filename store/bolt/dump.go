@@ -117,7 +117,8 @@ func dumpTx(db *DB, tx *Tx, fn func(*store.Record) error) error {
 	if err := dumpBlobs(db.dir, emit); err != nil {
 		return err
 	}
-	// Tickets, then their comments (one bucket: ids are 8 bytes, comments 12).
+	// Tickets, then their comments (one bucket: ids are 8 bytes, comments
+	// 12; the 9-byte timer records are dumped with the timers).
 	for _, want := range []int{8, 12} {
 		if err := tx.b(bTickets).ForEach(func(k, v []byte) error {
 			if len(k) != want {
@@ -239,17 +240,10 @@ func dumpTx(db *DB, tx *Tx, fn func(*store.Record) error) error {
 	}); err != nil {
 		return err
 	}
-	if b := tx.b(bTimers); b != nil {
-		c := b.Cursor()
-		for k, v := c.Seek([]byte{timerRev}); k != nil && k[0] == timerRev; k, v = c.Next() {
-			if len(k) < 9 || len(v) != 8 {
-				return fmt.Errorf("timer %x: damaged entry", k)
-			}
-			tm := model.Timer{Ticket: binary.BigEndian.Uint64(k[1:9]), Kind: string(k[9:]), At: timerTime(v)}
-			if err := emit(&store.Record{Kind: store.KindTimer, Timer: &tm}); err != nil {
-				return err
-			}
-		}
+	if err := tx.eachTimer(func(tm model.Timer) error {
+		return emit(&store.Record{Kind: store.KindTimer, Timer: &tm})
+	}); err != nil {
+		return err
 	}
 	if b := tx.b(bReportEvents); b != nil {
 		if err := b.ForEach(func(k, v []byte) error {

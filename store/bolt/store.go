@@ -31,8 +31,11 @@ import (
 // timers): a binary that does not keep it current would leave timers
 // stale, so an older one must refuse the store too. Version 4 keeps a
 // customer profile's ticket links and timeline under its record's key
-// (customers.go): an older binary would not find them.
-const SchemaVersion = 4
+// (customers.go): an older binary would not find them. Version 5 keeps
+// one due key per ticket in the timer index and the ticket's timers in a
+// record beside the ticket instead of two keys per timer (timers.go): an
+// older binary would misread it.
+const SchemaVersion = 5
 
 // migrations[v] upgrades a store from version v to v+1. Version 0 is a
 // fresh file. Add a function here (never edit an old one) when the layout
@@ -49,6 +52,11 @@ var migrations = map[int]func(*bbolt.Tx) error{
 	// record, its address keys to bucket users. premigrate has moved
 	// them in transactions of their own; this finds none left.
 	3: func(tx *bbolt.Tx) error { _, err := moveCustomerKeysV3(tx, 0); return err },
+	// 4 -> 5: a ticket's timers become one due key and one record
+	// beside the ticket.
+	// premigrate has rewritten them in transactions of their own; this
+	// finds none left.
+	4: func(tx *bbolt.Tx) error { _, err := migrateTimersV4(tx, 0); return err },
 }
 
 // The layout. Records written by the same mail share a bucket and sit
@@ -58,14 +66,14 @@ var migrations = map[int]func(*bbolt.Tx) error{
 // what bounds durable ingest.
 var (
 	bMeta       = []byte("meta")
-	bTickets    = []byte("tickets")    // id -> Ticket; id+seq -> Comment
+	bTickets    = []byte("tickets")    // id -> Ticket; id+seq -> Comment; id+'t' -> its timers (timers.go)
 	bMessages   = []byte("messages")   // id -> Message; id+'r' -> raw bytes (packed)
 	bUsers      = []byte("users")      // id -> User; address -> id; address \0 ticket -> nil (requester); address \x01 -> customer id
 	bOutbox     = []byte("outbox")     // id -> Outbound; dueMark+time+id -> nil (the queue)
 	bQuarantine = []byte("quarantine") // id -> Quarantine
 	bRate       = []byte("ratelimit")  // key -> timestamps
 	bWebhooks   = []byte("webhooks")   // id -> WebhookDelivery; dueMark+time+id -> nil (the queue)
-	bTimers     = []byte("timers")     // 'd' at ticket kind -> nil; 'r' ticket kind -> at (timers.go)
+	bTimers     = []byte("timers")     // 'd' at ticket -> nil: each ticket's earliest timer (timers.go)
 	// bCustomers: profiles and their indexes (customers.go).
 
 	iMsgID  = []byte("idx_msgid")  // Message-ID -> Ref; Message-ID \0 body hash -> message id (dedupe)
@@ -143,6 +151,9 @@ type DB struct {
 	// open migrates it): its customer links and timelines are read
 	// where schema 3 kept them.
 	custV3 bool
+	// timersV4: a store of schema 4 or older opened read-only: its
+	// timer index is read in schema 4's layout.
+	timersV4 bool
 }
 
 type writeReq struct {
@@ -239,6 +250,7 @@ func Open(dir string, opt Options) (*DB, error) {
 				return err
 			}
 			db.custV3 = v < 4
+			db.timersV4 = v < 5
 
 		}
 		return nil
@@ -334,16 +346,30 @@ func (db *DB) premigrate() error {
 	}); err != nil {
 		return err
 	}
-	if v == 0 || v >= 4 {
+	if v == 0 || v >= 5 {
 		return nil
 	}
-	for {
+	for v < 4 {
 		n := 0
 		if err := db.bdb().Update(func(tx *bbolt.Tx) (err error) {
 			n, err = moveCustomerKeysV3(tx, 20000)
 			return err
 		}); err != nil {
 			return fmt.Errorf("migrating the customer profiles' keys to schema 4: %w", err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	// 4 -> 5: 20,000 tickets' timers per transaction (a million
+	// tickets' take a few seconds in all).
+	for {
+		n := 0
+		if err := db.bdb().Update(func(tx *bbolt.Tx) (err error) {
+			n, err = migrateTimersV4(tx, 20000)
+			return err
+		}); err != nil {
+			return fmt.Errorf("migrating the timer index to schema 5: %w", err)
 		}
 		if n == 0 {
 			return nil

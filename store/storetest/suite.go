@@ -109,6 +109,7 @@ var cases = []struct {
 	{"keys", testKeys},
 	{"manual clock", testManualClock},
 	{"timers", testTimers},
+	{"timers in due order across a ticket's timers", testTimersOrder},
 	{"rates", testRates},
 	{"counters", testCounters},
 	{"report events", testReportEvents},

@@ -130,3 +130,76 @@ func testTimers(t *testing.T, e *env) {
 		return nil
 	})
 }
+
+// testTimersOrder: due order holds across a ticket's timers (an engine
+// may index a ticket by its earliest instant only): a ticket's later
+// timer comes after other tickets' earlier ones, also at a limit, and
+// moving or clearing a ticket's earliest timer moves where its others
+// fall due.
+func testTimersOrder(t *testing.T, e *env) {
+	at := func(min int) time.Time { return Start.Add(time.Duration(min) * time.Minute) }
+	check := func(upTo time.Time, limit int, want ...model.Timer) {
+		t.Helper()
+		e.view(func(tx store.Tx) error {
+			got, err := tx.DueTimers(upTo, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("DueTimers(%s, %d) = %v, want %v", upTo, limit, got, want)
+			}
+			for i := range got {
+				if got[i].Ticket != want[i].Ticket || got[i].Kind != want[i].Kind || !got[i].At.Equal(want[i].At) {
+					t.Errorf("DueTimers(%s, %d)[%d] = %+v, want %+v", upTo, limit, i, got[i], want[i])
+				}
+			}
+			return nil
+		})
+	}
+	a1 := model.Timer{Ticket: 10, Kind: "sla", At: at(1)}
+	a4 := model.Timer{Ticket: 10, Kind: "automation", At: at(4)}
+	a9 := model.Timer{Ticket: 10, Kind: "auto-close", At: at(9)}
+	b2 := model.Timer{Ticket: 11, Kind: "sla", At: at(2)}
+	c3 := model.Timer{Ticket: 12, Kind: "sla", At: at(3)}
+	c4 := model.Timer{Ticket: 12, Kind: "automation", At: at(4)}
+	e.update(func(tx store.Tx) error {
+		for _, tm := range []model.Timer{a9, a4, a1, c4, c3, b2} {
+			if err := tx.SetTimer(tm); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	check(at(10), 0, a1, b2, c3, a4, c4, a9)
+	check(at(10), 3, a1, b2, c3)
+	check(at(10), 4, a1, b2, c3, a4)
+	check(at(4), 5, a1, b2, c3, a4, c4)
+	check(at(3), 0, a1, b2, c3)
+	// Ticket 10's earliest moves later than its others: they keep their
+	// places.
+	a5 := model.Timer{Ticket: 10, Kind: "sla", At: at(5)}
+	e.update(func(tx store.Tx) error { return tx.SetTimer(a5) })
+	check(at(10), 0, b2, c3, a4, c4, a5, a9)
+	e.view(func(tx store.Tx) error {
+		if next, ok, _ := tx.NextTimerAt(); !ok || !next.Equal(at(2)) {
+			t.Errorf("NextTimerAt = %s %v, want %s", next, ok, at(2))
+		}
+		return nil
+	})
+	// Clearing a ticket's earliest timer, then all of its timers.
+	e.update(func(tx store.Tx) error { return tx.ClearTimer(12, "sla") })
+	check(at(4), 0, b2, a4, c4)
+	e.update(func(tx store.Tx) error { return tx.ClearTimer(12, "automation") })
+	check(at(10), 2, b2, a4)
+	e.reopen()
+	check(at(10), 0, b2, a4, a5, a9)
+	e.view(func(tx store.Tx) error {
+		if tms, err := tx.TimersOf(12); len(tms) != 0 || err != nil {
+			t.Errorf("TimersOf(12) after clearing both = %v, %v", tms, err)
+		}
+		if tms, err := tx.TimersOf(10); len(tms) != 3 || err != nil || tms[0].Kind != "auto-close" || tms[1].Kind != "automation" || !tms[2].At.Equal(at(5)) {
+			t.Errorf("TimersOf(10) = %+v, %v", tms, err)
+		}
+		return nil
+	})
+}

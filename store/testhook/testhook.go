@@ -17,6 +17,9 @@
 //	compact          inside a compaction (bbolt: the compacted copy is
 //	                 written but not yet in place; PostgreSQL: the write
 //	                 lock is taken, before VACUUM FULL)
+//	timers-rearm     a re-arming of every ticket's timers (new timer
+//	                 settings) committed its first write, before the
+//	                 next ([testing] rearm_chunk sets its size)
 package testhook
 
 import (
