@@ -207,6 +207,9 @@ func (c *Config) validateTesting(v *validator) {
 	default:
 		v.add("testing.clock", fmt.Sprintf("%q is not a clock", c.Testing.Clock), `use "wall" (the default) or "manual"`)
 	}
+	if c.Testing.RearmChunk < 0 {
+		v.add("testing.rearm_chunk", fmt.Sprintf("%d is negative", c.Testing.RearmChunk), "use a number of tickets of 1 or more, or remove it (the default, 500): it is for tests only")
+	}
 }
 
 // holidayWarnings names each calendar whose holidays (written out year by

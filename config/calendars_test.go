@@ -110,6 +110,10 @@ name = "Office"
 time_zone = "UTC"
 hours = ["mon-fri 09:00-18:00"]
 `, "calendar[1].name", 7, "already declared as calendar[0]", "rename"},
+		{"negative re-arming chunk", `
+[testing]
+rearm_chunk = -2
+`, "testing.rearm_chunk", 3, "-2 is negative", "1 or more"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			text := people + tc.text

@@ -299,6 +299,12 @@ type Testing struct {
 	// when `helpdesk clock set|advance` moves it. Only on loopback
 	// listen addresses.
 	Clock string `toml:"clock"`
+	// RearmChunk, test-only, is how many tickets one write of a
+	// re-arming of every ticket (new timer settings) visits; 0: the
+	// default (500). Black-box tests set it small so that a re-arming
+	// of a few tickets takes several writes, and a kill can land
+	// between them (HELPDESK_TEST_HOLD=timers-rearm).
+	RearmChunk int `toml:"rearm_chunk"`
 }
 
 // Clock modes of [testing] clock.
