@@ -220,7 +220,9 @@
 // are kept in a due-time index in the store and fire within seconds of their
 // instant; those that fell due while the daemon was down fire once at start.
 // A change of timer settings (policies, calendars, automations) re-arms
-// every ticket in the background; a restart resumes that where it stopped.
+// every ticket in the background; a restart resumes that where it stopped
+// (`[testing] rearm_chunk`, test-only, sets how many tickets each of its
+// writes visits, so a test can kill the daemon between two).
 //
 // # Automations
 //
