@@ -361,12 +361,13 @@ func (db *DB) premigrate() error {
 			break
 		}
 	}
-	// 4 -> 5: 20,000 tickets' timers per transaction (a million
-	// tickets' take a few seconds in all).
+	// 4 -> 5: 5,000 tickets' timers per transaction: their records go
+	// beside tickets that may be far apart, a leaf each, and one
+	// transaction holds every leaf it changes in memory.
 	for {
 		n := 0
 		if err := db.bdb().Update(func(tx *bbolt.Tx) (err error) {
-			n, err = migrateTimersV4(tx, 20000)
+			n, err = migrateTimersV4(tx, 5000)
 			return err
 		}); err != nil {
 			return fmt.Errorf("migrating the timer index to schema 5: %w", err)
