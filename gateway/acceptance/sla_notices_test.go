@@ -63,6 +63,43 @@ func slaMails(e *Env, addr string) []*testkit.Received {
 	return out
 }
 
+// firstReplyBreachWhileDown is the restart part of the urgent-ticket
+// scenarios (ticket 1, its first-reply warning already in want):
+// restarted at afterRestart, nothing is sent again; stopped while the
+// breach falls due and started at whileDown, the breach goes out once to
+// vic and lead; restarted again at afterAnother, nothing more.
+func firstReplyBreachWhileDown(t *testing.T, e *Env, want map[string][]string, afterRestart, whileDown, afterAnother string) {
+	t.Helper()
+	e.Restart()
+	e.MustCLI("clock", "set", afterRestart)
+	wantSLAMails(t, e, "after a restart", want)
+	e.Stop()
+	e.MustCLI("clock", "set", whileDown)
+	e.start()
+	want[vic] = append(want[vic], "SLA breached: first reply overdue")
+	want[lead] = append(want[lead], "SLA breached: first reply overdue")
+	wantSLAMails(t, e, "breach while down", want)
+	e.Restart()
+	e.MustCLI("clock", "set", afterAnother)
+	wantSLAMails(t, e, "after another restart", want)
+}
+
+// urgentResolutionAfterReopen: Ken answers Victoria's "renewing it now"
+// at reopen, with 7.5h of the urgent policy's resolution left, due at
+// due; at after, past it, vic and lead have had its warning and breach,
+// and the target is breached by 30 minutes.
+func urgentResolutionAfterReopen(t *testing.T, e *Env, want map[string][]string, reopen, due, after string) {
+	t.Helper()
+	e.MustCLI("clock", "set", reopen)
+	answerAs(e, kenFr, e.Find(ken, "renewing it now"), "Still down here.\n")
+	wantTarget(t, e, 1, "urgent", "resolution", due, 7*3600+1800, false, false, false)
+	e.MustCLI("clock", "set", after)
+	want[vic] = append(want[vic], "SLA warning: resolution due soon", "SLA breached: resolution overdue")
+	want[lead] = append(want[lead], "SLA warning: resolution due soon", "SLA breached: resolution overdue")
+	wantSLAMails(t, e, "resolution", want)
+	wantTarget(t, e, 1, "urgent", "resolution", due, -1800, false, true, false)
+}
+
 func wantSLAMails(t *testing.T, e *Env, step string, want map[string][]string) {
 	t.Helper()
 	for _, addr := range []string{vic, venkat, ada, lead, ken} {
@@ -149,21 +186,9 @@ func TestSLANoticesOnceAtTheRightInstant(t *testing.T) {
 	w := slaMails(e, vic)[0]
 	WantText(t, "the warning", w, `policy "urgent"`, "first reply due in 45m (business hours)", "Deadline: Tue 2027-11-02 12:00 CET")
 
-	// A restart: the warning is not sent again.
-	e.Restart()
-	e.MustCLI("clock", "set", cet("2027-11-02T11:59:00"))
-	wantSLAMails(t, e, "after a restart", want)
-
-	// Down while the breach falls due: it goes out once, at start.
-	e.Stop()
-	e.MustCLI("clock", "set", cet("2027-11-02T12:10:00"))
-	e.start()
-	want[vic] = append(want[vic], "SLA breached: first reply overdue")
-	want[lead] = append(want[lead], "SLA breached: first reply overdue")
-	wantSLAMails(t, e, "breach while down", want)
-	e.Restart()
-	e.MustCLI("clock", "set", cet("2027-11-02T12:30:00"))
-	wantSLAMails(t, e, "after another restart", want)
+	// A restart: the warning is not sent again. Down while the breach
+	// falls due: it goes out once, at start.
+	firstReplyBreachWhileDown(t, e, want, cet("2027-11-02T11:59:00"), cet("2027-11-02T12:10:00"), cet("2027-11-02T12:30:00"))
 
 	// Victoria answers at 12:30: met, late; the breach stays recorded.
 	e.Reply(vicFr, n1, "We are renewing it now.\n")
@@ -172,14 +197,7 @@ func TestSLANoticesOnceAtTheRightInstant(t *testing.T) {
 
 	// Ken answers Wednesday 10:00 (reopens): 7.5h of resolution left, due
 	// Thursday 09:30; warning (6h used) Wednesday 15:30.
-	e.MustCLI("clock", "set", cet("2027-11-03T10:00:00"))
-	answerAs(e, kenFr, e.Find(ken, "renewing it now"), "Still down here.\n")
-	wantTarget(t, e, 1, "urgent", "resolution", cet("2027-11-04T09:30:00"), 7*3600+1800, false, false, false)
-	e.MustCLI("clock", "set", cet("2027-11-04T10:00:00"))
-	want[vic] = append(want[vic], "SLA warning: resolution due soon", "SLA breached: resolution overdue")
-	want[lead] = append(want[lead], "SLA warning: resolution due soon", "SLA breached: resolution overdue")
-	wantSLAMails(t, e, "resolution", want)
-	wantTarget(t, e, 1, "urgent", "resolution", cet("2027-11-04T09:30:00"), -1800, false, true, false)
+	urgentResolutionAfterReopen(t, e, want, cet("2027-11-03T10:00:00"), cet("2027-11-04T09:30:00"), cet("2027-11-04T10:00:00"))
 
 	// Each notice is an event naming the policy, at its own instant.
 	wantSLAEvents(t, e, []slaEvent{

@@ -95,20 +95,8 @@ func TestSLAHeldOutScenarioNewYork(t *testing.T) {
 	if ms := slaMails(e, vic); len(ms) == 1 {
 		WantText(t, "the warning", ms[0], `policy "urgent"`, "first reply due in 30m (business hours)", "Deadline: Tue 2027-03-16 11:00 EDT")
 	}
-	e.Restart()
-	e.MustCLI("clock", "set", edt("2027-03-16T10:50:00"))
-	wantSLAMails(t, e, "after a restart", want)
-
 	// Down while the breach falls due (11:00): once, when it runs again.
-	e.Stop()
-	e.MustCLI("clock", "set", edt("2027-03-16T11:10:00"))
-	e.start()
-	want[vic] = append(want[vic], "SLA breached: first reply overdue")
-	want[lead] = append(want[lead], "SLA breached: first reply overdue")
-	wantSLAMails(t, e, "breach while down", want)
-	e.Restart()
-	e.MustCLI("clock", "set", edt("2027-03-16T11:10:00"))
-	wantSLAMails(t, e, "after another restart", want)
+	firstReplyBreachWhileDown(t, e, want, edt("2027-03-16T10:50:00"), edt("2027-03-16T11:10:00"), edt("2027-03-16T11:10:00"))
 
 	// Victoria answers at 11:10: met, 10 minutes late; the breach stays.
 	// The resolution stays paused (pending) with 7.5h left.
@@ -118,14 +106,7 @@ func TestSLAHeldOutScenarioNewYork(t *testing.T) {
 
 	// Ken answers Wednesday 10:00 (it reopens): 7.5h left, due Thursday
 	// 09:30; the warning (6h used) Wednesday 15:30.
-	e.MustCLI("clock", "set", edt("2027-03-17T10:00:00"))
-	answerAs(e, kenFr, e.Find(ken, "renewing it now"), "Still down here.\n")
-	wantTarget(t, e, 1, "urgent", "resolution", edt("2027-03-18T09:30:00"), 7*3600+1800, false, false, false)
-	e.MustCLI("clock", "set", edt("2027-03-18T10:00:00"))
-	want[vic] = append(want[vic], "SLA warning: resolution due soon", "SLA breached: resolution overdue")
-	want[lead] = append(want[lead], "SLA warning: resolution due soon", "SLA breached: resolution overdue")
-	wantSLAMails(t, e, "resolution", want)
-	wantTarget(t, e, 1, "urgent", "resolution", edt("2027-03-18T09:30:00"), -1800, false, true, false)
+	urgentResolutionAfterReopen(t, e, want, edt("2027-03-17T10:00:00"), edt("2027-03-18T09:30:00"), edt("2027-03-18T10:00:00"))
 
 	// Each notice an event naming the policy, at its own instant.
 	wantSLAEvents(t, e, []slaEvent{

@@ -18,21 +18,7 @@ import (
 // address and name, a rate window's events.
 func TestWritersOfOneDatabaseSeeEachOthersWrites(t *testing.T) {
 	dsn := pgtest.NewDB(t)
-	open := func() *DB {
-		db, err := Open(dsn, Options{Now: time.Now, TmpDir: t.TempDir()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	}
-	a, b := open(), open()
-	update := func(db *DB, fn func(tx store.Tx) error) {
-		t.Helper()
-		if err := db.Update(fn); err != nil {
-			t.Fatal(err)
-		}
-	}
+	a, b := openTest(t, dsn), openTest(t, dsn)
 	type seen struct {
 		ticket  uint64
 		counter uint64
@@ -43,7 +29,7 @@ func TestWritersOfOneDatabaseSeeEachOthersWrites(t *testing.T) {
 	step := func(db *DB, addr, newAddr, name string) seen {
 		t.Helper()
 		var s seen
-		update(db, func(tx store.Tx) error {
+		mustUpdate(t, db, func(tx store.Tx) error {
 			tk := &model.Ticket{Subject: "cache", Requester: "c@example.com"}
 			if err := tx.NewTicket(tk); err != nil {
 				return err
@@ -68,7 +54,7 @@ func TestWritersOfOneDatabaseSeeEachOthersWrites(t *testing.T) {
 			}
 			return nil
 		})
-		update(db, func(tx store.Tx) error {
+		mustUpdate(t, db, func(tx store.Tx) error {
 			var err error
 			s.user, err = tx.User(newAddr)
 			_, s.byOld = tx.User(addr)
@@ -98,7 +84,7 @@ func TestWritersOfOneDatabaseSeeEachOthersWrites(t *testing.T) {
 		t.Errorf("a reads %+v after b changed the user, want Agent Three with id %d", s5.user, s1.user.ID)
 	}
 	var old error
-	update(a, func(tx store.Tx) error {
+	mustUpdate(t, a, func(tx store.Tx) error {
 		_, old = tx.User("agent2@example.com")
 		return nil
 	})
@@ -240,21 +226,7 @@ func TestManyRowsInOneWrite(t *testing.T) {
 // writer drops only that.
 func TestWriterKeepsWhatTheOtherWriterDidNotWrite(t *testing.T) {
 	dsn := pgtest.NewDB(t)
-	open := func() *DB {
-		db, err := Open(dsn, Options{Now: time.Now, TmpDir: t.TempDir()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	}
-	a, b := open(), open()
-	update := func(db *DB, fn func(tx store.Tx) error) {
-		t.Helper()
-		if err := db.Update(fn); err != nil {
-			t.Fatal(err)
-		}
-	}
+	a, b := openTest(t, dsn), openTest(t, dsn)
 	var name string
 	mail := func(tx store.Tx) error {
 		tk := &model.Ticket{Subject: "cache", Requester: "c@example.com"}
@@ -274,12 +246,12 @@ func TestWriterKeepsWhatTheOtherWriterDidNotWrite(t *testing.T) {
 		name = u.Name
 		return nil
 	}
-	update(a, func(tx store.Tx) error {
+	mustUpdate(t, a, func(tx store.Tx) error {
 		_, err := tx.EnsureUser("agent@example.com", "Agent")
 		return err
 	})
-	update(a, mail)                     // warms a's cache
-	update(b, func(tx store.Tx) error { // b writes other rows
+	mustUpdate(t, a, mail)                     // warms a's cache
+	mustUpdate(t, b, func(tx store.Tx) error { // b writes other rows
 		tk := &model.Ticket{Subject: "other", Requester: "d@example.com"}
 		if err := tx.NewTicket(tk); err != nil {
 			return err
@@ -288,7 +260,7 @@ func TestWriterKeepsWhatTheOtherWriterDidNotWrite(t *testing.T) {
 		return err
 	})
 	trips, forgets, clears := a.trace.wRoundTrips.Load(), a.forgets.Load(), a.clears.Load()
-	update(a, mail)
+	mustUpdate(t, a, mail)
 	if got := a.trace.wRoundTrips.Load() - trips; got != 2 {
 		t.Errorf("a's commit after b's took %d round trips, want 2 (begin and commit: the agent, counter and rate window still cached)", got)
 	}
@@ -296,7 +268,7 @@ func TestWriterKeepsWhatTheOtherWriterDidNotWrite(t *testing.T) {
 		t.Errorf("a caught up by the write log %d times and cleared its cache %d times, want 1 and 0", a.forgets.Load()-forgets, a.clears.Load()-clears)
 	}
 	// What b does write, a reads anew.
-	update(b, func(tx store.Tx) error {
+	mustUpdate(t, b, func(tx store.Tx) error {
 		u, err := tx.User("agent@example.com")
 		if err != nil {
 			return err
@@ -304,7 +276,7 @@ func TestWriterKeepsWhatTheOtherWriterDidNotWrite(t *testing.T) {
 		u.Name = "Renamed"
 		return tx.PutUser(u)
 	})
-	update(a, mail)
+	mustUpdate(t, a, mail)
 	if name != "Renamed" {
 		t.Errorf("a reads the agent's name %q after b renamed them", name)
 	}

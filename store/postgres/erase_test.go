@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"time"
 
 	"helpdesk/store"
 	"helpdesk/store/model"
@@ -18,11 +17,7 @@ import (
 // the erasure records are a table of their own.
 func TestErasingTakesBodiesAndRecordsErasures(t *testing.T) {
 	dsn := pgtest.NewDB(t)
-	db, err := Open(dsn, Options{Now: time.Now, TmpDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openTest(t, dsn)
 	spool := func(body []byte) string {
 		sp := db.NewSpool(10)
 		sp.Write(body)

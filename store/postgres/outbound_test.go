@@ -20,15 +20,7 @@ import (
 // mail itself writes it whole.
 func TestOutboundRecordIsWrittenOnce(t *testing.T) {
 	dsn := pgtest.NewDB(t)
-	open := func() *DB {
-		db, err := Open(dsn, Options{Now: time.Now, TmpDir: t.TempDir()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	}
-	db := open()
+	db := openTest(t, dsn)
 	conn, err := pgx.Connect(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +88,7 @@ func TestOutboundRecordIsWrittenOnce(t *testing.T) {
 		t.Errorf("rows written whole %d (want 1: the changed mail), with progress beside the queued record %d (want %d)", whole, progress, n-1)
 	}
 	// Read back by another process (no cache) and by the writer.
-	for _, r := range []*DB{open(), db} {
+	for _, r := range []*DB{openTest(t, dsn), db} {
 		if err := r.View(func(tx store.Tx) error {
 			for i, c := range claimed {
 				o, err := tx.Outbound(c.ID)
@@ -170,11 +162,7 @@ func TestSchema5KeepsOutboundAndBacklog(t *testing.T) {
 		now.Add(-time.Hour).UnixNano(), now.Add(-time.Minute).UnixNano()); err != nil {
 		t.Fatal(err)
 	}
-	db, err := Open(dsn, Options{Now: time.Now, TmpDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openTest(t, dsn)
 	if err := db.View(func(tx store.Tx) error {
 		got, err := tx.Outbound(7)
 		if err != nil {
