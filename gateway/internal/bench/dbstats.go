@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -123,4 +124,70 @@ func rowsLine(rows map[string][4]float64) string {
 		parts = append(parts, fmt.Sprintf("%s %.2f/%.2f(%.2f)/%.2f", t, r[0], r[1], r[2], r[3]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// pgStatements reports whether the bench's PostgreSQL server keeps
+// statement statistics (HELPDESK_BENCH_PG_STATEMENTS=1): each run's
+// report then lists its statements by the server's execution time per
+// mail, with the WAL each wrote. A diagnostic: pg_stat_statements costs
+// the server a little time per statement, helpdesk's and the
+// reference's alike.
+func pgStatements() bool { return os.Getenv("HELPDESK_BENCH_PG_STATEMENTS") == "1" }
+
+// resetStatements empties the statement statistics before a run.
+func resetStatements(dsn string) {
+	if !pgStatements() || dsn == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return
+	}
+	defer conn.Close(context.Background())
+	conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+	conn.Exec(ctx, "SELECT pg_stat_statements_reset()")
+}
+
+// logStatements prints the run's statements (its database's) by
+// execution time, per accepted mail.
+func (b *bench) logStatements(target string, idx int, dsn string, ok int) {
+	if !pgStatements() || dsn == "" || ok == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(ctx, `SELECT calls, total_exec_time, rows, wal_bytes::bigint, wal_fpi, query
+		FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+		ORDER BY total_exec_time DESC LIMIT 40`)
+	if err != nil {
+		b.logf("   %-18s run %d: pg_stat_statements: %v", target, idx, err)
+		return
+	}
+	var calls, nrows, wal, fpi int64
+	var ms float64
+	var q string
+	n := float64(ok)
+	var sumMs, sumWal float64
+	b.logf("   %-18s run %d: statements per mail: calls  exec µs  rows  WAL bytes  FPI  query", target, idx)
+	pgx.ForEachRow(rows, []any{&calls, &ms, &nrows, &wal, &fpi, &q}, func() error {
+		sumMs += ms
+		sumWal += float64(wal)
+		b.logf("      %7.3f %8.1f %6.2f %9.0f %6.3f  %s", float64(calls)/n, ms*1000/n, float64(nrows)/n, float64(wal)/n, float64(fpi)/n, clip(strings.Join(strings.Fields(q), " "), 260))
+		return nil
+	})
+	b.logf("   %-18s run %d: those statements: %.1f µs and %.0f WAL bytes per mail", target, idx, sumMs*1000/n, sumWal/n)
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }

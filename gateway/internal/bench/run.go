@@ -179,10 +179,12 @@ func (b *bench) runHelpdesk(p params, idx int, target, dir string) (Run, error) 
 	cpu := b.startCPU(b.pid(proc))
 	db0 := b.dbCPU()
 	rows0 := dbStats(runDSN)
+	resetStatements(runDSN)
 	res := b.load(p, addr, gen)
 	run.fill(res)
 	cpu.finish(&run)
 	b.dbCPUFinish(&run, db0)
+	b.logStatements(target, idx, runDSN, run.OK)
 	if counting {
 		if err := callgrindInstr(proc.Pid(), false); err != nil {
 			return run, err
@@ -342,10 +344,12 @@ func (b *bench) runReference(p params, idx int) (Run, error) {
 	cpu := b.startCPU(proc.Pid())
 	db0 := b.dbCPU()
 	rows0 := dbStats(dsn)
+	resetStatements(dsn)
 	res := b.load(p, proc.SMTPAddr, gen)
 	run.fill(res)
 	cpu.finish(&run)
 	b.dbCPUFinish(&run, db0)
+	b.logStatements("reference", idx, dsn, run.OK)
 	close(stopSampling)
 	run.PeakAnon = <-anon
 	if st, err := ProcStats(proc.Pid()); err == nil {

@@ -27,6 +27,8 @@ type Cluster struct {
 	port int
 	// fsync is the server's fsync setting.
 	fsync bool
+	// settings are more -c settings (Options.Settings).
+	settings []string
 }
 
 // Options shape a cluster.
@@ -35,6 +37,9 @@ type Options struct {
 	// figures of synchronous_commit = on with fsync); off, commits are
 	// durable against process crashes only, which is what tests kill.
 	Fsync bool
+	// Settings are more server settings, "name=value" each (the bench's
+	// statement statistics: shared_preload_libraries=pg_stat_statements).
+	Settings []string
 }
 
 // findBin finds the directory of initdb and pg_ctl: PATH, else Debian's
@@ -73,7 +78,7 @@ func Start(o Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{Dir: dir, bin: bin, asPG: os.Geteuid() == 0, port: 5432, fsync: o.Fsync}
+	c := &Cluster{Dir: dir, bin: bin, asPG: os.Geteuid() == 0, port: 5432, fsync: o.Fsync, settings: o.Settings}
 	if c.asPG {
 		// initdb refuses to run as root: the cluster belongs to postgres.
 		pg, err := user.Lookup("postgres")
@@ -121,6 +126,9 @@ func (c *Cluster) start() error {
 		fsync = "on"
 	}
 	opts := fmt.Sprintf("-k %s -c listen_addresses='' -p %d -c max_connections=400 -c shared_buffers=128MB -c fsync=%s", c.Dir, c.port, fsync)
+	for _, kv := range c.settings {
+		opts += " -c " + kv
+	}
 	if out, err := c.run("pg_ctl", "-D", c.data(), "-l", filepath.Join(c.Dir, "server.log"), "-w", "-t", "120", "-o", opts, "start"); err != nil {
 		log, _ := os.ReadFile(filepath.Join(c.Dir, "server.log"))
 		return fmt.Errorf("pg_ctl start: %v: %s\n%s", err, out, log)
