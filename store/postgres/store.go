@@ -240,32 +240,80 @@ func (db *DB) View(fn func(store.Tx) error) error {
 
 func (db *DB) writer(maxBatch int) {
 	defer db.wg.Done()
-	batch := make([]*writeReq, 0, maxBatch)
+	reqs := db.reqs
+	// fl is the group whose COMMIT is on its way to the server (nil:
+	// none). While it is, the writer takes the requests that come into
+	// the next group instead of waiting idle and then gathering: the
+	// server's commit (its statements and the WAL flush) and the wait
+	// for the next group's mail overlap.
+	var fl *inflight
 	for {
-		r, ok := <-db.reqs
-		if !ok {
-			return
-		}
-		batch = append(batch[:0], r)
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case r, ok := <-db.reqs:
-				if !ok {
-					break drain
+		var batch []*writeReq
+		if fl == nil {
+			r, ok := <-reqs
+			if !ok {
+				return
+			}
+			batch = append(make([]*writeReq, 0, 64), r)
+			batch, reqs = drainReqs(batch, reqs, maxBatch)
+			if reqs != nil && db.coming != nil && len(batch) < maxBatch && db.coming() > len(batch) {
+				t0 := time.Now()
+				batch = db.gatherMore(batch, maxBatch)
+				db.gatherNanos.Add(int64(time.Since(t0)))
+			}
+		} else {
+			batch = make([]*writeReq, 0, 64)
+			in := reqs
+		wait:
+			for {
+				select {
+				case err := <-fl.done:
+					db.finish(fl, err)
+					fl = nil
+					break wait
+				case r, ok := <-in:
+					if !ok {
+						reqs, in = nil, nil
+						continue
+					}
+					batch = append(batch, r)
+					if len(batch) >= maxBatch {
+						in = nil
+					}
 				}
-				batch = append(batch, r)
-			default:
-				break drain
+			}
+			if reqs != nil {
+				batch, reqs = drainReqs(batch, reqs, maxBatch)
+			}
+			if len(batch) == 0 {
+				if reqs == nil {
+					return
+				}
+				continue
 			}
 		}
-		if db.coming != nil && len(batch) < maxBatch && db.coming() > len(batch) {
-			t0 := time.Now()
-			batch = db.gatherMore(batch, maxBatch)
-			db.gatherNanos.Add(int64(time.Since(t0)))
+		fl = db.commit(batch)
+		if reqs == nil && fl == nil {
+			return
 		}
-		db.commit(batch)
 	}
+}
+
+// drainReqs adds the requests queued in reqs to batch (at most
+// maxBatch in all), without waiting; reqs is nil once closed.
+func drainReqs(batch []*writeReq, reqs chan *writeReq, maxBatch int) ([]*writeReq, chan *writeReq) {
+	for len(batch) < maxBatch {
+		select {
+		case r, ok := <-reqs:
+			if !ok {
+				return batch, nil
+			}
+			batch = append(batch, r)
+		default:
+			return batch, reqs
+		}
+	}
+	return batch, reqs
 }
 
 // gatherMore waits, at most db.gather, for writes that are under way to
@@ -292,10 +340,12 @@ func (db *DB) gatherMore(batch []*writeReq, maxBatch int) []*writeReq {
 // are dropped; when a query had to send them already, the transaction is
 // rolled back and the rest retried without it (bbolt's Batch does the
 // same). A database error fails the whole group: its senders get 451 and
-// retry.
-func (db *DB) commit(batch []*writeReq) {
+// retry. The group's COMMIT is sent and not waited for: the returned
+// inflight's done says how it ended, and finish answers the requests
+// (nil: every request is answered).
+func (db *DB) commit(batch []*writeReq) *inflight {
 	for len(batch) > 0 {
-		failed, fnErr, err := db.tryCommit(batch)
+		failed, fnErr, fl, err := db.tryCommit(batch)
 		if failed >= 0 {
 			batch[failed].done <- fnErr
 			db.writeErrs.Add(1)
@@ -304,15 +354,65 @@ func (db *DB) commit(batch []*writeReq) {
 		}
 		if err != nil {
 			db.writeErrs.Add(1)
-		} else {
-			db.commits.Add(1)
+			for _, r := range batch {
+				if r != nil {
+					r.done <- err
+				}
+			}
+			return nil
 		}
-		for _, r := range batch {
+		return fl
+	}
+	return nil
+}
+
+// inflight is a group whose last batch (its writes, the write log and
+// COMMIT) is sent; done gets the batch's outcome.
+type inflight struct {
+	batch   []*writeReq
+	conn    *pgxpool.Conn
+	cancel  context.CancelFunc
+	next    int64
+	t0      time.Time
+	applied time.Duration
+	// end is when the outcome came (set before done is sent).
+	end  time.Time
+	done chan error
+}
+
+// finish ends an inflight group as its COMMIT ended (err nil: committed)
+// and answers its requests.
+func (db *DB) finish(fl *inflight, err error) {
+	if err == nil {
+		db.seq = fl.next
+		db.cache.endWrite()
+		db.commits.Add(1)
+		for _, r := range fl.batch {
 			if r != nil {
-				r.done <- err
+				db.writes.Add(1)
 			}
 		}
-		return
+	} else {
+		err = fmt.Errorf("committing: %w", writeErr(err))
+		db.writeErrs.Add(1)
+		// The read cache holds what this transaction wrote.
+		db.cache.clearAll()
+		db.seq = 0
+		if fl.conn.Conn().PgConn().TxStatus() != 'I' {
+			rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+			fl.conn.Exec(rctx, "ROLLBACK")
+			rcancel()
+		}
+	}
+	// A connection still in a transaction is closed, not reused.
+	fl.conn.Release()
+	fl.cancel()
+	db.applyNanos.Add(int64(fl.applied))
+	db.commitNanos.Add(int64(fl.end.Sub(fl.t0) - fl.applied))
+	for _, r := range fl.batch {
+		if r != nil {
+			r.done <- err
+		}
 	}
 }
 
@@ -333,22 +433,24 @@ func (db *DB) commit(batch []*writeReq) {
 // other process wrote since its last commit, and keeps its read cache
 // (sequences, counters, the key ring, rate windows, users); otherwise it
 // starts with an empty one.
-func (db *DB) tryCommit(batch []*writeReq) (failed int, fnErr, err error) {
+func (db *DB) tryCommit(batch []*writeReq) (failed int, fnErr error, fl *inflight, err error) {
 	ctx, cancel := context.WithTimeout(writerCtx(context.Background()), writeTimeout)
-	defer cancel()
 	t0 := time.Now()
 	var applied time.Duration
+	sent := false
 	defer func() {
-		db.applyNanos.Add(int64(applied))
-		db.commitNanos.Add(int64(time.Since(t0) - applied))
+		if !sent {
+			cancel()
+			db.applyNanos.Add(int64(applied))
+			db.commitNanos.Add(int64(time.Since(t0) - applied))
+		}
 	}()
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
-		return -1, nil, fmt.Errorf("starting a write: %w", err)
+		return -1, nil, nil, fmt.Errorf("starting a write: %w", err)
 	}
-	committed := false
 	defer func() {
-		if !committed {
+		if !sent {
 			// The read cache may hold what this transaction wrote.
 			db.cache.clearAll()
 			db.seq = 0
@@ -357,9 +459,9 @@ func (db *DB) tryCommit(batch []*writeReq) (failed int, fnErr, err error) {
 				conn.Exec(rctx, "ROLLBACK")
 				rcancel()
 			}
+			// A connection still in a transaction is closed, not reused.
+			conn.Release()
 		}
-		// A connection still in a transaction is closed, not reused.
-		conn.Release()
 	}()
 	// Writes of every daemon on this database are serialized, as the
 	// bbolt writer serializes a process's (see the package comment).
@@ -423,7 +525,7 @@ func (db *DB) tryCommit(batch []*writeReq) (failed int, fnErr, err error) {
 		err = cerr
 	}
 	if err != nil {
-		return -1, nil, fmt.Errorf("starting a write and taking the write lock: %w", err)
+		return -1, nil, nil, fmt.Errorf("starting a write and taking the write lock: %w", err)
 	}
 	tx := newTx(db, ctx, conn, true, db.cache)
 	// Applying is running the requests; beginning (the wait for the
@@ -436,13 +538,13 @@ func (db *DB) tryCommit(batch []*writeReq) (failed int, fnErr, err error) {
 		tx.beginRequest()
 		err := safeRun(r.fn, tx)
 		if tx.dbErr != nil {
-			return -1, nil, tx.dbErr
+			return -1, nil, nil, tx.dbErr
 		}
 		if err == nil {
 			continue
 		}
 		if tx.flushedInRequest {
-			return i, err, nil
+			return i, err, nil, nil
 		}
 		// Its writes never left memory: dropped, the others go on.
 		tx.undoRequest()
@@ -465,18 +567,18 @@ func (db *DB) tryCommit(batch []*writeReq) (failed int, fnErr, err error) {
 		b.Queue("DELETE FROM write_log WHERE seq <= $1", next-logKeep)
 	}
 	b.Queue("COMMIT")
-	if err := conn.SendBatch(ctx, b).Close(); err != nil {
-		return -1, nil, fmt.Errorf("committing: %w", writeErr(err))
-	}
-	committed = true
-	db.seq = next
-	db.cache.endWrite()
-	for _, r := range batch {
-		if r != nil {
-			db.writes.Add(1)
-		}
-	}
-	return -1, nil, nil
+	// pgx writes the batch before SendBatch returns (preparing any
+	// statement it has not prepared on this connection first); the
+	// outcome is read by Close, in the background.
+	last := conn.SendBatch(ctx, b)
+	sent = true
+	fl = &inflight{batch: batch, conn: conn, cancel: cancel, next: next, t0: t0, applied: applied, done: make(chan error, 1)}
+	go func() {
+		err := last.Close()
+		fl.end = time.Now()
+		fl.done <- err
+	}()
+	return -1, nil, fl, nil
 }
 
 // The write log (tryCommit): the last commit's number, the commits
