@@ -219,7 +219,10 @@
 // backoff and the outbound queue keep the wall clock. `[testing] clock =
 // "manual"` (loopback listen addresses only) makes it move only by `helpdesk
 // clock set|advance`, from the store's first start, kept across restarts:
-// for black-box tests and trying rules out. `HELPDESK_TEST_HOLD=point`
+// for black-box tests and trying rules out. Several daemons on one
+// PostgreSQL database each read the stored clock when they start and then
+// keep their own: move every daemon to the same instant (`helpdesk clock
+// set` with each one's config) or restart the others after moving one. `HELPDESK_TEST_HOLD=point`
 // (test-only, `store/testhook`) stops the daemon at a named point so a test
 // can kill it exactly there. Timers (auto-close, and every time-based rule)
 // are kept in a due-time index in the store and fire within seconds of their

@@ -270,9 +270,9 @@ func TestPostgresSLANoticesOnceAcrossLeaderKill(t *testing.T) {
 	})
 }
 
-var _ = claim("two daemons on one PostgreSQL database share one manual clock (it is kept in the store): mail taken by one daemon after the clock was moved through the other is timed at the moved clock",
-	"TestPostgresManualClockIsShared")
-
+// TestPostgresManualClockIsShared records a known limitation, not a claim:
+// config's doc and helpdesk.toml say that each daemon reads the stored
+// manual clock at its start only. It fails when run (seen 2026-12-07).
 func TestPostgresManualClockIsShared(t *testing.T) {
 	t.Skip("each daemon loads the manual clock from the store once, at start (gateway/clock Manual.Load), and keeps it in memory: " +
 		"`helpdesk clock set` through daemon A stores the instant but daemon B keeps ticking at its own (B opened a ticket at the wall-clock " +
