@@ -618,13 +618,10 @@ const (
 func marshal(v any) ([]byte, error) {
 	buf := encBufs.Get().(*bytes.Buffer)
 	defer encBufs.Put(buf)
-	buf.Reset()
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	b, err := encodeJSON(buf, v)
+	if err != nil {
 		return nil, err
 	}
-	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if len(b) >= compressMin {
 		// Compressed into scratch space, then copied to a slice of its
 		// size: a record of its own length is all that stays allocated
@@ -644,6 +641,19 @@ func marshal(v any) ([]byte, error) {
 		}
 	}
 	return append(make([]byte, 0, len(b)), b...), nil
+}
+
+// encodeJSON is v's JSON without HTML escaping and without the encoder's
+// final newline, written into buf (reset first): valid until buf is used
+// again. marshal and appendRecord encode records with it.
+func encodeJSON(buf *bytes.Buffer, v any) ([]byte, error) {
+	buf.Reset()
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // s2Bufs are marshal's compression scratch buffers.

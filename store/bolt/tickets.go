@@ -6,7 +6,6 @@ package bolt
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"sort"
 
@@ -275,13 +274,10 @@ func (t *Tx) AppendComment(tk *model.Ticket, c *model.Comment) error {
 func appendRecord(dst []byte, v any) ([]byte, error) {
 	buf := encBufs.Get().(*bytes.Buffer)
 	defer encBufs.Put(buf)
-	buf.Reset()
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	rec, err := encodeJSON(buf, v)
+	if err != nil {
 		return nil, err
 	}
-	rec := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	dst = binary.AppendUvarint(dst, uint64(len(rec)))
 	return append(dst, rec...), nil
 }
