@@ -50,24 +50,7 @@ func testTimers(t *testing.T, e *env) {
 		}
 		return tx.SetTimerStamp("v1 auto-close 120h")
 	})
-	check := func(upTo time.Time, limit int, want ...model.Timer) {
-		t.Helper()
-		e.view(func(tx store.Tx) error {
-			got, err := tx.DueTimers(upTo, limit)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(got) != len(want) {
-				t.Fatalf("DueTimers(%s, %d) = %v, want %v", upTo, limit, got, want)
-			}
-			for i := range got {
-				if got[i].Ticket != want[i].Ticket || got[i].Kind != want[i].Kind || !got[i].At.Equal(want[i].At) {
-					t.Errorf("DueTimers(%s, %d)[%d] = %+v, want %+v", upTo, limit, i, got[i], want[i])
-				}
-			}
-			return nil
-		})
-	}
+	check := dueChecker(t, e)
 	old := model.Timer{Ticket: 4, Kind: "automation", At: at(-60 * 24 * 400)}
 	check(at(10), 0, old, model.Timer{Ticket: 1, Kind: "auto-close", At: at(10)}, model.Timer{Ticket: 1, Kind: "sla", At: at(10)})
 	check(at(10), 2, old, model.Timer{Ticket: 1, Kind: "auto-close", At: at(10)})
@@ -138,24 +121,7 @@ func testTimers(t *testing.T, e *env) {
 // fall due.
 func testTimersOrder(t *testing.T, e *env) {
 	at := func(min int) time.Time { return Start.Add(time.Duration(min) * time.Minute) }
-	check := func(upTo time.Time, limit int, want ...model.Timer) {
-		t.Helper()
-		e.view(func(tx store.Tx) error {
-			got, err := tx.DueTimers(upTo, limit)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(got) != len(want) {
-				t.Fatalf("DueTimers(%s, %d) = %v, want %v", upTo, limit, got, want)
-			}
-			for i := range got {
-				if got[i].Ticket != want[i].Ticket || got[i].Kind != want[i].Kind || !got[i].At.Equal(want[i].At) {
-					t.Errorf("DueTimers(%s, %d)[%d] = %+v, want %+v", upTo, limit, i, got[i], want[i])
-				}
-			}
-			return nil
-		})
-	}
+	check := dueChecker(t, e)
 	a1 := model.Timer{Ticket: 10, Kind: "sla", At: at(1)}
 	a4 := model.Timer{Ticket: 10, Kind: "automation", At: at(4)}
 	a9 := model.Timer{Ticket: 10, Kind: "auto-close", At: at(9)}
@@ -202,4 +168,27 @@ func testTimersOrder(t *testing.T, e *env) {
 		}
 		return nil
 	})
+}
+
+// dueChecker returns check(upTo, limit, want...), which fails t unless
+// DueTimers(upTo, limit) returns want, in that order.
+func dueChecker(t *testing.T, e *env) func(upTo time.Time, limit int, want ...model.Timer) {
+	return func(upTo time.Time, limit int, want ...model.Timer) {
+		t.Helper()
+		e.view(func(tx store.Tx) error {
+			got, err := tx.DueTimers(upTo, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("DueTimers(%s, %d) = %v, want %v", upTo, limit, got, want)
+			}
+			for i := range got {
+				if got[i].Ticket != want[i].Ticket || got[i].Kind != want[i].Kind || !got[i].At.Equal(want[i].At) {
+					t.Errorf("DueTimers(%s, %d)[%d] = %+v, want %+v", upTo, limit, i, got[i], want[i])
+				}
+			}
+			return nil
+		})
+	}
 }
