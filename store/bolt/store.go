@@ -1,7 +1,6 @@
 package bolt
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -21,6 +20,7 @@ import (
 
 	"helpdesk/store"
 	"helpdesk/store/internal/keyring"
+	"helpdesk/store/internal/recjson"
 	"helpdesk/store/model"
 )
 
@@ -599,9 +599,6 @@ func putJSON(b *bbolt.Bucket, key []byte, v any) error {
 	return b.Put(key, data)
 }
 
-// encBufs are marshal's scratch buffers.
-var encBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
 // Records are JSON. One of compressMin bytes or more (a comment with a
 // mail's text, usually) is stored S2-compressed behind the byte valS2,
 // which no JSON text starts with: a commit writes pages, and a 4 KiB
@@ -616,9 +613,9 @@ const (
 // for records carrying a mail's text; large records are compressed. The
 // result is a fresh slice, as bbolt keeps values until the commit.
 func marshal(v any) ([]byte, error) {
-	buf := encBufs.Get().(*bytes.Buffer)
-	defer encBufs.Put(buf)
-	b, err := encodeJSON(buf, v)
+	buf := recjson.Buffer()
+	defer recjson.Release(buf)
+	b, err := recjson.Encode(buf, v)
 	if err != nil {
 		return nil, err
 	}
@@ -641,19 +638,6 @@ func marshal(v any) ([]byte, error) {
 		}
 	}
 	return append(make([]byte, 0, len(b)), b...), nil
-}
-
-// encodeJSON is v's JSON without HTML escaping and without the encoder's
-// final newline, written into buf (reset first): valid until buf is used
-// again. marshal and appendRecord encode records with it.
-func encodeJSON(buf *bytes.Buffer, v any) ([]byte, error) {
-	buf.Reset()
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // s2Bufs are marshal's compression scratch buffers.

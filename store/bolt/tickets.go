@@ -12,6 +12,7 @@ import (
 	"github.com/klauspost/compress/s2"
 
 	"helpdesk/store"
+	"helpdesk/store/internal/recjson"
 	"helpdesk/store/model"
 )
 
@@ -272,9 +273,9 @@ func (t *Tx) AppendComment(tk *model.Ticket, c *model.Comment) error {
 
 // appendRecord appends v's JSON record, after its length (uvarint), to dst.
 func appendRecord(dst []byte, v any) ([]byte, error) {
-	buf := encBufs.Get().(*bytes.Buffer)
-	defer encBufs.Put(buf)
-	rec, err := encodeJSON(buf, v)
+	buf := recjson.Buffer()
+	defer recjson.Release(buf)
+	rec, err := recjson.Encode(buf, v)
 	if err != nil {
 		return nil, err
 	}
