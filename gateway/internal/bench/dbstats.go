@@ -21,19 +21,29 @@ type dbMark struct {
 	ok     bool
 }
 
+// statsConn is a connection for the bench's statistics queries, with a
+// context that ends within 10 s; done closes both.
+func statsConn(dsn string) (*pgx.Conn, context.Context, func(), error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		cancel()
+		return nil, nil, nil, err
+	}
+	return conn, ctx, func() { conn.Close(context.Background()); cancel() }, nil
+}
+
 // dbStats reads a database's mark (ok false: not measured).
 func dbStats(dsn string) dbMark {
 	m := dbMark{tables: map[string][4]int64{}}
 	if dsn == "" {
 		return m
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
+	conn, ctx, done, err := statsConn(dsn)
 	if err != nil {
 		return m
 	}
-	defer conn.Close(context.Background())
+	defer done()
 	rows, err := conn.Query(ctx, "SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del FROM pg_stat_user_tables")
 	if err != nil {
 		return m
@@ -139,13 +149,11 @@ func resetStatements(dsn string) {
 	if !pgStatements() || dsn == "" {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
+	conn, ctx, done, err := statsConn(dsn)
 	if err != nil {
 		return
 	}
-	defer conn.Close(context.Background())
+	defer done()
 	conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
 	conn.Exec(ctx, "SELECT pg_stat_statements_reset()")
 }
@@ -156,13 +164,11 @@ func (b *bench) logStatements(target string, idx int, dsn string, ok int) {
 	if !pgStatements() || dsn == "" || ok == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
+	conn, ctx, done, err := statsConn(dsn)
 	if err != nil {
 		return
 	}
-	defer conn.Close(context.Background())
+	defer done()
 	rows, err := conn.Query(ctx, `SELECT calls, total_exec_time, rows, wal_bytes::bigint, wal_fpi, query
 		FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 		ORDER BY total_exec_time DESC LIMIT 40`)
