@@ -269,26 +269,3 @@ func TestPostgresSLANoticesOnceAcrossLeaderKill(t *testing.T) {
 		{`SLA breach (policy "normal"): first reply breached just now`, cet("2027-11-02T13:00:00")},
 	})
 }
-
-// TestPostgresManualClockIsShared records a known limitation, not a claim:
-// config's doc and helpdesk.toml say that each daemon reads the stored
-// manual clock at its start only. It fails when run (seen 2026-12-07).
-func TestPostgresManualClockIsShared(t *testing.T) {
-	t.Skip("each daemon loads the manual clock from the store once, at start (gateway/clock Manual.Load), and keeps it in memory: " +
-		"`helpdesk clock set` through daemon A stores the instant but daemon B keeps ticking at its own (B opened a ticket at the wall-clock " +
-		"instant of its start, A's SLA timers then fired every notice at once). Fix on PostgreSQL's write path (h-pg): after a write takes " +
-		"the write lock, read manual_clock and move the daemon's Manual forward to it when it is later (it never goes back), so every write " +
-		"and every timer sees the one stored clock")
-	dsn := pgtest.NewDB(t)
-	a := Start(t, Options{Config: slaBerlin + pgConfig(dsn, "mx1")})
-	b := Start(t, Options{Config: slaBerlin + pgConfig(dsn, "mx2"), Sink: a.Sink})
-	a.MustCLI("clock", "set", "2027-10-29T18:00:00+02:00")
-	b.Open(kenFr, "Shop is down", "Our certificate expired.", vic)
-	want := time.Date(2027, 10, 29, 16, 0, 0, 0, time.UTC)
-	if got := b.Show(1).Created; !got.Equal(want) {
-		t.Errorf("ticket opened through b after a's clock set: created %s, want %s", got, want)
-	}
-	if out := b.MustCLI("clock"); !strings.Contains(out, "2027-10-29T16:00:00Z") {
-		t.Errorf("b's clock: %q, want a's 2027-10-29T16:00:00Z", out)
-	}
-}
