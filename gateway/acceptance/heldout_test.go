@@ -244,7 +244,7 @@ func TestPostgresSLANoticesOnceAcrossLeaderKill(t *testing.T) {
 	}
 	// The clock is moved, and the mail sent, through the daemon that
 	// does not lead (each daemon keeps its own copy of the manual clock:
-	// see TestPostgresManualClockIsShared).
+	// config's doc, "The ticket clock and timers").
 	other.MustCLI("clock", "set", "2027-10-29T18:00:00+02:00")
 	other.Open(kenFr, "Shop is down", "Our certificate expired.", vic)
 	wantTarget(t, other, 1, "normal", "first-reply", cet("2027-11-02T13:00:00"), 4*3600, false, false, false)
