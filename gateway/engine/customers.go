@@ -44,6 +44,10 @@ type book struct {
 	byID   map[uint64]*model.Customer
 	byAddr map[string]uint64
 	dirty  map[uint64]bool
+	// known is the last address ensure found to be an end user's: a new
+	// ticket's requester is ensured twice (its profile's tags, then its
+	// link), and the configuration's look-ups are not free.
+	known string
 }
 
 func newBook(tx store.Tx, cfg *config.Config, now time.Time) *book {
@@ -89,8 +93,11 @@ func (b *book) keep(c *model.Customer) *model.Customer {
 // follows the configuration (a domain added to an [[organization]]
 // claims its customers as they next appear). nil for staff.
 func (b *book) ensure(addr, name string) (*model.Customer, error) {
-	if !endUser(b.cfg, addr) {
-		return nil, nil
+	if addr == "" || addr != b.known {
+		if !endUser(b.cfg, addr) {
+			return nil, nil
+		}
+		b.known = addr
 	}
 	c, err := b.find(addr)
 	if err != nil {

@@ -75,6 +75,7 @@ func (t *Tx) customerOf(addr string) uint64 {
 	if v := t.get(b, key(addr)); len(v) == 8 {
 		return binary.BigEndian.Uint64(v)
 	}
+	t.custMiss = addr
 	return 0
 }
 
@@ -181,7 +182,7 @@ func (t *Tx) NewCustomer(c *model.Customer) error {
 		return err
 	}
 	for _, a := range c.Addresses {
-		if t.customerOf(a) != 0 {
+		if (t.custMiss == "" || a != t.custMiss) && t.customerOf(a) != 0 {
 			return fmt.Errorf("new customer with %s: %w", a, store.ErrAddressTaken)
 		}
 	}
@@ -222,6 +223,7 @@ func (t *Tx) PutCustomer(c *model.Customer) error {
 // from old (nil: a new profile).
 func (t *Tx) putCustomer(b *bbolt.Bucket, c *model.Customer, old *model.Customer) error {
 	ab := t.b(iCustAddr)
+	t.custMiss = ""
 	if old != nil {
 		for _, a := range old.Addresses {
 			if !c.HasAddress(a) {

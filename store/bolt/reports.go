@@ -230,6 +230,12 @@ func (t *Tx) MoveBacklog(at time.Time, dec, inc []string) error {
 	}
 	b := t.b(bBacklog)
 	day := dayOf(at)
+	if t.backlogDay == day+1 {
+		// The day's checkpoint is there and no later day has one (this
+		// transaction looked, and only MoveBacklog writes them): a group
+		// commit's new tickets move on the same day.
+		return t.logMove(b, at, dec, inc)
+	}
 	// The day's checkpoint comes first: the counts before this move.
 	if t.get(b, dayMark(day)) == nil {
 		counts, err := t.backlogAt(b, time.Unix(0, day))
@@ -245,11 +251,7 @@ func (t *Tx) MoveBacklog(at time.Time, dec, inc []string) error {
 			return err
 		}
 	}
-	seq, err := b.NextSequence()
-	if err != nil {
-		return err
-	}
-	if err := b.Put(timeKey('l', at, seq), encodeMove(dec, inc)); err != nil {
+	if err := t.logMove(b, at, dec, inc); err != nil {
 		return err
 	}
 	// Checkpoints of later days count this move too.
@@ -257,6 +259,10 @@ func (t *Tx) MoveBacklog(at time.Time, dec, inc []string) error {
 	c := t.cursor(b)
 	for k, _ := c.Seek(dayMark(day + dayNanos)); k != nil && k[0] == 'd'; k, _ = c.Next() {
 		later = append(later, int64(binary.BigEndian.Uint64(k[1:])))
+	}
+	t.backlogDay = 0
+	if len(later) == 0 {
+		t.backlogDay = day + 1
 	}
 	for _, d := range later {
 		for _, k := range dec {
@@ -271,6 +277,15 @@ func (t *Tx) MoveBacklog(at time.Time, dec, inc []string) error {
 		}
 	}
 	return nil
+}
+
+// logMove adds a move to the log.
+func (t *Tx) logMove(b *bbolt.Bucket, at time.Time, dec, inc []string) error {
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	return b.Put(timeKey('l', at, seq), encodeMove(dec, inc))
 }
 
 func addCount(b *bbolt.Bucket, key []byte, delta int64) error {

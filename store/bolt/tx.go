@@ -26,6 +26,14 @@ type Tx struct {
 	// transaction (a read transaction's buckets are new objects at each
 	// lookup, so it reads with Get).
 	cursors map[*bbolt.Bucket]*bbolt.Cursor
+	// custMiss is the last address customerOf found without a profile:
+	// the engine looks a new requester up, then NewCustomer checks the
+	// same address again. Cleared by every write of an address's key.
+	custMiss string
+	// backlogDay is a day whose checkpoint this transaction found (or
+	// wrote) with none after it, +1 (0: none): MoveBacklog's next move
+	// of that day skips both look-ups (reports.go).
+	backlogDay int64
 }
 
 // get is b.Get(key) through a cursor kept for b in a write transaction:

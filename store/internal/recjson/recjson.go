@@ -24,6 +24,9 @@ func Release(buf *bytes.Buffer) { bufs.Put(buf) }
 // until buf is used again or released.
 func Encode(buf *bytes.Buffer, v any) ([]byte, error) {
 	buf.Reset()
+	if encodeFast(buf, v) {
+		return buf.Bytes(), nil
+	}
 	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
