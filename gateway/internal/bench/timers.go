@@ -9,6 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -223,8 +226,31 @@ func Timers(o TimersOptions, w io.Writer) error {
 	// Ingest: on (SLA policies, automations, the scheduler running) and
 	// off (none of them, no auto-close), alternating.
 	seq := 0
+	var phases []timersPhase
 	ingest := func(cfg *config.Config, n int) (rate float64, err error) {
 		e.SetConfig(cfg)
+		ph := timersPhase{on: cfg == on, mails: n, pair: len(phases)/2 + 1}
+		// Each run starts from the same heap: the garbage of what ran
+		// before (arming, listing the 400,000 armed timers, the other
+		// run) is collected and returned to the system now, not by the
+		// collector and the scavenger during the run measured.
+		runtime.GC()
+		debug.FreeOSMemory()
+		if p := os.Getenv(TimersProfileEnv); p != "" && len(phases) < 2 {
+			mode := "off"
+			if ph.on {
+				mode = "on"
+			}
+			if f, err := os.Create(p + "." + mode); err == nil {
+				if pprof.StartCPUProfile(f) == nil {
+					defer func() { pprof.StopCPUProfile(); f.Close() }()
+				} else {
+					f.Close()
+				}
+			}
+		}
+		ph.start(db, e)
+		defer func() { ph.stop(db, e); phases = append(phases, ph) }()
 		var mu sync.Mutex
 		var firstErr error
 		jobs := make(chan int)
@@ -256,15 +282,30 @@ func Timers(o TimersOptions, w io.Writer) error {
 	var ratios []float64
 	var rates [][2]float64
 	for r := 0; r < o.Runs; r++ {
-		stop := scheduler()
-		rOn, err := ingest(on, o.Mails)
-		stop()
+		runOn := func() (float64, error) {
+			stop := scheduler()
+			defer stop()
+			return ingest(on, o.Mails)
+		}
+		runOff := func() (float64, error) { return ingest(off, o.Mails) }
+		// The pairs alternate their order (on off, off on, ...): what
+		// drifts over the runs (the store growing, the page cache, the
+		// machine's other load) then favours neither side.
+		first, second := runOn, runOff
+		if r%2 == 1 {
+			first, second = runOff, runOn
+		}
+		a, err := first()
 		if err != nil {
 			return err
 		}
-		rOff, err := ingest(off, o.Mails)
+		b, err := second()
 		if err != nil {
 			return err
+		}
+		rOn, rOff := a, b
+		if r%2 == 1 {
+			rOn, rOff = b, a
 		}
 		ratios = append(ratios, rOn/rOff)
 		rates = append(rates, [2]float64{rOn, rOff})
@@ -373,6 +414,9 @@ func Timers(o TimersOptions, w io.Writer) error {
 		fmt.Fprintf(w, "  pair %d: %.0f / %.0f msg/s, ratio %.3f\n", i+1, r[0], r[1], ratios[i])
 	}
 	fmt.Fprintf(w, "  median ratio %.3f (target >= 0.90: %s)\n", median, verdict(median >= 0.90))
+	for _, ph := range phases {
+		fmt.Fprintf(w, "  %s\n", ph.report())
+	}
 	fmt.Fprintf(w, "%d timers due within one wall-clock minute (%d SLA warnings, %d automations): %d fired (sla %d, automation %d; warnings recorded %d, nudges %d)\n",
 		len(ids), (len(ids)+1)/2, len(ids)/2, fired, firedSLA, firedAuto, warned, nudged)
 	fmt.Fprintf(w, "  lateness (instant to the firing's commit) p50 %s p99 %s max %s (target p99 <= 5s: %s)\n",
@@ -534,6 +578,13 @@ func copyTree(src, dst string) error {
 			out.Close()
 			return err
 		}
+		// On disk before the runs: otherwise the first commit's fsync
+		// writes back whatever of the copy's gigabytes the kernel has not
+		// yet, and the first run (always "on") pays for it.
+		if err := out.Sync(); err != nil {
+			out.Close()
+			return err
+		}
 		return out.Close()
 	})
 }
@@ -546,4 +597,63 @@ func pctl(d []time.Duration, p int) time.Duration {
 	slices.Sort(s)
 	i := (len(s)*p + 99) / 100
 	return s[min(max(i-1, 0), len(s)-1)].Round(100 * time.Microsecond)
+}
+
+// TimersProfileEnv, when set to a path P, makes bench -mode timers write
+// the CPU profile of its first ingest run on to P.on and of the first
+// off to P.off.
+const TimersProfileEnv = "HELPDESK_BENCH_TIMERS_PROFILE"
+
+// timersPhase is what one ingest run of the timers bench cost: the
+// store writer's counters, the allocations and the garbage collector's
+// CPU, and how often the scheduler looked at its index meanwhile.
+type timersPhase struct {
+	on                   bool
+	mails, pair          int
+	st0, st1             store.Stats
+	m0, m1               runtime.MemStats
+	gc0, gc1, cpu0, cpu1 float64
+	looks0, looks1       int64
+	fired0, fired1       int64
+}
+
+var timersGCMetrics = []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/cpu/classes/total:cpu-seconds"}, {Name: "/cpu/classes/idle:cpu-seconds"}}
+
+// readGCCPU is the runtime's estimate of the CPU its collector used and
+// of the CPU the process used (idle Ps left out).
+func readGCCPU() (gc, busy float64) {
+	s := slices.Clone(timersGCMetrics)
+	metrics.Read(s)
+	return s[0].Value.Float64(), s[1].Value.Float64() - s[2].Value.Float64()
+}
+
+func (p *timersPhase) start(db *bolt.DB, e *engine.Engine) {
+	p.st0 = db.Stats()
+	runtime.ReadMemStats(&p.m0)
+	p.gc0, p.cpu0 = readGCCPU()
+	p.looks0 = e.SchedulerLooks()
+	p.fired0, _, _ = e.SchedulerStats()
+}
+
+func (p *timersPhase) stop(db *bolt.DB, e *engine.Engine) {
+	p.st1 = db.Stats()
+	runtime.ReadMemStats(&p.m1)
+	p.gc1, p.cpu1 = readGCCPU()
+	p.looks1 = e.SchedulerLooks()
+	p.fired1, _, _ = e.SchedulerStats()
+}
+
+// report is one line: per mail and per commit.
+func (p *timersPhase) report() string {
+	mode := "off"
+	if p.on {
+		mode = "on "
+	}
+	n := float64(p.mails)
+	commits := float64(max(p.st1.Commits-p.st0.Commits, 1))
+	return fmt.Sprintf("pair %d %s: %.2f mails/commit, %.1f page writes/commit, apply %.3f ms/mail, commit %.3f ms/mail, %.0f allocs/mail, %.1f KB/mail, %d GCs, GC %.0f%% of the process's CPU (%.3f ms/mail), scheduler looks %d, fired %d",
+		p.pair, mode, n/commits, float64(p.st1.PageWrites-p.st0.PageWrites)/commits,
+		float64(p.st1.ApplyNanos-p.st0.ApplyNanos)/n/1e6, float64(p.st1.CommitNanos-p.st0.CommitNanos)/n/1e6,
+		float64(p.m1.Mallocs-p.m0.Mallocs)/n, float64(p.m1.TotalAlloc-p.m0.TotalAlloc)/n/1024, p.m1.NumGC-p.m0.NumGC,
+		100*(p.gc1-p.gc0)/max(p.cpu1-p.cpu0, 1e-9), (p.gc1-p.gc0)*1000/n, p.looks1-p.looks0, p.fired1-p.fired0)
 }

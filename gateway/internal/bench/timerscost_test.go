@@ -35,7 +35,7 @@ import (
 // warm-up mails by HELPDESK_TIMERS_COST_WORKERS (8, as the bench)
 // concurrent injectors (1: one mail per commit);
 // HELPDESK_TIMERS_COST_PROFILE=FILE writes each mode's CPU profile to
-// FILE.MODE. Instructions per mail: run one mode under
+// FILE.MODE and its allocations to FILE.MODE.allocs. Instructions per mail: run one mode under
 // `valgrind --tool=cachegrind` (GODEBUG=cpu.rdtscp=off,asyncpreemptoff=1)
 // with two values of N and divide the difference of the totals by the
 // difference of N.
@@ -133,6 +133,14 @@ func TestTimersPerMailCost(t *testing.T) {
 		}
 		inject(100, n)
 		pprof.StopCPUProfile()
+		if p := os.Getenv("HELPDESK_TIMERS_COST_PROFILE"); p != "" {
+			// The allocations of the whole run (GODEBUG=memprofilerate=1
+			// for every one of them).
+			if f, err := os.Create(p + "." + mode + ".allocs"); err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}
 		s1, cpu1 := db.Stats(), cpuSecs()
 		runtime.ReadMemStats(&m1)
 		per := func(x int64) float64 { return float64(x) / float64(n) }
