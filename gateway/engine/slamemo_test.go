@@ -64,4 +64,36 @@ resolution = "16h"
 	if !a.slaFor(tk).Targets[len(a.slaFor(tk).Targets)-1].BreachRecorded {
 		t.Error("the recorded breach is not seen")
 	}
+
+	// Storing the ticket moves Updated, which sla.For does not read of
+	// a ticket with a status log: not computed again (a new ticket's
+	// staff mail and its timer read one computation).
+	before := a.slaFor(tk)
+	tk.Updated = tk.Updated.Add(3 * time.Millisecond)
+	if a.slaFor(tk) != before {
+		t.Error("computed again when only Updated moved")
+	}
+	want("Updated moved")
+
+	// A ticket from before the status log, not open: its timeline takes
+	// Updated for the status change, so a move of Updated counts.
+	old := &model.Ticket{ID: 8, Priority: "normal", Status: model.StatusPending, Mailbox: "support@example.com",
+		Requester: "ken@e-fun.example", Created: t0, Updated: t0.Add(10 * time.Minute)}
+	first := a.slaFor(old)
+	wantDue := func(what string, tk *model.Ticket) {
+		t.Helper()
+		got, fresh := a.slaFor(tk), sla.For(a.cfg, tk, a.now)
+		for i := range got.Targets {
+			g, f := got.Targets[i], fresh.Targets[i]
+			if g.Remaining != f.Remaining || (g.Due == nil) != (f.Due == nil) || g.Due != nil && !g.Due.Equal(*f.Due) {
+				t.Errorf("%s: target %d: slaFor %+v, sla.For %+v", what, i, g, f)
+			}
+		}
+	}
+	wantDue("a ticket without a status log", old)
+	old.Updated = t0.Add(20 * time.Minute)
+	if a.slaFor(old) == first {
+		t.Error("a ticket without a status log: not computed again when Updated moved")
+	}
+	wantDue("a ticket without a status log, Updated moved", old)
 }

@@ -91,11 +91,21 @@ func slaInputsOf(tk *model.Ticket) slaInputs {
 	return in
 }
 
-// sameAs reports whether tk still holds what x was taken from.
+// readsUpdated reports whether sla.For reads the ticket's Updated: only
+// for a ticket from before the status log was kept, not open (its
+// timeline takes the last update for the status change). Storing a
+// ticket moves Updated (a new ticket's, between its staff mail's SLA
+// line and the arming of its timer): that alone recomputes nothing.
+func (x *slaInputs) readsUpdated() bool {
+	return len(x.statusLog) == 0 && x.status != model.StatusOpen && x.status != ""
+}
+
+// sameAs reports whether tk still holds what x was taken from (what
+// sla.For reads of it).
 func (x *slaInputs) sameAs(tk *model.Ticket) bool {
 	same := func(has bool, v time.Time, p *time.Time) bool { return has == (p != nil) && (p == nil || v.Equal(*p)) }
 	return x.priority == tk.Priority && x.mailbox == tk.Mailbox && x.group == tk.Group && x.requester == tk.Requester &&
-		x.status == tk.Status && x.onBehalf == tk.OnBehalf && x.created.Equal(tk.Created) && x.updated.Equal(tk.Updated) &&
+		x.status == tk.Status && x.onBehalf == tk.OnBehalf && x.created.Equal(tk.Created) && (x.updated.Equal(tk.Updated) || !x.readsUpdated()) &&
 		same(x.hasFirst, x.firstResponse, tk.FirstResponseAt) && same(x.hasAwaiting, x.awaiting, tk.AwaitingSince) &&
 		same(x.hasWait, x.lastWait, tk.LastWaitStart) && same(x.hasResp, x.lastResp, tk.LastResponseAt) &&
 		same(x.hasR, x.resolved, tk.ResolvedAt) &&

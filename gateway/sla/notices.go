@@ -85,13 +85,40 @@ func (r *Result) wait(at time.Time) time.Time {
 	return at
 }
 
-// Next is the earliest instant a pending notice goes out (ok false: none).
-func (r *Result) Next(marks []model.SLAMark) (time.Time, bool) {
-	p := r.Pending(marks)
-	if len(p) == 0 {
+// Next is the earliest instant a pending notice goes out (ok false:
+// none): Pending's first At, without building the notices (it runs on
+// every write that stores a ticket under a policy, to arm its timer).
+func (r *Result) Next(marks []model.SLAMark) (at time.Time, ok bool) {
+	if r == nil {
 		return time.Time{}, false
 	}
-	return p[0].At, true
+	consider := func(t time.Time) {
+		if !ok || t.Before(at) {
+			at, ok = t, true
+		}
+	}
+	for i := range r.Targets {
+		t := &r.Targets[i]
+		if t.State != Running || t.BreachRecorded {
+			continue
+		}
+		if !t.warnAt.IsZero() && !t.Breached {
+			var mark *model.SLAMark
+			for j := range marks {
+				if marks[j].Kind == t.Kind && marks[j].Start == t.Start.Unix() {
+					mark = &marks[j]
+				}
+			}
+			// The fingerprint only when a warning was recorded.
+			if mark == nil || mark.Warned != r.Fingerprint(*t) {
+				consider(r.wait(t.warnAt))
+			}
+		}
+		if t.Due != nil {
+			consider(r.wait(*t.Due))
+		}
+	}
+	return at, ok
 }
 
 // Due returns the pending notices that go out at or before now. When a

@@ -109,7 +109,9 @@ func Compute(p *config.SLA, cal *calendar.Calendar, tk *model.Ticket, now time.T
 	if cal == nil {
 		cal = calendar.Always
 	}
-	r := &Result{Policy: p.Name, Calendar: cal.Name, cal: cal, pol: p, Targets: []Target{}}
+	// Sized for every kind: this runs on every write that stores a
+	// ticket under a policy (its timer, a new ticket's staff mail).
+	r := &Result{Policy: p.Name, Calendar: cal.Name, cal: cal, pol: p, Targets: make([]Target, 0, len(config.TargetKinds))}
 	spans := timeline(tk)
 	pauses := func(s string) bool {
 		return s == model.StatusPending || s == model.StatusWaitingCustomer || (p.PauseThirdParty && s == model.StatusWaitingThirdParty)
@@ -196,7 +198,7 @@ func (r *Result) target(kind string, d time.Duration, start time.Time, metAt *ti
 		until = start
 	}
 	t := Target{Kind: kind, Start: start.UTC(), Business: business, Target: int64(d / time.Second), until: until, dur: d}
-	consumed, reached, countingAtEnd, walked := run(cal, spans, start, until, d, counts)
+	consumed, reached, countingAtEnd, walked := run(cal, spans, start, until, d, counts, true)
 	t.spans = walked
 	t.Remaining = int64((d - consumed) / time.Second)
 	switch {
@@ -227,7 +229,7 @@ func (r *Result) target(kind string, d time.Duration, start time.Time, metAt *ti
 			w = d - before
 		}
 		if w > 0 && w < d {
-			_, wr, _, _ := run(cal, spans, start, until, w, counts)
+			_, wr, _, _ := run(cal, spans, start, until, w, counts, false)
 			switch {
 			case !wr.IsZero():
 				t.warnAt = wr
@@ -244,8 +246,9 @@ func (r *Result) target(kind string, d time.Duration, start time.Time, metAt *ti
 // run walks spans from start to until, counting cal's business time in
 // the spans whose status counts. It returns the time counted, the instant
 // the count reached target (zero when it did not by until), whether the
-// ticket counts at until, and the spans walked.
-func run(cal *calendar.Calendar, spans []Span, start, until time.Time, target time.Duration, counts func(string) bool) (consumed time.Duration, reached time.Time, countingAtEnd bool, walked []Span) {
+// ticket counts at until, and the spans walked (when keep: Explain's;
+// the warning point's walk keeps none).
+func run(cal *calendar.Calendar, spans []Span, start, until time.Time, target time.Duration, counts func(string) bool, keep bool) (consumed time.Duration, reached time.Time, countingAtEnd bool, walked []Span) {
 	for _, s := range spans {
 		from, to := s.From, s.To
 		if to.IsZero() || to.After(until) {
@@ -269,7 +272,9 @@ func run(cal *calendar.Calendar, spans []Span, start, until time.Time, target ti
 			}
 			consumed += b
 		}
-		walked = append(walked, w)
+		if keep {
+			walked = append(walked, w)
+		}
 		if s.To.IsZero() || s.To.After(until) {
 			countingAtEnd = w.Counts
 		}
@@ -282,8 +287,9 @@ func run(cal *calendar.Calendar, spans []Span, start, until time.Time, target ti
 // A ticket from before the log was kept is taken as open until its last
 // update and in its present status since.
 func timeline(tk *model.Ticket) []Span {
-	out := []Span{{From: tk.Created, Status: model.StatusOpen}}
 	log := tk.StatusLog
+	out := make([]Span, 1, 1+len(log))
+	out[0] = Span{From: tk.Created, Status: model.StatusOpen}
 	if len(log) == 0 && tk.Status != model.StatusOpen && tk.Status != "" {
 		at := tk.Updated
 		if tk.ResolvedAt != nil && (tk.Status == model.StatusResolved || tk.Status == model.StatusClosed) {
@@ -317,10 +323,19 @@ func enteredAt(tk *model.Ticket, spans []Span) time.Time {
 
 // Running lists the targets that are neither met nor stopped.
 func (r *Result) Running() []Target {
-	var out []Target
 	if r == nil {
 		return nil
 	}
+	n := 0
+	for i := range r.Targets {
+		if r.Targets[i].State == Running || r.Targets[i].State == Paused {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]Target, 0, n)
 	for _, t := range r.Targets {
 		if t.State == Running || t.State == Paused {
 			out = append(out, t)
