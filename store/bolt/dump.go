@@ -247,8 +247,11 @@ func dumpTx(db *DB, tx *Tx, fn func(*store.Record) error) error {
 	}
 	if b := tx.b(bReportEvents); b != nil {
 		if err := b.ForEach(func(k, v []byte) error {
+			if len(v) > 0 && v[0] == recMove {
+				return nil
+			}
 			ev := &model.ReportEvent{}
-			if err := decodeEventInto(ev, v, nil); err != nil {
+			if _, err := decodeEventInto(ev, v, nil); err != nil {
 				return fmt.Errorf("report event %x: %w", k, err)
 			}
 			return emit(&store.Record{Kind: store.KindReportEvent, Event: ev})
@@ -256,21 +259,21 @@ func dumpTx(db *DB, tx *Tx, fn func(*store.Record) error) error {
 			return err
 		}
 	}
-	if b := tx.b(bBacklog); b != nil {
-		c := b.Cursor()
-		for k, v := c.Seek([]byte{'l'}); k != nil && k[0] == 'l'; k, v = c.Next() {
-			if len(k) != 17 {
-				return fmt.Errorf("backlog move %x: damaged key", k)
-			}
-			dec, inc, err := decodeMove(v)
-			if err != nil {
-				return fmt.Errorf("backlog move %x: %w", k, err)
-			}
-			mv := &store.BacklogMove{At: time.Unix(0, int64(binary.BigEndian.Uint64(k[1:9]))).UTC(), Dec: dec, Inc: inc}
-			if err := emit(&store.Record{Kind: store.KindBacklogMove, Move: mv}); err != nil {
-				return err
-			}
+	var moveErr error
+	if err := tx.eachMove(time.Unix(0, 0), time.Time{}, func(k []byte, dec, inc []string) {
+		if moveErr != nil {
+			return
 		}
+		if tx.db.reportsV5 {
+			k = k[1:]
+		}
+		mv := &store.BacklogMove{At: time.Unix(0, int64(binary.BigEndian.Uint64(k[:8]))).UTC(), Dec: dec, Inc: inc}
+		moveErr = emit(&store.Record{Kind: store.KindBacklogMove, Move: mv})
+	}); err != nil {
+		return err
+	}
+	if moveErr != nil {
+		return moveErr
 	}
 	if b := tx.erasures(); b != nil {
 		if err := b.ForEach(func(k, v []byte) error {

@@ -14,17 +14,34 @@ import (
 
 // The report event index and the backlog (store.Reports, issue 16).
 //
-// Events: at (8 bytes, unix nanoseconds) + sequence (8) -> a compact
-// binary record (a year's report decodes millions of them; JSON would
-// cost most of its time).
+// Bucket report_events, in time order: at (8 bytes, unix nanoseconds) +
+// sequence (8) -> a compact binary record (a year's report decodes
+// millions of them; JSON would cost most of its time), whose first byte
+// says what it holds:
 //
-// Backlog: a log of moves, 'l' + at + sequence -> the keys that went
-// down and up; and a checkpoint for every UTC day with a move, 'c' + day
-// + key -> the key's count before that day ('d' + day marks the
-// checkpoint). The counts as of an instant are its day's (or the latest
-// earlier) checkpoint plus the moves since, at most one day of them. A
-// move dated before existing checkpoints (an import) corrects each later
-// one, key by key.
+//	1  an event
+//	2  a backlog move: the keys that went down and up
+//	3  an event, then the backlog move of the same instant
+//
+// A write's move of a ticket between backlog keys goes into the event
+// it records at the same instant (a new ticket's "received", a reply's
+// first response, a resolution) or, without one, into a record of its
+// own (schema 6): a new ticket adds one key at the end of one bucket.
+// Schema 5 and older kept the moves in bucket report_backlog ('l' + at +
+// sequence); migrateBacklogV5 moves them here.
+//
+// Bucket report_backlog keeps a checkpoint for every UTC day with a
+// move, 'c' + day + key -> the key's count before that day ('d' + day
+// marks the checkpoint). The counts as of an instant are its day's (or
+// the latest earlier) checkpoint plus the moves since, at most one day
+// of them. A move dated before existing checkpoints (an import) corrects
+// each later one, key by key.
+const (
+	recEvent     = 1
+	recMove      = 2
+	recEventMove = 3
+)
+
 var (
 	bReportEvents = []byte("report_events")
 	bBacklog      = []byte("report_backlog")
@@ -50,14 +67,17 @@ func timeKey(prefix byte, at time.Time, seq uint64) []byte {
 	return k
 }
 
-// AddReportEvent records ev under ev.At.
+// AddReportEvent records ev under ev.At. The transaction remembers it:
+// a backlog move of the same instant recorded next joins its record.
 func (t *Tx) AddReportEvent(ev *model.ReportEvent) error {
 	b := t.b(bReportEvents)
 	seq, err := b.NextSequence()
 	if err != nil {
 		return err
 	}
-	return b.Put(timeKey(0, ev.At, seq), encodeEvent(ev))
+	k, v := timeKey(0, ev.At, seq), encodeEvent(ev)
+	t.lastEvKey, t.lastEvVal = k, v
+	return b.Put(k, v)
 }
 
 // ReportEvents calls fn for every event with from <= At < to, in order.
@@ -69,7 +89,10 @@ func (t *Tx) ReportEvents(from, to time.Time, fn func(*model.ReportEvent) error)
 	// One event, decoded into again and again: no allocation per entry.
 	ev := &model.ReportEvent{}
 	for k, v := c.Seek(timeKey(0, from, 0)); k != nil && bytes.Compare(k, end) < 0; k, v = c.Next() {
-		if err := decodeEventInto(ev, v, intern); err != nil {
+		if len(v) > 0 && v[0] == recMove {
+			continue
+		}
+		if _, err := decodeEventInto(ev, v, intern); err != nil {
 			return fmt.Errorf("report event %x: %w", k, err)
 		}
 		if err := fn(ev); err != nil {
@@ -91,10 +114,11 @@ func putTime(b []byte, t time.Time) []byte {
 	return binary.AppendVarint(b, t.UnixNano())
 }
 
-// encodeEvent writes version 1 of the event record.
+// encodeEvent writes an event record (recEvent); room is left for a
+// move to follow.
 func encodeEvent(ev *model.ReportEvent) []byte {
-	b := make([]byte, 0, 64)
-	b = append(b, 1)
+	b := make([]byte, 0, 96)
+	b = append(b, recEvent)
 	b = putStr(b, ev.Kind)
 	b = binary.AppendUvarint(b, ev.Ticket)
 	b = putStr(b, ev.Group)
@@ -164,9 +188,11 @@ func (r *reader) time() time.Time {
 	return time.Unix(0, n).UTC()
 }
 
-func decodeEventInto(ev *model.ReportEvent, v []byte, intern map[string]string) error {
-	if len(v) == 0 || v[0] != 1 {
-		return fmt.Errorf("unknown event record version")
+// decodeEventInto reads an event record (recEvent or recEventMove) and
+// returns what follows the event: the move of a recEventMove.
+func decodeEventInto(ev *model.ReportEvent, v []byte, intern map[string]string) ([]byte, error) {
+	if len(v) == 0 || v[0] != recEvent && v[0] != recEventMove {
+		return nil, fmt.Errorf("unknown event record version")
 	}
 	r := reader{b: v[1:], intern: intern}
 	ev.Kind = r.str()
@@ -178,7 +204,55 @@ func decodeEventInto(ev *model.ReportEvent, v []byte, intern map[string]string) 
 	ev.Since = r.time()
 	ev.Target = r.str()
 	ev.Rating = int(r.varint())
-	return r.err
+	return r.b, r.err
+}
+
+// skipEvent returns what follows the event of a recEventMove record (its
+// move), reading the event's fields without keeping them.
+func skipEvent(v []byte) ([]byte, error) {
+	r := reader{b: v[1:]}
+	r.skip() // kind
+	r.uvarint()
+	r.skip() // group
+	r.skip() // mailbox
+	r.skip() // agent
+	r.varint()
+	r.varint()
+	r.skip() // target
+	r.varint()
+	return r.b, r.err
+}
+
+func (r *reader) skip() {
+	n := r.uvarint()
+	if r.err != nil || uint64(len(r.b)) < n {
+		r.err = errShort
+		return
+	}
+	r.b = r.b[n:]
+}
+
+// moveOf is the backlog move a record of bucket report_events holds
+// (ok false: none, an event alone).
+func moveOf(v []byte) (dec, inc []string, ok bool, err error) {
+	if len(v) == 0 {
+		return nil, nil, false, fmt.Errorf("empty record")
+	}
+	switch v[0] {
+	case recEvent:
+		return nil, nil, false, nil
+	case recMove:
+		dec, inc, err = decodeMove(v[1:])
+		return dec, inc, true, err
+	case recEventMove:
+		rest, err := skipEvent(v)
+		if err != nil {
+			return nil, nil, false, err
+		}
+		dec, inc, err = decodeMove(rest)
+		return dec, inc, true, err
+	}
+	return nil, nil, false, fmt.Errorf("unknown record version %d", v[0])
 }
 
 func dayOf(at time.Time) int64 {
@@ -198,8 +272,8 @@ func checkKey(day int64, key string) []byte {
 	return append(binary.BigEndian.AppendUint64([]byte{'c'}, uint64(day)), key...)
 }
 
-func encodeMove(dec, inc []string) []byte {
-	b := binary.AppendUvarint(nil, uint64(len(dec)))
+func appendMove(b []byte, dec, inc []string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(dec)))
 	for _, k := range dec {
 		b = putStr(b, k)
 	}
@@ -234,7 +308,7 @@ func (t *Tx) MoveBacklog(at time.Time, dec, inc []string) error {
 		// The day's checkpoint is there and no later day has one (this
 		// transaction looked, and only MoveBacklog writes them): a group
 		// commit's new tickets move on the same day.
-		return t.logMove(b, at, dec, inc)
+		return t.logMove(at, dec, inc)
 	}
 	// The day's checkpoint comes first: the counts before this move.
 	if t.get(b, dayMark(day)) == nil {
@@ -251,7 +325,7 @@ func (t *Tx) MoveBacklog(at time.Time, dec, inc []string) error {
 			return err
 		}
 	}
-	if err := t.logMove(b, at, dec, inc); err != nil {
+	if err := t.logMove(at, dec, inc); err != nil {
 		return err
 	}
 	// Checkpoints of later days count this move too.
@@ -279,13 +353,25 @@ func (t *Tx) MoveBacklog(at time.Time, dec, inc []string) error {
 	return nil
 }
 
-// logMove adds a move to the log.
-func (t *Tx) logMove(b *bbolt.Bucket, at time.Time, dec, inc []string) error {
+// logMove records a move in bucket report_events: in the record of the
+// event this transaction recorded just before it, at the same instant,
+// or in one of its own.
+func (t *Tx) logMove(at time.Time, dec, inc []string) error {
+	b := t.b(bReportEvents)
+	k, ev := t.lastEvKey, t.lastEvVal
+	t.lastEvKey, t.lastEvVal = nil, nil
+	if k != nil && int64(binary.BigEndian.Uint64(k)) == at.UnixNano() {
+		// The event's record grows by the move (its slice has room) and
+		// replaces the one put before, which bbolt holds until the commit.
+		v := appendMove(ev, dec, inc)
+		v[0] = recEventMove
+		return b.Put(k, v)
+	}
 	seq, err := b.NextSequence()
 	if err != nil {
 		return err
 	}
-	return b.Put(timeKey('l', at, seq), encodeMove(dec, inc))
+	return b.Put(timeKey(0, at, seq), appendMove([]byte{recMove}, dec, inc))
 }
 
 func addCount(b *bbolt.Bucket, key []byte, delta int64) error {
@@ -333,12 +419,7 @@ func (t *Tx) backlogAt(b *bbolt.Bucket, at time.Time) (map[string]int, error) {
 			counts[string(k[len(pre):])] = int(n)
 		}
 	}
-	end := timeKey('l', at, 0)
-	for k, v := c.Seek(timeKey('l', start, 0)); k != nil && bytes.Compare(k, end) < 0; k, v = c.Next() {
-		dec, inc, err := decodeMove(v)
-		if err != nil {
-			return nil, fmt.Errorf("backlog move %x: %w", k, err)
-		}
+	return counts, t.eachMove(start, at, func(k []byte, dec, inc []string) {
 		for _, key := range dec {
 			if counts[key]--; counts[key] <= 0 {
 				delete(counts, key)
@@ -347,6 +428,82 @@ func (t *Tx) backlogAt(b *bbolt.Bucket, at time.Time) (map[string]int, error) {
 		for _, key := range inc {
 			counts[key]++
 		}
+	})
+}
+
+// eachMove calls fn for every backlog move with from <= at < to, in the
+// order they were recorded (to zero: every one from from).
+func (t *Tx) eachMove(from, to time.Time, fn func(k []byte, dec, inc []string)) error {
+	prefix, b := byte(0), t.tx.Bucket(bReportEvents)
+	if t.db.reportsV5 {
+		prefix, b = 'l', t.tx.Bucket(bBacklog)
 	}
-	return counts, nil
+	if b == nil {
+		return nil
+	}
+	var end []byte
+	if !to.IsZero() {
+		end = timeKey(prefix, to, 0)
+	}
+	c := b.Cursor()
+	for k, v := c.Seek(timeKey(prefix, from, 0)); k != nil && (end == nil || bytes.Compare(k, end) < 0); k, v = c.Next() {
+		var dec, inc []string
+		var ok bool
+		var err error
+		if prefix == 'l' {
+			if k[0] != 'l' {
+				break
+			}
+			dec, inc, err = decodeMove(v)
+			ok = true
+		} else {
+			dec, inc, ok, err = moveOf(v)
+		}
+		if err != nil {
+			return fmt.Errorf("backlog move %x: %w", k, err)
+		}
+		if ok {
+			fn(k, dec, inc)
+		}
+	}
+	return nil
+}
+
+// migrateBacklogV5 moves up to max (0: all) of schema 5's backlog moves
+// ('l' + at + sequence in bucket report_backlog) into bucket
+// report_events as records of their own, in order (so the moves of one
+// instant keep it), and returns how many it moved (0: none left).
+func migrateBacklogV5(tx *bbolt.Tx, max int) (int, error) {
+	from, to := tx.Bucket(bBacklog), tx.Bucket(bReportEvents)
+	if from == nil || to == nil {
+		return 0, nil
+	}
+	moved := 0
+	for max <= 0 || moved < max {
+		var keys, vals [][]byte
+		c := from.Cursor()
+		for k, v := c.Seek([]byte{'l'}); k != nil && k[0] == 'l' && len(keys) < 10000 && (max <= 0 || moved+len(keys) < max); k, v = c.Next() {
+			keys, vals = append(keys, append([]byte(nil), k...)), append(vals, append([]byte{recMove}, v...))
+		}
+		if len(keys) == 0 {
+			break
+		}
+		for i, k := range keys {
+			if len(k) != 17 {
+				return moved, fmt.Errorf("backlog move %x: damaged key", k)
+			}
+			seq, err := to.NextSequence()
+			if err != nil {
+				return moved, err
+			}
+			if err := to.Put(binary.BigEndian.AppendUint64(append([]byte(nil), k[1:9]...), seq), vals[i]); err != nil {
+				return moved, fmt.Errorf("moving backlog move %x: %w", k, err)
+			}
+			if err := from.Delete(k); err != nil {
+				return moved, err
+			}
+		}
+		moved += len(keys)
+	}
+	return moved, nil
 }

@@ -34,8 +34,11 @@ import (
 // (customers.go): an older binary would not find them. Version 5 keeps
 // one due key per ticket in the timer index and the ticket's timers in a
 // record beside the ticket instead of two keys per timer (timers.go): an
-// older binary would misread it.
-const SchemaVersion = 5
+// older binary would misread it. Version 6 keeps the report backlog's
+// moves in bucket report_events, in the record of the event of the same
+// instant or in one of their own (reports.go), instead of a log in
+// bucket report_backlog: an older binary would misread both.
+const SchemaVersion = 6
 
 // migrations[v] upgrades a store from version v to v+1. Version 0 is a
 // fresh file. Add a function here (never edit an old one) when the layout
@@ -57,6 +60,10 @@ var migrations = map[int]func(*bbolt.Tx) error{
 	// premigrate has rewritten them in transactions of their own; this
 	// finds none left.
 	4: func(tx *bbolt.Tx) error { _, err := migrateTimersV4(tx, 0); return err },
+	// 5 -> 6: the backlog's moves go into bucket report_events.
+	// premigrate has moved them in transactions of their own; this
+	// finds none left.
+	5: func(tx *bbolt.Tx) error { _, err := migrateBacklogV5(tx, 0); return err },
 }
 
 // The layout. Records written by the same mail share a bucket and sit
@@ -154,6 +161,9 @@ type DB struct {
 	// timersV4: a store of schema 4 or older opened read-only: its
 	// timer index is read in schema 4's layout.
 	timersV4 bool
+	// reportsV5: a store of schema 5 or older opened read-only: its
+	// backlog moves are read from bucket report_backlog.
+	reportsV5 bool
 }
 
 type writeReq struct {
@@ -251,6 +261,7 @@ func Open(dir string, opt Options) (*DB, error) {
 			}
 			db.custV3 = v < 4
 			db.timersV4 = v < 5
+			db.reportsV5 = v < 6
 
 		}
 		return nil
@@ -346,7 +357,7 @@ func (db *DB) premigrate() error {
 	}); err != nil {
 		return err
 	}
-	if v == 0 || v >= 5 {
+	if v == 0 || v >= SchemaVersion {
 		return nil
 	}
 	for v < 4 {
@@ -364,13 +375,27 @@ func (db *DB) premigrate() error {
 	// 4 -> 5: 5,000 tickets' timers per transaction: their records go
 	// beside tickets that may be far apart, a leaf each, and one
 	// transaction holds every leaf it changes in memory.
-	for {
+	for v < 5 {
 		n := 0
 		if err := db.bdb().Update(func(tx *bbolt.Tx) (err error) {
 			n, err = migrateTimersV4(tx, 5000)
 			return err
 		}); err != nil {
 			return fmt.Errorf("migrating the timer index to schema 5: %w", err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	// 5 -> 6: 20,000 backlog moves per transaction (they land among the
+	// events of their instants, a leaf each stretch of time).
+	for {
+		n := 0
+		if err := db.bdb().Update(func(tx *bbolt.Tx) (err error) {
+			n, err = migrateBacklogV5(tx, 20000)
+			return err
+		}); err != nil {
+			return fmt.Errorf("migrating the report backlog's moves to schema 6: %w", err)
 		}
 		if n == 0 {
 			return nil

@@ -34,6 +34,9 @@ type Tx struct {
 	// wrote) with none after it, +1 (0: none): MoveBacklog's next move
 	// of that day skips both look-ups (reports.go).
 	backlogDay int64
+	// lastEvKey and lastEvVal are the report event AddReportEvent wrote
+	// last, until a move follows it (reports.go).
+	lastEvKey, lastEvVal []byte
 }
 
 // get is b.Get(key) through a cursor kept for b in a write transaction:

@@ -130,3 +130,125 @@ func testBacklog(t *testing.T, e *env) {
 		}
 	}
 }
+
+// testEventsWithMoves: events and backlog moves written in one write as
+// the engine writes them (a ticket's events, then its move, often at the
+// same instant) read back apart: every event with its fields and none
+// of the moves, and the counts of every move as of any instant, in the
+// write and after a reopen.
+func testEventsWithMoves(t *testing.T, e *env) {
+	x := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	full := model.ReportEvent{At: x, Kind: model.EvFirstResponse, Ticket: 7, Group: "기술지원",
+		Mailbox: "support@example.com", Agent: "kim@example.com", Since: x.Add(-time.Hour), Target: "first_reply", Rating: -4}
+	type step struct {
+		ev       *model.ReportEvent
+		at       time.Time
+		dec, inc []string
+	}
+	steps := []step{
+		// A new ticket: its event, then its move at the same instant.
+		{ev: &model.ReportEvent{At: x, Kind: model.EvReceived, Ticket: 1}},
+		{at: x, inc: []string{"open", "k"}},
+		// Then, at the same instant, a move without an event: after it.
+		{at: x, dec: []string{"k"}},
+		// An event whose move is at another instant.
+		{ev: &full},
+		{at: x.Add(time.Minute), dec: []string{"open"}, inc: []string{"pending"}},
+		// A move, then an event and a move at that instant.
+		{at: x.Add(2 * time.Hour), dec: []string{"pending"}, inc: []string{"j"}},
+		{ev: &model.ReportEvent{At: x.Add(2 * time.Hour), Kind: model.EvResolved, Ticket: 7}},
+		{at: x.Add(2 * time.Hour), dec: []string{"j"}, inc: []string{"pending"}},
+		// Two events of one instant, the move after the second.
+		{ev: &model.ReportEvent{At: x.Add(30 * time.Hour), Kind: model.EvReopened, Ticket: 7}},
+		{ev: &model.ReportEvent{At: x.Add(30 * time.Hour), Kind: model.EvBreach, Ticket: 7, Target: "resolution"}},
+		{at: x.Add(30 * time.Hour), dec: []string{"pending"}, inc: []string{"open", "k"}},
+		// A move on an earlier day than the checkpoints just written.
+		{at: x.Add(-24 * time.Hour), inc: []string{"old"}},
+		{ev: &model.ReportEvent{At: x.Add(-24 * time.Hour), Kind: model.EvReceived, Ticket: 2}},
+	}
+	write := func(tx store.Tx) error {
+		for _, s := range steps {
+			var err error
+			if s.ev != nil {
+				err = tx.AddReportEvent(s.ev)
+			} else {
+				err = tx.MoveBacklog(s.at, s.dec, s.inc)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// The counts by replaying the moves.
+	want := func(at time.Time) map[string]int {
+		c := map[string]int{}
+		for _, s := range steps {
+			if s.ev != nil || !s.at.Before(at) {
+				continue
+			}
+			for _, k := range s.dec {
+				c[k]--
+			}
+			for _, k := range s.inc {
+				c[k]++
+			}
+		}
+		maps.DeleteFunc(c, func(_ string, n int) bool { return n == 0 })
+		return c
+	}
+	check := func(name string, tx store.Tx) {
+		t.Helper()
+		var got []model.ReportEvent
+		if err := tx.ReportEvents(x.Add(-48*time.Hour), x.Add(48*time.Hour), func(ev *model.ReportEvent) error {
+			got = append(got, *ev)
+			return nil
+		}); err != nil {
+			t.Fatalf("%s: events: %v", name, err)
+		}
+		var wantEvs []string
+		for _, s := range steps {
+			if s.ev != nil {
+				wantEvs = append(wantEvs, fmt.Sprintf("%s#%d@%s", s.ev.Kind, s.ev.Ticket, s.ev.At.Format(time.RFC3339)))
+			}
+		}
+		// Time order; one instant's in the order added.
+		order := []int{5, 0, 1, 2, 3, 4}
+		var gotEvs []string
+		for _, ev := range got {
+			gotEvs = append(gotEvs, fmt.Sprintf("%s#%d@%s", ev.Kind, ev.Ticket, ev.At.Format(time.RFC3339)))
+			if ev.Kind == model.EvFirstResponse {
+				ev.At, ev.Since = full.At, full.Since
+				if !reflect.DeepEqual(ev, full) {
+					t.Errorf("%s: event fields: wrote %+v, read %+v", name, full, ev)
+				}
+			}
+		}
+		var sorted []string
+		for _, i := range order {
+			sorted = append(sorted, wantEvs[i])
+		}
+		if !reflect.DeepEqual(gotEvs, sorted) {
+			t.Errorf("%s: events: got %v, want %v", name, gotEvs, sorted)
+		}
+		for _, at := range []time.Time{x.Add(-24 * time.Hour), x.Add(-23 * time.Hour), x, x.Add(1), x.Add(time.Minute + 1),
+			x.Add(2*time.Hour + 1), x.Add(29 * time.Hour), x.Add(30*time.Hour + 1), x.Add(100 * time.Hour)} {
+			got, err := tx.Backlog(at)
+			if err != nil {
+				t.Fatalf("%s: backlog at %s: %v", name, at, err)
+			}
+			if w := want(at); !reflect.DeepEqual(got, w) && !(len(got) == 0 && len(w) == 0) {
+				t.Errorf("%s: backlog at %s: got %v, want %v", name, at.Format(time.RFC3339Nano), got, w)
+			}
+		}
+	}
+	e.update(func(tx store.Tx) error {
+		if err := write(tx); err != nil {
+			return err
+		}
+		check("in the write", tx)
+		return nil
+	})
+	e.reopen()
+	e.view(func(tx store.Tx) error { check("after a reopen", tx); return nil })
+}

@@ -114,6 +114,7 @@ var cases = []struct {
 	{"counters", testCounters},
 	{"report events", testReportEvents},
 	{"report backlog", testBacklog},
+	{"report events and backlog moves written together", testEventsWithMoves},
 	{"hinted writes read what they would without hints", testHints},
 	{"a failed update leaves nothing", testRollback},
 	{"a panicking update is an error", testPanic},
