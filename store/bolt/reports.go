@@ -471,8 +471,13 @@ func (t *Tx) eachMove(from, to time.Time, fn func(k []byte, dec, inc []string)) 
 
 // migrateBacklogV5 moves up to max (0: all) of schema 5's backlog moves
 // ('l' + at + sequence in bucket report_backlog) into bucket
-// report_events as records of their own, in order (so the moves of one
-// instant keep it), and returns how many it moved (0: none left).
+// report_events and returns how many it moved (0: none left). A move
+// joins the first record of an event of its instant without a move, as
+// the write that recorded them would now have stored it, while no move
+// of that instant has a record of its own; otherwise it gets one (a new
+// sequence, after every record there). So the moves of one instant keep
+// their order, also across the transactions of an interrupted start, and
+// a year's report reads few records besides the events.
 func migrateBacklogV5(tx *bbolt.Tx, max int) (int, error) {
 	from, to := tx.Bucket(bBacklog), tx.Bucket(bReportEvents)
 	if from == nil || to == nil {
@@ -483,7 +488,7 @@ func migrateBacklogV5(tx *bbolt.Tx, max int) (int, error) {
 		var keys, vals [][]byte
 		c := from.Cursor()
 		for k, v := c.Seek([]byte{'l'}); k != nil && k[0] == 'l' && len(keys) < 10000 && (max <= 0 || moved+len(keys) < max); k, v = c.Next() {
-			keys, vals = append(keys, append([]byte(nil), k...)), append(vals, append([]byte{recMove}, v...))
+			keys, vals = append(keys, append([]byte(nil), k...)), append(vals, append([]byte(nil), v...))
 		}
 		if len(keys) == 0 {
 			break
@@ -492,11 +497,31 @@ func migrateBacklogV5(tx *bbolt.Tx, max int) (int, error) {
 			if len(k) != 17 {
 				return moved, fmt.Errorf("backlog move %x: damaged key", k)
 			}
-			seq, err := to.NextSequence()
-			if err != nil {
-				return moved, err
+			at := k[1:9]
+			var join, jv []byte
+			ec := to.Cursor()
+			for ek, ev := ec.Seek(at); ek != nil && bytes.HasPrefix(ek, at); ek, ev = ec.Next() {
+				if len(ev) > 0 && ev[0] == recMove {
+					join = nil
+					break
+				}
+				if join == nil && len(ev) > 0 && ev[0] == recEvent {
+					join, jv = append([]byte(nil), ek...), append([]byte(nil), ev...)
+				}
 			}
-			if err := to.Put(binary.BigEndian.AppendUint64(append([]byte(nil), k[1:9]...), seq), vals[i]); err != nil {
+			var err error
+			if join != nil {
+				// A schema 5 move's value is the move's encoding.
+				v := append(jv, vals[i]...)
+				v[0] = recEventMove
+				err = to.Put(join, v)
+			} else {
+				var seq uint64
+				if seq, err = to.NextSequence(); err == nil {
+					err = to.Put(binary.BigEndian.AppendUint64(append([]byte(nil), at...), seq), append([]byte{recMove}, vals[i]...))
+				}
+			}
+			if err != nil {
 				return moved, fmt.Errorf("moving backlog move %x: %w", k, err)
 			}
 			if err := from.Delete(k); err != nil {

@@ -3,7 +3,6 @@ package bolt
 import (
 	"encoding/binary"
 	"fmt"
-	"maps"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -18,7 +17,9 @@ import (
 // A schema 5 report index (backlog moves as a log in bucket
 // report_backlog, 'l' at seq) reads the same read-only, as it is, and
 // after a writable open moved the moves into bucket report_events
-// (schema 6), also when an earlier start moved only some of them; the
+// (schema 6: into their instant's event records where the order of the
+// instant's moves allows), also when an earlier start moved only some
+// of them; the
 // events read as before, a dump lists every event and move once, and a
 // move written afterwards counts.
 func TestBacklogMigrateFromSchema5(t *testing.T) {
@@ -37,12 +38,17 @@ func TestBacklogMigrateFromSchema5(t *testing.T) {
 	events := []model.ReportEvent{
 		{At: x, Kind: model.EvReceived, Ticket: 1, Group: "support"},
 		{At: x.Add(time.Hour), Kind: model.EvFirstResponse, Ticket: 1, Agent: "ana@example.com", Since: x},
+		{At: x.Add(3 * time.Hour), Kind: model.EvReopened, Ticket: 2},
 		{At: x.Add(26 * time.Hour), Kind: model.EvResolved, Ticket: 1, Since: x},
 	}
 	moves := []mv{
 		{x, nil, []string{"open", "open\x00support"}},
 		{x, nil, []string{"open"}},
 		{x.Add(time.Hour), []string{"open"}, []string{"pending"}},
+		// Out of a key nobody is in (clamped at zero), then into it: the
+		// order of one instant's moves shows.
+		{x.Add(3 * time.Hour), []string{"z"}, nil},
+		{x.Add(3 * time.Hour), nil, []string{"z"}},
 		{x.Add(26 * time.Hour), []string{"pending", "open\x00support"}, []string{"resolved"}},
 	}
 	// What a schema 5 binary wrote: the events, the log of moves and a
@@ -71,7 +77,7 @@ func TestBacklogMigrateFromSchema5(t *testing.T) {
 				return err
 			}
 		}
-		for k, n := range map[string]int{"open": 1, "pending": 1, "open\x00support": 1} {
+		for k, n := range map[string]int{"open": 1, "pending": 1, "open\x00support": 1, "z": 1} {
 			if err := bl.Put(checkKey(day1, k), binary.AppendUvarint(nil, uint64(n))); err != nil {
 				return err
 			}
@@ -89,16 +95,17 @@ func TestBacklogMigrateFromSchema5(t *testing.T) {
 				continue
 			}
 			for _, k := range m.dec {
-				c[k]--
+				if c[k]--; c[k] <= 0 {
+					delete(c, k)
+				}
 			}
 			for _, k := range m.inc {
 				c[k]++
 			}
 		}
-		maps.DeleteFunc(c, func(_ string, n int) bool { return n == 0 })
 		return c
 	}
-	instants := []time.Time{x, x.Add(1), x.Add(time.Hour + 1), x.Add(25 * time.Hour), x.Add(26*time.Hour + 1), x.Add(200 * time.Hour)}
+	instants := []time.Time{x, x.Add(1), x.Add(time.Hour + 1), x.Add(3*time.Hour + 1), x.Add(25 * time.Hour), x.Add(26*time.Hour + 1), x.Add(200 * time.Hour)}
 	check := func(name string, db *DB, extra ...mv) {
 		t.Helper()
 		db.View(func(tx store.Tx) error {
@@ -176,6 +183,13 @@ func TestBacklogMigrateFromSchema5(t *testing.T) {
 		}
 		if v := tx.Bucket(bMeta).Get([]byte("schema_version")); binary.BigEndian.Uint64(v) != SchemaVersion {
 			t.Errorf("schema version %x", v)
+		}
+		// Each move joined its instant's event but the second at x and
+		// the second at x+3h (one event each there).
+		kinds := map[byte]int{}
+		tx.Bucket(bReportEvents).ForEach(func(_, v []byte) error { kinds[v[0]]++; return nil })
+		if want := map[byte]int{recEvent: 0, recMove: 2, recEventMove: 4}; kinds[recEvent] != 0 || kinds[recMove] != 2 || kinds[recEventMove] != 4 {
+			t.Errorf("records by kind %v, want %v", kinds, want)
 		}
 		return nil
 	})
