@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -195,5 +196,83 @@ func TestSchema5KeepsOutboundAndBacklog(t *testing.T) {
 		return err
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The writer's memo of held queue items hands out copies that share no
+// slice or pointer with its own: a caller changing a record in place
+// (a settle that changes the mail) must not change what the next read
+// compares with. Every field of a reference kind is checked, so a field
+// added to model.Outbound without a copy in cloneOutbound fails here.
+func TestCloneOutboundSharesNothing(t *testing.T) {
+	o := model.Outbound{To: []string{"a"}, Cc: []string{"b"}, References: []string{"c"}, Headers: []model.Header{{Name: "n", Value: "v"}},
+		Include: &model.CommentRef{Ticket: 1, Comment: 2}, Attach: []model.Attachment{{Name: "x"}},
+		AttachData: []model.InlineFile{{Name: "f", Data: []byte("d")}}}
+	c := cloneOutbound(&o)
+	if !reflect.DeepEqual(c, o) {
+		t.Fatalf("clone %+v differs from %+v", c, o)
+	}
+	ov, cv := reflect.ValueOf(o), reflect.ValueOf(c)
+	for i := range ov.NumField() {
+		f := ov.Type().Field(i)
+		switch f.Type.Kind() {
+		case reflect.Slice, reflect.Pointer, reflect.Map:
+			if ov.Field(i).IsNil() {
+				t.Errorf("field %s is nil in the test's record: fill it", f.Name)
+			} else if ov.Field(i).Pointer() == cv.Field(i).Pointer() {
+				t.Errorf("field %s is shared between a record and its clone", f.Name)
+			}
+		}
+	}
+	if &o.AttachData[0].Data[0] == &c.AttachData[0].Data[0] {
+		t.Error("an inline file's bytes are shared between a record and its clone")
+	}
+}
+
+// A settle reads its item through the writer's memo only while the row
+// reads what the writer last wrote: after another process rewrote the
+// record, the settle compares with (and keeps) the database's record.
+func TestSettleAfterAnotherWriterChangedTheRecord(t *testing.T) {
+	dsn := pgtest.NewDB(t)
+	db, other := openTest(t, dsn), openTest(t, dsn)
+	mustUpdate(t, db, func(tx store.Tx) error {
+		return tx.Enqueue(&model.Outbound{Kind: "ack", Rcpt: "c@example.com", Text: "first"})
+	})
+	now := time.Now()
+	var claimed []*model.Outbound
+	mustUpdate(t, db, func(tx store.Tx) (err error) {
+		claimed, err = tx.Claim("w1", now, 10, time.Minute, true)
+		return err
+	})
+	if len(claimed) != 1 {
+		t.Fatalf("claimed %d items, want 1", len(claimed))
+	}
+	// Another daemon rewrites the mail (its lease untouched).
+	mustUpdate(t, other, func(tx store.Tx) error {
+		o, err := tx.Outbound(claimed[0].ID)
+		if err != nil {
+			return err
+		}
+		o.Text = "second"
+		return tx.PutOutbound(o, o.NextAttempt)
+	})
+	// Settling the claimed snapshot ("first") is a change of the mail
+	// against the database's record ("second"): written whole.
+	mustUpdate(t, db, func(tx store.Tx) error {
+		x := *claimed[0]
+		prev := x.NextAttempt
+		x.State, x.Done, x.Attempts = model.OutSent, now, 1
+		return tx.Settle("w1", &x, prev)
+	})
+	for _, r := range []*DB{db, openTest(t, dsn)} {
+		if err := r.View(func(tx store.Tx) error {
+			o, err := tx.Outbound(claimed[0].ID)
+			if err == nil && (o.Text != "first" || o.State != model.OutSent || o.LeaseHolder != "") {
+				err = fmt.Errorf("reads %+v", o)
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -3,10 +3,12 @@
 package postgres
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -535,31 +537,106 @@ func sameMail(a, b *model.Outbound) bool {
 	return reflect.DeepEqual(x, y)
 }
 
-// putProgress stores o, which the database holds as was except for
-// outProgress's fields (else it is written whole): this transaction and
-// the read cache read o whole, the database gets the queue columns and
-// the progress.
-func (t *Tx) putProgress(o, was *model.Outbound) error {
-	if !sameMail(o, was) {
+// putProgress stores o, whose row reads text (its record as read, with
+// any earlier progress) and which differs from that record at most in
+// outProgress's fields: this transaction and the read cache read o
+// whole, the database gets the queue columns and the progress. The
+// record o reads as is text with the new progress after it (as outData
+// reads a row), not o encoded again: a claim of 128 items re-encoded
+// 128 records of a kilobyte or more in the writer. When was is given,
+// o is checked against it, and written whole if the mail itself changed
+// (a Settle may change anything); a claim, a lease's extension or
+// release change only the progress by construction.
+func (t *Tx) putProgress(o, was *model.Outbound, text []byte) error {
+	if was != nil && !sameMail(o, was) {
 		return t.putOutbound(o)
 	}
-	data, err := marshal(o)
-	if err != nil {
-		return err
+	if r, ok := t.pendingRow(tOutbound, ks(o.ID)); (ok && r.progress == nil) || len(text) < 2 || text[len(text)-1] != '}' {
+		// The row itself is not sent yet (it goes out whole), or the
+		// text is not a record to extend.
+		return t.putOutbound(o)
 	}
 	p, err := marshal(outProgress{o.State, o.Attempts, o.NextAttempt, o.LastError, o.Done, o.Started, o.LeaseHolder, o.LeaseUntil})
 	if err != nil {
 		return err
 	}
+	data := make([]byte, 0, len(text)+len(p))
+	data = append(append(append(data, text[:len(text)-1]...), ','), p[1:]...)
 	var until int64
 	if !o.LeaseUntil.IsZero() {
 		until = o.LeaseUntil.UnixNano()
 	}
 	due := o.NextAttempt.UnixNano()
-	return t.write(tOutbound, ks(o.ID), &prow{
+	if err := t.write(tOutbound, ks(o.ID), &prow{
 		vals:     []any{int64(o.ID), o.State, due, o.LeaseHolder, until, nil, data},
 		progress: []any{int64(o.ID), o.State, due, o.LeaseHolder, until, string(p)},
-	})
+	}); err != nil {
+		return err
+	}
+	t.db.outMemo.remember(o, data)
+	return nil
+}
+
+// outMemo holds the records of the queue items the writer claimed (or
+// extended), decoded, by the text their rows then read: the settle that
+// follows finds its item's row reading that text and takes the record
+// from here instead of decoding it again in the single writer. A text
+// decodes to one record, so an entry is right whatever happened to its
+// write: a row that reads otherwise is decoded. Only the writer's
+// goroutine uses it.
+type outMemo map[uint64]*memoOut
+
+type memoOut struct {
+	text []byte
+	o    model.Outbound
+}
+
+// maxMemo bounds outMemo (items claimed and then settled elsewhere stay
+// until it is emptied).
+const maxMemo = 4096
+
+// remember keeps o as the record its row reads as text while a lease
+// holds it (a settled or released item is read rarely again).
+func (m outMemo) remember(o *model.Outbound, text []byte) {
+	if o.LeaseHolder == "" {
+		delete(m, o.ID)
+		return
+	}
+	if len(m) >= maxMemo {
+		clear(m)
+	}
+	m[o.ID] = &memoOut{text: text, o: cloneOutbound(o)}
+}
+
+// decoded is the record text decodes to, from the memo when it holds
+// it (a copy the caller may change), else decoded.
+func (m outMemo) decoded(id uint64, text []byte) (*model.Outbound, error) {
+	if e := m[id]; e != nil && bytes.Equal(e.text, text) {
+		o := cloneOutbound(&e.o)
+		return &o, nil
+	}
+	var o model.Outbound
+	return &o, unmarshal(text, &o)
+}
+
+// cloneOutbound copies o without sharing its slices and pointers with it:
+// a caller changing a record in place must not change the memo's.
+func cloneOutbound(o *model.Outbound) model.Outbound {
+	c := *o
+	c.To, c.Cc, c.References = slices.Clone(o.To), slices.Clone(o.Cc), slices.Clone(o.References)
+	c.Headers, c.Attach = slices.Clone(o.Headers), slices.Clone(o.Attach)
+	if o.Include != nil {
+		ref := *o.Include
+		c.Include = &ref
+	}
+	if o.AttachData != nil {
+		c.AttachData = make([]model.InlineFile, len(o.AttachData))
+		for i, f := range o.AttachData {
+			f.Data = slices.Clone(f.Data)
+			c.AttachData[i] = f
+		}
+	}
+	return c
 }
 
 // Enqueue adds an outbound mail.
@@ -581,31 +658,46 @@ func (t *Tx) Enqueue(o *model.Outbound) error {
 
 // Outbound loads a queue item.
 func (t *Tx) Outbound(id uint64) (*model.Outbound, error) {
+	o, _, err := t.outbound(id)
+	return o, err
+}
+
+// outbound loads a queue item and its record's text.
+func (t *Tx) outbound(id uint64) (*model.Outbound, []byte, error) {
 	data, err := t.record(tOutbound, ks(id), "SELECT "+outData+" FROM outbound WHERE id = $1", int64(id))
 	if err != nil {
-		return nil, fmt.Errorf("outbound %d: %w", id, err)
+		return nil, nil, fmt.Errorf("outbound %d: %w", id, err)
 	}
 	var o model.Outbound
-	return &o, unmarshal(data, &o)
+	if err := unmarshal(data, &o); err != nil {
+		return nil, nil, err
+	}
+	return &o, data, nil
 }
 
 // PutOutbound stores a changed item.
 func (t *Tx) PutOutbound(o *model.Outbound, prevDue time.Time) error { return t.putOutbound(o) }
 
 func (t *Tx) outbounds(sql string, args ...any) ([]*model.Outbound, error) {
+	out, _, err := t.outboundTexts(sql, args...)
+	return out, err
+}
+
+// outboundTexts is outbounds with each record's text.
+func (t *Tx) outboundTexts(sql string, args ...any) ([]*model.Outbound, [][]byte, error) {
 	datas, err := t.datas(sql, args...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := make([]*model.Outbound, 0, len(datas))
 	for _, d := range datas {
 		var o model.Outbound
 		if err := unmarshal(d, &o); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		out = append(out, &o)
 	}
-	return out, nil
+	return out, datas, nil
 }
 
 // Due returns queued items due at or before now, oldest first.
@@ -680,20 +772,20 @@ func (t *Tx) Claim(holder string, now time.Time, n int, lease time.Duration, sta
 		return nil, fmt.Errorf("claiming outbound mail: %w", errReadOnly)
 	}
 	ns := now.UnixNano()
-	os, err := t.outbounds(`SELECT `+outData+` FROM outbound
+	os, texts, err := t.outboundTexts(`SELECT `+outData+` FROM outbound
 		WHERE state = 'queued' AND due_ns <= $1 AND (lease_holder = '' OR lease_until_ns <= $1)
 		ORDER BY due_ns, id LIMIT $2 FOR UPDATE SKIP LOCKED`, ns, n)
 	if err != nil {
 		return nil, err
 	}
-	for _, o := range os {
+	for i, o := range os {
 		x := *o
 		x.LeaseHolder, x.LeaseUntil = holder, now.Add(lease)
 		o.LeaseHolder, o.LeaseUntil = x.LeaseHolder, x.LeaseUntil
 		if start {
 			x.Started = now
 		}
-		if err := t.putProgress(&x, o); err != nil {
+		if err := t.putProgress(&x, nil, texts[i]); err != nil {
 			return nil, err
 		}
 	}
@@ -702,37 +794,45 @@ func (t *Tx) Claim(holder string, now time.Time, n int, lease time.Duration, sta
 
 // held loads an item holder holds a lease on, as queued at due (any due
 // when due is zero).
-func (t *Tx) held(holder string, id uint64, due time.Time, anyDue bool) (*model.Outbound, error) {
-	o, err := t.Outbound(id)
+func (t *Tx) held(holder string, id uint64, due time.Time, anyDue bool) (*model.Outbound, []byte, error) {
+	var o *model.Outbound
+	text, err := t.record(tOutbound, ks(id), "SELECT "+outData+" FROM outbound WHERE id = $1", int64(id))
+	if err == nil && t.writable {
+		o, err = t.db.outMemo.decoded(id, text)
+	} else if err == nil {
+		o = new(model.Outbound)
+		err = unmarshal(text, o)
+	} else {
+		err = fmt.Errorf("outbound %d: %w", id, err)
+	}
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, err
+		return nil, nil, err
 	}
 	if err != nil || holder == "" || o.State != model.OutQueued || o.LeaseHolder != holder ||
 		(!anyDue && o.NextAttempt.UnixNano() != due.UnixNano()) {
-		return nil, fmt.Errorf("outbound %d is not held by %q: %w", id, holder, store.ErrLeaseLost)
+		return nil, nil, fmt.Errorf("outbound %d is not held by %q: %w", id, holder, store.ErrLeaseLost)
 	}
-	return o, nil
+	return o, text, nil
 }
 
 // Extend moves holder's lease on id to until.
 func (t *Tx) Extend(holder string, id uint64, until time.Time) error {
-	o, err := t.held(holder, id, time.Time{}, true)
+	o, text, err := t.held(holder, id, time.Time{}, true)
 	if err != nil {
 		return err
 	}
-	was := *o
 	o.LeaseUntil = until
-	return t.putProgress(o, &was)
+	return t.putProgress(o, nil, text)
 }
 
 // Settle records a claimed item's outcome and ends the lease.
 func (t *Tx) Settle(holder string, o *model.Outbound, prevDue time.Time) error {
-	was, err := t.held(holder, o.ID, prevDue, false)
+	was, text, err := t.held(holder, o.ID, prevDue, false)
 	if err != nil {
 		return err
 	}
 	o.LeaseHolder, o.LeaseUntil = "", time.Time{}
-	return t.putProgress(o, was)
+	return t.putProgress(o, was, text)
 }
 
 // ReleaseLeases ends every lease holder holds on a queued item.
@@ -740,14 +840,13 @@ func (t *Tx) ReleaseLeases(holder string) (int, error) {
 	if holder == "" {
 		return 0, nil
 	}
-	os, err := t.outbounds("SELECT "+outData+" FROM outbound WHERE state = 'queued' AND lease_holder = $1 ORDER BY id", holder)
+	os, texts, err := t.outboundTexts("SELECT "+outData+" FROM outbound WHERE state = 'queued' AND lease_holder = $1 ORDER BY id", holder)
 	if err != nil {
 		return 0, err
 	}
-	for _, o := range os {
-		was := *o
+	for i, o := range os {
 		o.LeaseHolder, o.LeaseUntil = "", time.Time{}
-		if err := t.putProgress(o, &was); err != nil {
+		if err := t.putProgress(o, nil, texts[i]); err != nil {
 			return 0, err
 		}
 	}

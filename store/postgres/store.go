@@ -72,6 +72,8 @@ type DB struct {
 	// the write log and dropped only what those wrote; clears, commits
 	// that dropped the whole cache.
 	forgets, clears atomic.Int64
+	// outMemo: the queue items the writer holds, decoded (records.go).
+	outMemo outMemo
 }
 
 type writeReq struct {
@@ -125,7 +127,7 @@ func Open(dsn string, opt Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to PostgreSQL: %w", err)
 	}
-	db := &DB{pool: pool, now: opt.Now, tmpDir: opt.TmpDir, coming: opt.Coming, gather: opt.GatherMax, trace: trace, cache: newReadCache()}
+	db := &DB{pool: pool, now: opt.Now, tmpDir: opt.TmpDir, coming: opt.Coming, gather: opt.GatherMax, trace: trace, cache: newReadCache(), outMemo: outMemo{}}
 	if db.gather == 0 {
 		db.gather = 2 * time.Millisecond
 	}
