@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -273,6 +275,75 @@ func TestSettleAfterAnotherWriterChangedTheRecord(t *testing.T) {
 			return err
 		}); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// A claim (and the worker's look at what is due) reads the queue's
+// partial index in due order and stops at its limit, also from a backlog
+// queued since the table's statistics were gathered: with those
+// statistics the planner's own choice was a bitmap scan of every queued
+// row, sorted, inside the writer's transaction.
+func TestQueueReadsStopAtTheirLimitInABacklog(t *testing.T) {
+	dsn := pgtest.NewDB(t)
+	openTest(t, dsn).Close() // the schema
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "ANALYZE outbound"); err != nil { // statistics of an empty queue
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO outbound (id, state, due_ns, lease_holder, lease_until_ns, data)
+		SELECT i, 'queued', i, '', 0, json_build_object('id', i, 'text', repeat('x', 1000))
+		FROM generate_series(1, 5000) AS i`); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []struct {
+		name string
+		sql  string
+	}{{"claim", claimSQL}, {"due", dueSQL}} {
+		for _, ordered := range []bool{false, true} {
+			tx, err := conn.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ordered {
+				for _, s := range dueOrder {
+					if _, err := tx.Exec(ctx, s); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			var plan []map[string]any
+			if err := tx.QueryRow(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+q.sql, int64(1)<<62, 128).Scan(&plan); err != nil {
+				t.Fatal(err)
+			}
+			tx.Rollback(ctx)
+			var nodes []string
+			read := 0.0
+			var walk func(n map[string]any)
+			walk = func(n map[string]any) {
+				nodes = append(nodes, n["Node Type"].(string))
+				if strings.Contains(n["Node Type"].(string), "Scan") {
+					read += n["Actual Rows"].(float64)
+				}
+				if kids, ok := n["Plans"].([]any); ok {
+					for _, k := range kids {
+						walk(k.(map[string]any))
+					}
+				}
+			}
+			walk(plan[0]["Plan"].(map[string]any))
+			if !ordered {
+				t.Logf("%s without dueOrder: %v, %.0f rows scanned", q.name, nodes, read)
+				continue
+			}
+			if slices.Contains(nodes, "Sort") || read > 128 {
+				t.Errorf("%s of 128 from 5,000 queued: plan %v scans %.0f rows, want an index scan in due order stopping at 128", q.name, nodes, read)
+			}
 		}
 	}
 }
