@@ -279,8 +279,8 @@ func TestSettleAfterAnotherWriterChangedTheRecord(t *testing.T) {
 	}
 }
 
-// A claim (and the worker's look at what is due) reads the queue's
-// partial index in due order and stops at its limit, also from a backlog
+// A claim (and the workers' looks at what is due, mail and webhooks)
+// reads the queue's partial index in due order and stops at its limit, also from a backlog
 // queued since the table's statistics were gathered: with those
 // statistics the planner's own choice was a bitmap scan of every queued
 // row, sorted, inside the writer's transaction.
@@ -296,15 +296,23 @@ func TestQueueReadsStopAtTheirLimitInABacklog(t *testing.T) {
 	if _, err := conn.Exec(ctx, "ANALYZE outbound"); err != nil { // statistics of an empty queue
 		t.Fatal(err)
 	}
+	if _, err := conn.Exec(ctx, "ANALYZE webhooks"); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := conn.Exec(ctx, `INSERT INTO outbound (id, state, due_ns, lease_holder, lease_until_ns, data)
 		SELECT i, 'queued', i, '', 0, json_build_object('id', i, 'text', repeat('x', 1000))
+		FROM generate_series(1, 5000) AS i`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO webhooks (id, state, due_ns, data)
+		SELECT i, 'queued', i, json_build_object('id', i, 'body', repeat('x', 1000))
 		FROM generate_series(1, 5000) AS i`); err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range []struct {
 		name string
 		sql  string
-	}{{"claim", claimSQL}, {"due", dueSQL}} {
+	}{{"claim", claimSQL}, {"due", dueSQL}, {"due webhooks", dueHooksSQL}} {
 		for _, ordered := range []bool{false, true} {
 			tx, err := conn.Begin(ctx)
 			if err != nil {
@@ -345,5 +353,41 @@ func TestQueueReadsStopAtTheirLimitInABacklog(t *testing.T) {
 				t.Errorf("%s of 128 from 5,000 queued: plan %v scans %.0f rows, want an index scan in due order stopping at 128", q.name, nodes, read)
 			}
 		}
+	}
+}
+
+// A claim takes the records this writer queued from its memo only while
+// their rows read as queued: one another daemon rewrote in between is
+// claimed as the database has it.
+func TestClaimAfterAnotherWriterChangedTheRecord(t *testing.T) {
+	dsn := pgtest.NewDB(t)
+	db, other := openTest(t, dsn), openTest(t, dsn)
+	var ids []uint64
+	mustUpdate(t, db, func(tx store.Tx) error {
+		ids = ids[:0]
+		for _, text := range []string{"kept", "first"} {
+			o := &model.Outbound{Kind: "ack", Rcpt: "c@example.com", Text: text}
+			if err := tx.Enqueue(o); err != nil {
+				return err
+			}
+			ids = append(ids, o.ID)
+		}
+		return nil
+	})
+	mustUpdate(t, other, func(tx store.Tx) error {
+		o, err := tx.Outbound(ids[1])
+		if err != nil {
+			return err
+		}
+		o.Text = "second"
+		return tx.PutOutbound(o, o.NextAttempt)
+	})
+	var claimed []*model.Outbound
+	mustUpdate(t, db, func(tx store.Tx) (err error) {
+		claimed, err = tx.Claim("w1", time.Now(), 10, time.Minute, true)
+		return err
+	})
+	if len(claimed) != 2 || claimed[0].Text != "kept" || claimed[1].Text != "second" || claimed[1].LeaseHolder != "w1" {
+		t.Fatalf("claimed %+v, want the texts kept and second, leased to w1", claimed)
 	}
 }

@@ -491,15 +491,21 @@ func (t *Tx) PutUser(u *model.User) error {
 // --- The outbound queue.
 
 func (t *Tx) putOutbound(o *model.Outbound) error {
+	_, err := t.putOutboundData(o)
+	return err
+}
+
+// putOutboundData is putOutbound, returning the record's text.
+func (t *Tx) putOutboundData(o *model.Outbound) ([]byte, error) {
 	data, err := marshal(o)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var until int64
 	if !o.LeaseUntil.IsZero() {
 		until = o.LeaseUntil.UnixNano()
 	}
-	return t.put(tOutbound, ks(o.ID), int64(o.ID), o.State, o.NextAttempt.UnixNano(), o.LeaseHolder, until, nil, data)
+	return data, t.put(tOutbound, ks(o.ID), int64(o.ID), o.State, o.NextAttempt.UnixNano(), o.LeaseHolder, until, nil, data)
 }
 
 // outProgress is what claiming and settling change of a queue item.
@@ -579,13 +585,14 @@ func (t *Tx) putProgress(o, was *model.Outbound, text []byte) error {
 	return nil
 }
 
-// outMemo holds the records of the queue items the writer claimed (or
-// extended), decoded, by the text their rows then read: the settle that
-// follows finds its item's row reading that text and takes the record
-// from here instead of decoding it again in the single writer. A text
-// decodes to one record, so an entry is right whatever happened to its
-// write: a row that reads otherwise is decoded. Only the writer's
-// goroutine uses it.
+// outMemo holds the records of the queue items the writer queued,
+// claimed or extended, decoded, by the text their rows then read: the
+// claim and the settle that follow find their items' rows reading that
+// text and take the records from here instead of decoding them again in
+// the single writer. A text decodes to one record, so an entry is right
+// whatever happened to its write (rolled back, its id taken again by
+// another record, rewritten by another daemon): a row that reads
+// otherwise is decoded. Only the writer's goroutine uses it.
 type outMemo map[uint64]*memoOut
 
 type memoOut struct {
@@ -593,9 +600,33 @@ type memoOut struct {
 	o    model.Outbound
 }
 
-// maxMemo bounds outMemo (items claimed and then settled elsewhere stay
-// until it is emptied).
-const maxMemo = 4096
+// maxMemo bounds outMemo (about 3 KB an entry): it is emptied when full.
+// Queued items take at most half of it: in a backlog the claims take the
+// oldest first, whose entries stay; the newer are decoded when claimed.
+// (Items claimed or settled by another daemon stay until it is emptied.)
+const maxMemo = 2048
+
+// rememberQueued keeps a record just queued, as its row reads.
+func (m outMemo) rememberQueued(o *model.Outbound, text []byte) {
+	if len(m) < maxMemo/2 {
+		m[o.ID] = &memoOut{text: text, o: cloneOutbound(o)}
+	}
+}
+
+// decodedText is the record text decodes to (decoded unless the memo
+// holds it under the id the text begins with).
+func (m outMemo) decodedText(text []byte) (*model.Outbound, error) {
+	const prefix = `{"id":`
+	if rest, ok := bytes.CutPrefix(text, []byte(prefix)); ok {
+		if i := bytes.IndexByte(rest, ','); i > 0 {
+			if id, err := strconv.ParseUint(string(rest[:i]), 10, 64); err == nil {
+				return m.decoded(id, text)
+			}
+		}
+	}
+	var o model.Outbound
+	return &o, unmarshal(text, &o)
+}
 
 // remember keeps o as the record its row reads as text while a lease
 // holds it (a settled or released item is read rarely again).
@@ -655,7 +686,11 @@ func (t *Tx) Enqueue(o *model.Outbound) error {
 		o.NextAttempt = o.Created
 	}
 	o.State = model.OutQueued
-	return t.putOutbound(o)
+	data, err := t.putOutboundData(o)
+	if err == nil {
+		t.db.outMemo.rememberQueued(o, data)
+	}
+	return err
 }
 
 // Outbound loads a queue item.
@@ -712,8 +747,8 @@ func (t *Tx) Due(now time.Time, limit int) ([]*model.Outbound, error) {
 	return out, err
 }
 
-// The queue's reads in due order: the first items of the partial index
-// outbound_due. dueOrder is set around them (inDueOrder) so the planner
+// The queues' reads in due order: the first items of the partial index
+// outbound_due (webhooks_due). dueOrder is set around them (inDueOrder) so the planner
 // reads that index in order and stops at the limit: with its statistics
 // behind a queue that grew in a burst (thousands queued since the last
 // analyze), it took the queued rows for a few hundred and chose a
@@ -721,8 +756,10 @@ func (t *Tx) Due(now time.Time, limit int) ([]*model.Outbound, error) {
 // to return 128 (67-234 ms per claim, inside the writer, holding the
 // write lock). BenchmarkOutboundClaimBacklog.
 const (
-	dueSQL   = "SELECT " + outData + " FROM outbound WHERE state = 'queued' AND due_ns <= $1 ORDER BY due_ns, id LIMIT $2"
-	claimSQL = "SELECT " + outData + ` FROM outbound
+	dueSQL = "SELECT " + outData + " FROM outbound WHERE state = 'queued' AND due_ns <= $1 ORDER BY due_ns, id LIMIT $2"
+	// The webhook deliveries' queue is read as the outbound queue is.
+	dueHooksSQL = "SELECT data FROM webhooks WHERE state = 'queued' AND due_ns <= $1 ORDER BY due_ns, id LIMIT $2"
+	claimSQL    = "SELECT " + outData + ` FROM outbound
 		WHERE state = 'queued' AND due_ns <= $1 AND (lease_holder = '' OR lease_until_ns <= $1)
 		ORDER BY due_ns, id LIMIT $2 FOR UPDATE SKIP LOCKED`
 )
@@ -732,7 +769,7 @@ var (
 	dueOrderEnd = []string{"RESET enable_bitmapscan", "RESET enable_sort"}
 )
 
-// inDueOrder runs a query of queue records (dueSQL, claimSQL) with
+// inDueOrder runs a query of queue records (dueSQL, claimSQL, dueHooksSQL) with
 // dueOrder set, in one round trip with this transaction's pending writes
 // (which it must see), and returns the records' texts.
 func (t *Tx) inDueOrder(sql string, args ...any) ([][]byte, error) {
@@ -839,9 +876,15 @@ func (t *Tx) Claim(holder string, now time.Time, n int, lease time.Duration, sta
 		return nil, fmt.Errorf("claiming outbound mail: %w", errReadOnly)
 	}
 	ns := now.UnixNano()
-	os, texts, err := t.decodeOutbounds(t.inDueOrder(claimSQL, ns, n))
+	texts, err := t.inDueOrder(claimSQL, ns, n)
 	if err != nil {
 		return nil, err
+	}
+	os := make([]*model.Outbound, len(texts))
+	for i, text := range texts {
+		if os[i], err = t.db.outMemo.decodedText(text); err != nil {
+			return nil, err
+		}
 	}
 	for i, o := range os {
 		x := *o
@@ -959,7 +1002,10 @@ func (t *Tx) WebhookDelivery(id uint64) (*model.WebhookDelivery, error) {
 func (t *Tx) PutWebhook(d *model.WebhookDelivery, prevDue time.Time) error { return t.putWebhook(d) }
 
 func (t *Tx) webhooks(sql string, args ...any) ([]*model.WebhookDelivery, error) {
-	datas, err := t.datas(sql, args...)
+	return decodeWebhooks(t.datas(sql, args...))
+}
+
+func decodeWebhooks(datas [][]byte, err error) ([]*model.WebhookDelivery, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -976,7 +1022,7 @@ func (t *Tx) webhooks(sql string, args ...any) ([]*model.WebhookDelivery, error)
 
 // DueWebhooks returns queued deliveries due at or before now.
 func (t *Tx) DueWebhooks(now time.Time, limit int) ([]*model.WebhookDelivery, error) {
-	return t.webhooks("SELECT data FROM webhooks WHERE state = 'queued' AND due_ns <= $1 ORDER BY due_ns, id LIMIT $2", now.UnixNano(), limit)
+	return decodeWebhooks(t.inDueOrder(dueHooksSQL, now.UnixNano(), limit))
 }
 
 // NextWebhookDue is the earliest next attempt of a queued delivery.
