@@ -4,15 +4,21 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"helpdesk/gateway/internal/bench/rulesconf"
 	"net/netip"
+	"os"
 	"runtime"
+	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/jackc/pgx/v5"
 
 	"helpdesk/config"
 	"helpdesk/store"
@@ -71,6 +77,7 @@ func benchRulesConfig() string {
 func BenchmarkApplyNewTicketPostgres(b *testing.B) {
 	var pg *postgres.DB
 	var before store.Stats
+	var mark, after pgMark
 	benchApplyNewTicket(b, "", func(cfg *config.Config) (store.Store, error) {
 		db, err := postgres.Open(pgtest.NewDB(b), postgres.Options{TmpDir: b.TempDir()})
 		pg = db
@@ -78,17 +85,131 @@ func BenchmarkApplyNewTicketPostgres(b *testing.B) {
 	}, func() {
 		// What the engine's start wrote is not the mails'.
 		before = pg.Stats()
+		mark = readPGMark(b, pg)
 		pg.TraceSQL()
+	}, func() {
+		after = readPGMark(b, pg)
 	})
 	st := pg.Stats()
 	b.ReportMetric(float64(st.WriteQueries-before.WriteQueries)/float64(b.N), "queries/mail")
 	b.ReportMetric(float64(st.WriteRoundTrips-before.WriteRoundTrips)/float64(b.N), "round-trips/mail")
+	// Rows, index entries and WAL bytes per mail: what the server's work
+	// per mail follows, and no load changes them (the cluster is this
+	// binary's own; run one benchmark at a time).
+	n := float64(b.N)
+	var rows, entries float64
+	names := make([]string, 0, len(after.rows))
+	for name := range after.rows {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		r, e := after.rows[name]-mark.rows[name], after.entries[name]-mark.entries[name]
+		if r == 0 && e == 0 {
+			continue
+		}
+		rows += float64(r)
+		entries += float64(e)
+		b.Logf("%-22s %5.2f rows %5.2f index entries %7.0f bytes per mail", name, float64(r)/n, float64(e)/n,
+			float64(after.bytes[name]-mark.bytes[name])/n)
+	}
+	b.ReportMetric(rows/n, "rows/mail")
+	b.ReportMetric(entries/n, "index-entries/mail")
+	b.ReportMetric(float64(after.wal-mark.wal)/n, "WAL-bytes/mail")
+	// In clock ticks of 10 ms: take 2,000 mails or more.
+	b.ReportMetric(float64((after.cpu-mark.cpu).Microseconds())/n, "server-cpu-µs/mail")
 	for _, c := range pg.WriterSQL() {
 		b.Logf("%6d round trips %6d statements  %s", c.RoundTrips, c.Queries, strings.Join(strings.Fields(c.SQL), " "))
 	}
 }
 
-func benchApplyNewTicket(b *testing.B, rules string, open func(*config.Config) (store.Store, error), started func()) {
+// pgMark is what a database holds at one moment: each table's rows
+// (inserted + updated + deleted, by pg_stat_user_tables after
+// pg_stat_force_next_flush), index entries written (pg_stat_user_indexes
+// cannot tell, so: rows inserted or updated non-HOT times the table's
+// indexes, partial ones left out: the bench's mails have no entries in
+// them), bytes (heap, TOAST and indexes), and the WAL position.
+type pgMark struct {
+	rows, entries, bytes map[string]int64
+	wal                  int64
+	// cpu is the CPU time of the cluster's processes (the postmaster's
+	// children: backends, WAL writer, checkpointer) by /proc.
+	cpu time.Duration
+}
+
+// serverCPU sums the CPU time of the processes whose parent is the
+// postmaster of the backend pid.
+func serverCPU(b *testing.B, backend int) time.Duration {
+	stat := func(pid string) []string {
+		data, err := os.ReadFile("/proc/" + pid + "/stat")
+		if err != nil {
+			return nil
+		}
+		s := string(data)
+		return strings.Fields(s[strings.LastIndexByte(s, ')')+2:]) // after "pid (comm) "
+	}
+	f := stat(strconv.Itoa(backend))
+	if f == nil {
+		b.Fatalf("no /proc entry of backend %d", backend)
+	}
+	postmaster := f[1]
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ticks int64
+	for _, d := range dirs {
+		if f := stat(d.Name()); len(f) > 12 && f[1] == postmaster {
+			u, _ := strconv.ParseInt(f[11], 10, 64)
+			s, _ := strconv.ParseInt(f[12], 10, 64)
+			ticks += u + s
+		}
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ
+}
+
+func readPGMark(b *testing.B, db *postgres.DB) pgMark {
+	ctx := context.Background()
+	m := pgMark{rows: map[string]int64{}, entries: map[string]int64{}, bytes: map[string]int64{}}
+	conn, err := db.Pool().Acquire(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_stat_force_next_flush()"); err != nil {
+		b.Fatal(err)
+	}
+	// The pool's other connections report their counts within a
+	// second of their last statement, and stats are read as of a
+	// snapshot: wait out the reporting interval.
+	time.Sleep(1100 * time.Millisecond)
+	if _, err := conn.Exec(ctx, "SELECT pg_stat_clear_snapshot()"); err != nil {
+		b.Fatal(err)
+	}
+	rows, err := conn.Query(ctx, `SELECT s.relname, s.n_tup_ins + s.n_tup_upd + s.n_tup_del,
+	(s.n_tup_ins + s.n_tup_upd - s.n_tup_hot_upd) * (SELECT count(*) FROM pg_index i WHERE i.indrelid = s.relid AND i.indpred IS NULL),
+	pg_total_relation_size(s.relid)
+FROM pg_stat_user_tables s`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var name string
+	var r, e, by int64
+	if _, err := pgx.ForEachRow(rows, []any{&name, &r, &e, &by}, func() error {
+		m.rows[name], m.entries[name], m.bytes[name] = r, e, by
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	var pid int
+	if err := conn.QueryRow(ctx, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint, pg_backend_pid()").Scan(&m.wal, &pid); err != nil {
+		b.Fatal(err)
+	}
+	m.cpu = serverCPU(b, pid)
+	return m
+}
+
+func benchApplyNewTicket(b *testing.B, rules string, open func(*config.Config) (store.Store, error), started func(), ended ...func()) {
 	cfg, err := config.Parse(`data_dir = "` + b.TempDir() + `"
 hostname = "helpdesk.bench"
 [auth]
@@ -193,6 +314,9 @@ groups = ["support"]
 		}
 	}
 	b.StopTimer()
+	for _, f := range ended {
+		f() // before the store closes
+	}
 	if bdb != nil {
 		// Which buckets the page writes went to: the nodes each commit
 		// held, by bucket (load-insensitive, like the page writes).

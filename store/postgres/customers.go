@@ -69,7 +69,8 @@ func (t *Tx) NewCustomer(c *model.Customer) error {
 	if c.Updated.IsZero() {
 		c.Updated = now
 	}
-	return t.putCustomer(c, nil)
+	// The id is new, and so are the addresses (looked up above).
+	return t.putCustomer(c, nil, true)
 }
 
 // PutCustomer stores a changed profile and keeps the indexes current.
@@ -85,10 +86,15 @@ func (t *Tx) PutCustomer(c *model.Customer) error {
 			return fmt.Errorf("customer %d with %s: %w", c.ID, a, store.ErrAddressTaken)
 		}
 	}
-	return t.putCustomer(c, old)
+	return t.putCustomer(c, old, false)
 }
 
-func (t *Tx) putCustomer(c, old *model.Customer) error {
+// putCustomer stores c (old: as stored; fresh: c is new, see putNew).
+func (t *Tx) putCustomer(c, old *model.Customer, fresh bool) error {
+	put := t.put
+	if fresh {
+		put = t.putNew
+	}
 	if old != nil {
 		for _, a := range old.Addresses {
 			if !c.HasAddress(a) {
@@ -99,7 +105,7 @@ func (t *Tx) putCustomer(c, old *model.Customer) error {
 		}
 	}
 	for _, a := range c.Addresses {
-		if err := t.put(tCustAddr, a, a, int64(c.ID)); err != nil {
+		if err := put(tCustAddr, a, a, int64(c.ID)); err != nil {
 			return err
 		}
 	}
@@ -110,7 +116,7 @@ func (t *Tx) putCustomer(c, old *model.Customer) error {
 	if err != nil {
 		return err
 	}
-	return t.put(tCustomers, ks(c.ID), int64(c.ID), strings.ToLower(c.Organization), data)
+	return put(tCustomers, ks(c.ID), int64(c.ID), strings.ToLower(c.Organization), data)
 }
 
 // DeleteCustomer removes a profile with its index entries, ticket links
@@ -147,7 +153,8 @@ func (t *Tx) CustomerIDs(org string, limit int) []uint64 {
 	if org == "" {
 		return t.ids("SELECT id FROM customers ORDER BY id DESC LIMIT " + lim)
 	}
-	return t.ids("SELECT id FROM customers WHERE organization = $1 ORDER BY id DESC LIMIT "+lim, strings.ToLower(org))
+	// organization <> '': the index holds only profiles with one.
+	return t.ids("SELECT id FROM customers WHERE organization = $1 AND organization <> '' ORDER BY id DESC LIMIT "+lim, strings.ToLower(org))
 }
 
 func checkRole(role string) error {
@@ -180,7 +187,8 @@ func (t *Tx) LinkCustomerTicket(id, ticket uint64, role string) (bool, error) {
 			return false, nil
 		}
 	}
-	return true, t.put(tCustTk, k, int64(id), role, int64(ticket))
+	// Not in the database (looked up, or the ticket is new).
+	return true, t.putNew(tCustTk, k, int64(id), role, int64(ticket))
 }
 
 // UnlinkCustomerTicket removes such a link.
@@ -213,7 +221,7 @@ func (t *Tx) AddCustomerActivity(id uint64, a *model.CustomerActivity) error {
 	if err != nil {
 		return err
 	}
-	return t.put(tCustAct, ks(id)+"/"+ks(seq), int64(id), int64(seq), a.At.UnixNano(), data)
+	return t.putNew(tCustAct, ks(id)+"/"+ks(seq), int64(id), a.At.UnixNano(), int64(seq), data)
 }
 
 // CustomerActivity lists the timeline newest first.

@@ -637,7 +637,7 @@ func loadRecord(l *loader, r *store.Record) error {
 		if err != nil {
 			return err
 		}
-		return l.add("customer_activity", tCustAct.cols, int64(a.Customer), int64(a.Seq), a.Entry.At.UnixNano(), data)
+		return l.add("customer_activity", tCustAct.cols, int64(a.Customer), a.Entry.At.UnixNano(), int64(a.Seq), data)
 	case store.KindOutbound:
 		o := r.Outbound
 		data, err := marshal(o)

@@ -72,7 +72,7 @@ func (t *Tx) NewTicket(tk *model.Ticket) error {
 		tk.Created = t.Now()
 	}
 	tk.Updated = tk.Created
-	return t.putTicket(tk)
+	return t.putTicket(tk, true)
 }
 
 // AllocTicketID assigns the next ticket id.
@@ -84,22 +84,26 @@ func (t *Tx) InsertTicket(tk *model.Ticket) error {
 		tk.Created = t.Now()
 	}
 	tk.Updated = t.Now()
-	return t.putTicket(tk)
+	return t.putTicket(tk, true)
 }
 
 // PutTicket stores a changed ticket.
 func (t *Tx) PutTicket(tk *model.Ticket) error {
 	tk.Updated = t.Now()
-	return t.putTicket(tk)
+	return t.putTicket(tk, false)
 }
 
-func (t *Tx) putTicket(tk *model.Ticket) error {
+// putTicket stores tk; fresh: its id is new (see putNew).
+func (t *Tx) putTicket(tk *model.Ticket, fresh bool) error {
 	if tk.Status == "" {
 		tk.Status = model.StatusOpen
 	}
 	data, err := marshal(tk)
 	if err != nil {
 		return err
+	}
+	if fresh {
+		return t.putNew(tTickets, ks(tk.ID), int64(tk.ID), tk.Status, tk.Requester, data)
 	}
 	return t.put(tTickets, ks(tk.ID), int64(tk.ID), tk.Status, tk.Requester, data)
 }
@@ -148,7 +152,8 @@ func (t *Tx) AddComment(tk *model.Ticket, c *model.Comment) error {
 	if c.Kind == model.KindComment && c.Visibility == model.Public && c.Thread == 0 && !c.Hidden {
 		tk.LastPublicSeq = c.ID
 	}
-	return t.PutComment(c)
+	// The comment's id is the ticket's next: new.
+	return t.putComment(c, true)
 }
 
 // AppendComment is AddComment: a row per comment here (the grouping is
@@ -156,12 +161,18 @@ func (t *Tx) AddComment(tk *model.Ticket, c *model.Comment) error {
 func (t *Tx) AppendComment(tk *model.Ticket, c *model.Comment) error { return t.AddComment(tk, c) }
 
 // PutComment rewrites a comment.
-func (t *Tx) PutComment(c *model.Comment) error {
+func (t *Tx) PutComment(c *model.Comment) error { return t.putComment(c, false) }
+
+func (t *Tx) putComment(c *model.Comment, fresh bool) error {
 	data, err := marshal(c)
 	if err != nil {
 		return err
 	}
-	return t.put(tComments, ckey(c.Ticket, c.ID), int64(c.Ticket), int32(c.ID), data)
+	put := t.put
+	if fresh {
+		put = t.putNew
+	}
+	return put(tComments, ckey(c.Ticket, c.ID), int64(c.Ticket), int32(c.ID), data)
 }
 
 // Comment loads one comment.
@@ -234,17 +245,24 @@ func (t *Tx) ReserveMessage(m *model.Message, packed []byte) error {
 		return err
 	}
 	m.ID = id
+	if t.reserved == nil {
+		t.reserved = map[uint64]bool{}
+	}
+	t.reserved[id] = true
 	if m.Blob == "" {
 		if packed == nil {
 			packed = []byte{}
 		}
-		if err := t.put(tRaw, ks(id), int64(id), packed); err != nil {
+		if err := t.putNew(tRaw, ks(id), int64(id), packed); err != nil {
 			return err
 		}
 	}
 	if hasID {
 		n := normID(m.MessageID)
-		return t.put(tIdentity, idKey(m.MessageID, m.BodyHash), n, m.BodyHash, int64(id))
+		// New, or the write fails: the unique key is what keeps a
+		// mail that reached two daemons at once from being stored
+		// twice (writeErr: store.ErrDuplicate).
+		return t.putNew(tIdentity, idKey(m.MessageID, m.BodyHash), n, m.BodyHash, int64(id))
 	}
 	return nil
 }
@@ -259,13 +277,24 @@ func (t *Tx) identity(msgID, hash string) (uint64, error) {
 	return uint64(id), err
 }
 
-// PutMessage rewrites a message record.
+// PutMessage rewrites a message record (the first time, after
+// ReserveMessage, a new row).
 func (t *Tx) PutMessage(m *model.Message) error {
+	fresh := t.reserved[m.ID]
+	delete(t.reserved, m.ID)
+	return t.putMessage(m, fresh)
+}
+
+func (t *Tx) putMessage(m *model.Message, fresh bool) error {
 	data, err := marshal(m)
 	if err != nil {
 		return err
 	}
-	return t.put(tMessages, ks(m.ID), int64(m.ID), int64(m.Ticket), data)
+	put := t.put
+	if fresh {
+		put = t.putNew
+	}
+	return put(tMessages, ks(m.ID), int64(m.ID), int64(m.Ticket), data)
 }
 
 // Message loads a message record.
@@ -472,16 +501,22 @@ func (t *Tx) NewUser(addr, name string) (*model.User, error) {
 	u := &model.User{ID: id, Addr: addr, Name: name, Created: now, Updated: now}
 	// The row holds the address from now on (the caller's PutUser
 	// stores the record as it made it).
-	return u, t.PutUser(u)
+	return u, t.putUser(u, true)
 }
 
 // PutUser stores a changed user.
-func (t *Tx) PutUser(u *model.User) error {
+func (t *Tx) PutUser(u *model.User) error { return t.putUser(u, false) }
+
+func (t *Tx) putUser(u *model.User, fresh bool) error {
 	data, err := marshal(u)
 	if err != nil {
 		return err
 	}
-	if err := t.put(tUsers, ks(u.ID), int64(u.ID), u.Addr, data); err != nil {
+	put := t.put
+	if fresh {
+		put = t.putNew
+	}
+	if err := put(tUsers, ks(u.ID), int64(u.ID), u.Addr, data); err != nil {
 		return err
 	}
 	t.userAddr[u.Addr] = pkey{tUsers, ks(u.ID)}

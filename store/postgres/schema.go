@@ -10,7 +10,7 @@ import (
 )
 
 // SchemaVersion is the schema this binary reads and writes.
-const SchemaVersion = 6
+const SchemaVersion = 7
 
 // migrations[v-1] upgrades the schema from version v-1 to v. Append a
 // step when the layout changes; never edit one that shipped.
@@ -157,6 +157,21 @@ DROP TABLE report_backlog;
 	// cached, so a daemon sharing the database drops only those.
 	`
 CREATE TABLE write_log (seq bigint PRIMARY KEY, keys text[] NOT NULL);
+`,
+	// 7: fewer index entries per new ticket (issue 18 item 6). A
+	// customer's organization is indexed only where one is set (most
+	// profiles have none); the report events and a customer's timeline
+	// are keyed by the order they are read in, so the primary key is
+	// that index (seq stays unique by its sequence).
+	`
+DROP INDEX customers_organization;
+CREATE INDEX customers_organization ON customers (organization, id) WHERE organization <> '';
+ALTER TABLE report_events DROP CONSTRAINT report_events_pkey;
+DROP INDEX report_events_at;
+ALTER TABLE report_events ADD PRIMARY KEY (at_ns, seq);
+ALTER TABLE customer_activity DROP CONSTRAINT customer_activity_pkey;
+DROP INDEX customer_activity_at;
+ALTER TABLE customer_activity ADD PRIMARY KEY (customer, at_ns, seq);
 `,
 }
 

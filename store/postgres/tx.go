@@ -33,9 +33,9 @@ type table struct {
 	// commit to the next (small tables every write reads: sequences,
 	// counters, the key ring, rate windows, users).
 	keep bool
-	// upsertN and ignoreN are upsert and ignore for n rows at once
-	// (n in chunkSizes).
-	upsertN, ignoreN map[int]string
+	// upsertN, ignoreN and insertN are upsert, ignore and a plain
+	// INSERT (putNew) for n rows at once (n in chunkSizes).
+	upsertN, ignoreN, insertN map[int]string
 }
 
 // chunkSizes are the row counts of the multi-row statements a batch
@@ -86,7 +86,10 @@ func newTable(name string, nkey int, cols ...string) *table {
 			set = append(set, c+" = EXCLUDED."+c)
 		}
 	}
-	t.upsertN, t.ignoreN = map[int]string{}, map[int]string{}
+	t.upsertN, t.ignoreN, t.insertN = map[int]string{}, map[int]string{}, map[int]string{}
+	for _, n := range chunkSizes {
+		t.insertN[n] = rowsSQL(name, cols, n, "")
+	}
 	if nkey == 0 {
 		// An append-only table (its key a bigserial the database
 		// assigns): rows are inserted in the batch's order, never
@@ -133,7 +136,7 @@ var (
 	tCustomers = newTable("customers", 1, "id", "organization", "data")
 	tCustAddr  = newTable("customer_addresses", 1, "addr", "customer")
 	tCustTk    = newTable("customer_tickets", 3, "customer", "role", "ticket")
-	tCustAct   = newTable("customer_activity", 2, "customer", "seq", "at_ns", "data")
+	tCustAct   = newTable("customer_activity", 3, "customer", "at_ns", "seq", "data")
 	tTimers    = newTable("timers", 2, "ticket", "kind", "at_ns")
 	tErasures  = newTable("erasures", 1, "id", "at", "erased_by", "via", "tickets", "data")
 )
@@ -162,6 +165,12 @@ type prow struct {
 	// ifAbsent: inserted unless the database has the key already
 	// (putIfAbsent); the row's value is the database's then.
 	ifAbsent bool
+	// fresh: no row of the database has the key (putNew): sent as a
+	// plain INSERT. An upsert's speculative insertion costs the server
+	// an index probe before the insert and a confirmation WAL record
+	// after it, for every row of a new ticket; and a key that is
+	// wrongly taken fails the write instead of overwriting a row.
+	fresh bool
 	// progress: the row exists in the database and only the queue
 	// item's progress changed (an outbound claim or outcome,
 	// putProgress): sent as an UPDATE of the queue columns and progress
@@ -203,6 +212,10 @@ type Tx struct {
 	// pending keys; never reused, so a rolled-back request's rows stay
 	// distinct from later ones).
 	appended uint64
+
+	// reserved are the message ids ReserveMessage gave whose record
+	// PutMessage has not stored yet (its row is new then).
+	reserved map[uint64]bool
 
 	// firstNewTicket is the first ticket id this transaction took (0:
 	// none).
@@ -403,7 +416,12 @@ func (t *Tx) write(tb *table, k string, r *prow) error {
 	prev, existed := t.pending[key]
 	if r.progress != nil && existed && prev.progress == nil {
 		// The row itself is not sent yet: it goes out whole.
-		r = &prow{vals: r.vals}
+		r = &prow{vals: r.vals, fresh: prev.fresh}
+	}
+	if existed && !r.del && !r.ifAbsent && r.progress == nil {
+		// A new row rewritten before it was sent is still new; one
+		// whose deletion is pending replaces a database row.
+		r.fresh = prev.fresh || (r.fresh && !prev.del)
 	}
 	t.journal = append(t.journal, undo{key, prev, existed})
 	if !existed {
@@ -416,6 +434,13 @@ func (t *Tx) write(tb *table, k string, r *prow) error {
 // put writes a row (vals in the table's column order).
 func (t *Tx) put(tb *table, k string, vals ...any) error {
 	return t.write(tb, k, &prow{vals: vals})
+}
+
+// putNew writes a row whose key no row of the database has (an id this
+// transaction took from a sequence, a key it looked up and found
+// absent): it goes out as a plain INSERT (see prow.fresh).
+func (t *Tx) putNew(tb *table, k string, vals ...any) error {
+	return t.write(tb, k, &prow{vals: vals, fresh: true})
 }
 
 // putIfAbsent writes a row unless the database has one under its key
@@ -476,12 +501,12 @@ func (t *Tx) flush() error {
 // before.
 func (t *Tx) queuePending(b *pgx.Batch) {
 	type group struct {
-		t        *table
-		ifAbsent bool
-		rows     []*prow
+		t               *table
+		ifAbsent, fresh bool
+		rows            []*prow
 	}
 	var groups []*group
-	byTable := map[*table][2]*group{}
+	byTable := map[*table][3]*group{}
 	var progress []*prow
 	for _, k := range t.order {
 		r, ok := t.pending[k]
@@ -504,13 +529,16 @@ func (t *Tx) queuePending(b *pgx.Batch) {
 			continue
 		}
 		i := 0
-		if r.ifAbsent {
+		switch {
+		case r.ifAbsent:
 			i = 1
+		case r.fresh:
+			i = 2
 		}
 		gs := byTable[k.t]
 		g := gs[i]
 		if g == nil {
-			g = &group{t: k.t, ifAbsent: r.ifAbsent}
+			g = &group{t: k.t, ifAbsent: r.ifAbsent, fresh: r.fresh}
 			gs[i] = g
 			byTable[k.t] = gs
 			groups = append(groups, g)
@@ -519,8 +547,11 @@ func (t *Tx) queuePending(b *pgx.Batch) {
 	}
 	for _, g := range groups {
 		stmts := g.t.upsertN
-		if g.ifAbsent {
+		switch {
+		case g.ifAbsent:
 			stmts = g.t.ignoreN
+		case g.fresh:
+			stmts = g.t.insertN
 		}
 		rows := g.rows
 		for _, n := range chunkSizes {
