@@ -127,6 +127,15 @@ INSERT INTO customer_addresses (addr, customer) VALUES ('a@acme.example', 1), ('
 	if err != nil {
 		t.Fatal(err)
 	}
+	var storage []string
+	rows, err = conn.Query(ctx, `SELECT c.relname || '.' || a.attname || ' ' || a.attstorage::text FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+		WHERE (c.relname, a.attname) IN (('message_raw', 'raw'), ('comments', 'data')) ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if storage, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil || !slices.Equal(storage, []string{"comments.data m", "message_raw.raw m"}) {
+		t.Errorf("storage of the mail's bytes and text: %q (%v), want main (m)", storage, err)
+	}
 	if len(idx) != 4 {
 		t.Errorf("indexes after the migration: %q, want the three primary keys and the partial organization index", idx)
 	}
