@@ -95,9 +95,9 @@ func TestPostgresStoreTablesAndMigrateSchema(t *testing.T) {
 	if got := pgQuery(t, dsn, "SELECT count(*) FROM comments WHERE ticket = 1 AND data->>'text' LIKE '%invoice is wrong%'"); got[0] != "1" {
 		t.Errorf("comments rows with the mail's text: %v", got)
 	}
-	raw := pgQuery(t, dsn, "SELECT convert_from(r.raw, 'UTF8') FROM messages m JOIN message_raw r ON r.id = m.id WHERE m.data->>'message_id' = $1", id)
+	raw := pgQuery(t, dsn, "SELECT convert_from(raw, 'UTF8') FROM messages WHERE message_id = lower($1) AND data->>'message_id' = $1", id)
 	if len(raw) != 1 || !strings.Contains(raw[0], "Message-ID: <"+id+">") {
-		t.Errorf("the raw message in message_raw: %q", raw)
+		t.Errorf("the raw message in messages.raw: %q", raw)
 	}
 	if got := pgQuery(t, dsn, "SELECT count(*) FROM users WHERE addr = 'ken@example.net'"); got[0] != "1" {
 		t.Errorf("users row of ken: %v", got)

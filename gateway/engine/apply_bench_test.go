@@ -105,13 +105,14 @@ func BenchmarkApplyNewTicketPostgres(b *testing.B) {
 	sort.Strings(names)
 	for _, name := range names {
 		r, e := after.rows[name]-mark.rows[name], after.entries[name]-mark.entries[name]
-		if r == 0 && e == 0 {
+		sc := after.scanned[name] - mark.scanned[name]
+		if r == 0 && e == 0 && sc == 0 {
 			continue
 		}
 		rows += float64(r)
 		entries += float64(e)
-		b.Logf("%-22s %5.2f rows %5.2f index entries %7.0f bytes per mail", name, float64(r)/n, float64(e)/n,
-			float64(after.bytes[name]-mark.bytes[name])/n)
+		b.Logf("%-22s %5.2f rows %5.2f index entries %7.0f bytes %7.1f rows scanned per mail", name, float64(r)/n, float64(e)/n,
+			float64(after.bytes[name]-mark.bytes[name])/n, float64(sc)/n)
 	}
 	b.ReportMetric(rows/n, "rows/mail")
 	b.ReportMetric(entries/n, "index-entries/mail")
@@ -131,7 +132,10 @@ func BenchmarkApplyNewTicketPostgres(b *testing.B) {
 // them), bytes (heap, TOAST and indexes), and the WAL position.
 type pgMark struct {
 	rows, entries, bytes map[string]int64
-	wal                  int64
+	// scanned are the rows sequential scans read (a query that should
+	// use an index shows here).
+	scanned map[string]int64
+	wal     int64
 	// cpu is the CPU time of the cluster's processes (the postmaster's
 	// children: backends, WAL writer, checkpointer) by /proc.
 	cpu time.Duration
@@ -170,7 +174,7 @@ func serverCPU(b *testing.B, backend int) time.Duration {
 
 func readPGMark(b *testing.B, db *postgres.DB) pgMark {
 	ctx := context.Background()
-	m := pgMark{rows: map[string]int64{}, entries: map[string]int64{}, bytes: map[string]int64{}}
+	m := pgMark{rows: map[string]int64{}, entries: map[string]int64{}, bytes: map[string]int64{}, scanned: map[string]int64{}}
 	conn, err := db.Pool().Acquire(ctx)
 	if err != nil {
 		b.Fatal(err)
@@ -188,15 +192,15 @@ func readPGMark(b *testing.B, db *postgres.DB) pgMark {
 	}
 	rows, err := conn.Query(ctx, `SELECT s.relname, s.n_tup_ins + s.n_tup_upd + s.n_tup_del,
 	(s.n_tup_ins + s.n_tup_upd - s.n_tup_hot_upd) * (SELECT count(*) FROM pg_index i WHERE i.indrelid = s.relid AND i.indpred IS NULL),
-	pg_total_relation_size(s.relid)
+	pg_total_relation_size(s.relid), coalesce(s.seq_tup_read, 0)
 FROM pg_stat_user_tables s`)
 	if err != nil {
 		b.Fatal(err)
 	}
 	var name string
-	var r, e, by int64
-	if _, err := pgx.ForEachRow(rows, []any{&name, &r, &e, &by}, func() error {
-		m.rows[name], m.entries[name], m.bytes[name] = r, e, by
+	var r, e, by, sc int64
+	if _, err := pgx.ForEachRow(rows, []any{&name, &r, &e, &by, &sc}, func() error {
+		m.rows[name], m.entries[name], m.bytes[name], m.scanned[name] = r, e, by, sc
 		return nil
 	}); err != nil {
 		b.Fatal(err)

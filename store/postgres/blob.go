@@ -74,7 +74,7 @@ func (db *DB) OpenRaw(m *model.Message) (io.ReadCloser, error) {
 		}
 		err = db.pool.QueryRow(ctx, "SELECT raw FROM blobs WHERE name = $1", m.Blob).Scan(&raw)
 	} else {
-		err = db.pool.QueryRow(ctx, "SELECT raw FROM message_raw WHERE id = $1", int64(m.ID)).Scan(&raw)
+		err = db.pool.QueryRow(ctx, "SELECT raw FROM messages WHERE id = $1 AND raw IS NOT NULL", int64(m.ID)).Scan(&raw)
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("raw bytes of message %d: %w", m.ID, store.ErrNotFound)

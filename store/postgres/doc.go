@@ -20,7 +20,7 @@
 // serialized exactly as the single bbolt writer serializes them: ticket
 // numbers come from the sequences table without gaps or collisions, the
 // duplicate check and the insert of a message's identity cannot race
-// (the identity is also the primary key of message_identity, so a second
+// (the identity is also the unique index messages_identity, so a second
 // copy is refused by the database too: store.ErrDuplicate), and rate
 // windows, acknowledgement limits and round-robin positions are one shared
 // state. A request's writes are kept in the transaction's memory and sent

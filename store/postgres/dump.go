@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"strings"
 	"time"
@@ -202,7 +203,7 @@ func dumpTables(ctx context.Context, q pgx.Tx, emit func(*store.Record) error) e
 	}); err != nil {
 		return err
 	}
-	if err := each(ctx, q, "SELECT m.data, r.raw FROM messages m LEFT JOIN message_raw r ON r.id = m.id ORDER BY m.id", func(rows pgx.Rows) error {
+	if err := each(ctx, q, "SELECT data, raw FROM messages ORDER BY id", func(rows pgx.Rows) error {
 		var data, raw []byte
 		if err := rows.Scan(&data, &raw); err != nil {
 			return err
@@ -225,7 +226,7 @@ func dumpTables(ctx context.Context, q pgx.Tx, emit func(*store.Record) error) e
 	}); err != nil {
 		return err
 	}
-	if err := each(ctx, q, "SELECT message_id, body_hash, message FROM message_identity ORDER BY message_id, body_hash", func(rows pgx.Rows) error {
+	if err := each(ctx, q, "SELECT message_id, body_hash, id FROM messages WHERE message_id IS NOT NULL ORDER BY message_id, body_hash", func(rows pgx.Rows) error {
 		id := &store.Identity{}
 		var m int64
 		if err := rows.Scan(&id.MessageID, &id.BodyHash, &m); err != nil {
@@ -366,6 +367,59 @@ type loader struct {
 	q      pgx.Tx
 	tables map[string]*copyBuf
 	order  []string
+	// A message's identity is columns of its row (schema 8), filled
+	// from its record's Message-ID and body hash as it is copied:
+	// derived holds those (message id -> identHash) until an identity
+	// record confirms them; idents are the identity records that did
+	// not match a message copied before them. identities sets the
+	// columns as the identity records have them once all are in.
+	derived map[uint64]uint64
+	idents  []store.Identity
+}
+
+// identHash stands for an identity in loader.derived.
+func identHash(msgID, hash string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(msgID))
+	h.Write([]byte{0})
+	h.Write([]byte(hash))
+	return h.Sum64()
+}
+
+// identities makes the messages' identity columns what the identity
+// records said: a derived identity no record confirmed is cleared, one
+// that differs from its record is set, and a record naming a message
+// that was not loaded is refused (the row would have nowhere to go).
+func (l *loader) identities() error {
+	var set []store.Identity
+	for _, id := range l.idents {
+		if h, ok := l.derived[id.Message]; ok && h == identHash(id.MessageID, id.BodyHash) {
+			delete(l.derived, id.Message)
+			continue
+		}
+		set = append(set, id)
+	}
+	clearIDs := make([]int64, 0, len(l.derived))
+	for id := range l.derived {
+		clearIDs = append(clearIDs, int64(id))
+	}
+	for len(clearIDs) > 0 {
+		n := min(len(clearIDs), copyChunk)
+		if _, err := l.q.Exec(l.ctx, "UPDATE messages SET message_id = NULL, body_hash = NULL WHERE id = ANY($1)", clearIDs[:n]); err != nil {
+			return fmt.Errorf("clearing identities no record names: %w", err)
+		}
+		clearIDs = clearIDs[n:]
+	}
+	for _, id := range set {
+		tag, err := l.q.Exec(l.ctx, "UPDATE messages SET message_id = $1, body_hash = $2 WHERE id = $3", id.MessageID, id.BodyHash, int64(id.Message))
+		if err != nil {
+			return fmt.Errorf("storing the identity %s %s: %w", id.MessageID, id.BodyHash, err)
+		}
+		if tag.RowsAffected() != 1 {
+			return fmt.Errorf("the identity %s %s names message %d, which has no record", id.MessageID, id.BodyHash, id.Message)
+		}
+	}
+	return nil
 }
 
 type copyBuf struct {
@@ -441,7 +495,7 @@ func (db *DB) Load(next func() (*store.Record, error), progress func(n int)) err
 		if _, err := q.Exec(ctx, "DELETE FROM meta; DELETE FROM counters; DELETE FROM sequences"); err != nil {
 			return fmt.Errorf("clearing the start state: %w", err)
 		}
-		l := &loader{ctx: ctx, q: q, tables: map[string]*copyBuf{}}
+		l := &loader{ctx: ctx, q: q, tables: map[string]*copyBuf{}, derived: map[uint64]uint64{}}
 		n := 0
 		for {
 			r, err := next()
@@ -461,6 +515,9 @@ func (db *DB) Load(next func() (*store.Record, error), progress func(n int)) err
 		if err := l.flush(); err != nil {
 			return err
 		}
+		if err := l.identities(); err != nil {
+			return err
+		}
 		if progress != nil {
 			progress(n)
 		}
@@ -470,7 +527,7 @@ func (db *DB) Load(next func() (*store.Record, error), progress func(n int)) err
 
 // emptyTables must hold no row for a load: everything but what opening
 // the database writes (meta, counters, sequences at zero).
-var emptyTables = []string{"tickets", "comments", "messages", "message_raw", "message_identity", "message_refs",
+var emptyTables = []string{"tickets", "comments", "messages", "message_refs",
 	"users", "outbound", "webhooks", "quarantine", "rates", "blobs", "customers", "customer_addresses",
 	"customer_tickets", "customer_activity", "timers", "report_events", "report_backlog_moves", "erasures"}
 
@@ -586,19 +643,29 @@ func loadRecord(l *loader, r *store.Record) error {
 		if err != nil {
 			return err
 		}
-		if err := l.add("messages", tMessages.cols, int64(m.ID), int64(m.Ticket), data); err != nil {
-			return err
-		}
+		var raw, msgID, hash any
 		if r.HasRaw {
-			raw := r.Raw
-			if raw == nil {
+			if r.Raw == nil {
 				raw = []byte{}
+			} else {
+				raw = r.Raw
 			}
-			return l.add("message_raw", tRaw.cols, int64(m.ID), raw)
 		}
-		return nil
+		if m.MessageID != "" && m.BodyHash != "" {
+			// As ReserveMessage stores it; the identity records
+			// confirm it (loader.identities).
+			msgID, hash = normID(m.MessageID), m.BodyHash
+			l.derived[m.ID] = identHash(normID(m.MessageID), m.BodyHash)
+		}
+		return l.add("messages", tMessages.cols, int64(m.ID), int64(m.Ticket), raw, msgID, hash, data)
 	case store.KindIdentity:
-		return l.add("message_identity", tIdentity.cols, r.Identity.MessageID, r.Identity.BodyHash, int64(r.Identity.Message))
+		id := *r.Identity
+		if h, ok := l.derived[id.Message]; ok && h == identHash(id.MessageID, id.BodyHash) {
+			delete(l.derived, id.Message)
+			return nil
+		}
+		l.idents = append(l.idents, id)
+		return nil
 	case store.KindMessageRef:
 		data, err := marshal(r.Ref)
 		if err != nil {

@@ -40,9 +40,6 @@ func (t *Tx) DeleteMessage(id uint64) error {
 			return err
 		}
 	}
-	if err := t.remove(tRaw, ks(id), int64(id)); err != nil {
-		return err
-	}
 	if err := t.remove(tMessages, ks(id), int64(id)); err != nil {
 		return err
 	}
@@ -53,7 +50,15 @@ func (t *Tx) DeleteMessage(id uint64) error {
 // inline bytes, and its body in table blobs unless shared (the caller
 // clears Message.Blob).
 func (t *Tx) DeleteRaw(id uint64) error {
-	if err := t.remove(tRaw, ks(id), int64(id)); err != nil {
+	k := ks(id)
+	if r, ok := t.pendingRow(tMessages, k); ok && r.fresh && !r.del {
+		// Not sent yet: the row goes without them.
+		vals := append([]any(nil), r.vals...)
+		vals[2] = nil
+		if err := t.putNew(tMessages, k, vals...); err != nil {
+			return err
+		}
+	} else if err := t.exec("UPDATE messages SET raw = NULL WHERE id = $1", int64(id)); err != nil {
 		return err
 	}
 	m, err := t.Message(id)

@@ -228,7 +228,9 @@ func (t *Tx) AddPackedMessage(m *model.Message, packed []byte) error {
 
 func idKey(msgID, hash string) string { return normID(msgID) + "\x00" + hash }
 
-// ReserveMessage gives m its id and stores its raw bytes and identity.
+// ReserveMessage gives m its id and stores its raw bytes and identity:
+// the message's row, with the record as it stands (PutMessage rewrites
+// it and leaves the raw bytes and identity as they are).
 func (t *Tx) ReserveMessage(m *model.Message, packed []byte) error {
 	hasID := m.MessageID != "" && m.BodyHash != ""
 	if hasID {
@@ -245,26 +247,30 @@ func (t *Tx) ReserveMessage(m *model.Message, packed []byte) error {
 		return err
 	}
 	m.ID = id
-	if t.reserved == nil {
-		t.reserved = map[uint64]bool{}
-	}
-	t.reserved[id] = true
+	var raw, msgID, hash any // NULL: spooled to a blob; no identity
 	if m.Blob == "" {
 		if packed == nil {
 			packed = []byte{}
 		}
-		if err := t.putNew(tRaw, ks(id), int64(id), packed); err != nil {
-			return err
-		}
+		raw = packed
 	}
 	if hasID {
 		n := normID(m.MessageID)
-		// New, or the write fails: the unique key is what keeps a
-		// mail that reached two daemons at once from being stored
-		// twice (writeErr: store.ErrDuplicate).
-		return t.putNew(tIdentity, idKey(m.MessageID, m.BodyHash), n, m.BodyHash, int64(id))
+		msgID, hash = n, m.BodyHash
+		// For this transaction's duplicate checks (the row itself is
+		// the message's): new, or the write fails, since the unique
+		// index messages_identity is what keeps a mail that reached
+		// two daemons at once from being stored twice (writeErr:
+		// store.ErrDuplicate).
+		if err := t.putNew(tIdentity, idKey(m.MessageID, m.BodyHash), n, m.BodyHash, int64(id)); err != nil {
+			return err
+		}
 	}
-	return nil
+	data, err := marshal(m)
+	if err != nil {
+		return err
+	}
+	return t.putNew(tMessages, ks(id), int64(id), int64(m.Ticket), raw, msgID, hash, data)
 }
 
 // identity is the id of the message stored with this identity (0: none).
@@ -273,28 +279,23 @@ func (t *Tx) identity(msgID, hash string) (uint64, error) {
 		return uint64(r.vals[2].(int64)), nil
 	}
 	var id int64
-	_, err := t.lookup(&id, tIdentity, idKey(msgID, hash), "SELECT message FROM message_identity WHERE message_id = $1 AND body_hash = $2", normID(msgID), hash)
+	_, err := t.lookup(&id, tIdentity, idKey(msgID, hash), "SELECT id FROM messages WHERE message_id = $1 AND body_hash = $2", normID(msgID), hash)
 	return uint64(id), err
 }
 
-// PutMessage rewrites a message record (the first time, after
-// ReserveMessage, a new row).
+// PutMessage rewrites a message record. Its raw bytes and identity stay
+// as stored (ReserveMessage, DeleteRaw): the row not sent yet keeps
+// them, and the upsert leaves the database's (tMessages).
 func (t *Tx) PutMessage(m *model.Message) error {
-	fresh := t.reserved[m.ID]
-	delete(t.reserved, m.ID)
-	return t.putMessage(m, fresh)
-}
-
-func (t *Tx) putMessage(m *model.Message, fresh bool) error {
 	data, err := marshal(m)
 	if err != nil {
 		return err
 	}
-	put := t.put
-	if fresh {
-		put = t.putNew
+	vals := []any{int64(m.ID), int64(m.Ticket), nil, nil, nil, data}
+	if r, ok := t.pendingRow(tMessages, ks(m.ID)); ok && !r.del {
+		copy(vals[2:5], r.vals[2:5])
 	}
-	return put(tMessages, ks(m.ID), int64(m.ID), int64(m.Ticket), data)
+	return t.put(tMessages, ks(m.ID), vals...)
 }
 
 // Message loads a message record.
@@ -310,11 +311,20 @@ func (t *Tx) Message(id uint64) (*model.Message, error) {
 // RawInline returns the raw bytes of a message kept inline (nil when
 // spooled to a blob).
 func (t *Tx) RawInline(id uint64) []byte {
-	data, err := t.record(tRaw, ks(id), "SELECT raw FROM message_raw WHERE id = $1", int64(id))
-	if err != nil {
+	if r, ok := t.pendingRow(tMessages, ks(id)); ok && (r.del || r.fresh) {
+		// A new row holds its raw bytes (a rewrite of a stored one
+		// does not: the database's stay).
+		raw, _ := r.vals[2].([]byte)
+		if r.del || len(raw) == 0 {
+			return nil
+		}
+		return append([]byte(nil), raw...)
+	}
+	var raw []byte
+	if _, err := t.scalar(&raw, "SELECT raw FROM messages WHERE id = $1", int64(id)); err != nil || len(raw) == 0 {
 		return nil
 	}
-	return append([]byte(nil), data...)
+	return raw
 }
 
 // Duplicate returns the message stored with this identity, or nil.

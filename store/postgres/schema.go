@@ -10,7 +10,7 @@ import (
 )
 
 // SchemaVersion is the schema this binary reads and writes.
-const SchemaVersion = 7
+const SchemaVersion = 8
 
 // migrations[v-1] upgrades the schema from version v-1 to v. Append a
 // step when the layout changes; never edit one that shipped.
@@ -180,6 +180,33 @@ ALTER TABLE report_events ADD PRIMARY KEY (at_ns, seq);
 ALTER TABLE customer_activity DROP CONSTRAINT customer_activity_pkey;
 DROP INDEX customer_activity_at;
 ALTER TABLE customer_activity ADD PRIMARY KEY (customer, at_ns, seq);
+`,
+	// 8: a message's raw bytes and identity (Message-ID, body hash) are
+	// columns of its row instead of rows of message_raw and
+	// message_identity: two rows and a primary key entry less per mail,
+	// and two tables less in each commit's statements. The identity is
+	// unique (the duplicate check across daemons; NULLs are distinct:
+	// not a partial index, which a join's lookups could not use). All
+	// of the row is kept in it (storage main, as schema 7's raw): when
+	// a row is too long PostgreSQL first moves the columns it may move
+	// out to the TOAST table, and only then compresses main ones, so
+	// the record and the identity went there while the mail's raw
+	// bytes stayed to be compressed. raw is
+	// NULL for a body kept in blobs or deleted by retention. Rows of the
+	// old tables that name no message (none are written) are dropped.
+	`
+ALTER TABLE messages ADD COLUMN raw bytea, ADD COLUMN message_id text, ADD COLUMN body_hash text;
+ALTER TABLE messages ALTER COLUMN raw SET STORAGE MAIN, ALTER COLUMN data SET STORAGE MAIN,
+	ALTER COLUMN message_id SET STORAGE MAIN, ALTER COLUMN body_hash SET STORAGE MAIN;
+UPDATE messages m SET raw = x.raw, message_id = x.message_id, body_hash = x.body_hash
+FROM (SELECT m2.id, r.raw, i.message_id, i.body_hash FROM messages m2
+	LEFT JOIN message_raw r ON r.id = m2.id
+	LEFT JOIN message_identity i ON i.message = m2.id
+	WHERE r.id IS NOT NULL OR i.message IS NOT NULL) x
+WHERE x.id = m.id;
+DROP TABLE message_raw;
+DROP TABLE message_identity;
+CREATE UNIQUE INDEX messages_identity ON messages (message_id, body_hash);
 `,
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,14 +130,100 @@ INSERT INTO customer_addresses (addr, customer) VALUES ('a@acme.example', 1), ('
 	}
 	var storage []string
 	rows, err = conn.Query(ctx, `SELECT c.relname || '.' || a.attname || ' ' || a.attstorage::text FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-		WHERE (c.relname, a.attname) IN (('message_raw', 'raw'), ('comments', 'data')) ORDER BY 1`)
+		WHERE (c.relname, a.attname) IN (('messages', 'raw'), ('messages', 'data'), ('comments', 'data')) ORDER BY 1`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if storage, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil || !slices.Equal(storage, []string{"comments.data m", "message_raw.raw m"}) {
+	if storage, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil || !slices.Equal(storage, []string{"comments.data m", "messages.data m", "messages.raw m"}) {
 		t.Errorf("storage of the mail's bytes and text: %q (%v), want main (m)", storage, err)
 	}
 	if len(idx) != 4 {
 		t.Errorf("indexes after the migration: %q, want the three primary keys and the partial organization index", idx)
+	}
+}
+
+// A version 7 database's messages keep their raw bytes and identities
+// after the migration to version 8 (columns of messages instead of rows
+// of message_raw and message_identity): the duplicate check finds a
+// stored mail, a deleted raw stays deleted, a body in blobs stays there,
+// and the database refuses a second row with a stored identity.
+func TestSchema8KeepsRawAndIdentity(t *testing.T) {
+	dsn, conn := oldSchema(t, 7)
+	ctx := context.Background()
+	if _, err := conn.Exec(ctx, `
+INSERT INTO sequences (name, value) VALUES ('messages', 3);
+INSERT INTO messages (id, ticket, data) VALUES
+	(1, 1, '{"id":1,"ticket":1,"message_id":"A@example.net","body_hash":"h1"}'),
+	(2, 1, '{"id":2,"ticket":1,"message_id":"b@example.net","body_hash":"h2"}'),
+	(3, 2, '{"id":3,"ticket":2,"message_id":"c@example.net","body_hash":"h3","blob":"blob:abc"}');
+INSERT INTO message_raw (id, raw) VALUES (1, 'raw one'::bytea);
+INSERT INTO message_identity (message_id, body_hash, message) VALUES ('a@example.net', 'h1', 1), ('b@example.net', 'h2', 2), ('c@example.net', 'h3', 3);`); err != nil {
+		t.Fatal(err)
+	}
+	db := openTest(t, dsn)
+	if err := db.View(func(tx store.Tx) error {
+		for i, c := range []struct {
+			msgID, hash string
+			want        uint64
+		}{{"<A@example.net>", "h1", 1}, {"b@example.net", "h2", 2}, {"c@example.net", "h3", 3}, {"b@example.net", "h1", 0}} {
+			m, err := tx.Duplicate(c.msgID, c.hash)
+			if err != nil {
+				return err
+			}
+			if (m == nil) != (c.want == 0) || (m != nil && m.ID != c.want) {
+				return fmt.Errorf("case %d: duplicate of %s %s: %+v, want message %d", i, c.msgID, c.hash, m, c.want)
+			}
+		}
+		if raw := tx.RawInline(1); string(raw) != "raw one" {
+			return fmt.Errorf("message 1's raw bytes %q", raw)
+		}
+		if raw := tx.RawInline(2); raw != nil {
+			return fmt.Errorf("message 2 had no raw bytes, reads %q", raw)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if rc, err := db.OpenRaw(&model.Message{ID: 2}); err == nil {
+		rc.Close()
+		t.Errorf("message 2's raw bytes open, want not found")
+	}
+	// A new message, its raw bytes deleted by retention, and a copy of
+	// a stored one that passed the duplicate check (another daemon's
+	// before the check could see it): the database refuses it.
+	mustUpdate(t, db, func(tx store.Tx) error {
+		m := &model.Message{MessageID: "<d@example.net>", BodyHash: "h4", Ticket: 2}
+		if err := tx.ReserveMessage(m, []byte("raw four")); err != nil {
+			return err
+		}
+		if err := tx.PutMessage(m); err != nil {
+			return err
+		}
+		return tx.DeleteRaw(1)
+	})
+	if err := db.View(func(tx store.Tx) error {
+		if raw := tx.RawInline(1); raw != nil {
+			return fmt.Errorf("message 1's raw bytes after DeleteRaw: %q", raw)
+		}
+		if raw := tx.RawInline(4); string(raw) != "raw four" {
+			return fmt.Errorf("message 4's raw bytes %q", raw)
+		}
+		m, err := tx.Message(4)
+		if err != nil || m.Ticket != 2 {
+			return fmt.Errorf("message 4: %+v %v", m, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := conn.Exec(ctx, `INSERT INTO messages (id, ticket, message_id, body_hash, data) VALUES (9, 2, 'd@example.net', 'h4', '{}')`)
+	if err == nil || !strings.Contains(err.Error(), "messages_identity") {
+		t.Errorf("a second row with a stored identity: %v, want refused by messages_identity", err)
+	}
+	for _, table := range []string{"message_raw", "message_identity"} {
+		var n int
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE tablename = $1", table).Scan(&n); err != nil || n != 0 {
+			t.Errorf("table %s after the migration: %d (%v)", table, n, err)
+		}
 	}
 }

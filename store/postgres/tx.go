@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,10 @@ type table struct {
 	// commit to the next (small tables every write reads: sequences,
 	// counters, the key ring, rate windows, users).
 	keep bool
+	// virtual: a table only this package's transactions hold (pending
+	// rows and the read cache), never sent: message_identity, which is
+	// columns of messages since schema 8.
+	virtual bool
 	// upsertN, ignoreN and insertN are upsert, ignore and a plain
 	// INSERT (putNew) for n rows at once (n in chunkSizes).
 	upsertN, ignoreN, insertN map[int]string
@@ -70,6 +75,12 @@ func rowsSQL(name string, cols []string, n int, tail string) string {
 }
 
 func newTable(name string, nkey int, cols ...string) *table {
+	return newTableKeeping(name, nkey, nil, cols...)
+}
+
+// newTableKeeping is newTable whose upsert leaves the columns keep as
+// the database has them (a row rewritten without them).
+func newTableKeeping(name string, nkey int, keep []string, cols ...string) *table {
 	t := &table{name: name, cols: cols, nkey: nkey, rcol: len(cols) - 1}
 	if nkey == len(cols) {
 		t.rcol = -1
@@ -82,7 +93,7 @@ func newTable(name string, nkey int, cols ...string) *table {
 	for i, c := range cols {
 		if i < nkey {
 			where = append(where, fmt.Sprintf("%s = $%d", c, i+1))
-		} else {
+		} else if !slices.Contains(keep, c) {
 			set = append(set, c+" = EXCLUDED."+c)
 		}
 	}
@@ -124,9 +135,6 @@ var (
 	tCounters  = newTable("counters", 1, "name", "value")
 	tTickets   = newTable("tickets", 1, "id", "status", "requester", "data")
 	tComments  = newTable("comments", 2, "ticket", "id", "data")
-	tMessages  = newTable("messages", 1, "id", "ticket", "data")
-	tRaw       = newTable("message_raw", 1, "id", "raw")
-	tIdentity  = newTable("message_identity", 2, "message_id", "body_hash", "message")
 	tRefs      = newTable("message_refs", 1, "message_id", "ticket", "data")
 	tUsers     = newTable("users", 1, "id", "addr", "data")
 	tOutbound  = newTable("outbound", 1, "id", "state", "due_ns", "lease_holder", "lease_until_ns", "progress", "data")
@@ -141,10 +149,19 @@ var (
 	tErasures  = newTable("erasures", 1, "id", "at", "erased_by", "via", "tickets", "data")
 )
 
+var (
+	// A message's raw bytes and identity are stored when it is reserved
+	// (ReserveMessage) and stay when its record is rewritten (schema 8).
+	tMessages = newTableKeeping("messages", 1, []string{"raw", "message_id", "body_hash"},
+		"id", "ticket", "raw", "message_id", "body_hash", "data")
+	// tIdentity holds the identities (Message-ID and body hash) this
+	// transaction stored or looked up, by idKey: the message's id.
+	tIdentity = &table{name: "message_identity", cols: []string{"message_id", "body_hash", "message"}, nkey: 2, rcol: 2, virtual: true}
+)
+
 func init() {
 	// The key lookups of these tables read a column other than the last.
 	tMeta.rcol, tSeq.rcol, tCounters.rcol, tCustAddr.rcol = 1, 1, 1, 1
-	tIdentity.rcol = 2
 	for _, tb := range []*table{tMeta, tSeq, tCounters, tRates, tUsers} {
 		tb.keep = true
 		keptTables[tb.name] = tb
@@ -212,10 +229,6 @@ type Tx struct {
 	// pending keys; never reused, so a rolled-back request's rows stay
 	// distinct from later ones).
 	appended uint64
-
-	// reserved are the message ids ReserveMessage gave whose record
-	// PutMessage has not stored yet (its row is new then).
-	reserved map[uint64]bool
 
 	// firstNewTicket is the first ticket id this transaction took (0:
 	// none).
@@ -515,6 +528,9 @@ func (t *Tx) queuePending(b *pgx.Batch) {
 		}
 		delete(t.pending, k)
 		t.cacheWritten(k, r)
+		if k.t.virtual {
+			continue
+		}
 		if k.t.keep && k.t != tSeq {
 			if key := logKey(k); len(t.logged) == 0 || t.logged[len(t.logged)-1] != key {
 				t.logged = append(t.logged, key)
@@ -618,7 +634,7 @@ func (t *Tx) cacheWritten(k pkey, r *prow) {
 // writeErr names what failed in sending writes.
 func writeErr(err error) error {
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.TableName == "message_identity" {
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "messages_identity" {
 		return fmt.Errorf("%w (%s)", store.ErrDuplicate, pgErr.Message)
 	}
 	return fmt.Errorf("writing to PostgreSQL: %w", err)
