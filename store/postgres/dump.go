@@ -313,7 +313,7 @@ func dumpTables(ctx context.Context, q pgx.Tx, emit func(*store.Record) error) e
 		return err
 	}
 	if err := each(ctx, q, `SELECT at_ns, kind, ticket, grp, mailbox, agent, since_ns, target, rating
-FROM report_events ORDER BY at_ns, seq`, func(rows pgx.Rows) error {
+FROM report_events WHERE kind <> '' ORDER BY at_ns, seq`, func(rows pgx.Rows) error {
 		var at, ticket int64
 		var since *int64
 		var rating int32
@@ -329,7 +329,7 @@ FROM report_events ORDER BY at_ns, seq`, func(rows pgx.Rows) error {
 	}); err != nil {
 		return err
 	}
-	if err := each(ctx, q, "SELECT at_ns, dec, inc FROM report_backlog_moves ORDER BY at_ns, seq", func(rows pgx.Rows) error {
+	if err := each(ctx, q, "SELECT at_ns, dec, inc FROM report_events WHERE dec IS NOT NULL ORDER BY at_ns, seq", func(rows pgx.Rows) error {
 		var at int64
 		var dec, inc [][]byte
 		if err := rows.Scan(&at, &dec, &inc); err != nil {
@@ -529,7 +529,7 @@ func (db *DB) Load(next func() (*store.Record, error), progress func(n int)) err
 // the database writes (meta, counters, sequences at zero).
 var emptyTables = []string{"tickets", "comments", "messages", "message_refs",
 	"users", "outbound", "webhooks", "quarantine", "rates", "blobs", "customers", "customer_addresses",
-	"customer_tickets", "customer_activity", "timers", "report_events", "report_backlog_moves", "erasures"}
+	"customer_tickets", "customer_activity", "timers", "report_events", "erasures"}
 
 func checkEmpty(ctx context.Context, q pgx.Tx) error {
 	for _, t := range emptyTables {
@@ -733,12 +733,14 @@ func loadRecord(l *loader, r *store.Record) error {
 		return l.add("timers", tTimers.cols, int64(r.Timer.Ticket), r.Timer.Kind, timerNs(r.Timer.At))
 	case store.KindReportEvent:
 		ev := r.Event
-		return l.add("report_events", tReportEvents.cols, ev.At.UnixNano(), ev.Kind, int64(ev.Ticket), ev.Group, ev.Mailbox, ev.Agent, nsOrNil(ev.Since), ev.Target, int32(ev.Rating))
+		return l.add("report_events", tReportEvents.cols, ev.At.UnixNano(), ev.Kind, int64(ev.Ticket), ev.Group, ev.Mailbox, ev.Agent, nsOrNil(ev.Since), ev.Target, int32(ev.Rating), nil, nil)
 	case store.KindBacklogMove:
 		if len(r.Move.Dec) == 0 && len(r.Move.Inc) == 0 {
 			return nil
 		}
-		return l.add("report_backlog_moves", tBacklog.cols, r.Move.At.UnixNano(), byteKeys(r.Move.Dec), byteKeys(r.Move.Inc))
+		// A row of its own (kind ''): the records do not say which
+		// event a move came with.
+		return l.add("report_events", tReportEvents.cols, r.Move.At.UnixNano(), "", int64(0), "", "", "", nil, "", int32(0), byteKeys(r.Move.Dec), byteKeys(r.Move.Inc))
 	case store.KindErasure:
 		e := r.Erasure
 		data, err := marshal(e)

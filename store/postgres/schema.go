@@ -10,7 +10,7 @@ import (
 )
 
 // SchemaVersion is the schema this binary reads and writes.
-const SchemaVersion = 8
+const SchemaVersion = 9
 
 // migrations[v-1] upgrades the schema from version v-1 to v. Append a
 // step when the layout changes; never edit one that shipped.
@@ -207,6 +207,17 @@ WHERE x.id = m.id;
 DROP TABLE message_raw;
 DROP TABLE message_identity;
 CREATE UNIQUE INDEX messages_identity ON messages (message_id, body_hash);
+`,
+	// 9: a backlog move is columns of report_events (dec, inc: the keys
+	// a ticket left and entered), joining the event its write added at
+	// the same instant, instead of a row of report_backlog_moves: a new
+	// ticket's "received" and its move into the open backlog are one
+	// row. A move without such an event is a row of kind ''.
+	`
+ALTER TABLE report_events ADD COLUMN dec bytea[], ADD COLUMN inc bytea[];
+INSERT INTO report_events (at_ns, kind, ticket, grp, mailbox, agent, since_ns, target, rating, dec, inc)
+	SELECT at_ns, '', 0, '', '', '', NULL, '', 0, dec, inc FROM report_backlog_moves ORDER BY seq;
+DROP TABLE report_backlog_moves;
 `,
 }
 

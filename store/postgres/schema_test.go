@@ -227,3 +227,64 @@ INSERT INTO message_identity (message_id, body_hash, message) VALUES ('a@example
 		}
 	}
 }
+
+// A version 8 database's backlog moves count the same after the
+// migration to version 9 (columns of report_events), its events read as
+// before, and a write's event and its move at one instant are one row.
+func TestSchema9KeepsBacklogMoves(t *testing.T) {
+	dsn, conn := oldSchema(t, 8)
+	ctx := context.Background()
+	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	ns := func(d time.Duration) int64 { return at.Add(d).UnixNano() }
+	if _, err := conn.Exec(ctx, `INSERT INTO report_events (at_ns, kind, ticket, grp, mailbox, agent, since_ns, target, rating) VALUES
+		($1, 'received', 1, 'support', '', '', NULL, '', 0), ($2, 'resolved', 1, 'support', '', 'al@x.example', $1, '', 0)`, ns(0), ns(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO report_backlog_moves (at_ns, dec, inc) VALUES
+		($1, '{}', ARRAY['open'::bytea, 'grp'::bytea]), ($2, ARRAY['open'::bytea], ARRAY['solved'::bytea])`, ns(0), ns(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	db := openTest(t, dsn)
+	check := func(when time.Duration, want map[string]int, wantEvents int) {
+		t.Helper()
+		if err := db.View(func(tx store.Tx) error {
+			b, err := tx.Backlog(at.Add(when))
+			if err != nil {
+				return err
+			}
+			if fmt.Sprint(b) != fmt.Sprint(want) {
+				return fmt.Errorf("backlog at +%s: %v, want %v", when, b, want)
+			}
+			n := 0
+			if err := tx.ReportEvents(at, at.Add(24*time.Hour), func(*model.ReportEvent) error { n++; return nil }); err != nil {
+				return err
+			}
+			if n != wantEvents {
+				return fmt.Errorf("%d report events, want %d", n, wantEvents)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check(30*time.Minute, map[string]int{"grp": 1, "open": 1}, 2)
+	check(2*time.Hour, map[string]int{"grp": 1, "solved": 1}, 2)
+	var before int
+	conn.QueryRow(ctx, "SELECT count(*) FROM report_events").Scan(&before)
+	mustUpdate(t, db, func(tx store.Tx) error {
+		if err := tx.AddReportEvent(&model.ReportEvent{At: at.Add(90 * time.Minute), Kind: model.EvReceived, Ticket: 2}); err != nil {
+			return err
+		}
+		if err := tx.MoveBacklog(at.Add(90*time.Minute), nil, []string{"open"}); err != nil {
+			return err
+		}
+		// A move at another instant: a row of its own.
+		return tx.MoveBacklog(at.Add(100*time.Minute), []string{"grp"}, nil)
+	})
+	check(2*time.Hour, map[string]int{"open": 1, "solved": 1}, 3)
+	var after int
+	conn.QueryRow(ctx, "SELECT count(*) FROM report_events").Scan(&after)
+	if after-before != 2 {
+		t.Errorf("an event with its move and a move alone took %d rows, want 2", after-before)
+	}
+}

@@ -229,6 +229,10 @@ type Tx struct {
 	// pending keys; never reused, so a rolled-back request's rows stay
 	// distinct from later ones).
 	appended uint64
+	// lastEvent is the pending key of the report event the current
+	// request added last ("": none), which its backlog move joins
+	// (MoveBacklog).
+	lastEvent string
 
 	// firstNewTicket is the first ticket id this transaction took (0:
 	// none).
@@ -402,6 +406,7 @@ var errReadOnly = errors.New("writing in a read-only transaction")
 func (t *Tx) beginRequest() {
 	t.journal = t.journal[:0]
 	t.flushedInRequest = false
+	t.lastEvent = ""
 }
 
 // undoRequest drops what the current request wrote (nothing of it was
