@@ -71,11 +71,12 @@
 //
 // `[store] engine = "postgres"` with `dsn` keeps the store in a PostgreSQL
 // database instead of `data_dir/helpdesk.db` (bbolt stays the default): real
-// tables (`tickets`, `comments`, `messages`, `message_raw`, `users`,
-// `outbound`, `webhooks`, ...; a row per record, indexed fields as columns,
-// the whole record in a `json` column, readable with psql; an `outbound`
-// row's `data` is the mail as queued, its `state` column and `progress` say
-// where it stands), created and upgraded by the binary (`helpdesk
+// tables (`tickets`, `comments`, `messages`, `users`, `outbound`,
+// `webhooks`, ...; a row per record, indexed fields as columns, the whole
+// record in a `json` column, readable with psql; a `messages` row holds
+// the raw mail in `raw` and its identity in `message_id`, `body_hash`; an
+// `outbound` row's `data` is the mail as queued, its `state` column and
+// `progress` say where it stands), created and upgraded by the binary (`helpdesk
 // migrate-schema` does it explicitly; versions in `schema_migrations`),
 // large bodies in table `blobs`. Several `helpdesk serve` may share one
 // database, each with its own `data_dir` (control socket) and `[store] node`
