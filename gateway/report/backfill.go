@@ -151,7 +151,19 @@ func Backfill(db store.Store, log *slog.Logger, batch int) (int, error) {
 		if ids := tx.TicketIDs("", 1); len(ids) > 0 {
 			last = ids[0]
 		}
-		return nil
+		if ready > 0 || next > 0 {
+			return nil
+		}
+		// Not marked and not begun, yet holding events: the index was
+		// written as mail arrived, by daemons that never backfill
+		// (PostgreSQL's) and then copied by helpdesk migrate without
+		// the mark. Building it again would count every ticket twice.
+		indexed, err := hasReportEvent(tx)
+		if err != nil || !indexed {
+			return err
+		}
+		ready = 1
+		return MarkIndexed(tx)
 	})
 	if err != nil || ready > 0 {
 		return 0, err
@@ -213,4 +225,17 @@ func MarkIndexed(tx store.Tx) error {
 	}
 	_, err := tx.Counter(backfillDone, 1)
 	return err
+}
+
+// errFound stops hasReportEvent's walk at the first event.
+var errFound = errors.New("found")
+
+// hasReportEvent says whether the store holds any report event.
+func hasReportEvent(tx store.Tx) (bool, error) {
+	// From the epoch to 2242 (UnixNano's range ends in 2262).
+	err := tx.ReportEvents(time.Unix(0, 0), time.Unix(1<<33, 0), func(*model.ReportEvent) error { return errFound })
+	if errors.Is(err, errFound) {
+		return true, nil
+	}
+	return false, err
 }
