@@ -130,24 +130,7 @@ func TestCustomerKeysMigrateFromSchema3(t *testing.T) {
 
 	// A start that stopped after a migration's first transaction: the
 	// next moves the rest.
-	if bdb, err = bbolt.Open(filepath.Join(dir, "helpdesk.db"), 0o600, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := bdb.Update(func(tx *bbolt.Tx) error {
-		n, err := moveCustomerKeysV3(tx, 4)
-		if n != 4 {
-			t.Errorf("moved %d keys, want 4 (the limit)", n)
-		}
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	bdb.Close()
-
-	db, err = Open(dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db = resumeMigration(t, dir, moveCustomerKeysV3, 4)
 	check("migrated", db)
 	db.bdb().View(func(tx *bbolt.Tx) error {
 		if v := tx.Bucket(bMeta).Get([]byte("schema_version")); binary.BigEndian.Uint64(v) != SchemaVersion {

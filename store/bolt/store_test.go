@@ -500,3 +500,30 @@ func TestSpoolReusesMemory(t *testing.T) {
 		t.Errorf("%d bytes allocated per spool: the memory buffer is not reused", per)
 	}
 }
+
+// resumeMigration stands for a start that stopped after a migration's
+// first transaction: it runs step once on dir's store with limit (which
+// must do exactly limit units of work), then opens the store as a
+// daemon's start does, which must finish the migration.
+func resumeMigration(t *testing.T, dir string, step func(*bbolt.Tx, int) (int, error), limit int) *DB {
+	t.Helper()
+	bdb, err := bbolt.Open(filepath.Join(dir, "helpdesk.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bdb.Update(func(tx *bbolt.Tx) error {
+		n, err := step(tx, limit)
+		if n != limit {
+			t.Errorf("the interrupted migration did %d units of work, want %d (the limit)", n, limit)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	bdb.Close()
+	db, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}

@@ -117,24 +117,7 @@ func TestTimersMigrateFromSchema4(t *testing.T) {
 
 	// A start that stopped after the migration's first transaction: the
 	// next rewrites the rest.
-	if bdb, err = bbolt.Open(filepath.Join(dir, "helpdesk.db"), 0o600, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := bdb.Update(func(tx *bbolt.Tx) error {
-		n, err := migrateTimersV4(tx, 2)
-		if n != 2 {
-			t.Errorf("rewrote %d tickets, want 2 (the limit)", n)
-		}
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	bdb.Close()
-
-	db, err = Open(dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db = resumeMigration(t, dir, migrateTimersV4, 2)
 	defer db.Close()
 	check("migrated", db)
 	db.bdb().View(func(tx *bbolt.Tx) error {
