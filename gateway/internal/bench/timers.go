@@ -249,8 +249,8 @@ func Timers(o TimersOptions, w io.Writer) error {
 				}
 			}
 		}
-		ph.start(db, e)
-		defer func() { ph.stop(db, e); phases = append(phases, ph) }()
+		ph.s0 = takeTimersSnapshot(db, e)
+		defer func() { ph.s1 = takeTimersSnapshot(db, e); phases = append(phases, ph) }()
 		var mu sync.Mutex
 		var firstErr error
 		jobs := make(chan int)
@@ -608,39 +608,32 @@ const TimersProfileEnv = "HELPDESK_BENCH_TIMERS_PROFILE"
 // store writer's counters, the allocations and the garbage collector's
 // CPU, and how often the scheduler looked at its index meanwhile.
 type timersPhase struct {
-	on                   bool
-	mails, pair          int
-	st0, st1             store.Stats
-	m0, m1               runtime.MemStats
-	gc0, gc1, cpu0, cpu1 float64
-	looks0, looks1       int64
-	fired0, fired1       int64
+	on          bool
+	mails, pair int
+	s0, s1      timersSnapshot // at the run's start and end
+}
+
+// timersSnapshot is the counters a timersPhase subtracts.
+type timersSnapshot struct {
+	st           store.Stats
+	m            runtime.MemStats
+	gc, cpu      float64
+	looks, fired int64
 }
 
 var timersGCMetrics = []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/cpu/classes/total:cpu-seconds"}, {Name: "/cpu/classes/idle:cpu-seconds"}}
 
-// readGCCPU is the runtime's estimate of the CPU its collector used and
-// of the CPU the process used (idle Ps left out).
-func readGCCPU() (gc, busy float64) {
-	s := slices.Clone(timersGCMetrics)
-	metrics.Read(s)
-	return s[0].Value.Float64(), s[1].Value.Float64() - s[2].Value.Float64()
-}
-
-func (p *timersPhase) start(db *bolt.DB, e *engine.Engine) {
-	p.st0 = db.Stats()
-	runtime.ReadMemStats(&p.m0)
-	p.gc0, p.cpu0 = readGCCPU()
-	p.looks0 = e.SchedulerLooks()
-	p.fired0, _, _ = e.SchedulerStats()
-}
-
-func (p *timersPhase) stop(db *bolt.DB, e *engine.Engine) {
-	p.st1 = db.Stats()
-	runtime.ReadMemStats(&p.m1)
-	p.gc1, p.cpu1 = readGCCPU()
-	p.looks1 = e.SchedulerLooks()
-	p.fired1, _, _ = e.SchedulerStats()
+// takeTimersSnapshot reads the counters now: the runtime's estimate of
+// the CPU its collector used and of the CPU the process used (idle Ps
+// left out) among them.
+func takeTimersSnapshot(db *bolt.DB, e *engine.Engine) timersSnapshot {
+	s := timersSnapshot{st: db.Stats(), looks: e.SchedulerLooks()}
+	runtime.ReadMemStats(&s.m)
+	ms := slices.Clone(timersGCMetrics)
+	metrics.Read(ms)
+	s.gc, s.cpu = ms[0].Value.Float64(), ms[1].Value.Float64()-ms[2].Value.Float64()
+	s.fired, _, _ = e.SchedulerStats()
+	return s
 }
 
 // report is one line: per mail and per commit.
@@ -650,10 +643,11 @@ func (p *timersPhase) report() string {
 		mode = "on "
 	}
 	n := float64(p.mails)
-	commits := float64(max(p.st1.Commits-p.st0.Commits, 1))
+	a, b := &p.s0, &p.s1
+	commits := float64(max(b.st.Commits-a.st.Commits, 1))
 	return fmt.Sprintf("pair %d %s: %.2f mails/commit, %.1f page writes/commit, apply %.3f ms/mail, commit %.3f ms/mail, %.0f allocs/mail, %.1f KB/mail, %d GCs, GC %.0f%% of the process's CPU (%.3f ms/mail), scheduler looks %d, fired %d",
-		p.pair, mode, n/commits, float64(p.st1.PageWrites-p.st0.PageWrites)/commits,
-		float64(p.st1.ApplyNanos-p.st0.ApplyNanos)/n/1e6, float64(p.st1.CommitNanos-p.st0.CommitNanos)/n/1e6,
-		float64(p.m1.Mallocs-p.m0.Mallocs)/n, float64(p.m1.TotalAlloc-p.m0.TotalAlloc)/n/1024, p.m1.NumGC-p.m0.NumGC,
-		100*(p.gc1-p.gc0)/max(p.cpu1-p.cpu0, 1e-9), (p.gc1-p.gc0)*1000/n, p.looks1-p.looks0, p.fired1-p.fired0)
+		p.pair, mode, n/commits, float64(b.st.PageWrites-a.st.PageWrites)/commits,
+		float64(b.st.ApplyNanos-a.st.ApplyNanos)/n/1e6, float64(b.st.CommitNanos-a.st.CommitNanos)/n/1e6,
+		float64(b.m.Mallocs-a.m.Mallocs)/n, float64(b.m.TotalAlloc-a.m.TotalAlloc)/n/1024, b.m.NumGC-a.m.NumGC,
+		100*(b.gc-a.gc)/max(b.cpu-a.cpu, 1e-9), (b.gc-a.gc)*1000/n, b.looks-a.looks, b.fired-a.fired)
 }
