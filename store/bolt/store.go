@@ -360,47 +360,42 @@ func (db *DB) premigrate() error {
 	if v == 0 || v >= SchemaVersion {
 		return nil
 	}
-	for v < 4 {
-		n := 0
-		if err := db.bdb().Update(func(tx *bbolt.Tx) (err error) {
-			n, err = moveCustomerKeysV3(tx, 20000)
-			return err
-		}); err != nil {
-			return fmt.Errorf("migrating the customer profiles' keys to schema 4: %w", err)
+	for _, m := range premigrations {
+		if v >= m.to {
+			continue
 		}
-		if n == 0 {
-			break
-		}
-	}
-	// 4 -> 5: 5,000 tickets' timers per transaction: their records go
-	// beside tickets that may be far apart, a leaf each, and one
-	// transaction holds every leaf it changes in memory.
-	for v < 5 {
-		n := 0
-		if err := db.bdb().Update(func(tx *bbolt.Tx) (err error) {
-			n, err = migrateTimersV4(tx, 5000)
-			return err
-		}); err != nil {
-			return fmt.Errorf("migrating the timer index to schema 5: %w", err)
-		}
-		if n == 0 {
-			break
+		for {
+			n := 0
+			if err := db.bdb().Update(func(tx *bbolt.Tx) (err error) {
+				n, err = m.step(tx, m.limit)
+				return err
+			}); err != nil {
+				return fmt.Errorf("migrating %s to schema %d: %w", m.what, m.to, err)
+			}
+			if n == 0 {
+				break
+			}
 		}
 	}
-	// 5 -> 6: 20,000 backlog moves per transaction (they land among the
-	// events of their instants, a leaf each stretch of time).
-	for {
-		n := 0
-		if err := db.bdb().Update(func(tx *bbolt.Tx) (err error) {
-			n, err = migrateBacklogV5(tx, 20000)
-			return err
-		}); err != nil {
-			return fmt.Errorf("migrating the report backlog's moves to schema 6: %w", err)
-		}
-		if n == 0 {
-			return nil
-		}
-	}
+	return nil
+}
+
+// premigrations are premigrate's steps, in schema order: each moves at
+// most limit units per transaction and says how many it moved (0: done).
+var premigrations = []struct {
+	to    int // the schema the step brings a store to
+	limit int
+	step  func(tx *bbolt.Tx, limit int) (int, error)
+	what  string
+}{
+	{4, 20000, moveCustomerKeysV3, "the customer profiles' keys"},
+	// 5,000 tickets' timers per transaction: their records go beside
+	// tickets that may be far apart, a leaf each, and one transaction
+	// holds every leaf it changes in memory.
+	{5, 5000, migrateTimersV4, "the timer index"},
+	// 20,000 backlog moves per transaction (they land among the events
+	// of their instants, a leaf each stretch of time).
+	{6, 20000, migrateBacklogV5, "the report backlog's moves"},
 }
 
 // InstallationID identifies this installation in loop headers.
