@@ -3,6 +3,8 @@ package recjson
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -77,6 +79,31 @@ func TestFastEncodersMatchEncodingJSON(t *testing.T) {
 		}
 		if werr == nil && string(got) != strings.TrimSuffix(want.String(), "\n") {
 			t.Errorf("%+v:\n got %s\nwant %s", v, got, want.String())
+		}
+	}
+}
+
+// TestFastEncodersKnowEveryField fails when model.Customer or
+// model.CustomerActivity gains, loses or renames a field: fast.go
+// writes their fields by hand, so a new field would be silently left
+// out of every profile written by the fast path until appendCustomer or
+// appendActivity (and TestFastEncodersMatchEncodingJSON's values) learn it.
+func TestFastEncodersKnowEveryField(t *testing.T) {
+	for _, c := range []struct {
+		v    any
+		want []string
+	}{
+		{model.Customer{}, []string{"id", "name,omitempty", "addresses", "organization,omitempty", "tags,omitempty",
+			"notes,omitempty", "language,omitempty", "time_zone,omitempty", "created", "updated"}},
+		{model.CustomerActivity{}, []string{"at", "kind", "ticket,omitempty", "by,omitempty", "text"}},
+	} {
+		rt := reflect.TypeOf(c.v)
+		var got []string
+		for i := range rt.NumField() {
+			got = append(got, rt.Field(i).Tag.Get("json"))
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s's JSON fields are %q, fast.go encodes %q: update fast.go and this list", rt, got, c.want)
 		}
 	}
 }
