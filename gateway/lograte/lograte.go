@@ -3,7 +3,9 @@
 // of a key is logged at once, later ones within the interval are only
 // counted, and at the end of the interval one line says how many were left
 // out: "<msg> (N more since <time>)", with the count in the attribute
-// "more" and the arguments of the latest occurrence.
+// "more" and the arguments of the latest occurrence. A failure that ends
+// (a store that answers again) is closed with Ok: one line saying so,
+// instead of silence after the last summary.
 package lograte
 
 import (
@@ -26,6 +28,10 @@ type entry struct {
 	last  time.Time // when a line for the key was last written
 	more  int       // occurrences counted, not yet written
 	since time.Time // the first of those
+	// failures counts the occurrences since the last Ok, first is when
+	// the first of them happened.
+	failures int
+	first    time.Time
 	// The latest counted occurrence, for the summary line.
 	log   *slog.Logger
 	level slog.Level
@@ -48,6 +54,10 @@ func (l *Limiter) Log(log *slog.Logger, level slog.Level, key, msg string, args 
 		e = &entry{}
 		l.keys[key] = e
 	}
+	if e.failures == 0 {
+		e.first = now
+	}
+	e.failures++
 	if e.more == 0 && (e.last.IsZero() || now.Sub(e.last) >= l.interval) {
 		e.last = now
 		l.mu.Unlock()
@@ -77,4 +87,26 @@ func (l *Limiter) flush(key string) {
 	e.more, e.last, e.log, e.args = 0, time.Now(), nil, nil
 	l.mu.Unlock()
 	log.Log(context.Background(), level, msg, args...)
+}
+
+// Ok says the failure logged under key is over: when any occurred since
+// the last Ok, the summary still pending is written now and then msg at
+// level Info with "failures" (their count) and "since" (the first), once.
+// Without failures it writes nothing, so it may be called on every
+// success.
+func (l *Limiter) Ok(log *slog.Logger, key, msg string, args ...any) {
+	l.mu.Lock()
+	e := l.keys[key]
+	if e == nil || e.failures == 0 {
+		l.mu.Unlock()
+		return
+	}
+	failures, first := e.failures, e.first
+	e.failures = 0
+	l.mu.Unlock()
+	// The pending summary belongs before the line saying it is over (its
+	// timer then finds nothing to write).
+	l.flush(key)
+	args = append(append([]any(nil), args...), "failures", failures, "since", first.UTC().Format(time.RFC3339))
+	log.Log(context.Background(), slog.LevelInfo, msg, args...)
 }

@@ -79,3 +79,33 @@ func TestLimiter(t *testing.T) {
 		t.Errorf("a summary with nothing counted: %v", got[4:])
 	}
 }
+
+// Ok after failures writes the pending summary and then one Info line
+// with the count of failures; without failures, or a second time, nothing.
+func TestLimiterOk(t *testing.T) {
+	var buf syncBuf
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	l := New(time.Hour)
+	l.Ok(log, "read", "works again")
+	for i := 0; i < 50; i++ {
+		l.Log(log, slog.LevelError, "read", "reading failed", "n", i)
+	}
+	l.Ok(log, "read", "works again", "queue", "q")
+	l.Ok(log, "read", "works again")
+	got := buf.lines(t)
+	if len(got) != 3 {
+		t.Fatalf("lines: %v", got)
+	}
+	if got[0]["msg"] != "reading failed" || !strings.HasPrefix(got[1]["msg"].(string), "reading failed (49 more since ") {
+		t.Errorf("the failure and its summary: %v", got[:2])
+	}
+	if got[2]["msg"] != "works again" || got[2]["level"] != "INFO" || got[2]["failures"] != 50.0 || got[2]["queue"] != "q" || got[2]["since"] == nil {
+		t.Errorf("the line saying it is over: %v", got[2])
+	}
+	// A new failure after the Ok counts afresh.
+	l.Log(log, slog.LevelError, "read", "reading failed", "n", 50)
+	l.Ok(log, "read", "works again")
+	if got := buf.lines(t); len(got) != 5 || got[4]["failures"] != 1.0 {
+		t.Errorf("after a second failure: %v", got[3:])
+	}
+}

@@ -22,6 +22,7 @@ import (
 
 	"helpdesk/config"
 	"helpdesk/gateway/auth"
+	"helpdesk/gateway/lograte"
 	"helpdesk/store"
 	"helpdesk/store/model"
 	"helpdesk/threading"
@@ -84,8 +85,16 @@ type Worker struct {
 	relayMu sync.Mutex
 	relay   RelayStatus
 
+	// logs keeps a store that fails on every round (PostgreSQL down) from
+	// writing a line per round: one line, a summary per interval, and one
+	// when the queue answers again.
+	logs *lograte.Limiter
+
 	Metrics Metrics
 }
+
+// logInterval bounds how often one store failure is logged.
+const logInterval = 10 * time.Second
 
 // Metrics are delivery counters.
 type Metrics struct {
@@ -126,7 +135,7 @@ func New(db store.Store, cfg func() *config.Config, log *slog.Logger, signer *au
 	return &Worker{db: db, cfg: cfg, log: log, signer: signer, now: time.Now, wake: make(chan struct{}, 1), Parallel: 4,
 		Holder: holder, Lease: 10 * time.Minute,
 		Gather: 50 * time.Millisecond, YieldMax: time.Second, YieldAge: 10 * time.Second,
-		inflight: map[uint64]bool{}, relay: RelayStatus{State: "unknown"}}
+		inflight: map[uint64]bool{}, relay: RelayStatus{State: "unknown"}, logs: lograte.New(logInterval)}
 }
 
 // Wake makes the worker look at the queue now.
@@ -269,9 +278,10 @@ func (w *Worker) drain(yield bool) (int, time.Time) {
 		return err
 	})
 	if err != nil {
-		w.log.Error("reading outbound queue", "err", err)
+		w.logs.Log(w.log, slog.LevelError, "read", "reading outbound queue", "err", err)
 		return 0, now.Add(5 * time.Second)
 	}
+	w.logs.Ok(w.log, "read", "reading outbound queue works again")
 	if !claimable {
 		return 0, next
 	}
@@ -314,9 +324,10 @@ func (w *Worker) drain(yield bool) (int, time.Time) {
 		return nil
 	})
 	if err != nil {
-		w.log.Error("outbound: claiming mail to deliver", "err", err)
+		w.logs.Log(w.log, slog.LevelError, "claim", "outbound: claiming mail to deliver", "err", err)
 		return 0, now.Add(time.Second)
 	}
+	w.logs.Ok(w.log, "claim", "outbound: claiming mail to deliver works again")
 	if len(ready) == 0 {
 		return 0, now.Add(time.Second) // another worker was quicker
 	}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"helpdesk/config"
+	"helpdesk/gateway/lograte"
 	"helpdesk/store"
 	"helpdesk/store/model"
 )
@@ -54,7 +55,15 @@ type Worker struct {
 	inflight map[uint64]bool
 	hooks    map[string]*hookState
 	wg       sync.WaitGroup
+
+	// logs keeps a store that fails on every poll (PostgreSQL down) from
+	// writing a line per poll: one line, a summary per interval, and one
+	// when it answers again.
+	logs *lograte.Limiter
 }
+
+// logInterval bounds how often one store failure is logged.
+const logInterval = 10 * time.Second
 
 // hookState is what the worker knows of one webhook's receiver (in
 // memory: a restart tries every receiver afresh).
@@ -70,7 +79,7 @@ type hookState struct {
 // New makes a worker over db; cfg returns the configuration in force.
 func New(db store.Store, cfg func() *config.Config, log *slog.Logger) *Worker {
 	return &Worker{db: db, cfg: cfg, log: log, Poll: 200 * time.Millisecond, Parallel: 16, PerWebhook: 8,
-		inflight: map[uint64]bool{}, hooks: map[string]*hookState{}}
+		inflight: map[uint64]bool{}, hooks: map[string]*hookState{}, logs: lograte.New(logInterval)}
 }
 
 func (w *Worker) hook(name string) *hookState {
@@ -118,9 +127,10 @@ func (w *Worker) round(ctx context.Context) {
 		due, err = tx.DueWebhooks(now, 4*w.Parallel)
 		return err
 	}); err != nil {
-		w.log.Error("reading the webhook queue", "err", err)
+		w.logs.Log(w.log, slog.LevelError, "read", "reading the webhook queue", "err", err)
 		return
 	}
+	w.logs.Ok(w.log, "read", "reading the webhook queue works again")
 	cfg := w.cfg()
 	var wait []waiting
 	for _, d := range due {
@@ -203,7 +213,7 @@ func (w *Worker) postpone(cfg *config.Config, now time.Time, wait []waiting) {
 		return nil
 	})
 	if err != nil {
-		w.log.Error("postponing the deliveries of failing webhooks", "err", err)
+		w.logs.Log(w.log, slog.LevelError, "postpone", "postponing the deliveries of failing webhooks", "err", err)
 		return
 	}
 	w.Metrics.Failed.Add(int64(gaveUp))

@@ -152,6 +152,18 @@ func (c *Cluster) Restart() error {
 	return c.start()
 }
 
+// Halt stops the server as a crash would (immediate) and leaves it down,
+// data kept, until Resume: an outage of chosen length.
+func (c *Cluster) Halt() error {
+	if out, err := c.run("pg_ctl", "-D", c.data(), "-m", "immediate", "-w", "stop"); err != nil {
+		return fmt.Errorf("pg_ctl stop: %v: %s", err, out)
+	}
+	return nil
+}
+
+// Resume starts a server Halt stopped.
+func (c *Cluster) Resume() error { return c.start() }
+
 // watchdog stops the server when the test binary dies without Main
 // (killed, or a panic): no postmaster outlives its tests.
 func (c *Cluster) watchdog() {
