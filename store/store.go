@@ -409,6 +409,41 @@ type OutboundLeases interface {
 	ReleaseLeases(holder string) (int, error)
 }
 
+// Handoff makes a store's writes queue outbound mail already claimed by
+// this process's delivery worker (issue 18): an item due at once is
+// leased to Holder in the write that queues it (until the write's now
+// plus Lease; Started set to that now when Take says so, as Claim with
+// start does), and once the write has committed it is handed to the
+// worker in memory. The worker then delivers it without a claim, a
+// write and a query less per item; if the process dies first, the lease
+// runs out (or ReleaseLeases of a restart ends it) and any worker claims
+// it as usual, Started telling that its delivery may have begun.
+type Handoff struct {
+	Holder string
+	Lease  time.Duration
+	// Take reports, at each Enqueue of mail due at once, whether the item
+	// is born claimed (false: the worker has enough in hand, and the item
+	// is queued unclaimed) and whether its attempt is recorded as started
+	// with the lease (the worker delivers to a relay). nil: claimed, not
+	// started.
+	Take func() (claim, start bool)
+	// Hand gets the items a write queued this way, as stored, after the
+	// write's outcome is known: committed, or unknown (false: the
+	// connection to a database server was lost during its COMMIT, so
+	// they may or may not exist; the worker reads them back before
+	// delivering). A write that did not commit hands nothing.
+	Hand func(items []*model.Outbound, committed bool)
+}
+
+// HandsOff is a Store that takes a Handoff (both engines do).
+type HandsOff interface {
+	// SetHandoff makes h the store's handoff, for the writes that begin
+	// from now on, and returns the function that removes it again; with
+	// another handoff set already it sets nothing and returns nil (one
+	// worker per store takes mail this way).
+	SetHandoff(h *Handoff) (remove func())
+}
+
 // WebhookQueue is the durable queue of webhook deliveries (issue 15): a
 // trigger's firing enqueues in the mail's own write, the webhook worker
 // delivers.

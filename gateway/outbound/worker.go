@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -78,6 +79,15 @@ type Worker struct {
 	// the queue.
 	inflight map[uint64]bool
 	inflMu   sync.Mutex
+	// handed are the items the store queued claimed by this worker and
+	// handed over once their write committed (store.Handoff), not yet
+	// taken by a round; unsure those whose write's outcome was unknown,
+	// read back before they are taken. lastLook is when a round last
+	// looked for claimable items while handed ones were waiting.
+	handMu   sync.Mutex
+	handed   []*model.Outbound
+	unsure   []*model.Outbound
+	lastLook time.Time
 	// slots bounds the connections open at once to Parallel.
 	slots  chan struct{}
 	active sync.WaitGroup // rounds with deliveries under way
@@ -163,6 +173,13 @@ func (w *Worker) Run(ctx context.Context) {
 	} else if released > 0 {
 		w.log.Info("outbound: released the leases of an earlier run", "count", released, "holder", w.Holder)
 	}
+	// From now on (not before the release above, which would end their
+	// leases) mail queued by this process is born claimed by this worker
+	// and handed to it in memory: no claim per round for it.
+	if stop := w.handOff(); stop != nil {
+		defer w.returnHanded()
+		defer stop()
+	}
 	for {
 		n, next := w.drain(true)
 		if ctx.Err() != nil {
@@ -224,6 +241,133 @@ func (w *Worker) Drain() int {
 	}
 }
 
+// handOff makes the store queue this process's mail claimed by this
+// worker and hand it over (store.Handoff); stop ends that. nil when the
+// store does not, or hands to another worker already.
+func (w *Worker) handOff() (stop func()) {
+	hs, ok := w.db.(store.HandsOff)
+	if !ok {
+		return nil
+	}
+	return hs.SetHandoff(&store.Handoff{Holder: w.Holder, Lease: w.Lease, Hand: w.hand, Take: w.take})
+}
+
+// maxHanded bounds the handed items waiting for a round (a few KB each):
+// in a burst the worker yields to ingest, and mail queued beyond them is
+// queued unclaimed, to be claimed by a round as before.
+const maxHanded = 2048
+
+// take says whether mail being queued is born claimed by this worker,
+// and whether its attempt is recorded as started (store.Handoff.Take).
+func (w *Worker) take() (claim, start bool) {
+	w.handMu.Lock()
+	n := len(w.handed) + len(w.unsure)
+	w.handMu.Unlock()
+	return n < maxHanded, w.cfg().Outbound.Relay != ""
+}
+
+// hand takes the items a write queued claimed by this worker
+// (store.Handoff.Hand).
+func (w *Worker) hand(items []*model.Outbound, committed bool) {
+	w.handMu.Lock()
+	if committed {
+		w.handed = append(w.handed, items...)
+	} else {
+		w.unsure = append(w.unsure, items...)
+	}
+	w.handMu.Unlock()
+	w.Wake()
+}
+
+// confirmUnsure reads back the items handed with an unknown outcome of
+// their write: those stored as they were handed (queued, under the same
+// lease; an id of a write that did not commit may have been taken again
+// by another item) join the handed ones, the others are forgotten.
+func (w *Worker) confirmUnsure() {
+	w.handMu.Lock()
+	unsure := w.unsure
+	w.unsure = nil
+	w.handMu.Unlock()
+	if len(unsure) == 0 {
+		return
+	}
+	var found []*model.Outbound
+	err := w.db.View(func(tx store.Tx) error {
+		found = found[:0]
+		for _, o := range unsure {
+			got, err := tx.Outbound(o.ID)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if got.State == model.OutQueued && got.LeaseHolder == o.LeaseHolder && got.LeaseUntil.Equal(o.LeaseUntil) &&
+				got.MessageID == o.MessageID && got.NextAttempt.Equal(o.NextAttempt) {
+				found = append(found, o)
+			}
+		}
+		return nil
+	})
+	w.handMu.Lock()
+	defer w.handMu.Unlock()
+	if err != nil {
+		// Not readable now (the database restarting): again next round;
+		// once their lease has run out they are claimed as usual.
+		w.unsure = append(unsure, w.unsure...)
+		w.logs.Log(w.log, slog.LevelWarn, "read", "outbound: reading back mail whose write's outcome was unknown", "count", len(unsure), "err", err)
+		return
+	}
+	w.handed = append(w.handed, found...)
+}
+
+// takeHanded takes up to limit handed items, oldest first. An item whose
+// lease has less than half of it left is left to be claimed when it runs
+// out: a round renews its leases only after a third of one.
+func (w *Worker) takeHanded(now time.Time, limit int) []*model.Outbound {
+	w.handMu.Lock()
+	defer w.handMu.Unlock()
+	var out []*model.Outbound
+	i := 0
+	for ; i < len(w.handed) && len(out) < limit; i++ {
+		if o := w.handed[i]; o.LeaseUntil.Sub(now) >= w.Lease/2 {
+			out = append(out, o)
+		}
+	}
+	w.handed = slices.Delete(w.handed, 0, i)
+	return out
+}
+
+// returnHanded ends the leases of handed items no round took (the worker
+// is stopping): other workers claim them at once, not when the leases
+// run out. Their attempts did not start.
+func (w *Worker) returnHanded() {
+	w.handMu.Lock()
+	items := w.handed
+	w.handed = nil
+	w.handMu.Unlock()
+	if len(items) == 0 {
+		return
+	}
+	hints := &store.Hints{Outbound: make([]uint64, len(items))}
+	for i, o := range items {
+		hints.Outbound[i] = o.ID
+	}
+	err := w.update(hints, func(tx store.Tx) error {
+		for _, o := range items {
+			x := *o
+			x.Started = time.Time{}
+			if err := tx.Settle(w.Holder, &x, o.NextAttempt); err != nil && !errors.Is(err, store.ErrLeaseLost) {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		w.log.Warn("outbound: ending the leases of mail not taken before stopping (they run out instead)", "count", len(items), "err", err)
+	}
+}
+
 // staffKinds are the queued mails that only ever go to staff.
 var staffKinds = map[string]bool{"notification": true, "transcript": true, "notice": true}
 
@@ -241,48 +385,74 @@ func (w *Worker) drainOnce() (int, time.Time) {
 func (w *Worker) drain(yield bool) (int, time.Time) {
 	w.round.Lock()
 	defer w.round.Unlock()
+	w.confirmUnsure()
 	now := w.now()
-	// A look first: claiming is a write, and most rounds find nothing
-	// due. Items under a lease (this worker's deliveries under way, or
-	// another's) are due but not claimable.
-	w.inflMu.Lock()
-	busy := len(w.inflight)
-	w.inflMu.Unlock()
-	var next, oldest time.Time
-	claimable := false
-	err := w.db.View(func(tx store.Tx) error {
-		// Each item read is a record decoded, and the look needs only
-		// the first claimable one. At most busy of the due items are
-		// under this worker's leases, so one of the first busy+1 is
-		// claimable unless other workers hold leases too; only then is
-		// the whole window read. (Reading the whole window every round
-		// decoded 128 records or more to claim 16 while ingest was busy.)
-		due, err := tx.Due(now, busy+1)
-		if err == nil && len(due) == busy+1 && !anyClaimable(due, now) {
-			due, err = tx.Due(now, batchMax+busy)
-		}
-		for _, o := range due {
-			if !o.LeaseUntil.After(now) {
-				claimable, oldest = true, o.NextAttempt
-				break
-			}
-		}
-		if !claimable {
-			next = tx.NextDue()
-			if len(due) > 0 && next.Before(now.Add(time.Second)) {
-				// Only mail under way is due: look again soon (its
-				// round wakes the worker when it records results).
-				next = now.Add(time.Second)
-			}
-		}
-		return err
-	})
-	if err != nil {
-		w.logs.Log(w.log, slog.LevelError, "read", "reading outbound queue", "err", err)
-		return 0, now.Add(5 * time.Second)
+	// Mail this process queued is handed over claimed already (see
+	// Run); the rest (retries, mail another process queued or whose
+	// worker died) is claimed from the queue.
+	w.handMu.Lock()
+	handed := len(w.handed)
+	var oldest time.Time
+	if handed > 0 {
+		oldest = w.handed[0].NextAttempt
 	}
-	w.logs.Ok(w.log, "read", "reading outbound queue works again")
-	if !claimable {
+	look := handed == 0 || now.Sub(w.lastLook) >= time.Second
+	if look && handed > 0 {
+		// While handed mail keeps coming, a look each second finds the
+		// rest soon enough (a retry is late by a second at most).
+		w.lastLook = now
+	}
+	w.handMu.Unlock()
+	// A look first: claiming is a write, and most rounds find nothing
+	// due. Items under a lease (this worker's deliveries under way and
+	// handed items, or another's) are due but not claimable.
+	w.inflMu.Lock()
+	busy := len(w.inflight) + handed
+	w.inflMu.Unlock()
+	var next time.Time
+	claimable := false
+	if look {
+		err := w.db.View(func(tx store.Tx) error {
+			// Each item read is a record decoded, and the look needs only
+			// the first claimable one. At most busy of the due items are
+			// under this worker's leases, so one of the first busy+1 is
+			// claimable unless other workers hold leases too; only then is
+			// the whole window read. (Reading the whole window every round
+			// decoded 128 records or more to claim 16 while ingest was busy.)
+			due, err := tx.Due(now, busy+1)
+			if err == nil && len(due) == busy+1 && !anyClaimable(due, now) {
+				due, err = tx.Due(now, batchMax+busy)
+			}
+			for _, o := range due {
+				if !o.LeaseUntil.After(now) {
+					claimable = true
+					if oldest.IsZero() || o.NextAttempt.Before(oldest) {
+						oldest = o.NextAttempt
+					}
+					break
+				}
+			}
+			if !claimable {
+				next = tx.NextDue()
+				if len(due) > 0 && next.Before(now.Add(time.Second)) {
+					// Only mail under way is due: look again soon (its
+					// round wakes the worker when it records results).
+					next = now.Add(time.Second)
+				}
+			}
+			return err
+		})
+		if err != nil {
+			w.logs.Log(w.log, slog.LevelError, "read", "reading outbound queue", "err", err)
+			if handed == 0 {
+				return 0, now.Add(5 * time.Second)
+			}
+			claimable = false
+		} else {
+			w.logs.Ok(w.log, "read", "reading outbound queue works again")
+		}
+	}
+	if !claimable && handed == 0 {
 		return 0, next
 	}
 	limit := batchMax
@@ -300,44 +470,53 @@ func (w *Worker) drain(yield bool) (int, time.Time) {
 	cfg := w.cfg()
 	gen := w.settingsGen.Load()
 	relay := cfg.Outbound.Relay != ""
-	// Claim the round's items: leased to this worker, so no other round
-	// or worker takes them until they are settled (record) or the lease
-	// runs out. With a relay, the attempts are recorded as started in the
-	// same write: a crash between the relay's acceptance and the results
-	// is then detected and logged as a possible duplicate (SPEC 11).
-	var ready []*model.Outbound
-	err = w.db.Update(func(tx store.Tx) error {
-		claimed, err := tx.Claim(w.Holder, now, limit, w.Lease, relay)
+	ready := w.takeHanded(w.now(), limit)
+	if claimable && len(ready) < limit {
+		// Claim the round's other items: leased to this worker, so no
+		// other round or worker takes them until they are settled
+		// (record) or the lease runs out. With a relay, the attempts
+		// are recorded as started in the same write: a crash between
+		// the relay's acceptance and the results is then detected and
+		// logged as a possible duplicate (SPEC 11).
+		var claimed []*model.Outbound
+		err := w.db.Update(func(tx store.Tx) error {
+			got, err := tx.Claim(w.Holder, now, limit-len(ready), w.Lease, relay)
+			if err != nil {
+				return fmt.Errorf("claim outbox items: %w", err)
+			}
+			claimed = claimed[:0] // the function may run again (group retry)
+			w.inflMu.Lock()
+			for _, o := range got {
+				// Still being delivered by a round whose lease ran out:
+				// that round settles it.
+				if !w.inflight[o.ID] {
+					claimed = append(claimed, o)
+				}
+			}
+			w.inflMu.Unlock()
+			return nil
+		})
 		if err != nil {
-			return fmt.Errorf("claim outbox items: %w", err)
+			w.logs.Log(w.log, slog.LevelError, "claim", "outbound: claiming mail to deliver", "err", err)
+			claimed = nil
+		} else {
+			w.logs.Ok(w.log, "claim", "outbound: claiming mail to deliver works again")
 		}
-		ready = ready[:0] // the function may run again (group retry)
-		w.inflMu.Lock()
 		for _, o := range claimed {
-			// Still being delivered by a round whose lease ran out:
-			// that round settles it.
-			if !w.inflight[o.ID] {
-				ready = append(ready, o)
+			if !o.Started.IsZero() {
+				// Its worker stopped (a crash, a kill) after the mail was
+				// claimed for an attempt, or queued claimed and handed
+				// to it, and before recording an outcome: the attempt
+				// may have started, and the relay may have the mail.
+				w.Metrics.Duplicates.Add(1)
+				w.log.Warn("outbound: an earlier delivery may have reached the relay before its worker stopped; this delivery may duplicate it",
+					"id", o.ID, "rcpt", o.Rcpt, "message_id", o.MessageID, "started", o.Started)
 			}
 		}
-		w.inflMu.Unlock()
-		return nil
-	})
-	if err != nil {
-		w.logs.Log(w.log, slog.LevelError, "claim", "outbound: claiming mail to deliver", "err", err)
-		return 0, now.Add(time.Second)
+		ready = append(ready, claimed...)
 	}
-	w.logs.Ok(w.log, "claim", "outbound: claiming mail to deliver works again")
 	if len(ready) == 0 {
 		return 0, now.Add(time.Second) // another worker was quicker
-	}
-	for _, o := range ready {
-		if !o.Started.IsZero() {
-			// The previous attempt was cut (crash or kill) after it was
-			// recorded as started: the relay may have the mail already.
-			w.Metrics.Duplicates.Add(1)
-			w.log.Warn("outbound: previous attempt was interrupted; this delivery may duplicate it", "id", o.ID, "rcpt", o.Rcpt, "message_id", o.MessageID)
-		}
 	}
 	w.inflMu.Lock()
 	for _, o := range ready {

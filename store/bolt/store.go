@@ -164,6 +164,17 @@ type DB struct {
 	// reportsV5: a store of schema 5 or older opened read-only: its
 	// backlog moves are read from bucket report_backlog.
 	reportsV5 bool
+	// handoff, when set, queues outbound mail claimed by this process's
+	// worker (store.Handoff; outbox.go Enqueue).
+	handoff atomic.Pointer[store.Handoff]
+}
+
+// SetHandoff sets the handoff of the writes that begin from now on.
+func (db *DB) SetHandoff(h *store.Handoff) (remove func()) {
+	if !db.handoff.CompareAndSwap(nil, h) {
+		return nil
+	}
+	return func() { db.handoff.CompareAndSwap(h, nil) }
 }
 
 type writeReq struct {
@@ -540,8 +551,11 @@ func (db *DB) commit(batch []*writeReq) {
 		var fnErr error
 		t0 := time.Now()
 		var applied time.Duration
+		var handed []*model.Outbound
+		handoff := db.handoff.Load()
 		err := db.bdb().Update(func(btx *bbolt.Tx) error {
-			tx := &Tx{tx: btx, db: db}
+			tx := &Tx{tx: btx, db: db, handoff: handoff}
+			defer func() { handed = tx.handed }()
 			defer func() { applied = time.Since(t0) }()
 			for i, r := range batch {
 				if err := safeRun(r.fn, tx); err != nil {
@@ -571,6 +585,11 @@ func (db *DB) commit(batch []*writeReq) {
 		} else {
 			db.Commits.Add(1)
 			db.Batched.Add(int64(len(batch)))
+			if len(handed) > 0 {
+				// A failed commit of bbolt committed nothing (its
+				// meta page is written last): nothing is handed then.
+				handoff.Hand(handed, true)
+			}
 		}
 		for _, r := range batch {
 			r.done <- err
@@ -703,10 +722,11 @@ func (db *DB) Stats() store.Stats {
 
 // The bbolt engine implements the store's interfaces.
 var (
-	_ store.Store  = (*DB)(nil)
-	_ store.Hinted = (*DB)(nil)
-	_ store.Tx     = (*Tx)(nil)
-	_ store.Spool  = (*Spool)(nil)
+	_ store.Store    = (*DB)(nil)
+	_ store.Hinted   = (*DB)(nil)
+	_ store.HandsOff = (*DB)(nil)
+	_ store.Tx       = (*Tx)(nil)
+	_ store.Spool    = (*Spool)(nil)
 )
 
 // DebugBuckets describes the buckets' shapes (for benchmarks).

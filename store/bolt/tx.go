@@ -37,6 +37,10 @@ type Tx struct {
 	// lastEvKey and lastEvVal are the report event AddReportEvent wrote
 	// last, until a move follows it (reports.go).
 	lastEvKey, lastEvVal []byte
+	// handoff is the store's when the write began (nil: none); handed
+	// are the outbound items it queued claimed (Enqueue).
+	handoff *store.Handoff
+	handed  []*model.Outbound
 }
 
 // get is b.Get(key) through a cursor kept for b in a write transaction:

@@ -128,6 +128,61 @@ func TestOutboundRecordIsWrittenOnce(t *testing.T) {
 	}
 }
 
+// Mail born claimed (store.Handoff) is settled from the copy the worker
+// was handed, whose times still carry the clock's monotonic reading and
+// zone: its settle writes the progress beside the queued record, not the
+// record again, also when the writer's memo of decoded records no longer
+// holds it (a burst queues more than the memo keeps).
+func TestHandedMailSettlesAsProgress(t *testing.T) {
+	dsn := pgtest.NewDB(t)
+	db := openTest(t, dsn)
+	var handed []*model.Outbound
+	remove := db.SetHandoff(&store.Handoff{Holder: "w1", Lease: time.Minute,
+		Take: func() (bool, bool) { return true, true },
+		Hand: func(items []*model.Outbound, committed bool) { handed = append(handed, items...) }})
+	defer remove()
+	const n = 4
+	text := fmt.Sprintf("%01000d", 0)
+	mustUpdate(t, db, func(tx store.Tx) error {
+		for i := range n {
+			o := &model.Outbound{Kind: "ack", Rcpt: fmt.Sprintf("c%d@example.com", i), Subject: "s", Text: text,
+				Created: time.Now().In(time.FixedZone("CET", 3600))}
+			if err := tx.Enqueue(o); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if len(handed) != n {
+		t.Fatalf("handed %d of %d", len(handed), n)
+	}
+	clear(db.outMemo)
+	now := time.Now()
+	mustUpdate(t, db, func(tx store.Tx) error {
+		for _, o := range handed {
+			x := *o
+			x.Started, x.Attempts, x.State, x.Done = time.Time{}, 1, model.OutSent, now
+			if err := tx.Settle("w1", &x, o.NextAttempt); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var progress int
+	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM outbound
+		WHERE progress IS NOT NULL AND data->>'state' = 'queued' AND state = 'sent'`).Scan(&progress); err != nil {
+		t.Fatal(err)
+	}
+	if progress != n {
+		t.Errorf("%d of %d handed items settled as progress beside the queued record; the others were written whole", progress, n)
+	}
+}
+
 // A version 4 database's outbound queue and backlog moves read the same
 // after the migration to version 5.
 func TestSchema5KeepsOutboundAndBacklog(t *testing.T) {

@@ -580,12 +580,17 @@ const progressSQL = `UPDATE outbound o SET state = v.s, due_ns = v.d, lease_hold
 FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[]) AS v(id, s, d, h, u, p) WHERE o.id = v.id`
 
 // sameMail reports whether a and b differ at most in outProgress's
-// fields.
+// fields. Their other times are compared as instants: a record read back
+// has them without a monotonic clock reading and in UTC or a fixed zone,
+// the one a worker was handed as it was queued (store.Handoff) as the
+// engine made it; reflect.DeepEqual told them apart, and each such
+// settle rewrote the whole record.
 func sameMail(a, b *model.Outbound) bool {
 	x, y := *a, *b
 	for _, o := range []*model.Outbound{&x, &y} {
 		o.State, o.Attempts, o.NextAttempt, o.LastError, o.Done, o.Started, o.LeaseHolder, o.LeaseUntil =
 			"", 0, time.Time{}, "", time.Time{}, time.Time{}, "", time.Time{}
+		o.Created, o.Requeued = o.Created.Round(0).UTC(), o.Requeued.Round(0).UTC()
 	}
 	return reflect.DeepEqual(x, y)
 }
@@ -731,11 +736,38 @@ func (t *Tx) Enqueue(o *model.Outbound) error {
 		o.NextAttempt = o.Created
 	}
 	o.State = model.OutQueued
+	h := t.bornClaimed(o, t.Now())
 	data, err := t.putOutboundData(o)
-	if err == nil {
-		t.db.outMemo.rememberQueued(o, data)
+	if err != nil {
+		return err
 	}
-	return err
+	t.db.outMemo.rememberQueued(o, data)
+	if h {
+		c := cloneOutbound(o)
+		t.handed = append(t.handed, &c)
+	}
+	return nil
+}
+
+// bornClaimed leases o, being queued, to the handoff's worker when it is
+// due at now (store.Handoff) and reports whether it did.
+func (t *Tx) bornClaimed(o *model.Outbound, now time.Time) bool {
+	h := t.handoff
+	if h == nil || o.NextAttempt.After(now) {
+		return false
+	}
+	claim, start := true, false
+	if h.Take != nil {
+		claim, start = h.Take()
+	}
+	if !claim {
+		return false
+	}
+	o.LeaseHolder, o.LeaseUntil = h.Holder, now.Add(h.Lease)
+	if start {
+		o.Started = now
+	}
+	return true
 }
 
 // Outbound loads a queue item.

@@ -74,6 +74,17 @@ type DB struct {
 	forgets, clears atomic.Int64
 	// outMemo: the queue items the writer holds, decoded (records.go).
 	outMemo outMemo
+	// handoff, when set, queues outbound mail claimed by this process's
+	// worker (store.Handoff; records.go Enqueue).
+	handoff atomic.Pointer[store.Handoff]
+}
+
+// SetHandoff sets the handoff of the writes that begin from now on.
+func (db *DB) SetHandoff(h *store.Handoff) (remove func()) {
+	if !db.handoff.CompareAndSwap(nil, h) {
+		return nil
+	}
+	return func() { db.handoff.CompareAndSwap(h, nil) }
 }
 
 type writeReq struct {
@@ -84,9 +95,10 @@ type writeReq struct {
 
 // The PostgreSQL engine implements the store's interfaces.
 var (
-	_ store.Store  = (*DB)(nil)
-	_ store.Hinted = (*DB)(nil)
-	_ store.Tx     = (*Tx)(nil)
+	_ store.Store    = (*DB)(nil)
+	_ store.Hinted   = (*DB)(nil)
+	_ store.HandsOff = (*DB)(nil)
+	_ store.Tx       = (*Tx)(nil)
 )
 
 // Open connects to the database dsn names (a PostgreSQL URL or key=value
@@ -380,6 +392,10 @@ type inflight struct {
 	// end is when the outcome came (set before done is sent).
 	end  time.Time
 	done chan error
+	// handed are the outbound items the group queued claimed, for
+	// handoff's worker once the COMMIT's outcome is known.
+	handoff *store.Handoff
+	handed  []*model.Outbound
 }
 
 // finish ends an inflight group as its COMMIT ended (err nil: committed)
@@ -409,6 +425,11 @@ func (db *DB) finish(fl *inflight, err error) {
 	// A connection still in a transaction is closed, not reused.
 	fl.conn.Release()
 	fl.cancel()
+	if len(fl.handed) > 0 {
+		// A failed COMMIT may still have committed (the connection was
+		// lost after the server got it): the worker reads them back.
+		fl.handoff.Hand(fl.handed, err == nil)
+	}
 	db.applyNanos.Add(int64(fl.applied))
 	db.commitNanos.Add(int64(fl.end.Sub(fl.t0) - fl.applied))
 	for _, r := range fl.batch {
@@ -538,6 +559,7 @@ func (db *DB) tryCommit(batch []*writeReq) (failed int, fnErr error, fl *infligh
 			continue // answered by an earlier try
 		}
 		tx.beginRequest()
+		handed := len(tx.handed)
 		err := safeRun(r.fn, tx)
 		if tx.dbErr != nil {
 			return -1, nil, nil, tx.dbErr
@@ -550,6 +572,7 @@ func (db *DB) tryCommit(batch []*writeReq) (failed int, fnErr error, fl *infligh
 		}
 		// Its writes never left memory: dropped, the others go on.
 		tx.undoRequest()
+		tx.handed = tx.handed[:handed]
 		r.done <- err
 		db.writeErrs.Add(1)
 		batch[i] = nil
@@ -574,7 +597,8 @@ func (db *DB) tryCommit(batch []*writeReq) (failed int, fnErr error, fl *infligh
 	// outcome is read by Close, in the background.
 	last := conn.SendBatch(ctx, b)
 	sent = true
-	fl = &inflight{batch: batch, conn: conn, cancel: cancel, next: next, t0: t0, applied: applied, done: make(chan error, 1)}
+	fl = &inflight{batch: batch, conn: conn, cancel: cancel, next: next, t0: t0, applied: applied, done: make(chan error, 1),
+		handoff: tx.handoff, handed: tx.handed}
 	go func() {
 		err := last.Close()
 		fl.end = time.Now()

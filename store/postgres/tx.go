@@ -14,6 +14,7 @@ import (
 
 	"helpdesk/store"
 	"helpdesk/store/internal/recjson"
+	"helpdesk/store/model"
 )
 
 // table is one table as the transaction writes it: whole rows, upserted
@@ -246,6 +247,10 @@ type Tx struct {
 	// aborted then, and the whole write fails (operations that return no
 	// error, like TicketIDs, record theirs here).
 	dbErr error
+	// handoff is the store's when the transaction began (nil: none);
+	// handed are the outbound items it queued claimed (Enqueue).
+	handoff *store.Handoff
+	handed  []*model.Outbound
 }
 
 // querier is a transaction's connection: a pgx.Tx (a View) or the
@@ -391,8 +396,12 @@ func (c *readCache) endWrite() {
 const maxCached = 20000
 
 func newTx(db *DB, ctx context.Context, q querier, writable bool, cache *readCache) *Tx {
-	return &Tx{db: db, ctx: ctx, q: q, writable: writable, pending: map[pkey]*prow{}, userAddr: map[string]pkey{},
+	t := &Tx{db: db, ctx: ctx, q: q, writable: writable, pending: map[pkey]*prow{}, userAddr: map[string]pkey{},
 		readCache: cache}
+	if writable {
+		t.handoff = db.handoff.Load()
+	}
+	return t
 }
 
 // Writable reports whether this is a write transaction.

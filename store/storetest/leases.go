@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -232,4 +233,218 @@ func testLeasesConcurrent(t *testing.T, e *env) {
 		}
 		return nil
 	})
+}
+
+// handoffRecorder collects what a store hands to a Handoff.
+type handoffRecorder struct {
+	mu    sync.Mutex
+	items []*model.Outbound
+	calls []bool // committed, per call
+}
+
+func (r *handoffRecorder) hand(items []*model.Outbound, committed bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.items = append(r.items, items...)
+	r.calls = append(r.calls, committed)
+}
+
+func (r *handoffRecorder) take() ([]*model.Outbound, []bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	items, calls := r.items, r.calls
+	r.items, r.calls = nil, nil
+	return items, calls
+}
+
+// With a handoff set, mail queued due now is born claimed by its holder
+// (the lease, and Started when the handoff says so, in the queuing
+// write) and handed over once the write has committed; a write that
+// fails hands nothing; when the holder dies, the lease runs out and
+// another claim takes the item, Started telling that its delivery may
+// have begun; without a handoff mail is queued unclaimed.
+func testHandoff(t *testing.T, e *env) {
+	hs, ok := e.db.(store.HandsOff)
+	if !ok {
+		t.Fatalf("%T does not implement store.HandsOff", e.db)
+	}
+	now := e.clock()
+	var rec handoffRecorder
+	claim, start := true, true
+	remove := hs.SetHandoff(&store.Handoff{Holder: "a", Lease: time.Minute, Hand: rec.hand,
+		Take: func() (bool, bool) { return claim, start }})
+	if remove == nil {
+		t.Fatal("SetHandoff on a store without one returned nil")
+	}
+	if again := hs.SetHandoff(&store.Handoff{Holder: "b", Lease: time.Minute, Hand: rec.hand}); again != nil {
+		t.Error("a second SetHandoff took over the first one's")
+	}
+	e.update(func(tx store.Tx) error {
+		for i, at := range []time.Time{{}, now, now.Add(time.Hour)} {
+			if err := tx.Enqueue(&model.Outbound{Rcpt: fmt.Sprintf("r%d@x", i), MessageID: fmt.Sprintf("m%d@x", i), NextAttempt: at}); err != nil {
+				return err
+			}
+		}
+		if items, _ := rec.take(); len(items) != 0 {
+			t.Errorf("items %v handed before their write committed", ids(items))
+		}
+		return nil
+	})
+	items, calls := rec.take()
+	if !slices.Equal(ids(items), []uint64{1, 2}) || !slices.Equal(calls, []bool{true}) {
+		t.Fatalf("handed %v in calls %v, want [1 2] (due now; 3 is due in an hour) in one call, committed", ids(items), calls)
+	}
+	e.view(func(tx store.Tx) error {
+		for _, h := range items {
+			o, err := tx.Outbound(h.ID)
+			if err != nil {
+				return err
+			}
+			if o.LeaseHolder != "a" || !o.LeaseUntil.Equal(now.Add(time.Minute)) || !o.Started.Equal(now) || o.State != model.OutQueued ||
+				h.LeaseHolder != o.LeaseHolder || !h.LeaseUntil.Equal(o.LeaseUntil) || !h.Started.Equal(o.Started) || h.MessageID != o.MessageID {
+				t.Errorf("item %d stored %q until %v started %v (%s), handed %q until %v started %v; want a's lease, started now, both alike",
+					o.ID, o.LeaseHolder, o.LeaseUntil, o.Started, o.State, h.LeaseHolder, h.LeaseUntil, h.Started)
+			}
+		}
+		if o, err := tx.Outbound(3); err != nil || o.LeaseHolder != "" || !o.Started.IsZero() {
+			t.Errorf("item 3 (due later): %+v, %v; want no lease", o, err)
+		}
+		if n := tx.QueueDepth(); n != 3 {
+			t.Errorf("QueueDepth %d, want 3 (born claimed items are queued)", n)
+		}
+		return nil
+	})
+	// No other claim takes them while the lease runs.
+	if c := e.claim("b", now.Add(30*time.Second), 10, time.Minute); len(c) != 0 {
+		t.Errorf("b claimed %v while a's leases run", ids(c))
+	}
+
+	// Writes of which some fail, concurrently (grouped into commits by an
+	// engine that groups): only the committed ones' items are handed.
+	var wg sync.WaitGroup
+	want := map[string]bool{}
+	for i := range 12 {
+		id := fmt.Sprintf("w%d@x", i)
+		if i%3 != 0 {
+			want[id] = true
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := e.db.Update(func(tx store.Tx) error {
+				if err := tx.Enqueue(&model.Outbound{Rcpt: "w@x", MessageID: id}); err != nil {
+					return err
+				}
+				if i%3 == 0 {
+					return errors.New("refused")
+				}
+				return nil
+			})
+			if (err != nil) != (i%3 == 0) {
+				t.Errorf("write %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	items, calls = rec.take()
+	got := map[string]bool{}
+	for _, o := range items {
+		got[o.MessageID] = true
+	}
+	if len(items) != len(want) || len(got) != len(want) {
+		t.Errorf("handed %d items (%v) of the 8 committed writes", len(items), got)
+	}
+	for _, c := range calls {
+		if !c {
+			t.Error("a committed write's items were handed as of unknown outcome")
+		}
+	}
+	e.view(func(tx store.Tx) error {
+		for _, h := range items {
+			o, err := tx.Outbound(h.ID)
+			if err != nil || !want[o.MessageID] || o.MessageID != h.MessageID || o.LeaseHolder != "a" {
+				t.Errorf("handed item %d (%s): stored %+v, %v", h.ID, h.MessageID, o, err)
+			}
+		}
+		return tx.ForEachOutbound(func(o *model.Outbound) error {
+			if strings.HasPrefix(o.MessageID, "w") && !want[o.MessageID] {
+				t.Errorf("the failed write's item %s is stored", o.MessageID)
+			}
+			return nil
+		})
+	})
+
+	// Without Start, no attempt is recorded; without the handoff, mail is
+	// queued unclaimed and nothing is handed.
+	start = false
+	e.update(func(tx store.Tx) error {
+		return tx.Enqueue(&model.Outbound{Rcpt: "s@x", MessageID: "s@x"})
+	})
+	if items, _ := rec.take(); len(items) != 1 || items[0].LeaseHolder != "a" || !items[0].Started.IsZero() {
+		t.Errorf("without start: handed %+v, want one item leased to a, not started", items)
+	}
+	// Take declining (the worker has enough in hand): queued unclaimed.
+	claim = false
+	e.update(func(tx store.Tx) error {
+		return tx.Enqueue(&model.Outbound{Rcpt: "n@x", MessageID: "n@x"})
+	})
+	if items, _ := rec.take(); len(items) != 0 {
+		t.Errorf("handed %v when Take declined", ids(items))
+	}
+	remove()
+	e.update(func(tx store.Tx) error {
+		return tx.Enqueue(&model.Outbound{Rcpt: "n@x", MessageID: "n@x"})
+	})
+	if items, _ := rec.take(); len(items) != 0 {
+		t.Errorf("handed %v after the handoff was removed", ids(items))
+	}
+	e.view(func(tx store.Tx) error {
+		return tx.ForEachOutbound(func(o *model.Outbound) error {
+			if o.MessageID == "n@x" && (o.LeaseHolder != "" || !o.Started.IsZero()) {
+				t.Errorf("mail queued without a handoff: lease %q, started %v", o.LeaseHolder, o.Started)
+			}
+			return nil
+		})
+	})
+
+	// a dies: once its leases ran out, b claims its items, Started set
+	// on those whose attempt may have begun; a's late settle is lost.
+	c := e.claim("b", now.Add(2*time.Minute), 100, time.Minute)
+	started := 0
+	for _, o := range c {
+		if !o.Started.IsZero() {
+			started++
+		}
+	}
+	if len(c) != 13 || started != 10 {
+		t.Errorf("b claimed %d items (%v) after a's leases ran out, %d of them started; want 13 (2 + 8 + 1 + 2 unclaimed), 10 started",
+			len(c), ids(c), started)
+	}
+	err := e.db.Update(func(tx store.Tx) error {
+		x := *items0(t, e, 1)
+		x.State = model.OutSent
+		return tx.Settle("a", &x, x.NextAttempt)
+	})
+	if !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("a settling an item b took over: %v, want ErrLeaseLost", err)
+	}
+	// A holder starting again releases what was born claimed by it.
+	e.update(func(tx store.Tx) error {
+		n, err := tx.ReleaseLeases("b")
+		if err == nil && n != 13 {
+			t.Errorf("ReleaseLeases(b) = %d, want 13", n)
+		}
+		return err
+	})
+}
+
+// items0 reads queue item id.
+func items0(t *testing.T, e *env, id uint64) *model.Outbound {
+	t.Helper()
+	var o *model.Outbound
+	e.view(func(tx store.Tx) (err error) {
+		o, err = tx.Outbound(id)
+		return err
+	})
+	return o
 }

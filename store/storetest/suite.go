@@ -104,6 +104,7 @@ var cases = []struct {
 	{"outbound queue", testOutbound},
 	{"outbound leases", testLeases},
 	{"outbound leases with several workers", testLeasesConcurrent},
+	{"outbound mail born claimed (Handoff)", testHandoff},
 	{"quarantine", testQuarantine},
 	{"webhook deliveries", testWebhooks},
 	{"keys", testKeys},
