@@ -165,6 +165,13 @@ type Set struct {
 	// broken are the template names with a file in [templates] dir that
 	// did not load: reported once, for the file.
 	broken map[string]bool
+	// progs are the templates compiled for rendering without
+	// text/template (fast.go), by template; a template without one is
+	// executed.
+	progs map[*template.Template]*program
+	// perMailbox says some template is a mailbox's own: without one,
+	// Render does not look for it (the look costs a key built per mail).
+	perMailbox bool
 }
 
 // Texts is everything loaded for customer mail: the templates and the
@@ -247,6 +254,7 @@ func loadTemplates(cfg *config.Config) (*Set, []Problem) {
 	}
 	dir := cfg.Templates.Dir
 	if dir == "" {
+		s.compile()
 		return s, probs
 	}
 	mailboxes := map[string]bool{}
@@ -279,6 +287,7 @@ func loadTemplates(cfg *config.Config) (*Set, []Problem) {
 				return nil
 			}
 			key = strings.ToLower(parts[0]) + "/" + parts[1] + "/" + name
+			s.perMailbox = true
 		default:
 			probs = append(probs, Problem{File: path, Msg: "not where a template goes",
 				Fix: "put templates at <lang>/<name>.txt or <mailbox address>/<lang>/<name>.txt, e.g. ko/ack.txt"})
@@ -320,6 +329,7 @@ func loadTemplates(cfg *config.Config) (*Set, []Problem) {
 	for i := range probs {
 		probs[i].Key = "templates.dir"
 	}
+	s.compile()
 	return s, append(probs, s.ruleProblems(cfg)...)
 }
 
@@ -450,15 +460,25 @@ func where(err error) (int, string) {
 	return 0, s
 }
 
+// compile compiles every template loaded (fast.go).
+func (s *Set) compile() {
+	s.progs = map[*template.Template]*program{}
+	for _, t := range s.t {
+		if p := compile(t); p != nil {
+			s.progs[t] = p
+		}
+	}
+}
+
 // lookup finds the template: the mailbox's folder, the language's
 // folder, the built-in one; nil when the language has none.
 func (s *Set) lookup(mailbox, lang, name string) *template.Template {
-	for _, k := range []string{strings.ToLower(mailbox) + "/" + lang + "/" + name, lang + "/" + name} {
-		if t := s.t[k]; t != nil {
+	if s.perMailbox {
+		if t := s.t[strings.ToLower(mailbox)+"/"+lang+"/"+name]; t != nil {
 			return t
 		}
 	}
-	return nil
+	return s.t[lang+"/"+name]
 }
 
 // Render executes the template name for a mailbox and language; a
@@ -470,6 +490,11 @@ func (s *Set) Render(mailbox, lang, name string, d Data) (string, error) {
 	}
 	if t == nil {
 		return "", fmt.Errorf("no %s template for %s in %q", name, mailbox, lang)
+	}
+	if p := s.progs[t]; p != nil {
+		if text, ok := p.render(&d); ok {
+			return text, nil
+		}
 	}
 	var b bytes.Buffer
 	if err := t.Execute(&b, d); err != nil {
