@@ -68,6 +68,13 @@ func custAddrKey(a string) []byte { return append([]byte(a), 1) }
 
 // customerOf is the id of the profile addr belongs to (0: none).
 func (t *Tx) customerOf(addr string) uint64 {
+	if t.custMiss != "" && addr == t.custMiss {
+		// Looked up and not found in this transaction, and no address
+		// key was written since (putCustomer clears custMiss): the
+		// engine's language look-up and its ensure both ask for a new
+		// requester.
+		return 0
+	}
 	b, key := t.custAddrs()
 	if b == nil {
 		return 0
@@ -191,6 +198,7 @@ func (t *Tx) NewCustomer(c *model.Customer) error {
 		return err
 	}
 	c.ID = seq
+	t.custNew, t.custNewLinked = seq, false
 	now := t.Now()
 	if c.Created.IsZero() {
 		c.Created = now
@@ -387,6 +395,12 @@ func (t *Tx) LinkCustomerTicket(id, ticket uint64, role string) (bool, error) {
 		return false, err
 	}
 	k := custSub(id, custTk, []byte{r}, u64(ticket))
+	if id == t.custNew && !t.custNewLinked {
+		// The first link of a profile this transaction created: its
+		// id is new (a sequence's), so no link of it can be there.
+		t.custNewLinked = true
+		return true, b.Put(k, nil)
+	}
 	if got, _ := t.cursor(b).Seek(k); bytes.Equal(got, k) {
 		return false, nil
 	}

@@ -3,6 +3,7 @@ package bolt
 import (
 	"bytes"
 	"time"
+	"unsafe"
 
 	bbolt "go.etcd.io/bbolt"
 
@@ -30,6 +31,11 @@ type Tx struct {
 	// the engine looks a new requester up, then NewCustomer checks the
 	// same address again. Cleared by every write of an address's key.
 	custMiss string
+	// custNew is the profile NewCustomer created last in this
+	// transaction, custNewLinked whether LinkCustomerTicket has linked
+	// it since: its first link cannot be there yet.
+	custNew       uint64
+	custNewLinked bool
 	// backlogDay is a day whose checkpoint this transaction found (or
 	// wrote) with none after it, +1 (0: none): MoveBacklog's next move
 	// of that day skips both look-ups (reports.go).
@@ -41,6 +47,21 @@ type Tx struct {
 	// are the outbound items it queued claimed (Enqueue).
 	handoff *store.Handoff
 	handed  []*model.Outbound
+	// buckets are the buckets b opened in a write transaction, by
+	// name: a new ticket's write asks for some fifty, and bbolt's
+	// Bucket is a map look-up by string (plus appendOnly's) each time,
+	// about 15,000 instructions a mail; a look here compares pointers.
+	buckets  [24]namedBucket
+	nBuckets int
+}
+
+// namedBucket is a bucket b opened, with its name as b was given it.
+// The name's array is kept alive by the entry, so no other name can
+// have its address while the entry exists; bucket names are never
+// written to.
+type namedBucket struct {
+	name []byte
+	b    *bbolt.Bucket
 }
 
 // get is b.Get(key) through a cursor kept for b in a write transaction:
@@ -87,9 +108,29 @@ func (t *Tx) getJSON(b *bbolt.Bucket, key []byte, v any) error {
 }
 
 func (t *Tx) b(name []byte) *bbolt.Bucket {
+	if len(name) == 0 {
+		return t.tx.Bucket(name)
+	}
+	p := unsafe.SliceData(name)
+	for i := range t.nBuckets {
+		if e := &t.buckets[i]; unsafe.SliceData(e.name) == p && len(e.name) == len(name) {
+			return e.b
+		}
+	}
 	b := t.tx.Bucket(name)
-	if t.tx.Writable() && appendOnly[string(name)] {
+	if b == nil || !t.tx.Writable() {
+		// A read transaction's lookups are few; a bucket not there
+		// may be created later in this one.
+		return b
+	}
+	if appendOnly[string(name)] {
 		b.FillPercent = 0.9
+	}
+	// No write of this package deletes a bucket while its transaction
+	// runs, so an opened bucket stays the one of its name.
+	if t.nBuckets < len(t.buckets) {
+		t.buckets[t.nBuckets] = namedBucket{name: name, b: b}
+		t.nBuckets++
 	}
 	return b
 }
