@@ -3,6 +3,7 @@ package recjson
 import (
 	"bytes"
 	"encoding/json"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strings"
@@ -60,7 +61,20 @@ func TestFastEncodersMatchEncodingJSON(t *testing.T) {
 			&model.Customer{ID: 1 << 63, Addresses: nil, Created: tm},
 			&model.Customer{Addresses: []string{}, Tags: []string{}, Notes: []model.CustomerNote{{At: tm, By: s, Text: s}}},
 			&model.CustomerActivity{At: tm, Kind: s, Ticket: uint64(i * 1000), By: s, Text: s},
-			&model.CustomerActivity{})
+			&model.CustomerActivity{},
+			&model.Comment{ID: uint32(i), Ticket: uint64(i) << 40, Thread: 1 << 31, Kind: s, Author: s, AuthorName: s, Visibility: s,
+				Text: strings.Repeat(s+" some text of a mail, ", i+1), Created: tm, MessageID: s, Message: uint64(i), Hidden: i%2 == 0,
+				Recipients: []string{s, "b@c.example"}, Reason: s, Released: i%3 == 0},
+			&model.Comment{Created: tm, Recipients: []string{}},
+			&model.Comment{Text: s, Created: tm, Attachments: []model.Attachment{{Name: s, ContentType: "text/plain", Size: 3}}},
+			&model.Outbound{ID: uint64(i), Ticket: uint64(i) * 7, Kind: s, MailFrom: s, Rcpt: s, From: s, To: []string{s}, Cc: []string{s, s},
+				ReplyTo: s, Subject: s, MessageID: s, InReplyTo: s, References: []string{s, "<x@y>"},
+				Headers: []model.Header{{Name: s, Value: s}, {Name: "Auto-Submitted", Value: "auto-replied"}}, Text: strings.Repeat(s, 30),
+				Include: &model.CommentRef{Ticket: uint64(i), Comment: uint32(i) << 20}, TextAfter: s, State: s, Attempts: i - 3,
+				NextAttempt: tm, LastError: s, Created: times[(i+1)%len(times)], Done: tm, Started: tm, Requeued: tm, LeaseHolder: s, LeaseUntil: tm},
+			&model.Outbound{Created: tm, To: []string{}, Cc: []string{}, References: []string{}, Headers: []model.Header{}},
+			&model.Outbound{Text: s, Attach: []model.Attachment{{Name: s}}},
+			&model.Outbound{Text: s, AttachData: []model.InlineFile{{Name: s, Data: []byte(s)}}})
 	}
 	for _, tm := range times {
 		vals = append(vals, &model.CustomerActivity{At: tm, Kind: "ticket", Text: "requested #1: x"})
@@ -83,11 +97,43 @@ func TestFastEncodersMatchEncodingJSON(t *testing.T) {
 	}
 }
 
-// TestFastEncodersKnowEveryField fails when model.Customer or
-// model.CustomerActivity gains, loses or renames a field: fast.go
-// writes their fields by hand, so a new field would be silently left
-// out of every profile written by the fast path until appendCustomer or
-// appendActivity (and TestFastEncodersMatchEncodingJSON's values) learn it.
+// appendString escapes what encoding/json escapes, also where a byte to
+// escape sits anywhere in or after a run of eight plain ones (the runs
+// are skipped a word at a time).
+func TestAppendStringMatchesEncodingJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 16))
+	alphabet := []string{"a", "Z", " ", "~", "\x7f", `"`, `\`, "\n", "\x00", "\x1f", "\x20", "é", "한", "😀", "\xff", "\xc3", "\u2028", "<", "&"}
+	for n := range 3000 {
+		var sb strings.Builder
+		for range r.IntN(40) {
+			if r.IntN(3) == 0 {
+				sb.WriteString(alphabet[r.IntN(len(alphabet))])
+			} else {
+				sb.WriteString(strings.Repeat("x", r.IntN(20)))
+			}
+		}
+		s := sb.String()
+		if n%100 == 0 {
+			s = strings.Repeat(s, 50)
+		}
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		if got := appendString(nil, s); string(got) != strings.TrimSuffix(want.String(), "\n") {
+			t.Fatalf("%q:\n got %s\nwant %s", s, got, want.String())
+		}
+	}
+}
+
+// TestFastEncodersKnowEveryField fails when a type fast.go encodes
+// (model.Customer, CustomerActivity, Comment, Outbound and the Header and
+// CommentRef in it) gains, loses or renames a field: fast.go writes
+// their fields by hand, so a new field would be silently left out of
+// every record written by the fast path until its append function (and
+// TestFastEncodersMatchEncodingJSON's values) learn it.
 func TestFastEncodersKnowEveryField(t *testing.T) {
 	for _, c := range []struct {
 		v    any
@@ -96,6 +142,15 @@ func TestFastEncodersKnowEveryField(t *testing.T) {
 		{model.Customer{}, []string{"id", "name,omitempty", "addresses", "organization,omitempty", "tags,omitempty",
 			"notes,omitempty", "language,omitempty", "time_zone,omitempty", "created", "updated"}},
 		{model.CustomerActivity{}, []string{"at", "kind", "ticket,omitempty", "by,omitempty", "text"}},
+		{model.Comment{}, []string{"id", "ticket", "thread", "kind", "author", "author_name,omitempty", "visibility", "text", "created",
+			"message_id,omitempty", "message,omitempty", "attachments,omitempty", "hidden,omitempty", "recipients,omitempty",
+			"reason,omitempty", "released,omitempty"}},
+		{model.Outbound{}, []string{"id", "ticket,omitempty", "kind", "mail_from", "rcpt", "from", "to", "cc,omitempty", "reply_to,omitempty",
+			"subject", "message_id", "in_reply_to,omitempty", "references,omitempty", "headers,omitempty", "text", "include,omitempty",
+			"text_after,omitempty", "attach,omitempty", "attach_data,omitempty", "state", "attempts", "next_attempt", "last_error,omitempty",
+			"created", "done,omitempty", "started,omitempty", "requeued,omitzero", "lease_holder,omitempty", "lease_until,omitzero"}},
+		{model.Header{}, []string{"n", "v"}},
+		{model.CommentRef{}, []string{"ticket", "comment"}},
 	} {
 		rt := reflect.TypeOf(c.v)
 		var got []string
