@@ -48,12 +48,17 @@ type Tx struct {
 	handoff *store.Handoff
 	handed  []*model.Outbound
 	// buckets are the buckets b opened in a write transaction, by
-	// name: a new ticket's write asks for some fifty, and bbolt's
-	// Bucket is a map look-up by string (plus appendOnly's) each time,
-	// about 15,000 instructions a mail; a look here compares pointers.
-	buckets  [24]namedBucket
+	// name, in a small table addressed by the name's pointer: a new
+	// ticket's write asks for some seventy, and bbolt's Bucket is a map
+	// look-up by string (plus appendOnly's) each time, about 15,000
+	// instructions a mail.
+	buckets  [bucketSlots]namedBucket
 	nBuckets int
 }
+
+// bucketSlots is the size of Tx.buckets (a power of two, about twice
+// the buckets a write opens).
+const bucketSlots = 32
 
 // namedBucket is a bucket b opened, with its name as b was given it.
 // The name's array is kept alive by the entry, so no other name can
@@ -112,8 +117,13 @@ func (t *Tx) b(name []byte) *bbolt.Bucket {
 		return t.tx.Bucket(name)
 	}
 	p := unsafe.SliceData(name)
-	for i := range t.nBuckets {
-		if e := &t.buckets[i]; unsafe.SliceData(e.name) == p && len(e.name) == len(name) {
+	h := int(uintptr(unsafe.Pointer(p))>>3) & (bucketSlots - 1)
+	for i := h; ; i = (i + 1) & (bucketSlots - 1) {
+		e := &t.buckets[i]
+		if e.b == nil {
+			break
+		}
+		if unsafe.SliceData(e.name) == p && len(e.name) == len(name) {
 			return e.b
 		}
 	}
@@ -127,10 +137,16 @@ func (t *Tx) b(name []byte) *bbolt.Bucket {
 		b.FillPercent = 0.9
 	}
 	// No write of this package deletes a bucket while its transaction
-	// runs, so an opened bucket stays the one of its name.
-	if t.nBuckets < len(t.buckets) {
-		t.buckets[t.nBuckets] = namedBucket{name: name, b: b}
-		t.nBuckets++
+	// runs, so an opened bucket stays the one of its name. The table is
+	// left at most three quarters full (a look ends at an empty slot).
+	if t.nBuckets < bucketSlots*3/4 {
+		for i := h; ; i = (i + 1) & (bucketSlots - 1) {
+			if t.buckets[i].b == nil {
+				t.buckets[i] = namedBucket{name: name, b: b}
+				t.nBuckets++
+				break
+			}
+		}
 	}
 	return b
 }
