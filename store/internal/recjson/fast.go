@@ -258,12 +258,15 @@ func plain8(w uint64) bool {
 // invalid UTF-8 as \ufffd, U+2028 and U+2029 as escapes.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
+	// s's bytes, only read: the word loads below then compile to one
+	// load each, without a slice made per word.
+	sb := unsafe.Slice(unsafe.StringData(s), len(s))
 	start := 0
 	for i := 0; i < len(s); {
 		// Eight bytes at a time while none of them needs a look (a
 		// control character, '"', '\\' or a byte of a multi-byte
 		// character): a mail's text is mostly such runs.
-		for i+8 <= len(s) && plain8(binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))) {
+		for i+8 <= len(sb) && plain8(binary.LittleEndian.Uint64(sb[i:i+8])) {
 			i += 8
 		}
 		if i >= len(s) {
