@@ -779,10 +779,6 @@ func (w *Worker) attempt(cfg *config.Config, o *model.Outbound, relay bool, conn
 		}
 		return nil
 	}
-	if *conn != nil && !(*conn).reset() {
-		(*conn).close()
-		*conn = nil
-	}
 	if *conn == nil {
 		c, err := openRelay(cfg)
 		if err != nil {
@@ -791,6 +787,21 @@ func (w *Worker) attempt(cfg *config.Config, o *model.Outbound, relay bool, conn
 		*conn = c
 	}
 	err = (*conn).send(o, data)
+	var gone staleConn
+	if errors.As(err, &gone) {
+		// The relay closed a connection that had carried mail (an idle
+		// timeout, a limit of mails per connection) before this mail's
+		// MAIL FROM was taken: nothing of it reached the relay, so it
+		// goes out on a new connection, once, as part of this attempt.
+		(*conn).close()
+		*conn = nil
+		c, derr := openRelay(cfg)
+		if derr != nil {
+			return fmt.Errorf("dial: %w", derr)
+		}
+		*conn = c
+		err = c.send(o, data)
+	}
 	if err != nil && !isSMTPReply(err) {
 		// The connection is in an unknown state: do not reuse it.
 		(*conn).close()
@@ -1048,7 +1059,22 @@ type relayConn struct {
 	c       *smtp.Client
 	conn    net.Conn
 	timeout time.Duration
+	// open: a transaction was begun (MAIL FROM sent) and did not end
+	// with the relay's 250 to the end of DATA; the next mail sends RSET
+	// first. After a completed transaction the relay is ready for the
+	// next MAIL (RFC 5321 4.1.4): no RSET, and no EHLO again.
+	open bool
+	// sent counts the mails this connection delivered: a connection
+	// that carried mail may have been closed by the relay since.
+	sent int
 }
+
+// staleConn is the relay's end of a used connection (closed, or 421 to
+// MAIL FROM, or RSET failing), seen before the mail's transaction began.
+type staleConn struct{ err error }
+
+func (s staleConn) Error() string { return s.err.Error() }
+func (s staleConn) Unwrap() error { return s.err }
 
 // openRelay connects, starts TLS when offered (or required) unless
 // starttls = "none", says EHLO and authenticates. Every step waits at most
@@ -1139,9 +1165,6 @@ func (t timeoutConn) SetDeadline(d time.Time) error      { return t.Conn.SetDead
 func (t timeoutConn) SetReadDeadline(d time.Time) error  { return t.Conn.SetReadDeadline(t.cap(d)) }
 func (t timeoutConn) SetWriteDeadline(d time.Time) error { return t.Conn.SetWriteDeadline(t.cap(d)) }
 
-// reset readies a used connection for the next mail (RSET).
-func (r *relayConn) reset() bool { return r.c.Reset() == nil }
-
 func (r *relayConn) close() {
 	r.c.Quit()
 	r.c.Close()
@@ -1150,11 +1173,29 @@ func (r *relayConn) close() {
 // send delivers one mail on the connection.
 func (r *relayConn) send(o *model.Outbound, data []byte) error {
 	c := r.c
+	if r.open {
+		// The previous mail's transaction did not complete (a refused
+		// recipient, a failed DATA): abort it. go-smtp's Reset also
+		// makes the next command greet again (EHLO), which only this
+		// rare path pays.
+		if err := c.Reset(); err != nil {
+			return staleConn{classify("RSET", err)}
+		}
+		r.open = false
+	}
 	// The queue holds addresses as net/mail reads them (local part
 	// unquoted); on the wire a local part that needs it is quoted.
 	if err := c.Mail(threading.EnvelopePath(o.MailFrom), nil); err != nil {
-		return classify("MAIL FROM", err)
+		err = classify("MAIL FROM", err)
+		var se *smtp.SMTPError
+		if r.sent > 0 && (!isSMTPReply(err) || errors.As(err, &se) && se.Code == 421) {
+			// A used connection the relay has closed since (its
+			// idle timeout answers 421 and hangs up).
+			return staleConn{err}
+		}
+		return err
 	}
+	r.open = true
 	if err := c.Rcpt(threading.EnvelopePath(o.Rcpt), nil); err != nil {
 		return classify("RCPT TO", err)
 	}
@@ -1171,6 +1212,8 @@ func (r *relayConn) send(o *model.Outbound, data []byte) error {
 	if err := wc.Close(); err != nil {
 		return classify("end of DATA", err)
 	}
+	r.open = false
+	r.sent++
 	return nil
 }
 

@@ -69,6 +69,14 @@ type Sink struct {
 	HangAuth int
 	// Auths counts AUTH exchanges started (hung ones included).
 	Auths int
+	// CloseAfter, when > 0, makes the sink drop a connection that has
+	// carried that many mails at its next MAIL, without an answer (a
+	// relay limiting mails per connection, or one that closed an idle
+	// connection): the client must connect again. Set it with
+	// SetCloseAfter.
+	CloseAfter int
+
+	conns []*rcptRecorder // accepted connections, in order
 
 	release chan struct{} // closed at cleanup: hung AUTHs end
 }
@@ -98,7 +106,7 @@ func StartTLSSink(t testing.TB, tc *tls.Config) *Sink {
 	}
 	s.Addr = ln.Addr().String()
 	s.srv = srv
-	go srv.Serve(recordingListener{ln})
+	go srv.Serve(recordingListener{ln, s})
 	t.Cleanup(func() {
 		close(s.release)
 		srv.Close()
@@ -109,25 +117,51 @@ func StartTLSSink(t testing.TB, tc *tls.Config) *Sink {
 // recordingListener hands go-smtp connections that remember the RCPT
 // arguments read from them: go-smtp gives the session the path with its
 // quoting removed, and tests need to see what went over the wire.
-type recordingListener struct{ net.Listener }
+type recordingListener struct {
+	net.Listener
+	s *Sink
+}
 
 func (l recordingListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return &rcptRecorder{Conn: c}, nil
+	r := &rcptRecorder{Conn: c}
+	l.s.mu.Lock()
+	l.s.conns = append(l.s.conns, r)
+	l.s.mu.Unlock()
+	return r, nil
 }
 
 // rcptRecorder watches the client's lines for RCPT commands. The client
 // waits for each reply (no pipelining from go-smtp's client), so when
 // the session's Rcpt runs, the newest RCPT line read is its command; a
 // "RCPT TO:" line inside a message body always precedes the next real one.
+// It also records the verb of each command line (EHLO, MAIL, RCPT, DATA,
+// RSET, ...; message bodies left out), for tests of what a client says on
+// one connection; after STARTTLS it sees only ciphertext and records no
+// more.
 type rcptRecorder struct {
 	net.Conn
 	mu   sync.Mutex
 	line []byte
 	last string
+	cmds []string
+	// dataSent: a DATA command was read and its reply not yet written;
+	// inBody: the reply was 354, so lines are the message until ".".
+	dataSent, inBody bool
+}
+
+// Write watches the replies for the one to DATA: only a 354 starts a body.
+func (r *rcptRecorder) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	if r.dataSent {
+		r.dataSent = false
+		r.inBody = bytes.HasPrefix(p, []byte("354"))
+	}
+	r.mu.Unlock()
+	return r.Conn.Write(p)
 }
 
 func (r *rcptRecorder) Read(p []byte) (int, error) {
@@ -136,7 +170,21 @@ func (r *rcptRecorder) Read(p []byte) (int, error) {
 	for _, b := range p[:n] {
 		if b == '\n' {
 			l := strings.TrimRight(string(r.line), "\r")
-			if len(l) > 8 && strings.EqualFold(l[:8], "RCPT TO:") {
+			switch {
+			case r.inBody:
+				if l == "." {
+					r.inBody = false
+				}
+			case len(r.cmds) < 10000:
+				verb, _, _ := strings.Cut(l, " ")
+				verb = strings.ToUpper(verb)
+				if i := strings.IndexByte(verb, ':'); i > 0 { // "MAIL FROM:<...>" has a space; some send "MAIL FROM:"
+					verb = verb[:i]
+				}
+				r.cmds = append(r.cmds, verb)
+				r.dataSent = verb == "DATA"
+			}
+			if !r.inBody && len(l) > 8 && strings.EqualFold(l[:8], "RCPT TO:") {
 				arg := strings.TrimSpace(l[8:])
 				if strings.HasPrefix(arg, "<") && strings.HasSuffix(arg, ">") {
 					arg = arg[1 : len(arg)-1]
@@ -150,6 +198,22 @@ func (r *rcptRecorder) Read(p []byte) (int, error) {
 	}
 	r.mu.Unlock()
 	return n, err
+}
+
+// Sessions returns the command verbs the sink read on each connection,
+// in the order the connections were accepted (EHLO, MAIL, RCPT, DATA,
+// RSET, QUIT, ...; message bodies left out).
+func (s *Sink) Sessions() [][]string {
+	s.mu.Lock()
+	conns := append([]*rcptRecorder(nil), s.conns...)
+	s.mu.Unlock()
+	out := make([][]string, len(conns))
+	for i, c := range conns {
+		c.mu.Lock()
+		out[i] = append([]string(nil), c.cmds...)
+		c.mu.Unlock()
+	}
+	return out
 }
 
 func (r *rcptRecorder) lastRcpt() string {
@@ -171,6 +235,7 @@ type sinkSession struct {
 	conn   *smtp.Conn
 	rec    *rcptRecorder
 	authed bool
+	mails  int // accepted on this connection
 	from   string
 	to     []string
 	args   []string
@@ -212,8 +277,13 @@ func (ss *sinkSession) Auth(mech string) (sasl.Server, error) {
 
 func (ss *sinkSession) Mail(from string, _ *smtp.MailOptions) error {
 	ss.s.mu.Lock()
-	needAuth := ss.s.Password != ""
+	needAuth, closeAfter := ss.s.Password != "", ss.s.CloseAfter
 	ss.s.mu.Unlock()
+	if closeAfter > 0 && ss.mails >= closeAfter {
+		// Gone without a word, as a relay that dropped the connection.
+		ss.conn.Conn().Close()
+		return errors.New("connection closed by the sink")
+	}
 	if needAuth && !ss.authed {
 		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
 	}
@@ -249,6 +319,7 @@ func (ss *sinkSession) Data(r io.Reader) error {
 	ss.s.mu.Lock()
 	_, overTLS := ss.conn.TLSConnectionState()
 	ss.s.msgs = append(ss.s.msgs, &Received{From: ss.from, To: ss.to, RcptArgs: ss.args, Raw: raw, Env: env, TLS: overTLS})
+	ss.mails++
 	ss.s.cond.Broadcast()
 	ss.s.mu.Unlock()
 	return nil
@@ -270,6 +341,13 @@ func (s *Sink) SetRefuse(addr string, v bool) {
 	} else {
 		delete(s.Refuse, strings.ToLower(addr))
 	}
+}
+
+// SetCloseAfter sets CloseAfter (0: never drop a connection).
+func (s *Sink) SetCloseAfter(n int) {
+	s.mu.Lock()
+	s.CloseAfter = n
+	s.mu.Unlock()
 }
 
 // SetPassword changes the password AUTH wants ("" = no AUTH offered).
