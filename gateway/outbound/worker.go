@@ -523,6 +523,7 @@ func (w *Worker) drain(yield bool) (int, time.Time) {
 		w.inflight[o.ID] = true
 	}
 	w.inflMu.Unlock()
+	texts := w.includedTexts(ready)
 	if w.slots == nil || cap(w.slots) != max(w.Parallel, 1) {
 		w.slots = make(chan struct{}, max(w.Parallel, 1))
 	}
@@ -582,7 +583,7 @@ func (w *Worker) drain(yield bool) (int, time.Time) {
 				if d := down.Load(); d != nil {
 					err = deferredError{d}
 				} else {
-					err = w.attempt(cfg, ready[i], relay, &conn)
+					err = w.attempt(cfg, ready[i], relay, &conn, texts)
 					var re *relayError
 					if errors.As(err, &re) {
 						down.CompareAndSwap(nil, re)
@@ -746,8 +747,10 @@ func (w *Worker) relayBackoff(cfg *config.Config) time.Duration {
 }
 
 // attempt renders, signs and sends one mail; *conn is the connection,
-// opened on first use and reused.
-func (w *Worker) attempt(cfg *config.Config, o *model.Outbound, relay bool, conn **relayConn) error {
+// opened on first use and reused. texts are the comment texts the
+// round read for its mails (includedTexts); a comment missing there is
+// read from the store.
+func (w *Worker) attempt(cfg *config.Config, o *model.Outbound, relay bool, conn **relayConn, texts map[model.CommentRef]string) error {
 	if staffKinds[o.Kind] && w.cfg().Agent(o.Rcpt) == nil {
 		// Removed from the staff since it was queued: a removed staff
 		// member receives nothing from then on (SPEC 1). The staff list
@@ -762,7 +765,7 @@ func (w *Worker) attempt(cfg *config.Config, o *model.Outbound, relay bool, conn
 	if err != nil {
 		return fmt.Errorf("render: %w", err)
 	}
-	data, err := Render(o, w.openRaw, w.commentText, w.now())
+	data, err := Render(o, w.openRaw, w.commentReader(texts), w.now())
 	if err != nil {
 		return fmt.Errorf("render: %w", err)
 	}
@@ -989,6 +992,53 @@ func (w *Worker) update(h *store.Hints, fn func(store.Tx) error) error {
 		return hs.UpdateHinted(h, fn)
 	}
 	return w.db.Update(fn)
+}
+
+// includedTexts reads the texts of the comments items include, each
+// once, in one read: a new ticket's acknowledgement and notifications
+// include the same comment, and a read per mail was a transaction per
+// mail (on PostgreSQL BEGIN, SELECT, ROLLBACK). The texts are those of
+// the round's claim, as the items themselves are (an erasure rewrites
+// comments and queue items alike, and a round delivers the snapshots it
+// claimed). A comment this read cannot give is read again by its own
+// mail, whose record then carries the error.
+func (w *Worker) includedTexts(items []*model.Outbound) map[model.CommentRef]string {
+	var refs []model.CommentRef
+	for _, o := range items {
+		if o.Include != nil && !slices.Contains(refs, *o.Include) {
+			refs = append(refs, *o.Include)
+		}
+	}
+	if len(refs) == 0 {
+		return nil
+	}
+	texts := make(map[model.CommentRef]string, len(refs))
+	err := w.db.View(func(tx store.Tx) error {
+		clear(texts)
+		for _, r := range refs {
+			if c, err := tx.Comment(r.Ticket, r.Comment); err == nil {
+				texts[r] = c.Text
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil
+	}
+	return texts
+}
+
+// commentReader reads a comment's text from texts, or else the store.
+func (w *Worker) commentReader(texts map[model.CommentRef]string) CommentText {
+	if len(texts) == 0 {
+		return w.commentText
+	}
+	return func(ticket uint64, id uint32) (string, error) {
+		if t, ok := texts[model.CommentRef{Ticket: ticket, Comment: id}]; ok {
+			return t, nil
+		}
+		return w.commentText(ticket, id)
+	}
 }
 
 func (w *Worker) commentText(ticket uint64, id uint32) (string, error) {
