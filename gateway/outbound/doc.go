@@ -83,7 +83,10 @@
 //
 // Delivery. With no outbound.relay, each mail is written to
 // <data_dir>/outbox/<id>.eml (temporary file, fsync, rename). With a
-// relay, connections are reused within a round, STARTTLS follows
+// relay, connections are reused within a round (after a completed
+// transaction the next mail goes straight to MAIL FROM; RSET only after
+// one that did not complete; a used connection the relay has closed is
+// replaced without costing the mail an attempt), STARTTLS follows
 // outbound.starttls, AUTH PLAIN is used only over TLS or to a relay on this
 // machine, and each relay command waits at most outbound.command_timeout.
 // A refusal of one mail (another 5xx) fails that mail. A failure of the
