@@ -90,6 +90,15 @@ type Hinted interface {
 	UpdateHinted(h *Hints, fn func(Tx) error) error
 }
 
+// CommentTexter is a Store that reads the texts of several comments in
+// one go, as one read of its own: the outbound worker reads what a
+// round's mails include this way (a read transaction per mail was three
+// statements each on PostgreSQL). A comment that does not exist is
+// missing from the map; err is a failure of the read itself.
+type CommentTexter interface {
+	CommentTexts(refs []model.CommentRef) (map[model.CommentRef]string, error)
+}
+
 // Stats are cumulative counters of an engine's writer. An engine leaves
 // zero what it does not measure.
 type Stats struct {

@@ -997,7 +997,8 @@ func (w *Worker) update(h *store.Hints, fn func(store.Tx) error) error {
 // includedTexts reads the texts of the comments items include, each
 // once, in one read: a new ticket's acknowledgement and notifications
 // include the same comment, and a read per mail was a transaction per
-// mail (on PostgreSQL BEGIN, SELECT, ROLLBACK). The texts are those of
+// mail (on PostgreSQL BEGIN, SELECT, ROLLBACK; its CommentTexts is one
+// statement for the round). The texts are those of
 // the round's claim, as the items themselves are (an erasure rewrites
 // comments and queue items alike, and a round delivers the snapshots it
 // claimed). A comment this read cannot give is read again by its own
@@ -1011,6 +1012,13 @@ func (w *Worker) includedTexts(items []*model.Outbound) map[model.CommentRef]str
 	}
 	if len(refs) == 0 {
 		return nil
+	}
+	if ct, ok := w.db.(store.CommentTexter); ok {
+		texts, err := ct.CommentTexts(refs)
+		if err != nil {
+			return nil
+		}
+		return texts
 	}
 	texts := make(map[model.CommentRef]string, len(refs))
 	err := w.db.View(func(tx store.Tx) error {

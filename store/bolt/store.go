@@ -437,6 +437,29 @@ func (db *DB) Update(fn func(store.Tx) error) error {
 // for engines that fetch from a server).
 func (db *DB) UpdateHinted(_ *store.Hints, fn func(store.Tx) error) error { return db.Update(fn) }
 
+// CommentTexts reads the texts of refs' comments in one read
+// transaction (store.CommentTexter); a comment not found is left out.
+func (db *DB) CommentTexts(refs []model.CommentRef) (map[model.CommentRef]string, error) {
+	texts := make(map[model.CommentRef]string, len(refs))
+	err := db.View(func(tx store.Tx) error {
+		for _, r := range refs {
+			c, err := tx.Comment(r.Ticket, r.Comment)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			texts[r] = c.Text
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return texts, nil
+}
+
 // View runs fn in a read-only transaction (concurrent with writes).
 func (db *DB) View(fn func(store.Tx) error) error {
 	return db.view(func(btx *bbolt.Tx) error { return fn(&Tx{tx: btx, db: db}) })

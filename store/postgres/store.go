@@ -235,6 +235,48 @@ func (db *DB) UpdateHinted(h *store.Hints, fn func(store.Tx) error) error {
 	return <-r.done
 }
 
+// CommentTexts reads the texts of refs' comments with one statement and
+// no transaction around it (store.CommentTexter): one round trip where a
+// View would be BEGIN, a SELECT per comment and ROLLBACK. A comment not
+// found is left out.
+func (db *DB) CommentTexts(refs []model.CommentRef) (map[model.CommentRef]string, error) {
+	texts := make(map[model.CommentRef]string, len(refs))
+	if len(refs) == 0 {
+		return texts, nil
+	}
+	tickets, ids := make([]int64, len(refs)), make([]int32, len(refs))
+	for i, r := range refs {
+		tickets[i], ids[i] = int64(r.Ticket), int32(r.Comment)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	rows, err := db.pool.Query(ctx, `SELECT c.ticket, c.id, c.data FROM comments c
+		JOIN unnest($1::bigint[], $2::integer[]) AS r(ticket, id) ON c.ticket = r.ticket AND c.id = r.id`, tickets, ids)
+	if err != nil {
+		return nil, fmt.Errorf("reading comments: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ticket int64
+		var id int32
+		var data []byte
+		if err := rows.Scan(&ticket, &id, &data); err != nil {
+			return nil, fmt.Errorf("reading comments: %w", err)
+		}
+		// Decoded as Comment decodes it: the same text, whatever the
+		// record's encoding holds.
+		var c model.Comment
+		if err := unmarshal(data, &c); err != nil {
+			return nil, fmt.Errorf("comment %d of ticket %d: %w", id, ticket, err)
+		}
+		texts[model.CommentRef{Ticket: uint64(ticket), Comment: uint32(id)}] = c.Text
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading comments: %w", err)
+	}
+	return texts, nil
+}
+
 // View runs fn in a read-only transaction on a consistent snapshot.
 func (db *DB) View(fn func(store.Tx) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)

@@ -775,3 +775,68 @@ func testCounters(t *testing.T, e *env) {
 		return nil
 	})
 }
+
+// testCommentTexts: CommentTexts gives each named comment's text (a
+// note's as well as a public reply's, an empty one as ""), as its read
+// after the write committed, leaves out comments that do not exist, and
+// reads nothing for no refs.
+func testCommentTexts(t *testing.T, e *env) {
+	ct, ok := e.db.(store.CommentTexter)
+	if !ok {
+		t.Skip("the engine reads comment texts one transaction each")
+	}
+	var refs []model.CommentRef
+	want := map[model.CommentRef]string{}
+	e.update(func(tx store.Tx) error {
+		for _, subject := range []string{"a", "b"} {
+			tk := &model.Ticket{Subject: subject}
+			if err := tx.NewTicket(tk); err != nil {
+				return err
+			}
+			for _, c := range []*model.Comment{
+				{Author: "ken@x", Visibility: model.Public, Text: "public of " + subject + "\n> quoted ü \"x\" <y>"},
+				{Author: "v@x", Visibility: model.Private, Text: "note of " + subject},
+				{Kind: model.KindEvent, Author: "v@x", Visibility: model.Public},
+			} {
+				if err := tx.AddComment(tk, c); err != nil {
+					return err
+				}
+				r := model.CommentRef{Ticket: tk.ID, Comment: c.ID}
+				refs = append(refs, r)
+				want[r] = c.Text
+			}
+			if err := tx.PutTicket(tk); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	missing := []model.CommentRef{{Ticket: refs[0].Ticket, Comment: 99}, {Ticket: 999, Comment: 1}}
+	got, err := ct.CommentTexts(append(append([]model.CommentRef(nil), refs...), missing...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Errorf("CommentTexts gave %d texts, want %d: %v", len(got), len(want), got)
+	}
+	for r, w := range want {
+		if s, ok := got[r]; !ok || s != w {
+			t.Errorf("comment %d of ticket %d: %q (found %v), want %q", r.Comment, r.Ticket, s, ok, w)
+		}
+	}
+	// A rewritten comment reads as rewritten (an erasure's redaction).
+	e.update(func(tx store.Tx) error {
+		c, err := tx.Comment(refs[0].Ticket, refs[0].Comment)
+		if err != nil {
+			return err
+		}
+		c.Text = "[redacted]"
+		return tx.PutComment(c)
+	})
+	if got, err := ct.CommentTexts(refs[:1]); err != nil || got[refs[0]] != "[redacted]" {
+		t.Errorf("after PutComment: %v, %v; want the new text", got, err)
+	}
+	if got, err := ct.CommentTexts(nil); err != nil || len(got) != 0 {
+		t.Errorf("no refs: %v, %v", got, err)
+	}
+}

@@ -91,6 +91,7 @@ var cases = []struct {
 	{"ticket merges", testMerges},
 	{"comments", testComments},
 	{"comment groups (AppendComment) read as single comments", testCommentGroups},
+	{"comment texts read several at once", testCommentTexts},
 	{"messages", testMessages},
 	{"message identity is unique", testMessageIdentity},
 	{"message identity under concurrent writes", testMessageIdentityConcurrent},
