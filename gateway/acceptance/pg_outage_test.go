@@ -1,10 +1,13 @@
 package acceptance
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +16,7 @@ import (
 
 	"helpdesk/gateway/internal/testkit"
 	"helpdesk/store/postgres/pgcluster"
+	"helpdesk/store/postgres/pgtest"
 )
 
 var _ = claim("while PostgreSQL is down a daemon answers new mail 4xx and logs each failing background worker (webhook queue, outbound queue) a few times, not on every poll, and one line when it reads the store again; after the restart the retried mail is stored and every acknowledgement delivered",
@@ -144,4 +148,70 @@ func TestPostgresOutageLogsRateLimitedAndRecovers(t *testing.T) {
 		}
 	}
 	t.Logf("outage log lines of the workers:\n%s\n%s", strings.Join(failures, "\n"), strings.Join(recovered, "\n"))
+}
+
+var _ = claim("two daemons on one PostgreSQL database under the same [store] node name (both left at the host name) are refused: the second does not start and says which key to set, since a restart of one would take over the leases of the other's mail under way and send it twice",
+	"TestPostgresRefusesASecondDaemonWithTheSameNodeName")
+
+func TestPostgresRefusesASecondDaemonWithTheSameNodeName(t *testing.T) {
+	dsn := pgtest.NewDB(t)
+	a := Start(t, Options{Config: Staff + pgConfig(dsn, "mx1")})
+	a.Customer(testkit.Mail{From: "first@example.net", To: []string{"support@example.com"}, Subject: "first", Body: "x"})
+
+	// The second daemon, same node name, its own directory.
+	dir := t.TempDir()
+	cfg := strings.Replace(readFile(t, a.Config), a.Dir, dir, -1)
+	cfgPath := filepath.Join(dir, "helpdesk.toml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", "-config", cfgPath)
+	cmd.Dir = dir
+	out, err := runWithTimeout(cmd, 60*time.Second)
+	if err == nil || !strings.Contains(out, `another daemon runs as node "mx1"`) || !strings.Contains(out, "[store] node") {
+		t.Fatalf("a second daemon as node mx1: %v\n%s", err, out)
+	}
+	// The first one is untouched and serves on.
+	a.Customer(testkit.Mail{From: "second@example.net", To: []string{"support@example.com"}, Subject: "second", Body: "x"})
+	if n := len(a.Mailbox("second@example.net")); n != 1 {
+		t.Errorf("second got %d acknowledgements, want 1", n)
+	}
+
+	// Once the first is gone (kill -9: its session ends with it), a daemon
+	// under that name starts again.
+	a.Crash()
+	b := Start(t, Options{Config: Staff + pgConfig(dsn, "mx1"), Sink: a.Sink})
+	b.Customer(testkit.Mail{From: "third@example.net", To: []string{"support@example.com"}, Subject: "third", Body: "x"})
+	if tk := b.Show(3); tk.Subject != "third" {
+		t.Errorf("ticket 3 after the restart: %+v", tk)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// runWithTimeout runs cmd and returns its combined output; a command still
+// running after d is killed (a daemon that started when it should not).
+func runWithTimeout(cmd *exec.Cmd, d time.Duration) (string, error) {
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return buf.String(), err
+	case <-time.After(d):
+		cmd.Process.Kill()
+		<-done
+		return buf.String(), nil
+	}
 }

@@ -52,6 +52,8 @@ type Daemon struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	started time.Time
+	// releaseNode lets go of the node name's lock (a shared store).
+	releaseNode context.CancelFunc
 	// leading: this daemon runs the one-node work (lead).
 	leading atomic.Bool
 }
@@ -100,6 +102,16 @@ func Start(cfg *config.Config, opt Options) (d *Daemon, err error) {
 	}})
 	if err != nil {
 		return nil, err
+	}
+	if nc, ok := d.DB.(nodeClaimer); ok {
+		// One daemon per node name: the outbound leases are held by it.
+		ctx, release := context.WithCancel(context.Background())
+		if err := nc.ClaimNode(ctx, NodeName(cfg), 15*time.Second, log); err != nil {
+			release()
+			d.DB.Close()
+			return nil, err
+		}
+		d.releaseNode = release
 	}
 	if d.Clock != nil {
 		if err := d.Clock.Load(d.DB, true); err != nil {
@@ -234,6 +246,12 @@ func (d *Daemon) lead(ctx context.Context, log *slog.Logger) {
 	}
 	d.leading.Store(true)
 	work(ctx)
+}
+
+// nodeClaimer is a store several daemons share (engine postgres): each
+// runs under a node name of its own, held while it runs.
+type nodeClaimer interface {
+	ClaimNode(ctx context.Context, node string, wait time.Duration, log *slog.Logger) error
 }
 
 // Leading reports whether this daemon runs the one-node work now.
@@ -388,6 +406,9 @@ func (d *Daemon) closeAll() {
 		d.cancel()
 	}
 	d.wg.Wait()
+	if d.releaseNode != nil {
+		d.releaseNode()
+	}
 	if d.DB != nil {
 		if err := d.DB.Close(); err != nil {
 			d.log.Error("closing store", "err", err)
