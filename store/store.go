@@ -108,11 +108,6 @@ type Stats struct {
 	// committing (page writes, fsyncs), and waiting for writes under way
 	// to join a group.
 	ApplyNanos, CommitNanos, GatherNanos int64
-	// Flushes are the WAL flushes that made commits durable after the
-	// writer went on (postgres engine: one may cover several commits),
-	// FlushNanos the time committed writes waited for them before they
-	// were answered.
-	Flushes, FlushNanos int64
 	// PageWrites are page writes by commits.
 	PageWrites int64
 	// A database server's engine: the statements sent and the round trips

@@ -71,10 +71,6 @@ var metricsBefore = map[string]struct {
 	"helpdesk_store_round_trips_total":       {dto.MetricType_COUNTER, []string{""}},
 	"helpdesk_store_write_queries_total":     {dto.MetricType_COUNTER, []string{""}},
 	"helpdesk_store_write_round_trips_total": {dto.MetricType_COUNTER, []string{""}},
-	// The PostgreSQL writer's WAL flush after the write lock (issue 18,
-	// store/postgres DB.flusher); zero on bbolt.
-	"helpdesk_store_flushes_total":                {dto.MetricType_COUNTER, []string{""}},
-	"helpdesk_store_flush_wait_nanoseconds_total": {dto.MetricType_COUNTER, []string{""}},
 	// Issue 18 item 3: sweeps on the leader only (config package doc, "Retention").
 	"helpdesk_retention_sweeps_total": {dto.MetricType_COUNTER, []string{""}},
 }

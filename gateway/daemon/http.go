@@ -137,10 +137,6 @@ func (d *Daemon) metricsRegistry() *prometheus.Registry {
 		func(s store.Stats) int64 { return s.Queries })
 	storeCounter("helpdesk_store_round_trips_total", "Round trips to the database server by all of the daemon's connections (postgres engine).",
 		func(s store.Stats) int64 { return s.RoundTrips })
-	storeCounter("helpdesk_store_flushes_total", "WAL flushes that made committed writes durable after the writer went on (postgres engine; one may cover several commits).",
-		func(s store.Stats) int64 { return s.Flushes })
-	storeCounter("helpdesk_store_flush_wait_nanoseconds_total", "Time committed write requests waited for the WAL flush before they were answered, summed over requests (postgres engine).",
-		func(s store.Stats) int64 { return s.FlushNanos })
 	storeCounter("helpdesk_store_gather_nanoseconds_total", "Time the store writer waited for writes under way to join a group.",
 		func(s store.Stats) int64 { return s.GatherNanos })
 	gauge("helpdesk_outbound_queued", "Mails waiting in the outbound queue.", func() int64 {

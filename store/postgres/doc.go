@@ -28,13 +28,6 @@
 // them), as multi-row INSERTs per table, so a mail costs the round trips
 // of its reads, not of its writes.
 //
-// A group's transaction commits with synchronous_commit off, so the
-// write lock is free for the next group as soon as its commit record is
-// in the WAL buffers, and its requests are answered by the flusher once
-// a later synchronous commit has flushed the WAL past it (DB.flusher):
-// what got its 250 is as durable as before, and the WAL flush (1-3 ms
-// per group on the bench's disk) no longer holds every daemon's writes.
-//
 // The reads are cut too (tryCommit): a commit begins, takes the lock,
 // reads the write generation, the sequences and the rows the group's
 // requests named (store.Hints: the duplicate check, the sender's user and

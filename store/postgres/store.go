@@ -62,19 +62,6 @@ type DB struct {
 
 	commits, writes, writeErrs           atomic.Int64
 	applyNanos, commitNanos, gatherNanos atomic.Int64
-	// flushes counts the WAL flushes that made committed groups durable
-	// (flusher), flushNanos the time committed requests waited for them
-	// (summed over requests).
-	flushes, flushNanos atomic.Int64
-	// durable takes the groups whose COMMIT ended (asynchronously, see
-	// flusher) to be answered once the WAL holding them is on disk.
-	durable chan *inflight
-	// flushLost is set when a flush failed: what the last groups wrote
-	// may be lost with the server, so the writer's read cache is not
-	// trusted (tryCommit).
-	flushLost atomic.Bool
-	// failFlushes is the number of next flushes to fail (tests).
-	failFlushes atomic.Int32
 	// trace counts statements and round trips (trace.go).
 	trace *counter
 	// The writer's read cache, and the commit (meta write_seq) its
@@ -162,10 +149,8 @@ func Open(dsn string, opt Options) (*DB, error) {
 	}
 	if !opt.ReadOnly {
 		db.reqs = make(chan *writeReq, 4096)
-		db.durable = make(chan *inflight, 1024)
-		db.wg.Add(2)
+		db.wg.Add(1)
 		go db.writer(opt.MaxBatch)
-		go db.flusher()
 	}
 	return db, nil
 }
@@ -311,9 +296,6 @@ func (db *DB) View(fn func(store.Tx) error) error {
 
 func (db *DB) writer(maxBatch int) {
 	defer db.wg.Done()
-	// Every group the writer committed is in db.durable: the flusher
-	// answers them and ends.
-	defer close(db.durable)
 	reqs := db.reqs
 	// fl is the group whose COMMIT is on its way to the server (nil:
 	// none). While it is, the writer takes the requests that come into
@@ -443,12 +425,10 @@ func (db *DB) commit(batch []*writeReq) *inflight {
 // inflight is a group whose last batch (its writes, the write log and
 // COMMIT) is sent; done gets the batch's outcome.
 type inflight struct {
-	batch  []*writeReq
-	conn   *pgxpool.Conn
-	cancel context.CancelFunc
-	next   int64
-	// mark is the commit's mark in its write log entry (logMark).
-	mark    string
+	batch   []*writeReq
+	conn    *pgxpool.Conn
+	cancel  context.CancelFunc
+	next    int64
 	t0      time.Time
 	applied time.Duration
 	// end is when the outcome came (set before done is sent).
@@ -461,8 +441,7 @@ type inflight struct {
 }
 
 // finish ends an inflight group as its COMMIT ended (err nil: committed)
-// and answers its requests: at once when it failed, through the flusher
-// (once the WAL holding the commit is on disk) when it committed.
+// and answers its requests.
 func (db *DB) finish(fl *inflight, err error) {
 	if err == nil {
 		db.seq = fl.next
@@ -488,176 +467,18 @@ func (db *DB) finish(fl *inflight, err error) {
 	// A connection still in a transaction is closed, not reused.
 	fl.conn.Release()
 	fl.cancel()
-	db.applyNanos.Add(int64(fl.applied))
-	db.commitNanos.Add(int64(fl.end.Sub(fl.t0) - fl.applied))
-	if err == nil {
-		// Its mail is handed to the worker once it is durable too.
-		db.durable <- fl
-		return
-	}
 	if len(fl.handed) > 0 {
 		// A failed COMMIT may still have committed (the connection was
 		// lost after the server got it): the worker reads them back.
-		fl.handoff.Hand(fl.handed, false)
+		fl.handoff.Hand(fl.handed, err == nil)
 	}
+	db.applyNanos.Add(int64(fl.applied))
+	db.commitNanos.Add(int64(fl.end.Sub(fl.t0) - fl.applied))
 	for _, r := range fl.batch {
 		if r != nil {
 			r.done <- err
 		}
 	}
-}
-
-// flusher answers the requests of committed groups once the WAL that
-// holds their commits is on disk.
-//
-// The writer's transactions commit with synchronous_commit off (see
-// tryCommit): PostgreSQL releases their locks, the write lock among
-// them, as soon as the commit record is in its WAL buffers, so the next
-// group's statements run while this one's WAL is written and flushed,
-// instead of after (the flush took 1-3 ms of every group on the bench's
-// disk, with the write lock held and the writer waiting). A group's
-// requests are answered only after a synchronous commit that began
-// after its own COMMIT ended: PostgreSQL flushes the WAL in order, up to
-// that later commit's record, so every mail that gets its 250 is as
-// durable (and, with synchronous standbys, as replicated) as the
-// server's synchronous_commit says, as before. One flush covers every
-// group committed while the previous one was on its way.
-//
-// What a group committed is visible to other transactions from its
-// COMMIT on, a flush (a few ms) before its requests are answered; a
-// server crash in between loses it, and the sender, answered 451,
-// retries. Whatever this daemon does on the strength of a write (send
-// a queued mail it claimed, answer a mail) waits for that write's
-// answer, or (outbound mail born claimed, store.Handoff) is handed to it
-// with the answer, so nothing leaves the daemon before the write it
-// rests on is durable; the groups a crash loses are the last ones, which are
-// answered with the flush's error, and the writer starts again from
-// what the database holds (flushLost).
-func (db *DB) flusher() {
-	defer db.wg.Done()
-	for fl := range db.durable {
-		groups := []*inflight{fl}
-	more:
-		for {
-			select {
-			case g, ok := <-db.durable:
-				if !ok {
-					break more
-				}
-				groups = append(groups, g)
-			default:
-				break more
-			}
-		}
-		err := db.syncWAL()
-		db.flushes.Add(1)
-		var errs []error
-		if err != nil {
-			db.flushLost.Store(true)
-			errs = db.recoverFlush(groups, err)
-		}
-		now := time.Now()
-		for i, g := range groups {
-			var err error
-			if errs != nil {
-				err = errs[i]
-			}
-			if len(g.handed) > 0 {
-				// Not found after a failed flush: lost, or cannot be
-				// told; the worker reads them back.
-				g.handoff.Hand(g.handed, err == nil)
-			}
-			for _, r := range g.batch {
-				if r != nil {
-					db.flushNanos.Add(int64(now.Sub(g.end)))
-					r.done <- err
-				}
-			}
-		}
-	}
-}
-
-// recoverFlush learns, after a failed flush (a connection cut, the
-// server restarted), which of the groups it was for are in the database:
-// it flushes again on a new connection, for up to flushRecovery, and
-// looks for each group's mark in the write log. A group found there is
-// durable (what a restarted server recovered was on disk); one not found
-// was lost, or cannot be told, and its requests fail with 451 (their
-// senders retry; a mail that did arrive is then a duplicate, answered
-// as one). Without this, a write that a crash did not lose (another
-// daemon's flush, or the server's WAL writer, took it to disk first)
-// would be answered as failed: an outbound claim among them would keep
-// its mail leased, undelivered, until the lease ran out.
-func (db *DB) recoverFlush(groups []*inflight, cause error) []error {
-	errs := make([]error, len(groups))
-	fail := fmt.Errorf("making the write durable: %w", cause)
-	for i := range errs {
-		errs[i] = fail
-	}
-	deadline := time.Now().Add(flushRecovery)
-	for wait := 100 * time.Millisecond; ; wait = min(2*wait, time.Second) {
-		if time.Now().Add(wait).After(deadline) {
-			return errs
-		}
-		time.Sleep(wait)
-		if db.syncWAL() != nil {
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		seqs := make([]int64, len(groups))
-		for i, g := range groups {
-			seqs[i] = g.next
-		}
-		found := map[int64][]string{}
-		rows, err := db.pool.Query(ctx, "SELECT seq, keys FROM write_log WHERE seq = ANY($1)", seqs)
-		if err == nil {
-			var seq int64
-			var keys []string
-			_, err = pgx.ForEachRow(rows, []any{&seq, &keys}, func() error {
-				found[seq] = keys
-				return nil
-			})
-		}
-		cancel()
-		if err != nil {
-			continue
-		}
-		for i, g := range groups {
-			if slices.Contains(found[g.next], g.mark) {
-				errs[i] = nil
-			}
-		}
-		return errs
-	}
-}
-
-// flushRecovery bounds how long the requests of groups whose flush failed
-// wait to learn whether they are in the database (a server restarting).
-const flushRecovery = 15 * time.Second
-
-// newMark is a commit's mark (logMark and 16 random hex digits).
-func newMark() string {
-	var b [8]byte
-	rand.Read(b[:])
-	return logMark + hex.EncodeToString(b[:])
-}
-
-// flushSQL is a transaction that writes a WAL record (a logical
-// decoding message, read by no one: no table's row) and commits as
-// the session's synchronous_commit says, on by default: its commit
-// flushes the WAL up to its record, every earlier commit included.
-const flushSQL = "SELECT pg_logical_emit_message(true, 'helpdesk-flush', '')"
-
-// syncWAL waits until every commit that ended before it began is
-// durable (flushSQL).
-func (db *DB) syncWAL() error {
-	if db.failFlushes.Load() > 0 && db.failFlushes.Add(-1) >= 0 {
-		return errors.New("flush failed (test)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-	defer cancel()
-	_, err := db.pool.Exec(ctx, flushSQL)
-	return err
 }
 
 // tryCommit runs batch in one transaction. It answers the requests that
@@ -689,12 +510,6 @@ func (db *DB) tryCommit(batch []*writeReq) (failed int, fnErr error, fl *infligh
 			db.commitNanos.Add(int64(time.Since(t0) - applied))
 		}
 	}()
-	if db.flushLost.Swap(false) {
-		// The groups the failed flush was for may be lost with the
-		// server: the cache may hold what they wrote.
-		db.cache.clearAll()
-		db.seq = 0
-	}
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return -1, nil, nil, fmt.Errorf("starting a write: %w", err)
@@ -717,9 +532,6 @@ func (db *DB) tryCommit(batch []*writeReq) (failed int, fnErr error, fl *infligh
 	// bbolt writer serializes a process's (see the package comment).
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
-	// The COMMIT does not wait for the WAL flush: the flusher does,
-	// before the requests are answered (see DB.flusher).
-	b.Queue("SET LOCAL synchronous_commit = off")
 	b.Queue("SELECT pg_advisory_xact_lock($1)", lockWrite)
 	b.Queue(seqSQL)
 	if db.seq > 0 {
@@ -732,9 +544,6 @@ func (db *DB) tryCommit(batch []*writeReq) (failed int, fnErr error, fl *infligh
 	pf.queue(b)
 	br := conn.SendBatch(ctx, b)
 	_, err = br.Exec()
-	if err == nil {
-		_, err = br.Exec()
-	}
 	if err == nil {
 		_, err = br.Exec()
 	}
@@ -815,10 +624,11 @@ func (db *DB) tryCommit(batch []*writeReq) (failed int, fnErr error, fl *infligh
 	b = &pgx.Batch{}
 	tx.queuePending(b)
 	b.Queue(tMeta.upsert, "write_seq", strconv.FormatInt(next, 10))
-	mark := newMark()
-	tx.logged = append(tx.logged, mark)
 	slices.Sort(tx.logged)
 	tx.logged = slices.Compact(tx.logged)
+	if tx.logged == nil {
+		tx.logged = []string{}
+	}
 	b.Queue(logInsertSQL, next, tx.logged)
 	if next%logPrune == 0 {
 		b.Queue("DELETE FROM write_log WHERE seq <= $1", next-logKeep)
@@ -829,7 +639,7 @@ func (db *DB) tryCommit(batch []*writeReq) (failed int, fnErr error, fl *infligh
 	// outcome is read by Close, in the background.
 	last := conn.SendBatch(ctx, b)
 	sent = true
-	fl = &inflight{batch: batch, conn: conn, cancel: cancel, next: next, mark: mark, t0: t0, applied: applied, done: make(chan error, 1),
+	fl = &inflight{batch: batch, conn: conn, cancel: cancel, next: next, t0: t0, applied: applied, done: make(chan error, 1),
 		handoff: tx.handoff, handed: tx.handed}
 	go func() {
 		err := last.Close()
@@ -905,7 +715,6 @@ func (db *DB) Stats() store.Stats {
 	return store.Stats{
 		Commits: db.commits.Load(), Writes: db.writes.Load(),
 		ApplyNanos: db.applyNanos.Load(), CommitNanos: db.commitNanos.Load(), GatherNanos: db.gatherNanos.Load(),
-		Flushes: db.flushes.Load(), FlushNanos: db.flushNanos.Load(),
 		WriteQueries: db.trace.wQueries.Load(), WriteRoundTrips: db.trace.wRoundTrips.Load(),
 		Queries: db.trace.queries.Load(), RoundTrips: db.trace.roundTrips.Load(),
 	}

@@ -297,11 +297,6 @@ func logKey(k pkey) string {
 // key, see Tx.exec).
 const logAll = "*"
 
-// logMark begins a commit's mark in its write log entry: a random name
-// the commit's writer looks for when its flush failed, to learn whether
-// the commit is in the database (DB.recoverFlush).
-const logMark = "#"
-
 // keptTables are the tables whose rows the writer keeps from commit to
 // commit, by name (the write log names them).
 var keptTables = map[string]*table{}
@@ -311,9 +306,6 @@ func (c *readCache) forget(keys []string) bool {
 	for _, key := range keys {
 		if key == logAll {
 			return false
-		}
-		if strings.HasPrefix(key, logMark) {
-			continue // a commit's mark, no row
 		}
 		name, k, byKey := strings.Cut(key, "/")
 		tb := keptTables[name]

@@ -10,7 +10,6 @@ import (
 
 	"helpdesk/store"
 	"helpdesk/store/model"
-	"helpdesk/store/postgres/pgcluster"
 	"helpdesk/store/postgres/pgtest"
 )
 
@@ -109,86 +108,5 @@ func TestFailedCommitFailsItsGroupOnly(t *testing.T) {
 	}
 	if n != 0 || u.ID == 999 {
 		t.Errorf("after the failed commit: counter %d, taken@example.com is user %d; want 0 and the first user", n, u.ID)
-	}
-}
-
-// The writer's transactions commit without waiting for the WAL flush
-// (the write lock is free for the next group meanwhile), but a write is
-// answered only once the WAL holding it is on disk (DB.flusher): a
-// PostgreSQL crash right after the answer keeps every answered write.
-// The cluster's WAL writer is slowed down so that nothing but an
-// explicit flush writes a commit out before the crash.
-func TestAnsweredWritesSurviveACrashRightAfter(t *testing.T) {
-	pgtest.Shared(t) // skips without PostgreSQL
-	c, err := pgcluster.Start(pgcluster.Options{Settings: []string{"wal_writer_delay=10000", "wal_writer_flush_after=0"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop()
-	dsn, err := c.CreateDB("crash")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := Open(dsn, Options{Now: time.Now, TmpDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { db.Close() }()
-	for i := range 3 {
-		want := uint64(i + 1)
-		if err := db.Update(func(tx store.Tx) error {
-			_, err := tx.Counter("answered", 1)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Restart(); err != nil {
-			t.Fatal(err)
-		}
-		db.Close()
-		if db, err = Open(dsn, Options{Now: time.Now, TmpDir: t.TempDir()}); err != nil {
-			t.Fatal(err)
-		}
-		var n uint64
-		if err := db.View(func(tx store.Tx) error {
-			n, err = tx.Counter("answered", 0)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if n != want {
-			t.Fatalf("after a crash right after the %d. answered write, the counter is %d, want %d", want, n, want)
-		}
-	}
-	if st := db.Stats(); st.Commits > 0 && st.Flushes == 0 {
-		t.Errorf("stats: %d commits, no flush", st.Commits)
-	}
-}
-
-// A flush that fails (its connection cut) leaves the writes it was for
-// committed: they are answered as such once a new flush and the write
-// log's marks show them in the database (DB.recoverFlush), not failed,
-// which would keep an outbound claim's mail leased until its lease ran
-// out, or have a mail's sender send it again.
-func TestWritesOfAFailedFlushFoundCommittedAreAnsweredCommitted(t *testing.T) {
-	db, err := Open(pgtest.NewDB(t), Options{Now: time.Now, TmpDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.failFlushes.Store(2)
-	if err := db.Update(func(tx store.Tx) error {
-		_, err := tx.Counter("flushed", 1)
-		return err
-	}); err != nil {
-		t.Fatalf("a committed write whose flush failed twice: %v, want it answered committed", err)
-	}
-	if err := db.View(func(tx store.Tx) error {
-		if n, _ := tx.Counter("flushed", 0); n != 1 {
-			return fmt.Errorf("counter %d, want 1", n)
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
 	}
 }

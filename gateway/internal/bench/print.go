@@ -66,10 +66,6 @@ func Print(w io.Writer, reports []*Report) {
 				fmt.Fprintf(w, "store writer, %s run %d: busy %.0f%% of the burst; per mail %.3f ms applying, %.3f ms committing, %.3f ms gathering; %.1f mails and %.1f page writes per commit\n",
 					run.Target, run.Index, 100*run.WriterBusy, run.WriterApplyMs, run.WriterCommitMs, run.WriterGatherMs, run.MailsPerCommit, run.PagesPerCommit)
 			}
-			if run.CommitsPerFlush > 0 {
-				fmt.Fprintf(w, "store writer, %s run %d: committed writes waited %.3f ms per mail for the WAL flush after the writer went on; %.2f commits per flush\n",
-					run.Target, run.Index, run.WriterFlushMs, run.CommitsPerFlush)
-			}
 			if run.RoundTripsPerMsg > 0 {
 				fmt.Fprintf(w, "database, %s run %d: per mail %.1f statements in %.1f round trips (the writer's transactions: %.1f statements, %.1f round trips; %.1f round trips per commit); server CPU %.3f ms per mail\n",
 					run.Target, run.Index, run.QueriesPerMsg, run.RoundTripsPerMsg, run.WriterQueriesPerMsg, run.WriterRoundTripsPerMsg, run.WriterRoundTripsCommit, run.DBCPUMs)

@@ -55,11 +55,6 @@ type Run struct {
 	WriterApplyMs  float64 `json:"writer_apply_ms_per_msg,omitempty"`
 	WriterCommitMs float64 `json:"writer_commit_ms_per_msg,omitempty"`
 	WriterGatherMs float64 `json:"writer_gather_ms_per_msg,omitempty"`
-	// A database server's engine: the milliseconds per mail a committed
-	// write waited for the WAL flush that made it durable before it was
-	// answered (outside the writer), and the commits per flush.
-	WriterFlushMs   float64 `json:"writer_flush_ms_per_msg,omitempty"`
-	CommitsPerFlush float64 `json:"commits_per_flush,omitempty"`
 	// Page writes (one per page or run of overflow pages) and writes
 	// (mails) per commit over the burst.
 	PagesPerCommit float64 `json:"page_writes_per_commit,omitempty"`

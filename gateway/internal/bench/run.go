@@ -199,10 +199,6 @@ func (b *bench) runHelpdesk(p params, idx int, target, dir string) (Run, error) 
 			run.WriterApplyMs = delta("helpdesk_store_apply_nanoseconds_total") / 1e6 / float64(run.OK)
 			run.WriterCommitMs = delta("helpdesk_store_commit_nanoseconds_total") / 1e6 / float64(run.OK)
 			run.WriterGatherMs = delta("helpdesk_store_gather_nanoseconds_total") / 1e6 / float64(run.OK)
-			run.WriterFlushMs = delta("helpdesk_store_flush_wait_nanoseconds_total") / 1e6 / float64(run.OK)
-			if f := delta("helpdesk_store_flushes_total"); f > 0 {
-				run.CommitsPerFlush = delta("helpdesk_store_commits_total") / f
-			}
 			if c := delta("helpdesk_store_commits_total"); c > 0 {
 				run.PagesPerCommit = delta("helpdesk_store_page_writes_total") / c
 				run.MailsPerCommit = delta("helpdesk_store_writes_total") / c
