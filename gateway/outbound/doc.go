@@ -10,6 +10,10 @@
 // several workers, in one process or daemons sharing a store, never
 // attempt the same mail while its lease runs; a worker renews the leases
 // of deliveries under way and, starting again, releases what it held.
+// Mail its own process queues is leased to it in the queuing write and
+// handed over in memory once that committed (store.Handoff), with Started
+// set when a relay is configured: a worker taking it over after a crash
+// logs it as a possible duplicate, since its delivery may have begun.
 //
 // What a mail says and whom it goes to is decided when it is queued:
 // whom by gateway/audience (SPEC 6), what by the engine's fan-out
