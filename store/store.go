@@ -444,6 +444,27 @@ type Handoff struct {
 	Hand func(items []*model.Outbound, committed bool)
 }
 
+// Claim leases o, being queued, to h's worker when it is due at now,
+// recording its attempt as started when Take says so, and reports
+// whether it did; a nil h claims nothing (both engines' Enqueue call it).
+func (h *Handoff) Claim(o *model.Outbound, now time.Time) bool {
+	if h == nil || o.NextAttempt.After(now) {
+		return false
+	}
+	claim, start := true, false
+	if h.Take != nil {
+		claim, start = h.Take()
+	}
+	if !claim {
+		return false
+	}
+	o.LeaseHolder, o.LeaseUntil = h.Holder, now.Add(h.Lease)
+	if start {
+		o.Started = now
+	}
+	return true
+}
+
 // HandsOff is a Store that takes a Handoff (both engines do).
 type HandsOff interface {
 	// SetHandoff makes h the store's handoff, for the writes that begin

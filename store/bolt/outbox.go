@@ -38,7 +38,7 @@ func (t *Tx) Enqueue(o *model.Outbound) error {
 		o.NextAttempt = o.Created
 	}
 	o.State = model.OutQueued
-	h := t.bornClaimed(o, t.Now())
+	h := t.handoff.Claim(o, t.Now())
 	if err := t.b(iDue).Put(dueKey(o.NextAttempt, o.ID), leaseValue(o)); err != nil {
 		return err
 	}
@@ -46,33 +46,10 @@ func (t *Tx) Enqueue(o *model.Outbound) error {
 		return err
 	}
 	if h {
-		c := *o
-		c.To, c.Cc, c.References = slices.Clone(o.To), slices.Clone(o.Cc), slices.Clone(o.References)
-		c.Headers, c.Attach = slices.Clone(o.Headers), slices.Clone(o.Attach)
+		c := o.Clone()
 		t.handed = append(t.handed, &c)
 	}
 	return nil
-}
-
-// bornClaimed leases o, being queued, to the handoff's worker when it is
-// due at now (store.Handoff) and reports whether it did.
-func (t *Tx) bornClaimed(o *model.Outbound, now time.Time) bool {
-	h := t.handoff
-	if h == nil || o.NextAttempt.After(now) {
-		return false
-	}
-	claim, start := true, false
-	if h.Take != nil {
-		claim, start = h.Take()
-	}
-	if !claim {
-		return false
-	}
-	o.LeaseHolder, o.LeaseUntil = h.Holder, now.Add(h.Lease)
-	if start {
-		o.Started = now
-	}
-	return true
 }
 
 // Outbound loads a queue item.

@@ -6,6 +6,7 @@
 package model
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -421,6 +422,27 @@ type Outbound struct {
 	// and once that has passed (the holder died) it is claimable again.
 	LeaseHolder string    `json:"lease_holder,omitempty"`
 	LeaseUntil  time.Time `json:"lease_until,omitzero"`
+}
+
+// Clone copies o without sharing its slices and pointers with it: a
+// caller changing one copy in place (a settle that changes the mail, a
+// store's memo, an item handed to a worker) must not change the other.
+func (o *Outbound) Clone() Outbound {
+	c := *o
+	c.To, c.Cc, c.References = slices.Clone(o.To), slices.Clone(o.Cc), slices.Clone(o.References)
+	c.Headers, c.Attach = slices.Clone(o.Headers), slices.Clone(o.Attach)
+	if o.Include != nil {
+		ref := *o.Include
+		c.Include = &ref
+	}
+	if o.AttachData != nil {
+		c.AttachData = make([]InlineFile, len(o.AttachData))
+		for i, f := range o.AttachData {
+			f.Data = slices.Clone(f.Data)
+			c.AttachData[i] = f
+		}
+	}
+	return c
 }
 
 // Erasure records that a customer was erased (issue 16 item 2): when,

@@ -260,12 +260,12 @@ func TestSchema5KeepsOutboundAndBacklog(t *testing.T) {
 // slice or pointer with its own: a caller changing a record in place
 // (a settle that changes the mail) must not change what the next read
 // compares with. Every field of a reference kind is checked, so a field
-// added to model.Outbound without a copy in cloneOutbound fails here.
+// added to model.Outbound without a copy in model.Outbound.Clone fails here.
 func TestCloneOutboundSharesNothing(t *testing.T) {
 	o := model.Outbound{To: []string{"a"}, Cc: []string{"b"}, References: []string{"c"}, Headers: []model.Header{{Name: "n", Value: "v"}},
 		Include: &model.CommentRef{Ticket: 1, Comment: 2}, Attach: []model.Attachment{{Name: "x"}},
 		AttachData: []model.InlineFile{{Name: "f", Data: []byte("d")}}}
-	c := cloneOutbound(&o)
+	c := o.Clone()
 	if !reflect.DeepEqual(c, o) {
 		t.Fatalf("clone %+v differs from %+v", c, o)
 	}

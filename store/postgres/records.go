@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -659,7 +658,7 @@ const maxMemo = 2048
 // rememberQueued keeps a record just queued, as its row reads.
 func (m outMemo) rememberQueued(o *model.Outbound, text []byte) {
 	if len(m) < maxMemo/2 {
-		m[o.ID] = &memoOut{text: text, o: cloneOutbound(o)}
+		m[o.ID] = &memoOut{text: text, o: o.Clone()}
 	}
 }
 
@@ -688,38 +687,18 @@ func (m outMemo) remember(o *model.Outbound, text []byte) {
 	if len(m) >= maxMemo {
 		clear(m)
 	}
-	m[o.ID] = &memoOut{text: text, o: cloneOutbound(o)}
+	m[o.ID] = &memoOut{text: text, o: o.Clone()}
 }
 
 // decoded is the record text decodes to, from the memo when it holds
 // it (a copy the caller may change), else decoded.
 func (m outMemo) decoded(id uint64, text []byte) (*model.Outbound, error) {
 	if e := m[id]; e != nil && bytes.Equal(e.text, text) {
-		o := cloneOutbound(&e.o)
+		o := e.o.Clone()
 		return &o, nil
 	}
 	var o model.Outbound
 	return &o, unmarshal(text, &o)
-}
-
-// cloneOutbound copies o without sharing its slices and pointers with it:
-// a caller changing a record in place must not change the memo's.
-func cloneOutbound(o *model.Outbound) model.Outbound {
-	c := *o
-	c.To, c.Cc, c.References = slices.Clone(o.To), slices.Clone(o.Cc), slices.Clone(o.References)
-	c.Headers, c.Attach = slices.Clone(o.Headers), slices.Clone(o.Attach)
-	if o.Include != nil {
-		ref := *o.Include
-		c.Include = &ref
-	}
-	if o.AttachData != nil {
-		c.AttachData = make([]model.InlineFile, len(o.AttachData))
-		for i, f := range o.AttachData {
-			f.Data = slices.Clone(f.Data)
-			c.AttachData[i] = f
-		}
-	}
-	return c
 }
 
 // Enqueue adds an outbound mail.
@@ -736,38 +715,17 @@ func (t *Tx) Enqueue(o *model.Outbound) error {
 		o.NextAttempt = o.Created
 	}
 	o.State = model.OutQueued
-	h := t.bornClaimed(o, t.Now())
+	h := t.handoff.Claim(o, t.Now())
 	data, err := t.putOutboundData(o)
 	if err != nil {
 		return err
 	}
 	t.db.outMemo.rememberQueued(o, data)
 	if h {
-		c := cloneOutbound(o)
+		c := o.Clone()
 		t.handed = append(t.handed, &c)
 	}
 	return nil
-}
-
-// bornClaimed leases o, being queued, to the handoff's worker when it is
-// due at now (store.Handoff) and reports whether it did.
-func (t *Tx) bornClaimed(o *model.Outbound, now time.Time) bool {
-	h := t.handoff
-	if h == nil || o.NextAttempt.After(now) {
-		return false
-	}
-	claim, start := true, false
-	if h.Take != nil {
-		claim, start = h.Take()
-	}
-	if !claim {
-		return false
-	}
-	o.LeaseHolder, o.LeaseUntil = h.Holder, now.Add(h.Lease)
-	if start {
-		o.Started = now
-	}
-	return true
 }
 
 // Outbound loads a queue item.
